@@ -1,0 +1,1 @@
+export * as common from './gen/stead/common/v1/common.ts';
