@@ -1,1 +1,3 @@
 export * from './hash.ts';
+export * from './invocation.ts';
+export * from './schema.ts';
