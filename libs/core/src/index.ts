@@ -1,3 +1,4 @@
+export * from './config.ts';
 export * from './hash.ts';
 export * from './invocation.ts';
 export * from './schema.ts';

@@ -1,1 +1,2 @@
-export {};
+export * from './logging.ts';
+export * from './metrics.ts';

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * stead-server: every role in one process (the embedded default). Data lives in --data-dir.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SchemaRegistry, startAdminServer } from '@stead/admin';
+import { ConfigError, helpText, loadSettings } from '@stead/core';
+import { startIngressServer } from '@stead/ingress';
+import { createLogger, createRegistry, startProbeServer } from '@stead/observability';
+import { Engine } from '@stead/partition';
+import { serverSettings } from './settings.ts';
+
+const VERSION = '0.1.0';
+
+async function main(): Promise<void> {
+  let loaded: ReturnType<typeof loadSettings<typeof serverSettings>>;
+  try {
+    loaded = loadSettings(serverSettings, process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`stead-server: ${err.message}\n\nRun with --help to see every setting.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (loaded.help) {
+    process.stdout.write(`${helpText(`stead-server ${VERSION}: the all-in-one Stead server`, serverSettings)}\n`);
+    return;
+  }
+  const s = loaded.settings;
+  const log = createLogger('server');
+  const dataDir = resolve(s.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+
+  let ready = false;
+  let stopping = false;
+  const registry = createRegistry({ role: 'server' });
+  const probes = await startProbeServer({
+    host: s.bindAddress,
+    port: s.metricsPort,
+    registry,
+    ready: () => ready && !stopping,
+  });
+
+  const schema = await SchemaRegistry.open(join(dataDir, 'schema'));
+  const engine = await Engine.start({
+    dataDir,
+    partitions: s.partitions,
+    schema,
+    retry: {
+      initialIntervalMs: s.retryInitialInterval,
+      factor: s.retryFactor,
+      maxIntervalMs: s.retryMaxInterval,
+      maxAttempts: s.retryMaxAttempts,
+    },
+    inactivityTimeoutMs: s.inactivityTimeout,
+    abortTimeoutMs: s.abortTimeout,
+    log,
+    onFatal: (err) => {
+      log('error', 'partition processor failed; exiting so that a restart recovers from the log', { error: err });
+      process.exit(1);
+    },
+  });
+  const admin = await startAdminServer({ host: s.bindAddress, port: s.adminPort, registry: schema, version: VERSION });
+  const ingress = await startIngressServer({
+    host: s.bindAddress,
+    port: s.ingressPort,
+    backend: engine,
+    schema,
+    maxBodyBytes: s.maxBodySize,
+  });
+  ready = true;
+  log('info', 'stead-server ready', {
+    version: VERSION,
+    dataDir,
+    ingress: `http://${s.bindAddress}:${ingress.port}`,
+    admin: `http://${s.bindAddress}:${admin.port}`,
+    metrics: `http://${s.bindAddress}:${probes.port}/metrics`,
+    partitions: s.partitions,
+  });
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'shutting down', { signal });
+    const force = setTimeout(() => {
+      log('warn', 'shutdown timed out; exiting');
+      process.exit(1);
+    }, s.shutdownTimeout);
+    force.unref();
+    await ingress.close();
+    await admin.close();
+    await engine.close();
+    await probes.close();
+    log('info', 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`stead-server: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+import type { SettingsSpec } from '@stead/core';
+
+/** Settings of the all-in-one server. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
+export const serverSettings = {
+  dataDir: { kind: 'string', default: './stead-data', help: 'Where logs, partition stores and the schema live.' },
+  bindAddress: { kind: 'string', default: '0.0.0.0', help: 'Address every listener binds to.' },
+  ingressPort: { kind: 'int', default: '8080', min: 0, max: 65535, help: 'HTTP ingress port.' },
+  adminPort: { kind: 'int', default: '9070', min: 0, max: 65535, help: 'Admin REST API port.' },
+  nodePort: { kind: 'int', default: '5122', min: 0, max: 65535, help: 'Node-to-node gRPC port.' },
+  metricsPort: { kind: 'int', default: '5123', min: 0, max: 65535, help: 'Port of /metrics, /health, /ready.' },
+  partitions: { kind: 'int', default: '8', min: 1, max: 4096, help: 'Number of partitions (fixed at first start).' },
+  maxBodySize: { kind: 'bytes', default: '10MiB', min: 1, help: 'Largest ingress request body (413 above).' },
+  retryInitialInterval: { kind: 'duration', default: '50ms', min: 1, help: 'First delay between attempts.' },
+  retryFactor: { kind: 'int', default: '2', min: 1, max: 10, help: 'Backoff multiplier between attempts.' },
+  retryMaxInterval: { kind: 'duration', default: '10s', min: 1, help: 'Longest delay between attempts.' },
+  retryMaxAttempts: { kind: 'int', default: '0', min: 0, help: 'Attempts before an invocation fails; 0 = forever.' },
+  inactivityTimeout: {
+    kind: 'duration',
+    default: '60s',
+    min: 1,
+    help: 'Silence from an endpoint after which it is asked to suspend.',
+  },
+  abortTimeout: {
+    kind: 'duration',
+    default: '60s',
+    min: 1,
+    help: 'Time after the suspension request before the attempt is aborted and retried.',
+  },
+  shutdownTimeout: { kind: 'duration', default: '20s', min: 1, help: 'Grace period for a clean shutdown.' },
+} satisfies SettingsSpec;

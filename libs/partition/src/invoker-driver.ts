@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto';
+import { parseInvocationId, type SchemaView } from '@stead/core';
+import { type InvocationStreamClient, MessageType } from '@stead/invoker';
+import * as J from './journal.ts';
+import type { Invoker, PartitionLeader } from './leader.ts';
+import type { InvocationStatus, InvokerEffect, JournalEntry } from './types.ts';
+
+export interface RetryPolicy {
+  initialIntervalMs: number;
+  factor: number;
+  maxIntervalMs: number;
+  /** 0 = retry forever. */
+  maxAttempts: number;
+}
+
+export interface InvokerOptions {
+  schema: SchemaView;
+  client: InvocationStreamClient;
+  retry: RetryPolicy;
+  /** No message from the endpoint for this long: ask it to suspend (close our side of the stream). */
+  inactivityTimeoutMs: number;
+  /** After asking it to suspend, abort the attempt if it has not finished after this long. */
+  abortTimeoutMs: number;
+  /** Highest service protocol version we speak. */
+  maxProtocolVersion: number;
+  minProtocolVersion: number;
+  now: () => number;
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Attempt {
+  invocationId: string;
+  leader: PartitionLeader;
+  /** Journal length the attempt was started with: later notifications are forwarded. */
+  startLength: number;
+  write: ((entry: JournalEntry) => void) | undefined;
+  abort: AbortController;
+  retryCount: number;
+  /** The last log offset appended by this attempt (retries wait until it is applied). */
+  lastAppend: Promise<bigint | undefined>;
+  /** Notifications that arrived before the stream was open. */
+  pending: { index: number; entry: JournalEntry }[];
+  stopped: boolean;
+}
+
+class AttemptError extends Error {
+  override name = 'AttemptError';
+  readonly retryDelayMs: number | undefined;
+  readonly terminal: { code: number; message: string } | undefined;
+  constructor(message: string, opts: { retryDelayMs?: number; terminal?: { code: number; message: string } } = {}) {
+    super(message);
+    this.retryDelayMs = opts.retryDelayMs;
+    this.terminal = opts.terminal;
+  }
+}
+
+/**
+ * Runs invocation attempts against deployments: sends the journal, turns what the SDK sends back into
+ * effects appended to the partition log, forwards notifications once they are durable, and retries failed
+ * attempts with exponential backoff.
+ */
+export class InvokerDriver implements Invoker {
+  private readonly opts: InvokerOptions;
+  private readonly attempts = new Map<string, Attempt>();
+  /** Retry counts survive between attempts of the same invocation (not durable, like Restate's). */
+  private readonly retries = new Map<string, number>();
+
+  constructor(opts: InvokerOptions) {
+    this.opts = opts;
+  }
+
+  get running(): number {
+    return this.attempts.size;
+  }
+
+  invoke(leader: PartitionLeader, invocationId: string): void {
+    if (this.attempts.has(invocationId)) return;
+    const attempt: Attempt = {
+      invocationId,
+      leader,
+      startLength: 0,
+      write: undefined,
+      abort: new AbortController(),
+      retryCount: this.retries.get(invocationId) ?? 0,
+      lastAppend: Promise.resolve(undefined),
+      pending: [],
+      stopped: false,
+    };
+    this.attempts.set(invocationId, attempt);
+    void this.run(attempt);
+  }
+
+  notify(invocationId: string, index: number, entry: JournalEntry): void {
+    const a = this.attempts.get(invocationId);
+    if (!a || a.stopped) return;
+    if (a.write) {
+      if (index >= a.startLength) a.write(entry);
+    } else {
+      a.pending.push({ index, entry });
+    }
+  }
+
+  stop(invocationId: string): void {
+    const a = this.attempts.get(invocationId);
+    this.retries.delete(invocationId);
+    if (!a) return;
+    a.stopped = true;
+    a.abort.abort();
+    this.attempts.delete(invocationId);
+  }
+
+  stopAll(): void {
+    for (const id of [...this.attempts.keys()]) this.stop(id);
+  }
+
+  private append(a: Attempt, effect: InvokerEffect): void {
+    const leader = a.leader;
+    const p = leader.processor.append({
+      kind: 'Effect',
+      ts: this.opts.now(),
+      epoch: leader.epoch,
+      invocationId: a.invocationId,
+      effect,
+    });
+    a.lastAppend = p;
+    p.catch((err) => this.opts.log('warn', 'failed to append invoker effect', { error: String(err) }));
+  }
+
+  private async run(a: Attempt): Promise<void> {
+    let outcome: 'done' | AttemptError;
+    try {
+      outcome = await this.attempt(a);
+    } catch (err) {
+      outcome = err instanceof AttemptError ? err : new AttemptError(err instanceof Error ? err.message : String(err));
+    }
+    if (a.stopped) return;
+    if (outcome === 'done') {
+      this.attempts.delete(a.invocationId);
+      this.retries.delete(a.invocationId);
+      return;
+    }
+    const err = outcome;
+    const retryCount = a.retryCount + 1;
+    const policy = this.opts.retry;
+    if (err.terminal || (policy.maxAttempts > 0 && retryCount >= policy.maxAttempts)) {
+      const failure = err.terminal ?? {
+        code: 500,
+        message: `gave up after ${retryCount} attempts: ${err.message}`,
+      };
+      this.opts.log('warn', 'invocation failed', { invocationId: a.invocationId, error: failure.message });
+      this.append(a, { kind: 'fail', failure });
+      this.attempts.delete(a.invocationId);
+      this.retries.delete(a.invocationId);
+      return;
+    }
+    const delay =
+      err.retryDelayMs ??
+      Math.min(policy.maxIntervalMs, policy.initialIntervalMs * policy.factor ** Math.min(a.retryCount, 50));
+    this.opts.log('warn', 'invocation attempt failed; retrying', {
+      invocationId: a.invocationId,
+      attempt: retryCount,
+      retryInMs: delay,
+      error: err.message,
+    });
+    this.retries.set(a.invocationId, retryCount);
+    // Wait until everything this attempt appended is applied, so that the next attempt sees it.
+    try {
+      const last = await a.lastAppend;
+      if (last !== undefined) await a.leader.processor.waitApplied(last);
+    } catch {
+      // the append failed; the next attempt replays what is durable
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    if (a.stopped || this.attempts.get(a.invocationId) !== a) return;
+    this.attempts.delete(a.invocationId);
+    this.invoke(a.leader, a.invocationId);
+  }
+
+  private async attempt(a: Attempt): Promise<'done'> {
+    const leader = a.leader;
+    const st = await leader.reader.status(a.invocationId);
+    if (!st || st.phase !== 'invoked') return 'done';
+    const { uri, deploymentId, protocolVersion, headers, useHttp11 } = this.pickDeployment(st);
+    if (st.deploymentId === undefined) this.append(a, { kind: 'pin', deploymentId, protocolVersion });
+    const journal = await leader.reader.journal(st);
+    a.startLength = journal.length;
+    const state = await leader.reader.stateOf(st.target);
+    const stream = this.opts.client.open({
+      uri,
+      service: st.target.service,
+      handler: st.target.handler,
+      protocolVersion,
+      headers,
+      useHttp11,
+      signal: a.abort.signal,
+    });
+    stream.write(
+      MessageType.Start,
+      J.startMessage({
+        idBytes: parseInvocationId(st.id).bytes,
+        debugId: st.id,
+        key: st.target.key,
+        partialState: false,
+        randomSeed: createHash('sha256').update(st.id).digest().readBigUInt64BE(0),
+        knownEntries: journal.length,
+        state,
+        retryCount: a.retryCount,
+        durationSinceLastStoredEntryMs: Math.max(0, this.opts.now() - st.modifiedAt),
+      }),
+    );
+    for (const e of journal) stream.write(e.type, e.bytes);
+    a.write = (entry) => stream.write(entry.type, entry.bytes);
+    for (const p of a.pending) if (p.index >= a.startLength) a.write(p.entry);
+    a.pending = [];
+
+    let inactivity: NodeJS.Timeout | undefined;
+    let abortTimer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (inactivity) clearTimeout(inactivity);
+      inactivity = setTimeout(() => {
+        stream.end(); // ask the endpoint to suspend
+        abortTimer = setTimeout(
+          () => a.abort.abort(new Error('abort timeout: the endpoint did not finish after being asked to suspend')),
+          this.opts.abortTimeoutMs,
+        );
+      }, this.opts.inactivityTimeoutMs);
+    };
+    arm();
+    try {
+      for await (const frame of stream.frames()) {
+        arm();
+        if (abortTimer) {
+          clearTimeout(abortTimer);
+          abortTimer = undefined;
+        }
+        const type = frame.type;
+        if (type >= 0x0400 && type < 0x8000) {
+          this.append(a, { kind: 'command', entry: { type, bytes: frame.payload } });
+          continue;
+        }
+        if (type >= 0xfc00) {
+          this.append(a, { kind: 'command', entry: { type, bytes: frame.payload } });
+          continue;
+        }
+        switch (type) {
+          case MessageType.ProposeRunCompletion: {
+            const p = J.decodeProposeRun(frame.payload);
+            this.append(a, { kind: 'runCompletion', ...p });
+            break;
+          }
+          case MessageType.Suspension:
+            a.stopped = true;
+            this.attempts.delete(a.invocationId);
+            this.append(a, { kind: 'suspend', waiting: J.decodeSuspension(frame.payload) });
+            stream.close();
+            return 'done';
+          case MessageType.End:
+            a.stopped = true;
+            this.attempts.delete(a.invocationId);
+            this.append(a, { kind: 'end' });
+            stream.close();
+            return 'done';
+          case MessageType.Error: {
+            const e = J.decodeError(frame.payload);
+            stream.close();
+            if (e.behavior === 'fail') {
+              throw new AttemptError(e.message, { terminal: { code: e.code, message: e.message } });
+            }
+            throw new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs: e.nextRetryDelayMs });
+          }
+          default:
+            // CommandAck, AwaitingOn and other hints need no action.
+            break;
+        }
+      }
+      throw new AttemptError('the endpoint closed the stream without End, Suspension or Error');
+    } finally {
+      if (inactivity) clearTimeout(inactivity);
+      if (abortTimer) clearTimeout(abortTimer);
+    }
+  }
+
+  private pickDeployment(st: InvocationStatus) {
+    const schema = this.opts.schema;
+    let deploymentId = st.deploymentId;
+    if (deploymentId === undefined) {
+      const svc = schema.service(st.target.service);
+      if (!svc) throw new AttemptError(`service '${st.target.service}' is not registered`);
+      deploymentId = svc.deploymentId;
+    }
+    const dep = schema.deployment(deploymentId);
+    if (!dep) throw new AttemptError(`deployment ${deploymentId} is not registered`);
+    const protocolVersion = st.protocolVersion ?? Math.min(dep.maxProtocolVersion, this.opts.maxProtocolVersion);
+    if (protocolVersion < Math.max(dep.minProtocolVersion, this.opts.minProtocolVersion)) {
+      throw new AttemptError(
+        `deployment ${dep.id} speaks service protocol ${dep.minProtocolVersion}..${dep.maxProtocolVersion}; this server speaks ${this.opts.minProtocolVersion}..${this.opts.maxProtocolVersion}`,
+        { terminal: { code: 500, message: 'no common service protocol version with the deployment' } },
+      );
+    }
+    return {
+      uri: dep.uri,
+      deploymentId,
+      protocolVersion,
+      headers: dep.additionalHeaders,
+      useHttp11: dep.useHttp11,
+    };
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * The parts of service-protocol messages the partition state machine and the invoker interpret.
+ * Journal entries are stored and replayed as the exact bytes the SDK sent; only the fields below are
+ * read or written here (field numbers per the Restate service protocol, v5–v7).
+ */
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import type { InvocationOutcome } from '@stead/core';
+import type { Failure, JournalEntry, Target, WaitingSet } from './types.ts';
+
+export const T = {
+  Input: 0x0400,
+  Output: 0x0401,
+  GetLazyState: 0x0402,
+  SetState: 0x0403,
+  ClearState: 0x0404,
+  ClearAllState: 0x0405,
+  GetLazyStateKeys: 0x0406,
+  Sleep: 0x040c,
+  Call: 0x040d,
+  OneWayCall: 0x040e,
+  GetLazyStateN: 0x8002,
+  GetLazyStateKeysN: 0x8006,
+  SleepN: 0x800c,
+  CallN: 0x800d,
+  CallInvocationIdN: 0x800e,
+  RunN: 0x8011,
+  SignalN: 0xfbff,
+} as const;
+
+type Field = bigint | Uint8Array;
+
+/** Decodes one message level into field number → values (varints as bigint, length-delimited as bytes). */
+export function fields(bytes: Uint8Array): Map<number, Field[]> {
+  const r = new BinaryReader(bytes);
+  const out = new Map<number, Field[]>();
+  while (r.pos < r.len) {
+    const [no, wt] = r.tag();
+    let v: Field;
+    switch (wt) {
+      case WireType.Varint:
+        v = BigInt(r.uint64());
+        break;
+      case WireType.LengthDelimited:
+        v = r.bytes();
+        break;
+      case WireType.Bit64:
+        v = BigInt(r.fixed64());
+        break;
+      case WireType.Bit32:
+        v = BigInt(r.fixed32());
+        break;
+      default:
+        r.skip(wt);
+        continue;
+    }
+    const list = out.get(no);
+    if (list) list.push(v);
+    else out.set(no, [v]);
+  }
+  return out;
+}
+
+const dec = new TextDecoder();
+const str = (f: Map<number, Field[]>, no: number): string | undefined => {
+  const v = f.get(no)?.at(-1);
+  return v instanceof Uint8Array ? dec.decode(v) : undefined;
+};
+const bytesOf = (f: Map<number, Field[]>, no: number): Uint8Array | undefined => {
+  const v = f.get(no)?.at(-1);
+  return v instanceof Uint8Array ? v : undefined;
+};
+const num = (f: Map<number, Field[]>, no: number): number => {
+  const v = f.get(no)?.at(-1);
+  return typeof v === 'bigint' ? Number(v) : 0;
+};
+/** Repeated uint32, packed or not. */
+const nums = (f: Map<number, Field[]>, no: number): number[] => {
+  const out: number[] = [];
+  for (const v of f.get(no) ?? []) {
+    if (typeof v === 'bigint') out.push(Number(v));
+    else {
+      const r = new BinaryReader(v);
+      while (r.pos < r.len) out.push(r.uint32());
+    }
+  }
+  return out;
+};
+
+function headersOf(f: Map<number, Field[]>, no: number): [string, string][] {
+  return (f.get(no) ?? []).map((h) => {
+    const hf = fields(h as Uint8Array);
+    return [str(hf, 1) ?? '', str(hf, 2) ?? ''];
+  });
+}
+
+function failureOf(b: Uint8Array): Failure {
+  const f = fields(b);
+  return { code: num(f, 1), message: str(f, 2) ?? '' };
+}
+
+/** Value { bytes content = 1 } */
+function valueContent(b: Uint8Array): Uint8Array {
+  return bytesOf(fields(b), 1) ?? new Uint8Array(0);
+}
+
+// ---------- commands the state machine interprets ----------
+
+export type DecodedCommand =
+  | { kind: 'output'; outcome: InvocationOutcome }
+  | { kind: 'setState'; key: Uint8Array; value: Uint8Array }
+  | { kind: 'clearState'; key: Uint8Array }
+  | { kind: 'clearAllState' }
+  | { kind: 'getLazyState'; key: Uint8Array; completionId: number }
+  | { kind: 'getLazyStateKeys'; completionId: number }
+  | { kind: 'sleep'; wakeUpTime: number; completionId: number }
+  | {
+      kind: 'call' | 'oneWayCall';
+      target: Target;
+      parameter: Uint8Array;
+      headers: [string, string][];
+      idempotencyKey?: string;
+      invocationIdCompletionId: number;
+      resultCompletionId: number;
+      invokeTime: number;
+    }
+  | { kind: 'other' };
+
+export function decodeCommand(e: JournalEntry): DecodedCommand {
+  const f = fields(e.bytes);
+  switch (e.type) {
+    case T.Output: {
+      const value = bytesOf(f, 14);
+      const failure = bytesOf(f, 15);
+      if (failure) {
+        const fl = failureOf(failure);
+        return { kind: 'output', outcome: { ok: false, code: fl.code, message: fl.message } };
+      }
+      return { kind: 'output', outcome: { ok: true, value: value ? valueContent(value) : new Uint8Array(0) } };
+    }
+    case T.SetState:
+      return {
+        kind: 'setState',
+        key: bytesOf(f, 1) ?? new Uint8Array(0),
+        value: valueContent(bytesOf(f, 3) ?? new Uint8Array(0)),
+      };
+    case T.ClearState:
+      return { kind: 'clearState', key: bytesOf(f, 1) ?? new Uint8Array(0) };
+    case T.ClearAllState:
+      return { kind: 'clearAllState' };
+    case T.GetLazyState:
+      return { kind: 'getLazyState', key: bytesOf(f, 1) ?? new Uint8Array(0), completionId: num(f, 11) };
+    case T.GetLazyStateKeys:
+      return { kind: 'getLazyStateKeys', completionId: num(f, 11) };
+    case T.Sleep:
+      return { kind: 'sleep', wakeUpTime: num(f, 1), completionId: num(f, 11) };
+    case T.Call:
+    case T.OneWayCall: {
+      const oneWay = e.type === T.OneWayCall;
+      const key = str(f, oneWay ? 6 : 5);
+      return {
+        kind: oneWay ? 'oneWayCall' : 'call',
+        target: { service: str(f, 1) ?? '', handler: str(f, 2) ?? '', key: key === '' ? undefined : key },
+        parameter: bytesOf(f, 3) ?? new Uint8Array(0),
+        headers: headersOf(f, oneWay ? 5 : 4),
+        idempotencyKey: str(f, oneWay ? 7 : 6),
+        invocationIdCompletionId: num(f, 10),
+        resultCompletionId: oneWay ? 0 : num(f, 11),
+        invokeTime: oneWay ? num(f, 4) : 0,
+      };
+    }
+    default:
+      return { kind: 'other' };
+  }
+}
+
+// ---------- messages the server writes ----------
+
+function writeValue(w: BinaryWriter, no: number, content: Uint8Array): void {
+  w.uint32((no << 3) | WireType.LengthDelimited).fork();
+  w.uint32((1 << 3) | WireType.LengthDelimited).bytes(content);
+  w.join();
+}
+
+function writeFailure(w: BinaryWriter, no: number, f: Failure): void {
+  w.uint32((no << 3) | WireType.LengthDelimited).fork();
+  w.uint32((1 << 3) | WireType.Varint).uint32(f.code);
+  w.uint32((2 << 3) | WireType.LengthDelimited).string(f.message);
+  w.join();
+}
+
+function writeVoid(w: BinaryWriter, no: number): void {
+  w.uint32((no << 3) | WireType.LengthDelimited).bytes(new Uint8Array(0));
+}
+
+function completion(id: number): BinaryWriter {
+  return new BinaryWriter().uint32((1 << 3) | WireType.Varint).uint32(id);
+}
+
+export function inputCommand(headers: [string, string][], body: Uint8Array): JournalEntry {
+  const w = new BinaryWriter();
+  for (const [k, v] of headers) {
+    w.uint32((1 << 3) | WireType.LengthDelimited).fork();
+    w.uint32((1 << 3) | WireType.LengthDelimited).string(k);
+    w.uint32((2 << 3) | WireType.LengthDelimited).string(v);
+    w.join();
+  }
+  writeValue(w, 14, body);
+  return { type: T.Input, bytes: w.finish() };
+}
+
+export function runCompletion(id: number, value?: Uint8Array, failure?: Failure): JournalEntry {
+  const w = completion(id);
+  if (failure) writeFailure(w, 6, failure);
+  else writeValue(w, 5, value ?? new Uint8Array(0));
+  return { type: T.RunN, bytes: w.finish() };
+}
+
+export function sleepCompletion(id: number): JournalEntry {
+  const w = completion(id);
+  writeVoid(w, 4);
+  return { type: T.SleepN, bytes: w.finish() };
+}
+
+export function getLazyStateCompletion(id: number, value: Uint8Array | undefined): JournalEntry {
+  const w = completion(id);
+  if (value === undefined) writeVoid(w, 4);
+  else writeValue(w, 5, value);
+  return { type: T.GetLazyStateN, bytes: w.finish() };
+}
+
+export function getLazyStateKeysCompletion(id: number, keys: Uint8Array[]): JournalEntry {
+  const w = completion(id);
+  w.uint32((17 << 3) | WireType.LengthDelimited).fork();
+  for (const k of keys) w.uint32((1 << 3) | WireType.LengthDelimited).bytes(k);
+  w.join();
+  return { type: T.GetLazyStateKeysN, bytes: w.finish() };
+}
+
+export function callInvocationIdCompletion(id: number, invocationId: string): JournalEntry {
+  const w = completion(id);
+  w.uint32((16 << 3) | WireType.LengthDelimited).string(invocationId);
+  return { type: T.CallInvocationIdN, bytes: w.finish() };
+}
+
+export function callCompletion(id: number, outcome: InvocationOutcome): JournalEntry {
+  const w = completion(id);
+  if (outcome.ok) writeValue(w, 5, outcome.value);
+  else writeFailure(w, 6, { code: outcome.code, message: outcome.message });
+  return { type: T.CallN, bytes: w.finish() };
+}
+
+export interface StartFields {
+  idBytes: Uint8Array;
+  debugId: string;
+  key?: string;
+  knownEntries: number;
+  state: [Uint8Array, Uint8Array][];
+  partialState: boolean;
+  retryCount: number;
+  durationSinceLastStoredEntryMs: number;
+  randomSeed: bigint;
+}
+
+export function startMessage(s: StartFields): Uint8Array {
+  const w = new BinaryWriter();
+  w.uint32((1 << 3) | WireType.LengthDelimited).bytes(s.idBytes);
+  w.uint32((2 << 3) | WireType.LengthDelimited).string(s.debugId);
+  w.uint32((3 << 3) | WireType.Varint).uint32(s.knownEntries);
+  for (const [k, v] of s.state) {
+    w.uint32((4 << 3) | WireType.LengthDelimited).fork();
+    w.uint32((1 << 3) | WireType.LengthDelimited).bytes(k);
+    w.uint32((2 << 3) | WireType.LengthDelimited).bytes(v);
+    w.join();
+  }
+  if (s.partialState) w.uint32((5 << 3) | WireType.Varint).bool(true);
+  if (s.key !== undefined) w.uint32((6 << 3) | WireType.LengthDelimited).string(s.key);
+  w.uint32((7 << 3) | WireType.Varint).uint32(s.retryCount);
+  w.uint32((8 << 3) | WireType.Varint).uint64(BigInt(Math.round(s.durationSinceLastStoredEntryMs)));
+  w.uint32((9 << 3) | WireType.Varint).uint64(s.randomSeed);
+  return w.finish();
+}
+
+// ---------- control messages the SDK sends ----------
+
+export function decodeProposeRun(b: Uint8Array): { completionId: number; value?: Uint8Array; failure?: Failure } {
+  const f = fields(b);
+  const failure = bytesOf(f, 15);
+  return {
+    completionId: num(f, 1),
+    ...(failure ? { failure: failureOf(failure) } : { value: bytesOf(f, 14) ?? new Uint8Array(0) }),
+  };
+}
+
+/** The notification ids a suspension waits on (v5/v6 flat lists, or every leaf of the v7 future tree). */
+export function decodeSuspension(b: Uint8Array): WaitingSet {
+  const f = fields(b);
+  const w: WaitingSet = { completions: nums(f, 1), signals: nums(f, 2), names: [] };
+  for (const n of f.get(3) ?? []) if (n instanceof Uint8Array) w.names.push(dec.decode(n));
+  const visit = (fb: Uint8Array) => {
+    const ff = fields(fb);
+    w.completions.push(...nums(ff, 1));
+    w.signals.push(...nums(ff, 2));
+    for (const n of ff.get(3) ?? []) if (n instanceof Uint8Array) w.names.push(dec.decode(n));
+    for (const nested of ff.get(4) ?? []) if (nested instanceof Uint8Array) visit(nested);
+  };
+  const future = bytesOf(f, 4);
+  if (future) visit(future);
+  return w;
+}
+
+export interface DecodedError {
+  code: number;
+  message: string;
+  nextRetryDelayMs?: number;
+  behavior: 'retry' | 'pause' | 'fail';
+}
+
+export function decodeError(b: Uint8Array): DecodedError {
+  const f = fields(b);
+  const behavior = num(f, 9);
+  return {
+    code: num(f, 1),
+    message: str(f, 2) ?? '',
+    nextRetryDelayMs: f.has(8) ? num(f, 8) : undefined,
+    behavior: behavior === 1 ? 'pause' : behavior === 2 ? 'fail' : 'retry',
+  };
+}

@@ -1,0 +1,145 @@
+import { deserialize, serialize } from 'node:v8';
+import type { Loglet } from '@stead/log';
+import type { PartitionStore } from '@stead/storage';
+import { PartitionStateMachine, type StateMachineOptions } from './state-machine.ts';
+import type { Command, Effect } from './types.ts';
+
+export function encodeCommand(cmd: Command): Uint8Array {
+  return serialize(cmd);
+}
+
+export function decodeCommand(b: Uint8Array): Command {
+  return deserialize(b) as Command;
+}
+
+/** What a leader does with effects; the processor calls it only after the commands are applied. */
+export interface EffectSink {
+  /** Called once, when this processor has replayed its log and its AnnounceLeader is applied. */
+  activate(epoch: number): Promise<void>;
+  execute(effects: Effect[]): void;
+  deactivate(): Promise<void>;
+}
+
+export interface ProcessorOptions extends StateMachineOptions {
+  loglet: Loglet;
+  store: PartitionStore;
+  /** Called with fatal errors of the apply loop (the process should stop: the store may be inconsistent). */
+  onFatal: (err: unknown) => void;
+}
+
+/**
+ * Follows a partition's log: applies every record in order to the partition store through the state
+ * machine, persists the applied offset with each batch, and hands effects to the leader once it leads.
+ */
+export class PartitionProcessor {
+  readonly partitionId: number;
+  readonly loglet: Loglet;
+  readonly store: PartitionStore;
+  private readonly sm: PartitionStateMachine;
+  private readonly opts: ProcessorOptions;
+  private sink: EffectSink | undefined;
+  private leaderEpoch = 0;
+  private announceOffset: bigint | undefined;
+  private leading = false;
+  private applied = -1n;
+  private readonly stop = new AbortController();
+  private loop: Promise<void> | undefined;
+  private appliedWaiters: { offset: bigint; resolve: () => void }[] = [];
+  private readonly leadingSignal = Promise.withResolvers<void>();
+
+  constructor(opts: ProcessorOptions) {
+    this.opts = opts;
+    this.partitionId = opts.partitionId;
+    this.loglet = opts.loglet;
+    this.store = opts.store;
+    this.sm = new PartitionStateMachine(opts.store, opts);
+  }
+
+  get appliedOffset(): bigint {
+    return this.applied;
+  }
+
+  /** Resolves once the log is replayed and this processor leads. */
+  whenLeading(): Promise<void> {
+    return this.leadingSignal.promise;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Starts following the log; once caught up, leads with `epoch` and hands effects to `sink`. */
+  async start(epoch: number, sink: EffectSink): Promise<void> {
+    this.sink = sink;
+    this.leaderEpoch = epoch;
+    const persisted = await this.store.appliedOffset();
+    this.applied = persisted ?? -1n;
+    this.announceOffset = await this.append({ kind: 'AnnounceLeader', ts: Date.now(), epoch });
+    this.loop = this.run().catch((err) => {
+      if (!this.stop.signal.aborted) this.opts.onFatal(err);
+    });
+  }
+
+  get epoch(): number {
+    return this.leaderEpoch;
+  }
+
+  append(cmd: Command): Promise<bigint> {
+    return this.loglet.append([encodeCommand(cmd)]);
+  }
+
+  appendMany(cmds: Command[]): Promise<bigint> {
+    return this.loglet.append(cmds.map(encodeCommand));
+  }
+
+  /** Resolves once the record at `offset` is applied. */
+  waitApplied(offset: bigint): Promise<void> {
+    if (this.applied >= offset) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ offset, resolve }));
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      const from = this.applied + 1n;
+      const records = await this.loglet.read(from, 256);
+      if (records.length === 0) {
+        try {
+          await this.loglet.waitForTail(from, signal);
+        } catch (err) {
+          if (signal.aborted) return;
+          throw err;
+        }
+        continue;
+      }
+      const effects: Effect[] = [];
+      for (const r of records) {
+        effects.push(...(await this.sm.apply(decodeCommand(r.payload))));
+      }
+      const last = records[records.length - 1].offset;
+      await this.store.commit(last);
+      this.applied = last;
+      if (this.appliedWaiters.length > 0) {
+        const ready = this.appliedWaiters.filter((w) => w.offset <= last);
+        this.appliedWaiters = this.appliedWaiters.filter((w) => w.offset > last);
+        for (const w of ready) w.resolve();
+      }
+      if (this.leading) {
+        this.sink!.execute(effects);
+      } else if (this.announceOffset !== undefined && last >= this.announceOffset) {
+        this.leading = true;
+        await this.sink!.activate(this.leaderEpoch);
+        this.leadingSignal.resolve();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.loop;
+    if (this.leading) await this.sink?.deactivate();
+    this.leading = false;
+    for (const w of this.appliedWaiters) w.resolve();
+    this.appliedWaiters = [];
+  }
+}

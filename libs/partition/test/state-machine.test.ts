@@ -1,0 +1,192 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { type PartitionStore, StorageEngine } from '@stead/storage';
+import * as J from '../src/journal.ts';
+import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
+import type { Command, Effect, JournalEntry } from '../src/types.ts';
+
+// Test encoders for the few SDK commands used below (field numbers of the service protocol).
+const ld = (w: BinaryWriter, no: number) => w.uint32((no << 3) | WireType.LengthDelimited);
+const vi = (w: BinaryWriter, no: number) => w.uint32((no << 3) | WireType.Varint);
+function callCmd(service: string, handler: string, param: string, idIdx: number, resIdx: number): JournalEntry {
+  const w = new BinaryWriter();
+  ld(w, 1).string(service);
+  ld(w, 2).string(handler);
+  ld(w, 3).bytes(Buffer.from(param));
+  vi(w, 10).uint32(idIdx);
+  vi(w, 11).uint32(resIdx);
+  return { type: J.T.Call, bytes: w.finish() };
+}
+function sleepCmd(wake: number, id: number): JournalEntry {
+  const w = new BinaryWriter();
+  vi(w, 1).uint64(BigInt(wake));
+  vi(w, 11).uint32(id);
+  return { type: J.T.Sleep, bytes: w.finish() };
+}
+function outputCmd(value: string): JournalEntry {
+  const w = new BinaryWriter();
+  ld(w, 14).fork();
+  ld(w, 1).bytes(Buffer.from(value));
+  w.join();
+  return { type: J.T.Output, bytes: w.finish() };
+}
+function setStateCmd(key: string, value: string): JournalEntry {
+  const w = new BinaryWriter();
+  ld(w, 1).bytes(Buffer.from(key));
+  ld(w, 3).fork();
+  ld(w, 1).bytes(Buffer.from(value));
+  w.join();
+  return { type: J.T.SetState, bytes: w.finish() };
+}
+
+describe('partition state machine', () => {
+  let dir: string;
+  let engine: StorageEngine;
+  let store: PartitionStore;
+  let sm: PartitionStateMachine;
+  let reader: PartitionReader;
+  const pkOf = (id: string) => (id.startsWith('child') ? 7n : 1n);
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'stead-sm-'));
+    engine = await StorageEngine.open(dir);
+    store = engine.partition(0);
+    sm = new PartitionStateMachine(store, {
+      partitionId: 0,
+      partitionKeyOfInvocation: pkOf,
+      childId: (parent, index) => `child-${parent}-${index}`,
+    });
+    reader = new PartitionReader(store);
+  });
+  afterEach(async () => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const invoke = (id: string, extra: Partial<Extract<Command, { kind: 'Invoke' }>['inv']> = {}): Command => ({
+    kind: 'Invoke',
+    ts: 1000,
+    inv: {
+      id,
+      target: { service: 'Greeter', handler: 'greet' },
+      input: Buffer.from('"hi"'),
+      headers: [['x-a', 'b']],
+      sink: { kind: 'ingress', node: 'local' },
+      ...extra,
+    },
+  });
+  const effect = (id: string, e: Extract<Command, { kind: 'Effect' }>['effect'], epoch = 1): Command => ({
+    kind: 'Effect',
+    ts: 1001,
+    epoch,
+    invocationId: id,
+    effect: e,
+  });
+  const kinds = (effects: Effect[]) => effects.map((e) => e.kind);
+
+  it('runs an invocation to its output and answers the ingress sink', async () => {
+    expect(kinds(await sm.apply(invoke('inv1')))).toEqual(['invoke']);
+    const st = await reader.status('inv1');
+    expect(st?.phase).toBe('invoked');
+    const journal = await reader.journal(st!);
+    expect(journal.map((e) => e.type)).toEqual([J.T.Input]);
+    await sm.apply(effect('inv1', { kind: 'pin', deploymentId: 'dp_1', protocolVersion: 6 }));
+    await sm.apply(effect('inv1', { kind: 'command', entry: outputCmd('"hello"') }));
+    const end = await sm.apply(effect('inv1', { kind: 'end' }));
+    expect(kinds(end)).toEqual(['respond', 'stopAttempt']);
+    const respond = end[0] as Extract<Effect, { kind: 'respond' }>;
+    expect(respond.outcome).toEqual({ ok: true, value: Buffer.from('"hello"') });
+    expect(await reader.status('inv1')).toBeUndefined();
+    expect(await store.scan('j/')).toEqual([]);
+  });
+
+  it('schedules delayed invocations on a timer', async () => {
+    const effects = await sm.apply(invoke('inv2', { executionTime: 5000, sink: undefined }));
+    expect(kinds(effects)).toEqual(['timer']);
+    expect((await reader.status('inv2'))?.phase).toBe('scheduled');
+    const timer = (effects[0] as Extract<Effect, { kind: 'timer' }>).timer;
+    expect(kinds(await sm.apply({ kind: 'TimerFired', ts: 5000, timer }))).toEqual(['invoke']);
+    // The same timer firing twice is a no-op.
+    expect(await sm.apply({ kind: 'TimerFired', ts: 5001, timer })).toEqual([]);
+  });
+
+  it('sleeps, suspends and resumes when the timer fires', async () => {
+    await sm.apply(invoke('inv3'));
+    const e1 = await sm.apply(effect('inv3', { kind: 'command', entry: sleepCmd(9000, 1) }));
+    expect(kinds(e1)).toEqual(['timer']);
+    await sm.apply(effect('inv3', { kind: 'suspend', waiting: { completions: [1], signals: [], names: [] } }));
+    expect((await reader.status('inv3'))?.phase).toBe('suspended');
+    const timer = (e1[0] as Extract<Effect, { kind: 'timer' }>).timer;
+    expect(kinds(await sm.apply({ kind: 'TimerFired', ts: 9000, timer }))).toEqual(['invoke']);
+    const st = await reader.status('inv3');
+    expect(st?.phase).toBe('invoked');
+    expect((await reader.journal(st!)).map((e) => e.type)).toEqual([J.T.Input, J.T.Sleep, J.T.SleepN]);
+  });
+
+  it('resumes at once when a suspension waits on something already there', async () => {
+    await sm.apply(invoke('inv4'));
+    await sm.apply(effect('inv4', { kind: 'runCompletion', completionId: 1, value: Buffer.from('1') }));
+    const e = await sm.apply(
+      effect('inv4', { kind: 'suspend', waiting: { completions: [1, 2], signals: [], names: [] } }),
+    );
+    expect(kinds(e)).toEqual(['invoke']);
+    expect((await reader.status('inv4'))?.phase).toBe('invoked');
+  });
+
+  it('calls another service through the outbox and completes the caller exactly once', async () => {
+    await sm.apply(invoke('inv5'));
+    const e = await sm.apply(effect('inv5', { kind: 'command', entry: callCmd('Other', 'run', '"x"', 1, 2) }));
+    expect(kinds(e)).toEqual(['notify', 'outbox']);
+    const out = e[1] as Extract<Effect, { kind: 'outbox' }>;
+    expect(out.partitionKey).toBe(7n);
+    expect(out.command.kind).toBe('Invoke');
+    const child = (out.command as Extract<Command, { kind: 'Invoke' }>).inv;
+    expect(child.id).toBe('child-inv5-1');
+    expect(child.sink).toEqual({ kind: 'invocation', invocationId: 'inv5', completionId: 2 });
+
+    // The child runs here too (same store for the test) and ends: a Notify goes to the caller.
+    await sm.apply({ ...out.command, dedup: { producer: 3, seq: 1 } } as Command);
+    await sm.apply(effect(child.id, { kind: 'command', entry: outputCmd('"child"') }));
+    const end = await sm.apply(effect(child.id, { kind: 'end' }));
+    const notify = end.find((x) => x.kind === 'outbox') as Extract<Effect, { kind: 'outbox' }>;
+    expect(notify.command.kind).toBe('Notify');
+    const delivered = { ...notify.command, dedup: { producer: 9, seq: 4 } } as Command;
+    expect(kinds(await sm.apply(delivered))).toEqual(['notify']);
+    // A duplicate delivery (same producer and sequence number) is dropped.
+    expect(await sm.apply(delivered)).toEqual([]);
+    const st = await reader.status('inv5');
+    expect((await reader.journal(st!)).map((x) => x.type)).toEqual([
+      J.T.Input,
+      J.T.Call,
+      J.T.CallInvocationIdN,
+      J.T.CallN,
+    ]);
+  });
+
+  it('ignores effects of a deposed leader', async () => {
+    await sm.apply({ kind: 'AnnounceLeader', ts: 1, epoch: 5 });
+    await sm.apply(invoke('inv6'));
+    expect(await sm.apply(effect('inv6', { kind: 'end' }, 4))).toEqual([]);
+    expect((await reader.status('inv6'))?.phase).toBe('invoked');
+  });
+
+  it('keeps object state per key', async () => {
+    await sm.apply(invoke('inv7', { target: { service: 'Counter', handler: 'add', key: 'k1' } }));
+    await sm.apply(effect('inv7', { kind: 'command', entry: setStateCmd('count', '3') }));
+    const state = await reader.stateOf({ service: 'Counter', handler: 'add', key: 'k1' });
+    expect(state.map(([k, v]) => [Buffer.from(k).toString(), Buffer.from(v).toString()])).toEqual([['count', '3']]);
+    expect(await reader.stateOf({ service: 'Counter', handler: 'add', key: 'k2' })).toEqual([]);
+  });
+
+  it('survives a store reopen with the applied offset', async () => {
+    await sm.apply(invoke('inv8'));
+    await store.commit(41n);
+    await engine.close();
+    engine = await StorageEngine.open(dir);
+    store = engine.partition(0);
+    expect(await store.appliedOffset()).toBe(41n);
+    expect((await new PartitionReader(store).status('inv8'))?.phase).toBe('invoked');
+  });
+});
