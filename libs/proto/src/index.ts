@@ -1,1 +1,2 @@
 export * as common from './gen/stead/common/v1/common.ts';
+export * as metadata from './gen/stead/metadata/v1/metadata.ts';
