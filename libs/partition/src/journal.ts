@@ -325,3 +325,136 @@ export function decodeError(b: Uint8Array): DecodedError {
     behavior: behavior === 1 ? 'pause' : behavior === 2 ? 'fail' : 'retry',
   };
 }
+
+// ---------- promises, signals, attach (virtual objects, workflows, awakeables) ----------
+
+export const T2 = {
+  GetPromise: 0x0409,
+  PeekPromise: 0x040a,
+  CompletePromise: 0x040b,
+  SendSignal: 0x0410,
+  AttachInvocation: 0x0412,
+  GetInvocationOutput: 0x0413,
+  CompleteAwakeable: 0x0414,
+  GetPromiseN: 0x8009,
+  PeekPromiseN: 0x800a,
+  CompletePromiseN: 0x800b,
+  AttachInvocationN: 0x8012,
+  GetInvocationOutputN: 0x8013,
+} as const;
+
+/** Result of a promise, signal or invocation: a value, a failure, or nothing (void). */
+export type Result = { value: Uint8Array } | { failure: Failure } | { void: true };
+
+export function resultOf(outcome: InvocationOutcome): Result {
+  return outcome.ok ? { value: outcome.value } : { failure: { code: outcome.code, message: outcome.message } };
+}
+
+function writeResult(w: BinaryWriter, r: Result, nos: { void: number; value: number; failure: number }): void {
+  if ('value' in r) writeValue(w, nos.value, r.value);
+  else if ('failure' in r) writeFailure(w, nos.failure, r.failure);
+  else writeVoid(w, nos.void);
+}
+
+/** Any completion notification whose result uses the template's fields (void 4, value 5, failure 6). */
+export function completionNotification(type: number, id: number, r: Result): JournalEntry {
+  const w = completion(id);
+  writeResult(w, r, { void: 4, value: 5, failure: 6 });
+  return { type, bytes: w.finish() };
+}
+
+export function signalNotification(signal: { idx: number } | { name: string }, r: Result): JournalEntry {
+  const w = new BinaryWriter();
+  if ('idx' in signal) w.uint32((2 << 3) | WireType.Varint).uint32(signal.idx);
+  else w.uint32((3 << 3) | WireType.LengthDelimited).string(signal.name);
+  writeResult(w, r, { void: 4, value: 5, failure: 6 });
+  return { type: T.SignalN, bytes: w.finish() };
+}
+
+export type InvocationRef =
+  | { invocationId: string }
+  | { idempotent: { service: string; key?: string; handler: string; idempotencyKey: string } }
+  | { workflow: { name: string; key: string } };
+
+export type DecodedCommand2 =
+  | { kind: 'getPromise' | 'peekPromise'; key: string; completionId: number }
+  | { kind: 'completePromise'; key: string; result: Result; completionId: number }
+  | { kind: 'sendSignal'; targetInvocationId: string; signal: { idx: number } | { name: string }; result: Result }
+  | { kind: 'completeAwakeable'; awakeableId: string; result: Result }
+  | { kind: 'attach' | 'getOutput'; ref: InvocationRef | undefined; completionId: number };
+
+function resultFields(f: Map<number, Field[]>, nos: { void?: number; value: number; failure: number }): Result {
+  const failure = bytesOf(f, nos.failure);
+  if (failure) return { failure: failureOf(failure) };
+  const value = bytesOf(f, nos.value);
+  if (value) return { value: valueContent(value) };
+  return { void: true };
+}
+
+export function decodeCommand2(e: JournalEntry): DecodedCommand2 | undefined {
+  const f = fields(e.bytes);
+  switch (e.type) {
+    case T2.GetPromise:
+    case T2.PeekPromise:
+      return {
+        kind: e.type === T2.GetPromise ? 'getPromise' : 'peekPromise',
+        key: str(f, 1) ?? '',
+        completionId: num(f, 11),
+      };
+    case T2.CompletePromise:
+      return {
+        kind: 'completePromise',
+        key: str(f, 1) ?? '',
+        result: resultFields(f, { value: 2, failure: 3 }),
+        completionId: num(f, 11),
+      };
+    case T2.SendSignal: {
+      const name = str(f, 3);
+      return {
+        kind: 'sendSignal',
+        targetInvocationId: str(f, 1) ?? '',
+        signal: f.has(2) ? { idx: num(f, 2) } : { name: name ?? '' },
+        result: resultFields(f, { value: 5, failure: 6 }),
+      };
+    }
+    case T2.CompleteAwakeable:
+      return {
+        kind: 'completeAwakeable',
+        awakeableId: str(f, 1) ?? '',
+        result: resultFields(f, { value: 2, failure: 3 }),
+      };
+    case T2.AttachInvocation:
+    case T2.GetInvocationOutput: {
+      let ref: InvocationRef | undefined;
+      const id = str(f, 1);
+      const idem = bytesOf(f, 3);
+      const wf = bytesOf(f, 4);
+      if (id !== undefined) ref = { invocationId: id };
+      else if (idem) {
+        const g = fields(idem);
+        ref = {
+          idempotent: {
+            service: str(g, 1) ?? '',
+            key: str(g, 2),
+            handler: str(g, 3) ?? '',
+            idempotencyKey: str(g, 4) ?? '',
+          },
+        };
+      } else if (wf) {
+        const g = fields(wf);
+        ref = { workflow: { name: str(g, 1) ?? '', key: str(g, 2) ?? '' } };
+      }
+      return { kind: e.type === T2.AttachInvocation ? 'attach' : 'getOutput', ref, completionId: num(f, 11) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The invocation (call) and one-way call commands' target fields, for enrichment by the invoker. */
+export function callTarget(e: JournalEntry): { service: string; handler: string; key?: string } | undefined {
+  if (e.type !== T.Call && e.type !== T.OneWayCall) return undefined;
+  const f = fields(e.bytes);
+  const key = str(f, e.type === T.OneWayCall ? 6 : 5);
+  return { service: str(f, 1) ?? '', handler: str(f, 2) ?? '', key: key === '' ? undefined : key };
+}

@@ -1,4 +1,4 @@
-import type { InvocationOutcome, ServiceType } from '@stead/core';
+import type { HandlerType, InvocationOutcome, ServiceType } from '@stead/core';
 
 /** A journal entry exactly as the service protocol carries it: message type + protobuf payload. */
 export interface JournalEntry {
@@ -12,13 +12,22 @@ export interface Target {
   /** Object / workflow key. */
   key?: string;
   serviceType?: ServiceType;
+  handlerType?: HandlerType;
+}
+
+/** Targets that run one at a time per key (exclusive object handlers, workflow run). */
+export function isExclusive(t: Target): boolean {
+  if (t.key === undefined) return false;
+  if (t.serviceType === 'VIRTUAL_OBJECT') return t.handlerType !== 'SHARED';
+  if (t.serviceType === 'WORKFLOW') return t.handlerType === 'WORKFLOW';
+  return false;
 }
 
 export type ResponseSink =
   /** An ingress request waiting in process `node` (one process: always 'local'). */
   | { kind: 'ingress'; node: string }
-  /** A calling invocation waiting on `completionId`. */
-  | { kind: 'invocation'; invocationId: string; completionId: number };
+  /** A calling invocation waiting on `completionId`; `entryType` is the notification type to send. */
+  | { kind: 'invocation'; invocationId: string; completionId: number; entryType?: number };
 
 export interface NewInvocation {
   id: string;
@@ -29,6 +38,10 @@ export interface NewInvocation {
   /** Epoch ms; run no earlier than this. */
   executionTime?: number;
   idempotencyKey?: string;
+  /** How long a completed result stays retrievable (ms); 0 = forget at once. */
+  retentionMs?: number;
+  /** Report `submitted` (with whether it existed already) once applied: idempotent sends. */
+  reportSubmit?: boolean;
 }
 
 /** Exactly-once delivery between partitions: a producer's outbox sequence number. */
@@ -51,17 +64,22 @@ export type Failure = { code: number; message: string };
 export type InvokerEffect =
   | { kind: 'pin'; deploymentId: string; protocolVersion: number }
   /** A command message the SDK sent. */
-  | { kind: 'command'; entry: JournalEntry }
+  | { kind: 'command'; entry: JournalEntry; target?: Pick<Target, 'serviceType' | 'handlerType'> }
   | { kind: 'runCompletion'; completionId: number; value?: Uint8Array; failure?: Failure }
   | { kind: 'suspend'; waiting: WaitingSet }
   | { kind: 'end' }
   /** Give up: the invocation completes with this failure. */
-  | { kind: 'fail'; failure: Failure };
+  | { kind: 'fail'; failure: Failure }
+  /** The endpoint asked to pause (or retries ran out with pausing configured). */
+  | { kind: 'pause'; reason: string };
+
+export const TIMER_INVOKE = -1;
+export const TIMER_PURGE = -2;
 
 export interface TimerKey {
   wakeAt: number;
   invocationId: string;
-  /** Completion id of a sleep, or -1 for a delayed invocation. */
+  /** Completion id of a sleep; TIMER_INVOKE for a delayed invocation; TIMER_PURGE at the end of retention. */
   completionId: number;
 }
 
@@ -72,9 +90,15 @@ export type Command =
   | { kind: 'TimerFired'; ts: number; timer: TimerKey }
   | { kind: 'Notify'; ts: number; invocationId: string; entry: JournalEntry; id: NotificationId; dedup?: Dedup }
   | { kind: 'AnnounceLeader'; ts: number; epoch: number }
-  | { kind: 'OutboxTruncate'; ts: number; upTo: number };
+  | { kind: 'OutboxTruncate'; ts: number; upTo: number }
+  /** Lifecycle control (admin API, ctx.cancel arrives as a CANCEL signal through Notify). */
+  | { kind: 'Control'; ts: number; invocationId: string; op: ControlOp; sink?: ResponseSink; dedup?: Dedup }
+  /** Attach to an invocation's result, or read it if it is there (`output`). */
+  | { kind: 'Attach'; ts: number; invocationId: string; sink: ResponseSink; mode: 'attach' | 'output'; dedup?: Dedup };
 
-export type InvocationPhase = 'scheduled' | 'invoked' | 'suspended' | 'completed';
+export type ControlOp = 'cancel' | 'kill' | 'purge' | 'pause' | 'resume';
+
+export type InvocationPhase = 'scheduled' | 'inboxed' | 'invoked' | 'suspended' | 'paused' | 'completed';
 
 export interface InvocationStatus {
   id: string;
@@ -92,6 +116,10 @@ export interface InvocationStatus {
   arrived: { completions: number[]; signals: number[]; names: string[] };
   output?: InvocationOutcome;
   idempotencyKey?: string;
+  retentionMs?: number;
+  completedAt?: number;
+  /** Holds its object/workflow key's lock. */
+  locked?: boolean;
 }
 
 /** What the leader must do once a batch of commands is applied. */
@@ -101,4 +129,5 @@ export type Effect =
   | { kind: 'timer'; timer: TimerKey }
   | { kind: 'outbox'; seq: number; partitionKey: bigint; command: Command }
   | { kind: 'respond'; invocationId: string; sink: ResponseSink; outcome: InvocationOutcome }
+  | { kind: 'submitted'; invocationId: string; previouslyAccepted: boolean }
   | { kind: 'stopAttempt'; invocationId: string };

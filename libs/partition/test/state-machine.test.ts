@@ -41,6 +41,18 @@ function setStateCmd(key: string, value: string): JournalEntry {
   return { type: J.T.SetState, bytes: w.finish() };
 }
 
+function promiseCmd(type: number, key: string, id: number, value?: string): JournalEntry {
+  const w = new BinaryWriter();
+  ld(w, 1).string(key);
+  if (value !== undefined) {
+    ld(w, 2).fork();
+    ld(w, 1).bytes(Buffer.from(value));
+    w.join();
+  }
+  vi(w, 11).uint32(id);
+  return { type, bytes: w.finish() };
+}
+
 describe('partition state machine', () => {
   let dir: string;
   let engine: StorageEngine;
@@ -57,6 +69,13 @@ describe('partition state machine', () => {
       partitionId: 0,
       partitionKeyOfInvocation: pkOf,
       childId: (parent, index) => `child-${parent}-${index}`,
+      awakeable: (id) => {
+        const [inv, idx] = id.split('#');
+        if (!idx) throw new Error('malformed');
+        return { invocationId: inv, signalIndex: Number(idx) };
+      },
+      idempotentId: (svc, key, handler, ik) => `idem-${svc}-${key}-${handler}-${ik}`,
+      workflowId: (name, key) => `wf-${name}-${key}`,
     });
     reader = new PartitionReader(store);
   });
@@ -188,5 +207,133 @@ describe('partition state machine', () => {
     store = engine.partition(0);
     expect(await store.appliedOffset()).toBe(41n);
     expect((await new PartitionReader(store).status('inv8'))?.phase).toBe('invoked');
+  });
+
+  const obj = (handlerType: 'EXCLUSIVE' | 'SHARED' = 'EXCLUSIVE', key = 'k1') => ({
+    service: 'Counter',
+    handler: handlerType === 'SHARED' ? 'get' : 'add',
+    key,
+    serviceType: 'VIRTUAL_OBJECT' as const,
+    handlerType,
+  });
+
+  it('runs exclusive handlers one at a time per key, in arrival order; shared ones at once', async () => {
+    expect(kinds(await sm.apply(invoke('a', { target: obj() })))).toEqual(['invoke']);
+    expect(kinds(await sm.apply(invoke('b', { target: obj() })))).toEqual([]);
+    expect(kinds(await sm.apply(invoke('c', { target: obj() })))).toEqual([]);
+    expect(kinds(await sm.apply(invoke('other-key', { target: obj('EXCLUSIVE', 'k2') })))).toEqual(['invoke']);
+    expect(kinds(await sm.apply(invoke('shared', { target: obj('SHARED') })))).toEqual(['invoke']);
+    expect((await reader.status('b'))?.phase).toBe('inboxed');
+    await sm.apply(effect('a', { kind: 'command', entry: outputCmd('1') }));
+    const endA = await sm.apply(effect('a', { kind: 'end' }));
+    expect(endA.filter((e) => e.kind === 'invoke')).toEqual([{ kind: 'invoke', invocationId: 'b' }]);
+    expect((await reader.status('c'))?.phase).toBe('inboxed');
+    // Killing the holder hands the key to the next in line.
+    const kill = await sm.apply({ kind: 'Control', ts: 2000, invocationId: 'b', op: 'kill' });
+    expect(kill.filter((e) => e.kind === 'invoke')).toEqual([{ kind: 'invoke', invocationId: 'c' }]);
+    expect(kill.find((e) => e.kind === 'respond')).toMatchObject({ outcome: { ok: false, code: 409 } });
+  });
+
+  it('cancels a queued invocation at once and a running one through the CANCEL signal', async () => {
+    await sm.apply(invoke('a', { target: obj() }));
+    await sm.apply(invoke('b', { target: obj() }));
+    const cb = await sm.apply({ kind: 'Control', ts: 2000, invocationId: 'b', op: 'cancel' });
+    expect(cb.find((e) => e.kind === 'respond')).toMatchObject({
+      outcome: { ok: false, code: 409, message: 'cancelled' },
+    });
+    expect(await reader.status('b')).toBeUndefined();
+    // a is running and waits on a call: the cancel is journaled as a signal and sent on to the callee.
+    await sm.apply(effect('a', { kind: 'command', entry: callCmd('Other', 'run', '1', 1, 2) }));
+    await sm.apply(effect('a', { kind: 'suspend', waiting: { completions: [2], signals: [], names: [] } }));
+    const ca = await sm.apply({ kind: 'Control', ts: 2001, invocationId: 'a', op: 'cancel' });
+    expect(kinds(ca)).toEqual(['outbox', 'invoke']);
+    const toChild = ca[0] as Extract<Effect, { kind: 'outbox' }>;
+    expect(toChild.command).toMatchObject({ kind: 'Control', invocationId: 'child-a-1', op: 'cancel' });
+    const st = await reader.status('a');
+    expect((await reader.journal(st!)).at(-1)?.type).toBe(J.T.SignalN);
+  });
+
+  it('keeps idempotent results for the retention period and answers re-submissions from them', async () => {
+    await sm.apply(invoke('i1', { retentionMs: 60_000, idempotencyKey: 'k' }));
+    await sm.apply(effect('i1', { kind: 'command', entry: outputCmd('"once"') }));
+    const end = await sm.apply(effect('i1', { kind: 'end' }));
+    const timer = (end.find((e) => e.kind === 'timer') as Extract<Effect, { kind: 'timer' }>).timer;
+    expect(timer.wakeAt).toBe(1001 + 60_000);
+    const again = await sm.apply(invoke('i1', { reportSubmit: true }));
+    expect(kinds(again)).toEqual(['submitted', 'respond']);
+    expect(again[0]).toMatchObject({ previouslyAccepted: true });
+    expect(again[1]).toMatchObject({ outcome: { ok: true, value: Buffer.from('"once"') } });
+    const out = await sm.apply({
+      kind: 'Attach',
+      ts: 3000,
+      invocationId: 'i1',
+      sink: { kind: 'ingress', node: 'local' },
+      mode: 'output',
+    });
+    expect(out[0]).toMatchObject({ kind: 'respond', outcome: { ok: true } });
+    await sm.apply({ kind: 'TimerFired', ts: timer.wakeAt, timer });
+    expect(await reader.status('i1')).toBeUndefined();
+    const gone = await sm.apply({
+      kind: 'Attach',
+      ts: 3000,
+      invocationId: 'i1',
+      sink: { kind: 'ingress', node: 'local' },
+      mode: 'attach',
+    });
+    expect(gone[0]).toMatchObject({ kind: 'respond', outcome: { ok: false, code: 404 } });
+  });
+
+  it('answers output of a running invocation with not-ready and attach when it completes', async () => {
+    await sm.apply(invoke('r1', { sink: undefined }));
+    const out = await sm.apply({
+      kind: 'Attach',
+      ts: 1,
+      invocationId: 'r1',
+      sink: { kind: 'ingress', node: 'local' },
+      mode: 'output',
+    });
+    expect(out[0]).toMatchObject({ kind: 'respond', outcome: { ok: false, code: 470 } });
+    expect(
+      await sm.apply({
+        kind: 'Attach',
+        ts: 1,
+        invocationId: 'r1',
+        sink: { kind: 'ingress', node: 'local' },
+        mode: 'attach',
+      }),
+    ).toEqual([]);
+    await sm.apply(effect('r1', { kind: 'command', entry: outputCmd('"done"') }));
+    const end = await sm.apply(effect('r1', { kind: 'end' }));
+    expect(end[0]).toMatchObject({ kind: 'respond', outcome: { ok: true, value: Buffer.from('"done"') } });
+  });
+
+  it('completes workflow promises once and wakes the waiting run', async () => {
+    const wf = (handlerType: 'WORKFLOW' | 'SHARED') => ({
+      service: 'Signup',
+      handler: handlerType === 'WORKFLOW' ? 'run' : 'confirm',
+      key: 'u1',
+      serviceType: 'WORKFLOW' as const,
+      handlerType,
+    });
+    await sm.apply(invoke('run', { target: wf('WORKFLOW') }));
+    expect(
+      kinds(await sm.apply(effect('run', { kind: 'command', entry: promiseCmd(J.T2.GetPromise, 'email', 1) }))),
+    ).toEqual([]);
+    await sm.apply(invoke('sig', { target: wf('SHARED') }));
+    const peek = await sm.apply(effect('sig', { kind: 'command', entry: promiseCmd(J.T2.PeekPromise, 'email', 1) }));
+    expect(peek[0]).toMatchObject({ kind: 'notify', entry: { type: J.T2.PeekPromiseN } });
+    const done = await sm.apply(
+      effect('sig', { kind: 'command', entry: promiseCmd(J.T2.CompletePromise, 'email', 2, 'yes') }),
+    );
+    expect(kinds(done)).toEqual(['outbox', 'notify']);
+    expect((done[0] as Extract<Effect, { kind: 'outbox' }>).command).toMatchObject({
+      kind: 'Notify',
+      invocationId: 'run',
+    });
+    const twice = await sm.apply(
+      effect('sig', { kind: 'command', entry: promiseCmd(J.T2.CompletePromise, 'email', 3, 'no') }),
+    );
+    const n = twice[0] as Extract<Effect, { kind: 'notify' }>;
+    expect(J.fields(n.entry.bytes).has(6)).toBe(true); // failure: already completed
   });
 });
