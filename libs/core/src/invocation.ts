@@ -35,3 +35,31 @@ export interface IngressBackend {
   /** Appends an Invoke without waiting for its result. Resolves once the Invoke is durable in the log. */
   send(req: IngressRequest): Promise<SendReceipt>;
 }
+
+/** Which invocation an attach/output request means. */
+export type InvocationQuery =
+  | { invocationId: string }
+  | { workflow: { name: string; key: string } }
+  | { idempotent: { service: string; key?: string; handler: string; idempotencyKey: string } };
+
+export type ControlOperation = 'cancel' | 'kill' | 'purge' | 'pause' | 'resume';
+
+/** Operations beyond call/send that the ingress and admin API need from the engine. */
+export interface InvocationBackend extends IngressBackend {
+  /**
+   * `attach` waits for the result; `output` answers at once: the result, or code 470 when the invocation
+   * has not completed; 404 when it is unknown (or its result is no longer retained).
+   */
+  attach(
+    query: InvocationQuery,
+    mode: 'attach' | 'output',
+    signal?: AbortSignal,
+  ): Promise<{ invocationId: string; outcome: InvocationOutcome }>;
+  /** Completes an awakeable: a value, or a failure. Throws `InvalidIdError` for a malformed id. */
+  completeAwakeable(
+    awakeableId: string,
+    result: { value: Uint8Array } | { failure: { code: number; message: string } },
+  ): Promise<void>;
+  /** Lifecycle control; resolves with ok, or a failure with the HTTP status to answer (404, 409). */
+  control(invocationId: string, op: ControlOperation): Promise<InvocationOutcome>;
+}

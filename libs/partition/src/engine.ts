@@ -1,10 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  type IngressBackend,
+  type ControlOperation,
   type IngressRequest,
+  type InvocationBackend,
   type InvocationOutcome,
+  type InvocationQuery,
   newInvocationId,
+  parseAwakeableId,
   parseInvocationId,
   partitionKeyOf,
   partitionOf,
@@ -15,9 +18,11 @@ import { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore } from '@stead/log';
 import { StorageEngine } from '@stead/storage';
 import { InvokerDriver, type RetryPolicy } from './invoker-driver.ts';
+import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
 import { PartitionProcessor } from './processor.ts';
-import type { Target } from './types.ts';
+import type { IdFunctions } from './state-machine.ts';
+import type { Command, ResponseSink, Target } from './types.ts';
 
 export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -31,7 +36,12 @@ export interface EngineOptions {
   log: Logger;
   /** Called when a partition's apply loop fails (the process should exit; it recovers from the log). */
   onFatal: (err: unknown) => void;
+  /** Retention of idempotent results and of completed workflows when the handler sets none (ms). */
+  defaultIdempotencyRetentionMs?: number;
+  defaultWorkflowRetentionMs?: number;
 }
+
+const DAY = 24 * 3600 * 1000;
 
 const MIN_PROTOCOL = 5;
 const MAX_PROTOCOL = 6;
@@ -42,18 +52,33 @@ function targetPartitionKey(target: { key?: string }, random: () => Uint8Array):
   return Buffer.from(random()).readBigUInt64BE(0);
 }
 
-/** Ids of invocations started by handlers: a pure function of parent and journal index (replay-safe). */
-export function childInvocationId(parentId: string, journalIndex: number, target: Target): string {
-  const seed = createHash('sha256').update(`${parentId}/${journalIndex}`).digest();
-  const pk = targetPartitionKey(target, () => seed.subarray(16, 24));
-  return newInvocationId(pk, () => new Uint8Array(seed.subarray(0, 16))).toString();
+/** An invocation id that is a pure function of `seed` (replay-safe, same request → same id). */
+function derivedId(seed: string, target: { key?: string }): string {
+  const h = createHash('sha256').update(seed).digest();
+  const pk = targetPartitionKey(target, () => h.subarray(16, 24));
+  return newInvocationId(pk, () => new Uint8Array(h.subarray(0, 16))).toString();
 }
+
+/** The id arithmetic of the state machine (see IdFunctions). */
+export const ids: IdFunctions = {
+  partitionKeyOfInvocation: (id) => parseInvocationId(id).partitionKey,
+  childId: (parentId, journalIndex, target) => derivedId(`child\u0000${parentId}\u0000${journalIndex}`, target),
+  awakeable: (awakeableId) => {
+    const a = parseAwakeableId(awakeableId);
+    return { invocationId: a.invocationId.toString(), signalIndex: a.signalIndex };
+  },
+  idempotentId: (service, key, handler, idempotencyKey) =>
+    derivedId(`idem\u0000${service}\u0000${key ?? ''}\u0000${handler}\u0000${idempotencyKey}`, {
+      key: key ?? idempotencyKey,
+    }),
+  workflowId: (name, key) => derivedId(`wf\u0000${name}\u0000${key}`, { key }),
+};
 
 /**
  * The one-process engine: N partitions, each a log (local loglet) followed by a processor that applies
  * it to the partition store, led by this process. Implements what the ingress needs.
  */
-export class Engine implements IngressBackend {
+export class Engine implements InvocationBackend {
   private readonly opts: EngineOptions;
   private readonly logStore: LocalLogStore;
   private readonly storage: StorageEngine;
@@ -62,6 +87,10 @@ export class Engine implements IngressBackend {
   private readonly invoker: InvokerDriver;
   private readonly client: InvocationStreamClient;
   private readonly waiters = new Map<string, ((o: InvocationOutcome) => void)[]>();
+  private readonly submitWaiters = new Map<string, ((previouslyAccepted: boolean) => void)[]>();
+  private nextRequest = 0;
+  /** Distinguishes this process's waiting requests from those of earlier runs (in sinks in the log). */
+  private readonly instance = randomBytes(6).toString('base64url');
 
   private constructor(opts: EngineOptions, logStore: LocalLogStore, storage: StorageEngine) {
     this.opts = opts;
@@ -86,8 +115,7 @@ export class Engine implements IngressBackend {
         partitionId: p,
         loglet: logStore.loglet(p),
         store: storage.partition(p),
-        partitionKeyOfInvocation: (id) => parseInvocationId(id).partitionKey,
-        childId: childInvocationId,
+        ...ids,
         onFatal: opts.onFatal,
       });
       this.processors.push(processor);
@@ -95,7 +123,8 @@ export class Engine implements IngressBackend {
         new PartitionLeader({
           processor,
           route: (pk) => this.processors[partitionOf(pk, opts.partitions)],
-          respond: (id, outcome) => this.deliver(id, outcome),
+          respond: (id, sink, outcome) => this.deliver(id, sink, outcome),
+          submitted: (id, previouslyAccepted) => this.submitted(id, previouslyAccepted),
           invoker: this.invoker,
           now: Date.now,
           log: opts.log,
@@ -119,52 +148,149 @@ export class Engine implements IngressBackend {
     return this.processors[partitionOf(partitionKey, this.opts.partitions)];
   }
 
-  private deliver(invocationId: string, outcome: InvocationOutcome): void {
-    const ws = this.waiters.get(invocationId);
+  /** Results go to the waiting request named in the sink (`node` carries the request number). */
+  private deliver(_invocationId: string, sink: ResponseSink, outcome: InvocationOutcome): void {
+    if (sink.kind !== 'ingress') return;
+    const ws = this.waiters.get(sink.node);
     if (!ws) return;
-    this.waiters.delete(invocationId);
+    this.waiters.delete(sink.node);
     for (const w of ws) w(outcome);
   }
 
-  private newInvocation(req: IngressRequest): { id: string; processor: PartitionProcessor; target: Target } {
-    const svc = this.opts.schema.service(req.target.service);
-    const target: Target = { ...req.target, serviceType: svc?.ty };
-    const pk = targetPartitionKey(target, () => randomBytes(8));
-    const id = newInvocationId(pk).toString();
-    return { id, processor: this.processorFor(pk), target };
+  private submitted(invocationId: string, previouslyAccepted: boolean): void {
+    const ws = this.submitWaiters.get(invocationId);
+    if (!ws) return;
+    this.submitWaiters.delete(invocationId);
+    for (const w of ws) w(previouslyAccepted);
   }
 
-  async call(req: IngressRequest, signal?: AbortSignal): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
-    const { id, processor, target } = this.newInvocation(req);
+  private wait(signal?: AbortSignal): { sink: ResponseSink; outcome: Promise<InvocationOutcome> } {
+    const key = `${this.instance}/${++this.nextRequest}`;
     const outcome = new Promise<InvocationOutcome>((resolve, reject) => {
-      const list = this.waiters.get(id) ?? [];
-      list.push(resolve);
-      this.waiters.set(id, list);
+      this.waiters.set(key, [resolve]);
       signal?.addEventListener('abort', () => {
-        this.waiters.delete(id);
+        this.waiters.delete(key);
         reject(signal.reason ?? new Error('aborted'));
       });
     });
+    outcome.catch(() => {});
+    return { sink: { kind: 'ingress', node: key }, outcome };
+  }
+
+  private newInvocation(req: IngressRequest): {
+    id: string;
+    processor: PartitionProcessor;
+    target: Target;
+    retentionMs: number;
+  } {
+    const svc = this.opts.schema.service(req.target.service);
+    const handler = svc?.handlers.find((h) => h.name === req.target.handler);
+    const target: Target = { ...req.target, serviceType: svc?.ty, handlerType: handler?.ty };
+    let id: string;
+    let retentionMs = 0;
+    if (target.serviceType === 'WORKFLOW' && target.handlerType === 'WORKFLOW' && target.key !== undefined) {
+      id = ids.workflowId(target.service, target.key);
+      retentionMs = handler?.workflowCompletionRetentionMs ?? this.opts.defaultWorkflowRetentionMs ?? DAY;
+    } else if (req.idempotencyKey !== undefined) {
+      id = ids.idempotentId(target.service, target.key, target.handler, req.idempotencyKey);
+      retentionMs =
+        handler?.idempotencyRetentionMs ??
+        svc?.idempotencyRetentionMs ??
+        this.opts.defaultIdempotencyRetentionMs ??
+        DAY;
+    } else {
+      id = newInvocationId(targetPartitionKey(target, () => randomBytes(8))).toString();
+    }
+    return { id, processor: this.processorFor(ids.partitionKeyOfInvocation(id)), target, retentionMs };
+  }
+
+  private processorOf(invocationId: string): PartitionProcessor {
+    return this.processorFor(ids.partitionKeyOfInvocation(invocationId));
+  }
+
+  private queryId(q: InvocationQuery): string {
+    if ('invocationId' in q) {
+      parseInvocationId(q.invocationId); // throws InvalidIdError on a malformed id
+      return q.invocationId;
+    }
+    if ('workflow' in q) return ids.workflowId(q.workflow.name, q.workflow.key);
+    const r = q.idempotent;
+    return ids.idempotentId(r.service, r.key, r.handler, r.idempotencyKey);
+  }
+
+  async attach(
+    query: InvocationQuery,
+    mode: 'attach' | 'output',
+    signal?: AbortSignal,
+  ): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
+    const invocationId = this.queryId(query);
+    const { sink, outcome } = this.wait(signal);
+    await this.processorOf(invocationId).append({ kind: 'Attach', ts: Date.now(), invocationId, sink, mode });
+    return { invocationId, outcome: await outcome };
+  }
+
+  async completeAwakeable(
+    awakeableId: string,
+    result: { value: Uint8Array } | { failure: { code: number; message: string } },
+  ): Promise<void> {
+    const { invocationId, signalIndex } = ids.awakeable(awakeableId);
+    const cmd: Command = {
+      kind: 'Notify',
+      ts: Date.now(),
+      invocationId,
+      entry: journal.signalNotification({ idx: signalIndex }, result),
+      id: { signalId: signalIndex },
+    };
+    await this.processorOf(invocationId).append(cmd);
+  }
+
+  async control(invocationId: string, op: ControlOperation): Promise<InvocationOutcome> {
+    parseInvocationId(invocationId);
+    const { sink, outcome } = this.wait();
+    await this.processorOf(invocationId).append({ kind: 'Control', ts: Date.now(), invocationId, op, sink });
+    return outcome;
+  }
+
+  async call(req: IngressRequest, signal?: AbortSignal): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
+    const { id, processor, target, retentionMs } = this.newInvocation(req);
+    const { sink, outcome } = this.wait(signal);
     await processor.append({
       kind: 'Invoke',
       ts: Date.now(),
-      inv: { id, target, input: req.body, headers: req.headers, sink: { kind: 'ingress', node: 'local' } },
+      inv: { id, target, input: req.body, headers: req.headers, sink, idempotencyKey: req.idempotencyKey, retentionMs },
     });
     return { invocationId: id, outcome: await outcome };
   }
 
   async send(req: IngressRequest): Promise<SendReceipt> {
-    const { id, processor, target } = this.newInvocation(req);
+    const { id, processor, target, retentionMs } = this.newInvocation(req);
     const now = Date.now();
     const executionTime = req.delayMs && req.delayMs > 0 ? now + req.delayMs : undefined;
+    const dedupable = retentionMs > 0;
+    const previously = dedupable
+      ? new Promise<boolean>((resolve) => {
+          const list = this.submitWaiters.get(id) ?? [];
+          list.push(resolve);
+          this.submitWaiters.set(id, list);
+        })
+      : Promise.resolve(false);
     await processor.append({
       kind: 'Invoke',
       ts: now,
-      inv: { id, target, input: req.body, headers: req.headers, executionTime },
+      inv: {
+        id,
+        target,
+        input: req.body,
+        headers: req.headers,
+        executionTime,
+        idempotencyKey: req.idempotencyKey,
+        retentionMs,
+        reportSubmit: dedupable,
+      },
     });
     return {
       invocationId: id,
-      status: 'Accepted',
+      status: (await previously) ? 'PreviouslyAccepted' : 'Accepted',
       ...(executionTime ? { executionTime: new Date(executionTime).toISOString() } : {}),
     };
   }

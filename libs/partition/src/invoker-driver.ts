@@ -3,7 +3,7 @@ import { parseInvocationId, type SchemaView } from '@stead/core';
 import { type InvocationStreamClient, MessageType } from '@stead/invoker';
 import * as J from './journal.ts';
 import type { Invoker, PartitionLeader } from './leader.ts';
-import type { InvocationStatus, InvokerEffect, JournalEntry } from './types.ts';
+import type { InvocationStatus, InvokerEffect, JournalEntry, Target } from './types.ts';
 
 export interface RetryPolicy {
   initialIntervalMs: number;
@@ -235,7 +235,8 @@ export class InvokerDriver implements Invoker {
         }
         const type = frame.type;
         if (type >= 0x0400 && type < 0x8000) {
-          this.append(a, { kind: 'command', entry: { type, bytes: frame.payload } });
+          const entry = { type, bytes: frame.payload };
+          this.append(a, { kind: 'command', entry, target: this.enrich(entry) });
           continue;
         }
         if (type >= 0xfc00) {
@@ -278,6 +279,14 @@ export class InvokerDriver implements Invoker {
       if (inactivity) clearTimeout(inactivity);
       if (abortTimer) clearTimeout(abortTimer);
     }
+  }
+
+  /** Service and handler types of a call's target, as registered (the state machine has no schema). */
+  private enrich(entry: JournalEntry): Pick<Target, 'serviceType' | 'handlerType'> | undefined {
+    const t = J.callTarget(entry);
+    if (!t) return undefined;
+    const svc = this.opts.schema.service(t.service);
+    return { serviceType: svc?.ty, handlerType: svc?.handlers.find((h) => h.name === t.handler)?.ty };
   }
 
   private pickDeployment(st: InvocationStatus) {

@@ -1,7 +1,7 @@
 import type { InvocationOutcome } from '@stead/core';
 import type { EffectSink, PartitionProcessor } from './processor.ts';
 import { PartitionReader } from './state-machine.ts';
-import type { Command, Effect, JournalEntry, TimerKey } from './types.ts';
+import type { Command, Effect, JournalEntry, ResponseSink, TimerKey } from './types.ts';
 
 /** The invoker as a partition leader uses it (see invoker-driver.ts). */
 export interface Invoker {
@@ -15,7 +15,9 @@ export interface LeaderDeps {
   /** The processor of the partition owning `partitionKey` (outbox delivery). */
   route: (partitionKey: bigint) => PartitionProcessor;
   /** Delivers a result to an ingress request waiting in this process. */
-  respond: (invocationId: string, outcome: InvocationOutcome) => void;
+  respond: (invocationId: string, sink: ResponseSink, outcome: InvocationOutcome) => void;
+  /** Tells a waiting send whether its (idempotent) invocation existed already. */
+  submitted: (invocationId: string, previouslyAccepted: boolean) => void;
   invoker: Invoker;
   now: () => number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -37,7 +39,6 @@ export class PartitionLeader implements EffectSink {
   private timerDue = Number.POSITIVE_INFINITY;
   private outbox: { seq: number; partitionKey: bigint; command: Command }[] = [];
   private shipping: Promise<void> | undefined;
-  private readonly running = new Set<string>();
 
   constructor(deps: LeaderDeps) {
     this.deps = deps;
@@ -82,7 +83,10 @@ export class PartitionLeader implements EffectSink {
           this.outbox.push({ seq: e.seq, partitionKey: e.partitionKey, command: e.command });
           break;
         case 'respond':
-          this.deps.respond(e.invocationId, e.outcome);
+          this.deps.respond(e.invocationId, e.sink, e.outcome);
+          break;
+        case 'submitted':
+          this.deps.submitted(e.invocationId, e.previouslyAccepted);
           break;
         case 'stopAttempt':
           this.deps.invoker.stop(e.invocationId);
@@ -167,7 +171,6 @@ export class PartitionLeader implements EffectSink {
     this.active = false;
     if (this.timerHandle) clearTimeout(this.timerHandle);
     this.timerHandle = undefined;
-    for (const id of this.running) this.deps.invoker.stop(id);
     await this.shipping;
   }
 }
