@@ -6,9 +6,15 @@ export interface HandlerSchema {
   name: string;
   /** undefined for plain services. */
   ty?: HandlerType;
-  /** Content type the handler accepts, if it declared one; `required` false means an empty body is fine. */
+  /**
+   * Content type the handler accepts, if it declared one; `required` false means an empty body is fine.
+   * undefined = the manifest had no `input` (any content type, i.e. `*∕*`); present without `contentType` =
+   * the handler takes no input (body and content-type must be empty). `contentType` may hold wildcards.
+   */
   input?: { contentType?: string; required?: boolean; jsonSchema?: unknown };
-  output?: { contentType?: string; jsonSchema?: unknown };
+  output?: { contentType?: string; jsonSchema?: unknown; setContentTypeIfEmpty?: boolean };
+  /** false when the manifest marks the handler `ingressPrivate` (callable only from other services). */
+  public?: boolean;
   documentation?: string;
   metadata?: Record<string, string>;
   /** Per-handler options from the manifest (ms), when present. */
