@@ -1,1 +1,9 @@
-export {};
+export * from './client.ts';
+export * from './codec.ts';
+export * from './errors.ts';
+export * from './grpc.ts';
+export * from './log.ts';
+export * from './node.ts';
+export * from './state.ts';
+export * from './storage.ts';
+export * from './store.ts';

@@ -208,6 +208,8 @@ export interface RaftBatch {
   clusterName: string;
   from: string;
   messages: RaftMessage[];
+  /** Where the sender can be reached (lets a member added moments ago answer before it knows the membership). */
+  fromAddress: string;
 }
 
 export interface RaftAck {
@@ -2096,7 +2098,7 @@ export const RaftMessage: MessageFns<RaftMessage> = {
 };
 
 function createBaseRaftBatch(): RaftBatch {
-  return { clusterName: "", from: "", messages: [] };
+  return { clusterName: "", from: "", messages: [], fromAddress: "" };
 }
 
 export const RaftBatch: MessageFns<RaftBatch> = {
@@ -2109,6 +2111,9 @@ export const RaftBatch: MessageFns<RaftBatch> = {
     }
     for (const v of message.messages) {
       RaftMessage.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.fromAddress !== "") {
+      writer.uint32(34).string(message.fromAddress);
     }
     return writer;
   },
@@ -2150,6 +2155,14 @@ export const RaftBatch: MessageFns<RaftBatch> = {
             message.messages.push(RaftMessage.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fromAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2170,6 +2183,7 @@ export const RaftBatch: MessageFns<RaftBatch> = {
     message.clusterName = object.clusterName ?? "";
     message.from = object.from ?? "";
     message.messages = object.messages?.map((e) => RaftMessage.fromPartial(e)) || [];
+    message.fromAddress = object.fromAddress ?? "";
     return message;
   },
 };
