@@ -170,12 +170,9 @@ export function addMetadataServices(server: grpc.Server, node: MetadataNode, log
       call.on('cancelled', end);
       call.on('close', end);
       call.on('error', end);
-      const off = node.onLeaderChange(() => {
-        if (!node.isHealthy()) {
-          end();
-          off();
-          call.destroy(Object.assign(new Error('metadata member is shut down'), { code: grpc.status.UNAVAILABLE }));
-        }
+      const off = node.onClose(() => {
+        end();
+        call.destroy(Object.assign(new Error('metadata member is shut down'), { code: grpc.status.UNAVAILABLE }));
       });
       call.on('close', off);
     },
@@ -319,7 +316,7 @@ export async function serveMetadata(
         const t = setTimeout(() => {
           server.forceShutdown();
           resolve();
-        }, 2000);
+        }, 1000);
         server.tryShutdown(() => {
           clearTimeout(t);
           resolve();

@@ -142,6 +142,7 @@ export class MetadataNode {
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
   private readonly watchers = new Map<string, Set<(e: ChangeEvent) => void>>();
   private readonly softListeners = new Set<(s: SoftState) => void>();
+  private readonly closeListeners = new Set<() => void>();
   private idle: (() => void)[] = [];
   private readonly maxValueBytes: number;
   private readonly maxKeyBytes: number;
@@ -543,6 +544,16 @@ export class MetadataNode {
     };
   }
 
+  /** Called once when the member stops. */
+  onClose(listener: () => void): () => void {
+    if (this.closed) {
+      listener();
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
   onLeaderChange(listener: (s: SoftState) => void): () => void {
     this.softListeners.add(listener);
     return () => this.softListeners.delete(listener);
@@ -682,6 +693,9 @@ export class MetadataNode {
     }
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
+    for (const l of this.closeListeners) l();
+    this.closeListeners.clear();
+    this.watchers.clear();
     if (this.running) await new Promise<void>((r) => this.idle.push(r));
     const err = new MetadataError('closed', 'metadata member is shut down');
     for (const p of this.pendingWrites.values()) {
