@@ -1,1 +1,32 @@
-export {};
+export { base62, deploymentIdProblem, newDeploymentId } from './ids.ts';
+export { ADMIN_OPENAPI } from './openapi.ts';
+export {
+  type DiscoveredEndpoint,
+  type DiscoveredService,
+  type DiscoverFn,
+  type DiscoverOptions,
+  normalizeUri,
+  type RegisterDeploymentInput,
+  type RegisterDeploymentResult,
+  SchemaError,
+  SchemaRegistry,
+  type SchemaRegistryOptions,
+} from './registry.ts';
+export { DEFAULT_SERVICE_DEFAULTS, renderHandler, renderService, type ServiceDefaults } from './render.ts';
+export {
+  AdminError,
+  type AdminHandler,
+  type AdminReply,
+  type AdminRequest,
+  AdminRouter,
+  errorReply,
+} from './router.ts';
+export {
+  type AdminServer,
+  type AdminServerOptions,
+  MAX_ADMIN_API_VERSION,
+  MIN_ADMIN_API_VERSION,
+  mountSchemaRoutes,
+  startAdminServer,
+} from './server.ts';
+export { FileSchemaStore, MemorySchemaStore, type SchemaSnapshot, type SchemaStore } from './store.ts';

@@ -1,0 +1,398 @@
+import { join } from 'node:path';
+import type { DeploymentSchema, HandlerSchema, SchemaView, ServiceSchema, ServiceType } from '@stead/core';
+import { newDeploymentId } from './ids.ts';
+import { FileSchemaStore, type SchemaSnapshot, type SchemaStore } from './store.ts';
+
+/** Options of one discovery request (same shape as `discover` in @stead/invoker). */
+export interface DiscoverOptions {
+  headers?: Record<string, string>;
+  useHttp11?: boolean;
+  timeoutMs?: number;
+}
+
+/** A service as the endpoint manifest describes it: no revision or deployment yet. */
+export type DiscoveredService = Omit<ServiceSchema, 'revision' | 'deploymentId' | 'public'> & { public?: boolean };
+
+export interface DiscoveredEndpoint {
+  services: DiscoveredService[];
+  minProtocolVersion: number;
+  maxProtocolVersion: number;
+  protocolMode: 'BIDI_STREAM' | 'REQUEST_RESPONSE';
+  manifestVersion: number;
+  sdkVersion?: string;
+}
+
+/**
+ * Fetches and parses an endpoint's manifest. Failures throw an error with an HTTP `status` to answer
+ * with (like `DiscoveryError` of @stead/invoker) and optionally a Restate error code (`restateCode`).
+ */
+export type DiscoverFn = (uri: string, opts: DiscoverOptions) => Promise<DiscoveredEndpoint>;
+
+/** An error the admin API turns into `{status, {"message", "restate_code"}}`. */
+export class SchemaError extends Error {
+  readonly status: number;
+  readonly restateCode: string | undefined;
+
+  constructor(status: number, message: string, restateCode?: string) {
+    super(message);
+    this.name = 'SchemaError';
+    this.status = status;
+    this.restateCode = restateCode;
+  }
+}
+
+export interface RegisterDeploymentInput {
+  uri: string;
+  additionalHeaders?: Record<string, string>;
+  useHttp11?: boolean;
+  /** Overwrite a deployment with the same uri (keeps its id); implies `breaking`. */
+  force?: boolean;
+  /** Allow incompatible service changes (service type change). */
+  breaking?: boolean;
+  /** Discover and validate, but change nothing. */
+  dryRun?: boolean;
+}
+
+export interface RegisterDeploymentResult {
+  /** true: a new deployment (HTTP 201); false: an existing one returned or overwritten (HTTP 200). */
+  created: boolean;
+  dryRun: boolean;
+  deployment: DeploymentSchema;
+  /** The services of this deployment, at the revisions it exposes. */
+  services: ServiceSchema[];
+}
+
+export interface SchemaRegistryOptions {
+  /** Where to persist. Defaults to `<dataDir>/schema.json` when `dataDir` is given. */
+  store?: SchemaStore;
+  dataDir?: string;
+  /** Needed to register deployments; reading works without it. */
+  discover?: DiscoverFn;
+  /** Service protocol versions this server speaks (default 5..7). */
+  minProtocolVersion?: number;
+  maxProtocolVersion?: number;
+  discoveryTimeoutMs?: number;
+  now?: () => number;
+  newDeploymentId?: () => string;
+}
+
+interface DeploymentEntry {
+  deployment: DeploymentSchema;
+  services: ServiceSchema[];
+}
+
+const SERVICE_TYPES: ReadonlySet<string> = new Set(['SERVICE', 'VIRTUAL_OBJECT', 'WORKFLOW']);
+const HANDLER_TYPES: ReadonlySet<string> = new Set(['EXCLUSIVE', 'SHARED', 'WORKFLOW']);
+
+const SERVICE_TYPE_NAMES: Record<ServiceType, string> = {
+  SERVICE: 'Service',
+  VIRTUAL_OBJECT: 'VirtualObject',
+  WORKFLOW: 'Workflow',
+};
+
+/**
+ * Deployments and services, persisted through a `SchemaStore`. Every deployment keeps the service
+ * revisions it exposes; the active revision of a service is the highest one among all deployments,
+ * so removing a deployment falls back to an older one that still exposes the service.
+ */
+export class SchemaRegistry implements SchemaView {
+  private readonly store: SchemaStore;
+  private readonly discoverFn: DiscoverFn | undefined;
+  private readonly minProtocol: number;
+  private readonly maxProtocol: number;
+  private readonly discoveryTimeoutMs: number | undefined;
+  private readonly now: () => number;
+  private readonly makeId: () => string;
+  private entries = new Map<string, DeploymentEntry>();
+  private revisions = new Map<string, number>();
+  private latest = new Map<string, ServiceSchema>();
+  private schemaVersion = 0;
+  private lock: Promise<unknown> = Promise.resolve();
+  private readonly listeners = new Set<() => void>();
+
+  private constructor(opts: SchemaRegistryOptions, store: SchemaStore) {
+    this.store = store;
+    this.discoverFn = opts.discover;
+    this.minProtocol = opts.minProtocolVersion ?? 5;
+    this.maxProtocol = opts.maxProtocolVersion ?? 7;
+    this.discoveryTimeoutMs = opts.discoveryTimeoutMs;
+    this.now = opts.now ?? Date.now;
+    this.makeId = opts.newDeploymentId ?? newDeploymentId;
+  }
+
+  /** Opens the registry and loads what the store holds. */
+  static async open(opts: SchemaRegistryOptions): Promise<SchemaRegistry> {
+    const store =
+      opts.store ?? (opts.dataDir !== undefined ? new FileSchemaStore(join(opts.dataDir, 'schema.json')) : undefined);
+    if (store === undefined) throw new Error('SchemaRegistry.open needs a store or a dataDir');
+    const registry = new SchemaRegistry(opts, store);
+    const snap = await store.load();
+    if (snap !== undefined) registry.applySnapshot(snap);
+    return registry;
+  }
+
+  // ---- SchemaView ---------------------------------------------------------------------------
+
+  service(name: string): ServiceSchema | undefined {
+    return this.latest.get(name);
+  }
+
+  deployment(id: string): DeploymentSchema | undefined {
+    return this.entries.get(id)?.deployment;
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  /** Number of changes applied so far (persisted). */
+  get version(): number {
+    return this.schemaVersion;
+  }
+
+  services(): ServiceSchema[] {
+    return [...this.latest.values()];
+  }
+
+  deployments(): DeploymentSchema[] {
+    return [...this.entries.values()].map((e) => e.deployment);
+  }
+
+  /** Services of one deployment at the revisions it exposes (what invocations pinned to it use). */
+  deploymentServices(id: string): ServiceSchema[] | undefined {
+    return this.entries.get(id)?.services;
+  }
+
+  /** The schema of `service` as exposed by deployment `deploymentId`. */
+  serviceInDeployment(deploymentId: string, service: string): ServiceSchema | undefined {
+    return this.entries.get(deploymentId)?.services.find((s) => s.name === service);
+  }
+
+  handler(service: string, handler: string): HandlerSchema | undefined {
+    return this.latest.get(service)?.handlers.find((h) => h.name === handler);
+  }
+
+  /** Called after every committed change. Returns an unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  async register(input: RegisterDeploymentInput): Promise<RegisterDeploymentResult> {
+    const uri = normalizeUri(input.uri);
+    const force = input.force === true;
+    const breaking = force || input.breaking === true;
+    const dryRun = input.dryRun === true;
+    const headers = input.additionalHeaders ?? {};
+    const useHttp11 = input.useHttp11 === true;
+
+    // Restate answers an existing registration of the same uri as-is (200) unless forced, without discovery.
+    const existing = this.findByUri(uri);
+    if (existing && !force)
+      return { created: false, dryRun, deployment: existing.deployment, services: existing.services };
+
+    if (this.discoverFn === undefined) throw new SchemaError(500, 'this server cannot discover deployments');
+    let discovered: DiscoveredEndpoint;
+    try {
+      discovered = await this.discoverFn(uri, { headers, useHttp11, timeoutMs: this.discoveryTimeoutMs });
+    } catch (err) {
+      throw toSchemaError(err);
+    }
+    this.validateEndpoint(discovered);
+
+    return this.exclusive(async () => {
+      const current = this.findByUri(uri);
+      if (current && !force)
+        return { created: false, dryRun, deployment: current.deployment, services: current.services };
+      if (!breaking) this.checkCompatible(discovered.services);
+
+      const id = current?.deployment.id ?? this.makeId();
+      const nextRevisions = new Map(this.revisions);
+      const services: ServiceSchema[] = discovered.services.map((svc) => {
+        const revision = (nextRevisions.get(svc.name) ?? 0) + 1;
+        nextRevisions.set(svc.name, revision);
+        return toServiceSchema(svc, revision, id);
+      });
+      const deployment: DeploymentSchema = {
+        id,
+        uri,
+        protocolType: discovered.protocolMode === 'REQUEST_RESPONSE' ? 'RequestResponse' : 'BidiStream',
+        minProtocolVersion: discovered.minProtocolVersion,
+        maxProtocolVersion: discovered.maxProtocolVersion,
+        manifestVersion: discovered.manifestVersion,
+        additionalHeaders: { ...headers },
+        useHttp11,
+        createdAt: new Date(this.now()).toISOString(),
+        services: services.map((s) => ({ name: s.name, revision: s.revision })),
+      };
+      if (discovered.sdkVersion !== undefined) deployment.sdkVersion = discovered.sdkVersion;
+      const result = { created: current === undefined, dryRun, deployment, services };
+      if (dryRun) return result;
+
+      const entries = new Map(this.entries);
+      entries.set(id, { deployment, services });
+      await this.commit(entries, nextRevisions);
+      return result;
+    });
+  }
+
+  /** Removes a deployment (forced removal: in-flight invocations pinned to it will fail). */
+  async removeDeployment(id: string): Promise<boolean> {
+    return this.exclusive(async () => {
+      if (!this.entries.has(id)) return false;
+      const entries = new Map(this.entries);
+      entries.delete(id);
+      await this.commit(entries, this.revisions);
+      return true;
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private findByUri(uri: string): DeploymentEntry | undefined {
+    for (const entry of this.entries.values()) if (entry.deployment.uri === uri) return entry;
+    return undefined;
+  }
+
+  private validateEndpoint(d: DiscoveredEndpoint): void {
+    const bad = (why: string) => new SchemaError(400, `bad endpoint manifest: ${why}`);
+    if (d === null || typeof d !== 'object' || !Array.isArray(d.services)) throw bad('no services list');
+    const min = d.minProtocolVersion;
+    const max = d.maxProtocolVersion;
+    if (!Number.isInteger(min) || !Number.isInteger(max) || min > max) {
+      throw bad(`invalid protocol version range [${min}, ${max}]`);
+    }
+    if (max < this.minProtocol || min > this.maxProtocol) {
+      throw new SchemaError(
+        400,
+        `[META0012] unsupported service protocol versions: [${min}, ${max}]. Supported versions by this runtime are [${this.minProtocol}, ${this.maxProtocol}]. Please upgrade the SDK and try registering again.`,
+        'META0012',
+      );
+    }
+    const names = new Set<string>();
+    for (const svc of d.services) {
+      if (svc === null || typeof svc !== 'object' || typeof svc.name !== 'string' || svc.name === '') {
+        throw bad('a service has no name');
+      }
+      if (names.has(svc.name)) throw bad(`service '${svc.name}' is declared twice`);
+      names.add(svc.name);
+      if (!SERVICE_TYPES.has(svc.ty)) throw bad(`service '${svc.name}' has unknown type '${String(svc.ty)}'`);
+      if (!Array.isArray(svc.handlers)) throw bad(`service '${svc.name}' has no handlers list`);
+      const handlerNames = new Set<string>();
+      for (const h of svc.handlers) {
+        if (h === null || typeof h !== 'object' || typeof h.name !== 'string' || h.name === '') {
+          throw bad(`a handler of service '${svc.name}' has no name`);
+        }
+        if (handlerNames.has(h.name)) throw bad(`handler '${svc.name}/${h.name}' is declared twice`);
+        handlerNames.add(h.name);
+        if (h.ty !== undefined && !HANDLER_TYPES.has(h.ty)) {
+          throw bad(`handler '${svc.name}/${h.name}' has unknown type '${String(h.ty)}'`);
+        }
+      }
+    }
+  }
+
+  /** Restate refuses a service type change across revisions unless `breaking`/`force` (409, META0006). */
+  private checkCompatible(services: DiscoveredService[]): void {
+    for (const svc of services) {
+      const prev = this.latest.get(svc.name);
+      if (prev && prev.ty !== svc.ty) {
+        throw new SchemaError(
+          409,
+          `[META0006] detected a new service revision for '${svc.name}' changing the service type from previous revision (${SERVICE_TYPE_NAMES[prev.ty]} to ${SERVICE_TYPE_NAMES[svc.ty]}). Service type cannot be changed across revisions.`,
+          'META0006',
+        );
+      }
+    }
+  }
+
+  private async commit(entries: Map<string, DeploymentEntry>, revisions: Map<string, number>): Promise<void> {
+    const snapshot: SchemaSnapshot = {
+      formatVersion: 1,
+      version: this.schemaVersion + 1,
+      revisions: Object.fromEntries(revisions),
+      deployments: [...entries.values()],
+    };
+    await this.store.save(snapshot);
+    this.applySnapshot(snapshot);
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch {
+        // a listener's failure is its own business
+      }
+    }
+  }
+
+  private applySnapshot(snap: SchemaSnapshot): void {
+    this.schemaVersion = snap.version;
+    this.revisions = new Map(Object.entries(snap.revisions ?? {}));
+    this.entries = new Map(snap.deployments.map((e) => [e.deployment.id, e]));
+    const latest = new Map<string, ServiceSchema>();
+    for (const entry of this.entries.values()) {
+      for (const svc of entry.services) {
+        const cur = latest.get(svc.name);
+        if (cur === undefined || svc.revision > cur.revision) latest.set(svc.name, svc);
+        const known = this.revisions.get(svc.name) ?? 0;
+        if (svc.revision > known) this.revisions.set(svc.name, svc.revision);
+      }
+    }
+    this.latest = latest;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function toServiceSchema(svc: DiscoveredService, revision: number, deploymentId: string): ServiceSchema {
+  const handlers = svc.handlers.map((h) => {
+    const raw = h as HandlerSchema & { ingressPrivate?: boolean };
+    const { ingressPrivate, ...rest } = raw;
+    const out: HandlerSchema = { ...rest };
+    if (ingressPrivate === true) out.public = false;
+    return out;
+  });
+  const raw = svc as DiscoveredService & { ingressPrivate?: boolean };
+  const { ingressPrivate, ...rest } = raw;
+  const isPublic = rest.public !== false && ingressPrivate !== true;
+  return { ...rest, handlers, public: isPublic, revision, deploymentId };
+}
+
+/** Turns whatever discovery threw into a SchemaError, keeping its status and message. */
+function toSchemaError(err: unknown): SchemaError {
+  if (err instanceof SchemaError) return err;
+  const e = err as { status?: unknown; message?: unknown; restateCode?: unknown; code?: unknown };
+  const status = typeof e?.status === 'number' && e.status >= 400 && e.status <= 599 ? e.status : 500;
+  const message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
+  const code =
+    typeof e?.restateCode === 'string'
+      ? e.restateCode
+      : typeof e?.code === 'string' && /^META\d+$/.test(e.code)
+        ? e.code
+        : undefined;
+  return new SchemaError(status, message, code);
+}
+
+/** Validates and normalizes a deployment uri (absolute http/https); 400 with Restate's wording otherwise. */
+export function normalizeUri(raw: unknown): string {
+  if (typeof raw !== 'string') throw new SchemaError(400, "The request field 'uri' is invalid. Reason: not a string");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new SchemaError(
+      400,
+      `The request field 'uri' is invalid. Reason: The provided uri ${raw} is not absolute, only absolute URIs can be used.`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SchemaError(
+      400,
+      `The request field 'uri' is invalid. Reason: The provided uri ${raw} has an unsupported scheme, only http and https can be used.`,
+    );
+  }
+  return url.href;
+}

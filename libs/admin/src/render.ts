@@ -1,0 +1,144 @@
+import type { DeploymentSchema, HandlerSchema, HandlerType, ServiceSchema, ServiceType } from '@stead/core';
+import { formatDuration, formatTimestamp } from './durations.ts';
+
+/** Server-wide defaults shown for services that do not override them (Restate's defaults). */
+export interface ServiceDefaults {
+  idempotencyRetentionMs: number;
+  journalRetentionMs: number;
+  workflowCompletionRetentionMs: number;
+  inactivityTimeoutMs: number;
+  abortTimeoutMs: number;
+  retry: {
+    initialIntervalMs: number;
+    factor: number;
+    maxAttempts: number | null;
+    maxIntervalMs: number | null;
+    onMaxAttempts: 'Pause' | 'Kill';
+  };
+}
+
+export const DEFAULT_SERVICE_DEFAULTS: ServiceDefaults = {
+  idempotencyRetentionMs: 86_400_000,
+  journalRetentionMs: 86_400_000,
+  workflowCompletionRetentionMs: 86_400_000,
+  inactivityTimeoutMs: 60_000,
+  abortTimeoutMs: 600_000,
+  retry: { initialIntervalMs: 500, factor: 2, maxAttempts: 70, maxIntervalMs: 60_000, onMaxAttempts: 'Pause' },
+};
+
+const SERVICE_TYPE: Record<ServiceType, string> = {
+  SERVICE: 'Service',
+  VIRTUAL_OBJECT: 'VirtualObject',
+  WORKFLOW: 'Workflow',
+};
+const HANDLER_TYPE: Record<HandlerType, string> = { EXCLUSIVE: 'Exclusive', SHARED: 'Shared', WORKFLOW: 'Workflow' };
+
+function inputDescription(h: HandlerSchema): string {
+  if (h.input === undefined) return '*/*';
+  if (h.input.contentType === undefined) return 'none';
+  return h.input.contentType;
+}
+
+function outputDescription(h: HandlerSchema): string {
+  if (h.output === undefined) return 'application/json';
+  if (h.output.contentType === undefined) return 'none';
+  return h.output.setContentTypeIfEmpty ? `optional ${h.output.contentType}` : h.output.contentType;
+}
+
+/** Restate's HandlerMetadata. */
+export function renderHandler(h: HandlerSchema, service: ServiceSchema): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: h.name };
+  if (h.ty !== undefined && service.ty !== 'SERVICE') out.ty = HANDLER_TYPE[h.ty];
+  out.public = service.public && h.public !== false;
+  out.input_description = inputDescription(h);
+  out.output_description = outputDescription(h);
+  if (h.input?.jsonSchema !== undefined) out.input_json_schema = h.input.jsonSchema;
+  if (h.output?.jsonSchema !== undefined) out.output_json_schema = h.output.jsonSchema;
+  if (h.documentation !== undefined) out.documentation = h.documentation;
+  if (h.metadata !== undefined) out.metadata = h.metadata;
+  if (h.inactivityTimeoutMs !== undefined) out.inactivity_timeout = formatDuration(h.inactivityTimeoutMs);
+  if (h.abortTimeoutMs !== undefined) out.abort_timeout = formatDuration(h.abortTimeoutMs);
+  if (h.idempotencyRetentionMs !== undefined) out.idempotency_retention = formatDuration(h.idempotencyRetentionMs);
+  if (h.journalRetentionMs !== undefined) out.journal_retention = formatDuration(h.journalRetentionMs);
+  out.retry_policy = { max_attempts: null };
+  return out;
+}
+
+/** Restate's ServiceMetadata. */
+export function renderService(
+  s: ServiceSchema,
+  d: ServiceDefaults = DEFAULT_SERVICE_DEFAULTS,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    name: s.name,
+    ty: SERVICE_TYPE[s.ty],
+    handlers: s.handlers.map((h) => renderHandler(h, s)),
+    deployment_id: s.deploymentId,
+    revision: s.revision,
+    public: s.public,
+  };
+  if (s.documentation !== undefined) out.documentation = s.documentation;
+  if (s.metadata !== undefined) out.metadata = s.metadata;
+  out.idempotency_retention = formatDuration(s.idempotencyRetentionMs ?? d.idempotencyRetentionMs);
+  if (s.ty === 'WORKFLOW') {
+    const wf = s.handlers.find((h) => h.ty === 'WORKFLOW')?.workflowCompletionRetentionMs;
+    out.workflow_completion_retention = formatDuration(wf ?? d.workflowCompletionRetentionMs);
+  }
+  out.journal_retention = formatDuration(s.journalRetentionMs ?? d.journalRetentionMs);
+  out.inactivity_timeout = formatDuration(s.inactivityTimeoutMs ?? d.inactivityTimeoutMs);
+  out.abort_timeout = formatDuration(s.abortTimeoutMs ?? d.abortTimeoutMs);
+  out.enable_lazy_state = false;
+  out.retry_policy = {
+    initial_interval: formatDuration(d.retry.initialIntervalMs),
+    exponentiation_factor: d.retry.factor,
+    max_attempts: d.retry.maxAttempts,
+    max_interval: d.retry.maxIntervalMs === null ? null : formatDuration(d.retry.maxIntervalMs),
+    on_max_attempts: d.retry.onMaxAttempts,
+  };
+  return out;
+}
+
+function deploymentHead(dep: DeploymentSchema): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: dep.id,
+    uri: dep.uri,
+    protocol_type: dep.protocolType,
+    http_version: dep.useHttp11 ? 'HTTP/1.1' : 'HTTP/2.0',
+  };
+  if (Object.keys(dep.additionalHeaders).length > 0) out.additional_headers = dep.additionalHeaders;
+  out.created_at = formatTimestamp(Date.parse(dep.createdAt));
+  out.min_protocol_version = dep.minProtocolVersion;
+  out.max_protocol_version = dep.maxProtocolVersion;
+  if (dep.sdkVersion !== undefined) out.sdk_version = dep.sdkVersion;
+  return out;
+}
+
+/** Restate's DeploymentResponse (list item): services as name/revision pairs. */
+export function renderDeployment(dep: DeploymentSchema): Record<string, unknown> {
+  return { ...deploymentHead(dep), services: dep.services.map((s) => ({ name: s.name, revision: s.revision })) };
+}
+
+/** Restate's DetailedDeploymentResponse: services in full, at the revisions this deployment exposes. */
+export function renderDetailedDeployment(
+  dep: DeploymentSchema,
+  services: ServiceSchema[],
+  d?: ServiceDefaults,
+): Record<string, unknown> {
+  return { ...deploymentHead(dep), services: services.map((s) => renderService(s, d)) };
+}
+
+/** Restate's RegisterDeploymentResponse. */
+export function renderRegisterResponse(
+  dep: DeploymentSchema,
+  services: ServiceSchema[],
+  d?: ServiceDefaults,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: dep.id,
+    services: services.map((s) => renderService(s, d)),
+    min_protocol_version: dep.minProtocolVersion,
+    max_protocol_version: dep.maxProtocolVersion,
+  };
+  if (dep.sdkVersion !== undefined) out.sdk_version = dep.sdkVersion;
+  return out;
+}

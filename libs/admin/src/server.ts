@@ -1,0 +1,395 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { deploymentIdProblem } from './ids.ts';
+import { ADMIN_OPENAPI } from './openapi.ts';
+import { SchemaError, type SchemaRegistry } from './registry.ts';
+import {
+  DEFAULT_SERVICE_DEFAULTS,
+  renderDeployment,
+  renderDetailedDeployment,
+  renderHandler,
+  renderRegisterResponse,
+  renderService,
+  type ServiceDefaults,
+} from './render.ts';
+import { type AdminReply, type AdminRequest, AdminRouter, errorReply } from './router.ts';
+
+export interface AdminServerOptions {
+  /** Default 9070; 0 picks a free port. */
+  port?: number;
+  /** Default: all interfaces. */
+  host?: string;
+  registry: SchemaRegistry;
+  /** Advertised in `GET /version` (the web UI calls the ingress there). */
+  ingressEndpoint?: string;
+  /** Server version reported by `GET /version`. */
+  version?: string;
+  /** Largest request body accepted (default 1 MiB); larger ones get 413. */
+  maxBodyBytes?: number;
+  serviceDefaults?: ServiceDefaults;
+  /** Mount more routes (invocations, query, ...) on the same router. */
+  extend?: (router: AdminRouter) => void;
+  /** Where unexpected errors are reported (default: console.error). */
+  onError?: (err: unknown) => void;
+}
+
+export interface AdminServer {
+  port: number;
+  router: AdminRouter;
+  close(): Promise<void>;
+}
+
+/** Admin API versions whose shapes we serve (the ones Restate 1.7 serves). */
+export const MIN_ADMIN_API_VERSION = 2;
+export const MAX_ADMIN_API_VERSION = 4;
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(new Error('request aborted'));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const mime = value.split(';')[0].trim().toLowerCase();
+  return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
+}
+
+function unprocessable(why: string): SchemaError {
+  return new SchemaError(422, `Failed to deserialize the JSON body into the target type: ${why}`);
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+interface ParsedRegisterRequest {
+  uri: string;
+  additionalHeaders: Record<string, string>;
+  useHttp11: boolean;
+  force: boolean;
+  breaking: boolean;
+  dryRun: boolean;
+}
+
+function parseRegisterRequest(body: unknown): ParsedRegisterRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw unprocessable('expected a JSON object');
+  }
+  const b = body as Record<string, unknown>;
+  if (b.uri === undefined || b.uri === null) {
+    if (b.arn !== undefined) throw new SchemaError(400, 'Lambda deployments (arn) are not supported by this server');
+    throw unprocessable('missing field `uri`');
+  }
+  if (typeof b.uri !== 'string') throw unprocessable('uri: expected a string');
+  const bool = (name: string): boolean => {
+    const v = b[name];
+    if (v === undefined || v === null) return false;
+    if (typeof v !== 'boolean') throw unprocessable(`${name}: expected a boolean`);
+    return v;
+  };
+  const headers: Record<string, string> = {};
+  const rawHeaders = b.additional_headers;
+  if (rawHeaders !== undefined && rawHeaders !== null) {
+    if (typeof rawHeaders !== 'object' || Array.isArray(rawHeaders)) {
+      throw unprocessable('additional_headers: expected a map of header names to values');
+    }
+    for (const [name, value] of Object.entries(rawHeaders as Record<string, unknown>)) {
+      if (!HEADER_NAME.test(name)) throw unprocessable(`additional_headers: invalid header name '${name}'`);
+      if (typeof value !== 'string' || /[\r\n\0]/.test(value)) {
+        throw unprocessable(`additional_headers: invalid value for header '${name}'`);
+      }
+      headers[name.toLowerCase()] = value;
+    }
+  }
+  return {
+    uri: b.uri,
+    additionalHeaders: headers,
+    useHttp11: bool('use_http_11'),
+    force: bool('force'),
+    breaking: bool('breaking'),
+    dryRun: bool('dry_run'),
+  };
+}
+
+function checkDeploymentId(id: string): void {
+  const problem = deploymentIdProblem(id);
+  if (problem !== undefined) {
+    throw new SchemaError(400, `Invalid URL: Cannot parse \`deployment\` with value \`${id}\`: ${problem}`);
+  }
+}
+
+/** The routes of the admin API that the schema registry answers. */
+export function mountSchemaRoutes(
+  router: AdminRouter,
+  registry: SchemaRegistry,
+  opts: { defaults?: ServiceDefaults; ingressEndpoint?: string; version?: string } = {},
+): void {
+  const defaults = opts.defaults ?? DEFAULT_SERVICE_DEFAULTS;
+
+  router.get('/health', () => ({ status: 200 }));
+
+  router.get('/version', () => {
+    const info: Record<string, unknown> = {
+      version: opts.version ?? '0.1.0',
+      min_admin_api_version: MIN_ADMIN_API_VERSION,
+      max_admin_api_version: MAX_ADMIN_API_VERSION,
+    };
+    if (opts.ingressEndpoint !== undefined) info.ingress_endpoint = opts.ingressEndpoint;
+    info.features = {};
+    return { status: 200, json: info };
+  });
+
+  router.get('/openapi', () => ({ status: 200, json: ADMIN_OPENAPI }));
+
+  router.post('/deployments', async (req) => {
+    const input = parseRegisterRequest(await req.json());
+    const result = await registry.register(input);
+    return {
+      status: result.created ? 201 : 200,
+      headers: { location: `deployments/${result.deployment.id}` },
+      json: renderRegisterResponse(result.deployment, result.services, defaults),
+    };
+  });
+
+  router.get('/deployments', () => ({
+    status: 200,
+    json: { deployments: registry.deployments().map(renderDeployment) },
+  }));
+
+  router.get('/deployments/:deployment', (req) => {
+    const id = req.params.deployment;
+    checkDeploymentId(id);
+    const dep = registry.deployment(id);
+    if (dep === undefined) return errorReply(404, `The requested deployment '${id}' does not exist`);
+    return { status: 200, json: renderDetailedDeployment(dep, registry.deploymentServices(id) ?? [], defaults) };
+  });
+
+  router.delete('/deployments/:deployment', async (req) => {
+    const id = req.params.deployment;
+    checkDeploymentId(id);
+    const force = req.query.get('force');
+    if (force !== null && force !== 'true' && force !== 'false') {
+      return errorReply(400, 'Failed to deserialize query string: force: provided string was not `true` or `false`');
+    }
+    if (force !== 'true') {
+      return errorReply(
+        501,
+        'Graceful deployment deletion is not supported yet; use force=true (this can break in-flight invocations)',
+      );
+    }
+    const removed = await registry.removeDeployment(id);
+    if (!removed) return errorReply(404, `not found in the schema registry: deployment with id '${id}'`);
+    return { status: 202 };
+  });
+
+  router.get('/services', () => ({
+    status: 200,
+    json: { services: registry.services().map((s) => renderService(s, defaults)) },
+  }));
+
+  router.get('/services/:service', (req) => {
+    const svc = registry.service(req.params.service);
+    if (svc === undefined) return errorReply(404, `The requested service '${req.params.service}' does not exist`);
+    return { status: 200, json: renderService(svc, defaults) };
+  });
+
+  router.get('/services/:service/handlers', (req) => {
+    const svc = registry.service(req.params.service);
+    if (svc === undefined) return errorReply(404, `The requested service '${req.params.service}' does not exist`);
+    return { status: 200, json: { handlers: svc.handlers.map((h) => renderHandler(h, svc)) } };
+  });
+
+  router.get('/services/:service/handlers/:handler', (req) => {
+    const { service, handler } = req.params;
+    const svc = registry.service(service);
+    if (svc === undefined) return errorReply(404, `The requested service '${service}' does not exist`);
+    const h = svc.handlers.find((x) => x.name === handler);
+    if (h === undefined) {
+      return errorReply(404, `The requested handler '${handler}' on service '${service}' does not exist`);
+    }
+    return { status: 200, json: renderHandler(h, svc) };
+  });
+}
+
+/** Strips an admin API version prefix (`/v2/services` → `/services`). */
+function stripVersionPrefix(path: string): string {
+  const m = /^\/v(\d+)(\/.*)$/.exec(path);
+  if (m === null) return path;
+  const v = Number(m[1]);
+  return v >= MIN_ADMIN_API_VERSION && v <= MAX_ADMIN_API_VERSION ? m[2] : path;
+}
+
+function send(res: ServerResponse, reply: AdminReply): void {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string> = { ...(reply.headers ?? {}) };
+  let payload: string | undefined;
+  if (reply.json !== undefined) {
+    payload = JSON.stringify(reply.json);
+    headers['content-type'] = 'application/json';
+  } else if (reply.text !== undefined) {
+    payload = reply.text;
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+  }
+  headers['content-length'] = String(payload === undefined ? 0 : Buffer.byteLength(payload));
+  res.writeHead(reply.status, headers);
+  res.end(payload);
+}
+
+export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
+  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const onError = opts.onError ?? ((err: unknown) => console.error('admin: unexpected error', err));
+  const router = new AdminRouter();
+  mountSchemaRoutes(router, opts.registry, {
+    defaults: opts.serviceDefaults,
+    ingressEndpoint: opts.ingressEndpoint,
+    version: opts.version,
+  });
+  opts.extend?.(router);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      send(res, errorReply(400, 'bad request target'));
+      return;
+    }
+    const path = stripVersionPrefix(url.pathname);
+    const match = router.match(method, path);
+    if (match.kind === 'not-found') {
+      send(res, errorReply(404, `no such path: ${url.pathname}`));
+      return;
+    }
+    if (match.kind === 'method-not-allowed') {
+      send(res, { ...errorReply(405, `method ${method} not allowed`), headers: { allow: match.allow.join(',') } });
+      return;
+    }
+    let bodyPromise: Promise<Buffer> | undefined;
+    const body = () => {
+      bodyPromise ??= readBody(req, limit);
+      return bodyPromise;
+    };
+    const request: AdminRequest = {
+      method,
+      path,
+      params: match.params,
+      query: url.searchParams,
+      headers: req.headers,
+      raw: req,
+      body,
+      json: async () => {
+        if (!isJsonContentType(req.headers['content-type'])) {
+          throw new SchemaError(415, 'Expected request with `Content-Type: application/json`');
+        }
+        const buf = await body();
+        try {
+          return JSON.parse(buf.toString('utf8'));
+        } catch (err) {
+          throw new SchemaError(400, `Failed to parse the request body as JSON: ${(err as Error).message}`);
+        }
+      },
+    };
+    try {
+      send(res, await match.handler(request));
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        res.setHeader('connection', 'close');
+        send(res, errorReply(413, `request body larger than the limit of ${limit} bytes`));
+      } else if (err instanceof SchemaError) {
+        send(res, errorReply(err.status, err.message, err.restateCode));
+      } else {
+        if (!req.destroyed) onError(err);
+        send(res, errorReply(500, `internal error: ${(err as Error)?.message ?? String(err)}`));
+      }
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      onError(err);
+      try {
+        send(res, errorReply(500, 'internal error'));
+      } catch {
+        res.destroy();
+      }
+    });
+  });
+  // Answer `Expect: 100-continue` with 413 before the client sends an oversized body.
+  server.on('checkContinue', (req, res) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      res.setHeader('connection', 'close');
+      send(res, errorReply(413, `request body larger than the limit of ${limit} bytes`));
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    socket.destroy();
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 9070, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    router,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
