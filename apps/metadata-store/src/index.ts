@@ -1,1 +1,3 @@
-export {};
+export * from './app.ts';
+export * from './metrics.ts';
+export * from './settings.ts';
