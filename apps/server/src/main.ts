@@ -3,10 +3,11 @@
  * stead-server: every role in one process (the embedded default). Data lives in --data-dir.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { SchemaRegistry, startAdminServer } from '@stead/admin';
+import { resolve } from 'node:path';
+import { mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
 import { ConfigError, helpText, loadSettings } from '@stead/core';
 import { startIngressServer } from '@stead/ingress';
+import { discover } from '@stead/invoker';
 import { createLogger, createRegistry, startProbeServer } from '@stead/observability';
 import { Engine } from '@stead/partition';
 import { serverSettings } from './settings.ts';
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     ready: () => ready && !stopping,
   });
 
-  const schema = await SchemaRegistry.open(join(dataDir, 'schema'));
+  const schema = await SchemaRegistry.open({ dataDir, discover, minProtocolVersion: 5, maxProtocolVersion: 7 });
   const engine = await Engine.start({
     dataDir,
     partitions: s.partitions,
@@ -62,7 +63,15 @@ async function main(): Promise<void> {
       process.exit(1);
     },
   });
-  const admin = await startAdminServer({ host: s.bindAddress, port: s.adminPort, registry: schema, version: VERSION });
+  const admin = await startAdminServer({
+    host: s.bindAddress,
+    port: s.adminPort,
+    registry: schema,
+    version: VERSION,
+    ingressEndpoint: `http://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
+    extend: (router) => mountInvocationRoutes(router, engine),
+    onError: (err) => log('error', 'admin request failed', { error: err }),
+  });
   const ingress = await startIngressServer({
     host: s.bindAddress,
     port: s.ingressPort,

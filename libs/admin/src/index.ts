@@ -1,4 +1,5 @@
 export { base62, deploymentIdProblem, newDeploymentId } from './ids.ts';
+export { mountInvocationRoutes } from './invocations.ts';
 export { ADMIN_OPENAPI } from './openapi.ts';
 export {
   type DiscoveredEndpoint,

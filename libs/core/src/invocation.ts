@@ -63,3 +63,13 @@ export interface InvocationBackend extends IngressBackend {
   /** Lifecycle control; resolves with ok, or a failure with the HTTP status to answer (404, 409). */
   control(invocationId: string, op: ControlOperation): Promise<InvocationOutcome>;
 }
+
+/** Bad input from a client (malformed id, bad parameter): answered with `status` and the message. */
+export class InputError extends Error {
+  override name = 'InputError';
+  readonly status: number;
+  constructor(message: string, status = 400) {
+    super(message);
+    this.status = status;
+  }
+}

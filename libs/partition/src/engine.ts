@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   type ControlOperation,
   type IngressRequest,
+  InputError,
   type InvocationBackend,
   type InvocationOutcome,
   type InvocationQuery,
@@ -57,6 +58,15 @@ function derivedId(seed: string, target: { key?: string }): string {
   const h = createHash('sha256').update(seed).digest();
   const pk = targetPartitionKey(target, () => h.subarray(16, 24));
   return newInvocationId(pk, () => new Uint8Array(h.subarray(0, 16))).toString();
+}
+
+function checkedId(id: string): string {
+  try {
+    parseInvocationId(id);
+    return id;
+  } catch (err) {
+    throw new InputError(`invalid invocation id '${id}': ${err instanceof Error ? err.message : err}`);
+  }
 }
 
 /** The id arithmetic of the state machine (see IdFunctions). */
@@ -209,10 +219,7 @@ export class Engine implements InvocationBackend {
   }
 
   private queryId(q: InvocationQuery): string {
-    if ('invocationId' in q) {
-      parseInvocationId(q.invocationId); // throws InvalidIdError on a malformed id
-      return q.invocationId;
-    }
+    if ('invocationId' in q) return checkedId(q.invocationId);
     if ('workflow' in q) return ids.workflowId(q.workflow.name, q.workflow.key);
     const r = q.idempotent;
     return ids.idempotentId(r.service, r.key, r.handler, r.idempotencyKey);
@@ -233,7 +240,13 @@ export class Engine implements InvocationBackend {
     awakeableId: string,
     result: { value: Uint8Array } | { failure: { code: number; message: string } },
   ): Promise<void> {
-    const { invocationId, signalIndex } = ids.awakeable(awakeableId);
+    let target: { invocationId: string; signalIndex: number };
+    try {
+      target = ids.awakeable(awakeableId);
+    } catch (err) {
+      throw new InputError(`invalid awakeable id '${awakeableId}': ${err instanceof Error ? err.message : err}`);
+    }
+    const { invocationId, signalIndex } = target;
     const cmd: Command = {
       kind: 'Notify',
       ts: Date.now(),
@@ -245,7 +258,7 @@ export class Engine implements InvocationBackend {
   }
 
   async control(invocationId: string, op: ControlOperation): Promise<InvocationOutcome> {
-    parseInvocationId(invocationId);
+    checkedId(invocationId);
     const { sink, outcome } = this.wait();
     await this.processorOf(invocationId).append({ kind: 'Control', ts: Date.now(), invocationId, op, sink });
     return outcome;

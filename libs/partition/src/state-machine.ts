@@ -41,6 +41,11 @@ export const CANCELLED: InvocationOutcome = { ok: false, code: 409, message: 'ca
 export const KILLED: InvocationOutcome = { ok: false, code: 409, message: 'killed' };
 export const NOT_FOUND: InvocationOutcome = { ok: false, code: 404, message: 'invocation not found' };
 export const NOT_READY: InvocationOutcome = { ok: false, code: 470, message: 'invocation not completed yet' };
+export const ALREADY_COMPLETED: InvocationOutcome = {
+  ok: false,
+  code: 409,
+  message: 'the invocation is already completed; it can be purged',
+};
 const CANCEL_SIGNAL = 1;
 
 type PromiseRow = { done: J.Result } | { waiters: { invocationId: string; completionId: number; peek: boolean }[] };
@@ -492,7 +497,7 @@ export class PartitionStateMachine {
     if (!st) return answer(NOT_FOUND);
     switch (op) {
       case 'cancel':
-        if (st.phase === 'completed') return answer({ ok: true, value: new Uint8Array() });
+        if (st.phase === 'completed') return answer(ALREADY_COMPLETED);
         if (st.phase === 'scheduled' || st.phase === 'inboxed') {
           await this.dropQueued(st);
           await this.complete(st, CANCELLED, now);
@@ -511,7 +516,7 @@ export class PartitionStateMachine {
         }
         return answer({ ok: true, value: new Uint8Array() });
       case 'kill':
-        if (st.phase === 'completed') return answer({ ok: true, value: new Uint8Array() });
+        if (st.phase === 'completed') return answer(ALREADY_COMPLETED);
         await this.dropQueued(st);
         await this.propagateToChildren(st, 'kill', now);
         await this.complete(st, KILLED, now);
