@@ -1,0 +1,87 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import net, { type AddressInfo, type Socket } from 'node:net';
+
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+export type RequestListener = (req: AnyRequest, res: AnyResponse) => void;
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const SNIFF_TIMEOUT_MS = 30_000;
+
+function sniff(buf: Buffer): 'h1' | 'h2' | 'more' {
+  const n = Math.min(buf.length, PREFACE.length);
+  if (!buf.subarray(0, n).equals(PREFACE.subarray(0, n))) return 'h1';
+  return n === PREFACE.length ? 'h2' : 'more';
+}
+
+export interface DualListener {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * One TCP port that serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge, h2c): the first bytes of a
+ * connection decide which server gets it. (`http2.createServer({allowHTTP1})` only works with TLS.)
+ */
+export async function listenDual(
+  port: number,
+  host: string | undefined,
+  onRequest: RequestListener,
+  onCheckContinue: RequestListener,
+): Promise<DualListener> {
+  const h1 = http.createServer(onRequest);
+  h1.on('checkContinue', onCheckContinue);
+  h1.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    socket.destroy();
+  });
+  const h2 = http2.createServer({}, onRequest);
+  h2.on('checkContinue', onCheckContinue);
+  const sessions = new Set<Http2Session>();
+  h2.on('session', (session) => {
+    sessions.add(session);
+    session.on('error', () => {});
+    session.on('close', () => sessions.delete(session));
+  });
+  h2.on('sessionError', () => {});
+
+  const sockets = new Set<Socket>();
+  const tcp = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    let buffered = Buffer.alloc(0);
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      // biome-ignore lint/suspicious/noAssignInExpressions: read loop
+      while ((chunk = socket.read()) !== null) buffered = Buffer.concat([buffered, chunk]);
+      const kind = sniff(buffered);
+      if (kind === 'more' && !socket.readableEnded) return;
+      socket.off('readable', onReadable);
+      socket.setTimeout(0);
+      if (buffered.length > 0) socket.unshift(buffered);
+      (kind === 'h2' ? h2 : h1).emit('connection', socket);
+    };
+    socket.on('readable', onReadable);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(port, host, () => {
+      tcp.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (tcp.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        tcp.close(() => resolve());
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
+        h1.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,473 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  HandlerSchema,
+  IngressBackend,
+  IngressRequest,
+  InvocationOutcome,
+  SchemaView,
+  SendReceipt,
+  ServiceSchema,
+} from '@stead/core';
+import { inputProblem } from './content-type.ts';
+import { parseDuration } from './duration.ts';
+import { type AnyRequest, type AnyResponse, listenDual } from './listener.ts';
+
+/** Restate's default ingress request size limit (`ingress.request-size-limit`). */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+export interface IngressReply {
+  status: number;
+  headers?: Record<string, string>;
+  /** Serialized as JSON (content-type application/json). */
+  json?: unknown;
+  body?: Uint8Array | string;
+}
+
+export interface IngressRouteContext {
+  method: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Request headers (lower-case names), hop-by-hop ones removed. */
+  headers: [string, string][];
+  /** The request body (413 answered for you when it exceeds the limit). */
+  body(): Promise<Uint8Array>;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+/** Extra routes under `/restate/...` (attach, output, awakeables, ...). Patterns use `:name` segments. */
+export interface IngressRoute {
+  method: string;
+  pattern: string;
+  handler: (ctx: IngressRouteContext) => Promise<IngressReply> | IngressReply;
+}
+
+export interface IngressServerOptions {
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Default: all interfaces. */
+  host?: string;
+  backend: IngressBackend;
+  schema: SchemaView;
+  /** Largest request body accepted (default 32 MiB, as Restate); larger ones get 413. */
+  maxBodyBytes?: number;
+  /** Routes under `/restate/`. */
+  routes?: IngressRoute[];
+  now?: () => number;
+  /** Where unexpected errors are reported (default: console.error). */
+  onError?: (err: unknown) => void;
+}
+
+export interface IngressServer {
+  port: number;
+  /** Adds a `/restate/...` route at run time. */
+  addRoute(route: IngressRoute): void;
+  close(): Promise<void>;
+}
+
+const BAD_PATH = 'bad path, expected either /:service-name/:handler or /:object-name/:object-key/:handler';
+
+/** Not passed to handlers: hop-by-hop headers, the host, the body framing and what ingress consumes itself. */
+const DROPPED_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
+  'http2-settings',
+  'idempotency-key',
+]);
+
+class BodyTooLarge extends Error {}
+
+export function ingressError(status: number, message: string): IngressReply {
+  return {
+    status,
+    headers: { 'x-restate-error-source': 'ingress' },
+    json: { code: status, message, source: 'ingress' },
+  };
+}
+
+/** HTTP status for a terminal error code: the code itself when it is a usable status, else 500 (as Restate). */
+export function statusForErrorCode(code: number): number {
+  return Number.isInteger(code) && code >= 200 && code <= 999 ? code : 500;
+}
+
+/** Restate prints timestamps with nine fractional digits. */
+function restateTimestamp(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, -1)}000000Z`;
+}
+
+function normalizeExecutionTime(value: string): string {
+  if (/\.\d{9}Z$/.test(value)) return value;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? value : restateTimestamp(ms);
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function splitPath(pathname: string): string[] {
+  const parts = pathname.split('/');
+  parts.shift(); // leading ''
+  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+function passHeaders(req: AnyRequest, pathname: string): [string, string][] {
+  const out: [string, string][] = [['x-restate-ingress-path', pathname]];
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(':') || DROPPED_HEADERS.has(name)) continue;
+    out.push([name, Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value]);
+  }
+  return out;
+}
+
+function readBody(req: AnyRequest, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: Error | undefined, value?: Buffer) => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      req.off('close', onClose);
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        finish(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(undefined, Buffer.concat(chunks));
+    const onError = (err: Error) => finish(err);
+    const onAborted = () => finish(new Error('client aborted the request'));
+    const onClose = () => finish(new Error('client closed the connection'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+    req.on('close', onClose);
+  });
+}
+
+interface Target {
+  service: ServiceSchema;
+  handler: HandlerSchema;
+  key: string | undefined;
+  send: boolean;
+}
+
+/** Resolves `/{Service}/{handler}[/send]` and `/{Object}/{key}/{handler}[/send]` like Restate's ingress. */
+function resolveTarget(schema: SchemaView, pathname: string): Target | IngressReply {
+  const raw = splitPath(pathname);
+  if (raw.length < 2) return ingressError(400, `bad path: ${pathname}`);
+  const parts = raw.map(decodeSegment);
+  const service = schema.service(parts[0]);
+  if (service === undefined) {
+    return ingressError(404, `service '${parts[0]}' not found, make sure to register the service before calling it.`);
+  }
+  const keyed = service.ty !== 'SERVICE';
+  const base = keyed ? 3 : 2;
+  let send = false;
+  if (parts.length === base + 1 && parts[base] === 'send') send = true;
+  else if (parts.length !== base) return ingressError(400, BAD_PATH);
+  const handlerName = parts[base - 1];
+  const handler = service.handlers.find((h) => h.name === handlerName);
+  if (handler === undefined) {
+    return ingressError(
+      404,
+      `the service '${service.name}' exists, but the handler '${handlerName}' was not found, check that the handler exists in the latest registered service version.`,
+    );
+  }
+  if (!service.public || handler.public === false) return ingressError(400, 'the invoked service is not public');
+  return { service, handler, key: keyed ? parts[1] : undefined, send };
+}
+
+interface CompiledRoute {
+  method: string;
+  segments: string[];
+  handler: IngressRoute['handler'];
+}
+
+function compile(route: IngressRoute): CompiledRoute {
+  return { method: route.method.toUpperCase(), segments: splitPath(route.pattern), handler: route.handler };
+}
+
+function matchRoute(
+  routes: CompiledRoute[],
+  method: string,
+  pathname: string,
+): { route: CompiledRoute; params: Record<string, string> } | 'method' | undefined {
+  const parts = splitPath(pathname);
+  let methodMismatch = false;
+  for (const route of routes) {
+    if (route.segments.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    let ok = true;
+    for (let i = 0; i < parts.length && ok; i++) {
+      const seg = route.segments[i];
+      if (seg.startsWith(':')) params[seg.slice(1)] = decodeSegment(parts[i]);
+      else ok = seg === parts[i];
+    }
+    if (!ok) continue;
+    if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params };
+    methodMismatch = true;
+  }
+  return methodMismatch ? 'method' : undefined;
+}
+
+export async function startIngressServer(opts: IngressServerOptions): Promise<IngressServer> {
+  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const now = opts.now ?? Date.now;
+  const onError = opts.onError ?? ((err: unknown) => console.error('ingress: unexpected error', err));
+  const routes: CompiledRoute[] = [
+    compile({ method: 'GET', pattern: '/restate/health', handler: () => ({ status: 200 }) }),
+    ...(opts.routes ?? []).map(compile),
+  ];
+
+  const write = (req: AnyRequest, res: AnyResponse, reply: IngressReply): void => {
+    if (res.headersSent || res.writableEnded || res.destroyed) return;
+    const headers: Record<string, string> = { ...(reply.headers ?? {}) };
+    const origin = req.headers.origin;
+    headers['access-control-allow-credentials'] = 'true';
+    if (typeof origin === 'string') {
+      headers['access-control-allow-origin'] = origin;
+      headers.vary = 'origin';
+    }
+    let payload: Buffer | undefined;
+    if (reply.json !== undefined) {
+      payload = Buffer.from(JSON.stringify(reply.json));
+      headers['content-type'] = 'application/json';
+    } else if (reply.body !== undefined) {
+      payload = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body);
+    }
+    const bodyless = reply.status === 204 || reply.status === 304 || req.method === 'HEAD';
+    if (bodyless) payload = undefined;
+    else headers['content-length'] = String(payload?.length ?? 0);
+    try {
+      (res as ServerResponse).writeHead(reply.status, headers);
+      (res as ServerResponse).end(payload);
+    } catch (err) {
+      onError(err);
+      res.destroy();
+    }
+  };
+
+  const tooLarge = (req: AnyRequest, res: AnyResponse): void => {
+    const h1 = req.httpVersionMajor < 2;
+    write(req, res, {
+      status: 413,
+      headers: h1
+        ? { connection: 'close', 'content-type': 'text/plain; charset=utf-8' }
+        : { 'content-type': 'text/plain; charset=utf-8' },
+      body: 'length limit exceeded',
+    });
+    if (h1) {
+      // Stop draining a sender that keeps going after the 413.
+      const socket = (req as IncomingMessage).socket;
+      setTimeout(() => socket.destroy(), 2_000).unref();
+    }
+  };
+
+  const declaredTooLarge = (req: AnyRequest): boolean => {
+    const declared = Number(req.headers['content-length']);
+    return Number.isFinite(declared) && declared > limit;
+  };
+
+  const handle = async (req: AnyRequest, res: AnyResponse): Promise<void> => {
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
+    req.on('error', () => ac.abort());
+    res.on('error', () => ac.abort());
+
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (method === 'OPTIONS') {
+      const headers: Record<string, string> = {
+        'access-control-allow-methods': String(req.headers['access-control-request-method'] ?? 'GET, POST'),
+      };
+      const reqHeaders = req.headers['access-control-request-headers'];
+      if (typeof reqHeaders === 'string') headers['access-control-allow-headers'] = reqHeaders;
+      write(req, res, { status: 200, headers });
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://ingress');
+    } catch {
+      write(req, res, ingressError(400, `bad path: ${req.url}`));
+      return;
+    }
+    const pathname = url.pathname;
+    const headers = passHeaders(req, pathname);
+    const body = async (): Promise<Buffer> => readBody(req, limit);
+
+    if (pathname === '/restate' || pathname.startsWith('/restate/')) {
+      const m = matchRoute(routes, method, pathname);
+      if (m === undefined) return write(req, res, ingressError(404, 'not found'));
+      if (m === 'method') return write(req, res, ingressError(405, 'method not allowed'));
+      if (declaredTooLarge(req)) return tooLarge(req, res);
+      try {
+        const reply = await m.route.handler({
+          method,
+          params: m.params,
+          query: url.searchParams,
+          headers,
+          body,
+          signal: ac.signal,
+        });
+        write(req, res, reply);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) return tooLarge(req, res);
+        if (ac.signal.aborted) return;
+        write(req, res, backendFailure(err));
+      }
+      return;
+    }
+
+    if (method !== 'GET' && method !== 'POST') return write(req, res, ingressError(405, 'method not allowed'));
+    if (declaredTooLarge(req)) return tooLarge(req, res);
+
+    const target = resolveTarget(opts.schema, pathname);
+    if ('status' in target) return write(req, res, target);
+
+    let delayMs: number | undefined;
+    const delay = url.searchParams.get('delay');
+    if (delay !== null) {
+      if (!target.send) {
+        return write(
+          req,
+          res,
+          ingressError(400, 'cannot use the delay query parameter with calls. The delay is supported only with sends'),
+        );
+      }
+      const parsed = parseDuration(delay);
+      if ('error' in parsed) {
+        return write(
+          req,
+          res,
+          ingressError(400, `bad delay query parameter, must be a ISO8601 duration: ${parsed.error}`),
+        );
+      }
+      delayMs = parsed.ms;
+    }
+
+    let payload: Buffer;
+    try {
+      payload = await body();
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return tooLarge(req, res);
+      return; // the client went away while sending
+    }
+    const ct = req.headers['content-type'];
+    const problem = inputProblem(target.handler, typeof ct === 'string' ? ct : undefined, payload.length);
+    if (problem !== undefined) return write(req, res, ingressError(400, `input validation error: ${problem}`));
+
+    const idem = req.headers['idempotency-key'];
+    const request: IngressRequest = {
+      target: { service: target.service.name, handler: target.handler.name, key: target.key },
+      body: payload,
+      headers,
+    };
+    if (typeof idem === 'string' && idem !== '') request.idempotencyKey = idem;
+    if (delayMs !== undefined) request.delayMs = delayMs;
+
+    if (target.send) {
+      let receipt: SendReceipt;
+      const sentAt = now();
+      try {
+        receipt = await opts.backend.send(request);
+      } catch (err) {
+        return write(req, res, backendFailure(err));
+      }
+      const answer: Record<string, unknown> = { invocationId: receipt.invocationId };
+      if (receipt.executionTime !== undefined) answer.executionTime = normalizeExecutionTime(receipt.executionTime);
+      else if (delayMs !== undefined) answer.executionTime = restateTimestamp(sentAt + delayMs);
+      answer.status = receipt.status;
+      return write(req, res, { status: 202, headers: { 'x-restate-id': receipt.invocationId }, json: answer });
+    }
+
+    let result: { invocationId: string; outcome: InvocationOutcome };
+    try {
+      result = await opts.backend.call(request, ac.signal);
+    } catch (err) {
+      if (ac.signal.aborted) return;
+      return write(req, res, backendFailure(err));
+    }
+    write(req, res, outcomeReply(target.handler, result.invocationId, result.outcome));
+  };
+
+  const backendFailure = (err: unknown): IngressReply => {
+    const e = err as { status?: unknown; message?: unknown };
+    const status = typeof e?.status === 'number' && e.status >= 400 && e.status <= 599 ? e.status : 500;
+    if (status === 500) onError(err);
+    const message = typeof e?.message === 'string' ? e.message : String(err);
+    return ingressError(status, message);
+  };
+
+  const onRequest = (req: AnyRequest, res: AnyResponse): void => {
+    handle(req, res).catch((err) => {
+      onError(err);
+      write(req, res, ingressError(500, 'internal error'));
+    });
+  };
+
+  const onCheckContinue = (req: AnyRequest, res: AnyResponse): void => {
+    if (declaredTooLarge(req)) {
+      tooLarge(req, res);
+      return;
+    }
+    (res as ServerResponse).writeContinue();
+    onRequest(req, res);
+  };
+
+  const listener = await listenDual(opts.port ?? 8080, opts.host, onRequest, onCheckContinue);
+  return {
+    port: listener.port,
+    addRoute: (route) => routes.push(compile(route)),
+    close: () => listener.close(),
+  };
+}
+
+/** The HTTP answer for a finished invocation, as Restate's ingress gives it. */
+export function outcomeReply(handler: HandlerSchema, invocationId: string, outcome: InvocationOutcome): IngressReply {
+  if (outcome.ok) {
+    const headers: Record<string, string> = { 'x-restate-id': invocationId };
+    const declared = handler.output === undefined ? 'application/json' : handler.output.contentType;
+    const contentType =
+      outcome.contentType ??
+      (outcome.value.length > 0 || handler.output?.setContentTypeIfEmpty === true ? declared : undefined);
+    if (contentType !== undefined) headers['content-type'] = contentType;
+    return { status: 200, headers, body: outcome.value };
+  }
+  const json: Record<string, unknown> = { code: outcome.code, message: outcome.message };
+  if (outcome.metadata !== undefined && Object.keys(outcome.metadata).length > 0) json.metadata = outcome.metadata;
+  json.source = 'invocation';
+  return {
+    status: statusForErrorCode(outcome.code),
+    headers: { 'x-restate-id': invocationId, 'x-restate-error-source': 'invocation' },
+    json,
+  };
+}
