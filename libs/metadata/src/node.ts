@@ -266,10 +266,15 @@ export class MetadataNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // A leader's appends may leave before its own write completes (Raft thesis §10.2.1): its log counts toward
+    // a commit only when the next Ready is processed, which is after this write. Everything else (votes,
+    // acknowledgements) leaves only once durable.
+    const early = rd.messages.filter((m) => m.type === 'append');
+    if (early.length > 0) this.sendMessages(early);
     await this.store.save(rd);
     this.stats.fsyncs = this.store.syncs;
     this.stats.fsyncMs = this.store.syncMs;
-    this.sendMessages(rd.messages);
+    this.sendMessages(early.length > 0 ? rd.messages.filter((m) => m.type !== 'append') : rd.messages);
     if (rd.snapshot) this.restore(rd.snapshot.data, rd.snapshot.meta.index);
     for (const e of rd.committed) this.apply(e);
     for (const rs of rd.readStates) {

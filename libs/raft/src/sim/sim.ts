@@ -390,6 +390,9 @@ class Simulation {
     while (n.raft?.hasReady()) {
       const raft = n.raft;
       const rd = raft.ready();
+      // Like the metadata store, a leader's appends leave before its own write (thesis §10.2.1).
+      const early = rd.messages.filter((m) => m.type === 'append');
+      for (const m of early) this.send(m);
       if ((rd.entries.length > 0 || rd.hardState || rd.snapshot) && this.faults && n.rng.chance(this.midReadyCrash)) {
         // Crash while the write is in flight: either it reached the disk (without fsync but survived) or not.
         const kept = n.rng.chance(0.5);
@@ -401,7 +404,7 @@ class Simulation {
       this.write(n, rd);
       this.checkNewEntries(n, rd);
       if (rd.softState) this.onSoftState(n);
-      for (const m of rd.messages) this.send(m);
+      for (const m of rd.messages) if (m.type !== 'append') this.send(m);
       if (rd.snapshot) this.installSnapshot(n, rd.snapshot);
       for (const e of rd.committed) this.apply(n, e);
       for (const rs of rd.readStates) {
