@@ -108,7 +108,7 @@ export class AdminRouter {
     }
     if (allow.size > 0) {
       if (allow.has('GET')) allow.add('HEAD');
-      return { kind: 'method-not-allowed', allow: [...allow] };
+      return { kind: 'method-not-allowed', allow: [...allow].sort() };
     }
     return { kind: 'not-found' };
   }
