@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { GrpcMetadataClient, MetadataError, Precondition } from '@stead/metadata';
+import { createMetadataStore, GrpcMetadataClient, MetadataError, Precondition } from '@stead/metadata';
 import { checkLinearizable, HistoryRecorder, type KvInput, type KvOutput, kvModel } from '@stead/raft';
 
 // Three (then five, then three) real metadata-store processes on loopback, under kill -9, SIGSTOP/SIGCONT and
@@ -272,6 +272,25 @@ describe('metadata-store processes (e2e)', () => {
     );
     expect(res.result).toBe('ok');
     expect(okOps).toBeGreaterThan(100);
+
+    // A member started on a data dir written by another cluster (same name, other id) refuses to start.
+    const foreignDir = join(root, 'data-foreign');
+    const foreign = await createMetadataStore({ dataDir: foreignDir, nodeId: '6', clusterName: 'e2e', tickMs: 10 });
+    await foreign.client.put('x', new TextEncoder().encode('y'));
+    await until(() => foreign.node.clusterId !== '' && foreign.node.status().appliedIndex >= 3, 5000, 'foreign id');
+    await foreign.close();
+    const p6 = await freePort();
+    const intruder = spawnMember(
+      { id: '6', port: p6, metricsPort: await freePort(), addr: `127.0.0.1:${p6}`, dir: foreignDir },
+      [
+        `--peers=6=127.0.0.1:${p6},${base
+          .filter((p) => finalMembers.includes(p.id))
+          .map((p) => `${p.id}=${p.addr}`)
+          .join(',')}`,
+      ],
+    );
+    expect(await Promise.race([intruder.exited, after(15_000, 'timeout')])).toBe(1);
+    expect(readFileSync(intruder.logFile, 'utf8')).toMatch(/belongs to metadata cluster id .* refusing to start/);
 
     // Removed members are stopped; the rest shut down gracefully on SIGTERM.
     for (const id of ['1', '2', '3', '4', '5']) {

@@ -121,6 +121,7 @@ function statusToPb(node: MetadataNode): pb.StatusResponse {
     leaderAddress: s.leaderAddress,
     commitIndex: BigInt(s.commitIndex),
     appliedIndex: BigInt(s.appliedIndex),
+    clusterId: s.clusterId,
     members: s.members.map((m) => ({ nodeId: m.id, address: m.addr })),
     lastIndex: BigInt(s.lastIndex),
     snapshotIndex: BigInt(s.snapshotIndex),
@@ -213,7 +214,16 @@ export function addMetadataServices(server: grpc.Server, node: MetadataNode, log
       } catch (e) {
         throw new MetadataError('invalid-argument', `malformed raft message: ${(e as Error).message}`);
       }
-      node.receive(msgs, req.fromAddress || undefined);
+      try {
+        node.receive(msgs, req.fromAddress || undefined, req.clusterId || undefined);
+      } catch (e) {
+        log.warn('refused raft traffic from another cluster', {
+          from: req.from,
+          peer: call.getPeer(),
+          error: (e as Error).message,
+        });
+        throw e;
+      }
       return {};
     }),
   };
@@ -232,6 +242,9 @@ export class GrpcRaftTransport implements RaftTransport {
   private readonly log: Logger;
   private closed = false;
   private readonly lastWarn = new Map<string, number>();
+
+  /** Our cluster id, sent along (set once known). */
+  clusterId: () => string = () => '';
 
   constructor(opts: { clusterName: string; nodeId: string; address: string; logger?: Logger }) {
     this.clusterName = opts.clusterName;
@@ -268,7 +281,13 @@ export class GrpcRaftTransport implements RaftTransport {
       const batch = peer.queue.splice(0, 512);
       peer.inflight++;
       peer.client.send(
-        { clusterName: this.clusterName, from: this.from, fromAddress: this.fromAddress, messages: batch },
+        {
+          clusterName: this.clusterName,
+          from: this.from,
+          fromAddress: this.fromAddress,
+          messages: batch,
+          clusterId: this.clusterId(),
+        },
         new grpc.Metadata(),
         { deadline: Date.now() + 5000 },
         (err) => {

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { metadata as pb } from '@stead/proto';
 import { type ConfState, type Entry, type Member, type Message, Raft, type Ready, type SoftState } from '@stead/raft';
 import { MetadataError } from './errors.ts';
@@ -47,6 +47,11 @@ export interface MetadataNodeOptions {
   readonly writeTimeoutMs?: number;
   readonly logger?: Logger;
   readonly random?: () => number;
+  /**
+   * Called at start with the cluster id stored in the data dir (if any), before the member joins in; throwing
+   * refuses the start (used to check the data dir against the cluster the peers belong to).
+   */
+  readonly verifyClusterId?: (storedClusterId: string) => Promise<void>;
 }
 
 export interface WriteOutcome {
@@ -69,6 +74,7 @@ export interface NodeStatus {
   readonly leaderAddress: string;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  readonly clusterId: string;
   readonly lastIndex: number;
   readonly snapshotIndex: number;
   readonly members: readonly Member[];
@@ -171,6 +177,7 @@ export class MetadataNode {
     const clusterName = opts.clusterName ?? 'stead';
     const store = await RaftLogStore.open(opts.dataDir, { clusterName, nodeId: opts.nodeId });
     try {
+      if (store.identity.clusterId && opts.verifyClusterId) await opts.verifyClusterId(store.identity.clusterId);
       const loaded = await store.load();
       const peers = opts.peers ?? [];
       if (!opts.join && peers.length > 0 && !peers.some((p) => p.id === opts.nodeId)) {
@@ -195,6 +202,7 @@ export class MetadataNode {
         maxInflight: 64,
       });
       const node = new MetadataNode(opts, store, raft, sm);
+      if (!sm.clusterId && store.identity.clusterId) sm.clusterId = store.identity.clusterId;
       for (const m of raft.conf().members) node.addresses.set(m.id, m.addr);
       node.stats.keys = sm.size;
       node.log.info('metadata member started', {
@@ -220,8 +228,14 @@ export class MetadataNode {
   // ------------------------------------------------------------------------------------------------ inputs
 
   /** Raft messages from another member (through the transport server). */
-  receive(messages: readonly Message[], fromAddress?: string): void {
+  receive(messages: readonly Message[], fromAddress?: string, senderClusterId?: string): void {
     if (this.closed) return;
+    if (senderClusterId && this.clusterId && senderClusterId !== this.clusterId) {
+      throw new MetadataError(
+        'data-dir-mismatch',
+        `member ${this.nodeId} belongs to cluster id ${this.clusterId}, the sender to ${senderClusterId}`,
+      );
+    }
     if (fromAddress && messages.length > 0) this.addresses.set(messages[0].from, fromAddress);
     this.stats.messagesReceived += messages.length;
     this.enqueue(() => {
@@ -285,6 +299,10 @@ export class MetadataNode {
       }
     }
     this.raft.advance();
+    if (this.sm.clusterId && this.store.identity.clusterId !== this.sm.clusterId) {
+      await this.store.setClusterId(this.sm.clusterId);
+      this.log.info('cluster id recorded', { clusterId: this.sm.clusterId });
+    }
     if (rd.softState) this.onSoftState(rd.softState);
     this.wakeAppliedWaiters();
     const snapIndex = this.raft.snapshot().meta.index;
@@ -366,6 +384,10 @@ export class MetadataNode {
     if (s.role !== 'leader') {
       for (const p of this.pendingReads.values()) p.reject(this.notLeader());
       this.pendingReads.clear();
+    } else if (!this.clusterId) {
+      // The first leader names the cluster; if several try, the first applied wins.
+      const init: pb.Command = { requestId: undefined, op: { $case: 'init', value: { clusterId: randomUUID() } } };
+      this.enqueue(() => this.raft.propose([pb.Command.encode(init).finish()]));
     }
     for (const l of this.softListeners) l(s);
   }
@@ -655,6 +677,11 @@ export class MetadataNode {
     return this.soft.role === 'leader';
   }
 
+  /** The cluster's random id ('' until the first leader has named it). */
+  get clusterId(): string {
+    return this.sm.clusterId || this.store.identity.clusterId || '';
+  }
+
   /** Ready to serve: healthy and some leader is known. */
   isReady(): boolean {
     return !this.closed && !this.failed && this.soft.leader !== '';
@@ -675,6 +702,7 @@ export class MetadataNode {
       leaderAddress: st.leader ? (this.addresses.get(st.leader) ?? '') : '',
       commitIndex: st.commit,
       appliedIndex: this.sm.applied,
+      clusterId: this.clusterId,
       lastIndex: st.lastIndex,
       snapshotIndex: this.raft.snapshot().meta.index,
       members: st.members,

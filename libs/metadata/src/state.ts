@@ -64,6 +64,8 @@ export class KvStateMachine {
   readonly values = new Map<string, VersionedValue>();
   private readonly sessions = new Map<string, Session>();
   applied = 0;
+  /** Random id given by the first leader ('' until applied). */
+  clusterId = '';
 
   get(key: string): VersionedValue | undefined {
     return this.values.get(key);
@@ -141,7 +143,12 @@ export class KvStateMachine {
         currentVersion: BigInt(this.values.get(key)?.version ?? 0),
       },
     });
-    if (!op) return { result: { seq: 0n, code: RESULT_OK, version: 0n, existed: false, currentVersion: 0n } };
+    const ok = { result: { seq: 0n, code: RESULT_OK, version: 0n, existed: false, currentVersion: 0n } };
+    if (!op) return ok;
+    if (op.$case === 'init') {
+      if (this.clusterId === '' && op.value.clusterId !== '') this.clusterId = op.value.clusterId;
+      return ok;
+    }
     if (op.$case === 'put') {
       const { key, value } = op.value;
       if (!this.holds(key, fromPbPrecondition(op.value.precondition))) return fail(key);
@@ -166,6 +173,7 @@ export class KvStateMachine {
     const keys = [...this.values.keys()].sort();
     const img: pb.StateImage = {
       appliedIndex: BigInt(this.applied),
+      clusterId: this.clusterId,
       values: keys.map((key) => {
         const v = this.values.get(key)!;
         return { key, value: Buffer.from(v.value), version: BigInt(v.version) };
@@ -185,6 +193,7 @@ export class KvStateMachine {
     if (data.length === 0) return sm;
     const img = pb.StateImage.decode(data);
     sm.applied = Number(img.appliedIndex);
+    sm.clusterId = img.clusterId;
     for (const v of img.values) sm.values.set(v.key, { value: new Uint8Array(v.value), version: Number(v.version) });
     for (const s of img.sessions) {
       sm.sessions.set(s.clientId, {

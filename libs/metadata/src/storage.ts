@@ -15,6 +15,8 @@ export interface StoredIdentity {
   readonly clusterName: string;
   readonly nodeId: string;
   readonly createdAt: string;
+  /** The cluster's random id, once the member has applied it. */
+  readonly clusterId?: string;
 }
 
 export interface LoadedState {
@@ -33,6 +35,7 @@ export class RaftLogStore {
   private readonly db: ClassicLevel<string, Uint8Array>;
   private first = 1;
   private last = 0;
+  identity!: StoredIdentity;
   syncs = 0;
   syncMs = 0;
 
@@ -60,8 +63,10 @@ export class RaftLogStore {
       if (raw === undefined) {
         const id: StoredIdentity = { ...identity, createdAt: new Date().toISOString() };
         await db.put(IDENTITY, new TextEncoder().encode(JSON.stringify(id)), { sync: true });
+        store.identity = id;
       } else {
         const id = JSON.parse(new TextDecoder().decode(raw)) as StoredIdentity;
+        store.identity = id;
         if (id.clusterName !== identity.clusterName) {
           throw new MetadataError(
             'data-dir-mismatch',
@@ -141,6 +146,13 @@ export class RaftLogStore {
     this.first = snap.meta.index + 1;
     if (this.last < snap.meta.index) this.last = snap.meta.index;
     await this.db.batch(ops as never, { sync: true });
+  }
+
+  /** Records the cluster id in the identity record (once known). */
+  async setClusterId(clusterId: string): Promise<void> {
+    if (this.identity.clusterId === clusterId) return;
+    this.identity = { ...this.identity, clusterId };
+    await this.db.put(IDENTITY, new TextEncoder().encode(JSON.stringify(this.identity)), { sync: true });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Member } from '@stead/raft';
-import { LocalMetadataClient, type MetadataClient } from './client.ts';
+import { GrpcMetadataClient, LocalMetadataClient, type MetadataClient } from './client.ts';
+import { MetadataError } from './errors.ts';
 import { GrpcRaftTransport, serveMetadata } from './grpc.ts';
 import type { Logger } from './log.ts';
 import { MetadataNode, type MetadataNodeOptions } from './node.ts';
@@ -40,7 +41,34 @@ export async function createMetadataStore(opts: MetadataStoreOptions): Promise<M
         logger: opts.logger,
       })
     : undefined;
-  const node = await MetadataNode.start({ ...opts, peers, transport });
+  const others = peers.filter((p) => p.id !== opts.nodeId && p.addr);
+  const verifyClusterId = async (stored: string) => {
+    // A data dir from another cluster must not join this one: ask the peers which cluster they form.
+    const answers = await Promise.all(
+      others.map(async (p) => {
+        const c = new GrpcMetadataClient({ addresses: [p.addr], timeoutMs: 1500, attemptTimeoutMs: 1500 });
+        try {
+          return { peer: p, id: (await c.status(p.addr)).clusterId };
+        } catch {
+          return { peer: p, id: '' };
+        } finally {
+          await c.close();
+        }
+      }),
+    );
+    const foreign = answers.filter((a) => a.id !== '' && a.id !== stored);
+    if (foreign.length > 0) {
+      throw new MetadataError(
+        'data-dir-mismatch',
+        `data dir ${opts.dataDir} belongs to metadata cluster id ${stored}, but ${foreign
+          .map((a) => `member ${a.peer.id} (${a.peer.addr})`)
+          .join(' and ')} belong${foreign.length === 1 ? 's' : ''} to cluster id ${foreign[0].id}; refusing to start ` +
+          '(this data dir was written by another cluster; use an empty data dir and --join to add this member)',
+      );
+    }
+  };
+  const node = await MetadataNode.start({ ...opts, peers, transport, verifyClusterId });
+  if (transport) transport.clusterId = () => node.clusterId;
   let server: Awaited<ReturnType<typeof serveMetadata>> | undefined;
   try {
     if (opts.grpcPort !== undefined) {

@@ -162,4 +162,32 @@ describe('three-member metadata store over gRPC', () => {
     await client.put('after-remove', bytes('y'));
     expect((await client.status()).members.map((m) => m.nodeId)).toEqual(['2', '3', '4']);
   }, 30_000);
+
+  it('names itself with a cluster id and refuses a data dir written by another cluster', async () => {
+    const st = await client.status();
+    expect(st.clusterId).toMatch(/^[0-9a-f-]{36}$/);
+    // A single-member cluster elsewhere, with the same (default) cluster name and a member id '3'.
+    const foreign = tempDir();
+    dirs.push(foreign);
+    const other = await createMetadataStore({ dataDir: foreign.path, nodeId: '3', tickMs: 10 });
+    await other.client.put('k', bytes('v'));
+    await until(() => other.node.clusterId !== '' && other.node.status().appliedIndex > 2, 5000, 'cluster id');
+    const otherId = other.node.clusterId;
+    await other.close();
+    expect(otherId).not.toBe(st.clusterId);
+    const running = st.members.filter((m) => m.nodeId !== '3').map((m) => ({ id: m.nodeId, addr: m.address }));
+    const addr = `127.0.0.1:${await freePort()}`;
+    await expect(
+      createMetadataStore({
+        dataDir: foreign.path,
+        nodeId: '3',
+        peers: [{ id: '3', addr }, ...running],
+        address: addr,
+      }),
+    ).rejects.toThrow(
+      new RegExp(
+        `belongs to metadata cluster id ${otherId}, but member .* cluster id ${st.clusterId}; refusing to start`,
+      ),
+    );
+  }, 20_000);
 });

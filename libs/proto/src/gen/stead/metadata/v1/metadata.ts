@@ -150,6 +150,8 @@ export interface StatusResponse {
   members: Member[];
   lastIndex: bigint;
   snapshotIndex: bigint;
+  /** Random id the first leader gave the cluster (empty until then). */
+  clusterId: string;
 }
 
 export interface AddMemberRequest {
@@ -210,6 +212,8 @@ export interface RaftBatch {
   messages: RaftMessage[];
   /** Where the sender can be reached (lets a member added moments ago answer before it knows the membership). */
   fromAddress: string;
+  /** The sender's cluster id, when it knows it; a member that knows a different one refuses the batch. */
+  clusterId: string;
 }
 
 export interface RaftAck {
@@ -218,7 +222,15 @@ export interface RaftAck {
 /** A write as it travels through the Raft log. */
 export interface Command {
   requestId?: RequestId | undefined;
-  op?: { $case: "put"; value: PutRequest } | { $case: "delete"; value: DeleteRequest } | undefined;
+  op?: { $case: "put"; value: PutRequest } | { $case: "delete"; value: DeleteRequest } | {
+    $case: "init";
+    value: InitCluster;
+  } | undefined;
+}
+
+/** Proposed by the first leader: names the cluster with a random id (only the first one applied counts). */
+export interface InitCluster {
+  clusterId: string;
 }
 
 export interface StoredValue {
@@ -248,6 +260,7 @@ export interface StateImage {
   values: StoredValue[];
   sessions: StoredSession[];
   appliedIndex: bigint;
+  clusterId: string;
 }
 
 function createBasePrecondition(): Precondition {
@@ -1198,6 +1211,7 @@ function createBaseStatusResponse(): StatusResponse {
     members: [],
     lastIndex: 0n,
     snapshotIndex: 0n,
+    clusterId: "",
   };
 }
 
@@ -1250,6 +1264,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         throw new globalThis.Error("value provided for field message.snapshotIndex of type uint64 too large");
       }
       writer.uint32(88).uint64(message.snapshotIndex);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(98).string(message.clusterId);
     }
     return writer;
   },
@@ -1355,6 +1372,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.snapshotIndex = reader.uint64() as bigint;
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1389,6 +1414,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.snapshotIndex = (object.snapshotIndex !== undefined && object.snapshotIndex !== null)
       ? BigInt(object.snapshotIndex)
       : 0n;
+    message.clusterId = object.clusterId ?? "";
     return message;
   },
 };
@@ -2098,7 +2124,7 @@ export const RaftMessage: MessageFns<RaftMessage> = {
 };
 
 function createBaseRaftBatch(): RaftBatch {
-  return { clusterName: "", from: "", messages: [], fromAddress: "" };
+  return { clusterName: "", from: "", messages: [], fromAddress: "", clusterId: "" };
 }
 
 export const RaftBatch: MessageFns<RaftBatch> = {
@@ -2114,6 +2140,9 @@ export const RaftBatch: MessageFns<RaftBatch> = {
     }
     if (message.fromAddress !== "") {
       writer.uint32(34).string(message.fromAddress);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(42).string(message.clusterId);
     }
     return writer;
   },
@@ -2163,6 +2192,14 @@ export const RaftBatch: MessageFns<RaftBatch> = {
             message.fromAddress = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2184,6 +2221,7 @@ export const RaftBatch: MessageFns<RaftBatch> = {
     message.from = object.from ?? "";
     message.messages = object.messages?.map((e) => RaftMessage.fromPartial(e)) || [];
     message.fromAddress = object.fromAddress ?? "";
+    message.clusterId = object.clusterId ?? "";
     return message;
   },
 };
@@ -2247,6 +2285,9 @@ export const Command: MessageFns<Command> = {
       case "delete":
         DeleteRequest.encode(message.op.value, writer.uint32(26).fork()).join();
         break;
+      case "init":
+        InitCluster.encode(message.op.value, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2288,6 +2329,14 @@ export const Command: MessageFns<Command> = {
             message.op = { $case: "delete", value: DeleteRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.op = { $case: "init", value: InitCluster.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2321,7 +2370,68 @@ export const Command: MessageFns<Command> = {
         }
         break;
       }
+      case "init": {
+        if (object.op?.value !== undefined && object.op?.value !== null) {
+          message.op = { $case: "init", value: InitCluster.fromPartial(object.op.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseInitCluster(): InitCluster {
+  return { clusterId: "" };
+}
+
+export const InitCluster: MessageFns<InitCluster> = {
+  encode(message: InitCluster, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InitCluster {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInitCluster();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InitCluster>, I>>(base?: I): InitCluster {
+    return InitCluster.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InitCluster>, I>>(object: I): InitCluster {
+    const message = createBaseInitCluster();
+    message.clusterId = object.clusterId ?? "";
     return message;
   },
 };
@@ -2622,7 +2732,7 @@ export const StoredSession: MessageFns<StoredSession> = {
 };
 
 function createBaseStateImage(): StateImage {
-  return { values: [], sessions: [], appliedIndex: 0n };
+  return { values: [], sessions: [], appliedIndex: 0n, clusterId: "" };
 }
 
 export const StateImage: MessageFns<StateImage> = {
@@ -2638,6 +2748,9 @@ export const StateImage: MessageFns<StateImage> = {
         throw new globalThis.Error("value provided for field message.appliedIndex of type uint64 too large");
       }
       writer.uint32(24).uint64(message.appliedIndex);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(34).string(message.clusterId);
     }
     return writer;
   },
@@ -2679,6 +2792,14 @@ export const StateImage: MessageFns<StateImage> = {
             message.appliedIndex = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2701,6 +2822,7 @@ export const StateImage: MessageFns<StateImage> = {
     message.appliedIndex = (object.appliedIndex !== undefined && object.appliedIndex !== null)
       ? BigInt(object.appliedIndex)
       : 0n;
+    message.clusterId = object.clusterId ?? "";
     return message;
   },
 };
