@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
 import { ConfigError, helpText, loadSettings } from '@stead/core';
-import { startIngressServer } from '@stead/ingress';
+import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
 import { createLogger, createRegistry, startProbeServer } from '@stead/observability';
 import { Engine } from '@stead/partition';
@@ -78,6 +78,8 @@ async function main(): Promise<void> {
     backend: engine,
     schema,
     maxBodyBytes: s.maxBodySize,
+    routes: invocationRoutes(engine, schema),
+    onError: (err) => log('error', 'ingress request failed', { error: err }),
   });
   ready = true;
   log('info', 'stead-server ready', {

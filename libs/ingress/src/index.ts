@@ -12,3 +12,4 @@ export {
   startIngressServer,
   statusForErrorCode,
 } from './server.ts';
+export { invocationRoutes } from './invocation-routes.ts';

@@ -21,6 +21,8 @@ export interface InvokerOptions {
   inactivityTimeoutMs: number;
   /** After asking it to suspend, abort the attempt if it has not finished after this long. */
   abortTimeoutMs: number;
+  /** Object state up to this many bytes is sent eagerly in the Start message; beyond, the SDK reads lazily. */
+  eagerStateLimitBytes?: number;
   /** Highest service protocol version we speak. */
   maxProtocolVersion: number;
   minProtocolVersion: number;
@@ -184,7 +186,10 @@ export class InvokerDriver implements Invoker {
     if (st.deploymentId === undefined) this.append(a, { kind: 'pin', deploymentId, protocolVersion });
     const journal = await leader.reader.journal(st);
     a.startLength = journal.length;
-    const state = await leader.reader.stateOf(st.target);
+    let state = await leader.reader.stateOf(st.target);
+    const stateBytes = state.reduce((n, [k, v]) => n + k.length + v.length, 0);
+    const partialState = stateBytes > (this.opts.eagerStateLimitBytes ?? 1024 * 1024);
+    if (partialState) state = [];
     const stream = this.opts.client.open({
       uri,
       service: st.target.service,
@@ -200,7 +205,7 @@ export class InvokerDriver implements Invoker {
         idBytes: parseInvocationId(st.id).bytes,
         debugId: st.id,
         key: st.target.key,
-        partialState: false,
+        partialState,
         randomSeed: createHash('sha256').update(st.id).digest().readBigUInt64BE(0),
         knownEntries: journal.length,
         state,
