@@ -1,1 +1,2 @@
-export {};
+export * from './local/local-log-store.ts';
+export * from './types.ts';

@@ -16,7 +16,7 @@ import {
   type SendReceipt,
 } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
-import { LocalLogStore } from '@stead/log';
+import { LocalLogStore, type Loglet } from '@stead/log';
 import { StorageEngine } from '@stead/storage';
 import { InvokerDriver, type RetryPolicy } from './invoker-driver.ts';
 import * as journal from './journal.ts';
@@ -102,7 +102,7 @@ export class Engine implements InvocationBackend {
   /** Distinguishes this process's waiting requests from those of earlier runs (in sinks in the log). */
   private readonly instance = randomBytes(6).toString('base64url');
 
-  private constructor(opts: EngineOptions, logStore: LocalLogStore, storage: StorageEngine) {
+  private constructor(opts: EngineOptions, logStore: LocalLogStore, storage: StorageEngine, loglets: Loglet[]) {
     this.opts = opts;
     this.logStore = logStore;
     this.storage = storage;
@@ -123,7 +123,7 @@ export class Engine implements InvocationBackend {
     for (let p = 0; p < opts.partitions; p++) {
       const processor = new PartitionProcessor({
         partitionId: p,
-        loglet: logStore.loglet(p),
+        loglet: loglets[p],
         store: storage.partition(p),
         ...ids,
         onFatal: opts.onFatal,
@@ -146,7 +146,8 @@ export class Engine implements InvocationBackend {
   static async start(opts: EngineOptions): Promise<Engine> {
     const logStore = await LocalLogStore.open(join(opts.dataDir, 'log'));
     const storage = await StorageEngine.open(join(opts.dataDir, 'partitions'));
-    const engine = new Engine(opts, logStore, storage);
+    const loglets = await Promise.all(Array.from({ length: opts.partitions }, (_, p) => logStore.loglet(p)));
+    const engine = new Engine(opts, logStore, storage, loglets);
     const epoch = Date.now();
     await Promise.all(engine.processors.map((p, i) => p.start(epoch, engine.leaders[i])));
     // Wait until every partition has replayed its log and leads.

@@ -1,0 +1,288 @@
+import { ClassicLevel } from 'classic-level';
+import { type Loglet, type LogRecord, LogSealedError, LogTrimmedError } from '../types.ts';
+
+/*
+ * Key layout (binary): [kind u8][logId u32 BE][offset u64 BE]
+ *   kind 0x01: record payloads
+ *   kind 0x02: per-log metadata: offset 0 = trim point (u64), offset 1 = sealed flag
+ */
+const RECORD = 0x01;
+const META = 0x02;
+const META_TRIM = 0n;
+const META_SEALED = 1n;
+
+function key(kind: number, logId: number, offset: bigint): Uint8Array {
+  const b = Buffer.allocUnsafe(13);
+  b.writeUInt8(kind, 0);
+  b.writeUInt32BE(logId, 1);
+  b.writeBigUInt64BE(offset, 5);
+  return b;
+}
+
+function offsetOf(k: Uint8Array): bigint {
+  return Buffer.from(k.buffer, k.byteOffset, k.byteLength).readBigUInt64BE(5);
+}
+
+function u64(v: bigint): Uint8Array {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(v);
+  return b;
+}
+
+interface PendingAppend {
+  log: LocalLoglet;
+  payloads: Uint8Array[];
+  first: bigint;
+  resolve: (first: bigint) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface LocalLogStats {
+  /** Synced LevelDB batches written. */
+  flushes: number;
+  records: number;
+  bytes: number;
+}
+
+/**
+ * Many logs in one LevelDB. Appends of all logs that arrive while a flush is in progress are written
+ * together in the next flush: one synced (fsync) batch. An append resolves only once its batch is synced.
+ */
+export class LocalLogStore {
+  readonly db: ClassicLevel<Uint8Array, Uint8Array>;
+  private readonly logs = new Map<number, LocalLoglet>();
+  private queue: PendingAppend[] = [];
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private readonly counters: LocalLogStats = { flushes: 0, records: 0, bytes: 0 };
+
+  private constructor(db: ClassicLevel<Uint8Array, Uint8Array>) {
+    this.db = db;
+  }
+
+  static async open(dir: string): Promise<LocalLogStore> {
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    return new LocalLogStore(db);
+  }
+
+  /** The log `logId` (created on first use), with its tail, trim point and seal flag recovered. */
+  async loglet(logId: number): Promise<LocalLoglet> {
+    if (!Number.isInteger(logId) || logId < 0 || logId > 0xffffffff) throw new RangeError(`bad log id ${logId}`);
+    const existing = this.logs.get(logId);
+    if (existing) return existing;
+    let tail = 0n;
+    for await (const k of this.db.keys({
+      gte: key(RECORD, logId, 0n),
+      lte: key(RECORD, logId, 2n ** 64n - 1n),
+      reverse: true,
+      limit: 1,
+    })) {
+      tail = offsetOf(k) + 1n;
+    }
+    const trimRaw = await this.db.get(key(META, logId, META_TRIM));
+    const trim = trimRaw ? Buffer.from(trimRaw).readBigUInt64BE(0) : 0n;
+    if (trim > tail) tail = trim;
+    const sealed = (await this.db.get(key(META, logId, META_SEALED))) !== undefined;
+    const log = this.logs.get(logId) ?? new LocalLoglet(this, logId, tail, trim, sealed);
+    this.logs.set(logId, log);
+    return log;
+  }
+
+  stats(): LocalLogStats {
+    return { ...this.counters };
+  }
+
+  /** @internal queued by LocalLoglet.append */
+  enqueue(p: PendingAppend): void {
+    if (this.closed) {
+      p.reject(new Error('log store is closed'));
+      return;
+    }
+    this.queue.push(p);
+    if (!this.flushing) this.flushing = this.flushLoop();
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      const ops: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
+      let bytes = 0;
+      for (const p of batch) {
+        p.payloads.forEach((payload, i) => {
+          ops.push({ type: 'put', key: key(RECORD, p.log.logId, p.first + BigInt(i)), value: payload });
+          bytes += payload.length;
+        });
+      }
+      try {
+        await this.db.batch(ops, { sync: true });
+        this.counters.flushes++;
+        this.counters.records += ops.length;
+        this.counters.bytes += bytes;
+        for (const p of batch) {
+          p.log.release(p.first + BigInt(p.payloads.length));
+          p.resolve(p.first);
+        }
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  /** @internal */
+  async writeMeta(logId: number, which: bigint, value: Uint8Array, sync = true): Promise<void> {
+    await this.db.put(key(META, logId, which), value, { sync });
+  }
+
+  /** @internal */
+  async deleteRecords(logId: number, below: bigint): Promise<void> {
+    await this.db.clear({ gte: key(RECORD, logId, 0n), lt: key(RECORD, logId, below) });
+  }
+
+  /** @internal */
+  async readRecords(logId: number, from: bigint, toExclusive: bigint, limit: number): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    if (from >= toExclusive) return out;
+    for await (const [k, v] of this.db.iterator({
+      gte: key(RECORD, logId, from),
+      lt: key(RECORD, logId, toExclusive),
+      limit,
+    })) {
+      out.push({ offset: offsetOf(k), payload: v });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flushing;
+    for (const log of this.logs.values()) log.closeWaiters();
+    await this.db.close();
+  }
+}
+
+/** One log of a LocalLogStore. */
+export class LocalLoglet implements Loglet {
+  readonly logId: number;
+  private readonly store: LocalLogStore;
+  /** Next offset to assign. */
+  private next: bigint;
+  /** Everything below is durable and readable. */
+  private released: bigint;
+  private trimPoint: bigint;
+  private sealed: boolean;
+  private waiters: { offset: bigint; resolve: (tail: bigint) => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(store: LocalLogStore, logId: number, tail: bigint, trim: bigint, sealed: boolean) {
+    this.store = store;
+    this.logId = logId;
+    this.next = tail;
+    this.released = tail;
+    this.trimPoint = trim;
+    this.sealed = sealed;
+  }
+
+  append(payloads: Uint8Array[]): Promise<bigint> {
+    if (!Array.isArray(payloads) || payloads.length === 0) {
+      return Promise.reject(new TypeError('append needs a non-empty array of Uint8Array payloads'));
+    }
+    for (const p of payloads) {
+      if (!(p instanceof Uint8Array)) return Promise.reject(new TypeError('log payloads must be Uint8Array'));
+    }
+    if (this.sealed) return Promise.reject(new LogSealedError(`log ${this.logId} is sealed`));
+    const first = this.next;
+    this.next += BigInt(payloads.length);
+    return new Promise((resolve, reject) => this.store.enqueue({ log: this, payloads, first, resolve, reject }));
+  }
+
+  /** @internal Flushes complete in order, so the released tail only moves forward. */
+  release(upTo: bigint): void {
+    if (upTo <= this.released) return;
+    this.released = upTo;
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.offset < upTo);
+    this.waiters = this.waiters.filter((w) => w.offset >= upTo);
+    for (const w of ready) w.resolve(upTo);
+  }
+
+  async read(from: bigint, limit = 1000): Promise<LogRecord[]> {
+    if (from < 0n) throw new RangeError(`negative offset ${from}`);
+    if (from < this.trimPoint) throw new LogTrimmedError(`log ${this.logId} is trimmed below ${this.trimPoint}`);
+    return this.store.readRecords(this.logId, from, this.released, limit);
+  }
+
+  async tail(): Promise<bigint> {
+    return this.released;
+  }
+
+  waitForTail(offset: bigint, signal?: AbortSignal): Promise<bigint> {
+    if (offset < this.released) return Promise.resolve(this.released);
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+    return new Promise((resolve, reject) => {
+      const w = { offset, resolve, reject };
+      this.waiters.push(w);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          reject(signal.reason ?? new Error('aborted'));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  async trim(upTo: bigint): Promise<void> {
+    const point = upTo > this.released ? this.released : upTo;
+    if (point <= this.trimPoint) return;
+    this.trimPoint = point;
+    await this.store.writeMeta(this.logId, META_TRIM, u64(point));
+    await this.store.deleteRecords(this.logId, point);
+  }
+
+  async seal(): Promise<bigint> {
+    if (!this.sealed) {
+      this.sealed = true;
+      await this.store.writeMeta(this.logId, META_SEALED, new Uint8Array([1]));
+    }
+    // Appends accepted before the seal still complete; the final tail includes them.
+    while (this.released < this.next) await this.waitForTail(this.next - 1n);
+    return this.released;
+  }
+
+  get trimmedBelow(): bigint {
+    return this.trimPoint;
+  }
+
+  /** @internal */
+  closeWaiters(): void {
+    for (const w of this.waiters) w.reject(new Error('log store closed'));
+    this.waiters = [];
+  }
+}
+
+/** Follows a log from `from`, yielding records in order and waiting for new ones; ends when `signal` aborts. */
+export async function* tailLog(
+  loglet: Loglet,
+  from: bigint,
+  signal: AbortSignal,
+  batch = 256,
+): AsyncGenerator<LogRecord> {
+  let next = from;
+  while (!signal.aborted) {
+    const records = await loglet.read(next, batch);
+    if (records.length === 0) {
+      try {
+        await loglet.waitForTail(next, signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        throw err;
+      }
+      continue;
+    }
+    for (const r of records) yield r;
+    next = records[records.length - 1].offset + 1n;
+  }
+}
