@@ -1,1 +1,4 @@
-export {};
+export * from './discovery.ts';
+export * from './framing.ts';
+export * from './http.ts';
+export * from './transport.ts';

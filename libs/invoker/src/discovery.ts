@@ -1,0 +1,210 @@
+import type { HandlerSchema, HandlerType, ServiceSchema, ServiceType } from '@stead/core';
+import { request } from './http.ts';
+
+/** Manifest versions we read, newest first (the `accept` header offers them all). */
+const MANIFEST_VERSIONS = [4, 3, 2];
+const MANIFEST_TYPE = (v: number) => `application/vnd.restate.endpointmanifest.v${v}+json`;
+
+export type DiscoveredService = Omit<ServiceSchema, 'revision' | 'deploymentId' | 'public'> & { public?: boolean };
+
+export interface DiscoveredEndpoint {
+  services: DiscoveredService[];
+  minProtocolVersion: number;
+  maxProtocolVersion: number;
+  protocolMode: 'BIDI_STREAM' | 'REQUEST_RESPONSE';
+  manifestVersion: number;
+  sdkVersion?: string;
+}
+
+export interface DiscoverOptions {
+  headers?: Record<string, string>;
+  useHttp11?: boolean;
+  timeoutMs?: number;
+}
+
+/** Discovery failed: `status` is what the admin API answers (400 bad manifest, 500 unreachable endpoint). */
+export class DiscoveryError extends Error {
+  override name = 'DiscoveryError';
+  readonly status: number;
+  readonly restateCode: string | undefined;
+  constructor(status: number, message: string, restateCode?: string) {
+    super(message);
+    this.status = status;
+    this.restateCode = restateCode;
+  }
+}
+
+const SERVICE_TYPES: Record<string, ServiceType> = {
+  SERVICE: 'SERVICE',
+  VIRTUAL_OBJECT: 'VIRTUAL_OBJECT',
+  WORKFLOW: 'WORKFLOW',
+};
+const HANDLER_TYPES: Record<string, HandlerType> = { EXCLUSIVE: 'EXCLUSIVE', SHARED: 'SHARED', WORKFLOW: 'WORKFLOW' };
+
+/** Fetches `{uri}/discover` and validates the endpoint manifest. */
+export async function discover(uri: string, opts: DiscoverOptions = {}): Promise<DiscoveredEndpoint> {
+  let base: URL;
+  try {
+    base = new URL(uri);
+  } catch {
+    throw new DiscoveryError(400, `'${uri}' is not a valid URL`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    throw new DiscoveryError(400, `'${uri}' must be an http:// or https:// URL`);
+  }
+  const url = new URL(`${base.pathname.replace(/\/$/, '')}/discover`, base);
+  let res: Awaited<ReturnType<typeof request>>;
+  try {
+    res = await request(url, {
+      method: 'GET',
+      headers: { ...opts.headers, accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', ') },
+      useHttp11: opts.useHttp11 ?? false,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+    });
+  } catch (err) {
+    const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
+    throw new DiscoveryError(500, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
+  }
+  if (res.status !== 200) {
+    const text = res.body.toString('utf8').slice(0, 300);
+    throw new DiscoveryError(
+      500,
+      `the deployment at ${url.href} answered discovery with HTTP ${res.status}${text ? `: ${text}` : ''}`,
+      'META0003',
+    );
+  }
+  const ct = String(res.headers['content-type'] ?? '');
+  const m = /application\/vnd\.restate\.endpointmanifest\.v(\d+)\+json/.exec(ct);
+  const manifestVersion = m ? Number(m[1]) : 0;
+  if (!m || !MANIFEST_VERSIONS.includes(manifestVersion)) {
+    throw new DiscoveryError(
+      400,
+      `the deployment at ${url.href} answered with content type '${ct}'; expected an endpoint manifest v${MANIFEST_VERSIONS.at(-1)}..v${MANIFEST_VERSIONS[0]}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(res.body.toString('utf8'));
+  } catch (err) {
+    throw new DiscoveryError(400, `the manifest of ${url.href} is not valid JSON: ${(err as Error).message}`);
+  }
+  const sdk = res.headers['x-restate-server'];
+  return {
+    ...parseManifest(json, url.href),
+    manifestVersion,
+    ...(typeof sdk === 'string' ? { sdkVersion: sdk } : {}),
+  };
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function optNumber(o: Obj, field: string, where: string): number | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw bad(`${where}.${field} must be a non-negative number`);
+  return v;
+}
+
+function bad(what: string): DiscoveryError {
+  return new DiscoveryError(400, `invalid endpoint manifest: ${what}`);
+}
+
+/** Validates a manifest object; throws DiscoveryError(400) naming the first problem. */
+export function parseManifest(json: unknown, source = 'the endpoint'): Omit<DiscoveredEndpoint, 'manifestVersion'> {
+  if (!isObj(json)) throw bad(`${source} did not send a JSON object`);
+  const min = json.minProtocolVersion;
+  const max = json.maxProtocolVersion;
+  if (
+    typeof min !== 'number' ||
+    typeof max !== 'number' ||
+    !Number.isInteger(min) ||
+    !Number.isInteger(max) ||
+    min > max
+  ) {
+    throw bad('minProtocolVersion and maxProtocolVersion must be integers with min <= max');
+  }
+  const mode = json.protocolMode ?? 'BIDI_STREAM';
+  if (mode !== 'BIDI_STREAM' && mode !== 'REQUEST_RESPONSE') {
+    throw bad(`protocolMode must be BIDI_STREAM or REQUEST_RESPONSE, got ${JSON.stringify(mode)}`);
+  }
+  if (!Array.isArray(json.services)) throw bad('services must be an array');
+  const names = new Set<string>();
+  const services = json.services.map((s, i): DiscoveredService => {
+    const where = `services[${i}]`;
+    if (!isObj(s)) throw bad(`${where} must be an object`);
+    if (typeof s.name !== 'string' || s.name === '') throw bad(`${where}.name must be a non-empty string`);
+    if (names.has(s.name)) throw bad(`service '${s.name}' appears twice`);
+    names.add(s.name);
+    const ty = typeof s.ty === 'string' ? SERVICE_TYPES[s.ty] : undefined;
+    if (!ty) throw bad(`${where}.ty must be SERVICE, VIRTUAL_OBJECT or WORKFLOW`);
+    if (!Array.isArray(s.handlers)) throw bad(`${where}.handlers must be an array`);
+    const handlerNames = new Set<string>();
+    const handlers = s.handlers.map((h, j): HandlerSchema => {
+      const hw = `${where}.handlers[${j}]`;
+      if (!isObj(h)) throw bad(`${hw} must be an object`);
+      if (typeof h.name !== 'string' || h.name === '') throw bad(`${hw}.name must be a non-empty string`);
+      if (handlerNames.has(h.name)) throw bad(`handler '${s.name}/${h.name}' appears twice`);
+      handlerNames.add(h.name);
+      let hty: HandlerType | undefined;
+      if (h.ty !== undefined && h.ty !== null) {
+        hty = typeof h.ty === 'string' ? HANDLER_TYPES[h.ty] : undefined;
+        if (!hty) throw bad(`${hw}.ty must be EXCLUSIVE, SHARED or WORKFLOW`);
+      } else if (ty === 'VIRTUAL_OBJECT') hty = 'EXCLUSIVE';
+      else if (ty === 'WORKFLOW') hty = 'SHARED';
+      if (ty === 'SERVICE' && hty !== undefined) throw bad(`${hw}: handlers of a plain service have no type`);
+      const input = isObj(h.input)
+        ? {
+            ...(typeof h.input.contentType === 'string' ? { contentType: h.input.contentType } : {}),
+            ...(typeof h.input.required === 'boolean' ? { required: h.input.required } : {}),
+            ...(h.input.jsonSchema !== undefined ? { jsonSchema: h.input.jsonSchema } : {}),
+          }
+        : undefined;
+      const output = isObj(h.output)
+        ? {
+            ...(typeof h.output.contentType === 'string' ? { contentType: h.output.contentType } : {}),
+            ...(typeof h.output.setContentTypeIfEmpty === 'boolean'
+              ? { setContentTypeIfEmpty: h.output.setContentTypeIfEmpty }
+              : {}),
+            ...(h.output.jsonSchema !== undefined ? { jsonSchema: h.output.jsonSchema } : {}),
+          }
+        : undefined;
+      return dropUndefined({
+        name: h.name,
+        ty: hty,
+        input,
+        output,
+        public: h.ingressPrivate === true ? false : undefined,
+        documentation: typeof h.documentation === 'string' ? h.documentation : undefined,
+        metadata: isObj(h.metadata) ? (h.metadata as Record<string, string>) : undefined,
+        inactivityTimeoutMs: optNumber(h, 'inactivityTimeout', hw),
+        abortTimeoutMs: optNumber(h, 'abortTimeout', hw),
+        idempotencyRetentionMs: optNumber(h, 'idempotencyRetention', hw),
+        journalRetentionMs: optNumber(h, 'journalRetention', hw),
+        workflowCompletionRetentionMs: optNumber(h, 'workflowCompletionRetention', hw),
+      });
+    });
+    if (ty === 'WORKFLOW' && handlers.filter((h) => h.ty === 'WORKFLOW').length !== 1) {
+      throw bad(`workflow '${s.name}' must have exactly one handler of type WORKFLOW`);
+    }
+    return dropUndefined({
+      name: s.name,
+      ty,
+      handlers,
+      public: s.ingressPrivate === true ? false : undefined,
+      documentation: typeof s.documentation === 'string' ? s.documentation : undefined,
+      metadata: isObj(s.metadata) ? (s.metadata as Record<string, string>) : undefined,
+      inactivityTimeoutMs: optNumber(s, 'inactivityTimeout', where),
+      abortTimeoutMs: optNumber(s, 'abortTimeout', where),
+      idempotencyRetentionMs: optNumber(s, 'idempotencyRetention', where),
+      journalRetentionMs: optNumber(s, 'journalRetention', where),
+    });
+  });
+  return { services, minProtocolVersion: min, maxProtocolVersion: max, protocolMode: mode };
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
