@@ -1,1 +1,2 @@
-export {};
+export * from './process.ts';
+export * from './servers.ts';

@@ -1,0 +1,94 @@
+/**
+ * SDK services used by the e2e tests, served by a separate process (`--port N`) so that tests can kill it.
+ * Handlers record side effects in files named by the caller, so tests count executions exactly.
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as restate from '@restatedev/restate-sdk';
+
+const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
+
+const record = (file: string, line: string) => appendFileSync(file, `${line}\n`);
+
+type Ctx = restate.Context;
+
+const receiver = restate.service({
+  name: 'Receiver',
+  handlers: {
+    record: async (ctx: Ctx, req: { file: string; tag: string }) => {
+      await ctx.run('record', () => record(req.file, `${req.tag} ${Date.now()}`));
+    },
+  },
+});
+
+const test = restate.service({
+  name: 'Test',
+  handlers: {
+    echo: async (_ctx: Ctx, x: unknown) => x,
+
+    /** n sequential steps; each writes "step i" to `file`, then takes `stepMs`. */
+    steps: async (ctx: Ctx, req: { n: number; file: string; stepMs?: number }) => {
+      let sum = 0;
+      for (let i = 0; i < req.n; i++) {
+        sum += await ctx.run(`step-${i}`, async () => {
+          record(req.file, `step ${i}`);
+          if (req.stepMs) await sleep(req.stepMs);
+          return i;
+        });
+      }
+      return sum;
+    },
+
+    /** A step that fails twice, then succeeds; attempts are counted in `file`. */
+    flaky: async (ctx: Ctx, req: { file: string }) => {
+      return ctx.run(
+        'flaky',
+        () => {
+          record(req.file, 'attempt');
+          const attempts = readFileSync(req.file, 'utf8').trim().split('\n').length;
+          if (attempts < 3) throw new Error(`attempt ${attempts} fails`);
+          return `succeeded after ${attempts} attempts`;
+        },
+        { initialRetryInterval: 50 },
+      );
+    },
+
+    fail: async (_ctx: Ctx, req: { code: number; message: string }) => {
+      throw new restate.TerminalError(req.message, { errorCode: req.code });
+    },
+
+    /** Calls itself `depth` times; returns the depth reached. */
+    chain: async (ctx: Ctx, depth: number): Promise<number> => {
+      if (depth <= 0) return 0;
+      return 1 + (await ctx.serviceClient(test).chain(depth - 1));
+    },
+
+    fanout: async (ctx: Ctx, n: number): Promise<number> => {
+      const calls = Array.from(
+        { length: n },
+        (_, i) => ctx.serviceClient(test).echo(i) as restate.RestatePromise<number>,
+      );
+      const results = await restate.RestatePromise.all(calls);
+      return results.reduce((a, b) => a + b, 0);
+    },
+
+    /** One-way send to Receiver, optionally delayed. */
+    sendTo: async (ctx: Ctx, req: { file: string; tag: string; delayMs?: number }) => {
+      const send = ctx.serviceSendClient(receiver);
+      const arg = { file: req.file, tag: req.tag };
+      if (req.delayMs) send.record(arg, restate.rpc.sendOpts({ delay: req.delayMs }));
+      else send.record(arg);
+      return Date.now();
+    },
+
+    /** Durable sleep, recording before and after. */
+    sleep: async (ctx: Ctx, req: { ms: number; file?: string }) => {
+      if (req.file) await ctx.run('before', () => record(req.file!, 'before'));
+      await ctx.sleep(req.ms);
+      if (req.file) await ctx.run('after', () => record(req.file!, 'after'));
+      return 'slept';
+    },
+  },
+});
+
+restate.serve({ services: [test, receiver], port });

@@ -1,0 +1,142 @@
+/**
+ * Issue 2 end to end: a real stead-server process, a real SDK service process, the official client.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as clients from '@restatedev/restate-sdk-clients';
+import { Cleanup, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
+
+const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
+
+describe('stead-server with the official SDK', () => {
+  const cleanup = new Cleanup();
+  let server: SteadServer;
+  let svc: ServiceProcess;
+  let dir: string;
+  let ingress: ReturnType<typeof clients.connect>;
+
+  beforeAll(async () => {
+    dir = cleanup.tempDir('stead-e2e-');
+    server = await SteadServer.start(cleanup);
+    svc = await ServiceProcess.start(cleanup, SERVICES);
+    await server.register(svc.uri);
+    ingress = clients.connect({ url: server.ingressUrl });
+  });
+  afterAll(() => cleanup.run());
+
+  const call = (handler: string, body: unknown, init: RequestInit = {}) =>
+    fetch(`${server.ingressUrl}/Test/${handler}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      ...init,
+    });
+
+  it('echoes through the official client', async () => {
+    const test = ingress.serviceClient<{ echo: (x: unknown) => Promise<unknown> }>({ name: 'Test' });
+    expect(await test.echo({ hello: 'world', n: 1 })).toEqual({ hello: 'world', n: 1 });
+  });
+
+  it('runs 9 sequential steps, each exactly once', async () => {
+    const file = join(dir, 'steps9');
+    const res = await call('steps', { n: 9, file });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toBe(36);
+    expect(lines(file)).toEqual(Array.from({ length: 9 }, (_, i) => `step ${i}`));
+  });
+
+  it('retries a run that fails twice, then succeeds', async () => {
+    const file = join(dir, 'flaky');
+    const res = await call('flaky', { file });
+    expect(await res.json()).toBe('succeeded after 3 attempts');
+    expect(lines(file)).toHaveLength(3);
+  });
+
+  it('turns a terminal error into its HTTP status and message', async () => {
+    const res = await call('fail', { code: 418, message: 'I am a teapot' });
+    expect(res.status).toBe(418);
+    expect(await res.json()).toMatchObject({ code: 418, message: 'I am a teapot' });
+  });
+
+  it('follows a call chain 8 deep', async () => {
+    const res = await call('chain', 8);
+    expect(await res.json()).toBe(8);
+  });
+
+  it('fans out 30 calls and joins them', async () => {
+    const res = await call('fanout', 30);
+    expect(await res.json()).toBe((29 * 30) / 2);
+  });
+
+  it('delivers a one-way send', async () => {
+    const file = join(dir, 'send');
+    await call('sendTo', { file, tag: 'sent' });
+    await waitFor(() => lines(file).length === 1, { what: 'the one-way send to arrive' });
+    expect(lines(file)[0]).toMatch(/^sent /);
+  });
+
+  it('delays a delayed send by at least the delay', async () => {
+    const file = join(dir, 'delayed');
+    const res = await call('sendTo', { file, tag: 'late', delayMs: 1500 });
+    const sentAt = (await res.json()) as number;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(lines(file)).toEqual([]); // not before the delay
+    await waitFor(() => lines(file).length === 1, { timeoutMs: 10_000, what: 'the delayed send' });
+    const at = Number(lines(file)[0].split(' ')[1]);
+    expect(at - sentAt).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('delays an ingress send with ?delay=', async () => {
+    const file = join(dir, 'ingress-delayed');
+    const before = Date.now();
+    const res = await fetch(`${server.ingressUrl}/Receiver/record/send?delay=1s`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ file, tag: 'x' }),
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: 'Accepted', invocationId: expect.stringMatching(/^inv_1/) });
+    await waitFor(() => lines(file).length === 1, { timeoutMs: 10_000, what: 'the delayed ingress send' });
+    expect(Number(lines(file)[0].split(' ')[1]) - before).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('sleeps durably', async () => {
+    const started = Date.now();
+    const res = await call('sleep', { ms: 1000 });
+    expect(await res.json()).toBe('slept');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('answers 404 for an unknown service or handler', async () => {
+    const a = await fetch(`${server.ingressUrl}/Nope/echo`, { method: 'POST', body: '{}' });
+    expect(a.status).toBe(404);
+    expect((await a.json()).message).toMatch(/Nope/);
+    const b = await call('nope', {});
+    expect(b.status).toBe(404);
+  });
+
+  it('answers 4xx for malformed JSON', async () => {
+    const res = await call('echo', undefined, { body: '{"unterminated' });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect((await res.json()).message).toMatch(/JSON|deserialize/i);
+  });
+
+  it('round-trips a 1 MB payload', async () => {
+    const big = 'x'.repeat(1024 * 1024);
+    const res = await call('echo', big);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toBe(big);
+  });
+
+  it('answers 413 above the body limit and keeps serving', async () => {
+    const res = await fetch(`${server.ingressUrl}/Test/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify('y'.repeat(33 * 1024 * 1024)),
+    }).catch((err) => err as Error);
+    if (!(res instanceof Error)) expect(res.status).toBe(413);
+    expect(await (await call('echo', 'still up')).json()).toBe('still up');
+  });
+});

@@ -1,0 +1,171 @@
+import { join } from 'node:path';
+import { type Cleanup, freePort, httpOk, NODE, Proc, REPO, waitFor } from './process.ts';
+
+/** A running Stead server (all roles in one process) on free loopback ports. */
+export class SteadServer {
+  readonly dataDir: string;
+  readonly ports: { ingress: number; admin: number; node: number; metrics: number };
+  private readonly extraArgs: string[];
+  proc: Proc | undefined;
+
+  private constructor(dataDir: string, ports: SteadServer['ports'], extraArgs: string[]) {
+    this.dataDir = dataDir;
+    this.ports = ports;
+    this.extraArgs = extraArgs;
+  }
+
+  static async start(cleanup: Cleanup, extraArgs: string[] = []): Promise<SteadServer> {
+    const ports = {
+      ingress: await freePort(),
+      admin: await freePort(),
+      node: await freePort(),
+      metrics: await freePort(),
+    };
+    const s = new SteadServer(join(cleanup.tempDir('stead-data-'), 'data'), ports, extraArgs);
+    cleanup.add(() => s.stop());
+    await s.start();
+    return s;
+  }
+
+  get ingressUrl(): string {
+    return `http://127.0.0.1:${this.ports.ingress}`;
+  }
+
+  get adminUrl(): string {
+    return `http://127.0.0.1:${this.ports.admin}`;
+  }
+
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.ports.metrics}`;
+  }
+
+  async start(): Promise<void> {
+    this.proc = new Proc(
+      'stead-server',
+      NODE,
+      [
+        '--disable-warning=ExperimentalWarning',
+        join(REPO, 'apps/server/src/main.ts'),
+        '--data-dir',
+        this.dataDir,
+        '--bind-address',
+        '127.0.0.1',
+        '--ingress-port',
+        String(this.ports.ingress),
+        '--admin-port',
+        String(this.ports.admin),
+        '--node-port',
+        String(this.ports.node),
+        '--metrics-port',
+        String(this.ports.metrics),
+        ...this.extraArgs,
+      ],
+      { env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info' } },
+    );
+    const proc = this.proc;
+    try {
+      await waitFor(async () => !proc.running || (await httpOk(`${this.metricsUrl}/ready`)), {
+        timeoutMs: 20_000,
+        what: 'stead-server to be ready',
+      });
+      if (!proc.running) throw new Error('stead-server exited during start');
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${proc.output()}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.proc?.stop();
+  }
+
+  /** kill -9 and wait for the process to be gone. */
+  async kill9(): Promise<void> {
+    this.proc?.kill('SIGKILL');
+    await this.proc?.exited;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async register(uri: string): Promise<unknown> {
+    const res = await fetch(`${this.adminUrl}/deployments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ uri }),
+    });
+    const body = await res.json();
+    if (res.status !== 201 && res.status !== 200) {
+      throw new Error(`registration of ${uri} failed: ${res.status} ${JSON.stringify(body)}`);
+    }
+    return body;
+  }
+}
+
+/** A Node process serving SDK services (a script taking `--port N`). */
+export class ServiceProcess {
+  readonly script: string;
+  readonly port: number;
+  private readonly env: NodeJS.ProcessEnv;
+  proc: Proc | undefined;
+
+  private constructor(script: string, port: number, env: NodeJS.ProcessEnv) {
+    this.script = script;
+    this.port = port;
+    this.env = env;
+  }
+
+  static async start(cleanup: Cleanup, script: string, env: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
+    const s = new ServiceProcess(script, await freePort(), env);
+    cleanup.add(() => s.stop());
+    await s.start();
+    return s;
+  }
+
+  get uri(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.proc = new Proc(
+      'sdk-service',
+      NODE,
+      ['--disable-warning=ExperimentalWarning', this.script, '--port', String(this.port)],
+      {
+        env: { ...process.env, ...this.env },
+      },
+    );
+    const proc = this.proc;
+    try {
+      await waitFor(async () => !proc.running || (await portOpen(this.port)), {
+        timeoutMs: 15_000,
+        what: 'the SDK service to listen',
+      });
+      if (!proc.running) throw new Error('the SDK service exited during start');
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${proc.output()}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.proc?.stop();
+  }
+
+  async kill9(): Promise<void> {
+    this.proc?.kill('SIGKILL');
+    await this.proc?.exited;
+  }
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
