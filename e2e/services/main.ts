@@ -91,4 +91,110 @@ const test = restate.service({
   },
 });
 
-restate.serve({ services: [test, receiver], port });
+const counter = restate.object({
+  name: 'Counter',
+  handlers: {
+    /** Read-modify-write with a pause in between: lost updates would show if two ran at once. */
+    add: async (ctx: restate.ObjectContext, n: number) => {
+      const v = (await ctx.get<number>('v')) ?? 0;
+      await ctx.run('pause', () => sleep(5));
+      ctx.set('v', v + n);
+      return v + n;
+    },
+    slowAdd: async (ctx: restate.ObjectContext, req: { n: number; ms: number }) => {
+      const v = (await ctx.get<number>('v')) ?? 0;
+      await ctx.sleep(req.ms);
+      ctx.set('v', v + req.n);
+      return v + req.n;
+    },
+    get: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext) => (await ctx.get<number>('v')) ?? 0),
+    keys: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext) => (await ctx.stateKeys()).sort()),
+    reset: async (ctx: restate.ObjectContext) => ctx.clearAll(),
+  },
+});
+
+const signup = restate.workflow({
+  name: 'Signup',
+  handlers: {
+    run: async (ctx: restate.WorkflowContext, req: { email: string; file?: string }) => {
+      if (req.file) await ctx.run('start', () => record(req.file!, 'run'));
+      ctx.set('status', 'waiting');
+      const code = await ctx.promise<string>('code');
+      ctx.set('status', 'confirmed');
+      return `${req.email}:${code}`;
+    },
+    confirm: async (ctx: restate.WorkflowSharedContext, code: string) => {
+      await ctx.promise<string>('code').resolve(code);
+    },
+    status: async (ctx: restate.WorkflowSharedContext) => (await ctx.get<string>('status')) ?? 'none',
+    peek: async (ctx: restate.WorkflowSharedContext) => (await ctx.promise<string>('code').peek()) ?? null,
+  },
+});
+
+const waiter = restate.service({
+  name: 'Waiter',
+  handlers: {
+    /** Creates an awakeable, writes its id to `file`, returns what it is resolved with. */
+    wait: async (ctx: Ctx, req: { file: string }) => {
+      const { id, promise } = ctx.awakeable<string>();
+      await ctx.run('publish', () => record(req.file, id));
+      try {
+        return await promise;
+      } catch (e) {
+        if (e instanceof restate.TerminalError && e.code === 409) {
+          await ctx.run('compensate', () => record(req.file, 'compensated'));
+        }
+        throw e;
+      }
+    },
+    resolve: async (ctx: Ctx, req: { id: string; value: string }) => {
+      ctx.resolveAwakeable(req.id, req.value);
+    },
+    reject: async (ctx: Ctx, req: { id: string; reason: string }) => {
+      ctx.rejectAwakeable(req.id, req.reason);
+    },
+    /** Sleeps, compensating (recording) when cancelled. */
+    sleepy: async (ctx: Ctx, req: { ms: number; file: string }) => {
+      await ctx.run('start', () => record(req.file, 'started'));
+      try {
+        await ctx.sleep(req.ms);
+        return 'slept';
+      } catch (e) {
+        await ctx.run('compensate', () => record(req.file, 'compensated'));
+        throw e;
+      }
+    },
+    /** Calls sleepy and waits for it (cancelling this cancels the callee too). */
+    callSleepy: async (ctx: Ctx, req: { ms: number; file: string; childFile: string }): Promise<string> => {
+      await ctx.run('start', () => record(req.file, 'started'));
+      try {
+        return await ctx.genericCall<{ ms: number; file: string }, string>({
+          service: 'Waiter',
+          method: 'sleepy',
+          parameter: { ms: req.ms, file: req.childFile },
+          inputSerde: restate.serde.json,
+          outputSerde: restate.serde.json,
+        });
+      } catch (e) {
+        await ctx.run('compensate', () => record(req.file, 'compensated'));
+        throw e;
+      }
+    },
+    /** Cancels another invocation from a handler. */
+    cancel: async (ctx: Ctx, id: string) => {
+      ctx.cancel(id as restate.InvocationId);
+    },
+  },
+});
+
+const versioned = restate.service({
+  name: 'Versioned',
+  handlers: {
+    which: async (ctx: Ctx, ms: number) => {
+      if (ms > 0) await ctx.sleep(ms);
+      return process.env.SERVICE_VERSION ?? 'v1';
+    },
+  },
+});
+
+restate.serve({ services: [test, receiver, counter, signup, waiter, versioned], port });

@@ -34,7 +34,9 @@ describe('stead-server with the official SDK', () => {
     });
 
   it('echoes through the official client', async () => {
-    const test = ingress.serviceClient<{ echo: (x: unknown) => Promise<unknown> }>({ name: 'Test' });
+    const test = ingress.serviceClient<{ echo: (ctx: unknown, x: { hello: string; n: number }) => Promise<unknown> }>({
+      name: 'Test',
+    });
     expect(await test.echo({ hello: 'world', n: 1 })).toEqual({ hello: 'world', n: 1 });
   });
 
@@ -111,7 +113,7 @@ describe('stead-server with the official SDK', () => {
   it('answers 404 for an unknown service or handler', async () => {
     const a = await fetch(`${server.ingressUrl}/Nope/echo`, { method: 'POST', body: '{}' });
     expect(a.status).toBe(404);
-    expect((await a.json()).message).toMatch(/Nope/);
+    expect(((await a.json()) as { message: string }).message).toMatch(/Nope/);
     const b = await call('nope', {});
     expect(b.status).toBe(404);
   });
@@ -120,7 +122,7 @@ describe('stead-server with the official SDK', () => {
     const res = await call('echo', undefined, { body: '{"unterminated' });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
-    expect((await res.json()).message).toMatch(/JSON|deserialize/i);
+    expect(((await res.json()) as { message: string }).message).toMatch(/JSON|deserialize/i);
   });
 
   it('round-trips a 1 MB payload', async () => {

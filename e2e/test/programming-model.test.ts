@@ -1,0 +1,224 @@
+/**
+ * Issue 3 end to end: virtual objects, workflows, awakeables, idempotency, attach/output, cancel, kill,
+ * purge, deployment pinning, and kill -9 of the server in the middle of them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cleanup, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
+
+const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
+
+describe('the Restate programming model on stead-server', () => {
+  const cleanup = new Cleanup();
+  let server: SteadServer;
+  let svc: ServiceProcess;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = cleanup.tempDir('stead-model-');
+    server = await SteadServer.start(cleanup);
+    svc = await ServiceProcess.start(cleanup, SERVICES);
+    await server.register(svc.uri);
+  });
+  afterAll(() => cleanup.run());
+
+  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${server.ingressUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  const json = async (res: Response | Promise<Response>) => (await res).json() as Promise<any>;
+  const admin = (path: string, method = 'PATCH') => fetch(`${server.adminUrl}${path}`, { method });
+  const sendId = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await post(`${path}/send`, body, headers);
+    expect(res.status).toBe(202);
+    return (await res.json()).invocationId as string;
+  };
+
+  describe('virtual objects', () => {
+    it('serializes 20 concurrent exclusive calls on one key', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, () => json(post('/Counter/serial/add', 1))));
+      expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(await json(post('/Counter/serial/get'))).toBe(20);
+      expect(await json(post('/Counter/other-key/get'))).toBe(0);
+    });
+
+    it('lets shared handlers read while an exclusive call is running', async () => {
+      await json(post('/Counter/shared/add', 5));
+      const slow = post('/Counter/shared/slowAdd', { n: 10, ms: 1500 });
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      expect(await json(post('/Counter/shared/get'))).toBe(5); // not blocked behind slowAdd
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await json(slow)).toBe(15);
+      expect(await json(post('/Counter/shared/keys'))).toEqual(['v']);
+      expect((await post('/Counter/shared/reset')).status).toBe(200);
+      expect(await json(post('/Counter/shared/keys'))).toEqual([]);
+    });
+  });
+
+  describe('workflows', () => {
+    it('runs once per key, answers signals and queries, and keeps the result for attach/output', async () => {
+      const file = join(dir, 'wf');
+      const id = await sendId('/Signup/ada/run', { email: 'ada@x', file });
+      await waitFor(async () => (await json(post('/Signup/ada/status'))) === 'waiting', { what: 'workflow to wait' });
+      // A second submission of the same workflow key does not run it again.
+      const again = await post('/Signup/ada/run/send', { email: 'other', file });
+      expect((await again.json()).status).toBe('PreviouslyAccepted');
+      const out1 = await fetch(`${server.ingressUrl}/restate/workflow/Signup/ada/output`);
+      expect(out1.status).toBe(470);
+      expect(await json(post('/Signup/ada/peek'))).toBeNull();
+      await post('/Signup/ada/confirm', '1234');
+      const attached = await fetch(`${server.ingressUrl}/restate/workflow/Signup/ada/attach`);
+      expect(await attached.json()).toBe('ada@x:1234');
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/output`))).toBe('ada@x:1234');
+      expect(await json(post('/Signup/ada/status'))).toBe('confirmed');
+      expect(lines(file)).toEqual(['run']);
+    });
+  });
+
+  describe('awakeables', () => {
+    it('are resolved from outside and from another handler, with Restate id format', async () => {
+      const f1 = join(dir, 'awk1');
+      const f2 = join(dir, 'awk2');
+      const a = post('/Waiter/wait', { file: f1 });
+      const b = post('/Waiter/wait', { file: f2 });
+      await waitFor(() => lines(f1).length === 1 && lines(f2).length === 1, { what: 'awakeable ids' });
+      const [id1] = lines(f1);
+      const [id2] = lines(f2);
+      expect(id1).toMatch(/^sign_1[A-Za-z0-9_-]+$/);
+      const r = await post(`/restate/awakeables/${id1}/resolve`, 'from outside');
+      expect(r.status).toBe(202);
+      expect(await json(a)).toBe('from outside');
+      await post('/Waiter/resolve', { id: id2, value: 'from a handler' });
+      expect(await json(b)).toBe('from a handler');
+    });
+
+    it('answer 400 for a malformed awakeable id and keep serving', async () => {
+      const res = await post('/restate/awakeables/sign_1notbase64!/resolve', 'x');
+      expect(res.status).toBe(400);
+      expect((await res.json()).message).toMatch(/awakeable id/);
+    });
+  });
+
+  describe('idempotency', () => {
+    it('runs an idempotent call and an idempotent send once', async () => {
+      const file = join(dir, 'idem-call');
+      const h = { 'idempotency-key': 'k-call' };
+      const first = await json(post('/Test/steps', { n: 3, file }, h));
+      const second = await json(post('/Test/steps', { n: 3, file }, h));
+      expect([first, second]).toEqual([3, 3]);
+      expect(lines(file)).toHaveLength(3);
+      const sendFile = join(dir, 'idem-send');
+      const s1 = await post('/Test/steps/send', { n: 1, file: sendFile }, { 'idempotency-key': 'k-send' });
+      const s2 = await post('/Test/steps/send', { n: 1, file: sendFile }, { 'idempotency-key': 'k-send' });
+      const [b1, b2] = [await s1.json(), await s2.json()];
+      expect(b2.invocationId).toBe(b1.invocationId);
+      expect(b2.status).toBe('PreviouslyAccepted');
+      const att = await fetch(`${server.ingressUrl}/restate/invocation/Test/steps/k-send/attach`);
+      expect(await att.json()).toBe(0);
+      expect(lines(sendFile)).toEqual(['step 0']);
+    });
+  });
+
+  describe('lifecycle through the admin API', () => {
+    it('cancels a handler blocked in a sleep; it runs its compensation', async () => {
+      const file = join(dir, 'cancel-sleep');
+      const id = await sendId('/Waiter/sleepy', { ms: 60_000, file }, { 'idempotency-key': 'cs' });
+      await waitFor(() => lines(file).includes('started'), { what: 'sleepy to start' });
+      expect((await admin(`/invocations/${id}/cancel`)).status).toBe(200);
+      const res = await fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`);
+      expect(res.status).toBe(409);
+      expect(lines(file)).toEqual(['started', 'compensated']);
+    });
+
+    it('cancels a handler blocked in a call; the callee is cancelled too', async () => {
+      const file = join(dir, 'cancel-call');
+      const childFile = join(dir, 'cancel-call-child');
+      const id = await sendId('/Waiter/callSleepy', { ms: 60_000, file, childFile }, { 'idempotency-key': 'cc' });
+      await waitFor(() => lines(childFile).includes('started'), { what: 'the callee to start' });
+      expect((await admin(`/invocations/${id}/cancel`)).status).toBe(200);
+      expect((await fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`)).status).toBe(409);
+      await waitFor(() => lines(childFile).includes('compensated'), { what: 'the callee to be cancelled' });
+      expect(lines(file)).toEqual(['started', 'compensated']);
+    });
+
+    it('cancels a handler blocked on an awakeable, also from another handler (ctx.cancel)', async () => {
+      const file = join(dir, 'cancel-awk');
+      const id = await sendId('/Waiter/wait', { file }, { 'idempotency-key': 'ca' });
+      await waitFor(() => lines(file).length === 1, { what: 'the awakeable' });
+      await post('/Waiter/cancel', id);
+      expect((await fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`)).status).toBe(409);
+      expect(lines(file)[1]).toBe('compensated');
+    });
+
+    it('kills an invocation without compensation; purge forgets a completed one', async () => {
+      const file = join(dir, 'kill');
+      const id = await sendId('/Waiter/sleepy', { ms: 60_000, file }, { 'idempotency-key': 'kill' });
+      await waitFor(() => lines(file).includes('started'), { what: 'sleepy to start' });
+      expect((await admin(`/invocations/${id}/kill`)).status).toBe(200);
+      const res = await fetch(`${server.ingressUrl}/restate/invocation/${id}/output`);
+      expect(res.status).toBe(409);
+      expect((await res.json()).message).toMatch(/killed/);
+      expect(lines(file)).toEqual(['started']);
+      expect((await admin(`/invocations/${id}/kill`)).status).toBe(409); // already completed
+      expect((await admin(`/invocations/${id}/purge`)).status).toBe(200);
+      expect((await fetch(`${server.ingressUrl}/restate/invocation/${id}/output`)).status).toBe(404);
+      expect((await admin('/invocations/inv_1nonsense/cancel')).status).toBe(400);
+    });
+
+    it('pauses and resumes an invocation', async () => {
+      const file = join(dir, 'pause');
+      const id = await sendId('/Waiter/sleepy', { ms: 800, file }, { 'idempotency-key': 'pause' });
+      await waitFor(() => lines(file).includes('started'), { what: 'sleepy to start' });
+      expect((await admin(`/invocations/${id}/pause`)).status).toBe(200);
+      expect((await admin(`/invocations/${id}/resume`)).status).toBe(200);
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`))).toBe('slept');
+    });
+  });
+
+  describe('deployments', () => {
+    it('pins in-flight invocations to their deployment; new ones go to the newest', async () => {
+      const v2 = await ServiceProcess.start(cleanup, SERVICES, { SERVICE_VERSION: 'v2' });
+      const inflight = await sendId('/Versioned/which', 1500, { 'idempotency-key': 'pin-1' });
+      await new Promise((r) => setTimeout(r, 300));
+      const reg = await fetch(`${server.adminUrl}/deployments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ uri: v2.uri }),
+      });
+      expect(reg.status).toBe(201);
+      expect(await json(post('/Versioned/which', 0))).toBe('v2');
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${inflight}/attach`))).toBe('v1');
+    });
+  });
+
+  describe('kill -9 of the server in the middle', () => {
+    it('keeps object queues, waiting workflows and awakeables, and finishes them after restart', async () => {
+      const awkFile = join(dir, 'crash-awk');
+      const wfFile = join(dir, 'crash-wf');
+      const queued = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          sendId('/Counter/crash/slowAdd', { n: 1, ms: 300 }, { 'idempotency-key': `q${i}` }),
+        ),
+      );
+      const awk = await sendId('/Waiter/wait', { file: awkFile }, { 'idempotency-key': 'crash-awk' });
+      await sendId('/Signup/crash/run', { email: 'c@x', file: wfFile });
+      await waitFor(() => lines(awkFile).length === 1 && lines(wfFile).length === 1, { what: 'handlers to wait' });
+      await server.kill9();
+      await server.start();
+      await post(`/restate/awakeables/${lines(awkFile)[0]}/resolve`, 'after crash');
+      await post('/Signup/crash/confirm', '42');
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${awk}/attach`))).toBe('after crash');
+      expect(await json(fetch(`${server.ingressUrl}/restate/workflow/Signup/crash/attach`))).toBe('c@x:42');
+      const results = [];
+      for (const id of queued) results.push(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`)));
+      expect([...results].sort()).toEqual([1, 2, 3, 4, 5]);
+      expect(await json(post('/Counter/crash/get'))).toBe(5);
+      expect(lines(wfFile)).toEqual(['run']);
+    });
+  });
+});
