@@ -1,5 +1,6 @@
 export { contentTypeMatches, inputProblem } from './content-type.ts';
 export { type DurationResult, parseDuration } from './duration.ts';
+export { invocationRoutes } from './invocation-routes.ts';
 export {
   DEFAULT_MAX_BODY_BYTES,
   type IngressReply,
@@ -12,4 +13,3 @@ export {
   startIngressServer,
   statusForErrorCode,
 } from './server.ts';
-export { invocationRoutes } from './invocation-routes.ts';
