@@ -115,7 +115,7 @@ describe('the Restate programming model on stead-server', () => {
       const sendFile = join(dir, 'idem-send');
       const s1 = await post('/Test/steps/send', { n: 1, file: sendFile }, { 'idempotency-key': 'k-send' });
       const s2 = await post('/Test/steps/send', { n: 1, file: sendFile }, { 'idempotency-key': 'k-send' });
-      const [b1, b2] = [await s1.json(), await s2.json()];
+      const [b1, b2] = [await json(s1), await json(s2)];
       expect(b2.invocationId).toBe(b1.invocationId);
       expect(b2.status).toBe('PreviouslyAccepted');
       const att = await fetch(`${server.ingressUrl}/restate/invocation/Test/steps/k-send/attach`);
@@ -162,7 +162,7 @@ describe('the Restate programming model on stead-server', () => {
       expect((await admin(`/invocations/${id}/kill`)).status).toBe(200);
       const res = await fetch(`${server.ingressUrl}/restate/invocation/${id}/output`);
       expect(res.status).toBe(409);
-      expect((await res.json()).message).toMatch(/killed/);
+      expect((await json(res)).message).toMatch(/killed/);
       expect(lines(file)).toEqual(['started']);
       expect((await admin(`/invocations/${id}/kill`)).status).toBe(409); // already completed
       expect((await admin(`/invocations/${id}/purge`)).status).toBe(200);
