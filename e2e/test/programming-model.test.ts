@@ -100,7 +100,7 @@ describe('the Restate programming model on stead-server', () => {
     it('answer 400 for a malformed awakeable id and keep serving', async () => {
       const res = await post('/restate/awakeables/sign_1notbase64!/resolve', 'x');
       expect(res.status).toBe(400);
-      expect((await res.json()).message).toMatch(/awakeable id/);
+      expect((await json(res)).message).toMatch(/awakeable id/);
     });
   });
 
