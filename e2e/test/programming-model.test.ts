@@ -35,7 +35,7 @@ describe('the Restate programming model on stead-server', () => {
   const sendId = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     const res = await post(`${path}/send`, body, headers);
     expect(res.status).toBe(202);
-    return (await res.json()).invocationId as string;
+    return (await json(res)).invocationId as string;
   };
 
   describe('virtual objects', () => {
@@ -67,7 +67,7 @@ describe('the Restate programming model on stead-server', () => {
       await waitFor(async () => (await json(post('/Signup/ada/status'))) === 'waiting', { what: 'workflow to wait' });
       // A second submission of the same workflow key does not run it again.
       const again = await post('/Signup/ada/run/send', { email: 'other', file });
-      expect((await again.json()).status).toBe('PreviouslyAccepted');
+      expect((await json(again)).status).toBe('PreviouslyAccepted');
       const out1 = await fetch(`${server.ingressUrl}/restate/workflow/Signup/ada/output`);
       expect(out1.status).toBe(470);
       expect(await json(post('/Signup/ada/peek'))).toBeNull();
