@@ -110,6 +110,10 @@ const counter = restate.object({
     get: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext) => (await ctx.get<number>('v')) ?? 0),
     keys: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext) => (await ctx.stateKeys()).sort()),
     reset: async (ctx: restate.ObjectContext) => ctx.clearAll(),
+    setBig: async (ctx: restate.ObjectContext, size: number) => {
+      ctx.set('big', 'b'.repeat(size));
+      return size;
+    },
   },
 });
 

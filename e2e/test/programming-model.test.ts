@@ -221,4 +221,36 @@ describe('the Restate programming model on stead-server', () => {
       expect(lines(wfFile)).toEqual(['run']);
     });
   });
+
+  describe('bad input', () => {
+    it('answers a promise completed twice, an oversized state value and malformed ids with clear 4xx', async () => {
+      const small = await SteadServer.start(cleanup, ['--max-state-value-size', '1KiB']);
+      await small.register(svc.uri);
+      const big = await fetch(`${small.ingressUrl}/Counter/big/setBig`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '4096',
+      });
+      expect(big.status).toBe(413);
+      expect((await json(big)).message).toMatch(/state value for key 'big' is \d+ bytes; the limit is 1024/);
+      const ok = await fetch(`${small.ingressUrl}/Counter/big/setBig`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '10',
+      });
+      expect(await json(ok)).toBe(10);
+      await small.stop();
+
+      await sendId('/Signup/twice/run', { email: 't@x' });
+      expect((await post('/Signup/twice/confirm', 'first')).status).toBe(200);
+      const second = await post('/Signup/twice/confirm', 'second');
+      expect(second.status).toBe(409);
+      expect(await json(fetch(`${server.ingressUrl}/restate/workflow/Signup/twice/attach`))).toBe('t@x:first');
+
+      const badId = await fetch(`${server.ingressUrl}/restate/invocation/not-an-id/output`);
+      expect(badId.status).toBe(400);
+      expect((await json(badId)).message).toMatch(/not an invocation id/);
+      expect((await admin('/invocations/inv_1xyz/kill')).status).toBe(400);
+    });
+  });
 });

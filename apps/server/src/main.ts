@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     },
     inactivityTimeoutMs: s.inactivityTimeout,
     abortTimeoutMs: s.abortTimeout,
+    maxStateValueBytes: s.maxStateValueSize,
     log,
     onFatal: (err) => {
       log('error', 'partition processor failed; exiting so that a restart recovers from the log', { error: err });

@@ -10,6 +10,12 @@ export const serverSettings = {
   metricsPort: { kind: 'int', default: '5123', min: 0, max: 65535, help: 'Port of /metrics, /health, /ready.' },
   partitions: { kind: 'int', default: '8', min: 1, max: 4096, help: 'Number of partitions (fixed at first start).' },
   maxBodySize: { kind: 'bytes', default: '10MiB', min: 1, help: 'Largest ingress request body (413 above).' },
+  maxStateValueSize: {
+    kind: 'bytes',
+    default: '16MiB',
+    min: 1,
+    help: 'Largest state value a handler may write (413 above).',
+  },
   retryInitialInterval: { kind: 'duration', default: '50ms', min: 1, help: 'First delay between attempts.' },
   retryFactor: { kind: 'int', default: '2', min: 1, max: 10, help: 'Backoff multiplier between attempts.' },
   retryMaxInterval: { kind: 'duration', default: '10s', min: 1, help: 'Longest delay between attempts.' },

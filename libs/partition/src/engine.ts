@@ -34,6 +34,7 @@ export interface EngineOptions {
   retry: RetryPolicy;
   inactivityTimeoutMs: number;
   abortTimeoutMs: number;
+  maxStateValueBytes?: number;
   log: Logger;
   /** Called when a partition's apply loop fails (the process should exit; it recovers from the log). */
   onFatal: (err: unknown) => void;
@@ -113,6 +114,7 @@ export class Engine implements InvocationBackend {
       retry: opts.retry,
       inactivityTimeoutMs: opts.inactivityTimeoutMs,
       abortTimeoutMs: opts.abortTimeoutMs,
+      maxStateValueBytes: opts.maxStateValueBytes,
       minProtocolVersion: MIN_PROTOCOL,
       maxProtocolVersion: MAX_PROTOCOL,
       now: Date.now,

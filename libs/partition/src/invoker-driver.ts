@@ -21,6 +21,8 @@ export interface InvokerOptions {
   inactivityTimeoutMs: number;
   /** After asking it to suspend, abort the attempt if it has not finished after this long. */
   abortTimeoutMs: number;
+  /** Largest state value a handler may write; a larger one fails the invocation with 413. */
+  maxStateValueBytes?: number;
   /** Object state up to this many bytes is sent eagerly in the Start message; beyond, the SDK reads lazily. */
   eagerStateLimitBytes?: number;
   /** Highest service protocol version we speak. */
@@ -241,6 +243,7 @@ export class InvokerDriver implements Invoker {
         const type = frame.type;
         if (type >= 0x0400 && type < 0x8000) {
           const entry = { type, bytes: frame.payload };
+          this.checkCommand(entry);
           this.append(a, { kind: 'command', entry, target: this.enrich(entry) });
           continue;
         }
@@ -283,6 +286,17 @@ export class InvokerDriver implements Invoker {
     } finally {
       if (inactivity) clearTimeout(inactivity);
       if (abortTimer) clearTimeout(abortTimer);
+    }
+  }
+
+  /** Refuses commands that break a limit; the invocation fails with the reason. */
+  private checkCommand(entry: JournalEntry): void {
+    const limit = this.opts.maxStateValueBytes;
+    if (limit === undefined || entry.type !== J.T.SetState) return;
+    const cmd = J.decodeCommand(entry);
+    if (cmd.kind === 'setState' && cmd.value.length > limit) {
+      const message = `state value for key '${Buffer.from(cmd.key).toString()}' is ${cmd.value.length} bytes; the limit is ${limit}`;
+      throw new AttemptError(message, { terminal: { code: 413, message } });
     }
   }
 
