@@ -1,3 +1,4 @@
+import { maxBig, minBig } from './quorum.ts';
 import type {
   GetDigestRequest,
   GetDigestResponse,
@@ -164,7 +165,7 @@ export class LogServerCore implements LogServerApi {
 
   async getRecords(req: GetRecordsRequest): Promise<GetRecordsResponse> {
     const st = await this.state(req.logletId);
-    const from = req.from < st.trimPoint ? st.trimPoint : req.from;
+    const from = maxBig(req.from, st.trimPoint);
     const to = req.to;
     const records = from < to ? await this.storage.readRecords(req.logletId, from, to, req.maxBytes ?? 1 << 20) : [];
     const last = records.at(-1);
@@ -175,7 +176,7 @@ export class LogServerCore implements LogServerApi {
 
   async getDigest(req: GetDigestRequest): Promise<GetDigestResponse> {
     const st = await this.state(req.logletId);
-    const from = req.from < st.trimPoint ? st.trimPoint : req.from;
+    const from = maxBig(req.from, st.trimPoint);
     const offsets = from < req.to ? await this.storage.readOffsets(req.logletId, from, req.to) : [];
     return { ...st, offsets };
   }
@@ -235,7 +236,7 @@ export class LogServerCore implements LogServerApi {
   async trim(req: TrimRequest): Promise<LogletState> {
     const cur = await this.state(req.logletId);
     // Never trim above what is known to be released: that would lose records a reader still needs.
-    const upTo = req.upTo > cur.localTail ? cur.localTail : req.upTo;
+    const upTo = minBig(req.upTo, cur.localTail);
     if (upTo > cur.trimPoint) {
       await this.drain();
       const st = { ...(await this.state(req.logletId)), trimPoint: upTo };

@@ -1,0 +1,336 @@
+import { maxBig, type Random, type Timers } from '../replicated/quorum.ts';
+import { readLoglet } from '../replicated/reader.ts';
+import { sealLoglet, withTimeout } from '../replicated/sealer.ts';
+import {
+  LogletSealedError,
+  type LogServerDirectory,
+  LogUnavailableError,
+  type NodesetMember,
+  type ReplicationProperty,
+} from '../replicated/types.ts';
+import type { LogRecord } from '../types.ts';
+import { LogTrimmedError } from '../types.ts';
+import {
+  chainKey,
+  decodeChain,
+  encodeChain,
+  type LogChain,
+  logletIdOf,
+  paramsOf,
+  type Segment,
+  type SequencerRef,
+} from './chain.ts';
+
+/** The part of the metadata client the virtual log needs (MetadataClient satisfies it). */
+export interface ChainStore {
+  get(key: string): Promise<{ value: Uint8Array; version: number } | undefined>;
+  /** Throws an error with `code: 'precondition-failed'` when the precondition does not hold. */
+  put(
+    key: string,
+    value: Uint8Array,
+    precondition: { kind: 'does-not-exist' } | { kind: 'matches-version'; version: number },
+  ): Promise<number>;
+}
+
+/** A sequencer as appenders and readers see it (gRPC client in production). */
+export interface SequencerApi {
+  /** Rejects with LogletSealedError once sealed, LogUnavailableError when it does not (or no longer) own the loglet. */
+  append(logletId: string, payloads: Uint8Array[]): Promise<bigint>;
+  /** The released tail (loglet-local). */
+  tail(logletId: string): Promise<bigint>;
+}
+
+export type SequencerDirectory = (ref: SequencerRef) => SequencerApi;
+
+/** Where a new segment goes: which sequencer, which log servers, how many copies. */
+export interface Placement {
+  sequencer: SequencerRef;
+  nodeset: NodesetMember[];
+  replication: ReplicationProperty;
+}
+
+export interface BifrostOptions {
+  metadata: ChainStore;
+  logServers: LogServerDirectory;
+  sequencers: SequencerDirectory;
+  /** Chooses the placement of the next segment; `failed` is the sequencer that just failed, if any. */
+  place: (chain: LogChain | undefined, failed?: SequencerRef) => Promise<Placement> | Placement;
+  timers: Timers;
+  random: Random;
+  /** An append that cannot reach the sequencer for this long triggers a reconfiguration. */
+  failoverAfterMs?: number;
+  /** Give up an append (LogUnavailableError) after this long. */
+  appendTimeoutMs?: number;
+  /** Per-call timeout towards a sequencer. */
+  callTimeoutMs?: number;
+  /** Called after each reconfiguration this client made. */
+  onReconfigured?: (chain: LogChain, sealedTail: bigint, reason: string) => void;
+}
+
+function pause(timers: Timers, ms: number): Promise<void> {
+  return new Promise((resolve) => timers.after(ms, resolve));
+}
+
+function isPreconditionFailed(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === 'precondition-failed';
+}
+
+/**
+ * The virtual log: append / read / tail / trim / seal over a chain of replicated segments kept in the metadata
+ * store. Appends go to the sequencer of the last segment; when it is sealed or unreachable the client seals the
+ * segment (f-majority + repair) and writes a new segment with a conditional metadata write (reconfiguration),
+ * then retries there. Any number of clients may do this at once; the metadata store picks one chain.
+ */
+export class Bifrost {
+  private readonly o: Required<Omit<BifrostOptions, 'onReconfigured'>> & Pick<BifrostOptions, 'onReconfigured'>;
+  private readonly chains = new Map<string, { chain: LogChain; version: number }>();
+  readonly stats = { reconfigurations: 0, appendRetries: 0 };
+
+  constructor(opts: BifrostOptions) {
+    this.o = { failoverAfterMs: 500, appendTimeoutMs: 30_000, callTimeoutMs: 2_000, ...opts };
+  }
+
+  /** The chain of a log as last read from the metadata store (or freshly when `refresh`). */
+  async chain(logId: string, refresh = false): Promise<{ chain: LogChain; version: number } | undefined> {
+    if (!refresh) {
+      const c = this.chains.get(logId);
+      if (c) return c;
+    }
+    const v = await this.o.metadata.get(chainKey(logId));
+    if (!v) {
+      this.chains.delete(logId);
+      return undefined;
+    }
+    const entry = { chain: decodeChain(v.value), version: v.version };
+    const cached = this.chains.get(logId);
+    if (!cached || cached.version <= entry.version) this.chains.set(logId, entry);
+    return this.chains.get(logId);
+  }
+
+  /** Creates a log with its first segment; a no-op when it exists. */
+  async create(logId: string): Promise<LogChain> {
+    for (;;) {
+      const have = await this.chain(logId, true);
+      if (have) return have.chain;
+      const p = await this.o.place(undefined);
+      const chain: LogChain = {
+        logId,
+        trimPoint: 0n,
+        segments: [{ index: 0, base: 0n, logletId: logletIdOf(logId, 0), ...p }],
+      };
+      try {
+        const version = await this.o.metadata.put(chainKey(logId), encodeChain(chain), { kind: 'does-not-exist' });
+        this.chains.set(logId, { chain, version });
+        return chain;
+      } catch (e) {
+        if (!isPreconditionFailed(e)) throw e;
+      }
+    }
+  }
+
+  /** Appends records in order; resolves with the virtual offset of the first once all are acknowledged. */
+  async append(logId: string, payloads: Uint8Array[]): Promise<bigint> {
+    const deadline = this.o.timers.now() + this.o.appendTimeoutMs;
+    let unreachableSince: number | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      if (this.o.timers.now() > deadline)
+        throw new LogUnavailableError(
+          `append to log ${logId} did not succeed in ${this.o.appendTimeoutMs} ms: ${String(lastError)}`,
+        );
+      if (attempt > 0) this.stats.appendRetries++;
+      const entry = (await this.chain(logId, attempt > 0)) ?? { chain: await this.create(logId), version: 0 };
+      const seg = entry.chain.segments.at(-1)!;
+      if (seg.sealedTail !== undefined) {
+        // Sealed but no successor yet (a reconfiguration died half-way): finish it.
+        await this.reconfigureFrom(logId, seg, 'sealed segment without successor').catch((e: unknown) => {
+          lastError = e;
+        });
+        continue;
+      }
+      try {
+        const off = await withTimeout(this.o.timers, this.o.callTimeoutMs, () =>
+          this.o.sequencers(seg.sequencer).append(seg.logletId, payloads),
+        );
+        return seg.base + off;
+      } catch (e) {
+        lastError = e;
+        if (e instanceof LogletSealedError) {
+          // Someone sealed it: their new segment is (or soon will be) in the metadata store.
+          const fresh = await this.chain(logId, true).catch(() => undefined);
+          const last = fresh?.chain.segments.at(-1);
+          if (last && last.index === seg.index && attempt > 1)
+            await this.reconfigureFrom(logId, seg, 'sealed').catch((err: unknown) => {
+              lastError = err;
+            });
+          else await pause(this.o.timers, 5 + Math.floor(this.o.random() * 20));
+          continue;
+        }
+        unreachableSince ??= this.o.timers.now();
+        if (this.o.timers.now() - unreachableSince >= this.o.failoverAfterMs || attempt >= 3) {
+          const fresh = await this.chain(logId, true).catch(() => undefined);
+          if (fresh && fresh.chain.segments.at(-1)!.index !== seg.index) continue;
+          await this.reconfigureFrom(logId, seg, `sequencer ${seg.sequencer.id} unavailable: ${String(e)}`).catch(
+            (err: unknown) => {
+              lastError = err;
+            },
+          );
+          unreachableSince = undefined;
+          attempt = 0;
+          continue;
+        }
+        await pause(this.o.timers, 20 + Math.floor(this.o.random() * 30));
+      }
+    }
+  }
+
+  /**
+   * Seals the open segment and starts a new one (placement chosen by `place`, or given). Returns the new chain.
+   * Fails with a `precondition-failed` error only internally: a lost race simply returns the winner's chain.
+   */
+  async reconfigure(logId: string, reason: string, placement?: Placement): Promise<LogChain> {
+    const entry = await this.chain(logId, true);
+    if (!entry) throw new Error(`log ${logId} does not exist`);
+    return this.reconfigureFrom(logId, entry.chain.segments.at(-1)!, reason, placement);
+  }
+
+  private async reconfigureFrom(logId: string, seg: Segment, reason: string, placement?: Placement): Promise<LogChain> {
+    const sealedTail =
+      seg.sealedTail ??
+      (
+        await sealLoglet(paramsOf(seg), this.o.logServers, {
+          timers: this.o.timers,
+          callTimeoutMs: this.o.callTimeoutMs,
+        })
+      ).tail;
+    for (;;) {
+      const entry = await this.chain(logId, true);
+      if (!entry) throw new Error(`log ${logId} does not exist`);
+      const { chain, version } = entry;
+      const last = chain.segments.at(-1)!;
+      if (last.index > seg.index) return chain; // someone else moved it on already
+      const p = placement ?? (await this.o.place(chain, seg.sequencer));
+      const sealedSeg: Segment = { ...last, sealedTail: last.sealedTail ?? sealedTail };
+      const next: Segment = {
+        index: seg.index + 1,
+        base: seg.base + sealedSeg.sealedTail!,
+        logletId: logletIdOf(logId, seg.index + 1),
+        ...p,
+      };
+      const updated: LogChain = { ...chain, segments: [...chain.segments.slice(0, -1), sealedSeg, next] };
+      try {
+        const v = await this.o.metadata.put(chainKey(logId), encodeChain(updated), {
+          kind: 'matches-version',
+          version,
+        });
+        this.chains.set(logId, { chain: updated, version: v });
+        this.stats.reconfigurations++;
+        this.o.onReconfigured?.(updated, sealedSeg.sealedTail!, reason);
+        return updated;
+      } catch (e) {
+        if (!isPreconditionFailed(e)) throw e;
+      }
+    }
+  }
+
+  /** The virtual tail: the next offset to be assigned, as far as this client can tell (acknowledged records are below it). */
+  async tail(logId: string): Promise<bigint> {
+    const entry = await this.chain(logId, true);
+    if (!entry) return 0n;
+    const seg = entry.chain.segments.at(-1)!;
+    if (seg.sealedTail !== undefined) return seg.base + seg.sealedTail;
+    try {
+      return (
+        seg.base +
+        (await withTimeout(this.o.timers, this.o.callTimeoutMs, () =>
+          this.o.sequencers(seg.sequencer).tail(seg.logletId),
+        ))
+      );
+    } catch (e) {
+      if (e instanceof LogletSealedError) return this.tail(logId);
+      // Sequencer unreachable: what log servers were told is a safe (possibly lagging) lower bound.
+      let known = 0n;
+      for (const m of seg.nodeset) {
+        try {
+          const d = await withTimeout(this.o.timers, this.o.callTimeoutMs, () =>
+            this.o.logServers(m.id).getDigest({ logletId: seg.logletId, from: 0n, to: 0n }),
+          );
+          known = maxBig(known, d.knownGlobalTail);
+        } catch {
+          // next
+        }
+      }
+      return seg.base + known;
+    }
+  }
+
+  /**
+   * Reads up to `limit` records from virtual offset `from` up to the tail, following the chain across segments.
+   * Returns [] at the tail; rejects with LogTrimmedError below the trim point.
+   */
+  async read(logId: string, from: bigint, limit = 1000, upTo?: bigint): Promise<LogRecord[]> {
+    const entry = await this.chain(logId, true);
+    if (!entry) return [];
+    const { chain } = entry;
+    if (from < chain.trimPoint) throw new LogTrimmedError(`log ${logId} is trimmed below ${chain.trimPoint}`);
+    const out: LogRecord[] = [];
+    let at = from;
+    for (const seg of chain.segments) {
+      if (out.length >= limit) break;
+      let end: bigint;
+      if (seg.sealedTail !== undefined) end = seg.base + seg.sealedTail;
+      else end = upTo ?? (await this.tail(logId));
+      if (upTo !== undefined && end > upTo) end = upTo;
+      if (at >= end || at < seg.base) continue;
+      while (at < end && out.length < limit) {
+        const want = end - at < BigInt(limit - out.length) ? end - at : BigInt(limit - out.length);
+        const recs = await readLoglet(paramsOf(seg), this.o.logServers, at - seg.base, at - seg.base + want, {
+          timers: this.o.timers,
+          random: this.o.random,
+          callTimeoutMs: this.o.callTimeoutMs,
+        });
+        for (const r of recs) out.push({ offset: seg.base + r.offset, payload: r.payload });
+        at += BigInt(recs.length);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Trims the log below `upTo` (capped at the tail): log servers may drop those records, and segments wholly
+   * below the trim point leave the chain (their log servers no longer hold anything needed).
+   */
+  async trim(logId: string, upTo: bigint): Promise<LogChain | undefined> {
+    for (;;) {
+      const entry = await this.chain(logId, true);
+      if (!entry) return undefined;
+      const { chain, version } = entry;
+      const tail = await this.tail(logId);
+      const point = upTo > tail ? tail : upTo;
+      if (point <= chain.trimPoint) return chain;
+      for (const seg of chain.segments) {
+        if (seg.base >= point) break;
+        const local = point - seg.base;
+        await Promise.all(
+          seg.nodeset.map((m) =>
+            withTimeout(this.o.timers, this.o.callTimeoutMs, () =>
+              this.o.logServers(m.id).trim({ logletId: seg.logletId, upTo: local }),
+            ).catch(() => {}),
+          ),
+        );
+      }
+      const keep = chain.segments.filter((s, i) => i === chain.segments.length - 1 || s.base + s.sealedTail! > point);
+      const updated: LogChain = { ...chain, trimPoint: point, segments: keep };
+      try {
+        const v = await this.o.metadata.put(chainKey(logId), encodeChain(updated), {
+          kind: 'matches-version',
+          version,
+        });
+        this.chains.set(logId, { chain: updated, version: v });
+        return updated;
+      } catch (e) {
+        if (!isPreconditionFailed(e)) throw e;
+      }
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import type { LogletParams, NodesetMember, ReplicationProperty } from '../replicated/types.ts';
+
+/** The process instance that sequences a segment. A restarted sequencer is a new instance and owns nothing. */
+export interface SequencerRef {
+  id: string;
+  instance: string;
+}
+
+/** One segment of a virtual log: a replicated loglet covering virtual offsets [base, base + sealedTail). */
+export interface Segment {
+  /** 0, 1, 2, … in chain order (never reused, also after trimming). */
+  index: number;
+  /** Virtual offset of the loglet's offset 0. */
+  base: bigint;
+  logletId: string;
+  sequencer: SequencerRef;
+  nodeset: NodesetMember[];
+  replication: ReplicationProperty;
+  /** Set once sealed: the loglet-local tail; the next segment starts at base + sealedTail. */
+  sealedTail?: bigint;
+}
+
+/** A virtual log: its segments in order (the last one open for appends), as kept in the metadata store. */
+export interface LogChain {
+  logId: string;
+  segments: Segment[];
+  /** Virtual offsets below this are trimmed. */
+  trimPoint: bigint;
+}
+
+export function chainKey(logId: string): string {
+  return `logs/${logId}`;
+}
+
+export function logletIdOf(logId: string, index: number): string {
+  return `${logId}.${index}`;
+}
+
+export function paramsOf(s: Segment): LogletParams {
+  return { logletId: s.logletId, nodeset: s.nodeset, replication: s.replication };
+}
+
+/** Virtual offset range [base, end) of a segment; end is undefined for the open segment. */
+export function segmentEnd(s: Segment): bigint | undefined {
+  return s.sealedTail === undefined ? undefined : s.base + s.sealedTail;
+}
+
+export function encodeChain(c: LogChain): Uint8Array {
+  const plain = {
+    logId: c.logId,
+    trimPoint: c.trimPoint.toString(),
+    segments: c.segments.map((s) => ({
+      ...s,
+      base: s.base.toString(),
+      sealedTail: s.sealedTail === undefined ? undefined : s.sealedTail.toString(),
+    })),
+  };
+  return new TextEncoder().encode(JSON.stringify(plain));
+}
+
+export function decodeChain(bytes: Uint8Array): LogChain {
+  const plain = JSON.parse(new TextDecoder().decode(bytes)) as {
+    logId: string;
+    trimPoint: string;
+    segments: Array<Omit<Segment, 'base' | 'sealedTail'> & { base: string; sealedTail?: string }>;
+  };
+  return {
+    logId: plain.logId,
+    trimPoint: BigInt(plain.trimPoint),
+    segments: plain.segments.map((s) => ({
+      ...s,
+      base: BigInt(s.base),
+      sealedTail: s.sealedTail === undefined ? undefined : BigInt(s.sealedTail),
+    })),
+  };
+}

@@ -1,0 +1,326 @@
+import { Quorum, type Random, type Timers } from './quorum.ts';
+import {
+  type LogletParams,
+  LogletSealedError,
+  type LogServerDirectory,
+  LogUnavailableError,
+  type NodeId,
+  type StoreResponse,
+} from './types.ts';
+
+export interface SequencerOptions {
+  timers: Timers;
+  random: Random;
+  /** A store not answered within this is treated as failed and sent to another node. */
+  storeTimeoutMs?: number;
+  /** A node whose store failed is avoided for this long when picking copysets. */
+  avoidMs?: number;
+  /** Limits of one wave (one Store per copy). */
+  maxWaveRecords?: number;
+  maxWaveBytes?: number;
+  /** Waves in flight at once (pipelining); further appends queue. */
+  maxInflightWaves?: number;
+  /** Offset to start at (a loglet always starts at 0; tests may differ). */
+  startOffset?: bigint;
+}
+
+interface Appender {
+  payloads: Uint8Array[];
+  resolve: (first: bigint) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Wave {
+  first: bigint;
+  payloads: Uint8Array[];
+  appenders: Array<{ a: Appender; first: bigint }>;
+  acked: Set<NodeId>;
+  /** Nodes with a store in flight. */
+  pending: Set<NodeId>;
+  /** Nodes that failed for this wave (tried again only when nothing else helps). */
+  failed: Set<NodeId>;
+  done: boolean;
+  retrying: boolean;
+}
+
+/**
+ * The sequencer of one replicated loglet: assigns offsets, batches appends into waves, stores each wave on a
+ * copyset (spilling to other nodes when one fails), and releases the global tail in offset order once each wave
+ * has a write quorum. All state is in memory: a sequencer that dies takes its loglet with it (the loglet is then
+ * sealed and the virtual log moves on), so an offset is never assigned twice.
+ */
+export class SequencerCore {
+  readonly params: LogletParams;
+  private readonly quorum: Quorum;
+  private readonly directory: LogServerDirectory;
+  private readonly timers: Timers;
+  private readonly random: Random;
+  private readonly storeTimeoutMs: number;
+  private readonly avoidMs: number;
+  private readonly maxWaveRecords: number;
+  private readonly maxWaveBytes: number;
+  private readonly maxInflight: number;
+  private queue: Appender[] = [];
+  private scheduled = false;
+  private readonly inflight: Wave[] = [];
+  private nextOffset: bigint;
+  private released: bigint;
+  private sealedAt: bigint | undefined;
+  private closed: Error | undefined;
+  private rotation: number;
+  private readonly avoidUntil = new Map<NodeId, number>();
+  private readonly tailWaiters = new Set<{ above: bigint; done: (t: bigint) => void; fail: (e: unknown) => void }>();
+  readonly stats = { appends: 0, records: 0, waves: 0, spills: 0 };
+
+  constructor(params: LogletParams, directory: LogServerDirectory, opts: SequencerOptions) {
+    this.params = params;
+    this.quorum = new Quorum(params.nodeset, params.replication);
+    this.directory = directory;
+    this.timers = opts.timers;
+    this.random = opts.random;
+    this.storeTimeoutMs = opts.storeTimeoutMs ?? 2_000;
+    this.avoidMs = opts.avoidMs ?? 1_000;
+    this.maxWaveRecords = opts.maxWaveRecords ?? 1024;
+    this.maxWaveBytes = opts.maxWaveBytes ?? 4 << 20;
+    this.maxInflight = opts.maxInflightWaves ?? 64;
+    this.nextOffset = opts.startOffset ?? 0n;
+    this.released = this.nextOffset;
+    this.rotation = Math.floor(this.random() * params.nodeset.length);
+  }
+
+  /** Released (acknowledged) tail: every offset below it has a write quorum. */
+  get tail(): bigint {
+    return this.released;
+  }
+
+  get isSealed(): boolean {
+    return this.sealedAt !== undefined;
+  }
+
+  /** Appends records; resolves with the offset of the first once all of them are acknowledged. */
+  append(payloads: Uint8Array[]): Promise<bigint> {
+    if (this.closed) return Promise.reject(this.closed);
+    if (this.sealedAt !== undefined)
+      return Promise.reject(new LogletSealedError(`loglet ${this.params.logletId} is sealed`));
+    if (payloads.length === 0) return Promise.reject(new Error('append needs at least one record'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ payloads, resolve, reject });
+      this.stats.appends++;
+      this.schedule();
+    });
+  }
+
+  /** Resolves with the released tail once it is above `above`; rejects when the loglet is sealed first. */
+  waitForTail(above: bigint, signal?: AbortSignal): Promise<bigint> {
+    if (this.released > above) return Promise.resolve(this.released);
+    if (this.closed) return Promise.reject(this.closed);
+    if (this.sealedAt !== undefined)
+      return Promise.reject(new LogletSealedError(`loglet ${this.params.logletId} is sealed`));
+    return new Promise((resolve, reject) => {
+      const w = {
+        above,
+        done: (t: bigint) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(t);
+        },
+        fail: (e: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = () => {
+        this.tailWaiters.delete(w);
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.tailWaiters.add(w);
+    });
+  }
+
+  debug(): unknown {
+    return {
+      queue: this.queue.length,
+      inflight: this.inflight.map((w) => ({
+        first: String(w.first),
+        n: w.payloads.length,
+        acked: [...w.acked],
+        pending: [...w.pending],
+        failed: [...w.failed],
+        done: w.done,
+      })),
+      released: String(this.released),
+      sealed: this.sealedAt !== undefined,
+      closed: !!this.closed,
+    };
+  }
+
+  /** Stops: rejects every unacknowledged append (they may or may not end up in the log). */
+  close(reason = new LogUnavailableError(`sequencer of ${this.params.logletId} stopped`)): void {
+    if (this.closed) return;
+    this.closed = reason;
+    this.failAll(reason);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // Group the appends that arrive in the same turn into one wave.
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (
+      this.queue.length > 0 &&
+      this.inflight.length < this.maxInflight &&
+      !this.closed &&
+      this.sealedAt === undefined
+    ) {
+      const wave: Wave = {
+        first: this.nextOffset,
+        payloads: [],
+        appenders: [],
+        acked: new Set(),
+        pending: new Set(),
+        failed: new Set(),
+        done: false,
+        retrying: false,
+      };
+      let bytes = 0;
+      while (this.queue.length > 0) {
+        const a = this.queue[0]!;
+        const size = a.payloads.reduce((n, p) => n + p.length, 0);
+        if (
+          wave.payloads.length > 0 &&
+          (wave.payloads.length + a.payloads.length > this.maxWaveRecords || bytes + size > this.maxWaveBytes)
+        )
+          break;
+        this.queue.shift();
+        wave.appenders.push({ a, first: wave.first + BigInt(wave.payloads.length) });
+        wave.payloads.push(...a.payloads);
+        bytes += size;
+      }
+      this.nextOffset += BigInt(wave.payloads.length);
+      this.inflight.push(wave);
+      this.stats.waves++;
+      this.stats.records += wave.payloads.length;
+      const copyset = this.quorum.pickCopyset(this.rotation++, (id) => this.healthy(id));
+      for (const node of copyset) this.send(wave, node);
+    }
+  }
+
+  private healthy(id: NodeId): boolean {
+    const until = this.avoidUntil.get(id);
+    return until === undefined || until <= this.timers.now();
+  }
+
+  private send(wave: Wave, node: NodeId): void {
+    wave.pending.add(node);
+    let settled = false;
+    const cancel = this.timers.after(this.storeTimeoutMs, () => {
+      if (settled) return;
+      settled = true;
+      this.onStoreFailed(wave, node);
+    });
+    let call: Promise<StoreResponse>;
+    try {
+      call = this.directory(node).store({
+        logletId: this.params.logletId,
+        firstOffset: wave.first,
+        payloads: wave.payloads,
+        knownGlobalTail: this.released,
+      });
+    } catch (e) {
+      call = Promise.reject(e);
+    }
+    call.then(
+      (r) => {
+        if (settled) return;
+        settled = true;
+        cancel();
+        if (r.status === 'ok') this.onStored(wave, node);
+        else if (r.status === 'sealed') this.onSealed();
+        else this.onStoreFailed(wave, node);
+      },
+      () => {
+        if (settled) return;
+        settled = true;
+        cancel();
+        this.onStoreFailed(wave, node);
+      },
+    );
+  }
+
+  private onStored(wave: Wave, node: NodeId): void {
+    wave.pending.delete(node);
+    wave.acked.add(node);
+    this.progress(wave);
+  }
+
+  private onStoreFailed(wave: Wave, node: NodeId): void {
+    wave.pending.delete(node);
+    wave.failed.add(node);
+    this.avoidUntil.set(node, this.timers.now() + this.avoidMs);
+    this.progress(wave);
+  }
+
+  /**
+   * After any store outcome: done once the acknowledged copies form a write quorum; otherwise make sure enough
+   * stores are in flight that they could, spilling to other nodes; when every useful node has failed, retry
+   * the failed ones after a pause.
+   */
+  private progress(wave: Wave): void {
+    if (wave.done || this.closed || this.sealedAt !== undefined) return;
+    if (this.quorum.isWriteQuorum(wave.acked)) {
+      wave.done = true;
+      this.release();
+      return;
+    }
+    const healthy = (id: NodeId) => this.healthy(id);
+    while (!this.quorum.isWriteQuorum([...wave.acked, ...wave.pending])) {
+      const tried = new Set([...wave.pending, ...wave.failed]);
+      const extra = this.quorum.pickExtra(new Set([...wave.acked, ...wave.pending]), tried, healthy);
+      if (extra === undefined) break;
+      this.stats.spills++;
+      this.send(wave, extra);
+    }
+    if (wave.pending.size > 0 || wave.retrying) return;
+    // Nothing in flight and no quorum possible with untried nodes: try the failed ones again after a pause.
+    wave.retrying = true;
+    this.timers.after(Math.min(this.avoidMs, 50 + Math.floor(this.random() * 100)), () => {
+      wave.retrying = false;
+      wave.failed.clear();
+      this.progress(wave);
+    });
+  }
+
+  private onSealed(): void {
+    if (this.sealedAt !== undefined) return;
+    this.sealedAt = this.released;
+    this.failAll(new LogletSealedError(`loglet ${this.params.logletId} was sealed`));
+  }
+
+  private release(): void {
+    while (this.inflight.length > 0 && this.inflight[0]!.done) {
+      const wave = this.inflight.shift()!;
+      this.released = wave.first + BigInt(wave.payloads.length);
+      for (const { a, first } of wave.appenders) a.resolve(first);
+    }
+    for (const w of this.tailWaiters) {
+      if (this.released > w.above) {
+        this.tailWaiters.delete(w);
+        w.done(this.released);
+      }
+    }
+    if (this.queue.length > 0) this.schedule();
+  }
+
+  private failAll(e: Error): void {
+    for (const wave of this.inflight.splice(0)) for (const { a } of wave.appenders) a.reject(e);
+    for (const a of this.queue.splice(0)) a.reject(e);
+    for (const w of this.tailWaiters) w.fail(e);
+    this.tailWaiters.clear();
+  }
+}

@@ -1,0 +1,108 @@
+import type { ChainStore, SequencerApi } from '../bifrost/bifrost.ts';
+import { chainKey, decodeChain, paramsOf } from '../bifrost/chain.ts';
+import type { Random, Timers } from './quorum.ts';
+import { SequencerCore, type SequencerOptions } from './sequencer-core.ts';
+import { LogletSealedError, type LogServerDirectory, LogUnavailableError } from './types.ts';
+
+export interface SequencerHostOptions {
+  /** This sequencer's node id (as named in segments). */
+  id: string;
+  /** Random per process start: segments name the instance that owns them, so a restarted process owns nothing. */
+  instance: string;
+  metadata: ChainStore;
+  logServers: LogServerDirectory;
+  timers: Timers;
+  random: Random;
+  sequencer?: Omit<SequencerOptions, 'timers' | 'random'>;
+}
+
+/** Loglet ids are `<logId>.<segment index>`. */
+export function logIdOfLoglet(logletId: string): string | undefined {
+  const i = logletId.lastIndexOf('.');
+  return i > 0 ? logletId.slice(0, i) : undefined;
+}
+
+/**
+ * Hosts the sequencers of one process. A loglet's sequencer is created on the first request, after checking in
+ * the metadata store that the loglet's segment names this very instance and is not sealed. Sequencers are never
+ * dropped while the process lives (recreating one would restart offsets at 0).
+ */
+export class SequencerHost implements SequencerApi {
+  private readonly o: SequencerHostOptions;
+  private readonly cores = new Map<string, SequencerCore | Promise<SequencerCore>>();
+  private closed = false;
+
+  constructor(opts: SequencerHostOptions) {
+    this.o = opts;
+  }
+
+  get id(): string {
+    return this.o.id;
+  }
+  get instance(): string {
+    return this.o.instance;
+  }
+
+  /** Sequencers of this process (for metrics). */
+  loglets(): Array<[string, SequencerCore]> {
+    const out: Array<[string, SequencerCore]> = [];
+    for (const [id, c] of this.cores) if (c instanceof SequencerCore) out.push([id, c]);
+    return out;
+  }
+
+  private core(logletId: string): SequencerCore | Promise<SequencerCore> {
+    if (this.closed) throw new LogUnavailableError(`sequencer ${this.o.id} is shutting down`);
+    const have = this.cores.get(logletId);
+    if (have) return have;
+    const p = this.adopt(logletId).then(
+      (c) => {
+        this.cores.set(logletId, c);
+        return c;
+      },
+      (e: unknown) => {
+        this.cores.delete(logletId);
+        throw e;
+      },
+    );
+    this.cores.set(logletId, p);
+    return p;
+  }
+
+  private async adopt(logletId: string): Promise<SequencerCore> {
+    const logId = logIdOfLoglet(logletId);
+    if (!logId) throw new LogUnavailableError(`malformed loglet id ${JSON.stringify(logletId)}`);
+    const v = await this.o.metadata.get(chainKey(logId));
+    const seg = v ? decodeChain(v.value).segments.find((s) => s.logletId === logletId) : undefined;
+    if (!seg) throw new LogUnavailableError(`loglet ${logletId} is not in the chain of log ${logId}`);
+    if (seg.sequencer.id !== this.o.id || seg.sequencer.instance !== this.o.instance)
+      throw new LogUnavailableError(
+        `loglet ${logletId} is sequenced by ${seg.sequencer.id}/${seg.sequencer.instance}, not by this process (${this.o.id}/${this.o.instance})`,
+      );
+    if (seg.sealedTail !== undefined) throw new LogletSealedError(`loglet ${logletId} is sealed`);
+    return new SequencerCore(paramsOf(seg), this.o.logServers, {
+      ...this.o.sequencer,
+      timers: this.o.timers,
+      random: this.o.random,
+    });
+  }
+
+  async append(logletId: string, payloads: Uint8Array[]): Promise<bigint> {
+    return (await this.core(logletId)).append(payloads);
+  }
+
+  async tail(logletId: string): Promise<bigint> {
+    const c = await this.core(logletId);
+    if (c.isSealed) throw new LogletSealedError(`loglet ${logletId} is sealed`);
+    return c.tail;
+  }
+
+  async waitForTail(logletId: string, above: bigint, signal?: AbortSignal): Promise<bigint> {
+    return (await this.core(logletId)).waitForTail(above, signal);
+  }
+
+  /** Rejects every unacknowledged append of every loglet; the process is going away. */
+  close(): void {
+    this.closed = true;
+    for (const c of this.cores.values()) if (c instanceof SequencerCore) c.close();
+  }
+}

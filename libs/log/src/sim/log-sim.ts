@@ -1,0 +1,513 @@
+import { Bifrost, type ChainStore, type Placement, type SequencerApi } from '../bifrost/bifrost.ts';
+import { chainKey, decodeChain, type LogChain, type SequencerRef } from '../bifrost/chain.ts';
+import { LogServerCore, MemoryLogServerStorage, type StorageBatch } from '../replicated/log-server-core.ts';
+import { Quorum } from '../replicated/quorum.ts';
+import { withTimeout } from '../replicated/sealer.ts';
+import { SequencerHost } from '../replicated/sequencer-host.ts';
+import {
+  LogletSealedError,
+  type LogServerApi,
+  type LogServerDirectory,
+  LogUnavailableError,
+  type NodesetMember,
+  type ReplicationProperty,
+} from '../replicated/types.ts';
+import { World } from './world.ts';
+
+/**
+ * Deterministic simulation of the replicated log: log servers, sequencer processes, appending clients and a
+ * controller, connected by a network that loses, delays, reorders and duplicates messages and can be
+ * partitioned; log servers and sequencers crash and restart. After the faults stop and everything heals, it
+ * checks: every acknowledged append is readable at its offset by independent readers that agree on the whole
+ * log; no offset of any loglet holds two different records on any two log servers; an acknowledged order is
+ * never inverted; sealed loglets accept no new appends; appends work again after healing.
+ */
+
+export interface SimOptions {
+  /** Virtual milliseconds of appending with faults. */
+  durationMs?: number;
+  clients?: number;
+  /** Print a trace of faults and reconfigurations. */
+  trace?: (line: string) => void;
+}
+
+export interface SimResult {
+  seed: number;
+  violations: string[];
+  acked: number;
+  failed: number;
+  reconfigurations: number;
+  segments: number;
+  records: number;
+  steps: number;
+  scenario: string;
+}
+
+class Net {
+  private readonly w: World;
+  readonly down = new Set<string>();
+  private readonly cut = new Set<string>();
+  loss = 0;
+  dup = 0;
+  constructor(w: World) {
+    this.w = w;
+  }
+  private key(a: string, b: string): string {
+    return a < b ? `${a}|${b}` : `${b}|${a}`;
+  }
+  partition(a: string, b: string): void {
+    this.cut.add(this.key(a, b));
+  }
+  heal(): void {
+    this.cut.clear();
+    this.loss = 0;
+    this.dup = 0;
+  }
+  private blocked(a: string, b: string): boolean {
+    return this.down.has(a) || this.down.has(b) || this.cut.has(this.key(a, b));
+  }
+  /** Delivers `fn` at `to` after a delay and its answer back; lost messages leave the promise pending forever. */
+  call<T>(from: string, to: string, fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.blocked(from, to) || this.w.chance(this.loss)) return;
+      const deliver = (answer: boolean) => {
+        if (this.blocked(from, to)) return;
+        let p: Promise<T>;
+        try {
+          p = fn();
+        } catch (e) {
+          p = Promise.reject(e);
+        }
+        if (!answer) {
+          p.catch(() => {});
+          return;
+        }
+        p.then(
+          (v) => {
+            if (this.blocked(from, to) || this.w.chance(this.loss)) return;
+            this.w.schedule(this.w.int(1, 8), () => resolve(v));
+          },
+          (e: unknown) => {
+            if (this.blocked(from, to) || this.w.chance(this.loss)) return;
+            this.w.schedule(this.w.int(1, 8), () => reject(e));
+          },
+        );
+      };
+      this.w.schedule(this.w.int(1, 8), () => deliver(true));
+      if (this.w.chance(this.dup)) this.w.schedule(this.w.int(1, 20), () => deliver(false));
+    });
+  }
+}
+
+/** Storage of one log-server incarnation: after the crash it writes nothing more. */
+class IncarnationStorage extends MemoryLogServerStorage {}
+
+class SimLogServer {
+  readonly id: string;
+  readonly zone: string | undefined;
+  readonly disk = new IncarnationStorage();
+  core: LogServerCore;
+  private incarnation = 0;
+  constructor(id: string, zone: string | undefined) {
+    this.id = id;
+    this.zone = zone;
+    this.core = this.boot();
+  }
+  private boot(): LogServerCore {
+    const mine = ++this.incarnation;
+    const disk = this.disk;
+    const gated = {
+      loadState: disk.loadState.bind(disk),
+      readRecords: disk.readRecords.bind(disk),
+      readOffsets: disk.readOffsets.bind(disk),
+      write: async (b: StorageBatch) => {
+        if (mine !== this.incarnation) throw new Error('crashed');
+        await disk.write(b);
+      },
+    };
+    return new LogServerCore(gated);
+  }
+  restart(): void {
+    this.core = this.boot();
+  }
+}
+
+class SimMetadata implements ChainStore {
+  private readonly data = new Map<string, { value: Uint8Array; version: number }>();
+  async get(key: string) {
+    return this.data.get(key);
+  }
+  async put(
+    key: string,
+    value: Uint8Array,
+    pre: { kind: 'does-not-exist' } | { kind: 'matches-version'; version: number },
+  ): Promise<number> {
+    const cur = this.data.get(key);
+    const ok = pre.kind === 'does-not-exist' ? !cur : cur?.version === pre.version;
+    if (!ok) throw Object.assign(new Error('precondition failed'), { code: 'precondition-failed' });
+    const version = (cur?.version ?? 0) + 1;
+    this.data.set(key, { value, version });
+    return version;
+  }
+}
+
+interface Ack {
+  client: number;
+  payloads: string[];
+  offset: bigint;
+  issuedAt: number;
+  ackedAt: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export async function runLogSimulation(seed: number, opts: SimOptions = {}): Promise<SimResult> {
+  const w = new World(seed);
+  const trace = opts.trace ?? (() => {});
+  const net = new Net(w);
+  const violations: string[] = [];
+  const durationMs = opts.durationMs ?? 2_000;
+
+  // Scenario from the seed.
+  const zoneMode = w.chance(0.25);
+  const nLogServers = zoneMode ? 6 : w.int(3, 5);
+  const replication: ReplicationProperty = zoneMode
+    ? { scope: 'zone', count: 2 }
+    : { scope: 'node', count: w.int(1, Math.min(3, nLogServers - 1)) };
+  const logServers = new Map<string, SimLogServer>();
+  for (let i = 1; i <= nLogServers; i++) {
+    const id = `ls${i}`;
+    logServers.set(id, new SimLogServer(id, zoneMode ? `z${(i - 1) % 3}` : undefined));
+  }
+  const members = (): NodesetMember[] =>
+    [...logServers.values()].map((l) => (l.zone ? { id: l.id, zone: l.zone } : { id: l.id }));
+  const nSequencers = w.int(2, 3);
+  const metadata = new SimMetadata();
+  // Like the real metadata client: every call is retried until it gets an answer (lost messages time out).
+  const retrying = async <T>(call: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await withTimeout(w.timers, 50, call);
+      } catch (e) {
+        if (!(e instanceof LogUnavailableError)) throw e;
+      }
+    }
+  };
+  const metaVia = (from: string): ChainStore => ({
+    get: (k) => retrying(() => net.call(from, 'meta', () => metadata.get(k))),
+    put: (k, v, p) => retrying(() => net.call(from, 'meta', () => metadata.put(k, v, p))),
+  });
+  const lsDirectory =
+    (from: string): LogServerDirectory =>
+    (node) => {
+      const target = (): LogServerApi => {
+        const l = logServers.get(node);
+        if (!l) throw new LogUnavailableError(`no log server ${node}`);
+        return l.core;
+      };
+      return {
+        store: (r) => net.call(from, node, () => target().store(r)),
+        getRecords: (r) => net.call(from, node, () => target().getRecords(r)),
+        getDigest: (r) => net.call(from, node, () => target().getDigest(r)),
+        waitForTail: (r) => net.call(from, node, () => target().waitForTail(r)),
+        seal: (r) => net.call(from, node, () => target().seal(r)),
+        trim: (r) => net.call(from, node, () => target().trim(r)),
+      };
+    };
+  const hosts = new Map<string, SequencerHost>();
+  let instances = 0;
+  const bootHost = (id: string) => {
+    const h = new SequencerHost({
+      id,
+      instance: `i${++instances}`,
+      metadata: metaVia(id),
+      logServers: lsDirectory(id),
+      timers: w.timers,
+      random: w.random,
+      sequencer: { storeTimeoutMs: 60, avoidMs: 200, maxWaveRecords: w.int(1, 16), maxInflightWaves: w.int(1, 8) },
+    });
+    hosts.set(id, h);
+    return h;
+  };
+  for (let i = 1; i <= nSequencers; i++) bootHost(`seq${i}`);
+  const seqDirectory =
+    (from: string) =>
+    (ref: SequencerRef): SequencerApi => ({
+      append: (l, p) => net.call(from, ref.id, () => hosts.get(ref.id)!.append(l, p)),
+      tail: (l) => net.call(from, ref.id, () => hosts.get(ref.id)!.tail(l)),
+    });
+  const place = (failed?: SequencerRef): Placement => {
+    const live = [...hosts.values()].filter((h) => !net.down.has(h.id) && h.id !== failed?.id);
+    const h = live.length > 0 ? w.pick(live) : w.pick([...hosts.values()]);
+    let nodeset = members();
+    if (!zoneMode && w.chance(0.3) && nodeset.length > replication.count + 1) {
+      // A smaller nodeset: scaling in and out between segments.
+      const drop = w.pick(nodeset).id;
+      nodeset = nodeset.filter((m) => m.id !== drop);
+    }
+    return { sequencer: { id: h.id, instance: h.instance }, nodeset, replication };
+  };
+  const bifrost = (name: string, failoverAfterMs = 150) =>
+    new Bifrost({
+      metadata: metaVia(name),
+      logServers: lsDirectory(name),
+      sequencers: seqDirectory(name),
+      place: (_c, failed) => place(failed),
+      timers: w.timers,
+      random: w.random,
+      failoverAfterMs,
+      callTimeoutMs: 100,
+      appendTimeoutMs: 10_000,
+      onReconfigured: (c, tail, why) =>
+        trace(`t=${w.now} ${name} reconfigured -> segment ${c.segments.length - 1} (sealed tail ${tail}): ${why}`),
+    });
+
+  const logId = 'log';
+  const scenario = `${nLogServers} log servers, replication {${replication.scope}: ${replication.count}}, ${nSequencers} sequencers`;
+  const admin = bifrost('admin');
+  let created = false;
+  void admin.create(logId).then(() => {
+    created = true;
+  });
+  await w.run(1_000, () => created);
+
+  // Appending clients.
+  const acks: Ack[] = [];
+  const byOffset = new Map<bigint, string>();
+  let failed = 0;
+  let running = 0;
+  const nClients = opts.clients ?? 3;
+  const clients: Bifrost[] = [];
+  for (let c = 0; c < nClients; c++) {
+    const client = bifrost(`c${c}`);
+    clients.push(client);
+    running++;
+    void (async () => {
+      let n = 0;
+      while (w.now < durationMs) {
+        const payloads = Array.from({ length: w.int(1, 3) }, (_, j) => `c${c}:${n}:${j}`);
+        n++;
+        const issuedAt = w.now;
+        try {
+          const offset = await client.append(
+            logId,
+            payloads.map((p) => enc.encode(p)),
+          );
+          acks.push({ client: c, payloads, offset, issuedAt, ackedAt: w.now });
+          payloads.forEach((p, j) => {
+            const o = offset + BigInt(j);
+            const had = byOffset.get(o);
+            if (had !== undefined && had !== p) violations.push(`offset ${o} acknowledged for ${had} and for ${p}`);
+            byOffset.set(o, p);
+          });
+        } catch (e) {
+          failed++;
+          trace(`t=${w.now} c${c} append failed: ${String(e)}`);
+        }
+        if (w.chance(0.3)) await new Promise<void>((r) => w.timers.after(w.int(1, 20), r));
+      }
+      running--;
+    })();
+  }
+
+  // Faults.
+  const faultsUntil = durationMs - 200;
+  const controller = bifrost('controller');
+  const faultLoop = () => {
+    if (w.now >= faultsUntil) return;
+    const r = w.random();
+    const lsIds = [...logServers.keys()];
+    if (r < 0.2) {
+      const id = w.pick(lsIds);
+      if (!net.down.has(id)) {
+        net.down.add(id);
+        trace(`t=${w.now} crash ${id}`);
+        w.schedule(w.int(50, 500), () => {
+          if (!net.down.has(id)) return; // already healed
+          logServers.get(id)!.restart();
+          net.down.delete(id);
+          trace(`t=${w.now} restart ${id}`);
+        });
+      }
+    } else if (r < 0.35) {
+      const id = w.pick([...hosts.keys()]);
+      if (!net.down.has(id)) {
+        net.down.add(id);
+        hosts.get(id)!.close();
+        trace(`t=${w.now} crash ${id}`);
+        w.schedule(w.int(50, 500), () => {
+          if (!net.down.has(id)) return; // already healed
+          bootHost(id);
+          net.down.delete(id);
+          trace(`t=${w.now} restart ${id}`);
+        });
+      }
+    } else if (r < 0.5) {
+      const a = w.pick([...hosts.keys(), 'c0', 'c1', 'c2', 'controller']);
+      const b = w.pick(lsIds);
+      net.partition(a, b);
+      trace(`t=${w.now} partition ${a} | ${b}`);
+      w.schedule(w.int(50, 400), () => {
+        net.heal();
+        trace(`t=${w.now} heal`);
+      });
+    } else if (r < 0.6) {
+      net.loss = w.random() * 0.2;
+      net.dup = w.random() * 0.2;
+      trace(`t=${w.now} loss ${net.loss.toFixed(2)} dup ${net.dup.toFixed(2)}`);
+    } else if (r < 0.7) {
+      void controller
+        .reconfigure(logId, 'controller move')
+        .catch((e: unknown) => trace(`t=${w.now} controller: ${String(e)}`));
+    }
+    w.schedule(w.int(20, 150), faultLoop);
+  };
+  w.schedule(w.int(20, 100), faultLoop);
+
+  await w.run(faultsUntil);
+  // Heal everything and let the clients finish.
+  net.heal();
+  for (const id of [...net.down]) {
+    if (logServers.has(id)) logServers.get(id)!.restart();
+    else bootHost(id);
+    net.down.delete(id);
+  }
+  trace(`t=${w.now} healed`);
+  await w.run(w.now + 60_000, () => running === 0);
+  if (running > 0) violations.push(`${running} client(s) still stuck in an append 60 s after healing`);
+
+  // A fresh append must work after healing.
+  let lastOk = false;
+  const fresh = bifrost('fresh');
+  void fresh
+    .append(logId, [enc.encode('final')])
+    .then((o) => {
+      lastOk = true;
+      acks.push({ client: -1, payloads: ['final'], offset: o, issuedAt: w.now, ackedAt: w.now });
+    })
+    .catch((e: unknown) => violations.push(`append after healing failed: ${String(e)}`));
+  await w.run(w.now + 30_000, () => lastOk || violations.length > 0);
+  if (!lastOk && violations.length === 0) violations.push('append after healing did not finish');
+
+  // Read the whole log back with two independent readers.
+  const readAll = async (name: string): Promise<string[] | undefined> => {
+    const b = bifrost(name);
+    let out: string[] | undefined;
+    let err: unknown;
+    void (async () => {
+      const tail = await b.tail(logId);
+      const all: string[] = [];
+      let at = 0n;
+      while (at < tail) {
+        const recs = await b.read(logId, at, 200, tail);
+        if (recs.length === 0) throw new Error(`read returned nothing at ${at} below tail ${tail}`);
+        for (const r of recs) {
+          if (r.offset !== at) throw new Error(`read returned offset ${r.offset}, expected ${at}`);
+          all.push(dec.decode(r.payload));
+          at++;
+        }
+      }
+      out = all;
+    })().catch((e: unknown) => {
+      err = e;
+    });
+    await w.run(w.now + 30_000, () => out !== undefined || err !== undefined);
+    if (err !== undefined) violations.push(`${name}: ${String(err)}`);
+    else if (!out) violations.push(`${name}: did not finish`);
+    return out;
+  };
+  const log1 = await readAll('reader1');
+  const log2 = await readAll('reader2');
+  if (log1 && log2) {
+    const n = Math.min(log1.length, log2.length);
+    for (let i = 0; i < n; i++)
+      if (log1[i] !== log2[i]) {
+        violations.push(`readers disagree at offset ${i}: ${log1[i]} vs ${log2[i]}`);
+        break;
+      }
+    // Both read up to the tail at their time; the log is quiet, so they must have the same length.
+    if (log1.length !== log2.length) violations.push(`readers read ${log1.length} and ${log2.length} records`);
+    for (const a of acks)
+      a.payloads.forEach((p, j) => {
+        const o = Number(a.offset) + j;
+        if (log1[o] !== p) violations.push(`acknowledged ${p} at ${o} but the log holds ${log1[o]}`);
+      });
+  }
+  // Acknowledged order: an append issued after another was acknowledged lands after it.
+  const sorted = [...acks].sort((a, b) => a.ackedAt - b.ackedAt);
+  for (const a of acks)
+    for (const b of sorted) {
+      if (b.ackedAt >= a.issuedAt) break;
+      if (b.offset >= a.offset)
+        violations.push(`${a.payloads[0]} issued after ${b.payloads[0]} was acknowledged but precedes it`);
+    }
+  // No offset of any loglet holds two different records.
+  const seen = new Map<string, Map<bigint, string>>();
+  for (const l of logServers.values())
+    for (const [loglet, recs] of l.disk.records) {
+      let m = seen.get(loglet);
+      if (!m) {
+        m = new Map();
+        seen.set(loglet, m);
+      }
+      for (const [o, p] of recs) {
+        const s = dec.decode(p);
+        const had = m.get(o);
+        if (had !== undefined && had !== s)
+          violations.push(`${loglet} offset ${o}: ${had} on one node, ${s} on ${l.id}`);
+        m.set(o, s);
+      }
+    }
+  const chainV = await metadata.get(chainKey(logId));
+  const chain: LogChain | undefined = chainV ? decodeChain(chainV.value) : undefined;
+  // Durability: every record below a sealed tail (or the released tail of the open segment) has a write quorum.
+  for (const seg of chain?.segments ?? []) {
+    const quorum = new Quorum(seg.nodeset, seg.replication);
+    let end = seg.sealedTail;
+    if (end === undefined) {
+      const host = hosts.get(seg.sequencer.id);
+      end =
+        host && host.instance === seg.sequencer.instance ? ((await host.tail(seg.logletId).catch(() => 0n)) ?? 0n) : 0n;
+    }
+    for (let o = 0n; o < end; o++) {
+      const holders = [...logServers.values()].filter((l) => l.disk.records.get(seg.logletId)?.has(o)).map((l) => l.id);
+      if (!quorum.isWriteQuorum(holders)) {
+        violations.push(`${seg.logletId} offset ${o} (below tail ${end}) is held only by [${holders.join(', ')}]`);
+        break;
+      }
+    }
+  }
+  // Sealed loglets accept nothing new.
+  for (const seg of chain?.segments ?? []) {
+    if (seg.sealedTail === undefined) continue;
+    const host = hosts.get(seg.sequencer.id);
+    if (!host || host.instance !== seg.sequencer.instance) continue;
+    let outcome: string | undefined;
+    void host.append(seg.logletId, [enc.encode('probe')]).then(
+      (o) => {
+        outcome = `accepted at ${o}`;
+      },
+      (e: unknown) => {
+        outcome = e instanceof LogletSealedError ? 'sealed' : `error ${String(e)}`;
+      },
+    );
+    await w.run(w.now + 10_000, () => outcome !== undefined);
+    if (outcome === undefined) trace(`probe hang: ${JSON.stringify(host.loglets().map(([id, c]) => [id, c.debug()]))}`);
+    if (outcome !== 'sealed')
+      violations.push(`sealed loglet ${seg.logletId} answered a new append with: ${outcome ?? 'nothing'}`);
+  }
+
+  const reconfigurations = [admin, controller, fresh, ...clients].reduce((n, b) => n + b.stats.reconfigurations, 0);
+  return {
+    seed,
+    violations: [...new Set(violations)],
+    acked: acks.length,
+    failed,
+    reconfigurations,
+    segments: chain ? chain.segments.at(-1)!.index + 1 : 0,
+    records: log1?.length ?? 0,
+    steps: w.steps,
+    scenario,
+  };
+}
