@@ -1,5 +1,7 @@
 export * from './bifrost/bifrost.ts';
 export * from './bifrost/chain.ts';
+export * from './cluster/nodes.ts';
+export * from './cluster/sequencer-grpc.ts';
 export * from './local/local-log-store.ts';
 export * from './replicated/log-server-core.ts';
 export * from './replicated/quorum.ts';

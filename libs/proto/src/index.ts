@@ -1,2 +1,3 @@
 export * as common from './gen/stead/common/v1/common.ts';
+export * as sequencer from './gen/stead/log/v1/sequencer.ts';
 export * as metadata from './gen/stead/metadata/v1/metadata.ts';

@@ -1,0 +1,48 @@
+import type { ChainStore } from '../bifrost/bifrost.ts';
+
+/**
+ * Who is in the log cluster, as kept in the metadata store under one key: log servers (id → address, zone) and
+ * sequencer processes (id → address, current instance). Processes register themselves when they start; the
+ * placement of new segments draws from here.
+ */
+export interface LogNodesConfig {
+  logServers: Record<string, { address: string; zone?: string }>;
+  sequencers: Record<string, { address: string; instance: string }>;
+}
+
+export const NODES_KEY = 'cluster/log-nodes';
+
+export function decodeNodes(bytes: Uint8Array | undefined): LogNodesConfig {
+  if (!bytes) return { logServers: {}, sequencers: {} };
+  const v = JSON.parse(new TextDecoder().decode(bytes)) as Partial<LogNodesConfig>;
+  return { logServers: v.logServers ?? {}, sequencers: v.sequencers ?? {} };
+}
+
+export function encodeNodes(c: LogNodesConfig): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(c));
+}
+
+/** Reads, changes and conditionally writes the nodes config until the write wins. */
+export async function updateNodes(
+  metadata: ChainStore,
+  change: (c: LogNodesConfig) => LogNodesConfig,
+): Promise<LogNodesConfig> {
+  for (;;) {
+    const cur = await metadata.get(NODES_KEY);
+    const next = change(decodeNodes(cur?.value));
+    try {
+      await metadata.put(
+        NODES_KEY,
+        encodeNodes(next),
+        cur ? { kind: 'matches-version', version: cur.version } : { kind: 'does-not-exist' },
+      );
+      return next;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'precondition-failed') throw e;
+    }
+  }
+}
+
+export async function loadNodes(metadata: ChainStore): Promise<LogNodesConfig> {
+  return decodeNodes((await metadata.get(NODES_KEY))?.value);
+}
