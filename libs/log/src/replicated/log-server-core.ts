@@ -34,11 +34,15 @@ export interface LogServerStorage {
 
 const EMPTY: LogletState = { localTail: 0n, knownGlobalTail: 0n, trimPoint: 0n, sealed: false };
 
-interface Pending {
-  req: StoreRequest;
-  resolve: (r: StoreResponse) => void;
-  reject: (e: unknown) => void;
-}
+type Pending =
+  | { kind: 'store'; req: StoreRequest; resolve: (r: StoreResponse) => void; reject: (e: unknown) => void }
+  | {
+      kind: 'seal' | 'trim';
+      logletId: LogletId;
+      upTo: bigint;
+      resolve: (s: LogletState) => void;
+      reject: (e: unknown) => void;
+    };
 
 /**
  * The logic of a log server, independent of transport and disk: seal flag, trim point, local and known global
@@ -82,7 +86,7 @@ export class LogServerCore implements LogServerApi {
 
   store(req: StoreRequest): Promise<StoreResponse> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
+      this.queue.push({ kind: 'store', req, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -100,12 +104,42 @@ export class LogServerCore implements LogServerApi {
     }
   }
 
+  /**
+   * Writes one batch: stores, seals and trims in arrival order, all in one durable write. Seals and trims go
+   * through the same queue as stores, so a seal is ordered after every store accepted before it and no store
+   * accepted after it can overwrite the seal flag.
+   */
   private async flushBatch(batch: Pending[]): Promise<void> {
     const out: StorageBatch = { loglets: new Map() };
     const answers: Array<{ p: Pending; r?: StoreResponse }> = [];
     // Next state per loglet, applied to the cache only once the batch is durable.
     const next = new Map<LogletId, LogletState>();
+    const entryOf = (id: LogletId, cur: LogletState) => {
+      let entry = out.loglets.get(id);
+      if (!entry) {
+        entry = { records: [], state: cur };
+        out.loglets.set(id, entry);
+      }
+      entry.state = cur;
+      next.set(id, cur);
+      return entry;
+    };
     for (const p of batch) {
+      if (p.kind !== 'store') {
+        const cur = next.get(p.logletId) ?? { ...(await this.state(p.logletId)) };
+        const entry = entryOf(p.logletId, cur);
+        if (p.kind === 'seal') cur.sealed = true;
+        else {
+          // Never trim above the local tail: a trim point is a promise that nothing below it is needed.
+          const upTo = minBig(p.upTo, cur.localTail);
+          if (upTo > cur.trimPoint) {
+            cur.trimPoint = upTo;
+            entry.trimBelow = upTo;
+          }
+        }
+        answers.push({ p });
+        continue;
+      }
       const { req } = p;
       if (req.firstOffset < 0n || req.payloads.length === 0 || req.logletId === '') {
         answers.push({ p, r: { status: 'malformed', localTail: 0n, sealed: false } });
@@ -121,11 +155,7 @@ export class LogServerCore implements LogServerApi {
         answers.push({ p, r: { status: 'trimmed', localTail: cur.localTail, sealed: cur.sealed } });
         continue;
       }
-      let entry = out.loglets.get(req.logletId);
-      if (!entry) {
-        entry = { records: [], state: cur };
-        out.loglets.set(req.logletId, entry);
-      }
+      const entry = entryOf(req.logletId, cur);
       for (let i = 0; i < req.payloads.length; i++) {
         const offset = req.firstOffset + BigInt(i);
         if (offset >= cur.trimPoint) entry.records.push({ offset, payload: req.payloads[i]! });
@@ -133,16 +163,19 @@ export class LogServerCore implements LogServerApi {
       // A repair store on a sealed loglet must not move the tail the seal reported.
       if (!cur.sealed && end > cur.localTail) cur.localTail = end;
       if (req.knownGlobalTail > cur.knownGlobalTail) cur.knownGlobalTail = req.knownGlobalTail;
-      entry.state = cur;
-      next.set(req.logletId, cur);
       answers.push({ p });
     }
+    for (const entry of out.loglets.values())
+      if (entry.trimBelow !== undefined) {
+        const below = entry.trimBelow;
+        entry.records = entry.records.filter((r) => r.offset >= below);
+      }
     if (out.loglets.size > 0) {
       try {
         await this.storage.write(out);
       } catch (e) {
+        for (const a of answers) if (a.r) (a.p as { resolve: (r: StoreResponse) => void }).resolve(a.r);
         for (const a of answers) if (!a.r) a.p.reject(e);
-        for (const a of answers) if (a.r) a.p.resolve(a.r);
         return;
       }
       this.stats.batches++;
@@ -152,14 +185,19 @@ export class LogServerCore implements LogServerApi {
       }
     }
     for (const a of answers) {
+      const p = a.p;
+      if (p.kind !== 'store') {
+        p.resolve({ ...this.states.get(p.logletId)! });
+        continue;
+      }
       if (a.r) {
-        a.p.resolve(a.r);
+        p.resolve(a.r);
         continue;
       }
       this.stats.stores++;
-      this.stats.records += a.p.req.payloads.length;
-      const st = this.states.get(a.p.req.logletId)!;
-      a.p.resolve({ status: 'ok', localTail: st.localTail, sealed: st.sealed });
+      this.stats.records += p.req.payloads.length;
+      const st = this.states.get(p.req.logletId)!;
+      p.resolve({ status: 'ok', localTail: st.localTail, sealed: st.sealed });
     }
   }
 
@@ -217,48 +255,20 @@ export class LogServerCore implements LogServerApi {
     }
   }
 
-  async seal(req: SealRequest): Promise<LogletState> {
-    // Goes through the store queue so that it is ordered after every store accepted before it.
-    const st = await this.state(req.logletId);
-    if (!st.sealed) {
-      await this.drain();
-      const cur = await this.state(req.logletId);
-      if (!cur.sealed) {
-        const sealed = { ...cur, sealed: true };
-        await this.storage.write({ loglets: new Map([[req.logletId, { records: [], state: sealed }]]) });
-        this.states.set(req.logletId, sealed);
-        this.notify(req.logletId, sealed);
-      }
-    }
-    return { ...(await this.state(req.logletId)) };
+  seal(req: SealRequest): Promise<LogletState> {
+    return this.enqueue('seal', req.logletId, 0n);
   }
 
-  async trim(req: TrimRequest): Promise<LogletState> {
-    const cur = await this.state(req.logletId);
-    // Never trim above what is known to be released: that would lose records a reader still needs.
-    const upTo = minBig(req.upTo, cur.localTail);
-    if (upTo > cur.trimPoint) {
-      await this.drain();
-      const st = { ...(await this.state(req.logletId)), trimPoint: upTo };
-      await this.storage.write({ loglets: new Map([[req.logletId, { records: [], state: st, trimBelow: upTo }]]) });
-      this.states.set(req.logletId, st);
-    }
-    return { ...(await this.state(req.logletId)) };
+  trim(req: TrimRequest): Promise<LogletState> {
+    return this.enqueue('trim', req.logletId, req.upTo);
   }
 
-  /** Resolves once every store queued before the call is written. */
-  private async drain(): Promise<void> {
-    while (this.flushing || this.queue.length > 0) {
-      await new Promise<void>((resolve) => {
-        this.queue.push({
-          req: { logletId: '', firstOffset: -1n, payloads: [], knownGlobalTail: 0n },
-          resolve: () => resolve(),
-          reject: () => resolve(),
-        });
-        if (!this.flushing) void this.flush();
-      });
-      if (!this.flushing && this.queue.length === 0) return;
-    }
+  private enqueue(kind: 'seal' | 'trim', logletId: LogletId, upTo: bigint): Promise<LogletState> {
+    if (logletId === '') return Promise.reject(new Error(`${kind}: loglet id missing`));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind, logletId, upTo, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
   }
 }
 

@@ -1,0 +1,119 @@
+import type { ChainStore, Placement, SequencerApi, SequencerDirectory } from '../bifrost/bifrost.ts';
+import type { LogChain, SequencerRef } from '../bifrost/chain.ts';
+import { Quorum } from '../replicated/quorum.ts';
+import {
+  type LogServerApi,
+  type LogServerDirectory,
+  LogUnavailableError,
+  type NodesetMember,
+  type ReplicationProperty,
+} from '../replicated/types.ts';
+import { type LogNodesConfig, loadNodes } from './nodes.ts';
+
+type Closable = { close?: () => void };
+
+export interface ClusterDirectoryOptions {
+  metadata: ChainStore;
+  connectLogServer: (address: string) => LogServerApi & Closable;
+  connectSequencer: (address: string) => SequencerApi & Closable;
+  /** Replication of new segments. */
+  replication: ReplicationProperty;
+  /** Use at most this many log servers per segment (all registered ones by default). */
+  nodesetSize?: number;
+}
+
+/**
+ * Resolves node ids to gRPC clients through the nodes config in the metadata store (re-read when an id is
+ * unknown), and places new segments: the next registered sequencer that has not just failed, and the
+ * registered log servers.
+ */
+export class ClusterDirectory {
+  private readonly o: ClusterDirectoryOptions;
+  private nodes: LogNodesConfig = { logServers: {}, sequencers: {} };
+  private readonly lsClients = new Map<string, LogServerApi & Closable>();
+  private readonly seqClients = new Map<string, SequencerApi & Closable>();
+  private readonly suspects = new Map<string, number>();
+  private rotation = 0;
+
+  constructor(opts: ClusterDirectoryOptions) {
+    this.o = opts;
+  }
+
+  async refresh(): Promise<LogNodesConfig> {
+    this.nodes = await loadNodes(this.o.metadata);
+    return this.nodes;
+  }
+
+  private async address(kind: 'logServers' | 'sequencers', id: string): Promise<string> {
+    let a = this.nodes[kind][id]?.address;
+    if (!a) a = (await this.refresh())[kind][id]?.address;
+    if (!a)
+      throw new LogUnavailableError(`${kind === 'logServers' ? 'log server' : 'sequencer'} ${id} is not registered`);
+    return a;
+  }
+
+  private async logServer(id: string): Promise<LogServerApi> {
+    const addr = await this.address('logServers', id);
+    const key = `${id}@${addr}`;
+    let c = this.lsClients.get(key);
+    if (!c) {
+      c = this.o.connectLogServer(addr);
+      this.lsClients.set(key, c);
+    }
+    return c;
+  }
+
+  private async sequencer(id: string): Promise<SequencerApi> {
+    const addr = await this.address('sequencers', id);
+    const key = `${id}@${addr}`;
+    let c = this.seqClients.get(key);
+    if (!c) {
+      c = this.o.connectSequencer(addr);
+      this.seqClients.set(key, c);
+    }
+    return c;
+  }
+
+  readonly logServers: LogServerDirectory = (id) => ({
+    store: async (r) => (await this.logServer(id)).store(r),
+    getRecords: async (r) => (await this.logServer(id)).getRecords(r),
+    getDigest: async (r) => (await this.logServer(id)).getDigest(r),
+    waitForTail: async (r, s) => (await this.logServer(id)).waitForTail(r, s),
+    seal: async (r) => (await this.logServer(id)).seal(r),
+    trim: async (r) => (await this.logServer(id)).trim(r),
+  });
+
+  readonly sequencers: SequencerDirectory = (ref: SequencerRef) => ({
+    append: async (l, p) => (await this.sequencer(ref.id)).append(l, p),
+    tail: async (l) => (await this.sequencer(ref.id)).tail(l),
+  });
+
+  /** Placement of a new segment (BifrostOptions.place). */
+  place = async (_chain: LogChain | undefined, failed?: SequencerRef): Promise<Placement> => {
+    const nodes = await this.refresh();
+    const now = Date.now();
+    if (failed) this.suspects.set(failed.id, now + 10_000);
+    const seqs = Object.entries(nodes.sequencers).sort(([a], [b]) => a.localeCompare(b));
+    if (seqs.length === 0) throw new LogUnavailableError('no sequencer is registered');
+    const healthy = seqs.filter(
+      ([id, s]) =>
+        (this.suspects.get(id) ?? 0) <= now && !(failed && id === failed.id && s.instance === failed.instance),
+    );
+    const pool = healthy.length > 0 ? healthy : seqs;
+    const [id, s] = pool[this.rotation++ % pool.length]!;
+    let nodeset: NodesetMember[] = Object.entries(nodes.logServers)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([lid, l]) => (l.zone ? { id: lid, zone: l.zone } : { id: lid }));
+    if (this.o.nodesetSize !== undefined) nodeset = nodeset.slice(0, this.o.nodesetSize);
+    const problem = Quorum.validate(nodeset, this.o.replication);
+    if (problem) throw new LogUnavailableError(`cannot place a segment: ${problem}`);
+    return { sequencer: { id, instance: s.instance }, nodeset, replication: this.o.replication };
+  };
+
+  close(): void {
+    for (const c of this.lsClients.values()) c.close?.();
+    for (const c of this.seqClients.values()) c.close?.();
+    this.lsClients.clear();
+    this.seqClients.clear();
+  }
+}

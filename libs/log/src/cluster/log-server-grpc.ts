@@ -1,0 +1,311 @@
+import * as grpc from '@grpc/grpc-js';
+import { logServer as pb } from '@stead/proto';
+import type {
+  GetDigestResponse,
+  GetRecordsResponse,
+  LogletState,
+  LogServerApi,
+  StoreRequest,
+  StoreResponse,
+  StoreStatus,
+} from '../replicated/types.ts';
+import { LogUnavailableError } from '../replicated/types.ts';
+
+const MAX_MESSAGE_BYTES = 64 << 20;
+const CHANNEL_OPTIONS = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+};
+
+const STATUS_TO_PB: Record<StoreStatus, pb.StoreStatus> = {
+  ok: pb.StoreStatus.STORE_STATUS_OK,
+  sealed: pb.StoreStatus.STORE_STATUS_SEALED,
+  trimmed: pb.StoreStatus.STORE_STATUS_TRIMMED,
+  malformed: pb.StoreStatus.STORE_STATUS_MALFORMED,
+};
+const STATUS_FROM_PB = new Map<pb.StoreStatus, StoreStatus>(
+  Object.entries(STATUS_TO_PB).map(([k, v]) => [v, k as StoreStatus]),
+);
+
+const stateToPb = (s: LogletState): pb.LogletState => ({ ...s });
+const stateFromPb = (s: pb.LogletState | undefined): LogletState => ({
+  localTail: s?.localTail ?? 0n,
+  knownGlobalTail: s?.knownGlobalTail ?? 0n,
+  trimPoint: s?.trimPoint ?? 0n,
+  sealed: s?.sealed ?? false,
+});
+
+class BadRequest extends Error {}
+
+function storeFromPb(r: pb.StoreRequest): StoreRequest {
+  if (!r.logletId) throw new BadRequest('store: loglet id missing');
+  if (r.payloads.length === 0) throw new BadRequest('store: no records');
+  return {
+    logletId: r.logletId,
+    firstOffset: r.firstOffset,
+    payloads: r.payloads,
+    knownGlobalTail: r.knownGlobalTail,
+    repair: r.repair,
+  };
+}
+
+function toStatus(e: unknown): Partial<grpc.StatusObject> {
+  if (e instanceof BadRequest) return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
+  return { code: grpc.status.UNAVAILABLE, details: `log server: ${(e as Error)?.message ?? String(e)}` };
+}
+
+function unary<Req, Res>(fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, cb) => {
+    let p: Promise<Res>;
+    try {
+      p = fn(call.request);
+    } catch (e) {
+      cb(toStatus(e));
+      return;
+    }
+    p.then(
+      (v) => cb(null, v),
+      (e: unknown) => cb(toStatus(e)),
+    );
+  };
+}
+
+function range(what: string, loglet: string, from: bigint, to: bigint): void {
+  if (!loglet) throw new BadRequest(`${what}: loglet id missing`);
+  if (from > to) throw new BadRequest(`${what}: from ${from} is above to ${to}`);
+}
+
+export interface LogServerGrpcServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves a log server (core) over gRPC. */
+export async function serveLogServer(
+  core: LogServerApi,
+  opts: { host: string; port: number; identity: { nodeId: string; clusterName: string } },
+): Promise<LogServerGrpcServer> {
+  const server = new grpc.Server(CHANNEL_OPTIONS);
+  const storeOne = async (r: pb.StoreRequest): Promise<pb.StoreResponse> => {
+    const res = await core.store(storeFromPb(r));
+    return { id: r.id, status: STATUS_TO_PB[res.status], localTail: res.localTail, sealed: res.sealed, error: '' };
+  };
+  const impl: pb.LogServerServiceServer = {
+    storeStream(call) {
+      call.on('data', (r: pb.StoreRequest) => {
+        storeOne(r).then(
+          (res) => {
+            if (!call.cancelled && call.writable) call.write(res);
+          },
+          (e: unknown) => {
+            if (!call.cancelled && call.writable)
+              call.write({
+                id: r.id,
+                status: pb.StoreStatus.STORE_STATUS_UNSPECIFIED,
+                localTail: 0n,
+                sealed: false,
+                error: (e as Error)?.message ?? String(e),
+              });
+          },
+        );
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => {});
+    },
+    store: unary(storeOne),
+    getRecords: unary(async (r: pb.GetRecordsRequest): Promise<pb.GetRecordsResponse> => {
+      range('get records', r.logletId, r.from, r.to);
+      const res = await core.getRecords({
+        logletId: r.logletId,
+        from: r.from,
+        to: r.to,
+        maxBytes: r.maxBytes > 0n ? Number(r.maxBytes) : undefined,
+      });
+      return {
+        state: stateToPb(res),
+        records: res.records.map((x) => ({ offset: x.offset, payload: Buffer.from(x.payload) })),
+        next: res.next,
+      };
+    }),
+    getDigest: unary(async (r: pb.GetDigestRequest): Promise<pb.GetDigestResponse> => {
+      range('get digest', r.logletId, r.from, r.to);
+      const res = await core.getDigest({ logletId: r.logletId, from: r.from, to: r.to });
+      return { state: stateToPb(res), offsets: res.offsets };
+    }),
+    waitForTail: (call, cb) => {
+      if (!call.request.logletId) {
+        cb({ code: grpc.status.INVALID_ARGUMENT, details: 'wait for tail: loglet id missing' });
+        return;
+      }
+      const ac = new AbortController();
+      call.on('cancelled', () => ac.abort());
+      core.waitForTail({ logletId: call.request.logletId, above: call.request.above }, ac.signal).then(
+        (s) => cb(null, stateToPb(s)),
+        (e: unknown) => cb(toStatus(e)),
+      );
+    },
+    seal: unary(async (r: pb.SealRequest) => {
+      if (!r.logletId) throw new BadRequest('seal: loglet id missing');
+      return stateToPb(await core.seal({ logletId: r.logletId }));
+    }),
+    trim: unary(async (r: pb.TrimRequest) => {
+      if (!r.logletId) throw new BadRequest('trim: loglet id missing');
+      return stateToPb(await core.trim({ logletId: r.logletId, upTo: r.upTo }));
+    }),
+    identify: unary(async () => ({ ...opts.identity })),
+  };
+  server.addService(pb.LogServerServiceService, impl);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(() => server.forceShutdown(), 2_000);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      }),
+  };
+}
+
+/**
+ * A log server reached over gRPC. Stores share one bidirectional stream (pipelined, answered by id); a broken
+ * stream fails its in-flight stores with LogUnavailableError and the next store opens a new one.
+ */
+export class GrpcLogServerClient implements LogServerApi {
+  private readonly client: pb.LogServerServiceClient;
+  private readonly timeoutMs: number;
+  private stream: grpc.ClientDuplexStream<pb.StoreRequest, pb.StoreResponse> | undefined;
+  private readonly inflight = new Map<bigint, { resolve: (r: StoreResponse) => void; reject: (e: unknown) => void }>();
+  private nextId = 1n;
+
+  constructor(address: string, opts: { timeoutMs?: number } = {}) {
+    this.client = new pb.LogServerServiceClient(address, grpc.credentials.createInsecure(), {
+      ...CHANNEL_OPTIONS,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+    });
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+  }
+
+  private deadline(): Partial<grpc.CallOptions> {
+    return { deadline: Date.now() + this.timeoutMs };
+  }
+
+  private openStream(): grpc.ClientDuplexStream<pb.StoreRequest, pb.StoreResponse> {
+    if (this.stream) return this.stream;
+    const s = this.client.storeStream();
+    this.stream = s;
+    s.on('data', (r: pb.StoreResponse) => {
+      const w = this.inflight.get(r.id);
+      if (!w) return;
+      this.inflight.delete(r.id);
+      const status = STATUS_FROM_PB.get(r.status);
+      if (!status) w.reject(new LogUnavailableError(`log server store failed: ${r.error || 'no status'}`));
+      else w.resolve({ status, localTail: r.localTail, sealed: r.sealed });
+    });
+    const broken = (why: string) => {
+      if (this.stream !== s) return;
+      this.stream = undefined;
+      const waiting = [...this.inflight.values()];
+      this.inflight.clear();
+      for (const w of waiting) w.reject(new LogUnavailableError(`log server stream broke: ${why}`));
+    };
+    s.on('error', (e: Error) => broken(e.message));
+    s.on('end', () => broken('closed by the server'));
+    s.on('close', () => broken('closed'));
+    return s;
+  }
+
+  store(req: StoreRequest): Promise<StoreResponse> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.inflight.set(id, { resolve, reject });
+      try {
+        this.openStream().write({
+          id,
+          logletId: req.logletId,
+          firstOffset: req.firstOffset,
+          payloads: req.payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)),
+          knownGlobalTail: req.knownGlobalTail,
+          repair: req.repair ?? false,
+        });
+      } catch (e) {
+        this.inflight.delete(id);
+        reject(new LogUnavailableError(`log server: ${(e as Error).message}`));
+      }
+    });
+  }
+
+  private call<Req, Res>(
+    method: (
+      req: Req,
+      md: grpc.Metadata,
+      opts: Partial<grpc.CallOptions>,
+      cb: (e: grpc.ServiceError | null, r: Res) => void,
+    ) => unknown,
+    req: Req,
+    signal?: AbortSignal,
+    deadline = true,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const c = method.call(this.client, req, new grpc.Metadata(), deadline ? this.deadline() : {}, (e, r) => {
+        if (!e) resolve(r);
+        else if (e.code === grpc.status.INVALID_ARGUMENT)
+          reject(new Error(`log server refused the request: ${e.details}`));
+        else reject(new LogUnavailableError(`log server: ${e.details || e.message}`));
+      }) as grpc.ClientUnaryCall;
+      signal?.addEventListener('abort', () => c.cancel(), { once: true });
+    });
+  }
+
+  async getRecords(req: {
+    logletId: string;
+    from: bigint;
+    to: bigint;
+    maxBytes?: number;
+  }): Promise<GetRecordsResponse> {
+    const r = await this.call(this.client.getRecords, {
+      logletId: req.logletId,
+      from: req.from,
+      to: req.to,
+      maxBytes: BigInt(req.maxBytes ?? 0),
+    });
+    return {
+      ...stateFromPb(r.state),
+      records: r.records.map((x) => ({ offset: x.offset, payload: x.payload })),
+      next: r.next,
+    };
+  }
+
+  async getDigest(req: { logletId: string; from: bigint; to: bigint }): Promise<GetDigestResponse> {
+    const r = await this.call(this.client.getDigest, req);
+    return { ...stateFromPb(r.state), offsets: r.offsets };
+  }
+
+  async waitForTail(req: { logletId: string; above: bigint }, signal?: AbortSignal): Promise<LogletState> {
+    return stateFromPb(await this.call(this.client.waitForTail, req, signal, false));
+  }
+
+  async seal(req: { logletId: string }): Promise<LogletState> {
+    return stateFromPb(await this.call(this.client.seal, req));
+  }
+
+  async trim(req: { logletId: string; upTo: bigint }): Promise<LogletState> {
+    return stateFromPb(await this.call(this.client.trim, req));
+  }
+
+  async identify(): Promise<{ nodeId: string; clusterName: string }> {
+    return this.call(this.client.identify, {});
+  }
+
+  close(): void {
+    this.stream?.end();
+    this.client.close();
+  }
+}
