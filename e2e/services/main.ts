@@ -184,6 +184,8 @@ const waiter = restate.service({
         throw e;
       }
     },
+    /** Waits for another invocation's result by id (ctx.attach) and returns it. */
+    attachTo: async (ctx: Ctx, id: string) => ctx.attach<unknown>(id as restate.InvocationId),
     /** Cancels another invocation from a handler. */
     cancel: async (ctx: Ctx, id: string) => {
       ctx.cancel(id as restate.InvocationId);

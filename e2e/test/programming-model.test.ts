@@ -170,6 +170,41 @@ describe('the Restate programming model on stead-server', () => {
       expect((await admin('/invocations/inv_1nonsense/cancel')).status).toBe(400);
     });
 
+    it('restarts a completed invocation as a new one with the same input', async () => {
+      const file = join(dir, 'restart');
+      const id = await sendId('/Test/steps', { n: 2, file }, { 'idempotency-key': 'restart' });
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`))).toBe(1);
+      const res = await admin(`/invocations/${id}/restart-as-new`);
+      expect(res.status).toBe(200);
+      const { new_invocation_id: fresh } = await json(res);
+      expect(fresh).toMatch(/^inv_1/);
+      expect(fresh).not.toBe(id);
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${fresh}/attach`))).toBe(1);
+      expect(lines(file)).toEqual(['step 0', 'step 1', 'step 0', 'step 1']);
+      // The original keeps its result; a running invocation, an unknown one and a journal prefix are refused.
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/output`))).toBe(1);
+      const sleeping = await sendId(
+        '/Waiter/sleepy',
+        { ms: 60_000, file: join(dir, 'restart-running') },
+        { 'idempotency-key': 'rr' },
+      );
+      const running = await admin(`/invocations/${sleeping}/restart-as-new`);
+      expect(running.status).toBe(409);
+      expect((await json(running)).message).toMatch(/only completed invocations can be restarted/);
+      expect((await admin(`/invocations/${sleeping}/kill`)).status).toBe(200);
+      expect((await admin(`/invocations/${id}/restart-as-new?from=3`)).status).toBe(400);
+      expect((await admin(`/invocations/${id}/purge`)).status).toBe(200);
+      expect((await admin(`/invocations/${id}/restart-as-new`)).status).toBe(404);
+    });
+
+    it('attaches to another invocation from a handler (ctx.attach)', async () => {
+      const file = join(dir, 'ctx-attach');
+      const id = await sendId('/Waiter/sleepy', { ms: 700, file }, { 'idempotency-key': 'ctx-attach' });
+      // Attached while the target still sleeps: the result arrives when it completes.
+      expect(await json(post('/Waiter/attachTo', id))).toBe('slept');
+      expect(lines(file)).toContain('started');
+    });
+
     it('pauses and resumes an invocation', async () => {
       const file = join(dir, 'pause');
       const id = await sendId('/Waiter/sleepy', { ms: 800, file }, { 'idempotency-key': 'pause' });

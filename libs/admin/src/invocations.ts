@@ -22,6 +22,29 @@ export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBa
   for (const op of ['cancel', 'kill', 'purge', 'pause', 'resume'] as const) {
     router.patch(`/invocations/:id/${op}`, (req) => run(backend, req.params.id, op));
   }
+  router.patch('/invocations/:id/restart-as-new', async (req) => {
+    const from = req.query.get('from');
+    if (from !== null && from !== '0')
+      return errorReply(
+        400,
+        `restarting from a journal prefix (from=${from}) is not supported; omit 'from' to restart from the input`,
+      );
+    if (req.query.get('deployment') !== null)
+      return errorReply(400, "'deployment' can be used only together with 'from', which is not supported");
+    try {
+      const outcome = await backend.restartAsNew(req.params.id);
+      if (!outcome.ok)
+        return errorReply(
+          outcome.code,
+          outcome.code === 404 ? `invocation '${req.params.id}' not found` : outcome.message,
+        );
+      return { status: 200, json: { new_invocation_id: new TextDecoder().decode(outcome.value) } };
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (typeof status === 'number') return errorReply(status, (err as Error).message);
+      throw err;
+    }
+  });
   router.delete('/invocations/:id', (req) => {
     const mode = req.query.get('mode') ?? 'cancel';
     if (mode !== 'cancel' && mode !== 'kill' && mode !== 'purge') {

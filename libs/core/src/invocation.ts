@@ -62,6 +62,12 @@ export interface InvocationBackend extends IngressBackend {
   ): Promise<void>;
   /** Lifecycle control; resolves with ok, or a failure with the HTTP status to answer (404, 409). */
   control(invocationId: string, op: ControlOperation): Promise<InvocationOutcome>;
+  /**
+   * Starts a completed invocation again as a new one with the same target and input; resolves with ok and the
+   * new invocation id (UTF-8) as value, or a failure: 404 unknown, 409 still running, 410 input not retained,
+   * 400 not restartable.
+   */
+  restartAsNew(invocationId: string): Promise<InvocationOutcome>;
 }
 
 /** Bad input from a client (malformed id, bad parameter): answered with `status` and the message. */

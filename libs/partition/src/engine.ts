@@ -267,6 +267,22 @@ export class Engine implements InvocationBackend {
     return outcome;
   }
 
+  async restartAsNew(invocationId: string): Promise<InvocationOutcome> {
+    checkedId(invocationId);
+    // Same partition key: the new invocation lives in the same partition, which holds the input to copy.
+    const newId = newInvocationId(ids.partitionKeyOfInvocation(invocationId)).toString();
+    const { sink, outcome } = this.wait();
+    await this.processorOf(invocationId).append({
+      kind: 'Control',
+      ts: Date.now(),
+      invocationId,
+      op: 'restart-as-new',
+      sink,
+      newInvocationId: newId,
+    });
+    return outcome;
+  }
+
   async call(req: IngressRequest, signal?: AbortSignal): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
     const { id, processor, target, retentionMs } = this.newInvocation(req);
     const { sink, outcome } = this.wait(signal);

@@ -92,7 +92,7 @@ export class PartitionStateMachine {
       }
       case 'Control':
         if (await this.isDuplicate(cmd.dedup)) break;
-        await this.onControl(cmd.invocationId, cmd.op, cmd.ts, cmd.sink);
+        await this.onControl(cmd.invocationId, cmd.op, cmd.ts, cmd.sink, cmd.newInvocationId);
         break;
       case 'Attach':
         if (await this.isDuplicate(cmd.dedup)) break;
@@ -462,6 +462,7 @@ export class PartitionStateMachine {
   private async complete(st: InvocationStatus, outcome: InvocationOutcome, now: number): Promise<void> {
     for (const sink of st.sinks) await this.respond(st.id, sink, outcome, now);
     this.effects.push({ kind: 'stopAttempt', invocationId: st.id });
+    const input = (await this.store.scan(`j/${st.id}/`))[0];
     await this.store.delPrefix(`j/${st.id}/`);
     await this.release(st, now);
     const retention = st.retentionMs ?? 0;
@@ -473,6 +474,7 @@ export class PartitionStateMachine {
       st.sinks = [];
       st.journalLength = 0;
       st.waiting = undefined;
+      if (input) st.input = decodeValue<JournalEntry>(input[1]);
       this.saveStatus(st);
       this.addTimer({ wakeAt: now + retention, invocationId: st.id, completionId: TIMER_PURGE });
     } else {
@@ -489,7 +491,13 @@ export class PartitionStateMachine {
     }
   }
 
-  private async onControl(id: string, op: ControlOp, now: number, sink?: ResponseSink): Promise<void> {
+  private async onControl(
+    id: string,
+    op: ControlOp,
+    now: number,
+    sink?: ResponseSink,
+    newInvocationId?: string,
+  ): Promise<void> {
     const st = await this.status(id);
     const answer = async (o: InvocationOutcome) => {
       if (sink) await this.respond(id, sink, o, now);
@@ -536,6 +544,38 @@ export class PartitionStateMachine {
         this.effects.push({ kind: 'stopAttempt', invocationId: id });
         this.saveStatus(st);
         return answer({ ok: true, value: new Uint8Array() });
+      case 'restart-as-new': {
+        if (st.phase !== 'completed')
+          return answer({
+            ok: false,
+            code: 409,
+            message: `the invocation is ${st.phase}; only completed invocations can be restarted`,
+          });
+        if (st.target.serviceType === 'WORKFLOW' && st.target.handlerType === 'WORKFLOW')
+          return answer({
+            ok: false,
+            code: 400,
+            message: 'a workflow run executes once per key; purge the workflow and submit it again instead',
+          });
+        if (!st.input)
+          return answer({ ok: false, code: 410, message: 'the input of the invocation is no longer retained' });
+        if (!newInvocationId || (await this.status(newInvocationId)))
+          return answer({ ok: false, code: 400, message: 'restart-as-new needs a fresh invocation id' });
+        const fresh: InvocationStatus = {
+          id: newInvocationId,
+          target: st.target,
+          phase: 'scheduled',
+          createdAt: now,
+          modifiedAt: now,
+          journalLength: 0,
+          sinks: [],
+          arrived: { completions: [], signals: [], names: [] },
+        };
+        this.writeEntry(fresh, st.input);
+        await this.admit(fresh);
+        this.saveStatus(fresh);
+        return answer({ ok: true, value: new TextEncoder().encode(newInvocationId) });
+      }
       case 'resume':
         if (st.phase !== 'paused') {
           return answer({ ok: false, code: 409, message: `cannot resume an invocation that is ${st.phase}` });

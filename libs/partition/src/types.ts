@@ -92,11 +92,20 @@ export type Command =
   | { kind: 'AnnounceLeader'; ts: number; epoch: number }
   | { kind: 'OutboxTruncate'; ts: number; upTo: number }
   /** Lifecycle control (admin API, ctx.cancel arrives as a CANCEL signal through Notify). */
-  | { kind: 'Control'; ts: number; invocationId: string; op: ControlOp; sink?: ResponseSink; dedup?: Dedup }
+  | {
+      kind: 'Control';
+      ts: number;
+      invocationId: string;
+      op: ControlOp;
+      sink?: ResponseSink;
+      dedup?: Dedup;
+      /** For restart-as-new: the id of the new invocation (same partition key), chosen by the appender. */
+      newInvocationId?: string;
+    }
   /** Attach to an invocation's result, or read it if it is there (`output`). */
   | { kind: 'Attach'; ts: number; invocationId: string; sink: ResponseSink; mode: 'attach' | 'output'; dedup?: Dedup };
 
-export type ControlOp = 'cancel' | 'kill' | 'purge' | 'pause' | 'resume';
+export type ControlOp = 'cancel' | 'kill' | 'purge' | 'pause' | 'resume' | 'restart-as-new';
 
 export type InvocationPhase = 'scheduled' | 'inboxed' | 'invoked' | 'suspended' | 'paused' | 'completed';
 
@@ -118,6 +127,8 @@ export interface InvocationStatus {
   idempotencyKey?: string;
   retentionMs?: number;
   completedAt?: number;
+  /** The input command of a completed invocation whose result is retained (for restart-as-new). */
+  input?: JournalEntry;
   /** Holds its object/workflow key's lock. */
   locked?: boolean;
 }
