@@ -229,6 +229,28 @@ describe('the Restate programming model on stead-server', () => {
       expect(await json(post('/Versioned/which', 0))).toBe('v2');
       expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${inflight}/attach`))).toBe('v1');
     });
+
+    it('refuses to remove a deployment with pinned invocations unless forced', async () => {
+      const v3 = await ServiceProcess.start(cleanup, SERVICES, { SERVICE_VERSION: 'v3' });
+      const reg = await json(
+        fetch(`${server.adminUrl}/deployments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ uri: v3.uri }),
+        }),
+      );
+      // New invocations go to the newest deployment (v3) and are pinned to it once they start.
+      const file = join(dir, 'pin-del');
+      const pinned = await sendId('/Waiter/sleepy', { ms: 60_000, file }, { 'idempotency-key': 'pin-del' });
+      await waitFor(() => lines(file).includes('started'), { what: 'the pinned invocation to start' });
+      const refused = await admin(`/deployments/${reg.id}`, 'DELETE');
+      expect(refused.status).toBe(409);
+      expect((await json(refused)).message).toMatch(/1 unfinished invocation\(s\) pinned/);
+      expect((await admin(`/invocations/${pinned}/kill`)).status).toBe(200);
+      expect((await admin(`/deployments/${reg.id}`, 'DELETE')).status).toBe(202);
+      expect((await admin(`/deployments/${reg.id}`, 'DELETE')).status).toBe(404);
+      expect((await admin('/deployments/dp_nonexistent00000000000000', 'DELETE')).status).toBe(400);
+    });
   });
 
   describe('kill -9 of the server in the middle', () => {

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     registry: schema,
     version: VERSION,
     ingressEndpoint: `http://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
+    pinnedInvocations: (id) => engine.pinnedInvocations(id),
     extend: (router) => mountInvocationRoutes(router, engine),
     onError: (err) => log('error', 'admin request failed', { error: err }),
   });

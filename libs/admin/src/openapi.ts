@@ -87,7 +87,8 @@ export const ADMIN_OPENAPI = {
       delete: {
         operationId: 'delete_deployment',
         summary: 'Remove a deployment',
-        description: 'Only forced removal is supported; it can break in-flight invocations.',
+        description:
+          'Without force, removes a deployment no unfinished invocation is pinned to and refuses (409) one that has pinned invocations. With force=true, removes it anyway (its pinned invocations then fail).',
         parameters: [
           pathParam('deployment', 'Deployment id (dp_...)'),
           { name: 'force', in: 'query', required: false, schema: { type: 'boolean' } },
@@ -95,7 +96,8 @@ export const ADMIN_OPENAPI = {
         responses: {
           '202': { description: 'Removed' },
           ...errors,
-          '501': error('Graceful removal (force=false) is not supported'),
+          '409': error('Unfinished invocations are pinned to the deployment (remove with force=true)'),
+          '501': error('Graceful removal is not available on this server (use force=true)'),
         },
       },
     },

@@ -27,6 +27,12 @@ export interface AdminServerOptions {
   /** Largest request body accepted (default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
   serviceDefaults?: ServiceDefaults;
+  /**
+   * How many unfinished invocations are pinned to a deployment. When given, `DELETE /deployments/{id}` without
+   * `force` removes a deployment nothing is pinned to and refuses (409) one with pinned invocations; without it,
+   * only forced removal is offered (501 otherwise, as Restate).
+   */
+  pinnedInvocations?: (deploymentId: string) => Promise<number>;
   /** Mount more routes (invocations, query, ...) on the same router. */
   extend?: (router: AdminRouter) => void;
   /** Where unexpected errors are reported (default: console.error). */
@@ -161,7 +167,12 @@ function checkDeploymentId(id: string): void {
 export function mountSchemaRoutes(
   router: AdminRouter,
   registry: SchemaRegistry,
-  opts: { defaults?: ServiceDefaults; ingressEndpoint?: string; version?: string } = {},
+  opts: {
+    defaults?: ServiceDefaults;
+    ingressEndpoint?: string;
+    version?: string;
+    pinnedInvocations?: (deploymentId: string) => Promise<number>;
+  } = {},
 ): void {
   const defaults = opts.defaults ?? DEFAULT_SERVICE_DEFAULTS;
 
@@ -211,10 +222,19 @@ export function mountSchemaRoutes(
       return errorReply(400, 'Failed to deserialize query string: force: provided string was not `true` or `false`');
     }
     if (force !== 'true') {
-      return errorReply(
-        501,
-        'Graceful deployment deletion is not supported yet; use force=true (this can break in-flight invocations)',
-      );
+      if (!opts.pinnedInvocations)
+        return errorReply(
+          501,
+          'Graceful deployment deletion is not supported yet; use force=true (this can break in-flight invocations)',
+        );
+      if (registry.deployment(id) === undefined)
+        return errorReply(404, `The requested deployment '${id}' does not exist`);
+      const pinned = await opts.pinnedInvocations(id);
+      if (pinned > 0)
+        return errorReply(
+          409,
+          `deployment '${id}' still has ${pinned} unfinished invocation(s) pinned to it; wait for them to finish, or remove it with force=true (those invocations then fail)`,
+        );
     }
     const removed = await registry.removeDeployment(id);
     if (!removed) return errorReply(404, `not found in the schema registry: deployment with id '${id}'`);
@@ -282,6 +302,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     defaults: opts.serviceDefaults,
     ingressEndpoint: opts.ingressEndpoint,
     version: opts.version,
+    pinnedInvocations: opts.pinnedInvocations,
   });
   opts.extend?.(router);
 

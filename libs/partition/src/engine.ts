@@ -17,13 +17,13 @@ import {
 } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore, type Loglet } from '@stead/log';
-import { StorageEngine } from '@stead/storage';
+import { decodeValue, StorageEngine } from '@stead/storage';
 import { InvokerDriver, type RetryPolicy } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
 import { PartitionProcessor } from './processor.ts';
 import type { IdFunctions } from './state-machine.ts';
-import type { Command, ResponseSink, Target } from './types.ts';
+import type { Command, InvocationStatus, ResponseSink, Target } from './types.ts';
 
 export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -265,6 +265,17 @@ export class Engine implements InvocationBackend {
     const { sink, outcome } = this.wait();
     await this.processorOf(invocationId).append({ kind: 'Control', ts: Date.now(), invocationId, op, sink });
     return outcome;
+  }
+
+  /** Unfinished invocations pinned to a deployment, over all partitions (for graceful deployment removal). */
+  async pinnedInvocations(deploymentId: string): Promise<number> {
+    let n = 0;
+    for (const p of this.processors)
+      for (const [, raw] of await p.store.scan('i/')) {
+        const st = decodeValue<InvocationStatus>(raw);
+        if (st.deploymentId === deploymentId && st.phase !== 'completed') n++;
+      }
+    return n;
   }
 
   async restartAsNew(invocationId: string): Promise<InvocationOutcome> {
