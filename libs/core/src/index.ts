@@ -1,4 +1,5 @@
 export * from './config.ts';
+export * from './deployable.ts';
 export * from './hash.ts';
 export * from './ids.ts';
 export * from './invocation.ts';

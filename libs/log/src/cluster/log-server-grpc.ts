@@ -10,12 +10,7 @@ import type {
   StoreStatus,
 } from '../replicated/types.ts';
 import { LogUnavailableError } from '../replicated/types.ts';
-
-const MAX_MESSAGE_BYTES = 64 << 20;
-const CHANNEL_OPTIONS = {
-  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-};
+import { CHANNEL_OPTIONS, CLIENT_OPTIONS, listenGrpc, type ServingGrpc } from './grpc-common.ts';
 
 const STATUS_TO_PB: Record<StoreStatus, pb.StoreStatus> = {
   ok: pb.StoreStatus.STORE_STATUS_OK,
@@ -75,10 +70,7 @@ function range(what: string, loglet: string, from: bigint, to: bigint): void {
   if (from > to) throw new BadRequest(`${what}: from ${from} is above to ${to}`);
 }
 
-export interface LogServerGrpcServer {
-  port: number;
-  close(): Promise<void>;
-}
+export type LogServerGrpcServer = ServingGrpc;
 
 /** Serves a log server (core) over gRPC. */
 export async function serveLogServer(
@@ -155,22 +147,7 @@ export async function serveLogServer(
     identify: unary(async () => ({ ...opts.identity })),
   };
   server.addService(pb.LogServerServiceService, impl);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => server.forceShutdown(), 2_000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
-  };
+  return listenGrpc(server, opts.host, opts.port);
 }
 
 /**
@@ -185,11 +162,7 @@ export class GrpcLogServerClient implements LogServerApi {
   private nextId = 1n;
 
   constructor(address: string, opts: { timeoutMs?: number } = {}) {
-    this.client = new pb.LogServerServiceClient(address, grpc.credentials.createInsecure(), {
-      ...CHANNEL_OPTIONS,
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1_000,
-    });
+    this.client = new pb.LogServerServiceClient(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
     this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 

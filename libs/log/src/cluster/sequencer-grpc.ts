@@ -3,8 +3,7 @@ import { sequencer as pb } from '@stead/proto';
 import type { SequencerApi } from '../bifrost/bifrost.ts';
 import type { SequencerHost } from '../replicated/sequencer-host.ts';
 import { LogletSealedError, LogUnavailableError } from '../replicated/types.ts';
-
-const MAX_MESSAGE_BYTES = 64 << 20;
+import { CHANNEL_OPTIONS, CLIENT_OPTIONS, listenGrpc, type ServingGrpc } from './grpc-common.ts';
 
 function toStatus(e: unknown): Partial<grpc.StatusObject> {
   if (e instanceof LogletSealedError) return { code: grpc.status.FAILED_PRECONDITION, details: `sealed: ${e.message}` };
@@ -18,20 +17,14 @@ function fromStatus(e: grpc.ServiceError): Error {
   return new LogUnavailableError(`sequencer: ${e.details || e.message}`);
 }
 
-export interface SequencerServer {
-  port: number;
-  close(): Promise<void>;
-}
+export type SequencerServer = ServingGrpc;
 
 /** Serves a process's sequencers over gRPC. */
 export async function serveSequencer(
   host: SequencerHost,
   opts: { host: string; port: number },
 ): Promise<SequencerServer> {
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  });
+  const server = new grpc.Server(CHANNEL_OPTIONS);
   const impl: pb.SequencerServiceServer = {
     append(call, cb) {
       const { logletId, payloads } = call.request;
@@ -56,22 +49,7 @@ export async function serveSequencer(
     },
   };
   server.addService(pb.SequencerServiceService, impl);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => server.forceShutdown(), 2_000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
-  };
+  return listenGrpc(server, opts.host, opts.port);
 }
 
 /** A sequencer process reached over gRPC. */
@@ -80,13 +58,7 @@ export class GrpcSequencerClient implements SequencerApi {
   private readonly timeoutMs: number;
 
   constructor(address: string, opts: { timeoutMs?: number } = {}) {
-    this.client = new pb.SequencerServiceClient(address, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-      // Reconnect quickly after a sequencer restart.
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1_000,
-    });
+    this.client = new pb.SequencerServiceClient(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
     this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 
