@@ -462,8 +462,9 @@ export class PartitionStateMachine {
   private async complete(st: InvocationStatus, outcome: InvocationOutcome, now: number): Promise<void> {
     for (const sink of st.sinks) await this.respond(st.id, sink, outcome, now);
     this.effects.push({ kind: 'stopAttempt', invocationId: st.id });
-    const input = (await this.store.scan(`j/${st.id}/`))[0];
-    await this.store.delPrefix(`j/${st.id}/`);
+    // Journal entries are j/<id>/<index> for index < journalLength: no scan needed.
+    const input = await this.store.getRaw(`j/${st.id}/${hex(0, 8)}`);
+    for (let i = 0; i < st.journalLength; i++) this.store.del(`j/${st.id}/${hex(i, 8)}`);
     await this.release(st, now);
     const retention = st.retentionMs ?? 0;
     if (retention > 0) {
@@ -474,7 +475,7 @@ export class PartitionStateMachine {
       st.sinks = [];
       st.journalLength = 0;
       st.waiting = undefined;
-      if (input) st.input = decodeValue<JournalEntry>(input[1]);
+      if (input) st.input = decodeValue<JournalEntry>(input);
       this.saveStatus(st);
       this.addTimer({ wakeAt: now + retention, invocationId: st.id, completionId: TIMER_PURGE });
     } else {
@@ -783,8 +784,14 @@ export class PartitionReader {
     return this.store.get<InvocationStatus>(`i/${id}`);
   }
   async journal(st: InvocationStatus): Promise<JournalEntry[]> {
-    const rows = await this.store.scan(`j/${st.id}/`);
-    return rows.map(([, v]) => decodeValue<JournalEntry>(v));
+    const out: JournalEntry[] = [];
+    for (let i = 0; i < st.journalLength; i++) {
+      const e = await this.store.get<JournalEntry>(`j/${st.id}/${hex(i, 8)}`);
+      if (e === undefined)
+        throw new Error(`journal entry ${i} of ${st.id} is missing (journal length ${st.journalLength})`);
+      out.push(e);
+    }
+    return out;
   }
   async stateOf(t: Target): Promise<[Uint8Array, Uint8Array][]> {
     if (t.key === undefined) return [];

@@ -51,10 +51,19 @@ export class PartitionStore {
   private overlay = new Map<string, Pending>();
   /** Values decoded once per key while they sit in the overlay (reads are hot on the apply path). */
   private decoded = new Map<string, unknown>();
+  /**
+   * Committed values (null = known absent), least recently used first. This store is the only writer of its
+   * partition's keys, so the cache never goes stale; it is bounded by bytes.
+   */
+  private cache = new Map<string, Uint8Array | null>();
+  private cacheBytes = 0;
+  private commits = 0;
+  private readonly cacheLimit: number;
 
-  constructor(db: ClassicLevel<string, Uint8Array>, partitionId: number) {
+  constructor(db: ClassicLevel<string, Uint8Array>, partitionId: number, cacheBytes = 32 << 20) {
     this.db = db;
     this.partitionId = partitionId;
+    this.cacheLimit = cacheBytes;
     this.prefix = `p${hex(partitionId, 4)}/`;
   }
 
@@ -67,7 +76,35 @@ export class PartitionStore {
     const p = this.overlay.get(full);
     if (p === DELETED) return undefined;
     if (p !== undefined) return p;
-    return (await this.db.get(full)) ?? undefined;
+    const cached = this.cache.get(full);
+    if (cached !== undefined) {
+      // Most recently used goes last.
+      this.cache.delete(full);
+      this.cache.set(full, cached);
+      return cached ?? undefined;
+    }
+    const gen = this.commits;
+    const v = (await this.db.get(full)) ?? undefined;
+    // Cache only what no commit can have changed while the read was in flight.
+    if (gen === this.commits && !this.overlay.has(full)) this.remember(full, v ?? null);
+    return v;
+  }
+
+  private remember(full: string, v: Uint8Array | null): void {
+    const old = this.cache.get(full);
+    if (old !== undefined) {
+      this.cache.delete(full);
+      this.cacheBytes -= (old?.length ?? 0) + full.length;
+    }
+    const size = (v?.length ?? 0) + full.length;
+    if (size > this.cacheLimit / 8) return; // large values are read rarely; keep the cache for many small ones
+    this.cache.set(full, v);
+    this.cacheBytes += size;
+    for (const [k, old2] of this.cache) {
+      if (this.cacheBytes <= this.cacheLimit) break;
+      this.cache.delete(k);
+      this.cacheBytes -= (old2?.length ?? 0) + k.length;
+    }
   }
 
   async get<T>(key: string): Promise<T | undefined> {
@@ -129,6 +166,11 @@ export class PartitionStore {
     const ops = [...this.overlay].map(([key, value]) =>
       value === DELETED ? { type: 'del' as const, key } : { type: 'put' as const, key, value },
     );
+    this.commits++;
+    for (const op of ops) {
+      if (op.type === 'del') this.remember(op.key, null);
+      else this.remember(op.key, op.value);
+    }
     this.overlay = new Map();
     this.decoded = new Map();
     await this.db.batch(ops);

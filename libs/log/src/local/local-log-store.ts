@@ -174,6 +174,14 @@ export class LocalLoglet implements Loglet {
   private trimPoint: bigint;
   private sealed: boolean;
   private waiters: { offset: bigint; resolve: (tail: bigint) => void; reject: (e: unknown) => void }[] = [];
+  /**
+   * The most recent records by offset (ascending insertion order), so that readers tailing the log (the
+   * partition processor right behind the appender) do not go to LevelDB. Only offsets below the released tail
+   * are ever served from here.
+   */
+  private readonly recent = new Map<bigint, Uint8Array>();
+  private recentBytes = 0;
+  private static readonly RECENT_LIMIT = 16 << 20;
 
   constructor(store: LocalLogStore, logId: number, tail: bigint, trim: bigint, sealed: boolean) {
     this.store = store;
@@ -194,6 +202,7 @@ export class LocalLoglet implements Loglet {
     if (this.sealed) return Promise.reject(new LogSealedError(`log ${this.logId} is sealed`));
     const first = this.next;
     this.next += BigInt(payloads.length);
+    this.remember(first, payloads);
     return new Promise((resolve, reject) => this.store.enqueue({ log: this, payloads, first, resolve, reject }));
   }
 
@@ -207,9 +216,33 @@ export class LocalLoglet implements Loglet {
     for (const w of ready) w.resolve(upTo);
   }
 
+  private remember(first: bigint, payloads: Uint8Array[]): void {
+    for (let i = 0; i < payloads.length; i++) {
+      const offset = first + BigInt(i);
+      const old = this.recent.get(offset);
+      if (old) this.recentBytes -= old.length;
+      this.recent.set(offset, payloads[i]!);
+      this.recentBytes += payloads[i]!.length;
+    }
+    for (const [offset, p] of this.recent) {
+      if (this.recentBytes <= LocalLoglet.RECENT_LIMIT) break;
+      this.recent.delete(offset);
+      this.recentBytes -= p.length;
+    }
+  }
+
   async read(from: bigint, limit = 1000): Promise<LogRecord[]> {
     if (from < 0n) throw new RangeError(`negative offset ${from}`);
     if (from < this.trimPoint) throw new LogTrimmedError(`log ${this.logId} is trimmed below ${this.trimPoint}`);
+    if (this.recent.has(from)) {
+      const out: LogRecord[] = [];
+      for (let o = from; o < this.released && out.length < limit; o++) {
+        const payload = this.recent.get(o);
+        if (!payload) break;
+        out.push({ offset: o, payload });
+      }
+      return out;
+    }
     return this.store.readRecords(this.logId, from, this.released, limit);
   }
 
@@ -221,16 +254,24 @@ export class LocalLoglet implements Loglet {
     if (offset < this.released) return Promise.resolve(this.released);
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     return new Promise((resolve, reject) => {
-      const w = { offset, resolve, reject };
-      this.waiters.push(w);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.waiters = this.waiters.filter((x) => x !== w);
-          reject(signal.reason ?? new Error('aborted'));
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      // The listener goes away with the waiter: callers reuse one long-lived signal for many waits.
+      const w = {
+        offset,
+        resolve: (tail: bigint) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(tail);
         },
-        { once: true },
-      );
+        reject: (e: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      this.waiters.push(w);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
