@@ -60,7 +60,7 @@ export class PartitionStore {
   private commits = 0;
   private readonly cacheLimit: number;
 
-  constructor(db: ClassicLevel<string, Uint8Array>, partitionId: number, cacheBytes = 32 << 20) {
+  constructor(db: ClassicLevel<string, Uint8Array>, partitionId: number, cacheBytes = 8 << 20) {
     this.db = db;
     this.partitionId = partitionId;
     this.cacheLimit = cacheBytes;

@@ -181,7 +181,7 @@ export class LocalLoglet implements Loglet {
    */
   private readonly recent = new Map<bigint, Uint8Array>();
   private recentBytes = 0;
-  private static readonly RECENT_LIMIT = 16 << 20;
+  private static readonly RECENT_LIMIT = 4 << 20;
 
   constructor(store: LocalLogStore, logId: number, tail: bigint, trim: bigint, sealed: boolean) {
     this.store = store;
