@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as clients from '@restatedev/restate-sdk-clients';
+import { GrpcMetadataClient, Precondition } from '@stead/metadata';
 import { Cleanup, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
@@ -130,6 +131,19 @@ describe('stead-server with the official SDK', () => {
     const res = await call('echo', big);
     expect(res.status).toBe(200);
     expect(await res.json()).toBe(big);
+  });
+
+  it('serves its embedded metadata store on the node port', async () => {
+    const md = new GrpcMetadataClient({ addresses: [`127.0.0.1:${server.ports.node}`] });
+    try {
+      const info = await md.get('cluster/server');
+      expect(JSON.parse(new TextDecoder().decode(info!.value))).toMatchObject({ version: '0.1.0' });
+      const v = await md.put('e2e/probe', new TextEncoder().encode('x'), Precondition.doesNotExist);
+      await expect(md.put('e2e/probe', new TextEncoder().encode('y'), Precondition.doesNotExist)).rejects.toThrow();
+      expect((await md.get('e2e/probe'))!.version).toBe(v);
+    } finally {
+      await md.close();
+    }
   });
 
   it('answers 413 above the body limit and keeps serving', async () => {

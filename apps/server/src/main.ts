@@ -3,11 +3,13 @@
  * stead-server: every role in one process (the embedded default). Data lives in --data-dir.
  */
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
 import { ConfigError, helpText, loadSettings } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
+import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
 import { createLogger, createRegistry, startProbeServer } from '@stead/observability';
 import { Engine } from '@stead/partition';
 import { serverSettings } from './settings.ts';
@@ -43,6 +45,26 @@ async function main(): Promise<void> {
     registry,
     ready: () => ready && !stopping,
   });
+
+  // The single-member metadata store (the same code as the metadata-store deployable), its gRPC API on the
+  // node port for cluster tools and the deployables that join later.
+  let metadata: MetadataStore;
+  try {
+    metadata = await createMetadataStore({
+      nodeId: 'server',
+      clusterName: 'stead',
+      dataDir: join(dataDir, 'metadata'),
+      grpcHost: s.bindAddress,
+      grpcPort: s.nodePort,
+      address: `${s.bindAddress === '0.0.0.0' ? hostname() : s.bindAddress}:${s.nodePort}`,
+    });
+  } catch (err) {
+    throw new Error(
+      `cannot start the embedded metadata store on ${s.bindAddress}:${s.nodePort}: ${(err as Error).message}`,
+    );
+  }
+  const server = { version: VERSION, startedAt: new Date().toISOString(), partitions: s.partitions };
+  await metadata.client.put('cluster/server', new TextEncoder().encode(JSON.stringify(server)), Precondition.none);
 
   const schema = await SchemaRegistry.open({ dataDir, discover, minProtocolVersion: 5, maxProtocolVersion: 7 });
   const engine = await Engine.start({
@@ -105,6 +127,7 @@ async function main(): Promise<void> {
     await ingress.close();
     await admin.close();
     await engine.close();
+    await metadata.close();
     await probes.close();
     log('info', 'stopped');
     process.exit(0);

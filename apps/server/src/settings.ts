@@ -6,7 +6,7 @@ export const serverSettings = {
   bindAddress: { kind: 'string', default: '0.0.0.0', help: 'Address every listener binds to.' },
   ingressPort: { kind: 'int', default: '8080', min: 0, max: 65535, help: 'HTTP ingress port.' },
   adminPort: { kind: 'int', default: '9070', min: 0, max: 65535, help: 'Admin REST API port.' },
-  nodePort: { kind: 'int', default: '5122', min: 0, max: 65535, help: 'Node-to-node gRPC port.' },
+  nodePort: { kind: 'int', default: '5122', min: 0, max: 65535, help: 'gRPC port: the embedded metadata store, node-to-node traffic.' },
   metricsPort: { kind: 'int', default: '5123', min: 0, max: 65535, help: 'Port of /metrics, /health, /ready.' },
   partitions: { kind: 'int', default: '8', min: 1, max: 4096, help: 'Number of partitions (fixed at first start).' },
   maxBodySize: { kind: 'bytes', default: '10MiB', min: 1, help: 'Largest ingress request body (413 above).' },
