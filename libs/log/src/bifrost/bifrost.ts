@@ -21,6 +21,11 @@ import {
   type SequencerRef,
 } from './chain.ts';
 
+interface Batcher {
+  queue: Array<{ payloads: Uint8Array[]; resolve: (first: bigint) => void; reject: (e: unknown) => void }>;
+  inflight: number;
+}
+
 /** The part of the metadata client the virtual log needs (MetadataClient satisfies it). */
 export interface ChainStore {
   get(key: string): Promise<{ value: Uint8Array; version: number } | undefined>;
@@ -63,6 +68,14 @@ export interface BifrostOptions {
   appendTimeoutMs?: number;
   /** Per-call timeout towards a sequencer. */
   callTimeoutMs?: number;
+  /**
+   * Concurrent appends to one log are sent together: at most this many sequencer calls per log are in flight,
+   * and appends arriving meanwhile join the next call (default 4).
+   */
+  maxInflightAppends?: number;
+  /** Upper bounds of one combined call (default 1024 records, 4 MiB). */
+  maxBatchRecords?: number;
+  maxBatchBytes?: number;
   /** Called after each reconfiguration this client made. */
   onReconfigured?: (chain: LogChain, sealedTail: bigint, reason: string) => void;
 }
@@ -84,10 +97,19 @@ function isPreconditionFailed(e: unknown): boolean {
 export class Bifrost {
   private readonly o: Required<Omit<BifrostOptions, 'onReconfigured'>> & Pick<BifrostOptions, 'onReconfigured'>;
   private readonly chains = new Map<string, { chain: LogChain; version: number }>();
+  private readonly batchers = new Map<string, Batcher>();
   readonly stats = { reconfigurations: 0, appendRetries: 0 };
 
   constructor(opts: BifrostOptions) {
-    this.o = { failoverAfterMs: 500, appendTimeoutMs: 30_000, callTimeoutMs: 2_000, ...opts };
+    this.o = {
+      failoverAfterMs: 500,
+      appendTimeoutMs: 30_000,
+      callTimeoutMs: 2_000,
+      maxInflightAppends: 4,
+      maxBatchRecords: 1024,
+      maxBatchBytes: 4 << 20,
+      ...opts,
+    };
   }
 
   /** The chain of a log as last read from the metadata store (or freshly when `refresh`). */
@@ -128,8 +150,64 @@ export class Bifrost {
     }
   }
 
-  /** Appends records in order; resolves with the virtual offset of the first once all are acknowledged. */
-  async append(logId: string, payloads: Uint8Array[]): Promise<bigint> {
+  /**
+   * Appends records in order; resolves with the virtual offset of the first once all are acknowledged.
+   * Concurrent appends are combined into fewer sequencer calls (each keeps its records together and in order).
+   */
+  append(logId: string, payloads: Uint8Array[]): Promise<bigint> {
+    if (payloads.length === 0) return Promise.reject(new Error('append needs at least one record'));
+    let b = this.batchers.get(logId);
+    if (!b) {
+      b = { queue: [], inflight: 0 };
+      this.batchers.set(logId, b);
+    }
+    const batcher = b;
+    return new Promise((resolve, reject) => {
+      batcher.queue.push({ payloads, resolve, reject });
+      this.pump(logId, batcher);
+    });
+  }
+
+  private pump(logId: string, b: Batcher): void {
+    while (b.queue.length > 0 && b.inflight < this.o.maxInflightAppends) {
+      const batch: Batcher['queue'] = [];
+      const payloads: Uint8Array[] = [];
+      let bytes = 0;
+      while (b.queue.length > 0) {
+        const next = b.queue[0]!;
+        const size = next.payloads.reduce((n, p) => n + p.length, 0);
+        if (
+          batch.length > 0 &&
+          (payloads.length + next.payloads.length > this.o.maxBatchRecords || bytes + size > this.o.maxBatchBytes)
+        )
+          break;
+        b.queue.shift();
+        batch.push(next);
+        payloads.push(...next.payloads);
+        bytes += size;
+      }
+      b.inflight++;
+      this.appendNow(logId, payloads)
+        .then(
+          (first) => {
+            let at = first;
+            for (const a of batch) {
+              a.resolve(at);
+              at += BigInt(a.payloads.length);
+            }
+          },
+          (e: unknown) => {
+            for (const a of batch) a.reject(e);
+          },
+        )
+        .finally(() => {
+          b.inflight--;
+          this.pump(logId, b);
+        });
+    }
+  }
+
+  private async appendNow(logId: string, payloads: Uint8Array[]): Promise<bigint> {
     const deadline = this.o.timers.now() + this.o.appendTimeoutMs;
     let unreachableSince: number | undefined;
     let lastError: unknown;

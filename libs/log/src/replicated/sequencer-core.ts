@@ -82,7 +82,7 @@ export class SequencerCore {
     this.avoidMs = opts.avoidMs ?? 1_000;
     this.maxWaveRecords = opts.maxWaveRecords ?? 1024;
     this.maxWaveBytes = opts.maxWaveBytes ?? 4 << 20;
-    this.maxInflight = opts.maxInflightWaves ?? 64;
+    this.maxInflight = opts.maxInflightWaves ?? 4;
     this.nextOffset = opts.startOffset ?? 0n;
     this.released = this.nextOffset;
     this.rotation = Math.floor(this.random() * params.nodeset.length);
