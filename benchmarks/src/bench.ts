@@ -1,239 +1,210 @@
 // Stead vs restate-server: an SDK handler taking N journaled `ctx.run` steps (N = 1, 3, 9), called through the
-// ingress by C closed-loop clients (C = 1, 32). Both servers run here, one after the other, on loopback, with
-// the same SDK service process. Prints p50/p90/p99 latency, throughput, RSS and the Stead/Restate ratios, and
-// writes them as JSON under benchmarks/results/.
+// HTTP ingress by C closed-loop clients (C = 1, 32). Both servers run in this script on loopback, one after the
+// other, each with a fresh process of the same SDK service (benchmarks/src/service.ts). Prints p50/p90/p99 latency,
+// throughput, RSS and the Stead/Restate ratios as a table, and writes all figures as JSON to
+// benchmarks/results/bench-<timestamp>.json and benchmarks/results/latest.json.
 //
-//   npm run bench                      10 s per cell
-//   npm run bench -- --quick           3 s per cell
-//   npm run bench -- --duration 5s --only stead|restate
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { cpus } from 'node:os';
+//   npm run bench                              10 s per cell
+//   npm run bench -- --quick                   3 s per cell, shorter warm-up
+//   npm run bench -- --duration 5s --only stead --steps 1,9 --concurrency 1,8,32 --warmup 500
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Cleanup, freePort, httpOk, Proc, REPO, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
+import { Cleanup, REPO, ServiceProcess, waitFor } from '@stead/testing';
+import { post, runLoad, type Summary, summarize } from './load.ts';
+import { cpuSeconds, memory, register, type ServerName, startRestate, startStead, type Target } from './targets.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const durationMs = args.includes('--quick') ? 3_000 : parseDuration(flag('--duration') ?? '10s');
-const warmup = args.includes('--quick') ? 100 : 300;
-const only = flag('--only');
-const STEPS = [1, 3, 9];
-const CONCURRENCY = [1, 32];
+const SERVICE = new URL('./service.ts', import.meta.url).pathname;
+const SERVERS: ServerName[] = ['stead', 'restate'];
 
-function parseDuration(s: string): number {
-  const m = /^(\d+)(ms|s)?$/.exec(s);
-  if (!m) throw new Error(`--duration: expected e.g. 10s or 500ms, got ${s}`);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
+interface Options {
+  durationMs: number;
+  warmup: number;
+  steps: number[];
+  concurrency: number[];
+  servers: ServerName[];
 }
 
-const RESTATE_BIN = join(REPO, 'node_modules/@restatedev/restate-server-linux-x64/bin/restate-server');
+const USAGE = `usage: npm run bench -- [--quick] [--duration 10s] [--warmup 200] [--only stead|restate]
+                         [--steps 1,3,9] [--concurrency 1,32]`;
 
-interface Target {
-  name: 'stead' | 'restate';
-  ingress: string;
-  admin: string;
-  pid: number;
-  version: string;
+function parseArgs(argv: string[]): Options {
+  const o: Options = { durationMs: 10_000, warmup: 200, steps: [1, 3, 9], concurrency: [1, 32], servers: SERVERS };
+  const list = (s: string, what: string) =>
+    s.split(',').map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${what}: expected positive integers, got ${s}`);
+      return n;
+    });
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (a === '--quick') {
+      o.durationMs = 3_000;
+      o.warmup = 100;
+    } else if (a === '--duration') {
+      const v = value();
+      const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v);
+      if (!m) throw new Error(`--duration: expected e.g. 10s or 500ms, got ${v}`);
+      o.durationMs = Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
+    } else if (a === '--warmup') o.warmup = list(value(), '--warmup')[0]!;
+    else if (a === '--steps') o.steps = list(value(), '--steps');
+    else if (a === '--concurrency') o.concurrency = list(value(), '--concurrency');
+    else if (a === '--only') {
+      const v = value();
+      if (v !== 'stead' && v !== 'restate') throw new Error(`--only: stead or restate, got ${v}`);
+      o.servers = [v];
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}\n${USAGE}`);
+  }
+  return o;
 }
 
-interface Cell {
-  server: 'stead' | 'restate';
+interface Cell extends Summary {
+  server: ServerName;
   steps: number;
   concurrency: number;
-  requests: number;
-  errors: number;
-  throughput: number;
-  p50: number;
-  p90: number;
-  p99: number;
+  /** Server RSS after the measured run, and its peak so far (MiB). */
   rssMiB: number;
+  peakRssMiB: number;
+  /** CPU time (user + system, all threads) of the server during the measured run, per request (ms). */
+  serverCpuMsPerRequest: number;
+  /** Server CPU use during the measured run (1.0 = one core busy). */
+  serverCores: number;
+  /** Same for the SDK service process. */
+  serviceCpuMsPerRequest: number;
+  firstError?: string;
 }
 
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function post(agent: Agent, base: string, path: string, body: string): Promise<number> {
-  const url = new URL(path, base);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function register(admin: string, uri: string): Promise<void> {
-  await waitFor(
-    async () => {
-      const res = await fetch(`${admin}/deployments`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ uri, force: true }),
-      });
-      const text = await res.text();
-      if (res.status >= 300) throw new Error(`${res.status} ${text}`);
-      return true;
-    },
-    { timeoutMs: 30_000, what: `registration of ${uri} at ${admin}` },
-  );
-}
-
-const pct = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-
-async function runCell(t: Target, steps: number, concurrency: number): Promise<Cell> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+async function runCell(t: Target, service: ServiceProcess, steps: number, concurrency: number, o: Options) {
+  const url = new URL('/Bench/steps', t.ingress);
   const body = JSON.stringify(steps);
-  // Warm-up (also waits until the service is callable: registration propagates asynchronously in Restate).
-  await waitFor(async () => (await post(agent, t.ingress, '/Bench/steps', body)) === 200, {
+  const expect = JSON.stringify((steps * (steps - 1)) / 2);
+  // Restate propagates a new deployment to the ingress asynchronously: wait until the handler answers.
+  const probe = new Agent();
+  await waitFor(async () => (await post(probe, url, body, 10_000)).status === 200, {
     timeoutMs: 30_000,
+    intervalMs: 100,
     what: `${t.name} to answer Bench/steps`,
   });
-  let left = warmup;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (left-- > 0) await post(agent, t.ingress, '/Bench/steps', body);
-    }),
-  );
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const end = start + durationMs;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        try {
-          const status = await post(agent, t.ingress, '/Bench/steps', body);
-          if (status === 200) latencies.push(performance.now() - t0);
-          else errors++;
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  const secs = (performance.now() - start) / 1000;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  return {
+  probe.destroy();
+  const servicePid = service.proc!.pid;
+  let cpu0 = [0, 0];
+  const r = await runLoad({
+    url,
+    body,
+    expect,
+    concurrency,
+    warmupRequests: o.warmup,
+    durationMs: o.durationMs,
+    onMeasureStart: () => {
+      cpu0 = [cpuSeconds(t.pid), cpuSeconds(servicePid)];
+    },
+  });
+  const cpu1 = [cpuSeconds(t.pid), cpuSeconds(servicePid)];
+  const s = summarize(r);
+  const mem = memory(t.pid);
+  const cell: Cell = {
     server: t.name,
     steps,
     concurrency,
-    requests: latencies.length,
-    errors,
-    throughput: latencies.length / secs,
-    p50: pct(latencies, 50),
-    p90: pct(latencies, 90),
-    p99: pct(latencies, 99),
-    rssMiB: rssMiB(t.pid),
+    ...s,
+    rssMiB: mem.rssMiB,
+    peakRssMiB: mem.peakMiB,
+    serverCpuMsPerRequest: ((cpu1[0]! - cpu0[0]!) * 1000) / s.requests,
+    serverCores: (cpu1[0]! - cpu0[0]!) / r.seconds,
+    serviceCpuMsPerRequest: ((cpu1[1]! - cpu0[1]!) * 1000) / s.requests,
   };
+  if (r.firstError) cell.firstError = r.firstError;
+  return cell;
 }
 
-async function startStead(cleanup: Cleanup): Promise<Target> {
-  process.env.STEAD_LOG_LEVEL = 'warn';
-  const s = await SteadServer.start(cleanup);
-  const version = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version as string;
-  return { name: 'stead', ingress: s.ingressUrl, admin: s.adminUrl, pid: s.proc!.pid, version: `stead ${version}` };
+const f = (n: number | undefined, d = 1) => (n !== undefined && Number.isFinite(n) ? n.toFixed(d) : '-');
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i < 2 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+  ]
+    .concat(rows.map(line))
+    .join('\n');
 }
 
-async function startRestate(cleanup: Cleanup): Promise<Target> {
-  if (!existsSync(RESTATE_BIN))
-    throw new Error(`restate-server binary not found at ${RESTATE_BIN} (npm ci installs it)`);
-  const base = cleanup.tempDir('stead-bench-restate-');
-  const [ingress, admin, node] = [await freePort(), await freePort(), await freePort()];
-  const proc = new Proc('restate-server', RESTATE_BIN, ['--no-logo'], {
-    cwd: base,
-    env: {
-      PATH: process.env.PATH,
-      TMPDIR: base,
-      RESTATE_BASE_DIR: base,
-      RESTATE_LISTEN_MODE: 'tcp',
-      RESTATE_BIND_IP: '127.0.0.1',
-      RESTATE_BIND_PORT: String(node),
-      RESTATE_INGRESS__BIND_ADDRESS: `127.0.0.1:${ingress}`,
-      RESTATE_ADMIN__BIND_ADDRESS: `127.0.0.1:${admin}`,
-      RESTATE_DISABLE_TELEMETRY: 'true',
-      RESTATE_LOG_FILTER: 'warn',
-      RESTATE_ADMIN__DISABLE_WEB_UI: 'true',
-    },
-  });
-  cleanup.add(() => proc.stop(10_000));
-  await waitFor(async () => !proc.running || (await httpOk(`http://127.0.0.1:${admin}/health`)), {
-    timeoutMs: 60_000,
-    what: `restate-server to be healthy\n${proc.output()}`,
-  });
-  if (!proc.running) throw new Error(`restate-server exited during start\n${proc.output()}`);
-  const v = (await (await fetch(`http://127.0.0.1:${admin}/version`)).json()) as { version?: string };
-  return {
-    name: 'restate',
-    ingress: `http://127.0.0.1:${ingress}`,
-    admin: `http://127.0.0.1:${admin}`,
-    pid: proc.pid,
-    version: `restate-server ${v.version ?? '?'}`,
-  };
-}
-
-const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
-
-async function main(): Promise<void> {
+async function main(): Promise<number> {
+  const o = parseArgs(process.argv.slice(2));
   const cleanup = new Cleanup();
-  let stopping = false;
-  const onSignal = () => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write('\ninterrupted: stopping servers\n');
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\n${sig}: stopping the servers and the service, removing temp dirs\n`);
     void cleanup.run().then(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+
+  const startedAt = new Date();
+  const machine = {
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${process.platform} ${release()}`,
+    node: process.version,
+    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
   const cells: Cell[] = [];
-  const versions: string[] = [];
+  const versions: Partial<Record<ServerName, string>> = {};
+  const failures: Partial<Record<ServerName, string>> = {};
+  const total = o.servers.length * o.steps.length * o.concurrency.length;
+  process.stdout.write(
+    `bench: ${o.servers.join(' then ')}; steps ${o.steps.join(',')} × concurrency ${o.concurrency.join(',')}; ` +
+      `warm-up ${o.warmup} requests, then ${o.durationMs / 1000} s per cell (${total} cells); ` +
+      `${machine.cores} cores, node ${machine.node}\n`,
+  );
   try {
-    const service = await ServiceProcess.start(cleanup, join(REPO, 'benchmarks/src/service.ts'));
-    const targets: Array<['stead' | 'restate', (c: Cleanup) => Promise<Target>]> = [
-      ['stead', startStead],
-      ['restate', startRestate],
-    ];
-    for (const [name, start] of targets) {
-      if (only && only !== name) continue;
+    for (const name of o.servers) {
+      // Everything a server needs is undone right after its cells (and by the outer cleanup on a signal).
       const local = new Cleanup();
+      cleanup.add(() => local.run());
       try {
-        process.stdout.write(`starting ${name}…\n`);
-        const t = await start(local);
-        versions.push(t.version);
-        await register(t.admin, service.uri);
-        for (const steps of STEPS)
-          for (const c of CONCURRENCY) {
-            process.stdout.write(`  ${name}: ${steps} step(s), concurrency ${c}, ${durationMs / 1000} s … `);
-            const cell = await runCell(t, steps, c);
+        process.stdout.write(`starting ${name} …\n`);
+        const t = await (name === 'stead' ? startStead(local) : startRestate(local));
+        versions[name] = t.version;
+        // A fresh service process per server, so that neither profits from the other's JIT warm-up.
+        const service = await ServiceProcess.start(local, SERVICE);
+        await register(t, service.uri);
+        process.stdout.write(`  ${t.version}, pid ${t.pid}; service pid ${service.proc!.pid} at ${service.uri}\n`);
+        for (const steps of o.steps)
+          for (const c of o.concurrency) {
+            if (interrupted) return 130;
+            process.stdout.write(`  ${name}: ${steps} step(s) × concurrency ${c} … `);
+            let cell: Cell;
+            try {
+              cell = await runCell(t, service, steps, c, o);
+            } catch (err) {
+              throw new Error(`${(err as Error).message}\n${t.output()}`);
+            }
             cells.push(cell);
             process.stdout.write(
-              `${f(cell.throughput, 0)} req/s, p50 ${f(cell.p50, 2)} ms, p99 ${f(cell.p99, 2)} ms, ${cell.errors} errors\n`,
+              `${f(cell.throughput, 0)} req/s, p50 ${f(cell.p50, 2)} / p90 ${f(cell.p90, 2)} / p99 ${f(cell.p99, 2)} ms, ` +
+                `${cell.errors} errors, RSS ${f(cell.rssMiB, 0)} MiB, server CPU ${f(cell.serverCpuMsPerRequest, 2)} ms/req\n`,
             );
+            if (cell.firstError) process.stdout.write(`    first error: ${cell.firstError}\n`);
           }
+      } catch (err) {
+        if (interrupted) return 130;
+        failures[name] = (err as Error).message;
+        process.stderr.write(`\n${name} failed: ${(err as Error).message}\n`);
       } finally {
         await local.run();
       }
@@ -241,46 +212,110 @@ async function main(): Promise<void> {
   } finally {
     await cleanup.run();
   }
+  if (interrupted) return 130;
 
-  const find = (s: 'stead' | 'restate', n: number, c: number) =>
+  const find = (s: ServerName, n: number, c: number) =>
     cells.find((x) => x.server === s && x.steps === n && x.concurrency === c);
-  const lines = [
-    '',
-    `Stead vs restate-server: ${versions.join(' / ')}; ${cpus().length} cores, node ${process.version}; ${durationMs / 1000} s per cell`,
-    '| steps | conc | Stead p50 | p90 | p99 | req/s | RSS MiB | Restate p50 | p90 | p99 | req/s | RSS MiB | p50 ratio | p99 ratio | throughput ratio |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  const ratios: Array<{ steps: number; concurrency: number; p50: number; p99: number; throughput: number }> = [];
-  for (const n of STEPS)
-    for (const c of CONCURRENCY) {
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined && b > 0 ? a / b : Number.NaN;
+  const comparison = [];
+  const rows: string[][] = [];
+  for (const n of o.steps)
+    for (const c of o.concurrency) {
       const s = find('stead', n, c);
       const r = find('restate', n, c);
-      const ratio = {
+      const cmp = {
         steps: n,
         concurrency: c,
-        p50: s && r ? s.p50 / r.p50 : Number.NaN,
-        p99: s && r ? s.p99 / r.p99 : Number.NaN,
-        throughput: s && r ? s.throughput / r.throughput : Number.NaN,
+        p50Ratio: ratio(s?.p50, r?.p50),
+        p90Ratio: ratio(s?.p90, r?.p90),
+        p99Ratio: ratio(s?.p99, r?.p99),
+        throughputRatio: ratio(s?.throughput, r?.throughput),
+        rssRatio: ratio(s?.rssMiB, r?.rssMiB),
+        serverCpuRatio: ratio(s?.serverCpuMsPerRequest, r?.serverCpuMsPerRequest),
       };
-      ratios.push(ratio);
-      lines.push(
-        `| ${n} | ${c} | ${f(s?.p50 ?? Number.NaN, 2)} | ${f(s?.p90 ?? Number.NaN, 2)} | ${f(s?.p99 ?? Number.NaN, 2)} | ${f(s?.throughput ?? Number.NaN, 0)} | ${f(s?.rssMiB ?? Number.NaN, 0)} | ${f(r?.p50 ?? Number.NaN, 2)} | ${f(r?.p90 ?? Number.NaN, 2)} | ${f(r?.p99 ?? Number.NaN, 2)} | ${f(r?.throughput ?? Number.NaN, 0)} | ${f(r?.rssMiB ?? Number.NaN, 0)} | ${f(ratio.p50, 2)} | ${f(ratio.p99, 2)} | ${f(ratio.throughput, 2)} |`,
-      );
+      comparison.push(cmp);
+      rows.push([
+        String(n),
+        String(c),
+        f(s?.p50, 2),
+        f(s?.p90, 2),
+        f(s?.p99, 2),
+        f(s?.throughput, 0),
+        f(r?.p50, 2),
+        f(r?.p90, 2),
+        f(r?.p99, 2),
+        f(r?.throughput, 0),
+        f(cmp.p50Ratio, 2),
+        f(cmp.p99Ratio, 2),
+        f(cmp.throughputRatio, 2),
+        `${f(s?.rssMiB, 0)}/${f(r?.rssMiB, 0)}`,
+        `${f(s?.serverCpuMsPerRequest, 2)}/${f(r?.serverCpuMsPerRequest, 2)}`,
+        `${s?.errors ?? '-'}/${r?.errors ?? '-'}`,
+      ]);
     }
-  lines.push(
-    'latencies in ms; ratios are Stead / Restate (latency: lower is better for Stead; throughput: higher is better)',
-  );
-  process.stdout.write(`${lines.join('\n')}\n`);
+  const header = [
+    'N',
+    'C',
+    'S p50',
+    'S p90',
+    'S p99',
+    'S req/s',
+    'R p50',
+    'R p90',
+    'R p99',
+    'R req/s',
+    'p50 S/R',
+    'p99 S/R',
+    'thr S/R',
+    'RSS MiB S/R',
+    'CPU ms/req S/R',
+    'errors S/R',
+  ];
+  const out = [
+    '',
+    `Stead (S) vs restate-server (R): ${Object.values(versions).join(', ')}`,
+    `${machine.cores} × ${machine.cpuModel}, node ${machine.node}; warm-up ${o.warmup} requests, ${o.durationMs / 1000} s per cell`,
+    'N = ctx.run steps per invocation, C = concurrent closed-loop clients; latencies in ms; throughput in requests/s;',
+    'S/R ratios: latency < 1 and throughput > 1 favour Stead; RSS after the cell; server CPU time per request',
+    '',
+    table(header, rows),
+  ];
+  for (const [name, why] of Object.entries(failures))
+    out.push('', `${name} did not complete: ${why.split('\n')[0]} (full output above)`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
   const dir = join(REPO, 'benchmarks/results');
   mkdirSync(dir, { recursive: true });
-  const json = `${JSON.stringify({ benchmark: 'steps', durationMs, versions, cores: cpus().length, node: process.version, cells, ratios }, null, 2)}\n`;
-  const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, json);
-  writeFileSync(join(dir, 'latest.json'), json);
-  process.stdout.write(`results: ${file}\n`);
+  const json = {
+    benchmark: 'Bench/steps: N ctx.run steps per invocation through the HTTP ingress, closed loop',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    config: {
+      steps: o.steps,
+      concurrency: o.concurrency,
+      warmupRequests: o.warmup,
+      durationMs: o.durationMs,
+      servers: o.servers,
+    },
+    machine: { ...machine, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+    versions,
+    failures,
+    cells,
+    comparison,
+  };
+  const text = `${JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
+  const file = join(dir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, text);
+  writeFileSync(join(dir, 'latest.json'), text);
+  process.stdout.write(`\nresults: ${file} (and results/latest.json)\n`);
+  return Object.keys(failures).length > 0 ? 1 : 0;
 }
 
-main().catch((e) => {
-  process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
