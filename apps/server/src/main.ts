@@ -11,7 +11,7 @@ import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
 import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
 import { createLogger, createRegistry, startProbeServer } from '@stead/observability';
-import { Engine } from '@stead/partition';
+import { Engine, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
 import { serverSettings } from './settings.ts';
 
 const VERSION = '0.1.0';
@@ -63,6 +63,15 @@ async function main(): Promise<void> {
       `cannot start the embedded metadata store on ${s.bindAddress}:${s.nodePort}: ${(err as Error).message}`,
     );
   }
+  try {
+    await fixPartitionCount(metadata.client, s.partitions);
+  } catch (err) {
+    if (!(err instanceof PartitionCountMismatch)) throw err;
+    log('error', 'refusing to start', { error: err.message });
+    process.stderr.write(`stead-server: refusing to start: ${err.message}\n`);
+    await metadata.close();
+    process.exit(1);
+  }
   const server = { version: VERSION, startedAt: new Date().toISOString(), partitions: s.partitions };
   await metadata.client.put('cluster/server', new TextEncoder().encode(JSON.stringify(server)), Precondition.none);
 
@@ -80,6 +89,7 @@ async function main(): Promise<void> {
     inactivityTimeoutMs: s.inactivityTimeout,
     abortTimeoutMs: s.abortTimeout,
     maxStateValueBytes: s.maxStateValueSize,
+    epochs: metadataEpochs(metadata.client),
     log,
     onFatal: (err) => {
       log('error', 'partition processor failed; exiting so that a restart recovers from the log', { error: err });

@@ -18,6 +18,7 @@ import {
 import { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore, type Loglet } from '@stead/log';
 import { decodeValue, StorageEngine } from '@stead/storage';
+import type { EpochSource } from './epochs.ts';
 import { InvokerDriver, type RetryPolicy } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
@@ -36,6 +37,8 @@ export interface EngineOptions {
   abortTimeoutMs: number;
   maxStateValueBytes?: number;
   log: Logger;
+  /** Leader epochs: a durable counter per partition (never a clock). */
+  epochs: EpochSource;
   /** Called when a partition's apply loop fails (the process should exit; it recovers from the log). */
   onFatal: (err: unknown) => void;
   /** Retention of idempotent results and of completed workflows when the handler sets none (ms). */
@@ -150,8 +153,9 @@ export class Engine implements InvocationBackend {
     const storage = await StorageEngine.open(join(opts.dataDir, 'partitions'));
     const loglets = await Promise.all(Array.from({ length: opts.partitions }, (_, p) => logStore.loglet(p)));
     const engine = new Engine(opts, logStore, storage, loglets);
-    const epoch = Date.now();
-    await Promise.all(engine.processors.map((p, i) => p.start(epoch, engine.leaders[i])));
+    await Promise.all(
+      engine.processors.map(async (p, i) => p.start(await opts.epochs.next(p.partitionId), engine.leaders[i])),
+    );
     // Wait until every partition has replayed its log and leads.
     await Promise.all(engine.processors.map((p) => p.whenLeading()));
     return engine;

@@ -1,4 +1,5 @@
 export * from './engine.ts';
+export { type EpochSource, epochKey, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from './epochs.ts';
 export * from './invoker-driver.ts';
 export * as journal from './journal.ts';
 export * from './leader.ts';

@@ -127,6 +127,13 @@ export class PartitionProcessor {
       if (this.leading) {
         this.sink!.execute(effects);
       } else if (this.announceOffset !== undefined && last >= this.announceOffset) {
+        // Lead only if our announcement won: a later epoch in the log means another leader took over.
+        const announced = await this.sm.epoch();
+        if (announced !== this.leaderEpoch) {
+          throw new Error(
+            `partition ${this.partitionId}: leader epoch ${this.leaderEpoch} was superseded by epoch ${announced}`,
+          );
+        }
         this.leading = true;
         await this.sink!.activate(this.leaderEpoch);
         this.leadingSignal.resolve();

@@ -114,6 +114,11 @@ export class PartitionStateMachine {
     return this.effects;
   }
 
+  /** The highest leader epoch announced in this partition's log (0 before any). */
+  async epoch(): Promise<number> {
+    return (await this.store.get<number>('meta/epoch')) ?? 0;
+  }
+
   // ---------- invocations ----------
 
   private async onInvoke(inv: NewInvocation, now: number): Promise<void> {

@@ -5,7 +5,10 @@ import { type Cleanup, freePort, httpOk, NODE, Proc, REPO, waitFor } from './pro
 export class SteadServer {
   readonly dataDir: string;
   readonly ports: { ingress: number; admin: number; node: number; metrics: number };
-  private readonly extraArgs: string[];
+  /** Flags added to the defaults on every (re)start; tests may change them between restarts. */
+  extraArgs: string[];
+  /** Environment added to the test's own on every (re)start (e.g. LD_PRELOAD, FAKETIME). */
+  env: NodeJS.ProcessEnv = {};
   proc: Proc | undefined;
 
   private constructor(dataDir: string, ports: SteadServer['ports'], extraArgs: string[]) {
@@ -60,7 +63,7 @@ export class SteadServer {
         String(this.ports.metrics),
         ...this.extraArgs,
       ],
-      { env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info' } },
+      { env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info', ...this.env } },
     );
     const proc = this.proc;
     try {
