@@ -12,6 +12,8 @@ export interface Target {
   admin: string;
   pid: number;
   version: string;
+  /** Prometheus endpoint of the process, where it has one we can read the JS heap from (Stead). */
+  metrics?: string;
   /** Output of the server process (for failure reports). */
   output(): string;
 }
@@ -71,6 +73,7 @@ export async function startStead(cleanup: Cleanup): Promise<Target> {
     admin: s.adminUrl,
     pid: proc.pid,
     version: `stead ${pkg.version} (${steadCommit()})`,
+    metrics: `${s.metricsUrl}/metrics`,
     output: () => proc.output(),
   };
 }
