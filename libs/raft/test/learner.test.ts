@@ -1,10 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { Raft } from '../src/raft.ts';
+import type { Raft } from '../src/raft.ts';
 import { decodeConf, encodeConf, voters } from '../src/types.ts';
 import { bytes, TestCluster } from './harness.ts';
 
 const ids = (r: Raft) => voters(r.conf()).map((m) => m.id);
-const learners = (r: Raft) => r.conf().members.filter((m) => m.learner).map((m) => m.id);
+const learners = (r: Raft) =>
+  r
+    .conf()
+    .members.filter((m) => m.learner)
+    .map((m) => m.id);
 
 describe('raft learners', () => {
   it('adding an unreachable member to a single voter keeps it committing, before and after a restart', () => {
@@ -59,11 +63,13 @@ describe('raft learners', () => {
     expect(ids(c.get('4'))).toEqual(['1', '2', '3', '4']);
     // The promotion went through the log as its own conf entry after the add.
     const confs = c.applied.get('4')!.filter((e) => e.type === 'conf');
-    expect(confs.map((e) => decodeConf(e.data).members.map((m) => `${m.id}${m.learner ? 'L' : ''}`).join(','))).toEqual([
-      '1,2,3',
-      '1,2,3,4L',
-      '1,2,3,4',
-    ]);
+    expect(
+      confs.map((e) =>
+        decodeConf(e.data)
+          .members.map((m) => `${m.id}${m.learner ? 'L' : ''}`)
+          .join(','),
+      ),
+    ).toEqual(['1,2,3', '1,2,3,4L', '1,2,3,4']);
   });
 
   it('acknowledgements of a learner do not count for the commit quorum', () => {
@@ -127,7 +133,12 @@ describe('raft learners', () => {
   });
 
   it('membership entries carry the learner flag and older voter-only entries still decode', () => {
-    const conf = { members: [{ id: 'b', addr: 'B', learner: true }, { id: 'a', addr: 'A' }] };
+    const conf = {
+      members: [
+        { id: 'b', addr: 'B', learner: true },
+        { id: 'a', addr: 'A' },
+      ],
+    };
     expect(decodeConf(encodeConf(conf))).toEqual({
       members: [
         { id: 'a', addr: 'A' },
