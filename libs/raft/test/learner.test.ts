@@ -132,6 +132,60 @@ describe('raft learners', () => {
     expect(ids(l)).toContain('4');
   });
 
+  it('promotes a learner only once it holds the membership and is within promoteLagEntries of the leader', () => {
+    const c = new TestCluster(['1'], { maxEntriesPerMsg: 2, maxInflight: 1, promoteLagEntries: 3 });
+    const l = c.elect();
+    for (let i = 0; i < 10; i++) l.propose([bytes(`old${i}`)]);
+    c.settle();
+    c.add('2');
+    expect(l.proposeConfChange({ op: 'add', id: '2', addr: 'addr-2' }).ok).toBe(true);
+    const addAt = l.lastIndex();
+    for (let i = 0; i < 20; i++) l.propose([bytes(`new${i}`)]); // the learner will trail by 20 entries
+    expect(c.deliver(3)).toBe(false);
+    expect(c.get('2').lastIndex()).toBeLessThan(addAt);
+    l.tick(); // a heartbeat, answered while the learner lacks even its own membership entry
+    expect(c.deliver(2)).toBe(false);
+    // Deliver one round at a time and watch the leader's view of the learner.
+    let heldMembershipButLagged = false;
+    let matchWhenPromoted = -1;
+    while (matchWhenPromoted < 0 && !c.deliver(1)) {
+      const match = l.status().progress['2'].match;
+      if (learners(l).includes('2')) heldMembershipButLagged ||= match >= addAt;
+      else matchWhenPromoted = match;
+    }
+    c.settle();
+    expect(ids(l)).toEqual(['1', '2']);
+    const promoteAt = addAt + 21;
+    expect(l.entryAt(promoteAt)?.type).toBe('conf');
+    expect(heldMembershipButLagged).toBe(true);
+    expect(matchWhenPromoted).toBeGreaterThanOrEqual(promoteAt - 1 - 3);
+  });
+
+  it('a learner that crashes while catching up resumes from its disk and is promoted after', () => {
+    const c = new TestCluster(['1', '2', '3'], { maxEntriesPerMsg: 2, maxInflight: 1 });
+    const l = c.elect();
+    for (let i = 0; i < 20; i++) l.propose([bytes(`v${i}`)]);
+    c.settle();
+    c.add('4');
+    expect(l.proposeConfChange({ op: 'add', id: '4', addr: 'addr-4' }).ok).toBe(true);
+    // The leader sends it the log two entries at a time; stop half-way through the catch-up.
+    expect(c.deliver(12)).toBe(false);
+    const stored = c.disks.get('4')!.entries.length;
+    expect(stored).toBeGreaterThan(0);
+    expect(stored).toBeLessThan(l.lastIndex() - 3);
+    c.crash('4');
+    c.tick(30); // down for a while: the three voters go on
+    expect(learners(l)).toEqual(['4']);
+    expect(l.propose([bytes('while-down')]).ok).toBe(true);
+    c.settle();
+    c.heal();
+    const r = c.add('4');
+    expect(r.lastIndex()).toBeGreaterThan(0); // restarted from its stored log
+    c.tick(5);
+    expect(ids(l)).toEqual(['1', '2', '3', '4']);
+    expect(c.appliedData('4')).toContain('while-down');
+  });
+
   it('membership entries carry the learner flag and older voter-only entries still decode', () => {
     const conf = {
       members: [
