@@ -249,7 +249,6 @@ describe('metadata-store processes (e2e)', () => {
       '4',
       '5',
     ]);
-    await new Promise((r) => setTimeout(r, 500));
     // remove two of the original members (possibly the leader)
     const removed = ['1', '2'];
     for (const id of removed) {
