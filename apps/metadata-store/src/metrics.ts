@@ -29,7 +29,16 @@ export function registerMetadataMetrics(registry: Registry, node: MetadataNode):
   gauge('raft_snapshot_index', 'Index of the latest snapshot.', () => node.status().snapshotIndex);
   gauge('is_leader', '1 when this member leads.', () => (node.isLeader() ? 1 : 0));
   gauge('has_leader', '1 when this member knows a leader.', () => (node.status().leaderId ? 1 : 0));
-  gauge('members', 'Voting members in the configuration.', () => node.status().members.length);
+  gauge(
+    'members',
+    'Voting members in the configuration.',
+    () => node.status().members.filter((m) => !m.learner).length,
+  );
+  gauge(
+    'learners',
+    'Non-voting members (added, not yet caught up and promoted).',
+    () => node.status().members.filter((m) => m.learner).length,
+  );
   gauge('keys', 'Keys holding a value.', () => node.stats.keys);
   counter('writes', 'Writes (put/delete) received.', () => node.stats.writes);
   counter(

@@ -233,11 +233,22 @@ describe('metadata-store processes (e2e)', () => {
     for (const p of base.slice(3)) {
       spawnMember(p, ['--join']);
       const members = await retryConf(() => admin.addMember(p.id, p.addr));
-      expect(members.map((m) => m.nodeId)).toContain(p.id);
+      // It joins as a learner and becomes a voter only once it has caught up.
+      expect(members.find((m) => m.nodeId === p.id)).toMatchObject({ learner: true });
       await until(() => ready(procs.get(p.id)!), 10_000, `member ${p.id} ready`);
+      await until(
+        async () => (await admin.status()).members.find((m) => m.nodeId === p.id)?.learner === false,
+        15_000,
+        `member ${p.id} promoted to voter`,
+      );
     }
-    expect((await admin.status()).members.map((m) => m.nodeId)).toEqual(['1', '2', '3', '4', '5']);
-    await new Promise((r) => setTimeout(r, 500));
+    expect((await admin.status()).members.map((m) => `${m.nodeId}${m.learner ? 'L' : ''}`)).toEqual([
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+    ]);
     // remove two of the original members (possibly the leader)
     const removed = ['1', '2'];
     for (const id of removed) {

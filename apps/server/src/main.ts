@@ -54,13 +54,13 @@ async function main(): Promise<void> {
       nodeId: 'server',
       clusterName: 'stead',
       dataDir: join(dataDir, 'metadata'),
-      grpcHost: s.bindAddress,
+      grpcHost: s.nodeBindAddress,
       grpcPort: s.nodePort,
-      address: `${s.bindAddress === '0.0.0.0' ? hostname() : s.bindAddress}:${s.nodePort}`,
+      address: `${s.nodeBindAddress === '0.0.0.0' ? hostname() : s.nodeBindAddress}:${s.nodePort}`,
     });
   } catch (err) {
     throw new Error(
-      `cannot start the embedded metadata store on ${s.bindAddress}:${s.nodePort}: ${(err as Error).message}`,
+      `cannot start the embedded metadata store on ${s.nodeBindAddress}:${s.nodePort}: ${(err as Error).message}`,
     );
   }
   try {

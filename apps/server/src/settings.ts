@@ -3,7 +3,18 @@ import type { SettingsSpec } from '@stead/core';
 /** Settings of the all-in-one server. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
 export const serverSettings = {
   dataDir: { kind: 'string', default: './stead-data', help: 'Where logs, partition stores and the schema live.' },
-  bindAddress: { kind: 'string', default: '0.0.0.0', help: 'Address every listener binds to.' },
+  bindAddress: {
+    kind: 'string',
+    default: '0.0.0.0',
+    help: 'Address the ingress, admin and metrics listeners bind to (the node port has its own setting).',
+  },
+  nodeBindAddress: {
+    kind: 'string',
+    default: '127.0.0.1',
+    help:
+      'Address the node port binds to. Loopback by default: its gRPC API accepts metadata writes and membership ' +
+      'changes without authentication, so expose it (e.g. 0.0.0.0) only on a trusted network.',
+  },
   ingressPort: { kind: 'int', default: '8080', min: 0, max: 65535, help: 'HTTP ingress port.' },
   adminPort: { kind: 'int', default: '9070', min: 0, max: 65535, help: 'Admin REST API port.' },
   nodePort: {

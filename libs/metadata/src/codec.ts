@@ -1,5 +1,5 @@
 import { metadata as pb } from '@stead/proto';
-import type { Entry, Message, MessageType, Snapshot } from '@stead/raft';
+import type { Entry, Member, Message, MessageType, Snapshot } from '@stead/raft';
 
 const TYPES: Record<MessageType, pb.RaftMessageType> = {
   append: pb.RaftMessageType.RAFT_MESSAGE_TYPE_APPEND,
@@ -28,11 +28,20 @@ export function entryFromPb(e: pb.RaftEntry): Entry {
   };
 }
 
+/** A member on the wire and on disk; `learner` is false for voters (and in data written before learners). */
+export function memberToPb(m: Member): pb.Member {
+  return { nodeId: m.id, address: m.addr, learner: m.learner === true };
+}
+
+export function memberFromPb(m: pb.Member): Member {
+  return m.learner ? { id: m.nodeId, addr: m.address, learner: true } : { id: m.nodeId, addr: m.address };
+}
+
 export function snapshotToPb(s: Snapshot): pb.RaftSnapshot {
   return {
     index: BigInt(s.meta.index),
     term: BigInt(s.meta.term),
-    members: s.meta.conf.members.map((m) => ({ nodeId: m.id, address: m.addr })),
+    members: s.meta.conf.members.map(memberToPb),
     data: Buffer.from(s.data),
   };
 }
@@ -42,7 +51,7 @@ export function snapshotFromPb(s: pb.RaftSnapshot): Snapshot {
     meta: {
       index: Number(s.index),
       term: Number(s.term),
-      conf: { members: s.members.map((m) => ({ id: m.nodeId, addr: m.address })) },
+      conf: { members: s.members.map(memberFromPb) },
     },
     data: new Uint8Array(s.data),
   };

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { metadata as pb } from '@stead/proto';
 import type { Member, Message } from '@stead/raft';
-import { messageFromPb, messageToPb } from './codec.ts';
+import { memberToPb, messageFromPb, messageToPb } from './codec.ts';
 import { MetadataError, type MetadataErrorCode } from './errors.ts';
 import { type Logger, silentLogger } from './log.ts';
 import type { MetadataNode, RaftTransport } from './node.ts';
@@ -122,7 +122,7 @@ function statusToPb(node: MetadataNode): pb.StatusResponse {
     commitIndex: BigInt(s.commitIndex),
     appliedIndex: BigInt(s.appliedIndex),
     clusterId: s.clusterId,
-    members: s.members.map((m) => ({ nodeId: m.id, address: m.addr })),
+    members: s.members.map(memberToPb),
     lastIndex: BigInt(s.lastIndex),
     snapshotIndex: BigInt(s.snapshotIndex),
   };
@@ -180,12 +180,12 @@ export function addMetadataServices(server: grpc.Server, node: MetadataNode, log
     status: unary(async () => statusToPb(node)),
     addMember: unary(async (req: pb.AddMemberRequest) => {
       const members = await node.addMember(req.nodeId, req.address);
-      return { members: members.map((m) => ({ nodeId: m.id, address: m.addr })) };
+      return { members: members.map(memberToPb) };
     }),
     removeMember: unary(async (req: pb.RemoveMemberRequest) => {
       if (!req.nodeId) throw new MetadataError('invalid-argument', 'node_id must not be empty');
       const members = await node.removeMember(req.nodeId);
-      return { members: members.map((m) => ({ nodeId: m.id, address: m.addr })) };
+      return { members: members.map(memberToPb) };
     }),
     transferLeadership: unary(async (req: pb.TransferLeadershipRequest) => {
       await node.transferLeadership(req.nodeId || undefined);

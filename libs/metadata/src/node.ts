@@ -1,6 +1,15 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { metadata as pb } from '@stead/proto';
-import { type ConfState, type Entry, type Member, type Message, Raft, type Ready, type SoftState } from '@stead/raft';
+import {
+  type ConfState,
+  type Entry,
+  type Member,
+  type Message,
+  Raft,
+  type Ready,
+  type SoftState,
+  voters,
+} from '@stead/raft';
 import { MetadataError } from './errors.ts';
 import { type Logger, silentLogger } from './log.ts';
 import {
@@ -215,8 +224,8 @@ export class MetadataNode {
       });
       node.ticker = setInterval(() => node.enqueue(() => node.raft.tick()), opts.tickMs ?? 50);
       node.ticker.unref();
-      // A lone member need not wait for an election timeout.
-      if (raft.conf().members.length === 1 && raft.isMember()) node.enqueue(() => node.raft.campaignNow());
+      // A lone voter (learners do not vote) need not wait for an election timeout.
+      if (voters(raft.conf()).length === 1 && raft.isVoter()) node.enqueue(() => node.raft.campaignNow());
       node.kick();
       return node;
     } catch (e) {
@@ -610,7 +619,11 @@ export class MetadataNode {
     return [...this.raft.confAt(index).members];
   }
 
-  /** Adds a voting member (leader only). The new member must run with `join: true` and an empty data dir. */
+  /**
+   * Adds a member (leader only) as a non-voting learner: it receives the log, and the leader promotes it to a voter
+   * by itself once it has caught up, so adding an address that never answers does not change the quorum. The new
+   * member must run with `join: true` and an empty data dir. Resolves with the membership once the add commits.
+   */
   addMember(id: string, address: string): Promise<Member[]> {
     if (!id) throw new MetadataError('invalid-argument', 'member id must not be empty');
     if (!address) throw new MetadataError('invalid-argument', 'member address must not be empty');
@@ -618,7 +631,10 @@ export class MetadataNode {
     return this.confChange({ op: 'add', id, addr: address });
   }
 
-  /** Removes a voting member (leader only). A leader removing itself steps down once the change commits. */
+  /**
+   * Removes a learner or a voter (leader only; never the last voter). A leader removing itself steps down once the
+   * change commits.
+   */
   removeMember(id: string): Promise<Member[]> {
     return this.confChange({ op: 'remove', id });
   }
@@ -634,7 +650,7 @@ export class MetadataNode {
         if (!target) {
           let best = -1;
           for (const [id, p] of Object.entries(st.progress)) {
-            if (p.match > best) {
+            if (!p.learner && p.match > best) {
               best = p.match;
               target = id;
             }
@@ -715,7 +731,7 @@ export class MetadataNode {
    */
   async close(opts: { handOver?: boolean } = {}): Promise<void> {
     if (this.closed) return;
-    if (opts.handOver && !this.failed && this.soft.role === 'leader' && this.raft.conf().members.length > 1) {
+    if (opts.handOver && !this.failed && this.soft.role === 'leader' && voters(this.raft.conf()).length > 1) {
       try {
         await this.transferLeadership(undefined, 3000);
         // let the new leader's first messages flow

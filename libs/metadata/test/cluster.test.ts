@@ -151,9 +151,15 @@ describe('three-member metadata store over gRPC', () => {
     const s4 = await start('4', { join: true });
     stores.set('4', s4);
     const members = await client.addMember('4', addr4);
-    expect(members.map((m) => m.nodeId)).toEqual(['1', '2', '3', '4']);
+    // The new member joins as a learner; the leader promotes it once it has caught up.
+    expect(members.map((m) => `${m.nodeId}${m.learner ? ' (learner)' : ''}`)).toEqual(['1', '2', '3', '4 (learner)']);
     const v = await client.put('after-add', bytes('x'));
     await until(() => s4.node.status().appliedIndex >= v, 5000, 'new member caught up');
+    await until(
+      async () => (await client.status()).members.every((m) => !m.learner),
+      5000,
+      'member 4 promoted to voter',
+    );
     const st = await client.transferLeadership('4');
     expect(st.leaderId === '4' || st.role === 'follower').toBe(true);
     await until(() => s4.node.isLeader(), 5000, 'member 4 leads');

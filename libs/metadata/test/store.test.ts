@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { GrpcMetadataClient } from '../src/client.ts';
 import { MetadataError } from '../src/errors.ts';
 import { type ChangeEvent, Precondition } from '../src/state.ts';
 import { createMetadataStore, type MetadataStore } from '../src/store.ts';
-import { bytes, tempDir, text, until } from './helpers.ts';
+import { bytes, freePort, tempDir, text, until } from './helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -117,4 +118,40 @@ describe('single-member metadata store (in process)', () => {
       MetadataError,
     );
   });
+
+  it('AddMember for an unreachable address adds a learner: writes go on and the store restarts alone', async () => {
+    const d = tempDir();
+    cleanups.push(d.remove);
+    const port = await freePort();
+    const opts = { grpcHost: '127.0.0.1', grpcPort: port, address: `127.0.0.1:${port}`, writeTimeoutMs: 3000 };
+    let s = await open(d.path, opts);
+    await s.client.put('before', bytes('1'));
+    const admin = new GrpcMetadataClient({ addresses: [`127.0.0.1:${port}`], timeoutMs: 5000 });
+    cleanups.push(() => admin.close());
+    const nobody = `127.0.0.1:${await freePort()}`; // nothing listens there
+    const members = await admin.addMember('2', nobody);
+    expect(members.map((m) => ({ id: m.nodeId, learner: m.learner }))).toEqual([
+      { id: '1', learner: false },
+      { id: '2', learner: true },
+    ]);
+    // Over several election timeouts and heartbeats, the learner never answers: it stays a learner and the single
+    // voter keeps committing on its own.
+    for (let i = 0; i < 5; i++) expect(await s.client.put(`during-${i}`, bytes('x'))).toBeGreaterThan(0);
+    const sent = s.node.stats.messagesSent;
+    await until(() => s.node.stats.messagesSent >= sent + 20, 5000, 'the leader keeps contacting the learner');
+    expect((await admin.status()).members.map((m) => `${m.nodeId}${m.learner ? ' (learner)' : ''}`)).toEqual([
+      '1',
+      '2 (learner)',
+    ]);
+    expect(await admin.put('via-grpc', bytes('y'))).toBeGreaterThan(0);
+
+    await s.close();
+    s = await open(d.path, opts);
+    await s.client.put('after-restart', bytes('z'));
+    expect(s.node.status()).toMatchObject({ role: 'leader', leaderId: '1' });
+    expect(text((await s.client.get('during-4'))!.value)).toBe('x');
+    // A learner can be removed again.
+    expect((await admin.removeMember('2')).map((m) => m.nodeId)).toEqual(['1']);
+    await s.client.put('after-remove', bytes('w'));
+  }, 30_000);
 });

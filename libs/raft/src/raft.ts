@@ -20,6 +20,7 @@ import {
   type SoftState,
   sortMembers,
   type VoteMsg,
+  voters,
 } from './types.ts';
 
 /** What a node finds on its stable storage at start. */
@@ -56,6 +57,11 @@ export interface RaftConfig {
   readonly bootstrap?: ConfState;
   /** Index the application's state machine has already applied (default: the snapshot's index). */
   readonly applied?: number;
+  /**
+   * A learner is promoted to voter once its log is within this many entries of the leader's (and holds the
+   * current membership). Default 8.
+   */
+  readonly promoteLagEntries?: number;
 }
 
 type ProgressState = 'probe' | 'replicate' | 'snapshot';
@@ -128,6 +134,7 @@ export class Raft {
   private readonly maxBytesPerMsg: number;
   private readonly maxInflight: number;
   private readonly maxCommittedPerReady: number;
+  private readonly promoteLagEntries: number;
 
   // persistent
   private term = 0;
@@ -179,6 +186,7 @@ export class Raft {
     this.maxBytesPerMsg = config.maxBytesPerMsg ?? 1 << 20;
     this.maxInflight = config.maxInflight ?? 64;
     this.maxCommittedPerReady = config.maxCommittedPerReady ?? 4096;
+    this.promoteLagEntries = config.promoteLagEntries ?? 8;
     const st = config.storage ?? {};
     const fresh = !st.hardState && !st.snapshot && (st.entries ?? []).length === 0;
     this.snap = st.snapshot ?? { meta: { index: 0, term: 0, conf: { members: [] } }, data: EMPTY };
@@ -248,8 +256,17 @@ export class Raft {
     for (let i = this.confs.length - 1; i >= 0; i--) if (this.confs[i].index <= index) return this.confs[i].conf;
     return this.snap.meta.conf;
   }
+  /** Whether `id` is a member (voter or learner) of the membership in force. */
   isMember(id: NodeId = this.id): boolean {
     return this.conf().members.some((m) => m.id === id);
+  }
+  /** Whether `id` is a voting member of the membership in force. */
+  isVoter(id: NodeId = this.id): boolean {
+    return this.conf().members.some((m) => m.id === id && !m.learner);
+  }
+  /** Index of the entry (or snapshot) that set the membership in force. */
+  private confIndex(): number {
+    return this.confs.length > 0 ? this.confs[this.confs.length - 1].index : this.snap.meta.index;
   }
   snapshot(): Snapshot {
     return this.snap;
@@ -275,12 +292,18 @@ export class Raft {
       leadTransferee: this.leadTransferee,
       progress:
         this.role === 'leader'
-          ? Object.fromEntries([...this.prs].map(([id, p]) => [id, { match: p.match, next: p.next, state: p.state }]))
+          ? Object.fromEntries(
+              [...this.prs].map(([id, p]) => [
+                id,
+                { match: p.match, next: p.next, state: p.state, learner: !this.isVoter(id) },
+              ]),
+            )
           : {},
     };
   }
+  /** Majority of the voters (learners never count). */
   private quorum(): number {
-    return Math.floor(this.conf().members.length / 2) + 1;
+    return Math.floor(voters(this.conf()).length / 2) + 1;
   }
 
   // ---------------------------------------------------------------- inputs
@@ -310,14 +333,15 @@ export class Raft {
     this.electionElapsed++;
     if (this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
-      if (this.isMember()) this.campaign(this.preVote ? 'prevote' : 'election');
+      // Learners (and nodes outside the membership) never campaign.
+      if (this.isVoter()) this.campaign(this.preVote ? 'prevote' : 'election');
       else this.resetElectionTimeout();
     }
   }
 
-  /** Starts an election now (if this node is a member). */
+  /** Starts an election now (if this node is a voter). */
   campaignNow(): void {
-    if (this.role !== 'leader' && this.isMember()) this.campaign(this.preVote ? 'prevote' : 'election');
+    if (this.role !== 'leader' && this.isVoter()) this.campaign(this.preVote ? 'prevote' : 'election');
   }
 
   /** Proposes application entries (one entry per element). Only a leader accepts them. */
@@ -329,7 +353,11 @@ export class Raft {
     return { ok: true, index: this.lastIndex(), term: this.term };
   }
 
-  /** Proposes adding or removing one voter. One change at a time; refused while one is uncommitted. */
+  /**
+   * Proposes one membership change: adding a learner, promoting a learner to voter (the leader also does this by
+   * itself once the learner has caught up), or removing a learner or a voter. One change at a time; refused while
+   * one is uncommitted. Every change alters the voter set by at most one member (single-server changes).
+   */
   proposeConfChange(cc: ConfChange): ProposeResult {
     const refused = this.refuse();
     if (refused) return refused;
@@ -337,14 +365,21 @@ export class Raft {
       return this.fail('conf-pending', 'a membership change (or the new leader term) is not committed yet');
     }
     const cur = this.conf().members;
+    const member = cur.find((m) => m.id === cc.id);
     let next: ConfState;
     if (cc.op === 'add') {
       if (!cc.id) return this.fail('invalid', 'member id must not be empty');
-      if (cur.some((m) => m.id === cc.id)) return this.fail('invalid', `node ${cc.id} is already a member`);
-      next = { members: sortMembers([...cur, { id: cc.id, addr: cc.addr }]) };
+      if (member) return this.fail('invalid', `node ${cc.id} is already a member`);
+      next = { members: sortMembers([...cur, { id: cc.id, addr: cc.addr, learner: true }]) };
+    } else if (cc.op === 'promote') {
+      if (!member) return this.fail('invalid', `node ${cc.id} is not a member`);
+      if (!member.learner) return this.fail('invalid', `node ${cc.id} is already a voter`);
+      next = { members: cur.map((m) => (m.id === cc.id ? { id: m.id, addr: m.addr } : m)) };
     } else {
-      if (!cur.some((m) => m.id === cc.id)) return this.fail('invalid', `node ${cc.id} is not a member`);
-      if (cur.length === 1) return this.fail('invalid', 'cannot remove the last member');
+      if (!member) return this.fail('invalid', `node ${cc.id} is not a member`);
+      if (!member.learner && voters(this.conf()).length === 1) {
+        return this.fail('invalid', 'cannot remove the last voter');
+      }
       next = { members: cur.filter((m) => m.id !== cc.id) };
     }
     const index = this.lastIndex() + 1;
@@ -358,7 +393,7 @@ export class Raft {
     if (this.role !== 'leader') return this.fail('not-leader', 'not the leader');
     if (to === this.id) return this.fail('invalid', 'already the leader');
     const pr = this.prs.get(to);
-    if (!pr) return this.fail('invalid', `node ${to} is not a member`);
+    if (!pr || !this.isVoter(to)) return this.fail('invalid', `node ${to} is not a voting member`);
     this.leadTransferee = to;
     this.transferElapsed = 0;
     this.electionElapsed = 0;
@@ -559,7 +594,7 @@ export class Raft {
     }
     const type = kind === 'prevote' ? 'prevote' : 'vote';
     if (this.poll(this.id, false)) return;
-    for (const m of this.conf().members) {
+    for (const m of voters(this.conf())) {
       if (m.id === this.id) continue;
       this.send({
         type,
@@ -577,7 +612,7 @@ export class Raft {
     if (!this.votes.has(from)) this.votes.set(from, !reject);
     let granted = 0;
     let rejected = 0;
-    for (const m of this.conf().members) {
+    for (const m of voters(this.conf())) {
       const v = this.votes.get(m.id);
       if (v === true) granted++;
       else if (v === false) rejected++;
@@ -658,7 +693,7 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case 'timeoutNow':
-        if (this.isMember()) this.campaign('transfer');
+        if (this.isVoter()) this.campaign('transfer');
         return;
       default:
         return;
@@ -792,9 +827,9 @@ export class Raft {
   }
 
   private quorumActive(): boolean {
-    let active = this.isMember() ? 1 : 0;
+    let active = this.isVoter() ? 1 : 0;
     for (const [id, pr] of this.prs) {
-      if (pr.recentActive && id !== this.id) active++;
+      if (pr.recentActive && id !== this.id && this.isVoter(id)) active++;
       pr.recentActive = false;
     }
     return active >= this.quorum();
@@ -802,7 +837,7 @@ export class Raft {
 
   private maybeCommit(): boolean {
     const matches: number[] = [];
-    for (const m of this.conf().members) {
+    for (const m of voters(this.conf())) {
       if (m.id === this.id) matches.push(this.lastIndex());
       else matches.push(this.prs.get(m.id)?.match ?? 0);
     }
@@ -817,8 +852,8 @@ export class Raft {
         this.readsAwaitingCommit = [];
         for (const ctx of waiting) this.startRead(ctx);
       }
-      // A leader that is not in the committed membership hands over by stepping down.
-      if (!this.isMember() && this.confs.every((c) => c.index <= this.commit)) {
+      // A leader that is not a voter of the committed membership hands over by stepping down.
+      if (!this.isVoter() && this.confs.every((c) => c.index <= this.commit)) {
         this.becomeFollower(this.term, '');
       }
       return true;
@@ -827,11 +862,11 @@ export class Raft {
   }
 
   private startRead(ctx: string): void {
-    if (this.conf().members.length === 1 && this.isMember()) {
+    if (voters(this.conf()).length === 1 && this.isVoter()) {
       this.readStates.push({ index: this.commit, ctx });
       return;
     }
-    this.reads.push({ ctx, index: this.commit, acks: new Set(this.isMember() ? [this.id] : []) });
+    this.reads.push({ ctx, index: this.commit, acks: new Set(this.isVoter() ? [this.id] : []) });
     this.bcastHeartbeat(ctx);
   }
 
@@ -941,6 +976,21 @@ export class Raft {
     if (this.role === 'leader' && m.from === this.leadTransferee && pr.match === this.lastIndex()) {
       this.send({ type: 'timeoutNow', to: m.from, term: this.term });
     }
+    this.maybePromote(m.from, pr);
+  }
+
+  /**
+   * Promotes learner `id` to voter once it has just answered and caught up: it holds the membership in force (so
+   * it knows it is a member) and its log is within `promoteLagEntries` of ours. Only when no other change is
+   * pending, so promotions stay one-at-a-time changes through the log. A learner that never answers (an
+   * unreachable address) is never promoted, so adding one cannot take the quorum away.
+   */
+  private maybePromote(id: NodeId, pr: Progress): void {
+    if (this.role !== 'leader' || this.leadTransferee !== '' || this.pendingConfIndex > this.commit) return;
+    const member = this.conf().members.find((m) => m.id === id);
+    if (!member?.learner) return;
+    if (pr.match < this.confIndex() || this.lastIndex() - pr.match > this.promoteLagEntries) return;
+    this.proposeConfChange({ op: 'promote', id });
   }
 
   private handleHeartbeatResp(m: HeartbeatRespMsg): void {
@@ -956,6 +1006,7 @@ export class Raft {
     }
     if (pr.match < this.lastIndex()) this.sendAppend(m.from);
     if (m.ctx !== '') this.ackRead(m.ctx, m.from);
+    this.maybePromote(m.from, pr);
   }
 
   private ackRead(ctx: string, from: NodeId): void {
@@ -964,7 +1015,7 @@ export class Raft {
     const r = this.reads[at];
     r.acks.add(from);
     let n = 0;
-    for (const mem of this.conf().members) if (r.acks.has(mem.id)) n++;
+    for (const mem of voters(this.conf())) if (r.acks.has(mem.id)) n++;
     if (n < this.quorum()) return;
     const done = this.reads.splice(0, at + 1);
     for (const d of done) this.readStates.push({ index: d.index, ctx: d.ctx });

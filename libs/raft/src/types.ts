@@ -15,15 +15,25 @@ export interface Entry {
   readonly data: Uint8Array;
 }
 
-/** A voting member and its address (opaque to Raft; the transport uses it). */
+/**
+ * A member and its address (opaque to Raft; the transport uses it). A `learner` receives the log and snapshots but
+ * does not vote, does not count for commit or election quorums and never campaigns; the leader promotes it to a
+ * voter once it has caught up.
+ */
 export interface Member {
   readonly id: NodeId;
   readonly addr: string;
+  readonly learner?: boolean;
 }
 
-/** A membership configuration, members sorted by id. */
+/** A membership configuration (voters and learners), members sorted by id. */
 export interface ConfState {
   readonly members: readonly Member[];
+}
+
+/** The voting members of `conf`. */
+export function voters(conf: ConfState): Member[] {
+  return conf.members.filter((m) => !m.learner);
 }
 
 export interface SnapshotMeta {
@@ -141,8 +151,14 @@ export interface Ready {
   readonly mustSync: boolean;
 }
 
+/**
+ * One membership change. `add` adds a non-voting learner (a voter only after `promote`, which the leader does by
+ * itself once the learner has caught up); `remove` removes a learner or a voter. Each changes the voter set by at
+ * most one member, so any two consecutive configurations have overlapping quorums.
+ */
 export type ConfChange =
   | { readonly op: 'add'; readonly id: NodeId; readonly addr: string }
+  | { readonly op: 'promote'; readonly id: NodeId }
   | { readonly op: 'remove'; readonly id: NodeId };
 
 export type ProposeResult =
@@ -162,10 +178,15 @@ export function sortMembers(members: readonly Member[]): Member[] {
 }
 
 export function encodeConf(conf: ConfState): Uint8Array {
-  return enc.encode(JSON.stringify({ members: conf.members.map((m) => ({ id: m.id, addr: m.addr })) }));
+  return enc.encode(JSON.stringify({ members: conf.members.map(plainMember) }));
 }
 
 export function decodeConf(data: Uint8Array): ConfState {
   const parsed = JSON.parse(dec.decode(data)) as { members: Member[] };
-  return { members: sortMembers(parsed.members) };
+  return { members: sortMembers(parsed.members.map(plainMember)) };
+}
+
+/** `{ id, addr }` for a voter, `{ id, addr, learner: true }` for a learner (older logs hold voters only). */
+function plainMember(m: Member): Member {
+  return m.learner ? { id: m.id, addr: m.addr, learner: true } : { id: m.id, addr: m.addr };
 }

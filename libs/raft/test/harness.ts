@@ -54,7 +54,12 @@ export class TestCluster {
 
   /** Processes Readys and delivers messages until quiet. */
   settle(maxRounds = 1000): void {
-    for (let round = 0; round < maxRounds; round++) {
+    if (!this.deliver(maxRounds)) throw new Error('cluster did not settle');
+  }
+
+  /** Runs at most `rounds` rounds of Ready processing and delivery; returns whether the cluster went quiet. */
+  deliver(rounds: number): boolean {
+    for (let round = 0; round < rounds; round++) {
       const queue: Message[] = [];
       for (const [id, r] of this.rafts) {
         while (r.hasReady()) {
@@ -75,14 +80,14 @@ export class TestCluster {
           r.advance();
         }
       }
-      if (queue.length === 0) return;
+      if (queue.length === 0) return true;
       for (const m of queue) {
         this.sent.push(m);
         if (this.dropped.has(`${m.from}>${m.to}`)) continue;
         this.rafts.get(m.to)?.step(m);
       }
     }
-    throw new Error('cluster did not settle');
+    return false;
   }
 
   tick(n = 1, ids?: NodeId[]): void {

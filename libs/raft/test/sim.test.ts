@@ -11,11 +11,15 @@ describe('deterministic simulation', () => {
     let ops = 0;
     let committed = 0;
     let members3 = 0;
+    let promotions = 0;
+    let unreachableLearners = 0;
     for (let seed = start; seed < start + seeds; seed++) {
       try {
         const r = runSimulation({ seed, members: seed % 2 === 0 ? 3 : 5, steps: 400 });
         ops += r.okOps;
         committed += r.committed;
+        promotions += r.promotions;
+        unreachableLearners += r.unreachableLearners;
         if (seed % 2 === 0) members3++;
       } catch (e) {
         failures.push(e instanceof SimFailure ? e.message : `seed ${seed}: ${String(e)}`);
@@ -27,6 +31,9 @@ describe('deterministic simulation', () => {
     expect(members3).toBeGreaterThan(0);
     expect(ops).toBeGreaterThan(seeds * 10);
     expect(committed).toBeGreaterThan(seeds * 20);
+    // Membership changes exercised learners: some caught up and were promoted, some were never reachable.
+    expect(promotions).toBeGreaterThan(seeds / 10);
+    expect(unreachableLearners).toBeGreaterThan(seeds / 100);
   }, 240_000);
 
   it('reproduces a run exactly from its seed', () => {
@@ -47,4 +54,17 @@ describe('deterministic simulation', () => {
     expect(caught.length).toBe(1);
     expect(() => runSimulation({ seed: caught[0], bug: 'forget-vote' })).toThrow(`seed ${caught[0]}`);
   }, 120_000);
+
+  it('catches an operator that promotes learners before they catch up (an unreachable one becomes a voter)', () => {
+    let caught: SimFailure | undefined;
+    for (let seed = 1; seed <= 400 && !caught; seed++) {
+      try {
+        runSimulation({ seed, bug: 'promote-at-once' });
+      } catch (e) {
+        expect(e).toBeInstanceOf(SimFailure);
+        caught = e as SimFailure;
+      }
+    }
+    expect(caught?.message).toMatch(/unreachable learner n\d+ became a voter/);
+  }, 60_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Deterministic simulation of a Raft cluster: seeded randomness, a simulated network (loss, duplication,
  * reordering, partitions) and clock, crashes (with and without loss of the writes in flight), restarts,
- * membership changes and leadership transfers, with a small versioned key-value store on top driven by
+ * membership changes (new members join as learners that may be slow to start, crash often or never be reachable
+ * at all; the leader promotes them once caught up) and leadership transfers, with a small versioned key-value store on top driven by
  * concurrent clients. Raft invariants are checked at every step; the client history is checked for
  * linearizability at the end. A failing run throws a {@link SimFailure} naming its seed.
  */
@@ -14,7 +15,17 @@ import {
   type Precondition,
 } from '../linearizability.ts';
 import { Raft } from '../raft.ts';
-import type { ConfState, Entry, HardState, Message, NodeId, Ready, Snapshot } from '../types.ts';
+import {
+  type ConfState,
+  decodeConf,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type Ready,
+  type Snapshot,
+  voters,
+} from '../types.ts';
 import { Prng } from './prng.ts';
 
 export interface SimOptions {
@@ -25,8 +36,11 @@ export interface SimOptions {
   readonly steps?: number;
   /** Most fault-free steps to converge afterwards (default 400). */
   readonly settleSteps?: number;
-  /** Deliberate bug, to show that the checks catch it: the vote is not persisted. */
-  readonly bug?: 'forget-vote';
+  /**
+   * Deliberate bug, to show that the checks catch it: `forget-vote` does not persist votes; `promote-at-once`
+   * has the operator promote every learner as soon as it can, caught up or not.
+   */
+  readonly bug?: 'forget-vote' | 'promote-at-once';
   /** Collects a trace of events (slow; for debugging one seed). */
   readonly trace?: boolean;
 }
@@ -42,6 +56,10 @@ export interface SimResult {
   readonly crashes: number;
   readonly partitions: number;
   readonly confChanges: number;
+  /** Learners added whose address never answers (they must never become voters). */
+  readonly unreachableLearners: number;
+  /** Learners the leader promoted to voters. */
+  readonly promotions: number;
   readonly transfers: number;
   readonly snapshotsSent: number;
   readonly checkSteps: number;
@@ -73,6 +91,12 @@ interface KvValue {
   version: string;
 }
 
+/**
+ * How an added member behaves: `normal` starts at once; `slow` starts many ticks later; `flaky` crashes often;
+ * `unreachable` never starts (an address nobody answers at).
+ */
+type Reach = 'normal' | 'slow' | 'flaky' | 'unreachable';
+
 class SimNode {
   readonly id: NodeId;
   readonly bootstrap: ConfState | undefined;
@@ -89,12 +113,14 @@ class SimNode {
   pendingReads = new Map<string, { key: string; done: Done }>();
   readyReads: { index: number; key: string; done: Done }[] = [];
   readonly compactEvery: number;
-  constructor(id: NodeId, bootstrap: ConfState | undefined, addedAt: number, rng: Prng) {
+  readonly reach: Reach;
+  constructor(id: NodeId, bootstrap: ConfState | undefined, addedAt: number, rng: Prng, reach: Reach = 'normal') {
     this.id = id;
     this.bootstrap = bootstrap;
     this.addedAt = addedAt;
     this.rng = rng;
     this.compactEvery = rng.int(4, 40);
+    this.reach = reach;
   }
 }
 
@@ -157,6 +183,8 @@ class Simulation {
   private crashes = 0;
   private partitions = 0;
   private confChanges = 0;
+  private unreachableLearners = 0;
+  private promotions = 0;
   private transfers = 0;
   private snapshotsSent = 0;
   private readonly trace: string[] = [];
@@ -207,7 +235,9 @@ class Simulation {
     // Settle: no more faults; everything heals and restarts; the cluster must converge and accept a write.
     this.faults = false;
     this.cut.clear();
-    for (const n of this.nodes.values()) if (!n.retired && !n.raft && this.isMemberOfCommitted(n.id)) this.start(n);
+    for (const n of this.nodes.values()) {
+      if (!n.retired && !n.raft && n.reach !== 'unreachable' && this.isMemberOfCommitted(n.id)) this.start(n);
+    }
     let probe: { index: number; term: number; node: SimNode } | undefined;
     let converged = false;
     const end = this.now + settle;
@@ -260,6 +290,8 @@ class Simulation {
       crashes: this.crashes,
       partitions: this.partitions,
       confChanges: this.confChanges,
+      unreachableLearners: this.unreachableLearners,
+      promotions: this.promotions,
       transfers: this.transfers,
       snapshotsSent: this.snapshotsSent,
       checkSteps: check.steps,
@@ -272,6 +304,7 @@ class Simulation {
     const commit = r.status().commit;
     for (const m of r.conf().members) {
       const n = this.nodes.get(m.id);
+      if (n?.reach === 'unreachable') continue; // a learner (checked at every new conf entry) nobody can reach
       if (!n?.raft || n.applied < commit) return false;
     }
     return this.clients.every((c) => !c.busy);
@@ -345,7 +378,7 @@ class Simulation {
       this.log(`partition ${[...side].join(',')}${oneWay ? ' (one way)' : ''}`);
     }
     for (const n of this.nodes.values()) {
-      if (n.raft && r.chance(this.crashRate)) {
+      if (n.raft && r.chance(n.reach === 'flaky' ? Math.max(0.05, this.crashRate * 5) : this.crashRate)) {
         this.crash(n, r.chance(0.5) ? r.int(1, 5) : r.int(5, 60));
       }
     }
@@ -447,12 +480,17 @@ class Simulation {
     return k;
   }
 
-  /** Log matching: an entry (term, index) is the same everywhere, and so is the term of the entry before it. */
+  /**
+   * Log matching: an entry (term, index) is the same everywhere, and so is the term of the entry before it.
+   * Membership: a conf entry changes the voter set by at most one member (single-server changes), and a member
+   * nobody can reach is never made a voter.
+   */
   private checkNewEntries(n: SimNode, rd: Ready): void {
     const raft = n.raft!;
     for (const e of rd.entries) {
       const prevTerm = raft.termAt(e.index - 1);
       if (prevTerm === undefined) this.fail(`${n.id}: entry ${e.index} has no predecessor`);
+      if (e.type === 'conf') this.checkConfEntry(n, e);
       const key = `${e.term}:${e.index}`;
       const data = this.dataKey(e);
       const seen = this.entryReg.get(key);
@@ -460,6 +498,24 @@ class Simulation {
       else if (seen.data !== data || seen.prevTerm !== prevTerm) {
         this.fail(`log matching: ${n.id} has a different entry (${key}) or predecessor term than another log`);
       }
+    }
+  }
+
+  private checkConfEntry(n: SimNode, e: Entry): void {
+    const next = voters(decodeConf(e.data)).map((m) => m.id);
+    const prev = voters(n.raft!.confAt(e.index - 1)).map((m) => m.id);
+    const changed = next.filter((id) => !prev.includes(id)).length + prev.filter((id) => !next.includes(id)).length;
+    if (changed > 1 && e.index > 1) {
+      this.fail(`membership: conf entry ${e.index} changes voters [${prev}] to [${next}] (more than one at a time)`);
+    }
+    for (const id of next) {
+      if (this.nodes.get(id)?.reach === 'unreachable') {
+        this.fail(`membership: unreachable learner ${id} became a voter at entry ${e.index} (on ${n.id})`);
+      }
+    }
+    if (changed === 1 && next.length > prev.length && !this.entryReg.has(`${e.term}:${e.index}`)) {
+      this.promotions++;
+      this.log(`promote ${next.filter((id) => !prev.includes(id))} at ${e.index}`);
     }
   }
 
@@ -639,7 +695,7 @@ class Simulation {
     if (!leader) return;
     const raft = leader.raft!;
     if (this.rng.chance(this.transferRate)) {
-      const others = raft.conf().members.filter((m) => m.id !== leader.id);
+      const others = voters(raft.conf()).filter((m) => m.id !== leader.id);
       if (others.length > 0) {
         const to = this.rng.pick(others).id;
         if (raft.transferLeadership(to).ok) {
@@ -649,24 +705,37 @@ class Simulation {
         this.process(leader);
       }
     }
+    if (this.opts.bug === 'promote-at-once') {
+      const learner = raft.conf().members.find((m) => m.learner);
+      if (learner && raft.proposeConfChange({ op: 'promote', id: learner.id }).ok) this.process(leader);
+    }
     if (this.rng.chance(this.confRate)) {
       const members = raft.conf().members;
       const size = members.length;
+      const voterCount = voters(raft.conf()).length;
       const min = 3;
       const max = (this.opts.members ?? 3) === 5 || size > 3 ? 5 : 4;
-      const add = size <= min ? true : size >= max ? false : this.rng.chance(0.5);
+      // Up to one extra learner beyond the usual size, so that a learner stuck forever does not block additions.
+      const add = size > max ? false : voterCount <= min ? true : size >= max ? false : this.rng.chance(0.5);
       if (add) {
         const id = `n${this.nextNodeId++}`;
         const res = raft.proposeConfChange({ op: 'add', id, addr: `sim://${id}` });
         if (res.ok) {
-          const node = new SimNode(id, undefined, res.index, this.rng.fork());
+          const r = this.rng.next();
+          const reach: Reach = r < 0.55 ? 'normal' : r < 0.7 ? 'slow' : r < 0.85 ? 'flaky' : 'unreachable';
+          const node = new SimNode(id, undefined, res.index, this.rng.fork(), reach);
           this.nodes.set(id, node);
-          this.start(node);
+          if (reach === 'normal' || reach === 'flaky') this.start(node);
+          else if (reach === 'slow') node.restartAt = this.now + this.rng.int(20, 150);
+          else this.unreachableLearners++;
           this.confChanges++;
-          this.log(`propose add ${id} at ${res.index}`);
+          this.log(`propose add ${id} (${reach}) at ${res.index}`);
         }
       } else {
-        const victim = this.rng.pick(members).id;
+        // Keep at least `min` voters unless a learner goes: remove a learner when voters are few.
+        const learners = members.filter((m) => m.learner);
+        const pool = voterCount <= min && learners.length > 0 ? learners : members;
+        const victim = this.rng.pick(pool).id;
         const res = raft.proposeConfChange({ op: 'remove', id: victim });
         if (res.ok) {
           this.confChanges++;

@@ -133,6 +133,8 @@ export interface WatchEvent {
 export interface Member {
   nodeId: string;
   address: string;
+  /** A learner receives the log but does not vote; the leader promotes it to a voter once it has caught up. */
+  learner: boolean;
 }
 
 export interface StatusRequest {
@@ -1089,7 +1091,7 @@ export const WatchEvent: MessageFns<WatchEvent> = {
 };
 
 function createBaseMember(): Member {
-  return { nodeId: "", address: "" };
+  return { nodeId: "", address: "", learner: false };
 }
 
 export const Member: MessageFns<Member> = {
@@ -1099,6 +1101,9 @@ export const Member: MessageFns<Member> = {
     }
     if (message.address !== "") {
       writer.uint32(18).string(message.address);
+    }
+    if (message.learner !== false) {
+      writer.uint32(24).bool(message.learner);
     }
     return writer;
   },
@@ -1132,6 +1137,14 @@ export const Member: MessageFns<Member> = {
             message.address = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.learner = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1151,6 +1164,7 @@ export const Member: MessageFns<Member> = {
     const message = createBaseMember();
     message.nodeId = object.nodeId ?? "";
     message.address = object.address ?? "";
+    message.learner = object.learner ?? false;
     return message;
   },
 };
