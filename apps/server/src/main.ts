@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     maxStateValueBytes: s.maxStateValueSize,
     log,
     onFatal: (err) => {
-      log('error', 'partition processor failed; exiting so that a restart recovers from the log', { error: err });
+      log('error', 'fatal: exiting so that a restart recovers from what is durable', { error: err });
       process.exit(1);
     },
   });

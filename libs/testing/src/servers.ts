@@ -6,22 +6,30 @@ export class SteadServer {
   readonly dataDir: string;
   readonly ports: { ingress: number; admin: number; node: number; metrics: number };
   private readonly extraArgs: string[];
+  private readonly env: NodeJS.ProcessEnv;
   proc: Proc | undefined;
 
-  private constructor(dataDir: string, ports: SteadServer['ports'], extraArgs: string[]) {
+  private constructor(dataDir: string, ports: SteadServer['ports'], extraArgs: string[], env: NodeJS.ProcessEnv) {
     this.dataDir = dataDir;
     this.ports = ports;
     this.extraArgs = extraArgs;
+    this.env = env;
   }
 
-  static async start(cleanup: Cleanup, extraArgs: string[] = []): Promise<SteadServer> {
+  /** `opts.dataDir` places the data elsewhere (e.g. on a small tmpfs); `opts.env` adds to the environment. */
+  static async start(
+    cleanup: Cleanup,
+    extraArgs: string[] = [],
+    opts: { dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<SteadServer> {
     const ports = {
       ingress: await freePort(),
       admin: await freePort(),
       node: await freePort(),
       metrics: await freePort(),
     };
-    const s = new SteadServer(join(cleanup.tempDir('stead-data-'), 'data'), ports, extraArgs);
+    const dataDir = opts.dataDir ?? join(cleanup.tempDir('stead-data-'), 'data');
+    const s = new SteadServer(dataDir, ports, extraArgs, opts.env ?? {});
     cleanup.add(() => s.stop());
     await s.start();
     return s;
@@ -60,7 +68,7 @@ export class SteadServer {
         String(this.ports.metrics),
         ...this.extraArgs,
       ],
-      { env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info' } },
+      { env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info', ...this.env } },
     );
     const proc = this.proc;
     try {
