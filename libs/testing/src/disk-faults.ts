@@ -74,7 +74,7 @@ export class Tmpfs {
 }
 
 /** The environment variable naming the trigger file of the fsync shim. */
-export const FAIL_SYNC_ENV = 'STEAD_FAIL_SYNC_IF';
+export const FAIL_SYNC_ENV = 'FSYNC_SHIM_FAIL_IF';
 
 const SHIM_C = `
 #define _GNU_SOURCE
