@@ -1,9 +1,10 @@
 /**
- * A failed log write is fatal, never a gap: the local log store on a real tmpfs that fills up (ENOSPC).
- * Needs root (mount), as on the development and CI machines.
+ * A failed log write is fatal, never a gap: the local log store on a real tmpfs that fills up (ENOSPC), and
+ * under an LD_PRELOAD shim that makes fdatasync fail (EIO). Needs root (mount) and gcc, as on the development
+ * and CI machines.
  */
 import { join } from 'node:path';
-import { Cleanup, Tmpfs } from '@stead/testing';
+import { buildFsyncShim, Cleanup, NODE, Proc, Tmpfs } from '@stead/testing';
 import { type LocalLoglet, LocalLogStore } from '../src/index.ts';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
@@ -110,5 +111,49 @@ describe('local log store on a full disk', () => {
     expect(String(readerErr)).toMatch(/LogStoreFailedError.*No space left on device/);
     expect(served).toEqual(['durable']);
     expect(await log.tail()).toBe(base + 1n);
+  });
+});
+
+describe('local log store when fsync fails', () => {
+  const cleanup = new Cleanup();
+  afterAll(() => cleanup.run());
+
+  it('stops at the failed fsync: the append, the queued one and tail waiters reject, onFatal fires, and a reopen recovers a dense prefix', async () => {
+    const shimDir = cleanup.tempDir('stead-fsync-shim-');
+    const trigger = join(shimDir, 'fail-sync');
+    const dir = cleanup.tempDir('stead-log-eio-');
+    const fixture = new URL('./fixtures/append-until-sync-fails.ts', import.meta.url).pathname;
+    const child = new Proc(
+      'append-until-sync-fails',
+      NODE,
+      ['--disable-warning=ExperimentalWarning', fixture, dir, trigger],
+      {
+        env: { ...process.env, ...buildFsyncShim(shimDir, trigger) },
+      },
+    );
+    cleanup.add(() => child.stop());
+    const code = await child.exited;
+    const report = Object.assign({}, ...child.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)));
+    if (code !== 0) throw new Error(`the child exited with ${code}: ${JSON.stringify(report)}\n${child.output()}`);
+    expect(child.lines.some((l) => /^fsync-shim: fdatasync\(\d+\) -> EIO$/.test(l))).toBe(true);
+    const failed = { error: 'LogStoreFailedError', code: 'LOG_WRITE_FAILED', message: report.a.message };
+    expect(report.a).toEqual(failed);
+    expect(report.a.message).toMatch(/synced write of 1 records .*failed: .*Input\/output error/);
+    expect(report.fatal).toBe(report.a.message);
+    expect(report.b).toEqual(failed);
+    expect(report.waiter).toEqual(failed);
+    expect(report.later).toEqual(failed);
+    expect(report.tail).toBe('5');
+
+    // The failed batch may or may not have reached the disk; what a reopen finds is a dense prefix without `c`.
+    const store = await LocalLogStore.open(dir);
+    cleanup.add(() => store.close());
+    const log = await store.loglet(1);
+    const tail = await log.tail();
+    const payloads = (await log.read(0n)).map((r) => text(r.payload));
+    expect(payloads.slice(0, 5)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+    expect(payloads).toHaveLength(Number(tail));
+    expect(['r0,r1,r2,r3,r4', 'r0,r1,r2,r3,r4,a']).toContain(payloads.join(','));
+    expect(await log.append([Buffer.from('next')])).toBe(tail);
   });
 });
