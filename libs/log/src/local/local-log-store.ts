@@ -128,6 +128,7 @@ export class LocalLogStore {
   /** The log `logId` (created on first use), with its tail, trim point and seal flag recovered. */
   async loglet(logId: number): Promise<LocalLoglet> {
     if (!Number.isInteger(logId) || logId < 0 || logId > 0xffffffff) throw new RangeError(`bad log id ${logId}`);
+    this.checkAlive();
     const existing = this.logs.get(logId);
     if (existing) return existing;
     let tail = 0n;
@@ -143,6 +144,7 @@ export class LocalLogStore {
     const trim = trimRaw ? Buffer.from(trimRaw).readBigUInt64BE(0) : 0n;
     if (trim > tail) tail = trim;
     const sealed = (await this.db.get(key(META, logId, META_SEALED))) !== undefined;
+    this.checkAlive(); // the store may have failed while this read
     const log = this.logs.get(logId) ?? new LocalLoglet(this, logId, tail, trim, sealed);
     this.logs.set(logId, log);
     return log;
