@@ -65,7 +65,16 @@ describe('disk faults', () => {
    */
   async function scenario(
     name: string,
-    opts: { dataDir?: string; env?: NodeJS.ProcessEnv; inject: () => void; heal: () => void; reason: RegExp },
+    opts: {
+      dataDir?: string;
+      env?: NodeJS.ProcessEnv;
+      inject: () => void;
+      heal: () => void;
+      /** The fatal error line names the failed write. */
+      reason: RegExp;
+      /** A line of the dying server's output that shows the fault happened (the shim's report). */
+      evidence?: RegExp;
+    },
   ): Promise<void> {
     const t0 = Date.now();
     const t = (what: string) => process.stdout.write(`${name} ${Date.now() - t0}ms ${what}\n`);
@@ -97,11 +106,11 @@ describe('disk faults', () => {
     const workers = Array.from({ length: 4 }, async () => {
       while (!stop && proc.running) await record(next());
     });
-    await waitFor(() => acked.length >= 20, { what: 'traffic to be acknowledged before the fault' });
-    t('inject');
-    opts.inject();
     let code: number | null;
     try {
+      await waitFor(() => acked.length >= 20, { what: 'traffic to be acknowledged before the fault' });
+      t('inject');
+      opts.inject();
       await waitFor(() => !proc.running, { timeoutMs: 20_000, what: 'stead-server to exit after the disk fault' });
       code = await proc.exited;
     } finally {
@@ -114,6 +123,7 @@ describe('disk faults', () => {
     if (code === 0 || !fatal)
       throw new Error(`expected a non-zero exit with ${opts.reason}, got ${code}\n${proc.output()}`);
     expect(code).toBe(1);
+    if (opts.evidence) expect(proc.lines.filter((l) => opts.evidence!.test(l))).not.toEqual([]);
     const error = (JSON.parse(fatal) as { error: { message: string } }).error.message;
     process.stdout.write(
       `${name}: stead-server exited with ${code}: ${error}\n` +
@@ -180,6 +190,7 @@ describe('disk faults', () => {
       inject: () => writeFileSync(trigger, ''),
       heal: () => rmSync(trigger),
       reason: /log store .*synced write of \d+ records.*failed: .*Input\/output error/,
+      evidence: /^fsync-shim: fdatasync\(\d+\) -> EIO$/,
     });
   }, 60_000);
 });
