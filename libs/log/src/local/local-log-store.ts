@@ -120,8 +120,8 @@ export class LocalLogStore {
     return err;
   }
 
-  /** @internal Rejects with the failure once the store has stopped. */
-  checkAlive(): void {
+  /** Throws the failure once the store has stopped. */
+  private checkAlive(): void {
     if (this.failedWith) throw this.failedWith;
   }
 
