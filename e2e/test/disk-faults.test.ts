@@ -1,6 +1,7 @@
 /**
- * Disk faults, for real: the server's data dir on a small tmpfs that fills up (ENOSPC), and fsync failing with
- * EIO through an LD_PRELOAD shim. A failed log write is fatal: the server exits non-zero naming the failed write;
+ * Disk faults, for real: the server's data dir on a small tmpfs that fills up (ENOSPC; whichever store needs a
+ * page first fails), the same with the log directory on a tmpfs of its own (the log's write fails), and fsync
+ * failing with EIO through an LD_PRELOAD shim (only the log store syncs). A failed log write is fatal: the server exits non-zero naming the failed write;
  * after the fault is removed and the server restarted, every acknowledged invocation completes exactly once.
  * Side effects are recorded by the SDK services in files outside the faulty disk. Needs root (mount) and gcc.
  */
@@ -179,6 +180,18 @@ describe('disk faults', () => {
       heal: () => fs.unfill(),
       // Whichever write needs a page first fails: the log store's synced batch or the partition store's write.
       reason: /(log store .*synced write of \d+ records.*failed: .*|partitions\/\d+\.log: )No space left on device/,
+    });
+  }, 60_000);
+
+  it('exits naming the failed log write when the disk of the log fills up; after a restart every acknowledged invocation completes once', async () => {
+    // The log directory on a tmpfs of its own inside the data dir: the first write to fail is the log's.
+    const data = join(Tmpfs.mount(cleanup, 64 << 20).path, 'data');
+    const logDisk = Tmpfs.mount(cleanup, 16 << 20, join(data, 'log'));
+    await scenario('enospc-log', {
+      dataDir: data,
+      inject: () => logDisk.fill(),
+      heal: () => logDisk.unfill(),
+      reason: /log store .*synced write of \d+ records.*failed: .*log\/\d+\.log: No space left on device/,
     });
   }, 60_000);
 

@@ -4,11 +4,14 @@
  * (mount) and gcc, as on the development and CI machines; they throw when either is missing, never skip.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cleanup } from './process.ts';
 
-/** A tmpfs of a fixed size mounted on a fresh temp dir; `cleanup` unmounts it and removes the dir. */
+/**
+ * A tmpfs of a fixed size mounted on a fresh temp dir (or on `at`, created if missing); `cleanup` unmounts it
+ * and removes the temp dir.
+ */
 export class Tmpfs {
   readonly path: string;
   private readonly fillers: string[] = [];
@@ -17,8 +20,9 @@ export class Tmpfs {
     this.path = path;
   }
 
-  static mount(cleanup: Cleanup, sizeBytes: number): Tmpfs {
-    const dir = cleanup.tempDir('stead-tmpfs-');
+  static mount(cleanup: Cleanup, sizeBytes: number, at?: string): Tmpfs {
+    const dir = at ?? cleanup.tempDir('stead-tmpfs-');
+    mkdirSync(dir, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=0755`, 'tmpfs', dir], { stdio: 'pipe' });
     const fs = new Tmpfs(dir);
     cleanup.add(() => fs.unmount());
