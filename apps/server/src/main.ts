@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     epochs: metadataEpochs(metadata.client),
     log,
     onFatal: (err) => {
-      log('error', 'partition processor failed; exiting so that a restart recovers from the log', { error: err });
+      log('error', 'fatal: exiting so that a restart recovers from what is durable', { error: err });
       process.exit(1);
     },
   });

@@ -39,7 +39,10 @@ export interface EngineOptions {
   log: Logger;
   /** Leader epochs: a durable counter per partition (never a clock). */
   epochs: EpochSource;
-  /** Called when a partition's apply loop fails (the process should exit; it recovers from the log). */
+  /**
+   * Called when a partition's apply loop or the log store fails (a failed log write or fsync): the process
+   * should exit; it recovers from what is durable.
+   */
   onFatal: (err: unknown) => void;
   /** Retention of idempotent results and of completed workflows when the handler sets none (ms). */
   defaultIdempotencyRetentionMs?: number;
@@ -149,7 +152,8 @@ export class Engine implements InvocationBackend {
   }
 
   static async start(opts: EngineOptions): Promise<Engine> {
-    const logStore = await LocalLogStore.open(join(opts.dataDir, 'log'));
+    // A failed log write or fsync stops the log store (never a gap); the process exits and recovers on restart.
+    const logStore = await LocalLogStore.open(join(opts.dataDir, 'log'), { onFatal: opts.onFatal });
     const storage = await StorageEngine.open(join(opts.dataDir, 'partitions'));
     const loglets = await Promise.all(Array.from({ length: opts.partitions }, (_, p) => logStore.loglet(p)));
     const engine = new Engine(opts, logStore, storage, loglets);

@@ -1,2 +1,3 @@
+export * from './disk-faults.ts';
 export * from './process.ts';
 export * from './servers.ts';

@@ -8,23 +8,30 @@ export class SteadServer {
   /** Flags added to the defaults on every (re)start; tests may change them between restarts. */
   extraArgs: string[];
   /** Environment added to the test's own on every (re)start (e.g. LD_PRELOAD, FAKETIME). */
-  env: NodeJS.ProcessEnv = {};
+  env: NodeJS.ProcessEnv;
   proc: Proc | undefined;
 
-  private constructor(dataDir: string, ports: SteadServer['ports'], extraArgs: string[]) {
+  private constructor(dataDir: string, ports: SteadServer['ports'], extraArgs: string[], env: NodeJS.ProcessEnv) {
     this.dataDir = dataDir;
     this.ports = ports;
     this.extraArgs = extraArgs;
+    this.env = env;
   }
 
-  static async start(cleanup: Cleanup, extraArgs: string[] = []): Promise<SteadServer> {
+  /** `opts.dataDir` places the data elsewhere (e.g. on a small tmpfs); `opts.env` adds to the environment. */
+  static async start(
+    cleanup: Cleanup,
+    extraArgs: string[] = [],
+    opts: { dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<SteadServer> {
     const ports = {
       ingress: await freePort(),
       admin: await freePort(),
       node: await freePort(),
       metrics: await freePort(),
     };
-    const s = new SteadServer(join(cleanup.tempDir('stead-data-'), 'data'), ports, extraArgs);
+    const dataDir = opts.dataDir ?? join(cleanup.tempDir('stead-data-'), 'data');
+    const s = new SteadServer(dataDir, ports, extraArgs, opts.env ?? {});
     cleanup.add(() => s.stop());
     await s.start();
     return s;

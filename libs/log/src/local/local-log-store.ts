@@ -37,6 +37,22 @@ interface PendingAppend {
   reject: (err: unknown) => void;
 }
 
+/**
+ * A write or fsync of the log store failed (ENOSPC, EIO, ...). The store is dead from then on: what the failed
+ * batch holds may or may not be on disk, so no later write may be ordered after it. Every append (pending or
+ * new), read, tail wait, trim and seal rejects with this error; the process should exit and reopen the store,
+ * which recovers the tail from what LevelDB has durably.
+ */
+export class LogStoreFailedError extends Error {
+  override name = 'LogStoreFailedError';
+  readonly code = 'LOG_WRITE_FAILED';
+}
+
+export interface LocalLogStoreOptions {
+  /** Called once, when a write or fsync fails and the store stops (see LogStoreFailedError). */
+  onFatal?: (err: LogStoreFailedError) => void;
+}
+
 export interface LocalLogStats {
   /** Synced LevelDB batches written. */
   flushes: number;
@@ -47,28 +63,72 @@ export interface LocalLogStats {
 /**
  * Many logs in one LevelDB. Appends of all logs that arrive while a flush is in progress are written
  * together in the next flush: one synced (fsync) batch. An append resolves only once its batch is synced.
+ *
+ * A failed write is fatal, never a gap: offsets are assigned (and payloads cached) before the batch is
+ * written, so a failed batch leaves assigned offsets that are not durable. Nothing may be released past them,
+ * so the store stops at the first failed write (LogStoreFailedError, `onFatal`), and a reopen recovers.
  */
 export class LocalLogStore {
   readonly db: ClassicLevel<Uint8Array, Uint8Array>;
+  readonly dir: string;
   private readonly logs = new Map<number, LocalLoglet>();
   private queue: PendingAppend[] = [];
   private flushing: Promise<void> | undefined;
   private closed = false;
+  /** Set by the first failed write; never cleared (the store is reopened to recover). */
+  private failedWith: LogStoreFailedError | undefined;
+  private readonly onFatal: ((err: LogStoreFailedError) => void) | undefined;
   private readonly counters: LocalLogStats = { flushes: 0, records: 0, bytes: 0 };
 
-  private constructor(db: ClassicLevel<Uint8Array, Uint8Array>) {
+  private constructor(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string, opts: LocalLogStoreOptions) {
     this.db = db;
+    this.dir = dir;
+    this.onFatal = opts.onFatal;
   }
 
-  static async open(dir: string): Promise<LocalLogStore> {
+  static async open(dir: string, opts: LocalLogStoreOptions = {}): Promise<LocalLogStore> {
     const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
     await db.open();
-    return new LocalLogStore(db);
+    return new LocalLogStore(db, dir, opts);
+  }
+
+  /** The error that stopped this store, if a write or fsync failed. */
+  get failure(): LogStoreFailedError | undefined {
+    return this.failedWith;
+  }
+
+  /**
+   * Stops the store for good after a failed write: rejects the failed batch, every queued append and every
+   * tail waiter with one error naming the write, then reports it. Later failures keep the first error.
+   */
+  private fail(what: string, cause: unknown, failedBatch: PendingAppend[] = []): LogStoreFailedError {
+    if (this.failedWith) {
+      for (const p of failedBatch) p.reject(this.failedWith);
+      return this.failedWith;
+    }
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const err = new LogStoreFailedError(
+      `log store ${this.dir}: ${what} failed: ${reason}; the log store stopped (a restart recovers from what is durable)`,
+      { cause },
+    );
+    this.failedWith = err;
+    const queued = this.queue;
+    this.queue = [];
+    for (const p of [...failedBatch, ...queued]) p.reject(err);
+    for (const log of this.logs.values()) log.stop(err);
+    this.onFatal?.(err);
+    return err;
+  }
+
+  /** Throws the failure once the store has stopped. */
+  private checkAlive(): void {
+    if (this.failedWith) throw this.failedWith;
   }
 
   /** The log `logId` (created on first use), with its tail, trim point and seal flag recovered. */
   async loglet(logId: number): Promise<LocalLoglet> {
     if (!Number.isInteger(logId) || logId < 0 || logId > 0xffffffff) throw new RangeError(`bad log id ${logId}`);
+    this.checkAlive();
     const existing = this.logs.get(logId);
     if (existing) return existing;
     let tail = 0n;
@@ -84,6 +144,7 @@ export class LocalLogStore {
     const trim = trimRaw ? Buffer.from(trimRaw).readBigUInt64BE(0) : 0n;
     if (trim > tail) tail = trim;
     const sealed = (await this.db.get(key(META, logId, META_SEALED))) !== undefined;
+    this.checkAlive(); // the store may have failed while this read
     const log = this.logs.get(logId) ?? new LocalLoglet(this, logId, tail, trim, sealed);
     this.logs.set(logId, log);
     return log;
@@ -95,6 +156,10 @@ export class LocalLogStore {
 
   /** @internal queued by LocalLoglet.append */
   enqueue(p: PendingAppend): void {
+    if (this.failedWith) {
+      p.reject(this.failedWith);
+      return;
+    }
     if (this.closed) {
       p.reject(new Error('log store is closed'));
       return;
@@ -104,7 +169,7 @@ export class LocalLogStore {
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && !this.failedWith) {
       const batch = this.queue;
       this.queue = [];
       const ops: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
@@ -117,15 +182,23 @@ export class LocalLogStore {
       }
       try {
         await this.db.batch(ops, { sync: true });
-        this.counters.flushes++;
-        this.counters.records += ops.length;
-        this.counters.bytes += bytes;
+      } catch (err) {
+        const logs = [...new Set(batch.map((p) => p.log.logId))].join(',');
+        this.fail(`synced write of ${ops.length} records (${bytes} bytes, logs ${logs})`, err, batch);
+        break;
+      }
+      this.counters.flushes++;
+      this.counters.records += ops.length;
+      this.counters.bytes += bytes;
+      try {
         for (const p of batch) {
-          p.log.release(p.first + BigInt(p.payloads.length));
+          p.log.release(p.first, p.first + BigInt(p.payloads.length));
           p.resolve(p.first);
         }
       } catch (err) {
-        for (const p of batch) p.reject(err);
+        // A broken release invariant: stop loudly rather than serve a log with a hole (resolved appends stay so).
+        this.fail('release of a synced batch', err, batch);
+        break;
       }
     }
     this.flushing = undefined;
@@ -133,16 +206,27 @@ export class LocalLogStore {
 
   /** @internal */
   async writeMeta(logId: number, which: bigint, value: Uint8Array, sync = true): Promise<void> {
-    await this.db.put(key(META, logId, which), value, { sync });
+    this.checkAlive();
+    try {
+      await this.db.put(key(META, logId, which), value, { sync });
+    } catch (err) {
+      throw this.fail(`write of log ${logId} metadata`, err);
+    }
   }
 
   /** @internal */
   async deleteRecords(logId: number, below: bigint): Promise<void> {
-    await this.db.clear({ gte: key(RECORD, logId, 0n), lt: key(RECORD, logId, below) });
+    this.checkAlive();
+    try {
+      await this.db.clear({ gte: key(RECORD, logId, 0n), lt: key(RECORD, logId, below) });
+    } catch (err) {
+      throw this.fail(`deletion of log ${logId} records below ${below}`, err);
+    }
   }
 
   /** @internal */
   async readRecords(logId: number, from: bigint, toExclusive: bigint, limit: number): Promise<LogRecord[]> {
+    this.checkAlive();
     const out: LogRecord[] = [];
     if (from >= toExclusive) return out;
     for await (const [k, v] of this.db.iterator({
@@ -173,6 +257,8 @@ export class LocalLoglet implements Loglet {
   private released: bigint;
   private trimPoint: bigint;
   private sealed: boolean;
+  /** Set when the store failed: every operation rejects with it from then on. */
+  private stopped: LogStoreFailedError | undefined;
   private waiters: { offset: bigint; resolve: (tail: bigint) => void; reject: (e: unknown) => void }[] = [];
   /**
    * The most recent records by offset (ascending insertion order), so that readers tailing the log (the
@@ -199,6 +285,7 @@ export class LocalLoglet implements Loglet {
     for (const p of payloads) {
       if (!(p instanceof Uint8Array)) return Promise.reject(new TypeError('log payloads must be Uint8Array'));
     }
+    if (this.stopped) return Promise.reject(this.stopped);
     if (this.sealed) return Promise.reject(new LogSealedError(`log ${this.logId} is sealed`));
     const first = this.next;
     this.next += BigInt(payloads.length);
@@ -206,9 +293,17 @@ export class LocalLoglet implements Loglet {
     return new Promise((resolve, reject) => this.store.enqueue({ log: this, payloads, first, resolve, reject }));
   }
 
-  /** @internal Flushes complete in order, so the released tail only moves forward. */
-  release(upTo: bigint): void {
-    if (upTo <= this.released) return;
+  /**
+   * @internal Releases [first, upTo) once its batch is synced. Flushes complete in order and the store stops at
+   * the first failed one, so every release starts exactly at the released tail: the tail only moves forward,
+   * over durable records only.
+   */
+  release(first: bigint, upTo: bigint): void {
+    if (first !== this.released || upTo <= first || upTo > this.next) {
+      throw new Error(
+        `log ${this.logId}: release of [${first}, ${upTo}) does not continue the released tail ${this.released} (next ${this.next})`,
+      );
+    }
     this.released = upTo;
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.offset < upTo);
@@ -232,6 +327,7 @@ export class LocalLoglet implements Loglet {
   }
 
   async read(from: bigint, limit = 1000): Promise<LogRecord[]> {
+    if (this.stopped) throw this.stopped;
     if (from < 0n) throw new RangeError(`negative offset ${from}`);
     if (from < this.trimPoint) throw new LogTrimmedError(`log ${this.logId} is trimmed below ${this.trimPoint}`);
     if (this.recent.has(from)) {
@@ -252,6 +348,7 @@ export class LocalLoglet implements Loglet {
 
   waitForTail(offset: bigint, signal?: AbortSignal): Promise<bigint> {
     if (offset < this.released) return Promise.resolve(this.released);
+    if (this.stopped) return Promise.reject(this.stopped);
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     return new Promise((resolve, reject) => {
       const onAbort = () => {
@@ -276,6 +373,7 @@ export class LocalLoglet implements Loglet {
   }
 
   async trim(upTo: bigint): Promise<void> {
+    if (this.stopped) throw this.stopped;
     const point = upTo > this.released ? this.released : upTo;
     if (point <= this.trimPoint) return;
     this.trimPoint = point;
@@ -284,6 +382,7 @@ export class LocalLoglet implements Loglet {
   }
 
   async seal(): Promise<bigint> {
+    if (this.stopped) throw this.stopped;
     if (!this.sealed) {
       this.sealed = true;
       await this.store.writeMeta(this.logId, META_SEALED, new Uint8Array([1]));
@@ -295,6 +394,22 @@ export class LocalLoglet implements Loglet {
 
   get trimmedBelow(): bigint {
     return this.trimPoint;
+  }
+
+  /**
+   * @internal The store failed: the offsets in [released, next) were assigned but are not durable. Drops their
+   * cached payloads (never served, never released) and rejects tail waiters, which can no longer be satisfied.
+   */
+  stop(err: LogStoreFailedError): void {
+    this.stopped = err;
+    for (const [offset, p] of this.recent) {
+      if (offset < this.released) continue;
+      this.recent.delete(offset);
+      this.recentBytes -= p.length;
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(err);
   }
 
   /** @internal */

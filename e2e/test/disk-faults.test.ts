@@ -1,0 +1,209 @@
+/**
+ * Disk faults, for real: the server's data dir on a small tmpfs that fills up (ENOSPC; whichever store needs a
+ * page first fails), the same with the log directory on a tmpfs of its own (the log's write fails), and fsync
+ * failing with EIO through an LD_PRELOAD shim (only the log store syncs). A failed log write is fatal: the server exits non-zero naming the failed write;
+ * after the fault is removed and the server restarted, every acknowledged invocation completes exactly once.
+ * Side effects are recorded by the SDK services in files outside the faulty disk. Needs root (mount) and gcc.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildFsyncShim, Cleanup, ServiceProcess, SteadServer, Tmpfs, waitFor } from '@stead/testing';
+
+const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
+
+/** One invocation submitted with an idempotency key: acknowledged (202 with an id) or of unknown outcome. */
+interface Submission {
+  key: string;
+  path: string;
+  body: unknown;
+  /** The side-effect file of a Test/steps invocation. */
+  file?: string;
+  id?: string;
+}
+
+describe('disk faults', () => {
+  const cleanup = new Cleanup();
+  let svc: ServiceProcess;
+  let effects: string;
+
+  beforeAll(async () => {
+    effects = cleanup.tempDir('stead-disk-effects-');
+    svc = await ServiceProcess.start(cleanup, SERVICES);
+  });
+  afterAll(() => cleanup.run());
+
+  async function submit(server: SteadServer, s: Submission): Promise<{ id: string; status: string } | undefined> {
+    try {
+      const res = await fetch(`${server.ingressUrl}${s.path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': s.key },
+        body: JSON.stringify(s.body),
+        signal: AbortSignal.timeout(5000),
+      });
+      const body = await res.text();
+      if (res.status !== 202) return undefined;
+      const { invocationId, status } = JSON.parse(body) as { invocationId: string; status: string };
+      return { id: invocationId, status };
+    } catch {
+      return undefined; // the server died or stopped answering: the outcome is unknown
+    }
+  }
+
+  async function attach(server: SteadServer, id: string): Promise<unknown> {
+    const res = await fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`, {
+      signal: AbortSignal.timeout(20_000),
+    });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`attach ${id}: ${res.status} ${body}`);
+    return JSON.parse(body);
+  }
+
+  /**
+   * Acknowledged invocations, then traffic while `inject` breaks the disk: the server must exit non-zero with an
+   * error line matching `reason`. Then `heal`, restart, re-submit what had an unknown outcome (as a client would)
+   * and check that everything acknowledged completed exactly once.
+   */
+  async function scenario(
+    name: string,
+    opts: {
+      dataDir?: string;
+      env?: NodeJS.ProcessEnv;
+      inject: () => void;
+      heal: () => void;
+      /** The fatal error line names the failed write. */
+      reason: RegExp;
+      /** A line of the dying server's output that shows the fault happened (the shim's report). */
+      evidence?: RegExp;
+    },
+  ): Promise<void> {
+    const t0 = Date.now();
+    const t = (what: string) => process.stdout.write(`${name} ${Date.now() - t0}ms ${what}\n`);
+    const server = await SteadServer.start(cleanup, ['--partitions', '4'], { dataDir: opts.dataDir, env: opts.env });
+    await server.register(svc.uri);
+    let n = 0;
+    const next = (): Submission => {
+      const i = n++;
+      // Every third submission adds 1 to a counter (state, exactly once); the others run two recorded steps.
+      if (i % 3 === 2) return { key: `${name}-add-${i}`, path: `/Counter/${name}/add/send`, body: 1 };
+      const file = join(effects, `${name}-${i}`);
+      return { key: `${name}-steps-${i}`, path: '/Test/steps/send', body: { n: 2, file, stepMs: 5 }, file };
+    };
+    const acked: Submission[] = [];
+    const unknown: Submission[] = [];
+    const record = async (s: Submission) => {
+      const r = await submit(server, s);
+      if (r) acked.push({ ...s, id: r.id });
+      else unknown.push(s);
+    };
+
+    // Acknowledged before the fault.
+    await Promise.all(Array.from({ length: 12 }, () => record(next())));
+    expect(unknown).toEqual([]);
+
+    // Traffic continues while the disk breaks, until the server is gone.
+    const proc = server.proc!;
+    let stop = false;
+    const workers = Array.from({ length: 4 }, async () => {
+      while (!stop && proc.running) await record(next());
+    });
+    let code: number | null;
+    try {
+      await waitFor(() => acked.length >= 20, { what: 'traffic to be acknowledged before the fault' });
+      t('inject');
+      opts.inject();
+      await waitFor(() => !proc.running, { timeoutMs: 20_000, what: 'stead-server to exit after the disk fault' });
+      code = await proc.exited;
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+    const fatal = proc.lines.find(
+      (l) => l.includes('"level":"error"') && l.includes('"msg":"fatal') && opts.reason.test(l),
+    );
+    if (code === 0 || !fatal)
+      throw new Error(`expected a non-zero exit with ${opts.reason}, got ${code}\n${proc.output()}`);
+    expect(code).toBe(1);
+    if (opts.evidence) expect(proc.lines.filter((l) => opts.evidence!.test(l))).not.toEqual([]);
+    const error = (JSON.parse(fatal) as { error: { message: string } }).error.message;
+    process.stdout.write(
+      `${name}: stead-server exited with ${code}: ${error}\n` +
+        `${name}: ${acked.length} acknowledged, ${unknown.length} of unknown outcome\n`,
+    );
+
+    t('exited');
+    opts.heal();
+    await server.start();
+    t('restarted');
+    // A client re-submits what it got no answer for, with the same idempotency key.
+    for (const s of unknown) {
+      const r = await submit(server, s);
+      expect(r).toBeDefined();
+      s.id = r!.id;
+    }
+    const all = [...acked, ...unknown];
+    for (const s of all) {
+      const out = await attach(server, s.id!);
+      if (s.file) expect(out).toBe(1);
+    }
+    t('attached');
+    // Steps: each ran, in order; only a step in flight at the fault may have run a second time.
+    const before = new Map<string, string[]>();
+    for (const s of all) {
+      if (!s.file) continue;
+      const steps = lines(s.file).map((l) => Number(l.split(' ')[1]));
+      expect([...new Set(steps)]).toEqual([0, 1]);
+      expect(steps).toEqual([...steps].sort((a, b) => a - b));
+      expect(steps.length).toBeLessThanOrEqual(3);
+      before.set(s.file, lines(s.file));
+    }
+    // Counter: exactly one increment per distinct idempotency key, acknowledged or re-submitted.
+    const adds = all.filter((s) => !s.file).length;
+    const res = await fetch(`${server.ingressUrl}/Counter/${name}/get`, { method: 'POST' });
+    expect(await res.json()).toBe(adds);
+    // Acknowledged invocations are never run again: a re-submission is answered from the stored result.
+    for (const s of acked) {
+      const r = await submit(server, s);
+      expect(r).toEqual({ id: s.id, status: 'PreviouslyAccepted' });
+    }
+    for (const [file, was] of before) expect(lines(file)).toEqual(was);
+    t('checked');
+    await server.stop();
+    t('stopped');
+  }
+
+  it('exits naming the failed write when the data disk fills up; after a restart every acknowledged invocation completes once', async () => {
+    const fs = Tmpfs.mount(cleanup, 64 << 20);
+    await scenario('enospc', {
+      dataDir: join(fs.path, 'data'),
+      inject: () => fs.fill(),
+      heal: () => fs.unfill(),
+      // Whichever write needs a page first fails: the log store's synced batch or the partition store's write.
+      reason: /(log store .*synced write of \d+ records.*failed: .*|partitions\/\d+\.log: )No space left on device/,
+    });
+  }, 60_000);
+
+  it('exits naming the failed log write when the disk of the log fills up; after a restart every acknowledged invocation completes once', async () => {
+    // The log directory on a tmpfs of its own inside the data dir: the first write to fail is the log's.
+    const data = join(Tmpfs.mount(cleanup, 64 << 20).path, 'data');
+    const logDisk = Tmpfs.mount(cleanup, 16 << 20, join(data, 'log'));
+    await scenario('enospc-log', {
+      dataDir: data,
+      inject: () => logDisk.fill(),
+      heal: () => logDisk.unfill(),
+      reason: /log store .*synced write of \d+ records.*failed: .*log\/\d+\.log: No space left on device/,
+    });
+  }, 60_000);
+
+  it('exits naming the failed fsync when fsync fails with EIO; after a restart every acknowledged invocation completes once', async () => {
+    const dir = cleanup.tempDir('stead-fsync-shim-');
+    const trigger = join(dir, 'fail-sync');
+    await scenario('eio', {
+      env: buildFsyncShim(dir, trigger),
+      inject: () => writeFileSync(trigger, ''),
+      heal: () => rmSync(trigger),
+      reason: /log store .*synced write of \d+ records.*failed: .*Input\/output error/,
+      evidence: /^fsync-shim: fdatasync\(\d+\) -> EIO$/,
+    });
+  }, 60_000);
+});
