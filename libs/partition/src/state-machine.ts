@@ -721,8 +721,21 @@ export class PartitionStateMachine {
       sink.entryType === undefined
         ? J.callCompletion(sink.completionId, outcome)
         : J.completionNotification(sink.entryType, sink.completionId, J.resultOf(outcome));
+    let pk: bigint;
+    try {
+      pk = this.opts.partitionKeyOfInvocation(sink.invocationId);
+    } catch (err) {
+      // No invocation has a malformed id: nobody waits on this sink. Dropping it keeps completion total.
+      this.opts.log?.('warn', 'dropping a response to a malformed invocation id', {
+        partition: this.opts.partitionId,
+        invocationId,
+        sink: sink.invocationId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
     // Routed through the log of the caller's partition (possibly this one) via the outbox.
-    await this.sendTo(this.opts.partitionKeyOfInvocation(sink.invocationId), {
+    await this.sendTo(pk, {
       kind: 'Notify',
       ts: now,
       invocationId: sink.invocationId,

@@ -30,6 +30,8 @@ const TERMINATOR = '\u0000\u0001';
 
 /** A string component: UTF-8, 0x00 escaped as 00 FF, terminated by 00 01. */
 export function strKey(s: string): string {
+  // A lone surrogate has no UTF-8 form (it would become U+FFFD and collide with other strings).
+  if (!s.isWellFormed()) throw new Error(`key ${JSON.stringify(s)} is not well-formed Unicode (lone surrogate)`);
   return Buffer.from(s, 'utf8').toString('latin1').replaceAll('\u0000', '\u0000\u00ff') + TERMINATOR;
 }
 
