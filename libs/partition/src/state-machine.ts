@@ -101,12 +101,16 @@ export class PartitionStateMachine {
       code: 500,
       message: `the partition could not apply a ${cmd.kind} command${invocationId ? ` of invocation ${invocationId}` : ''}: ${reason}`,
     };
-    this.opts.log?.('error', 'command cannot be applied; failing its invocation', {
-      partition: this.opts.partitionId,
-      command: cmd.kind,
-      invocationId,
-      error: reason,
-    });
+    this.opts.log?.(
+      'error',
+      'a command cannot be applied: its writes are rolled back and its invocation fails (if it has one)',
+      {
+        partition: this.opts.partitionId,
+        command: cmd.kind,
+        invocationId,
+        error: reason,
+      },
+    );
     try {
       if ('dedup' in cmd && (await this.isDuplicate(cmd.dedup))) return;
       switch (cmd.kind) {

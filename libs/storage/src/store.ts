@@ -74,7 +74,7 @@ const DELETED = Symbol('deleted');
 type Pending = Uint8Array | typeof DELETED;
 
 /** Fixed-width hex so that lexicographic order of keys is numeric order. */
-export function hex(n: number | bigint, width: number): string {
+function hex(n: number | bigint, width: number): string {
   return n.toString(16).padStart(width, '0');
 }
 
