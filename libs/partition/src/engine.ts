@@ -17,14 +17,14 @@ import {
 } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore, type Loglet } from '@stead/log';
-import { decodeValue, StorageEngine } from '@stead/storage';
+import { StorageEngine } from '@stead/storage';
 import type { EpochSource } from './epochs.ts';
 import { InvokerDriver, type RetryPolicy } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
 import { PartitionProcessor } from './processor.ts';
 import type { IdFunctions } from './state-machine.ts';
-import type { Command, InvocationStatus, ResponseSink, Target } from './types.ts';
+import { type Command, normalizeKey, type ResponseSink, type Target } from './types.ts';
 
 export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -134,6 +134,7 @@ export class Engine implements InvocationBackend {
         loglet: loglets[p],
         store: storage.partition(p),
         ...ids,
+        log: opts.log,
         onFatal: opts.onFatal,
       });
       this.processors.push(processor);
@@ -206,7 +207,7 @@ export class Engine implements InvocationBackend {
   } {
     const svc = this.opts.schema.service(req.target.service);
     const handler = svc?.handlers.find((h) => h.name === req.target.handler);
-    const target: Target = { ...req.target, serviceType: svc?.ty, handlerType: handler?.ty };
+    const target: Target = normalizeKey({ ...req.target, serviceType: svc?.ty, handlerType: handler?.ty });
     let id: string;
     let retentionMs = 0;
     if (target.serviceType === 'WORKFLOW' && target.handlerType === 'WORKFLOW' && target.key !== undefined) {
@@ -278,11 +279,7 @@ export class Engine implements InvocationBackend {
   /** Unfinished invocations pinned to a deployment, over all partitions (for graceful deployment removal). */
   async pinnedInvocations(deploymentId: string): Promise<number> {
     let n = 0;
-    for (const p of this.processors)
-      for (const [, raw] of await p.store.scan('i/')) {
-        const st = decodeValue<InvocationStatus>(raw);
-        if (st.deploymentId === deploymentId && st.phase !== 'completed') n++;
-      }
+    for (const l of this.leaders) n += await l.reader.pinnedCount(deploymentId);
     return n;
   }
 

@@ -1,16 +1,12 @@
-import { deserialize, serialize } from 'node:v8';
 import type { Loglet } from '@stead/log';
 import type { PartitionStore } from '@stead/storage';
+import { assert } from './assert.ts';
+import { decodeCommand, encodeCommand } from './codec.ts';
 import { PartitionStateMachine, type StateMachineOptions } from './state-machine.ts';
+import { PartitionTables } from './tables.ts';
 import type { Command, Effect } from './types.ts';
 
-export function encodeCommand(cmd: Command): Uint8Array {
-  return serialize(cmd);
-}
-
-export function decodeCommand(b: Uint8Array): Command {
-  return deserialize(b) as Command;
-}
+export { decodeCommand, encodeCommand };
 
 /** What a leader does with effects; the processor calls it only after the commands are applied. */
 export interface EffectSink {
@@ -36,6 +32,9 @@ export class PartitionProcessor {
   readonly loglet: Loglet;
   readonly store: PartitionStore;
   private readonly sm: PartitionStateMachine;
+  private readonly tables: PartitionTables;
+  /** Log records that did not decode and were skipped (every replica skips the same ones). */
+  skippedRecords = 0;
   private readonly opts: ProcessorOptions;
   private sink: EffectSink | undefined;
   private leaderEpoch = 0;
@@ -53,6 +52,7 @@ export class PartitionProcessor {
     this.loglet = opts.loglet;
     this.store = opts.store;
     this.sm = new PartitionStateMachine(opts.store, opts);
+    this.tables = new PartitionTables(opts.store);
   }
 
   get appliedOffset(): bigint {
@@ -72,7 +72,7 @@ export class PartitionProcessor {
   async start(epoch: number, sink: EffectSink): Promise<void> {
     this.sink = sink;
     this.leaderEpoch = epoch;
-    const persisted = await this.store.appliedOffset();
+    const persisted = await this.tables.appliedOffset();
     this.applied = persisted ?? -1n;
     this.announceOffset = await this.append({ kind: 'AnnounceLeader', ts: Date.now(), epoch });
     this.loop = this.run().catch((err) => {
@@ -114,10 +114,16 @@ export class PartitionProcessor {
       }
       const effects: Effect[] = [];
       for (const r of records) {
-        effects.push(...(await this.sm.apply(decodeCommand(r.payload))));
+        const cmd = this.decode(r.payload, r.offset);
+        if (cmd) effects.push(...(await this.sm.apply(cmd)));
       }
       const last = records[records.length - 1].offset;
-      await this.store.commit(last);
+      assert(
+        last > this.applied,
+        `partition ${this.partitionId}: applied offset would move from ${this.applied} to ${last}`,
+      );
+      this.tables.putAppliedOffset(last);
+      await this.store.commit();
       this.applied = last;
       if (this.appliedWaiters.length > 0) {
         const ready = this.appliedWaiters.filter((w) => w.offset <= last);
@@ -138,6 +144,27 @@ export class PartitionProcessor {
         await this.sink!.activate(this.leaderEpoch);
         this.leadingSignal.resolve();
       }
+    }
+  }
+
+  /** Commands that could not be applied (their invocations failed instead). */
+  get rejectedCommands(): number {
+    return this.sm.rejectedCommands;
+  }
+
+  /** The command of a record, or undefined for a record that does not decode (logged and skipped). */
+  private decode(payload: Uint8Array, offset: bigint): Command | undefined {
+    try {
+      return decodeCommand(payload);
+    } catch (err) {
+      this.skippedRecords++;
+      this.opts.log?.('error', 'skipping a log record that does not decode', {
+        partition: this.partitionId,
+        offset: offset.toString(),
+        bytes: payload.length,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return undefined;
     }
   }
 

@@ -1,6 +1,9 @@
 import type { InvocationOutcome } from '@stead/core';
-import { decodeValue, hex, type PartitionStore } from '@stead/storage';
+import { CorruptValueError, type PartitionStore } from '@stead/storage';
+import { assert, InvariantError } from './assert.ts';
+import type { PromiseRow } from './codec.ts';
 import * as J from './journal.ts';
+import { PartitionTables } from './tables.ts';
 import {
   type Command,
   type ControlOp,
@@ -12,6 +15,7 @@ import {
   type JournalEntry,
   type NewInvocation,
   type NotificationId,
+  normalizeKey,
   type ResponseSink,
   type Target,
   TIMER_INVOKE,
@@ -34,6 +38,7 @@ export interface IdFunctions {
 
 export interface StateMachineOptions extends IdFunctions {
   partitionId: number;
+  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
 /** Failure codes and messages as Restate reports them. */
@@ -48,8 +53,6 @@ export const ALREADY_COMPLETED: InvocationOutcome = {
 };
 const CANCEL_SIGNAL = 1;
 
-type PromiseRow = { done: J.Result } | { waiters: { invocationId: string; completionId: number; peek: boolean }[] };
-
 /**
  * The partition state machine: applies one log command to the partition store and returns the effects
  * the leader must perform. Deterministic: its only inputs are the command (with its timestamp) and the
@@ -57,23 +60,101 @@ type PromiseRow = { done: J.Result } | { waiters: { invocationId: string; comple
  */
 export class PartitionStateMachine {
   private readonly store: PartitionStore;
+  private readonly tables: PartitionTables;
   private readonly opts: StateMachineOptions;
   private effects: Effect[] = [];
+  /** Commands that could not be applied (their invocation failed, or they were skipped). */
+  rejectedCommands = 0;
 
   constructor(store: PartitionStore, opts: StateMachineOptions) {
     this.store = store;
+    this.tables = new PartitionTables(store);
     this.opts = opts;
   }
 
+  /**
+   * Applies one command. Total: a command that cannot be applied has its writes rolled back and fails its
+   * invocation with a terminal error (or is skipped when it belongs to none). Only a corrupt store or a
+   * broken invariant throws: then the processor must stop.
+   */
   async apply(cmd: Command): Promise<Effect[]> {
     this.effects = [];
+    this.store.savepoint();
+    try {
+      await this.applyCommand(cmd);
+    } catch (err) {
+      if (err instanceof CorruptValueError || err instanceof InvariantError) throw err;
+      this.store.rollback();
+      this.effects = [];
+      await this.reject(cmd, err);
+    }
+    return this.effects;
+  }
+
+  /** Records that `cmd` could not be applied: its invocation completes with a failure naming the problem. */
+  private async reject(cmd: Command, err: unknown): Promise<void> {
+    this.rejectedCommands++;
+    const reason = err instanceof Error ? err.message : String(err);
+    const invocationId = 'invocationId' in cmd ? cmd.invocationId : cmd.kind === 'Invoke' ? cmd.inv.id : undefined;
+    const failure: InvocationOutcome = {
+      ok: false,
+      code: 500,
+      message: `the partition could not apply a ${cmd.kind} command${invocationId ? ` of invocation ${invocationId}` : ''}: ${reason}`,
+    };
+    this.opts.log?.(
+      'error',
+      'a command cannot be applied: its writes are rolled back and its invocation fails (if it has one)',
+      {
+        partition: this.opts.partitionId,
+        command: cmd.kind,
+        invocationId,
+        error: reason,
+      },
+    );
+    try {
+      if ('dedup' in cmd && (await this.isDuplicate(cmd.dedup))) return;
+      switch (cmd.kind) {
+        case 'Effect':
+        case 'Notify':
+        case 'Control': {
+          const st = await this.status(cmd.invocationId);
+          if (st && st.phase !== 'completed') {
+            await this.dropQueued(st);
+            await this.complete(st, failure, cmd.ts);
+          }
+          if (cmd.kind === 'Control' && cmd.sink) await this.respond(cmd.invocationId, cmd.sink, failure, cmd.ts);
+          return;
+        }
+        case 'Invoke':
+          if (cmd.inv.sink) await this.respond(cmd.inv.id, cmd.inv.sink, failure, cmd.ts);
+          return;
+        case 'Attach':
+          await this.respond(cmd.invocationId, cmd.sink, failure, cmd.ts);
+          return;
+        default:
+          return; // not tied to an invocation: skipped
+      }
+    } catch (err2) {
+      if (err2 instanceof CorruptValueError || err2 instanceof InvariantError) throw err2;
+      this.store.rollback();
+      this.effects = [];
+      this.opts.log?.('error', 'the failure of a command that cannot be applied cannot be recorded; skipped', {
+        partition: this.opts.partitionId,
+        command: cmd.kind,
+        invocationId,
+        error: err2 instanceof Error ? err2.message : String(err2),
+      });
+    }
+  }
+
+  private async applyCommand(cmd: Command): Promise<void> {
     switch (cmd.kind) {
       case 'Invoke':
         if (await this.isDuplicate(cmd.dedup)) break;
         await this.onInvoke(cmd.inv, cmd.ts);
         break;
       case 'Effect': {
-        const epoch = (await this.store.get<number>('meta/epoch')) ?? 0;
+        const epoch = await this.tables.epoch();
         if (cmd.epoch < epoch) break; // from a deposed leader's invoker
         await this.onInvokerEffect(cmd.invocationId, cmd.effect, cmd.ts);
         break;
@@ -99,24 +180,19 @@ export class PartitionStateMachine {
         await this.onAttach(cmd.invocationId, cmd.sink, cmd.mode, cmd.ts);
         break;
       case 'AnnounceLeader': {
-        const epoch = (await this.store.get<number>('meta/epoch')) ?? 0;
-        if (cmd.epoch > epoch) this.store.put('meta/epoch', cmd.epoch);
+        const epoch = await this.tables.epoch();
+        if (cmd.epoch > epoch) this.tables.putEpoch(cmd.epoch);
         break;
       }
-      case 'OutboxTruncate': {
-        for (const [key] of await this.store.scan('o/')) {
-          if (Number.parseInt(key.slice(2), 16) <= cmd.upTo) this.store.del(key);
-          else break;
-        }
+      case 'OutboxTruncate':
+        await this.tables.truncateOutbox(cmd.upTo);
         break;
-      }
     }
-    return this.effects;
   }
 
   /** The highest leader epoch announced in this partition's log (0 before any). */
   async epoch(): Promise<number> {
-    return (await this.store.get<number>('meta/epoch')) ?? 0;
+    return this.tables.epoch();
   }
 
   // ---------- invocations ----------
@@ -137,7 +213,7 @@ export class PartitionStateMachine {
     if (inv.reportSubmit) this.effects.push({ kind: 'submitted', invocationId: inv.id, previouslyAccepted: false });
     const st: InvocationStatus = {
       id: inv.id,
-      target: inv.target,
+      target: normalizeKey(inv.target),
       phase: 'scheduled',
       createdAt: now,
       modifiedAt: now,
@@ -160,18 +236,18 @@ export class PartitionStateMachine {
   /** Runs the invocation now, or queues it behind the current holder of its key. */
   private async admit(st: InvocationStatus): Promise<void> {
     if (isExclusive(st.target)) {
-      const lockKey = this.lockKey(st.target);
-      const holder = await this.store.get<string>(lockKey);
+      const holder = await this.tables.lockHolder(st.target);
       if (holder !== undefined && holder !== st.id) {
-        const seq = ((await this.store.get<number>('meta/inboxSeq')) ?? 0) + 1;
-        this.store.put('meta/inboxSeq', seq);
-        this.store.put(`q/${this.keyPath(st.target)}${hex(seq, 12)}`, st.id);
+        const seq = await this.tables.nextInboxSeq();
+        this.tables.putInbox(st.target, seq, st.id);
         st.phase = 'inboxed';
+        st.inboxSeq = seq;
         return;
       }
-      this.store.put(lockKey, st.id);
+      this.tables.putLock(st.target, st.id);
       st.locked = true;
     }
+    st.inboxSeq = undefined;
     st.phase = 'invoked';
     this.effects.push({ kind: 'invoke', invocationId: st.id });
   }
@@ -180,11 +256,11 @@ export class PartitionStateMachine {
   private async release(st: InvocationStatus, now: number): Promise<void> {
     if (!st.locked) return;
     st.locked = false;
-    this.store.del(this.lockKey(st.target));
-    const [next] = await this.store.scan(`q/${this.keyPath(st.target)}`, 1);
+    this.tables.delLock(st.target);
+    const next = await this.tables.firstInInbox(st.target);
     if (!next) return;
-    this.store.del(next[0]);
-    const nst = await this.status(decodeValue<string>(next[1]));
+    this.tables.delInbox(st.target, next.seq);
+    const nst = await this.status(next.invocationId);
     if (!nst || nst.phase !== 'inboxed') return;
     nst.modifiedAt = now;
     await this.admit(nst);
@@ -197,6 +273,9 @@ export class PartitionStateMachine {
     st.modifiedAt = now;
     switch (effect.kind) {
       case 'pin':
+        if (st.deploymentId !== undefined && st.deploymentId !== effect.deploymentId)
+          this.tables.delPinned(st.deploymentId, st.id);
+        this.tables.putPinned(effect.deploymentId, st.id);
         st.deploymentId = effect.deploymentId;
         st.protocolVersion = effect.protocolVersion;
         break;
@@ -246,33 +325,29 @@ export class PartitionStateMachine {
     now: number,
     enriched?: Pick<Target, 'serviceType' | 'handlerType'>,
   ): Promise<void> {
-    const index = this.writeEntry(st, entry);
     const cmd = J.decodeCommand(entry);
+    const isCall = cmd.kind === 'call' || cmd.kind === 'oneWayCall';
+    const index = this.writeEntry(st, isCall && enriched ? { ...entry, callTarget: enriched } : entry);
     switch (cmd.kind) {
       case 'output':
         st.output = cmd.outcome;
         return;
       case 'setState':
-        if (st.target.key !== undefined) this.store.putRaw(this.stateKey(st.target, cmd.key), cmd.value);
+        if (st.target.key !== undefined) this.tables.putState(st.target, cmd.key, cmd.value);
         return;
       case 'clearState':
-        if (st.target.key !== undefined) this.store.del(this.stateKey(st.target, cmd.key));
+        if (st.target.key !== undefined) this.tables.delState(st.target, cmd.key);
         return;
       case 'clearAllState':
-        if (st.target.key !== undefined) await this.store.delPrefix(this.statePrefix(st.target));
+        if (st.target.key !== undefined) await this.tables.clearState(st.target);
         return;
       case 'getLazyState': {
-        const value =
-          st.target.key === undefined ? undefined : await this.store.getRaw(this.stateKey(st.target, cmd.key));
+        const value = st.target.key === undefined ? undefined : await this.tables.stateValue(st.target, cmd.key);
         await this.addNotification(st, J.getLazyStateCompletion(cmd.completionId, value), cmd, now);
         return;
       }
       case 'getLazyStateKeys': {
-        const prefix = this.statePrefix(st.target);
-        const keys =
-          st.target.key === undefined
-            ? []
-            : (await this.store.scan(prefix)).map(([k]) => Buffer.from(k.slice(prefix.length), 'base64url'));
+        const keys = st.target.key === undefined ? [] : (await this.tables.state(st.target)).map(([k]) => k);
         await this.addNotification(st, J.getLazyStateKeysCompletion(cmd.completionId, keys), cmd, now);
         return;
       }
@@ -281,7 +356,7 @@ export class PartitionStateMachine {
         return;
       case 'call':
       case 'oneWayCall': {
-        const target: Target = { ...cmd.target, ...enriched };
+        const target: Target = normalizeKey({ ...cmd.target, ...enriched });
         const childId = cmd.idempotencyKey
           ? this.opts.idempotentId(target.service, target.key, target.handler, cmd.idempotencyKey)
           : target.serviceType === 'WORKFLOW' && target.handlerType === 'WORKFLOW' && target.key !== undefined
@@ -399,13 +474,8 @@ export class PartitionStateMachine {
 
   // ---------- workflow promises ----------
 
-  private promiseKey(t: Target, name: string): string {
-    return `p/${this.keyPath(t)}${name}`;
-  }
-
   private async readPromise(st: InvocationStatus, name: string, completionId: number, peek: boolean, now: number) {
-    const key = this.promiseKey(st.target, name);
-    const row = (await this.store.get<PromiseRow>(key)) ?? { waiters: [] };
+    const row: PromiseRow = (await this.tables.promise(st.target, name)) ?? { waiters: [] };
     const type = peek ? J.T2.PeekPromiseN : J.T2.GetPromiseN;
     if ('done' in row) {
       await this.addNotification(st, J.completionNotification(type, completionId, row.done), { completionId }, now);
@@ -418,15 +488,14 @@ export class PartitionStateMachine {
       );
     } else {
       row.waiters.push({ invocationId: st.id, completionId, peek });
-      this.store.put(key, row);
+      this.tables.putPromise(st.target, name, row);
     }
   }
 
   private async completePromise(t: Target, name: string, result: J.Result, now: number): Promise<boolean> {
-    const key = this.promiseKey(t, name);
-    const row = (await this.store.get<PromiseRow>(key)) ?? { waiters: [] };
+    const row: PromiseRow = (await this.tables.promise(t, name)) ?? { waiters: [] };
     if ('done' in row) return false;
-    this.store.put(key, { done: result });
+    this.tables.putPromise(t, name, { done: result });
     for (const w of row.waiters) {
       await this.sendTo(this.opts.partitionKeyOfInvocation(w.invocationId), {
         kind: 'Notify',
@@ -442,9 +511,8 @@ export class PartitionStateMachine {
   // ---------- timers, completion, lifecycle ----------
 
   private async onTimer(timer: TimerKey, now: number): Promise<void> {
-    const key = this.timerKey(timer);
-    if (!(await this.store.getRaw(key))) return; // already fired
-    this.store.del(key);
+    if (!(await this.tables.hasTimer(timer))) return; // already fired
+    this.tables.delTimer(timer);
     const st = await this.status(timer.invocationId);
     if (!st) return;
     if (timer.completionId === TIMER_PURGE) {
@@ -467,9 +535,10 @@ export class PartitionStateMachine {
   private async complete(st: InvocationStatus, outcome: InvocationOutcome, now: number): Promise<void> {
     for (const sink of st.sinks) await this.respond(st.id, sink, outcome, now);
     this.effects.push({ kind: 'stopAttempt', invocationId: st.id });
-    // Journal entries are j/<id>/<index> for index < journalLength: no scan needed.
-    const input = await this.store.getRaw(`j/${st.id}/${hex(0, 8)}`);
-    for (let i = 0; i < st.journalLength; i++) this.store.del(`j/${st.id}/${hex(i, 8)}`);
+    // Journal entries are keyed by index < journalLength: no scan needed.
+    const input = st.journalLength > 0 ? await this.tables.journalEntry(st.id, 0) : undefined;
+    for (let i = 0; i < st.journalLength; i++) this.tables.delJournalEntry(st.id, i);
+    if (st.deploymentId !== undefined) this.tables.delPinned(st.deploymentId, st.id);
     await this.release(st, now);
     const retention = st.retentionMs ?? 0;
     if (retention > 0) {
@@ -480,20 +549,20 @@ export class PartitionStateMachine {
       st.sinks = [];
       st.journalLength = 0;
       st.waiting = undefined;
-      if (input) st.input = decodeValue<JournalEntry>(input);
+      if (input) st.input = input;
       this.saveStatus(st);
       this.addTimer({ wakeAt: now + retention, invocationId: st.id, completionId: TIMER_PURGE });
     } else {
-      this.store.del(`i/${st.id}`);
+      this.tables.delStatus(st.id);
     }
   }
 
   /** Forgets a completed invocation; for a workflow also its state and promises. */
   private async purge(st: InvocationStatus): Promise<void> {
-    this.store.del(`i/${st.id}`);
-    if (st.target.serviceType === 'WORKFLOW' && st.target.handlerType === 'WORKFLOW') {
-      await this.store.delPrefix(this.statePrefix(st.target));
-      await this.store.delPrefix(`p/${this.keyPath(st.target)}`);
+    this.tables.delStatus(st.id);
+    if (st.target.serviceType === 'WORKFLOW' && st.target.handlerType === 'WORKFLOW' && st.target.key !== undefined) {
+      await this.tables.clearState(st.target);
+      await this.tables.clearPromises(st.target);
     }
   }
 
@@ -595,28 +664,27 @@ export class PartitionStateMachine {
   }
 
   private async dropQueued(st: InvocationStatus): Promise<void> {
-    if (st.phase === 'inboxed') {
-      for (const [k, v] of await this.store.scan(`q/${this.keyPath(st.target)}`)) {
-        if (decodeValue<string>(v) === st.id) this.store.del(k);
-      }
+    if (st.phase === 'inboxed' && st.inboxSeq !== undefined) {
+      this.tables.delInbox(st.target, st.inboxSeq);
+      st.inboxSeq = undefined;
     }
     if (st.phase === 'scheduled' && st.executionTime !== undefined) {
-      this.store.del(this.timerKey({ wakeAt: st.executionTime, invocationId: st.id, completionId: TIMER_INVOKE }));
+      this.tables.delTimer({ wakeAt: st.executionTime, invocationId: st.id, completionId: TIMER_INVOKE });
     }
   }
 
   /** Sends `op` to every invocation this one called and that has not answered yet. */
   private async propagateToChildren(st: InvocationStatus, op: ControlOp, now: number): Promise<void> {
-    const journal = await this.store.scan(`j/${st.id}/`);
-    for (const [k, v] of journal) {
-      const entry = decodeValue<JournalEntry>(v);
+    for (let index = 0; index < st.journalLength; index++) {
+      const entry = await this.tables.journalEntry(st.id, index);
+      assert(entry !== undefined, `journal entry ${index} of ${st.id} is missing (journal length ${st.journalLength})`);
       if (entry.type !== J.T.Call) continue;
       const cmd = J.decodeCommand(entry);
       if (cmd.kind !== 'call' || st.arrived.completions.includes(cmd.resultCompletionId)) continue;
-      const index = Number.parseInt(k.slice(k.lastIndexOf('/') + 1), 16);
+      const target = normalizeKey({ ...cmd.target, ...entry.callTarget });
       const childId = cmd.idempotencyKey
-        ? this.opts.idempotentId(cmd.target.service, cmd.target.key, cmd.target.handler, cmd.idempotencyKey)
-        : this.opts.childId(st.id, index, cmd.target);
+        ? this.opts.idempotentId(target.service, target.key, target.handler, cmd.idempotencyKey)
+        : this.opts.childId(st.id, index, target);
       await this.sendTo(this.opts.partitionKeyOfInvocation(childId), {
         kind: 'Control',
         ts: now,
@@ -662,8 +730,21 @@ export class PartitionStateMachine {
       sink.entryType === undefined
         ? J.callCompletion(sink.completionId, outcome)
         : J.completionNotification(sink.entryType, sink.completionId, J.resultOf(outcome));
+    let pk: bigint;
+    try {
+      pk = this.opts.partitionKeyOfInvocation(sink.invocationId);
+    } catch (err) {
+      // No invocation has a malformed id: nobody waits on this sink. Dropping it keeps completion total.
+      this.opts.log?.('warn', 'dropping a response to a malformed invocation id', {
+        partition: this.opts.partitionId,
+        invocationId,
+        sink: sink.invocationId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
     // Routed through the log of the caller's partition (possibly this one) via the outbox.
-    await this.sendTo(this.opts.partitionKeyOfInvocation(sink.invocationId), {
+    await this.sendTo(pk, {
       kind: 'Notify',
       ts: now,
       invocationId: sink.invocationId,
@@ -676,7 +757,8 @@ export class PartitionStateMachine {
 
   private writeEntry(st: InvocationStatus, entry: JournalEntry): number {
     const index = st.journalLength++;
-    this.store.put(`j/${st.id}/${hex(index, 8)}`, entry);
+    assert(Number.isSafeInteger(index) && index >= 0, `journal length of ${st.id} is ${index}`);
+    this.tables.putJournalEntry(st.id, index, entry);
     return index;
   }
 
@@ -719,57 +801,33 @@ export class PartitionStateMachine {
   // ---------- outbox, timers, dedup ----------
 
   private async sendTo(partitionKey: bigint, command: Command): Promise<void> {
-    const seq = ((await this.store.get<number>('meta/outboxSeq')) ?? 0) + 1;
-    this.store.put('meta/outboxSeq', seq);
+    const seq = await this.tables.nextOutboxSeq();
     const withDedup = { ...command, dedup: { producer: this.opts.partitionId, seq } } as Command;
-    this.store.put(`o/${hex(seq, 16)}`, { partitionKey, command: withDedup });
+    this.tables.putOutbox({ seq, partitionKey, command: withDedup });
     this.effects.push({ kind: 'outbox', seq, partitionKey, command: withDedup });
   }
 
   private async isDuplicate(dedup: Dedup | undefined): Promise<boolean> {
     if (!dedup) return false;
-    const key = `d/${hex(dedup.producer, 4)}`;
-    const last = (await this.store.get<number>(key)) ?? 0;
+    const last = await this.tables.dedupSeq(dedup.producer);
     if (dedup.seq <= last) return true;
-    this.store.put(key, dedup.seq);
+    this.tables.putDedupSeq(dedup.producer, dedup.seq);
     return false;
   }
 
-  private timerKey(t: TimerKey): string {
-    const kind =
-      t.completionId === TIMER_INVOKE ? 'inv' : t.completionId === TIMER_PURGE ? 'prg' : hex(t.completionId, 8);
-    return `t/${hex(t.wakeAt, 12)}/${t.invocationId}/${kind}`;
-  }
-
   private addTimer(timer: TimerKey): void {
-    this.store.put(this.timerKey(timer), timer);
+    this.tables.putTimer(timer);
     this.effects.push({ kind: 'timer', timer });
   }
 
   // ---------- tables ----------
 
   async status(id: string): Promise<InvocationStatus | undefined> {
-    return this.store.get<InvocationStatus>(`i/${id}`);
+    return this.tables.status(id);
   }
 
   private saveStatus(st: InvocationStatus): void {
-    this.store.put(`i/${st.id}`, st);
-  }
-
-  private keyPath(t: Target): string {
-    return `${t.service}\u0000${t.key}\u0000`;
-  }
-
-  private lockKey(t: Target): string {
-    return `l/${this.keyPath(t)}`;
-  }
-
-  private statePrefix(t: Target): string {
-    return `s/${this.keyPath(t)}`;
-  }
-
-  private stateKey(t: Target, key: Uint8Array): string {
-    return this.statePrefix(t) + Buffer.from(key).toString('base64url');
+    this.tables.putStatus(st);
   }
 }
 
@@ -781,38 +839,38 @@ function waits(w: { completions: number[]; signals: number[]; names: string[] },
 
 /** Reads the tables a leader needs when it takes over (journal, pending work). */
 export class PartitionReader {
-  private readonly store: PartitionStore;
+  private readonly tables: PartitionTables;
   constructor(store: PartitionStore) {
-    this.store = store;
+    this.tables = new PartitionTables(store);
   }
   status(id: string): Promise<InvocationStatus | undefined> {
-    return this.store.get<InvocationStatus>(`i/${id}`);
+    return this.tables.status(id);
   }
   async journal(st: InvocationStatus): Promise<JournalEntry[]> {
     const out: JournalEntry[] = [];
     for (let i = 0; i < st.journalLength; i++) {
-      const e = await this.store.get<JournalEntry>(`j/${st.id}/${hex(i, 8)}`);
-      if (e === undefined)
-        throw new Error(`journal entry ${i} of ${st.id} is missing (journal length ${st.journalLength})`);
+      const e = await this.tables.journalEntry(st.id, i);
+      assert(e !== undefined, `journal entry ${i} of ${st.id} is missing (journal length ${st.journalLength})`);
       out.push(e);
     }
+    assert(out.length === st.journalLength, `journal of ${st.id} has ${out.length} entries, not ${st.journalLength}`);
     return out;
   }
   async stateOf(t: Target): Promise<[Uint8Array, Uint8Array][]> {
     if (t.key === undefined) return [];
-    const prefix = `s/${t.service}\u0000${t.key}\u0000`;
-    return (await this.store.scan(prefix)).map(([k, v]) => [Buffer.from(k.slice(prefix.length), 'base64url'), v]);
+    return this.tables.state(t);
   }
-  async invocations(): Promise<InvocationStatus[]> {
-    return (await this.store.scan('i/')).map(([, v]) => decodeValue<InvocationStatus>(v));
+  invocations(): Promise<InvocationStatus[]> {
+    return this.tables.allStatuses();
   }
-  async timers(): Promise<TimerKey[]> {
-    return (await this.store.scan('t/')).map(([, v]) => decodeValue<TimerKey>(v));
+  timers(): Promise<TimerKey[]> {
+    return this.tables.timers();
   }
-  async outbox(): Promise<{ seq: number; partitionKey: bigint; command: Command }[]> {
-    return (await this.store.scan('o/')).map(([k, v]) => ({
-      seq: Number.parseInt(k.slice(2), 16),
-      ...decodeValue<{ partitionKey: bigint; command: Command }>(v),
-    }));
+  outbox(): Promise<{ seq: number; partitionKey: bigint; command: Command }[]> {
+    return this.tables.outbox();
+  }
+  /** Unfinished invocations pinned to `deploymentId` (an index: no scan of all invocations). */
+  pinnedCount(deploymentId: string): Promise<number> {
+    return this.tables.pinnedCount(deploymentId);
   }
 }

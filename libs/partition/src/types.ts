@@ -4,6 +4,8 @@ import type { HandlerType, InvocationOutcome, ServiceType } from '@stead/core';
 export interface JournalEntry {
   type: number;
   bytes: Uint8Array;
+  /** Of a journaled call command: its target's types as the invoker resolved them (for the target's key). */
+  callTarget?: Pick<Target, 'serviceType' | 'handlerType'>;
 }
 
 export interface Target {
@@ -13,6 +15,23 @@ export interface Target {
   key?: string;
   serviceType?: ServiceType;
   handlerType?: HandlerType;
+}
+
+/** Virtual objects and workflows always have a key (possibly ""); services never have one. */
+export function isKeyed(serviceType: ServiceType | undefined): boolean {
+  return serviceType === 'VIRTUAL_OBJECT' || serviceType === 'WORKFLOW';
+}
+
+/**
+ * The target with its key as its service type says: present (default "") for virtual objects and workflows,
+ * absent for services. Without a known type, the key is kept as given.
+ */
+export function normalizeKey(t: Target): Target {
+  if (t.serviceType === undefined) return t;
+  if (isKeyed(t.serviceType)) return t.key === undefined ? { ...t, key: '' } : t;
+  if (t.key === undefined) return t;
+  const { key: _, ...rest } = t;
+  return rest;
 }
 
 /** Targets that run one at a time per key (exclusive object handlers, workflow run). */
@@ -131,6 +150,8 @@ export interface InvocationStatus {
   input?: JournalEntry;
   /** Holds its object/workflow key's lock. */
   locked?: boolean;
+  /** While inboxed: the sequence number of its entry in its key's inbox (to drop it without a scan). */
+  inboxSeq?: number;
 }
 
 /** What the leader must do once a batch of commands is applied. */

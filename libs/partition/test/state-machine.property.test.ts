@@ -8,13 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { decodeValue, type PartitionStore, StorageEngine } from '@stead/storage';
+import { type PartitionStore, StorageEngine } from '@stead/storage';
 import fc from 'fast-check';
 import * as J from '../src/journal.ts';
 import { PartitionReader, PartitionStateMachine, type StateMachineOptions } from '../src/state-machine.ts';
+import { PartitionTables } from '../src/tables.ts';
 import type { Command, InvocationStatus, Target } from '../src/types.ts';
 
 const KEYS = ['a', 'b', 'c'];
+const counterOf = (key: string): Target => ({ service: 'Counter', handler: 'add', key });
 
 type Op =
   | { t: 'invoke'; key: number; shared: boolean }
@@ -97,7 +99,7 @@ class Harness {
     this.store = this.engine.partition(0);
     this.sm = new PartitionStateMachine(this.store, opts);
     // Replay whatever the store has not applied (crash recovery); effects of a replay are dropped.
-    const applied = (await this.store.appliedOffset()) ?? -1n;
+    const applied = (await new PartitionTables(this.store).appliedOffset()) ?? -1n;
     for (let i = Number(applied) + 1; i < this.log.length; i++) await this.sm.apply(this.log[i]);
   }
 
@@ -158,9 +160,7 @@ class Harness {
           this.apply({ kind: 'Effect', ts, epoch: 0, invocationId: inv.id, effect: e });
         if (!inv.shared && !inv.didSet) {
           // Read-modify-write as a handler does with eager state from its Start message.
-          const raw = await this.store.getRaw(
-            `s/Counter\u0000${inv.key}\u0000${Buffer.from('n').toString('base64url')}`,
-          );
+          const raw = await new PartitionTables(this.store).stateValue(counterOf(inv.key), Buffer.from('n'));
           const current = raw ? Number(Buffer.from(raw).toString()) : 0;
           await effect({ kind: 'command', entry: { type: J.T.SetState, bytes: setState(current + 1) } });
           inv.didSet = true;
@@ -183,7 +183,8 @@ class Harness {
         return;
       }
       case 'commit':
-        await this.store.commit(BigInt(this.log.length - 1));
+        if (this.log.length > 0) new PartitionTables(this.store).putAppliedOffset(BigInt(this.log.length - 1));
+        await this.store.commit();
         return;
       case 'crash':
         await this.close(); // uncommitted writes are lost
@@ -200,9 +201,9 @@ class Harness {
       const holders = statuses.filter((s: InvocationStatus) => s.target.key === key && s.locked);
       expect(holders.length).toBeLessThanOrEqual(1);
       expect(holders[0]?.id).toBe(this.holder.get(key));
-      const queued = (await this.store.scan(`q/Counter\u0000${key}\u0000`)).map(([, v]) => decodeValue<string>(v));
-      expect(queued).toEqual(this.queue.get(key));
-      const raw = await this.store.getRaw(`s/Counter\u0000${key}\u0000${Buffer.from('n').toString('base64url')}`);
+      const tables = new PartitionTables(this.store);
+      expect(await tables.inbox(counterOf(key))).toEqual(this.queue.get(key));
+      const raw = await tables.stateValue(counterOf(key), Buffer.from('n'));
       expect(raw ? Number(Buffer.from(raw).toString()) : 0).toBe(this.counter.get(key));
     }
     for (const inv of this.invs) {

@@ -1,1 +1,6 @@
-export * from './store.ts';
+/**
+ * @stead/storage: the partition store (one LevelDB for the partitions of a process) with a write overlay,
+ * savepoints, a read cache and prefix scans over binary keys. It knows nothing of the tables it holds:
+ * their key layout and value codecs live in libs/partition/src/tables.ts. Tests: `npx jest` in this folder.
+ */
+export { type Codec, CorruptValueError, PartitionStore, StorageEngine } from './store.ts';

@@ -1,26 +1,29 @@
-import { deserialize, serialize } from 'node:v8';
 import { ClassicLevel } from 'classic-level';
 
 /**
  * The partition store: one LevelDB holding the tables of many partitions (keys prefixed by partition id).
  * Writes of a batch of applied commands are buffered in an overlay that reads see at once, and are written
- * together with the applied log offset in one LevelDB batch. The store is not fsynced: the log is the
- * source of truth and a partition replays from its last persisted applied offset.
+ * together in one LevelDB batch. The store is not fsynced: the log is the source of truth and a partition
+ * replays from its last persisted applied offset.
+ *
+ * Keys are binary. They travel through this API as "byte strings": JS strings whose every char code is one
+ * byte (0..255), so that they can key Maps and compare with `<` in LevelDB's (bytewise) order. The layout of
+ * the keys and the encoding of the values belong to the user of the store (see libs/partition/src/tables.ts).
  */
 export class StorageEngine {
-  readonly db: ClassicLevel<string, Uint8Array>;
-  private constructor(db: ClassicLevel<string, Uint8Array>) {
+  readonly db: ClassicLevel<Buffer, Uint8Array>;
+  private constructor(db: ClassicLevel<Buffer, Uint8Array>) {
     this.db = db;
   }
 
   static async open(dir: string): Promise<StorageEngine> {
-    const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const db = new ClassicLevel<Buffer, Uint8Array>(dir, { keyEncoding: 'buffer', valueEncoding: 'view' });
     await db.open();
     return new StorageEngine(db);
   }
 
-  partition(id: number): PartitionStore {
-    return new PartitionStore(this.db, id);
+  partition(id: number, cacheBytes?: number): PartitionStore {
+    return new PartitionStore(this.db, id, cacheBytes);
   }
 
   async close(): Promise<void> {
@@ -28,29 +31,67 @@ export class StorageEngine {
   }
 }
 
+/** Encodes and decodes one table's values. `decode` throws on bytes that are not a valid value. */
+export interface Codec<T> {
+  encode(value: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+/** A stored value that does not decode: the store is corrupt or written by an incompatible version. */
+export class CorruptValueError extends Error {
+  readonly key: string;
+  constructor(key: string, cause: unknown) {
+    super(
+      `partition store value at key ${printableKey(key)} does not decode: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+    this.name = 'CorruptValueError';
+    this.key = key;
+  }
+}
+
+/** A key for messages: printable ASCII as is, other bytes as \xNN. */
+export function printableKey(key: string): string {
+  let out = '';
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    out += c >= 0x20 && c < 0x7f && c !== 0x5c ? key[i] : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The smallest byte string greater than every string that starts with `prefix` (undefined: none). */
+export function prefixEnd(prefix: string): string | undefined {
+  let end = prefix;
+  while (end.length > 0) {
+    const last = end.charCodeAt(end.length - 1);
+    if (last < 0xff) return end.slice(0, -1) + String.fromCharCode(last + 1);
+    end = end.slice(0, -1);
+  }
+  return undefined;
+}
+
 const DELETED = Symbol('deleted');
 type Pending = Uint8Array | typeof DELETED;
 
-export function encodeValue(v: unknown): Uint8Array {
-  return serialize(v);
-}
-
-export function decodeValue<T>(b: Uint8Array): T {
-  return deserialize(b) as T;
-}
-
 /** Fixed-width hex so that lexicographic order of keys is numeric order. */
-export function hex(n: number | bigint, width: number): string {
+function hex(n: number | bigint, width: number): string {
   return n.toString(16).padStart(width, '0');
 }
 
+const toBuf = (key: string) => Buffer.from(key, 'latin1');
+
 export class PartitionStore {
-  private readonly db: ClassicLevel<string, Uint8Array>;
+  private readonly db: ClassicLevel<Buffer, Uint8Array>;
   readonly partitionId: number;
   private readonly prefix: string;
+  /** Writes not yet handed to LevelDB. */
   private overlay = new Map<string, Pending>();
+  /** Writes of the commit in flight: visible to reads until LevelDB has them (then the cache or LevelDB answers). */
+  private flushing = new Map<string, Pending>();
   /** Values decoded once per key while they sit in the overlay (reads are hot on the apply path). */
   private decoded = new Map<string, unknown>();
+  /** Previous overlay values of the keys written since the savepoint (absent key: `undefined`). */
+  private undo: Map<string, Pending | undefined> | undefined;
   /**
    * Committed values (null = known absent), least recently used first. This store is the only writer of its
    * partition's keys, so the cache never goes stale; it is bounded by bytes.
@@ -59,8 +100,10 @@ export class PartitionStore {
   private cacheBytes = 0;
   private commits = 0;
   private readonly cacheLimit: number;
+  /** Entries read from LevelDB iterators (scans), for tests and metrics. */
+  entriesScanned = 0;
 
-  constructor(db: ClassicLevel<string, Uint8Array>, partitionId: number, cacheBytes = 8 << 20) {
+  constructor(db: ClassicLevel<Buffer, Uint8Array>, partitionId: number, cacheBytes = 8 << 20) {
     this.db = db;
     this.partitionId = partitionId;
     this.cacheLimit = cacheBytes;
@@ -71,9 +114,13 @@ export class PartitionStore {
     return this.prefix + key;
   }
 
+  private pending(full: string): Pending | undefined {
+    return this.overlay.get(full) ?? this.flushing.get(full);
+  }
+
   async getRaw(key: string): Promise<Uint8Array | undefined> {
     const full = this.k(key);
-    const p = this.overlay.get(full);
+    const p = this.pending(full);
     if (p === DELETED) return undefined;
     if (p !== undefined) return p;
     const cached = this.cache.get(full);
@@ -84,9 +131,9 @@ export class PartitionStore {
       return cached ?? undefined;
     }
     const gen = this.commits;
-    const v = (await this.db.get(full)) ?? undefined;
+    const v = (await this.db.get(toBuf(full))) ?? undefined;
     // Cache only what no commit can have changed while the read was in flight.
-    if (gen === this.commits && !this.overlay.has(full)) this.remember(full, v ?? null);
+    if (gen === this.commits && this.pending(full) === undefined) this.remember(full, v ?? null);
     return v;
   }
 
@@ -107,47 +154,96 @@ export class PartitionStore {
     }
   }
 
-  async get<T>(key: string): Promise<T | undefined> {
+  /** The value at `key` decoded by `codec`; throws CorruptValueError (naming the key) when it does not decode. */
+  async get<T>(key: string, codec: Codec<T>): Promise<T | undefined> {
     const full = this.k(key);
     if (this.decoded.has(full)) return this.decoded.get(full) as T;
     const raw = await this.getRaw(key);
-    return raw === undefined ? undefined : decodeValue<T>(raw);
+    return raw === undefined ? undefined : decodeAt(key, raw, codec);
   }
 
-  put(key: string, value: unknown): void {
+  put<T>(key: string, value: T, codec: Codec<T>): void {
     const full = this.k(key);
-    this.overlay.set(full, encodeValue(value));
+    this.write(full, codec.encode(value));
     this.decoded.set(full, value);
   }
 
   putRaw(key: string, value: Uint8Array): void {
-    const full = this.k(key);
+    this.write(this.k(key), value);
+  }
+
+  del(key: string): void {
+    this.write(this.k(key), DELETED);
+  }
+
+  private write(full: string, value: Pending): void {
+    if (this.undo && !this.undo.has(full)) this.undo.set(full, this.overlay.get(full));
     this.overlay.set(full, value);
     this.decoded.delete(full);
   }
 
-  del(key: string): void {
-    const full = this.k(key);
-    this.overlay.set(full, DELETED);
-    this.decoded.delete(full);
+  /**
+   * Marks the current overlay so that `rollback()` can undo every write made after it (one command's writes).
+   * A new savepoint replaces the previous one.
+   */
+  savepoint(): void {
+    this.undo = new Map();
   }
 
-  /** Entries whose key starts with `prefix`, in key order, merging unflushed writes. */
+  /** Undoes the writes made since `savepoint()`. */
+  rollback(): void {
+    if (!this.undo) throw new Error('rollback without a savepoint');
+    for (const [full, prev] of this.undo) {
+      if (prev === undefined) this.overlay.delete(full);
+      else this.overlay.set(full, prev);
+    }
+    this.undo = new Map();
+    // Decoded values may have been changed in place by the rolled back command: decode again from the bytes.
+    this.decoded = new Map();
+  }
+
+  /**
+   * Entries whose key starts with `prefix`, in key order, merging unflushed writes; at most `limit` of them.
+   * LevelDB is read lazily: a scan with a small limit reads only about that many entries.
+   */
   async scan(prefix: string, limit = Number.POSITIVE_INFINITY): Promise<[string, Uint8Array][]> {
-    const full = this.k(prefix);
-    const merged = new Map<string, Uint8Array>();
-    for await (const [key, value] of this.db.iterator({ gte: full, lt: `${full}\xff` })) merged.set(key, value);
-    for (const [key, value] of this.overlay) {
-      if (!key.startsWith(full)) continue;
-      if (value === DELETED) merged.delete(key);
-      else merged.set(key, value);
-    }
-    const keys = [...merged.keys()].sort();
     const out: [string, Uint8Array][] = [];
-    for (const key of keys) {
-      if (out.length >= limit) break;
-      out.push([key.slice(this.prefix.length), merged.get(key)!]);
+    if (limit <= 0) return out;
+    const full = this.k(prefix);
+    const end = prefixEnd(full);
+    const inRange = (key: string) => key.startsWith(full);
+    // Pending writes in the range, newest first wins (overlay over flushing), sorted.
+    const pending = new Map<string, Pending>();
+    for (const [key, value] of this.flushing) if (inRange(key)) pending.set(key, value);
+    for (const [key, value] of this.overlay) if (inRange(key)) pending.set(key, value);
+    const pendingKeys = [...pending.keys()].sort();
+    let pi = 0;
+    const emit = (key: string, value: Uint8Array) => out.push([key.slice(this.prefix.length), value]);
+    /** Emits pending puts with keys below `bound` (all when undefined); false once the limit is reached. */
+    const emitPendingBelow = (bound: string | undefined): boolean => {
+      while (pi < pendingKeys.length && (bound === undefined || pendingKeys[pi] < bound)) {
+        const key = pendingKeys[pi++];
+        const v = pending.get(key)!;
+        if (v !== DELETED) emit(key, v);
+        if (out.length >= limit) return false;
+      }
+      return true;
+    };
+    const range = end === undefined ? { gte: toBuf(full) } : { gte: toBuf(full), lt: toBuf(end) };
+    const it = this.db.iterator(range);
+    try {
+      for await (const [kb, value] of it) {
+        this.entriesScanned++;
+        const key = kb.toString('latin1');
+        if (!emitPendingBelow(key)) return out;
+        if (pending.has(key)) continue; // a pending write (already emitted, or a delete) replaces it
+        emit(key, value);
+        if (out.length >= limit) return out;
+      }
+    } finally {
+      await it.close();
     }
+    emitPendingBelow(undefined);
     return out;
   }
 
@@ -160,23 +256,35 @@ export class PartitionStore {
     return this.overlay.size > 0;
   }
 
-  /** Writes the overlay and the applied offset in one (unsynced) batch. */
-  async commit(appliedOffset: bigint): Promise<void> {
-    this.put('meta/applied', appliedOffset);
-    const ops = [...this.overlay].map(([key, value]) =>
-      value === DELETED ? { type: 'del' as const, key } : { type: 'put' as const, key, value },
-    );
-    this.commits++;
-    for (const op of ops) {
-      if (op.type === 'del') this.remember(op.key, null);
-      else this.remember(op.key, op.value);
-    }
+  /**
+   * Writes the overlay in one (unsynced) batch. Its writes stay visible to reads until LevelDB has them;
+   * commits must not overlap (the processor awaits each one).
+   */
+  async commit(): Promise<void> {
+    if (this.flushing.size > 0) throw new Error('PartitionStore.commit called while a commit is in flight');
+    this.undo = undefined;
+    const batch = this.overlay;
     this.overlay = new Map();
     this.decoded = new Map();
-    await this.db.batch(ops);
+    this.flushing = batch;
+    const ops = [...batch].map(([key, value]) =>
+      value === DELETED ? { type: 'del' as const, key: toBuf(key) } : { type: 'put' as const, key: toBuf(key), value },
+    );
+    this.commits++;
+    try {
+      await this.db.batch(ops);
+      // Cache before the flushing writes become invisible, so that no read falls through to a stale value.
+      for (const [key, value] of batch) this.remember(key, value === DELETED ? null : value);
+    } finally {
+      this.flushing = new Map();
+    }
   }
+}
 
-  async appliedOffset(): Promise<bigint | undefined> {
-    return this.get<bigint>('meta/applied');
+function decodeAt<T>(key: string, raw: Uint8Array, codec: Codec<T>): T {
+  try {
+    return codec.decode(raw);
+  } catch (err) {
+    throw new CorruptValueError(key, err);
   }
 }

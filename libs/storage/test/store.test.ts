@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from '@jest/globals';
-import { StorageEngine } from '../src/store.ts';
+import { type Codec, CorruptValueError, StorageEngine } from '../src/store.ts';
 
 const dirs: string[] = [];
 const temp = () => {
@@ -14,54 +14,156 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test('reads see unflushed writes, commits persist them with the applied offset, partitions are separate', async () => {
+/** A strict test codec: UTF-8 text that must start with "v:". */
+const text: Codec<string> = {
+  encode: (s) => Buffer.from(`v:${s}`),
+  decode: (b) => {
+    const s = Buffer.from(b).toString();
+    if (!s.startsWith('v:')) throw new Error(`not a text value: ${JSON.stringify(s.slice(0, 10))}`);
+    return s.slice(2);
+  },
+};
+
+test('reads see unflushed writes, commits persist them, partitions are separate', async () => {
   const dir = temp();
   let engine = await StorageEngine.open(dir);
   const a = engine.partition(0);
   const b = engine.partition(1);
-  a.put('x', { n: 1 });
-  a.put('j/1/00', 'e0');
-  a.put('j/1/01', 'e1');
-  b.put('x', 'other');
-  expect(await a.get('x')).toEqual({ n: 1 });
-  await a.commit(10n);
-  await b.commit(3n);
-  a.put('j/1/02', 'e2');
+  a.put('x', 'one', text);
+  a.put('j/1/00', 'e0', text);
+  a.put('j/1/01', 'e1', text);
+  b.put('x', 'other', text);
+  expect(await a.get('x', text)).toBe('one');
+  await a.commit();
+  await b.commit();
+  a.put('j/1/02', 'e2', text);
   a.del('j/1/00');
   expect((await a.scan('j/1/')).map(([k]) => k)).toEqual(['j/1/01', 'j/1/02']);
-  await a.commit(11n);
+  await a.commit();
   await engine.close();
 
   engine = await StorageEngine.open(dir);
   const a2 = engine.partition(0);
-  expect(await a2.get('x')).toEqual({ n: 1 });
-  expect(await engine.partition(1).get('x')).toBe('other');
-  expect(await a2.appliedOffset()).toBe(11n);
+  expect(await a2.get('x', text)).toBe('one');
+  expect(await engine.partition(1).get('x', text)).toBe('other');
   await a2.delPrefix('j/1/');
-  await a2.commit(12n);
+  await a2.commit();
   expect(await a2.scan('j/')).toEqual([]);
+  await engine.close();
+});
+
+test('keys are binary: NUL and 0xff bytes are ordinary, prefix scans include keys with 0xff after the prefix', async () => {
+  const engine = await StorageEngine.open(temp());
+  const s = engine.partition(0);
+  const keys = ['k\u0000', 'k\u0000\u0000', 'k\u0000\u00ff', 'k\u0000\u00ff\u00ff', 'k\u0001'];
+  for (const k of keys) s.putRaw(k, Buffer.from(k, 'latin1'));
+  await s.commit();
+  expect((await s.scan('k\u0000')).map(([k]) => k)).toEqual(keys.slice(0, 4));
+  expect((await s.scan('k\u0000\u00ff')).map(([k]) => k)).toEqual(keys.slice(2, 4));
+  for (const k of keys) expect(Buffer.from((await s.getRaw(k))!).toString('latin1')).toBe(k);
+  await engine.close();
+});
+
+test('a value that does not decode is an error naming its key', async () => {
+  const engine = await StorageEngine.open(temp());
+  const s = engine.partition(0);
+  s.putRaw('i\u0000bad', Buffer.from('garbage'));
+  await s.commit();
+  const err = await s.get('i\u0000bad', text).catch((e) => e);
+  expect(err).toBeInstanceOf(CorruptValueError);
+  expect(err.message).toContain('i\\x00bad');
+  expect(err.message).toContain('not a text value');
   await engine.close();
 });
 
 test('the read cache stays coherent with writes and deletes, and is bounded', async () => {
   const engine = await StorageEngine.open(temp());
   const s = engine.partition(0);
-  expect(await s.get('k')).toBeUndefined(); // cached as absent
-  s.put('k', 1);
-  expect(await s.get('k')).toBe(1);
-  await s.commit(1n);
-  expect(await s.get('k')).toBe(1);
+  expect(await s.get('k', text)).toBeUndefined(); // cached as absent
+  s.put('k', '1', text);
+  expect(await s.get('k', text)).toBe('1');
+  await s.commit();
+  expect(await s.get('k', text)).toBe('1');
   s.del('k');
-  expect(await s.get('k')).toBeUndefined();
-  await s.commit(2n);
-  expect(await s.get('k')).toBeUndefined();
-  s.put('k', 2);
-  await s.commit(3n);
-  expect(await s.get('k')).toBe(2);
+  expect(await s.get('k', text)).toBeUndefined();
+  await s.commit();
+  expect(await s.get('k', text)).toBeUndefined();
+  s.put('k', '2', text);
+  await s.commit();
+  expect(await s.get('k', text)).toBe('2');
   // Many more values than the cache holds: every read still answers from LevelDB correctly.
   const big = 'v'.repeat(64 * 1024);
-  for (let i = 0; i < 800; i++) s.put(`big/${i}`, `${i}:${big}`);
-  await s.commit(4n);
-  for (const i of [0, 1, 399, 799]) expect(((await s.get<string>(`big/${i}`)) ?? '').startsWith(`${i}:`)).toBe(true);
+  for (let i = 0; i < 800; i++) s.put(`big/${i}`, `${i}:${big}`, text);
+  await s.commit();
+  for (const i of [0, 1, 399, 799]) expect(((await s.get(`big/${i}`, text)) ?? '').startsWith(`${i}:`)).toBe(true);
+  await engine.close();
+});
+
+test('writes stay visible while their commit is in flight (values too large for the cache)', async () => {
+  const engine = await StorageEngine.open(temp());
+  // A tiny cache: every value below is too large to be cached, so reads during a commit cannot be answered by it.
+  const s = engine.partition(0, 1024);
+  const filler = Buffer.alloc(4096, 1);
+  for (let round = 0; round < 5; round++) {
+    // A batch large enough that LevelDB takes a while to apply it.
+    for (let i = 0; i < 2000; i++) s.putRaw(`f/${i}`, filler);
+    s.putRaw('big', Buffer.alloc(512, round));
+    s.putRaw(`gone/${round}`, Buffer.alloc(512, round));
+    if (round > 0) s.del(`gone/${round - 1}`);
+    const committing = s.commit();
+    // Reads issued while the batch is being written.
+    const [big, gone, goneBefore, scanned] = await Promise.all([
+      s.getRaw('big'),
+      s.getRaw(`gone/${round}`),
+      s.getRaw(`gone/${round - 1}`),
+      s.scan('gone/'),
+    ]);
+    expect(big?.[0]).toBe(round);
+    expect(gone?.[0]).toBe(round);
+    expect(goneBefore).toBeUndefined();
+    expect(scanned.map(([k]) => k)).toEqual([`gone/${round}`]);
+    await committing;
+  }
+  await engine.close();
+});
+
+test('scan limits are pushed into the LevelDB iterator and merge unflushed writes in key order', async () => {
+  const engine = await StorageEngine.open(temp());
+  const s = engine.partition(0);
+  const key = (i: number) => `q/${String(i).padStart(5, '0')}`;
+  for (let i = 0; i < 5000; i += 2) s.putRaw(key(i), Buffer.from([1]));
+  await s.commit();
+  s.del(key(0));
+  s.putRaw(key(1), Buffer.from([2]));
+  s.putRaw(key(3), Buffer.from([2]));
+  const before = s.entriesScanned;
+  expect((await s.scan('q/', 3)).map(([k]) => k)).toEqual([key(1), key(2), key(3)]);
+  // Reads a handful of entries, not the 2500 of the range.
+  expect(s.entriesScanned - before).toBeLessThanOrEqual(4);
+  expect((await s.scan('q/', 1)).map(([k]) => k)).toEqual([key(1)]);
+  const all = await s.scan('q/');
+  expect(all.length).toBe(2500 - 1 + 2);
+  expect(all.map(([k]) => k)).toEqual([...all.map(([k]) => k)].sort());
+  expect(await s.scan('q/', 0)).toEqual([]);
+  await engine.close();
+});
+
+test('rollback undoes the writes made since the savepoint, and only those', async () => {
+  const engine = await StorageEngine.open(temp());
+  const s = engine.partition(0);
+  s.put('a', 'committed', text);
+  await s.commit();
+  s.put('b', 'kept', text);
+  s.savepoint();
+  s.put('a', 'changed', text);
+  s.del('b');
+  s.put('c', 'new', text);
+  expect(await s.get('a', text)).toBe('changed');
+  s.rollback();
+  expect(await s.get('a', text)).toBe('committed');
+  expect(await s.get('b', text)).toBe('kept');
+  expect(await s.get('c', text)).toBeUndefined();
+  await s.commit();
+  expect((await s.scan('')).map(([k]) => k)).toEqual(['a', 'b']);
   await engine.close();
 });

@@ -1,0 +1,498 @@
+/**
+ * Conversions between the partition's TypeScript types and their durable protobuf form
+ * (proto/stead/partition/v1/partition.proto). Decoders validate: a record or value whose required parts are
+ * missing, or whose enumerations hold unknown names, throws a FormatError saying what is wrong.
+ */
+import type { HandlerType, InvocationOutcome, ServiceType } from '@stead/core';
+import { partition as P } from '@stead/proto';
+import type { Codec } from '@stead/storage';
+import type * as J from './journal.ts';
+import type {
+  Command,
+  ControlOp,
+  Dedup,
+  Failure,
+  InvocationPhase,
+  InvocationStatus,
+  InvokerEffect,
+  JournalEntry,
+  NewInvocation,
+  NotificationId,
+  ResponseSink,
+  Target,
+  TimerKey,
+  WaitingSet,
+} from './types.ts';
+
+export class FormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FormatError';
+  }
+}
+
+/** The generated messages type bytes as Buffer: a view of the same memory, no copy. */
+const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+const optBuf = (b: Uint8Array | undefined) => (b === undefined ? undefined : buf(b));
+const entryTo = (e: JournalEntry): P.JournalEntry => ({
+  type: e.type,
+  bytes: buf(e.bytes),
+  callServiceType: e.callTarget?.serviceType,
+  callHandlerType: e.callTarget?.handlerType,
+});
+
+function required<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new FormatError(`${what} is missing`);
+  return v;
+}
+
+function oneOf<T extends string>(v: string, allowed: readonly T[], what: string): T {
+  if (!(allowed as readonly string[]).includes(v)) throw new FormatError(`${what} '${v}' is not one of ${allowed}`);
+  return v as T;
+}
+
+/** Epoch ms and other integers that fit a JS number. */
+function int(v: bigint, what: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new FormatError(`${what} ${v} is out of range`);
+  return n;
+}
+const optBig = (v: number | undefined) => (v === undefined ? undefined : BigInt(v));
+
+const SERVICE_TYPES: readonly ServiceType[] = ['SERVICE', 'VIRTUAL_OBJECT', 'WORKFLOW'];
+const HANDLER_TYPES: readonly HandlerType[] = ['EXCLUSIVE', 'SHARED', 'WORKFLOW'];
+const PHASES: readonly InvocationPhase[] = ['scheduled', 'inboxed', 'invoked', 'suspended', 'paused', 'completed'];
+const CONTROL_OPS: readonly ControlOp[] = ['cancel', 'kill', 'purge', 'pause', 'resume', 'restart-as-new'];
+const optServiceType = (v: string | undefined) =>
+  v === undefined ? undefined : oneOf(v, SERVICE_TYPES, 'service type');
+const optHandlerType = (v: string | undefined) =>
+  v === undefined ? undefined : oneOf(v, HANDLER_TYPES, 'handler type');
+
+// ---------- shared parts ----------
+
+function targetTo(t: Target): P.Target {
+  return { service: t.service, handler: t.handler, key: t.key, serviceType: t.serviceType, handlerType: t.handlerType };
+}
+function targetFrom(t: P.Target | undefined): Target {
+  const v = required(t, 'target');
+  const out: Target = { service: v.service, handler: v.handler };
+  if (v.key !== undefined) out.key = v.key;
+  if (v.serviceType !== undefined) out.serviceType = optServiceType(v.serviceType);
+  if (v.handlerType !== undefined) out.handlerType = optHandlerType(v.handlerType);
+  return out;
+}
+
+function entryFrom(e: P.JournalEntry | undefined, what = 'journal entry'): JournalEntry {
+  const v = required(e, what);
+  const out: JournalEntry = { type: v.type, bytes: v.bytes };
+  if (v.callServiceType !== undefined || v.callHandlerType !== undefined) {
+    out.callTarget = {};
+    if (v.callServiceType !== undefined) out.callTarget.serviceType = optServiceType(v.callServiceType);
+    if (v.callHandlerType !== undefined) out.callTarget.handlerType = optHandlerType(v.callHandlerType);
+  }
+  return out;
+}
+
+function failureFrom(f: P.Failure | undefined): Failure {
+  const v = required(f, 'failure');
+  return { code: v.code, message: v.message };
+}
+
+function outcomeTo(o: InvocationOutcome): P.Outcome {
+  return o.ok
+    ? { result: { $case: 'success', value: { value: buf(o.value), contentType: o.contentType } } }
+    : { result: { $case: 'failure', value: { code: o.code, message: o.message, metadata: o.metadata ?? {} } } };
+}
+function outcomeFrom(o: P.Outcome | undefined): InvocationOutcome {
+  const r = required(o?.result, 'outcome');
+  if (r.$case === 'success') {
+    const out: InvocationOutcome = { ok: true, value: r.value.value };
+    if (r.value.contentType !== undefined) out.contentType = r.value.contentType;
+    return out;
+  }
+  const out: InvocationOutcome = { ok: false, code: r.value.code, message: r.value.message };
+  if (Object.keys(r.value.metadata).length > 0) out.metadata = r.value.metadata;
+  return out;
+}
+
+function sinkTo(s: ResponseSink): P.ResponseSink {
+  return s.kind === 'ingress'
+    ? { sink: { $case: 'ingress', value: { node: s.node } } }
+    : {
+        sink: {
+          $case: 'invocation',
+          value: { invocationId: s.invocationId, completionId: s.completionId, entryType: s.entryType },
+        },
+      };
+}
+function sinkFrom(s: P.ResponseSink | undefined): ResponseSink {
+  const v = required(s?.sink, 'response sink');
+  if (v.$case === 'ingress') return { kind: 'ingress', node: v.value.node };
+  const out: ResponseSink = {
+    kind: 'invocation',
+    invocationId: v.value.invocationId,
+    completionId: v.value.completionId,
+  };
+  if (v.value.entryType !== undefined) out.entryType = v.value.entryType;
+  return out;
+}
+
+const dedupTo = (d: Dedup | undefined): P.Dedup | undefined =>
+  d === undefined ? undefined : { producer: d.producer, seq: BigInt(d.seq) };
+const dedupFrom = (d: P.Dedup | undefined): Dedup | undefined =>
+  d === undefined ? undefined : { producer: d.producer, seq: int(d.seq, 'dedup seq') };
+
+function nidTo(n: NotificationId): P.NotificationId {
+  if ('completionId' in n) return { id: { $case: 'completionId', value: n.completionId } };
+  if ('signalId' in n) return { id: { $case: 'signalId', value: n.signalId } };
+  return { id: { $case: 'signalName', value: n.signalName } };
+}
+function nidFrom(n: P.NotificationId | undefined): NotificationId {
+  const v = required(n?.id, 'notification id');
+  if (v.$case === 'completionId') return { completionId: v.value };
+  if (v.$case === 'signalId') return { signalId: v.value };
+  return { signalName: v.value };
+}
+
+const waitingTo = (w: WaitingSet): P.WaitingSet => ({ completions: w.completions, signals: w.signals, names: w.names });
+const waitingFrom = (w: P.WaitingSet | undefined): WaitingSet => ({
+  completions: w?.completions ?? [],
+  signals: w?.signals ?? [],
+  names: w?.names ?? [],
+});
+
+const timerTo = (t: TimerKey): P.TimerKey => ({
+  wakeAt: BigInt(t.wakeAt),
+  invocationId: t.invocationId,
+  completionId: t.completionId,
+});
+function timerFrom(t: P.TimerKey | undefined): TimerKey {
+  const v = required(t, 'timer');
+  return { wakeAt: int(v.wakeAt, 'timer wake time'), invocationId: v.invocationId, completionId: v.completionId };
+}
+
+function newInvocationTo(inv: NewInvocation): P.NewInvocation {
+  return {
+    id: inv.id,
+    target: targetTo(inv.target),
+    input: buf(inv.input),
+    headers: inv.headers.map(([name, value]) => ({ name, value })),
+    sink: inv.sink ? sinkTo(inv.sink) : undefined,
+    executionTime: optBig(inv.executionTime),
+    idempotencyKey: inv.idempotencyKey,
+    retentionMs: optBig(inv.retentionMs),
+    reportSubmit: inv.reportSubmit ?? false,
+  };
+}
+function newInvocationFrom(i: P.NewInvocation | undefined): NewInvocation {
+  const v = required(i, 'invocation');
+  const out: NewInvocation = {
+    id: v.id,
+    target: targetFrom(v.target),
+    input: v.input,
+    headers: v.headers.map((h) => [h.name, h.value]),
+  };
+  if (v.sink) out.sink = sinkFrom(v.sink);
+  if (v.executionTime !== undefined) out.executionTime = int(v.executionTime, 'execution time');
+  if (v.idempotencyKey !== undefined) out.idempotencyKey = v.idempotencyKey;
+  if (v.retentionMs !== undefined) out.retentionMs = int(v.retentionMs, 'retention');
+  if (v.reportSubmit) out.reportSubmit = true;
+  return out;
+}
+
+// ---------- invoker effects ----------
+
+function effectTo(e: InvokerEffect): P.InvokerEffect {
+  switch (e.kind) {
+    case 'pin':
+      return { effect: { $case: 'pin', value: { deploymentId: e.deploymentId, protocolVersion: e.protocolVersion } } };
+    case 'command':
+      return {
+        effect: {
+          $case: 'command',
+          value: { entry: entryTo(e.entry), serviceType: e.target?.serviceType, handlerType: e.target?.handlerType },
+        },
+      };
+    case 'runCompletion':
+      return {
+        effect: {
+          $case: 'runCompletion',
+          value: { completionId: e.completionId, value: optBuf(e.value), failure: e.failure },
+        },
+      };
+    case 'suspend':
+      return { effect: { $case: 'suspend', value: { waiting: waitingTo(e.waiting) } } };
+    case 'end':
+      return { effect: { $case: 'end', value: {} } };
+    case 'fail':
+      return { effect: { $case: 'fail', value: { failure: e.failure } } };
+    case 'pause':
+      return { effect: { $case: 'pause', value: { reason: e.reason } } };
+  }
+}
+function effectFrom(p: P.InvokerEffect | undefined): InvokerEffect {
+  const e = required(p?.effect, 'invoker effect');
+  switch (e.$case) {
+    case 'pin':
+      return { kind: 'pin', deploymentId: e.value.deploymentId, protocolVersion: e.value.protocolVersion };
+    case 'command': {
+      const out: InvokerEffect = { kind: 'command', entry: entryFrom(e.value.entry) };
+      if (e.value.serviceType !== undefined || e.value.handlerType !== undefined) {
+        out.target = {};
+        if (e.value.serviceType !== undefined) out.target.serviceType = optServiceType(e.value.serviceType);
+        if (e.value.handlerType !== undefined) out.target.handlerType = optHandlerType(e.value.handlerType);
+      }
+      return out;
+    }
+    case 'runCompletion': {
+      const out: InvokerEffect = { kind: 'runCompletion', completionId: e.value.completionId };
+      if (e.value.value !== undefined) out.value = e.value.value;
+      if (e.value.failure !== undefined) out.failure = failureFrom(e.value.failure);
+      return out;
+    }
+    case 'suspend':
+      return { kind: 'suspend', waiting: waitingFrom(e.value.waiting) };
+    case 'end':
+      return { kind: 'end' };
+    case 'fail':
+      return { kind: 'fail', failure: failureFrom(e.value.failure) };
+    case 'pause':
+      return { kind: 'pause', reason: e.value.reason };
+  }
+}
+
+// ---------- log records ----------
+
+function recordTo(cmd: Command): P.LogRecord {
+  const ts = BigInt(cmd.ts);
+  switch (cmd.kind) {
+    case 'Invoke':
+      return {
+        ts,
+        command: { $case: 'invoke', value: { inv: newInvocationTo(cmd.inv), dedup: dedupTo(cmd.dedup) } },
+      };
+    case 'Effect':
+      return {
+        ts,
+        command: {
+          $case: 'effect',
+          value: { epoch: BigInt(cmd.epoch), invocationId: cmd.invocationId, effect: effectTo(cmd.effect) },
+        },
+      };
+    case 'TimerFired':
+      return { ts, command: { $case: 'timerFired', value: { timer: timerTo(cmd.timer) } } };
+    case 'Notify':
+      return {
+        ts,
+        command: {
+          $case: 'notify',
+          value: {
+            invocationId: cmd.invocationId,
+            entry: entryTo(cmd.entry),
+            id: nidTo(cmd.id),
+            dedup: dedupTo(cmd.dedup),
+          },
+        },
+      };
+    case 'AnnounceLeader':
+      return { ts, command: { $case: 'announceLeader', value: { epoch: BigInt(cmd.epoch) } } };
+    case 'OutboxTruncate':
+      return { ts, command: { $case: 'outboxTruncate', value: { upTo: BigInt(cmd.upTo) } } };
+    case 'Control':
+      return {
+        ts,
+        command: {
+          $case: 'control',
+          value: {
+            invocationId: cmd.invocationId,
+            op: cmd.op,
+            sink: cmd.sink ? sinkTo(cmd.sink) : undefined,
+            dedup: dedupTo(cmd.dedup),
+            newInvocationId: cmd.newInvocationId,
+          },
+        },
+      };
+    case 'Attach':
+      return {
+        ts,
+        command: {
+          $case: 'attach',
+          value: { invocationId: cmd.invocationId, sink: sinkTo(cmd.sink), mode: cmd.mode, dedup: dedupTo(cmd.dedup) },
+        },
+      };
+  }
+}
+
+function withDedup<C extends Command>(cmd: C, dedup: Dedup | undefined): C {
+  if (dedup !== undefined) (cmd as { dedup?: Dedup }).dedup = dedup;
+  return cmd;
+}
+
+function recordFrom(r: P.LogRecord): Command {
+  const ts = int(r.ts, 'timestamp');
+  const c = required(r.command, 'command');
+  switch (c.$case) {
+    case 'invoke':
+      return withDedup({ kind: 'Invoke', ts, inv: newInvocationFrom(c.value.inv) }, dedupFrom(c.value.dedup));
+    case 'effect':
+      return {
+        kind: 'Effect',
+        ts,
+        epoch: int(c.value.epoch, 'epoch'),
+        invocationId: c.value.invocationId,
+        effect: effectFrom(c.value.effect),
+      };
+    case 'timerFired':
+      return { kind: 'TimerFired', ts, timer: timerFrom(c.value.timer) };
+    case 'notify':
+      return withDedup(
+        {
+          kind: 'Notify',
+          ts,
+          invocationId: c.value.invocationId,
+          entry: entryFrom(c.value.entry),
+          id: nidFrom(c.value.id),
+        },
+        dedupFrom(c.value.dedup),
+      );
+    case 'announceLeader':
+      return { kind: 'AnnounceLeader', ts, epoch: int(c.value.epoch, 'epoch') };
+    case 'outboxTruncate':
+      return { kind: 'OutboxTruncate', ts, upTo: int(c.value.upTo, 'outbox sequence number') };
+    case 'control': {
+      const out: Command = {
+        kind: 'Control',
+        ts,
+        invocationId: c.value.invocationId,
+        op: oneOf(c.value.op, CONTROL_OPS, 'control operation'),
+      };
+      if (c.value.sink) out.sink = sinkFrom(c.value.sink);
+      if (c.value.newInvocationId !== undefined) out.newInvocationId = c.value.newInvocationId;
+      return withDedup(out, dedupFrom(c.value.dedup));
+    }
+    case 'attach':
+      return withDedup(
+        {
+          kind: 'Attach',
+          ts,
+          invocationId: c.value.invocationId,
+          sink: sinkFrom(c.value.sink),
+          mode: oneOf(c.value.mode, ['attach', 'output'] as const, 'attach mode'),
+        },
+        dedupFrom(c.value.dedup),
+      );
+  }
+}
+
+/** A log record's bytes. */
+export function encodeCommand(cmd: Command): Uint8Array {
+  return P.LogRecord.encode(recordTo(cmd)).finish();
+}
+
+/** The command of a log record; throws FormatError (or a protobuf decode error) when it is not one. */
+export function decodeCommand(bytes: Uint8Array): Command {
+  return recordFrom(P.LogRecord.decode(bytes));
+}
+
+// ---------- store values ----------
+
+function statusTo(st: InvocationStatus): P.InvocationStatus {
+  return {
+    id: st.id,
+    target: targetTo(st.target),
+    phase: st.phase,
+    createdAt: BigInt(st.createdAt),
+    modifiedAt: BigInt(st.modifiedAt),
+    executionTime: optBig(st.executionTime),
+    journalLength: st.journalLength,
+    deploymentId: st.deploymentId,
+    protocolVersion: st.protocolVersion,
+    sinks: st.sinks.map(sinkTo),
+    waiting: st.waiting ? waitingTo(st.waiting) : undefined,
+    arrived: waitingTo(st.arrived),
+    output: st.output ? outcomeTo(st.output) : undefined,
+    idempotencyKey: st.idempotencyKey,
+    retentionMs: optBig(st.retentionMs),
+    completedAt: optBig(st.completedAt),
+    input: st.input ? entryTo(st.input) : undefined,
+    locked: st.locked ?? false,
+    inboxSeq: optBig(st.inboxSeq),
+  };
+}
+
+function statusFrom(p: P.InvocationStatus): InvocationStatus {
+  const st: InvocationStatus = {
+    id: p.id,
+    target: targetFrom(p.target),
+    phase: oneOf(p.phase, PHASES, 'phase'),
+    createdAt: int(p.createdAt, 'creation time'),
+    modifiedAt: int(p.modifiedAt, 'modification time'),
+    journalLength: p.journalLength,
+    sinks: p.sinks.map(sinkFrom),
+    arrived: waitingFrom(p.arrived),
+  };
+  if (p.executionTime !== undefined) st.executionTime = int(p.executionTime, 'execution time');
+  if (p.deploymentId !== undefined) st.deploymentId = p.deploymentId;
+  if (p.protocolVersion !== undefined) st.protocolVersion = p.protocolVersion;
+  if (p.waiting) st.waiting = waitingFrom(p.waiting);
+  if (p.output) st.output = outcomeFrom(p.output);
+  if (p.idempotencyKey !== undefined) st.idempotencyKey = p.idempotencyKey;
+  if (p.retentionMs !== undefined) st.retentionMs = int(p.retentionMs, 'retention');
+  if (p.completedAt !== undefined) st.completedAt = int(p.completedAt, 'completion time');
+  if (p.input) st.input = entryFrom(p.input, 'input');
+  if (p.locked) st.locked = true;
+  if (p.inboxSeq !== undefined) st.inboxSeq = int(p.inboxSeq, 'inbox seq');
+  return st;
+}
+
+export type PromiseRow =
+  | { done: J.Result }
+  | { waiters: { invocationId: string; completionId: number; peek: boolean }[] };
+
+function resultTo(r: J.Result): P.PromiseRow_Done {
+  if ('value' in r) return { result: { $case: 'value', value: buf(r.value) } };
+  if ('failure' in r) return { result: { $case: 'failure', value: r.failure } };
+  return { result: { $case: 'void', value: true } };
+}
+function resultFrom(d: P.PromiseRow_Done): J.Result {
+  const r = required(d.result, 'promise result');
+  if (r.$case === 'value') return { value: r.value };
+  if (r.$case === 'failure') return { failure: failureFrom(r.value) };
+  return { void: true };
+}
+
+/** Decodes with `decode`, then converts; `what` names the message in errors. */
+function codec<T, M>(
+  m: { encode(v: M): { finish(): Uint8Array }; decode(b: Uint8Array): M },
+  to: (v: T) => M,
+  from: (m: M) => T,
+): Codec<T> {
+  return { encode: (v) => m.encode(to(v)).finish(), decode: (b) => from(m.decode(b)) };
+}
+
+export const invocationStatus: Codec<InvocationStatus> = codec(P.InvocationStatus, statusTo, statusFrom);
+export const journalEntry: Codec<JournalEntry> = codec(P.JournalEntry, entryTo, (e) => entryFrom(e));
+export const timerKey: Codec<TimerKey> = codec(P.TimerKey, timerTo, timerFrom);
+export const invocationRef: Codec<{ invocationId: string }> = codec(
+  P.InvocationRef,
+  (r) => r,
+  (r) => {
+    if (r.invocationId === '') throw new FormatError('invocation id is empty');
+    return { invocationId: r.invocationId };
+  },
+);
+export const counter: Codec<bigint> = codec(
+  P.Counter,
+  (value) => ({ value }),
+  (c) => c.value,
+);
+export const promiseRow: Codec<PromiseRow> = codec(
+  P.PromiseRow,
+  (row) => ('done' in row ? { done: resultTo(row.done), waiters: [] } : { waiters: row.waiters }),
+  (p) => (p.done ? { done: resultFrom(p.done) } : { waiters: p.waiters.map((w) => ({ ...w })) }),
+);
+export const outboxEntry: Codec<{ partitionKey: bigint; command: Command }> = codec(
+  P.OutboxEntry,
+  (e) => ({ partitionKey: e.partitionKey, command: recordTo(e.command) }),
+  (e) => ({ partitionKey: e.partitionKey, command: recordFrom(required(e.command, 'outbox command')) }),
+);

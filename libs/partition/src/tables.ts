@@ -1,0 +1,295 @@
+/**
+ * The layout of a partition store: every table's key encoding and value codec, in one place.
+ *
+ * Keys are byte strings (see @stead/storage): a one-byte table tag, then components. A string component is
+ * its UTF-8 bytes with 0x00 escaped as 00 FF and terminated by 00 01, so that the encoding is injective and
+ * prefix-free: no key's components can be read as another key's (object "k" and object "k\0x" have disjoint
+ * state ranges), and "" is a key like any other. Numbers are fixed-width big-endian, so that key order is
+ * numeric order. Values are protobuf messages of proto/stead/partition/v1.
+ *
+ *   i <id>                         invocation status          InvocationStatus
+ *   j <id> <u32 index>             journal entry              JournalEntry
+ *   s <service> <key> <bytes>      state (raw value)          bytes
+ *   l <service> <key>              exclusive lock holder      InvocationRef
+ *   q <service> <key> <u64 seq>    inbox                      InvocationRef
+ *   t <u64 wakeAt> <id> <u32 c>    timers                     TimerKey
+ *   p <service> <key> <name>       workflow promises          PromiseRow
+ *   o <u64 seq>                    outbox                     OutboxEntry
+ *   d <u32 producer>               dedup sequence numbers     Counter
+ *   x <deployment> <id>            unfinished invocations pinned to a deployment (empty value)
+ *   m <name>                       epoch, applied offset, counters   Counter
+ */
+import { type Codec, CorruptValueError, type PartitionStore } from '@stead/storage';
+import { assert } from './assert.ts';
+import * as C from './codec.ts';
+import type { Command, InvocationStatus, JournalEntry, Target, TimerKey } from './types.ts';
+
+// ---------- key components ----------
+
+const TERMINATOR = '\u0000\u0001';
+
+/** A string component: UTF-8, 0x00 escaped as 00 FF, terminated by 00 01. */
+export function strKey(s: string): string {
+  // A lone surrogate has no UTF-8 form (it would become U+FFFD and collide with other strings).
+  if (!s.isWellFormed()) throw new Error(`key ${JSON.stringify(s)} is not well-formed Unicode (lone surrogate)`);
+  return Buffer.from(s, 'utf8').toString('latin1').replaceAll('\u0000', '\u0000\u00ff') + TERMINATOR;
+}
+
+export function u32Key(n: number): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b.toString('latin1');
+}
+
+export function u64Key(n: number | bigint): string {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b.toString('latin1');
+}
+
+function readU64(key: string, at: number): bigint {
+  return Buffer.from(key.slice(at, at + 8), 'latin1').readBigUInt64BE(0);
+}
+
+/** Service and key of a keyed target: the identity of a virtual object or workflow instance. */
+function objectKey(t: Target): string {
+  if (t.key === undefined) throw new Error(`target ${t.service}/${t.handler} has no key`);
+  return strKey(t.service) + strKey(t.key);
+}
+
+const Tag = {
+  Status: 'i',
+  Journal: 'j',
+  State: 's',
+  Lock: 'l',
+  Inbox: 'q',
+  Timer: 't',
+  Promise: 'p',
+  Outbox: 'o',
+  Dedup: 'd',
+  Deployment: 'x',
+  Meta: 'm',
+} as const;
+
+const META_EPOCH = `${Tag.Meta}epoch`;
+const META_APPLIED = `${Tag.Meta}applied`;
+const META_INBOX_SEQ = `${Tag.Meta}inboxSeq`;
+const META_OUTBOX_SEQ = `${Tag.Meta}outboxSeq`;
+const META_OUTBOX_TRUNCATED = `${Tag.Meta}outboxTruncated`;
+
+const EMPTY = new Uint8Array(0);
+
+export interface OutboxEntry {
+  seq: number;
+  partitionKey: bigint;
+  command: Command;
+}
+
+/** Typed access to the tables of one partition store. */
+export class PartitionTables {
+  readonly store: PartitionStore;
+  constructor(store: PartitionStore) {
+    this.store = store;
+  }
+
+  private async counter(key: string): Promise<bigint | undefined> {
+    return this.store.get(key, C.counter);
+  }
+
+  // ---------- invocation status ----------
+
+  status(id: string): Promise<InvocationStatus | undefined> {
+    return this.store.get(Tag.Status + strKey(id), C.invocationStatus);
+  }
+  putStatus(st: InvocationStatus): void {
+    this.store.put(Tag.Status + strKey(st.id), st, C.invocationStatus);
+  }
+  delStatus(id: string): void {
+    this.store.del(Tag.Status + strKey(id));
+  }
+  async allStatuses(): Promise<InvocationStatus[]> {
+    return (await this.store.scan(Tag.Status)).map(([k, v]) => decodeAt(k, v, C.invocationStatus));
+  }
+
+  // ---------- journal ----------
+
+  private journalKey(id: string, index: number): string {
+    return Tag.Journal + strKey(id) + u32Key(index);
+  }
+  journalEntry(id: string, index: number): Promise<JournalEntry | undefined> {
+    return this.store.get(this.journalKey(id, index), C.journalEntry);
+  }
+  putJournalEntry(id: string, index: number, entry: JournalEntry): void {
+    this.store.put(this.journalKey(id, index), entry, C.journalEntry);
+  }
+  delJournalEntry(id: string, index: number): void {
+    this.store.del(this.journalKey(id, index));
+  }
+
+  // ---------- state (values are the SDK's bytes, stored as is) ----------
+
+  private statePrefix(t: Target): string {
+    return Tag.State + objectKey(t);
+  }
+  stateValue(t: Target, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.store.getRaw(this.statePrefix(t) + Buffer.from(key).toString('latin1'));
+  }
+  putState(t: Target, key: Uint8Array, value: Uint8Array): void {
+    this.store.putRaw(this.statePrefix(t) + Buffer.from(key).toString('latin1'), value);
+  }
+  delState(t: Target, key: Uint8Array): void {
+    this.store.del(this.statePrefix(t) + Buffer.from(key).toString('latin1'));
+  }
+  clearState(t: Target): Promise<void> {
+    return this.store.delPrefix(this.statePrefix(t));
+  }
+  /** Every state entry of the object/workflow `t`, in key order. */
+  async state(t: Target): Promise<[Uint8Array, Uint8Array][]> {
+    const prefix = this.statePrefix(t);
+    return (await this.store.scan(prefix)).map(([k, v]) => [
+      new Uint8Array(Buffer.from(k.slice(prefix.length), 'latin1')),
+      v,
+    ]);
+  }
+
+  // ---------- locks and inboxes (single writer per object key) ----------
+
+  async lockHolder(t: Target): Promise<string | undefined> {
+    return (await this.store.get(Tag.Lock + objectKey(t), C.invocationRef))?.invocationId;
+  }
+  putLock(t: Target, invocationId: string): void {
+    this.store.put(Tag.Lock + objectKey(t), { invocationId }, C.invocationRef);
+  }
+  delLock(t: Target): void {
+    this.store.del(Tag.Lock + objectKey(t));
+  }
+  async nextInboxSeq(): Promise<number> {
+    const seq = Number((await this.counter(META_INBOX_SEQ)) ?? 0n) + 1;
+    this.store.put(META_INBOX_SEQ, BigInt(seq), C.counter);
+    return seq;
+  }
+  putInbox(t: Target, seq: number, invocationId: string): void {
+    this.store.put(Tag.Inbox + objectKey(t) + u64Key(seq), { invocationId }, C.invocationRef);
+  }
+  delInbox(t: Target, seq: number): void {
+    this.store.del(Tag.Inbox + objectKey(t) + u64Key(seq));
+  }
+  /** The first queued invocation of `t`'s key. */
+  async firstInInbox(t: Target): Promise<{ seq: number; invocationId: string } | undefined> {
+    const prefix = Tag.Inbox + objectKey(t);
+    const [first] = await this.store.scan(prefix, 1);
+    if (!first) return undefined;
+    const seq = Number(readU64(first[0], prefix.length));
+    return { seq, invocationId: decodeAt(first[0], first[1], C.invocationRef).invocationId };
+  }
+  /** Every queued invocation of `t`'s key, in order. */
+  async inbox(t: Target): Promise<string[]> {
+    return (await this.store.scan(Tag.Inbox + objectKey(t))).map(
+      ([k, v]) => decodeAt(k, v, C.invocationRef).invocationId,
+    );
+  }
+
+  // ---------- timers ----------
+
+  private timerKey(t: TimerKey): string {
+    return Tag.Timer + u64Key(t.wakeAt) + strKey(t.invocationId) + u32Key(t.completionId);
+  }
+  async hasTimer(t: TimerKey): Promise<boolean> {
+    return (await this.store.getRaw(this.timerKey(t))) !== undefined;
+  }
+  putTimer(t: TimerKey): void {
+    this.store.put(this.timerKey(t), t, C.timerKey);
+  }
+  delTimer(t: TimerKey): void {
+    this.store.del(this.timerKey(t));
+  }
+  async timers(): Promise<TimerKey[]> {
+    return (await this.store.scan(Tag.Timer)).map(([k, v]) => decodeAt(k, v, C.timerKey));
+  }
+
+  // ---------- workflow promises ----------
+
+  private promiseKey(t: Target, name: string): string {
+    return Tag.Promise + objectKey(t) + strKey(name);
+  }
+  promise(t: Target, name: string): Promise<C.PromiseRow | undefined> {
+    return this.store.get(this.promiseKey(t, name), C.promiseRow);
+  }
+  putPromise(t: Target, name: string, row: C.PromiseRow): void {
+    this.store.put(this.promiseKey(t, name), row, C.promiseRow);
+  }
+  clearPromises(t: Target): Promise<void> {
+    return this.store.delPrefix(Tag.Promise + objectKey(t));
+  }
+
+  // ---------- outbox ----------
+
+  async nextOutboxSeq(): Promise<number> {
+    const seq = Number((await this.counter(META_OUTBOX_SEQ)) ?? 0n) + 1;
+    this.store.put(META_OUTBOX_SEQ, BigInt(seq), C.counter);
+    return seq;
+  }
+  putOutbox(e: OutboxEntry): void {
+    this.store.put(Tag.Outbox + u64Key(e.seq), e, C.outboxEntry);
+  }
+  /** Deletes the outbox entries up to `upTo` (delivered), by key: no scan. */
+  async truncateOutbox(upTo: number): Promise<void> {
+    const from = Number((await this.counter(META_OUTBOX_TRUNCATED)) ?? 0n) + 1;
+    const last = Math.min(upTo, Number((await this.counter(META_OUTBOX_SEQ)) ?? 0n));
+    if (last < from) return;
+    for (let seq = from; seq <= last; seq++) this.store.del(Tag.Outbox + u64Key(seq));
+    this.store.put(META_OUTBOX_TRUNCATED, BigInt(last), C.counter);
+  }
+  async outbox(): Promise<OutboxEntry[]> {
+    return (await this.store.scan(Tag.Outbox)).map(([k, v]) => {
+      const e = decodeAt(k, v, C.outboxEntry);
+      return { ...e, seq: Number(readU64(k, 1)) };
+    });
+  }
+
+  // ---------- dedup, epoch, applied offset ----------
+
+  async dedupSeq(producer: number): Promise<number> {
+    return Number((await this.counter(Tag.Dedup + u32Key(producer))) ?? 0n);
+  }
+  putDedupSeq(producer: number, seq: number): void {
+    this.store.put(Tag.Dedup + u32Key(producer), BigInt(seq), C.counter);
+  }
+  async epoch(): Promise<number> {
+    return Number((await this.counter(META_EPOCH)) ?? 0n);
+  }
+  putEpoch(epoch: number): void {
+    this.store.put(META_EPOCH, BigInt(epoch), C.counter);
+  }
+  appliedOffset(): Promise<bigint | undefined> {
+    return this.counter(META_APPLIED);
+  }
+  putAppliedOffset(offset: bigint): void {
+    assert(offset >= 0n, `applied offset ${offset} is negative`);
+    this.store.put(META_APPLIED, offset, C.counter);
+  }
+
+  // ---------- deployment index ----------
+
+  private deploymentPrefix(deploymentId: string): string {
+    return Tag.Deployment + strKey(deploymentId);
+  }
+  /** Records that the unfinished invocation `id` is pinned to `deploymentId`. */
+  putPinned(deploymentId: string, id: string): void {
+    this.store.putRaw(this.deploymentPrefix(deploymentId) + strKey(id), EMPTY);
+  }
+  delPinned(deploymentId: string, id: string): void {
+    this.store.del(this.deploymentPrefix(deploymentId) + strKey(id));
+  }
+  async pinnedCount(deploymentId: string): Promise<number> {
+    return (await this.store.scan(this.deploymentPrefix(deploymentId))).length;
+  }
+}
+
+function decodeAt<T>(key: string, raw: Uint8Array, codec: Codec<T>): T {
+  try {
+    return codec.decode(raw);
+  } catch (err) {
+    throw new CorruptValueError(key, err);
+  }
+}
