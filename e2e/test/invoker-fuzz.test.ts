@@ -296,17 +296,15 @@ const control: fc.Arbitrary<Item> = fc.oneof(
         fields: [...c.map((x): Field => [1, x]), ...s.map((x): Field => [2, x]), ...n.map((x): Field => [3, x])],
       }),
     ),
-  fc
-    .tuple(fc.nat(1000), text, fc.nat(3), fc.option(fc.oneof(fc.nat(500), fc.constant(2 ** 40))))
-    .map(([code, message, behavior, delay]): Item => {
-      const fields: Field[] = [
-        [1, code],
-        [2, message],
-        [9, behavior],
-      ];
-      if (delay !== null) fields.push([8, delay]);
-      return { k: 'msg', type: 0x0002, fields };
-    }),
+  fc.tuple(fc.nat(1000), text, fc.nat(3), fc.option(fc.nat(500))).map(([code, message, behavior, delay]): Item => {
+    const fields: Field[] = [
+      [1, code],
+      [2, message],
+      [9, behavior],
+    ];
+    if (delay !== null) fields.push([8, delay]);
+    return { k: 'msg', type: 0x0002, fields };
+  }),
   fc.tuple(completionId, fc.boolean()).map(
     ([id, ok]): Item => ({
       k: 'msg',

@@ -48,6 +48,9 @@ interface Attempt {
   stopped: boolean;
 }
 
+/** The longest delay setTimeout holds (longer ones fire immediately). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 class AttemptError extends Error {
   override name = 'AttemptError';
   readonly retryDelayMs: number | undefined;
@@ -271,11 +274,10 @@ export class InvokerDriver implements Invoker {
             if (e.behavior === 'fail') {
               throw new AttemptError(e.message, { terminal: { code: e.code, message: e.message } });
             }
-            // The endpoint may shorten or lengthen the next delay, but not beyond the configured maximum.
+            // The endpoint's delay replaces the policy's for the next attempt (as in Restate); a delay beyond what
+            // a timer can hold would otherwise fire at once, so it is capped there.
             const retryDelayMs =
-              e.nextRetryDelayMs === undefined
-                ? undefined
-                : Math.min(e.nextRetryDelayMs, this.opts.retry.maxIntervalMs);
+              e.nextRetryDelayMs === undefined ? undefined : Math.min(e.nextRetryDelayMs, MAX_TIMER_MS);
             throw new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs });
           }
           case 'hint':

@@ -194,12 +194,12 @@ const Opaque = msg('message', {});
 
 // ---------- strict parsing ----------
 
-type Value_ = bigint | string | Uint8Array | Parsed;
+type FieldValue = bigint | string | Uint8Array | Parsed;
 
 /** One parsed message: field number → values in wire order (unknown fields are skipped). */
-export class Parsed {
+class Parsed {
   readonly def: MessageDef;
-  readonly values = new Map<number, Value_[]>();
+  readonly values = new Map<number, FieldValue[]>();
   constructor(def: MessageDef) {
     this.def = def;
   }
@@ -207,10 +207,10 @@ export class Parsed {
     return this.values.has(no);
   }
   /** The last value of a singular field (protobuf: the last one wins). */
-  last(no: number): Value_ | undefined {
+  last(no: number): FieldValue | undefined {
     return this.values.get(no)?.at(-1);
   }
-  all(no: number): Value_[] {
+  all(no: number): FieldValue[] {
     return this.values.get(no) ?? [];
   }
   str(no: number): string | undefined {
