@@ -637,12 +637,17 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
     let killedCount = 0;
     for (const i of open()) {
       if (!endpoint.lastSuspended.get(ids[i])) {
-        stuck.push(`case ${i} (${ids[i]}, ${endpoint.attempts.get(ids[i]) ?? 0} attempts): ${show(scenarios[i])}`);
+        stuck.push(
+          `seed ${SEED} case ${i} (${ids[i]}, ${endpoint.attempts.get(ids[i]) ?? 0} attempts): ${show(scenarios[i])}`,
+        );
         continue;
       }
       const kill = await fetch(`${server.adminUrl}/invocations/${ids[i]}/kill`, { method: 'PATCH' });
       expect([200, 409]).toContain(kill.status);
-      const o = await waitFor(() => attach(ids[i], 2000), { timeoutMs: 10_000, what: `killed ${ids[i]} to end` });
+      const o = await waitFor(() => attach(ids[i], 2000), {
+        timeoutMs: 10_000,
+        what: `killed ${ids[i]} (seed ${SEED} case ${i}) to end`,
+      });
       outcomes[i] = { ...o, killed: true };
       killedCount++;
     }
