@@ -4,6 +4,7 @@ import { type InvocationStreamClient, MessageType } from '@stead/invoker';
 import * as J from './journal.ts';
 import type { Invoker, PartitionLeader } from './leader.ts';
 import type { InvocationStatus, InvokerEffect, JournalEntry, Target } from './types.ts';
+import { AttemptChecker, PROTOCOL_VIOLATION, ProtocolViolation } from './validate.ts';
 
 export interface RetryPolicy {
   initialIntervalMs: number;
@@ -46,6 +47,9 @@ interface Attempt {
   pending: { index: number; entry: JournalEntry }[];
   stopped: boolean;
 }
+
+/** The longest delay setTimeout holds (longer ones fire immediately). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 class AttemptError extends Error {
   override name = 'AttemptError';
@@ -188,6 +192,7 @@ export class InvokerDriver implements Invoker {
     if (st.deploymentId === undefined) this.append(a, { kind: 'pin', deploymentId, protocolVersion });
     const journal = await leader.reader.journal(st);
     a.startLength = journal.length;
+    const checker = new AttemptChecker(journal);
     let state = await leader.reader.stateOf(st.target);
     const stateBytes = state.reduce((n, [k, v]) => n + k.length + v.length, 0);
     const partialState = stateBytes > (this.opts.eagerStateLimitBytes ?? 1024 * 1024);
@@ -240,45 +245,43 @@ export class InvokerDriver implements Invoker {
           clearTimeout(abortTimer);
           abortTimer = undefined;
         }
-        const type = frame.type;
-        if (type >= 0x0400 && type < 0x8000) {
-          const entry = { type, bytes: frame.payload };
-          this.checkCommand(entry);
-          this.append(a, { kind: 'command', entry, target: this.enrich(entry) });
-          continue;
-        }
-        if (type >= 0xfc00) {
-          this.append(a, { kind: 'command', entry: { type, bytes: frame.payload } });
-          continue;
-        }
-        switch (type) {
-          case MessageType.ProposeRunCompletion: {
+        const m = this.checkFrame(checker, frame.type, frame.payload, stream);
+        switch (m.kind) {
+          case 'command':
+            this.checkCommand(m.entry);
+            this.append(a, { kind: 'command', entry: m.entry, target: this.enrich(m.entry) });
+            break;
+          case 'proposeRun': {
             const p = J.decodeProposeRun(frame.payload);
             this.append(a, { kind: 'runCompletion', ...p });
             break;
           }
-          case MessageType.Suspension:
+          case 'suspension':
             a.stopped = true;
             this.attempts.delete(a.invocationId);
             this.append(a, { kind: 'suspend', waiting: J.decodeSuspension(frame.payload) });
             stream.close();
             return 'done';
-          case MessageType.End:
+          case 'end':
             a.stopped = true;
             this.attempts.delete(a.invocationId);
             this.append(a, { kind: 'end' });
             stream.close();
             return 'done';
-          case MessageType.Error: {
+          case 'error': {
             const e = J.decodeError(frame.payload);
             stream.close();
             if (e.behavior === 'fail') {
               throw new AttemptError(e.message, { terminal: { code: e.code, message: e.message } });
             }
-            throw new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs: e.nextRetryDelayMs });
+            // The endpoint's delay replaces the policy's for the next attempt (as in Restate); a delay beyond what
+            // a timer can hold would otherwise fire at once, so it is capped there.
+            const retryDelayMs =
+              e.nextRetryDelayMs === undefined ? undefined : Math.min(e.nextRetryDelayMs, MAX_TIMER_MS);
+            throw new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs });
           }
-          default:
-            // CommandAck, AwaitingOn and other hints need no action.
+          case 'hint':
+            // AwaitingOn needs no action.
             break;
         }
       }
@@ -286,6 +289,21 @@ export class InvokerDriver implements Invoker {
     } finally {
       if (inactivity) clearTimeout(inactivity);
       if (abortTimer) clearTimeout(abortTimer);
+    }
+  }
+
+  /**
+   * Parses and checks a frame before anything of it reaches the log: a frame that breaks the protocol ends the
+   * attempt and fails the invocation for good (retrying would get the same frame again).
+   */
+  private checkFrame(checker: AttemptChecker, type: number, payload: Uint8Array, stream: { close(): void }) {
+    try {
+      return checker.check(type, payload);
+    } catch (err) {
+      if (!(err instanceof ProtocolViolation)) throw err;
+      stream.close();
+      const message = `protocol violation: ${err.message}`;
+      throw new AttemptError(message, { terminal: { code: PROTOCOL_VIOLATION, message } });
     }
   }
 
