@@ -45,6 +45,20 @@ export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBa
       throw err;
     }
   });
+  // Stead's JSON view of one invocation (status and journal) until it is purged at the end of its retention.
+  // Restate offers the same only through SQL (`sys_invocation`, `sys_journal`); this route is an extension.
+  router.get('/invocations/:id', async (req) => {
+    if (!backend.describe) return errorReply(501, 'this server cannot describe invocations');
+    try {
+      const d = await backend.describe(req.params.id);
+      if (d === undefined) return errorReply(404, `invocation '${req.params.id}' not found`);
+      return { status: 200, json: d };
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (typeof status === 'number') return errorReply(status, (err as Error).message);
+      throw err;
+    }
+  });
   router.delete('/invocations/:id', (req) => {
     const mode = req.query.get('mode') ?? 'cancel';
     if (mode !== 'cancel' && mode !== 'kill' && mode !== 'purge') {

@@ -16,6 +16,7 @@ import {
   type Target,
   TIMER_INVOKE,
   TIMER_PURGE,
+  TIMER_PURGE_JOURNAL,
   type TimerKey,
 } from './types.ts';
 
@@ -142,6 +143,7 @@ export class PartitionStateMachine {
       arrived: { completions: [], signals: [], names: [] },
       idempotencyKey: inv.idempotencyKey,
       retentionMs: inv.retentionMs,
+      journalRetentionMs: inv.journalRetentionMs,
     };
     this.writeEntry(st, J.inputCommand(inv.headers, inv.input));
     if (inv.executionTime !== undefined && inv.executionTime > now) {
@@ -446,6 +448,10 @@ export class PartitionStateMachine {
       if (st.phase === 'completed') await this.purge(st);
       return;
     }
+    if (timer.completionId === TIMER_PURGE_JOURNAL) {
+      if (st.phase === 'completed') this.dropRetainedJournal(st);
+      return;
+    }
     if (st.phase === 'completed') return;
     if (timer.completionId === TIMER_INVOKE) {
       if (st.phase === 'scheduled') {
@@ -462,29 +468,44 @@ export class PartitionStateMachine {
   private async complete(st: InvocationStatus, outcome: InvocationOutcome, now: number): Promise<void> {
     for (const sink of st.sinks) await this.respond(st.id, sink, outcome, now);
     this.effects.push({ kind: 'stopAttempt', invocationId: st.id });
-    // Journal entries are j/<id>/<index> for index < journalLength: no scan needed.
     const input = await this.store.getRaw(`j/${st.id}/${hex(0, 8)}`);
-    for (let i = 0; i < st.journalLength; i++) this.store.del(`j/${st.id}/${hex(i, 8)}`);
-    await this.release(st, now);
     const retention = st.retentionMs ?? 0;
+    const journalRetention = retention > 0 ? Math.min(st.journalRetentionMs ?? 0, retention) : 0;
+    if (journalRetention <= 0) this.deleteJournal(st);
+    await this.release(st, now);
     if (retention > 0) {
-      // Keep the result (attach, output, idempotent re-submission) until the retention ends.
+      // Keep the result (attach, output, idempotent re-submission) until the retention ends, and the journal
+      // (admin introspection) until the journal retention ends.
       st.phase = 'completed';
       st.output = outcome;
       st.completedAt = now;
       st.sinks = [];
-      st.journalLength = 0;
       st.waiting = undefined;
       if (input) st.input = decodeValue<JournalEntry>(input);
       this.saveStatus(st);
       this.addTimer({ wakeAt: now + retention, invocationId: st.id, completionId: TIMER_PURGE });
+      if (journalRetention > 0 && journalRetention < retention)
+        this.addTimer({ wakeAt: now + journalRetention, invocationId: st.id, completionId: TIMER_PURGE_JOURNAL });
     } else {
       this.store.del(`i/${st.id}`);
     }
   }
 
+  /** Journal entries are j/<id>/<index> for index < journalLength: no scan needed. */
+  private deleteJournal(st: InvocationStatus): void {
+    for (let i = 0; i < st.journalLength; i++) this.store.del(`j/${st.id}/${hex(i, 8)}`);
+    st.journalLength = 0;
+  }
+
+  /** The journal retention of a completed invocation ended before its status retention. */
+  private dropRetainedJournal(st: InvocationStatus): void {
+    this.deleteJournal(st);
+    this.saveStatus(st);
+  }
+
   /** Forgets a completed invocation; for a workflow also its state and promises. */
   private async purge(st: InvocationStatus): Promise<void> {
+    this.deleteJournal(st);
     this.store.del(`i/${st.id}`);
     if (st.target.serviceType === 'WORKFLOW' && st.target.handlerType === 'WORKFLOW') {
       await this.store.delPrefix(this.statePrefix(st.target));
@@ -732,7 +753,13 @@ export class PartitionStateMachine {
 
   private timerKey(t: TimerKey): string {
     const kind =
-      t.completionId === TIMER_INVOKE ? 'inv' : t.completionId === TIMER_PURGE ? 'prg' : hex(t.completionId, 8);
+      t.completionId === TIMER_INVOKE
+        ? 'inv'
+        : t.completionId === TIMER_PURGE
+          ? 'prg'
+          : t.completionId === TIMER_PURGE_JOURNAL
+            ? 'prj'
+            : hex(t.completionId, 8);
     return `t/${hex(t.wakeAt, 12)}/${t.invocationId}/${kind}`;
   }
 

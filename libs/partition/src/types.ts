@@ -40,6 +40,8 @@ export interface NewInvocation {
   idempotencyKey?: string;
   /** How long a completed result stays retrievable (ms); 0 = forget at once. */
   retentionMs?: number;
+  /** How long the journal of a completed invocation is kept (ms, <= retentionMs); 0 = drop at completion. */
+  journalRetentionMs?: number;
   /** Report `submitted` (with whether it existed already) once applied: idempotent sends. */
   reportSubmit?: boolean;
 }
@@ -75,6 +77,8 @@ export type InvokerEffect =
 
 export const TIMER_INVOKE = -1;
 export const TIMER_PURGE = -2;
+/** End of the journal retention of a completed invocation whose status is kept longer. */
+export const TIMER_PURGE_JOURNAL = -3;
 
 export interface TimerKey {
   wakeAt: number;
@@ -126,6 +130,8 @@ export interface InvocationStatus {
   output?: InvocationOutcome;
   idempotencyKey?: string;
   retentionMs?: number;
+  /** Journal retention after completion (ms); while it lasts the journal (journalLength entries) is kept. */
+  journalRetentionMs?: number;
   completedAt?: number;
   /** The input command of a completed invocation whose result is retained (for restart-as-new). */
   input?: JournalEntry;
