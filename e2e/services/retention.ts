@@ -1,0 +1,78 @@
+/**
+ * SDK services for the retention / per-service options e2e (`--port N`). With `STEAD_RR=1` the endpoint is
+ * served in request/response protocol mode (HTTP/2, `bidirectional: false`), so that the server must send the
+ * whole journal as one request and start a new request when a completion arrives.
+ * Handlers record each attempt in the file the caller names, so tests count attempts exactly.
+ */
+import { appendFileSync, existsSync } from 'node:fs';
+import * as http2 from 'node:http2';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as restate from '@restatedev/restate-sdk';
+
+const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
+const record = (file: string, line: string) => appendFileSync(file, `${line}\n`);
+
+type Ctx = restate.Context;
+
+/** Fails (retryably) on every attempt while `<file>.fail` exists. */
+const flaky = async (_ctx: Ctx, req: { file: string }) => {
+  record(req.file, 'attempt');
+  if (existsSync(`${req.file}.fail`)) throw new Error('flaky: failing on purpose');
+  return 'ok';
+};
+
+const opts = restate.service({
+  name: 'Opts',
+  handlers: {
+    /** Kept for 1 minute after completion (manifest, handler level). */
+    echo: restate.handlers.handler({ journalRetention: 60_000 }, async (_ctx: Ctx, x: unknown) => x),
+
+    /** Retries 3 times at most (manifest, handler level), then pauses. */
+    pausing: restate.handlers.handler(
+      { retryPolicy: { maxAttempts: 3, initialInterval: 20, onMaxAttempts: 'pause' } },
+      flaky,
+    ),
+
+    /** Retries 2 times at most (manifest, handler level), then is killed. */
+    killing: restate.handlers.handler(
+      { retryPolicy: { maxAttempts: 2, initialInterval: 20, onMaxAttempts: 'kill' } },
+      flaky,
+    ),
+
+    /** Records the attempt, then blocks outside of any journal step for `ms` (stalls the stream). */
+    stall: async (_ctx: Ctx, req: { file: string; ms: number }) => {
+      record(req.file, 'attempt');
+      await sleep(req.ms);
+      return 'done';
+    },
+
+    /** Same, with a 300ms inactivity and abort timeout from the manifest (handler level). */
+    stallShort: restate.handlers.handler(
+      { inactivityTimeout: 300, abortTimeout: 300 },
+      async (_ctx: Ctx, req: { file: string; ms: number }) => {
+        record(req.file, 'attempt');
+        await sleep(req.ms);
+        return 'done';
+      },
+    ),
+
+    /** A run and a durable sleep: in request/response mode each completion needs a new request. */
+    runAndSleep: async (ctx: Ctx, req: { file: string }) => {
+      const a = await ctx.run('first', () => {
+        record(req.file, 'run');
+        return 20;
+      });
+      await ctx.sleep(200);
+      const b = await ctx.run('second', () => 22);
+      return a + b;
+    },
+  },
+});
+
+const services = [opts];
+if (process.env.STEAD_RR === '1') {
+  const server = http2.createServer(restate.createEndpointHandler({ services, bidirectional: false }));
+  server.listen(port);
+} else {
+  restate.serve({ services, port });
+}
