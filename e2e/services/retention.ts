@@ -1,13 +1,15 @@
 /**
  * SDK services for the retention / per-service options e2e (`--port N`). With `STEAD_RR=1` the endpoint is
- * served in request/response protocol mode (HTTP/2, `bidirectional: false`), so that the server must send the
- * whole journal as one request and start a new request when a completion arrives.
+ * served in request/response protocol mode (the SDK's fetch handler, `bidirectional: false`, over HTTP/2, the
+ * request handed over once complete), so that the server must send the whole journal as one request and start
+ * a new request when a completion arrives.
  * Handlers record each attempt in the file the caller names, so tests count attempts exactly.
  */
 import { appendFileSync, existsSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as restate from '@restatedev/restate-sdk';
+import { createEndpointHandler as createFetchHandler } from '@restatedev/restate-sdk/fetch';
 
 const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
 const record = (file: string, line: string) => appendFileSync(file, `${line}\n`);
@@ -71,8 +73,27 @@ const opts = restate.service({
 
 const services = [opts];
 if (process.env.STEAD_RR === '1') {
-  const server = http2.createServer(restate.createEndpointHandler({ services, bidirectional: false }));
-  server.listen(port);
+  // Request/response, as behind Lambda or a buffering proxy: the SDK's fetch handler gets the request only once
+  // its body is complete, and the response is sent in one piece.
+  const handle = createFetchHandler({ services, bidirectional: false });
+  const server = http2.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers))
+      if (!k.startsWith(':') && typeof v === 'string') headers.set(k, v);
+    const response = await handle(
+      new Request(`http://127.0.0.1:${port}${req.url}`, {
+        method: req.method,
+        headers,
+        body: req.method === 'GET' || req.method === 'HEAD' ? undefined : Buffer.concat(chunks),
+      }),
+    );
+    const body = Buffer.from(await response.arrayBuffer());
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    res.end(body);
+  });
+  server.listen(port, '127.0.0.1');
 } else {
   restate.serve({ services, port });
 }
