@@ -50,8 +50,6 @@ export function renderHandler(h: HandlerSchema, service: ServiceSchema): Record<
   if (h.abortTimeoutMs !== undefined) out.abort_timeout = formatDuration(h.abortTimeoutMs);
   if (h.idempotencyRetentionMs !== undefined) out.idempotency_retention = formatDuration(h.idempotencyRetentionMs);
   if (h.journalRetentionMs !== undefined) out.journal_retention = formatDuration(h.journalRetentionMs);
-  if (h.workflowCompletionRetentionMs !== undefined && h.ty === 'WORKFLOW')
-    out.workflow_completion_retention = formatDuration(h.workflowCompletionRetentionMs);
   // As Restate prints it: the overrides that are set, and `max_attempts` (null when not overridden).
   const r = h.retryPolicy;
   const retry: Record<string, unknown> = {};
