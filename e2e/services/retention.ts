@@ -58,6 +58,12 @@ const opts = restate.service({
       },
     ),
 
+    /** Sends `x` to `echo` from a handler; answers the id of that invocation. */
+    sendEcho: async (ctx: Ctx, x: unknown) => {
+      const handle = ctx.genericSend({ service: 'Opts', method: 'echo', parameter: x, inputSerde: restate.serde.json });
+      return await handle.invocationId;
+    },
+
     /** A run and a durable sleep: in request/response mode each completion needs a new request. */
     runAndSleep: async (ctx: Ctx, req: { file: string }) => {
       const a = await ctx.run('first', () => {

@@ -112,6 +112,17 @@ describe('retention, per-service options and protocol modes on stead-server', ()
     expect(handler('stallShort')).toMatchObject({ inactivity_timeout: '300ms', abort_timeout: '300ms' });
   });
 
+  it('retains invocations started by a handler as well, with the callee handler retention', async () => {
+    const res = await c.post('/Opts/sendEcho', 'from a handler');
+    expect(res.status).toBe(200);
+    const child = (await res.json()) as string;
+    await waitFor(async () => (await c.output(child)).status === 200, { what: 'the child to finish' });
+    expect(await (await c.output(child)).json()).toBe('from a handler');
+    const d = await c.describe(child);
+    expect(d.body).toMatchObject({ status: 'completed', target: 'Opts/echo' });
+    expect(Date.parse(d.body.retention_until) - Date.parse(d.body.completed_at)).toBe(60_000);
+  });
+
   it('pauses at max attempts when the retry policy says so; resume runs it again', async () => {
     const file = join(dir, 'pausing');
     writeFileSync(`${file}.fail`, '');

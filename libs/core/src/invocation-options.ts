@@ -102,3 +102,20 @@ export function completionRetention(
     kind.workflow || kind.idempotent ? Math.min(o.journalRetentionMs, completionMs) : o.journalRetentionMs;
   return { statusMs: Math.max(completionMs, journalMs), journalMs };
 }
+
+/**
+ * Retention of a new invocation of `handler` of `svc` (registered schema, server defaults): a workflow run
+ * (workflow handler, with a key) and an invocation with an idempotency key keep their result longer.
+ * `retentionMs` = status and result; `journalRetentionMs` = journal.
+ */
+export function invocationRetention(
+  svc: ServiceSchema | undefined,
+  handler: HandlerSchema | undefined,
+  d: InvocationDefaults,
+  req: { key?: string; idempotencyKey?: string },
+): { retentionMs: number; journalRetentionMs: number; workflow: boolean; idempotent: boolean } {
+  const workflow = svc?.ty === 'WORKFLOW' && handler?.ty === 'WORKFLOW' && req.key !== undefined;
+  const idempotent = !workflow && req.idempotencyKey !== undefined;
+  const r = completionRetention(resolveInvocationOptions(svc, handler, d), { idempotent, workflow });
+  return { retentionMs: r.statusMs, journalRetentionMs: r.journalMs, workflow, idempotent };
+}

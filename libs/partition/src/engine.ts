@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   type ControlOperation,
-  completionRetention,
   type IngressRequest,
   InputError,
   type InvocationBackend,
@@ -10,13 +9,13 @@ import {
   type InvocationDescription,
   type InvocationOutcome,
   type InvocationQuery,
+  invocationRetention,
   newInvocationId,
   parseAwakeableId,
   parseInvocationId,
   partitionKeyOf,
   partitionOf,
   RESTATE_INVOCATION_DEFAULTS,
-  resolveInvocationOptions,
   type SchemaView,
   type SendReceipt,
 } from '@stead/core';
@@ -250,21 +249,21 @@ export class Engine implements InvocationBackend {
     const svc = this.opts.schema.service(req.target.service);
     const handler = svc?.handlers.find((h) => h.name === req.target.handler);
     const target: Target = { ...req.target, serviceType: svc?.ty, handlerType: handler?.ty };
-    const workflow = target.serviceType === 'WORKFLOW' && target.handlerType === 'WORKFLOW' && target.key !== undefined;
-    const idempotent = !workflow && req.idempotencyKey !== undefined;
+    const r = invocationRetention(svc, handler, this.opts.defaults ?? RESTATE_INVOCATION_DEFAULTS, {
+      key: target.key,
+      idempotencyKey: req.idempotencyKey,
+    });
     let id: string;
-    if (workflow) id = ids.workflowId(target.service, target.key as string);
-    else if (idempotent)
+    if (r.workflow) id = ids.workflowId(target.service, target.key as string);
+    else if (r.idempotent)
       id = ids.idempotentId(target.service, target.key, target.handler, req.idempotencyKey as string);
     else id = newInvocationId(targetPartitionKey(target, () => randomBytes(8))).toString();
-    const options = resolveInvocationOptions(svc, handler, this.opts.defaults ?? RESTATE_INVOCATION_DEFAULTS);
-    const r = completionRetention(options, { idempotent, workflow });
     return {
       id,
       processor: this.processorFor(ids.partitionKeyOfInvocation(id)),
       target,
-      retention: { retentionMs: r.statusMs, journalRetentionMs: r.journalMs },
-      dedupable: workflow || idempotent,
+      retention: { retentionMs: r.retentionMs, journalRetentionMs: r.journalRetentionMs },
+      dedupable: r.workflow || r.idempotent,
     };
   }
 

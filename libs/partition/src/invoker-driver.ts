@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   type InvocationDefaults,
   type InvocationOptions,
+  invocationRetention,
   parseInvocationId,
   resolveInvocationOptions,
   type SchemaView,
@@ -9,7 +10,7 @@ import {
 import { type InvocationStreamClient, MessageType } from '@stead/invoker';
 import * as J from './journal.ts';
 import type { Invoker, PartitionLeader } from './leader.ts';
-import type { InvocationStatus, InvokerEffect, JournalEntry, Target } from './types.ts';
+import type { InvocationStatus, InvokerEffect, JournalEntry } from './types.ts';
 
 export interface InvokerOptions {
   schema: SchemaView;
@@ -280,7 +281,7 @@ export class InvokerDriver implements Invoker {
         if (type >= 0x0400 && type < 0x8000) {
           const entry = { type, bytes: frame.payload };
           this.checkCommand(entry);
-          this.append(a, { kind: 'command', entry, target: this.enrich(entry) });
+          this.append(a, { kind: 'command', entry, ...this.enrich(entry) });
           continue;
         }
         if (type >= 0xfc00) {
@@ -336,12 +337,22 @@ export class InvokerDriver implements Invoker {
     }
   }
 
-  /** Service and handler types of a call's target, as registered (the state machine has no schema). */
-  private enrich(entry: JournalEntry): Pick<Target, 'serviceType' | 'handlerType'> | undefined {
+  /**
+   * Service and handler types of a call's target, and the callee's retention, as registered (the state machine
+   * has no schema).
+   */
+  private enrich(entry: JournalEntry): Pick<Extract<InvokerEffect, { kind: 'command' }>, 'target' | 'retention'> {
     const t = J.callTarget(entry);
-    if (!t) return undefined;
+    if (!t) return {};
     const svc = this.opts.schema.service(t.service);
-    return { serviceType: svc?.ty, handlerType: svc?.handlers.find((h) => h.name === t.handler)?.ty };
+    const handler = svc?.handlers.find((h) => h.name === t.handler);
+    const cmd = J.decodeCommand(entry);
+    const idempotencyKey = cmd.kind === 'call' || cmd.kind === 'oneWayCall' ? cmd.idempotencyKey : undefined;
+    const r = invocationRetention(svc, handler, this.opts.defaults, { key: t.key, idempotencyKey });
+    return {
+      target: { serviceType: svc?.ty, handlerType: handler?.ty },
+      retention: { retentionMs: r.retentionMs, journalRetentionMs: r.journalRetentionMs },
+    };
   }
 
   private pickDeployment(st: InvocationStatus) {

@@ -198,7 +198,7 @@ export class PartitionStateMachine {
         st.protocolVersion = effect.protocolVersion;
         break;
       case 'command':
-        await this.onCommand(st, effect.entry, now, effect.target);
+        await this.onCommand(st, effect.entry, now, effect.target, effect.retention);
         break;
       case 'runCompletion':
         await this.addNotification(
@@ -242,6 +242,7 @@ export class PartitionStateMachine {
     entry: JournalEntry,
     now: number,
     enriched?: Pick<Target, 'serviceType' | 'handlerType'>,
+    retention?: { retentionMs: number; journalRetentionMs: number },
   ): Promise<void> {
     const index = this.writeEntry(st, entry);
     const cmd = J.decodeCommand(entry);
@@ -296,6 +297,7 @@ export class PartitionStateMachine {
           input: cmd.parameter,
           headers: cmd.headers,
           idempotencyKey: cmd.idempotencyKey,
+          ...retention,
         };
         if (cmd.kind === 'call') {
           inv.sink = { kind: 'invocation', invocationId: st.id, completionId: cmd.resultCompletionId };

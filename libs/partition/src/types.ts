@@ -66,7 +66,13 @@ export type Failure = { code: number; message: string };
 export type InvokerEffect =
   | { kind: 'pin'; deploymentId: string; protocolVersion: number }
   /** A command message the SDK sent. */
-  | { kind: 'command'; entry: JournalEntry; target?: Pick<Target, 'serviceType' | 'handlerType'> }
+  | {
+      kind: 'command';
+      entry: JournalEntry;
+      target?: Pick<Target, 'serviceType' | 'handlerType'>;
+      /** For a call or send: the callee's retention, from the schema (the state machine has none). */
+      retention?: { retentionMs: number; journalRetentionMs: number };
+    }
   | { kind: 'runCompletion'; completionId: number; value?: Uint8Array; failure?: Failure }
   | { kind: 'suspend'; waiting: WaitingSet }
   | { kind: 'end' }
