@@ -121,6 +121,11 @@ describe('retention, per-service options and protocol modes on stead-server', ()
     const d = await c.describe(child);
     expect(d.body).toMatchObject({ status: 'completed', target: 'Opts/echo' });
     expect(Date.parse(d.body.retention_until) - Date.parse(d.body.completed_at)).toBe(60_000);
+    expect(d.body.journal_size).toBeGreaterThan(0);
+    // purge-journal drops the journal and keeps the result.
+    expect((await c.admin(`/invocations/${child}/purge-journal`, 'PATCH')).status).toBe(200);
+    expect((await c.describe(child)).body).toMatchObject({ status: 'completed', journal_size: 0, journal: [] });
+    expect(await (await c.output(child)).json()).toBe('from a handler');
   });
 
   it('pauses at max attempts when the retry policy says so; resume runs it again', async () => {
@@ -130,6 +135,7 @@ describe('retention, per-service options and protocol modes on stead-server', ()
     await waitFor(async () => (await c.describe(id)).body.status === 'paused', { what: 'the invocation to pause' });
     expect(lines(file)).toHaveLength(3);
     expect((await c.output(id)).status).toBe(470);
+    expect((await c.admin(`/invocations/${id}/purge-journal`, 'PATCH')).status).toBe(409);
     rmSync(`${file}.fail`);
     expect((await c.admin(`/invocations/${id}/resume`, 'PATCH')).status).toBe(200);
     await waitFor(async () => (await c.output(id)).status === 200, { what: 'the resumed invocation to finish' });

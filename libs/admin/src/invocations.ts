@@ -15,11 +15,11 @@ async function run(backend: InvocationBackend, id: string, op: ControlOperation,
 
 /**
  * The invocation lifecycle routes of Restate's admin API: cancel (graceful: the handler sees a
- * cancellation and may compensate), kill, purge (forget a completed invocation), pause, resume, and the
- * older `DELETE /invocations/{id}?mode=cancel|kill|purge`.
+ * cancellation and may compensate), kill, purge (forget a completed invocation), purge-journal (drop only the
+ * journal of a completed invocation), pause, resume, and the older `DELETE /invocations/{id}?mode=cancel|kill|purge`.
  */
 export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBackend): void {
-  for (const op of ['cancel', 'kill', 'purge', 'pause', 'resume'] as const) {
+  for (const op of ['cancel', 'kill', 'purge', 'purge-journal', 'pause', 'resume'] as const) {
     router.patch(`/invocations/:id/${op}`, (req) => run(backend, req.params.id, op));
   }
   router.patch('/invocations/:id/restart-as-new', async (req) => {

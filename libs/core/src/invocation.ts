@@ -42,7 +42,7 @@ export type InvocationQuery =
   | { workflow: { name: string; key: string } }
   | { idempotent: { service: string; key?: string; handler: string; idempotencyKey: string } };
 
-export type ControlOperation = 'cancel' | 'kill' | 'purge' | 'pause' | 'resume';
+export type ControlOperation = 'cancel' | 'kill' | 'purge' | 'purge-journal' | 'pause' | 'resume';
 
 /** Operations beyond call/send that the ingress and admin API need from the engine. */
 export interface InvocationBackend extends IngressBackend {

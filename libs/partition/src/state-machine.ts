@@ -559,6 +559,12 @@ export class PartitionStateMachine {
         }
         await this.purge(st);
         return answer({ ok: true, value: new Uint8Array() });
+      case 'purge-journal':
+        if (st.phase !== 'completed') {
+          return answer({ ok: false, code: 409, message: 'only the journal of a completed invocation can be purged' });
+        }
+        this.dropRetainedJournal(st);
+        return answer({ ok: true, value: new Uint8Array() });
       case 'pause':
         if (st.phase !== 'invoked' && st.phase !== 'suspended') {
           return answer({ ok: false, code: 409, message: `cannot pause an invocation that is ${st.phase}` });

@@ -115,7 +115,7 @@ export type Command =
   /** Attach to an invocation's result, or read it if it is there (`output`). */
   | { kind: 'Attach'; ts: number; invocationId: string; sink: ResponseSink; mode: 'attach' | 'output'; dedup?: Dedup };
 
-export type ControlOp = 'cancel' | 'kill' | 'purge' | 'pause' | 'resume' | 'restart-as-new';
+export type ControlOp = 'cancel' | 'kill' | 'purge' | 'purge-journal' | 'pause' | 'resume' | 'restart-as-new';
 
 export type InvocationPhase = 'scheduled' | 'inboxed' | 'invoked' | 'suspended' | 'paused' | 'completed';
 
