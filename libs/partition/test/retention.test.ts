@@ -122,6 +122,20 @@ describe('retention of completed invocations', () => {
     expect(await journalKeys('p2')).toBe(0);
   });
 
+  it('purge-journal drops only the journal of a completed invocation', async () => {
+    const sink = { kind: 'ingress' as const, node: 'n' };
+    await sm.apply(invoke('p4', { retentionMs: 5_000, journalRetentionMs: 5_000 }));
+    const early = await sm.apply({ kind: 'Control', ts: 1500, invocationId: 'p4', op: 'purge-journal', sink });
+    expect(early[0]).toMatchObject({ outcome: { ok: false, code: 409 } });
+    await sm.apply(effect('p4', { kind: 'command', entry: outputCmd('"done"') }));
+    await sm.apply(effect('p4', { kind: 'end' }));
+    const res = await sm.apply({ kind: 'Control', ts: 2600, invocationId: 'p4', op: 'purge-journal', sink });
+    expect(res[0]).toMatchObject({ outcome: { ok: true } });
+    expect(await reader.status('p4')).toMatchObject({ phase: 'completed', journalLength: 0 });
+    expect(await journalKeys('p4')).toBe(0);
+    expect((await sm.apply(output('p4')))[0]).toMatchObject({ outcome: { ok: true } });
+  });
+
   it('forgets status and journal at once when there is no retention', async () => {
     const end = await runToEnd('p3', { retentionMs: 0, journalRetentionMs: 0 });
     expect(timers(end)).toEqual([]);
