@@ -32,6 +32,12 @@ async function main(): Promise<void> {
     return;
   }
   const s = loaded.settings;
+  if (s.retryOnMaxAttempts !== 'pause' && s.retryOnMaxAttempts !== 'kill') {
+    process.stderr.write(
+      `stead-server: invalid configuration:\n  - flag --retry-on-max-attempts: expected pause or kill, got '${s.retryOnMaxAttempts}'\n`,
+    );
+    process.exit(2);
+  }
   const log = createLogger('server');
   const dataDir = resolve(s.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -66,12 +72,6 @@ async function main(): Promise<void> {
   const server = { version: VERSION, startedAt: new Date().toISOString(), partitions: s.partitions };
   await metadata.client.put('cluster/server', new TextEncoder().encode(JSON.stringify(server)), Precondition.none);
 
-  if (s.retryOnMaxAttempts !== 'pause' && s.retryOnMaxAttempts !== 'kill') {
-    process.stderr.write(
-      `stead-server: invalid configuration:\n  - flag --retry-on-max-attempts: expected pause or kill, got '${s.retryOnMaxAttempts}'\n`,
-    );
-    process.exit(2);
-  }
   // One set of defaults for the engine and the admin API, so that what the admin API shows is what runs.
   const defaults: InvocationDefaults = {
     journalRetentionMs: s.defaultJournalRetention,
