@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
-import { ConfigError, helpText, loadSettings } from '@stead/core';
+import { ConfigError, helpText, type InvocationDefaults, loadSettings } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
 import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
@@ -32,6 +32,12 @@ async function main(): Promise<void> {
     return;
   }
   const s = loaded.settings;
+  if (s.retryOnMaxAttempts !== 'pause' && s.retryOnMaxAttempts !== 'kill') {
+    process.stderr.write(
+      `stead-server: invalid configuration:\n  - flag --retry-on-max-attempts: expected pause or kill, got '${s.retryOnMaxAttempts}'\n`,
+    );
+    process.exit(2);
+  }
   const log = createLogger('server');
   const dataDir = resolve(s.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -75,19 +81,27 @@ async function main(): Promise<void> {
   const server = { version: VERSION, startedAt: new Date().toISOString(), partitions: s.partitions };
   await metadata.client.put('cluster/server', new TextEncoder().encode(JSON.stringify(server)), Precondition.none);
 
+  // One set of defaults for the engine and the admin API, so that what the admin API shows is what runs.
+  const defaults: InvocationDefaults = {
+    journalRetentionMs: s.defaultJournalRetention,
+    idempotencyRetentionMs: s.defaultIdempotencyRetention,
+    workflowCompletionRetentionMs: s.defaultWorkflowCompletionRetention,
+    inactivityTimeoutMs: s.inactivityTimeout,
+    abortTimeoutMs: s.abortTimeout,
+    retry: {
+      initialIntervalMs: s.retryInitialInterval,
+      factor: s.retryFactor,
+      maxIntervalMs: s.retryMaxInterval,
+      maxAttempts: s.retryMaxAttempts === 0 ? undefined : s.retryMaxAttempts,
+      onMaxAttempts: s.retryOnMaxAttempts === 'kill' ? 'KILL' : 'PAUSE',
+    },
+  };
   const schema = await SchemaRegistry.open({ dataDir, discover, minProtocolVersion: 5, maxProtocolVersion: 7 });
   const engine = await Engine.start({
     dataDir,
     partitions: s.partitions,
     schema,
-    retry: {
-      initialIntervalMs: s.retryInitialInterval,
-      factor: s.retryFactor,
-      maxIntervalMs: s.retryMaxInterval,
-      maxAttempts: s.retryMaxAttempts,
-    },
-    inactivityTimeoutMs: s.inactivityTimeout,
-    abortTimeoutMs: s.abortTimeout,
+    defaults,
     maxStateValueBytes: s.maxStateValueSize,
     epochs: metadataEpochs(metadata.client),
     log,
@@ -102,6 +116,7 @@ async function main(): Promise<void> {
     registry: schema,
     version: VERSION,
     ingressEndpoint: `http://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
+    serviceDefaults: defaults,
     pinnedInvocations: (id) => engine.pinnedInvocations(id),
     extend: (router) => mountInvocationRoutes(router, engine),
     onError: (err) => log('error', 'admin request failed', { error: err }),

@@ -36,7 +36,17 @@ export const serverSettings = {
   retryInitialInterval: { kind: 'duration', default: '50ms', min: 1, help: 'First delay between attempts.' },
   retryFactor: { kind: 'int', default: '2', min: 1, max: 10, help: 'Backoff multiplier between attempts.' },
   retryMaxInterval: { kind: 'duration', default: '10s', min: 1, help: 'Longest delay between attempts.' },
-  retryMaxAttempts: { kind: 'int', default: '0', min: 0, help: 'Attempts before an invocation fails; 0 = forever.' },
+  retryMaxAttempts: {
+    kind: 'int',
+    default: '70',
+    min: 0,
+    help: 'Attempts (including the first) before --retry-on-max-attempts applies; 0 = retry forever.',
+  },
+  retryOnMaxAttempts: {
+    kind: 'string',
+    default: 'pause',
+    help: 'What happens when the attempts run out: pause (resume through the admin API) or kill.',
+  },
   inactivityTimeout: {
     kind: 'duration',
     default: '60s',
@@ -45,9 +55,27 @@ export const serverSettings = {
   },
   abortTimeout: {
     kind: 'duration',
-    default: '60s',
+    default: '10m',
     min: 1,
     help: 'Time after the suspension request before the attempt is aborted and retried.',
+  },
+  defaultJournalRetention: {
+    kind: 'duration',
+    default: '1d',
+    min: 0,
+    help: 'How long a completed invocation (status, result, journal) stays queryable; 0 = forget at once.',
+  },
+  defaultIdempotencyRetention: {
+    kind: 'duration',
+    default: '1d',
+    min: 0,
+    help: 'How long the result of an invocation with an idempotency key is kept.',
+  },
+  defaultWorkflowCompletionRetention: {
+    kind: 'duration',
+    default: '1d',
+    min: 0,
+    help: 'How long a completed workflow run (result, state, promises) is kept.',
   },
   shutdownTimeout: { kind: 'duration', default: '20s', min: 1, help: 'Grace period for a clean shutdown.' },
 } satisfies SettingsSpec;

@@ -12,6 +12,7 @@ export {
   SchemaError,
   SchemaRegistry,
   type SchemaRegistryOptions,
+  type ServiceChanges,
 } from './registry.ts';
 export { DEFAULT_SERVICE_DEFAULTS, renderHandler, renderService, type ServiceDefaults } from './render.ts';
 export {

@@ -15,11 +15,11 @@ async function run(backend: InvocationBackend, id: string, op: ControlOperation,
 
 /**
  * The invocation lifecycle routes of Restate's admin API: cancel (graceful: the handler sees a
- * cancellation and may compensate), kill, purge (forget a completed invocation), pause, resume, and the
- * older `DELETE /invocations/{id}?mode=cancel|kill|purge`.
+ * cancellation and may compensate), kill, purge (forget a completed invocation), purge-journal (drop only the
+ * journal of a completed invocation), pause, resume, and the older `DELETE /invocations/{id}?mode=cancel|kill|purge`.
  */
 export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBackend): void {
-  for (const op of ['cancel', 'kill', 'purge', 'pause', 'resume'] as const) {
+  for (const op of ['cancel', 'kill', 'purge', 'purge-journal', 'pause', 'resume'] as const) {
     router.patch(`/invocations/:id/${op}`, (req) => run(backend, req.params.id, op));
   }
   router.patch('/invocations/:id/restart-as-new', async (req) => {
@@ -39,6 +39,20 @@ export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBa
           outcome.code === 404 ? `invocation '${req.params.id}' not found` : outcome.message,
         );
       return { status: 200, json: { new_invocation_id: new TextDecoder().decode(outcome.value) } };
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (typeof status === 'number') return errorReply(status, (err as Error).message);
+      throw err;
+    }
+  });
+  // Stead's JSON view of one invocation (status and journal) until it is purged at the end of its retention.
+  // Restate offers the same only through SQL (`sys_invocation`, `sys_journal`); this route is an extension.
+  router.get('/invocations/:id', async (req) => {
+    if (!backend.describe) return errorReply(501, 'this server cannot describe invocations');
+    try {
+      const d = await backend.describe(req.params.id);
+      if (d === undefined) return errorReply(404, `invocation '${req.params.id}' not found`);
+      return { status: 200, json: d };
     } catch (err) {
       const status = (err as { status?: number }).status;
       if (typeof status === 'number') return errorReply(status, (err as Error).message);

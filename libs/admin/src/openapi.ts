@@ -124,6 +124,25 @@ export const ADMIN_OPENAPI = {
         parameters: [pathParam('service', 'Service name')],
         responses: { '200': { description: 'Service', content: json(ref('ServiceMetadata')) }, ...errors },
       },
+      patch: {
+        operationId: 'modify_service',
+        summary: 'Modify service configuration',
+        description:
+          'Changes retentions, timeouts, visibility (and, as a Stead extension, the retry policy) of the latest revision of a service. Persisted; a new registration of the service replaces them with what its manifest says. Answers the service as GET does.',
+        parameters: [pathParam('service', 'Service name')],
+        requestBody: { required: true, content: json(ref('ModifyServiceRequest')) },
+        responses: { '200': { description: 'Service', content: json(ref('ServiceMetadata')) }, ...errors },
+      },
+    },
+    '/invocations/{invocation_id}': {
+      get: {
+        operationId: 'get_invocation',
+        summary: 'Status and journal of an invocation (Stead extension)',
+        description:
+          'What Restate shows through SQL (sys_invocation, sys_journal): available while the invocation runs and, once completed, until its retention ends (journal retention; idempotency or workflow completion retention where they apply). 404 afterwards.',
+        parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
+        responses: { '200': { description: 'Invocation', content: json(ref('InvocationDescription')) }, ...errors },
+      },
     },
     '/services/{service}/handlers': {
       get: {
@@ -254,6 +273,65 @@ export const ADMIN_OPENAPI = {
           abort_timeout: { type: 'string' },
           enable_lazy_state: { type: 'boolean' },
           retry_policy: { type: 'object' },
+        },
+      },
+      ModifyServiceRequest: {
+        type: 'object',
+        description: 'Durations: friendly (`5 hours`, `10s`) or ISO 8601 (`PT5H`). null or absent: unchanged.',
+        properties: {
+          public: { type: ['boolean', 'null'] },
+          idempotency_retention: { type: ['string', 'null'] },
+          journal_retention: { type: ['string', 'null'] },
+          inactivity_timeout: { type: ['string', 'null'] },
+          abort_timeout: { type: ['string', 'null'] },
+          workflow_completion_retention: { type: ['string', 'null'], description: 'Workflows only' },
+          retry_policy: {
+            type: ['object', 'null'],
+            description: 'Stead extension',
+            properties: {
+              initial_interval: { type: ['string', 'null'] },
+              exponentiation_factor: { type: ['number', 'null'] },
+              max_attempts: { type: ['integer', 'null'], minimum: 1 },
+              max_interval: { type: ['string', 'null'] },
+              on_max_attempts: { type: ['string', 'null'], enum: ['Pause', 'Kill', null] },
+            },
+          },
+        },
+      },
+      InvocationDescription: {
+        type: 'object',
+        required: ['id', 'target', 'status', 'created_at', 'modified_at', 'journal_size', 'journal'],
+        properties: {
+          id: { type: 'string' },
+          target: { type: 'string' },
+          target_service_name: { type: 'string' },
+          target_handler_name: { type: 'string' },
+          target_service_key: { type: 'string' },
+          status: {
+            type: 'string',
+            enum: ['scheduled', 'pending', 'running', 'suspended', 'paused', 'completed'],
+          },
+          created_at: { type: 'string' },
+          modified_at: { type: 'string' },
+          completed_at: { type: 'string' },
+          retention_until: { type: 'string' },
+          journal_retention_until: { type: 'string' },
+          idempotency_key: { type: 'string' },
+          deployment_id: { type: 'string' },
+          completion_result: { type: 'string', enum: ['success', 'failure'] },
+          completion_failure: { type: 'string' },
+          journal_size: { type: 'integer' },
+          journal: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                index: { type: 'integer' },
+                entry_type: { type: 'string' },
+                type_code: { type: 'integer' },
+              },
+            },
+          },
         },
       },
       HandlerMetadata: {

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import type { DeploymentSchema, HandlerSchema, SchemaView, ServiceSchema, ServiceType } from '@stead/core';
+import type {
+  DeploymentSchema,
+  HandlerSchema,
+  RetryPolicyOverrides,
+  SchemaView,
+  ServiceSchema,
+  ServiceType,
+} from '@stead/core';
 import { newDeploymentId } from './ids.ts';
 import { FileSchemaStore, type SchemaSnapshot, type SchemaStore } from './store.ts';
 
@@ -236,6 +243,34 @@ export class SchemaRegistry implements SchemaView {
     });
   }
 
+  /**
+   * `PATCH /services/{service}`: changes the configuration of the service's latest revision (persisted like any
+   * schema change; a later registration of the service replaces it with what its manifest says, as in Restate).
+   * Returns the service as it is now, or undefined when there is no such service.
+   */
+  async modifyService(name: string, changes: ServiceChanges): Promise<ServiceSchema | undefined> {
+    return this.exclusive(async () => {
+      const current = this.latest.get(name);
+      if (current === undefined) return undefined;
+      const entry = this.entries.get(current.deploymentId);
+      if (entry === undefined) return undefined;
+      if (changes.workflowCompletionRetentionMs !== undefined && current.ty !== 'WORKFLOW') {
+        throw new SchemaError(
+          400,
+          `workflow_completion_retention can be set only on workflow services; '${name}' is a ${SERVICE_TYPE_NAMES[current.ty]}`,
+        );
+      }
+      const next = applyServiceChanges(current, changes);
+      const entries = new Map(this.entries);
+      entries.set(entry.deployment.id, {
+        deployment: entry.deployment,
+        services: entry.services.map((s) => (s.name === name && s.revision === current.revision ? next : s)),
+      });
+      await this.commit(entries, this.revisions);
+      return this.latest.get(name);
+    });
+  }
+
   /** Removes a deployment (forced removal: in-flight invocations pinned to it will fail). */
   async removeDeployment(id: string): Promise<boolean> {
     return this.exclusive(async () => {
@@ -345,6 +380,33 @@ export class SchemaRegistry implements SchemaView {
     this.lock = run.catch(() => undefined);
     return run;
   }
+}
+
+/** What `PATCH /services/{service}` may change (unset = unchanged). */
+export interface ServiceChanges {
+  public?: boolean;
+  idempotencyRetentionMs?: number;
+  journalRetentionMs?: number;
+  inactivityTimeoutMs?: number;
+  abortTimeoutMs?: number;
+  /** Workflows only; stored on the workflow handler, where the manifest puts it. */
+  workflowCompletionRetentionMs?: number;
+  /** Merged field by field into the service's retry policy (Stead extension of Restate's request). */
+  retryPolicy?: RetryPolicyOverrides;
+}
+
+function applyServiceChanges(svc: ServiceSchema, c: ServiceChanges): ServiceSchema {
+  const next: ServiceSchema = { ...svc };
+  if (c.public !== undefined) next.public = c.public;
+  if (c.idempotencyRetentionMs !== undefined) next.idempotencyRetentionMs = c.idempotencyRetentionMs;
+  if (c.journalRetentionMs !== undefined) next.journalRetentionMs = c.journalRetentionMs;
+  if (c.inactivityTimeoutMs !== undefined) next.inactivityTimeoutMs = c.inactivityTimeoutMs;
+  if (c.abortTimeoutMs !== undefined) next.abortTimeoutMs = c.abortTimeoutMs;
+  if (c.retryPolicy !== undefined) next.retryPolicy = { ...svc.retryPolicy, ...c.retryPolicy };
+  const wf = c.workflowCompletionRetentionMs;
+  if (wf !== undefined)
+    next.handlers = svc.handlers.map((h) => (h.ty === 'WORKFLOW' ? { ...h, workflowCompletionRetentionMs: wf } : h));
+  return next;
 }
 
 function toServiceSchema(svc: DiscoveredService, revision: number, deploymentId: string): ServiceSchema {

@@ -1,30 +1,19 @@
-import type { DeploymentSchema, HandlerSchema, HandlerType, ServiceSchema, ServiceType } from '@stead/core';
+import {
+  type DeploymentSchema,
+  type HandlerSchema,
+  type HandlerType,
+  type InvocationDefaults,
+  RESTATE_INVOCATION_DEFAULTS,
+  type ServiceSchema,
+  type ServiceType,
+  serviceOptions,
+} from '@stead/core';
 import { formatDuration, formatTimestamp } from './durations.ts';
 
-/** Server-wide defaults shown for services that do not override them (Restate's defaults). */
-export interface ServiceDefaults {
-  idempotencyRetentionMs: number;
-  journalRetentionMs: number;
-  workflowCompletionRetentionMs: number;
-  inactivityTimeoutMs: number;
-  abortTimeoutMs: number;
-  retry: {
-    initialIntervalMs: number;
-    factor: number;
-    maxAttempts: number | null;
-    maxIntervalMs: number | null;
-    onMaxAttempts: 'Pause' | 'Kill';
-  };
-}
+/** Server-wide defaults shown for services that do not override them (the engine's, Restate's by default). */
+export type ServiceDefaults = InvocationDefaults;
 
-export const DEFAULT_SERVICE_DEFAULTS: ServiceDefaults = {
-  idempotencyRetentionMs: 86_400_000,
-  journalRetentionMs: 86_400_000,
-  workflowCompletionRetentionMs: 86_400_000,
-  inactivityTimeoutMs: 60_000,
-  abortTimeoutMs: 600_000,
-  retry: { initialIntervalMs: 500, factor: 2, maxAttempts: 70, maxIntervalMs: 60_000, onMaxAttempts: 'Pause' },
-};
+export const DEFAULT_SERVICE_DEFAULTS: ServiceDefaults = RESTATE_INVOCATION_DEFAULTS;
 
 const SERVICE_TYPE: Record<ServiceType, string> = {
   SERVICE: 'Service',
@@ -56,13 +45,24 @@ export function renderHandler(h: HandlerSchema, service: ServiceSchema): Record<
   if (h.output?.jsonSchema !== undefined) out.output_json_schema = h.output.jsonSchema;
   if (h.documentation !== undefined) out.documentation = h.documentation;
   if (h.metadata !== undefined) out.metadata = h.metadata;
+  // Handler-level overrides (Restate's HandlerMetadata: null when the service-level value applies).
   if (h.inactivityTimeoutMs !== undefined) out.inactivity_timeout = formatDuration(h.inactivityTimeoutMs);
   if (h.abortTimeoutMs !== undefined) out.abort_timeout = formatDuration(h.abortTimeoutMs);
   if (h.idempotencyRetentionMs !== undefined) out.idempotency_retention = formatDuration(h.idempotencyRetentionMs);
   if (h.journalRetentionMs !== undefined) out.journal_retention = formatDuration(h.journalRetentionMs);
-  out.retry_policy = { max_attempts: null };
+  // As Restate prints it: the overrides that are set, and `max_attempts` (null when not overridden).
+  const r = h.retryPolicy;
+  const retry: Record<string, unknown> = {};
+  if (r?.initialIntervalMs !== undefined) retry.initial_interval = formatDuration(r.initialIntervalMs);
+  if (r?.factor !== undefined) retry.exponentiation_factor = r.factor;
+  retry.max_attempts = r?.maxAttempts ?? null;
+  if (r?.maxIntervalMs !== undefined) retry.max_interval = formatDuration(r.maxIntervalMs);
+  if (r?.onMaxAttempts !== undefined) retry.on_max_attempts = ON_MAX_ATTEMPTS[r.onMaxAttempts];
+  out.retry_policy = retry;
   return out;
 }
+
+const ON_MAX_ATTEMPTS = { PAUSE: 'Pause', KILL: 'Kill' } as const;
 
 /** Restate's ServiceMetadata. */
 export function renderService(
@@ -79,21 +79,20 @@ export function renderService(
   };
   if (s.documentation !== undefined) out.documentation = s.documentation;
   if (s.metadata !== undefined) out.metadata = s.metadata;
-  out.idempotency_retention = formatDuration(s.idempotencyRetentionMs ?? d.idempotencyRetentionMs);
-  if (s.ty === 'WORKFLOW') {
-    const wf = s.handlers.find((h) => h.ty === 'WORKFLOW')?.workflowCompletionRetentionMs;
-    out.workflow_completion_retention = formatDuration(wf ?? d.workflowCompletionRetentionMs);
-  }
-  out.journal_retention = formatDuration(s.journalRetentionMs ?? d.journalRetentionMs);
-  out.inactivity_timeout = formatDuration(s.inactivityTimeoutMs ?? d.inactivityTimeoutMs);
-  out.abort_timeout = formatDuration(s.abortTimeoutMs ?? d.abortTimeoutMs);
+  // Service-level values actually used (service > server default); a handler may override them.
+  const o = serviceOptions(s, d);
+  out.idempotency_retention = formatDuration(o.idempotencyRetentionMs);
+  if (s.ty === 'WORKFLOW') out.workflow_completion_retention = formatDuration(o.workflowCompletionRetentionMs);
+  out.journal_retention = formatDuration(o.journalRetentionMs);
+  out.inactivity_timeout = formatDuration(o.inactivityTimeoutMs);
+  out.abort_timeout = formatDuration(o.abortTimeoutMs);
   out.enable_lazy_state = false;
   out.retry_policy = {
-    initial_interval: formatDuration(d.retry.initialIntervalMs),
-    exponentiation_factor: d.retry.factor,
-    max_attempts: d.retry.maxAttempts,
-    max_interval: d.retry.maxIntervalMs === null ? null : formatDuration(d.retry.maxIntervalMs),
-    on_max_attempts: d.retry.onMaxAttempts,
+    initial_interval: formatDuration(o.retry.initialIntervalMs),
+    exponentiation_factor: o.retry.factor,
+    max_attempts: o.retry.maxAttempts ?? null,
+    max_interval: o.retry.maxIntervalMs === undefined ? null : formatDuration(o.retry.maxIntervalMs),
+    on_max_attempts: ON_MAX_ATTEMPTS[o.retry.onMaxAttempts],
   };
   return out;
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { deploymentIdProblem } from './ids.ts';
+import { parseModifyServiceRequest } from './modify-service.ts';
 import { ADMIN_OPENAPI } from './openapi.ts';
 import { SchemaError, type SchemaRegistry } from './registry.ts';
 import {
@@ -248,6 +249,13 @@ export function mountSchemaRoutes(
 
   router.get('/services/:service', (req) => {
     const svc = registry.service(req.params.service);
+    if (svc === undefined) return errorReply(404, `The requested service '${req.params.service}' does not exist`);
+    return { status: 200, json: renderService(svc, defaults) };
+  });
+
+  router.patch('/services/:service', async (req) => {
+    const changes = parseModifyServiceRequest(await req.json());
+    const svc = await registry.modifyService(req.params.service, changes);
     if (svc === undefined) return errorReply(404, `The requested service '${req.params.service}' does not exist`);
     return { status: 200, json: renderService(svc, defaults) };
   });

@@ -42,7 +42,7 @@ export type InvocationQuery =
   | { workflow: { name: string; key: string } }
   | { idempotent: { service: string; key?: string; handler: string; idempotencyKey: string } };
 
-export type ControlOperation = 'cancel' | 'kill' | 'purge' | 'pause' | 'resume';
+export type ControlOperation = 'cancel' | 'kill' | 'purge' | 'purge-journal' | 'pause' | 'resume';
 
 /** Operations beyond call/send that the ingress and admin API need from the engine. */
 export interface InvocationBackend extends IngressBackend {
@@ -68,6 +68,34 @@ export interface InvocationBackend extends IngressBackend {
    * 400 not restartable.
    */
   restartAsNew(invocationId: string): Promise<InvocationOutcome>;
+  /**
+   * Status and journal of an invocation, as JSON (Stead's `GET /invocations/{id}`; Restate shows the same
+   * through SQL `sys_invocation`/`sys_journal`); undefined when unknown or purged (retention ended).
+   */
+  describe?(invocationId: string): Promise<InvocationDescription | undefined>;
+}
+
+/** What `describe` answers: the columns of Restate's `sys_invocation` that we have, and the journal. */
+export interface InvocationDescription {
+  id: string;
+  target: string;
+  target_service_name: string;
+  target_handler_name: string;
+  target_service_key?: string;
+  status: string;
+  created_at: string;
+  modified_at: string;
+  completed_at?: string;
+  /** When the invocation is purged (end of retention). */
+  retention_until?: string;
+  /** When its journal is dropped (end of journal retention). */
+  journal_retention_until?: string;
+  idempotency_key?: string;
+  deployment_id?: string;
+  completion_result?: 'success' | 'failure';
+  completion_failure?: string;
+  journal_size: number;
+  journal: { index: number; entry_type: string; type_code: number }[];
 }
 
 /** Bad input from a client (malformed id, bad parameter): answered with `status` and the message. */

@@ -23,6 +23,17 @@ export interface HandlerSchema {
   idempotencyRetentionMs?: number;
   journalRetentionMs?: number;
   workflowCompletionRetentionMs?: number;
+  retryPolicy?: RetryPolicyOverrides;
+}
+
+/** Retry policy fields a manifest (or the admin API) may set; unset fields fall back to the next level. */
+export interface RetryPolicyOverrides {
+  initialIntervalMs?: number;
+  factor?: number;
+  maxIntervalMs?: number;
+  /** Attempts including the first; unset at every level = the server default. */
+  maxAttempts?: number;
+  onMaxAttempts?: 'PAUSE' | 'KILL';
 }
 
 export interface ServiceSchema {
@@ -38,6 +49,7 @@ export interface ServiceSchema {
   abortTimeoutMs?: number;
   idempotencyRetentionMs?: number;
   journalRetentionMs?: number;
+  retryPolicy?: RetryPolicyOverrides;
 }
 
 export interface DeploymentSchema {

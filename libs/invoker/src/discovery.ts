@@ -1,4 +1,4 @@
-import type { HandlerSchema, HandlerType, ServiceSchema, ServiceType } from '@stead/core';
+import type { HandlerSchema, HandlerType, RetryPolicyOverrides, ServiceSchema, ServiceType } from '@stead/core';
 import { request } from './http.ts';
 
 /** Manifest versions we read, newest first (the `accept` header offers them all). */
@@ -183,6 +183,7 @@ export function parseManifest(json: unknown, source = 'the endpoint'): Omit<Disc
         idempotencyRetentionMs: optNumber(h, 'idempotencyRetention', hw),
         journalRetentionMs: optNumber(h, 'journalRetention', hw),
         workflowCompletionRetentionMs: optNumber(h, 'workflowCompletionRetention', hw),
+        retryPolicy: parseRetryPolicy(h, hw),
       });
     });
     if (ty === 'WORKFLOW' && handlers.filter((h) => h.ty === 'WORKFLOW').length !== 1) {
@@ -199,9 +200,30 @@ export function parseManifest(json: unknown, source = 'the endpoint'): Omit<Disc
       abortTimeoutMs: optNumber(s, 'abortTimeout', where),
       idempotencyRetentionMs: optNumber(s, 'idempotencyRetention', where),
       journalRetentionMs: optNumber(s, 'journalRetention', where),
+      retryPolicy: parseRetryPolicy(s, where),
     });
   });
   return { services, minProtocolVersion: min, maxProtocolVersion: max, protocolMode: mode };
+}
+
+/** The flat `retryPolicy*` fields of a manifest service or handler (manifest v3+), if any is set. */
+function parseRetryPolicy(o: Obj, where: string): RetryPolicyOverrides | undefined {
+  const maxAttempts = optNumber(o, 'retryPolicyMaxAttempts', where);
+  if (maxAttempts !== undefined && (!Number.isInteger(maxAttempts) || maxAttempts < 1))
+    throw bad(`${where}.retryPolicyMaxAttempts must be an integer >= 1`);
+  const factor = optNumber(o, 'retryPolicyExponentiationFactor', where);
+  if (factor !== undefined && factor < 1) throw bad(`${where}.retryPolicyExponentiationFactor must be >= 1`);
+  const on = o.retryPolicyOnMaxAttempts;
+  if (on !== undefined && on !== null && on !== 'PAUSE' && on !== 'KILL')
+    throw bad(`${where}.retryPolicyOnMaxAttempts must be PAUSE or KILL`);
+  const policy = dropUndefined<RetryPolicyOverrides>({
+    initialIntervalMs: optNumber(o, 'retryPolicyInitialInterval', where),
+    factor,
+    maxIntervalMs: optNumber(o, 'retryPolicyMaxInterval', where),
+    maxAttempts,
+    onMaxAttempts: on === null ? undefined : (on as 'PAUSE' | 'KILL' | undefined),
+  });
+  return Object.keys(policy).length > 0 ? policy : undefined;
 }
 
 function dropUndefined<T extends object>(o: T): T {

@@ -62,7 +62,15 @@ const optBig = (v: number | undefined) => (v === undefined ? undefined : BigInt(
 const SERVICE_TYPES: readonly ServiceType[] = ['SERVICE', 'VIRTUAL_OBJECT', 'WORKFLOW'];
 const HANDLER_TYPES: readonly HandlerType[] = ['EXCLUSIVE', 'SHARED', 'WORKFLOW'];
 const PHASES: readonly InvocationPhase[] = ['scheduled', 'inboxed', 'invoked', 'suspended', 'paused', 'completed'];
-const CONTROL_OPS: readonly ControlOp[] = ['cancel', 'kill', 'purge', 'pause', 'resume', 'restart-as-new'];
+const CONTROL_OPS: readonly ControlOp[] = [
+  'cancel',
+  'kill',
+  'purge',
+  'purge-journal',
+  'pause',
+  'resume',
+  'restart-as-new',
+];
 const optServiceType = (v: string | undefined) =>
   v === undefined ? undefined : oneOf(v, SERVICE_TYPES, 'service type');
 const optHandlerType = (v: string | undefined) =>
@@ -182,6 +190,7 @@ function newInvocationTo(inv: NewInvocation): P.NewInvocation {
     idempotencyKey: inv.idempotencyKey,
     retentionMs: optBig(inv.retentionMs),
     reportSubmit: inv.reportSubmit ?? false,
+    journalRetentionMs: optBig(inv.journalRetentionMs),
   };
 }
 function newInvocationFrom(i: P.NewInvocation | undefined): NewInvocation {
@@ -197,6 +206,7 @@ function newInvocationFrom(i: P.NewInvocation | undefined): NewInvocation {
   if (v.idempotencyKey !== undefined) out.idempotencyKey = v.idempotencyKey;
   if (v.retentionMs !== undefined) out.retentionMs = int(v.retentionMs, 'retention');
   if (v.reportSubmit) out.reportSubmit = true;
+  if (v.journalRetentionMs !== undefined) out.journalRetentionMs = int(v.journalRetentionMs, 'journal retention');
   return out;
 }
 
@@ -210,7 +220,13 @@ function effectTo(e: InvokerEffect): P.InvokerEffect {
       return {
         effect: {
           $case: 'command',
-          value: { entry: entryTo(e.entry), serviceType: e.target?.serviceType, handlerType: e.target?.handlerType },
+          value: {
+            entry: entryTo(e.entry),
+            serviceType: e.target?.serviceType,
+            handlerType: e.target?.handlerType,
+            retentionMs: optBig(e.retention?.retentionMs),
+            journalRetentionMs: optBig(e.retention?.journalRetentionMs),
+          },
         },
       };
     case 'runCompletion':
@@ -241,6 +257,12 @@ function effectFrom(p: P.InvokerEffect | undefined): InvokerEffect {
         out.target = {};
         if (e.value.serviceType !== undefined) out.target.serviceType = optServiceType(e.value.serviceType);
         if (e.value.handlerType !== undefined) out.target.handlerType = optHandlerType(e.value.handlerType);
+      }
+      if (e.value.retentionMs !== undefined || e.value.journalRetentionMs !== undefined) {
+        out.retention = {
+          retentionMs: int(e.value.retentionMs ?? 0n, 'retention'),
+          journalRetentionMs: int(e.value.journalRetentionMs ?? 0n, 'journal retention'),
+        };
       }
       return out;
     }
@@ -417,6 +439,7 @@ function statusTo(st: InvocationStatus): P.InvocationStatus {
     input: st.input ? entryTo(st.input) : undefined,
     locked: st.locked ?? false,
     inboxSeq: optBig(st.inboxSeq),
+    journalRetentionMs: optBig(st.journalRetentionMs),
   };
 }
 
@@ -442,6 +465,7 @@ function statusFrom(p: P.InvocationStatus): InvocationStatus {
   if (p.input) st.input = entryFrom(p.input, 'input');
   if (p.locked) st.locked = true;
   if (p.inboxSeq !== undefined) st.inboxSeq = int(p.inboxSeq, 'inbox seq');
+  if (p.journalRetentionMs !== undefined) st.journalRetentionMs = int(p.journalRetentionMs, 'journal retention');
   return st;
 }
 

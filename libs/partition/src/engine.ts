@@ -5,13 +5,17 @@ import {
   type IngressRequest,
   InputError,
   type InvocationBackend,
+  type InvocationDefaults,
+  type InvocationDescription,
   type InvocationOutcome,
   type InvocationQuery,
+  invocationRetention,
   newInvocationId,
   parseAwakeableId,
   parseInvocationId,
   partitionKeyOf,
   partitionOf,
+  RESTATE_INVOCATION_DEFAULTS,
   type SchemaView,
   type SendReceipt,
 } from '@stead/core';
@@ -19,12 +23,19 @@ import { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore, type Loglet } from '@stead/log';
 import { StorageEngine } from '@stead/storage';
 import type { EpochSource } from './epochs.ts';
-import { InvokerDriver, type RetryPolicy } from './invoker-driver.ts';
+import { InvokerDriver } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
 import { PartitionProcessor } from './processor.ts';
-import type { IdFunctions } from './state-machine.ts';
-import { type Command, normalizeKey, type ResponseSink, type Target } from './types.ts';
+import { type IdFunctions, PartitionReader } from './state-machine.ts';
+import {
+  type Command,
+  type InvocationStatus,
+  type JournalEntry,
+  normalizeKey,
+  type ResponseSink,
+  type Target,
+} from './types.ts';
 
 export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -32,9 +43,11 @@ export interface EngineOptions {
   dataDir: string;
   partitions: number;
   schema: SchemaView;
-  retry: RetryPolicy;
-  inactivityTimeoutMs: number;
-  abortTimeoutMs: number;
+  /**
+   * Server defaults of retentions, timeouts and retry policy; a service or handler of the schema overrides
+   * them (see resolveInvocationOptions). Default: Restate's.
+   */
+  defaults?: InvocationDefaults;
   maxStateValueBytes?: number;
   log: Logger;
   /** Leader epochs: a durable counter per partition (never a clock). */
@@ -44,12 +57,7 @@ export interface EngineOptions {
    * should exit; it recovers from what is durable.
    */
   onFatal: (err: unknown) => void;
-  /** Retention of idempotent results and of completed workflows when the handler sets none (ms). */
-  defaultIdempotencyRetentionMs?: number;
-  defaultWorkflowRetentionMs?: number;
 }
-
-const DAY = 24 * 3600 * 1000;
 
 const MIN_PROTOCOL = 5;
 const MAX_PROTOCOL = 6;
@@ -74,6 +82,56 @@ function checkedId(id: string): string {
   } catch (err) {
     throw new InputError(`invalid invocation id '${id}': ${err instanceof Error ? err.message : err}`);
   }
+}
+
+/** Restate's `sys_invocation.status` names for our phases. */
+const STATUS_NAMES: Record<InvocationStatus['phase'], string> = {
+  scheduled: 'scheduled',
+  inboxed: 'pending',
+  invoked: 'running',
+  suspended: 'suspended',
+  paused: 'paused',
+  completed: 'completed',
+};
+
+const ENTRY_NAMES = new Map<number, string>(
+  [...Object.entries(journal.T), ...Object.entries(journal.T2)].map(([name, code]) => [
+    code,
+    code >= 0x8000 || code === journal.T.SignalN ? `Notification: ${name.replace(/N$/, '')}` : `Command: ${name}`,
+  ]),
+);
+
+function describeInvocation(st: InvocationStatus, entries: JournalEntry[]): InvocationDescription {
+  const t = st.target;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const d: InvocationDescription = {
+    id: st.id,
+    target: t.key === undefined ? `${t.service}/${t.handler}` : `${t.service}/${t.key}/${t.handler}`,
+    target_service_name: t.service,
+    target_handler_name: t.handler,
+    status: STATUS_NAMES[st.phase],
+    created_at: iso(st.createdAt),
+    modified_at: iso(st.modifiedAt),
+    journal_size: entries.length,
+    journal: entries.map((e, index) => ({
+      index,
+      entry_type: ENTRY_NAMES.get(e.type) ?? `0x${e.type.toString(16)}`,
+      type_code: e.type,
+    })),
+  };
+  if (t.key !== undefined) d.target_service_key = t.key;
+  if (st.idempotencyKey !== undefined) d.idempotency_key = st.idempotencyKey;
+  if (st.deploymentId !== undefined) d.deployment_id = st.deploymentId;
+  if (st.completedAt !== undefined) {
+    d.completed_at = iso(st.completedAt);
+    if (st.retentionMs) d.retention_until = iso(st.completedAt + st.retentionMs);
+    if (st.journalRetentionMs) d.journal_retention_until = iso(st.completedAt + st.journalRetentionMs);
+  }
+  if (st.output) {
+    d.completion_result = st.output.ok ? 'success' : 'failure';
+    if (!st.output.ok) d.completion_failure = `[${st.output.code}] ${st.output.message}`;
+  }
+  return d;
 }
 
 /** The id arithmetic of the state machine (see IdFunctions). */
@@ -117,9 +175,7 @@ export class Engine implements InvocationBackend {
     this.invoker = new InvokerDriver({
       schema: opts.schema,
       client: this.client,
-      retry: opts.retry,
-      inactivityTimeoutMs: opts.inactivityTimeoutMs,
-      abortTimeoutMs: opts.abortTimeoutMs,
+      defaults: opts.defaults ?? RESTATE_INVOCATION_DEFAULTS,
       maxStateValueBytes: opts.maxStateValueBytes,
       minProtocolVersion: MIN_PROTOCOL,
       maxProtocolVersion: MAX_PROTOCOL,
@@ -203,27 +259,28 @@ export class Engine implements InvocationBackend {
     id: string;
     processor: PartitionProcessor;
     target: Target;
-    retentionMs: number;
+    retention: { retentionMs: number; journalRetentionMs: number };
+    dedupable: boolean;
   } {
     const svc = this.opts.schema.service(req.target.service);
     const handler = svc?.handlers.find((h) => h.name === req.target.handler);
     const target: Target = normalizeKey({ ...req.target, serviceType: svc?.ty, handlerType: handler?.ty });
+    const r = invocationRetention(svc, handler, this.opts.defaults ?? RESTATE_INVOCATION_DEFAULTS, {
+      key: target.key,
+      idempotencyKey: req.idempotencyKey,
+    });
     let id: string;
-    let retentionMs = 0;
-    if (target.serviceType === 'WORKFLOW' && target.handlerType === 'WORKFLOW' && target.key !== undefined) {
-      id = ids.workflowId(target.service, target.key);
-      retentionMs = handler?.workflowCompletionRetentionMs ?? this.opts.defaultWorkflowRetentionMs ?? DAY;
-    } else if (req.idempotencyKey !== undefined) {
-      id = ids.idempotentId(target.service, target.key, target.handler, req.idempotencyKey);
-      retentionMs =
-        handler?.idempotencyRetentionMs ??
-        svc?.idempotencyRetentionMs ??
-        this.opts.defaultIdempotencyRetentionMs ??
-        DAY;
-    } else {
-      id = newInvocationId(targetPartitionKey(target, () => randomBytes(8))).toString();
-    }
-    return { id, processor: this.processorFor(ids.partitionKeyOfInvocation(id)), target, retentionMs };
+    if (r.workflow) id = ids.workflowId(target.service, target.key as string);
+    else if (r.idempotent)
+      id = ids.idempotentId(target.service, target.key, target.handler, req.idempotencyKey as string);
+    else id = newInvocationId(targetPartitionKey(target, () => randomBytes(8))).toString();
+    return {
+      id,
+      processor: this.processorFor(ids.partitionKeyOfInvocation(id)),
+      target,
+      retention: { retentionMs: r.retentionMs, journalRetentionMs: r.journalRetentionMs },
+      dedupable: r.workflow || r.idempotent,
+    };
   }
 
   private processorOf(invocationId: string): PartitionProcessor {
@@ -283,6 +340,14 @@ export class Engine implements InvocationBackend {
     return n;
   }
 
+  async describe(invocationId: string): Promise<InvocationDescription | undefined> {
+    checkedId(invocationId);
+    const reader = new PartitionReader(this.processorOf(invocationId).store);
+    const st = await reader.status(invocationId);
+    if (!st) return undefined;
+    return describeInvocation(st, await reader.journal(st));
+  }
+
   async restartAsNew(invocationId: string): Promise<InvocationOutcome> {
     checkedId(invocationId);
     // Same partition key: the new invocation lives in the same partition, which holds the input to copy.
@@ -300,21 +365,28 @@ export class Engine implements InvocationBackend {
   }
 
   async call(req: IngressRequest, signal?: AbortSignal): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
-    const { id, processor, target, retentionMs } = this.newInvocation(req);
+    const { id, processor, target, retention } = this.newInvocation(req);
     const { sink, outcome } = this.wait(signal);
     await processor.append({
       kind: 'Invoke',
       ts: Date.now(),
-      inv: { id, target, input: req.body, headers: req.headers, sink, idempotencyKey: req.idempotencyKey, retentionMs },
+      inv: {
+        id,
+        target,
+        input: req.body,
+        headers: req.headers,
+        sink,
+        idempotencyKey: req.idempotencyKey,
+        ...retention,
+      },
     });
     return { invocationId: id, outcome: await outcome };
   }
 
   async send(req: IngressRequest): Promise<SendReceipt> {
-    const { id, processor, target, retentionMs } = this.newInvocation(req);
+    const { id, processor, target, retention, dedupable } = this.newInvocation(req);
     const now = Date.now();
     const executionTime = req.delayMs && req.delayMs > 0 ? now + req.delayMs : undefined;
-    const dedupable = retentionMs > 0;
     const previously = dedupable
       ? new Promise<boolean>((resolve) => {
           const list = this.submitWaiters.get(id) ?? [];
@@ -332,7 +404,7 @@ export class Engine implements InvocationBackend {
         headers: req.headers,
         executionTime,
         idempotencyKey: req.idempotencyKey,
-        retentionMs,
+        ...retention,
         reportSubmit: dedupable,
       },
     });

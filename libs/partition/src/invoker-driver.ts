@@ -1,27 +1,27 @@
 import { createHash } from 'node:crypto';
-import { parseInvocationId, type SchemaView } from '@stead/core';
+import {
+  type InvocationDefaults,
+  type InvocationOptions,
+  invocationRetention,
+  parseInvocationId,
+  resolveInvocationOptions,
+  type SchemaView,
+} from '@stead/core';
 import { type InvocationStreamClient, MessageType } from '@stead/invoker';
 import * as J from './journal.ts';
 import type { Invoker, PartitionLeader } from './leader.ts';
-import type { InvocationStatus, InvokerEffect, JournalEntry, Target } from './types.ts';
+import type { InvocationStatus, InvokerEffect, JournalEntry } from './types.ts';
 import { AttemptChecker, PROTOCOL_VIOLATION, ProtocolViolation } from './validate.ts';
-
-export interface RetryPolicy {
-  initialIntervalMs: number;
-  factor: number;
-  maxIntervalMs: number;
-  /** 0 = retry forever. */
-  maxAttempts: number;
-}
 
 export interface InvokerOptions {
   schema: SchemaView;
   client: InvocationStreamClient;
-  retry: RetryPolicy;
-  /** No message from the endpoint for this long: ask it to suspend (close our side of the stream). */
-  inactivityTimeoutMs: number;
-  /** After asking it to suspend, abort the attempt if it has not finished after this long. */
-  abortTimeoutMs: number;
+  /**
+   * Server defaults of the retry policy, the inactivity timeout (no message from the endpoint for this long:
+   * ask it to suspend) and the abort timeout (abort an attempt that has not finished that long after being asked
+   * to suspend); a service or handler of the schema overrides them.
+   */
+  defaults: InvocationDefaults;
   /** Largest state value a handler may write; a larger one fails the invocation with 413. */
   maxStateValueBytes?: number;
   /** Object state up to this many bytes is sent eagerly in the Start message; beyond, the SDK reads lazily. */
@@ -46,6 +46,8 @@ interface Attempt {
   /** Notifications that arrived before the stream was open. */
   pending: { index: number; entry: JournalEntry }[];
   stopped: boolean;
+  /** The invocation's effective retry policy and timeouts (read at the start of the attempt). */
+  options: InvocationOptions;
 }
 
 /** The longest delay setTimeout holds (longer ones fire immediately). */
@@ -93,6 +95,7 @@ export class InvokerDriver implements Invoker {
       lastAppend: Promise.resolve(undefined),
       pending: [],
       stopped: false,
+      options: this.opts.defaults,
     };
     this.attempts.set(invocationId, attempt);
     void this.run(attempt);
@@ -149,21 +152,28 @@ export class InvokerDriver implements Invoker {
     }
     const err = outcome;
     const retryCount = a.retryCount + 1;
-    const policy = this.opts.retry;
-    if (err.terminal || (policy.maxAttempts > 0 && retryCount >= policy.maxAttempts)) {
-      const failure = err.terminal ?? {
-        code: 500,
-        message: `gave up after ${retryCount} attempts: ${err.message}`,
-      };
-      this.opts.log('warn', 'invocation failed', { invocationId: a.invocationId, error: failure.message });
-      this.append(a, { kind: 'fail', failure });
-      this.attempts.delete(a.invocationId);
-      this.retries.delete(a.invocationId);
+    const policy = a.options.retry;
+    if (err.terminal) {
+      this.giveUp(a, { kind: 'fail', failure: err.terminal });
+      return;
+    }
+    if (policy.maxAttempts !== undefined && retryCount >= policy.maxAttempts) {
+      const message = `gave up after ${retryCount} attempts: ${err.message}`;
+      // Restate: on max attempts the invocation pauses (resumable through the admin API) or is killed.
+      this.giveUp(
+        a,
+        policy.onMaxAttempts === 'PAUSE'
+          ? { kind: 'pause', reason: message }
+          : { kind: 'fail', failure: { code: 500, message } },
+      );
       return;
     }
     const delay =
       err.retryDelayMs ??
-      Math.min(policy.maxIntervalMs, policy.initialIntervalMs * policy.factor ** Math.min(a.retryCount, 50));
+      Math.min(
+        policy.maxIntervalMs ?? Number.POSITIVE_INFINITY,
+        policy.initialIntervalMs * policy.factor ** Math.min(a.retryCount, 50),
+      );
     this.opts.log('warn', 'invocation attempt failed; retrying', {
       invocationId: a.invocationId,
       attempt: retryCount,
@@ -184,11 +194,29 @@ export class InvokerDriver implements Invoker {
     this.invoke(a.leader, a.invocationId);
   }
 
+  /** The attempts ran out or failed terminally: the invocation fails or pauses; no more attempts. */
+  private giveUp(a: Attempt, effect: Extract<InvokerEffect, { kind: 'fail' | 'pause' }>): void {
+    const error = effect.kind === 'fail' ? effect.failure.message : effect.reason;
+    this.opts.log('warn', effect.kind === 'fail' ? 'invocation failed' : 'invocation paused', {
+      invocationId: a.invocationId,
+      error,
+    });
+    this.append(a, effect);
+    this.attempts.delete(a.invocationId);
+    this.retries.delete(a.invocationId);
+  }
+
   private async attempt(a: Attempt): Promise<'done'> {
     const leader = a.leader;
     const st = await leader.reader.status(a.invocationId);
     if (!st || st.phase !== 'invoked') return 'done';
-    const { uri, deploymentId, protocolVersion, headers, useHttp11 } = this.pickDeployment(st);
+    const svc = this.opts.schema.service(st.target.service);
+    a.options = resolveInvocationOptions(
+      svc,
+      svc?.handlers.find((h) => h.name === st.target.handler),
+      this.opts.defaults,
+    );
+    const { uri, deploymentId, protocolVersion, headers, useHttp11, requestResponse } = this.pickDeployment(st);
     if (st.deploymentId === undefined) this.append(a, { kind: 'pin', deploymentId, protocolVersion });
     const journal = await leader.reader.journal(st);
     a.startLength = journal.length;
@@ -221,10 +249,19 @@ export class InvokerDriver implements Invoker {
       }),
     );
     for (const e of journal) stream.write(e.type, e.bytes);
-    a.write = (entry) => stream.write(entry.type, entry.bytes);
-    for (const p of a.pending) if (p.index >= a.startLength) a.write(p.entry);
+    if (requestResponse) {
+      // Request/response deployment: the whole journal is the request; the endpoint runs until it ends or
+      // suspends. Notifications that arrive meanwhile are in the journal; a suspension waiting on one of them
+      // starts a new request at once (state machine, `suspend`).
+      stream.end();
+      a.write = () => {};
+    } else {
+      a.write = (entry) => stream.write(entry.type, entry.bytes);
+      for (const p of a.pending) if (p.index >= a.startLength) a.write(p.entry);
+    }
     a.pending = [];
 
+    const { inactivityTimeoutMs, abortTimeoutMs } = a.options;
     let inactivity: NodeJS.Timeout | undefined;
     let abortTimer: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -233,9 +270,9 @@ export class InvokerDriver implements Invoker {
         stream.end(); // ask the endpoint to suspend
         abortTimer = setTimeout(
           () => a.abort.abort(new Error('abort timeout: the endpoint did not finish after being asked to suspend')),
-          this.opts.abortTimeoutMs,
+          abortTimeoutMs,
         );
-      }, this.opts.inactivityTimeoutMs);
+      }, inactivityTimeoutMs);
     };
     arm();
     try {
@@ -249,7 +286,7 @@ export class InvokerDriver implements Invoker {
         switch (m.kind) {
           case 'command':
             this.checkCommand(m.entry);
-            this.append(a, { kind: 'command', entry: m.entry, target: this.enrich(m.entry) });
+            this.append(a, { kind: 'command', entry: m.entry, ...this.enrich(m.entry) });
             break;
           case 'proposeRun': {
             const p = J.decodeProposeRun(frame.payload);
@@ -318,12 +355,22 @@ export class InvokerDriver implements Invoker {
     }
   }
 
-  /** Service and handler types of a call's target, as registered (the state machine has no schema). */
-  private enrich(entry: JournalEntry): Pick<Target, 'serviceType' | 'handlerType'> | undefined {
+  /**
+   * Service and handler types of a call's target, and the callee's retention, as registered (the state machine
+   * has no schema).
+   */
+  private enrich(entry: JournalEntry): Pick<Extract<InvokerEffect, { kind: 'command' }>, 'target' | 'retention'> {
     const t = J.callTarget(entry);
-    if (!t) return undefined;
+    if (!t) return {};
     const svc = this.opts.schema.service(t.service);
-    return { serviceType: svc?.ty, handlerType: svc?.handlers.find((h) => h.name === t.handler)?.ty };
+    const handler = svc?.handlers.find((h) => h.name === t.handler);
+    const cmd = J.decodeCommand(entry);
+    const idempotencyKey = cmd.kind === 'call' || cmd.kind === 'oneWayCall' ? cmd.idempotencyKey : undefined;
+    const r = invocationRetention(svc, handler, this.opts.defaults, { key: t.key, idempotencyKey });
+    return {
+      target: { serviceType: svc?.ty, handlerType: handler?.ty },
+      retention: { retentionMs: r.retentionMs, journalRetentionMs: r.journalRetentionMs },
+    };
   }
 
   private pickDeployment(st: InvocationStatus) {
@@ -349,6 +396,7 @@ export class InvokerDriver implements Invoker {
       protocolVersion,
       headers: dep.additionalHeaders,
       useHttp11: dep.useHttp11,
+      requestResponse: dep.protocolType === 'RequestResponse' || dep.useHttp11,
     };
   }
 }

@@ -20,6 +20,7 @@ import {
   type Target,
   TIMER_INVOKE,
   TIMER_PURGE,
+  TIMER_PURGE_JOURNAL,
   type TimerKey,
 } from './types.ts';
 
@@ -223,6 +224,7 @@ export class PartitionStateMachine {
       arrived: { completions: [], signals: [], names: [] },
       idempotencyKey: inv.idempotencyKey,
       retentionMs: inv.retentionMs,
+      journalRetentionMs: inv.journalRetentionMs,
     };
     this.writeEntry(st, J.inputCommand(inv.headers, inv.input));
     if (inv.executionTime !== undefined && inv.executionTime > now) {
@@ -280,7 +282,7 @@ export class PartitionStateMachine {
         st.protocolVersion = effect.protocolVersion;
         break;
       case 'command':
-        await this.onCommand(st, effect.entry, now, effect.target);
+        await this.onCommand(st, effect.entry, now, effect.target, effect.retention);
         break;
       case 'runCompletion':
         await this.addNotification(
@@ -324,6 +326,7 @@ export class PartitionStateMachine {
     entry: JournalEntry,
     now: number,
     enriched?: Pick<Target, 'serviceType' | 'handlerType'>,
+    retention?: { retentionMs: number; journalRetentionMs: number },
   ): Promise<void> {
     const cmd = J.decodeCommand(entry);
     const isCall = cmd.kind === 'call' || cmd.kind === 'oneWayCall';
@@ -374,6 +377,7 @@ export class PartitionStateMachine {
           input: cmd.parameter,
           headers: cmd.headers,
           idempotencyKey: cmd.idempotencyKey,
+          ...retention,
         };
         if (cmd.kind === 'call') {
           inv.sink = { kind: 'invocation', invocationId: st.id, completionId: cmd.resultCompletionId };
@@ -519,6 +523,10 @@ export class PartitionStateMachine {
       if (st.phase === 'completed') await this.purge(st);
       return;
     }
+    if (timer.completionId === TIMER_PURGE_JOURNAL) {
+      if (st.phase === 'completed') this.dropRetainedJournal(st);
+      return;
+    }
     if (st.phase === 'completed') return;
     if (timer.completionId === TIMER_INVOKE) {
       if (st.phase === 'scheduled') {
@@ -537,28 +545,44 @@ export class PartitionStateMachine {
     this.effects.push({ kind: 'stopAttempt', invocationId: st.id });
     // Journal entries are keyed by index < journalLength: no scan needed.
     const input = st.journalLength > 0 ? await this.tables.journalEntry(st.id, 0) : undefined;
-    for (let i = 0; i < st.journalLength; i++) this.tables.delJournalEntry(st.id, i);
     if (st.deploymentId !== undefined) this.tables.delPinned(st.deploymentId, st.id);
-    await this.release(st, now);
     const retention = st.retentionMs ?? 0;
+    const journalRetention = retention > 0 ? Math.min(st.journalRetentionMs ?? 0, retention) : 0;
+    if (journalRetention <= 0) this.deleteJournal(st);
+    await this.release(st, now);
     if (retention > 0) {
-      // Keep the result (attach, output, idempotent re-submission) until the retention ends.
+      // Keep the result (attach, output, idempotent re-submission) until the retention ends, and the journal
+      // (admin introspection) until the journal retention ends.
       st.phase = 'completed';
       st.output = outcome;
       st.completedAt = now;
       st.sinks = [];
-      st.journalLength = 0;
       st.waiting = undefined;
       if (input) st.input = input;
       this.saveStatus(st);
       this.addTimer({ wakeAt: now + retention, invocationId: st.id, completionId: TIMER_PURGE });
+      if (journalRetention > 0 && journalRetention < retention)
+        this.addTimer({ wakeAt: now + journalRetention, invocationId: st.id, completionId: TIMER_PURGE_JOURNAL });
     } else {
       this.tables.delStatus(st.id);
     }
   }
 
+  /** Journal entries are keyed by index < journalLength: no scan needed. */
+  private deleteJournal(st: InvocationStatus): void {
+    for (let i = 0; i < st.journalLength; i++) this.tables.delJournalEntry(st.id, i);
+    st.journalLength = 0;
+  }
+
+  /** The journal retention of a completed invocation ended before its status retention. */
+  private dropRetainedJournal(st: InvocationStatus): void {
+    this.deleteJournal(st);
+    this.saveStatus(st);
+  }
+
   /** Forgets a completed invocation; for a workflow also its state and promises. */
   private async purge(st: InvocationStatus): Promise<void> {
+    this.deleteJournal(st);
     this.tables.delStatus(st.id);
     if (st.target.serviceType === 'WORKFLOW' && st.target.handlerType === 'WORKFLOW' && st.target.key !== undefined) {
       await this.tables.clearState(st.target);
@@ -609,6 +633,12 @@ export class PartitionStateMachine {
           return answer({ ok: false, code: 409, message: 'only completed invocations can be purged' });
         }
         await this.purge(st);
+        return answer({ ok: true, value: new Uint8Array() });
+      case 'purge-journal':
+        if (st.phase !== 'completed') {
+          return answer({ ok: false, code: 409, message: 'only the journal of a completed invocation can be purged' });
+        }
+        this.dropRetainedJournal(st);
         return answer({ ok: true, value: new Uint8Array() });
       case 'pause':
         if (st.phase !== 'invoked' && st.phase !== 'suspended') {

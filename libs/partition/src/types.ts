@@ -59,6 +59,8 @@ export interface NewInvocation {
   idempotencyKey?: string;
   /** How long a completed result stays retrievable (ms); 0 = forget at once. */
   retentionMs?: number;
+  /** How long the journal of a completed invocation is kept (ms, <= retentionMs); 0 = drop at completion. */
+  journalRetentionMs?: number;
   /** Report `submitted` (with whether it existed already) once applied: idempotent sends. */
   reportSubmit?: boolean;
 }
@@ -83,7 +85,13 @@ export type Failure = { code: number; message: string };
 export type InvokerEffect =
   | { kind: 'pin'; deploymentId: string; protocolVersion: number }
   /** A command message the SDK sent. */
-  | { kind: 'command'; entry: JournalEntry; target?: Pick<Target, 'serviceType' | 'handlerType'> }
+  | {
+      kind: 'command';
+      entry: JournalEntry;
+      target?: Pick<Target, 'serviceType' | 'handlerType'>;
+      /** For a call or send: the callee's retention, from the schema (the state machine has none). */
+      retention?: { retentionMs: number; journalRetentionMs: number };
+    }
   | { kind: 'runCompletion'; completionId: number; value?: Uint8Array; failure?: Failure }
   | { kind: 'suspend'; waiting: WaitingSet }
   | { kind: 'end' }
@@ -94,6 +102,8 @@ export type InvokerEffect =
 
 export const TIMER_INVOKE = -1;
 export const TIMER_PURGE = -2;
+/** End of the journal retention of a completed invocation whose status is kept longer. */
+export const TIMER_PURGE_JOURNAL = -3;
 
 export interface TimerKey {
   wakeAt: number;
@@ -124,7 +134,7 @@ export type Command =
   /** Attach to an invocation's result, or read it if it is there (`output`). */
   | { kind: 'Attach'; ts: number; invocationId: string; sink: ResponseSink; mode: 'attach' | 'output'; dedup?: Dedup };
 
-export type ControlOp = 'cancel' | 'kill' | 'purge' | 'pause' | 'resume' | 'restart-as-new';
+export type ControlOp = 'cancel' | 'kill' | 'purge' | 'purge-journal' | 'pause' | 'resume' | 'restart-as-new';
 
 export type InvocationPhase = 'scheduled' | 'inboxed' | 'invoked' | 'suspended' | 'paused' | 'completed';
 
@@ -145,6 +155,8 @@ export interface InvocationStatus {
   output?: InvocationOutcome;
   idempotencyKey?: string;
   retentionMs?: number;
+  /** Journal retention after completion (ms); while it lasts the journal (journalLength entries) is kept. */
+  journalRetentionMs?: number;
   completedAt?: number;
   /** The input command of a completed invocation whose result is retained (for restart-as-new). */
   input?: JournalEntry;

@@ -108,7 +108,10 @@ export interface WaitingSet {
 export interface TimerKey {
   wakeAt: bigint;
   invocationId: string;
-  /** Completion id of a sleep; -1 for a delayed invocation; -2 at the end of retention. */
+  /**
+   * Completion id of a sleep; -1 for a delayed invocation; -2 at the end of retention; -3 at the end of the
+   * journal retention.
+   */
   completionId: number;
 }
 
@@ -122,6 +125,8 @@ export interface NewInvocation {
   idempotencyKey?: string | undefined;
   retentionMs?: bigint | undefined;
   reportSubmit: boolean;
+  /** How long its journal stays after completion (capped by retention_ms). */
+  journalRetentionMs?: bigint | undefined;
 }
 
 export interface InvokerEffect {
@@ -147,7 +152,12 @@ export interface InvokerEffect_Command {
     | undefined;
   /** Service and handler type of a call's target, as the invoker resolved them. */
   serviceType?: string | undefined;
-  handlerType?: string | undefined;
+  handlerType?:
+    | string
+    | undefined;
+  /** Of a call or send: the callee's retention and journal retention, as the invoker resolved them. */
+  retentionMs?: bigint | undefined;
+  journalRetentionMs?: bigint | undefined;
 }
 
 export interface InvokerEffect_RunCompletion {
@@ -203,7 +213,7 @@ export interface OutboxTruncate {
 
 export interface Control {
   invocationId: string;
-  /** cancel, kill, purge, pause, resume, restart-as-new */
+  /** cancel, kill, purge, purge-journal, pause, resume, restart-as-new */
   op: string;
   sink?: ResponseSink | undefined;
   dedup?: Dedup | undefined;
@@ -262,6 +272,7 @@ export interface InvocationStatus {
   locked: boolean;
   /** Sequence number of its entry in its key's inbox while inboxed. */
   inboxSeq?: bigint | undefined;
+  journalRetentionMs?: bigint | undefined;
 }
 
 export interface PromiseWaiter {
@@ -1515,6 +1526,7 @@ function createBaseNewInvocation(): NewInvocation {
     idempotencyKey: undefined,
     retentionMs: undefined,
     reportSubmit: false,
+    journalRetentionMs: undefined,
   };
 }
 
@@ -1552,6 +1564,12 @@ export const NewInvocation: MessageFns<NewInvocation> = {
     }
     if (message.reportSubmit !== false) {
       writer.uint32(72).bool(message.reportSubmit);
+    }
+    if (message.journalRetentionMs !== undefined) {
+      if (BigInt.asIntN(64, message.journalRetentionMs) !== message.journalRetentionMs) {
+        throw new globalThis.Error("value provided for field message.journalRetentionMs of type int64 too large");
+      }
+      writer.uint32(80).int64(message.journalRetentionMs);
     }
     return writer;
   },
@@ -1641,6 +1659,14 @@ export const NewInvocation: MessageFns<NewInvocation> = {
             message.reportSubmit = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.journalRetentionMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1675,6 +1701,9 @@ export const NewInvocation: MessageFns<NewInvocation> = {
       ? BigInt(object.retentionMs)
       : undefined;
     message.reportSubmit = object.reportSubmit ?? false;
+    message.journalRetentionMs = (object.journalRetentionMs !== undefined && object.journalRetentionMs !== null)
+      ? BigInt(object.journalRetentionMs)
+      : undefined;
     return message;
   },
 };
@@ -1919,7 +1948,13 @@ export const InvokerEffect_Pin: MessageFns<InvokerEffect_Pin> = {
 };
 
 function createBaseInvokerEffect_Command(): InvokerEffect_Command {
-  return { entry: undefined, serviceType: undefined, handlerType: undefined };
+  return {
+    entry: undefined,
+    serviceType: undefined,
+    handlerType: undefined,
+    retentionMs: undefined,
+    journalRetentionMs: undefined,
+  };
 }
 
 export const InvokerEffect_Command: MessageFns<InvokerEffect_Command> = {
@@ -1932,6 +1967,18 @@ export const InvokerEffect_Command: MessageFns<InvokerEffect_Command> = {
     }
     if (message.handlerType !== undefined) {
       writer.uint32(26).string(message.handlerType);
+    }
+    if (message.retentionMs !== undefined) {
+      if (BigInt.asIntN(64, message.retentionMs) !== message.retentionMs) {
+        throw new globalThis.Error("value provided for field message.retentionMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.retentionMs);
+    }
+    if (message.journalRetentionMs !== undefined) {
+      if (BigInt.asIntN(64, message.journalRetentionMs) !== message.journalRetentionMs) {
+        throw new globalThis.Error("value provided for field message.journalRetentionMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.journalRetentionMs);
     }
     return writer;
   },
@@ -1973,6 +2020,22 @@ export const InvokerEffect_Command: MessageFns<InvokerEffect_Command> = {
             message.handlerType = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.retentionMs = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.journalRetentionMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1995,6 +2058,12 @@ export const InvokerEffect_Command: MessageFns<InvokerEffect_Command> = {
       : undefined;
     message.serviceType = object.serviceType ?? undefined;
     message.handlerType = object.handlerType ?? undefined;
+    message.retentionMs = (object.retentionMs !== undefined && object.retentionMs !== null)
+      ? BigInt(object.retentionMs)
+      : undefined;
+    message.journalRetentionMs = (object.journalRetentionMs !== undefined && object.journalRetentionMs !== null)
+      ? BigInt(object.journalRetentionMs)
+      : undefined;
     return message;
   },
 };
@@ -3126,6 +3195,7 @@ function createBaseInvocationStatus(): InvocationStatus {
     input: undefined,
     locked: false,
     inboxSeq: undefined,
+    journalRetentionMs: undefined,
   };
 }
 
@@ -3205,6 +3275,12 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
         throw new globalThis.Error("value provided for field message.inboxSeq of type uint64 too large");
       }
       writer.uint32(152).uint64(message.inboxSeq);
+    }
+    if (message.journalRetentionMs !== undefined) {
+      if (BigInt.asIntN(64, message.journalRetentionMs) !== message.journalRetentionMs) {
+        throw new globalThis.Error("value provided for field message.journalRetentionMs of type int64 too large");
+      }
+      writer.uint32(160).int64(message.journalRetentionMs);
     }
     return writer;
   },
@@ -3374,6 +3450,14 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
             message.inboxSeq = reader.uint64() as bigint;
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.journalRetentionMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3429,6 +3513,9 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
     message.locked = object.locked ?? false;
     message.inboxSeq = (object.inboxSeq !== undefined && object.inboxSeq !== null)
       ? BigInt(object.inboxSeq)
+      : undefined;
+    message.journalRetentionMs = (object.journalRetentionMs !== undefined && object.journalRetentionMs !== null)
+      ? BigInt(object.journalRetentionMs)
       : undefined;
     return message;
   },

@@ -1,0 +1,121 @@
+import type { HandlerSchema, ServiceSchema } from './schema.ts';
+
+/**
+ * The per-invocation options Restate lets a service and a handler set (endpoint manifest, `PATCH
+ * /services/{service}`), resolved handler > service > server default. The engine, the invoker and the
+ * admin API all read them through `resolveInvocationOptions`, so that what the admin API shows is what runs.
+ */
+export interface EffectiveRetryPolicy {
+  initialIntervalMs: number;
+  factor: number;
+  /** undefined = no cap on the delay between attempts. */
+  maxIntervalMs: number | undefined;
+  /** Attempts including the first; undefined = retry forever. */
+  maxAttempts: number | undefined;
+  /** What happens when the attempts run out: pause (resumable through the admin API) or kill. */
+  onMaxAttempts: 'PAUSE' | 'KILL';
+}
+
+/** Server-wide defaults (Restate 1.7: 1d retentions, 1m inactivity, 10m abort, 70 attempts then pause). */
+export interface InvocationDefaults {
+  journalRetentionMs: number;
+  idempotencyRetentionMs: number;
+  workflowCompletionRetentionMs: number;
+  inactivityTimeoutMs: number;
+  abortTimeoutMs: number;
+  retry: EffectiveRetryPolicy;
+}
+
+export const RESTATE_INVOCATION_DEFAULTS: InvocationDefaults = {
+  journalRetentionMs: 86_400_000,
+  idempotencyRetentionMs: 86_400_000,
+  workflowCompletionRetentionMs: 86_400_000,
+  inactivityTimeoutMs: 60_000,
+  abortTimeoutMs: 600_000,
+  retry: { initialIntervalMs: 500, factor: 2, maxIntervalMs: 60_000, maxAttempts: 70, onMaxAttempts: 'PAUSE' },
+};
+
+export interface InvocationOptions {
+  journalRetentionMs: number;
+  idempotencyRetentionMs: number;
+  workflowCompletionRetentionMs: number;
+  inactivityTimeoutMs: number;
+  abortTimeoutMs: number;
+  retry: EffectiveRetryPolicy;
+}
+
+/** The service-level values (service > default): what `GET /services/{service}` shows. */
+export function serviceOptions(svc: ServiceSchema | undefined, d: InvocationDefaults): InvocationOptions {
+  const r = svc?.retryPolicy;
+  const wf = svc?.handlers.find((h) => h.ty === 'WORKFLOW')?.workflowCompletionRetentionMs;
+  return {
+    journalRetentionMs: svc?.journalRetentionMs ?? d.journalRetentionMs,
+    idempotencyRetentionMs: svc?.idempotencyRetentionMs ?? d.idempotencyRetentionMs,
+    workflowCompletionRetentionMs: wf ?? d.workflowCompletionRetentionMs,
+    inactivityTimeoutMs: svc?.inactivityTimeoutMs ?? d.inactivityTimeoutMs,
+    abortTimeoutMs: svc?.abortTimeoutMs ?? d.abortTimeoutMs,
+    retry: {
+      initialIntervalMs: r?.initialIntervalMs ?? d.retry.initialIntervalMs,
+      factor: r?.factor ?? d.retry.factor,
+      maxIntervalMs: r?.maxIntervalMs ?? d.retry.maxIntervalMs,
+      maxAttempts: r?.maxAttempts ?? d.retry.maxAttempts,
+      onMaxAttempts: r?.onMaxAttempts ?? d.retry.onMaxAttempts,
+    },
+  };
+}
+
+/** The values an invocation of `handler` uses: handler > service > server default. */
+export function resolveInvocationOptions(
+  svc: ServiceSchema | undefined,
+  handler: HandlerSchema | undefined,
+  d: InvocationDefaults,
+): InvocationOptions {
+  const s = serviceOptions(svc, d);
+  const r = handler?.retryPolicy;
+  return {
+    journalRetentionMs: handler?.journalRetentionMs ?? s.journalRetentionMs,
+    idempotencyRetentionMs: handler?.idempotencyRetentionMs ?? s.idempotencyRetentionMs,
+    workflowCompletionRetentionMs: handler?.workflowCompletionRetentionMs ?? s.workflowCompletionRetentionMs,
+    inactivityTimeoutMs: handler?.inactivityTimeoutMs ?? s.inactivityTimeoutMs,
+    abortTimeoutMs: handler?.abortTimeoutMs ?? s.abortTimeoutMs,
+    retry: {
+      initialIntervalMs: r?.initialIntervalMs ?? s.retry.initialIntervalMs,
+      factor: r?.factor ?? s.retry.factor,
+      maxIntervalMs: r?.maxIntervalMs ?? s.retry.maxIntervalMs,
+      maxAttempts: r?.maxAttempts ?? s.retry.maxAttempts,
+      onMaxAttempts: r?.onMaxAttempts ?? s.retry.onMaxAttempts,
+    },
+  };
+}
+
+/**
+ * How long a completed invocation is kept (Restate): an idempotent one for its idempotency retention, a
+ * workflow run for its completion retention, and every one for its journal retention, which those two cap.
+ * `statusMs` = how long status and result stay (attach/output); `journalMs` = how long its journal stays.
+ */
+export function completionRetention(
+  o: InvocationOptions,
+  kind: { idempotent: boolean; workflow: boolean },
+): { statusMs: number; journalMs: number } {
+  const completionMs = kind.workflow ? o.workflowCompletionRetentionMs : kind.idempotent ? o.idempotencyRetentionMs : 0;
+  const journalMs =
+    kind.workflow || kind.idempotent ? Math.min(o.journalRetentionMs, completionMs) : o.journalRetentionMs;
+  return { statusMs: Math.max(completionMs, journalMs), journalMs };
+}
+
+/**
+ * Retention of a new invocation of `handler` of `svc` (registered schema, server defaults): a workflow run
+ * (workflow handler, with a key) and an invocation with an idempotency key keep their result longer.
+ * `retentionMs` = status and result; `journalRetentionMs` = journal.
+ */
+export function invocationRetention(
+  svc: ServiceSchema | undefined,
+  handler: HandlerSchema | undefined,
+  d: InvocationDefaults,
+  req: { key?: string; idempotencyKey?: string },
+): { retentionMs: number; journalRetentionMs: number; workflow: boolean; idempotent: boolean } {
+  const workflow = svc?.ty === 'WORKFLOW' && handler?.ty === 'WORKFLOW' && req.key !== undefined;
+  const idempotent = !workflow && req.idempotencyKey !== undefined;
+  const r = completionRetention(resolveInvocationOptions(svc, handler, d), { idempotent, workflow });
+  return { retentionMs: r.statusMs, journalRetentionMs: r.journalMs, workflow, idempotent };
+}

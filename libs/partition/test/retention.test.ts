@@ -1,0 +1,145 @@
+/**
+ * Retention of completed invocations in the partition state machine: status and result for `retentionMs`, the
+ * journal for `journalRetentionMs` (Restate keeps every completed invocation for the journal retention).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { type PartitionStore, StorageEngine } from '@stead/storage';
+import * as J from '../src/journal.ts';
+import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
+import type { Command, Effect, JournalEntry, NewInvocation, TimerKey } from '../src/types.ts';
+
+function outputCmd(value: string): JournalEntry {
+  const w = new BinaryWriter();
+  w.uint32((14 << 3) | WireType.LengthDelimited).fork();
+  w.uint32((1 << 3) | WireType.LengthDelimited).bytes(Buffer.from(value));
+  w.join();
+  return { type: J.T.Output, bytes: w.finish() };
+}
+
+describe('retention of completed invocations', () => {
+  let dir: string;
+  let engine: StorageEngine;
+  let store: PartitionStore;
+  let sm: PartitionStateMachine;
+  let reader: PartitionReader;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'stead-retention-'));
+    engine = await StorageEngine.open(dir);
+    store = engine.partition(0);
+    sm = new PartitionStateMachine(store, {
+      partitionId: 0,
+      partitionKeyOfInvocation: () => 1n,
+      childId: (parent, index) => `child-${parent}-${index}`,
+      awakeable: () => {
+        throw new Error('unused');
+      },
+      idempotentId: (svc, key, handler, ik) => `idem-${svc}-${key}-${handler}-${ik}`,
+      workflowId: (name, key) => `wf-${name}-${key}`,
+    });
+    reader = new PartitionReader(store);
+  });
+  afterEach(async () => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const invoke = (id: string, extra: Partial<NewInvocation>): Command => ({
+    kind: 'Invoke',
+    ts: 1000,
+    inv: { id, target: { service: 'Greeter', handler: 'greet' }, input: Buffer.from('"hi"'), headers: [], ...extra },
+  });
+  const effect = (id: string, e: Extract<Command, { kind: 'Effect' }>['effect']): Command => ({
+    kind: 'Effect',
+    ts: 2000,
+    epoch: 1,
+    invocationId: id,
+    effect: e,
+  });
+  const output = (id: string): Command => ({
+    kind: 'Attach',
+    ts: 2500,
+    invocationId: id,
+    sink: { kind: 'ingress', node: 'n' },
+    mode: 'output',
+  });
+  const timers = (effects: Effect[]): TimerKey[] =>
+    effects.flatMap((e) => (e.kind === 'timer' ? [e.timer] : [])).sort((a, b) => a.wakeAt - b.wakeAt);
+  const journalKeys = async (id: string) => (await store.scan(`j/${id}/`)).length;
+  const runToEnd = async (id: string, extra: Partial<NewInvocation>) => {
+    await sm.apply(invoke(id, extra));
+    await sm.apply(effect(id, { kind: 'command', entry: outputCmd('"done"') }));
+    return sm.apply(effect(id, { kind: 'end' }));
+  };
+
+  it('keeps a plain invocation with its journal for the journal retention, then purges both', async () => {
+    const end = await runToEnd('p1', { retentionMs: 5_000, journalRetentionMs: 5_000 });
+    const [purge] = timers(end);
+    expect(timers(end)).toHaveLength(1);
+    expect(purge.wakeAt).toBe(2000 + 5_000);
+    const st = await reader.status('p1');
+    expect(st).toMatchObject({ phase: 'completed', completedAt: 2000, journalLength: 2 });
+    expect((await reader.journal(st!)).map((e) => e.type)).toEqual([J.T.Input, J.T.Output]);
+    const out = await sm.apply(output('p1'));
+    expect(out[0]).toMatchObject({ kind: 'respond', outcome: { ok: true, value: Buffer.from('"done"') } });
+
+    await sm.apply({ kind: 'TimerFired', ts: purge.wakeAt, timer: purge });
+    expect(await reader.status('p1')).toBeUndefined();
+    expect(await journalKeys('p1')).toBe(0);
+    expect((await sm.apply(output('p1')))[0]).toMatchObject({ outcome: { ok: false, code: 404 } });
+  });
+
+  it('drops the journal when its retention ends and keeps the result until the longer retention ends', async () => {
+    const end = await runToEnd('i1', { retentionMs: 60_000, journalRetentionMs: 1_000, idempotencyKey: 'k' });
+    const [dropJournal, purge] = timers(end);
+    expect([dropJournal.wakeAt, purge.wakeAt]).toEqual([3000, 62_000]);
+    expect(await journalKeys('i1')).toBe(2);
+
+    await sm.apply({ kind: 'TimerFired', ts: dropJournal.wakeAt, timer: dropJournal });
+    const st = await reader.status('i1');
+    expect(st).toMatchObject({ phase: 'completed', journalLength: 0 });
+    expect(await journalKeys('i1')).toBe(0);
+    expect((await sm.apply(output('i1')))[0]).toMatchObject({ outcome: { ok: true } });
+
+    await sm.apply({ kind: 'TimerFired', ts: purge.wakeAt, timer: purge });
+    expect(await reader.status('i1')).toBeUndefined();
+  });
+
+  it('purges a retained journal with the invocation on an explicit purge', async () => {
+    await runToEnd('p2', { retentionMs: 5_000, journalRetentionMs: 5_000 });
+    const res = await sm.apply({
+      kind: 'Control',
+      ts: 2600,
+      invocationId: 'p2',
+      op: 'purge',
+      sink: { kind: 'ingress', node: 'n' },
+    });
+    expect(res[0]).toMatchObject({ kind: 'respond', outcome: { ok: true } });
+    expect(await reader.status('p2')).toBeUndefined();
+    expect(await journalKeys('p2')).toBe(0);
+  });
+
+  it('purge-journal drops only the journal of a completed invocation', async () => {
+    const sink = { kind: 'ingress' as const, node: 'n' };
+    await sm.apply(invoke('p4', { retentionMs: 5_000, journalRetentionMs: 5_000 }));
+    const early = await sm.apply({ kind: 'Control', ts: 1500, invocationId: 'p4', op: 'purge-journal', sink });
+    expect(early[0]).toMatchObject({ outcome: { ok: false, code: 409 } });
+    await sm.apply(effect('p4', { kind: 'command', entry: outputCmd('"done"') }));
+    await sm.apply(effect('p4', { kind: 'end' }));
+    const res = await sm.apply({ kind: 'Control', ts: 2600, invocationId: 'p4', op: 'purge-journal', sink });
+    expect(res[0]).toMatchObject({ outcome: { ok: true } });
+    expect(await reader.status('p4')).toMatchObject({ phase: 'completed', journalLength: 0 });
+    expect(await journalKeys('p4')).toBe(0);
+    expect((await sm.apply(output('p4')))[0]).toMatchObject({ outcome: { ok: true } });
+  });
+
+  it('forgets status and journal at once when there is no retention', async () => {
+    const end = await runToEnd('p3', { retentionMs: 0, journalRetentionMs: 0 });
+    expect(timers(end)).toEqual([]);
+    expect(await reader.status('p3')).toBeUndefined();
+    expect(await journalKeys('p3')).toBe(0);
+  });
+});
