@@ -9,6 +9,7 @@ import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { type PartitionStore, StorageEngine } from '@stead/storage';
 import * as J from '../src/journal.ts';
 import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
+import { strKey } from '../src/tables.ts';
 import type { Command, Effect, JournalEntry, NewInvocation, TimerKey } from '../src/types.ts';
 
 function outputCmd(value: string): JournalEntry {
@@ -68,7 +69,8 @@ describe('retention of completed invocations', () => {
   });
   const timers = (effects: Effect[]): TimerKey[] =>
     effects.flatMap((e) => (e.kind === 'timer' ? [e.timer] : [])).sort((a, b) => a.wakeAt - b.wakeAt);
-  const journalKeys = async (id: string) => (await store.scan(`j/${id}/`)).length;
+  // Journal rows of the invocation as stored (table tag 'j', then the id; see src/tables.ts).
+  const journalKeys = async (id: string) => (await store.scan(`j${strKey(id)}`)).length;
   const runToEnd = async (id: string, extra: Partial<NewInvocation>) => {
     await sm.apply(invoke(id, extra));
     await sm.apply(effect(id, { kind: 'command', entry: outputCmd('"done"') }));
