@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type {
-  HandlerSchema,
-  IngressBackend,
-  IngressRequest,
-  InvocationOutcome,
-  SchemaView,
-  SendReceipt,
-  ServiceSchema,
+import {
+  type HandlerSchema,
+  type IngressBackend,
+  type IngressRequest,
+  type InvocationOutcome,
+  MAX_EXECUTION_TIME_MS,
+  type SchemaView,
+  type SendReceipt,
+  type ServiceSchema,
 } from '@stead/core';
 import { inputProblem } from './content-type.ts';
 import { parseDuration } from './duration.ts';
@@ -369,6 +370,17 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
           req,
           res,
           ingressError(400, `bad delay query parameter, must be a ISO8601 duration: ${parsed.error}`),
+        );
+      }
+      const latest = MAX_EXECUTION_TIME_MS - now();
+      if (!Number.isFinite(parsed.ms) || parsed.ms > latest) {
+        return write(
+          req,
+          res,
+          ingressError(
+            400,
+            `bad delay query parameter: '${delay}' puts the execution time past ${new Date(MAX_EXECUTION_TIME_MS).toISOString()}, the latest supported; the longest delay accepted now is ${Math.floor(latest / 86_400_000)} days`,
+          ),
         );
       }
       delayMs = parsed.ms;

@@ -125,6 +125,26 @@ describe('ingress HTTP server', () => {
     expect(backend.sends).toHaveLength(0);
   });
 
+  test('a delay that overflows the latest execution time is a 400 before anything is sent to the engine', async () => {
+    // `now` is 2030-01-01: 9999-12-31T23:59:59.999Z is 2,910,981.99 days away.
+    const huge = '9'.repeat(400);
+    for (const d of ['9999999999d', 'P9999999999D', `${huge}ms`, '2910982d', '415855w']) {
+      const r = await request(port, { path: `/Greeter/greet/send?delay=${d}`, headers: jsonHeaders, body: '"x"' });
+      expect(r.status).toBe(400);
+      expect(r.headers['x-restate-error-source']).toBe('ingress');
+      expect(JSON.parse(r.text).message).toMatch(
+        /^bad delay query parameter: .* puts the execution time past 9999-12-31T23:59:59\.999Z, the latest supported; the longest delay accepted now is 2910981 days$/,
+      );
+    }
+    expect(backend.sends).toHaveLength(0);
+    expect(errors).toHaveLength(0);
+    // The largest delay that still fits is accepted, and its execution time prints with a four-digit year.
+    const ok = await request(port, { path: '/Greeter/greet/send?delay=2910981d', headers: jsonHeaders, body: '"x"' });
+    expect(ok.status).toBe(202);
+    expect(JSON.parse(ok.text).executionTime).toBe('9999-12-31T00:00:00.000000000Z');
+    expect(backend.sends).toHaveLength(1);
+  });
+
   test('unknown service and handler are 404 with Restate bodies', async () => {
     const svc = await request(port, { path: '/Nope/greet', headers: jsonHeaders, body: '1' });
     expect(svc.status).toBe(404);

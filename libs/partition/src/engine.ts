@@ -7,6 +7,7 @@ import {
   type InvocationBackend,
   type InvocationOutcome,
   type InvocationQuery,
+  MAX_EXECUTION_TIME_MS,
   newInvocationId,
   parseAwakeableId,
   parseInvocationId,
@@ -309,6 +310,8 @@ export class Engine implements InvocationBackend {
     const { id, processor, target, retentionMs } = this.newInvocation(req);
     const now = Date.now();
     const executionTime = req.delayMs && req.delayMs > 0 ? now + req.delayMs : undefined;
+    if (executionTime !== undefined && !(executionTime <= MAX_EXECUTION_TIME_MS))
+      throw new InputError(`the delay of ${req.delayMs} ms puts the execution time past the latest supported one`);
     const dedupable = retentionMs > 0;
     const previously = dedupable
       ? new Promise<boolean>((resolve) => {
