@@ -1,3 +1,4 @@
+export * from './address-policy.ts';
 export * from './config.ts';
 export * from './cors.ts';
 export * from './deployable.ts';
