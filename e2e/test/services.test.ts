@@ -183,7 +183,9 @@ describe('stead-server with the official SDK', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify('y'.repeat(33 * 1024 * 1024)),
     }).catch((err) => err as Error);
-    if (!(res instanceof Error)) expect(res.status).toBe(413);
+    // The server may close the connection before the upload ends (then fetch rejects, with an error from
+    // another realm than this test's `Error`, hence no instanceof); an answer, if any, is the 413.
+    if (res instanceof Response) expect(res.status).toBe(413);
     expect(await (await call('echo', 'still up')).json()).toBe('still up');
   });
 });
