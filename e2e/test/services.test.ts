@@ -115,12 +115,14 @@ describe('stead-server with the official SDK', () => {
     for (const delay of ['9999999999d', 'P9999999999D', `${'9'.repeat(400)}ms`]) {
       const res = await send(`?delay=${delay}`);
       expect(res.status).toBe(400);
-      expect((await res.json()).message).toMatch(/puts the execution time past 9999-12-31T23:59:59\.999Z/);
+      expect(((await res.json()) as { message: string }).message).toMatch(
+        /puts the execution time past 9999-12-31T23:59:59\.999Z/,
+      );
     }
     // Nothing was appended under that idempotency key: the same send without the delay is the first one.
     const ok = await send('');
     expect(ok.status).toBe(202);
-    expect((await ok.json()).status).toBe('Accepted');
+    expect(((await ok.json()) as { status: string }).status).toBe('Accepted');
     await waitFor(() => lines(file).length === 1, { timeoutMs: 10_000, what: 'the send' });
   });
 
