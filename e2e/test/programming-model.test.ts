@@ -97,6 +97,29 @@ describe('the Restate programming model on stead-server', () => {
       expect(await json(b)).toBe('from a handler');
     });
 
+    it('cannot complete a reserved signal (1 = cancel) through a crafted awakeable id', async () => {
+      const file = join(dir, 'awk-reserved');
+      const id = await sendId('/Waiter/wait', { file }, { 'idempotency-key': 'awk-reserved' });
+      await waitFor(() => lines(file).length === 1, { what: 'the awakeable id' });
+      const [awakeable] = lines(file);
+      // sign_1 + base64url(24 invocation id bytes + u32 BE signal index): the SDK numbers awakeables from 17.
+      const bytes = Buffer.from(awakeable.slice('sign_1'.length), 'base64url');
+      expect(bytes.readUInt32BE(24)).toBe(17);
+      bytes.writeUInt32BE(1, 24);
+      const crafted = `sign_1${bytes.toString('base64url')}`;
+      for (const op of ['resolve', 'reject']) {
+        const res = await post(`/restate/awakeables/${crafted}/${op}`, 'x');
+        expect(res.status).toBe(400);
+        expect((await json(res)).message).toMatch(/signal 1 \(cancel\), which is reserved for built-in signals/);
+      }
+      // From a handler (ctx.resolveAwakeable) the crafted id resolves nothing either.
+      expect((await post('/Waiter/resolve', { id: crafted, value: 'x' })).status).toBe(200);
+      // The invocation was not cancelled: the real awakeable still completes it.
+      expect((await post(`/restate/awakeables/${awakeable}/resolve`, 'real')).status).toBe(202);
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`))).toBe('real');
+      expect(lines(file)).toEqual([awakeable]);
+    });
+
     it('answer 400 for a malformed awakeable id and keep serving', async () => {
       const res = await post('/restate/awakeables/sign_1notbase64!/resolve', 'x');
       expect(res.status).toBe(400);

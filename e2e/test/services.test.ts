@@ -105,6 +105,39 @@ describe('stead-server with the official SDK', () => {
     expect(Number(lines(file)[0].split(' ')[1]) - before).toBeGreaterThanOrEqual(1000);
   });
 
+  it('refuses a ?delay= past the latest execution time with 400, appending nothing', async () => {
+    const file = join(dir, 'overflow-delay');
+    const send = (query: string) =>
+      fetch(`${server.ingressUrl}/Receiver/record/send${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'overflow-delay' },
+        body: JSON.stringify({ file, tag: 'x' }),
+      });
+    for (const delay of ['9999999999d', 'P9999999999D', `${'9'.repeat(400)}ms`]) {
+      const res = await send(`?delay=${delay}`);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toMatch(
+        /puts the execution time past 9999-12-31T23:59:59\.999Z/,
+      );
+    }
+    // Nothing was appended under that idempotency key: the same send without the delay is the first one.
+    const ok = await send('');
+    expect(ok.status).toBe(202);
+    expect(((await ok.json()) as { status: string }).status).toBe('Accepted');
+    await waitFor(() => lines(file).length === 1, { timeoutMs: 10_000, what: 'the send' });
+  });
+
+  it('answers CORS requests with any origin as *, never with credentials; the admin API with none', async () => {
+    const origin = { origin: 'https://evil.example' };
+    const res = await call('echo', 'cors', { headers: { 'content-type': 'application/json', ...origin } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    const admin = await fetch(`${server.adminUrl}/deployments`, { headers: origin });
+    expect(admin.status).toBe(200);
+    expect(admin.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('sleeps durably', async () => {
     const started = Date.now();
     const res = await call('sleep', { ms: 1000 });

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
-import { ConfigError, helpText, type InvocationDefaults, loadSettings } from '@stead/core';
+import { ConfigError, corsPolicy, helpText, type InvocationDefaults, loadSettings } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
 import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
@@ -96,7 +96,14 @@ async function main(): Promise<void> {
       onMaxAttempts: s.retryOnMaxAttempts === 'kill' ? 'KILL' : 'PAUSE',
     },
   };
-  const schema = await SchemaRegistry.open({ dataDir, discover, minProtocolVersion: 5, maxProtocolVersion: 7 });
+  const schema = await SchemaRegistry.open({
+    dataDir,
+    discover,
+    minProtocolVersion: 5,
+    maxProtocolVersion: 7,
+    allowLinkLocal: s.allowLinkLocalDeployments,
+    maxDiscoveryResponseBytes: s.maxDiscoveryResponseSize,
+  });
   const engine = await Engine.start({
     dataDir,
     partitions: s.partitions,
@@ -120,6 +127,9 @@ async function main(): Promise<void> {
     pinnedInvocations: (id) => engine.pinnedInvocations(id),
     extend: (router) => mountInvocationRoutes(router, engine),
     onError: (err) => log('error', 'admin request failed', { error: err }),
+    cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
+    idleTimeoutMs: s.httpIdleTimeout,
+    maxConnections: s.maxConnections,
   });
   const ingress = await startIngressServer({
     host: s.bindAddress,
@@ -129,6 +139,9 @@ async function main(): Promise<void> {
     maxBodyBytes: s.maxBodySize,
     routes: invocationRoutes(engine, schema),
     onError: (err) => log('error', 'ingress request failed', { error: err }),
+    cors: corsPolicy(s.corsAllowedOrigins, s.corsAllowCredentials),
+    idleTimeoutMs: s.httpIdleTimeout,
+    maxConnections: s.maxConnections,
   });
   ready = true;
   log('info', 'stead-server ready', {

@@ -1,4 +1,4 @@
-import type { SettingsSpec } from '@stead/core';
+import { corsOriginsProblem, type SettingsSpec } from '@stead/core';
 
 /** Settings of the all-in-one server. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
 export const serverSettings = {
@@ -76,6 +76,46 @@ export const serverSettings = {
     default: '1d',
     min: 0,
     help: 'How long a completed workflow run (result, state, promises) is kept.',
+  },
+  httpIdleTimeout: {
+    kind: 'duration',
+    default: '60s',
+    min: 1,
+    help: 'An ingress or admin connection (HTTP/1.1 or HTTP/2) with no request in flight for this long is closed.',
+  },
+  maxConnections: {
+    kind: 'int',
+    default: '10000',
+    min: 1,
+    help: 'Most open connections per HTTP listener (ingress, admin); a connection over it is closed at once.',
+  },
+  corsAllowedOrigins: {
+    kind: 'string',
+    default: '*',
+    check: corsOriginsProblem,
+    help: "Browser origins that may call the ingress: '*' (any, never with credentials), a comma-separated list (https://app.example.com,http://localhost:3000), or 'none'.",
+  },
+  adminCorsAllowedOrigins: {
+    kind: 'string',
+    default: 'none',
+    check: corsOriginsProblem,
+    help: "Browser origins that may call the admin API: 'none' (same origin only, as the web UI), a comma-separated list, or '*' (any, never with credentials).",
+  },
+  corsAllowCredentials: {
+    kind: 'bool',
+    default: 'false',
+    help: 'Answer access-control-allow-credentials to origins in an explicit CORS list (never to *).',
+  },
+  allowLinkLocalDeployments: {
+    kind: 'bool',
+    default: 'false',
+    help: 'Allow registering deployments at link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata.google.internal).',
+  },
+  maxDiscoveryResponseSize: {
+    kind: 'bytes',
+    default: '4MiB',
+    min: 1,
+    help: 'Largest endpoint manifest read when registering a deployment (a larger one is refused with 400).',
   },
   shutdownTimeout: { kind: 'duration', default: '20s', min: 1, help: 'Grace period for a clean shutdown.' },
 } satisfies SettingsSpec;

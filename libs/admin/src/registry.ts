@@ -1,11 +1,13 @@
 import { join } from 'node:path';
-import type {
-  DeploymentSchema,
-  HandlerSchema,
-  RetryPolicyOverrides,
-  SchemaView,
-  ServiceSchema,
-  ServiceType,
+import {
+  type DeploymentSchema,
+  ForbiddenAddressError,
+  forbiddenHostReason,
+  type HandlerSchema,
+  type RetryPolicyOverrides,
+  type SchemaView,
+  type ServiceSchema,
+  type ServiceType,
 } from '@stead/core';
 import { newDeploymentId } from './ids.ts';
 import { FileSchemaStore, type SchemaSnapshot, type SchemaStore } from './store.ts';
@@ -15,6 +17,10 @@ export interface DiscoverOptions {
   headers?: Record<string, string>;
   useHttp11?: boolean;
   timeoutMs?: number;
+  /** Allow link-local and cloud metadata addresses (refused by default, also after DNS resolution). */
+  allowLinkLocal?: boolean;
+  /** Largest manifest read; a larger answer is refused with 400. */
+  maxResponseBytes?: number;
 }
 
 /** A service as the endpoint manifest describes it: no revision or deployment yet. */
@@ -79,6 +85,10 @@ export interface SchemaRegistryOptions {
   minProtocolVersion?: number;
   maxProtocolVersion?: number;
   discoveryTimeoutMs?: number;
+  /** Allow deployments at link-local and cloud metadata addresses (default: refused with 400). */
+  allowLinkLocal?: boolean;
+  /** Largest manifest read at registration (the discovery function's default when not given). */
+  maxDiscoveryResponseBytes?: number;
   now?: () => number;
   newDeploymentId?: () => string;
 }
@@ -108,6 +118,8 @@ export class SchemaRegistry implements SchemaView {
   private readonly minProtocol: number;
   private readonly maxProtocol: number;
   private readonly discoveryTimeoutMs: number | undefined;
+  private readonly allowLinkLocal: boolean;
+  private readonly maxDiscoveryResponseBytes: number | undefined;
   private readonly now: () => number;
   private readonly makeId: () => string;
   private entries = new Map<string, DeploymentEntry>();
@@ -123,6 +135,8 @@ export class SchemaRegistry implements SchemaView {
     this.minProtocol = opts.minProtocolVersion ?? 5;
     this.maxProtocol = opts.maxProtocolVersion ?? 7;
     this.discoveryTimeoutMs = opts.discoveryTimeoutMs;
+    this.allowLinkLocal = opts.allowLinkLocal === true;
+    this.maxDiscoveryResponseBytes = opts.maxDiscoveryResponseBytes;
     this.now = opts.now ?? Date.now;
     this.makeId = opts.newDeploymentId ?? newDeploymentId;
   }
@@ -199,9 +213,19 @@ export class SchemaRegistry implements SchemaView {
       return { created: false, dryRun, deployment: existing.deployment, services: existing.services };
 
     if (this.discoverFn === undefined) throw new SchemaError(500, 'this server cannot discover deployments');
+    if (!this.allowLinkLocal) {
+      const reason = forbiddenHostReason(new URL(uri).hostname);
+      if (reason !== undefined) throw new SchemaError(400, new ForbiddenAddressError(`'${uri}'`, reason).message);
+    }
     let discovered: DiscoveredEndpoint;
     try {
-      discovered = await this.discoverFn(uri, { headers, useHttp11, timeoutMs: this.discoveryTimeoutMs });
+      discovered = await this.discoverFn(uri, {
+        headers,
+        useHttp11,
+        timeoutMs: this.discoveryTimeoutMs,
+        allowLinkLocal: this.allowLinkLocal,
+        ...(this.maxDiscoveryResponseBytes !== undefined ? { maxResponseBytes: this.maxDiscoveryResponseBytes } : {}),
+      });
     } catch (err) {
       throw toSchemaError(err);
     }

@@ -97,6 +97,17 @@ export function renderService(
   return out;
 }
 
+/** What the admin API shows instead of an additional header's value. */
+export const REDACTED = '***';
+
+/**
+ * Additional headers as the admin API shows them: names only, every value redacted. They typically carry API
+ * keys and tokens for the deployment; the server still sends them, but never echoes them.
+ */
+export function redactHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+}
+
 function deploymentHead(dep: DeploymentSchema): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: dep.id,
@@ -104,7 +115,7 @@ function deploymentHead(dep: DeploymentSchema): Record<string, unknown> {
     protocol_type: dep.protocolType,
     http_version: dep.useHttp11 ? 'HTTP/1.1' : 'HTTP/2.0',
   };
-  if (Object.keys(dep.additionalHeaders).length > 0) out.additional_headers = dep.additionalHeaders;
+  if (Object.keys(dep.additionalHeaders).length > 0) out.additional_headers = redactHeaders(dep.additionalHeaders);
   out.created_at = formatTimestamp(Date.parse(dep.createdAt));
   out.min_protocol_version = dep.minProtocolVersion;
   out.max_protocol_version = dep.maxProtocolVersion;

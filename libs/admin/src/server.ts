@@ -1,5 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import {
+  CORS_NONE,
+  type CorsPolicy,
+  closeIdleHttp1Connections,
+  corsHeaders,
+  DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+} from '@stead/core';
 import { deploymentIdProblem } from './ids.ts';
 import { parseModifyServiceRequest } from './modify-service.ts';
 import { ADMIN_OPENAPI } from './openapi.ts';
@@ -38,6 +46,12 @@ export interface AdminServerOptions {
   extend?: (router: AdminRouter) => void;
   /** Where unexpected errors are reported (default: console.error). */
   onError?: (err: unknown) => void;
+  /** Connections with no request in flight this long are closed (default 60 s). */
+  idleTimeoutMs?: number;
+  /** Most open connections (default 10000); one over it is closed at once. */
+  maxConnections?: number;
+  /** Which browser origins may call the API (default: none; the web UI under /ui is same-origin). */
+  cors?: CorsPolicy;
 }
 
 export interface AdminServer {
@@ -314,8 +328,22 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   });
   opts.extend?.(router);
 
+  const cors = opts.cors ?? CORS_NONE;
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = (req.method ?? 'GET').toUpperCase();
+    const requestMethod = req.headers['access-control-request-method'];
+    const preflight = method === 'OPTIONS' && typeof requestMethod === 'string';
+    const corsReply = corsHeaders(cors, {
+      origin: req.headers.origin,
+      requestMethod: preflight ? requestMethod : undefined,
+      requestHeaders: req.headers['access-control-request-headers'],
+    });
+    for (const [name, value] of Object.entries(corsReply)) res.setHeader(name, value);
+    if (preflight && cors.kind !== 'none') {
+      send(res, { status: 204 });
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://admin');
@@ -398,6 +426,8 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     socket.destroy();
   });
+  closeIdleHttp1Connections(server, opts.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS);
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

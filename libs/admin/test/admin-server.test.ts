@@ -34,6 +34,8 @@ const wf = restate.workflow({
 describe('admin HTTP API', () => {
   let dir: string;
   let discover: DiscoverFn;
+  let real = false;
+  const seenHeaders: Record<string, unknown>[] = [];
   let sdk: Awaited<ReturnType<typeof h2Server>>;
   let admin: AdminServer;
   let registry: SchemaRegistry;
@@ -53,13 +55,16 @@ describe('admin HTTP API', () => {
   };
 
   beforeAll(async () => {
-    discover = (await pickDiscover()).discover;
+    ({ discover, real } = await pickDiscover());
     // the SDK warns about unsigned requests when it builds the handler; that is expected here
     const warn = console.warn;
     console.warn = () => {};
     const handler = restate.createEndpointHandler({ services: [greeter, counter, wf] });
     console.warn = warn;
-    sdk = await h2Server(handler as never);
+    sdk = await h2Server((req, res) => {
+      seenHeaders.push(req.headers);
+      (handler as unknown as (q: typeof req, r: typeof res) => void)(req, res);
+    });
   });
 
   afterAll(async () => {
@@ -127,7 +132,7 @@ describe('admin HTTP API', () => {
       uri: `${sdk.url}/`,
       protocol_type: 'BidiStream',
       http_version: 'HTTP/2.0',
-      additional_headers: { 'x-key': 'k' },
+      additional_headers: { 'x-key': '***' },
     });
     expect(dep.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     expect(dep.services).toEqual(
@@ -220,6 +225,101 @@ describe('admin HTTP API', () => {
     const huge = await postJson(admin.port, '/deployments', { uri: sdk.url, pad: 'x'.repeat(10_000) });
     expect(huge.status).toBe(413);
     expect((await request(admin.port, { path: '/deployments' })).json.deployments).toEqual([]);
+  });
+
+  test('additional headers are sent to the endpoint but never echoed by the API', async () => {
+    const secret = 'Bearer s3cr3t-token-value';
+    seenHeaders.length = 0;
+    const reg = await postJson(admin.port, '/deployments', {
+      uri: sdk.url,
+      additional_headers: { Authorization: secret, 'x-api-key': 'key-123456' },
+    });
+    expect(reg.status).toBe(201);
+    const id = reg.json.id as string;
+    // sent with discovery
+    expect(seenHeaders.some((h) => h.authorization === secret && h['x-api-key'] === 'key-123456')).toBe(true);
+    const outputs = [
+      reg.text,
+      (await request(admin.port, { path: '/deployments' })).text,
+      (await request(admin.port, { path: `/deployments/${id}` })).text,
+      (await request(admin.port, { path: '/v2/deployments' })).text,
+      (await postJson(admin.port, '/deployments', { uri: sdk.url })).text, // same uri again: 200 with it
+      (await request(admin.port, { path: '/services' })).text,
+      (await request(admin.port, { path: '/services/Greeter' })).text,
+    ];
+    for (const text of outputs) {
+      expect(text).not.toContain('s3cr3t');
+      expect(text).not.toContain('key-123456');
+    }
+    const dep = (await request(admin.port, { path: `/deployments/${id}` })).json;
+    expect(dep.additional_headers).toEqual({ authorization: '***', 'x-api-key': '***' });
+    // still stored for invoking the deployment
+    expect(registry.deployment(id)?.additionalHeaders).toEqual({ authorization: secret, 'x-api-key': 'key-123456' });
+  });
+
+  test('link-local and cloud metadata addresses are refused (400) unless allowed; nothing registered', async () => {
+    for (const uri of [
+      'http://169.254.169.254/',
+      'http://169.254.10.1:9080/',
+      'http://2852039166:9080/', // 169.254.169.254 as a number
+      'http://[fe80::1]:9080/',
+      'http://[fd00:ec2::254]/',
+      'http://[::ffff:169.254.169.254]/',
+      'http://metadata.google.internal/computeMetadata/v1',
+      'http://METADATA.google.internal./',
+    ]) {
+      const r = await postJson(admin.port, '/deployments', { uri });
+      expect({ uri, status: r.status }).toEqual({ uri, status: 400 });
+      expect(r.json.message).toMatch(/link-local or cloud metadata|cloud metadata host name/);
+      expect(r.json.message).toMatch(/--allow-link-local-deployments/);
+    }
+    expect((await request(admin.port, { path: '/deployments' })).json.deployments).toEqual([]);
+    expect((await request(admin.port, { path: '/health' })).status).toBe(200);
+  });
+
+  test('an oversized discovery answer is a 400; the server keeps serving', async () => {
+    if (!real) return; // the size cap is the real discovery client's
+    await admin.close();
+    registry = await SchemaRegistry.open({ dataDir: dir, discover, maxDiscoveryResponseBytes: 64 * 1024 });
+    admin = await startAdminServer({ port: 0, host: '127.0.0.1', registry, onError: () => {} });
+    const manifest = (padding: number) =>
+      JSON.stringify({
+        protocolMode: 'BIDI_STREAM',
+        minProtocolVersion: 5,
+        maxProtocolVersion: 5,
+        services: [{ name: 'Big', ty: 'SERVICE', handlers: [{ name: 'h', documentation: 'x'.repeat(padding) }] }],
+      });
+    let chunked = false;
+    const big = await h2Server((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.restate.endpointmanifest.v3+json' });
+      if (chunked) {
+        // no content-length: streamed until the client gives up
+        const chunk = 'x'.repeat(16 * 1024);
+        for (let i = 0; i < 16; i++) res.write(chunk);
+        res.end();
+      } else res.end(manifest(200 * 1024));
+    });
+    try {
+      for (const streamed of [false, true]) {
+        chunked = streamed;
+        const r = await postJson(admin.port, '/deployments', { uri: big.url });
+        expect(r.status).toBe(400);
+        expect(r.json.message).toMatch(/is larger than the limit of 65536 bytes/);
+      }
+      // a manifest under the limit is fine
+      const small = await h2Server((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/vnd.restate.endpointmanifest.v3+json' });
+        res.end(manifest(1000));
+      });
+      try {
+        expect((await postJson(admin.port, '/deployments', { uri: small.url })).status).toBe(201);
+      } finally {
+        await small.close();
+      }
+    } finally {
+      await big.close();
+    }
+    expect((await request(admin.port, { path: '/health' })).status).toBe(200);
   });
 
   test('unreachable endpoint: error with a clear message, nothing registered', async () => {

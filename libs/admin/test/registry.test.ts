@@ -54,6 +54,31 @@ describe('SchemaRegistry', () => {
 
   const open = () => SchemaRegistry.open({ dataDir: dir, discover: d.fn });
 
+  test('refuses link-local and metadata uris before any discovery unless allowed; passes the policy on', async () => {
+    const reg = await open();
+    for (const uri of ['http://169.254.169.254/latest/', 'http://[fe80::1]:9080/', 'http://metadata.goog/']) {
+      const err = await rejection(reg.register({ uri }));
+      expect(err.status).toBe(400);
+      expect(err.message).toMatch(/link-local or cloud metadata|cloud metadata host name/);
+    }
+    expect(d.calls).toEqual([]);
+    expect(reg.deployments()).toEqual([]);
+    const seen: unknown[] = [];
+    const allowed = await SchemaRegistry.open({
+      dataDir: dir,
+      discover: (uri, opts) => {
+        seen.push(opts);
+        return d.fn(uri, opts);
+      },
+      allowLinkLocal: true,
+      maxDiscoveryResponseBytes: 1234,
+    });
+    const link = 'http://169.254.10.20:9080/';
+    d.set(link, [svc('Edge')]);
+    expect((await allowed.register({ uri: link })).created).toBe(true);
+    expect(seen).toEqual([expect.objectContaining({ allowLinkLocal: true, maxResponseBytes: 1234 })]);
+  });
+
   test('registers a deployment: id, revisions, views', async () => {
     d.set(A, [svc('Greeter'), svc('Counter', 'VIRTUAL_OBJECT', ['add', 'get'])], { sdkVersion: 'sdk/1' });
     const reg = await open();

@@ -11,6 +11,8 @@ export interface SettingSpec {
   /** Inclusive bounds for numeric kinds. */
   min?: number;
   max?: number;
+  /** For `string` settings: the problem with a value (reported like any other), or undefined when it is fine. */
+  check?: (value: string) => string | undefined;
 }
 
 export type SettingsSpec = Record<string, SettingSpec>;
@@ -71,6 +73,10 @@ function convert(name: string, spec: SettingSpec, raw: string, source: string, p
     case 'string':
       value = raw;
       if (raw === '') problems.push(`${where}: must not be empty`);
+      else {
+        const problem = spec.check?.(raw);
+        if (problem !== undefined) problems.push(`${where}: ${problem}, got '${raw}'`);
+      }
       return value;
     case 'bool':
       if (!['true', 'false', '1', '0', 'yes', 'no'].includes(raw.toLowerCase())) {

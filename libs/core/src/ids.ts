@@ -103,6 +103,15 @@ export function parseInvocationId(s: string): InvocationId {
   return InvocationId.fromBytes(b);
 }
 
+/** Signal 1 cancels an invocation (service protocol v4+). */
+export const CANCEL_SIGNAL_INDEX = 1;
+/**
+ * Signal indexes below 17 are reserved for built-in signals (1 = cancel); the SDKs number awakeables from 17
+ * (sdk-shared-core's first user signal index). An awakeable id naming a reserved index is refused, so that
+ * nobody outside can cancel an invocation by completing a crafted `sign_1…` id.
+ */
+export const FIRST_AWAKEABLE_SIGNAL_INDEX = 17;
+
 export function signalId(invocationId: InvocationId, signalIndex: number): string {
   const b = Buffer.alloc(INVOCATION_ID_BYTES + 4);
   b.set(invocationId.bytes, 0);
@@ -118,5 +127,12 @@ export function parseAwakeableId(s: string): { invocationId: InvocationId; signa
   if (b.length !== INVOCATION_ID_BYTES + 4) {
     throw new InputError(`'${s}' is not an awakeable id (it decodes to ${b.length} bytes, expected 28)`);
   }
-  return { invocationId: InvocationId.fromBytes(b.subarray(0, INVOCATION_ID_BYTES)), signalIndex: b.readUInt32BE(24) };
+  const signalIndex = b.readUInt32BE(24);
+  if (signalIndex < FIRST_AWAKEABLE_SIGNAL_INDEX) {
+    throw new InputError(
+      `'${s}' is not an awakeable id: it names signal ${signalIndex}${signalIndex === CANCEL_SIGNAL_INDEX ? ' (cancel)' : ''}, ` +
+        `which is reserved for built-in signals; awakeable ids name signal ${FIRST_AWAKEABLE_SIGNAL_INDEX} or above`,
+    );
+  }
+  return { invocationId: InvocationId.fromBytes(b.subarray(0, INVOCATION_ID_BYTES)), signalIndex };
 }

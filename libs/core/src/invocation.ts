@@ -6,6 +6,13 @@ export interface InvocationTarget {
   key?: string;
 }
 
+/**
+ * The latest execution time (ms since the epoch) a delayed invocation may have: 9999-12-31T23:59:59.999Z.
+ * It is a valid JS Date, prints as a four-digit-year RFC 3339 timestamp (as Restate's), and fits the 48-bit
+ * wake-up times of partition timers. `now + delay` beyond it is refused as bad input before anything is appended.
+ */
+export const MAX_EXECUTION_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export interface IngressRequest {
   target: InvocationTarget;
   body: Uint8Array;

@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  corsOriginsProblem,
   envName,
   helpText,
   loadSettings,
@@ -17,6 +18,21 @@ const spec = {
 } satisfies SettingsSpec;
 
 describe('settings', () => {
+  it('validates string settings with their check (CORS origins)', () => {
+    const cors = {
+      corsAllowedOrigins: { kind: 'string', default: '*', check: corsOriginsProblem, help: 'origins' },
+    } satisfies SettingsSpec;
+    expect(loadSettings(cors, [], {}).settings.corsAllowedOrigins).toBe('*');
+    const ok = loadSettings(cors, ['--cors-allowed-origins', 'https://a.example, http://localhost:3000'], {});
+    expect(ok.settings.corsAllowedOrigins).toBe('https://a.example, http://localhost:3000');
+    expect(() => loadSettings(cors, [], { STEAD_CORS_ALLOWED_ORIGINS: '*,https://a.example' })).toThrow(
+      /environment STEAD_CORS_ALLOWED_ORIGINS: '\*' cannot be combined with a list of origins, got/,
+    );
+    expect(() => loadSettings(cors, ['--cors-allowed-origins=https://a.example/app'], {})).toThrow(
+      /flag --cors-allowed-origins: 'https:\/\/a.example\/app' is not an origin/,
+    );
+  });
+
   it('uses defaults, then environment, then flags', () => {
     expect(loadSettings(spec, [], {}).settings).toEqual({
       dataDir: './data',

@@ -1,18 +1,32 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import {
+  closeIdleHttp1Connections,
+  closeIdleHttp2Session,
+  DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+} from '@stead/core';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 export type RequestListener = (req: AnyRequest, res: AnyResponse) => void;
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** Longest wait for the first bytes of a connection (shorter when the idle timeout is). */
 const SNIFF_TIMEOUT_MS = 30_000;
 
 function sniff(buf: Buffer): 'h1' | 'h2' | 'more' {
   const n = Math.min(buf.length, PREFACE.length);
   if (!buf.subarray(0, n).equals(PREFACE.subarray(0, n))) return 'h1';
   return n === PREFACE.length ? 'h2' : 'more';
+}
+
+export interface ConnectionLimits {
+  /** A connection (HTTP/1.1) or session (HTTP/2) with no request in flight for this long is closed. */
+  idleTimeoutMs?: number;
+  /** Most open TCP connections; one over it is closed at once (the listener keeps serving the others). */
+  maxConnections?: number;
 }
 
 export interface DualListener {
@@ -29,8 +43,11 @@ export async function listenDual(
   host: string | undefined,
   onRequest: RequestListener,
   onCheckContinue: RequestListener,
+  limits: ConnectionLimits = {},
 ): Promise<DualListener> {
+  const idleTimeoutMs = limits.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
   const h1 = http.createServer(onRequest);
+  closeIdleHttp1Connections(h1, idleTimeoutMs);
   h1.on('checkContinue', onCheckContinue);
   h1.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -43,6 +60,7 @@ export async function listenDual(
     sessions.add(session);
     session.on('error', () => {});
     session.on('close', () => sessions.delete(session));
+    closeIdleHttp2Session(session, idleTimeoutMs);
   });
   h2.on('sessionError', () => {});
 
@@ -51,7 +69,8 @@ export async function listenDual(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    const onSniffTimeout = () => socket.destroy();
+    socket.setTimeout(Math.min(SNIFF_TIMEOUT_MS, idleTimeoutMs), onSniffTimeout);
     let buffered = Buffer.alloc(0);
     const onReadable = () => {
       let chunk: Buffer | null;
@@ -60,12 +79,15 @@ export async function listenDual(
       const kind = sniff(buffered);
       if (kind === 'more' && !socket.readableEnded) return;
       socket.off('readable', onReadable);
-      socket.setTimeout(0);
+      // The HTTP server's own idle handling takes over (`setTimeout(0)` alone keeps the listener).
+      socket.setTimeout(0, onSniffTimeout);
       if (buffered.length > 0) socket.unshift(buffered);
       (kind === 'h2' ? h2 : h1).emit('connection', socket);
     };
     socket.on('readable', onReadable);
   });
+
+  tcp.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);

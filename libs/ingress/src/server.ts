@@ -1,12 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type {
-  HandlerSchema,
-  IngressBackend,
-  IngressRequest,
-  InvocationOutcome,
-  SchemaView,
-  SendReceipt,
-  ServiceSchema,
+import {
+  CORS_ANY,
+  type CorsPolicy,
+  corsHeaders,
+  type HandlerSchema,
+  type IngressBackend,
+  type IngressRequest,
+  type InvocationOutcome,
+  MAX_EXECUTION_TIME_MS,
+  type SchemaView,
+  type SendReceipt,
+  type ServiceSchema,
 } from '@stead/core';
 import { inputProblem } from './content-type.ts';
 import { parseDuration } from './duration.ts';
@@ -53,6 +57,12 @@ export interface IngressServerOptions {
   maxBodyBytes?: number;
   /** Routes under `/restate/`. */
   routes?: IngressRoute[];
+  /** Connections (HTTP/1.1) and sessions (HTTP/2) idle this long are closed (default 60 s). */
+  idleTimeoutMs?: number;
+  /** Most open connections (default 10000); one over it is closed at once. */
+  maxConnections?: number;
+  /** Which browser origins may read answers (default: any origin, without credentials). */
+  cors?: CorsPolicy;
   now?: () => number;
   /** Where unexpected errors are reported (default: console.error). */
   onError?: (err: unknown) => void;
@@ -246,15 +256,21 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
     ...(opts.routes ?? []).map(compile),
   ];
 
+  const cors = opts.cors ?? CORS_ANY;
+  const corsFor = (req: AnyRequest): Record<string, string> => {
+    const h = req.headers;
+    const preflight = req.method === 'OPTIONS' && typeof h['access-control-request-method'] === 'string';
+    return corsHeaders(cors, {
+      origin: typeof h.origin === 'string' ? h.origin : undefined,
+      requestMethod: preflight ? (h['access-control-request-method'] as string) : undefined,
+      requestHeaders:
+        typeof h['access-control-request-headers'] === 'string' ? h['access-control-request-headers'] : undefined,
+    });
+  };
+
   const write = (req: AnyRequest, res: AnyResponse, reply: IngressReply): void => {
     if (res.headersSent || res.writableEnded || res.destroyed) return;
-    const headers: Record<string, string> = { ...(reply.headers ?? {}) };
-    const origin = req.headers.origin;
-    headers['access-control-allow-credentials'] = 'true';
-    if (typeof origin === 'string') {
-      headers['access-control-allow-origin'] = origin;
-      headers.vary = 'origin';
-    }
+    const headers: Record<string, string> = { ...(reply.headers ?? {}), ...corsFor(req) };
     let payload: Buffer | undefined;
     if (reply.json !== undefined) {
       payload = Buffer.from(JSON.stringify(reply.json));
@@ -305,12 +321,8 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
 
     const method = (req.method ?? 'GET').toUpperCase();
     if (method === 'OPTIONS') {
-      const headers: Record<string, string> = {
-        'access-control-allow-methods': String(req.headers['access-control-request-method'] ?? 'GET, POST'),
-      };
-      const reqHeaders = req.headers['access-control-request-headers'];
-      if (typeof reqHeaders === 'string') headers['access-control-allow-headers'] = reqHeaders;
-      write(req, res, { status: 200, headers });
+      // A CORS preflight: the headers come from the policy (write adds them).
+      write(req, res, { status: 200 });
       return;
     }
     let url: URL;
@@ -369,6 +381,17 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
           req,
           res,
           ingressError(400, `bad delay query parameter, must be a ISO8601 duration: ${parsed.error}`),
+        );
+      }
+      const latest = MAX_EXECUTION_TIME_MS - now();
+      if (!Number.isFinite(parsed.ms) || parsed.ms > latest) {
+        return write(
+          req,
+          res,
+          ingressError(
+            400,
+            `bad delay query parameter: '${delay}' puts the execution time past ${new Date(MAX_EXECUTION_TIME_MS).toISOString()}, the latest supported; the longest delay accepted now is ${Math.floor(latest / 86_400_000)} days`,
+          ),
         );
       }
       delayMs = parsed.ms;
@@ -443,7 +466,10 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
     onRequest(req, res);
   };
 
-  const listener = await listenDual(opts.port ?? 8080, opts.host, onRequest, onCheckContinue);
+  const listener = await listenDual(opts.port ?? 8080, opts.host, onRequest, onCheckContinue, {
+    idleTimeoutMs: opts.idleTimeoutMs,
+    maxConnections: opts.maxConnections,
+  });
   return {
     port: listener.port,
     addRoute: (route) => routes.push(compile(route)),

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import { type CorsPolicy, corsPolicy, parseCorsOrigins } from '@stead/core';
 import { type IngressServer, startIngressServer } from '../src/index.ts';
 import { RecordingBackend, request, requestH2, SERVICES, StaticSchema, waitFor } from './helpers.ts';
 
@@ -123,6 +124,26 @@ describe('ingress HTTP server', () => {
       expect(JSON.parse(r.text).message).toMatch(/^bad delay query parameter, must be a ISO8601 duration: /);
     }
     expect(backend.sends).toHaveLength(0);
+  });
+
+  test('a delay that overflows the latest execution time is a 400 before anything is sent to the engine', async () => {
+    // `now` is 2030-01-01: 9999-12-31T23:59:59.999Z is 2,910,981.99 days away.
+    const huge = '9'.repeat(400);
+    for (const d of ['9999999999d', 'P9999999999D', `${huge}ms`, '2910982d', '415855w']) {
+      const r = await request(port, { path: `/Greeter/greet/send?delay=${d}`, headers: jsonHeaders, body: '"x"' });
+      expect(r.status).toBe(400);
+      expect(r.headers['x-restate-error-source']).toBe('ingress');
+      expect(JSON.parse(r.text).message).toMatch(
+        /^bad delay query parameter: .* puts the execution time past 9999-12-31T23:59:59\.999Z, the latest supported; the longest delay accepted now is 2910981 days$/,
+      );
+    }
+    expect(backend.sends).toHaveLength(0);
+    expect(errors).toHaveLength(0);
+    // The largest delay that still fits is accepted, and its execution time prints with a four-digit year.
+    const ok = await request(port, { path: '/Greeter/greet/send?delay=2910981d', headers: jsonHeaders, body: '"x"' });
+    expect(ok.status).toBe(202);
+    expect(JSON.parse(ok.text).executionTime).toBe('9999-12-31T00:00:00.000000000Z');
+    expect(backend.sends).toHaveLength(1);
   });
 
   test('unknown service and handler are 404 with Restate bodies', async () => {
@@ -370,17 +391,102 @@ describe('ingress HTTP server', () => {
     expect(errors.length).toBeGreaterThan(0);
   });
 
-  test('CORS: preflight answered, origin echoed', async () => {
+  test('CORS by default: any origin as *, never an echoed origin with credentials', async () => {
     const pre = await request(port, {
       method: 'OPTIONS',
       path: '/Greeter/greet',
-      headers: { origin: 'http://x', 'access-control-request-method': 'POST' },
+      headers: {
+        origin: 'https://evil.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, idempotency-key',
+      },
     });
     expect(pre.status).toBe(200);
-    expect(pre.headers['access-control-allow-origin']).toBe('http://x');
+    expect(pre.headers['access-control-allow-origin']).toBe('*');
+    expect(pre.headers['access-control-allow-credentials']).toBeUndefined();
     expect(pre.headers['access-control-allow-methods']).toBe('POST');
-    const r = await request(port, { path: '/Greeter/greet', headers: { origin: 'http://y' } });
-    expect(r.headers['access-control-allow-origin']).toBe('http://y');
-    expect(r.headers['access-control-allow-credentials']).toBe('true');
+    expect(pre.headers['access-control-allow-headers']).toBe('content-type, idempotency-key');
+    const r = await request(port, { path: '/Greeter/greet', headers: { origin: 'https://evil.example' } });
+    expect(r.status).toBe(200);
+    expect(r.headers['access-control-allow-origin']).toBe('*');
+    expect(r.headers['access-control-allow-credentials']).toBeUndefined();
+    // Errors carry the same headers (a browser can read the reason).
+    const e = await request(port, { path: '/Nope/greet', headers: { origin: 'https://evil.example' } });
+    expect(e.status).toBe(404);
+    expect(e.headers['access-control-allow-origin']).toBe('*');
+    // h2c too
+    const h2 = await requestH2(port, { path: '/Greeter/greet', headers: { origin: 'https://evil.example' } });
+    expect(h2.headers['access-control-allow-origin']).toBe('*');
+    expect(h2.headers['access-control-allow-credentials']).toBeUndefined();
+  });
+});
+
+describe('ingress CORS with a list of allowed origins', () => {
+  const started: IngressServer[] = [];
+  afterEach(async () => {
+    for (const s of started.splice(0)) await s.close();
+  });
+  const start = async (cors: CorsPolicy) => {
+    const s = await startIngressServer({
+      port: 0,
+      host: '127.0.0.1',
+      backend: new RecordingBackend(),
+      schema: new StaticSchema(SERVICES),
+      cors,
+      onError: () => {},
+    });
+    started.push(s);
+    return s.port;
+  };
+  const preflight = (port: number, origin: string) =>
+    request(port, {
+      method: 'OPTIONS',
+      path: '/Greeter/greet',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    });
+
+  test('a listed origin is echoed (with credentials only when allowed); another gets no CORS headers', async () => {
+    const policy = corsPolicy('https://app.example.com, http://localhost:3000', true);
+    const port = await start(policy);
+    const ok = await preflight(port, 'https://app.example.com');
+    expect(ok.status).toBe(200);
+    expect(ok.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(ok.headers['access-control-allow-credentials']).toBe('true');
+    expect(ok.headers['access-control-allow-methods']).toBe('POST');
+    expect(ok.headers.vary).toBe('origin');
+    const simple = await request(port, { path: '/Greeter/greet', headers: { origin: 'http://localhost:3000' } });
+    expect(simple.status).toBe(200);
+    expect(simple.headers['access-control-allow-origin']).toBe('http://localhost:3000');
+    expect(simple.headers['access-control-allow-credentials']).toBe('true');
+    for (const origin of ['https://evil.example', 'https://app.example.com.evil.example', 'null']) {
+      const pre = await preflight(port, origin);
+      expect(pre.headers['access-control-allow-origin']).toBeUndefined();
+      expect(pre.headers['access-control-allow-credentials']).toBeUndefined();
+      expect(pre.headers['access-control-allow-methods']).toBeUndefined();
+      const r = await request(port, { path: '/Greeter/greet', headers: { origin } });
+      expect(r.status).toBe(200); // served; the browser keeps the answer from the page
+      expect(r.headers['access-control-allow-origin']).toBeUndefined();
+      expect(r.headers['access-control-allow-credentials']).toBeUndefined();
+      expect(r.headers.vary).toBe('origin');
+    }
+  });
+
+  test('without allowed credentials a listed origin is echoed without them; none sends no CORS headers', async () => {
+    const listed = await start(corsPolicy('https://app.example.com'));
+    const r = await request(listed, { path: '/Greeter/greet', headers: { origin: 'https://app.example.com' } });
+    expect(r.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(r.headers['access-control-allow-credentials']).toBeUndefined();
+    const none = await start(corsPolicy('none'));
+    const pre = await preflight(none, 'https://app.example.com');
+    expect(pre.headers['access-control-allow-origin']).toBeUndefined();
+    const n = await request(none, { path: '/Greeter/greet', headers: { origin: 'https://app.example.com' } });
+    expect(n.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  test('bad origin lists are refused by the parser', () => {
+    expect(parseCorsOrigins('*, https://a.example')).toEqual({ error: expect.stringMatching(/cannot be combined/) });
+    expect(parseCorsOrigins('https://a.example/path')).toEqual({ error: expect.stringMatching(/is not an origin/) });
+    expect(parseCorsOrigins('a.example')).toEqual({ error: expect.stringMatching(/is not an origin/) });
+    expect(parseCorsOrigins(' , ')).toEqual({ error: expect.stringMatching(/expected/) });
   });
 });

@@ -1,5 +1,16 @@
-import type { HandlerSchema, HandlerType, RetryPolicyOverrides, ServiceSchema, ServiceType } from '@stead/core';
-import { request } from './http.ts';
+import * as dns from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import {
+  ForbiddenAddressError,
+  forbiddenAddressReason,
+  forbiddenHostReason,
+  type HandlerSchema,
+  type HandlerType,
+  type RetryPolicyOverrides,
+  type ServiceSchema,
+  type ServiceType,
+} from '@stead/core';
+import { ResponseTooLargeError, request } from './http.ts';
 
 /** Manifest versions we read, newest first (the `accept` header offers them all). */
 const MANIFEST_VERSIONS = [4, 3, 2];
@@ -20,6 +31,48 @@ export interface DiscoverOptions {
   headers?: Record<string, string>;
   useHttp11?: boolean;
   timeoutMs?: number;
+  /** Allow link-local and cloud metadata addresses (refused by default, also after DNS resolution). */
+  allowLinkLocal?: boolean;
+  /** Largest manifest read (default 4 MiB); a larger answer is refused with 400. */
+  maxResponseBytes?: number;
+  /** How host names are resolved (default: the system resolver, as `dns.lookup`). */
+  resolve?: ResolveAll;
+}
+
+/** Default of `maxResponseBytes`: far above any real manifest, far below what could hurt the server. */
+export const DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/** Resolves a host name to all its addresses (`family` 0 = any, 4, 6). */
+export type ResolveAll = (hostname: string, family: number) => Promise<dns.LookupAddress[]>;
+
+const systemResolve: ResolveAll = (hostname, family) =>
+  dns.promises.lookup(hostname, { all: true, family: family as 0 | 4 | 6 });
+
+/**
+ * A DNS lookup for `net.connect` that fails with `ForbiddenAddressError` when `host` resolves to a link-local or
+ * metadata address (any of its addresses), so that a name cannot smuggle such an address past the uri check.
+ */
+export function guardedLookup(host: string, resolve: ResolveAll = systemResolve): LookupFunction {
+  return (hostname, options, callback) => {
+    const family = typeof options.family === 'number' ? options.family : 0;
+    resolve(hostname, family).then(
+      (addresses) => {
+        for (const a of addresses) {
+          const reason = forbiddenAddressReason(a.address);
+          if (reason !== undefined) {
+            callback(new ForbiddenAddressError(`'${host}' resolves to ${a.address}`, reason), '', 0);
+            return;
+          }
+        }
+        if (addresses.length === 0) {
+          callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+        } else if (options.all) {
+          (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, addresses);
+        } else callback(null, addresses[0].address, addresses[0].family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+    );
+  };
 }
 
 /** Discovery failed: `status` is what the admin API answers (400 bad manifest, 500 unreachable endpoint). */
@@ -53,6 +106,12 @@ export async function discover(uri: string, opts: DiscoverOptions = {}): Promise
     throw new DiscoveryError(400, `'${uri}' must be an http:// or https:// URL`);
   }
   const url = new URL(`${base.pathname.replace(/\/$/, '')}/discover`, base);
+  const allowLinkLocal = opts.allowLinkLocal === true;
+  if (!allowLinkLocal) {
+    const reason = forbiddenHostReason(base.hostname);
+    if (reason !== undefined) throw new DiscoveryError(400, new ForbiddenAddressError(`'${uri}'`, reason).message);
+  }
+  const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES;
   let res: Awaited<ReturnType<typeof request>>;
   try {
     res = await request(url, {
@@ -60,8 +119,19 @@ export async function discover(uri: string, opts: DiscoverOptions = {}): Promise
       headers: { ...opts.headers, accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', ') },
       useHttp11: opts.useHttp11 ?? false,
       timeoutMs: opts.timeoutMs ?? 10_000,
+      maxBodyBytes: maxResponseBytes,
+      ...(allowLinkLocal ? {} : { lookup: guardedLookup(base.hostname, opts.resolve) }),
     });
   } catch (err) {
+    // HTTP/2 reports a failed connect as a cancelled stream caused by the lookup's error.
+    const forbidden = causeOf(err, ForbiddenAddressError);
+    if (forbidden !== undefined) throw new DiscoveryError(400, forbidden.message);
+    if (err instanceof ResponseTooLargeError) {
+      throw new DiscoveryError(
+        400,
+        `the discovery answer of ${url.href} is larger than the limit of ${maxResponseBytes} bytes (--max-discovery-response-size)`,
+      );
+    }
     const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
     throw new DiscoveryError(500, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
   }
@@ -94,6 +164,17 @@ export async function discover(uri: string, opts: DiscoverOptions = {}): Promise
     manifestVersion,
     ...(typeof sdk === 'string' ? { sdkVersion: sdk } : {}),
   };
+}
+
+/** `err` or the first error of its `cause` chain that is a `cls`. */
+function causeOf<T extends Error>(err: unknown, cls: new (...args: never[]) => T): T | undefined {
+  // (Node's own errors may come from another realm than `Error` here: follow `cause` by shape.)
+  let e: unknown = err;
+  for (let depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    if (e instanceof cls) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 type Obj = Record<string, unknown>;

@@ -109,4 +109,98 @@ describe('endpoint discovery', () => {
     }
     expect((await discover('ftp://x').catch((e) => e)).status).toBe(400);
   });
+
+  describe('link-local and cloud metadata addresses', () => {
+    const calls: string[] = [];
+    /** A resolver with a few names: the real endpoint's loopback, and names that lead to metadata addresses. */
+    const resolve = async (hostname: string) => {
+      calls.push(hostname);
+      const table: Record<string, { address: string; family: number }[]> = {
+        'sdk.test': [{ address: '127.0.0.1', family: 4 }],
+        'sneaky.test': [{ address: '169.254.169.254', family: 4 }],
+        'mixed.test': [
+          { address: '127.0.0.1', family: 4 },
+          { address: 'fe80::1', family: 6 },
+        ],
+        'ec2v6.test': [{ address: 'fd00:ec2::254', family: 6 }],
+      };
+      const found = table[hostname];
+      if (!found) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+      return found;
+    };
+
+    it('refuses literal addresses and metadata host names before connecting', async () => {
+      for (const uri of [
+        'http://169.254.169.254/',
+        'http://[fe80::abcd]:9080/',
+        'http://[fd00:ec2::254]/',
+        'http://0xa9fea9fe/',
+        'http://metadata.google.internal/',
+      ]) {
+        const err = await discover(uri, { resolve, timeoutMs: 2000 }).catch((e) => e);
+        expect(err).toBeInstanceOf(DiscoveryError);
+        expect({ uri, status: err.status }).toEqual({ uri, status: 400 });
+        expect(err.message).toMatch(/link-local or cloud metadata|cloud metadata host name/);
+      }
+    });
+
+    it('refuses a name that resolves to such an address, over HTTP/2 and HTTP/1.1', async () => {
+      for (const useHttp11 of [false, true]) {
+        for (const host of ['sneaky.test', 'mixed.test', 'ec2v6.test']) {
+          const err = await discover(`http://${host}:${endpointPort}`, { resolve, useHttp11, timeoutMs: 2000 }).catch(
+            (e) => e,
+          );
+          expect(err).toBeInstanceOf(DiscoveryError);
+          expect({ host, status: err.status }).toEqual({ host, status: 400 });
+          expect(err.message).toMatch(
+            new RegExp(`'${host.replace('.', '\\.')}' resolves to .*link-local or cloud metadata`),
+          );
+        }
+      }
+    });
+
+    it('connects through the same resolver to an allowed address; allowLinkLocal turns the check off', async () => {
+      calls.length = 0;
+      const d = await discover(`http://sdk.test:${endpointPort}`, { resolve });
+      expect(d.services.map((s) => s.name).sort()).toEqual(['Counter', 'Greeter', 'Signup']);
+      expect(calls).toContain('sdk.test');
+      // Allowed: the guard (and its resolver) is out of the way, the system resolver answers (the .test name
+      // does not exist, so it is a 500 naming the cause) and nothing is refused. No traffic to 169.254/16.
+      calls.length = 0;
+      const err = await discover(`http://mixed.test:${endpointPort}`, { resolve, allowLinkLocal: true }).catch(
+        (e) => e,
+      );
+      expect(err.status).toBe(500);
+      expect(err.message).toMatch(/ENOTFOUND|EAI_AGAIN/);
+      expect(calls).toEqual([]);
+    });
+  });
+
+  it('refuses an answer over the size limit with 400, declared or streamed', async () => {
+    const big = await fakeEndpoint({
+      status: 200,
+      contentType: 'application/vnd.restate.endpointmanifest.v3+json',
+      body: 'x'.repeat(100_000),
+    });
+    const streamed = createH2((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.restate.endpointmanifest.v3+json' });
+      for (let i = 0; i < 10; i++) res.write('y'.repeat(10_000));
+      res.end();
+    });
+    await new Promise<void>((r) => streamed.listen(0, '127.0.0.1', r));
+    try {
+      const urls = [big.uri, `http://127.0.0.1:${(streamed.address() as AddressInfo).port}`];
+      for (const uri of urls) {
+        const err = await discover(uri, { maxResponseBytes: 50_000 }).catch((e) => e);
+        expect(err).toBeInstanceOf(DiscoveryError);
+        expect(err.status).toBe(400);
+        expect(err.message).toMatch(/is larger than the limit of 50000 bytes/);
+      }
+      // the real manifest is far below the default limit
+      expect((await discover(`http://127.0.0.1:${endpointPort}`)).services).toHaveLength(3);
+    } finally {
+      await big.close();
+      await new Promise<void>((r) => streamed.close(() => r()));
+    }
+  });
 });

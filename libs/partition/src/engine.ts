@@ -10,6 +10,7 @@ import {
   type InvocationOutcome,
   type InvocationQuery,
   invocationRetention,
+  MAX_EXECUTION_TIME_MS,
   newInvocationId,
   parseAwakeableId,
   parseInvocationId,
@@ -387,6 +388,8 @@ export class Engine implements InvocationBackend {
     const { id, processor, target, retention, dedupable } = this.newInvocation(req);
     const now = Date.now();
     const executionTime = req.delayMs && req.delayMs > 0 ? now + req.delayMs : undefined;
+    if (executionTime !== undefined && !(executionTime <= MAX_EXECUTION_TIME_MS))
+      throw new InputError(`the delay of ${req.delayMs} ms puts the execution time past the latest supported one`);
     const previously = dedupable
       ? new Promise<boolean>((resolve) => {
           const list = this.submitWaiters.get(id) ?? [];
