@@ -112,8 +112,10 @@ describe('the Restate programming model on stead-server', () => {
         expect(res.status).toBe(400);
         expect((await json(res)).message).toMatch(/signal 1 \(cancel\), which is reserved for built-in signals/);
       }
-      // From a handler (ctx.resolveAwakeable) the crafted id resolves nothing either.
-      expect((await post('/Waiter/resolve', { id: crafted, value: 'x' })).status).toBe(200);
+      // From a handler (ctx.resolveAwakeable) the crafted id is a protocol violation: that handler fails (571).
+      const fromHandler = await post('/Waiter/resolve', { id: crafted, value: 'x' });
+      expect(fromHandler.status).toBe(571);
+      expect((await json(fromHandler)).message).toMatch(/reserved for built-in signals/);
       // The invocation was not cancelled: the real awakeable still completes it.
       expect((await post(`/restate/awakeables/${awakeable}/resolve`, 'real')).status).toBe(202);
       expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`))).toBe('real');
