@@ -298,7 +298,12 @@ function recordTo(cmd: Command): P.LogRecord {
         ts,
         command: {
           $case: 'effect',
-          value: { epoch: BigInt(cmd.epoch), invocationId: cmd.invocationId, effect: effectTo(cmd.effect) },
+          value: {
+            epoch: BigInt(cmd.epoch),
+            invocationId: cmd.invocationId,
+            effect: effectTo(cmd.effect),
+            attempt: cmd.attempt,
+          },
         },
       };
     case 'TimerFired':
@@ -356,14 +361,17 @@ function recordFrom(r: P.LogRecord): Command {
   switch (c.$case) {
     case 'invoke':
       return withDedup({ kind: 'Invoke', ts, inv: newInvocationFrom(c.value.inv) }, dedupFrom(c.value.dedup));
-    case 'effect':
-      return {
+    case 'effect': {
+      const out: Command = {
         kind: 'Effect',
         ts,
         epoch: int(c.value.epoch, 'epoch'),
         invocationId: c.value.invocationId,
         effect: effectFrom(c.value.effect),
       };
+      if (c.value.attempt !== undefined) out.attempt = c.value.attempt;
+      return out;
+    }
     case 'timerFired':
       return { kind: 'TimerFired', ts, timer: timerFrom(c.value.timer) };
     case 'notify':
@@ -440,6 +448,7 @@ function statusTo(st: InvocationStatus): P.InvocationStatus {
     locked: st.locked ?? false,
     inboxSeq: optBig(st.inboxSeq),
     journalRetentionMs: optBig(st.journalRetentionMs),
+    attempt: st.attempt ?? 0,
   };
 }
 
@@ -466,6 +475,7 @@ function statusFrom(p: P.InvocationStatus): InvocationStatus {
   if (p.locked) st.locked = true;
   if (p.inboxSeq !== undefined) st.inboxSeq = int(p.inboxSeq, 'inbox seq');
   if (p.journalRetentionMs !== undefined) st.journalRetentionMs = int(p.journalRetentionMs, 'journal retention');
+  if (p.attempt > 0) st.attempt = p.attempt;
   return st;
 }
 

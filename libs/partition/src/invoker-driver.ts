@@ -35,6 +35,8 @@ export interface InvokerOptions {
 
 interface Attempt {
   invocationId: string;
+  /** The invocation's attempt number in the partition store when this attempt started (fences its effects). */
+  fence: number | undefined;
   leader: PartitionLeader;
   /** Journal length the attempt was started with: later notifications are forwarded. */
   startLength: number;
@@ -87,6 +89,7 @@ export class InvokerDriver implements Invoker {
     if (this.attempts.has(invocationId)) return;
     const attempt: Attempt = {
       invocationId,
+      fence: undefined,
       leader,
       startLength: 0,
       write: undefined,
@@ -132,6 +135,7 @@ export class InvokerDriver implements Invoker {
       epoch: leader.epoch,
       invocationId: a.invocationId,
       effect,
+      attempt: a.fence,
     });
     a.lastAppend = p;
     p.catch((err) => this.opts.log('warn', 'failed to append invoker effect', { error: String(err) }));
@@ -210,6 +214,7 @@ export class InvokerDriver implements Invoker {
     const leader = a.leader;
     const st = await leader.reader.status(a.invocationId);
     if (!st || st.phase !== 'invoked') return 'done';
+    a.fence = st.attempt ?? 0;
     const svc = this.opts.schema.service(st.target.service);
     a.options = resolveInvocationOptions(
       svc,

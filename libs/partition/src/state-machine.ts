@@ -157,7 +157,7 @@ export class PartitionStateMachine {
       case 'Effect': {
         const epoch = await this.tables.epoch();
         if (cmd.epoch < epoch) break; // from a deposed leader's invoker
-        await this.onInvokerEffect(cmd.invocationId, cmd.effect, cmd.ts);
+        await this.onInvokerEffect(cmd.invocationId, cmd.effect, cmd.ts, cmd.attempt);
         break;
       }
       case 'TimerFired':
@@ -251,7 +251,7 @@ export class PartitionStateMachine {
     }
     st.inboxSeq = undefined;
     st.phase = 'invoked';
-    this.effects.push({ kind: 'invoke', invocationId: st.id });
+    this.startAttempt(st);
   }
 
   /** Releases the key's lock and starts the next queued invocation of that key. */
@@ -269,9 +269,11 @@ export class PartitionStateMachine {
     this.saveStatus(nst);
   }
 
-  private async onInvokerEffect(id: string, effect: InvokerEffect, now: number): Promise<void> {
+  private async onInvokerEffect(id: string, effect: InvokerEffect, now: number, attempt?: number): Promise<void> {
     const st = await this.status(id);
     if (!st || st.phase !== 'invoked') return;
+    // From an attempt that was stopped (paused, suspended, cancelled) before this one started.
+    if (attempt !== undefined && attempt !== (st.attempt ?? 0)) return;
     st.modifiedAt = now;
     switch (effect.kind) {
       case 'pin':
@@ -299,7 +301,7 @@ export class PartitionStateMachine {
           w.signals.some((s) => st.arrived.signals.includes(s)) ||
           w.names.some((n) => st.arrived.names.includes(n));
         if (ready) {
-          this.effects.push({ kind: 'invoke', invocationId: id });
+          this.startAttempt(st);
         } else {
           st.phase = 'suspended';
           st.waiting = w;
@@ -617,7 +619,7 @@ export class PartitionStateMachine {
           );
           if (st.phase === 'paused') {
             st.phase = 'invoked';
-            this.effects.push({ kind: 'invoke', invocationId: st.id });
+            this.startAttempt(st);
           }
           this.saveStatus(st);
         }
@@ -687,7 +689,7 @@ export class PartitionStateMachine {
         }
         st.phase = 'invoked';
         st.modifiedAt = now;
-        this.effects.push({ kind: 'invoke', invocationId: id });
+        this.startAttempt(st);
         this.saveStatus(st);
         return answer({ ok: true, value: new Uint8Array() });
     }
@@ -783,6 +785,12 @@ export class PartitionStateMachine {
     });
   }
 
+  /** Starts a new attempt of the invocation (the caller saves its status): effects of earlier ones are dropped. */
+  private startAttempt(st: InvocationStatus): void {
+    st.attempt = (st.attempt ?? 0) + 1;
+    this.effects.push({ kind: 'invoke', invocationId: st.id });
+  }
+
   // ---------- journal, notifications ----------
 
   private writeEntry(st: InvocationStatus, entry: JournalEntry): number {
@@ -824,7 +832,7 @@ export class PartitionStateMachine {
     ) {
       st.phase = 'invoked';
       st.waiting = undefined;
-      this.effects.push({ kind: 'invoke', invocationId: st.id });
+      this.startAttempt(st);
     }
   }
 

@@ -115,7 +115,15 @@ export interface TimerKey {
 /** Records of a partition's log. `ts` is the appender's wall clock (epoch ms): the state machine's only clock. */
 export type Command =
   | { kind: 'Invoke'; ts: number; inv: NewInvocation; dedup?: Dedup }
-  | { kind: 'Effect'; ts: number; epoch: number; invocationId: string; effect: InvokerEffect }
+  | {
+      kind: 'Effect';
+      ts: number;
+      epoch: number;
+      invocationId: string;
+      effect: InvokerEffect;
+      /** The invocation's attempt that produced it: effects of an older attempt are dropped. */
+      attempt?: number;
+    }
   | { kind: 'TimerFired'; ts: number; timer: TimerKey }
   | { kind: 'Notify'; ts: number; invocationId: string; entry: JournalEntry; id: NotificationId; dedup?: Dedup }
   | { kind: 'AnnounceLeader'; ts: number; epoch: number }
@@ -139,6 +147,8 @@ export type ControlOp = 'cancel' | 'kill' | 'purge' | 'purge-journal' | 'pause' 
 export type InvocationPhase = 'scheduled' | 'inboxed' | 'invoked' | 'suspended' | 'paused' | 'completed';
 
 export interface InvocationStatus {
+  /** Grows each time the state machine starts the invocation; fences effects of earlier attempts. */
+  attempt?: number;
   id: string;
   target: Target;
   phase: InvocationPhase;

@@ -432,8 +432,8 @@ function checkCommand(type: number, p: Parsed): Issued {
       const id = requireNonEmpty(p, 1, 'awakeable_id');
       try {
         parseAwakeableId(id);
-      } catch {
-        fail(`${p.def.name}: awakeable_id '${clip(id)}' is not a valid awakeable id`);
+      } catch (err) {
+        fail(`${p.def.name}: awakeable_id '${clip(id)}' is not a valid awakeable id: ${(err as Error).message}`);
       }
       requireOneof(p, [2, 3], 'result (value or failure)');
       return { completions: [] };

@@ -189,7 +189,11 @@ export interface Invoke {
 export interface Effect {
   epoch: bigint;
   invocationId: string;
-  effect?: InvokerEffect | undefined;
+  effect?:
+    | InvokerEffect
+    | undefined;
+  /** The attempt of the invocation that produced it (InvocationStatus.attempt when the attempt started). */
+  attempt?: number | undefined;
 }
 
 export interface TimerFired {
@@ -272,7 +276,14 @@ export interface InvocationStatus {
   locked: boolean;
   /** Sequence number of its entry in its key's inbox while inboxed. */
   inboxSeq?: bigint | undefined;
-  journalRetentionMs?: bigint | undefined;
+  journalRetentionMs?:
+    | bigint
+    | undefined;
+  /**
+   * Grows each time the state machine starts the invocation (admission, wake-up, resume): effects of an
+   * earlier attempt are dropped.
+   */
+  attempt: number;
 }
 
 export interface PromiseWaiter {
@@ -2429,7 +2440,7 @@ export const Invoke: MessageFns<Invoke> = {
 };
 
 function createBaseEffect(): Effect {
-  return { epoch: 0n, invocationId: "", effect: undefined };
+  return { epoch: 0n, invocationId: "", effect: undefined, attempt: undefined };
 }
 
 export const Effect: MessageFns<Effect> = {
@@ -2445,6 +2456,9 @@ export const Effect: MessageFns<Effect> = {
     }
     if (message.effect !== undefined) {
       InvokerEffect.encode(message.effect, writer.uint32(26).fork()).join();
+    }
+    if (message.attempt !== undefined) {
+      writer.uint32(32).uint32(message.attempt);
     }
     return writer;
   },
@@ -2486,6 +2500,14 @@ export const Effect: MessageFns<Effect> = {
             message.effect = InvokerEffect.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2508,6 +2530,7 @@ export const Effect: MessageFns<Effect> = {
     message.effect = (object.effect !== undefined && object.effect !== null)
       ? InvokerEffect.fromPartial(object.effect)
       : undefined;
+    message.attempt = object.attempt ?? undefined;
     return message;
   },
 };
@@ -3196,6 +3219,7 @@ function createBaseInvocationStatus(): InvocationStatus {
     locked: false,
     inboxSeq: undefined,
     journalRetentionMs: undefined,
+    attempt: 0,
   };
 }
 
@@ -3281,6 +3305,9 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
         throw new globalThis.Error("value provided for field message.journalRetentionMs of type int64 too large");
       }
       writer.uint32(160).int64(message.journalRetentionMs);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(168).uint32(message.attempt);
     }
     return writer;
   },
@@ -3458,6 +3485,14 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
             message.journalRetentionMs = reader.int64() as bigint;
             continue;
           }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3517,6 +3552,7 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
     message.journalRetentionMs = (object.journalRetentionMs !== undefined && object.journalRetentionMs !== null)
       ? BigInt(object.journalRetentionMs)
       : undefined;
+    message.attempt = object.attempt ?? 0;
     return message;
   },
 };
