@@ -30,6 +30,21 @@ describe('local log store', () => {
     expect((await log.read(10n, 3)).map((r) => r.offset)).toEqual([10n, 11n, 12n]);
   });
 
+  it('bounds the in-memory window of recent records by their real cost, and still reads everything', async () => {
+    const log = await store.loglet(2);
+    const payload = new Uint8Array(100);
+    for (let i = 0; i < 100; i++) await log.append(Array.from({ length: 1000 }, () => payload));
+    const { records, bytes } = log.recentStats();
+    // 4 MiB with the per-record overhead counted: far fewer than the 100,000 records appended.
+    expect(bytes).toBeLessThanOrEqual(4 << 20);
+    expect(records).toBeLessThan(20_000);
+    expect(records).toBeGreaterThan(10_000);
+    expect(bytes).toBeGreaterThan(records * 100);
+    // Old records come from LevelDB, recent ones from memory; the offsets are dense either way.
+    expect((await log.read(0n, 5)).map((r) => r.offset)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    expect((await log.read(99_998n, 5)).map((r) => r.offset)).toEqual([99_998n, 99_999n]);
+  });
+
   it('group-commits concurrent appends into few synced batches', async () => {
     const a = await store.loglet(1);
     const b = await store.loglet(2);

@@ -1,4 +1,5 @@
 import { ClassicLevel } from 'classic-level';
+import { type CacheStats, ReadCache } from './cache.ts';
 
 /**
  * The partition store: one LevelDB holding the tables of many partitions (keys prefixed by partition id).
@@ -93,20 +94,18 @@ export class PartitionStore {
   /** Previous overlay values of the keys written since the savepoint (absent key: `undefined`). */
   private undo: Map<string, Pending | undefined> | undefined;
   /**
-   * Committed values (null = known absent), least recently used first. This store is the only writer of its
-   * partition's keys, so the cache never goes stale; it is bounded by bytes.
+   * Committed values. This store is the only writer of its partition's keys, so the cache never goes stale;
+   * it is bounded by what its entries cost, and deleted or absent keys are not in it.
    */
-  private cache = new Map<string, Uint8Array | null>();
-  private cacheBytes = 0;
+  private readonly cache: ReadCache;
   private commits = 0;
-  private readonly cacheLimit: number;
   /** Entries read from LevelDB iterators (scans), for tests and metrics. */
   entriesScanned = 0;
 
   constructor(db: ClassicLevel<Buffer, Uint8Array>, partitionId: number, cacheBytes = 8 << 20) {
     this.db = db;
     this.partitionId = partitionId;
-    this.cacheLimit = cacheBytes;
+    this.cache = new ReadCache(cacheBytes);
     this.prefix = `p${hex(partitionId, 4)}/`;
   }
 
@@ -124,34 +123,17 @@ export class PartitionStore {
     if (p === DELETED) return undefined;
     if (p !== undefined) return p;
     const cached = this.cache.get(full);
-    if (cached !== undefined) {
-      // Most recently used goes last.
-      this.cache.delete(full);
-      this.cache.set(full, cached);
-      return cached ?? undefined;
-    }
+    if (cached !== undefined) return cached;
     const gen = this.commits;
     const v = (await this.db.get(toBuf(full))) ?? undefined;
     // Cache only what no commit can have changed while the read was in flight.
-    if (gen === this.commits && this.pending(full) === undefined) this.remember(full, v ?? null);
+    if (v !== undefined && gen === this.commits && this.pending(full) === undefined) this.cache.set(full, v);
     return v;
   }
 
-  private remember(full: string, v: Uint8Array | null): void {
-    const old = this.cache.get(full);
-    if (old !== undefined) {
-      this.cache.delete(full);
-      this.cacheBytes -= (old?.length ?? 0) + full.length;
-    }
-    const size = (v?.length ?? 0) + full.length;
-    if (size > this.cacheLimit / 8) return; // large values are read rarely; keep the cache for many small ones
-    this.cache.set(full, v);
-    this.cacheBytes += size;
-    for (const [k, old2] of this.cache) {
-      if (this.cacheBytes <= this.cacheLimit) break;
-      this.cache.delete(k);
-      this.cacheBytes -= (old2?.length ?? 0) + k.length;
-    }
+  /** Entries and bytes of the read cache, with its hit and eviction counters. */
+  cacheStats(): CacheStats {
+    return this.cache.stats();
   }
 
   /** The value at `key` decoded by `codec`; throws CorruptValueError (naming the key) when it does not decode. */
@@ -274,7 +256,10 @@ export class PartitionStore {
     try {
       await this.db.batch(ops);
       // Cache before the flushing writes become invisible, so that no read falls through to a stale value.
-      for (const [key, value] of batch) this.remember(key, value === DELETED ? null : value);
+      for (const [key, value] of batch) {
+        if (value === DELETED) this.cache.delete(key);
+        else this.cache.set(key, value);
+      }
     } finally {
       this.flushing = new Map();
     }

@@ -266,14 +266,19 @@ export class LocalLoglet implements Loglet {
    * are ever served from here.
    */
   private readonly recent = new Map<bigint, Uint8Array>();
+  /** Every record in `recent` has an offset >= this (records are dropped from the oldest, by offset). */
+  private recentFirst: bigint;
+  /** Payload bytes plus a per-record overhead (map slot, bigint key, typed-array header). */
   private recentBytes = 0;
   private static readonly RECENT_LIMIT = 4 << 20;
+  private static readonly RECENT_OVERHEAD = 160;
 
   constructor(store: LocalLogStore, logId: number, tail: bigint, trim: bigint, sealed: boolean) {
     this.store = store;
     this.logId = logId;
     this.next = tail;
     this.released = tail;
+    this.recentFirst = tail;
     this.trimPoint = trim;
     this.sealed = sealed;
   }
@@ -315,15 +320,24 @@ export class LocalLoglet implements Loglet {
     for (let i = 0; i < payloads.length; i++) {
       const offset = first + BigInt(i);
       const old = this.recent.get(offset);
-      if (old) this.recentBytes -= old.length;
+      if (old) this.recentBytes -= old.length + LocalLoglet.RECENT_OVERHEAD;
       this.recent.set(offset, payloads[i]!);
-      this.recentBytes += payloads[i]!.length;
+      this.recentBytes += payloads[i]!.length + LocalLoglet.RECENT_OVERHEAD;
     }
-    for (const [offset, p] of this.recent) {
-      if (this.recentBytes <= LocalLoglet.RECENT_LIMIT) break;
-      this.recent.delete(offset);
-      this.recentBytes -= p.length;
+    // Offsets are dense: drop from the oldest by key, without iterating over the map.
+    while (this.recentBytes > LocalLoglet.RECENT_LIMIT && this.recentFirst < this.next) {
+      const p = this.recent.get(this.recentFirst);
+      if (p) {
+        this.recent.delete(this.recentFirst);
+        this.recentBytes -= p.length + LocalLoglet.RECENT_OVERHEAD;
+      }
+      this.recentFirst++;
     }
+  }
+
+  /** Records held in memory for tailing readers, and what they cost (for tests and metrics). */
+  recentStats(): { records: number; bytes: number } {
+    return { records: this.recent.size, bytes: this.recentBytes };
   }
 
   async read(from: bigint, limit = 1000): Promise<LogRecord[]> {
@@ -405,7 +419,7 @@ export class LocalLoglet implements Loglet {
     for (const [offset, p] of this.recent) {
       if (offset < this.released) continue;
       this.recent.delete(offset);
-      this.recentBytes -= p.length;
+      this.recentBytes -= p.length + LocalLoglet.RECENT_OVERHEAD;
     }
     const waiters = this.waiters;
     this.waiters = [];
