@@ -1,4 +1,4 @@
-import type { HandlerSchema, ServiceSchema } from './schema.ts';
+import type { HandlerSchema, RetryPolicyOverrides, ServiceSchema } from './schema.ts';
 
 /**
  * The per-invocation options Restate lets a service and a handler set (endpoint manifest, `PATCH
@@ -44,24 +44,34 @@ export interface InvocationOptions {
   retry: EffectiveRetryPolicy;
 }
 
-/** The service-level values (service > default): what `GET /services/{service}` shows. */
-export function serviceOptions(svc: ServiceSchema | undefined, d: InvocationDefaults): InvocationOptions {
-  const r = svc?.retryPolicy;
-  const wf = svc?.handlers.find((h) => h.ty === 'WORKFLOW')?.workflowCompletionRetentionMs;
+/** What a service or a handler may set; unset fields fall back to the level below. */
+type Overrides = Partial<Omit<InvocationOptions, 'retry'>> & { retryPolicy?: RetryPolicyOverrides };
+
+/** `layer` over `base`, field by field. */
+function overlay(base: InvocationOptions, layer: Overrides | undefined): InvocationOptions {
+  const r = layer?.retryPolicy;
   return {
-    journalRetentionMs: svc?.journalRetentionMs ?? d.journalRetentionMs,
-    idempotencyRetentionMs: svc?.idempotencyRetentionMs ?? d.idempotencyRetentionMs,
-    workflowCompletionRetentionMs: wf ?? d.workflowCompletionRetentionMs,
-    inactivityTimeoutMs: svc?.inactivityTimeoutMs ?? d.inactivityTimeoutMs,
-    abortTimeoutMs: svc?.abortTimeoutMs ?? d.abortTimeoutMs,
+    journalRetentionMs: layer?.journalRetentionMs ?? base.journalRetentionMs,
+    idempotencyRetentionMs: layer?.idempotencyRetentionMs ?? base.idempotencyRetentionMs,
+    workflowCompletionRetentionMs: layer?.workflowCompletionRetentionMs ?? base.workflowCompletionRetentionMs,
+    inactivityTimeoutMs: layer?.inactivityTimeoutMs ?? base.inactivityTimeoutMs,
+    abortTimeoutMs: layer?.abortTimeoutMs ?? base.abortTimeoutMs,
     retry: {
-      initialIntervalMs: r?.initialIntervalMs ?? d.retry.initialIntervalMs,
-      factor: r?.factor ?? d.retry.factor,
-      maxIntervalMs: r?.maxIntervalMs ?? d.retry.maxIntervalMs,
-      maxAttempts: r?.maxAttempts ?? d.retry.maxAttempts,
-      onMaxAttempts: r?.onMaxAttempts ?? d.retry.onMaxAttempts,
+      initialIntervalMs: r?.initialIntervalMs ?? base.retry.initialIntervalMs,
+      factor: r?.factor ?? base.retry.factor,
+      maxIntervalMs: r?.maxIntervalMs ?? base.retry.maxIntervalMs,
+      maxAttempts: r?.maxAttempts ?? base.retry.maxAttempts,
+      onMaxAttempts: r?.onMaxAttempts ?? base.retry.onMaxAttempts,
     },
   };
+}
+
+/** The service-level values (service > default): what `GET /services/{service}` shows. */
+export function serviceOptions(svc: ServiceSchema | undefined, d: InvocationDefaults): InvocationOptions {
+  if (!svc) return overlay(d, undefined);
+  // A workflow's completion retention is set on its run handler.
+  const wf = svc.handlers.find((h) => h.ty === 'WORKFLOW')?.workflowCompletionRetentionMs;
+  return overlay(d, { ...svc, workflowCompletionRetentionMs: wf });
 }
 
 /** The values an invocation of `handler` uses: handler > service > server default. */
@@ -70,22 +80,7 @@ export function resolveInvocationOptions(
   handler: HandlerSchema | undefined,
   d: InvocationDefaults,
 ): InvocationOptions {
-  const s = serviceOptions(svc, d);
-  const r = handler?.retryPolicy;
-  return {
-    journalRetentionMs: handler?.journalRetentionMs ?? s.journalRetentionMs,
-    idempotencyRetentionMs: handler?.idempotencyRetentionMs ?? s.idempotencyRetentionMs,
-    workflowCompletionRetentionMs: handler?.workflowCompletionRetentionMs ?? s.workflowCompletionRetentionMs,
-    inactivityTimeoutMs: handler?.inactivityTimeoutMs ?? s.inactivityTimeoutMs,
-    abortTimeoutMs: handler?.abortTimeoutMs ?? s.abortTimeoutMs,
-    retry: {
-      initialIntervalMs: r?.initialIntervalMs ?? s.retry.initialIntervalMs,
-      factor: r?.factor ?? s.retry.factor,
-      maxIntervalMs: r?.maxIntervalMs ?? s.retry.maxIntervalMs,
-      maxAttempts: r?.maxAttempts ?? s.retry.maxAttempts,
-      onMaxAttempts: r?.onMaxAttempts ?? s.retry.onMaxAttempts,
-    },
-  };
+  return overlay(serviceOptions(svc, d), handler);
 }
 
 /**

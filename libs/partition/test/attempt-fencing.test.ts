@@ -2,40 +2,20 @@
  * Effects are fenced by attempt, not only by leader epoch: once an invocation is paused (or suspended, or
  * cancelled while paused) and started again, what the stopped attempt's stream still sends is dropped.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type PartitionStore, StorageEngine } from '@stead/storage';
-import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
+import type { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
 import type { Command, InvokerEffect } from '../src/types.ts';
+import { openTestPartition, type TestPartition } from './helpers.ts';
 
 describe('attempt fencing', () => {
-  let dir: string;
-  let engine: StorageEngine;
-  let store: PartitionStore;
+  let p: TestPartition;
   let sm: PartitionStateMachine;
   let reader: PartitionReader;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'stead-fencing-'));
-    engine = await StorageEngine.open(dir);
-    store = engine.partition(0);
-    sm = new PartitionStateMachine(store, {
-      partitionId: 0,
-      partitionKeyOfInvocation: () => 1n,
-      childId: (parent, index) => `child-${parent}-${index}`,
-      awakeable: () => {
-        throw new Error('unused');
-      },
-      idempotentId: (svc, key, handler, ik) => `idem-${svc}-${key}-${handler}-${ik}`,
-      workflowId: (name, key) => `wf-${name}-${key}`,
-    });
-    reader = new PartitionReader(store);
+    p = await openTestPartition('stead-fencing-');
+    ({ sm, reader } = p);
   });
-  afterEach(async () => {
-    await engine.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => p.close());
 
   const run = (attempt: number | undefined, completionId: number): Command => {
     const effect: InvokerEffect = { kind: 'runCompletion', completionId, value: Buffer.from('"x"') };

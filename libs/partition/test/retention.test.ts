@@ -2,15 +2,13 @@
  * Retention of completed invocations in the partition state machine: status and result for `retentionMs`, the
  * journal for `journalRetentionMs` (Restate keeps every completed invocation for the journal retention).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { type PartitionStore, StorageEngine } from '@stead/storage';
+import type { PartitionStore } from '@stead/storage';
 import * as J from '../src/journal.ts';
-import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
+import type { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
 import { strKey } from '../src/tables.ts';
 import type { Command, Effect, JournalEntry, NewInvocation, TimerKey } from '../src/types.ts';
+import { openTestPartition, type TestPartition } from './helpers.ts';
 
 function outputCmd(value: string): JournalEntry {
   const w = new BinaryWriter();
@@ -21,32 +19,16 @@ function outputCmd(value: string): JournalEntry {
 }
 
 describe('retention of completed invocations', () => {
-  let dir: string;
-  let engine: StorageEngine;
+  let p: TestPartition;
   let store: PartitionStore;
   let sm: PartitionStateMachine;
   let reader: PartitionReader;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'stead-retention-'));
-    engine = await StorageEngine.open(dir);
-    store = engine.partition(0);
-    sm = new PartitionStateMachine(store, {
-      partitionId: 0,
-      partitionKeyOfInvocation: () => 1n,
-      childId: (parent, index) => `child-${parent}-${index}`,
-      awakeable: () => {
-        throw new Error('unused');
-      },
-      idempotentId: (svc, key, handler, ik) => `idem-${svc}-${key}-${handler}-${ik}`,
-      workflowId: (name, key) => `wf-${name}-${key}`,
-    });
-    reader = new PartitionReader(store);
+    p = await openTestPartition('stead-retention-');
+    ({ store, sm, reader } = p);
   });
-  afterEach(async () => {
-    await engine.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => p.close());
 
   const invoke = (id: string, extra: Partial<NewInvocation>): Command => ({
     kind: 'Invoke',

@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type PartitionStore, StorageEngine } from '@stead/storage';
+import { type IdFunctions, PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
+
+/** Readable ids for state-machine tests (every invocation in partition key 1; awakeables are not used). */
+export const testIds: IdFunctions = {
+  partitionKeyOfInvocation: () => 1n,
+  childId: (parent, index) => `child-${parent}-${index}`,
+  awakeable: () => {
+    throw new Error('unused');
+  },
+  idempotentId: (svc, key, handler, ik) => `idem-${svc}-${key}-${handler}-${ik}`,
+  workflowId: (name, key) => `wf-${name}-${key}`,
+};
+
+export interface TestPartition {
+  store: PartitionStore;
+  sm: PartitionStateMachine;
+  reader: PartitionReader;
+  /** Closes the store and removes its directory. */
+  close(): Promise<void>;
+}
+
+/** Partition 0 of a fresh LevelDB store in a temp dir, with a state machine and a reader over it. */
+export async function openTestPartition(prefix: string, ids: IdFunctions = testIds): Promise<TestPartition> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const engine = await StorageEngine.open(dir);
+  const store = engine.partition(0);
+  return {
+    store,
+    sm: new PartitionStateMachine(store, { partitionId: 0, ...ids }),
+    reader: new PartitionReader(store),
+    close: async () => {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
