@@ -3,6 +3,7 @@ import { readLoglet } from '../replicated/reader.ts';
 import { sealLoglet, withTimeout } from '../replicated/sealer.ts';
 import {
   LogletSealedError,
+  LogOverloadedError,
   type LogServerDirectory,
   LogUnavailableError,
   type NodesetMember,
@@ -23,6 +24,8 @@ import {
 
 interface Batcher {
   queue: Array<{ payloads: Uint8Array[]; resolve: (first: bigint) => void; reject: (e: unknown) => void }>;
+  /** Records in `queue`. */
+  queuedRecords: number;
   inflight: number;
 }
 
@@ -76,6 +79,8 @@ export interface BifrostOptions {
   /** Upper bounds of one combined call (default 1024 records, 4 MiB). */
   maxBatchRecords?: number;
   maxBatchBytes?: number;
+  /** Records waiting per log before appends are refused with LogOverloadedError (default 65,536). */
+  maxQueuedRecords?: number;
   /** Called after each reconfiguration this client made. */
   onReconfigured?: (chain: LogChain, sealedTail: bigint, reason: string) => void;
 }
@@ -108,6 +113,7 @@ export class Bifrost {
       maxInflightAppends: 4,
       maxBatchRecords: 1024,
       maxBatchBytes: 4 << 20,
+      maxQueuedRecords: 65_536,
       ...opts,
     };
   }
@@ -158,10 +164,15 @@ export class Bifrost {
     if (payloads.length === 0) return Promise.reject(new Error('append needs at least one record'));
     let b = this.batchers.get(logId);
     if (!b) {
-      b = { queue: [], inflight: 0 };
+      b = { queue: [], queuedRecords: 0, inflight: 0 };
       this.batchers.set(logId, b);
     }
     const batcher = b;
+    if (batcher.queue.length > 0 && batcher.queuedRecords + payloads.length > this.o.maxQueuedRecords)
+      return Promise.reject(
+        new LogOverloadedError(`log ${logId} has ${batcher.queuedRecords} records waiting to be appended; retry later`),
+      );
+    batcher.queuedRecords += payloads.length;
     return new Promise((resolve, reject) => {
       batcher.queue.push({ payloads, resolve, reject });
       this.pump(logId, batcher);
@@ -182,6 +193,7 @@ export class Bifrost {
         )
           break;
         b.queue.shift();
+        b.queuedRecords -= next.payloads.length;
         batch.push(next);
         payloads.push(...next.payloads);
         bytes += size;
@@ -233,6 +245,11 @@ export class Bifrost {
         return seg.base + off;
       } catch (e) {
         lastError = e;
+        if (e instanceof LogOverloadedError) {
+          // The sequencer is busy, not gone: back off and retry there.
+          await pause(this.o.timers, 20 + Math.floor(this.o.random() * 30));
+          continue;
+        }
         if (e instanceof LogletSealedError) {
           // Someone sealed it: their new segment is (or soon will be) in the metadata store.
           const fresh = await this.chain(logId, true).catch(() => undefined);

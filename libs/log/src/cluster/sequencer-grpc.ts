@@ -2,18 +2,20 @@ import * as grpc from '@grpc/grpc-js';
 import { sequencer as pb } from '@stead/proto';
 import type { SequencerApi } from '../bifrost/bifrost.ts';
 import type { SequencerHost } from '../replicated/sequencer-host.ts';
-import { LogletSealedError, LogUnavailableError } from '../replicated/types.ts';
+import { LogletSealedError, LogOverloadedError, LogUnavailableError } from '../replicated/types.ts';
 import { CHANNEL_OPTIONS, CLIENT_OPTIONS, listenGrpc, type ServingGrpc } from './grpc-common.ts';
 
 function toStatus(e: unknown): Partial<grpc.StatusObject> {
   if (e instanceof LogletSealedError) return { code: grpc.status.FAILED_PRECONDITION, details: `sealed: ${e.message}` };
   if (e instanceof LogUnavailableError) return { code: grpc.status.UNAVAILABLE, details: e.message };
+  if (e instanceof LogOverloadedError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: e.message };
   return { code: grpc.status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}` };
 }
 
 function fromStatus(e: grpc.ServiceError): Error {
   if (e.code === grpc.status.FAILED_PRECONDITION) return new LogletSealedError(e.details);
   if (e.code === grpc.status.INVALID_ARGUMENT) return new Error(`sequencer refused the request: ${e.details}`);
+  if (e.code === grpc.status.RESOURCE_EXHAUSTED) return new LogOverloadedError(`sequencer: ${e.details}`);
   return new LogUnavailableError(`sequencer: ${e.details || e.message}`);
 }
 

@@ -2,6 +2,7 @@ import { Quorum, type Random, type Timers } from './quorum.ts';
 import {
   type LogletParams,
   LogletSealedError,
+  LogOverloadedError,
   type LogServerDirectory,
   LogUnavailableError,
   type NodeId,
@@ -20,6 +21,9 @@ export interface SequencerOptions {
   maxWaveBytes?: number;
   /** Waves in flight at once (pipelining); further appends queue. */
   maxInflightWaves?: number;
+  /** Bounds of that queue (default 65,536 records, 64 MiB): an append beyond them is refused (LogOverloadedError). */
+  maxQueuedRecords?: number;
+  maxQueuedBytes?: number;
   /** Offset to start at (a loglet always starts at 0; tests may differ). */
   startOffset?: bigint;
 }
@@ -61,6 +65,11 @@ export class SequencerCore {
   private readonly maxWaveBytes: number;
   private readonly maxInflight: number;
   private queue: Appender[] = [];
+  /** Records and payload bytes in `queue` (bounded by maxQueuedRecords / maxQueuedBytes). */
+  private queuedRecords = 0;
+  private queuedBytes = 0;
+  private readonly maxQueuedRecords: number;
+  private readonly maxQueuedBytes: number;
   private scheduled = false;
   private readonly inflight: Wave[] = [];
   private nextOffset: bigint;
@@ -83,6 +92,8 @@ export class SequencerCore {
     this.maxWaveRecords = opts.maxWaveRecords ?? 1024;
     this.maxWaveBytes = opts.maxWaveBytes ?? 4 << 20;
     this.maxInflight = opts.maxInflightWaves ?? 4;
+    this.maxQueuedRecords = opts.maxQueuedRecords ?? 65_536;
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 << 20;
     this.nextOffset = opts.startOffset ?? 0n;
     this.released = this.nextOffset;
     this.rotation = Math.floor(this.random() * params.nodeset.length);
@@ -103,6 +114,19 @@ export class SequencerCore {
     if (this.sealedAt !== undefined)
       return Promise.reject(new LogletSealedError(`loglet ${this.params.logletId} is sealed`));
     if (payloads.length === 0) return Promise.reject(new Error('append needs at least one record'));
+    const bytes = payloads.reduce((n, p) => n + p.length, 0);
+    if (
+      this.queue.length > 0 &&
+      (this.queuedRecords + payloads.length > this.maxQueuedRecords || this.queuedBytes + bytes > this.maxQueuedBytes)
+    ) {
+      return Promise.reject(
+        new LogOverloadedError(
+          `sequencer of loglet ${this.params.logletId} has ${this.queuedRecords} records (${this.queuedBytes} bytes) waiting; retry later`,
+        ),
+      );
+    }
+    this.queuedRecords += payloads.length;
+    this.queuedBytes += bytes;
     return new Promise((resolve, reject) => {
       this.queue.push({ payloads, resolve, reject });
       this.stats.appends++;
@@ -198,6 +222,8 @@ export class SequencerCore {
         )
           break;
         this.queue.shift();
+        this.queuedRecords -= a.payloads.length;
+        this.queuedBytes -= size;
         wave.appenders.push({ a, first: wave.first + BigInt(wave.payloads.length) });
         wave.payloads.push(...a.payloads);
         bytes += size;
@@ -320,6 +346,8 @@ export class SequencerCore {
   private failAll(e: Error): void {
     for (const wave of this.inflight.splice(0)) for (const { a } of wave.appenders) a.reject(e);
     for (const a of this.queue.splice(0)) a.reject(e);
+    this.queuedRecords = 0;
+    this.queuedBytes = 0;
     for (const w of this.tailWaiters) w.fail(e);
     this.tailWaiters.clear();
   }

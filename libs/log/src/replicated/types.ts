@@ -136,3 +136,11 @@ export class LogletSealedError extends Error {
 export class LogUnavailableError extends Error {
   override name = 'LogUnavailableError';
 }
+
+/**
+ * Backpressure: too many records are already waiting (in a sequencer or a log client). Nothing of the refused
+ * append was accepted; retry later (the sequencer is fine: no reconfiguration is needed).
+ */
+export class LogOverloadedError extends Error {
+  override name = 'LogOverloadedError';
+}
