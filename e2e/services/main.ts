@@ -2,7 +2,7 @@
  * SDK services used by the e2e tests, served by a separate process (`--port N`) so that tests can kill it.
  * Handlers record side effects in files named by the caller, so tests count executions exactly.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as restate from '@restatedev/restate-sdk';
 
@@ -203,4 +203,30 @@ const versioned = restate.service({
   },
 });
 
-restate.serve({ services: [test, receiver, counter, signup, waiter, versioned], port });
+/** Issue 10 (admission): handlers that hold an attempt open, and a tally of what ran. */
+const gate = restate.service({
+  name: 'Gate',
+  handlers: {
+    /** Writes "start i", polls (outside the journal) until `release` exists, writes "end i". */
+    hold: async (_ctx: Ctx, req: { file: string; release: string; i: number }) => {
+      record(req.file, `start ${req.i}`);
+      while (!existsSync(req.release)) await sleep(20);
+      record(req.file, `end ${req.i}`);
+      return req.i;
+    },
+  },
+});
+
+const tally = restate.object({
+  name: 'Tally',
+  handlers: {
+    add: async (ctx: restate.ObjectContext, tag: string) => {
+      ctx.set('tags', [...((await ctx.get<string[]>('tags')) ?? []), tag]);
+    },
+    list: restate.handlers.object.shared(
+      async (ctx: restate.ObjectSharedContext) => (await ctx.get<string[]>('tags')) ?? [],
+    ),
+  },
+});
+
+restate.serve({ services: [test, receiver, counter, signup, waiter, versioned, gate, tally], port });

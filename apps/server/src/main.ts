@@ -12,6 +12,7 @@ import { discover } from '@stead/invoker';
 import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
 import { createLogger, createRegistry, startProbeServer } from '@stead/observability';
 import { Engine, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
+import { Gauge } from 'prom-client';
 import { serverSettings } from './settings.ts';
 
 const VERSION = '0.1.0';
@@ -110,11 +111,42 @@ async function main(): Promise<void> {
     schema,
     defaults,
     maxStateValueBytes: s.maxStateValueSize,
+    maxConcurrentInvocations: s.maxConcurrentInvocations,
+    maxPartitionBacklog: s.maxPartitionBacklog,
     epochs: metadataEpochs(metadata.client),
     log,
     onFatal: (err) => {
       log('error', 'fatal: exiting so that a restart recovers from what is durable', { error: err });
       process.exit(1);
+    },
+  });
+  const stat = (name: string, help: string, pick: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(pick());
+      },
+    });
+  stat('stead_invoker_running_invocations', 'Invocation attempts running', () => engine.runningInvocations);
+  stat(
+    'stead_invoker_waiting_invocations',
+    'Invocations waiting for a slot (--max-concurrent-invocations)',
+    () => engine.waitingInvocations,
+  );
+  stat(
+    'stead_ingress_refused_requests',
+    'Ingress requests refused as overload (503/429)',
+    () => engine.refusedRequests,
+  );
+  new Gauge({
+    name: 'stead_partition_backlog_records',
+    help: 'Records appended to a partition log and not yet applied (with appends in flight)',
+    labelNames: ['partition'],
+    registers: [registry],
+    collect() {
+      for (const [p, n] of engine.partitionBacklogs.entries()) this.set({ partition: String(p) }, n);
     },
   });
   const admin = await startAdminServer({

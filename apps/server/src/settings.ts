@@ -117,5 +117,21 @@ export const serverSettings = {
     min: 1,
     help: 'Largest endpoint manifest read when registering a deployment (a larger one is refused with 400).',
   },
+  maxConcurrentInvocations: {
+    kind: 'int',
+    default: '1000',
+    min: 1,
+    help:
+      'Most invocation attempts running at once; more wait in a FIFO queue and start as running ones end, suspend ' +
+      'or fail. An attempt blocked on a call to a waiting one holds its slot until it suspends (--inactivity-timeout).',
+  },
+  maxPartitionBacklog: {
+    kind: 'int',
+    default: '4000',
+    min: 1,
+    help:
+      'Most records a partition may have appended but not yet applied; above it new ingress requests for that ' +
+      'partition (call, send, attach, awakeable completion) are refused with 503 and Retry-After.',
+  },
   shutdownTimeout: { kind: 'duration', default: '20s', min: 1, help: 'Grace period for a clean shutdown.' },
 } satisfies SettingsSpec;

@@ -114,3 +114,18 @@ export class InputError extends Error {
     this.status = status;
   }
 }
+
+/**
+ * A request refused because the server (or one invocation) has too much waiting work: nothing was done for it,
+ * the client may retry after `retryAfterSeconds` (answered with `status`, 503 or 429, and a Retry-After header).
+ */
+export class OverloadedError extends Error {
+  override name = 'OverloadedError';
+  readonly status: number;
+  readonly retryAfterSeconds: number;
+  constructor(message: string, opts: { status?: 503 | 429; retryAfterSeconds?: number } = {}) {
+    super(message);
+    this.status = opts.status ?? 503;
+    this.retryAfterSeconds = opts.retryAfterSeconds ?? 1;
+  }
+}

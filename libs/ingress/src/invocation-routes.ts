@@ -1,9 +1,9 @@
 import type { HandlerSchema, InvocationBackend, InvocationOutcome, InvocationQuery, SchemaView } from '@stead/core';
-import { type IngressReply, type IngressRoute, ingressError, outcomeReply } from './server.ts';
+import { type IngressReply, type IngressRoute, outcomeReply, statusErrorReply } from './server.ts';
 
 function failureReply(err: unknown): IngressReply {
-  const status = (err as { status?: number }).status;
-  if (typeof status === 'number') return ingressError(status, (err as Error).message);
+  const reply = statusErrorReply(err);
+  if (reply !== undefined) return reply;
   throw err;
 }
 

@@ -105,6 +105,21 @@ export function ingressError(status: number, message: string): IngressReply {
   };
 }
 
+/**
+ * The answer for an error that names its HTTP status (InputError, OverloadedError, ...), or undefined for any
+ * other. An error with `retryAfterSeconds` (an overloaded server) gets a Retry-After header.
+ */
+export function statusErrorReply(err: unknown): IngressReply | undefined {
+  const e = err as { status?: unknown; message?: unknown; retryAfterSeconds?: unknown } | undefined;
+  const status = e?.status;
+  if (typeof status !== 'number' || !(status >= 400 && status <= 599)) return undefined;
+  const reply = ingressError(status, typeof e?.message === 'string' ? e.message : String(err));
+  const retryAfter = e?.retryAfterSeconds;
+  if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0)
+    reply.headers = { ...reply.headers, 'retry-after': String(Math.ceil(retryAfter)) };
+  return reply;
+}
+
 /** HTTP status for a terminal error code: the code itself when it is a usable status, else 500 (as Restate). */
 export function statusForErrorCode(code: number): number {
   return Number.isInteger(code) && code >= 200 && code <= 999 ? code : 500;
@@ -443,11 +458,11 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
   };
 
   const backendFailure = (err: unknown): IngressReply => {
-    const e = err as { status?: unknown; message?: unknown };
-    const status = typeof e?.status === 'number' && e.status >= 400 && e.status <= 599 ? e.status : 500;
-    if (status === 500) onError(err);
-    const message = typeof e?.message === 'string' ? e.message : String(err);
-    return ingressError(status, message);
+    const reply = statusErrorReply(err);
+    if (reply !== undefined && reply.status !== 500) return reply;
+    onError(err);
+    const message = typeof (err as Error)?.message === 'string' ? (err as Error).message : String(err);
+    return reply ?? ingressError(500, message);
   };
 
   const onRequest = (req: AnyRequest, res: AnyResponse): void => {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
-import { type CorsPolicy, corsPolicy, parseCorsOrigins } from '@stead/core';
-import { type IngressServer, startIngressServer } from '../src/index.ts';
+import { type CorsPolicy, corsPolicy, type InvocationBackend, OverloadedError, parseCorsOrigins } from '@stead/core';
+import { type IngressServer, invocationRoutes, startIngressServer } from '../src/index.ts';
 import { RecordingBackend, request, requestH2, SERVICES, StaticSchema, waitFor } from './helpers.ts';
 
 const LIMIT = 64 * 1024;
@@ -389,6 +389,40 @@ describe('ingress HTTP server', () => {
     const s = await request(port, { path: '/Greeter/greet/send' });
     expect(s.status).toBe(500);
     expect(errors.length).toBeGreaterThan(0);
+  });
+
+  test('an overloaded backend is answered 503 with Retry-After on call, send and the /restate routes', async () => {
+    backend.failWith = new OverloadedError('partition 3 is overloaded; retry later');
+    const before = errors.length;
+    for (const path of ['/Greeter/greet', '/Greeter/greet/send']) {
+      const r = await request(port, { path, headers: jsonHeaders, body: '"x"' });
+      expect(r.status).toBe(503);
+      expect(r.headers['retry-after']).toBe('1');
+      expect(r.headers['x-restate-error-source']).toBe('ingress');
+      expect(JSON.parse(r.text)).toEqual({
+        code: 503,
+        message: 'partition 3 is overloaded; retry later',
+        source: 'ingress',
+      });
+    }
+    const refuse = async (): Promise<never> => {
+      throw new OverloadedError('too many requests are attached to this invocation', {
+        status: 429,
+        retryAfterSeconds: 2.5,
+      });
+    };
+    const routes = invocationRoutes(
+      { attach: refuse, completeAwakeable: refuse } as unknown as InvocationBackend,
+      new StaticSchema(SERVICES),
+    );
+    for (const route of routes) server.addRoute(route);
+    const attach = await request(port, { method: 'GET', path: '/restate/invocation/inv_1abc/attach' });
+    expect([attach.status, attach.headers['retry-after']]).toEqual([429, '3']);
+    expect(JSON.parse(attach.text)).toMatchObject({ code: 429, source: 'ingress' });
+    const awk = await request(port, { path: '/restate/awakeables/sign_1abc/resolve', body: '"v"' });
+    expect([awk.status, awk.headers['retry-after']]).toEqual([429, '3']);
+    // Overload is not an internal error: nothing is reported.
+    expect(errors.length).toBe(before);
   });
 
   test('CORS by default: any origin as *, never an echoed origin with credentials', async () => {

@@ -407,7 +407,7 @@ function recordFrom(r: P.LogRecord): Command {
           ts,
           invocationId: c.value.invocationId,
           sink: sinkFrom(c.value.sink),
-          mode: oneOf(c.value.mode, ['attach', 'output'] as const, 'attach mode'),
+          mode: oneOf(c.value.mode, ['attach', 'output', 'detach'] as const, 'attach mode'),
         },
         dedupFrom(c.value.dedup),
       );

@@ -12,6 +12,7 @@ import {
   invocationRetention,
   MAX_EXECUTION_TIME_MS,
   newInvocationId,
+  OverloadedError,
   parseAwakeableId,
   parseInvocationId,
   partitionKeyOf,
@@ -28,7 +29,7 @@ import { InvokerDriver } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
 import { PartitionProcessor } from './processor.ts';
-import { type IdFunctions, PartitionReader } from './state-machine.ts';
+import { type IdFunctions, MAX_SINKS_PER_INVOCATION, PartitionReader, TOO_MANY_WAITERS } from './state-machine.ts';
 import {
   type Command,
   type InvocationStatus,
@@ -50,6 +51,13 @@ export interface EngineOptions {
    */
   defaults?: InvocationDefaults;
   maxStateValueBytes?: number;
+  /** Most invocation attempts running at once; more wait in a FIFO queue (default: unlimited). */
+  maxConcurrentInvocations?: number;
+  /**
+   * Most records a partition may have appended but not applied (plus appends in flight) before new ingress
+   * requests for it are refused with 503 and Retry-After (default: unlimited).
+   */
+  maxPartitionBacklog?: number;
   log: Logger;
   /** Leader epochs: a durable counter per partition (never a clock). */
   epochs: EpochSource;
@@ -59,6 +67,9 @@ export interface EngineOptions {
    */
   onFatal: (err: unknown) => void;
 }
+
+/** What a client refused by admission control is told to wait before retrying. */
+const RETRY_AFTER_SECONDS = 1;
 
 const MIN_PROTOCOL = 5;
 const MAX_PROTOCOL = 6;
@@ -178,6 +189,7 @@ export class Engine implements InvocationBackend {
       client: this.client,
       defaults: opts.defaults ?? RESTATE_INVOCATION_DEFAULTS,
       maxStateValueBytes: opts.maxStateValueBytes,
+      maxConcurrent: opts.maxConcurrentInvocations,
       minProtocolVersion: MIN_PROTOCOL,
       maxProtocolVersion: MAX_PROTOCOL,
       now: Date.now,
@@ -243,17 +255,61 @@ export class Engine implements InvocationBackend {
     for (const w of ws) w(previouslyAccepted);
   }
 
-  private wait(signal?: AbortSignal): { sink: ResponseSink; outcome: Promise<InvocationOutcome> } {
+  /**
+   * A response sink for a request of this process. When `signal` aborts before the answer, `onAbort` runs with
+   * the sink (to take it back from the invocation it waits on).
+   */
+  private wait(
+    signal?: AbortSignal,
+    onAbort?: (sink: ResponseSink) => void,
+  ): { sink: ResponseSink; outcome: Promise<InvocationOutcome> } {
     const key = `${this.instance}/${++this.nextRequest}`;
+    const sink: ResponseSink = { kind: 'ingress', node: key };
     const outcome = new Promise<InvocationOutcome>((resolve, reject) => {
       this.waiters.set(key, [resolve]);
       signal?.addEventListener('abort', () => {
-        this.waiters.delete(key);
+        if (!this.waiters.delete(key)) return; // answered already
         reject(signal.reason ?? new Error('aborted'));
+        onAbort?.(sink);
       });
     });
     outcome.catch(() => {});
-    return { sink: { kind: 'ingress', node: key }, outcome };
+    return { sink, outcome };
+  }
+
+  /**
+   * Admission control: refuses (before anything is appended) a new ingress request for a partition whose log
+   * holds more unapplied records than the limit, so that overload shows as 503 + Retry-After instead of an
+   * unbounded queue.
+   */
+  private admit(processor: PartitionProcessor): void {
+    const limit = this.opts.maxPartitionBacklog;
+    if (limit === undefined || processor.backlog < limit) return;
+    this.refusedRequests++;
+    throw new OverloadedError(
+      `partition ${processor.partitionId} is overloaded (${processor.backlog} records waiting to be applied, the limit is ${limit}); retry later`,
+      { retryAfterSeconds: RETRY_AFTER_SECONDS },
+    );
+  }
+
+  /** Ingress requests refused by admission control or by the waiter limit of an invocation. */
+  refusedRequests = 0;
+
+  /** A waiter refused by the state machine (too many on one invocation) becomes a 429 for the request. */
+  private refuseTooManyWaiters(outcome: InvocationOutcome): InvocationOutcome {
+    const refused = TOO_MANY_WAITERS as Extract<InvocationOutcome, { ok: false }>;
+    if (outcome.ok || outcome.code !== refused.code || outcome.message !== refused.message) return outcome;
+    this.refusedRequests++;
+    throw new OverloadedError(refused.message, { status: 429, retryAfterSeconds: RETRY_AFTER_SECONDS });
+  }
+
+  /** Appends a detach of `sink` once `appended` (its attach or invoke) is durable: the record stays behind it. */
+  private detachLater(processor: PartitionProcessor, invocationId: string, appended: Promise<unknown>) {
+    return (sink: ResponseSink) => {
+      appended
+        .then(() => processor.append({ kind: 'Attach', ts: Date.now(), invocationId, sink, mode: 'detach' }))
+        .catch((err) => this.opts.log('warn', 'failed to detach a request that went away', { error: String(err) }));
+    };
   }
 
   private newInvocation(req: IngressRequest): {
@@ -301,9 +357,22 @@ export class Engine implements InvocationBackend {
     signal?: AbortSignal,
   ): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
     const invocationId = this.queryId(query);
-    const { sink, outcome } = this.wait(signal);
-    await this.processorOf(invocationId).append({ kind: 'Attach', ts: Date.now(), invocationId, sink, mode });
-    return { invocationId, outcome: await outcome };
+    const processor = this.processorOf(invocationId);
+    this.admit(processor);
+    if (mode === 'attach') {
+      // Fast refusal without a record; the state machine enforces the same limit for attaches racing past this.
+      const st = await new PartitionReader(processor.store).status(invocationId);
+      if (st && st.phase !== 'completed' && st.sinks.length >= MAX_SINKS_PER_INVOCATION)
+        this.refuseTooManyWaiters(TOO_MANY_WAITERS);
+    }
+    const appended = Promise.withResolvers<void>();
+    appended.promise.catch(() => {});
+    const detach = mode === 'attach' ? this.detachLater(processor, invocationId, appended.promise) : undefined;
+    const { sink, outcome } = this.wait(signal, detach);
+    const append = processor.append({ kind: 'Attach', ts: Date.now(), invocationId, sink, mode });
+    append.then(() => appended.resolve(), appended.reject);
+    await append;
+    return { invocationId, outcome: this.refuseTooManyWaiters(await outcome) };
   }
 
   async completeAwakeable(
@@ -317,6 +386,8 @@ export class Engine implements InvocationBackend {
       throw new InputError(`invalid awakeable id '${awakeableId}': ${err instanceof Error ? err.message : err}`);
     }
     const { invocationId, signalIndex } = target;
+    const processor = this.processorOf(invocationId);
+    this.admit(processor);
     const cmd: Command = {
       kind: 'Notify',
       ts: Date.now(),
@@ -324,7 +395,7 @@ export class Engine implements InvocationBackend {
       entry: journal.signalNotification({ idx: signalIndex }, result),
       id: { signalId: signalIndex },
     };
-    await this.processorOf(invocationId).append(cmd);
+    await processor.append(cmd);
   }
 
   async control(invocationId: string, op: ControlOperation): Promise<InvocationOutcome> {
@@ -367,8 +438,10 @@ export class Engine implements InvocationBackend {
 
   async call(req: IngressRequest, signal?: AbortSignal): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
     const { id, processor, target, retention } = this.newInvocation(req);
-    const { sink, outcome } = this.wait(signal);
-    await processor.append({
+    this.admit(processor);
+    const appended = Promise.withResolvers<void>();
+    const { sink, outcome } = this.wait(signal, this.detachLater(processor, id, appended.promise));
+    const append = processor.append({
       kind: 'Invoke',
       ts: Date.now(),
       inv: {
@@ -381,11 +454,15 @@ export class Engine implements InvocationBackend {
         ...retention,
       },
     });
-    return { invocationId: id, outcome: await outcome };
+    appended.promise.catch(() => {});
+    append.then(() => appended.resolve(), appended.reject);
+    await append;
+    return { invocationId: id, outcome: this.refuseTooManyWaiters(await outcome) };
   }
 
   async send(req: IngressRequest): Promise<SendReceipt> {
     const { id, processor, target, retention, dedupable } = this.newInvocation(req);
+    this.admit(processor);
     const now = Date.now();
     const executionTime = req.delayMs && req.delayMs > 0 ? now + req.delayMs : undefined;
     if (executionTime !== undefined && !(executionTime <= MAX_EXECUTION_TIME_MS))
@@ -418,8 +495,19 @@ export class Engine implements InvocationBackend {
     };
   }
 
+  /** Invocation attempts running now. */
   get runningInvocations(): number {
     return this.invoker.running;
+  }
+
+  /** Invocations waiting for one of the `maxConcurrentInvocations` slots. */
+  get waitingInvocations(): number {
+    return this.invoker.waiting;
+  }
+
+  /** Unapplied records (and appends in flight) of each partition. */
+  get partitionBacklogs(): number[] {
+    return this.processors.map((p) => p.backlog);
   }
 
   async close(): Promise<void> {

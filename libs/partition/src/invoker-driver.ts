@@ -29,6 +29,11 @@ export interface InvokerOptions {
   /** Highest service protocol version we speak. */
   maxProtocolVersion: number;
   minProtocolVersion: number;
+  /**
+   * Most attempts running at once (default: unlimited). Further invocations wait in one FIFO queue and start as
+   * running attempts end, suspend, fail (a retry queues again at the tail) or are stopped.
+   */
+  maxConcurrent?: number;
   now: () => number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -48,6 +53,10 @@ interface Attempt {
   /** Notifications that arrived before the stream was open. */
   pending: { index: number; entry: JournalEntry }[];
   stopped: boolean;
+  /** Holds one of the `maxConcurrent` slots (from its start until it ends, fails or is stopped). */
+  slot: boolean;
+  /** The run has begun (it reads the journal itself: notifications before that need no forwarding). */
+  started: boolean;
   /** The invocation's effective retry policy and timeouts (read at the start of the attempt). */
   options: InvocationOptions;
 }
@@ -73,16 +82,30 @@ class AttemptError extends Error {
  */
 export class InvokerDriver implements Invoker {
   private readonly opts: InvokerOptions;
+  /** Every attempt this driver knows: running, waiting for a slot, or between retries. */
   private readonly attempts = new Map<string, Attempt>();
+  /** Attempts waiting for a slot, oldest first (Map keeps insertion order). Invariant: none holds a slot. */
+  private readonly queue = new Map<string, Attempt>();
+  /** Attempts holding a slot; invariant: slots <= maxConcurrent. */
+  private slots = 0;
+  private readonly maxConcurrent: number;
   /** Retry counts survive between attempts of the same invocation (not durable, like Restate's). */
   private readonly retries = new Map<string, number>();
 
   constructor(opts: InvokerOptions) {
     this.opts = opts;
+    this.maxConcurrent = opts.maxConcurrent ?? Number.POSITIVE_INFINITY;
+    if (!(this.maxConcurrent >= 1)) throw new Error(`maxConcurrent must be at least 1, got ${opts.maxConcurrent}`);
   }
 
+  /** Attempts running now (each holds a slot). */
   get running(): number {
-    return this.attempts.size;
+    return this.slots;
+  }
+
+  /** Invocations waiting for a slot to start. */
+  get waiting(): number {
+    return this.queue.size;
   }
 
   invoke(leader: PartitionLeader, invocationId: string): void {
@@ -98,15 +121,38 @@ export class InvokerDriver implements Invoker {
       lastAppend: Promise.resolve(undefined),
       pending: [],
       stopped: false,
+      slot: false,
+      started: false,
       options: this.opts.defaults,
     };
     this.attempts.set(invocationId, attempt);
-    void this.run(attempt);
+    if (this.slots < this.maxConcurrent && this.queue.size === 0) this.begin(attempt);
+    else this.queue.set(invocationId, attempt);
+  }
+
+  private begin(a: Attempt): void {
+    a.slot = true;
+    a.started = true;
+    this.slots++;
+    void this.run(a);
+  }
+
+  /** Gives back the attempt's slot (once) and starts the oldest waiting invocation. */
+  private release(a: Attempt): void {
+    if (!a.slot) return;
+    a.slot = false;
+    this.slots--;
+    while (this.slots < this.maxConcurrent && this.queue.size > 0) {
+      const [id, next] = this.queue.entries().next().value as [string, Attempt];
+      this.queue.delete(id);
+      this.begin(next);
+    }
   }
 
   notify(invocationId: string, index: number, entry: JournalEntry): void {
     const a = this.attempts.get(invocationId);
-    if (!a || a.stopped) return;
+    // Not started yet: the attempt reads the journal, with this entry, when it starts.
+    if (!a || a.stopped || !a.started) return;
     if (a.write) {
       if (index >= a.startLength) a.write(entry);
     } else {
@@ -121,6 +167,8 @@ export class InvokerDriver implements Invoker {
     a.stopped = true;
     a.abort.abort();
     this.attempts.delete(invocationId);
+    this.queue.delete(invocationId);
+    this.release(a);
   }
 
   stopAll(): void {
@@ -147,6 +195,9 @@ export class InvokerDriver implements Invoker {
       outcome = await this.attempt(a);
     } catch (err) {
       outcome = err instanceof AttemptError ? err : new AttemptError(err instanceof Error ? err.message : String(err));
+    } finally {
+      // Ended, suspended, failed or stopped: the slot goes to the next waiting invocation (a retry queues again).
+      this.release(a);
     }
     if (a.stopped) return;
     if (outcome === 'done') {

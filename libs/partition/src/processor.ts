@@ -41,6 +41,10 @@ export class PartitionProcessor {
   private announceOffset: bigint | undefined;
   private leading = false;
   private applied = -1n;
+  /** Offset of the last record appended through this processor and durable (-1 before any); may pass `applied`. */
+  private appendedTail = -1n;
+  /** Records handed to the loglet and not yet durable. */
+  private appendsInFlight = 0;
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
   private appliedWaiters: { offset: bigint; resolve: () => void }[] = [];
@@ -85,11 +89,33 @@ export class PartitionProcessor {
   }
 
   append(cmd: Command): Promise<bigint> {
-    return this.loglet.append([encodeCommand(cmd)]);
+    return this.track([encodeCommand(cmd)]);
   }
 
   appendMany(cmds: Command[]): Promise<bigint> {
-    return this.loglet.append(cmds.map(encodeCommand));
+    return this.track(cmds.map(encodeCommand));
+  }
+
+  /** Appends and keeps count of what is in flight and of the durable tail (for `backlog`). */
+  private async track(payloads: Uint8Array[]): Promise<bigint> {
+    this.appendsInFlight += payloads.length;
+    try {
+      const first = await this.loglet.append(payloads);
+      const last = first + BigInt(payloads.length - 1);
+      if (last > this.appendedTail) this.appendedTail = last;
+      return first;
+    } finally {
+      this.appendsInFlight -= payloads.length;
+    }
+  }
+
+  /**
+   * Records of this partition not applied yet: appended and durable but behind the apply loop, plus appends in
+   * flight (admission control refuses new work above a limit instead of letting this grow without bound).
+   */
+  get backlog(): number {
+    const behind = this.appendedTail > this.applied ? Number(this.appendedTail - this.applied) : 0;
+    return behind + this.appendsInFlight;
   }
 
   /** Resolves once the record at `offset` is applied. */

@@ -17,6 +17,7 @@ import {
   type NotificationId,
   normalizeKey,
   type ResponseSink,
+  sameSink,
   type Target,
   TIMER_INVOKE,
   TIMER_PURGE,
@@ -53,6 +54,17 @@ export const ALREADY_COMPLETED: InvocationOutcome = {
   message: 'the invocation is already completed; it can be purged',
 };
 const CANCEL_SIGNAL = 1;
+
+/**
+ * Most waiters (attached requests, calling invocations) one invocation keeps in its status; a further attach is
+ * answered with TOO_MANY_WAITERS. A constant, not a setting: every replay of the log must decide the same.
+ */
+export const MAX_SINKS_PER_INVOCATION = 1000;
+export const TOO_MANY_WAITERS: InvocationOutcome = {
+  ok: false,
+  code: 429,
+  message: `too many requests are attached to this invocation (the limit is ${MAX_SINKS_PER_INVOCATION}); retry later`,
+};
 
 /**
  * The partition state machine: applies one log command to the partition store and returns the effects
@@ -206,7 +218,7 @@ export class PartitionStateMachine {
       if (inv.sink) {
         if (existing.phase === 'completed' && existing.output)
           await this.respond(existing.id, inv.sink, existing.output, now);
-        else existing.sinks.push(inv.sink);
+        else if (!(await this.addSink(existing, inv.sink, now))) return;
         this.saveStatus(existing);
       }
       return;
@@ -726,8 +738,22 @@ export class PartitionStateMachine {
     }
   }
 
-  private async onAttach(id: string, sink: ResponseSink, mode: 'attach' | 'output', now: number): Promise<void> {
+  private async onAttach(
+    id: string,
+    sink: ResponseSink,
+    mode: 'attach' | 'output' | 'detach',
+    now: number,
+  ): Promise<void> {
     const st = await this.status(id);
+    if (mode === 'detach') {
+      // The request behind an attach went away: nobody waits on its sink any more.
+      const kept = st?.sinks.filter((s) => !sameSink(s, sink));
+      if (st && kept && kept.length !== st.sinks.length) {
+        st.sinks = kept;
+        this.saveStatus(st);
+      }
+      return;
+    }
     if (!st) {
       if (mode === 'output' && sink.kind === 'invocation') {
         return this.respondVoid(sink, now);
@@ -739,8 +765,21 @@ export class PartitionStateMachine {
       if (sink.kind === 'invocation') return this.respondVoid(sink, now);
       return this.respond(id, sink, NOT_READY, now);
     }
+    if (await this.addSink(st, sink, now)) this.saveStatus(st);
+  }
+
+  /**
+   * Adds a waiter to the invocation (the caller saves the status if true): an identical one is kept once, and
+   * beyond MAX_SINKS_PER_INVOCATION the new one is answered with TOO_MANY_WAITERS instead (false).
+   */
+  private async addSink(st: InvocationStatus, sink: ResponseSink, now: number): Promise<boolean> {
+    if (st.sinks.some((s) => sameSink(s, sink))) return false;
+    if (st.sinks.length >= MAX_SINKS_PER_INVOCATION) {
+      await this.respond(st.id, sink, TOO_MANY_WAITERS, now);
+      return false;
+    }
     st.sinks.push(sink);
-    this.saveStatus(st);
+    return true;
   }
 
   private async respondVoid(sink: Extract<ResponseSink, { kind: 'invocation' }>, now: number): Promise<void> {

@@ -48,6 +48,16 @@ export type ResponseSink =
   /** A calling invocation waiting on `completionId`; `entryType` is the notification type to send. */
   | { kind: 'invocation'; invocationId: string; completionId: number; entryType?: number };
 
+export function sameSink(a: ResponseSink, b: ResponseSink): boolean {
+  if (a.kind === 'ingress') return b.kind === 'ingress' && a.node === b.node;
+  return (
+    b.kind === 'invocation' &&
+    a.invocationId === b.invocationId &&
+    a.completionId === b.completionId &&
+    a.entryType === b.entryType
+  );
+}
+
 export interface NewInvocation {
   id: string;
   target: Target;
@@ -139,8 +149,18 @@ export type Command =
       /** For restart-as-new: the id of the new invocation (same partition key), chosen by the appender. */
       newInvocationId?: string;
     }
-  /** Attach to an invocation's result, or read it if it is there (`output`). */
-  | { kind: 'Attach'; ts: number; invocationId: string; sink: ResponseSink; mode: 'attach' | 'output'; dedup?: Dedup };
+  /**
+   * Attach to an invocation's result, read it if it is there (`output`), or take back an earlier attach whose
+   * request went away (`detach`: the sink is removed from the invocation's waiters).
+   */
+  | {
+      kind: 'Attach';
+      ts: number;
+      invocationId: string;
+      sink: ResponseSink;
+      mode: 'attach' | 'output' | 'detach';
+      dedup?: Dedup;
+    };
 
 export type ControlOp = 'cancel' | 'kill' | 'purge' | 'purge-journal' | 'pause' | 'resume' | 'restart-as-new';
 

@@ -229,7 +229,7 @@ export interface Attach {
   sink?:
     | ResponseSink
     | undefined;
-  /** attach or output */
+  /** attach, output or detach (take back the sink of an attach whose request went away) */
   mode: string;
   dedup?: Dedup | undefined;
 }
