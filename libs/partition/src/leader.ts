@@ -1,6 +1,8 @@
 import type { InvocationOutcome } from '@stead/core';
 import type { EffectSink, PartitionProcessor } from './processor.ts';
 import { PartitionReader } from './state-machine.ts';
+import { timerKey } from './tables.ts';
+import { type TimerEntry, TimerQueue } from './timer-queue.ts';
 import type { Command, Effect, JournalEntry, ResponseSink, TimerKey } from './types.ts';
 
 /** The invoker as a partition leader uses it (see invoker-driver.ts). */
@@ -21,9 +23,13 @@ export interface LeaderDeps {
   invoker: Invoker;
   now: () => number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** The most durable timers held in memory; the others are paged in from the time index (default 4096). */
+  maxTimersInMemory?: number;
 }
 
 const MAX_TIMEOUT = 2 ** 31 - 1;
+/** Wait before firing timers again after their TimerFired records could not be appended. */
+const TIMER_RETRY_MS = 200;
 
 /**
  * Performs a partition's effects while this process leads it: starts invocations, fires timers,
@@ -34,8 +40,12 @@ export class PartitionLeader implements EffectSink {
   readonly reader: PartitionReader;
   epoch = 0;
   private active = false;
-  private timers: TimerKey[] = [];
+  /** The earliest timers of the partition (a bounded window of its time index); replaced on activation. */
+  private timers: TimerQueue;
+  /** The queue whose next page is being read, if any. */
+  private refillingTimers: TimerQueue | undefined;
   private timerHandle: NodeJS.Timeout | undefined;
+  /** The time `timerHandle` fires at (infinity when none is armed). */
   private timerDue = Number.POSITIVE_INFINITY;
   private outbox: { seq: number; partitionKey: bigint; command: Command }[] = [];
   private shipping: Promise<void> | undefined;
@@ -43,6 +53,20 @@ export class PartitionLeader implements EffectSink {
   constructor(deps: LeaderDeps) {
     this.deps = deps;
     this.reader = new PartitionReader(deps.processor.store);
+    this.timers = this.newTimerQueue();
+  }
+
+  private newTimerQueue(): TimerQueue {
+    return new TimerQueue({
+      load: (after, limit) => this.reader.timersAfter(after, limit),
+      keyOf: timerKey,
+      maxInMemory: this.deps.maxTimersInMemory,
+    });
+  }
+
+  /** Timers held in memory, and pages of the time index read (for tests and metrics). */
+  get timerStats(): { inMemory: number; pages: number } {
+    return { inMemory: this.timers.size, pages: this.timers.stats.pages };
   }
 
   get processor(): PartitionProcessor {
@@ -52,7 +76,9 @@ export class PartitionLeader implements EffectSink {
   async activate(epoch: number): Promise<void> {
     this.epoch = epoch;
     this.active = true;
-    for (const t of await this.reader.timers()) this.addTimer(t);
+    this.timers = this.newTimerQueue();
+    await this.timers.refill();
+    this.armTimer();
     this.outbox.push(...(await this.reader.outbox()));
     this.ship();
     for (const st of await this.reader.invocations()) {
@@ -61,7 +87,7 @@ export class PartitionLeader implements EffectSink {
     this.deps.log('info', 'partition leader active', {
       partition: this.processor.partitionId,
       epoch,
-      timers: this.timers.length,
+      timers: this.timers.size,
       outbox: this.outbox.length,
     });
   }
@@ -103,38 +129,67 @@ export class PartitionLeader implements EffectSink {
   // ---------- timers ----------
 
   private addTimer(t: TimerKey): void {
-    this.timers.push(t);
+    this.timers.add(t);
     if (t.wakeAt < this.timerDue) this.armTimer();
   }
 
+  /** Arms the wake-up for the earliest timer in memory, reading the next page first when memory runs low. */
   private armTimer(): void {
+    if (!this.active) return;
+    if (this.timers.needsPage) this.refillTimers();
+    const due = this.timers.nextWakeAt();
+    if (due === undefined) return; // none in memory: a page read in flight arms when it is done
+    if (this.timerHandle && this.timerDue <= due) return;
     if (this.timerHandle) clearTimeout(this.timerHandle);
-    this.timerHandle = undefined;
-    if (!this.active || this.timers.length === 0) {
-      this.timerDue = Number.POSITIVE_INFINITY;
-      return;
-    }
-    let due = Number.POSITIVE_INFINITY;
-    for (const t of this.timers) due = Math.min(due, t.wakeAt);
     this.timerDue = due;
     const delay = Math.min(Math.max(0, due - this.deps.now()), MAX_TIMEOUT);
     this.timerHandle = setTimeout(() => this.fireTimers(), delay);
   }
 
+  private refillTimers(): void {
+    const queue = this.timers;
+    if (this.refillingTimers === queue) return;
+    this.refillingTimers = queue;
+    const done = () => {
+      if (this.refillingTimers === queue) this.refillingTimers = undefined;
+    };
+    queue.refill().then(
+      () => {
+        done();
+        if (queue === this.timers) this.armTimer();
+      },
+      (err: unknown) => {
+        done();
+        this.deps.log('warn', 'failed to read timers from the store; retrying', { error: String(err) });
+        setTimeout(() => queue === this.timers && this.armTimer(), TIMER_RETRY_MS);
+      },
+    );
+  }
+
   private fireTimers(): void {
+    this.timerHandle = undefined;
+    this.timerDue = Number.POSITIVE_INFINITY;
+    if (!this.active) return;
     const now = this.deps.now();
-    const due = this.timers.filter((t) => t.wakeAt <= now);
-    this.timers = this.timers.filter((t) => t.wakeAt > now);
-    if (due.length > 0) {
-      this.processor
-        .appendMany(due.map((timer) => ({ kind: 'TimerFired', ts: now, timer }) as Command))
-        .catch((err) => {
-          // Put them back; they fire again on the next arm.
-          this.timers.push(...due);
-          this.deps.log('warn', 'failed to append fired timers', { error: String(err) });
-        });
-    }
+    const due = this.timers.takeDue(now);
+    if (due.length > 0) this.appendFired(this.timers, due, now);
     this.armTimer();
+  }
+
+  /** Appends TimerFired records; the queue forgets the timers once applied (removed from the store). */
+  private appendFired(queue: TimerQueue, due: TimerEntry[], now: number): void {
+    this.processor.appendMany(due.map(({ timer }) => ({ kind: 'TimerFired', ts: now, timer }) as Command)).then(
+      async (first) => {
+        await this.processor.waitApplied(first + BigInt(due.length - 1));
+        queue.settled(due);
+      },
+      (err: unknown) => {
+        // Put them back; they fire again after a pause.
+        queue.failed(due);
+        this.deps.log('warn', 'failed to append fired timers', { error: String(err) });
+        setTimeout(() => queue === this.timers && this.armTimer(), TIMER_RETRY_MS);
+      },
+    );
   }
 
   // ---------- outbox ----------
@@ -171,6 +226,7 @@ export class PartitionLeader implements EffectSink {
     this.active = false;
     if (this.timerHandle) clearTimeout(this.timerHandle);
     this.timerHandle = undefined;
+    this.timerDue = Number.POSITIVE_INFINITY;
     await this.shipping;
   }
 }

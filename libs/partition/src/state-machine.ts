@@ -940,8 +940,9 @@ export class PartitionReader {
   invocations(): Promise<InvocationStatus[]> {
     return this.tables.allStatuses();
   }
-  timers(): Promise<TimerKey[]> {
-    return this.tables.timers();
+  /** One page of the time index: at most `limit` timers with keys after `after`, in wake-time order. */
+  timersAfter(after: string | undefined, limit: number): Promise<{ key: string; timer: TimerKey }[]> {
+    return this.tables.timersAfter(after, limit);
   }
   outbox(): Promise<{ seq: number; partitionKey: bigint; command: Command }[]> {
     return this.tables.outbox();

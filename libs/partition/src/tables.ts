@@ -79,6 +79,14 @@ const META_OUTBOX_TRUNCATED = `${Tag.Meta}outboxTruncated`;
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The key of a timer in the time index: wake time first, so that key order (bytewise, which is `<` on byte
+ * strings) is wake-time order; ties by invocation id and completion id.
+ */
+export function timerKey(t: TimerKey): string {
+  return Tag.Timer + u64Key(t.wakeAt) + strKey(t.invocationId) + u32Key(t.completionId);
+}
+
 export interface OutboxEntry {
   seq: number;
   partitionKey: bigint;
@@ -191,20 +199,22 @@ export class PartitionTables {
 
   // ---------- timers ----------
 
-  private timerKey(t: TimerKey): string {
-    return Tag.Timer + u64Key(t.wakeAt) + strKey(t.invocationId) + u32Key(t.completionId);
-  }
   async hasTimer(t: TimerKey): Promise<boolean> {
-    return (await this.store.getRaw(this.timerKey(t))) !== undefined;
+    return (await this.store.getRaw(timerKey(t))) !== undefined;
   }
   putTimer(t: TimerKey): void {
-    this.store.put(this.timerKey(t), t, C.timerKey);
+    this.store.put(timerKey(t), t, C.timerKey);
   }
   delTimer(t: TimerKey): void {
-    this.store.del(this.timerKey(t));
+    this.store.del(timerKey(t));
   }
-  async timers(): Promise<TimerKey[]> {
-    return (await this.store.scan(Tag.Timer)).map(([k, v]) => decodeAt(k, v, C.timerKey));
+  /**
+   * At most `limit` timers in wake-time order (key order), with keys greater than `after` (all from the
+   * first when undefined): one page of the time index.
+   */
+  async timersAfter(after: string | undefined, limit: number): Promise<{ key: string; timer: TimerKey }[]> {
+    const rows = await this.store.scan(Tag.Timer, limit, after === undefined ? {} : { after });
+    return rows.map(([key, v]) => ({ key, timer: decodeAt(key, v, C.timerKey) }));
   }
 
   // ---------- workflow promises ----------

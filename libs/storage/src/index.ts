@@ -1,6 +1,6 @@
 /**
  * @stead/storage: the partition store (one LevelDB for the partitions of a process) with a write overlay,
- * savepoints, a read cache and prefix scans over binary keys. It knows nothing of the tables it holds:
+ * savepoints, a read cache and prefix scans over binary keys (with a limit and an `after` cursor, to page a table). It knows nothing of the tables it holds:
  * their key layout and value codecs live in libs/partition/src/tables.ts. Tests: `npx jest` in this folder.
  */
 export { type Codec, CorruptValueError, PartitionStore, StorageEngine } from './store.ts';

@@ -185,15 +185,25 @@ export class PartitionStore {
   }
 
   /**
-   * Entries whose key starts with `prefix`, in key order, merging unflushed writes; at most `limit` of them.
-   * LevelDB is read lazily: a scan with a small limit reads only about that many entries.
+   * Entries whose key starts with `prefix`, in key order, merging unflushed writes; at most `limit` of them;
+   * with `after`, only keys strictly greater than it (a cursor: the last key of the previous page).
+   * LevelDB is read lazily from the start of the range: a scan with a small limit reads only about that many
+   * entries, wherever `after` puts the start. The view is that of the call: writes made after it are not seen.
    */
-  async scan(prefix: string, limit = Number.POSITIVE_INFINITY): Promise<[string, Uint8Array][]> {
+  async scan(
+    prefix: string,
+    limit = Number.POSITIVE_INFINITY,
+    options: { after?: string } = {},
+  ): Promise<[string, Uint8Array][]> {
     const out: [string, Uint8Array][] = [];
     if (limit <= 0) return out;
     const full = this.k(prefix);
     const end = prefixEnd(full);
-    const inRange = (key: string) => key.startsWith(full);
+    // The start bound: after the cursor when it lies inside the prefix's range, else the prefix itself.
+    const after = options.after === undefined ? undefined : this.k(options.after);
+    const startAfter = after !== undefined && after >= full ? after : undefined;
+    if (startAfter !== undefined && end !== undefined && startAfter >= end) return out;
+    const inRange = (key: string) => key.startsWith(full) && (startAfter === undefined || key > startAfter);
     // Pending writes in the range, newest first wins (overlay over flushing), sorted.
     const pending = new Map<string, Pending>();
     for (const [key, value] of this.flushing) if (inRange(key)) pending.set(key, value);
@@ -211,7 +221,8 @@ export class PartitionStore {
       }
       return true;
     };
-    const range = end === undefined ? { gte: toBuf(full) } : { gte: toBuf(full), lt: toBuf(end) };
+    const start = startAfter === undefined ? { gte: toBuf(full) } : { gt: toBuf(startAfter) };
+    const range = end === undefined ? start : { ...start, lt: toBuf(end) };
     const it = this.db.iterator(range);
     try {
       for await (const [kb, value] of it) {

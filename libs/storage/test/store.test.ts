@@ -148,6 +148,42 @@ test('scan limits are pushed into the LevelDB iterator and merge unflushed write
   await engine.close();
 });
 
+test('scan after a key starts the LevelDB iterator past it and merges unflushed writes in the range', async () => {
+  const engine = await StorageEngine.open(temp());
+  const s = engine.partition(0);
+  const key = (i: number) => `q/${String(i).padStart(5, '0')}`;
+  for (let i = 0; i < 5000; i += 2) s.putRaw(key(i), Buffer.from([1]));
+  s.putRaw('r/0', Buffer.from([1]));
+  await s.commit();
+  s.del(key(4002));
+  s.putRaw(key(4001), Buffer.from([2]));
+  s.putRaw(key(3999), Buffer.from([2])); // below the cursor: not part of the page
+  s.putRaw(key(4000), Buffer.from([2])); // the cursor itself: excluded
+  s.putRaw(key(4999), Buffer.from([2]));
+  const before = s.entriesScanned;
+  expect((await s.scan('q/', 3, { after: key(4000) })).map(([k]) => k)).toEqual([key(4001), key(4004), key(4006)]);
+  // Starts at the cursor, not at the beginning of the range.
+  expect(s.entriesScanned - before).toBeLessThanOrEqual(5);
+  // The rest of the range after a cursor; keys of the next prefix are not included.
+  const tail = (await s.scan('q/', Number.POSITIVE_INFINITY, { after: key(4990) })).map(([k]) => k);
+  expect(tail).toEqual([key(4992), key(4994), key(4996), key(4998), key(4999)]);
+  // A cursor that does not start with the prefix: below the range scans it all, above it scans nothing.
+  expect(await s.scan('q/', 2, { after: 'a' })).toEqual(await s.scan('q/', 2));
+  expect(await s.scan('q/', 2, { after: 'r/' })).toEqual([]);
+  // Paging with the last key as cursor visits every entry once, in order.
+  const paged: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await s.scan('q/', 700, after === undefined ? {} : { after });
+    paged.push(...page.map(([k]) => k));
+    if (page.length < 700) break;
+    after = page.at(-1)![0];
+  }
+  expect(paged).toEqual((await s.scan('q/')).map(([k]) => k));
+  expect(paged.length).toBe(2500 - 1 + 3);
+  await engine.close();
+});
+
 test('rollback undoes the writes made since the savepoint, and only those', async () => {
   const engine = await StorageEngine.open(temp());
   const s = engine.partition(0);
