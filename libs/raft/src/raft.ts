@@ -58,8 +58,8 @@ export interface RaftConfig {
   /** Index the application's state machine has already applied (default: the snapshot's index). */
   readonly applied?: number;
   /**
-   * A learner is promoted to voter once its log is within this many entries of the leader's (and holds the
-   * current membership). Default 8.
+   * A learner is promoted to voter once its log is within this many entries of the leader's commit index (and
+   * holds the current membership). Default 8.
    */
   readonly promoteLagEntries?: number;
 }
@@ -981,7 +981,9 @@ export class Raft {
 
   /**
    * Promotes learner `id` to voter once it has just answered and caught up: it holds the membership in force (so
-   * it knows it is a member) and its log is within `promoteLagEntries` of ours. Only when no other change is
+   * it knows it is a member) and its log is within `promoteLagEntries` of the commit index. Measured against the
+   * commit index, not our last index: under steady load every follower trails the last index by the appends in
+   * flight, so a learner as fast as the voters might never be that close to it. Only when no other change is
    * pending, so promotions stay one-at-a-time changes through the log. A learner that never answers (an
    * unreachable address) is never promoted, so adding one cannot take the quorum away.
    */
@@ -989,7 +991,7 @@ export class Raft {
     if (this.role !== 'leader' || this.leadTransferee !== '' || this.pendingConfIndex > this.commit) return;
     const member = this.conf().members.find((m) => m.id === id);
     if (!member?.learner) return;
-    if (pr.match < this.confIndex() || this.lastIndex() - pr.match > this.promoteLagEntries) return;
+    if (pr.match < this.confIndex() || this.commit - pr.match > this.promoteLagEntries) return;
     this.proposeConfChange({ op: 'promote', id });
   }
 
