@@ -104,7 +104,14 @@ async function leaderOf(addrs: string[]): Promise<string | undefined> {
   return undefined;
 }
 
+/** Set when the test ends, also by a failure: the load workers stop, so that jest can exit. */
+let stop = false;
+/** Closed by afterAll too, when a failure skipped the test's own close. */
+const clients: GrpcMetadataClient[] = [];
+
 afterAll(async () => {
+  stop = true;
+  for (const c of clients) await c.close().catch(() => {});
   for (const p of procs.values()) {
     if (p.child.exitCode === null && p.child.signalCode === null) {
       try {
@@ -136,7 +143,6 @@ describe('metadata-store processes (e2e)', () => {
     const addresses = initial.map((p) => p.addr);
     const rec = new HistoryRecorder<KvInput, KvOutput>();
     const acked = new Map<string, number[]>(); // key -> acknowledged versions
-    let stop = false;
     let firstWriteAfter: ((t: number) => void) | undefined;
     const workers = [0, 1, 2, 3].map(async (c) => {
       const cl = new GrpcMetadataClient({ addresses, timeoutMs: 6000, attemptTimeoutMs: 700 });
@@ -219,6 +225,7 @@ describe('metadata-store processes (e2e)', () => {
 
     // 3. grow to five members and shrink back to three while the writes go on.
     const admin = new GrpcMetadataClient({ addresses, timeoutMs: 15_000 });
+    clients.push(admin);
     const retryConf = async <T>(f: () => Promise<T>): Promise<T> => {
       const end = Date.now() + 15_000;
       for (;;) {
