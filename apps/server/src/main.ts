@@ -113,6 +113,8 @@ async function main(): Promise<void> {
     maxStateValueBytes: s.maxStateValueSize,
     maxConcurrentInvocations: s.maxConcurrentInvocations,
     maxPartitionBacklog: s.maxPartitionBacklog,
+    partitionCacheBytes: s.partitionCacheSize,
+    logCacheBytes: s.logCacheSize,
     epochs: metadataEpochs(metadata.client),
     log,
     onFatal: (err) => {

@@ -133,5 +133,17 @@ export const serverSettings = {
       'Most records a partition may have appended but not yet applied; above it new ingress requests for that ' +
       'partition (call, send, attach, awakeable completion) are refused with 503 and Retry-After.',
   },
+  partitionCacheSize: {
+    kind: 'bytes',
+    default: '32MiB',
+    min: 0,
+    help: 'Read cache of the partition stores, shared by all partitions (counted with per-entry overhead).',
+  },
+  logCacheSize: {
+    kind: 'bytes',
+    default: '8MiB',
+    min: 0,
+    help: 'Recent log records kept in memory for the partition processors that tail the logs, shared by all logs.',
+  },
   shutdownTimeout: { kind: 'duration', default: '20s', min: 1, help: 'Grace period for a clean shutdown.' },
 } satisfies SettingsSpec;

@@ -51,6 +51,12 @@ export interface EngineOptions {
    */
   defaults?: InvocationDefaults;
   maxStateValueBytes?: number;
+  /**
+   * Memory for caches, shared by all partitions: the read cache of the partition stores (default 32 MiB) and
+   * the recent records of the logs kept for the processors that tail them (default 8 MiB).
+   */
+  partitionCacheBytes?: number;
+  logCacheBytes?: number;
   /** Most invocation attempts running at once; more wait in a FIFO queue (default: unlimited). */
   maxConcurrentInvocations?: number;
   /**
@@ -201,7 +207,7 @@ export class Engine implements InvocationBackend {
       const processor = new PartitionProcessor({
         partitionId: p,
         loglet: loglets[p],
-        store: storage.partition(p),
+        store: storage.partition(p, Math.floor((opts.partitionCacheBytes ?? 32 << 20) / opts.partitions)),
         ...ids,
         log: opts.log,
         onFatal: opts.onFatal,
@@ -223,7 +229,10 @@ export class Engine implements InvocationBackend {
 
   static async start(opts: EngineOptions): Promise<Engine> {
     // A failed log write or fsync stops the log store (never a gap); the process exits and recovers on restart.
-    const logStore = await LocalLogStore.open(join(opts.dataDir, 'log'), { onFatal: opts.onFatal });
+    const logStore = await LocalLogStore.open(join(opts.dataDir, 'log'), {
+      onFatal: opts.onFatal,
+      recentBytesPerLog: Math.floor((opts.logCacheBytes ?? 8 << 20) / opts.partitions),
+    });
     const storage = await StorageEngine.open(join(opts.dataDir, 'partitions'));
     const loglets = await Promise.all(Array.from({ length: opts.partitions }, (_, p) => logStore.loglet(p)));
     const engine = new Engine(opts, logStore, storage, loglets);

@@ -51,6 +51,8 @@ export class LogStoreFailedError extends Error {
 export interface LocalLogStoreOptions {
   /** Called once, when a write or fsync fails and the store stops (see LogStoreFailedError). */
   onFatal?: (err: LogStoreFailedError) => void;
+  /** Memory for the recent records of each log, served to readers tailing it (default 4 MiB). */
+  recentBytesPerLog?: number;
 }
 
 export interface LocalLogStats {
@@ -78,12 +80,15 @@ export class LocalLogStore {
   /** Set by the first failed write; never cleared (the store is reopened to recover). */
   private failedWith: LogStoreFailedError | undefined;
   private readonly onFatal: ((err: LogStoreFailedError) => void) | undefined;
+  /** @internal read by its loglets */
+  readonly recentBytesPerLog: number;
   private readonly counters: LocalLogStats = { flushes: 0, records: 0, bytes: 0 };
 
   private constructor(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string, opts: LocalLogStoreOptions) {
     this.db = db;
     this.dir = dir;
     this.onFatal = opts.onFatal;
+    this.recentBytesPerLog = opts.recentBytesPerLog ?? 4 << 20;
   }
 
   static async open(dir: string, opts: LocalLogStoreOptions = {}): Promise<LocalLogStore> {
@@ -270,8 +275,7 @@ export class LocalLoglet implements Loglet {
   private recentFirst: bigint;
   /** Payload bytes plus a per-record overhead (map slot, bigint key, typed-array header). */
   private recentBytes = 0;
-  private static readonly RECENT_LIMIT = 4 << 20;
-  private static readonly RECENT_OVERHEAD = 160;
+  private static readonly RECENT_OVERHEAD = 250;
 
   constructor(store: LocalLogStore, logId: number, tail: bigint, trim: bigint, sealed: boolean) {
     this.store = store;
@@ -325,7 +329,7 @@ export class LocalLoglet implements Loglet {
       this.recentBytes += payloads[i]!.length + LocalLoglet.RECENT_OVERHEAD;
     }
     // Offsets are dense: drop from the oldest by key, without iterating over the map.
-    while (this.recentBytes > LocalLoglet.RECENT_LIMIT && this.recentFirst < this.next) {
+    while (this.recentBytes > this.store.recentBytesPerLog && this.recentFirst < this.next) {
       const p = this.recent.get(this.recentFirst);
       if (p) {
         this.recent.delete(this.recentFirst);
