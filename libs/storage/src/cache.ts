@@ -32,11 +32,6 @@ export interface CacheStats {
 export class ReadCache {
   readonly limitBytes: number;
   private readonly map = new Map<string, Entry>();
-  /**
-   * The clock hand: one live iterator over the map (a Map iterator survives insertions and deletions), so that
-   * each eviction step is O(1) instead of walking again over the slots freed by earlier ones.
-   */
-  private hand: MapIterator<[string, Entry]> = this.map.entries();
   private bytes = 0;
   private hits = 0;
   private misses = 0;
@@ -89,12 +84,15 @@ export class ReadCache {
   }
 
   private evict(): void {
+    // A fresh iterator per call: a Map iterator kept across calls would pin every table the map outgrows
+    // (V8 chains obsolete tables to the live one for its iterators), a leak under insert/delete churn.
+    let hand = this.map.entries();
     while (this.bytes > this.limitBytes) {
-      let next = this.hand.next();
+      let next = hand.next();
       if (next.done) {
-        if (this.map.size === 0) return;
-        this.hand = this.map.entries();
-        next = this.hand.next();
+        // Every entry had its second chance: start over (the unflagged ones are evicted now).
+        hand = this.map.entries();
+        next = hand.next();
         if (next.done) return;
       }
       const [key, e] = next.value;

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ENTRY_OVERHEAD_BYTES, ReadCache } from '../src/cache.ts';
 import { StorageEngine } from '../src/store.ts';
 
@@ -50,6 +52,24 @@ describe('ReadCache', () => {
     expect(maxEntries).toBeLessThanOrEqual(Math.floor(limit / ENTRY_OVERHEAD_BYTES));
     expect(s.evictions).toBeGreaterThan(0);
     expect(s.hits).toBeGreaterThan(0);
+  });
+
+  it('does not grow the heap under insert/delete churn that never fills it (no pinned map tables)', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const cache = new ReadCache(1 << 20);
+    cache.set('warm', new Uint8Array(10));
+    cache.set('warm', new Uint8Array(10)); // an eviction pass may have run once; now only churn below the limit
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 1_000_000; i++) {
+      cache.set(`k${i}`, new Uint8Array(16));
+      if (i >= 100) cache.delete(`k${i - 100}`);
+    }
+    gc();
+    const grownMiB = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+    expect(cache.stats().entries).toBe(101);
+    expect(grownMiB).toBeLessThan(20);
   });
 
   it('accounts key, value and overhead per entry, and refuses values over an eighth of the limit', () => {
