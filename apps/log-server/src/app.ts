@@ -8,7 +8,7 @@ import {
   updateNodes,
 } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
-import { createLogger, createRegistry, type ProbeServer, startProbeServer } from '@stead/observability';
+import { createLogger, createRegistry, type ProbeServer, readGauge, startProbeServer } from '@stead/observability';
 import { Gauge } from 'prom-client';
 import type { LogServerSettings } from './settings.ts';
 
@@ -52,15 +52,7 @@ export async function startLogServer(s: LogServerSettings): Promise<RunningLogSe
     throw new StartupError(`cannot serve gRPC on ${s.bindAddress}:${s.nodePort}: ${(e as Error).message}`);
   }
   const registry = createRegistry({ component: 'log-server', node: id });
-  const stat = (name: string, help: string, pick: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(pick());
-      },
-    });
+  const stat = (name: string, help: string, pick: () => number) => readGauge(registry, name, help, pick);
   stat('stead_log_server_stores', 'Store requests written', () => core.stats.stores);
   stat('stead_log_server_records', 'Records written', () => core.stats.records);
   stat('stead_log_server_batches', 'Synced LevelDB batches (group commits)', () => core.stats.batches);

@@ -1,17 +1,11 @@
 import type { MetadataNode } from '@stead/metadata';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { readGauge } from '@stead/observability';
+import { Counter, type Registry } from 'prom-client';
 
 /** Exposes a member's Raft and store figures as `stead_metadata_*` metrics, read at scrape time. */
 export function registerMetadataMetrics(registry: Registry, node: MetadataNode): void {
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name: `stead_metadata_${name}`,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
+    readGauge(registry, `stead_metadata_${name}`, help, read);
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
       name: `stead_metadata_${name}_total`,

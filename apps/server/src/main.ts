@@ -10,7 +10,7 @@ import { ConfigError, corsPolicy, helpText, type InvocationDefaults, loadSetting
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
 import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
-import { createLogger, createRegistry, startProbeServer } from '@stead/observability';
+import { createLogger, createRegistry, readGauge, startProbeServer } from '@stead/observability';
 import { Engine, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
 import { Gauge } from 'prom-client';
 import { serverSettings } from './settings.ts';
@@ -122,15 +122,7 @@ async function main(): Promise<void> {
       process.exit(1);
     },
   });
-  const stat = (name: string, help: string, pick: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(pick());
-      },
-    });
+  const stat = (name: string, help: string, pick: () => number) => readGauge(registry, name, help, pick);
   stat('stead_invoker_running_invocations', 'Invocation attempts running', () => engine.runningInvocations);
   stat(
     'stead_invoker_waiting_invocations',

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /** A registry with the default process metrics, all names prefixed `stead_`. */
 export function createRegistry(labels: Record<string, string> = {}): Registry {
@@ -8,6 +8,18 @@ export function createRegistry(labels: Record<string, string> = {}): Registry {
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry, prefix: 'stead_' });
   return registry;
+}
+
+/** A gauge whose value is read (by `read`) when the registry is scraped. */
+export function readGauge(registry: Registry, name: string, help: string, read: () => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
 }
 
 export interface ProbeServer {

@@ -2,50 +2,32 @@
  * Issue 10: the waiters (response sinks) of one invocation are bounded. Every attach used to add a sink to the
  * stored status, so a client retrying attach in a loop grew it without bound.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type PartitionStore, StorageEngine } from '@stead/storage';
+import type { PartitionStore } from '@stead/storage';
 import {
   MAX_SINKS_PER_INVOCATION,
-  PartitionReader,
-  PartitionStateMachine,
+  type PartitionReader,
+  type PartitionStateMachine,
   TOO_MANY_WAITERS,
 } from '../src/state-machine.ts';
 import type { Command, ResponseSink } from '../src/types.ts';
+import { openTestPartition, type TestPartition } from './helpers.ts';
 
 describe('waiters of an invocation', () => {
-  let dir: string;
-  let engine: StorageEngine;
+  let p: TestPartition;
   let store: PartitionStore;
   let sm: PartitionStateMachine;
   let reader: PartitionReader;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'stead-sinks-'));
-    engine = await StorageEngine.open(dir);
-    store = engine.partition(0);
-    sm = new PartitionStateMachine(store, {
-      partitionId: 0,
-      partitionKeyOfInvocation: () => 1n,
-      childId: (parent, index) => `child-${parent}-${index}`,
-      awakeable: () => {
-        throw new Error('unused');
-      },
-      idempotentId: (svc, key, handler, ik) => `idem-${svc}-${key}-${handler}-${ik}`,
-      workflowId: (name, key) => `wf-${name}-${key}`,
-    });
-    reader = new PartitionReader(store);
+    p = await openTestPartition('stead-sinks-');
+    ({ store, sm, reader } = p);
     await apply({
       kind: 'Invoke',
       ts: 1,
       inv: { id: 'i1', target: { service: 'Greeter', handler: 'greet' }, input: Buffer.from('"hi"'), headers: [] },
     });
   });
-  afterEach(async () => {
-    await engine.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => p.close());
 
   /** Applies and commits, as the processor does per batch. */
   async function apply(cmd: Command) {
