@@ -29,7 +29,7 @@ import { InvokerDriver } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
 import { PartitionProcessor } from './processor.ts';
-import { type IdFunctions, MAX_SINKS_PER_INVOCATION, PartitionReader, TOO_MANY_WAITERS } from './state-machine.ts';
+import { type IdFunctions, MAX_SINKS_PER_INVOCATION, TOO_MANY_WAITERS } from './state-machine.ts';
 import {
   type Command,
   type InvocationStatus,
@@ -370,7 +370,7 @@ export class Engine implements InvocationBackend {
     this.admit(processor);
     if (mode === 'attach') {
       // Fast refusal without a record; the state machine enforces the same limit for attaches racing past this.
-      const st = await new PartitionReader(processor.store).status(invocationId);
+      const st = await this.leaders[processor.partitionId].reader.status(invocationId);
       if (st && st.phase !== 'completed' && st.sinks.length >= MAX_SINKS_PER_INVOCATION)
         this.refuseTooManyWaiters(TOO_MANY_WAITERS);
     }
@@ -423,7 +423,7 @@ export class Engine implements InvocationBackend {
 
   async describe(invocationId: string): Promise<InvocationDescription | undefined> {
     checkedId(invocationId);
-    const reader = new PartitionReader(this.processorOf(invocationId).store);
+    const reader = this.leaders[this.processorOf(invocationId).partitionId].reader;
     const st = await reader.status(invocationId);
     if (!st) return undefined;
     return describeInvocation(st, await reader.journal(st));
