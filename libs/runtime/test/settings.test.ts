@@ -1,6 +1,6 @@
+import { corsOriginsProblem } from '@stead/core';
 import {
   ConfigError,
-  corsOriginsProblem,
   envName,
   helpText,
   loadSettings,
