@@ -13,10 +13,10 @@
  * Tests: `npx jest` in this folder; they start child processes through `test/fixtures/node.ts`.
  */
 
-export { createLogger, createRegistry, type Logger, type LogLevel, readGauge } from '@stead/observability';
-export { EXIT_BAD_SETTINGS, EXIT_STARTUP, errorMessage, StartupError } from './errors.ts';
+export { createRegistry, readGauge } from '@stead/observability';
+export { errorMessage, StartupError } from './errors.ts';
 export { listenGrpc, type ServingGrpc, type UnaryMethod, unaryCall } from './grpc.ts';
-export { NodeLifecycle, type ShutdownOutcome } from './lifecycle.ts';
+export { NodeLifecycle } from './lifecycle.ts';
 export { type RunningNode, runNode } from './main.ts';
 export {
   addressList,
@@ -29,13 +29,4 @@ export {
   setting,
   shutdownTimeoutSetting,
 } from './node-settings.ts';
-export {
-  ConfigError,
-  envName,
-  helpText,
-  loadSettings,
-  parseBytes,
-  parseDurationMs,
-  type Settings,
-  type SettingsSpec,
-} from './settings.ts';
+export { parseDurationMs, type Settings, type SettingsSpec } from './settings.ts';

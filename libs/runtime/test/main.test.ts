@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { EXIT_BAD_SETTINGS, EXIT_STARTUP } from '../src/index.ts';
+import { EXIT_BAD_SETTINGS, EXIT_STARTUP } from '../src/errors.ts';
 
 // The `main` of a node process, run for real in a child process (test/fixtures/node.ts).
 const FIXTURE = new URL('./fixtures/node.ts', import.meta.url).pathname;

@@ -7,7 +7,7 @@ import {
   parseBytes,
   parseDurationMs,
   type SettingsSpec,
-} from '../src/index.ts';
+} from '../src/settings.ts';
 
 const spec = {
   dataDir: { kind: 'string', default: './data', help: 'dir' },
