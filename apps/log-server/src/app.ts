@@ -5,12 +5,10 @@ import {
   createRegistry,
   errorMessage,
   NodeLifecycle,
-  nodeIdProblem,
   type RunningNode,
   readGauge,
+  requireNodeId,
   resolveAdvertisedAddress,
-  resolveNodeId,
-  StartupError,
 } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
 import type { LogServerSettings } from './settings.ts';
@@ -24,9 +22,7 @@ export interface RunningLogServer extends RunningNode {
 /** Wires config → data dir (identity checked) → core → gRPC + probes (+ registration when a metadata store is given). */
 export async function startLogServer(s: LogServerSettings): Promise<RunningLogServer> {
   const zone = s.zone === 'none' ? undefined : s.zone;
-  const id = resolveNodeId(s.nodeId);
-  const problem = nodeIdProblem(id);
-  if (problem) throw new StartupError(problem);
+  const id = requireNodeId(s.nodeId);
   const node = new NodeLifecycle({
     component: 'log-server',
     fields: { node: id },

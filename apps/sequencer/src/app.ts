@@ -13,10 +13,9 @@ import {
   addressList,
   createRegistry,
   NodeLifecycle,
-  nodeIdProblem,
   type RunningNode,
+  requireNodeId,
   resolveAdvertisedAddress,
-  resolveNodeId,
   StartupError,
 } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
@@ -31,9 +30,7 @@ export interface RunningSequencer extends RunningNode {
 
 /** Wires config → metadata client → sequencer host → gRPC + probes, and registers this instance. */
 export async function startSequencer(s: SequencerSettings): Promise<RunningSequencer> {
-  const id = resolveNodeId(s.nodeId);
-  const problem = nodeIdProblem(id);
-  if (problem) throw new StartupError(problem);
+  const id = requireNodeId(s.nodeId);
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const instance = randomUUID();

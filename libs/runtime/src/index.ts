@@ -24,6 +24,7 @@ export {
   nodeIdProblem,
   nodeSettings,
   portSetting,
+  requireNodeId,
   resolveAdvertisedAddress,
   resolveNodeId,
   setting,

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { StartupError } from './errors.ts';
 import type { SettingKind, SettingSpec } from './settings.ts';
 
 type Bounds = Pick<SettingSpec, 'min' | 'max' | 'check'>;
@@ -47,6 +48,14 @@ export function resolveNodeId(setting: string): string {
 export function nodeIdProblem(id: string): string | undefined {
   if (/^[A-Za-z0-9._-]{1,64}$/.test(id)) return undefined;
   return `--node-id / STEAD_NODE_ID: '${id}' must be 1-64 letters, digits, '.', '_' or '-'`;
+}
+
+/** `--node-id` resolved, or a StartupError saying what is wrong with it. */
+export function requireNodeId(setting: string): string {
+  const id = resolveNodeId(setting);
+  const problem = nodeIdProblem(id);
+  if (problem) throw new StartupError(problem);
+  return id;
 }
 
 /** `--advertised-address` resolved: `auto` is this host's name with the port actually bound. */
