@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { parseDurationMs } from '@stead/core';
+import { parseDurationMs } from '@stead/runtime';
 import { Cleanup, REPO, ServiceProcess, waitFor } from '@stead/testing';
 import { percentile, post } from './load.ts';
 import { cpuSeconds, memory, register, type ServerName, startRestate, startStead, type Target } from './targets.ts';
