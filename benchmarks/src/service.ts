@@ -14,4 +14,8 @@ const bench = restate.service({
   },
 });
 
-restate.serve({ services: [bench], port });
+restate.serve({ services: [bench], port }).catch((err: unknown) => {
+  process.stderr.write(`the service failed to listen: ${String(err)}\n`);
+
+  process.exit(1);
+});

@@ -29,4 +29,8 @@ const hostile = restate.service({
   },
 });
 
-restate.serve({ services: [hostile], port });
+restate.serve({ services: [hostile], port }).catch((err: unknown) => {
+  process.stderr.write(`the service failed to listen: ${String(err)}\n`);
+
+  process.exit(1);
+});

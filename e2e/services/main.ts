@@ -229,4 +229,10 @@ const tally = restate.object({
   },
 });
 
-restate.serve({ services: [test, receiver, counter, signup, waiter, versioned, gate, tally], port });
+restate
+  .serve({ services: [test, receiver, counter, signup, waiter, versioned, gate, tally], port })
+  .catch((err: unknown) => {
+    process.stderr.write(`the service failed to listen: ${String(err)}\n`);
+
+    process.exit(1);
+  });

@@ -101,5 +101,8 @@ if (process.env.STEAD_RR === '1') {
   });
   server.listen(port, '127.0.0.1');
 } else {
-  restate.serve({ services, port });
+  restate.serve({ services, port }).catch((err: unknown) => {
+    process.stderr.write(`the service failed to listen: ${String(err)}\n`);
+    process.exit(1);
+  });
 }
