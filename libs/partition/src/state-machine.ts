@@ -128,28 +128,9 @@ export class PartitionStateMachine {
     }
   }
 
-  /** One handler per command group (see apply/); the switch is the only dispatch. */
-  private async applyCommand(cmd: Command): Promise<void> {
-    const ctx = this.ctx;
-    switch (cmd.kind) {
-      case 'Invoke':
-        return applyInvoke(ctx, cmd);
-      case 'Effect':
-        return applyInvokerEffect(ctx, cmd);
-      case 'TimerFired':
-        return applyTimerFired(ctx, cmd);
-      case 'Notify':
-        return applyNotify(ctx, cmd);
-      case 'Control':
-        return applyControl(ctx, cmd);
-      case 'Attach':
-        return applyAttach(ctx, cmd);
-      case 'AnnounceLeader':
-        if (cmd.epoch > (await this.tables.epoch())) this.tables.putEpoch(cmd.epoch);
-        return;
-      case 'OutboxTruncate':
-        return this.tables.truncateOutbox(cmd.upTo);
-    }
+  /** One handler per command kind (HANDLERS): one lookup is the only dispatch. */
+  private applyCommand(cmd: Command): Promise<void> {
+    return (HANDLERS[cmd.kind] as Handler<Command['kind']>)(this.ctx, cmd);
   }
 
   /** The highest leader epoch announced in this partition's log (0 before any). */
@@ -161,6 +142,24 @@ export class PartitionStateMachine {
     return this.tables.status(id);
   }
 }
+
+type Handler<K extends Command['kind']> = (ctx: ApplyContext, cmd: Extract<Command, { kind: K }>) => Promise<void>;
+
+/** The handler of each command kind; all but the last two live in apply/, one file per group. */
+const HANDLERS: { readonly [K in Command['kind']]: Handler<K> } = {
+  Invoke: applyInvoke,
+  Effect: applyInvokerEffect,
+  TimerFired: applyTimerFired,
+  Notify: applyNotify,
+  Control: applyControl,
+  Attach: applyAttach,
+  /** A leader's epoch: effects of older epochs are dropped from now on (the epoch only grows). */
+  AnnounceLeader: async (ctx, cmd) => {
+    if (cmd.epoch > (await ctx.tables.epoch())) ctx.tables.putEpoch(cmd.epoch);
+  },
+  /** Outbox messages up to `upTo` are in their target partitions' logs. */
+  OutboxTruncate: (ctx, cmd) => ctx.tables.truncateOutbox(cmd.upTo),
+};
 
 /** Reads the tables a leader needs when it takes over (journal, pending work). */
 export class PartitionReader {
