@@ -1,19 +1,23 @@
 /**
- * The partition leader reads time only through the Clock and Timers it is given: with a fake clock and fake
- * timers (below), a delayed invocation starts exactly when the fake clock reaches its execution time, and not a
- * millisecond earlier, without waiting real time for it (real log, real LevelDB).
+ * The partition leader and the invoker driver read time only through the Clock and Timers they are given: with
+ * a fake clock and fake timers (below), a delayed invocation starts exactly when the fake clock reaches its
+ * execution time (real log, real LevelDB), and an attempt whose endpoint stays silent is asked to suspend, then
+ * aborted, then retried after its backoff, each exactly when the fake clock passes it, without waiting real time.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { newInvocationId, partitionKeyOf } from '@stead/core';
+import { newInvocationId, partitionKeyOf, RESTATE_INVOCATION_DEFAULTS, type SchemaView } from '@stead/core';
+import type { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore } from '@stead/log';
 import { StorageEngine } from '@stead/storage';
 import type { Clock, TimerHandle, Timers } from '../src/clock.ts';
 import { ids } from '../src/engine.ts';
+import { InvokerDriver } from '../src/invoker-driver.ts';
 import { PartitionLeader } from '../src/leader.ts';
 import { PartitionProcessor } from '../src/processor.ts';
+import type { InvocationStatus } from '../src/types.ts';
 
 /** Virtual time: timers fire only when `advanceTo` passes their due time, in due order. */
 class FakeTime implements Clock, Timers {
@@ -130,4 +134,109 @@ describe('the partition leader on a fake clock', () => {
       await storage.close();
     }
   }, 30_000);
+});
+
+describe('the invoker driver on a fake clock', () => {
+  /** A deployment that never answers: each stream stays silent until the attempt aborts it. */
+  function silentClient(streams: { ended: boolean; aborted: AbortSignal }[]): InvocationStreamClient {
+    return {
+      open(o: { signal: AbortSignal }) {
+        const s = { ended: false, aborted: o.signal };
+        streams.push(s);
+        const gone = new Promise<void>((resolve) => o.signal.addEventListener('abort', () => resolve()));
+        return {
+          write() {},
+          end() {
+            s.ended = true;
+          },
+          close() {},
+          frames: async function* (): AsyncGenerator<never> {
+            await gone;
+            yield* [];
+          },
+        };
+      },
+    } as unknown as InvocationStreamClient;
+  }
+
+  it('asks a silent endpoint to suspend, aborts it, and retries after the backoff, each on the fake clock', async () => {
+    const t0 = 1_700_000_000_000;
+    const time = new FakeTime(t0);
+    const id = newInvocationId(1n).toString();
+    const status: InvocationStatus = {
+      id,
+      target: { service: 'S', handler: 'h' },
+      phase: 'invoked',
+      attempt: 1,
+      createdAt: t0,
+      modifiedAt: t0,
+      journalLength: 0,
+      deploymentId: 'dp_1',
+      protocolVersion: 5,
+      sinks: [],
+      arrived: { completions: [], signals: [], names: [] },
+    };
+    const leader = {
+      epoch: 1,
+      processor: { append: async () => 0n, waitApplied: async () => {} },
+      reader: { status: async () => status, journal: async () => [], stateOf: async () => [] },
+    } as unknown as PartitionLeader;
+    const schema = {
+      service: () => ({ name: 'S', ty: 'SERVICE', handlers: [], deploymentId: 'dp_1', public: true }),
+      deployment: () => ({
+        id: 'dp_1',
+        uri: 'http://127.0.0.1:1',
+        minProtocolVersion: 5,
+        maxProtocolVersion: 5,
+        additionalHeaders: {},
+        useHttp11: false,
+        protocolType: 'BidiStream',
+      }),
+    } as unknown as SchemaView;
+    const streams: { ended: boolean; aborted: AbortSignal }[] = [];
+    const inactivityMs = 60_000;
+    const abortMs = 600_000;
+    const backoffMs = 5_000;
+    const driver = new InvokerDriver({
+      schema,
+      client: silentClient(streams),
+      defaults: {
+        ...RESTATE_INVOCATION_DEFAULTS,
+        inactivityTimeoutMs: inactivityMs,
+        abortTimeoutMs: abortMs,
+        retry: { ...RESTATE_INVOCATION_DEFAULTS.retry, initialIntervalMs: backoffMs },
+      },
+      minProtocolVersion: 5,
+      maxProtocolVersion: 5,
+      clock: time,
+      timers: time,
+      log: () => {},
+    });
+    try {
+      driver.invoke(leader, id);
+      await until(() => streams.length === 1 && time.armed.includes(t0 + inactivityMs), 'the first attempt');
+
+      time.advanceTo(t0 + inactivityMs - 1);
+      expect(streams[0].ended).toBe(false);
+      time.advanceTo(t0 + inactivityMs);
+      expect(streams[0].ended).toBe(true); // asked to suspend
+      expect(streams[0].aborted.aborted).toBe(false);
+
+      const abortAt = t0 + inactivityMs + abortMs;
+      time.advanceTo(abortAt - 1);
+      expect(streams[0].aborted.aborted).toBe(false);
+      time.advanceTo(abortAt);
+      expect(streams[0].aborted.aborted).toBe(true);
+
+      // The attempt failed: the retry waits out its backoff on the fake clock.
+      await until(() => time.armed.includes(abortAt + backoffMs), 'the retry backoff to be armed');
+      time.advanceTo(abortAt + backoffMs - 1);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(streams).toHaveLength(1);
+      time.advanceTo(abortAt + backoffMs);
+      await until(() => streams.length === 2, 'the retry to open a new stream');
+    } finally {
+      driver.stopAll();
+    }
+  });
 });
