@@ -285,69 +285,41 @@ function effectFrom(p: P.InvokerEffect | undefined): InvokerEffect {
 
 // ---------- log records ----------
 
+type RecordCommand = NonNullable<P.LogRecord['command']>;
+
+/** The protobuf form of each command kind (the record's `command` oneof). */
+const COMMAND_TO: { readonly [K in Command['kind']]: (c: Extract<Command, { kind: K }>) => RecordCommand } = {
+  Invoke: (c) => ({ $case: 'invoke', value: { inv: newInvocationTo(c.inv), dedup: dedupTo(c.dedup) } }),
+  Effect: (c) => ({
+    $case: 'effect',
+    value: { epoch: BigInt(c.epoch), invocationId: c.invocationId, effect: effectTo(c.effect), attempt: c.attempt },
+  }),
+  TimerFired: (c) => ({ $case: 'timerFired', value: { timer: timerTo(c.timer) } }),
+  Notify: (c) => ({
+    $case: 'notify',
+    value: { invocationId: c.invocationId, entry: entryTo(c.entry), id: nidTo(c.id), dedup: dedupTo(c.dedup) },
+  }),
+  AnnounceLeader: (c) => ({ $case: 'announceLeader', value: { epoch: BigInt(c.epoch) } }),
+  OutboxTruncate: (c) => ({ $case: 'outboxTruncate', value: { upTo: BigInt(c.upTo) } }),
+  Control: (c) => ({
+    $case: 'control',
+    value: {
+      invocationId: c.invocationId,
+      op: c.op,
+      sink: c.sink ? sinkTo(c.sink) : undefined,
+      dedup: dedupTo(c.dedup),
+      newInvocationId: c.newInvocationId,
+    },
+  }),
+  Attach: (c) => ({
+    $case: 'attach',
+    value: { invocationId: c.invocationId, sink: sinkTo(c.sink), mode: c.mode, dedup: dedupTo(c.dedup) },
+  }),
+};
+
 function recordTo(cmd: Command): P.LogRecord {
-  const ts = BigInt(cmd.ts);
-  switch (cmd.kind) {
-    case 'Invoke':
-      return {
-        ts,
-        command: { $case: 'invoke', value: { inv: newInvocationTo(cmd.inv), dedup: dedupTo(cmd.dedup) } },
-      };
-    case 'Effect':
-      return {
-        ts,
-        command: {
-          $case: 'effect',
-          value: {
-            epoch: BigInt(cmd.epoch),
-            invocationId: cmd.invocationId,
-            effect: effectTo(cmd.effect),
-            attempt: cmd.attempt,
-          },
-        },
-      };
-    case 'TimerFired':
-      return { ts, command: { $case: 'timerFired', value: { timer: timerTo(cmd.timer) } } };
-    case 'Notify':
-      return {
-        ts,
-        command: {
-          $case: 'notify',
-          value: {
-            invocationId: cmd.invocationId,
-            entry: entryTo(cmd.entry),
-            id: nidTo(cmd.id),
-            dedup: dedupTo(cmd.dedup),
-          },
-        },
-      };
-    case 'AnnounceLeader':
-      return { ts, command: { $case: 'announceLeader', value: { epoch: BigInt(cmd.epoch) } } };
-    case 'OutboxTruncate':
-      return { ts, command: { $case: 'outboxTruncate', value: { upTo: BigInt(cmd.upTo) } } };
-    case 'Control':
-      return {
-        ts,
-        command: {
-          $case: 'control',
-          value: {
-            invocationId: cmd.invocationId,
-            op: cmd.op,
-            sink: cmd.sink ? sinkTo(cmd.sink) : undefined,
-            dedup: dedupTo(cmd.dedup),
-            newInvocationId: cmd.newInvocationId,
-          },
-        },
-      };
-    case 'Attach':
-      return {
-        ts,
-        command: {
-          $case: 'attach',
-          value: { invocationId: cmd.invocationId, sink: sinkTo(cmd.sink), mode: cmd.mode, dedup: dedupTo(cmd.dedup) },
-        },
-      };
-  }
+  const commandTo = COMMAND_TO[cmd.kind] as (c: Command) => RecordCommand;
+  return { ts: BigInt(cmd.ts), command: commandTo(cmd) };
 }
 
 function withDedup<C extends Command>(cmd: C, dedup: Dedup | undefined): C {

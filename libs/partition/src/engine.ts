@@ -24,6 +24,7 @@ import {
 import { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore, type Loglet } from '@stead/log';
 import { StorageEngine } from '@stead/storage';
+import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
 import type { EpochSource } from './epochs.ts';
 import { InvokerDriver } from './invoker-driver.ts';
 import * as journal from './journal.ts';
@@ -57,6 +58,10 @@ export interface EngineOptions {
    */
   partitionCacheBytes?: number;
   logCacheBytes?: number;
+  /** Reads the time: request timestamps, timers, retries (default: the system clock; a simulation passes its own). */
+  clock?: Clock;
+  /** Arms timers of the leaders and the invoker (default: the system's). */
+  timers?: Timers;
   /** Most invocation attempts running at once; more wait in a FIFO queue (default: unlimited). */
   maxConcurrentInvocations?: number;
   /**
@@ -173,6 +178,7 @@ export const ids: IdFunctions = {
  */
 export class Engine implements InvocationBackend {
   private readonly opts: EngineOptions;
+  private readonly clock: Clock;
   private readonly logStore: LocalLogStore;
   private readonly storage: StorageEngine;
   readonly processors: PartitionProcessor[];
@@ -187,6 +193,8 @@ export class Engine implements InvocationBackend {
 
   private constructor(opts: EngineOptions, logStore: LocalLogStore, storage: StorageEngine, loglets: Loglet[]) {
     this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    const timers = opts.timers ?? systemTimers;
     this.logStore = logStore;
     this.storage = storage;
     this.client = new InvocationStreamClient();
@@ -198,7 +206,8 @@ export class Engine implements InvocationBackend {
       maxConcurrent: opts.maxConcurrentInvocations,
       minProtocolVersion: MIN_PROTOCOL,
       maxProtocolVersion: MAX_PROTOCOL,
-      now: Date.now,
+      clock: this.clock,
+      timers,
       log: opts.log,
     });
     this.processors = [];
@@ -210,6 +219,7 @@ export class Engine implements InvocationBackend {
         store: storage.partition(p, Math.floor((opts.partitionCacheBytes ?? 32 << 20) / opts.partitions)),
         ...ids,
         log: opts.log,
+        clock: this.clock,
         onFatal: opts.onFatal,
       });
       this.processors.push(processor);
@@ -220,7 +230,8 @@ export class Engine implements InvocationBackend {
           respond: (id, sink, outcome) => this.deliver(id, sink, outcome),
           submitted: (id, previouslyAccepted) => this.submitted(id, previouslyAccepted),
           invoker: this.invoker,
-          now: Date.now,
+          clock: this.clock,
+          timers,
           log: opts.log,
         }),
       );
@@ -316,7 +327,7 @@ export class Engine implements InvocationBackend {
   private detachLater(processor: PartitionProcessor, invocationId: string, appended: Promise<unknown>) {
     return (sink: ResponseSink) => {
       appended
-        .then(() => processor.append({ kind: 'Attach', ts: Date.now(), invocationId, sink, mode: 'detach' }))
+        .then(() => processor.append({ kind: 'Attach', ts: this.clock.now(), invocationId, sink, mode: 'detach' }))
         .catch((err) => this.opts.log('warn', 'failed to detach a request that went away', { error: String(err) }));
     };
   }
@@ -378,7 +389,7 @@ export class Engine implements InvocationBackend {
     appended.promise.catch(() => {});
     const detach = mode === 'attach' ? this.detachLater(processor, invocationId, appended.promise) : undefined;
     const { sink, outcome } = this.wait(signal, detach);
-    const append = processor.append({ kind: 'Attach', ts: Date.now(), invocationId, sink, mode });
+    const append = processor.append({ kind: 'Attach', ts: this.clock.now(), invocationId, sink, mode });
     append.then(() => appended.resolve(), appended.reject);
     await append;
     return { invocationId, outcome: this.refuseTooManyWaiters(await outcome) };
@@ -399,7 +410,7 @@ export class Engine implements InvocationBackend {
     this.admit(processor);
     const cmd: Command = {
       kind: 'Notify',
-      ts: Date.now(),
+      ts: this.clock.now(),
       invocationId,
       entry: journal.signalNotification({ idx: signalIndex }, result),
       id: { signalId: signalIndex },
@@ -410,7 +421,7 @@ export class Engine implements InvocationBackend {
   async control(invocationId: string, op: ControlOperation): Promise<InvocationOutcome> {
     checkedId(invocationId);
     const { sink, outcome } = this.wait();
-    await this.processorOf(invocationId).append({ kind: 'Control', ts: Date.now(), invocationId, op, sink });
+    await this.processorOf(invocationId).append({ kind: 'Control', ts: this.clock.now(), invocationId, op, sink });
     return outcome;
   }
 
@@ -436,7 +447,7 @@ export class Engine implements InvocationBackend {
     const { sink, outcome } = this.wait();
     await this.processorOf(invocationId).append({
       kind: 'Control',
-      ts: Date.now(),
+      ts: this.clock.now(),
       invocationId,
       op: 'restart-as-new',
       sink,
@@ -452,7 +463,7 @@ export class Engine implements InvocationBackend {
     const { sink, outcome } = this.wait(signal, this.detachLater(processor, id, appended.promise));
     const append = processor.append({
       kind: 'Invoke',
-      ts: Date.now(),
+      ts: this.clock.now(),
       inv: {
         id,
         target,
@@ -472,7 +483,7 @@ export class Engine implements InvocationBackend {
   async send(req: IngressRequest): Promise<SendReceipt> {
     const { id, processor, target, retention, dedupable } = this.newInvocation(req);
     this.admit(processor);
-    const now = Date.now();
+    const now = this.clock.now();
     const executionTime = req.delayMs && req.delayMs > 0 ? now + req.delayMs : undefined;
     if (executionTime !== undefined && !(executionTime <= MAX_EXECUTION_TIME_MS))
       throw new InputError(`the delay of ${req.delayMs} ms puts the execution time past the latest supported one`);

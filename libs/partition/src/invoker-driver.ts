@@ -7,11 +7,12 @@ import {
   resolveInvocationOptions,
   type SchemaView,
 } from '@stead/core';
-import { type InvocationStreamClient, MessageType } from '@stead/invoker';
+import { type InvocationStream, type InvocationStreamClient, MessageType } from '@stead/invoker';
+import { type Clock, clockOf, sleep, systemTimers, type TimerHandle, type Timers } from './clock.ts';
 import * as J from './journal.ts';
 import type { Invoker, PartitionLeader } from './leader.ts';
 import type { InvocationStatus, InvokerEffect, JournalEntry } from './types.ts';
-import { AttemptChecker, PROTOCOL_VIOLATION, ProtocolViolation } from './validate.ts';
+import { AttemptChecker, type CheckedMessage, PROTOCOL_VIOLATION, ProtocolViolation } from './validate.ts';
 
 export interface InvokerOptions {
   schema: SchemaView;
@@ -34,7 +35,12 @@ export interface InvokerOptions {
    * running attempts end, suspend, fail (a retry queues again at the tail) or are stopped.
    */
   maxConcurrent?: number;
-  now: () => number;
+  /** Reads the time (default: the system clock). */
+  clock?: Clock;
+  /** The older form of `clock`: a bare function; `clock` wins when both are given. */
+  now?: () => number;
+  /** Arms the inactivity, abort and retry timers (default: the system's). */
+  timers?: Timers;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -91,9 +97,13 @@ export class InvokerDriver implements Invoker {
   private readonly maxConcurrent: number;
   /** Retry counts survive between attempts of the same invocation (not durable, like Restate's). */
   private readonly retries = new Map<string, number>();
+  private readonly clock: Clock;
+  private readonly timers: Timers;
 
   constructor(opts: InvokerOptions) {
     this.opts = opts;
+    this.clock = clockOf(opts);
+    this.timers = opts.timers ?? systemTimers;
     this.maxConcurrent = opts.maxConcurrent ?? Number.POSITIVE_INFINITY;
     if (!(this.maxConcurrent >= 1)) throw new Error(`maxConcurrent must be at least 1, got ${opts.maxConcurrent}`);
   }
@@ -179,7 +189,7 @@ export class InvokerDriver implements Invoker {
     const leader = a.leader;
     const p = leader.processor.append({
       kind: 'Effect',
-      ts: this.opts.now(),
+      ts: this.clock.now(),
       epoch: leader.epoch,
       invocationId: a.invocationId,
       effect,
@@ -223,6 +233,12 @@ export class InvokerDriver implements Invoker {
       );
       return;
     }
+    await this.retryLater(a, err, retryCount);
+  }
+
+  /** Waits out the backoff (after what the failed attempt appended is applied), then invokes again. */
+  private async retryLater(a: Attempt, err: AttemptError, retryCount: number): Promise<void> {
+    const policy = a.options.retry;
     const delay =
       err.retryDelayMs ??
       Math.min(
@@ -243,7 +259,7 @@ export class InvokerDriver implements Invoker {
     } catch {
       // the append failed; the next attempt replays what is durable
     }
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(this.timers, delay);
     if (a.stopped || this.attempts.get(a.invocationId) !== a) return;
     this.attempts.delete(a.invocationId);
     this.invoke(a.leader, a.invocationId);
@@ -261,10 +277,30 @@ export class InvokerDriver implements Invoker {
     this.retries.delete(a.invocationId);
   }
 
+  /** One attempt: prepare it from the store, open the stream with the journal, follow what the endpoint sends. */
   private async attempt(a: Attempt): Promise<'done'> {
-    const leader = a.leader;
-    const st = await leader.reader.status(a.invocationId);
+    const st = await a.leader.reader.status(a.invocationId);
     if (!st || st.phase !== 'invoked') return 'done';
+    const { stream, checker } = await this.open(a, st);
+    const idle = new IdleTimer(this.timers, stream, a.abort, a.options);
+    try {
+      for await (const frame of stream.frames()) {
+        idle.activity();
+        const m = this.checkFrame(checker, frame.type, frame.payload, stream);
+        if (this.onMessage(a, m, frame.payload, stream) === 'done') return 'done';
+      }
+      throw new AttemptError('the endpoint closed the stream without End, Suspension or Error');
+    } finally {
+      idle.clear();
+    }
+  }
+
+  /**
+   * Fences the attempt, resolves its options and deployment (pinning it the first time), then opens the stream
+   * and sends Start, the journal and the notifications that arrived meanwhile.
+   */
+  private async open(a: Attempt, st: InvocationStatus): Promise<{ stream: InvocationStream; checker: AttemptChecker }> {
+    const reader = a.leader.reader;
     a.fence = st.attempt ?? 0;
     const svc = this.opts.schema.service(st.target.service);
     a.options = resolveInvocationOptions(
@@ -272,22 +308,24 @@ export class InvokerDriver implements Invoker {
       svc?.handlers.find((h) => h.name === st.target.handler),
       this.opts.defaults,
     );
-    const { uri, deploymentId, protocolVersion, headers, useHttp11, requestResponse } = this.pickDeployment(st);
-    if (st.deploymentId === undefined) this.append(a, { kind: 'pin', deploymentId, protocolVersion });
-    const journal = await leader.reader.journal(st);
+    const dep = this.pickDeployment(st);
+    if (st.deploymentId === undefined) {
+      this.append(a, { kind: 'pin', deploymentId: dep.deploymentId, protocolVersion: dep.protocolVersion });
+    }
+    const journal = await reader.journal(st);
     a.startLength = journal.length;
     const checker = new AttemptChecker(journal);
-    let state = await leader.reader.stateOf(st.target);
+    let state = await reader.stateOf(st.target);
     const stateBytes = state.reduce((n, [k, v]) => n + k.length + v.length, 0);
     const partialState = stateBytes > (this.opts.eagerStateLimitBytes ?? 1024 * 1024);
     if (partialState) state = [];
     const stream = this.opts.client.open({
-      uri,
+      uri: dep.uri,
       service: st.target.service,
       handler: st.target.handler,
-      protocolVersion,
-      headers,
-      useHttp11,
+      protocolVersion: dep.protocolVersion,
+      headers: dep.headers,
+      useHttp11: dep.useHttp11,
       signal: a.abort.signal,
     });
     stream.write(
@@ -301,10 +339,16 @@ export class InvokerDriver implements Invoker {
         knownEntries: journal.length,
         state,
         retryCount: a.retryCount,
-        durationSinceLastStoredEntryMs: Math.max(0, this.opts.now() - st.modifiedAt),
+        durationSinceLastStoredEntryMs: Math.max(0, this.clock.now() - st.modifiedAt),
       }),
     );
     for (const e of journal) stream.write(e.type, e.bytes);
+    this.connect(a, stream, dep.requestResponse);
+    return { stream, checker };
+  }
+
+  /** Where later notifications of the attempt go: into the open stream, or nowhere for request/response. */
+  private connect(a: Attempt, stream: InvocationStream, requestResponse: boolean): void {
     if (requestResponse) {
       // Request/response deployment: the whole journal is the request; the endpoint runs until it ends or
       // suspends. Notifications that arrive meanwhile are in the journal; a suspension waiting on one of them
@@ -312,77 +356,46 @@ export class InvokerDriver implements Invoker {
       stream.end();
       a.write = () => {};
     } else {
-      a.write = (entry) => stream.write(entry.type, entry.bytes);
-      for (const p of a.pending) if (p.index >= a.startLength) a.write(p.entry);
+      const write = (entry: JournalEntry) => stream.write(entry.type, entry.bytes);
+      a.write = write;
+      for (const p of a.pending) if (p.index >= a.startLength) write(p.entry);
     }
     a.pending = [];
+  }
 
-    const { inactivityTimeoutMs, abortTimeoutMs } = a.options;
-    let inactivity: NodeJS.Timeout | undefined;
-    let abortTimer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      if (inactivity) clearTimeout(inactivity);
-      inactivity = setTimeout(() => {
-        stream.end(); // ask the endpoint to suspend
-        abortTimer = setTimeout(
-          () => a.abort.abort(new Error('abort timeout: the endpoint did not finish after being asked to suspend')),
-          abortTimeoutMs,
-        );
-      }, inactivityTimeoutMs);
-    };
-    arm();
-    try {
-      for await (const frame of stream.frames()) {
-        arm();
-        if (abortTimer) {
-          clearTimeout(abortTimer);
-          abortTimer = undefined;
-        }
-        const m = this.checkFrame(checker, frame.type, frame.payload, stream);
-        switch (m.kind) {
-          case 'command':
-            this.checkCommand(m.entry);
-            this.append(a, { kind: 'command', entry: m.entry, ...this.enrich(m.entry) });
-            break;
-          case 'proposeRun': {
-            const p = J.decodeProposeRun(frame.payload);
-            this.append(a, { kind: 'runCompletion', ...p });
-            break;
-          }
-          case 'suspension':
-            a.stopped = true;
-            this.attempts.delete(a.invocationId);
-            this.append(a, { kind: 'suspend', waiting: J.decodeSuspension(frame.payload) });
-            stream.close();
-            return 'done';
-          case 'end':
-            a.stopped = true;
-            this.attempts.delete(a.invocationId);
-            this.append(a, { kind: 'end' });
-            stream.close();
-            return 'done';
-          case 'error': {
-            const e = J.decodeError(frame.payload);
-            stream.close();
-            if (e.behavior === 'fail') {
-              throw new AttemptError(e.message, { terminal: { code: e.code, message: e.message } });
-            }
-            // The endpoint's delay replaces the policy's for the next attempt (as in Restate); a delay beyond what
-            // a timer can hold would otherwise fire at once, so it is capped there.
-            const retryDelayMs =
-              e.nextRetryDelayMs === undefined ? undefined : Math.min(e.nextRetryDelayMs, MAX_TIMER_MS);
-            throw new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs });
-          }
-          case 'hint':
-            // AwaitingOn needs no action.
-            break;
-        }
+  /** Turns one checked message of the endpoint into an effect; 'done' when the attempt ends with it. */
+  private onMessage(a: Attempt, m: CheckedMessage, payload: Uint8Array, stream: InvocationStream): 'done' | undefined {
+    switch (m.kind) {
+      case 'command': {
+        const cmd = this.interpret(m.entry);
+        if (cmd) this.checkCommand(cmd);
+        this.append(a, { kind: 'command', entry: m.entry, ...(cmd && this.enrich(cmd)) });
+        return;
       }
-      throw new AttemptError('the endpoint closed the stream without End, Suspension or Error');
-    } finally {
-      if (inactivity) clearTimeout(inactivity);
-      if (abortTimer) clearTimeout(abortTimer);
+      case 'proposeRun':
+        this.append(a, { kind: 'runCompletion', ...J.decodeProposeRun(payload) });
+        return;
+      case 'suspension':
+        return this.finish(a, { kind: 'suspend', waiting: J.decodeSuspension(payload) }, stream);
+      case 'end':
+        return this.finish(a, { kind: 'end' }, stream);
+      case 'error': {
+        const e = J.decodeError(payload);
+        stream.close();
+        throw endpointError(e);
+      }
+      case 'hint':
+        return; // AwaitingOn needs no action.
     }
+  }
+
+  /** The attempt ended (End) or suspended: no retry follows. */
+  private finish(a: Attempt, effect: InvokerEffect, stream: InvocationStream): 'done' {
+    a.stopped = true;
+    this.attempts.delete(a.invocationId);
+    this.append(a, effect);
+    stream.close();
+    return 'done';
   }
 
   /**
@@ -400,29 +413,32 @@ export class InvokerDriver implements Invoker {
     }
   }
 
+  /** The commands the invoker reads (calls to enrich, state values to limit), decoded; the others pass as bytes. */
+  private interpret(entry: JournalEntry): J.DecodedCommand | undefined {
+    const t = entry.type;
+    if (t === J.T.Call || t === J.T.OneWayCall || (t === J.T.SetState && this.opts.maxStateValueBytes !== undefined))
+      return J.decodeCommand(entry);
+    return undefined;
+  }
+
   /** Refuses commands that break a limit; the invocation fails with the reason. */
-  private checkCommand(entry: JournalEntry): void {
+  private checkCommand(cmd: J.DecodedCommand): void {
     const limit = this.opts.maxStateValueBytes;
-    if (limit === undefined || entry.type !== J.T.SetState) return;
-    const cmd = J.decodeCommand(entry);
-    if (cmd.kind === 'setState' && cmd.value.length > limit) {
-      const message = `state value for key '${Buffer.from(cmd.key).toString()}' is ${cmd.value.length} bytes; the limit is ${limit}`;
-      throw new AttemptError(message, { terminal: { code: 413, message } });
-    }
+    if (limit === undefined || cmd.kind !== 'setState' || cmd.value.length <= limit) return;
+    const message = `state value for key '${Buffer.from(cmd.key).toString()}' is ${cmd.value.length} bytes; the limit is ${limit}`;
+    throw new AttemptError(message, { terminal: { code: 413, message } });
   }
 
   /**
    * Service and handler types of a call's target, and the callee's retention, as registered (the state machine
    * has no schema).
    */
-  private enrich(entry: JournalEntry): Pick<Extract<InvokerEffect, { kind: 'command' }>, 'target' | 'retention'> {
-    const t = J.callTarget(entry);
-    if (!t) return {};
+  private enrich(cmd: J.DecodedCommand): Pick<Extract<InvokerEffect, { kind: 'command' }>, 'target' | 'retention'> {
+    if (cmd.kind !== 'call' && cmd.kind !== 'oneWayCall') return {};
+    const t = cmd.target;
     const svc = this.opts.schema.service(t.service);
     const handler = svc?.handlers.find((h) => h.name === t.handler);
-    const cmd = J.decodeCommand(entry);
-    const idempotencyKey = cmd.kind === 'call' || cmd.kind === 'oneWayCall' ? cmd.idempotencyKey : undefined;
-    const r = invocationRetention(svc, handler, this.opts.defaults, { key: t.key, idempotencyKey });
+    const r = invocationRetention(svc, handler, this.opts.defaults, { key: t.key, idempotencyKey: cmd.idempotencyKey });
     return {
       target: { serviceType: svc?.ty, handlerType: handler?.ty },
       retention: { retentionMs: r.retentionMs, journalRetentionMs: r.journalRetentionMs },
@@ -454,5 +470,71 @@ export class InvokerDriver implements Invoker {
       useHttp11: dep.useHttp11,
       requestResponse: dep.protocolType === 'RequestResponse' || dep.useHttp11,
     };
+  }
+}
+
+/** An Error message of the endpoint as the error that ends the attempt: terminal, or retried (maybe after its delay). */
+function endpointError(e: J.DecodedError): AttemptError {
+  if (e.behavior === 'fail') return new AttemptError(e.message, { terminal: { code: e.code, message: e.message } });
+  // The endpoint's delay replaces the policy's for the next attempt (as in Restate); a delay beyond what a timer
+  // can hold would otherwise fire at once, so it is capped there.
+  const retryDelayMs = e.nextRetryDelayMs === undefined ? undefined : Math.min(e.nextRetryDelayMs, MAX_TIMER_MS);
+  return new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs });
+}
+
+/**
+ * The inactivity and abort timeouts of one attempt: no message from the endpoint for `inactivityTimeoutMs`
+ * asks it to suspend (our side ends); no message for `abortTimeoutMs` more aborts the attempt.
+ */
+class IdleTimer {
+  private readonly timers: Timers;
+  private readonly stream: InvocationStream;
+  private readonly abort: AbortController;
+  private readonly inactivityTimeoutMs: number;
+  private readonly abortTimeoutMs: number;
+  private inactivity: TimerHandle | undefined;
+  private abortTimer: TimerHandle | undefined;
+  /** Bound once: re-arming on every message allocates no closure. */
+  private readonly onIdle = () => this.askToSuspend();
+
+  constructor(
+    timers: Timers,
+    stream: InvocationStream,
+    abort: AbortController,
+    o: { inactivityTimeoutMs: number; abortTimeoutMs: number },
+  ) {
+    this.timers = timers;
+    this.stream = stream;
+    this.abort = abort;
+    this.inactivityTimeoutMs = o.inactivityTimeoutMs;
+    this.abortTimeoutMs = o.abortTimeoutMs;
+    this.arm();
+  }
+
+  /** A message arrived: the endpoint is alive; start the inactivity timeout again. */
+  activity(): void {
+    this.arm();
+    if (this.abortTimer !== undefined) {
+      this.timers.clearTimeout(this.abortTimer);
+      this.abortTimer = undefined;
+    }
+  }
+
+  clear(): void {
+    if (this.inactivity !== undefined) this.timers.clearTimeout(this.inactivity);
+    if (this.abortTimer !== undefined) this.timers.clearTimeout(this.abortTimer);
+  }
+
+  private arm(): void {
+    if (this.inactivity !== undefined) this.timers.clearTimeout(this.inactivity);
+    this.inactivity = this.timers.setTimeout(this.onIdle, this.inactivityTimeoutMs);
+  }
+
+  private askToSuspend(): void {
+    this.stream.end(); // ask the endpoint to suspend
+    this.abortTimer = this.timers.setTimeout(
+      () => this.abort.abort(new Error('abort timeout: the endpoint did not finish after being asked to suspend')),
+      this.abortTimeoutMs,
+    );
   }
 }

@@ -28,6 +28,7 @@ export const T = {
 } as const;
 
 type Field = bigint | Uint8Array;
+type Fields = Map<number, Field[]>;
 
 /** Decodes one message level into field number → values (varints as bigint, length-delimited as bytes). */
 export function fields(bytes: Uint8Array): Map<number, Field[]> {
@@ -61,20 +62,20 @@ export function fields(bytes: Uint8Array): Map<number, Field[]> {
 }
 
 const dec = new TextDecoder();
-const str = (f: Map<number, Field[]>, no: number): string | undefined => {
+const str = (f: Fields, no: number): string | undefined => {
   const v = f.get(no)?.at(-1);
   return v instanceof Uint8Array ? dec.decode(v) : undefined;
 };
-const bytesOf = (f: Map<number, Field[]>, no: number): Uint8Array | undefined => {
+const bytesOf = (f: Fields, no: number): Uint8Array | undefined => {
   const v = f.get(no)?.at(-1);
   return v instanceof Uint8Array ? v : undefined;
 };
-const num = (f: Map<number, Field[]>, no: number): number => {
+const num = (f: Fields, no: number): number => {
   const v = f.get(no)?.at(-1);
   return typeof v === 'bigint' ? Number(v) : 0;
 };
 /** Repeated uint32, packed or not. */
-const nums = (f: Map<number, Field[]>, no: number): number[] => {
+const nums = (f: Fields, no: number): number[] => {
   const out: number[] = [];
   for (const v of f.get(no) ?? []) {
     if (typeof v === 'bigint') out.push(Number(v));
@@ -86,7 +87,7 @@ const nums = (f: Map<number, Field[]>, no: number): number[] => {
   return out;
 };
 
-function headersOf(f: Map<number, Field[]>, no: number): [string, string][] {
+function headersOf(f: Fields, no: number): [string, string][] {
   return (f.get(no) ?? []).map((h) => {
     const hf = fields(h as Uint8Array);
     return [str(hf, 1) ?? '', str(hf, 2) ?? ''];
@@ -101,76 +102,6 @@ function failureOf(b: Uint8Array): Failure {
 /** Value { bytes content = 1 } */
 function valueContent(b: Uint8Array): Uint8Array {
   return bytesOf(fields(b), 1) ?? new Uint8Array(0);
-}
-
-// ---------- commands the state machine interprets ----------
-
-export type DecodedCommand =
-  | { kind: 'output'; outcome: InvocationOutcome }
-  | { kind: 'setState'; key: Uint8Array; value: Uint8Array }
-  | { kind: 'clearState'; key: Uint8Array }
-  | { kind: 'clearAllState' }
-  | { kind: 'getLazyState'; key: Uint8Array; completionId: number }
-  | { kind: 'getLazyStateKeys'; completionId: number }
-  | { kind: 'sleep'; wakeUpTime: number; completionId: number }
-  | {
-      kind: 'call' | 'oneWayCall';
-      target: Target;
-      parameter: Uint8Array;
-      headers: [string, string][];
-      idempotencyKey?: string;
-      invocationIdCompletionId: number;
-      resultCompletionId: number;
-      invokeTime: number;
-    }
-  | { kind: 'other' };
-
-export function decodeCommand(e: JournalEntry): DecodedCommand {
-  const f = fields(e.bytes);
-  switch (e.type) {
-    case T.Output: {
-      const value = bytesOf(f, 14);
-      const failure = bytesOf(f, 15);
-      if (failure) {
-        const fl = failureOf(failure);
-        return { kind: 'output', outcome: { ok: false, code: fl.code, message: fl.message } };
-      }
-      return { kind: 'output', outcome: { ok: true, value: value ? valueContent(value) : new Uint8Array(0) } };
-    }
-    case T.SetState:
-      return {
-        kind: 'setState',
-        key: bytesOf(f, 1) ?? new Uint8Array(0),
-        value: valueContent(bytesOf(f, 3) ?? new Uint8Array(0)),
-      };
-    case T.ClearState:
-      return { kind: 'clearState', key: bytesOf(f, 1) ?? new Uint8Array(0) };
-    case T.ClearAllState:
-      return { kind: 'clearAllState' };
-    case T.GetLazyState:
-      return { kind: 'getLazyState', key: bytesOf(f, 1) ?? new Uint8Array(0), completionId: num(f, 11) };
-    case T.GetLazyStateKeys:
-      return { kind: 'getLazyStateKeys', completionId: num(f, 11) };
-    case T.Sleep:
-      return { kind: 'sleep', wakeUpTime: num(f, 1), completionId: num(f, 11) };
-    case T.Call:
-    case T.OneWayCall: {
-      const oneWay = e.type === T.OneWayCall;
-      const key = str(f, oneWay ? 6 : 5);
-      return {
-        kind: oneWay ? 'oneWayCall' : 'call',
-        target: { service: str(f, 1) ?? '', handler: str(f, 2) ?? '', key: key === '' ? undefined : key },
-        parameter: bytesOf(f, 3) ?? new Uint8Array(0),
-        headers: headersOf(f, oneWay ? 5 : 4),
-        idempotencyKey: str(f, oneWay ? 7 : 6),
-        invocationIdCompletionId: num(f, 10),
-        resultCompletionId: oneWay ? 0 : num(f, 11),
-        invokeTime: oneWay ? num(f, 4) : 0,
-      };
-    }
-    default:
-      return { kind: 'other' };
-  }
 }
 
 // ---------- messages the server writes ----------
@@ -376,14 +307,7 @@ export type InvocationRef =
   | { idempotent: { service: string; key?: string; handler: string; idempotencyKey: string } }
   | { workflow: { name: string; key: string } };
 
-export type DecodedCommand2 =
-  | { kind: 'getPromise' | 'peekPromise'; key: string; completionId: number }
-  | { kind: 'completePromise'; key: string; result: Result; completionId: number }
-  | { kind: 'sendSignal'; targetInvocationId: string; signal: { idx: number } | { name: string }; result: Result }
-  | { kind: 'completeAwakeable'; awakeableId: string; result: Result }
-  | { kind: 'attach' | 'getOutput'; ref: InvocationRef | undefined; completionId: number };
-
-function resultFields(f: Map<number, Field[]>, nos: { void?: number; value: number; failure: number }): Result {
+function resultFields(f: Fields, nos: { value: number; failure: number }): Result {
   const failure = bytesOf(f, nos.failure);
   if (failure) return { failure: failureOf(failure) };
   const value = bytesOf(f, nos.value);
@@ -391,9 +315,62 @@ function resultFields(f: Map<number, Field[]>, nos: { void?: number; value: numb
   return { void: true };
 }
 
-export function decodeCommand2(e: JournalEntry): DecodedCommand2 | undefined {
+// ---------- the one decoder of the commands the state machine interprets ----------
+
+/** A journaled command as the state machine reads it: one discriminated union, decoded once per entry. */
+export type DecodedCommand =
+  | { kind: 'output'; outcome: InvocationOutcome }
+  | { kind: 'setState'; key: Uint8Array; value: Uint8Array }
+  | { kind: 'clearState'; key: Uint8Array }
+  | { kind: 'clearAllState' }
+  | { kind: 'getLazyState'; key: Uint8Array; completionId: number }
+  | { kind: 'getLazyStateKeys'; completionId: number }
+  | { kind: 'sleep'; wakeUpTime: number; completionId: number }
+  | {
+      kind: 'call' | 'oneWayCall';
+      target: Target;
+      parameter: Uint8Array;
+      headers: [string, string][];
+      idempotencyKey?: string;
+      invocationIdCompletionId: number;
+      resultCompletionId: number;
+      invokeTime: number;
+    }
+  | { kind: 'getPromise' | 'peekPromise'; key: string; completionId: number }
+  | { kind: 'completePromise'; key: string; result: Result; completionId: number }
+  | { kind: 'sendSignal'; targetInvocationId: string; signal: { idx: number } | { name: string }; result: Result }
+  | { kind: 'completeAwakeable'; awakeableId: string; result: Result }
+  | { kind: 'attach' | 'getOutput'; ref: InvocationRef | undefined; completionId: number }
+  /** Journaled as is (run, eager state reads, custom entries): nothing for the state machine to do. */
+  | { kind: 'other' };
+
+const OTHER: DecodedCommand = Object.freeze({ kind: 'other' });
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Decodes a journaled command. Every entry is parsed (a malformed one throws, whatever its type); the
+ * fields are read only for the types the state machine acts on.
+ */
+export function decodeCommand(e: JournalEntry): DecodedCommand {
   const f = fields(e.bytes);
   switch (e.type) {
+    case T.Output:
+      return { kind: 'output', outcome: outcomeOf(f) };
+    case T.SetState:
+      return { kind: 'setState', key: bytesOf(f, 1) ?? EMPTY, value: valueContent(bytesOf(f, 3) ?? EMPTY) };
+    case T.ClearState:
+      return { kind: 'clearState', key: bytesOf(f, 1) ?? EMPTY };
+    case T.ClearAllState:
+      return { kind: 'clearAllState' };
+    case T.GetLazyState:
+      return { kind: 'getLazyState', key: bytesOf(f, 1) ?? EMPTY, completionId: num(f, 11) };
+    case T.GetLazyStateKeys:
+      return { kind: 'getLazyStateKeys', completionId: num(f, 11) };
+    case T.Sleep:
+      return { kind: 'sleep', wakeUpTime: num(f, 1), completionId: num(f, 11) };
+    case T.Call:
+    case T.OneWayCall:
+      return callOf(f, e.type === T.OneWayCall);
     case T2.GetPromise:
     case T2.PeekPromise:
       return {
@@ -402,59 +379,91 @@ export function decodeCommand2(e: JournalEntry): DecodedCommand2 | undefined {
         completionId: num(f, 11),
       };
     case T2.CompletePromise:
-      return {
-        kind: 'completePromise',
-        key: str(f, 1) ?? '',
-        result: resultFields(f, { value: 2, failure: 3 }),
-        completionId: num(f, 11),
-      };
-    case T2.SendSignal: {
-      const name = str(f, 3);
-      return {
-        kind: 'sendSignal',
-        targetInvocationId: str(f, 1) ?? '',
-        signal: f.has(2) ? { idx: num(f, 2) } : { name: name ?? '' },
-        result: resultFields(f, { value: 5, failure: 6 }),
-      };
-    }
+      return { kind: 'completePromise', key: str(f, 1) ?? '', result: resultFields(f, R23), completionId: num(f, 11) };
+    case T2.SendSignal:
+      return signalOf(f);
     case T2.CompleteAwakeable:
-      return {
-        kind: 'completeAwakeable',
-        awakeableId: str(f, 1) ?? '',
-        result: resultFields(f, { value: 2, failure: 3 }),
-      };
+      return { kind: 'completeAwakeable', awakeableId: str(f, 1) ?? '', result: resultFields(f, R23) };
     case T2.AttachInvocation:
-    case T2.GetInvocationOutput: {
-      let ref: InvocationRef | undefined;
-      const id = str(f, 1);
-      const idem = bytesOf(f, 3);
-      const wf = bytesOf(f, 4);
-      if (id !== undefined) ref = { invocationId: id };
-      else if (idem) {
-        const g = fields(idem);
-        ref = {
-          idempotent: {
-            service: str(g, 1) ?? '',
-            key: str(g, 2),
-            handler: str(g, 3) ?? '',
-            idempotencyKey: str(g, 4) ?? '',
-          },
-        };
-      } else if (wf) {
-        const g = fields(wf);
-        ref = { workflow: { name: str(g, 1) ?? '', key: str(g, 2) ?? '' } };
-      }
-      return { kind: e.type === T2.AttachInvocation ? 'attach' : 'getOutput', ref, completionId: num(f, 11) };
-    }
+    case T2.GetInvocationOutput:
+      return { kind: e.type === T2.AttachInvocation ? 'attach' : 'getOutput', ref: refOf(f), completionId: num(f, 11) };
     default:
-      return undefined;
+      return OTHER;
   }
 }
+
+/** Result fields of CompletePromise and CompleteAwakeable: value = 2, failure = 3. */
+const R23 = { value: 2, failure: 3 } as const;
+
+function outcomeOf(f: Fields): InvocationOutcome {
+  const failure = bytesOf(f, 15);
+  if (failure) {
+    const fl = failureOf(failure);
+    return { ok: false, code: fl.code, message: fl.message };
+  }
+  const value = bytesOf(f, 14);
+  return { ok: true, value: value ? valueContent(value) : new Uint8Array(0) };
+}
+
+/** CallCommandMessage and OneWayCallCommandMessage differ in the numbers of their later fields. */
+function callOf(f: Fields, oneWay: boolean): DecodedCommand {
+  return {
+    kind: oneWay ? 'oneWayCall' : 'call',
+    target: targetOf(f, oneWay),
+    parameter: bytesOf(f, 3) ?? new Uint8Array(0),
+    headers: headersOf(f, oneWay ? 5 : 4),
+    idempotencyKey: str(f, oneWay ? 7 : 6),
+    invocationIdCompletionId: num(f, 10),
+    resultCompletionId: oneWay ? 0 : num(f, 11),
+    invokeTime: oneWay ? num(f, 4) : 0,
+  };
+}
+
+function targetOf(f: Fields, oneWay: boolean): { service: string; handler: string; key?: string } {
+  const key = str(f, oneWay ? 6 : 5);
+  return { service: str(f, 1) ?? '', handler: str(f, 2) ?? '', key: key === '' ? undefined : key };
+}
+
+function signalOf(f: Fields): DecodedCommand {
+  return {
+    kind: 'sendSignal',
+    targetInvocationId: str(f, 1) ?? '',
+    signal: f.has(2) ? { idx: num(f, 2) } : { name: str(f, 3) ?? '' },
+    result: resultFields(f, { value: 5, failure: 6 }),
+  };
+}
+
+function refOf(f: Fields): InvocationRef | undefined {
+  const id = str(f, 1);
+  if (id !== undefined) return { invocationId: id };
+  const idem = bytesOf(f, 3);
+  if (idem) {
+    const g = fields(idem);
+    return {
+      idempotent: {
+        service: str(g, 1) ?? '',
+        key: str(g, 2),
+        handler: str(g, 3) ?? '',
+        idempotencyKey: str(g, 4) ?? '',
+      },
+    };
+  }
+  const wf = bytesOf(f, 4);
+  if (wf) {
+    const g = fields(wf);
+    return { workflow: { name: str(g, 1) ?? '', key: str(g, 2) ?? '' } };
+  }
+  return undefined;
+}
+
+/** The former name of the promise/signal/attach part of `decodeCommand`; it is the same decoder. */
+export const decodeCommand2 = decodeCommand;
 
 /** The invocation (call) and one-way call commands' target fields, for enrichment by the invoker. */
 export function callTarget(e: JournalEntry): { service: string; handler: string; key?: string } | undefined {
   if (e.type !== T.Call && e.type !== T.OneWayCall) return undefined;
-  const f = fields(e.bytes);
-  const key = str(f, e.type === T.OneWayCall ? 6 : 5);
-  return { service: str(f, 1) ?? '', handler: str(f, 2) ?? '', key: key === '' ? undefined : key };
+  return targetOf(fields(e.bytes), e.type === T.OneWayCall);
 }
+
+/** One member of the decoded-command union, by kind. */
+export type DecodedOf<K extends DecodedCommand['kind']> = Extract<DecodedCommand, { kind: K }>;

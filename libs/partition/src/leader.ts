@@ -1,4 +1,5 @@
 import type { InvocationOutcome } from '@stead/core';
+import { type Clock, clockOf, sleep, systemTimers, type TimerHandle, type Timers } from './clock.ts';
 import type { EffectSink, PartitionProcessor } from './processor.ts';
 import { PartitionReader } from './state-machine.ts';
 import { timerKey } from './tables.ts';
@@ -21,7 +22,12 @@ export interface LeaderDeps {
   /** Tells a waiting send whether its (idempotent) invocation existed already. */
   submitted: (invocationId: string, previouslyAccepted: boolean) => void;
   invoker: Invoker;
-  now: () => number;
+  /** Reads the time (default: the system clock). */
+  clock?: Clock;
+  /** The older form of `clock`: a bare function; `clock` wins when both are given. */
+  now?: () => number;
+  /** Arms the timer wake-ups and the retry pauses (default: the system's). */
+  timers?: Timers;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** The most durable timers held in memory; the others are paged in from the time index (default 4096). */
   maxTimersInMemory?: number;
@@ -30,6 +36,8 @@ export interface LeaderDeps {
 const MAX_TIMEOUT = 2 ** 31 - 1;
 /** Wait before firing timers again after their TimerFired records could not be appended. */
 const TIMER_RETRY_MS = 200;
+/** Wait before shipping the outbox again after a delivery failed. */
+const OUTBOX_RETRY_MS = 200;
 
 /**
  * Performs a partition's effects while this process leads it: starts invocations, fires timers,
@@ -38,13 +46,15 @@ const TIMER_RETRY_MS = 200;
 export class PartitionLeader implements EffectSink {
   readonly deps: LeaderDeps;
   readonly reader: PartitionReader;
+  private readonly clock: Clock;
+  private readonly timeouts: Timers;
   epoch = 0;
   private active = false;
   /** The earliest timers of the partition (a bounded window of its time index); replaced on activation. */
   private timers: TimerQueue;
   /** The queue whose next page is being read, if any. */
   private refillingTimers: TimerQueue | undefined;
-  private timerHandle: NodeJS.Timeout | undefined;
+  private timerHandle: TimerHandle | undefined;
   /** The time `timerHandle` fires at (infinity when none is armed). */
   private timerDue = Number.POSITIVE_INFINITY;
   private outbox: { seq: number; partitionKey: bigint; command: Command }[] = [];
@@ -52,6 +62,8 @@ export class PartitionLeader implements EffectSink {
 
   constructor(deps: LeaderDeps) {
     this.deps = deps;
+    this.clock = clockOf(deps);
+    this.timeouts = deps.timers ?? systemTimers;
     this.reader = new PartitionReader(deps.processor.store);
     this.timers = this.newTimerQueue();
   }
@@ -139,11 +151,11 @@ export class PartitionLeader implements EffectSink {
     if (this.timers.needsPage) this.refillTimers();
     const due = this.timers.nextWakeAt();
     if (due === undefined) return; // none in memory: a page read in flight arms when it is done
-    if (this.timerHandle && this.timerDue <= due) return;
-    if (this.timerHandle) clearTimeout(this.timerHandle);
+    if (this.timerHandle !== undefined && this.timerDue <= due) return;
+    if (this.timerHandle !== undefined) this.timeouts.clearTimeout(this.timerHandle);
     this.timerDue = due;
-    const delay = Math.min(Math.max(0, due - this.deps.now()), MAX_TIMEOUT);
-    this.timerHandle = setTimeout(() => this.fireTimers(), delay);
+    const delay = Math.min(Math.max(0, due - this.clock.now()), MAX_TIMEOUT);
+    this.timerHandle = this.timeouts.setTimeout(this.onTimerDue, delay);
   }
 
   private refillTimers(): void {
@@ -161,16 +173,24 @@ export class PartitionLeader implements EffectSink {
       (err: unknown) => {
         done();
         this.deps.log('warn', 'failed to read timers from the store; retrying', { error: String(err) });
-        setTimeout(() => queue === this.timers && this.armTimer(), TIMER_RETRY_MS);
+        this.retryTimers(queue);
       },
     );
   }
+
+  /** Arms the timers of `queue` again after a pause (a page read or an append failed). */
+  private retryTimers(queue: TimerQueue): void {
+    this.timeouts.setTimeout(() => queue === this.timers && this.armTimer(), TIMER_RETRY_MS);
+  }
+
+  /** Bound once: re-arming allocates no closure. */
+  private readonly onTimerDue = () => this.fireTimers();
 
   private fireTimers(): void {
     this.timerHandle = undefined;
     this.timerDue = Number.POSITIVE_INFINITY;
     if (!this.active) return;
-    const now = this.deps.now();
+    const now = this.clock.now();
     const due = this.timers.takeDue(now);
     if (due.length > 0) this.appendFired(this.timers, due, now);
     this.armTimer();
@@ -187,7 +207,7 @@ export class PartitionLeader implements EffectSink {
         // Put them back; they fire again after a pause.
         queue.failed(due);
         this.deps.log('warn', 'failed to append fired timers', { error: String(err) });
-        setTimeout(() => queue === this.timers && this.armTimer(), TIMER_RETRY_MS);
+        this.retryTimers(queue);
       },
     );
   }
@@ -209,11 +229,11 @@ export class PartitionLeader implements EffectSink {
             byTarget.set(target, list);
           }
           await Promise.all([...byTarget].map(([target, cmds]) => target.appendMany(cmds)));
-          await this.processor.append({ kind: 'OutboxTruncate', ts: this.deps.now(), upTo: batch.at(-1)!.seq });
+          await this.processor.append({ kind: 'OutboxTruncate', ts: this.clock.now(), upTo: batch.at(-1)!.seq });
         } catch (err) {
           this.outbox.unshift(...batch);
           this.deps.log('warn', 'outbox delivery failed; retrying', { error: String(err) });
-          await new Promise((r) => setTimeout(r, 200));
+          await sleep(this.timeouts, OUTBOX_RETRY_MS);
         }
       }
     })().finally(() => {
@@ -224,7 +244,7 @@ export class PartitionLeader implements EffectSink {
 
   async deactivate(): Promise<void> {
     this.active = false;
-    if (this.timerHandle) clearTimeout(this.timerHandle);
+    if (this.timerHandle !== undefined) this.timeouts.clearTimeout(this.timerHandle);
     this.timerHandle = undefined;
     this.timerDue = Number.POSITIVE_INFINITY;
     await this.shipping;

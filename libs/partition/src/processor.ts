@@ -1,6 +1,7 @@
 import type { Loglet } from '@stead/log';
 import type { PartitionStore } from '@stead/storage';
 import { assert } from './assert.ts';
+import { type Clock, systemClock } from './clock.ts';
 import { decodeCommand, encodeCommand } from './codec.ts';
 import { PartitionStateMachine, type StateMachineOptions } from './state-machine.ts';
 import { PartitionTables } from './tables.ts';
@@ -19,6 +20,8 @@ export interface EffectSink {
 export interface ProcessorOptions extends StateMachineOptions {
   loglet: Loglet;
   store: PartitionStore;
+  /** Stamps the AnnounceLeader record (default: the system clock). */
+  clock?: Clock;
   /** Called with fatal errors of the apply loop (the process should stop: the store may be inconsistent). */
   onFatal: (err: unknown) => void;
 }
@@ -78,7 +81,11 @@ export class PartitionProcessor {
     this.leaderEpoch = epoch;
     const persisted = await this.tables.appliedOffset();
     this.applied = persisted ?? -1n;
-    this.announceOffset = await this.append({ kind: 'AnnounceLeader', ts: Date.now(), epoch });
+    this.announceOffset = await this.append({
+      kind: 'AnnounceLeader',
+      ts: (this.opts.clock ?? systemClock).now(),
+      epoch,
+    });
     this.loop = this.run().catch((err) => {
       if (!this.stop.signal.aborted) this.opts.onFatal(err);
     });

@@ -93,6 +93,27 @@ const invocationTarget = (name: string) =>
     ...NAME,
   });
 
+/**
+ * CallCommandMessage and OneWayCallCommandMessage: the one-way call has invoke_time as field 4, which moves
+ * headers, key and idempotency_key up by one; only the call has a result completion id.
+ */
+function callCommand(name: string, oneWay: boolean): MessageDef {
+  const shift = oneWay ? 1 : 0;
+  const fields: Record<number, FieldDef> = {
+    1: { name: 'service_name', type: 'string' },
+    2: { name: 'handler_name', type: 'string' },
+    3: { name: 'parameter', type: 'bytes' },
+    [4 + shift]: { name: 'headers', type: Header, repeated: true },
+    [5 + shift]: { name: 'key', type: 'string' },
+    [6 + shift]: { name: 'idempotency_key', type: 'string' },
+    10: { name: 'invocation_id_notification_idx', type: 'uint32' },
+    ...NAME,
+  };
+  if (oneWay) fields[4] = { name: 'invoke_time', type: 'uint64' };
+  else fields[11] = completionId();
+  return msg(name, fields);
+}
+
 /** Commands an endpoint may send, by message type. */
 const COMMANDS: Record<number, MessageDef> = {
   1025: msg('OutputCommandMessage', {
@@ -126,28 +147,8 @@ const COMMANDS: Record<number, MessageDef> = {
     ...NAME,
   }),
   1036: msg('SleepCommandMessage', { 1: { name: 'wake_up_time', type: 'uint64' }, 11: completionId(), ...NAME }),
-  1037: msg('CallCommandMessage', {
-    1: { name: 'service_name', type: 'string' },
-    2: { name: 'handler_name', type: 'string' },
-    3: { name: 'parameter', type: 'bytes' },
-    4: { name: 'headers', type: Header, repeated: true },
-    5: { name: 'key', type: 'string' },
-    6: { name: 'idempotency_key', type: 'string' },
-    10: { name: 'invocation_id_notification_idx', type: 'uint32' },
-    11: completionId(),
-    ...NAME,
-  }),
-  1038: msg('OneWayCallCommandMessage', {
-    1: { name: 'service_name', type: 'string' },
-    2: { name: 'handler_name', type: 'string' },
-    3: { name: 'parameter', type: 'bytes' },
-    4: { name: 'invoke_time', type: 'uint64' },
-    5: { name: 'headers', type: Header, repeated: true },
-    6: { name: 'key', type: 'string' },
-    7: { name: 'idempotency_key', type: 'string' },
-    10: { name: 'invocation_id_notification_idx', type: 'uint32' },
-    ...NAME,
-  }),
+  1037: callCommand('CallCommandMessage', false),
+  1038: callCommand('OneWayCallCommandMessage', true),
   1040: msg('SendSignalCommandMessage', {
     1: { name: 'target_invocation_id', type: 'string' },
     2: { name: 'idx', type: 'uint32', oneof: 'signal_id' },
@@ -363,83 +364,87 @@ export interface Issued {
   run?: number;
 }
 
+/** What a command must carry beyond parsing, and the notification ids it issues. */
+interface CommandRule {
+  /** Checks of its fields, made first. */
+  check?: (p: Parsed, type: number) => void;
+  /** Field numbers of which at most one (a oneof) and at least one must be set, and what they are. */
+  requires?: { fields: number[]; what: string };
+  /** Issues one completion id (`result_completion_id`), of a run (whose result the endpoint proposes) or not. */
+  issues?: 'completion' | 'run';
+}
+
+/** The command rules by message type; a command without a rule issues nothing and needs nothing more. */
+const RULES = new Map<number, CommandRule>([
+  [0x0401, { requires: { fields: [14, 15], what: 'result (value or failure)' } }],
+  [0x0402, { issues: 'completion' }],
+  [0x0403, { requires: { fields: [3], what: 'value' } }],
+  [0x0406, { issues: 'completion' }],
+  [0x0407, { requires: { fields: [13, 14], what: 'result (void or value)' } }],
+  [0x0408, { requires: { fields: [14], what: 'value' } }],
+  [0x0409, { issues: 'completion' }],
+  [0x040a, { issues: 'completion' }],
+  [0x040b, { requires: { fields: [2, 3], what: 'completion (value or failure)' }, issues: 'completion' }],
+  [0x040c, { check: (p) => checkTime(p, 1, 'wake_up_time', true), issues: 'completion' }],
+  [0x0410, { check: checkSendSignal, requires: { fields: [4, 5, 6], what: 'result (void, value or failure)' } }],
+  [0x0411, { issues: 'run' }],
+  [0x0412, { check: checkInvocationTarget, issues: 'completion' }],
+  [0x0413, { check: checkInvocationTarget, issues: 'completion' }],
+  [0x0414, { check: checkAwakeableId, requires: { fields: [2, 3], what: 'result (value or failure)' } }],
+]);
+
 /** Checks a command's fields; returns the completion ids it issues. */
 function checkCommand(type: number, p: Parsed): Issued {
-  switch (type) {
-    case 0x0401:
-      requireOneof(p, [14, 15], 'result (value or failure)');
-      return { completions: [] };
-    case 0x0403:
-      if (!p.has(3)) fail(`${p.def.name}: value is missing`);
-      return { completions: [] };
-    case 0x0407:
-      requireOneof(p, [13, 14], 'result (void or value)');
-      return { completions: [] };
-    case 0x0408:
-      if (!p.has(14)) fail(`${p.def.name}: value is missing`);
-      return { completions: [] };
-    case 0x0402:
-    case 0x0406:
-    case 0x0409:
-    case 0x040a:
-      return { completions: [requireCompletionId(p)] };
-    case 0x040b:
-      requireOneof(p, [2, 3], 'completion (value or failure)');
-      return { completions: [requireCompletionId(p)] };
-    case 0x040c:
-      checkTime(p, 1, 'wake_up_time', true);
-      return { completions: [requireCompletionId(p)] };
-    case 0x040d:
-    case 0x040e: {
-      const oneWay = type === 0x040e;
-      requireNonEmpty(p, 1, 'service_name');
-      requireNonEmpty(p, 2, 'handler_name');
-      checkHeaders(p, oneWay ? 5 : 4);
-      checkIdempotencyKey(p, oneWay ? 7 : 6);
-      if (oneWay) checkTime(p, 4, 'invoke_time', false);
-      const ids = [requireCompletionId(p, 10, 'invocation_id_notification_idx')];
-      if (!oneWay) ids.push(requireCompletionId(p));
-      if (ids[0] === ids[1]) fail(`${p.def.name}: invocation_id_notification_idx and result_completion_id are equal`);
-      return { completions: ids };
-    }
-    case 0x0410: {
-      checkInvocationId(p, requireNonEmpty(p, 1, 'target_invocation_id'), 'target_invocation_id');
-      requireOneof(p, [2, 3], 'signal_id (idx or name)');
-      if (p.has(2)) checkSignalId(p, p.num(2), 'idx:');
-      else requireNonEmpty(p, 3, 'signal name');
-      requireOneof(p, [4, 5, 6], 'result (void, value or failure)');
-      return { completions: [] };
-    }
-    case 0x0411: {
-      const id = requireCompletionId(p);
-      return { completions: [id], run: id };
-    }
-    case 0x0412:
-    case 0x0413: {
-      requireOneof(p, [1, 3, 4], 'target (invocation_id, idempotent_request_target or workflow_target)');
-      if (p.has(1)) checkInvocationId(p, p.str(1) ?? '', 'invocation_id');
-      const idem = p.msg(3);
-      if (idem) {
-        requireNonEmpty(idem, 1, 'service_name');
-        requireNonEmpty(idem, 3, 'handler_name');
-        requireNonEmpty(idem, 4, 'idempotency_key');
-      }
-      const wf = p.msg(4);
-      if (wf) requireNonEmpty(wf, 1, 'workflow_name');
-      return { completions: [requireCompletionId(p)] };
-    }
-    case 0x0414: {
-      const id = requireNonEmpty(p, 1, 'awakeable_id');
-      try {
-        parseAwakeableId(id);
-      } catch (err) {
-        fail(`${p.def.name}: awakeable_id '${clip(id)}' is not a valid awakeable id: ${(err as Error).message}`);
-      }
-      requireOneof(p, [2, 3], 'result (value or failure)');
-      return { completions: [] };
-    }
-    default:
-      return { completions: [] };
+  if (type === 0x040d || type === 0x040e) return checkCall(p, type === 0x040e);
+  const rule = RULES.get(type);
+  if (!rule) return { completions: [] };
+  rule.check?.(p, type);
+  if (rule.requires) requireOneof(p, rule.requires.fields, rule.requires.what);
+  if (rule.issues === undefined) return { completions: [] };
+  const id = requireCompletionId(p);
+  return rule.issues === 'run' ? { completions: [id], run: id } : { completions: [id] };
+}
+
+/** CallCommandMessage, OneWayCallCommandMessage: a target, and the ids of the callee and (call) its result. */
+function checkCall(p: Parsed, oneWay: boolean): Issued {
+  requireNonEmpty(p, 1, 'service_name');
+  requireNonEmpty(p, 2, 'handler_name');
+  checkHeaders(p, oneWay ? 5 : 4);
+  checkIdempotencyKey(p, oneWay ? 7 : 6);
+  if (oneWay) checkTime(p, 4, 'invoke_time', false);
+  const ids = [requireCompletionId(p, 10, 'invocation_id_notification_idx')];
+  if (!oneWay) ids.push(requireCompletionId(p));
+  if (ids[0] === ids[1]) fail(`${p.def.name}: invocation_id_notification_idx and result_completion_id are equal`);
+  return { completions: ids };
+}
+
+function checkSendSignal(p: Parsed): void {
+  checkInvocationId(p, requireNonEmpty(p, 1, 'target_invocation_id'), 'target_invocation_id');
+  requireOneof(p, [2, 3], 'signal_id (idx or name)');
+  if (p.has(2)) checkSignalId(p, p.num(2), 'idx:');
+  else requireNonEmpty(p, 3, 'signal name');
+}
+
+/** AttachInvocationCommandMessage, GetInvocationOutputCommandMessage: exactly one well-formed target. */
+function checkInvocationTarget(p: Parsed): void {
+  requireOneof(p, [1, 3, 4], 'target (invocation_id, idempotent_request_target or workflow_target)');
+  if (p.has(1)) checkInvocationId(p, p.str(1) ?? '', 'invocation_id');
+  const idem = p.msg(3);
+  if (idem) {
+    requireNonEmpty(idem, 1, 'service_name');
+    requireNonEmpty(idem, 3, 'handler_name');
+    requireNonEmpty(idem, 4, 'idempotency_key');
+  }
+  const wf = p.msg(4);
+  if (wf) requireNonEmpty(wf, 1, 'workflow_name');
+}
+
+function checkAwakeableId(p: Parsed): void {
+  const id = requireNonEmpty(p, 1, 'awakeable_id');
+  try {
+    parseAwakeableId(id);
+  } catch (err) {
+    fail(`${p.def.name}: awakeable_id '${clip(id)}' is not a valid awakeable id: ${(err as Error).message}`);
   }
 }
 
