@@ -456,9 +456,6 @@ function refOf(f: Fields): InvocationRef | undefined {
   return undefined;
 }
 
-/** The former name of the promise/signal/attach part of `decodeCommand`; it is the same decoder. */
-export const decodeCommand2 = decodeCommand;
-
 /** The invocation (call) and one-way call commands' target fields, for enrichment by the invoker. */
 export function callTarget(e: JournalEntry): { service: string; handler: string; key?: string } | undefined {
   if (e.type !== T.Call && e.type !== T.OneWayCall) return undefined;

@@ -497,7 +497,7 @@ describe('whatever is accepted decodes', () => {
   const decodeAll = (type: number, bytes: Uint8Array) => {
     const e = { type, bytes };
     J.decodeCommand(e);
-    J.decodeCommand2(e);
+    J.decodeCommand(e);
     J.callTarget(e);
     if (type === 0x0005) J.decodeProposeRun(bytes);
     if (type === 0x0001) J.decodeSuspension(bytes);
