@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import {
   type DeploymentSchema,
+  type DiscoveredEndpoint,
+  type DiscoveredService,
+  type DiscoverOptions,
   ForbiddenAddressError,
   forbiddenHostReason,
   type HandlerSchema,
@@ -11,29 +14,6 @@ import {
 } from '@stead/core';
 import { newDeploymentId } from './ids.ts';
 import { FileSchemaStore, type SchemaSnapshot, type SchemaStore } from './store.ts';
-
-/** Options of one discovery request (same shape as `discover` in @stead/invoker). */
-export interface DiscoverOptions {
-  headers?: Record<string, string>;
-  useHttp11?: boolean;
-  timeoutMs?: number;
-  /** Allow link-local and cloud metadata addresses (refused by default, also after DNS resolution). */
-  allowLinkLocal?: boolean;
-  /** Largest manifest read; a larger answer is refused with 400. */
-  maxResponseBytes?: number;
-}
-
-/** A service as the endpoint manifest describes it: no revision or deployment yet. */
-export type DiscoveredService = Omit<ServiceSchema, 'revision' | 'deploymentId' | 'public'> & { public?: boolean };
-
-export interface DiscoveredEndpoint {
-  services: DiscoveredService[];
-  minProtocolVersion: number;
-  maxProtocolVersion: number;
-  protocolMode: 'BIDI_STREAM' | 'REQUEST_RESPONSE';
-  manifestVersion: number;
-  sdkVersion?: string;
-}
 
 /**
  * Fetches and parses an endpoint's manifest. Failures throw an error with an HTTP `status` to answer

@@ -1,13 +1,15 @@
 import * as dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import {
+  type DiscoverOptions as CoreDiscoverOptions,
+  type DiscoveredEndpoint,
+  type DiscoveredService,
   ForbiddenAddressError,
   forbiddenAddressReason,
   forbiddenHostReason,
   type HandlerSchema,
   type HandlerType,
   type RetryPolicyOverrides,
-  type ServiceSchema,
   type ServiceType,
 } from '@stead/core';
 import { ResponseTooLargeError, request } from './http.ts';
@@ -16,25 +18,8 @@ import { ResponseTooLargeError, request } from './http.ts';
 const MANIFEST_VERSIONS = [4, 3, 2];
 const MANIFEST_TYPE = (v: number) => `application/vnd.restate.endpointmanifest.v${v}+json`;
 
-export type DiscoveredService = Omit<ServiceSchema, 'revision' | 'deploymentId' | 'public'> & { public?: boolean };
-
-export interface DiscoveredEndpoint {
-  services: DiscoveredService[];
-  minProtocolVersion: number;
-  maxProtocolVersion: number;
-  protocolMode: 'BIDI_STREAM' | 'REQUEST_RESPONSE';
-  manifestVersion: number;
-  sdkVersion?: string;
-}
-
-export interface DiscoverOptions {
-  headers?: Record<string, string>;
-  useHttp11?: boolean;
-  timeoutMs?: number;
-  /** Allow link-local and cloud metadata addresses (refused by default, also after DNS resolution). */
-  allowLinkLocal?: boolean;
-  /** Largest manifest read (default 4 MiB); a larger answer is refused with 400. */
-  maxResponseBytes?: number;
+/** Options of one discovery request. */
+export interface DiscoverOptions extends CoreDiscoverOptions {
   /** How host names are resolved (default: the system resolver, as `dns.lookup`). */
   resolve?: ResolveAll;
 }
