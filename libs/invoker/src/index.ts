@@ -21,7 +21,7 @@ export {
   MessageType,
   REQUESTED_ACK,
 } from './framing.ts';
-export { Http2Pool, ResponseTooLargeError, request, type SimpleResponse } from './http.ts';
+export { Http2Pool, type RequestOptions, ResponseTooLargeError, request, type SimpleResponse } from './http.ts';
 export {
   type InvocationStream,
   InvocationStreamClient,
