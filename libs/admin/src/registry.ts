@@ -192,6 +192,38 @@ export class SchemaRegistry implements SchemaView {
     if (existing && !force)
       return { created: false, dryRun, deployment: existing.deployment, services: existing.services };
 
+    const discovered = await this.discoverEndpoint(uri, headers, useHttp11);
+
+    return this.exclusive(async () => {
+      const current = this.findByUri(uri);
+      if (current && !force)
+        return { created: false, dryRun, deployment: current.deployment, services: current.services };
+      if (!breaking) this.checkCompatible(discovered.services);
+
+      const id = current?.deployment.id ?? this.makeId();
+      const nextRevisions = new Map(this.revisions);
+      const services: ServiceSchema[] = discovered.services.map((svc) => {
+        const revision = (nextRevisions.get(svc.name) ?? 0) + 1;
+        nextRevisions.set(svc.name, revision);
+        return toServiceSchema(svc, revision, id);
+      });
+      const deployment = this.deploymentSchema(id, uri, headers, useHttp11, discovered, services);
+      const result = { created: current === undefined, dryRun, deployment, services };
+      if (dryRun) return result;
+
+      const entries = new Map(this.entries);
+      entries.set(id, { deployment, services });
+      await this.commit(entries, nextRevisions);
+      return result;
+    });
+  }
+
+  /** Fetches and checks the endpoint's manifest (refusing link-local addresses unless allowed). */
+  private async discoverEndpoint(
+    uri: string,
+    headers: Record<string, string>,
+    useHttp11: boolean,
+  ): Promise<DiscoveredEndpoint> {
     if (this.discoverFn === undefined) throw new SchemaError(500, 'this server cannot discover deployments');
     if (!this.allowLinkLocal) {
       const reason = forbiddenHostReason(new URL(uri).hostname);
@@ -210,41 +242,31 @@ export class SchemaRegistry implements SchemaView {
       throw toSchemaError(err);
     }
     this.validateEndpoint(discovered);
+    return discovered;
+  }
 
-    return this.exclusive(async () => {
-      const current = this.findByUri(uri);
-      if (current && !force)
-        return { created: false, dryRun, deployment: current.deployment, services: current.services };
-      if (!breaking) this.checkCompatible(discovered.services);
-
-      const id = current?.deployment.id ?? this.makeId();
-      const nextRevisions = new Map(this.revisions);
-      const services: ServiceSchema[] = discovered.services.map((svc) => {
-        const revision = (nextRevisions.get(svc.name) ?? 0) + 1;
-        nextRevisions.set(svc.name, revision);
-        return toServiceSchema(svc, revision, id);
-      });
-      const deployment: DeploymentSchema = {
-        id,
-        uri,
-        protocolType: discovered.protocolMode === 'REQUEST_RESPONSE' ? 'RequestResponse' : 'BidiStream',
-        minProtocolVersion: discovered.minProtocolVersion,
-        maxProtocolVersion: discovered.maxProtocolVersion,
-        manifestVersion: discovered.manifestVersion,
-        additionalHeaders: { ...headers },
-        useHttp11,
-        createdAt: new Date(this.now()).toISOString(),
-        services: services.map((s) => ({ name: s.name, revision: s.revision })),
-      };
-      if (discovered.sdkVersion !== undefined) deployment.sdkVersion = discovered.sdkVersion;
-      const result = { created: current === undefined, dryRun, deployment, services };
-      if (dryRun) return result;
-
-      const entries = new Map(this.entries);
-      entries.set(id, { deployment, services });
-      await this.commit(entries, nextRevisions);
-      return result;
-    });
+  private deploymentSchema(
+    id: string,
+    uri: string,
+    headers: Record<string, string>,
+    useHttp11: boolean,
+    discovered: DiscoveredEndpoint,
+    services: ServiceSchema[],
+  ): DeploymentSchema {
+    const deployment: DeploymentSchema = {
+      id,
+      uri,
+      protocolType: discovered.protocolMode === 'REQUEST_RESPONSE' ? 'RequestResponse' : 'BidiStream',
+      minProtocolVersion: discovered.minProtocolVersion,
+      maxProtocolVersion: discovered.maxProtocolVersion,
+      manifestVersion: discovered.manifestVersion,
+      additionalHeaders: { ...headers },
+      useHttp11,
+      createdAt: new Date(this.now()).toISOString(),
+      services: services.map((s) => ({ name: s.name, revision: s.revision })),
+    };
+    if (discovered.sdkVersion !== undefined) deployment.sdkVersion = discovered.sdkVersion;
+    return deployment;
   }
 
   /**

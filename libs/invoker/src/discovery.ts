@@ -13,7 +13,7 @@ import {
   type SchemaOptions,
   type ServiceType,
 } from '@stead/core';
-import { ResponseTooLargeError, request } from './http.ts';
+import { ResponseTooLargeError, request, type SimpleResponse } from './http.ts';
 
 /** Manifest versions we read, newest first (the `accept` header offers them all). */
 const MANIFEST_VERSIONS = [4, 3, 2];
@@ -82,45 +82,9 @@ const HANDLER_TYPES: Record<string, HandlerType> = { EXCLUSIVE: 'EXCLUSIVE', SHA
 
 /** Fetches `{uri}/discover` and validates the endpoint manifest. */
 export async function discover(uri: string, opts: DiscoverOptions = {}): Promise<DiscoveredEndpoint> {
-  let base: URL;
-  try {
-    base = new URL(uri);
-  } catch {
-    throw new DiscoveryError(400, `'${uri}' is not a valid URL`);
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-    throw new DiscoveryError(400, `'${uri}' must be an http:// or https:// URL`);
-  }
+  const base = discoveryBase(uri, opts.allowLinkLocal === true);
   const url = new URL(`${base.pathname.replace(/\/$/, '')}/discover`, base);
-  const allowLinkLocal = opts.allowLinkLocal === true;
-  if (!allowLinkLocal) {
-    const reason = forbiddenHostReason(base.hostname);
-    if (reason !== undefined) throw new DiscoveryError(400, new ForbiddenAddressError(`'${uri}'`, reason).message);
-  }
-  const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES;
-  let res: Awaited<ReturnType<typeof request>>;
-  try {
-    res = await request(url, {
-      method: 'GET',
-      headers: { ...opts.headers, accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', ') },
-      useHttp11: opts.useHttp11 ?? false,
-      timeoutMs: opts.timeoutMs ?? 10_000,
-      maxBodyBytes: maxResponseBytes,
-      ...(allowLinkLocal ? {} : { lookup: guardedLookup(base.hostname, opts.resolve) }),
-    });
-  } catch (err) {
-    // HTTP/2 reports a failed connect as a cancelled stream caused by the lookup's error.
-    const forbidden = causeOf(err, ForbiddenAddressError);
-    if (forbidden !== undefined) throw new DiscoveryError(400, forbidden.message);
-    if (err instanceof ResponseTooLargeError) {
-      throw new DiscoveryError(
-        400,
-        `the discovery answer of ${url.href} is larger than the limit of ${maxResponseBytes} bytes (--max-discovery-response-size)`,
-      );
-    }
-    const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
-    throw new DiscoveryError(500, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
-  }
+  const res = await fetchManifest(url, base.hostname, opts);
   if (res.status !== 200) {
     const text = res.body.toString('utf8').slice(0, 300);
     throw new DiscoveryError(
@@ -150,6 +114,52 @@ export async function discover(uri: string, opts: DiscoverOptions = {}): Promise
     manifestVersion,
     ...(typeof sdk === 'string' ? { sdkVersion: sdk } : {}),
   };
+}
+
+/** The endpoint's URL: http(s), and not a link-local or metadata host unless allowed. */
+function discoveryBase(uri: string, allowLinkLocal: boolean): URL {
+  let base: URL;
+  try {
+    base = new URL(uri);
+  } catch {
+    throw new DiscoveryError(400, `'${uri}' is not a valid URL`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    throw new DiscoveryError(400, `'${uri}' must be an http:// or https:// URL`);
+  }
+  if (!allowLinkLocal) {
+    const reason = forbiddenHostReason(base.hostname);
+    if (reason !== undefined) throw new DiscoveryError(400, new ForbiddenAddressError(`'${uri}'`, reason).message);
+  }
+  return base;
+}
+
+/** GET of the manifest; a transport failure becomes a DiscoveryError (400 refused address or too large, else 500). */
+async function fetchManifest(url: URL, hostname: string, opts: DiscoverOptions): Promise<SimpleResponse> {
+  const allowLinkLocal = opts.allowLinkLocal === true;
+  const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES;
+  try {
+    return await request(url, {
+      method: 'GET',
+      headers: { ...opts.headers, accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', ') },
+      useHttp11: opts.useHttp11 ?? false,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      maxBodyBytes: maxResponseBytes,
+      ...(allowLinkLocal ? {} : { lookup: guardedLookup(hostname, opts.resolve) }),
+    });
+  } catch (err) {
+    // HTTP/2 reports a failed connect as a cancelled stream caused by the lookup's error.
+    const forbidden = causeOf(err, ForbiddenAddressError);
+    if (forbidden !== undefined) throw new DiscoveryError(400, forbidden.message);
+    if (err instanceof ResponseTooLargeError) {
+      throw new DiscoveryError(
+        400,
+        `the discovery answer of ${url.href} is larger than the limit of ${maxResponseBytes} bytes (--max-discovery-response-size)`,
+      );
+    }
+    const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
+    throw new DiscoveryError(500, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
+  }
 }
 
 /** `err` or the first error of its `cause` chain that is a `cls`. */
