@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  BodyTooLargeError,
   CORS_NONE,
   type CorsPolicy,
   closeIdleHttp1Connections,
   corsHeaders,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
+  readBody,
 } from '@stead/core';
 import { deploymentIdProblem } from './ids.ts';
 import { parseModifyServiceRequest } from './modify-service.ts';
@@ -64,51 +66,6 @@ export interface AdminServer {
 export const MIN_ADMIN_API_VERSION = 2;
 export const MAX_ADMIN_API_VERSION = 4;
 const DEFAULT_MAX_BODY = 1024 * 1024;
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onAborted = () => {
-      cleanup();
-      reject(new Error('request aborted'));
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
-  });
-}
 
 function isJsonContentType(value: string | undefined): boolean {
   if (value === undefined) return false;
@@ -414,7 +371,7 @@ async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): 
   try {
     send(res, await match.handler(adminRequest(admin, req, method, url, path, match.params)));
   } catch (err) {
-    if (err instanceof BodyTooLarge) tooLarge(admin, res);
+    if (err instanceof BodyTooLargeError) tooLarge(admin, res);
     else if (err instanceof SchemaError) send(res, errorReply(err.status, err.message, err.restateCode));
     else {
       if (!req.destroyed) admin.onError(err);

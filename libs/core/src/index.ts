@@ -10,6 +10,7 @@ export {
   parseDuration,
 } from './duration.ts';
 export * from './hash.ts';
+export { type BodySource, BodyTooLargeError, readBody } from './http-body.ts';
 export * from './http-idle.ts';
 export { decodePathSegment, HttpRouter, type HttpRouterOptions, type RouteMatch, splitPath } from './http-router.ts';
 export * from './ids.ts';

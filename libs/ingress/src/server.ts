@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  BodyTooLargeError,
   CORS_ANY,
   type CorsPolicy,
   corsHeaders,
@@ -12,6 +13,7 @@ import {
   type InvocationOutcome,
   MAX_EXECUTION_TIME_MS,
   parseDuration,
+  readBody,
   type SchemaView,
   type SendReceipt,
   type ServiceSchema,
@@ -99,8 +101,6 @@ const DROPPED_HEADERS: ReadonlySet<string> = new Set([
   'idempotency-key',
 ]);
 
-class BodyTooLarge extends Error {}
-
 export function ingressError(status: number, message: string): IngressReply {
   return {
     status,
@@ -142,42 +142,6 @@ function passHeaders(req: AnyRequest, pathname: string): [string, string][] {
     out.push([name, Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value]);
   }
   return out;
-}
-
-function readBody(req: AnyRequest, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (err: Error | undefined, value?: Buffer) => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-      req.off('close', onClose);
-      if (err) reject(err);
-      else resolve(value!);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        finish(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish(undefined, Buffer.concat(chunks));
-    const onError = (err: Error) => finish(err);
-    const onAborted = () => finish(new Error('client aborted the request'));
-    const onClose = () => finish(new Error('client closed the connection'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
-    req.on('close', onClose);
-  });
 }
 
 interface Target {
@@ -350,7 +314,7 @@ async function handleRestateRoute(ing: Ingress, x: Exchange): Promise<void> {
     });
     write(ing, req, res, reply);
   } catch (err) {
-    if (err instanceof BodyTooLarge) return tooLarge(ing, req, res);
+    if (err instanceof BodyTooLargeError) return tooLarge(ing, req, res);
     if (x.signal.aborted) return;
     write(ing, req, res, backendFailure(ing, err));
   }
@@ -370,7 +334,7 @@ async function handleInvocation(ing: Ingress, x: Exchange): Promise<void> {
   try {
     payload = await x.body();
   } catch (err) {
-    if (err instanceof BodyTooLarge) return tooLarge(ing, req, res);
+    if (err instanceof BodyTooLargeError) return tooLarge(ing, req, res);
     return; // the client went away while sending
   }
   const ct = req.headers['content-type'];
