@@ -321,13 +321,11 @@ function tooLarge(admin: Admin, res: ServerResponse): void {
   send(res, errorReply(413, `request body larger than the limit of ${admin.limit} bytes`));
 }
 
+/** The request as handlers see it: `target` (method, path, params, query) plus headers and a body read once. */
 function adminRequest(
   admin: Admin,
   req: IncomingMessage,
-  method: string,
-  url: URL,
-  path: string,
-  params: Record<string, string>,
+  target: Pick<AdminRequest, 'method' | 'path' | 'params' | 'query'>,
 ): AdminRequest {
   let bodyPromise: Promise<Buffer> | undefined;
   const body = () => {
@@ -345,7 +343,7 @@ function adminRequest(
       throw new SchemaError(400, `Failed to parse the request body as JSON: ${(err as Error).message}`);
     }
   };
-  return { method, path, params, query: url.searchParams, headers: req.headers, raw: req, body, json };
+  return { ...target, headers: req.headers, raw: req, body, json };
 }
 
 async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -369,7 +367,10 @@ async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): 
     return;
   }
   try {
-    send(res, await match.handler(adminRequest(admin, req, method, url, path, match.params)));
+    send(
+      res,
+      await match.handler(adminRequest(admin, req, { method, path, params: match.params, query: url.searchParams })),
+    );
   } catch (err) {
     if (err instanceof BodyTooLargeError) tooLarge(admin, res);
     else if (err instanceof SchemaError) send(res, errorReply(err.status, err.message, err.restateCode));
