@@ -1,25 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { base62Fixed } from '@stead/core';
 
-const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** Restate ids carry a codec version character after the prefix; `1` is the only one in use. */
 const CODEC_VERSION = '1';
 /** A u128 in base62 needs at most 22 characters. */
 const U128_BASE62_LEN = 22;
 
-export function base62(value: bigint, width: number): string {
-  let out = '';
-  let v = value;
-  while (v > 0n) {
-    out = ALPHABET[Number(v % 62n)] + out;
-    v /= 62n;
-  }
-  return out.padStart(width, '0');
-}
-
 /** A fresh deployment id in Restate's format: `dp_` + codec version + base62 of a random 128-bit value. */
 export function newDeploymentId(): string {
   const value = BigInt(`0x${randomBytes(16).toString('hex')}`);
-  return `dp_${CODEC_VERSION}${base62(value, U128_BASE62_LEN)}`;
+  return `dp_${CODEC_VERSION}${base62Fixed(value, U128_BASE62_LEN)}`;
 }
 
 /** Why `id` is not a well-formed deployment id, or undefined if it is one. */

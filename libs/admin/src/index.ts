@@ -1,11 +1,12 @@
-export { base62, deploymentIdProblem, newDeploymentId } from './ids.ts';
+/**
+ * @stead/admin: Restate's admin API (deployments, services, invocations) over the schema registry.
+ */
+export type { DiscoveredEndpoint, DiscoveredService, DiscoverOptions } from '@stead/core';
+export { deploymentIdProblem, newDeploymentId } from './ids.ts';
 export { mountInvocationRoutes } from './invocations.ts';
 export { ADMIN_OPENAPI } from './openapi.ts';
 export {
-  type DiscoveredEndpoint,
-  type DiscoveredService,
   type DiscoverFn,
-  type DiscoverOptions,
   normalizeUri,
   type RegisterDeploymentInput,
   type RegisterDeploymentResult,

@@ -1,15 +1,24 @@
 import type { ControlOperation, InvocationBackend } from '@stead/core';
 import { type AdminReply, type AdminRouter, errorReply } from './router.ts';
 
+/** The answer for an error that names its HTTP status (InputError, ...); any other is rethrown (500). */
+function statusError(err: unknown): AdminReply {
+  const status = (err as { status?: number }).status;
+  if (typeof status === 'number') return errorReply(status, (err as Error).message);
+  throw err;
+}
+
+function failed(id: string, outcome: { code: number; message: string }): AdminReply {
+  return errorReply(outcome.code, outcome.code === 404 ? `invocation '${id}' not found` : outcome.message);
+}
+
 async function run(backend: InvocationBackend, id: string, op: ControlOperation, okStatus = 200): Promise<AdminReply> {
   try {
     const outcome = await backend.control(id, op);
     if (outcome.ok) return { status: okStatus };
-    return errorReply(outcome.code, outcome.code === 404 ? `invocation '${id}' not found` : outcome.message);
+    return failed(id, outcome);
   } catch (err) {
-    const status = (err as { status?: number }).status;
-    if (typeof status === 'number') return errorReply(status, (err as Error).message);
-    throw err;
+    return statusError(err);
   }
 }
 
@@ -33,16 +42,10 @@ export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBa
       return errorReply(400, "'deployment' can be used only together with 'from', which is not supported");
     try {
       const outcome = await backend.restartAsNew(req.params.id);
-      if (!outcome.ok)
-        return errorReply(
-          outcome.code,
-          outcome.code === 404 ? `invocation '${req.params.id}' not found` : outcome.message,
-        );
+      if (!outcome.ok) return failed(req.params.id, outcome);
       return { status: 200, json: { new_invocation_id: new TextDecoder().decode(outcome.value) } };
     } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (typeof status === 'number') return errorReply(status, (err as Error).message);
-      throw err;
+      return statusError(err);
     }
   });
   // Stead's JSON view of one invocation (status and journal) until it is purged at the end of its retention.
@@ -54,9 +57,7 @@ export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBa
       if (d === undefined) return errorReply(404, `invocation '${req.params.id}' not found`);
       return { status: 200, json: d };
     } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (typeof status === 'number') return errorReply(status, (err as Error).message);
-      throw err;
+      return statusError(err);
     }
   });
   router.delete('/invocations/:id', (req) => {

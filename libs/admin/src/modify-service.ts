@@ -1,4 +1,4 @@
-import { parseDuration } from '@stead/ingress';
+import { parseDuration } from '@stead/core';
 import { SchemaError, type ServiceChanges } from './registry.ts';
 
 /**

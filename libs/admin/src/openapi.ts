@@ -8,6 +8,16 @@ const errors = {
   '404': error('Not found'),
   '500': error('Internal error'),
 };
+/** 200 with one `schema` object, or an error. */
+const found = (description: string, schema: string) => ({
+  '200': { description, content: json(ref(schema)) },
+  ...errors,
+});
+/** An answer `{ [field]: item[] }`. */
+const listOf = (description: string, field: string, item: string) => ({
+  description,
+  content: json({ type: 'object', required: [field], properties: { [field]: { type: 'array', items: ref(item) } } }),
+});
 const pathParam = (name: string, description: string) => ({
   name,
   in: 'path',
@@ -15,6 +25,12 @@ const pathParam = (name: string, description: string) => ({
   description,
   schema: { type: 'string' },
 });
+
+/** Property schemas most components use. */
+const STRING = { type: 'string' };
+const STRING_OR_NULL = { type: ['string', 'null'] };
+const INTEGER = { type: 'integer' };
+const BOOLEAN = { type: 'boolean' };
 
 export const ADMIN_OPENAPI = {
   openapi: '3.1.0',
@@ -41,14 +57,7 @@ export const ADMIN_OPENAPI = {
         operationId: 'list_deployments',
         summary: 'List deployments',
         responses: {
-          '200': {
-            description: 'All deployments',
-            content: json({
-              type: 'object',
-              required: ['deployments'],
-              properties: { deployments: { type: 'array', items: ref('Deployment') } },
-            }),
-          },
+          '200': listOf('All deployments', 'deployments', 'Deployment'),
         },
       },
       post: {
@@ -82,7 +91,7 @@ export const ADMIN_OPENAPI = {
         operationId: 'get_deployment',
         summary: 'Get a deployment with its services',
         parameters: [pathParam('deployment', 'Deployment id (dp_...)')],
-        responses: { '200': { description: 'Deployment', content: json(ref('DetailedDeployment')) }, ...errors },
+        responses: found('Deployment', 'DetailedDeployment'),
       },
       delete: {
         operationId: 'delete_deployment',
@@ -106,14 +115,7 @@ export const ADMIN_OPENAPI = {
         operationId: 'list_services',
         summary: 'List services (latest revisions)',
         responses: {
-          '200': {
-            description: 'All services',
-            content: json({
-              type: 'object',
-              required: ['services'],
-              properties: { services: { type: 'array', items: ref('ServiceMetadata') } },
-            }),
-          },
+          '200': listOf('All services', 'services', 'ServiceMetadata'),
         },
       },
     },
@@ -122,7 +124,7 @@ export const ADMIN_OPENAPI = {
         operationId: 'get_service',
         summary: 'Get a service',
         parameters: [pathParam('service', 'Service name')],
-        responses: { '200': { description: 'Service', content: json(ref('ServiceMetadata')) }, ...errors },
+        responses: found('Service', 'ServiceMetadata'),
       },
       patch: {
         operationId: 'modify_service',
@@ -131,7 +133,7 @@ export const ADMIN_OPENAPI = {
           'Changes retentions, timeouts, visibility (and, as a Stead extension, the retry policy) of the latest revision of a service. Persisted; a new registration of the service replaces them with what its manifest says. Answers the service as GET does.',
         parameters: [pathParam('service', 'Service name')],
         requestBody: { required: true, content: json(ref('ModifyServiceRequest')) },
-        responses: { '200': { description: 'Service', content: json(ref('ServiceMetadata')) }, ...errors },
+        responses: found('Service', 'ServiceMetadata'),
       },
     },
     '/invocations/{invocation_id}': {
@@ -141,7 +143,7 @@ export const ADMIN_OPENAPI = {
         description:
           'What Restate shows through SQL (sys_invocation, sys_journal): available while the invocation runs and, once completed, until its retention ends (journal retention; idempotency or workflow completion retention where they apply). 404 afterwards.',
         parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
-        responses: { '200': { description: 'Invocation', content: json(ref('InvocationDescription')) }, ...errors },
+        responses: found('Invocation', 'InvocationDescription'),
       },
     },
     '/services/{service}/handlers': {
@@ -150,14 +152,7 @@ export const ADMIN_OPENAPI = {
         summary: 'List the handlers of a service',
         parameters: [pathParam('service', 'Service name')],
         responses: {
-          '200': {
-            description: 'Handlers',
-            content: json({
-              type: 'object',
-              required: ['handlers'],
-              properties: { handlers: { type: 'array', items: ref('HandlerMetadata') } },
-            }),
-          },
+          '200': listOf('Handlers', 'handlers', 'HandlerMetadata'),
           ...errors,
         },
       },
@@ -167,7 +162,7 @@ export const ADMIN_OPENAPI = {
         operationId: 'get_service_handler',
         summary: 'Get a handler',
         parameters: [pathParam('service', 'Service name'), pathParam('handler', 'Handler name')],
-        responses: { '200': { description: 'Handler', content: json(ref('HandlerMetadata')) }, ...errors },
+        responses: found('Handler', 'HandlerMetadata'),
       },
     },
   },
@@ -176,17 +171,17 @@ export const ADMIN_OPENAPI = {
       Error: {
         type: 'object',
         required: ['message'],
-        properties: { message: { type: 'string' }, restate_code: { type: ['string', 'null'] } },
+        properties: { message: STRING, restate_code: STRING_OR_NULL },
       },
       VersionInformation: {
         type: 'object',
         required: ['version', 'min_admin_api_version', 'max_admin_api_version', 'features'],
         properties: {
-          version: { type: 'string' },
-          min_admin_api_version: { type: 'integer' },
-          max_admin_api_version: { type: 'integer' },
-          ingress_endpoint: { type: ['string', 'null'] },
-          features: { type: 'object', additionalProperties: { type: 'boolean' } },
+          version: STRING,
+          min_admin_api_version: INTEGER,
+          max_admin_api_version: INTEGER,
+          ingress_endpoint: STRING_OR_NULL,
+          features: { type: 'object', additionalProperties: BOOLEAN },
         },
       },
       RegisterDeploymentRequest: {
@@ -196,7 +191,7 @@ export const ADMIN_OPENAPI = {
           uri: { type: 'string', format: 'uri', description: 'Where the SDK endpoint listens' },
           additional_headers: {
             type: ['object', 'null'],
-            additionalProperties: { type: 'string' },
+            additionalProperties: STRING,
             description: 'Headers sent with every discovery and invocation request',
           },
           use_http_11: { type: 'boolean', description: 'Use HTTP/1.1 instead of HTTP/2 (request/response only)' },
@@ -209,11 +204,11 @@ export const ADMIN_OPENAPI = {
         type: 'object',
         required: ['id', 'services'],
         properties: {
-          id: { type: 'string' },
+          id: STRING,
           services: { type: 'array', items: ref('ServiceMetadata') },
-          min_protocol_version: { type: 'integer' },
-          max_protocol_version: { type: 'integer' },
-          sdk_version: { type: ['string', 'null'] },
+          min_protocol_version: INTEGER,
+          max_protocol_version: INTEGER,
+          sdk_version: STRING_OR_NULL,
         },
       },
       Deployment: {
@@ -229,21 +224,21 @@ export const ADMIN_OPENAPI = {
           'services',
         ],
         properties: {
-          id: { type: 'string' },
-          uri: { type: 'string' },
+          id: STRING,
+          uri: STRING,
           protocol_type: { type: 'string', enum: ['RequestResponse', 'BidiStream'] },
-          http_version: { type: 'string' },
-          additional_headers: { type: 'object', additionalProperties: { type: 'string' } },
-          created_at: { type: 'string' },
-          min_protocol_version: { type: 'integer' },
-          max_protocol_version: { type: 'integer' },
-          sdk_version: { type: ['string', 'null'] },
+          http_version: STRING,
+          additional_headers: { type: 'object', additionalProperties: STRING },
+          created_at: STRING,
+          min_protocol_version: INTEGER,
+          max_protocol_version: INTEGER,
+          sdk_version: STRING_OR_NULL,
           services: {
             type: 'array',
             items: {
               type: 'object',
               required: ['name', 'revision'],
-              properties: { name: { type: 'string' }, revision: { type: 'integer' } },
+              properties: { name: STRING, revision: INTEGER },
             },
           },
         },
@@ -258,20 +253,20 @@ export const ADMIN_OPENAPI = {
         type: 'object',
         required: ['name', 'ty', 'handlers', 'deployment_id', 'revision'],
         properties: {
-          name: { type: 'string' },
+          name: STRING,
           ty: { type: 'string', enum: ['Service', 'VirtualObject', 'Workflow'] },
           handlers: { type: 'array', items: ref('HandlerMetadata') },
-          deployment_id: { type: 'string' },
-          revision: { type: 'integer' },
-          public: { type: 'boolean' },
-          documentation: { type: ['string', 'null'] },
-          metadata: { type: 'object', additionalProperties: { type: 'string' } },
-          idempotency_retention: { type: 'string' },
-          workflow_completion_retention: { type: ['string', 'null'] },
-          journal_retention: { type: ['string', 'null'] },
-          inactivity_timeout: { type: 'string' },
-          abort_timeout: { type: 'string' },
-          enable_lazy_state: { type: 'boolean' },
+          deployment_id: STRING,
+          revision: INTEGER,
+          public: BOOLEAN,
+          documentation: STRING_OR_NULL,
+          metadata: { type: 'object', additionalProperties: STRING },
+          idempotency_retention: STRING,
+          workflow_completion_retention: STRING_OR_NULL,
+          journal_retention: STRING_OR_NULL,
+          inactivity_timeout: STRING,
+          abort_timeout: STRING,
+          enable_lazy_state: BOOLEAN,
           retry_policy: { type: 'object' },
         },
       },
@@ -280,19 +275,19 @@ export const ADMIN_OPENAPI = {
         description: 'Durations: friendly (`5 hours`, `10s`) or ISO 8601 (`PT5H`). null or absent: unchanged.',
         properties: {
           public: { type: ['boolean', 'null'] },
-          idempotency_retention: { type: ['string', 'null'] },
-          journal_retention: { type: ['string', 'null'] },
-          inactivity_timeout: { type: ['string', 'null'] },
-          abort_timeout: { type: ['string', 'null'] },
+          idempotency_retention: STRING_OR_NULL,
+          journal_retention: STRING_OR_NULL,
+          inactivity_timeout: STRING_OR_NULL,
+          abort_timeout: STRING_OR_NULL,
           workflow_completion_retention: { type: ['string', 'null'], description: 'Workflows only' },
           retry_policy: {
             type: ['object', 'null'],
             description: 'Stead extension',
             properties: {
-              initial_interval: { type: ['string', 'null'] },
+              initial_interval: STRING_OR_NULL,
               exponentiation_factor: { type: ['number', 'null'] },
               max_attempts: { type: ['integer', 'null'], minimum: 1 },
-              max_interval: { type: ['string', 'null'] },
+              max_interval: STRING_OR_NULL,
               on_max_attempts: { type: ['string', 'null'], enum: ['Pause', 'Kill', null] },
             },
           },
@@ -302,33 +297,33 @@ export const ADMIN_OPENAPI = {
         type: 'object',
         required: ['id', 'target', 'status', 'created_at', 'modified_at', 'journal_size', 'journal'],
         properties: {
-          id: { type: 'string' },
-          target: { type: 'string' },
-          target_service_name: { type: 'string' },
-          target_handler_name: { type: 'string' },
-          target_service_key: { type: 'string' },
+          id: STRING,
+          target: STRING,
+          target_service_name: STRING,
+          target_handler_name: STRING,
+          target_service_key: STRING,
           status: {
             type: 'string',
             enum: ['scheduled', 'pending', 'running', 'suspended', 'paused', 'completed'],
           },
-          created_at: { type: 'string' },
-          modified_at: { type: 'string' },
-          completed_at: { type: 'string' },
-          retention_until: { type: 'string' },
-          journal_retention_until: { type: 'string' },
-          idempotency_key: { type: 'string' },
-          deployment_id: { type: 'string' },
+          created_at: STRING,
+          modified_at: STRING,
+          completed_at: STRING,
+          retention_until: STRING,
+          journal_retention_until: STRING,
+          idempotency_key: STRING,
+          deployment_id: STRING,
           completion_result: { type: 'string', enum: ['success', 'failure'] },
-          completion_failure: { type: 'string' },
-          journal_size: { type: 'integer' },
+          completion_failure: STRING,
+          journal_size: INTEGER,
           journal: {
             type: 'array',
             items: {
               type: 'object',
               properties: {
-                index: { type: 'integer' },
-                entry_type: { type: 'string' },
-                type_code: { type: 'integer' },
+                index: INTEGER,
+                entry_type: STRING,
+                type_code: INTEGER,
               },
             },
           },
@@ -338,15 +333,15 @@ export const ADMIN_OPENAPI = {
         type: 'object',
         required: ['name', 'input_description', 'output_description'],
         properties: {
-          name: { type: 'string' },
+          name: STRING,
           ty: { type: ['string', 'null'], enum: ['Exclusive', 'Shared', 'Workflow', null] },
-          public: { type: 'boolean' },
-          input_description: { type: 'string' },
-          output_description: { type: 'string' },
+          public: BOOLEAN,
+          input_description: STRING,
+          output_description: STRING,
           input_json_schema: {},
           output_json_schema: {},
-          documentation: { type: ['string', 'null'] },
-          metadata: { type: 'object', additionalProperties: { type: 'string' } },
+          documentation: STRING_OR_NULL,
+          metadata: { type: 'object', additionalProperties: STRING },
           retry_policy: { type: 'object' },
         },
       },

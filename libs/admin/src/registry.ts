@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import {
   type DeploymentSchema,
+  type DiscoveredEndpoint,
+  type DiscoveredService,
+  type DiscoverOptions,
   ForbiddenAddressError,
   forbiddenHostReason,
   type HandlerSchema,
@@ -11,29 +14,6 @@ import {
 } from '@stead/core';
 import { newDeploymentId } from './ids.ts';
 import { FileSchemaStore, type SchemaSnapshot, type SchemaStore } from './store.ts';
-
-/** Options of one discovery request (same shape as `discover` in @stead/invoker). */
-export interface DiscoverOptions {
-  headers?: Record<string, string>;
-  useHttp11?: boolean;
-  timeoutMs?: number;
-  /** Allow link-local and cloud metadata addresses (refused by default, also after DNS resolution). */
-  allowLinkLocal?: boolean;
-  /** Largest manifest read; a larger answer is refused with 400. */
-  maxResponseBytes?: number;
-}
-
-/** A service as the endpoint manifest describes it: no revision or deployment yet. */
-export type DiscoveredService = Omit<ServiceSchema, 'revision' | 'deploymentId' | 'public'> & { public?: boolean };
-
-export interface DiscoveredEndpoint {
-  services: DiscoveredService[];
-  minProtocolVersion: number;
-  maxProtocolVersion: number;
-  protocolMode: 'BIDI_STREAM' | 'REQUEST_RESPONSE';
-  manifestVersion: number;
-  sdkVersion?: string;
-}
 
 /**
  * Fetches and parses an endpoint's manifest. Failures throw an error with an HTTP `status` to answer
@@ -212,6 +192,38 @@ export class SchemaRegistry implements SchemaView {
     if (existing && !force)
       return { created: false, dryRun, deployment: existing.deployment, services: existing.services };
 
+    const discovered = await this.discoverEndpoint(uri, headers, useHttp11);
+
+    return this.exclusive(async () => {
+      const current = this.findByUri(uri);
+      if (current && !force)
+        return { created: false, dryRun, deployment: current.deployment, services: current.services };
+      if (!breaking) this.checkCompatible(discovered.services);
+
+      const id = current?.deployment.id ?? this.makeId();
+      const nextRevisions = new Map(this.revisions);
+      const services: ServiceSchema[] = discovered.services.map((svc) => {
+        const revision = (nextRevisions.get(svc.name) ?? 0) + 1;
+        nextRevisions.set(svc.name, revision);
+        return toServiceSchema(svc, revision, id);
+      });
+      const deployment = this.deploymentSchema(id, uri, headers, useHttp11, discovered, services);
+      const result = { created: current === undefined, dryRun, deployment, services };
+      if (dryRun) return result;
+
+      const entries = new Map(this.entries);
+      entries.set(id, { deployment, services });
+      await this.commit(entries, nextRevisions);
+      return result;
+    });
+  }
+
+  /** Fetches and checks the endpoint's manifest (refusing link-local addresses unless allowed). */
+  private async discoverEndpoint(
+    uri: string,
+    headers: Record<string, string>,
+    useHttp11: boolean,
+  ): Promise<DiscoveredEndpoint> {
     if (this.discoverFn === undefined) throw new SchemaError(500, 'this server cannot discover deployments');
     if (!this.allowLinkLocal) {
       const reason = forbiddenHostReason(new URL(uri).hostname);
@@ -230,41 +242,31 @@ export class SchemaRegistry implements SchemaView {
       throw toSchemaError(err);
     }
     this.validateEndpoint(discovered);
+    return discovered;
+  }
 
-    return this.exclusive(async () => {
-      const current = this.findByUri(uri);
-      if (current && !force)
-        return { created: false, dryRun, deployment: current.deployment, services: current.services };
-      if (!breaking) this.checkCompatible(discovered.services);
-
-      const id = current?.deployment.id ?? this.makeId();
-      const nextRevisions = new Map(this.revisions);
-      const services: ServiceSchema[] = discovered.services.map((svc) => {
-        const revision = (nextRevisions.get(svc.name) ?? 0) + 1;
-        nextRevisions.set(svc.name, revision);
-        return toServiceSchema(svc, revision, id);
-      });
-      const deployment: DeploymentSchema = {
-        id,
-        uri,
-        protocolType: discovered.protocolMode === 'REQUEST_RESPONSE' ? 'RequestResponse' : 'BidiStream',
-        minProtocolVersion: discovered.minProtocolVersion,
-        maxProtocolVersion: discovered.maxProtocolVersion,
-        manifestVersion: discovered.manifestVersion,
-        additionalHeaders: { ...headers },
-        useHttp11,
-        createdAt: new Date(this.now()).toISOString(),
-        services: services.map((s) => ({ name: s.name, revision: s.revision })),
-      };
-      if (discovered.sdkVersion !== undefined) deployment.sdkVersion = discovered.sdkVersion;
-      const result = { created: current === undefined, dryRun, deployment, services };
-      if (dryRun) return result;
-
-      const entries = new Map(this.entries);
-      entries.set(id, { deployment, services });
-      await this.commit(entries, nextRevisions);
-      return result;
-    });
+  private deploymentSchema(
+    id: string,
+    uri: string,
+    headers: Record<string, string>,
+    useHttp11: boolean,
+    discovered: DiscoveredEndpoint,
+    services: ServiceSchema[],
+  ): DeploymentSchema {
+    const deployment: DeploymentSchema = {
+      id,
+      uri,
+      protocolType: discovered.protocolMode === 'REQUEST_RESPONSE' ? 'RequestResponse' : 'BidiStream',
+      minProtocolVersion: discovered.minProtocolVersion,
+      maxProtocolVersion: discovered.maxProtocolVersion,
+      manifestVersion: discovered.manifestVersion,
+      additionalHeaders: { ...headers },
+      useHttp11,
+      createdAt: new Date(this.now()).toISOString(),
+      services: services.map((s) => ({ name: s.name, revision: s.revision })),
+    };
+    if (discovered.sdkVersion !== undefined) deployment.sdkVersion = discovered.sdkVersion;
+    return deployment;
   }
 
   /**

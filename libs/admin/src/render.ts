@@ -1,5 +1,7 @@
 import {
   type DeploymentSchema,
+  formatDuration,
+  formatTimestamp,
   type HandlerSchema,
   type HandlerType,
   type InvocationDefaults,
@@ -8,7 +10,6 @@ import {
   type ServiceType,
   serviceOptions,
 } from '@stead/core';
-import { formatDuration, formatTimestamp } from './durations.ts';
 
 /** Server-wide defaults shown for services that do not override them (the engine's, Restate's by default). */
 export type ServiceDefaults = InvocationDefaults;

@@ -1,12 +1,14 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  BodyTooLargeError,
   CORS_NONE,
   type CorsPolicy,
   closeIdleHttp1Connections,
   corsHeaders,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
+  readBody,
 } from '@stead/core';
 import { deploymentIdProblem } from './ids.ts';
 import { parseModifyServiceRequest } from './modify-service.ts';
@@ -64,51 +66,6 @@ export interface AdminServer {
 export const MIN_ADMIN_API_VERSION = 2;
 export const MAX_ADMIN_API_VERSION = 4;
 const DEFAULT_MAX_BODY = 1024 * 1024;
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onAborted = () => {
-      cleanup();
-      reject(new Error('request aborted'));
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
-  });
-}
 
 function isJsonContentType(value: string | undefined): boolean {
   if (value === undefined) return false;
@@ -178,21 +135,24 @@ function checkDeploymentId(id: string): void {
   }
 }
 
+interface SchemaRouteOptions {
+  defaults?: ServiceDefaults;
+  ingressEndpoint?: string;
+  version?: string;
+  pinnedInvocations?: (deploymentId: string) => Promise<number>;
+}
+
 /** The routes of the admin API that the schema registry answers. */
-export function mountSchemaRoutes(
-  router: AdminRouter,
-  registry: SchemaRegistry,
-  opts: {
-    defaults?: ServiceDefaults;
-    ingressEndpoint?: string;
-    version?: string;
-    pinnedInvocations?: (deploymentId: string) => Promise<number>;
-  } = {},
-): void {
+export function mountSchemaRoutes(router: AdminRouter, registry: SchemaRegistry, opts: SchemaRouteOptions = {}): void {
   const defaults = opts.defaults ?? DEFAULT_SERVICE_DEFAULTS;
+  mountServerRoutes(router, opts);
+  mountDeploymentRoutes(router, registry, defaults, opts.pinnedInvocations);
+  mountServiceRoutes(router, registry, defaults);
+}
 
+/** `/health`, `/version`, `/openapi`. */
+function mountServerRoutes(router: AdminRouter, opts: SchemaRouteOptions): void {
   router.get('/health', () => ({ status: 200 }));
-
   router.get('/version', () => {
     const info: Record<string, unknown> = {
       version: opts.version ?? '0.1.0',
@@ -203,9 +163,16 @@ export function mountSchemaRoutes(
     info.features = {};
     return { status: 200, json: info };
   });
-
   router.get('/openapi', () => ({ status: 200, json: ADMIN_OPENAPI }));
+}
 
+/** `/deployments`: register, list, describe, remove. */
+function mountDeploymentRoutes(
+  router: AdminRouter,
+  registry: SchemaRegistry,
+  defaults: ServiceDefaults,
+  pinnedInvocations: SchemaRouteOptions['pinnedInvocations'],
+): void {
   router.post('/deployments', async (req) => {
     const input = parseRegisterRequest(await req.json());
     const result = await registry.register(input);
@@ -215,12 +182,10 @@ export function mountSchemaRoutes(
       json: renderRegisterResponse(result.deployment, result.services, defaults),
     };
   });
-
   router.get('/deployments', () => ({
     status: 200,
     json: { deployments: registry.deployments().map(renderDeployment) },
   }));
-
   router.get('/deployments/:deployment', (req) => {
     const id = req.params.deployment;
     checkDeploymentId(id);
@@ -228,62 +193,74 @@ export function mountSchemaRoutes(
     if (dep === undefined) return errorReply(404, `The requested deployment '${id}' does not exist`);
     return { status: 200, json: renderDetailedDeployment(dep, registry.deploymentServices(id) ?? [], defaults) };
   });
+  router.delete('/deployments/:deployment', (req) => removeDeployment(req, registry, pinnedInvocations));
+}
 
-  router.delete('/deployments/:deployment', async (req) => {
-    const id = req.params.deployment;
-    checkDeploymentId(id);
-    const force = req.query.get('force');
-    if (force !== null && force !== 'true' && force !== 'false') {
-      return errorReply(400, 'Failed to deserialize query string: force: provided string was not `true` or `false`');
-    }
-    if (force !== 'true') {
-      if (!opts.pinnedInvocations)
-        return errorReply(
-          501,
-          'Graceful deployment deletion is not supported yet; use force=true (this can break in-flight invocations)',
-        );
-      if (registry.deployment(id) === undefined)
-        return errorReply(404, `The requested deployment '${id}' does not exist`);
-      const pinned = await opts.pinnedInvocations(id);
-      if (pinned > 0)
-        return errorReply(
-          409,
-          `deployment '${id}' still has ${pinned} unfinished invocation(s) pinned to it; wait for them to finish, or remove it with force=true (those invocations then fail)`,
-        );
-    }
-    const removed = await registry.removeDeployment(id);
-    if (!removed) return errorReply(404, `not found in the schema registry: deployment with id '${id}'`);
-    return { status: 202 };
-  });
+/**
+ * `DELETE /deployments/{id}[?force=true]`: forced removal always; graceful removal only when the server can
+ * count pinned invocations (501 otherwise, as Restate), refused (409) while any is pinned.
+ */
+async function removeDeployment(
+  req: AdminRequest,
+  registry: SchemaRegistry,
+  pinnedInvocations: SchemaRouteOptions['pinnedInvocations'],
+): Promise<AdminReply> {
+  const id = req.params.deployment;
+  checkDeploymentId(id);
+  const force = req.query.get('force');
+  if (force !== null && force !== 'true' && force !== 'false') {
+    return errorReply(400, 'Failed to deserialize query string: force: provided string was not `true` or `false`');
+  }
+  if (force !== 'true') {
+    if (!pinnedInvocations)
+      return errorReply(
+        501,
+        'Graceful deployment deletion is not supported yet; use force=true (this can break in-flight invocations)',
+      );
+    if (registry.deployment(id) === undefined)
+      return errorReply(404, `The requested deployment '${id}' does not exist`);
+    const pinned = await pinnedInvocations(id);
+    if (pinned > 0)
+      return errorReply(
+        409,
+        `deployment '${id}' still has ${pinned} unfinished invocation(s) pinned to it; wait for them to finish, or remove it with force=true (those invocations then fail)`,
+      );
+  }
+  const removed = await registry.removeDeployment(id);
+  if (!removed) return errorReply(404, `not found in the schema registry: deployment with id '${id}'`);
+  return { status: 202 };
+}
 
+function serviceNotFound(name: string): AdminReply {
+  return errorReply(404, `The requested service '${name}' does not exist`);
+}
+
+/** `/services` and their handlers: list, describe, modify. */
+function mountServiceRoutes(router: AdminRouter, registry: SchemaRegistry, defaults: ServiceDefaults): void {
   router.get('/services', () => ({
     status: 200,
     json: { services: registry.services().map((s) => renderService(s, defaults)) },
   }));
-
   router.get('/services/:service', (req) => {
     const svc = registry.service(req.params.service);
-    if (svc === undefined) return errorReply(404, `The requested service '${req.params.service}' does not exist`);
+    if (svc === undefined) return serviceNotFound(req.params.service);
     return { status: 200, json: renderService(svc, defaults) };
   });
-
   router.patch('/services/:service', async (req) => {
     const changes = parseModifyServiceRequest(await req.json());
     const svc = await registry.modifyService(req.params.service, changes);
-    if (svc === undefined) return errorReply(404, `The requested service '${req.params.service}' does not exist`);
+    if (svc === undefined) return serviceNotFound(req.params.service);
     return { status: 200, json: renderService(svc, defaults) };
   });
-
   router.get('/services/:service/handlers', (req) => {
     const svc = registry.service(req.params.service);
-    if (svc === undefined) return errorReply(404, `The requested service '${req.params.service}' does not exist`);
+    if (svc === undefined) return serviceNotFound(req.params.service);
     return { status: 200, json: { handlers: svc.handlers.map((h) => renderHandler(h, svc)) } };
   });
-
   router.get('/services/:service/handlers/:handler', (req) => {
     const { service, handler } = req.params;
     const svc = registry.service(service);
-    if (svc === undefined) return errorReply(404, `The requested service '${service}' does not exist`);
+    if (svc === undefined) return serviceNotFound(service);
     const h = svc.handlers.find((x) => x.name === handler);
     if (h === undefined) {
       return errorReply(404, `The requested handler '${handler}' on service '${service}' does not exist`);
@@ -316,94 +293,98 @@ function send(res: ServerResponse, reply: AdminReply): void {
   res.end(payload);
 }
 
-export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
-  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const onError = opts.onError ?? ((err: unknown) => console.error('admin: unexpected error', err));
-  const router = new AdminRouter();
-  mountSchemaRoutes(router, opts.registry, {
-    defaults: opts.serviceDefaults,
-    ingressEndpoint: opts.ingressEndpoint,
-    version: opts.version,
-    pinnedInvocations: opts.pinnedInvocations,
+/** What the request handling of one admin server shares. */
+interface Admin {
+  router: AdminRouter;
+  limit: number;
+  cors: CorsPolicy;
+  onError: (err: unknown) => void;
+}
+
+/** Sets the CORS headers of the policy; true when the request was a preflight, answered here. */
+function answerCors(admin: Admin, method: string, req: IncomingMessage, res: ServerResponse): boolean {
+  const requestMethod = req.headers['access-control-request-method'];
+  const preflight = method === 'OPTIONS' && typeof requestMethod === 'string';
+  const corsReply = corsHeaders(admin.cors, {
+    origin: req.headers.origin,
+    requestMethod: preflight ? requestMethod : undefined,
+    requestHeaders: req.headers['access-control-request-headers'],
   });
-  opts.extend?.(router);
+  for (const [name, value] of Object.entries(corsReply)) res.setHeader(name, value);
+  if (!preflight || admin.cors.kind === 'none') return false;
+  send(res, { status: 204 });
+  return true;
+}
 
-  const cors = opts.cors ?? CORS_NONE;
+function tooLarge(admin: Admin, res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  send(res, errorReply(413, `request body larger than the limit of ${admin.limit} bytes`));
+}
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const method = (req.method ?? 'GET').toUpperCase();
-    const requestMethod = req.headers['access-control-request-method'];
-    const preflight = method === 'OPTIONS' && typeof requestMethod === 'string';
-    const corsReply = corsHeaders(cors, {
-      origin: req.headers.origin,
-      requestMethod: preflight ? requestMethod : undefined,
-      requestHeaders: req.headers['access-control-request-headers'],
-    });
-    for (const [name, value] of Object.entries(corsReply)) res.setHeader(name, value);
-    if (preflight && cors.kind !== 'none') {
-      send(res, { status: 204 });
-      return;
+/** The request as handlers see it: `target` (method, path, params, query) plus headers and a body read once. */
+function adminRequest(
+  admin: Admin,
+  req: IncomingMessage,
+  target: Pick<AdminRequest, 'method' | 'path' | 'params' | 'query'>,
+): AdminRequest {
+  let bodyPromise: Promise<Buffer> | undefined;
+  const body = () => {
+    bodyPromise ??= readBody(req, admin.limit);
+    return bodyPromise;
+  };
+  const json = async () => {
+    if (!isJsonContentType(req.headers['content-type'])) {
+      throw new SchemaError(415, 'Expected request with `Content-Type: application/json`');
     }
-    let url: URL;
+    const buf = await body();
     try {
-      url = new URL(req.url ?? '/', 'http://admin');
-    } catch {
-      send(res, errorReply(400, 'bad request target'));
-      return;
-    }
-    const path = stripVersionPrefix(url.pathname);
-    const match = router.match(method, path);
-    if (match.kind === 'not-found') {
-      send(res, errorReply(404, `no such path: ${url.pathname}`));
-      return;
-    }
-    if (match.kind === 'method-not-allowed') {
-      send(res, { ...errorReply(405, `method ${method} not allowed`), headers: { allow: match.allow.join(',') } });
-      return;
-    }
-    let bodyPromise: Promise<Buffer> | undefined;
-    const body = () => {
-      bodyPromise ??= readBody(req, limit);
-      return bodyPromise;
-    };
-    const request: AdminRequest = {
-      method,
-      path,
-      params: match.params,
-      query: url.searchParams,
-      headers: req.headers,
-      raw: req,
-      body,
-      json: async () => {
-        if (!isJsonContentType(req.headers['content-type'])) {
-          throw new SchemaError(415, 'Expected request with `Content-Type: application/json`');
-        }
-        const buf = await body();
-        try {
-          return JSON.parse(buf.toString('utf8'));
-        } catch (err) {
-          throw new SchemaError(400, `Failed to parse the request body as JSON: ${(err as Error).message}`);
-        }
-      },
-    };
-    try {
-      send(res, await match.handler(request));
+      return JSON.parse(buf.toString('utf8'));
     } catch (err) {
-      if (err instanceof BodyTooLarge) {
-        res.setHeader('connection', 'close');
-        send(res, errorReply(413, `request body larger than the limit of ${limit} bytes`));
-      } else if (err instanceof SchemaError) {
-        send(res, errorReply(err.status, err.message, err.restateCode));
-      } else {
-        if (!req.destroyed) onError(err);
-        send(res, errorReply(500, `internal error: ${(err as Error)?.message ?? String(err)}`));
-      }
+      throw new SchemaError(400, `Failed to parse the request body as JSON: ${(err as Error).message}`);
     }
   };
+  return { ...target, headers: req.headers, raw: req, body, json };
+}
 
+async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (answerCors(admin, method, req, res)) return;
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://admin');
+  } catch {
+    send(res, errorReply(400, 'bad request target'));
+    return;
+  }
+  const path = stripVersionPrefix(url.pathname);
+  const match = admin.router.match(method, path);
+  if (match.kind === 'not-found') {
+    send(res, errorReply(404, `no such path: ${url.pathname}`));
+    return;
+  }
+  if (match.kind === 'method-not-allowed') {
+    send(res, { ...errorReply(405, `method ${method} not allowed`), headers: { allow: match.allow.join(',') } });
+    return;
+  }
+  try {
+    send(
+      res,
+      await match.handler(adminRequest(admin, req, { method, path, params: match.params, query: url.searchParams })),
+    );
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) tooLarge(admin, res);
+    else if (err instanceof SchemaError) send(res, errorReply(err.status, err.message, err.restateCode));
+    else {
+      if (!req.destroyed) admin.onError(err);
+      send(res, errorReply(500, `internal error: ${(err as Error)?.message ?? String(err)}`));
+    }
+  }
+}
+
+function createAdminHttpServer(admin: Admin, opts: AdminServerOptions): Server {
   const server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      onError(err);
+    handle(admin, req, res).catch((err) => {
+      admin.onError(err);
       try {
         send(res, errorReply(500, 'internal error'));
       } catch {
@@ -414,9 +395,8 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   // Answer `Expect: 100-continue` with 413 before the client sends an oversized body.
   server.on('checkContinue', (req, res) => {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      res.setHeader('connection', 'close');
-      send(res, errorReply(413, `request body larger than the limit of ${limit} bytes`));
+    if (Number.isFinite(declared) && declared > admin.limit) {
+      tooLarge(admin, res);
       return;
     }
     res.writeContinue();
@@ -428,6 +408,25 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   });
   closeIdleHttp1Connections(server, opts.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS);
   server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  return server;
+}
+
+export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
+  const router = new AdminRouter();
+  mountSchemaRoutes(router, opts.registry, {
+    defaults: opts.serviceDefaults,
+    ingressEndpoint: opts.ingressEndpoint,
+    version: opts.version,
+    pinnedInvocations: opts.pinnedInvocations,
+  });
+  opts.extend?.(router);
+  const admin: Admin = {
+    router,
+    limit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
+    cors: opts.cors ?? CORS_NONE,
+    onError: opts.onError ?? ((err: unknown) => console.error('admin: unexpected error', err)),
+  };
+  const server = createAdminHttpServer(admin, opts);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

@@ -8,14 +8,23 @@ export {
   corsPolicy,
   parseCorsOrigins,
 } from './cors.ts';
+export {
+  type DurationResult,
+  formatDuration,
+  formatTimestamp,
+  type ParseDurationOptions,
+  parseDuration,
+} from './duration.ts';
 export { partitionKeyOf, partitionOf } from './hash.ts';
+export { type BodySource, BodyTooLargeError, readBody } from './http-body.ts';
 export {
   closeIdleHttp1Connections,
   closeIdleHttp2Session,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
 } from './http-idle.ts';
-export { newInvocationId, parseAwakeableId, parseInvocationId, signalId } from './ids.ts';
+export { decodePathSegment, HttpRouter, type HttpRouterOptions, type RouteMatch, splitPath } from './http-router.ts';
+export { base62Fixed, newInvocationId, parseAwakeableId, parseInvocationId, signalId } from './ids.ts';
 export {
   type ControlOperation,
   type IngressBackend,
@@ -39,9 +48,13 @@ export {
 } from './invocation-options.ts';
 export type {
   DeploymentSchema,
+  DiscoveredEndpoint,
+  DiscoveredService,
+  DiscoverOptions,
   HandlerSchema,
   HandlerType,
   RetryPolicyOverrides,
+  SchemaOptions,
   SchemaView,
   ServiceSchema,
   ServiceType,

@@ -16,16 +16,6 @@ export interface EffectiveRetryPolicy {
   onMaxAttempts: 'PAUSE' | 'KILL';
 }
 
-/** Server-wide defaults (Restate 1.7: 1d retentions, 1m inactivity, 10m abort, 70 attempts then pause). */
-export interface InvocationDefaults {
-  journalRetentionMs: number;
-  idempotencyRetentionMs: number;
-  workflowCompletionRetentionMs: number;
-  inactivityTimeoutMs: number;
-  abortTimeoutMs: number;
-  retry: EffectiveRetryPolicy;
-}
-
 export const RESTATE_INVOCATION_DEFAULTS: InvocationDefaults = {
   journalRetentionMs: 86_400_000,
   idempotencyRetentionMs: 86_400_000,
@@ -34,6 +24,9 @@ export const RESTATE_INVOCATION_DEFAULTS: InvocationDefaults = {
   abortTimeoutMs: 600_000,
   retry: { initialIntervalMs: 500, factor: 2, maxIntervalMs: 60_000, maxAttempts: 70, onMaxAttempts: 'PAUSE' },
 };
+
+/** Server-wide defaults (Restate 1.7: 1d retentions, 1m inactivity, 10m abort, 70 attempts then pause). */
+export type InvocationDefaults = InvocationOptions;
 
 export interface InvocationOptions {
   journalRetentionMs: number;

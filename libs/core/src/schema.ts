@@ -2,7 +2,18 @@
 export type ServiceType = 'SERVICE' | 'VIRTUAL_OBJECT' | 'WORKFLOW';
 export type HandlerType = 'EXCLUSIVE' | 'SHARED' | 'WORKFLOW';
 
-export interface HandlerSchema {
+/** What a manifest (or the admin API) may set on a service and on each handler; options in ms, when present. */
+export interface SchemaOptions {
+  documentation?: string;
+  metadata?: Record<string, string>;
+  inactivityTimeoutMs?: number;
+  abortTimeoutMs?: number;
+  idempotencyRetentionMs?: number;
+  journalRetentionMs?: number;
+  retryPolicy?: RetryPolicyOverrides;
+}
+
+export interface HandlerSchema extends SchemaOptions {
   name: string;
   /** undefined for plain services. */
   ty?: HandlerType;
@@ -15,15 +26,7 @@ export interface HandlerSchema {
   output?: { contentType?: string; jsonSchema?: unknown; setContentTypeIfEmpty?: boolean };
   /** false when the manifest marks the handler `ingressPrivate` (callable only from other services). */
   public?: boolean;
-  documentation?: string;
-  metadata?: Record<string, string>;
-  /** Per-handler options from the manifest (ms), when present. */
-  inactivityTimeoutMs?: number;
-  abortTimeoutMs?: number;
-  idempotencyRetentionMs?: number;
-  journalRetentionMs?: number;
   workflowCompletionRetentionMs?: number;
-  retryPolicy?: RetryPolicyOverrides;
 }
 
 /** Retry policy fields a manifest (or the admin API) may set; unset fields fall back to the next level. */
@@ -36,20 +39,13 @@ export interface RetryPolicyOverrides {
   onMaxAttempts?: 'PAUSE' | 'KILL';
 }
 
-export interface ServiceSchema {
+export interface ServiceSchema extends SchemaOptions {
   name: string;
   ty: ServiceType;
   handlers: HandlerSchema[];
   revision: number;
   deploymentId: string;
   public: boolean;
-  documentation?: string;
-  metadata?: Record<string, string>;
-  inactivityTimeoutMs?: number;
-  abortTimeoutMs?: number;
-  idempotencyRetentionMs?: number;
-  journalRetentionMs?: number;
-  retryPolicy?: RetryPolicyOverrides;
 }
 
 export interface DeploymentSchema {
@@ -73,4 +69,28 @@ export interface DeploymentSchema {
 export interface SchemaView {
   service(name: string): ServiceSchema | undefined;
   deployment(id: string): DeploymentSchema | undefined;
+}
+
+/** A service as an endpoint manifest describes it: no revision or deployment yet. */
+export type DiscoveredService = Omit<ServiceSchema, 'revision' | 'deploymentId' | 'public'> & { public?: boolean };
+
+/** What discovery reads from an endpoint's manifest (`discover` in @stead/invoker, used by the admin API). */
+export interface DiscoveredEndpoint {
+  services: DiscoveredService[];
+  minProtocolVersion: number;
+  maxProtocolVersion: number;
+  protocolMode: 'BIDI_STREAM' | 'REQUEST_RESPONSE';
+  manifestVersion: number;
+  sdkVersion?: string;
+}
+
+/** Options of one discovery request. */
+export interface DiscoverOptions {
+  headers?: Record<string, string>;
+  useHttp11?: boolean;
+  timeoutMs?: number;
+  /** Allow link-local and cloud metadata addresses (refused by default, also after DNS resolution). */
+  allowLinkLocal?: boolean;
+  /** Largest manifest read (default 4 MiB in @stead/invoker); a larger answer is refused with 400. */
+  maxResponseBytes?: number;
 }

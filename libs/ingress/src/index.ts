@@ -1,5 +1,8 @@
+/**
+ * @stead/ingress: Restate's ingress HTTP API (calls, sends, `/restate/...` routes) on one port serving HTTP/1.1
+ * and h2c. Durations (`?delay=`) are parsed by @stead/core's `parseDuration`.
+ */
 export { contentTypeMatches, inputProblem } from './content-type.ts';
-export { type DurationResult, parseDuration } from './duration.ts';
 export { invocationRoutes } from './invocation-routes.ts';
 export {
   DEFAULT_MAX_BODY_BYTES,

@@ -34,6 +34,52 @@ export interface DualListener {
   close(): Promise<void>;
 }
 
+function http1Server(onRequest: RequestListener, onCheckContinue: RequestListener, idleTimeoutMs: number) {
+  const h1 = http.createServer(onRequest);
+  closeIdleHttp1Connections(h1, idleTimeoutMs);
+  h1.on('checkContinue', onCheckContinue);
+  h1.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    socket.destroy();
+  });
+  return h1;
+}
+
+/** The h2c server and its open sessions (destroyed on close). */
+function http2Server(onRequest: RequestListener, onCheckContinue: RequestListener, idleTimeoutMs: number) {
+  const h2 = http2.createServer({}, onRequest);
+  h2.on('checkContinue', onCheckContinue);
+  const sessions = new Set<Http2Session>();
+  h2.on('session', (session) => {
+    sessions.add(session);
+    session.on('error', () => {});
+    session.on('close', () => sessions.delete(session));
+    closeIdleHttp2Session(session, idleTimeoutMs);
+  });
+  h2.on('sessionError', () => {});
+  return { h2, sessions };
+}
+
+/** Reads the first bytes of `socket` and hands it, bytes put back, to `h2` (HTTP/2 preface) or `h1`. */
+function sniffAndHandOver(socket: Socket, h1: net.Server, h2: net.Server, idleTimeoutMs: number): void {
+  const onSniffTimeout = () => socket.destroy();
+  socket.setTimeout(Math.min(SNIFF_TIMEOUT_MS, idleTimeoutMs), onSniffTimeout);
+  let buffered = Buffer.alloc(0);
+  const onReadable = () => {
+    let chunk: Buffer | null;
+    // biome-ignore lint/suspicious/noAssignInExpressions: read loop
+    while ((chunk = socket.read()) !== null) buffered = Buffer.concat([buffered, chunk]);
+    const kind = sniff(buffered);
+    if (kind === 'more' && !socket.readableEnded) return;
+    socket.off('readable', onReadable);
+    // The HTTP server's own idle handling takes over (`setTimeout(0)` alone keeps the listener).
+    socket.setTimeout(0, onSniffTimeout);
+    if (buffered.length > 0) socket.unshift(buffered);
+    (kind === 'h2' ? h2 : h1).emit('connection', socket);
+  };
+  socket.on('readable', onReadable);
+}
+
 /**
  * One TCP port that serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge, h2c): the first bytes of a
  * connection decide which server gets it. (`http2.createServer({allowHTTP1})` only works with TLS.)
@@ -46,47 +92,15 @@ export async function listenDual(
   limits: ConnectionLimits = {},
 ): Promise<DualListener> {
   const idleTimeoutMs = limits.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
-  const h1 = http.createServer(onRequest);
-  closeIdleHttp1Connections(h1, idleTimeoutMs);
-  h1.on('checkContinue', onCheckContinue);
-  h1.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    socket.destroy();
-  });
-  const h2 = http2.createServer({}, onRequest);
-  h2.on('checkContinue', onCheckContinue);
-  const sessions = new Set<Http2Session>();
-  h2.on('session', (session) => {
-    sessions.add(session);
-    session.on('error', () => {});
-    session.on('close', () => sessions.delete(session));
-    closeIdleHttp2Session(session, idleTimeoutMs);
-  });
-  h2.on('sessionError', () => {});
-
+  const h1 = http1Server(onRequest, onCheckContinue, idleTimeoutMs);
+  const { h2, sessions } = http2Server(onRequest, onCheckContinue, idleTimeoutMs);
   const sockets = new Set<Socket>();
   const tcp = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    const onSniffTimeout = () => socket.destroy();
-    socket.setTimeout(Math.min(SNIFF_TIMEOUT_MS, idleTimeoutMs), onSniffTimeout);
-    let buffered = Buffer.alloc(0);
-    const onReadable = () => {
-      let chunk: Buffer | null;
-      // biome-ignore lint/suspicious/noAssignInExpressions: read loop
-      while ((chunk = socket.read()) !== null) buffered = Buffer.concat([buffered, chunk]);
-      const kind = sniff(buffered);
-      if (kind === 'more' && !socket.readableEnded) return;
-      socket.off('readable', onReadable);
-      // The HTTP server's own idle handling takes over (`setTimeout(0)` alone keeps the listener).
-      socket.setTimeout(0, onSniffTimeout);
-      if (buffered.length > 0) socket.unshift(buffered);
-      (kind === 'h2' ? h2 : h1).emit('connection', socket);
-    };
-    socket.on('readable', onReadable);
+    sniffAndHandOver(socket, h1, h2, idleTimeoutMs);
   });
-
   tcp.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
   await new Promise<void>((resolve, reject) => {

@@ -1,19 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  BodyTooLargeError,
   CORS_ANY,
   type CorsPolicy,
   corsHeaders,
+  decodePathSegment,
+  formatTimestamp,
   type HandlerSchema,
+  HttpRouter,
   type IngressBackend,
   type IngressRequest,
   type InvocationOutcome,
   MAX_EXECUTION_TIME_MS,
+  parseDuration,
+  readBody,
   type SchemaView,
   type SendReceipt,
   type ServiceSchema,
+  splitPath,
 } from '@stead/core';
 import { inputProblem } from './content-type.ts';
-import { parseDuration } from './duration.ts';
 import { type AnyRequest, type AnyResponse, listenDual } from './listener.ts';
 
 /** Restate's default ingress request size limit (`ingress.request-size-limit`). */
@@ -95,8 +101,6 @@ const DROPPED_HEADERS: ReadonlySet<string> = new Set([
   'idempotency-key',
 ]);
 
-class BodyTooLarge extends Error {}
-
 export function ingressError(status: number, message: string): IngressReply {
   return {
     status,
@@ -125,30 +129,10 @@ export function statusForErrorCode(code: number): number {
   return Number.isInteger(code) && code >= 200 && code <= 999 ? code : 500;
 }
 
-/** Restate prints timestamps with nine fractional digits. */
-function restateTimestamp(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, -1)}000000Z`;
-}
-
 function normalizeExecutionTime(value: string): string {
   if (/\.\d{9}Z$/.test(value)) return value;
   const ms = Date.parse(value);
-  return Number.isNaN(ms) ? value : restateTimestamp(ms);
-}
-
-function decodeSegment(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
-function splitPath(pathname: string): string[] {
-  const parts = pathname.split('/');
-  parts.shift(); // leading ''
-  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts;
+  return Number.isNaN(ms) ? value : formatTimestamp(ms);
 }
 
 function passHeaders(req: AnyRequest, pathname: string): [string, string][] {
@@ -158,42 +142,6 @@ function passHeaders(req: AnyRequest, pathname: string): [string, string][] {
     out.push([name, Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value]);
   }
   return out;
-}
-
-function readBody(req: AnyRequest, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (err: Error | undefined, value?: Buffer) => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-      req.off('close', onClose);
-      if (err) reject(err);
-      else resolve(value!);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        finish(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish(undefined, Buffer.concat(chunks));
-    const onError = (err: Error) => finish(err);
-    const onAborted = () => finish(new Error('client aborted the request'));
-    const onClose = () => finish(new Error('client closed the connection'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
-    req.on('close', onClose);
-  });
 }
 
 interface Target {
@@ -207,7 +155,7 @@ interface Target {
 function resolveTarget(schema: SchemaView, pathname: string): Target | IngressReply {
   const raw = splitPath(pathname);
   if (raw.length < 2) return ingressError(400, `bad path: ${pathname}`);
-  const parts = raw.map(decodeSegment);
+  const parts = raw.map(decodePathSegment);
   const service = schema.service(parts[0]);
   if (service === undefined) {
     return ingressError(404, `service '${parts[0]}' not found, make sure to register the service before calling it.`);
@@ -229,252 +177,258 @@ function resolveTarget(schema: SchemaView, pathname: string): Target | IngressRe
   return { service, handler, key: keyed ? parts[1] : undefined, send };
 }
 
-interface CompiledRoute {
+/** What the request handlers of one server share. */
+interface Ingress {
+  backend: IngressBackend;
+  schema: SchemaView;
+  limit: number;
+  cors: CorsPolicy;
+  now: () => number;
+  onError: (err: unknown) => void;
+  /** The `/restate/...` routes. Empty `:param` segments reach the handlers, which name the bad id. */
+  routes: HttpRouter<IngressRoute['handler']>;
+}
+
+/** One request being answered. */
+interface Exchange {
+  req: AnyRequest;
+  res: AnyResponse;
   method: string;
-  segments: string[];
-  handler: IngressRoute['handler'];
+  url: URL;
+  /** Headers passed on to handlers. */
+  headers: [string, string][];
+  body(): Promise<Buffer>;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
 }
 
-function compile(route: IngressRoute): CompiledRoute {
-  return { method: route.method.toUpperCase(), segments: splitPath(route.pattern), handler: route.handler };
+function corsFor(cors: CorsPolicy, req: AnyRequest): Record<string, string> {
+  const h = req.headers;
+  const preflight = req.method === 'OPTIONS' && typeof h['access-control-request-method'] === 'string';
+  return corsHeaders(cors, {
+    origin: typeof h.origin === 'string' ? h.origin : undefined,
+    requestMethod: preflight ? (h['access-control-request-method'] as string) : undefined,
+    requestHeaders:
+      typeof h['access-control-request-headers'] === 'string' ? h['access-control-request-headers'] : undefined,
+  });
 }
 
-function matchRoute(
-  routes: CompiledRoute[],
-  method: string,
-  pathname: string,
-): { route: CompiledRoute; params: Record<string, string> } | 'method' | undefined {
-  const parts = splitPath(pathname);
-  let methodMismatch = false;
-  for (const route of routes) {
-    if (route.segments.length !== parts.length) continue;
-    const params: Record<string, string> = {};
-    let ok = true;
-    for (let i = 0; i < parts.length && ok; i++) {
-      const seg = route.segments[i];
-      if (seg.startsWith(':')) params[seg.slice(1)] = decodeSegment(parts[i]);
-      else ok = seg === parts[i];
-    }
-    if (!ok) continue;
-    if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params };
-    methodMismatch = true;
+function write(ing: Ingress, req: AnyRequest, res: AnyResponse, reply: IngressReply): void {
+  if (res.headersSent || res.writableEnded || res.destroyed) return;
+  const headers: Record<string, string> = { ...(reply.headers ?? {}), ...corsFor(ing.cors, req) };
+  let payload: Buffer | undefined;
+  if (reply.json !== undefined) {
+    payload = Buffer.from(JSON.stringify(reply.json));
+    headers['content-type'] = 'application/json';
+  } else if (reply.body !== undefined) {
+    payload = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body);
   }
-  return methodMismatch ? 'method' : undefined;
+  const bodyless = reply.status === 204 || reply.status === 304 || req.method === 'HEAD';
+  if (bodyless) payload = undefined;
+  else headers['content-length'] = String(payload?.length ?? 0);
+  try {
+    (res as ServerResponse).writeHead(reply.status, headers);
+    (res as ServerResponse).end(payload);
+  } catch (err) {
+    ing.onError(err);
+    res.destroy();
+  }
+}
+
+function tooLarge(ing: Ingress, req: AnyRequest, res: AnyResponse): void {
+  const h1 = req.httpVersionMajor < 2;
+  write(ing, req, res, {
+    status: 413,
+    headers: h1
+      ? { connection: 'close', 'content-type': 'text/plain; charset=utf-8' }
+      : { 'content-type': 'text/plain; charset=utf-8' },
+    body: 'length limit exceeded',
+  });
+  if (h1) {
+    // Stop draining a sender that keeps going after the 413.
+    const socket = (req as IncomingMessage).socket;
+    setTimeout(() => socket.destroy(), 2_000).unref();
+  }
+}
+
+function declaredTooLarge(ing: Ingress, req: AnyRequest): boolean {
+  const declared = Number(req.headers['content-length']);
+  return Number.isFinite(declared) && declared > ing.limit;
+}
+
+/** The answer for a backend that threw: its own status when it names one, else 500 (reported). */
+function backendFailure(ing: Ingress, err: unknown): IngressReply {
+  const reply = statusErrorReply(err);
+  if (reply !== undefined && reply.status !== 500) return reply;
+  ing.onError(err);
+  const message = typeof (err as Error)?.message === 'string' ? (err as Error).message : String(err);
+  return reply ?? ingressError(500, message);
+}
+
+async function handle(ing: Ingress, req: AnyRequest, res: AnyResponse): Promise<void> {
+  const ac = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  req.on('error', () => ac.abort());
+  res.on('error', () => ac.abort());
+
+  const method = (req.method ?? 'GET').toUpperCase();
+  // A CORS preflight: the headers come from the policy (write adds them).
+  if (method === 'OPTIONS') return write(ing, req, res, { status: 200 });
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://ingress');
+  } catch {
+    return write(ing, req, res, ingressError(400, `bad path: ${req.url}`));
+  }
+  const x: Exchange = {
+    req,
+    res,
+    method,
+    url,
+    headers: passHeaders(req, url.pathname),
+    body: () => readBody(req, ing.limit),
+    signal: ac.signal,
+  };
+  const pathname = url.pathname;
+  if (pathname === '/restate' || pathname.startsWith('/restate/')) return handleRestateRoute(ing, x);
+  return handleInvocation(ing, x);
+}
+
+/** `/restate/...`: health, attach, output, awakeables and the routes added by the server. */
+async function handleRestateRoute(ing: Ingress, x: Exchange): Promise<void> {
+  const { req, res } = x;
+  const m = ing.routes.match(x.method, x.url.pathname);
+  if (m.kind === 'not-found') return write(ing, req, res, ingressError(404, 'not found'));
+  if (m.kind === 'method-not-allowed') return write(ing, req, res, ingressError(405, 'method not allowed'));
+  if (declaredTooLarge(ing, req)) return tooLarge(ing, req, res);
+  try {
+    const reply = await m.handler({
+      method: x.method,
+      params: m.params,
+      query: x.url.searchParams,
+      headers: x.headers,
+      body: x.body,
+      signal: x.signal,
+    });
+    write(ing, req, res, reply);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) return tooLarge(ing, req, res);
+    if (x.signal.aborted) return;
+    write(ing, req, res, backendFailure(ing, err));
+  }
+}
+
+/** `/{Service}/{handler}` and `/{Object}/{key}/{handler}`, optionally `/send`: a call or a send. */
+async function handleInvocation(ing: Ingress, x: Exchange): Promise<void> {
+  const { req, res } = x;
+  if (x.method !== 'GET' && x.method !== 'POST') return write(ing, req, res, ingressError(405, 'method not allowed'));
+  if (declaredTooLarge(ing, req)) return tooLarge(ing, req, res);
+  const target = resolveTarget(ing.schema, x.url.pathname);
+  if ('status' in target) return write(ing, req, res, target);
+  const delayMs = parseDelay(ing, x.url.searchParams.get('delay'), target.send);
+  if (typeof delayMs === 'object') return write(ing, req, res, delayMs);
+
+  let payload: Buffer;
+  try {
+    payload = await x.body();
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) return tooLarge(ing, req, res);
+    return; // the client went away while sending
+  }
+  const ct = req.headers['content-type'];
+  const problem = inputProblem(target.handler, typeof ct === 'string' ? ct : undefined, payload.length);
+  if (problem !== undefined) return write(ing, req, res, ingressError(400, `input validation error: ${problem}`));
+
+  const idem = req.headers['idempotency-key'];
+  const request: IngressRequest = {
+    target: { service: target.service.name, handler: target.handler.name, key: target.key },
+    body: payload,
+    headers: x.headers,
+  };
+  if (typeof idem === 'string' && idem !== '') request.idempotencyKey = idem;
+  if (delayMs !== undefined) request.delayMs = delayMs;
+  if (target.send) return sendInvocation(ing, x, request);
+  return callInvocation(ing, x, target.handler, request);
+}
+
+/** The `?delay=` of a send in ms (undefined without one), or the 400 answer for a bad one. */
+function parseDelay(ing: Ingress, delay: string | null, send: boolean): number | undefined | IngressReply {
+  if (delay === null) return undefined;
+  if (!send) {
+    return ingressError(400, 'cannot use the delay query parameter with calls. The delay is supported only with sends');
+  }
+  const parsed = parseDuration(delay);
+  if ('error' in parsed) {
+    return ingressError(400, `bad delay query parameter, must be a ISO8601 duration: ${parsed.error}`);
+  }
+  const latest = MAX_EXECUTION_TIME_MS - ing.now();
+  if (!Number.isFinite(parsed.ms) || parsed.ms > latest) {
+    return ingressError(
+      400,
+      `bad delay query parameter: '${delay}' puts the execution time past ${new Date(MAX_EXECUTION_TIME_MS).toISOString()}, the latest supported; the longest delay accepted now is ${Math.floor(latest / 86_400_000)} days`,
+    );
+  }
+  return parsed.ms;
+}
+
+/** `.../send`: 202 with the invocation id once the invocation is accepted. */
+async function sendInvocation(ing: Ingress, x: Exchange, request: IngressRequest): Promise<void> {
+  let receipt: SendReceipt;
+  const sentAt = ing.now();
+  try {
+    receipt = await ing.backend.send(request);
+  } catch (err) {
+    return write(ing, x.req, x.res, backendFailure(ing, err));
+  }
+  const answer: Record<string, unknown> = { invocationId: receipt.invocationId };
+  if (receipt.executionTime !== undefined) answer.executionTime = normalizeExecutionTime(receipt.executionTime);
+  else if (request.delayMs !== undefined) answer.executionTime = formatTimestamp(sentAt + request.delayMs);
+  answer.status = receipt.status;
+  write(ing, x.req, x.res, { status: 202, headers: { 'x-restate-id': receipt.invocationId }, json: answer });
+}
+
+/** A call: waits for the outcome (until the client goes away). */
+async function callInvocation(
+  ing: Ingress,
+  x: Exchange,
+  handler: HandlerSchema,
+  request: IngressRequest,
+): Promise<void> {
+  let result: { invocationId: string; outcome: InvocationOutcome };
+  try {
+    result = await ing.backend.call(request, x.signal);
+  } catch (err) {
+    if (x.signal.aborted) return;
+    return write(ing, x.req, x.res, backendFailure(ing, err));
+  }
+  write(ing, x.req, x.res, outcomeReply(handler, result.invocationId, result.outcome));
 }
 
 export async function startIngressServer(opts: IngressServerOptions): Promise<IngressServer> {
-  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const now = opts.now ?? Date.now;
-  const onError = opts.onError ?? ((err: unknown) => console.error('ingress: unexpected error', err));
-  const routes: CompiledRoute[] = [
-    compile({ method: 'GET', pattern: '/restate/health', handler: () => ({ status: 200 }) }),
-    ...(opts.routes ?? []).map(compile),
-  ];
-
-  const cors = opts.cors ?? CORS_ANY;
-  const corsFor = (req: AnyRequest): Record<string, string> => {
-    const h = req.headers;
-    const preflight = req.method === 'OPTIONS' && typeof h['access-control-request-method'] === 'string';
-    return corsHeaders(cors, {
-      origin: typeof h.origin === 'string' ? h.origin : undefined,
-      requestMethod: preflight ? (h['access-control-request-method'] as string) : undefined,
-      requestHeaders:
-        typeof h['access-control-request-headers'] === 'string' ? h['access-control-request-headers'] : undefined,
-    });
-  };
-
-  const write = (req: AnyRequest, res: AnyResponse, reply: IngressReply): void => {
-    if (res.headersSent || res.writableEnded || res.destroyed) return;
-    const headers: Record<string, string> = { ...(reply.headers ?? {}), ...corsFor(req) };
-    let payload: Buffer | undefined;
-    if (reply.json !== undefined) {
-      payload = Buffer.from(JSON.stringify(reply.json));
-      headers['content-type'] = 'application/json';
-    } else if (reply.body !== undefined) {
-      payload = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body);
-    }
-    const bodyless = reply.status === 204 || reply.status === 304 || req.method === 'HEAD';
-    if (bodyless) payload = undefined;
-    else headers['content-length'] = String(payload?.length ?? 0);
-    try {
-      (res as ServerResponse).writeHead(reply.status, headers);
-      (res as ServerResponse).end(payload);
-    } catch (err) {
-      onError(err);
-      res.destroy();
-    }
-  };
-
-  const tooLarge = (req: AnyRequest, res: AnyResponse): void => {
-    const h1 = req.httpVersionMajor < 2;
-    write(req, res, {
-      status: 413,
-      headers: h1
-        ? { connection: 'close', 'content-type': 'text/plain; charset=utf-8' }
-        : { 'content-type': 'text/plain; charset=utf-8' },
-      body: 'length limit exceeded',
-    });
-    if (h1) {
-      // Stop draining a sender that keeps going after the 413.
-      const socket = (req as IncomingMessage).socket;
-      setTimeout(() => socket.destroy(), 2_000).unref();
-    }
-  };
-
-  const declaredTooLarge = (req: AnyRequest): boolean => {
-    const declared = Number(req.headers['content-length']);
-    return Number.isFinite(declared) && declared > limit;
-  };
-
-  const handle = async (req: AnyRequest, res: AnyResponse): Promise<void> => {
-    const ac = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) ac.abort();
-    });
-    req.on('error', () => ac.abort());
-    res.on('error', () => ac.abort());
-
-    const method = (req.method ?? 'GET').toUpperCase();
-    if (method === 'OPTIONS') {
-      // A CORS preflight: the headers come from the policy (write adds them).
-      write(req, res, { status: 200 });
-      return;
-    }
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://ingress');
-    } catch {
-      write(req, res, ingressError(400, `bad path: ${req.url}`));
-      return;
-    }
-    const pathname = url.pathname;
-    const headers = passHeaders(req, pathname);
-    const body = async (): Promise<Buffer> => readBody(req, limit);
-
-    if (pathname === '/restate' || pathname.startsWith('/restate/')) {
-      const m = matchRoute(routes, method, pathname);
-      if (m === undefined) return write(req, res, ingressError(404, 'not found'));
-      if (m === 'method') return write(req, res, ingressError(405, 'method not allowed'));
-      if (declaredTooLarge(req)) return tooLarge(req, res);
-      try {
-        const reply = await m.route.handler({
-          method,
-          params: m.params,
-          query: url.searchParams,
-          headers,
-          body,
-          signal: ac.signal,
-        });
-        write(req, res, reply);
-      } catch (err) {
-        if (err instanceof BodyTooLarge) return tooLarge(req, res);
-        if (ac.signal.aborted) return;
-        write(req, res, backendFailure(err));
-      }
-      return;
-    }
-
-    if (method !== 'GET' && method !== 'POST') return write(req, res, ingressError(405, 'method not allowed'));
-    if (declaredTooLarge(req)) return tooLarge(req, res);
-
-    const target = resolveTarget(opts.schema, pathname);
-    if ('status' in target) return write(req, res, target);
-
-    let delayMs: number | undefined;
-    const delay = url.searchParams.get('delay');
-    if (delay !== null) {
-      if (!target.send) {
-        return write(
-          req,
-          res,
-          ingressError(400, 'cannot use the delay query parameter with calls. The delay is supported only with sends'),
-        );
-      }
-      const parsed = parseDuration(delay);
-      if ('error' in parsed) {
-        return write(
-          req,
-          res,
-          ingressError(400, `bad delay query parameter, must be a ISO8601 duration: ${parsed.error}`),
-        );
-      }
-      const latest = MAX_EXECUTION_TIME_MS - now();
-      if (!Number.isFinite(parsed.ms) || parsed.ms > latest) {
-        return write(
-          req,
-          res,
-          ingressError(
-            400,
-            `bad delay query parameter: '${delay}' puts the execution time past ${new Date(MAX_EXECUTION_TIME_MS).toISOString()}, the latest supported; the longest delay accepted now is ${Math.floor(latest / 86_400_000)} days`,
-          ),
-        );
-      }
-      delayMs = parsed.ms;
-    }
-
-    let payload: Buffer;
-    try {
-      payload = await body();
-    } catch (err) {
-      if (err instanceof BodyTooLarge) return tooLarge(req, res);
-      return; // the client went away while sending
-    }
-    const ct = req.headers['content-type'];
-    const problem = inputProblem(target.handler, typeof ct === 'string' ? ct : undefined, payload.length);
-    if (problem !== undefined) return write(req, res, ingressError(400, `input validation error: ${problem}`));
-
-    const idem = req.headers['idempotency-key'];
-    const request: IngressRequest = {
-      target: { service: target.service.name, handler: target.handler.name, key: target.key },
-      body: payload,
-      headers,
-    };
-    if (typeof idem === 'string' && idem !== '') request.idempotencyKey = idem;
-    if (delayMs !== undefined) request.delayMs = delayMs;
-
-    if (target.send) {
-      let receipt: SendReceipt;
-      const sentAt = now();
-      try {
-        receipt = await opts.backend.send(request);
-      } catch (err) {
-        return write(req, res, backendFailure(err));
-      }
-      const answer: Record<string, unknown> = { invocationId: receipt.invocationId };
-      if (receipt.executionTime !== undefined) answer.executionTime = normalizeExecutionTime(receipt.executionTime);
-      else if (delayMs !== undefined) answer.executionTime = restateTimestamp(sentAt + delayMs);
-      answer.status = receipt.status;
-      return write(req, res, { status: 202, headers: { 'x-restate-id': receipt.invocationId }, json: answer });
-    }
-
-    let result: { invocationId: string; outcome: InvocationOutcome };
-    try {
-      result = await opts.backend.call(request, ac.signal);
-    } catch (err) {
-      if (ac.signal.aborted) return;
-      return write(req, res, backendFailure(err));
-    }
-    write(req, res, outcomeReply(target.handler, result.invocationId, result.outcome));
-  };
-
-  const backendFailure = (err: unknown): IngressReply => {
-    const reply = statusErrorReply(err);
-    if (reply !== undefined && reply.status !== 500) return reply;
-    onError(err);
-    const message = typeof (err as Error)?.message === 'string' ? (err as Error).message : String(err);
-    return reply ?? ingressError(500, message);
+  const routes = new HttpRouter<IngressRoute['handler']>({ allowEmptyParams: true });
+  routes.get('/restate/health', () => ({ status: 200 }));
+  for (const route of opts.routes ?? []) routes.add(route.method, route.pattern, route.handler);
+  const ing: Ingress = {
+    backend: opts.backend,
+    schema: opts.schema,
+    limit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    cors: opts.cors ?? CORS_ANY,
+    now: opts.now ?? Date.now,
+    onError: opts.onError ?? ((err: unknown) => console.error('ingress: unexpected error', err)),
+    routes,
   };
 
   const onRequest = (req: AnyRequest, res: AnyResponse): void => {
-    handle(req, res).catch((err) => {
-      onError(err);
-      write(req, res, ingressError(500, 'internal error'));
+    handle(ing, req, res).catch((err) => {
+      ing.onError(err);
+      write(ing, req, res, ingressError(500, 'internal error'));
     });
   };
-
   const onCheckContinue = (req: AnyRequest, res: AnyResponse): void => {
-    if (declaredTooLarge(req)) {
-      tooLarge(req, res);
+    if (declaredTooLarge(ing, req)) {
+      tooLarge(ing, req, res);
       return;
     }
     (res as ServerResponse).writeContinue();
@@ -487,7 +441,7 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
   });
   return {
     port: listener.port,
-    addRoute: (route) => routes.push(compile(route)),
+    addRoute: (route) => routes.add(route.method, route.pattern, route.handler),
     close: () => listener.close(),
   };
 }

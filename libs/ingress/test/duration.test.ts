@@ -1,4 +1,5 @@
-import { contentTypeMatches, parseDuration } from '../src/index.ts';
+import { parseDuration } from '@stead/core';
+import { contentTypeMatches } from '../src/index.ts';
 
 const ms = (s: string) => {
   const r = parseDuration(s);

@@ -1,40 +1,26 @@
 import * as dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import {
+  type DiscoverOptions as CoreDiscoverOptions,
+  type DiscoveredEndpoint,
+  type DiscoveredService,
   ForbiddenAddressError,
   forbiddenAddressReason,
   forbiddenHostReason,
   type HandlerSchema,
   type HandlerType,
   type RetryPolicyOverrides,
-  type ServiceSchema,
+  type SchemaOptions,
   type ServiceType,
 } from '@stead/core';
-import { ResponseTooLargeError, request } from './http.ts';
+import { ResponseTooLargeError, request, type SimpleResponse } from './http.ts';
 
 /** Manifest versions we read, newest first (the `accept` header offers them all). */
 const MANIFEST_VERSIONS = [4, 3, 2];
 const MANIFEST_TYPE = (v: number) => `application/vnd.restate.endpointmanifest.v${v}+json`;
 
-export type DiscoveredService = Omit<ServiceSchema, 'revision' | 'deploymentId' | 'public'> & { public?: boolean };
-
-export interface DiscoveredEndpoint {
-  services: DiscoveredService[];
-  minProtocolVersion: number;
-  maxProtocolVersion: number;
-  protocolMode: 'BIDI_STREAM' | 'REQUEST_RESPONSE';
-  manifestVersion: number;
-  sdkVersion?: string;
-}
-
-export interface DiscoverOptions {
-  headers?: Record<string, string>;
-  useHttp11?: boolean;
-  timeoutMs?: number;
-  /** Allow link-local and cloud metadata addresses (refused by default, also after DNS resolution). */
-  allowLinkLocal?: boolean;
-  /** Largest manifest read (default 4 MiB); a larger answer is refused with 400. */
-  maxResponseBytes?: number;
+/** Options of one discovery request. */
+export interface DiscoverOptions extends CoreDiscoverOptions {
   /** How host names are resolved (default: the system resolver, as `dns.lookup`). */
   resolve?: ResolveAll;
 }
@@ -96,45 +82,9 @@ const HANDLER_TYPES: Record<string, HandlerType> = { EXCLUSIVE: 'EXCLUSIVE', SHA
 
 /** Fetches `{uri}/discover` and validates the endpoint manifest. */
 export async function discover(uri: string, opts: DiscoverOptions = {}): Promise<DiscoveredEndpoint> {
-  let base: URL;
-  try {
-    base = new URL(uri);
-  } catch {
-    throw new DiscoveryError(400, `'${uri}' is not a valid URL`);
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-    throw new DiscoveryError(400, `'${uri}' must be an http:// or https:// URL`);
-  }
+  const base = discoveryBase(uri, opts.allowLinkLocal === true);
   const url = new URL(`${base.pathname.replace(/\/$/, '')}/discover`, base);
-  const allowLinkLocal = opts.allowLinkLocal === true;
-  if (!allowLinkLocal) {
-    const reason = forbiddenHostReason(base.hostname);
-    if (reason !== undefined) throw new DiscoveryError(400, new ForbiddenAddressError(`'${uri}'`, reason).message);
-  }
-  const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES;
-  let res: Awaited<ReturnType<typeof request>>;
-  try {
-    res = await request(url, {
-      method: 'GET',
-      headers: { ...opts.headers, accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', ') },
-      useHttp11: opts.useHttp11 ?? false,
-      timeoutMs: opts.timeoutMs ?? 10_000,
-      maxBodyBytes: maxResponseBytes,
-      ...(allowLinkLocal ? {} : { lookup: guardedLookup(base.hostname, opts.resolve) }),
-    });
-  } catch (err) {
-    // HTTP/2 reports a failed connect as a cancelled stream caused by the lookup's error.
-    const forbidden = causeOf(err, ForbiddenAddressError);
-    if (forbidden !== undefined) throw new DiscoveryError(400, forbidden.message);
-    if (err instanceof ResponseTooLargeError) {
-      throw new DiscoveryError(
-        400,
-        `the discovery answer of ${url.href} is larger than the limit of ${maxResponseBytes} bytes (--max-discovery-response-size)`,
-      );
-    }
-    const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
-    throw new DiscoveryError(500, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
-  }
+  const res = await fetchManifest(url, base.hostname, opts);
   if (res.status !== 200) {
     const text = res.body.toString('utf8').slice(0, 300);
     throw new DiscoveryError(
@@ -164,6 +114,52 @@ export async function discover(uri: string, opts: DiscoverOptions = {}): Promise
     manifestVersion,
     ...(typeof sdk === 'string' ? { sdkVersion: sdk } : {}),
   };
+}
+
+/** The endpoint's URL: http(s), and not a link-local or metadata host unless allowed. */
+function discoveryBase(uri: string, allowLinkLocal: boolean): URL {
+  let base: URL;
+  try {
+    base = new URL(uri);
+  } catch {
+    throw new DiscoveryError(400, `'${uri}' is not a valid URL`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    throw new DiscoveryError(400, `'${uri}' must be an http:// or https:// URL`);
+  }
+  if (!allowLinkLocal) {
+    const reason = forbiddenHostReason(base.hostname);
+    if (reason !== undefined) throw new DiscoveryError(400, new ForbiddenAddressError(`'${uri}'`, reason).message);
+  }
+  return base;
+}
+
+/** GET of the manifest; a transport failure becomes a DiscoveryError (400 refused address or too large, else 500). */
+async function fetchManifest(url: URL, hostname: string, opts: DiscoverOptions): Promise<SimpleResponse> {
+  const allowLinkLocal = opts.allowLinkLocal === true;
+  const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES;
+  try {
+    return await request(url, {
+      method: 'GET',
+      headers: { ...opts.headers, accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', ') },
+      useHttp11: opts.useHttp11 ?? false,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      maxBodyBytes: maxResponseBytes,
+      ...(allowLinkLocal ? {} : { lookup: guardedLookup(hostname, opts.resolve) }),
+    });
+  } catch (err) {
+    // HTTP/2 reports a failed connect as a cancelled stream caused by the lookup's error.
+    const forbidden = causeOf(err, ForbiddenAddressError);
+    if (forbidden !== undefined) throw new DiscoveryError(400, forbidden.message);
+    if (err instanceof ResponseTooLargeError) {
+      throw new DiscoveryError(
+        400,
+        `the discovery answer of ${url.href} is larger than the limit of ${maxResponseBytes} bytes (--max-discovery-response-size)`,
+      );
+    }
+    const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
+    throw new DiscoveryError(500, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
+  }
 }
 
 /** `err` or the first error of its `cause` chain that is a `cls`. */
@@ -212,79 +208,78 @@ export function parseManifest(json: unknown, source = 'the endpoint'): Omit<Disc
   }
   if (!Array.isArray(json.services)) throw bad('services must be an array');
   const names = new Set<string>();
-  const services = json.services.map((s, i): DiscoveredService => {
-    const where = `services[${i}]`;
-    if (!isObj(s)) throw bad(`${where} must be an object`);
-    if (typeof s.name !== 'string' || s.name === '') throw bad(`${where}.name must be a non-empty string`);
-    if (names.has(s.name)) throw bad(`service '${s.name}' appears twice`);
-    names.add(s.name);
-    const ty = typeof s.ty === 'string' ? SERVICE_TYPES[s.ty] : undefined;
-    if (!ty) throw bad(`${where}.ty must be SERVICE, VIRTUAL_OBJECT or WORKFLOW`);
-    if (!Array.isArray(s.handlers)) throw bad(`${where}.handlers must be an array`);
-    const handlerNames = new Set<string>();
-    const handlers = s.handlers.map((h, j): HandlerSchema => {
-      const hw = `${where}.handlers[${j}]`;
-      if (!isObj(h)) throw bad(`${hw} must be an object`);
-      if (typeof h.name !== 'string' || h.name === '') throw bad(`${hw}.name must be a non-empty string`);
-      if (handlerNames.has(h.name)) throw bad(`handler '${s.name}/${h.name}' appears twice`);
-      handlerNames.add(h.name);
-      let hty: HandlerType | undefined;
-      if (h.ty !== undefined && h.ty !== null) {
-        hty = typeof h.ty === 'string' ? HANDLER_TYPES[h.ty] : undefined;
-        if (!hty) throw bad(`${hw}.ty must be EXCLUSIVE, SHARED or WORKFLOW`);
-      } else if (ty === 'VIRTUAL_OBJECT') hty = 'EXCLUSIVE';
-      else if (ty === 'WORKFLOW') hty = 'SHARED';
-      if (ty === 'SERVICE' && hty !== undefined) throw bad(`${hw}: handlers of a plain service have no type`);
-      const input = isObj(h.input)
-        ? {
-            ...(typeof h.input.contentType === 'string' ? { contentType: h.input.contentType } : {}),
-            ...(typeof h.input.required === 'boolean' ? { required: h.input.required } : {}),
-            ...(h.input.jsonSchema !== undefined ? { jsonSchema: h.input.jsonSchema } : {}),
-          }
-        : undefined;
-      const output = isObj(h.output)
-        ? {
-            ...(typeof h.output.contentType === 'string' ? { contentType: h.output.contentType } : {}),
-            ...(typeof h.output.setContentTypeIfEmpty === 'boolean'
-              ? { setContentTypeIfEmpty: h.output.setContentTypeIfEmpty }
-              : {}),
-            ...(h.output.jsonSchema !== undefined ? { jsonSchema: h.output.jsonSchema } : {}),
-          }
-        : undefined;
-      return dropUndefined({
-        name: h.name,
-        ty: hty,
-        input,
-        output,
-        public: h.ingressPrivate === true ? false : undefined,
-        documentation: typeof h.documentation === 'string' ? h.documentation : undefined,
-        metadata: isObj(h.metadata) ? (h.metadata as Record<string, string>) : undefined,
-        inactivityTimeoutMs: optNumber(h, 'inactivityTimeout', hw),
-        abortTimeoutMs: optNumber(h, 'abortTimeout', hw),
-        idempotencyRetentionMs: optNumber(h, 'idempotencyRetention', hw),
-        journalRetentionMs: optNumber(h, 'journalRetention', hw),
-        workflowCompletionRetentionMs: optNumber(h, 'workflowCompletionRetention', hw),
-        retryPolicy: parseRetryPolicy(h, hw),
-      });
-    });
-    if (ty === 'WORKFLOW' && handlers.filter((h) => h.ty === 'WORKFLOW').length !== 1) {
-      throw bad(`workflow '${s.name}' must have exactly one handler of type WORKFLOW`);
-    }
-    return dropUndefined({
-      name: s.name,
-      ty,
-      handlers,
-      public: s.ingressPrivate === true ? false : undefined,
-      documentation: typeof s.documentation === 'string' ? s.documentation : undefined,
-      metadata: isObj(s.metadata) ? (s.metadata as Record<string, string>) : undefined,
-      inactivityTimeoutMs: optNumber(s, 'inactivityTimeout', where),
-      abortTimeoutMs: optNumber(s, 'abortTimeout', where),
-      idempotencyRetentionMs: optNumber(s, 'idempotencyRetention', where),
-      journalRetentionMs: optNumber(s, 'journalRetention', where),
-      retryPolicy: parseRetryPolicy(s, where),
-    });
-  });
+  const services = json.services.map((s, i) => parseService(s, `services[${i}]`, names));
   return { services, minProtocolVersion: min, maxProtocolVersion: max, protocolMode: mode };
+}
+
+/** `o.name` when it is a non-empty string not in `seen` (added to it); `what` names it in the error. */
+function uniqueName(o: Obj, where: string, seen: Set<string>, what: (name: string) => string): string {
+  if (typeof o.name !== 'string' || o.name === '') throw bad(`${where}.name must be a non-empty string`);
+  if (seen.has(o.name)) throw bad(`${what(o.name)} appears twice`);
+  seen.add(o.name);
+  return o.name;
+}
+
+function parseService(s: unknown, where: string, names: Set<string>): DiscoveredService {
+  if (!isObj(s)) throw bad(`${where} must be an object`);
+  const name = uniqueName(s, where, names, (n) => `service '${n}'`);
+  const ty = typeof s.ty === 'string' ? SERVICE_TYPES[s.ty] : undefined;
+  if (!ty) throw bad(`${where}.ty must be SERVICE, VIRTUAL_OBJECT or WORKFLOW`);
+  if (!Array.isArray(s.handlers)) throw bad(`${where}.handlers must be an array`);
+  const handlerNames = new Set<string>();
+  const handlers = s.handlers.map((h, j) => parseHandler(h, `${where}.handlers[${j}]`, name, ty, handlerNames));
+  if (ty === 'WORKFLOW' && handlers.filter((h) => h.ty === 'WORKFLOW').length !== 1) {
+    throw bad(`workflow '${name}' must have exactly one handler of type WORKFLOW`);
+  }
+  return dropUndefined({ name, ty, handlers, ...schemaOptions(s, where) });
+}
+
+function parseHandler(h: unknown, hw: string, service: string, ty: ServiceType, names: Set<string>): HandlerSchema {
+  if (!isObj(h)) throw bad(`${hw} must be an object`);
+  const name = uniqueName(h, hw, names, (n) => `handler '${service}/${n}'`);
+  let hty: HandlerType | undefined;
+  if (h.ty !== undefined && h.ty !== null) {
+    hty = typeof h.ty === 'string' ? HANDLER_TYPES[h.ty] : undefined;
+    if (!hty) throw bad(`${hw}.ty must be EXCLUSIVE, SHARED or WORKFLOW`);
+  } else if (ty === 'VIRTUAL_OBJECT') hty = 'EXCLUSIVE';
+  else if (ty === 'WORKFLOW') hty = 'SHARED';
+  if (ty === 'SERVICE' && hty !== undefined) throw bad(`${hw}: handlers of a plain service have no type`);
+  return dropUndefined({
+    name,
+    ty: hty,
+    input: isObj(h.input)
+      ? pick(h.input, { contentType: 'string', required: 'boolean', jsonSchema: 'any' })
+      : undefined,
+    output: isObj(h.output)
+      ? pick(h.output, { contentType: 'string', setContentTypeIfEmpty: 'boolean', jsonSchema: 'any' })
+      : undefined,
+    ...schemaOptions(h, hw),
+    workflowCompletionRetentionMs: optNumber(h, 'workflowCompletionRetention', hw),
+  });
+}
+
+/** The fields of `o` named in `types` whose value has that type (`any`: defined), in the order of `types`. */
+function pick(o: Obj, types: Record<string, 'string' | 'boolean' | 'any'>): Record<string, any> {
+  const out: Record<string, unknown> = {};
+  for (const [field, type] of Object.entries(types)) {
+    const v = o[field];
+    if (type === 'any' ? v !== undefined : typeof v === type) out[field] = v;
+  }
+  return out;
+}
+
+/** What a manifest service and handler both may set: visibility, documentation, metadata, timeouts, retries. */
+function schemaOptions(o: Obj, where: string): SchemaOptions & { public?: boolean } {
+  return {
+    public: o.ingressPrivate === true ? false : undefined,
+    documentation: typeof o.documentation === 'string' ? o.documentation : undefined,
+    metadata: isObj(o.metadata) ? (o.metadata as Record<string, string>) : undefined,
+    inactivityTimeoutMs: optNumber(o, 'inactivityTimeout', where),
+    abortTimeoutMs: optNumber(o, 'abortTimeout', where),
+    idempotencyRetentionMs: optNumber(o, 'idempotencyRetention', where),
+    journalRetentionMs: optNumber(o, 'journalRetention', where),
+    retryPolicy: parseRetryPolicy(o, where),
+  };
 }
 
 /** The flat `retryPolicy*` fields of a manifest service or handler (manifest v3+), if any is set. */

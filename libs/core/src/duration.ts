@@ -1,6 +1,8 @@
 /**
- * Parses a duration the way Restate's ingress accepts `?delay=`: ISO 8601 (`PT10S`, `P1D`, `PT1H30M`) or the
- * "friendly" form (`10s`, `500ms`, `1m`, `1h 30m`, `1.5s`, `2 minutes`, `1d`, `1w`). Returns milliseconds,
+ * The one duration parser and formatter: ingress `?delay=`, admin `PATCH /services` options and settings.
+ *
+ * Parses a duration the way Restate accepts it: ISO 8601 (`PT10S`, `P1D`, `PT1H30M`) or the "friendly"
+ * (humantime) form (`10s`, `500ms`, `1m`, `1h 30m`, `1.5s`, `2 minutes`, `1d`, `1w`). Returns milliseconds,
  * or `{error}` with the reason.
  */
 export type DurationResult = { ms: number } | { error: string };
@@ -84,9 +86,42 @@ function parseFriendly(text: string): DurationResult {
   return { ms: Math.round(total) };
 }
 
-export function parseDuration(input: string): DurationResult {
+export interface ParseDurationOptions {
+  /** Accept a bare integer as milliseconds (settings do; Restate's `?delay=` does not). */
+  bareNumberMs?: boolean;
+}
+
+export function parseDuration(input: string, opts: ParseDurationOptions = {}): DurationResult {
   const text = input.trim();
   if (text === '') return { error: 'an empty string is not a valid duration' };
+  if (opts.bareNumberMs === true && /^\d+$/.test(text)) return { ms: Number(text) };
   if (/^[+-]?P/i.test(text)) return parseIso(text);
   return parseFriendly(text);
+}
+
+/** Formats milliseconds the way Restate prints durations (jiff "friendly", compact): `1d`, `1h 30m`, `1s 500ms`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return '0s';
+  const units: [number, string][] = [
+    [MS.day, 'd'],
+    [MS.hour, 'h'],
+    [MS.minute, 'm'],
+    [MS.second, 's'],
+    [MS.milli, 'ms'],
+  ];
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [size, unit] of units) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.join(' ');
+}
+
+/** Restate's timestamp format: RFC 3339 UTC with nine fractional digits. */
+export function formatTimestamp(ms: number): string {
+  const iso = new Date(ms).toISOString(); // 2026-01-01T00:00:00.123Z
+  return `${iso.slice(0, -1)}000000Z`;
 }
