@@ -2,6 +2,8 @@
  * Settings from flags (`--kebab-name value` or `--kebab-name=value`), environment (`STEAD_UPPER_SNAKE`)
  * and defaults, in that order of precedence. Every value is validated; all problems are reported at once.
  */
+import { parseDuration } from '@stead/core';
+
 export type SettingKind = 'string' | 'int' | 'bool' | 'duration' | 'bytes';
 
 export interface SettingSpec {
@@ -37,7 +39,6 @@ export function envName(name: string): string {
   return `STEAD_${kebab(name).replace(/-/g, '_').toUpperCase()}`;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const BYTE_UNITS: Record<string, number> = {
   '': 1,
   b: 1,
@@ -49,13 +50,10 @@ const BYTE_UNITS: Record<string, number> = {
   gib: 1024 ** 3,
 };
 
-/** Parses `250ms`, `10s`, `1m30s`, `2h`, or a plain number of milliseconds. */
+/** Parses `250ms`, `10s`, `1m30s`, `1h 30m`, `PT5M`, or a plain number of milliseconds (the one duration parser). */
 export function parseDurationMs(text: string): number | undefined {
-  const t = text.trim();
-  if (/^\d+$/.test(t)) return Number(t);
-  const parts = [...t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== t) return undefined;
-  return Math.round(parts.reduce((acc, p) => acc + Number(p[1]) * DURATION_UNITS[p[2]], 0));
+  const r = parseDuration(text, { bareNumberMs: true });
+  return 'ms' in r ? r.ms : undefined;
 }
 
 /** Parses `1048576`, `10MiB`, `512kb`. */
