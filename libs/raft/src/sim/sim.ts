@@ -126,7 +126,6 @@ class SimNode {
 
 interface Client {
   readonly id: number;
-  busyUntil: number;
   busy: boolean;
   leaderHint: NodeId;
   seq: number;
@@ -224,7 +223,7 @@ class Simulation {
       this.start(node);
     }
     for (let i = 0; i < 3; i++) {
-      this.clients.push({ id: i, busy: false, busyUntil: 0, leaderHint: '', seq: 0, seen: new Map() });
+      this.clients.push({ id: i, busy: false, leaderHint: '', seq: 0, seen: new Map() });
     }
   }
 
@@ -277,7 +276,7 @@ class Simulation {
           ? JSON.stringify({ ...n.raft.status(), applied: n.applied, members: n.raft.conf().members.map((m) => m.id) })
           : `${n.id} down${n.retired ? ' (retired)' : ''}`,
       );
-      const cl = this.clients.map((c) => `client ${c.id} busy=${c.busy} until ${c.busyUntil}`);
+      const cl = this.clients.map((c) => `client ${c.id} busy=${c.busy}`);
       this.fail(
         `cluster did not converge after faults stopped (liveness); probe ${JSON.stringify(probe?.index)}\n    ${[...st, ...cl].join('\n    ')}`,
       );
@@ -633,10 +632,6 @@ class Simulation {
 
   private drive(): void {
     for (const c of this.clients) {
-      if (c.busy && this.now >= c.busyUntil) {
-        // The client gives up: the outcome stays unknown.
-        this.clientDone.get(c.id)?.(undefined);
-      }
       if (c.busy || this.clientsStopped || !this.rng.chance(0.3)) continue;
       const members = this.committedConf.members.map((m) => m.id);
       const target = this.nodes.get(c.leaderHint)?.raft ? c.leaderHint : this.rng.pick(members);
@@ -678,17 +673,18 @@ class Simulation {
     }
   }
 
-  private readonly clientDone = new Map<number, Done>();
   private clientsStopped = false;
 
   private begin(c: Client, input: KvInput): Done {
     const record = this.history.begin(c.id, input);
     c.busy = true;
-    c.busyUntil = this.now + 80;
     let settled = false;
+    // The client gives up after 80 steps: the outcome stays unknown.
+    const giveUp = this.clock.setTimeout(() => done(undefined), 80);
     const done: Done = (out) => {
       if (settled) return;
       settled = true;
+      this.clock.clearTimeout(giveUp);
       record(out);
       c.busy = false;
       if (!out) return;
@@ -696,7 +692,6 @@ class Simulation {
       if (out.kind === 'get' && out.version) c.seen.set(input.key, out.version);
       if (out.kind === 'write' && out.ok && out.version) c.seen.set(input.key, out.version);
     };
-    this.clientDone.set(c.id, done);
     return done;
   }
 
