@@ -1,8 +1,9 @@
 // Sustained load: the 3-step handler at concurrency 32 for many minutes against Stead, then against
 // restate-server (each with a fresh SDK service process), printing every interval the throughput, p50/p99 of
-// that interval, the server's RSS and (Stead) its JS heap. Ends with the verdict on the sustained-load targets:
-// last-minute throughput >= 0.9 x first minute and >= Restate's, RSS growth after the first minute < 10 %
-// and RSS < 300 MiB. Writes the samples to benchmarks/results/soak-<timestamp>.json.
+// that interval, the server's RSS, (Stead) its JS heap, and the server's CPU time per request (which other
+// load on the machine barely moves). Ends with the verdict on the sustained-load targets: last-minute
+// throughput >= 0.9 x first minute and >= Restate's, RSS growth after the first minute < 10 % and RSS
+// < 300 MiB. Writes the samples to benchmarks/results/soak-<timestamp>.json.
 //
 //   npm run bench:soak                          10 minutes per server, a sample every 30 s
 //   npm run bench:soak -- --minutes 60 --every 5m
@@ -11,10 +12,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { parseDurationMs } from '@stead/core';
+import { parseDurationMs } from '@stead/runtime';
 import { Cleanup, REPO, ServiceProcess, waitFor } from '@stead/testing';
 import { percentile, post } from './load.ts';
-import { memory, register, type ServerName, startRestate, startStead, type Target } from './targets.ts';
+import { cpuSeconds, memory, register, type ServerName, startRestate, startStead, type Target } from './targets.ts';
 
 const SERVICE = new URL('./service.ts', import.meta.url).pathname;
 const USAGE =
@@ -79,6 +80,8 @@ interface Sample {
   p99: number;
   rssMiB: number;
   heapMiB: number;
+  /** Server CPU time (user + system, all threads) per completed request in the interval. */
+  cpuMsPerRequest: number;
 }
 
 async function heapMiB(t: Target): Promise<number> {
@@ -112,10 +115,12 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
   const start = performance.now();
   const end = start + o.durationMs;
   let windowStart = start;
+  let cpuAtWindowStart = cpuSeconds(t.pid);
   const sampler = setInterval(() => {
     const now = performance.now();
     const lat = window.sort((a, b) => a - b);
     const seconds = (now - windowStart) / 1000;
+    const cpu = cpuSeconds(t.pid);
     const sample: Sample = {
       atS: Math.round((now - start) / 1000),
       requests: lat.length,
@@ -125,7 +130,9 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
       p99: percentile(lat, 99),
       rssMiB: memory(t.pid).rssMiB,
       heapMiB: Number.NaN,
+      cpuMsPerRequest: ((cpu - cpuAtWindowStart) * 1000) / lat.length,
     };
+    cpuAtWindowStart = cpu;
     window = [];
     errors = 0;
     windowStart = now;
@@ -134,7 +141,8 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
       sample.heapMiB = h;
       process.stdout.write(
         `  ${t.name} ${String(sample.atS).padStart(5)} s: ${f(sample.throughput, 0)} req/s, p50 ${f(sample.p50, 1)} ms, ` +
-          `p99 ${f(sample.p99, 1)} ms, ${sample.errors} errors, RSS ${f(sample.rssMiB, 0)} MiB, heap ${f(h, 0)} MiB` +
+          `p99 ${f(sample.p99, 1)} ms, ${sample.errors} errors, RSS ${f(sample.rssMiB, 0)} MiB, heap ${f(h, 0)} MiB, ` +
+          `CPU ${f(sample.cpuMsPerRequest, 2)} ms/req` +
           `${firstError && sample.errors > 0 ? ` (first error: ${firstError})` : ''}\n`,
       );
     });

@@ -1,57 +1,72 @@
-import { hostname } from 'node:os';
-import {
-  DataDirError,
-  LevelDbLogServerStorage,
-  LogServerCore,
-  type LogServerGrpcServer,
-  serveLogServer,
-  updateNodes,
-} from '@stead/log';
+import { DataDirError, LevelDbLogServerStorage, LogServerCore, serveLogServer, updateNodes } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
-import { createLogger, createRegistry, type ProbeServer, readGauge, startProbeServer } from '@stead/observability';
-import { Gauge } from 'prom-client';
+import {
+  addressList,
+  createRegistry,
+  errorMessage,
+  NodeLifecycle,
+  type RunningNode,
+  readGauge,
+  requireNodeId,
+  resolveAdvertisedAddress,
+} from '@stead/runtime';
+import { Gauge, type Registry } from 'prom-client';
 import type { LogServerSettings } from './settings.ts';
 
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
-
-export interface RunningLogServer {
+export interface RunningLogServer extends RunningNode {
   readonly id: string;
   readonly grpcPort: number;
   readonly metricsPort: number;
-  shutdown(reason: string): Promise<void>;
 }
 
 /** Wires config → data dir (identity checked) → core → gRPC + probes (+ registration when a metadata store is given). */
 export async function startLogServer(s: LogServerSettings): Promise<RunningLogServer> {
   const zone = s.zone === 'none' ? undefined : s.zone;
-  const id = s.nodeId === 'auto' ? hostname() : s.nodeId;
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id))
-    throw new StartupError(`--node-id / STEAD_NODE_ID: '${id}' must be 1-64 letters, digits, '.', '_' or '-'`);
-  const base = createLogger('log-server');
-  const log = (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) =>
-    base(level, msg, { node: id, ...f });
-  let storage: LevelDbLogServerStorage;
-  try {
-    storage = await LevelDbLogServerStorage.open(s.dataDir, { clusterName: s.clusterName, nodeId: id });
-  } catch (e) {
-    if (e instanceof DataDirError) throw new StartupError(e.message);
-    throw new StartupError(`cannot open data dir ${s.dataDir}: ${(e as Error).message}`);
-  }
+  const id = requireNodeId(s.nodeId);
+  const node = new NodeLifecycle({
+    component: 'log-server',
+    fields: { node: id },
+    shutdownTimeoutMs: s.shutdownTimeout,
+  });
+  const storage = await node.start(
+    () => LevelDbLogServerStorage.open(s.dataDir, { clusterName: s.clusterName, nodeId: id }),
+    (e) => (e instanceof DataDirError ? e.message : `cannot open data dir ${s.dataDir}: ${errorMessage(e)}`),
+  );
+  node.onClose('storage', () => storage.close());
   const core = new LogServerCore(storage);
-  let server: LogServerGrpcServer;
-  try {
-    server = await serveLogServer(core, {
-      host: s.bindAddress,
-      port: s.nodePort,
-      identity: { nodeId: id, clusterName: s.clusterName },
-    });
-  } catch (e) {
-    await storage.close();
-    throw new StartupError(`cannot serve gRPC on ${s.bindAddress}:${s.nodePort}: ${(e as Error).message}`);
-  }
+  const identity = { nodeId: id, clusterName: s.clusterName };
+  const server = await node.start(
+    () => serveLogServer(core, { host: s.bindAddress, port: s.nodePort, identity }),
+    `cannot serve gRPC on ${s.bindAddress}:${s.nodePort}`,
+  );
+  node.onClose('grpc', () => server.close());
   const registry = createRegistry({ component: 'log-server', node: id });
+  registerLogServerMetrics(registry, core);
+  const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
+  const address = resolveAdvertisedAddress(s.advertisedAddress, server.port);
+  if (s.metadataAddress !== 'none') {
+    const entry = zone ? { address, zone } : { address };
+    await node.start(
+      () => register(s.metadataAddress, (c) => ({ ...c, logServers: { ...c.logServers, [id]: entry } })),
+      `cannot register in the metadata store at ${s.metadataAddress}`,
+    );
+  }
+  const grpc = `${s.bindAddress}:${server.port}`;
+  node.log('info', 'log server serving', { grpc, advertised: address, dataDir: s.dataDir, zone, metrics: probes.port });
+  return { id, grpcPort: server.port, metricsPort: probes.port, shutdown: (reason) => node.shutdown(reason) };
+}
+
+/** Applies `change` to the log nodes config in the metadata store at `addresses`. */
+async function register(addresses: string, change: Parameters<typeof updateNodes>[1]): Promise<void> {
+  const metadata = new GrpcMetadataClient({ addresses: addressList(addresses) });
+  try {
+    await updateNodes(metadata, change);
+  } finally {
+    await metadata.close();
+  }
+}
+
+function registerLogServerMetrics(registry: Registry, core: LogServerCore): void {
   const stat = (name: string, help: string, pick: () => number) => readGauge(registry, name, help, pick);
   stat('stead_log_server_stores', 'Store requests written', () => core.stats.stores);
   stat('stead_log_server_records', 'Records written', () => core.stats.records);
@@ -69,57 +84,4 @@ export async function startLogServer(s: LogServerSettings): Promise<RunningLogSe
       for (const [loglet, st] of core.loglets()) this.set({ loglet, sealed: String(st.sealed) }, Number(st.localTail));
     },
   });
-  let stopping = false;
-  let probes: ProbeServer;
-  try {
-    probes = await startProbeServer({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => !stopping });
-  } catch (e) {
-    await server.close();
-    await storage.close();
-    throw new StartupError(`cannot serve metrics on ${s.bindAddress}:${s.metricsPort}: ${(e as Error).message}`);
-  }
-  const address = s.advertisedAddress === 'auto' ? `${hostname()}:${server.port}` : s.advertisedAddress;
-  if (s.metadataAddress !== 'none') {
-    const metadata = new GrpcMetadataClient({ addresses: s.metadataAddress.split(',').map((a) => a.trim()) });
-    try {
-      await updateNodes(metadata, (c) => ({
-        ...c,
-        logServers: { ...c.logServers, [id]: zone ? { address, zone } : { address } },
-      }));
-    } catch (e) {
-      await probes.close();
-      await server.close();
-      await storage.close();
-      throw new StartupError(`cannot register in the metadata store at ${s.metadataAddress}: ${(e as Error).message}`);
-    } finally {
-      await metadata.close();
-    }
-  }
-  log('info', 'log server serving', {
-    grpc: `${s.bindAddress}:${server.port}`,
-    advertised: address,
-    dataDir: s.dataDir,
-    zone,
-    metrics: probes.port,
-  });
-  return {
-    id,
-    grpcPort: server.port,
-    metricsPort: probes.port,
-    async shutdown(reason) {
-      if (stopping) return;
-      stopping = true;
-      log('info', 'shutting down', { reason });
-      const timer = setTimeout(() => {
-        log('error', 'shutdown timed out; exiting', { timeoutMs: s.shutdownTimeout });
-        process.exit(1);
-      }, s.shutdownTimeout);
-      timer.unref();
-      await server.close();
-      await probes.close();
-      await storage.close();
-      clearTimeout(timer);
-      log('info', 'stopped');
-    },
-  };
 }

@@ -1,91 +1,71 @@
 import { createMetadataStore, type Logger, type MetadataStore } from '@stead/metadata';
-import { createLogger, createRegistry, type ProbeServer, startProbeServer } from '@stead/observability';
+import { createRegistry, NodeLifecycle, type RunningNode, StartupError } from '@stead/runtime';
 import { registerMetadataMetrics } from './metrics.ts';
-import { type MetadataStoreSettings, resolveConfig } from './settings.ts';
+import { type MetadataStoreSettings, type ResolvedConfig, resolveConfig } from './settings.ts';
 
-export interface RunningMetadataStore {
+export interface RunningMetadataStore extends RunningNode {
   readonly store: MetadataStore;
-  readonly probes: ProbeServer;
   readonly grpcPort: number;
-  /** Graceful stop: hand leadership over, stop serving, close the data dir. */
-  shutdown(reason: string): Promise<void>;
+  readonly metricsPort: number;
 }
 
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
-
-/** Wires config → member → gRPC + probes. Throws StartupError with a clear message for bad setups. */
+/**
+ * Wires config → member → gRPC + probes. Throws StartupError with a clear message for bad setups. A graceful
+ * stop hands leadership over, stops serving and closes the data dir.
+ */
 export async function startMetadataStore(s: MetadataStoreSettings): Promise<RunningMetadataStore> {
   const { config, problems } = resolveConfig(s);
   if (!config) throw new StartupError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-  const base = createLogger('metadata-store');
-  const log: Logger = {
-    debug: (m, f) => base('debug', m, { node: config.nodeId, ...f }),
-    info: (m, f) => base('info', m, { node: config.nodeId, ...f }),
-    warn: (m, f) => base('warn', m, { node: config.nodeId, ...f }),
-    error: (m, f) => base('error', m, { node: config.nodeId, ...f }),
-  };
-  let store: MetadataStore;
-  try {
-    store = await createMetadataStore({
-      nodeId: config.nodeId,
-      clusterName: s.clusterName,
-      dataDir: s.dataDir,
-      peers: config.peers,
-      join: s.join,
-      address: config.address,
-      grpcHost: s.bindAddress,
-      grpcPort: s.nodePort,
-      tickMs: s.tickInterval,
-      electionTicks: config.electionTicks,
-      heartbeatTicks: config.heartbeatTicks,
-      snapshotEvery: s.snapshotEvery,
-      maxValueBytes: s.maxValueSize,
-      writeTimeoutMs: s.writeTimeout,
-      logger: log,
-    });
-  } catch (e) {
-    throw new StartupError((e as Error).message);
-  }
-  let stopping = false;
+  const node = new NodeLifecycle({
+    component: 'metadata-store',
+    fields: { node: config.nodeId },
+    shutdownTimeoutMs: s.shutdownTimeout,
+  });
+  const store = await node.start(
+    () => openStore(s, config, metadataLogger(node)),
+    (e) => (e as Error).message,
+  );
+  node.onClose('store', () => store.close({ handOver: true }));
   const registry = createRegistry({ component: 'metadata-store', node: config.nodeId });
   registerMetadataMetrics(registry, store.node);
-  let probes: ProbeServer;
-  try {
-    probes = await startProbeServer({
-      host: s.bindAddress,
-      port: s.metricsPort,
-      registry,
-      ready: () => !stopping && store.node.isReady(),
-    });
-  } catch (e) {
-    await store.close();
-    throw new StartupError(`cannot serve metrics on ${s.bindAddress}:${s.metricsPort}: ${(e as Error).message}`);
-  }
-  log.info('metadata store serving', {
+  const ready = () => store.node.isReady();
+  const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready });
+  node.log('info', 'metadata store serving', {
     grpc: `${s.bindAddress}:${store.grpcPort}`,
     advertised: config.address,
     metrics: `${s.bindAddress}:${probes.port}`,
     cluster: s.clusterName,
   });
+  const shutdown = (reason: string) => node.shutdown(reason);
+  return { store, grpcPort: store.grpcPort!, metricsPort: probes.port, shutdown };
+}
+
+function openStore(s: MetadataStoreSettings, config: ResolvedConfig, logger: Logger): Promise<MetadataStore> {
+  return createMetadataStore({
+    nodeId: config.nodeId,
+    clusterName: s.clusterName,
+    dataDir: s.dataDir,
+    peers: config.peers,
+    join: s.join,
+    address: config.address,
+    grpcHost: s.bindAddress,
+    grpcPort: s.nodePort,
+    tickMs: s.tickInterval,
+    electionTicks: config.electionTicks,
+    heartbeatTicks: config.heartbeatTicks,
+    snapshotEvery: s.snapshotEvery,
+    maxValueBytes: s.maxValueSize,
+    writeTimeoutMs: s.writeTimeout,
+    logger,
+  });
+}
+
+/** The metadata library's logger interface over the node's log lines. */
+function metadataLogger(node: NodeLifecycle): Logger {
   return {
-    store,
-    probes,
-    grpcPort: store.grpcPort!,
-    async shutdown(reason) {
-      if (stopping) return;
-      stopping = true;
-      log.info('shutting down', { reason });
-      const timer = setTimeout(() => {
-        log.error('shutdown timed out; exiting', { timeoutMs: s.shutdownTimeout });
-        process.exit(1);
-      }, s.shutdownTimeout);
-      timer.unref();
-      await store.close({ handOver: true });
-      await probes.close();
-      clearTimeout(timer);
-      log.info('stopped');
-    },
+    debug: (m, f) => node.log('debug', m, f),
+    info: (m, f) => node.log('info', m, f),
+    warn: (m, f) => node.log('warn', m, f),
+    error: (m, f) => node.log('error', m, f),
   };
 }

@@ -1,3 +1,2 @@
-export * from './app.ts';
-export * from './metrics.ts';
-export * from './settings.ts';
+// No other package imports from the metadata-store app: it is run through src/main.ts.
+export {};

@@ -1,5 +1,5 @@
 import type { MetadataNode } from '@stead/metadata';
-import { readGauge } from '@stead/observability';
+import { readGauge } from '@stead/runtime';
 import { Counter, type Registry } from 'prom-client';
 
 /** Exposes a member's Raft and store figures as `stead_metadata_*` metrics, read at scrape time. */

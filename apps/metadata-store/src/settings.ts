@@ -1,59 +1,46 @@
 import { hostname } from 'node:os';
-import type { Settings, SettingsSpec } from '@stead/core';
 import type { Member } from '@stead/raft';
+import {
+  addressList,
+  nodeIdProblem,
+  nodeSettings,
+  resolveNodeId,
+  type Settings,
+  type SettingsSpec,
+  setting,
+} from '@stead/runtime';
 
 /** Settings of the metadata-store deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
 export const metadataStoreSettings = {
-  nodeId: {
-    kind: 'string',
-    default: 'auto',
-    help: 'Id of this member (stable across restarts). `auto` = the host name (the pod name in a StatefulSet).',
-  },
-  clusterName: {
-    kind: 'string',
-    default: 'stead',
-    help: 'Name of the metadata cluster; stored in the data dir, which then refuses other clusters.',
-  },
-  peers: {
-    kind: 'string',
-    default: 'self',
-    help: 'Initial members as `id=host:port,...` (including this one), used on the first start only. `self` = a single-member store.',
-  },
-  join: {
-    kind: 'bool',
-    default: 'false',
-    help: 'Start without membership and wait to be added to a running cluster (AddMember).',
-  },
-  dataDir: {
-    kind: 'string',
-    default: './stead-data/metadata',
-    help: 'Where the Raft log, hard state and snapshots live.',
-  },
-  bindAddress: { kind: 'string', default: '0.0.0.0', help: 'Address the gRPC and metrics listeners bind to.' },
-  nodePort: { kind: 'int', default: '5122', min: 0, max: 65535, help: 'gRPC port: metadata API and Raft traffic.' },
-  advertisedAddress: {
-    kind: 'string',
-    default: 'auto',
-    help: 'host:port other members and clients use to reach this member. `auto` = from --peers, else hostname:node-port.',
-  },
-  metricsPort: { kind: 'int', default: '5123', min: 0, max: 65535, help: 'Port of /metrics, /health, /ready.' },
-  tickInterval: { kind: 'duration', default: '50ms', min: 1, max: 10_000, help: 'Length of one Raft tick.' },
-  electionTimeout: {
-    kind: 'duration',
-    default: '500ms',
-    min: 2,
-    help: 'Silence from the leader after which a follower campaigns (randomised up to twice this).',
-  },
-  heartbeatInterval: { kind: 'duration', default: '100ms', min: 1, help: 'Leader heartbeat period.' },
-  snapshotEvery: {
-    kind: 'int',
-    default: '5000',
-    min: 1,
-    help: 'Snapshot and compact the log every this many entries.',
-  },
-  maxValueSize: { kind: 'bytes', default: '1MiB', min: 1, max: 32 * 1024 * 1024, help: 'Largest value a put accepts.' },
-  writeTimeout: { kind: 'duration', default: '10s', min: 1, help: 'How long a write waits for its commit.' },
-  shutdownTimeout: { kind: 'duration', default: '10s', min: 1, help: 'Grace period for a clean shutdown.' },
+  ...nodeSettings({
+    nodeId: 'Id of this member (stable across restarts). `auto` = the host name (the pod name in a StatefulSet).',
+    nodePort: 'gRPC port: metadata API and Raft traffic.',
+    advertisedAddress:
+      'host:port other members and clients use to reach this member. `auto` = from --peers, else hostname:node-port.',
+  }),
+  clusterName: setting(
+    'string',
+    'stead',
+    'Name of the metadata cluster; stored in the data dir, which then refuses other clusters.',
+  ),
+  peers: setting(
+    'string',
+    'self',
+    'Initial members as `id=host:port,...` (including this one), used on the first start only. `self` = a single-member store.',
+  ),
+  join: setting('bool', 'false', 'Start without membership and wait to be added to a running cluster (AddMember).'),
+  dataDir: setting('string', './stead-data/metadata', 'Where the Raft log, hard state and snapshots live.'),
+  tickInterval: setting('duration', '50ms', 'Length of one Raft tick.', { min: 1, max: 10_000 }),
+  electionTimeout: setting(
+    'duration',
+    '500ms',
+    'Silence from the leader after which a follower campaigns (randomised up to twice this).',
+    { min: 2 },
+  ),
+  heartbeatInterval: setting('duration', '100ms', 'Leader heartbeat period.', { min: 1 }),
+  snapshotEvery: setting('int', '5000', 'Snapshot and compact the log every this many entries.', { min: 1 }),
+  maxValueSize: setting('bytes', '1MiB', 'Largest value a put accepts.', { min: 1, max: 32 * 1024 * 1024 }),
+  writeTimeout: setting('duration', '10s', 'How long a write waits for its commit.', { min: 1 }),
 } satisfies SettingsSpec;
 
 export type MetadataStoreSettings = Settings<typeof metadataStoreSettings>;
@@ -69,17 +56,13 @@ export interface ResolvedConfig {
 /** Derives member id, peers, address and tick counts; returns the problems found. */
 export function resolveConfig(s: MetadataStoreSettings): { config?: ResolvedConfig; problems: string[] } {
   const problems: string[] = [];
-  const nodeId = s.nodeId === 'auto' ? hostname() : s.nodeId;
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) {
-    problems.push(`--node-id / STEAD_NODE_ID: '${nodeId}' must be 1-64 letters, digits, '.', '_' or '-'`);
-  }
+  const nodeId = resolveNodeId(s.nodeId);
+  const idProblem = nodeIdProblem(nodeId);
+  if (idProblem) problems.push(idProblem);
   let peers: Member[] = [];
   if (s.peers !== 'self') {
     const seen = new Set<string>();
-    for (const part of s.peers
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean)) {
+    for (const part of addressList(s.peers)) {
       const m = /^([A-Za-z0-9._-]{1,64})=([^\s=,]+):(\d{1,5})$/.exec(part);
       if (!m || Number(m[3]) > 65535) {
         problems.push(`--peers / STEAD_PEERS: '${part}' is not id=host:port`);

@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 // The sequencer deployable: `node apps/sequencer/src/main.ts --help`.
-import { runDeployable } from '@stead/core';
-import { StartupError, startSequencer } from './app.ts';
+import { runNode } from '@stead/runtime';
+import { startSequencer } from './app.ts';
 import { sequencerSettings } from './settings.ts';
 
-runDeployable({
+runNode({
   name: 'sequencer',
-  title: 'orders appends of replicated loglets',
+  title: 'stead sequencer: orders appends of replicated loglets',
   spec: sequencerSettings,
   start: startSequencer,
-  isStartupError: (e) => e instanceof StartupError,
 });

@@ -1,149 +1,142 @@
-import { corsOriginsProblem, type SettingsSpec } from '@stead/core';
+import { corsOriginsProblem } from '@stead/core';
+import {
+  metricsPortSetting,
+  portSetting,
+  type Settings,
+  type SettingsSpec,
+  setting,
+  shutdownTimeoutSetting,
+} from '@stead/runtime';
+
+const onMaxAttemptsProblem = (v: string) => (v === 'pause' || v === 'kill' ? undefined : 'expected pause or kill');
 
 /** Settings of the all-in-one server. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
 export const serverSettings = {
-  dataDir: { kind: 'string', default: './stead-data', help: 'Where logs, partition stores and the schema live.' },
-  bindAddress: {
-    kind: 'string',
-    default: '0.0.0.0',
-    help: 'Address the ingress, admin and metrics listeners bind to (the node port has its own setting).',
-  },
-  nodeBindAddress: {
-    kind: 'string',
-    default: '127.0.0.1',
-    help:
-      'Address the node port binds to. Loopback by default: its gRPC API accepts metadata writes and membership ' +
-      'changes without authentication, so expose it (e.g. 0.0.0.0) only on a trusted network.',
-  },
-  ingressPort: { kind: 'int', default: '8080', min: 0, max: 65535, help: 'HTTP ingress port.' },
-  adminPort: { kind: 'int', default: '9070', min: 0, max: 65535, help: 'Admin REST API port.' },
-  nodePort: {
-    kind: 'int',
-    default: '5122',
-    min: 0,
-    max: 65535,
-    help: 'gRPC port: the embedded metadata store, node-to-node traffic.',
-  },
-  metricsPort: { kind: 'int', default: '5123', min: 0, max: 65535, help: 'Port of /metrics, /health, /ready.' },
-  partitions: { kind: 'int', default: '8', min: 1, max: 4096, help: 'Number of partitions (fixed at first start).' },
-  maxBodySize: { kind: 'bytes', default: '10MiB', min: 1, help: 'Largest ingress request body (413 above).' },
-  maxStateValueSize: {
-    kind: 'bytes',
-    default: '16MiB',
+  dataDir: setting('string', './stead-data', 'Where logs, partition stores and the schema live.'),
+  bindAddress: setting(
+    'string',
+    '0.0.0.0',
+    'Address the ingress, admin and metrics listeners bind to (the node port has its own setting).',
+  ),
+  nodeBindAddress: setting(
+    'string',
+    '127.0.0.1',
+    'Address the node port binds to. Loopback by default: its gRPC API accepts metadata writes and membership changes without authentication, so expose it (e.g. 0.0.0.0) only on a trusted network.',
+  ),
+  ingressPort: portSetting('8080', 'HTTP ingress port.'),
+  adminPort: portSetting('9070', 'Admin REST API port.'),
+  nodePort: portSetting('5122', 'gRPC port: the embedded metadata store, node-to-node traffic.'),
+  metricsPort: metricsPortSetting,
+  partitions: setting('int', '8', 'Number of partitions (fixed at first start).', { min: 1, max: 4096 }),
+  maxBodySize: setting('bytes', '10MiB', 'Largest ingress request body (413 above).', { min: 1 }),
+  maxStateValueSize: setting('bytes', '16MiB', 'Largest state value a handler may write (413 above).', { min: 1 }),
+  retryInitialInterval: setting('duration', '50ms', 'First delay between attempts.', { min: 1 }),
+  retryFactor: setting('int', '2', 'Backoff multiplier between attempts.', { min: 1, max: 10 }),
+  retryMaxInterval: setting('duration', '10s', 'Longest delay between attempts.', { min: 1 }),
+  retryMaxAttempts: setting(
+    'int',
+    '70',
+    'Attempts (including the first) before --retry-on-max-attempts applies; 0 = retry forever.',
+    { min: 0 },
+  ),
+  retryOnMaxAttempts: setting(
+    'string',
+    'pause',
+    'What happens when the attempts run out: pause (resume through the admin API) or kill.',
+    { check: onMaxAttemptsProblem },
+  ),
+  inactivityTimeout: setting('duration', '60s', 'Silence from an endpoint after which it is asked to suspend.', {
     min: 1,
-    help: 'Largest state value a handler may write (413 above).',
-  },
-  retryInitialInterval: { kind: 'duration', default: '50ms', min: 1, help: 'First delay between attempts.' },
-  retryFactor: { kind: 'int', default: '2', min: 1, max: 10, help: 'Backoff multiplier between attempts.' },
-  retryMaxInterval: { kind: 'duration', default: '10s', min: 1, help: 'Longest delay between attempts.' },
-  retryMaxAttempts: {
-    kind: 'int',
-    default: '70',
-    min: 0,
-    help: 'Attempts (including the first) before --retry-on-max-attempts applies; 0 = retry forever.',
-  },
-  retryOnMaxAttempts: {
-    kind: 'string',
-    default: 'pause',
-    help: 'What happens when the attempts run out: pause (resume through the admin API) or kill.',
-  },
-  inactivityTimeout: {
-    kind: 'duration',
-    default: '60s',
-    min: 1,
-    help: 'Silence from an endpoint after which it is asked to suspend.',
-  },
-  abortTimeout: {
-    kind: 'duration',
-    default: '10m',
-    min: 1,
-    help: 'Time after the suspension request before the attempt is aborted and retried.',
-  },
-  defaultJournalRetention: {
-    kind: 'duration',
-    default: '1d',
-    min: 0,
-    help: 'How long a completed invocation (status, result, journal) stays queryable; 0 = forget at once.',
-  },
-  defaultIdempotencyRetention: {
-    kind: 'duration',
-    default: '1d',
-    min: 0,
-    help: 'How long the result of an invocation with an idempotency key is kept.',
-  },
-  defaultWorkflowCompletionRetention: {
-    kind: 'duration',
-    default: '1d',
-    min: 0,
-    help: 'How long a completed workflow run (result, state, promises) is kept.',
-  },
-  httpIdleTimeout: {
-    kind: 'duration',
-    default: '60s',
-    min: 1,
-    help: 'An ingress or admin connection (HTTP/1.1 or HTTP/2) with no request in flight for this long is closed.',
-  },
-  maxConnections: {
-    kind: 'int',
-    default: '10000',
-    min: 1,
-    help: 'Most open connections per HTTP listener (ingress, admin); a connection over it is closed at once.',
-  },
-  corsAllowedOrigins: {
-    kind: 'string',
-    default: '*',
-    check: corsOriginsProblem,
-    help: "Browser origins that may call the ingress: '*' (any, never with credentials), a comma-separated list (https://app.example.com,http://localhost:3000), or 'none'.",
-  },
-  adminCorsAllowedOrigins: {
-    kind: 'string',
-    default: 'none',
-    check: corsOriginsProblem,
-    help: "Browser origins that may call the admin API: 'none' (same origin only, as the web UI), a comma-separated list, or '*' (any, never with credentials).",
-  },
-  corsAllowCredentials: {
-    kind: 'bool',
-    default: 'false',
-    help: 'Answer access-control-allow-credentials to origins in an explicit CORS list (never to *).',
-  },
-  allowLinkLocalDeployments: {
-    kind: 'bool',
-    default: 'false',
-    help: 'Allow registering deployments at link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata.google.internal).',
-  },
-  maxDiscoveryResponseSize: {
-    kind: 'bytes',
-    default: '4MiB',
-    min: 1,
-    help: 'Largest endpoint manifest read when registering a deployment (a larger one is refused with 400).',
-  },
-  maxConcurrentInvocations: {
-    kind: 'int',
-    default: '1000',
-    min: 1,
-    help:
-      'Most invocation attempts running at once; more wait in a FIFO queue and start as running ones end, suspend ' +
-      'or fail. An attempt blocked on a call to a waiting one holds its slot until it suspends (--inactivity-timeout).',
-  },
-  maxPartitionBacklog: {
-    kind: 'int',
-    default: '4000',
-    min: 1,
-    help:
-      'Most records a partition may have appended but not yet applied; above it new ingress requests for that ' +
-      'partition (call, send, attach, awakeable completion) are refused with 503 and Retry-After.',
-  },
-  partitionCacheSize: {
-    kind: 'bytes',
-    default: '32MiB',
-    min: 0,
-    help: 'Read cache of the partition stores, shared by all partitions (counted with per-entry overhead).',
-  },
-  logCacheSize: {
-    kind: 'bytes',
-    default: '8MiB',
-    min: 0,
-    help: 'Recent log records kept in memory for the partition processors that tail the logs, shared by all logs.',
-  },
-  shutdownTimeout: { kind: 'duration', default: '20s', min: 1, help: 'Grace period for a clean shutdown.' },
+  }),
+  abortTimeout: setting(
+    'duration',
+    '10m',
+    'Time after the suspension request before the attempt is aborted and retried.',
+    { min: 1 },
+  ),
+  defaultJournalRetention: setting(
+    'duration',
+    '1d',
+    'How long a completed invocation (status, result, journal) stays queryable; 0 = forget at once.',
+    { min: 0 },
+  ),
+  defaultIdempotencyRetention: setting(
+    'duration',
+    '1d',
+    'How long the result of an invocation with an idempotency key is kept.',
+    { min: 0 },
+  ),
+  defaultWorkflowCompletionRetention: setting(
+    'duration',
+    '1d',
+    'How long a completed workflow run (result, state, promises) is kept.',
+    { min: 0 },
+  ),
+  httpIdleTimeout: setting(
+    'duration',
+    '60s',
+    'An ingress or admin connection (HTTP/1.1 or HTTP/2) with no request in flight for this long is closed.',
+    { min: 1 },
+  ),
+  maxConnections: setting(
+    'int',
+    '10000',
+    'Most open connections per HTTP listener (ingress, admin); a connection over it is closed at once.',
+    { min: 1 },
+  ),
+  corsAllowedOrigins: setting(
+    'string',
+    '*',
+    "Browser origins that may call the ingress: '*' (any, never with credentials), a comma-separated list (https://app.example.com,http://localhost:3000), or 'none'.",
+    { check: corsOriginsProblem },
+  ),
+  adminCorsAllowedOrigins: setting(
+    'string',
+    'none',
+    "Browser origins that may call the admin API: 'none' (same origin only, as the web UI), a comma-separated list, or '*' (any, never with credentials).",
+    { check: corsOriginsProblem },
+  ),
+  corsAllowCredentials: setting(
+    'bool',
+    'false',
+    'Answer access-control-allow-credentials to origins in an explicit CORS list (never to *).',
+  ),
+  allowLinkLocalDeployments: setting(
+    'bool',
+    'false',
+    'Allow registering deployments at link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata.google.internal).',
+  ),
+  maxDiscoveryResponseSize: setting(
+    'bytes',
+    '4MiB',
+    'Largest endpoint manifest read when registering a deployment (a larger one is refused with 400).',
+    { min: 1 },
+  ),
+  maxConcurrentInvocations: setting(
+    'int',
+    '1000',
+    'Most invocation attempts running at once; more wait in a FIFO queue and start as running ones end, suspend or fail. An attempt blocked on a call to a waiting one holds its slot until it suspends (--inactivity-timeout).',
+    { min: 1 },
+  ),
+  maxPartitionBacklog: setting(
+    'int',
+    '4000',
+    'Most records a partition may have appended but not yet applied; above it new ingress requests for that partition (call, send, attach, awakeable completion) are refused with 503 and Retry-After.',
+    { min: 1 },
+  ),
+  partitionCacheSize: setting(
+    'bytes',
+    '32MiB',
+    'Read cache of the partition stores, shared by all partitions (counted with per-entry overhead).',
+    { min: 0 },
+  ),
+  logCacheSize: setting(
+    'bytes',
+    '8MiB',
+    'Recent log records kept in memory for the partition processors that tail the logs, shared by all logs.',
+    { min: 0 },
+  ),
+  shutdownTimeout: shutdownTimeoutSetting('20s'),
 } satisfies SettingsSpec;
+
+export type ServerSettings = Settings<typeof serverSettings>;

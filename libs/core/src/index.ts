@@ -1,10 +1,48 @@
-export * from './address-policy.ts';
-export * from './config.ts';
-export * from './cors.ts';
-export * from './deployable.ts';
-export * from './hash.ts';
-export * from './http-idle.ts';
-export * from './ids.ts';
-export * from './invocation.ts';
-export * from './invocation-options.ts';
-export * from './schema.ts';
+export { ForbiddenAddressError, forbiddenAddressReason, forbiddenHostReason } from './address-policy.ts';
+export {
+  CORS_ANY,
+  CORS_NONE,
+  type CorsPolicy,
+  corsHeaders,
+  corsOriginsProblem,
+  corsPolicy,
+  parseCorsOrigins,
+} from './cors.ts';
+export { partitionKeyOf, partitionOf } from './hash.ts';
+export {
+  closeIdleHttp1Connections,
+  closeIdleHttp2Session,
+  DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+} from './http-idle.ts';
+export { newInvocationId, parseAwakeableId, parseInvocationId, signalId } from './ids.ts';
+export {
+  type ControlOperation,
+  type IngressBackend,
+  type IngressRequest,
+  InputError,
+  type InvocationBackend,
+  type InvocationDescription,
+  type InvocationOutcome,
+  type InvocationQuery,
+  MAX_EXECUTION_TIME_MS,
+  OverloadedError,
+  type SendReceipt,
+} from './invocation.ts';
+export {
+  type InvocationDefaults,
+  type InvocationOptions,
+  invocationRetention,
+  RESTATE_INVOCATION_DEFAULTS,
+  resolveInvocationOptions,
+  serviceOptions,
+} from './invocation-options.ts';
+export type {
+  DeploymentSchema,
+  HandlerSchema,
+  HandlerType,
+  RetryPolicyOverrides,
+  SchemaView,
+  ServiceSchema,
+  ServiceType,
+} from './schema.ts';

@@ -1,4 +1,4 @@
-import { FIRST_AWAKEABLE_SIGNAL_INDEX, newInvocationId, parseAwakeableId, signalId } from '../src/index.ts';
+import { FIRST_AWAKEABLE_SIGNAL_INDEX, newInvocationId, parseAwakeableId, signalId } from '../src/ids.ts';
 
 describe('awakeable ids', () => {
   const inv = newInvocationId(42n);

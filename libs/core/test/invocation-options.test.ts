@@ -1,12 +1,11 @@
 import {
   completionRetention,
   RESTATE_INVOCATION_DEFAULTS as D,
-  type HandlerSchema,
   invocationRetention,
   resolveInvocationOptions,
-  type ServiceSchema,
   serviceOptions,
-} from '../src/index.ts';
+} from '../src/invocation-options.ts';
+import type { HandlerSchema, ServiceSchema } from '../src/schema.ts';
 
 const svc = (extra: Partial<ServiceSchema> = {}, handlers: HandlerSchema[] = [{ name: 'h' }]): ServiceSchema => ({
   name: 'S',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { metadata as pb } from '@stead/proto';
+import { type UnaryMethod, unaryCall } from '@stead/runtime';
 import { isRetryable, MetadataError } from './errors.ts';
 import { fromGrpcError, GRPC_MAX_MESSAGE_BYTES } from './grpc.ts';
 import type { MetadataNode, RequestIdentity } from './node.ts';
@@ -146,13 +147,7 @@ export class GrpcMetadataClient implements MetadataClient {
 
   /** Runs one RPC with leader discovery and retries. */
   private async call<Req, Res>(
-    invoke: (
-      c: pb.MetadataServiceClient,
-      req: Req,
-      md: grpc.Metadata,
-      opts: Partial<grpc.CallOptions>,
-      cb: (e: grpc.ServiceError | null, r: Res) => void,
-    ) => unknown,
+    invoke: (c: pb.MetadataServiceClient, ...call: Parameters<UnaryMethod<Req, Res>>) => unknown,
     req: Req,
   ): Promise<Res> {
     const deadline = Date.now() + this.timeoutMs;
@@ -162,14 +157,9 @@ export class GrpcMetadataClient implements MetadataClient {
       if (this.closed) throw new MetadataError('closed', 'client is closed');
       const addr = this.pick();
       try {
-        return await new Promise<Res>((resolve, reject) => {
-          invoke(
-            this.client(addr),
-            req,
-            new grpc.Metadata(),
-            { deadline: Math.min(deadline, Date.now() + this.attemptTimeoutMs) },
-            (e, r) => (e ? reject(fromGrpcError(e)) : resolve(r)),
-          );
+        return await unaryCall<Req, Res>((...call) => invoke(this.client(addr), ...call), req, {
+          deadline: Math.min(deadline, Date.now() + this.attemptTimeoutMs),
+          mapError: fromGrpcError,
         });
       } catch (e) {
         const err = e as MetadataError;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { metadata as pb } from '@stead/proto';
 import type { Member, Message } from '@stead/raft';
+import { listenGrpc } from '@stead/runtime';
 import { memberToPb, messageFromPb, messageToPb } from './codec.ts';
 import { MetadataError, type MetadataErrorCode } from './errors.ts';
 import { type Logger, silentLogger } from './log.ts';
@@ -322,24 +323,6 @@ export async function serveMetadata(
     'grpc.max_send_message_length': GRPC_MAX_MESSAGE_BYTES,
   });
   addMetadataServices(server, node, opts.logger);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.host ?? '0.0.0.0'}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  return {
-    server,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 1000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
-  };
+  const serving = await listenGrpc(server, opts.host ?? '0.0.0.0', opts.port, 1000);
+  return { server, port: serving.port, close: serving.close };
 }

@@ -1,9 +1,6 @@
-export * from './client.ts';
-export * from './codec.ts';
-export * from './errors.ts';
-export * from './grpc.ts';
-export * from './log.ts';
-export * from './node.ts';
-export * from './state.ts';
-export * from './storage.ts';
-export * from './store.ts';
+export { GrpcMetadataClient, type MetadataClient } from './client.ts';
+export { MetadataError } from './errors.ts';
+export type { Logger } from './log.ts';
+export type { MetadataNode } from './node.ts';
+export { Precondition } from './state.ts';
+export { createMetadataStore, type MetadataStore } from './store.ts';

@@ -1,2 +1,2 @@
-export * from './logging.ts';
-export * from './metrics.ts';
+export { createLogger, type Logger, type LogLevel } from './logging.ts';
+export { createRegistry, type ProbeServer, readGauge, startProbeServer } from './metrics.ts';

@@ -1,5 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
-
 export const MAX_MESSAGE_BYTES = 64 << 20;
 
 export const CHANNEL_OPTIONS = {
@@ -14,27 +12,5 @@ export const CLIENT_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 1_000,
 };
 
-export interface ServingGrpc {
-  port: number;
-  close(): Promise<void>;
-}
-
-/** Binds a gRPC server (insecure, loopback or wherever told); `close` drains for up to 2 s, then forces. */
-export async function listenGrpc(server: grpc.Server, host: string, port: number): Promise<ServingGrpc> {
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  return {
-    port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => server.forceShutdown(), 2_000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
-  };
-}
+/** One gRPC listen/close for every server: the node runtime's. */
+export { listenGrpc, type ServingGrpc } from '@stead/runtime';

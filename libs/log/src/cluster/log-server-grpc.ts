@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { logServer as pb } from '@stead/proto';
+import { type UnaryMethod, unaryCall } from '@stead/runtime';
 import type {
   GetDigestResponse,
   GetRecordsResponse,
@@ -166,10 +167,6 @@ export class GrpcLogServerClient implements LogServerApi {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 
-  private deadline(): Partial<grpc.CallOptions> {
-    return { deadline: Date.now() + this.timeoutMs };
-  }
-
   private openStream(): grpc.ClientDuplexStream<pb.StoreRequest, pb.StoreResponse> {
     if (this.stream) return this.stream;
     const s = this.client.storeStream();
@@ -215,25 +212,15 @@ export class GrpcLogServerClient implements LogServerApi {
     });
   }
 
-  private call<Req, Res>(
-    method: (
-      req: Req,
-      md: grpc.Metadata,
-      opts: Partial<grpc.CallOptions>,
-      cb: (e: grpc.ServiceError | null, r: Res) => void,
-    ) => unknown,
-    req: Req,
-    signal?: AbortSignal,
-    deadline = true,
-  ): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      const c = method.call(this.client, req, new grpc.Metadata(), deadline ? this.deadline() : {}, (e, r) => {
-        if (!e) resolve(r);
-        else if (e.code === grpc.status.INVALID_ARGUMENT)
-          reject(new Error(`log server refused the request: ${e.details}`));
-        else reject(new LogUnavailableError(`log server: ${e.details || e.message}`));
-      }) as grpc.ClientUnaryCall;
-      signal?.addEventListener('abort', () => c.cancel(), { once: true });
+  private call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req, signal?: AbortSignal, deadline = true): Promise<Res> {
+    return unaryCall(method, req, {
+      client: this.client,
+      deadline: deadline ? Date.now() + this.timeoutMs : undefined,
+      signal,
+      mapError: (e) =>
+        e.code === grpc.status.INVALID_ARGUMENT
+          ? new Error(`log server refused the request: ${e.details}`)
+          : new LogUnavailableError(`log server: ${e.details || e.message}`),
     });
   }
 

@@ -1,13 +1,13 @@
+import { corsOriginsProblem } from '@stead/core';
 import {
   ConfigError,
-  corsOriginsProblem,
   envName,
   helpText,
   loadSettings,
   parseBytes,
   parseDurationMs,
   type SettingsSpec,
-} from '../src/index.ts';
+} from '../src/settings.ts';
 
 const spec = {
   dataDir: { kind: 'string', default: './data', help: 'dir' },

@@ -1,0 +1,198 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
+import { corsPolicy, type InvocationDefaults } from '@stead/core';
+import { invocationRoutes, startIngressServer } from '@stead/ingress';
+import { discover } from '@stead/invoker';
+import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
+import { Engine, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
+import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
+import { Gauge, type Registry } from 'prom-client';
+import type { ServerSettings } from './settings.ts';
+
+export const VERSION = '0.1.0';
+
+/** Starts every role in this process: probes, metadata store, engine, admin API, ingress (closed in reverse). */
+export async function startServer(s: ServerSettings): Promise<RunningNode> {
+  const node = new NodeLifecycle({ component: 'server', shutdownTimeoutMs: s.shutdownTimeout });
+  const dataDir = resolve(s.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  let ready = false;
+  const registry = createRegistry({ role: 'server' });
+  const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => ready });
+  const metadata = await startMetadata(node, s, dataDir);
+  const defaults = invocationDefaults(s);
+  const schema = await node.start(
+    () =>
+      SchemaRegistry.open({
+        dataDir,
+        discover,
+        minProtocolVersion: 5,
+        maxProtocolVersion: 7,
+        allowLinkLocal: s.allowLinkLocalDeployments,
+        maxDiscoveryResponseBytes: s.maxDiscoveryResponseSize,
+      }),
+    'cannot open the schema registry',
+  );
+  const engine = await startEngine(node, s, { dataDir, schema, defaults, metadata });
+  registerEngineMetrics(registry, engine);
+  const { admin, ingress } = await startHttp(node, s, { schema, defaults, engine });
+  ready = true;
+  node.log('info', 'stead-server ready', {
+    version: VERSION,
+    dataDir,
+    ingress: `http://${s.bindAddress}:${ingress.port}`,
+    admin: `http://${s.bindAddress}:${admin.port}`,
+    metrics: `http://${s.bindAddress}:${probes.port}/metrics`,
+    partitions: s.partitions,
+  });
+  return { shutdown: (reason) => node.shutdown(reason) };
+}
+
+/**
+ * The single-member metadata store (the same code as the metadata-store deployable), its gRPC API on the node
+ * port for cluster tools and the deployables that join later. Refuses to start when the partition count differs
+ * from the one fixed at the first start.
+ */
+async function startMetadata(node: NodeLifecycle, s: ServerSettings, dataDir: string): Promise<MetadataStore> {
+  const metadata = await node.start(
+    () =>
+      createMetadataStore({
+        nodeId: 'server',
+        clusterName: 'stead',
+        dataDir: join(dataDir, 'metadata'),
+        grpcHost: s.nodeBindAddress,
+        grpcPort: s.nodePort,
+        address: `${s.nodeBindAddress === '0.0.0.0' ? hostname() : s.nodeBindAddress}:${s.nodePort}`,
+      }),
+    `cannot start the embedded metadata store on ${s.nodeBindAddress}:${s.nodePort}`,
+  );
+  node.onClose('metadata', () => metadata.close());
+  await node.start(
+    async () => {
+      await fixPartitionCount(metadata.client, s.partitions);
+      const server = { version: VERSION, startedAt: new Date().toISOString(), partitions: s.partitions };
+      await metadata.client.put('cluster/server', new TextEncoder().encode(JSON.stringify(server)), Precondition.none);
+    },
+    (e) => (e instanceof PartitionCountMismatch ? e.message : `cannot record the server: ${errorMessage(e)}`),
+  );
+  return metadata;
+}
+
+/** One set of defaults for the engine and the admin API, so that what the admin API shows is what runs. */
+function invocationDefaults(s: ServerSettings): InvocationDefaults {
+  return {
+    journalRetentionMs: s.defaultJournalRetention,
+    idempotencyRetentionMs: s.defaultIdempotencyRetention,
+    workflowCompletionRetentionMs: s.defaultWorkflowCompletionRetention,
+    inactivityTimeoutMs: s.inactivityTimeout,
+    abortTimeoutMs: s.abortTimeout,
+    retry: {
+      initialIntervalMs: s.retryInitialInterval,
+      factor: s.retryFactor,
+      maxIntervalMs: s.retryMaxInterval,
+      maxAttempts: s.retryMaxAttempts === 0 ? undefined : s.retryMaxAttempts,
+      onMaxAttempts: s.retryOnMaxAttempts === 'kill' ? 'KILL' : 'PAUSE',
+    },
+  };
+}
+
+async function startEngine(
+  node: NodeLifecycle,
+  s: ServerSettings,
+  deps: { dataDir: string; schema: SchemaRegistry; defaults: InvocationDefaults; metadata: MetadataStore },
+): Promise<Engine> {
+  const engine = await node.start(
+    () =>
+      Engine.start({
+        dataDir: deps.dataDir,
+        partitions: s.partitions,
+        schema: deps.schema,
+        defaults: deps.defaults,
+        maxStateValueBytes: s.maxStateValueSize,
+        maxConcurrentInvocations: s.maxConcurrentInvocations,
+        maxPartitionBacklog: s.maxPartitionBacklog,
+        partitionCacheBytes: s.partitionCacheSize,
+        logCacheBytes: s.logCacheSize,
+        epochs: metadataEpochs(deps.metadata.client),
+        log: node.log,
+        onFatal: (err) => {
+          node.log('error', 'fatal: exiting so that a restart recovers from what is durable', { error: err });
+          process.exit(1);
+        },
+      }),
+    'cannot start the engine',
+  );
+  node.onClose('engine', () => engine.close());
+  return engine;
+}
+
+function registerEngineMetrics(registry: Registry, engine: Engine): void {
+  const stat = (name: string, help: string, pick: () => number) => readGauge(registry, name, help, pick);
+  stat('stead_invoker_running_invocations', 'Invocation attempts running', () => engine.runningInvocations);
+  stat(
+    'stead_invoker_waiting_invocations',
+    'Invocations waiting for a slot (--max-concurrent-invocations)',
+    () => engine.waitingInvocations,
+  );
+  stat(
+    'stead_ingress_refused_requests',
+    'Ingress requests refused as overload (503/429)',
+    () => engine.refusedRequests,
+  );
+  new Gauge({
+    name: 'stead_partition_backlog_records',
+    help: 'Records appended to a partition log and not yet applied (with appends in flight)',
+    labelNames: ['partition'],
+    registers: [registry],
+    collect() {
+      for (const [p, n] of engine.partitionBacklogs.entries()) this.set({ partition: String(p) }, n);
+    },
+  });
+}
+
+/** The admin API, then the ingress (closed first at shutdown, so no new invocation arrives while stopping). */
+async function startHttp(
+  node: NodeLifecycle,
+  s: ServerSettings,
+  deps: { schema: SchemaRegistry; defaults: InvocationDefaults; engine: Engine },
+) {
+  const { schema, engine } = deps;
+  const http = { idleTimeoutMs: s.httpIdleTimeout, maxConnections: s.maxConnections };
+  const admin = await node.start(
+    () =>
+      startAdminServer({
+        host: s.bindAddress,
+        port: s.adminPort,
+        registry: schema,
+        version: VERSION,
+        ingressEndpoint: `http://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
+        serviceDefaults: deps.defaults,
+        pinnedInvocations: (id) => engine.pinnedInvocations(id),
+        extend: (router) => mountInvocationRoutes(router, engine),
+        onError: (err) => node.log('error', 'admin request failed', { error: err }),
+        cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
+        ...http,
+      }),
+    `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,
+  );
+  node.onClose('admin', () => admin.close());
+  const ingress = await node.start(
+    () =>
+      startIngressServer({
+        host: s.bindAddress,
+        port: s.ingressPort,
+        backend: engine,
+        schema,
+        maxBodyBytes: s.maxBodySize,
+        routes: invocationRoutes(engine, schema),
+        onError: (err) => node.log('error', 'ingress request failed', { error: err }),
+        cors: corsPolicy(s.corsAllowedOrigins, s.corsAllowCredentials),
+        ...http,
+      }),
+    `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,
+  );
+  node.onClose('ingress', () => ingress.close());
+  return { admin, ingress };
+}

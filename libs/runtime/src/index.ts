@@ -1,0 +1,33 @@
+/**
+ * @stead/runtime: what every Stead node process shares, so that an app is configuration plus wiring.
+ *
+ * - Settings: flags, `STEAD_*` variables and defaults, validated all at once (`loadSettings`, `SettingsSpec`),
+ *   and the settings every node has (`nodeSettings`: node id, bind address, node port, advertised address,
+ *   metrics port, shutdown timeout).
+ * - `runNode`: the `main` of a process — exit 2 on bad settings, 1 on a {@link StartupError}, graceful stop on
+ *   SIGTERM/SIGINT.
+ * - `NodeLifecycle`: the one logger with the node's fields, start steps that clean up on failure, the probe
+ *   server (`/metrics`, `/health`, `/ready`) and a shutdown in reverse order of start with a deadline.
+ * - gRPC: `listenGrpc` (bind, drain on close) and `unaryCall` (deadline, cancel, error mapping).
+ *
+ * Tests: `npx jest` in this folder; they start child processes through `test/fixtures/node.ts`.
+ */
+
+export { createRegistry, readGauge } from '@stead/observability';
+export { errorMessage, StartupError } from './errors.ts';
+export { listenGrpc, type ServingGrpc, type UnaryMethod, unaryCall } from './grpc.ts';
+export { NodeLifecycle } from './lifecycle.ts';
+export { type RunningNode, runNode } from './main.ts';
+export {
+  addressList,
+  metricsPortSetting,
+  nodeIdProblem,
+  nodeSettings,
+  portSetting,
+  requireNodeId,
+  resolveAdvertisedAddress,
+  resolveNodeId,
+  setting,
+  shutdownTimeoutSetting,
+} from './node-settings.ts';
+export { parseDurationMs, type Settings, type SettingsSpec } from './settings.ts';

@@ -1,0 +1,72 @@
+import { hostname } from 'node:os';
+import { StartupError } from './errors.ts';
+import type { SettingKind, SettingSpec } from './settings.ts';
+
+type Bounds = Pick<SettingSpec, 'min' | 'max' | 'check'>;
+
+/** One setting of kind `kind` (its value type follows the kind), e.g. `setting('int', '8', 'Partitions.', { min: 1 })`. */
+export function setting<K extends SettingKind>(
+  kind: K,
+  defaultValue: string,
+  help: string,
+  bounds: Bounds = {},
+): SettingSpec & { kind: K } {
+  return { kind, default: defaultValue, help, ...bounds };
+}
+
+/** A TCP port (0 = any free port). */
+export const portSetting = (defaultValue: string, help: string) =>
+  setting('int', defaultValue, help, { min: 0, max: 65535 });
+
+/**
+ * The settings every node process has: its id, where its gRPC node port and its probe/metrics port listen, the
+ * address others reach it at, and the grace period of a shutdown. `help` says what they mean for this role.
+ */
+export function nodeSettings(help: { nodeId: string; nodePort: string; advertisedAddress: string }) {
+  return {
+    nodeId: setting('string', 'auto', help.nodeId),
+    bindAddress: setting('string', '0.0.0.0', 'Address the gRPC and metrics listeners bind to.'),
+    nodePort: portSetting('5122', help.nodePort),
+    advertisedAddress: setting('string', 'auto', help.advertisedAddress),
+    metricsPort: metricsPortSetting,
+    shutdownTimeout: shutdownTimeoutSetting('10s'),
+  };
+}
+
+/** The port of `/metrics`, `/health` and `/ready`. */
+export const metricsPortSetting = portSetting('5123', 'Port of /metrics, /health, /ready.');
+
+export const shutdownTimeoutSetting = (defaultValue: string) =>
+  setting('duration', defaultValue, 'Grace period for a clean shutdown.', { min: 1 });
+
+/** `--node-id` resolved: `auto` is the host name (the pod name). */
+export function resolveNodeId(setting: string): string {
+  return setting === 'auto' ? hostname() : setting;
+}
+
+/** What is wrong with a node id, or undefined when it is fine. */
+export function nodeIdProblem(id: string): string | undefined {
+  if (/^[A-Za-z0-9._-]{1,64}$/.test(id)) return undefined;
+  return `--node-id / STEAD_NODE_ID: '${id}' must be 1-64 letters, digits, '.', '_' or '-'`;
+}
+
+/** `--node-id` resolved, or a StartupError saying what is wrong with it. */
+export function requireNodeId(setting: string): string {
+  const id = resolveNodeId(setting);
+  const problem = nodeIdProblem(id);
+  if (problem) throw new StartupError(problem);
+  return id;
+}
+
+/** `--advertised-address` resolved: `auto` is this host's name with the port actually bound. */
+export function resolveAdvertisedAddress(setting: string, boundPort: number): string {
+  return setting === 'auto' ? `${hostname()}:${boundPort}` : setting;
+}
+
+/** A comma-separated list of `host:port` (empty entries dropped). */
+export function addressList(setting: string): string[] {
+  return setting
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+}
