@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createMetadataStore, GrpcMetadataClient, MetadataError, Precondition } from '@stead/metadata';
-import { checkLinearizable, HistoryRecorder, type KvInput, type KvOutput, kvModel } from '@stead/raft';
+import { checkLinearizable, HistoryRecorder, type KvInput, type KvOutput, kvModel } from '@stead/raft/sim';
 
 // Three (then five, then three) real metadata-store processes on loopback, under kill -9, SIGSTOP/SIGCONT and
 // membership changes, while clients keep writing; the recorded history must be linearizable.

@@ -1,16 +1,15 @@
-export * from './bifrost/bifrost.ts';
-export * from './bifrost/chain.ts';
-export * from './cluster/directory.ts';
-export * from './cluster/leveldb-storage.ts';
-export * from './cluster/log-server-grpc.ts';
-export * from './cluster/nodes.ts';
-export * from './cluster/sequencer-grpc.ts';
-export * from './local/local-log-store.ts';
-export * from './replicated/log-server-core.ts';
-export * from './replicated/quorum.ts';
-export * from './replicated/reader.ts';
-export * from './replicated/sealer.ts';
-export * from './replicated/sequencer-core.ts';
-export * from './replicated/sequencer-host.ts';
-export * from './replicated/types.ts';
-export * from './types.ts';
+// @stead/log: ordered, durable logs (see README.md). Only what other packages use is exported here; the
+// simulation is a separate entry, `@stead/log/sim`.
+export { Bifrost, type BifrostOptions } from './bifrost/bifrost.ts';
+export { chainKey, decodeChain } from './bifrost/chain.ts';
+export { ClusterDirectory } from './cluster/directory.ts';
+export { DataDirError, LevelDbLogServerStorage } from './cluster/leveldb-storage.ts';
+export { GrpcLogServerClient, type LogServerGrpcServer, serveLogServer } from './cluster/log-server-grpc.ts';
+export { updateNodes } from './cluster/nodes.ts';
+export { GrpcSequencerClient, type SequencerServer, serveSequencer } from './cluster/sequencer-grpc.ts';
+export { LocalLogStore } from './local/local-log-store.ts';
+export { LogServerCore } from './replicated/log-server-core.ts';
+export { realTimers } from './replicated/quorum.ts';
+export { SequencerHost } from './replicated/sequencer-host.ts';
+export type { ReplicationProperty } from './replicated/types.ts';
+export type { Loglet } from './types.ts';

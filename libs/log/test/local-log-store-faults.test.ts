@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { buildFsyncShim, Cleanup, NODE, Proc, Tmpfs } from '@stead/testing';
-import { type LocalLoglet, LocalLogStore } from '../src/index.ts';
+import { type LocalLoglet, LocalLogStore } from '../src/local/local-log-store.ts';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
 

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalLogStore, LogSealedError, LogTrimmedError, tailLog } from '../src/index.ts';
+import { LocalLogStore, tailLog } from '../src/local/local-log-store.ts';
+import { LogSealedError, LogTrimmedError } from '../src/types.ts';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
 

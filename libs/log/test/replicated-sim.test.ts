@@ -1,5 +1,5 @@
+import { runLogSimulation } from '@stead/log/sim';
 import { Quorum } from '../src/replicated/quorum.ts';
-import { runLogSimulation } from '../src/sim/log-sim.ts';
 
 // Deterministic simulation of sequencers + log servers + seal/reconfigure (see src/sim/log-sim.ts for the faults
 // and the checks). LOG_SIM_SEEDS / LOG_SIM_START override the range; `npm run sim:nightly -w @stead/log` runs more.

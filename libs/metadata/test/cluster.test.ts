@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { checkLinearizable, HistoryRecorder, type KvInput, type KvOutput, kvModel } from '@stead/raft';
+import { checkLinearizable, HistoryRecorder, type KvInput, type KvOutput, kvModel } from '@stead/raft/sim';
 import { GrpcMetadataClient } from '../src/client.ts';
 import { MetadataError } from '../src/errors.ts';
 import { Precondition } from '../src/state.ts';

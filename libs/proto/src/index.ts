@@ -1,5 +1,8 @@
-export * as common from './gen/stead/common/v1/common.ts';
-export * as logServer from './gen/stead/log/v1/log_server.ts';
-export * as sequencer from './gen/stead/log/v1/sequencer.ts';
-export * as metadata from './gen/stead/metadata/v1/metadata.ts';
-export * as partition from './gen/stead/partition/v1/partition.ts';
+// @stead/proto: the wire and disk formats defined in proto/ (generated into src/gen by `npm run proto:gen`).
+// One namespace per proto package, each listing only the messages and services other packages use.
+import * as logServer from './log-server.ts';
+import * as metadata from './metadata.ts';
+import * as partition from './partition.ts';
+import * as sequencer from './sequencer.ts';
+
+export { logServer, metadata, partition, sequencer };

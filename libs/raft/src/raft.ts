@@ -678,19 +678,14 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case 'append':
-        this.electionElapsed = 0;
-        this.leader = m.from;
-        this.handleAppend(m);
-        return;
       case 'heartbeat':
-        this.electionElapsed = 0;
-        this.leader = m.from;
-        this.handleHeartbeat(m);
-        return;
       case 'snapshot':
+        // Only the leader of the message's term sends these: follow it and restart the election timer.
         this.electionElapsed = 0;
         this.leader = m.from;
-        this.handleSnapshot(m);
+        if (m.type === 'append') this.handleAppend(m);
+        else if (m.type === 'heartbeat') this.handleHeartbeat(m);
+        else this.handleSnapshot(m);
         return;
       case 'timeoutNow':
         if (this.isVoter()) this.campaign('transfer');

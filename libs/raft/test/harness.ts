@@ -1,5 +1,5 @@
+import { Prng } from '@stead/testing/sim';
 import { Raft, type RaftConfig } from '../src/raft.ts';
-import { Prng } from '../src/sim/prng.ts';
 import type { Entry, HardState, Message, NodeId, Snapshot } from '../src/types.ts';
 
 /** A tiny synchronous cluster for unit tests: messages are delivered immediately unless dropped. */

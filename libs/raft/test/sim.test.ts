@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { runSimulation, SimFailure } from '../src/sim/sim.ts';
+import { runSimulation, SimFailure } from '@stead/raft/sim';
 
 // SIM_SEEDS / SIM_START override the range (the nightly script runs many more).
 const seeds = Number(process.env.SIM_SEEDS ?? 2000);

@@ -1,3 +1,5 @@
-export * from './disk-faults.ts';
-export * from './process.ts';
-export * from './servers.ts';
+// @stead/testing: helpers for tests that run real processes (`LogCluster` is `@stead/testing/log-cluster`) and
+// the simulation toolkit (`@stead/testing/sim`); see README.md.
+export { buildFsyncShim, Tmpfs } from './disk-faults.ts';
+export { Cleanup, freePort, httpOk, NODE, Proc, REPO, waitFor } from './process.ts';
+export { ServiceProcess, SteadServer } from './servers.ts';

@@ -8,17 +8,47 @@ import { type Cleanup, freePort, httpOk, NODE, Proc, REPO, waitFor } from './pro
  */
 export const SERVER_NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=16'];
 
+/** A child process the tests start, wait for, stop and kill; one place for both kinds below. */
+abstract class ManagedProcess {
+  proc: Proc | undefined;
+
+  /** Starts `proc` and waits until `ready()` holds; a process that exits first fails with its output. */
+  protected async launch(
+    proc: Proc,
+    ready: () => Promise<boolean>,
+    opts: { timeoutMs: number; what: string; exited: string },
+  ): Promise<void> {
+    this.proc = proc;
+    try {
+      await waitFor(async () => !proc.running || (await ready()), { timeoutMs: opts.timeoutMs, what: opts.what });
+      if (!proc.running) throw new Error(opts.exited);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${proc.output()}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.proc?.stop();
+  }
+
+  /** kill -9 and wait for the process to be gone. */
+  async kill9(): Promise<void> {
+    this.proc?.kill('SIGKILL');
+    await this.proc?.exited;
+  }
+}
+
 /** A running Stead server (all roles in one process) on free loopback ports. */
-export class SteadServer {
+export class SteadServer extends ManagedProcess {
   readonly dataDir: string;
   readonly ports: { ingress: number; admin: number; node: number; metrics: number };
   /** Flags added to the defaults on every (re)start; tests may change them between restarts. */
   extraArgs: string[];
   /** Environment added to the test's own on every (re)start (e.g. LD_PRELOAD, FAKETIME). */
   env: NodeJS.ProcessEnv;
-  proc: Proc | undefined;
 
   private constructor(dataDir: string, ports: SteadServer['ports'], extraArgs: string[], env: NodeJS.ProcessEnv) {
+    super();
     this.dataDir = dataDir;
     this.ports = ports;
     this.extraArgs = extraArgs;
@@ -57,7 +87,7 @@ export class SteadServer {
   }
 
   async start(): Promise<void> {
-    this.proc = new Proc(
+    const proc = new Proc(
       'stead-server',
       NODE,
       [
@@ -80,26 +110,11 @@ export class SteadServer {
       ],
       { env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info', ...this.env } },
     );
-    const proc = this.proc;
-    try {
-      await waitFor(async () => !proc.running || (await httpOk(`${this.metricsUrl}/ready`)), {
-        timeoutMs: 20_000,
-        what: 'stead-server to be ready',
-      });
-      if (!proc.running) throw new Error('stead-server exited during start');
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${proc.output()}`);
-    }
-  }
-
-  async stop(): Promise<void> {
-    await this.proc?.stop();
-  }
-
-  /** kill -9 and wait for the process to be gone. */
-  async kill9(): Promise<void> {
-    this.proc?.kill('SIGKILL');
-    await this.proc?.exited;
+    await this.launch(proc, () => httpOk(`${this.metricsUrl}/ready`), {
+      timeoutMs: 20_000,
+      what: 'stead-server to be ready',
+      exited: 'stead-server exited during start',
+    });
   }
 
   async restart(): Promise<void> {
@@ -122,13 +137,13 @@ export class SteadServer {
 }
 
 /** A Node process serving SDK services (a script taking `--port N`). */
-export class ServiceProcess {
+export class ServiceProcess extends ManagedProcess {
   readonly script: string;
   readonly port: number;
   private readonly env: NodeJS.ProcessEnv;
-  proc: Proc | undefined;
 
   private constructor(script: string, port: number, env: NodeJS.ProcessEnv) {
+    super();
     this.script = script;
     this.port = port;
     this.env = env;
@@ -146,33 +161,17 @@ export class ServiceProcess {
   }
 
   async start(): Promise<void> {
-    this.proc = new Proc(
+    const proc = new Proc(
       'sdk-service',
       NODE,
       ['--disable-warning=ExperimentalWarning', this.script, '--port', String(this.port)],
-      {
-        env: { ...process.env, ...this.env },
-      },
+      { env: { ...process.env, ...this.env } },
     );
-    const proc = this.proc;
-    try {
-      await waitFor(async () => !proc.running || (await portOpen(this.port)), {
-        timeoutMs: 15_000,
-        what: 'the SDK service to listen',
-      });
-      if (!proc.running) throw new Error('the SDK service exited during start');
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${proc.output()}`);
-    }
-  }
-
-  async stop(): Promise<void> {
-    await this.proc?.stop();
-  }
-
-  async kill9(): Promise<void> {
-    this.proc?.kill('SIGKILL');
-    await this.proc?.exited;
+    await this.launch(proc, () => portOpen(this.port), {
+      timeoutMs: 15_000,
+      what: 'the SDK service to listen',
+      exited: 'the SDK service exited during start',
+    });
   }
 }
 

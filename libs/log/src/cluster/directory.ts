@@ -52,26 +52,29 @@ export class ClusterDirectory {
     return a;
   }
 
-  private async logServer(id: string): Promise<LogServerApi> {
-    const addr = await this.address('logServers', id);
+  /** One client per node id and address: a node that re-registers at a new address gets a new client. */
+  private async client<C>(
+    kind: 'logServers' | 'sequencers',
+    id: string,
+    clients: Map<string, C>,
+    connect: (address: string) => C,
+  ): Promise<C> {
+    const addr = await this.address(kind, id);
     const key = `${id}@${addr}`;
-    let c = this.lsClients.get(key);
+    let c = clients.get(key);
     if (!c) {
-      c = this.o.connectLogServer(addr);
-      this.lsClients.set(key, c);
+      c = connect(addr);
+      clients.set(key, c);
     }
     return c;
   }
 
-  private async sequencer(id: string): Promise<SequencerApi> {
-    const addr = await this.address('sequencers', id);
-    const key = `${id}@${addr}`;
-    let c = this.seqClients.get(key);
-    if (!c) {
-      c = this.o.connectSequencer(addr);
-      this.seqClients.set(key, c);
-    }
-    return c;
+  private logServer(id: string): Promise<LogServerApi> {
+    return this.client('logServers', id, this.lsClients, (a) => this.o.connectLogServer(a));
+  }
+
+  private sequencer(id: string): Promise<SequencerApi> {
+    return this.client('sequencers', id, this.seqClients, (a) => this.o.connectSequencer(a));
   }
 
   readonly logServers: LogServerDirectory = (id) => ({

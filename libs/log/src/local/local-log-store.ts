@@ -1,5 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import { type Loglet, type LogRecord, LogSealedError, LogTrimmedError } from '../types.ts';
+import { abortableWait } from '../wait.ts';
 
 /*
  * Key layout (binary): [kind u8][logId u32 BE][offset u64 BE]
@@ -367,26 +368,12 @@ export class LocalLoglet implements Loglet {
   waitForTail(offset: bigint, signal?: AbortSignal): Promise<bigint> {
     if (offset < this.released) return Promise.resolve(this.released);
     if (this.stopped) return Promise.reject(this.stopped);
-    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        reject(signal?.reason ?? new Error('aborted'));
+    return abortableWait<bigint>(signal, (w) => {
+      const entry = { offset, resolve: w.resolve, reject: w.reject };
+      this.waiters.push(entry);
+      return () => {
+        this.waiters = this.waiters.filter((x) => x !== entry);
       };
-      // The listener goes away with the waiter: callers reuse one long-lived signal for many waits.
-      const w = {
-        offset,
-        resolve: (tail: bigint) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(tail);
-        },
-        reject: (e: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      };
-      this.waiters.push(w);
-      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

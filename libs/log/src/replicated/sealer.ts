@@ -25,13 +25,7 @@ export function withTimeout<T>(timers: Timers, ms: number, call: () => Promise<T
       done = true;
       reject(new LogUnavailableError(`no answer within ${ms} ms`));
     });
-    let p: Promise<T>;
-    try {
-      p = call();
-    } catch (e) {
-      p = Promise.reject(e);
-    }
-    p.then(
+    callAsync(call).then(
       (v) => {
         if (done) return;
         done = true;
@@ -46,6 +40,15 @@ export function withTimeout<T>(timers: Timers, ms: number, call: () => Promise<T
       },
     );
   });
+}
+
+/** Calls `fn`, turning a synchronous throw into a rejected promise. */
+export function callAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 function pause(timers: Timers, ms: number): Promise<void> {

@@ -1,4 +1,6 @@
+import { abortableWait, type Waiter } from '../wait.ts';
 import { Quorum, type Random, type Timers } from './quorum.ts';
+import { withTimeout } from './sealer.ts';
 import {
   type LogletParams,
   LogletSealedError,
@@ -6,7 +8,6 @@ import {
   type LogServerDirectory,
   LogUnavailableError,
   type NodeId,
-  type StoreResponse,
 } from './types.ts';
 
 export interface SequencerOptions {
@@ -78,7 +79,7 @@ export class SequencerCore {
   private closed: Error | undefined;
   private rotation: number;
   private readonly avoidUntil = new Map<NodeId, number>();
-  private readonly tailWaiters = new Set<{ above: bigint; done: (t: bigint) => void; fail: (e: unknown) => void }>();
+  private readonly tailWaiters = new Set<Waiter<bigint> & { above: bigint }>();
   readonly stats = { appends: 0, records: 0, waves: 0, spills: 0 };
 
   constructor(params: LogletParams, directory: LogServerDirectory, opts: SequencerOptions) {
@@ -140,24 +141,10 @@ export class SequencerCore {
     if (this.closed) return Promise.reject(this.closed);
     if (this.sealedAt !== undefined)
       return Promise.reject(new LogletSealedError(`loglet ${this.params.logletId} is sealed`));
-    return new Promise((resolve, reject) => {
-      const w = {
-        above,
-        done: (t: bigint) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(t);
-        },
-        fail: (e: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      };
-      const onAbort = () => {
-        this.tailWaiters.delete(w);
-        reject(signal?.reason ?? new Error('aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.tailWaiters.add(w);
+    return abortableWait<bigint>(signal, (w) => {
+      const entry = { above, resolve: w.resolve, reject: w.reject };
+      this.tailWaiters.add(entry);
+      return () => this.tailWaiters.delete(entry);
     });
   }
 
@@ -244,38 +231,20 @@ export class SequencerCore {
 
   private send(wave: Wave, node: NodeId): void {
     wave.pending.add(node);
-    let settled = false;
-    const cancel = this.timers.after(this.storeTimeoutMs, () => {
-      if (settled) return;
-      settled = true;
-      this.onStoreFailed(wave, node);
-    });
-    let call: Promise<StoreResponse>;
-    try {
-      call = this.directory(node).store({
-        logletId: this.params.logletId,
-        firstOffset: wave.first,
-        payloads: wave.payloads,
-        knownGlobalTail: this.released,
-      });
-    } catch (e) {
-      call = Promise.reject(e);
-    }
-    call.then(
+    const request = {
+      logletId: this.params.logletId,
+      firstOffset: wave.first,
+      payloads: wave.payloads,
+      knownGlobalTail: this.released,
+    };
+    // A timeout, an error and a refusal all count as a failed store on this node.
+    withTimeout(this.timers, this.storeTimeoutMs, () => this.directory(node).store(request)).then(
       (r) => {
-        if (settled) return;
-        settled = true;
-        cancel();
         if (r.status === 'ok') this.onStored(wave, node);
         else if (r.status === 'sealed') this.onSealed();
         else this.onStoreFailed(wave, node);
       },
-      () => {
-        if (settled) return;
-        settled = true;
-        cancel();
-        this.onStoreFailed(wave, node);
-      },
+      () => this.onStoreFailed(wave, node),
     );
   }
 
@@ -337,7 +306,7 @@ export class SequencerCore {
     for (const w of this.tailWaiters) {
       if (this.released > w.above) {
         this.tailWaiters.delete(w);
-        w.done(this.released);
+        w.resolve(this.released);
       }
     }
     if (this.queue.length > 0) this.schedule();
@@ -348,7 +317,7 @@ export class SequencerCore {
     for (const a of this.queue.splice(0)) a.reject(e);
     this.queuedRecords = 0;
     this.queuedBytes = 0;
-    for (const w of this.tailWaiters) w.fail(e);
+    for (const w of this.tailWaiters) w.reject(e);
     this.tailWaiters.clear();
   }
 }

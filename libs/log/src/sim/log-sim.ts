@@ -1,21 +1,16 @@
+import { Prng, SimClock, SimNetwork } from '@stead/testing/sim';
 import { Bifrost, type ChainStore, type Placement, type SequencerApi } from '../bifrost/bifrost.ts';
 import { chainKey, decodeChain, type LogChain, type SequencerRef } from '../bifrost/chain.ts';
 import { LogServerCore, MemoryLogServerStorage, type StorageBatch } from '../replicated/log-server-core.ts';
-import { Quorum } from '../replicated/quorum.ts';
-import { withTimeout } from '../replicated/sealer.ts';
+import { Quorum, type Random, type Timers } from '../replicated/quorum.ts';
+import { callAsync, withTimeout } from '../replicated/sealer.ts';
 import { SequencerHost } from '../replicated/sequencer-host.ts';
-import {
-  LogletSealedError,
-  type LogServerApi,
-  type LogServerDirectory,
-  LogUnavailableError,
-  type NodesetMember,
-  type ReplicationProperty,
-} from '../replicated/types.ts';
-import { World } from './world.ts';
+import type { LogServerApi, LogServerDirectory, NodesetMember, ReplicationProperty } from '../replicated/types.ts';
+import { LogletSealedError, LogUnavailableError } from '../replicated/types.ts';
 
 /**
- * Deterministic simulation of the replicated log: log servers, sequencer processes, appending clients and a
+ * Deterministic simulation of the replicated log on the shared toolkit (`@stead/testing/sim`: seeded PRNG,
+ * simulated clock and network): log servers, sequencer processes, appending clients and a
  * controller, connected by a network that loses, delays, reorders and duplicates messages and can be
  * partitioned; log servers and sequencers crash and restart. After the faults stop and everything heals, it
  * checks: every acknowledged append is readable at its offset by independent readers that agree on the whole
@@ -43,60 +38,31 @@ export interface SimResult {
   scenario: string;
 }
 
-class Net {
-  private readonly w: World;
-  readonly down = new Set<string>();
-  private readonly cut = new Set<string>();
-  loss = 0;
-  dup = 0;
-  constructor(w: World) {
-    this.w = w;
-  }
-  private key(a: string, b: string): string {
-    return a < b ? `${a}|${b}` : `${b}|${a}`;
-  }
-  partition(a: string, b: string): void {
-    this.cut.add(this.key(a, b));
-  }
-  heal(): void {
-    this.cut.clear();
-    this.loss = 0;
-    this.dup = 0;
-  }
-  private blocked(a: string, b: string): boolean {
-    return this.down.has(a) || this.down.has(b) || this.cut.has(this.key(a, b));
-  }
-  /** Delivers `fn` at `to` after a delay and its answer back; lost messages leave the promise pending forever. */
-  call<T>(from: string, to: string, fn: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (this.blocked(from, to) || this.w.chance(this.loss)) return;
-      const deliver = (answer: boolean) => {
-        if (this.blocked(from, to)) return;
-        let p: Promise<T>;
-        try {
-          p = fn();
-        } catch (e) {
-          p = Promise.reject(e);
-        }
-        if (!answer) {
-          p.catch(() => {});
-          return;
-        }
-        p.then(
-          (v) => {
-            if (this.blocked(from, to) || this.w.chance(this.loss)) return;
-            this.w.schedule(this.w.int(1, 8), () => resolve(v));
-          },
-          (e: unknown) => {
-            if (this.blocked(from, to) || this.w.chance(this.loss)) return;
-            this.w.schedule(this.w.int(1, 8), () => reject(e));
-          },
-        );
-      };
-      this.w.schedule(this.w.int(1, 8), () => deliver(true));
-      if (this.w.chance(this.dup)) this.w.schedule(this.w.int(1, 20), () => deliver(false));
+/**
+ * A request from `from` to `to` and its answer, each a message on the simulated network: `fn` runs at `to` when
+ * the request arrives (twice if it is duplicated); a lost request or answer leaves the promise pending forever,
+ * as a real call does until its timeout.
+ */
+function call<T>(net: SimNetwork, from: string, to: string, fn: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    net.send(from, to, () => {
+      callAsync(fn).then(
+        (v) => net.send(to, from, () => resolve(v)),
+        (e: unknown) => net.send(to, from, () => reject(e)),
+      );
     });
-  }
+  });
+}
+
+/** The log's `Timers` on the simulated clock. */
+function simTimers(clock: SimClock): Timers {
+  return {
+    now: () => clock.now(),
+    after: (ms, fn) => {
+      const h = clock.setTimeout(fn, ms);
+      return () => clock.clearTimeout(h);
+    },
+  };
 }
 
 /** Storage of one log-server incarnation: after the crash it writes nothing more. */
@@ -163,18 +129,27 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 export async function runLogSimulation(seed: number, opts: SimOptions = {}): Promise<SimResult> {
-  const w = new World(seed);
+  const rng = new Prng(seed);
+  const random: Random = () => rng.next();
+  const clock = new SimClock();
+  const timers = simTimers(clock);
+  const net = new SimNetwork({ clock, random: rng });
   const trace = opts.trace ?? (() => {});
-  const net = new Net(w);
+  /** Heals partitions and stops losing and duplicating messages (crashed nodes stay down). */
+  const healNet = () => {
+    net.heal();
+    net.loss = 0;
+    net.duplicate = 0;
+  };
   const violations: string[] = [];
   const durationMs = opts.durationMs ?? 2_000;
 
   // Scenario from the seed.
-  const zoneMode = w.chance(0.25);
-  const nLogServers = zoneMode ? 6 : w.int(3, 5);
+  const zoneMode = rng.chance(0.25);
+  const nLogServers = zoneMode ? 6 : rng.int(3, 5);
   const replication: ReplicationProperty = zoneMode
     ? { scope: 'zone', count: 2 }
-    : { scope: 'node', count: w.int(1, Math.min(3, nLogServers - 1)) };
+    : { scope: 'node', count: rng.int(1, Math.min(3, nLogServers - 1)) };
   const logServers = new Map<string, SimLogServer>();
   for (let i = 1; i <= nLogServers; i++) {
     const id = `ls${i}`;
@@ -182,21 +157,21 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
   }
   const members = (): NodesetMember[] =>
     [...logServers.values()].map((l) => (l.zone ? { id: l.id, zone: l.zone } : { id: l.id }));
-  const nSequencers = w.int(2, 3);
+  const nSequencers = rng.int(2, 3);
   const metadata = new SimMetadata();
   // Like the real metadata client: every call is retried until it gets an answer (lost messages time out).
   const retrying = async <T>(call: () => Promise<T>): Promise<T> => {
     for (;;) {
       try {
-        return await withTimeout(w.timers, 50, call);
+        return await withTimeout(timers, 50, call);
       } catch (e) {
         if (!(e instanceof LogUnavailableError)) throw e;
       }
     }
   };
   const metaVia = (from: string): ChainStore => ({
-    get: (k) => retrying(() => net.call(from, 'meta', () => metadata.get(k))),
-    put: (k, v, p) => retrying(() => net.call(from, 'meta', () => metadata.put(k, v, p))),
+    get: (k) => retrying(() => call(net, from, 'meta', () => metadata.get(k))),
+    put: (k, v, p) => retrying(() => call(net, from, 'meta', () => metadata.put(k, v, p))),
   });
   const lsDirectory =
     (from: string): LogServerDirectory =>
@@ -207,12 +182,12 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
         return l.core;
       };
       return {
-        store: (r) => net.call(from, node, () => target().store(r)),
-        getRecords: (r) => net.call(from, node, () => target().getRecords(r)),
-        getDigest: (r) => net.call(from, node, () => target().getDigest(r)),
-        waitForTail: (r) => net.call(from, node, () => target().waitForTail(r)),
-        seal: (r) => net.call(from, node, () => target().seal(r)),
-        trim: (r) => net.call(from, node, () => target().trim(r)),
+        store: (r) => call(net, from, node, () => target().store(r)),
+        getRecords: (r) => call(net, from, node, () => target().getRecords(r)),
+        getDigest: (r) => call(net, from, node, () => target().getDigest(r)),
+        waitForTail: (r) => call(net, from, node, () => target().waitForTail(r)),
+        seal: (r) => call(net, from, node, () => target().seal(r)),
+        trim: (r) => call(net, from, node, () => target().trim(r)),
       };
     };
   const hosts = new Map<string, SequencerHost>();
@@ -223,9 +198,9 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
       instance: `i${++instances}`,
       metadata: metaVia(id),
       logServers: lsDirectory(id),
-      timers: w.timers,
-      random: w.random,
-      sequencer: { storeTimeoutMs: 60, avoidMs: 200, maxWaveRecords: w.int(1, 16), maxInflightWaves: w.int(1, 8) },
+      timers: timers,
+      random,
+      sequencer: { storeTimeoutMs: 60, avoidMs: 200, maxWaveRecords: rng.int(1, 16), maxInflightWaves: rng.int(1, 8) },
     });
     hosts.set(id, h);
     return h;
@@ -234,16 +209,16 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
   const seqDirectory =
     (from: string) =>
     (ref: SequencerRef): SequencerApi => ({
-      append: (l, p) => net.call(from, ref.id, () => hosts.get(ref.id)!.append(l, p)),
-      tail: (l) => net.call(from, ref.id, () => hosts.get(ref.id)!.tail(l)),
+      append: (l, p) => call(net, from, ref.id, () => hosts.get(ref.id)!.append(l, p)),
+      tail: (l) => call(net, from, ref.id, () => hosts.get(ref.id)!.tail(l)),
     });
   const place = (failed?: SequencerRef): Placement => {
-    const live = [...hosts.values()].filter((h) => !net.down.has(h.id) && h.id !== failed?.id);
-    const h = live.length > 0 ? w.pick(live) : w.pick([...hosts.values()]);
+    const live = [...hosts.values()].filter((h) => !net.isDown(h.id) && h.id !== failed?.id);
+    const h = live.length > 0 ? rng.pick(live) : rng.pick([...hosts.values()]);
     let nodeset = members();
-    if (!zoneMode && w.chance(0.3) && nodeset.length > replication.count + 1) {
+    if (!zoneMode && rng.chance(0.3) && nodeset.length > replication.count + 1) {
       // A smaller nodeset: scaling in and out between segments.
-      const drop = w.pick(nodeset).id;
+      const drop = rng.pick(nodeset).id;
       nodeset = nodeset.filter((m) => m.id !== drop);
     }
     return { sequencer: { id: h.id, instance: h.instance }, nodeset, replication };
@@ -254,13 +229,15 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
       logServers: lsDirectory(name),
       sequencers: seqDirectory(name),
       place: (_c, failed) => place(failed),
-      timers: w.timers,
-      random: w.random,
+      timers: timers,
+      random,
       failoverAfterMs,
       callTimeoutMs: 100,
       appendTimeoutMs: 10_000,
       onReconfigured: (c, tail, why) =>
-        trace(`t=${w.now} ${name} reconfigured -> segment ${c.segments.length - 1} (sealed tail ${tail}): ${why}`),
+        trace(
+          `t=${clock.now()} ${name} reconfigured -> segment ${c.segments.length - 1} (sealed tail ${tail}): ${why}`,
+        ),
     });
 
   const logId = 'log';
@@ -270,7 +247,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
   void admin.create(logId).then(() => {
     created = true;
   });
-  await w.run(1_000, () => created);
+  await clock.runAsync(1_000, () => created);
 
   // Appending clients.
   const acks: Ack[] = [];
@@ -285,16 +262,16 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
     running++;
     void (async () => {
       let n = 0;
-      while (w.now < durationMs) {
-        const payloads = Array.from({ length: w.int(1, 3) }, (_, j) => `c${c}:${n}:${j}`);
+      while (clock.now() < durationMs) {
+        const payloads = Array.from({ length: rng.int(1, 3) }, (_, j) => `c${c}:${n}:${j}`);
         n++;
-        const issuedAt = w.now;
+        const issuedAt = clock.now();
         try {
           const offset = await client.append(
             logId,
             payloads.map((p) => enc.encode(p)),
           );
-          acks.push({ client: c, payloads, offset, issuedAt, ackedAt: w.now });
+          acks.push({ client: c, payloads, offset, issuedAt, ackedAt: clock.now() });
           payloads.forEach((p, j) => {
             const o = offset + BigInt(j);
             const had = byOffset.get(o);
@@ -303,9 +280,9 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
           });
         } catch (e) {
           failed++;
-          trace(`t=${w.now} c${c} append failed: ${String(e)}`);
+          trace(`t=${clock.now()} c${c} append failed: ${String(e)}`);
         }
-        if (w.chance(0.3)) await new Promise<void>((r) => w.timers.after(w.int(1, 20), r));
+        if (rng.chance(0.3)) await new Promise<void>((r) => timers.after(rng.int(1, 20), r));
       }
       running--;
     })();
@@ -315,66 +292,75 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
   const faultsUntil = durationMs - 200;
   const controller = bifrost('controller');
   const faultLoop = () => {
-    if (w.now >= faultsUntil) return;
-    const r = w.random();
+    if (clock.now() >= faultsUntil) return;
+    const r = rng.next();
     const lsIds = [...logServers.keys()];
     if (r < 0.2) {
-      const id = w.pick(lsIds);
-      if (!net.down.has(id)) {
-        net.down.add(id);
-        trace(`t=${w.now} crash ${id}`);
-        w.schedule(w.int(50, 500), () => {
-          if (!net.down.has(id)) return; // already healed
-          logServers.get(id)!.restart();
-          net.down.delete(id);
-          trace(`t=${w.now} restart ${id}`);
-        });
+      const id = rng.pick(lsIds);
+      if (!net.isDown(id)) {
+        net.setDown(id, true);
+        trace(`t=${clock.now()} crash ${id}`);
+        clock.setTimeout(
+          () => {
+            if (!net.isDown(id)) return; // already healed
+            logServers.get(id)!.restart();
+            net.setDown(id, false);
+            trace(`t=${clock.now()} restart ${id}`);
+          },
+          rng.int(50, 500),
+        );
       }
     } else if (r < 0.35) {
-      const id = w.pick([...hosts.keys()]);
-      if (!net.down.has(id)) {
-        net.down.add(id);
+      const id = rng.pick([...hosts.keys()]);
+      if (!net.isDown(id)) {
+        net.setDown(id, true);
         hosts.get(id)!.close();
-        trace(`t=${w.now} crash ${id}`);
-        w.schedule(w.int(50, 500), () => {
-          if (!net.down.has(id)) return; // already healed
-          bootHost(id);
-          net.down.delete(id);
-          trace(`t=${w.now} restart ${id}`);
-        });
+        trace(`t=${clock.now()} crash ${id}`);
+        clock.setTimeout(
+          () => {
+            if (!net.isDown(id)) return; // already healed
+            bootHost(id);
+            net.setDown(id, false);
+            trace(`t=${clock.now()} restart ${id}`);
+          },
+          rng.int(50, 500),
+        );
       }
     } else if (r < 0.5) {
-      const a = w.pick([...hosts.keys(), 'c0', 'c1', 'c2', 'controller']);
-      const b = w.pick(lsIds);
+      const a = rng.pick([...hosts.keys(), 'c0', 'c1', 'c2', 'controller']);
+      const b = rng.pick(lsIds);
       net.partition(a, b);
-      trace(`t=${w.now} partition ${a} | ${b}`);
-      w.schedule(w.int(50, 400), () => {
-        net.heal();
-        trace(`t=${w.now} heal`);
-      });
+      trace(`t=${clock.now()} partition ${a} | ${b}`);
+      clock.setTimeout(
+        () => {
+          healNet();
+          trace(`t=${clock.now()} heal`);
+        },
+        rng.int(50, 400),
+      );
     } else if (r < 0.6) {
-      net.loss = w.random() * 0.2;
-      net.dup = w.random() * 0.2;
-      trace(`t=${w.now} loss ${net.loss.toFixed(2)} dup ${net.dup.toFixed(2)}`);
+      net.loss = rng.next() * 0.2;
+      net.duplicate = rng.next() * 0.2;
+      trace(`t=${clock.now()} loss ${net.loss.toFixed(2)} dup ${net.duplicate.toFixed(2)}`);
     } else if (r < 0.7) {
       void controller
         .reconfigure(logId, 'controller move')
-        .catch((e: unknown) => trace(`t=${w.now} controller: ${String(e)}`));
+        .catch((e: unknown) => trace(`t=${clock.now()} controller: ${String(e)}`));
     }
-    w.schedule(w.int(20, 150), faultLoop);
+    clock.setTimeout(faultLoop, rng.int(20, 150));
   };
-  w.schedule(w.int(20, 100), faultLoop);
+  clock.setTimeout(faultLoop, rng.int(20, 100));
 
-  await w.run(faultsUntil);
+  await clock.runAsync(faultsUntil);
   // Heal everything and let the clients finish.
-  net.heal();
-  for (const id of [...net.down]) {
+  healNet();
+  for (const id of net.downNodes()) {
     if (logServers.has(id)) logServers.get(id)!.restart();
     else bootHost(id);
-    net.down.delete(id);
+    net.setDown(id, false);
   }
-  trace(`t=${w.now} healed`);
-  await w.run(w.now + 60_000, () => running === 0);
+  trace(`t=${clock.now()} healed`);
+  await clock.runAsync(clock.now() + 60_000, () => running === 0);
   if (running > 0) violations.push(`${running} client(s) still stuck in an append 60 s after healing`);
 
   // A fresh append must work after healing.
@@ -384,10 +370,10 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
     .append(logId, [enc.encode('final')])
     .then((o) => {
       lastOk = true;
-      acks.push({ client: -1, payloads: ['final'], offset: o, issuedAt: w.now, ackedAt: w.now });
+      acks.push({ client: -1, payloads: ['final'], offset: o, issuedAt: clock.now(), ackedAt: clock.now() });
     })
     .catch((e: unknown) => violations.push(`append after healing failed: ${String(e)}`));
-  await w.run(w.now + 30_000, () => lastOk || violations.length > 0);
+  await clock.runAsync(clock.now() + 30_000, () => lastOk || violations.length > 0);
   if (!lastOk && violations.length === 0) violations.push('append after healing did not finish');
 
   // Read the whole log back with two independent readers.
@@ -412,7 +398,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
     })().catch((e: unknown) => {
       err = e;
     });
-    await w.run(w.now + 30_000, () => out !== undefined || err !== undefined);
+    await clock.runAsync(clock.now() + 30_000, () => out !== undefined || err !== undefined);
     if (err !== undefined) violations.push(`${name}: ${String(err)}`);
     else if (!out) violations.push(`${name}: did not finish`);
     return out;
@@ -492,7 +478,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
         outcome = e instanceof LogletSealedError ? 'sealed' : `error ${String(e)}`;
       },
     );
-    await w.run(w.now + 10_000, () => outcome !== undefined);
+    await clock.runAsync(clock.now() + 10_000, () => outcome !== undefined);
     if (outcome === undefined) trace(`probe hang: ${JSON.stringify(host.loglets().map(([id, c]) => [id, c.debug()]))}`);
     if (outcome !== 'sealed')
       violations.push(`sealed loglet ${seg.logletId} answered a new append with: ${outcome ?? 'nothing'}`);
@@ -507,7 +493,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
     reconfigurations,
     segments: chain ? chain.segments.at(-1)!.index + 1 : 0,
     records: log1?.length ?? 0,
-    steps: w.steps,
+    steps: clock.fired,
     scenario,
   };
 }

@@ -1,11 +1,12 @@
 /**
- * Deterministic simulation of a Raft cluster: seeded randomness, a simulated network (loss, duplication,
- * reordering, partitions) and clock, crashes (with and without loss of the writes in flight), restarts,
+ * Deterministic simulation of a Raft cluster on the shared toolkit (`@stead/testing/sim`): a seeded PRNG, a
+ * simulated clock and a simulated network (loss, duplication, reordering, one-way and two-way partitions), crashes (with and without loss of the writes in flight), restarts,
  * membership changes (new members join as learners that may be slow to start, crash often or never be reachable
  * at all; the leader promotes them once caught up) and leadership transfers, with a small versioned key-value store on top driven by
  * concurrent clients. Raft invariants are checked at every step; the client history is checked for
  * linearizability at the end. A failing run throws a {@link SimFailure} naming its seed.
  */
+import { Prng, SimClock, SimNetwork } from '@stead/testing/sim';
 import {
   checkLinearizable,
   HistoryRecorder,
@@ -26,7 +27,6 @@ import {
   type Snapshot,
   voters,
 } from '../types.ts';
-import { Prng } from './prng.ts';
 
 export interface SimOptions {
   readonly seed: number;
@@ -126,7 +126,6 @@ class SimNode {
 
 interface Client {
   readonly id: number;
-  busyUntil: number;
   busy: boolean;
   leaderHint: NodeId;
   seq: number;
@@ -144,19 +143,18 @@ export function runSimulation(opts: SimOptions): SimResult {
 class Simulation {
   private readonly seed: number;
   private readonly rng: Prng;
-  private readonly net: Prng;
+  /** One simulated millisecond per step: the network's deliveries are timers on this clock. */
+  private readonly clock = new SimClock();
+  private readonly net: SimNetwork;
+  /** Messages that arrived during this step's clock advance, in order of arrival. */
+  private arrived: Message[] = [];
   private readonly opts: SimOptions;
   private readonly nodes = new Map<NodeId, SimNode>();
   private now = 0;
   private nextNodeId: number;
-  private inflight: { at: number; m: Message }[] = [];
-  private cut = new Set<string>();
-  private healAt = -1;
+  private healTimer: unknown;
   private faults = true;
   // fault parameters, drawn from the seed
-  private readonly loss: number;
-  private readonly dup: number;
-  private readonly maxLatency: number;
   private readonly crashRate: number;
   private readonly midReadyCrash: number;
   private readonly partitionRate: number;
@@ -193,11 +191,20 @@ class Simulation {
     this.opts = opts;
     this.seed = opts.seed;
     this.rng = new Prng(opts.seed);
-    this.net = this.rng.fork();
+    const netRng = this.rng.fork();
     const size = opts.members ?? (opts.seed % 2 === 0 ? 3 : 5);
-    this.loss = this.rng.pick([0, 0.01, 0.05, 0.15]);
-    this.dup = this.rng.pick([0, 0.02, 0.08]);
-    this.maxLatency = this.rng.int(1, 4);
+    const loss = this.rng.pick([0, 0.01, 0.05, 0.15]);
+    const duplicate = this.rng.pick([0, 0.02, 0.08]);
+    const maxLatency = this.rng.int(1, 4);
+    // A message sent in step s arrives in step s + int(1, maxLatency); the fraction orders arrivals within a step.
+    // Messages are sent after the step's clock advance, so the delay is one less than the step count.
+    this.net = new SimNetwork({
+      clock: this.clock,
+      random: netRng,
+      loss,
+      duplicate,
+      delayMs: (r) => r.int(1, maxLatency) - 1 + r.next() * 0.99,
+    });
     this.crashRate = this.rng.pick([0, 0.002, 0.006, 0.03]);
     this.preVote = this.rng.chance(0.75);
     this.checkQuorum = this.rng.chance(0.75);
@@ -216,7 +223,7 @@ class Simulation {
       this.start(node);
     }
     for (let i = 0; i < 3; i++) {
-      this.clients.push({ id: i, busy: false, busyUntil: 0, leaderHint: '', seq: 0, seen: new Map() });
+      this.clients.push({ id: i, busy: false, leaderHint: '', seq: 0, seen: new Map() });
     }
   }
 
@@ -234,7 +241,9 @@ class Simulation {
     for (; this.now < steps; this.now++) this.step();
     // Settle: no more faults; everything heals and restarts; the cluster must converge and accept a write.
     this.faults = false;
-    this.cut.clear();
+    this.heal();
+    this.net.loss = 0;
+    this.net.duplicate = 0;
     for (const n of this.nodes.values()) {
       if (!n.retired && !n.raft && n.reach !== 'unreachable' && this.isMemberOfCommitted(n.id)) this.start(n);
     }
@@ -267,7 +276,7 @@ class Simulation {
           ? JSON.stringify({ ...n.raft.status(), applied: n.applied, members: n.raft.conf().members.map((m) => m.id) })
           : `${n.id} down${n.retired ? ' (retired)' : ''}`,
       );
-      const cl = this.clients.map((c) => `client ${c.id} busy=${c.busy} until ${c.busyUntil}`);
+      const cl = this.clients.map((c) => `client ${c.id} busy=${c.busy}`);
       this.fail(
         `cluster did not converge after faults stopped (liveness); probe ${JSON.stringify(probe?.index)}\n    ${[...st, ...cl].join('\n    ')}`,
       );
@@ -326,19 +335,17 @@ class Simulation {
   // ------------------------------------------------------------------ one step
 
   private step(): void {
+    // Messages due in this step arrive (in order of arrival) and partitions heal.
+    this.clock.advance(1);
+    const due = this.arrived;
+    this.arrived = [];
     if (this.faults) this.injectFaults();
     // restarts
     for (const n of this.nodes.values()) {
       if (!n.raft && !n.retired && n.restartAt >= 0 && n.restartAt <= this.now) this.start(n);
     }
-    // deliveries due now, in order of arrival
-    const due: { at: number; m: Message }[] = [];
-    const later: { at: number; m: Message }[] = [];
-    for (const f of this.inflight) (f.at < this.now + 1 ? due : later).push(f);
-    this.inflight = later;
-    due.sort((a, b) => a.at - b.at);
-    for (const { m } of due) {
-      if (this.cut.has(`${m.from}>${m.to}`)) continue;
+    for (const m of due) {
+      if (this.net.blocked(m.from, m.to)) continue; // a partition that started this step
       const n = this.nodes.get(m.to);
       if (!n?.raft) continue;
       if (m.type === 'snapshot') this.snapshotsSent++;
@@ -358,22 +365,23 @@ class Simulation {
 
   private injectFaults(): void {
     const r = this.rng;
-    if (this.healAt >= 0 && this.now >= this.healAt) {
-      this.cut.clear();
-      this.healAt = -1;
-      this.log('partition healed');
-    }
-    if (this.healAt < 0 && r.chance(this.partitionRate)) {
+    if (this.healTimer === undefined && r.chance(this.partitionRate)) {
       const ids = [...this.nodes.keys()];
       const side = new Set(ids.filter(() => r.chance(0.4)));
       if (side.size === 0) side.add(r.pick(ids));
       const oneWay = r.chance(0.2);
       for (const a of ids) {
         for (const b of ids) {
-          if (side.has(a) !== side.has(b) && (!oneWay || side.has(a))) this.cut.add(`${a}>${b}`);
+          if (side.has(a) !== side.has(b) && (!oneWay || side.has(a))) this.net.cut(a, b);
         }
       }
-      this.healAt = this.now + r.int(10, 80);
+      this.healTimer = this.clock.setTimeout(
+        () => {
+          this.heal();
+          this.log('partition healed');
+        },
+        r.int(10, 80),
+      );
       this.partitions++;
       this.log(`partition ${[...side].join(',')}${oneWay ? ' (one way)' : ''}`);
     }
@@ -382,6 +390,12 @@ class Simulation {
         this.crash(n, r.chance(0.5) ? r.int(1, 5) : r.int(5, 60));
       }
     }
+  }
+
+  private heal(): void {
+    this.clock.clearTimeout(this.healTimer);
+    this.healTimer = undefined;
+    this.net.heal();
   }
 
   private crash(n: SimNode, downFor: number): void {
@@ -546,11 +560,7 @@ class Simulation {
   }
 
   private send(m: Message): void {
-    if (this.faults && this.net.chance(this.loss)) return;
-    const copies = this.faults && this.net.chance(this.dup) ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      this.inflight.push({ at: this.now + this.net.int(1, this.maxLatency) + this.net.next() * 0.99, m });
-    }
+    this.net.send(m.from, m.to, () => this.arrived.push(m));
   }
 
   private installSnapshot(n: SimNode, s: Snapshot): void {
@@ -622,10 +632,6 @@ class Simulation {
 
   private drive(): void {
     for (const c of this.clients) {
-      if (c.busy && this.now >= c.busyUntil) {
-        // The client gives up: the outcome stays unknown.
-        this.clientDone.get(c.id)?.(undefined);
-      }
       if (c.busy || this.clientsStopped || !this.rng.chance(0.3)) continue;
       const members = this.committedConf.members.map((m) => m.id);
       const target = this.nodes.get(c.leaderHint)?.raft ? c.leaderHint : this.rng.pick(members);
@@ -667,17 +673,18 @@ class Simulation {
     }
   }
 
-  private readonly clientDone = new Map<number, Done>();
   private clientsStopped = false;
 
   private begin(c: Client, input: KvInput): Done {
     const record = this.history.begin(c.id, input);
     c.busy = true;
-    c.busyUntil = this.now + 80;
     let settled = false;
+    // The client gives up after 80 steps: the outcome stays unknown.
+    const giveUp = this.clock.setTimeout(() => done(undefined), 80);
     const done: Done = (out) => {
       if (settled) return;
       settled = true;
+      this.clock.clearTimeout(giveUp);
       record(out);
       c.busy = false;
       if (!out) return;
@@ -685,7 +692,6 @@ class Simulation {
       if (out.kind === 'get' && out.version) c.seen.set(input.key, out.version);
       if (out.kind === 'write' && out.ok && out.version) c.seen.set(input.key, out.version);
     };
-    this.clientDone.set(c.id, done);
     return done;
   }
 

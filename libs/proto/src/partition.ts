@@ -1,0 +1,21 @@
+// The partition messages and services other packages use: partition records and state (libs/partition).
+export {
+  Counter,
+  Dedup,
+  Failure,
+  InvocationRef,
+  InvocationStatus,
+  InvokerEffect,
+  JournalEntry,
+  LogRecord,
+  NewInvocation,
+  NotificationId,
+  OutboxEntry,
+  Outcome,
+  PromiseRow,
+  PromiseRow_Done,
+  ResponseSink,
+  Target,
+  TimerKey,
+  WaitingSet,
+} from './gen/stead/partition/v1/partition.ts';
