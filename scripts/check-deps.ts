@@ -67,7 +67,10 @@ for (const dir of workspaceDirs()) {
       const declared = deps.has(name) || (test && devDeps.has(name));
       if (!declared) {
         const where = test ? 'dependencies or devDependencies' : 'dependencies';
-        missing.set(name, `${relative(ROOT, dir)}: imports ${name} (${relative(ROOT, file)}) but its ${where} do not declare it`);
+        missing.set(
+          name,
+          `${relative(ROOT, dir)}: imports ${name} (${relative(ROOT, file)}) but its ${where} do not declare it`,
+        );
       }
     }
   }
