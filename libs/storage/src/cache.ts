@@ -43,10 +43,7 @@ export class ReadCache {
   private readonly free: number[] = [];
   private hand = 0;
   private bytes = 0;
-  private hits = 0;
-  private misses = 0;
-  private evictions = 0;
-  private handSteps = 0;
+  private readonly counts = { hits: 0, misses: 0, evictions: 0, handSteps: 0 };
 
   constructor(limitBytes: number) {
     this.limitBytes = limitBytes;
@@ -55,10 +52,10 @@ export class ReadCache {
   get(key: string): Uint8Array | undefined {
     const slot = this.index.get(key);
     if (slot === undefined) {
-      this.misses++;
+      this.counts.misses++;
       return undefined;
     }
-    this.hits++;
+    this.counts.hits++;
     this.referenced[slot] = true;
     return this.values[slot];
   }
@@ -100,10 +97,7 @@ export class ReadCache {
     return {
       entries: this.index.size,
       bytes: this.bytes,
-      hits: this.hits,
-      misses: this.misses,
-      evictions: this.evictions,
-      handSteps: this.handSteps,
+      ...this.counts,
     };
   }
 
@@ -125,7 +119,7 @@ export class ReadCache {
     while (this.bytes > this.limitBytes && this.index.size > 0) {
       if (this.hand >= n) this.hand = 0;
       const slot = this.hand++;
-      this.handSteps++;
+      this.counts.handSteps++;
       if (this.keys[slot] === undefined) continue;
       if (this.referenced[slot]) {
         // Second chance: passed over once, unflagged.
@@ -133,7 +127,7 @@ export class ReadCache {
         continue;
       }
       this.release(slot);
-      this.evictions++;
+      this.counts.evictions++;
     }
   }
 }
