@@ -3,27 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Prng } from '@stead/testing/sim';
 import { ENTRY_OVERHEAD_BYTES, ReadCache } from '../src/cache.ts';
 import { StorageEngine } from '../src/store.ts';
-
-/** Seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('ReadCache', () => {
   it('keeps entry count and byte accounting within bounds over a million operations with deletions', () => {
     const limit = 256 * 1024;
     const cache = new ReadCache(limit);
     const model = new Map<string, Uint8Array>();
-    const random = prng(42);
+    const rng = new Prng(42);
+    const random = () => rng.next();
     let maxEntries = 0;
     let sets = 0;
     for (let i = 0; i < 1_000_000; i++) {
