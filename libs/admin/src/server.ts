@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   readBody,
 } from '@stead/core';
+import { createLogger } from '@stead/observability';
 import { deploymentIdProblem } from './ids.ts';
 import { parseModifyServiceRequest } from './modify-service.ts';
 import { ADMIN_OPENAPI } from './openapi.ts';
@@ -46,7 +47,7 @@ export interface AdminServerOptions {
   pinnedInvocations?: (deploymentId: string) => Promise<number>;
   /** Mount more routes (invocations, query, ...) on the same router. */
   extend?: (router: AdminRouter) => void;
-  /** Where unexpected errors are reported (default: console.error). */
+  /** Where unexpected errors are reported (default: an error line of the JSON logger). */
   onError?: (err: unknown) => void;
   /** Connections with no request in flight this long are closed (default 60 s). */
   idleTimeoutMs?: number;
@@ -424,7 +425,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     router,
     limit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
     cors: opts.cors ?? CORS_NONE,
-    onError: opts.onError ?? ((err: unknown) => console.error('admin: unexpected error', err)),
+    onError: opts.onError ?? ((err: unknown) => createLogger('admin')('error', 'unexpected error', { error: err })),
   };
   const server = createAdminHttpServer(admin, opts);
   const sockets = new Set<Socket>();

@@ -19,6 +19,7 @@ import {
   type ServiceSchema,
   splitPath,
 } from '@stead/core';
+import { createLogger } from '@stead/observability';
 import { inputProblem } from './content-type.ts';
 import { type AnyRequest, type AnyResponse, listenDual } from './listener.ts';
 
@@ -70,7 +71,7 @@ export interface IngressServerOptions {
   /** Which browser origins may read answers (default: any origin, without credentials). */
   cors?: CorsPolicy;
   now?: () => number;
-  /** Where unexpected errors are reported (default: console.error). */
+  /** Where unexpected errors are reported (default: an error line of the JSON logger). */
   onError?: (err: unknown) => void;
 }
 
@@ -416,7 +417,7 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
     limit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     cors: opts.cors ?? CORS_ANY,
     now: opts.now ?? Date.now,
-    onError: opts.onError ?? ((err: unknown) => console.error('ingress: unexpected error', err)),
+    onError: opts.onError ?? ((err: unknown) => createLogger('ingress')('error', 'unexpected error', { error: err })),
     routes,
   };
 
