@@ -142,6 +142,17 @@ function registerEngineMetrics(registry: Registry, engine: Engine): void {
     () => engine.refusedRequests,
   );
   new Gauge({
+    name: 'stead_leveldb_memory_bytes',
+    help: "LevelDB's estimate of its memory (memtables and block cache), per store",
+    labelNames: ['store'],
+    registers: [registry],
+    collect() {
+      const { partitions, log } = engine.leveldbMemoryBytes;
+      this.set({ store: 'partitions' }, partitions);
+      this.set({ store: 'log' }, log);
+    },
+  });
+  new Gauge({
     name: 'stead_partition_backlog_records',
     help: 'Records appended to a partition log and not yet applied (with appends in flight)',
     labelNames: ['partition'],

@@ -12,4 +12,4 @@ export { LogServerCore } from './replicated/log-server-core.ts';
 export { realTimers } from './replicated/quorum.ts';
 export { SequencerHost } from './replicated/sequencer-host.ts';
 export type { ReplicationProperty } from './replicated/types.ts';
-export type { Loglet } from './types.ts';
+export { type Loglet, LogTrimmedError } from './types.ts';

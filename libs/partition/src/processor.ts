@@ -24,7 +24,15 @@ export interface ProcessorOptions extends StateMachineOptions {
   clock?: Clock;
   /** Called with fatal errors of the apply loop (the process should stop: the store may be inconsistent). */
   onFatal: (err: unknown) => void;
+  /**
+   * Trims the log behind the store every this many applied records (default 10 000; 0: never): the store is
+   * synced first, so the trimmed records are applied in a durable store and no restart needs them. Without
+   * it the log (the local loglet here) grows for as long as the server runs, and so do its compactions.
+   */
+  trimEveryRecords?: number;
 }
+
+const DEFAULT_TRIM_EVERY_RECORDS = 10_000;
 
 /**
  * Follows a partition's log: applies every record in order to the partition store through the state
@@ -43,6 +51,9 @@ export class PartitionProcessor {
   private leaderEpoch = 0;
   private announceOffset: bigint | undefined;
   private leading = false;
+  /** The log trim in progress, and the offset below which this processor last trimmed the log. */
+  private trimming: Promise<void> | undefined;
+  private trimmedUpTo = 0n;
   private applied = -1n;
   /** Offset of the last record appended through this processor and durable (-1 before any); may pass `applied`. */
   private appendedTail = -1n;
@@ -158,6 +169,7 @@ export class PartitionProcessor {
       this.tables.putAppliedOffset(last);
       await this.store.commit();
       this.applied = last;
+      this.maybeTrim();
       if (this.appliedWaiters.length > 0) {
         const ready = this.appliedWaiters.filter((w) => w.offset <= last);
         this.appliedWaiters = this.appliedWaiters.filter((w) => w.offset > last);
@@ -178,6 +190,34 @@ export class PartitionProcessor {
         this.leadingSignal.resolve();
       }
     }
+  }
+
+  /**
+   * Every `trimEveryRecords` applied records, in the background (one at a time): sync the store, then trim the
+   * log below the offset applied before the sync. A failed sync only postpones the trim; a failed trim stops
+   * the log store, which reports it as fatal.
+   */
+  private maybeTrim(): void {
+    const every = BigInt(this.opts.trimEveryRecords ?? DEFAULT_TRIM_EVERY_RECORDS);
+    if (every <= 0n || this.trimming || this.applied + 1n - this.trimmedUpTo < every) return;
+    const upTo = this.applied + 1n;
+    this.trimming = (async () => {
+      try {
+        await this.store.sync();
+        await this.loglet.trim(upTo);
+        this.trimmedUpTo = upTo;
+      } catch (err) {
+        if (!this.stop.signal.aborted) {
+          this.opts.log?.('warn', 'log trim postponed', {
+            partition: this.partitionId,
+            upTo: upTo.toString(),
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }
+      } finally {
+        this.trimming = undefined;
+      }
+    })();
   }
 
   /** Commands that could not be applied (their invocations failed instead). */
@@ -204,6 +244,7 @@ export class PartitionProcessor {
   async close(): Promise<void> {
     this.stop.abort();
     await this.loop;
+    await this.trimming;
     if (this.leading) await this.sink?.deactivate();
     this.leading = false;
     for (const w of this.appliedWaiters) w.resolve();

@@ -17,10 +17,23 @@ export class StorageEngine {
     this.db = db;
   }
 
-  static async open(dir: string): Promise<StorageEngine> {
-    const db = new ClassicLevel<Buffer, Uint8Array>(dir, { keyEncoding: 'buffer', valueEncoding: 'view' });
+  /**
+   * `blockCacheBytes`: LevelDB's own cache of uncompressed blocks (LevelDB's default is 8 MiB). The partition
+   * stores keep their hot values in their read caches, so this one mostly serves compactions and cold reads.
+   */
+  static async open(dir: string, opts: { blockCacheBytes?: number } = {}): Promise<StorageEngine> {
+    const db = new ClassicLevel<Buffer, Uint8Array>(dir, {
+      keyEncoding: 'buffer',
+      valueEncoding: 'view',
+      ...(opts.blockCacheBytes === undefined ? {} : { cacheSize: opts.blockCacheBytes }),
+    });
     await db.open();
     return new StorageEngine(db);
+  }
+
+  /** What LevelDB holds in memory: its memtables and block cache (its own estimate). */
+  memoryBytes(): number {
+    return leveldbMemoryBytes(this.db);
   }
 
   partition(id: number, cacheBytes?: number): PartitionStore {
@@ -29,6 +42,15 @@ export class StorageEngine {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+}
+
+/** LevelDB's estimate of its memory use (memtables and block cache), 0 when it cannot say (closed). */
+export function leveldbMemoryBytes(db: { getProperty(name: string): string }): number {
+  try {
+    return Number(db.getProperty('leveldb.approximate-memory-usage')) || 0;
+  } catch {
+    return 0;
   }
 }
 
@@ -72,6 +94,9 @@ export function prefixEnd(prefix: string): string | undefined {
 }
 
 const DELETED = Symbol('deleted');
+/** The key (under a partition's prefix, outside every table: tables are letters) written by `sync()`. */
+const SYNC_MARKER = '\u0000sync';
+const EMPTY_VALUE = new Uint8Array(0);
 type Pending = Uint8Array | typeof DELETED;
 
 /** Fixed-width hex so that lexicographic order of keys is numeric order. */
@@ -247,6 +272,15 @@ export class PartitionStore {
 
   get dirty(): boolean {
     return this.overlay.size > 0;
+  }
+
+  /**
+   * Makes every batch committed so far durable: one synced LevelDB write (it fsyncs LevelDB's write-ahead log,
+   * which holds all earlier unsynced writes too). What was committed before the call survives a machine crash,
+   * so the log below its applied offset is no longer needed.
+   */
+  async sync(): Promise<void> {
+    await this.db.put(toBuf(`${this.prefix}${SYNC_MARKER}`), EMPTY_VALUE, { sync: true });
   }
 
   /**

@@ -54,6 +54,11 @@ export interface LocalLogStoreOptions {
   onFatal?: (err: LogStoreFailedError) => void;
   /** Memory for the recent records of each log, served to readers tailing it (default 4 MiB). */
   recentBytesPerLog?: number;
+  /**
+   * LevelDB's block cache (LevelDB's default 8 MiB). Tailing readers are served from the recent records, so
+   * this one serves only replays and compactions.
+   */
+  blockCacheBytes?: number;
 }
 
 export interface LocalLogStats {
@@ -93,7 +98,11 @@ export class LocalLogStore {
   }
 
   static async open(dir: string, opts: LocalLogStoreOptions = {}): Promise<LocalLogStore> {
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      ...(opts.blockCacheBytes === undefined ? {} : { cacheSize: opts.blockCacheBytes }),
+    });
     await db.open();
     return new LocalLogStore(db, dir, opts);
   }
@@ -221,10 +230,12 @@ export class LocalLogStore {
   }
 
   /** @internal */
-  async deleteRecords(logId: number, below: bigint): Promise<void> {
+  async deleteRecords(logId: number, from: bigint, below: bigint): Promise<void> {
     this.checkAlive();
     try {
-      await this.db.clear({ gte: key(RECORD, logId, 0n), lt: key(RECORD, logId, below) });
+      // From the previous trim point, not from 0: the deleted range would otherwise be walked again (over its
+      // tombstones) at every trim until a compaction drops them.
+      await this.db.clear({ gte: key(RECORD, logId, from), lt: key(RECORD, logId, below) });
     } catch (err) {
       throw this.fail(`deletion of log ${logId} records below ${below}`, err);
     }
@@ -381,9 +392,10 @@ export class LocalLoglet implements Loglet {
     if (this.stopped) throw this.stopped;
     const point = upTo > this.released ? this.released : upTo;
     if (point <= this.trimPoint) return;
+    const previous = this.trimPoint;
     this.trimPoint = point;
     await this.store.writeMeta(this.logId, META_TRIM, u64(point));
-    await this.store.deleteRecords(this.logId, point);
+    await this.store.deleteRecords(this.logId, previous, point);
   }
 
   async seal(): Promise<bigint> {

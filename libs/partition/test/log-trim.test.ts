@@ -1,0 +1,99 @@
+/**
+ * The processor trims its log behind a synced store: the log does not grow for as long as the server runs, and
+ * a restart replays only what the store has not applied (real log and LevelDB).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { newInvocationId, partitionKeyOf } from '@stead/core';
+import { LocalLogStore, LogTrimmedError } from '@stead/log';
+import { StorageEngine } from '@stead/storage';
+import { waitFor } from '@stead/testing';
+import { ids } from '../src/engine.ts';
+import { type EffectSink, PartitionProcessor } from '../src/processor.ts';
+import { PartitionReader } from '../src/state-machine.ts';
+import type { Command } from '../src/types.ts';
+
+const invoke = (key: string): Command => ({
+  kind: 'Invoke',
+  ts: 1000,
+  inv: {
+    id: newInvocationId(partitionKeyOf(key)).toString(),
+    target: { service: 'Counter', handler: 'add', key, serviceType: 'VIRTUAL_OBJECT', handlerType: 'EXCLUSIVE' },
+    input: Buffer.from('{}'),
+    headers: [],
+    sink: { kind: 'ingress', node: 'n' },
+  },
+});
+
+describe('log trimming behind the partition store', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'stead-trim-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(trimEveryRecords: number) {
+    const log = await LocalLogStore.open(join(dir, 'log'));
+    const storage = await StorageEngine.open(join(dir, 'partitions'));
+    const loglet = await log.loglet(0);
+    const fatal: unknown[] = [];
+    const sink: EffectSink = { activate: async () => {}, execute: () => {}, deactivate: async () => {} };
+    const processor = new PartitionProcessor({
+      partitionId: 0,
+      loglet,
+      store: storage.partition(0),
+      ...ids,
+      trimEveryRecords,
+      onFatal: (err) => fatal.push(err),
+    });
+    await processor.start(1, sink);
+    await processor.whenLeading();
+    const close = async () => {
+      await processor.close();
+      await log.close();
+      await storage.close();
+    };
+    return { processor, loglet, fatal, close };
+  }
+
+  it('trims the log below the applied offset once the store is synced, and a restart replays from there', async () => {
+    const p = await open(50);
+    const keys = Array.from({ length: 180 }, (_, i) => `k${i}`);
+    let last = 0n;
+    for (const k of keys) last = await p.processor.append(invoke(k));
+    await p.processor.waitApplied(last);
+    // Trims run in the background: wait until the log is trimmed past the first 150 records.
+    await waitFor(async () => p.loglet.trimmedBelow >= 150n, { what: 'the log to be trimmed', timeoutMs: 10_000 });
+    const trimmed = p.loglet.trimmedBelow;
+    expect(trimmed).toBeLessThanOrEqual(last + 1n);
+    await expect(p.loglet.read(0n, 10)).rejects.toBeInstanceOf(LogTrimmedError);
+    expect(p.fatal).toEqual([]);
+    await p.close();
+
+    // A restart starts from the store's applied offset, above the trim point: nothing it needs is gone.
+    const q = await open(50);
+    expect(q.processor.appliedOffset).toBeGreaterThanOrEqual(trimmed - 1n);
+    const more = await q.processor.append(invoke('after-restart'));
+    await q.processor.waitApplied(more);
+    const reader = new PartitionReader(q.processor.store);
+    expect(q.fatal).toEqual([]);
+    expect(await q.loglet.tail()).toBe(more + 1n);
+    // Every invocation, those of the trimmed records included, is in the store.
+    expect((await reader.invocations()).length).toBe(keys.length + 1);
+    await q.close();
+  });
+
+  it('never trims with trimEveryRecords 0', async () => {
+    const p = await open(0);
+    let last = 0n;
+    for (let i = 0; i < 120; i++) last = await p.processor.append(invoke(`n${i}`));
+    await p.processor.waitApplied(last);
+    expect(p.loglet.trimmedBelow).toBe(0n);
+    expect((await p.loglet.read(0n, 500)).length).toBe(Number(last) + 1);
+    await p.close();
+  });
+});
