@@ -1,14 +1,6 @@
-/**
- * The partition leader and the invoker driver read time only through the Clock and Timers they are given: with
- * a fake clock and fake timers (below), a delayed invocation starts exactly when the fake clock reaches its
- * execution time (real log, real LevelDB), and an attempt whose endpoint stays silent is asked to suspend, then
- * aborted, then retried after its backoff, each exactly when the fake clock passes it, without waiting real time.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { newInvocationId, partitionKeyOf, RESTATE_INVOCATION_DEFAULTS, type SchemaView } from '@stead/core';
+import { describe, expect, it } from '@jest/globals';
+import { newInvocationId, partitionKeyOf, RESTATE_INVOCATION_DEFAULTS } from '@stead/core';
 import type { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore } from '@stead/log';
 import { StorageEngine } from '@stead/storage';
@@ -18,6 +10,7 @@ import { InvokerDriver } from '../src/invoker-driver.ts';
 import { PartitionLeader } from '../src/leader.ts';
 import { PartitionProcessor } from '../src/processor.ts';
 import type { InvocationStatus } from '../src/types.ts';
+import { oneServiceSchema, tempDirPerTest } from './helpers.ts';
 
 /** Virtual time: timers fire only when `advanceTo` passes their due time, in due order. */
 class FakeTime implements Clock, Timers {
@@ -65,19 +58,13 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 describe('the partition leader on a fake clock', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'stead-fake-clock-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tempDir = tempDirPerTest('stead-fake-clock-');
 
   it('starts a delayed invocation exactly when the fake clock reaches its execution time', async () => {
     const t0 = 1_700_000_000_000;
     const time = new FakeTime(t0);
-    const log = await LocalLogStore.open(join(dir, 'log'));
-    const storage = await StorageEngine.open(join(dir, 'partitions'));
+    const log = await LocalLogStore.open(join(tempDir(), 'log'));
+    const storage = await StorageEngine.open(join(tempDir(), 'partitions'));
     const store = storage.partition(0);
     const loglet = await log.loglet(0);
     const invoked: string[] = [];
@@ -181,18 +168,7 @@ describe('the invoker driver on a fake clock', () => {
       processor: { append: async () => 0n, waitApplied: async () => {} },
       reader: { status: async () => status, journal: async () => [], stateOf: async () => [] },
     } as unknown as PartitionLeader;
-    const schema = {
-      service: () => ({ name: 'S', ty: 'SERVICE', handlers: [], deploymentId: 'dp_1', public: true }),
-      deployment: () => ({
-        id: 'dp_1',
-        uri: 'http://127.0.0.1:1',
-        minProtocolVersion: 5,
-        maxProtocolVersion: 5,
-        additionalHeaders: {},
-        useHttp11: false,
-        protocolType: 'BidiStream',
-      }),
-    } as unknown as SchemaView;
+    const schema = oneServiceSchema();
     const streams: { ended: boolean; aborted: AbortSignal }[] = [];
     const inactivityMs = 60_000;
     const abortMs = 600_000;

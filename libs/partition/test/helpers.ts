@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from '@jest/globals';
+import type { SchemaView } from '@stead/core';
 import { type PartitionStore, StorageEngine } from '@stead/storage';
 import { type IdFunctions, PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
 
@@ -37,4 +39,36 @@ export async function openTestPartition(prefix: string, ids: IdFunctions = testI
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A fresh temp dir for each test of the enclosing describe (removed after it); call the result for its path. */
+export function tempDirPerTest(prefix: string): () => string {
+  let dir: string | undefined;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  return () => {
+    if (dir === undefined) throw new Error('tempDirPerTest: no test is running');
+    return dir;
+  };
+}
+
+/** A schema with one plain service `S` on deployment `dp_1` (HTTP/2, protocol v5), for invoker driver tests. */
+export function oneServiceSchema(): SchemaView {
+  return {
+    service: () => ({ name: 'S', ty: 'SERVICE', handlers: [], deploymentId: 'dp_1', public: true }),
+    deployment: () => ({
+      id: 'dp_1',
+      uri: 'http://127.0.0.1:1',
+      minProtocolVersion: 5,
+      maxProtocolVersion: 5,
+      additionalHeaders: {},
+      useHttp11: false,
+      protocolType: 'BidiStream',
+    }),
+  } as unknown as SchemaView;
 }

@@ -4,12 +4,13 @@
  * when a slot frees; the e2e test (e2e/test/admission.test.ts) does the same through a real server and SDK.
  */
 
-import { newInvocationId, RESTATE_INVOCATION_DEFAULTS, type SchemaView } from '@stead/core';
+import { newInvocationId, RESTATE_INVOCATION_DEFAULTS } from '@stead/core';
 import type { InvocationStreamClient } from '@stead/invoker';
 import { waitFor } from '@stead/testing';
 import { InvokerDriver } from '../src/invoker-driver.ts';
 import type { PartitionLeader } from '../src/leader.ts';
 import type { InvocationStatus } from '../src/types.ts';
+import { oneServiceSchema } from './helpers.ts';
 
 interface OpenStream {
   /** The invocation (the fake status puts its id in the handler name). */
@@ -69,18 +70,7 @@ describe('invoker concurrency limit', () => {
       stateOf: async () => [],
     },
   } as unknown as PartitionLeader;
-  const schema = {
-    service: () => ({ name: 'S', ty: 'SERVICE', handlers: [], deploymentId: 'dp_1', public: true }),
-    deployment: () => ({
-      id: 'dp_1',
-      uri: 'http://127.0.0.1:1',
-      minProtocolVersion: 5,
-      maxProtocolVersion: 5,
-      additionalHeaders: {},
-      useHttp11: false,
-      protocolType: 'BidiStream',
-    }),
-  } as unknown as SchemaView;
+  const schema = oneServiceSchema();
 
   let driver: InvokerDriver;
   let opened: OpenStream[];

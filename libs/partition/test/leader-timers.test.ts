@@ -1,12 +1,5 @@
-/**
- * The partition leader fires durable timers from a bounded window of the time index (real log, real LevelDB):
- * timers stored before it leads and timers added while it leads all fire, once each, in wake-time order, with
- * no more than `maxTimersInMemory` of them in memory.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { newInvocationId, partitionKeyOf } from '@stead/core';
 import { LocalLogStore } from '@stead/log';
 import { StorageEngine } from '@stead/storage';
@@ -15,19 +8,14 @@ import { PartitionLeader } from '../src/leader.ts';
 import { decodeCommand, PartitionProcessor } from '../src/processor.ts';
 import { PartitionTables, timerKey } from '../src/tables.ts';
 import type { TimerKey } from '../src/types.ts';
+import { tempDirPerTest } from './helpers.ts';
 
 describe('the partition leader pages timers', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'stead-leader-timers-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tempDir = tempDirPerTest('stead-leader-timers-');
 
   it('fires stored and new timers once each, in wake-time order, holding at most the bound in memory', async () => {
-    const log = await LocalLogStore.open(join(dir, 'log'));
-    const storage = await StorageEngine.open(join(dir, 'partitions'));
+    const log = await LocalLogStore.open(join(tempDir(), 'log'));
+    const storage = await StorageEngine.open(join(tempDir(), 'partitions'));
     const store = storage.partition(0);
     const tables = new PartitionTables(store);
     const now = Date.now();

@@ -1,11 +1,5 @@
-/**
- * The processor trims its log behind a synced store: the log does not grow for as long as the server runs, and
- * a restart replays only what the store has not applied (real log and LevelDB).
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { newInvocationId, partitionKeyOf } from '@stead/core';
 import { LocalLogStore, LogTrimmedError } from '@stead/log';
 import { StorageEngine } from '@stead/storage';
@@ -14,6 +8,7 @@ import { ids } from '../src/engine.ts';
 import { type EffectSink, PartitionProcessor } from '../src/processor.ts';
 import { PartitionReader } from '../src/state-machine.ts';
 import type { Command } from '../src/types.ts';
+import { tempDirPerTest } from './helpers.ts';
 
 const invoke = (key: string): Command => ({
   kind: 'Invoke',
@@ -28,17 +23,11 @@ const invoke = (key: string): Command => ({
 });
 
 describe('log trimming behind the partition store', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'stead-trim-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tempDir = tempDirPerTest('stead-trim-');
 
   async function open(trimEveryRecords: number) {
-    const log = await LocalLogStore.open(join(dir, 'log'));
-    const storage = await StorageEngine.open(join(dir, 'partitions'));
+    const log = await LocalLogStore.open(join(tempDir(), 'log'));
+    const storage = await StorageEngine.open(join(tempDir(), 'partitions'));
     const loglet = await log.loglet(0);
     const fatal: unknown[] = [];
     const sink: EffectSink = { activate: async () => {}, execute: () => {}, deactivate: async () => {} };
