@@ -50,15 +50,12 @@ export function repairReplicas(round: Round, p: WorkingPartition): void {
   for (const r of [...p.replicas].sort(compareIds)) {
     if (cluster.draining.has(r) && p.replicas.length > cluster.replication) remove(round, p, r, 'drained');
   }
-  let counts = replicaCounts(round);
   while (eligibleReplicas(round, p).length > cluster.replication) {
-    remove(round, p, pickExcess(p, eligibleReplicas(round, p), counts), 'excess');
-    counts = replicaCounts(round);
+    remove(round, p, pickExcess(p, eligibleReplicas(round, p), replicaCounts(round)), 'excess');
   }
   const fresh = p.replicas.length === 0;
   while (p.replicas.length < cluster.replication) {
-    add(round, p, pickNewReplica(round, p, counts)!, fresh ? 'initial' : 'replace');
-    counts = replicaCounts(round);
+    add(round, p, pickNewReplica(round, p, replicaCounts(round))!, fresh ? 'initial' : 'replace');
   }
 }
 
@@ -77,6 +74,20 @@ export function drainReplicas(round: Round): void {
 }
 
 /**
+ * The partition whose replica on `from` moves to `to`: one not moved this round, holding `from` and not `to`;
+ * preferably one where `to` brings a zone the other replicas do not use; then the lowest partition number.
+ */
+function partitionToMove(round: Round, from: string, to: string): WorkingPartition | undefined {
+  const zone = round.cluster.location.get(to);
+  const candidates = round.parts.filter(
+    (q) => !round.moved.has(q.partition) && q.replicas.includes(from) && !q.replicas.includes(to),
+  );
+  const spreads = (q: WorkingPartition): boolean =>
+    zone === undefined || !q.replicas.some((r) => r !== from && round.cluster.location.get(r) === zone);
+  return candidates.find(spreads) ?? candidates[0];
+}
+
+/**
  * Replica rebalancing, bounded by the round's moves: while the most and least loaded eligible workers differ by
  * more than one, the least loaded gets a replica of a partition of the most loaded (added now; the extra replica,
  * on the most loaded worker, goes next round as an excess). The pending removal counts as done.
@@ -88,9 +99,7 @@ export function rebalanceReplicas(round: Round): void {
     const low = order[0];
     const high = order[order.length - 1];
     if (low === undefined || counts.get(high)! - counts.get(low)! <= 1) return;
-    const p = round.parts.find(
-      (q) => !round.moved.has(q.partition) && q.replicas.includes(high) && !q.replicas.includes(low),
-    );
+    const p = partitionToMove(round, high, low);
     if (!p) return;
     add(round, p, low, 'rebalance');
     round.moved.add(p.partition);

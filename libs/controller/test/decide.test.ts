@@ -230,3 +230,20 @@ describe('edge cases', () => {
     expect(d.unavailable).toEqual([]);
   });
 });
+
+describe('scale', () => {
+  it('places 1024 partitions on 9 workers in 3 zones at once, balanced and spread over zones', () => {
+    const nodes = Array.from({ length: 9 }, (_, i) => worker(`w${i}`, { location: `r.z${i % 3}` }));
+    const cfg = config({ partitions: 1024, partitionReplication: 3 });
+    const started = performance.now();
+    const rounds = converge(nodes, [], cfg);
+    const table = last(rounds);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    const replicas = nodes.map((n) => replicasOf(table, n.id));
+    const leaders = nodes.map((n) => leadersOf(table, n.id));
+    expect(Math.max(...replicas) - Math.min(...replicas)).toBeLessThanOrEqual(1);
+    expect(Math.max(...leaders) - Math.min(...leaders)).toBeLessThanOrEqual(1);
+    const zone = (id: string): string => nodes.find((n) => n.id === id)!.location!;
+    for (const p of table) expect(new Set(p.replicas.map(zone)).size).toBe(3);
+  });
+});
