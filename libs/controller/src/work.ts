@@ -40,8 +40,9 @@ export function leaderCounts(round: Round): Map<string, number> {
   return counts;
 }
 
+/** A prior epoch as a whole number that never goes below what the table said (garbage that is no number: 0). */
 function validEpoch(epoch: unknown): number {
-  return typeof epoch === 'number' && Number.isSafeInteger(epoch) && epoch >= 0 ? epoch : 0;
+  return typeof epoch === 'number' && Number.isFinite(epoch) && epoch > 0 ? Math.ceil(epoch) : 0;
 }
 
 function emptyPartition(partition: number): WorkingPartition {

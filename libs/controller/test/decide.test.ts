@@ -207,6 +207,16 @@ describe('balance', () => {
 });
 
 describe('edge cases', () => {
+  it('never lowers a garbage epoch: a fraction rounds up, a non-number starts from 0', () => {
+    const nodes = [worker('a')];
+    const table = [
+      { partition: 0, replicas: ['a'], epoch: 2.5 },
+      { partition: 1, replicas: ['a'], epoch: Number.NaN },
+    ];
+    const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 2 }) });
+    expect(d.table.map((p) => p.epoch)).toEqual([4, 1]);
+  });
+
   it('keeps the latest heartbeat of a node listed twice', () => {
     const nodes = [worker('a', { lastHeartbeatMs: 0 }), worker('a'), worker('b')];
     const { table } = decide({ nowMs: NOW, nodes, table: [], config: config({ partitions: 1 }) });

@@ -117,7 +117,7 @@ function checkRound(input: DecideInput, d: Decision, rng: Prng): void {
   check(JSON.stringify(decide({ ...input, nodes: shuffled })) === JSON.stringify(d), 'depends on node order');
   for (const p of d.table) {
     const prior = input.table.find((q) => q.partition === p.partition);
-    const priorEpoch = prior && Number.isSafeInteger(prior.epoch) && prior.epoch >= 0 ? prior.epoch : 0;
+    const priorEpoch = prior && Number.isFinite(prior.epoch) && prior.epoch > 0 ? Math.ceil(prior.epoch) : 0;
     const want = priorEpoch + (p.leader === prior?.leader ? 0 : 1);
     check(p.epoch === want, `partition ${p.partition}: epoch ${p.epoch} after ${priorEpoch}, want ${want}`);
   }
