@@ -1,0 +1,59 @@
+// The controller's inputs and outputs: plain values, so the decision core stays pure and replayable.
+
+export type NodeRole = 'worker' | 'log-server' | 'metadata-server' | 'sequencer' | 'admin';
+
+/** What the controller knows of one node (from the metadata store and heartbeats). */
+export interface NodeView {
+  id: string;
+  roles: readonly NodeRole[];
+  /** Failure domain, e.g. "region.zone"; replicas of one partition are spread across distinct locations. */
+  location?: string;
+  lastHeartbeatMs: number;
+  /** A draining worker stays live but receives no new replicas and hands its replicas over one move at a time. */
+  draining?: boolean;
+}
+
+/** Where one partition runs. Invariant: `epoch` never decreases and grows by exactly 1 on each leader change. */
+export interface PartitionPlacement {
+  partition: number;
+  replicas: string[];
+  leader?: string;
+  epoch: number;
+}
+
+export interface ControllerConfig {
+  /** Partitions are numbered 0 … partitions-1. */
+  partitions: number;
+  partitionReplication: number;
+  nodeFailureTimeoutMs: number;
+  /** Bound on balancing moves (drain hand-overs, replica and leader rebalancing) per round; default 2. */
+  maxMovesPerRound?: number;
+}
+
+export interface DecideInput {
+  nowMs: number;
+  nodes: readonly NodeView[];
+  table: readonly PartitionPlacement[];
+  config: ControllerConfig;
+}
+
+export interface Decision {
+  table: PartitionPlacement[];
+  /** Empty when the table was already what it should be (the fixpoint). */
+  changes: Change[];
+  /** Partitions with no live replica, hence no leader, ascending. A state, not a change: repeated each round. */
+  unavailable: number[];
+}
+
+export type ReplicaAddReason = 'initial' | 'replace' | 'drain' | 'rebalance';
+export type ReplicaRemoveReason = 'dead' | 'duplicate' | 'drained' | 'excess';
+export type LeaderChangeReason = 'initial' | 'leader-lost' | 'rebalance';
+
+/** One change of the table, in the order decided. */
+export type Change =
+  | { kind: 'partition-created'; partition: number }
+  | { kind: 'entry-dropped'; partition: number; reason: 'out-of-range' | 'duplicate' }
+  | { kind: 'replica-added'; partition: number; node: string; reason: ReplicaAddReason }
+  | { kind: 'replica-removed'; partition: number; node: string; reason: ReplicaRemoveReason }
+  | { kind: 'leader-changed'; partition: number; from?: string; to?: string; reason: LeaderChangeReason }
+  | { kind: 'epoch-bumped'; partition: number; from: number; to: number };

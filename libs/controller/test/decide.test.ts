@@ -1,0 +1,259 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  type ControllerConfig,
+  type Decision,
+  decide,
+  type NodeView,
+  type PartitionPlacement,
+} from '@stead/controller';
+
+const NOW = 100_000;
+const config = (over: Partial<ControllerConfig> = {}): ControllerConfig => ({
+  partitions: 4,
+  partitionReplication: 2,
+  nodeFailureTimeoutMs: 5_000,
+  ...over,
+});
+const worker = (id: string, over: Partial<NodeView> = {}): NodeView => ({
+  id,
+  roles: ['worker'],
+  lastHeartbeatMs: NOW,
+  ...over,
+});
+const dead = (id: string, over: Partial<NodeView> = {}): NodeView =>
+  worker(id, { lastHeartbeatMs: NOW - 5_001, ...over });
+
+/** Applies `decide` to its own output until nothing changes; returns every round's decision. */
+function converge(nodes: NodeView[], table: PartitionPlacement[], cfg: ControllerConfig, maxRounds = 200): Decision[] {
+  const rounds: Decision[] = [];
+  for (let i = 0; i < maxRounds; i++) {
+    const d = decide({ nowMs: NOW, nodes, table, config: cfg });
+    rounds.push(d);
+    if (d.changes.length === 0) return rounds;
+    table = d.table;
+  }
+  throw new Error(`no fixpoint after ${maxRounds} rounds`);
+}
+const last = (rounds: Decision[]): PartitionPlacement[] => rounds[rounds.length - 1].table;
+const leadersOf = (table: PartitionPlacement[], id: string): number => table.filter((p) => p.leader === id).length;
+const replicasOf = (table: PartitionPlacement[], id: string): number =>
+  table.filter((p) => p.replicas.includes(id)).length;
+
+describe('first table', () => {
+  it('creates every partition with the replication factor, a leader and epoch 1', () => {
+    const nodes = ['a', 'b', 'c'].map((id) => worker(id));
+    const d = decide({ nowMs: NOW, nodes, table: [], config: config({ partitions: 3 }) });
+    expect(d.table).toEqual([
+      { partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 1 },
+      { partition: 1, replicas: ['a', 'c'], leader: 'c', epoch: 1 },
+      { partition: 2, replicas: ['b', 'c'], leader: 'b', epoch: 1 },
+    ]);
+    expect(d.changes.filter((c) => c.kind === 'partition-created')).toHaveLength(3);
+    expect(d.changes).toContainEqual({ kind: 'replica-added', partition: 0, node: 'a', reason: 'initial' });
+    expect(d.changes).toContainEqual({ kind: 'leader-changed', partition: 0, to: 'a', reason: 'initial' });
+    expect(d.changes).toContainEqual({ kind: 'epoch-bumped', partition: 0, from: 0, to: 1 });
+  });
+
+  it('uses as many replicas as there are live non-draining workers when fewer than the factor', () => {
+    const nodes = [worker('a'), worker('b', { draining: true }), dead('c')];
+    const d = decide({ nowMs: NOW, nodes, table: [], config: config({ partitions: 2, partitionReplication: 3 }) });
+    expect(d.table.map((p) => p.replicas)).toEqual([['a'], ['a']]);
+  });
+
+  it('spreads the replicas of a partition across zones', () => {
+    const nodes = [
+      worker('a', { location: 'r.z1' }),
+      worker('b', { location: 'r.z1' }),
+      worker('c', { location: 'r.z2' }),
+      worker('d', { location: 'r.z2' }),
+    ];
+    const { table } = decide({ nowMs: NOW, nodes, table: [], config: config({ partitions: 4 }) });
+    const zone = (id: string): string => nodes.find((n) => n.id === id)!.location!;
+    for (const p of table) expect(new Set(p.replicas.map(zone)).size).toBe(2);
+  });
+
+  it('ignores nodes without the worker role and is the same for the same input in any order', () => {
+    const nodes = [worker('c'), { ...worker('z'), roles: ['log-server' as const] }, worker('a'), worker('b')];
+    const one = decide({ nowMs: NOW, nodes, table: [], config: config() });
+    const two = decide({ nowMs: NOW, nodes: [...nodes].reverse(), table: [], config: config() });
+    expect(two).toEqual(one);
+    expect(one.table.flatMap((p) => p.replicas)).not.toContain('z');
+  });
+});
+
+describe('failures', () => {
+  it('replaces a dead leader by a live replica and bumps the epoch by one', () => {
+    const nodes = [dead('a'), worker('b'), worker('c')];
+    const table = [{ partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 7 }];
+    const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 1 }) });
+    expect(d.table).toEqual([{ partition: 0, replicas: ['b', 'c'], leader: 'b', epoch: 8 }]);
+    expect(d.changes).toEqual([
+      { kind: 'replica-removed', partition: 0, node: 'a', reason: 'dead' },
+      { kind: 'replica-added', partition: 0, node: 'c', reason: 'replace' },
+      { kind: 'leader-changed', partition: 0, from: 'a', to: 'b', reason: 'leader-lost' },
+      { kind: 'epoch-bumped', partition: 0, from: 7, to: 8 },
+    ]);
+  });
+
+  it('keeps a live leader and its epoch', () => {
+    const nodes = [worker('a'), worker('b')];
+    const table = [{ partition: 0, replicas: ['a', 'b'], leader: 'b', epoch: 3 }];
+    const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 1 }) });
+    expect(d).toEqual({ table, changes: [], unavailable: [] });
+  });
+
+  it('treats a heartbeat exactly at the timeout as live', () => {
+    const nodes = [worker('a', { lastHeartbeatMs: NOW - 5_000 })];
+    const table = [{ partition: 0, replicas: ['a'], leader: 'a', epoch: 1 }];
+    expect(decide({ nowMs: NOW, nodes, table, config: config({ partitions: 1 }) }).changes).toEqual([]);
+  });
+
+  it('keeps no leader for a partition with no live replica, reports it, and keeps its replicas', () => {
+    const nodes = [dead('a'), dead('b')];
+    const table = [{ partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 4 }];
+    const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 1 }) });
+    expect(d.table).toEqual([{ partition: 0, replicas: ['a', 'b'], epoch: 5 }]);
+    expect(d.unavailable).toEqual([0]);
+    const again = decide({ nowMs: NOW, nodes, table: d.table, config: config({ partitions: 1 }) });
+    expect(again).toEqual({ table: d.table, changes: [], unavailable: [0] });
+  });
+
+  it('cleans a garbage table: unknown nodes, duplicates, leader outside the set, stray entries', () => {
+    const nodes = [worker('a'), worker('b')];
+    const table = [
+      { partition: 0, replicas: ['a', 'a', 'ghost'], leader: 'b', epoch: 2 },
+      { partition: 0, replicas: ['b'], leader: 'b', epoch: 9 },
+      { partition: 5, replicas: ['a'], leader: 'a', epoch: 1 },
+    ];
+    const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 1 }) });
+    expect(d.table).toEqual([{ partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 3 }]);
+    expect(d.changes).toContainEqual({ kind: 'entry-dropped', partition: 0, reason: 'duplicate' });
+    expect(d.changes).toContainEqual({ kind: 'entry-dropped', partition: 5, reason: 'out-of-range' });
+    expect(d.changes).toContainEqual({ kind: 'replica-removed', partition: 0, node: 'a', reason: 'duplicate' });
+    expect(d.changes).toContainEqual({ kind: 'replica-removed', partition: 0, node: 'ghost', reason: 'dead' });
+  });
+});
+
+describe('draining', () => {
+  it('empties a draining worker one move at a time, adding each replacement before removing', () => {
+    const cfg = config({ partitions: 4, maxMovesPerRound: 1 });
+    const nodes = ['a', 'b', 'c'].map((id) => worker(id));
+    const start = last(converge(nodes, [], cfg));
+    const draining = nodes.map((n) => (n.id === 'a' ? { ...n, draining: true } : n));
+    const rounds = converge(draining, start, cfg);
+    const final = last(rounds);
+    expect(replicasOf(final, 'a')).toBe(0);
+    expect(leadersOf(final, 'a')).toBe(0);
+    for (const d of rounds) {
+      const added = d.changes.filter((c) => c.kind === 'replica-added' && c.reason === 'drain');
+      expect(added.length).toBeLessThanOrEqual(1);
+      // Never fewer than the factor: the replacement is in place before the draining replica leaves.
+      for (const p of d.table) expect(p.replicas.length).toBeGreaterThanOrEqual(2);
+    }
+    expect(rounds.length).toBeGreaterThan(replicasOf(start, 'a'));
+    for (const p of final) expect(p.replicas).toHaveLength(2);
+  });
+
+  it('moves the leadership off a draining worker at once', () => {
+    const nodes = [worker('a', { draining: true }), worker('b')];
+    const table = [{ partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 1 }];
+    const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 1 }) });
+    expect(d.table[0].leader).toBe('b');
+    expect(d.table[0].epoch).toBe(2);
+  });
+});
+
+describe('balance', () => {
+  it('fills a new worker gradually, within the per-round bound, until counts differ by at most one', () => {
+    const cfg = config({ partitions: 6, maxMovesPerRound: 2 });
+    const before = ['a', 'b'].map((id) => worker(id));
+    const start = last(converge(before, [], cfg));
+    const nodes = [...before, worker('c')];
+    const rounds = converge(nodes, start, cfg);
+    for (const d of rounds) {
+      const moves = d.changes.filter(
+        (c) => (c.kind === 'replica-added' || c.kind === 'leader-changed') && c.reason === 'rebalance',
+      );
+      expect(moves.length).toBeLessThanOrEqual(2);
+    }
+    expect(rounds.length).toBeGreaterThan(2);
+    const final = last(rounds);
+    expect(['a', 'b', 'c'].map((id) => replicasOf(final, id))).toEqual([4, 4, 4]);
+    expect(['a', 'b', 'c'].map((id) => leadersOf(final, id))).toEqual([2, 2, 2]);
+  });
+
+  it('epochs grow by exactly one per leader change', () => {
+    const cfg = config({ partitions: 6 });
+    const start = last(
+      converge(
+        ['a', 'b'].map((id) => worker(id)),
+        [],
+        cfg,
+      ),
+    );
+    let table = start;
+    for (const d of converge(
+      ['a', 'b', 'c'].map((id) => worker(id)),
+      start,
+      cfg,
+    )) {
+      for (const p of d.table) {
+        const prior = table.find((q) => q.partition === p.partition)!;
+        expect(p.epoch).toBe(prior.epoch + (p.leader === prior.leader ? 0 : 1));
+      }
+      table = d.table;
+    }
+  });
+});
+
+describe('edge cases', () => {
+  it('never lowers a garbage epoch: a fraction rounds up, a non-number starts from 0', () => {
+    const nodes = [worker('a')];
+    const table = [
+      { partition: 0, replicas: ['a'], epoch: 2.5 },
+      { partition: 1, replicas: ['a'], epoch: Number.NaN },
+    ];
+    const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 2 }) });
+    expect(d.table.map((p) => p.epoch)).toEqual([4, 1]);
+  });
+
+  it('keeps the latest heartbeat of a node listed twice', () => {
+    const nodes = [worker('a', { lastHeartbeatMs: 0 }), worker('a'), worker('b')];
+    const { table } = decide({ nowMs: NOW, nodes, table: [], config: config({ partitions: 1 }) });
+    expect(table[0].replicas).toEqual(['a', 'b']);
+  });
+
+  it('never holds more than one replica beyond the factor when every replica of a partition drains', () => {
+    const cfg = config({ partitions: 1, maxMovesPerRound: 1 });
+    const table = [{ partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 1 }];
+    const nodes = [worker('a', { draining: true }), worker('b', { draining: true }), worker('c'), worker('d')];
+    const rounds = converge(nodes, table, cfg);
+    for (const d of rounds) expect(d.table[0].replicas.length).toBeLessThanOrEqual(3);
+    expect(last(rounds)[0]).toEqual({ partition: 0, replicas: ['c', 'd'], leader: 'c', epoch: 2 });
+  });
+
+  it('leaves a partition on its draining workers while there is no other worker, led by one of them', () => {
+    const nodes = [worker('a', { draining: true }), dead('b')];
+    const table = [{ partition: 0, replicas: ['a', 'b'], leader: 'b', epoch: 1 }];
+    const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 1 }) });
+    expect(d.table).toEqual([{ partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 2 }]);
+    expect(d.unavailable).toEqual([]);
+  });
+});
+
+describe('scale', () => {
+  it('places 1024 partitions on 9 workers in 3 zones at once, balanced and spread over zones', () => {
+    const nodes = Array.from({ length: 9 }, (_, i) => worker(`w${i}`, { location: `r.z${i % 3}` }));
+    const cfg = config({ partitions: 1024, partitionReplication: 3 });
+    const started = performance.now();
+    const rounds = converge(nodes, [], cfg);
+    const table = last(rounds);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    const replicas = nodes.map((n) => replicasOf(table, n.id));
+    const leaders = nodes.map((n) => leadersOf(table, n.id));
+    expect(Math.max(...replicas) - Math.min(...replicas)).toBeLessThanOrEqual(1);
+    expect(Math.max(...leaders) - Math.min(...leaders)).toBeLessThanOrEqual(1);
+    const zone = (id: string): string => nodes.find((n) => n.id === id)!.location!;
+    for (const p of table) expect(new Set(p.replicas.map(zone)).size).toBe(3);
+  });
+});
