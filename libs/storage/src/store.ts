@@ -19,7 +19,7 @@ export class StorageEngine {
 
   /**
    * `blockCacheBytes`: LevelDB's own cache of uncompressed blocks (LevelDB's default is 8 MiB). The partition
-   * stores keep their hot values in their read caches, so this one mostly serves compactions and cold reads.
+   * stores keep their hot values in their read caches, so this one serves cold reads only (compactions bypass it).
    */
   static async open(dir: string, opts: { blockCacheBytes?: number } = {}): Promise<StorageEngine> {
     const db = new ClassicLevel<Buffer, Uint8Array>(dir, {
