@@ -80,18 +80,26 @@ interface Sample {
   p99: number;
   rssMiB: number;
   heapMiB: number;
+  /** (Stead) MiB written by LevelDB compactions of the partition store in the interval, per second. */
+  compactionMiBps: number;
   /** Server CPU time (user + system, all threads) per completed request in the interval. */
   cpuMsPerRequest: number;
 }
 
-async function heapMiB(t: Target): Promise<number> {
-  if (!t.metrics) return Number.NaN;
+/** (Stead) JS heap used and bytes written by compactions of the partition store, from its /metrics. */
+async function serverMetrics(t: Target): Promise<{ heapMiB: number; compactionWrittenMiB: number }> {
+  const none = { heapMiB: Number.NaN, compactionWrittenMiB: Number.NaN };
+  if (!t.metrics) return none;
   try {
     const text = await (await fetch(t.metrics, { signal: AbortSignal.timeout(5_000) })).text();
-    const m = /^stead_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
-    return m ? Number(m[1]) / 2 ** 20 : Number.NaN;
+    const heap = /^stead_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
+    const compaction = /^stead_leveldb_compaction_written_bytes\{[^}]*store="partitions"[^}]*\} (\S+)$/m.exec(text);
+    return {
+      heapMiB: heap ? Number(heap[1]) / 2 ** 20 : Number.NaN,
+      compactionWrittenMiB: compaction ? Number(compaction[1]) / 2 ** 20 : Number.NaN,
+    };
   } catch {
-    return Number.NaN;
+    return none;
   }
 }
 
@@ -116,6 +124,7 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
   const end = start + o.durationMs;
   let windowStart = start;
   let cpuAtWindowStart = cpuSeconds(t.pid);
+  let compactionAtWindowStart = (await serverMetrics(t)).compactionWrittenMiB;
   const sampler = setInterval(() => {
     const now = performance.now();
     const lat = window.sort((a, b) => a - b);
@@ -130,6 +139,7 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
       p99: percentile(lat, 99),
       rssMiB: memory(t.pid).rssMiB,
       heapMiB: Number.NaN,
+      compactionMiBps: Number.NaN,
       cpuMsPerRequest: ((cpu - cpuAtWindowStart) * 1000) / lat.length,
     };
     cpuAtWindowStart = cpu;
@@ -137,12 +147,16 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
     errors = 0;
     windowStart = now;
     samples.push(sample);
-    void heapMiB(t).then((h) => {
-      sample.heapMiB = h;
+    void serverMetrics(t).then((m) => {
+      sample.heapMiB = m.heapMiB;
+      sample.compactionMiBps = (m.compactionWrittenMiB - compactionAtWindowStart) / seconds;
+      compactionAtWindowStart = m.compactionWrittenMiB;
+      const h = m.heapMiB;
       process.stdout.write(
         `  ${t.name} ${String(sample.atS).padStart(5)} s: ${f(sample.throughput, 0)} req/s, p50 ${f(sample.p50, 1)} ms, ` +
           `p99 ${f(sample.p99, 1)} ms, ${sample.errors} errors, RSS ${f(sample.rssMiB, 0)} MiB, heap ${f(h, 0)} MiB, ` +
           `CPU ${f(sample.cpuMsPerRequest, 2)} ms/req` +
+          `${Number.isFinite(sample.compactionMiBps) ? `, compaction ${f(sample.compactionMiBps, 2)} MiB/s` : ''}` +
           `${firstError && sample.errors > 0 ? ` (first error: ${firstError})` : ''}\n`,
       );
     });

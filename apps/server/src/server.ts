@@ -11,6 +11,8 @@ import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGaug
 import { Gauge, type Registry } from 'prom-client';
 import type { ServerSettings } from './settings.ts';
 
+type LeveldbStats = Engine['leveldbStats']['log'];
+
 export const VERSION = '0.1.0';
 
 /** Starts every role in this process: probes, metadata store, engine, admin API, ingress (closed in reverse). */
@@ -141,17 +143,27 @@ function registerEngineMetrics(registry: Registry, engine: Engine): void {
     'Ingress requests refused as overload (503/429)',
     () => engine.refusedRequests,
   );
-  new Gauge({
-    name: 'stead_leveldb_memory_bytes',
-    help: "LevelDB's estimate of its memory (memtables and block cache), per store",
-    labelNames: ['store'],
-    registers: [registry],
-    collect() {
-      const { partitions, log } = engine.leveldbMemoryBytes;
-      this.set({ store: 'partitions' }, partitions);
-      this.set({ store: 'log' }, log);
-    },
-  });
+  const leveldb = (name: string, help: string, pick: (s: LeveldbStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['store'],
+      registers: [registry],
+      collect() {
+        for (const [store, stats] of Object.entries(engine.leveldbStats)) this.set({ store }, pick(stats));
+      },
+    });
+  leveldb(
+    'stead_leveldb_memory_bytes',
+    "LevelDB's estimate of its memory (memtables and block cache)",
+    (s) => s.memoryBytes,
+  );
+  leveldb('stead_leveldb_table_bytes', 'Bytes in LevelDB table files (whole MiB)', (s) => s.tableBytes);
+  leveldb(
+    'stead_leveldb_compaction_written_bytes',
+    'Bytes written by LevelDB compactions since the store opened (whole MiB)',
+    (s) => s.compactionWrittenBytes,
+  );
   new Gauge({
     name: 'stead_partition_backlog_records',
     help: 'Records appended to a partition log and not yet applied (with appends in flight)',

@@ -23,7 +23,7 @@ import {
 } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore, type Loglet } from '@stead/log';
-import { leveldbMemoryBytes, StorageEngine } from '@stead/storage';
+import { type LeveldbStats, leveldbStats, StorageEngine } from '@stead/storage';
 import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
 import type { EpochSource } from './epochs.ts';
 import { InvokerDriver } from './invoker-driver.ts';
@@ -526,9 +526,9 @@ export class Engine implements InvocationBackend {
     };
   }
 
-  /** LevelDB's own memory (memtables and block cache) of the partition store and of the log store. */
-  get leveldbMemoryBytes(): { partitions: number; log: number } {
-    return { partitions: this.storage.memoryBytes(), log: leveldbMemoryBytes(this.logStore.db) };
+  /** LevelDB's own figures (memory, table sizes, compaction work) of the partition store and of the log store. */
+  get leveldbStats(): { partitions: LeveldbStats; log: LeveldbStats } {
+    return { partitions: this.storage.stats(), log: leveldbStats(this.logStore.db) };
   }
 
   /** Invocation attempts running now. */

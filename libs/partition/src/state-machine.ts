@@ -173,7 +173,7 @@ export class PartitionReader {
   async journal(st: InvocationStatus): Promise<JournalEntry[]> {
     const out: JournalEntry[] = [];
     for (let i = 0; i < st.journalLength; i++) {
-      const e = await this.tables.journalEntry(st.id, i);
+      const e = await this.tables.journalEntry(st, i);
       assert(e !== undefined, `journal entry ${i} of ${st.id} is missing (journal length ${st.journalLength})`);
       out.push(e);
     }

@@ -8,7 +8,7 @@
  * numeric order. Values are protobuf messages of proto/stead/partition/v1.
  *
  *   i <id>                         invocation status          InvocationStatus
- *   j <id> <u32 index>             journal entry              JournalEntry
+ *   J <u64 createdAt> <id> <u32 i> journal entry              JournalEntry
  *   s <service> <key> <bytes>      state (raw value)          bytes
  *   l <service> <key>              exclusive lock holder      InvocationRef
  *   q <service> <key> <u64 seq>    inbox                      InvocationRef
@@ -17,7 +17,12 @@
  *   o <u64 seq>                    outbox                     OutboxEntry
  *   d <u32 producer>               dedup sequence numbers     Counter
  *   x <deployment> <id>            unfinished invocations pinned to a deployment (empty value)
- *   m <name>                       epoch, applied offset, counters   Counter
+ *   m <name>                       epoch, applied offset, counters, layout version   Counter
+ *
+ * Journal keys start with the invocation's creation time, so that the journal (the biggest table: every entry
+ * of every invocation, kept for the journal retention) is written in key order: LevelDB then moves its new
+ * files down the levels without rewriting older ones, and compaction work stays proportional to what is
+ * written rather than to everything retained. (Layout 1 keyed entries `j <id> <u32 index>`: random order.)
  */
 import { type Codec, CorruptValueError, type PartitionStore } from '@stead/storage';
 import { assert } from './assert.ts';
@@ -47,6 +52,23 @@ export function u64Key(n: number | bigint): string {
   return b.toString('latin1');
 }
 
+/** Reads the string component that starts at `at`; returns it and where the next component starts. */
+export function readStrKey(key: string, at: number): { value: string; next: number } {
+  let raw = '';
+  for (let i = at; i < key.length - 1; i++) {
+    if (key.charCodeAt(i) !== 0) {
+      raw += key[i];
+      continue;
+    }
+    const esc = key.charCodeAt(i + 1);
+    if (esc === 0x01) return { value: Buffer.from(raw, 'latin1').toString('utf8'), next: i + 2 };
+    if (esc !== 0xff) break;
+    raw += '\u0000';
+    i++;
+  }
+  throw new Error(`key has no terminated string component at byte ${at}`);
+}
+
 function readU64(key: string, at: number): bigint {
   return Buffer.from(key.slice(at, at + 8), 'latin1').readBigUInt64BE(0);
 }
@@ -59,7 +81,9 @@ function objectKey(t: Target): string {
 
 const Tag = {
   Status: 'i',
-  Journal: 'j',
+  Journal: 'J',
+  /** Layout 1 journal keys (`j <id> <u32 index>`), rewritten at start by `upgradeLayout`. */
+  JournalV1: 'j',
   State: 's',
   Lock: 'l',
   Inbox: 'q',
@@ -76,6 +100,10 @@ const META_APPLIED = `${Tag.Meta}applied`;
 const META_INBOX_SEQ = `${Tag.Meta}inboxSeq`;
 const META_OUTBOX_SEQ = `${Tag.Meta}outboxSeq`;
 const META_OUTBOX_TRUNCATED = `${Tag.Meta}outboxTruncated`;
+const META_LAYOUT = `${Tag.Meta}layout`;
+
+/** The key layout this code writes (see the header). Stores of layout 1 are upgraded when they open. */
+export const STORE_LAYOUT = 2;
 
 const EMPTY = new Uint8Array(0);
 
@@ -92,6 +120,9 @@ export interface OutboxEntry {
   partitionKey: bigint;
   command: Command;
 }
+
+/** What keys an invocation's journal: its id and creation time (both fixed for its life). */
+export type JournalOwner = Pick<InvocationStatus, 'id' | 'createdAt'>;
 
 /** Typed access to the tables of one partition store. */
 export class PartitionTables {
@@ -121,17 +152,54 @@ export class PartitionTables {
 
   // ---------- journal ----------
 
-  private journalKey(id: string, index: number): string {
-    return Tag.Journal + strKey(id) + u32Key(index);
+  // Entries are keyed by the invocation's creation time, id and index; every caller has the status at hand.
+  private journalKey(st: JournalOwner, index: number): string {
+    return Tag.Journal + u64Key(st.createdAt) + strKey(st.id) + u32Key(index);
   }
-  journalEntry(id: string, index: number): Promise<JournalEntry | undefined> {
-    return this.store.get(this.journalKey(id, index), C.journalEntry);
+  journalEntry(st: JournalOwner, index: number): Promise<JournalEntry | undefined> {
+    return this.store.get(this.journalKey(st, index), C.journalEntry);
   }
-  putJournalEntry(id: string, index: number, entry: JournalEntry): void {
-    this.store.put(this.journalKey(id, index), entry, C.journalEntry);
+  putJournalEntry(st: JournalOwner, index: number, entry: JournalEntry): void {
+    this.store.put(this.journalKey(st, index), entry, C.journalEntry);
   }
-  delJournalEntry(id: string, index: number): void {
-    this.store.del(this.journalKey(id, index));
+  delJournalEntry(st: JournalOwner, index: number): void {
+    this.store.del(this.journalKey(st, index));
+  }
+
+  // ---------- layout ----------
+
+  /**
+   * Brings a store written by an older layout to `STORE_LAYOUT` (before anything else reads it) and commits.
+   * An empty store just records the layout. A store of a newer layout than this code knows is refused.
+   */
+  async upgradeLayout(): Promise<void> {
+    const layout = await this.counter(META_LAYOUT);
+    if (layout !== undefined && Number(layout) > STORE_LAYOUT) {
+      throw new Error(
+        `partition ${this.store.partitionId}: the store has key layout ${layout}, newer than this version knows (${STORE_LAYOUT}); run a newer Stead`,
+      );
+    }
+    if (layout === undefined) await this.moveV1Journal();
+    if (layout === undefined || Number(layout) < STORE_LAYOUT) {
+      this.store.put(META_LAYOUT, BigInt(STORE_LAYOUT), C.counter);
+      await this.store.commit();
+    }
+  }
+
+  /** Layout 1 → 2: journal entries move to time-ordered keys, a page at a time (entries without a status go). */
+  private async moveV1Journal(): Promise<void> {
+    for (;;) {
+      const page = await this.store.scan(Tag.JournalV1, 1000);
+      if (page.length === 0) return;
+      for (const [key, value] of page) {
+        const { value: id, next } = readStrKey(key, 1);
+        const index = Buffer.from(key.slice(next, next + 4), 'latin1').readUInt32BE(0);
+        const st = await this.status(id);
+        if (st) this.store.putRaw(this.journalKey(st, index), value);
+        this.store.del(key);
+      }
+      await this.store.commit();
+    }
   }
 
   // ---------- state (values are the SDK's bytes, stored as is) ----------

@@ -96,7 +96,7 @@ describe('the state machine applies every command', () => {
     }
     expect(effects.map((e) => e.kind)).toEqual(expect.arrayContaining(['stopAttempt', 'invoke']));
     expect(await reader.status(a)).toBeUndefined(); // completed, nothing retained
-    expect(await store.scan('j')).toHaveLength(1); // only b's input remains
+    expect(await store.scan('J')).toHaveLength(1); // only b's input remains
     // The lock went to the next in line.
     expect((await reader.status(b))?.phase).toBe('invoked');
     expect(effects).toContainEqual({ kind: 'invoke', invocationId: b });

@@ -6,8 +6,15 @@ import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { PartitionStore } from '@stead/storage';
 import * as J from '../src/journal.ts';
 import type { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
-import { strKey } from '../src/tables.ts';
-import type { Command, Effect, JournalEntry, NewInvocation, TimerKey } from '../src/types.ts';
+import { readStrKey } from '../src/tables.ts';
+import {
+  type Command,
+  type Effect,
+  type JournalEntry,
+  type NewInvocation,
+  TIMER_PURGE_JOURNAL,
+  type TimerKey,
+} from '../src/types.ts';
 import { openTestPartition, type TestPartition } from './helpers.ts';
 
 function outputCmd(value: string): JournalEntry {
@@ -51,8 +58,9 @@ describe('retention of completed invocations', () => {
   });
   const timers = (effects: Effect[]): TimerKey[] =>
     effects.flatMap((e) => (e.kind === 'timer' ? [e.timer] : [])).sort((a, b) => a.wakeAt - b.wakeAt);
-  // Journal rows of the invocation as stored (table tag 'j', then the id; see src/tables.ts).
-  const journalKeys = async (id: string) => (await store.scan(`j${strKey(id)}`)).length;
+  // Journal rows of the invocation as stored (table tag 'J', u64 creation time, then the id; see src/tables.ts).
+  const journalKeys = async (id: string) =>
+    (await store.scan('J')).filter(([key]) => readStrKey(key, 9).value === id).length;
   const runToEnd = async (id: string, extra: Partial<NewInvocation>) => {
     await sm.apply(invoke(id, extra));
     await sm.apply(effect(id, { kind: 'command', entry: outputCmd('"done"') }));
@@ -118,6 +126,42 @@ describe('retention of completed invocations', () => {
     expect(await reader.status('p4')).toMatchObject({ phase: 'completed', journalLength: 0 });
     expect(await journalKeys('p4')).toBe(0);
     expect((await sm.apply(output('p4')))[0]).toMatchObject({ outcome: { ok: true } });
+  });
+
+  it('keeps the input once: in the retained journal, or in the status once there is no journal', async () => {
+    const sink = { kind: 'ingress' as const, node: 'n' };
+    const restart = async (id: string, newInvocationId: string) =>
+      (
+        await sm.apply({ kind: 'Control', ts: 9000, invocationId: id, op: 'restart-as-new', sink, newInvocationId })
+      ).find((e) => e.kind === 'respond');
+    const inputOf = async (id: string) => (await reader.journal((await reader.status(id))!))[0];
+    // The input command an Invoke of `body` (no headers) journals, as hex for comparison.
+    const hex = (e: JournalEntry | undefined) => (e ? Buffer.from(e.bytes).toString('hex') : 'none');
+    const inputWith = (body: string) => hex(J.inputCommand([], Buffer.from(body)));
+
+    // Journal retained: the status holds no copy; restart-as-new reads journal entry 0.
+    await runToEnd('r1', { retentionMs: 60_000, journalRetentionMs: 1_000, input: Buffer.from('"one"') });
+    expect((await reader.status('r1'))?.input).toBeUndefined();
+    expect(await restart('r1', 'r1-new')).toMatchObject({ outcome: { ok: true } });
+    expect(hex(await inputOf('r1-new'))).toBe(inputWith('"one"'));
+
+    // The journal retention ends first: the input moves into the status, restart-as-new still works.
+    await sm.apply({
+      kind: 'TimerFired',
+      ts: 3000,
+      timer: { wakeAt: 3000, invocationId: 'r1', completionId: TIMER_PURGE_JOURNAL },
+    });
+    const dropped = await reader.status('r1');
+    expect(dropped).toMatchObject({ journalLength: 0 });
+    expect(hex(dropped?.input)).toBe(inputWith('"one"'));
+    expect(await restart('r1', 'r1-again')).toMatchObject({ outcome: { ok: true } });
+    expect(hex(await inputOf('r1-again'))).toBe(inputWith('"one"'));
+
+    // No journal retention at all: the status keeps the input from the start.
+    await runToEnd('r2', { retentionMs: 60_000, journalRetentionMs: 0, input: Buffer.from('"two"') });
+    expect(await journalKeys('r2')).toBe(0);
+    expect(hex((await reader.status('r2'))?.input)).toBe(inputWith('"two"'));
+    expect(await restart('r2', 'r2-new')).toMatchObject({ outcome: { ok: true } });
   });
 
   it('forgets status and journal at once when there is no retention', async () => {

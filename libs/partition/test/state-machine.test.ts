@@ -119,7 +119,7 @@ describe('partition state machine', () => {
     const respond = end[0] as Extract<Effect, { kind: 'respond' }>;
     expect(respond.outcome).toEqual({ ok: true, value: Buffer.from('"hello"') });
     expect(await reader.status('inv1')).toBeUndefined();
-    expect(await store.scan('j')).toEqual([]);
+    expect(await store.scan('J')).toEqual([]);
   });
 
   it('schedules delayed invocations on a timer', async () => {

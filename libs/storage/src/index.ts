@@ -3,4 +3,11 @@
  * savepoints, a read cache and prefix scans over binary keys (with a limit and an `after` cursor, to page a table). It knows nothing of the tables it holds:
  * their key layout and value codecs live in libs/partition/src/tables.ts. Tests: `npx jest` in this folder.
  */
-export { type Codec, CorruptValueError, leveldbMemoryBytes, PartitionStore, StorageEngine } from './store.ts';
+export {
+  type Codec,
+  CorruptValueError,
+  type LeveldbStats,
+  leveldbStats,
+  PartitionStore,
+  StorageEngine,
+} from './store.ts';

@@ -31,9 +31,9 @@ export class StorageEngine {
     return new StorageEngine(db);
   }
 
-  /** What LevelDB holds in memory: its memtables and block cache (its own estimate). */
-  memoryBytes(): number {
-    return leveldbMemoryBytes(this.db);
+  /** LevelDB's own figures for this store (memory, table sizes, compaction work). */
+  stats(): LeveldbStats {
+    return leveldbStats(this.db);
   }
 
   partition(id: number, cacheBytes?: number): PartitionStore {
@@ -45,13 +45,35 @@ export class StorageEngine {
   }
 }
 
-/** LevelDB's estimate of its memory use (memtables and block cache), 0 when it cannot say (closed). */
-export function leveldbMemoryBytes(db: { getProperty(name: string): string }): number {
+/** What LevelDB says about one database (zeros when it cannot say, e.g. closed). */
+export interface LeveldbStats {
+  /** Memtables and block cache (LevelDB's estimate). */
+  memoryBytes: number;
+  /** Bytes in table files, all levels (LevelDB reports whole MiB). */
+  tableBytes: number;
+  /** Bytes read and written by background compactions since the database opened (whole MiB per level). */
+  compactionReadBytes: number;
+  compactionWrittenBytes: number;
+}
+
+const MIB = 1024 * 1024;
+
+export function leveldbStats(db: { getProperty(name: string): string }): LeveldbStats {
+  const out: LeveldbStats = { memoryBytes: 0, tableBytes: 0, compactionReadBytes: 0, compactionWrittenBytes: 0 };
   try {
-    return Number(db.getProperty('leveldb.approximate-memory-usage')) || 0;
+    out.memoryBytes = Number(db.getProperty('leveldb.approximate-memory-usage')) || 0;
+    // Rows of "Level Files Size(MB) Time(sec) Read(MB) Write(MB)", one per level that has files or work.
+    for (const line of db.getProperty('leveldb.stats').split('\n')) {
+      const cols = line.trim().split(/\s+/).map(Number);
+      if (cols.length !== 6 || cols.some((c) => !Number.isFinite(c))) continue;
+      out.tableBytes += cols[2] * MIB;
+      out.compactionReadBytes += cols[4] * MIB;
+      out.compactionWrittenBytes += cols[5] * MIB;
+    }
   } catch {
-    return 0;
+    // closed: zeros
   }
+  return out;
 }
 
 /** Encodes and decodes one table's values. `decode` throws on bytes that are not a valid value. */
@@ -126,6 +148,8 @@ export class PartitionStore {
   private commits = 0;
   /** Entries read from LevelDB iterators (scans), for tests and metrics. */
   entriesScanned = 0;
+  /** Puts and deletes handed to LevelDB by commits (after the overlay collapsed rewrites of a key). */
+  keysCommitted = 0;
 
   constructor(db: ClassicLevel<Buffer, Uint8Array>, partitionId: number, cacheBytes = 8 << 20) {
     this.db = db;
@@ -274,6 +298,11 @@ export class PartitionStore {
     return this.overlay.size > 0;
   }
 
+  /** Keys written and not yet handed to LevelDB (the overlay's size). */
+  get pendingWrites(): number {
+    return this.overlay.size;
+  }
+
   /**
    * Makes every batch committed so far durable: one synced LevelDB write (it fsyncs LevelDB's write-ahead log,
    * which holds all earlier unsynced writes too). What was committed before the call survives a machine crash,
@@ -298,6 +327,7 @@ export class PartitionStore {
       value === DELETED ? { type: 'del' as const, key: toBuf(key) } : { type: 'put' as const, key: toBuf(key), value },
     );
     this.commits++;
+    this.keysCommitted += ops.length;
     try {
       await this.db.batch(ops);
       // Cache before the flushing writes become invisible, so that no read falls through to a stale value.

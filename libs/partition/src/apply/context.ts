@@ -98,11 +98,14 @@ export class ApplyContext {
   async complete(st: InvocationStatus, outcome: InvocationOutcome, now: number): Promise<void> {
     for (const sink of st.sinks) await this.respond(st.id, sink, outcome, now);
     this.effects.push({ kind: 'stopAttempt', invocationId: st.id });
-    // Journal entries are keyed by index < journalLength: no scan needed.
-    const input = st.journalLength > 0 ? await this.tables.journalEntry(st.id, 0) : undefined;
     if (st.deploymentId !== undefined) this.tables.delPinned(st.deploymentId, st.id);
     const retention = st.retentionMs ?? 0;
     const journalRetention = retention > 0 ? Math.min(st.journalRetentionMs ?? 0, retention) : 0;
+    // The input (for restart-as-new) stays in the journal while the journal is retained, else in the status.
+    const input =
+      retention > 0 && journalRetention <= 0 && st.journalLength > 0
+        ? await this.tables.journalEntry(st, 0)
+        : undefined;
     if (journalRetention <= 0) this.deleteJournal(st);
     await this.release(st, now);
     if (retention > 0) {
@@ -125,14 +128,20 @@ export class ApplyContext {
 
   /** Journal entries are keyed by index < journalLength: no scan needed. */
   private deleteJournal(st: InvocationStatus): void {
-    for (let i = 0; i < st.journalLength; i++) this.tables.delJournalEntry(st.id, i);
+    for (let i = 0; i < st.journalLength; i++) this.tables.delJournalEntry(st, i);
     st.journalLength = 0;
   }
 
-  /** The journal retention of a completed invocation ended before its status retention. */
-  dropRetainedJournal(st: InvocationStatus): void {
+  /** The journal retention of a completed invocation ended before its status retention: its input moves over. */
+  async dropRetainedJournal(st: InvocationStatus): Promise<void> {
+    st.input ??= await this.inputOf(st);
     this.deleteJournal(st);
     this.saveStatus(st);
+  }
+
+  /** The input command of an invocation: journal entry 0, or the copy a completed status keeps without a journal. */
+  async inputOf(st: InvocationStatus): Promise<JournalEntry | undefined> {
+    return st.input ?? (st.journalLength > 0 ? await this.tables.journalEntry(st, 0) : undefined);
   }
 
   /** Forgets a completed invocation; for a workflow also its state and promises. */
@@ -164,7 +173,7 @@ export class ApplyContext {
   /** Sends `op` to every invocation this one called and that has not answered yet. */
   async propagateToChildren(st: InvocationStatus, op: ControlOp, now: number): Promise<void> {
     for (let index = 0; index < st.journalLength; index++) {
-      const entry = await this.tables.journalEntry(st.id, index);
+      const entry = await this.tables.journalEntry(st, index);
       assert(entry !== undefined, `journal entry ${index} of ${st.id} is missing (journal length ${st.journalLength})`);
       if (entry.type !== J.T.Call) continue;
       const cmd = J.decodeCommand(entry);
@@ -261,7 +270,7 @@ export class ApplyContext {
   writeEntry(st: InvocationStatus, entry: JournalEntry): number {
     const index = st.journalLength++;
     assert(Number.isSafeInteger(index) && index >= 0, `journal length of ${st.id} is ${index}`);
-    this.tables.putJournalEntry(st.id, index, entry);
+    this.tables.putJournalEntry(st, index, entry);
     return index;
   }
 

@@ -27,7 +27,7 @@ function control(ctx: ApplyContext, st: InvocationStatus, cmd: ControlCommand): 
     case 'purge':
       return purge(ctx, st);
     case 'purge-journal':
-      return Promise.resolve(purgeJournal(ctx, st));
+      return purgeJournal(ctx, st);
     case 'pause':
       return Promise.resolve(pause(ctx, st, now));
     case 'resume':
@@ -69,9 +69,9 @@ async function purge(ctx: ApplyContext, st: InvocationStatus): Promise<Invocatio
   return done();
 }
 
-function purgeJournal(ctx: ApplyContext, st: InvocationStatus): InvocationOutcome {
+async function purgeJournal(ctx: ApplyContext, st: InvocationStatus): Promise<InvocationOutcome> {
   if (st.phase !== 'completed') return refused('only the journal of a completed invocation can be purged');
-  ctx.dropRetainedJournal(st);
+  await ctx.dropRetainedJournal(st);
   return done();
 }
 
@@ -105,7 +105,8 @@ async function restartAsNew(
     return refused(`the invocation is ${st.phase}; only completed invocations can be restarted`);
   if (st.target.serviceType === 'WORKFLOW' && st.target.handlerType === 'WORKFLOW')
     return refused('a workflow run executes once per key; purge the workflow and submit it again instead', 400);
-  if (!st.input) return refused('the input of the invocation is no longer retained', 410);
+  const input = await ctx.inputOf(st);
+  if (!input) return refused('the input of the invocation is no longer retained', 410);
   if (!newInvocationId || (await ctx.status(newInvocationId)))
     return refused('restart-as-new needs a fresh invocation id', 400);
   const fresh: InvocationStatus = {
@@ -118,7 +119,7 @@ async function restartAsNew(
     sinks: [],
     arrived: { completions: [], signals: [], names: [] },
   };
-  ctx.writeEntry(fresh, st.input);
+  ctx.writeEntry(fresh, input);
   await ctx.admit(fresh);
   ctx.saveStatus(fresh);
   return { ok: true, value: new TextEncoder().encode(newInvocationId) };

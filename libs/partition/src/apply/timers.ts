@@ -14,7 +14,7 @@ export async function applyTimerFired(ctx: ApplyContext, cmd: Extract<Command, {
       if (st.phase === 'completed') await ctx.purge(st);
       return;
     case TIMER_PURGE_JOURNAL:
-      if (st.phase === 'completed') ctx.dropRetainedJournal(st);
+      if (st.phase === 'completed') await ctx.dropRetainedJournal(st);
       return;
     case TIMER_INVOKE:
       if (st.phase === 'scheduled') {
