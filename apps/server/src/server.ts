@@ -143,6 +143,21 @@ function registerEngineMetrics(registry: Registry, engine: Engine): void {
     'Ingress requests refused as overload (503/429)',
     () => engine.refusedRequests,
   );
+  stat(
+    'stead_partition_cache_bytes',
+    'What the read caches of the partition stores hold',
+    () => engine.partitionCacheStats.bytes,
+  );
+  stat(
+    'stead_partition_cache_hits',
+    'Reads the partition stores answered from their caches since start',
+    () => engine.partitionCacheStats.hits,
+  );
+  stat(
+    'stead_partition_cache_misses',
+    'Reads the partition stores sent to LevelDB since start',
+    () => engine.partitionCacheStats.misses,
+  );
   const leveldb = (name: string, help: string, pick: (s: LeveldbStats) => number) =>
     new Gauge({
       name,

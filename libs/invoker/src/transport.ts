@@ -135,7 +135,11 @@ function openHttp2(
     },
     close() {
       signal?.removeEventListener('abort', onAbort);
-      if (stream && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (!stream || stream.closed) return;
+      // The deployment ended its side: end ours and let the stream close cleanly. A reset here would make Node
+      // build a premature-close error per invocation (a measurable cost) and the SDK see a cancellation.
+      if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_CANCEL);
+      else if (stream.writable) stream.end();
     },
   };
 }

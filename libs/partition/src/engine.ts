@@ -43,6 +43,7 @@ import {
 export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
 const DEFAULT_LEVELDB_BLOCK_CACHE_BYTES = 2 << 20;
+const DEFAULT_LEVELDB_WRITE_BUFFER_BYTES = 8 << 20;
 
 export interface EngineOptions {
   dataDir: string;
@@ -61,11 +62,13 @@ export interface EngineOptions {
   partitionCacheBytes?: number;
   logCacheBytes?: number;
   /**
-   * LevelDB's own block cache, for each of the partition store and the log store (default 2 MiB, against
-   * LevelDB's 8). Hot reads are served by the caches above; this one serves cold reads only, and a larger one
-   * only makes the resident memory creep up for hours as it fills.
+   * LevelDB's own block cache, for each of the partition stores (shared out among the partitions' databases)
+   * and the log store (default 2 MiB, against LevelDB's 8). Hot reads are served by the caches above; this one
+   * serves cold reads only, and a larger one only makes the resident memory creep up for hours as it fills.
    */
   leveldbBlockCacheBytes?: number;
+  /** LevelDB memtables of the partition stores, shared out among the partitions' databases (default 8 MiB). */
+  leveldbWriteBufferBytes?: number;
   /** Reads the time: request timestamps, timers, retries (default: the system clock; a simulation passes its own). */
   clock?: Clock;
   /** Arms timers of the leaders and the invoker (default: the system's). */
@@ -253,8 +256,11 @@ export class Engine implements InvocationBackend {
       recentBytesPerLog: Math.floor((opts.logCacheBytes ?? 8 << 20) / opts.partitions),
       blockCacheBytes: opts.leveldbBlockCacheBytes ?? DEFAULT_LEVELDB_BLOCK_CACHE_BYTES,
     });
+    const perPartition = (total: number, min: number) => Math.max(min, Math.floor(total / opts.partitions));
     const storage = await StorageEngine.open(join(opts.dataDir, 'partitions'), {
-      blockCacheBytes: opts.leveldbBlockCacheBytes ?? DEFAULT_LEVELDB_BLOCK_CACHE_BYTES,
+      partitions: opts.partitions,
+      blockCacheBytes: perPartition(opts.leveldbBlockCacheBytes ?? DEFAULT_LEVELDB_BLOCK_CACHE_BYTES, 64 << 10),
+      writeBufferBytes: perPartition(opts.leveldbWriteBufferBytes ?? DEFAULT_LEVELDB_WRITE_BUFFER_BYTES, 256 << 10),
     });
     const loglets = await Promise.all(Array.from({ length: opts.partitions }, (_, p) => logStore.loglet(p)));
     const engine = new Engine(opts, logStore, storage, loglets);
@@ -542,6 +548,19 @@ export class Engine implements InvocationBackend {
   }
 
   /** Unapplied records (and appends in flight) of each partition. */
+  /** The partition stores' read caches, summed: entries, bytes, hits and misses since start. */
+  get partitionCacheStats(): { entries: number; bytes: number; hits: number; misses: number } {
+    const sum = { entries: 0, bytes: 0, hits: 0, misses: 0 };
+    for (const p of this.processors) {
+      const c = p.store.cacheStats();
+      sum.entries += c.entries;
+      sum.bytes += c.bytes;
+      sum.hits += c.hits;
+      sum.misses += c.misses;
+    }
+    return sum;
+  }
+
   get partitionBacklogs(): number[] {
     return this.processors.map((p) => p.backlog);
   }

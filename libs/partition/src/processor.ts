@@ -228,22 +228,40 @@ export class PartitionProcessor {
    */
   private async idle(from: bigint): Promise<void> {
     const signal = this.stop.signal;
+    if (signal.aborted) return;
     const dueInMs = this.commitDueAt === undefined ? undefined : this.commitDueAt - this.clock.now();
     if (dueInMs !== undefined && dueInMs <= 0) {
       await this.commit();
       return;
     }
-    const deadline = new AbortController();
+    if (dueInMs === undefined) {
+      try {
+        await this.loglet.waitForTail(from, signal);
+      } catch (err) {
+        if (!signal.aborted) throw err;
+      }
+      return;
+    }
+    // One signal for both the deadline and the stop (AbortSignal.any would register a dependent signal on the
+    // long-lived stop signal at every wait: measurable on this path).
+    const wake = new AbortController();
+    let deadlinePassed = false;
+    const onStop = () => wake.abort();
+    signal.addEventListener('abort', onStop, { once: true });
     const timers = this.opts.timers ?? systemTimers;
-    const timer = dueInMs === undefined ? undefined : timers.setTimeout(() => deadline.abort(), dueInMs);
+    const timer = timers.setTimeout(() => {
+      deadlinePassed = true;
+      wake.abort();
+    }, dueInMs);
     try {
-      await this.loglet.waitForTail(from, AbortSignal.any([signal, deadline.signal]));
+      await this.loglet.waitForTail(from, wake.signal);
     } catch (err) {
       if (signal.aborted) return;
-      if (!deadline.signal.aborted) throw err;
+      if (!deadlinePassed) throw err;
       await this.commit();
     } finally {
-      if (timer !== undefined) timers.clearTimeout(timer);
+      timers.clearTimeout(timer);
+      signal.removeEventListener('abort', onStop);
     }
   }
 

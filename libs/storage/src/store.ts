@@ -1,47 +1,122 @@
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { type CacheStats, ReadCache } from './cache.ts';
 
+type Db = ClassicLevel<Buffer, Uint8Array>;
+
+export interface StorageOptions {
+  /** Partitions whose databases are opened (and checked) by `open`; others open on first use. */
+  partitions?: number;
+  /**
+   * LevelDB's cache of uncompressed blocks, per partition database (LevelDB's default is 8 MiB). The partition
+   * stores keep their hot values in their read caches, so this one serves cold reads only.
+   */
+  blockCacheBytes?: number;
+  /** LevelDB's memtable size, per partition database (LevelDB's default is 4 MiB). */
+  writeBufferBytes?: number;
+}
+
 /**
- * The partition store: one LevelDB holding the tables of many partitions (keys prefixed by partition id).
- * Writes of a batch of applied commands are buffered in an overlay that reads see at once, and are written
- * together in one LevelDB batch. The store is not fsynced: the log is the source of truth and a partition
- * replays from its last persisted applied offset.
+ * The partition stores of a process: one LevelDB per partition, in `<dir>/<partition id>`. Writes of a batch
+ * of applied commands are buffered in an overlay that reads see at once, and are written together in one
+ * LevelDB batch. The store is not fsynced: the log is the source of truth and a partition replays from its last
+ * persisted applied offset.
+ *
+ * Why one database per partition: LevelDB's compaction work grows with the size of the database it compacts,
+ * and time-ordered tables (journal, timers) are only appended at their end when no other partition's keys
+ * interleave with them. A partition's store can also be copied, moved or dropped on its own.
  *
  * Keys are binary. They travel through this API as "byte strings": JS strings whose every char code is one
  * byte (0..255), so that they can key Maps and compare with `<` in LevelDB's (bytewise) order. The layout of
  * the keys and the encoding of the values belong to the user of the store (see libs/partition/src/tables.ts).
  */
 export class StorageEngine {
-  readonly db: ClassicLevel<Buffer, Uint8Array>;
-  private constructor(db: ClassicLevel<Buffer, Uint8Array>) {
-    this.db = db;
+  private readonly dir: string;
+  private readonly opts: StorageOptions;
+  private readonly dbs = new Map<number, Db>();
+  private constructor(dir: string, opts: StorageOptions) {
+    this.dir = dir;
+    this.opts = opts;
+  }
+
+  static async open(dir: string, opts: StorageOptions = {}): Promise<StorageEngine> {
+    const engine = new StorageEngine(dir, opts);
+    await engine.splitSharedDatabase();
+    await Promise.all(Array.from({ length: opts.partitions ?? 0 }, (_, id) => engine.db(id).open()));
+    return engine;
+  }
+
+  /** The database of a partition, created (and opened in the background: LevelDB defers calls) on first use. */
+  private db(id: number): Db {
+    let db = this.dbs.get(id);
+    if (!db) {
+      db = new ClassicLevel<Buffer, Uint8Array>(join(this.dir, String(id)), {
+        keyEncoding: 'buffer',
+        valueEncoding: 'view',
+        ...(this.opts.blockCacheBytes === undefined ? {} : { cacheSize: this.opts.blockCacheBytes }),
+        ...(this.opts.writeBufferBytes === undefined ? {} : { writeBufferSize: this.opts.writeBufferBytes }),
+      });
+      this.dbs.set(id, db);
+    }
+    return db;
   }
 
   /**
-   * `blockCacheBytes`: LevelDB's own cache of uncompressed blocks (LevelDB's default is 8 MiB). The partition
-   * stores keep their hot values in their read caches, so this one serves cold reads only (compactions bypass it).
+   * Stores written before one database per partition kept every partition in one LevelDB at `dir` (keys
+   * prefixed `p<hex id>/`, as they still are). Moves each partition's keys to its own database; a crash in
+   * between repeats the copy (puts of the same keys) from the old database, which goes only at the end.
    */
-  static async open(dir: string, opts: { blockCacheBytes?: number } = {}): Promise<StorageEngine> {
-    const db = new ClassicLevel<Buffer, Uint8Array>(dir, {
-      keyEncoding: 'buffer',
-      valueEncoding: 'view',
-      ...(opts.blockCacheBytes === undefined ? {} : { cacheSize: opts.blockCacheBytes }),
-    });
-    await db.open();
-    return new StorageEngine(db);
+  private async splitSharedDatabase(): Promise<void> {
+    const old = `${this.dir}.shared-v1`;
+    if (existsSync(join(this.dir, 'CURRENT'))) renameSync(this.dir, old);
+    if (!existsSync(old)) return;
+    const shared: Db = new ClassicLevel<Buffer, Uint8Array>(old, { keyEncoding: 'buffer', valueEncoding: 'view' });
+    await shared.open();
+    const batches = new Map<number, { type: 'put'; key: Buffer; value: Uint8Array }[]>();
+    const flush = async (id: number) => {
+      const ops = batches.get(id) ?? [];
+      batches.delete(id);
+      if (ops.length > 0) await this.db(id).batch(ops);
+    };
+    try {
+      for await (const [key, value] of shared.iterator()) {
+        const m = /^p([0-9a-f]{4})\//.exec(key.toString('latin1', 0, 6));
+        if (!m) continue;
+        const id = Number.parseInt(m[1], 16);
+        const ops = batches.get(id) ?? [];
+        ops.push({ type: 'put', key, value });
+        batches.set(id, ops);
+        if (ops.length >= 1000) await flush(id);
+      }
+      for (const id of [...batches.keys()]) await flush(id);
+      // Durable before the old database goes.
+      for (const db of this.dbs.values()) await db.put(Buffer.from('\u0000split'), new Uint8Array(0), { sync: true });
+    } finally {
+      await shared.close();
+    }
+    rmSync(old, { recursive: true, force: true });
   }
 
-  /** LevelDB's own figures for this store (memory, table sizes, compaction work). */
+  /** LevelDB's own figures (memory, table sizes, compaction work), summed over the partition databases. */
   stats(): LeveldbStats {
-    return leveldbStats(this.db);
+    const sum: LeveldbStats = { memoryBytes: 0, tableBytes: 0, compactionReadBytes: 0, compactionWrittenBytes: 0 };
+    for (const db of this.dbs.values()) {
+      const s = leveldbStats(db);
+      sum.memoryBytes += s.memoryBytes;
+      sum.tableBytes += s.tableBytes;
+      sum.compactionReadBytes += s.compactionReadBytes;
+      sum.compactionWrittenBytes += s.compactionWrittenBytes;
+    }
+    return sum;
   }
 
   partition(id: number, cacheBytes?: number): PartitionStore {
-    return new PartitionStore(this.db, id, cacheBytes);
+    return new PartitionStore(this.db(id), id, cacheBytes);
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    await Promise.all([...this.dbs.values()].map((db) => db.close()));
   }
 }
 
@@ -129,7 +204,7 @@ function hex(n: number | bigint, width: number): string {
 const toBuf = (key: string) => Buffer.from(key, 'latin1');
 
 export class PartitionStore {
-  private readonly db: ClassicLevel<Buffer, Uint8Array>;
+  private readonly db: Db;
   readonly partitionId: number;
   private readonly prefix: string;
   /** Writes not yet handed to LevelDB. */
@@ -151,7 +226,7 @@ export class PartitionStore {
   /** Puts and deletes handed to LevelDB by commits (after the overlay collapsed rewrites of a key). */
   keysCommitted = 0;
 
-  constructor(db: ClassicLevel<Buffer, Uint8Array>, partitionId: number, cacheBytes = 8 << 20) {
+  constructor(db: Db, partitionId: number, cacheBytes = 8 << 20) {
     this.db = db;
     this.partitionId = partitionId;
     this.cache = new ReadCache(cacheBytes);

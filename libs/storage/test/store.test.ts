@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from '@jest/globals';
+import { ClassicLevel } from 'classic-level';
 import { type Codec, CorruptValueError, StorageEngine } from '../src/store.ts';
 
 const dirs: string[] = [];
@@ -49,6 +50,38 @@ test('reads see unflushed writes, commits persist them, partitions are separate'
   await a2.delPrefix('j/1/');
   await a2.commit();
   expect(await a2.scan('j/')).toEqual([]);
+  await engine.close();
+});
+
+test('each partition has its own LevelDB, and a store of the shared layout is split into them', async () => {
+  const dir = join(temp(), 'partitions');
+  // The shared layout: one LevelDB at `dir`, keys prefixed with the partition id (p<hex4>/).
+  const shared = new ClassicLevel<string, string>(dir);
+  await shared.open();
+  await shared.batch([
+    { type: 'put', key: 'p0000/x', value: 'v:zero' },
+    { type: 'put', key: 'p0000/y', value: 'v:zero-y' },
+    { type: 'put', key: 'p000a/x', value: 'v:ten' },
+  ]);
+  await shared.close();
+
+  let engine = await StorageEngine.open(dir, { partitions: 2 });
+  expect(readdirSync(dir).sort()).toEqual(['0', '1', '10']);
+  expect(existsSync(`${dir}.shared-v1`)).toBe(false);
+  expect(await engine.partition(0).get('x', text)).toBe('zero');
+  expect((await engine.partition(0).scan('')).map(([k]) => k)).toEqual(['x', 'y']);
+  expect(await engine.partition(10).get('x', text)).toBe('ten');
+  expect(await engine.partition(1).scan('')).toEqual([]);
+  // Writes to one partition stay in its database; the figures add up over the databases.
+  const one = engine.partition(1);
+  one.put('z', 'one', text);
+  await one.commit();
+  expect(engine.stats().memoryBytes).toBeGreaterThan(0);
+  await engine.close();
+
+  engine = await StorageEngine.open(dir);
+  expect(await engine.partition(1).get('z', text)).toBe('one');
+  expect(await engine.partition(0).get('z', text)).toBeUndefined();
   await engine.close();
 });
 
