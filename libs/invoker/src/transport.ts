@@ -37,6 +37,11 @@ export interface InvocationStream {
   frames(): AsyncGenerator<Frame>;
   /** Ends the exchange from our side (cancels it if still open). */
   close(): void;
+  /**
+   * The exchange ended normally (End or Suspension received): end our side and let the endpoint close the
+   * stream, draining what it still sends. Cheaper for both sides than a cancellation.
+   */
+  finish(): void;
 }
 
 const CONTENT_TYPE = (v: number) => `application/vnd.restate.invocation.v${v}`;
@@ -65,7 +70,8 @@ export class InvocationStreamClient {
 }
 
 async function* readFrames(body: Readable, decoder: FrameDecoder): AsyncGenerator<Frame> {
-  for await (const chunk of body) {
+  // Leaving the loop early must not destroy the stream: `finish` lets it end on its own.
+  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
     for (const f of decoder.push(chunk as Buffer)) yield f;
   }
   if (decoder.pending > 0) throw new InvokeError(`the endpoint closed the stream in the middle of a message`);
@@ -135,11 +141,13 @@ function openHttp2(
     },
     close() {
       signal?.removeEventListener('abort', onAbort);
+      if (stream && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    },
+    finish() {
+      signal?.removeEventListener('abort', onAbort);
       if (!stream || stream.closed) return;
-      // The deployment ended its side: end ours and let the stream close cleanly. A reset here would make Node
-      // build a premature-close error per invocation (a measurable cost) and the SDK see a cancellation.
-      if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_CANCEL);
-      else if (stream.writable) stream.end();
+      if (stream.writable) stream.end();
+      stream.resume();
     },
   };
 }
@@ -191,6 +199,9 @@ function openHttp11(
       }
     },
     close() {
+      req?.destroy();
+    },
+    finish() {
       req?.destroy();
     },
   };

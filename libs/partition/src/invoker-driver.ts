@@ -394,7 +394,7 @@ export class InvokerDriver implements Invoker {
     a.stopped = true;
     this.attempts.delete(a.invocationId);
     this.append(a, effect);
-    stream.close();
+    stream.finish();
     return 'done';
   }
 
