@@ -126,7 +126,7 @@ export const serverSettings = {
   ),
   partitionCacheSize: setting(
     'bytes',
-    '32MiB',
+    '16MiB',
     'Read cache of the partition stores, shared by all partitions (counted with per-entry overhead).',
     { min: 0 },
   ),

@@ -23,7 +23,7 @@ import {
 } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore, type Loglet } from '@stead/log';
-import { type LeveldbStats, leveldbStats, StorageEngine } from '@stead/storage';
+import { type LeveldbStats, leveldbStats, type StorageEngine } from '@stead/storage';
 import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
 import type { EpochSource } from './epochs.ts';
 import { InvokerDriver } from './invoker-driver.ts';
@@ -31,6 +31,7 @@ import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
 import { PartitionProcessor } from './processor.ts';
 import { type IdFunctions, MAX_SINKS_PER_INVOCATION, TOO_MANY_WAITERS } from './state-machine.ts';
+import { openPartitionStorage } from './tables.ts';
 import {
   type Command,
   type InvocationStatus,
@@ -43,7 +44,7 @@ import {
 export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
 const DEFAULT_LEVELDB_BLOCK_CACHE_BYTES = 2 << 20;
-const DEFAULT_LEVELDB_WRITE_BUFFER_BYTES = 8 << 20;
+const DEFAULT_LEVELDB_WRITE_BUFFER_BYTES = 4 << 20;
 
 export interface EngineOptions {
   dataDir: string;
@@ -56,7 +57,7 @@ export interface EngineOptions {
   defaults?: InvocationDefaults;
   maxStateValueBytes?: number;
   /**
-   * Memory for caches, shared by all partitions: the read cache of the partition stores (default 32 MiB) and
+   * Memory for caches, shared by all partitions: the read cache of the partition stores (default 16 MiB) and
    * the recent records of the logs kept for the processors that tail them (default 8 MiB).
    */
   partitionCacheBytes?: number;
@@ -67,7 +68,10 @@ export interface EngineOptions {
    * serves cold reads only, and a larger one only makes the resident memory creep up for hours as it fills.
    */
   leveldbBlockCacheBytes?: number;
-  /** LevelDB memtables of the partition stores, shared out among the partitions' databases (default 8 MiB). */
+  /**
+   * LevelDB memtables of the partition stores, shared out among the partitions' databases (default 4 MiB); the
+   * shared database of the journal has its own 4 MiB.
+   */
   leveldbWriteBufferBytes?: number;
   /** Reads the time: request timestamps, timers, retries (default: the system clock; a simulation passes its own). */
   clock?: Clock;
@@ -227,7 +231,7 @@ export class Engine implements InvocationBackend {
       const processor = new PartitionProcessor({
         partitionId: p,
         loglet: loglets[p],
-        store: storage.partition(p, Math.floor((opts.partitionCacheBytes ?? 32 << 20) / opts.partitions)),
+        store: storage.partition(p, Math.floor((opts.partitionCacheBytes ?? 16 << 20) / opts.partitions)),
         ...ids,
         log: opts.log,
         clock: this.clock,
@@ -257,7 +261,7 @@ export class Engine implements InvocationBackend {
       blockCacheBytes: opts.leveldbBlockCacheBytes ?? DEFAULT_LEVELDB_BLOCK_CACHE_BYTES,
     });
     const perPartition = (total: number, min: number) => Math.max(min, Math.floor(total / opts.partitions));
-    const storage = await StorageEngine.open(join(opts.dataDir, 'partitions'), {
+    const storage = await openPartitionStorage(join(opts.dataDir, 'partitions'), {
       partitions: opts.partitions,
       blockCacheBytes: perPartition(opts.leveldbBlockCacheBytes ?? DEFAULT_LEVELDB_BLOCK_CACHE_BYTES, 64 << 10),
       writeBufferBytes: perPartition(opts.leveldbWriteBufferBytes ?? DEFAULT_LEVELDB_WRITE_BUFFER_BYTES, 256 << 10),

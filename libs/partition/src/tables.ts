@@ -20,11 +20,13 @@
  *   m <name>                       epoch, applied offset, counters, layout version   Counter
  *
  * Journal keys start with the invocation's creation time, so that the journal (the biggest table: every entry
- * of every invocation, kept for the journal retention) is written in key order: LevelDB then moves its new
- * files down the levels without rewriting older ones, and compaction work stays proportional to what is
- * written rather than to everything retained. (Layout 1 keyed entries `j <id> <u32 index>`: random order.)
+ * of every invocation, kept for the journal retention) is written in key order; `openPartitionStorage` keeps
+ * it in the database shared by all partitions for such tables, away from the random keys of the others.
+ * LevelDB then moves its new files down the levels without rewriting older ones, and compaction work stays
+ * proportional to what is written rather than to everything retained. (Layout 1 keyed entries
+ * `j <id> <u32 index>`: random order, in the partition's own database.)
  */
-import { type Codec, CorruptValueError, type PartitionStore } from '@stead/storage';
+import { type Codec, CorruptValueError, type PartitionStore, StorageEngine, type StorageOptions } from '@stead/storage';
 import { assert } from './assert.ts';
 import * as C from './codec.ts';
 import type { Command, InvocationStatus, JournalEntry, Target, TimerKey } from './types.ts';
@@ -119,6 +121,17 @@ export interface OutboxEntry {
   seq: number;
   partitionKey: bigint;
   command: Command;
+}
+
+/**
+ * Opens the partition stores in `dir` with this layout: the journal is a time-ordered table (its keys start
+ * with the 8-byte creation time), kept in the shared time-ordered database (see @stead/storage).
+ */
+export function openPartitionStorage(
+  dir: string,
+  opts: Omit<StorageOptions, 'orderedTables'> = {},
+): Promise<StorageEngine> {
+  return StorageEngine.open(dir, { ...opts, orderedTables: [{ tag: Tag.Journal, orderBytes: 8 }] });
 }
 
 /** What keys an invocation's journal: its id and creation time (both fixed for its life). */

@@ -10,11 +10,12 @@ import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { newInvocationId, partitionKeyOf } from '@stead/core';
 import { LocalLogStore } from '@stead/log';
-import { type PartitionStore, StorageEngine } from '@stead/storage';
+import type { PartitionStore, StorageEngine } from '@stead/storage';
 import { ids } from '../src/engine.ts';
 import * as J from '../src/journal.ts';
 import { type EffectSink, PartitionProcessor } from '../src/processor.ts';
 import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
+import { openPartitionStorage } from '../src/tables.ts';
 import type { Command, Effect, JournalEntry, Target } from '../src/types.ts';
 
 const MALFORMED = 'inv_1thisIsNotAnInvocationId';
@@ -66,7 +67,7 @@ describe('the state machine applies every command', () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'stead-total-'));
-    engine = await StorageEngine.open(dir);
+    engine = await openPartitionStorage(dir);
     store = engine.partition(0);
     sm = new PartitionStateMachine(store, { partitionId: 0, ...ids, log: (_l, msg) => logged.push(msg) });
     reader = new PartitionReader(store);
@@ -156,7 +157,7 @@ describe('the state machine applies every command', () => {
     const a = idFor('k5');
     const cmds = [invoke(a, counter('k5')), effect(a, { kind: 'command', entry: attachCmd(MALFORMED, 1) })];
     const dir2 = mkdtempSync(join(tmpdir(), 'stead-total-'));
-    const engine2 = await StorageEngine.open(dir2);
+    const engine2 = await openPartitionStorage(dir2);
     try {
       const store2 = engine2.partition(0);
       const sm2 = new PartitionStateMachine(store2, { partitionId: 0, ...ids });
@@ -173,7 +174,7 @@ describe('the processor survives poison records (real log and LevelDB)', () => {
   let dir: string;
   const open = async () => {
     const log = await LocalLogStore.open(join(dir, 'log'));
-    const storage = await StorageEngine.open(join(dir, 'partitions'));
+    const storage = await openPartitionStorage(join(dir, 'partitions'));
     const loglet = await log.loglet(0);
     const effects: Effect[] = [];
     const fatal: unknown[] = [];

@@ -3,12 +3,12 @@ import { describe, expect, it } from '@jest/globals';
 import { newInvocationId, partitionKeyOf, RESTATE_INVOCATION_DEFAULTS } from '@stead/core';
 import type { InvocationStreamClient } from '@stead/invoker';
 import { LocalLogStore } from '@stead/log';
-import { StorageEngine } from '@stead/storage';
 import type { Clock, TimerHandle, Timers } from '../src/clock.ts';
 import { ids } from '../src/engine.ts';
 import { InvokerDriver } from '../src/invoker-driver.ts';
 import { PartitionLeader } from '../src/leader.ts';
 import { PartitionProcessor } from '../src/processor.ts';
+import { openPartitionStorage } from '../src/tables.ts';
 import type { InvocationStatus } from '../src/types.ts';
 import { oneServiceSchema, tempDirPerTest } from './helpers.ts';
 
@@ -64,7 +64,7 @@ describe('the partition leader on a fake clock', () => {
     const t0 = 1_700_000_000_000;
     const time = new FakeTime(t0);
     const log = await LocalLogStore.open(join(tempDir(), 'log'));
-    const storage = await StorageEngine.open(join(tempDir(), 'partitions'));
+    const storage = await openPartitionStorage(join(tempDir(), 'partitions'));
     const store = storage.partition(0);
     const loglet = await log.loglet(0);
     const invoked: string[] = [];

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { newInvocationId } from '@stead/core';
 import { partition as P } from '@stead/proto';
-import { CorruptValueError, type PartitionStore, StorageEngine } from '@stead/storage';
+import { CorruptValueError, type PartitionStore, type StorageEngine } from '@stead/storage';
 import { decodeCommand, encodeCommand, FormatError } from '../src/codec.ts';
 import { ids } from '../src/engine.ts';
 import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
-import { PartitionTables } from '../src/tables.ts';
+import { openPartitionStorage, PartitionTables } from '../src/tables.ts';
 import type { Command, InvocationStatus } from '../src/types.ts';
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s));
@@ -157,7 +157,7 @@ describe('partition store tables', () => {
   let tables: PartitionTables;
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'stead-formats-'));
-    engine = await StorageEngine.open(dir);
+    engine = await openPartitionStorage(dir);
     store = engine.partition(0);
     tables = new PartitionTables(store);
   });
@@ -191,7 +191,7 @@ describe('partition store tables', () => {
     tables.putStatus(st);
     await store.commit();
     await engine.close();
-    engine = await StorageEngine.open(dir);
+    engine = await openPartitionStorage(dir);
     store = engine.partition(0);
     const back = await new PartitionTables(store).status('inv_x');
     expect(JSON.parse(JSON.stringify(back, bufferAsText))).toEqual(JSON.parse(JSON.stringify(st, bufferAsText)));

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { newInvocationId, partitionKeyOf } from '@stead/core';
 import { LocalLogStore } from '@stead/log';
-import { StorageEngine } from '@stead/storage';
 import { waitFor } from '@stead/testing';
 import type { Timers } from '../src/clock.ts';
 import { ids } from '../src/engine.ts';
 import { type EffectSink, PartitionProcessor } from '../src/processor.ts';
 import { PartitionReader } from '../src/state-machine.ts';
+import { openPartitionStorage } from '../src/tables.ts';
 import type { Command } from '../src/types.ts';
 import { tempDirPerTest } from './helpers.ts';
 
@@ -51,7 +51,7 @@ describe('group commit of the partition store', () => {
 
   async function open(dir: string, opts: { commitIntervalMs: number; commitMaxKeys?: number; timers?: Timers }) {
     const log = await LocalLogStore.open(join(tempDir(), dir, 'log'));
-    const storage = await StorageEngine.open(join(tempDir(), dir, 'partitions'));
+    const storage = await openPartitionStorage(join(tempDir(), dir, 'partitions'));
     const sink: EffectSink = { activate: async () => {}, execute: () => {}, deactivate: async () => {} };
     const fatal: unknown[] = [];
     const processor = new PartitionProcessor({

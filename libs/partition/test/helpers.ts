@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from '@jest/globals';
 import type { SchemaView } from '@stead/core';
-import { type PartitionStore, StorageEngine } from '@stead/storage';
+import type { PartitionStore } from '@stead/storage';
 import { type IdFunctions, PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
+import { openPartitionStorage } from '../src/tables.ts';
 
 /** Readable ids for state-machine tests (every invocation in partition key 1; awakeables are not used). */
 export const testIds: IdFunctions = {
@@ -28,7 +29,7 @@ export interface TestPartition {
 /** Partition 0 of a fresh LevelDB store in a temp dir, with a state machine and a reader over it. */
 export async function openTestPartition(prefix: string, ids: IdFunctions = testIds): Promise<TestPartition> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const engine = await StorageEngine.open(dir);
+  const engine = await openPartitionStorage(dir);
   const store = engine.partition(0);
   return {
     store,

@@ -8,12 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { expect, it } from '@jest/globals';
-import { StorageEngine } from '@stead/storage';
 import fc from 'fast-check';
 import { ids } from '../src/engine.ts';
 import * as J from '../src/journal.ts';
 import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
-import { PartitionTables, strKey } from '../src/tables.ts';
+import { openPartitionStorage, PartitionTables, strKey } from '../src/tables.ts';
 import type { Command, JournalEntry, Target } from '../src/types.ts';
 
 function setStateCmd(key: Uint8Array, value: Uint8Array): JournalEntry {
@@ -80,7 +79,7 @@ it('keeps the state and the lock of every object key apart, "" included, across 
   await fc.assert(
     fc.asyncProperty(objectsArb, async (objects) => {
       const dir = mkdtempSync(join(tmpdir(), 'stead-keys-'));
-      let engine = await StorageEngine.open(dir);
+      let engine = await openPartitionStorage(dir);
       try {
         let store = engine.partition(0);
         const sm = new PartitionStateMachine(store, { partitionId: 0, ...ids });
@@ -137,7 +136,7 @@ it('keeps the state and the lock of every object key apart, "" included, across 
         await check();
         await store.commit();
         await engine.close();
-        engine = await StorageEngine.open(dir);
+        engine = await openPartitionStorage(dir);
         store = engine.partition(0);
         await check();
       } finally {
@@ -164,7 +163,7 @@ it('keeps the state and the lock of every object key apart, "" included, across 
 
 it('an object target without a key is the object with key ""', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stead-keys-'));
-  const engine = await StorageEngine.open(dir);
+  const engine = await openPartitionStorage(dir);
   try {
     const store = engine.partition(0);
     const sm = new PartitionStateMachine(store, { partitionId: 0, ...ids });

@@ -2,11 +2,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { newInvocationId, partitionKeyOf } from '@stead/core';
 import { LocalLogStore } from '@stead/log';
-import { StorageEngine } from '@stead/storage';
 import { ids } from '../src/engine.ts';
 import { PartitionLeader } from '../src/leader.ts';
 import { decodeCommand, PartitionProcessor } from '../src/processor.ts';
-import { PartitionTables, timerKey } from '../src/tables.ts';
+import { openPartitionStorage, PartitionTables, timerKey } from '../src/tables.ts';
 import type { TimerKey } from '../src/types.ts';
 import { tempDirPerTest } from './helpers.ts';
 
@@ -15,7 +14,7 @@ describe('the partition leader pages timers', () => {
 
   it('fires stored and new timers once each, in wake-time order, holding at most the bound in memory', async () => {
     const log = await LocalLogStore.open(join(tempDir(), 'log'));
-    const storage = await StorageEngine.open(join(tempDir(), 'partitions'));
+    const storage = await openPartitionStorage(join(tempDir(), 'partitions'));
     const store = storage.partition(0);
     const tables = new PartitionTables(store);
     const now = Date.now();

@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { newInvocationId, partitionKeyOf } from '@stead/core';
 import { LocalLogStore, LogTrimmedError } from '@stead/log';
-import { StorageEngine } from '@stead/storage';
 import { waitFor } from '@stead/testing';
 import { ids } from '../src/engine.ts';
 import { type EffectSink, PartitionProcessor } from '../src/processor.ts';
 import { PartitionReader } from '../src/state-machine.ts';
+import { openPartitionStorage } from '../src/tables.ts';
 import type { Command } from '../src/types.ts';
 import { tempDirPerTest } from './helpers.ts';
 
@@ -27,7 +27,7 @@ describe('log trimming behind the partition store', () => {
 
   async function open(trimEveryRecords: number) {
     const log = await LocalLogStore.open(join(tempDir(), 'log'));
-    const storage = await StorageEngine.open(join(tempDir(), 'partitions'));
+    const storage = await openPartitionStorage(join(tempDir(), 'partitions'));
     const loglet = await log.loglet(0);
     const fatal: unknown[] = [];
     const sink: EffectSink = { activate: async () => {}, execute: () => {}, deactivate: async () => {} };

@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { type PartitionStore, StorageEngine } from '@stead/storage';
+import type { PartitionStore, StorageEngine } from '@stead/storage';
 import fc from 'fast-check';
 import * as J from '../src/journal.ts';
 import { PartitionReader, PartitionStateMachine, type StateMachineOptions } from '../src/state-machine.ts';
-import { PartitionTables } from '../src/tables.ts';
+import { openPartitionStorage, PartitionTables } from '../src/tables.ts';
 import type { Command, InvocationStatus, Target } from '../src/types.ts';
 
 const KEYS = ['a', 'b', 'c'];
@@ -95,7 +95,7 @@ class Harness {
   counter = new Map<string, number>(KEYS.map((k) => [k, 0]));
 
   async open(): Promise<void> {
-    this.engine = await StorageEngine.open(this.dir);
+    this.engine = await openPartitionStorage(this.dir);
     this.store = this.engine.partition(0);
     this.sm = new PartitionStateMachine(this.store, opts);
     // Replay whatever the store has not applied (crash recovery); effects of a replay are dropped.

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { type PartitionStore, StorageEngine } from '@stead/storage';
+import type { PartitionStore, StorageEngine } from '@stead/storage';
 import * as J from '../src/journal.ts';
 import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
-import { PartitionTables } from '../src/tables.ts';
+import { openPartitionStorage, PartitionTables } from '../src/tables.ts';
 import type { Command, Effect, JournalEntry } from '../src/types.ts';
 
 // Test encoders for the few SDK commands used below (field numbers of the service protocol).
@@ -64,7 +64,7 @@ describe('partition state machine', () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'stead-sm-'));
-    engine = await StorageEngine.open(dir);
+    engine = await openPartitionStorage(dir);
     store = engine.partition(0);
     sm = new PartitionStateMachine(store, {
       partitionId: 0,
@@ -205,7 +205,7 @@ describe('partition state machine', () => {
     new PartitionTables(store).putAppliedOffset(41n);
     await store.commit();
     await engine.close();
-    engine = await StorageEngine.open(dir);
+    engine = await openPartitionStorage(dir);
     store = engine.partition(0);
     expect(await new PartitionTables(store).appliedOffset()).toBe(41n);
     expect((await new PartitionReader(store).status('inv8'))?.phase).toBe('invoked');

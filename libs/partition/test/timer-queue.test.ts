@@ -6,9 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StorageEngine } from '@stead/storage';
 import fc from 'fast-check';
-import { PartitionTables, timerKey } from '../src/tables.ts';
+import { openPartitionStorage, PartitionTables, timerKey } from '../src/tables.ts';
 import { type TimerEntry, type TimerPageLoader, TimerQueue } from '../src/timer-queue.ts';
 import type { TimerKey } from '../src/types.ts';
 
@@ -372,7 +371,7 @@ describe('TimerQueue', () => {
 
   test('pages 100,000 timers from a LevelDB store: memory stays within the bound, all fire in wake-time order', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stead-timers-'));
-    const engine = await StorageEngine.open(dir);
+    const engine = await openPartitionStorage(dir);
     try {
       const store = engine.partition(0);
       const tables = new PartitionTables(store);

@@ -10,4 +10,5 @@ export {
   leveldbStats,
   PartitionStore,
   StorageEngine,
+  type StorageOptions,
 } from './store.ts';

@@ -15,6 +15,16 @@ export interface StorageOptions {
   blockCacheBytes?: number;
   /** LevelDB's memtable size, per partition database (LevelDB's default is 4 MiB). */
   writeBufferBytes?: number;
+  /**
+   * Time-ordered tables: tables whose keys start (after their one-byte tag) with `orderBytes` bytes that grow
+   * with time, such as a creation time. Their rows of every partition live in one shared database, keyed tag,
+   * order bytes, partition, rest of the key: new rows land at the end of its key range, so that LevelDB moves
+   * new files down its levels without rewriting older ones (a table of random keys in the same database would
+   * make every compaction rewrite them). Scans of such a table need a prefix that includes the order bytes.
+   */
+  orderedTables?: { tag: string; orderBytes: number }[];
+  /** LevelDB's memtable size of the shared database of the time-ordered tables (default 4 MiB). */
+  orderedWriteBufferBytes?: number;
 }
 
 /**
@@ -35,14 +45,28 @@ export class StorageEngine {
   private readonly dir: string;
   private readonly opts: StorageOptions;
   private readonly dbs = new Map<number, Db>();
+  /** The shared database of the time-ordered tables (`<dir>/ordered`). */
+  private readonly ordered: Db;
+  private readonly orderedTables: ReadonlyMap<string, number>;
   private constructor(dir: string, opts: StorageOptions) {
     this.dir = dir;
     this.opts = opts;
+    this.orderedTables = new Map((opts.orderedTables ?? []).map((t) => [t.tag, t.orderBytes]));
+    for (const tag of this.orderedTables.keys()) {
+      if (tag.length !== 1 || tag === 'p') throw new Error(`ordered table tag ${JSON.stringify(tag)}: one byte, not p`);
+    }
+    this.ordered = new ClassicLevel<Buffer, Uint8Array>(join(dir, 'ordered'), {
+      keyEncoding: 'buffer',
+      valueEncoding: 'view',
+      ...(opts.blockCacheBytes === undefined ? {} : { cacheSize: opts.blockCacheBytes }),
+      writeBufferSize: opts.orderedWriteBufferBytes ?? 4 << 20,
+    });
   }
 
   static async open(dir: string, opts: StorageOptions = {}): Promise<StorageEngine> {
     const engine = new StorageEngine(dir, opts);
     await engine.splitSharedDatabase();
+    await engine.ordered.open();
     await Promise.all(Array.from({ length: opts.partitions ?? 0 }, (_, id) => engine.db(id).open()));
     return engine;
   }
@@ -98,10 +122,10 @@ export class StorageEngine {
     rmSync(old, { recursive: true, force: true });
   }
 
-  /** LevelDB's own figures (memory, table sizes, compaction work), summed over the partition databases. */
+  /** LevelDB's own figures (memory, table sizes, compaction work), summed over the databases. */
   stats(): LeveldbStats {
     const sum: LeveldbStats = { memoryBytes: 0, tableBytes: 0, compactionReadBytes: 0, compactionWrittenBytes: 0 };
-    for (const db of this.dbs.values()) {
+    for (const db of [this.ordered, ...this.dbs.values()]) {
       const s = leveldbStats(db);
       sum.memoryBytes += s.memoryBytes;
       sum.tableBytes += s.tableBytes;
@@ -112,11 +136,15 @@ export class StorageEngine {
   }
 
   partition(id: number, cacheBytes?: number): PartitionStore {
-    return new PartitionStore(this.db(id), id, cacheBytes);
+    return new PartitionStore(
+      { main: this.db(id), ordered: this.ordered, orderedTables: this.orderedTables },
+      id,
+      cacheBytes,
+    );
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.dbs.values()].map((db) => db.close()));
+    await Promise.all([this.ordered, ...this.dbs.values()].map((db) => db.close()));
   }
 }
 
@@ -203,8 +231,23 @@ function hex(n: number | bigint, width: number): string {
 
 const toBuf = (key: string) => Buffer.from(key, 'latin1');
 
+/**
+ * Keys inside the store are "full keys": the partition's prefix then the table key, for the partition's own
+ * database; ORDERED then tag, order bytes, prefix, rest, for the shared database of time-ordered tables.
+ */
+const ORDERED = '\u0001';
+
+/** Where a partition's tables live (see StorageOptions.orderedTables). */
+export interface PartitionDatabases {
+  main: Db;
+  ordered: Db;
+  orderedTables: ReadonlyMap<string, number>;
+}
+
 export class PartitionStore {
   private readonly db: Db;
+  private readonly ordered: Db;
+  private readonly orderedTables: ReadonlyMap<string, number>;
   readonly partitionId: number;
   private readonly prefix: string;
   /** Writes not yet handed to LevelDB. */
@@ -226,15 +269,34 @@ export class PartitionStore {
   /** Puts and deletes handed to LevelDB by commits (after the overlay collapsed rewrites of a key). */
   keysCommitted = 0;
 
-  constructor(db: Db, partitionId: number, cacheBytes = 8 << 20) {
-    this.db = db;
+  constructor(dbs: PartitionDatabases, partitionId: number, cacheBytes = 8 << 20) {
+    this.db = dbs.main;
+    this.ordered = dbs.ordered;
+    this.orderedTables = dbs.orderedTables;
     this.partitionId = partitionId;
     this.cache = new ReadCache(cacheBytes);
     this.prefix = `p${hex(partitionId, 4)}/`;
   }
 
+  /** The full key of a table key (a prefix of a table key maps to a prefix of full keys, see `scan`). */
   private k(key: string): string {
-    return this.prefix + key;
+    const orderBytes = this.orderedTables.get(key[0]);
+    if (orderBytes === undefined) return this.prefix + key;
+    const at = 1 + orderBytes;
+    if (key.length < at) throw new Error(`a key of ordered table ${key[0]} needs its ${orderBytes} order bytes`);
+    return ORDERED + key.slice(0, at) + this.prefix + key.slice(at);
+  }
+
+  /** The table key of a full key. */
+  private local(full: string): string {
+    if (full[0] !== ORDERED) return full.slice(this.prefix.length);
+    const at = 2 + this.orderedTables.get(full[1])!;
+    return full.slice(1, at) + full.slice(at + this.prefix.length);
+  }
+
+  /** The database of a full key, and the key there. */
+  private where(full: string): { db: Db; key: Buffer } {
+    return full[0] === ORDERED ? { db: this.ordered, key: toBuf(full.slice(1)) } : { db: this.db, key: toBuf(full) };
   }
 
   private pending(full: string): Pending | undefined {
@@ -249,7 +311,8 @@ export class PartitionStore {
     const cached = this.cache.get(full);
     if (cached !== undefined) return cached;
     const gen = this.commits;
-    const v = (await this.db.get(toBuf(full))) ?? undefined;
+    const { db, key: dbKey } = this.where(full);
+    const v = (await db.get(dbKey)) ?? undefined;
     // Cache only what no commit can have changed while the read was in flight.
     if (v !== undefined && gen === this.commits && this.pending(full) === undefined) this.cache.set(full, v);
     return v;
@@ -321,20 +384,26 @@ export class PartitionStore {
   ): Promise<[string, Uint8Array][]> {
     const out: [string, Uint8Array][] = [];
     if (limit <= 0) return out;
-    const full = this.k(prefix);
+    // A prefix of an ordered table that stops before its order bytes spans every partition's rows in the
+    // shared database: those of this partition are picked out (a full scan of the table: for tests and tools).
+    const orderBytes = this.orderedTables.get(prefix[0]);
+    const across = orderBytes !== undefined && prefix.length < 1 + orderBytes;
+    const full = across ? ORDERED + prefix : this.k(prefix);
+    const ours = across ? (key: string) => key.startsWith(this.prefix, 2 + orderBytes) : (_key: string) => true;
     const end = prefixEnd(full);
     // The start bound: after the cursor when it lies inside the prefix's range, else the prefix itself.
     const after = options.after === undefined ? undefined : this.k(options.after);
     const startAfter = after !== undefined && after >= full ? after : undefined;
     if (startAfter !== undefined && end !== undefined && startAfter >= end) return out;
-    const inRange = (key: string) => key.startsWith(full) && (startAfter === undefined || key > startAfter);
+    const inRange = (key: string) =>
+      key.startsWith(full) && (startAfter === undefined || key > startAfter) && ours(key);
     // Pending writes in the range, newest first wins (overlay over flushing), sorted.
     const pending = new Map<string, Pending>();
     for (const [key, value] of this.flushing) if (inRange(key)) pending.set(key, value);
     for (const [key, value] of this.overlay) if (inRange(key)) pending.set(key, value);
     const pendingKeys = [...pending.keys()].sort();
     let pi = 0;
-    const emit = (key: string, value: Uint8Array) => out.push([key.slice(this.prefix.length), value]);
+    const emit = (key: string, value: Uint8Array) => out.push([this.local(key), value]);
     /** Emits pending puts with keys below `bound` (all when undefined); false once the limit is reached. */
     const emitPendingBelow = (bound: string | undefined): boolean => {
       while (pi < pendingKeys.length && (bound === undefined || pendingKeys[pi] < bound)) {
@@ -345,13 +414,16 @@ export class PartitionStore {
       }
       return true;
     };
-    const start = startAfter === undefined ? { gte: toBuf(full) } : { gt: toBuf(startAfter) };
-    const range = end === undefined ? start : { ...start, lt: toBuf(end) };
-    const it = this.db.iterator(range);
+    const { db, key: from } = this.where(startAfter ?? full);
+    const start = startAfter === undefined ? { gte: from } : { gt: from };
+    const range = end === undefined ? start : { ...start, lt: this.where(end).key };
+    const marker = full[0] === ORDERED ? ORDERED : '';
+    const it = db.iterator(range);
     try {
       for await (const [kb, value] of it) {
         this.entriesScanned++;
-        const key = kb.toString('latin1');
+        const key = marker + kb.toString('latin1');
+        if (!ours(key)) continue;
         if (!emitPendingBelow(key)) return out;
         if (pending.has(key)) continue; // a pending write (already emitted, or a delete) replaces it
         emit(key, value);
@@ -384,7 +456,10 @@ export class PartitionStore {
    * so the log below its applied offset is no longer needed.
    */
   async sync(): Promise<void> {
-    await this.db.put(toBuf(`${this.prefix}${SYNC_MARKER}`), EMPTY_VALUE, { sync: true });
+    await Promise.all([
+      this.db.put(toBuf(`${this.prefix}${SYNC_MARKER}`), EMPTY_VALUE, { sync: true }),
+      this.ordered.put(toBuf(`${SYNC_MARKER}/${this.prefix}`), EMPTY_VALUE, { sync: true }),
+    ]);
   }
 
   /**
@@ -398,13 +473,26 @@ export class PartitionStore {
     this.overlay = new Map();
     this.decoded = new Map();
     this.flushing = batch;
-    const ops = [...batch].map(([key, value]) =>
-      value === DELETED ? { type: 'del' as const, key: toBuf(key) } : { type: 'put' as const, key: toBuf(key), value },
-    );
+    type Op = { type: 'del'; key: Buffer } | { type: 'put'; key: Buffer; value: Uint8Array };
+    const main: Op[] = [];
+    const orderedPuts: Op[] = [];
+    const orderedDels: Op[] = [];
+    for (const [full, value] of batch) {
+      const { db, key } = this.where(full);
+      const op: Op = value === DELETED ? { type: 'del', key } : { type: 'put', key, value };
+      if (db === this.db) main.push(op);
+      else (value === DELETED ? orderedDels : orderedPuts).push(op);
+    }
     this.commits++;
-    this.keysCommitted += ops.length;
+    this.keysCommitted += batch.size;
     try {
-      await this.db.batch(ops);
+      // Two databases, no transaction across them. Rows of ordered tables are written before the batch that
+      // holds the applied offset, so that a replay after a crash finds them (writing them again is harmless);
+      // their deletions only after it, so that a replayed command never misses a row a later one deleted. A
+      // crash between the last two writes leaves deleted rows behind: unreachable, never read again.
+      if (orderedPuts.length > 0) await this.ordered.batch(orderedPuts);
+      await this.db.batch(main);
+      if (orderedDels.length > 0) await this.ordered.batch(orderedDels);
       // Cache before the flushing writes become invisible, so that no read falls through to a stale value.
       for (const [key, value] of batch) {
         if (value === DELETED) this.cache.delete(key);

@@ -66,7 +66,7 @@ test('each partition has its own LevelDB, and a store of the shared layout is sp
   await shared.close();
 
   let engine = await StorageEngine.open(dir, { partitions: 2 });
-  expect(readdirSync(dir).sort()).toEqual(['0', '1', '10']);
+  expect(readdirSync(dir).sort()).toEqual(['0', '1', '10', 'ordered']);
   expect(existsSync(`${dir}.shared-v1`)).toBe(false);
   expect(await engine.partition(0).get('x', text)).toBe('zero');
   expect((await engine.partition(0).scan('')).map(([k]) => k)).toEqual(['x', 'y']);
@@ -82,6 +82,43 @@ test('each partition has its own LevelDB, and a store of the shared layout is sp
   engine = await StorageEngine.open(dir);
   expect(await engine.partition(1).get('z', text)).toBe('one');
   expect(await engine.partition(0).get('z', text)).toBeUndefined();
+  await engine.close();
+});
+
+test('rows of an ordered table of all partitions share one database, in order of their order bytes', async () => {
+  const dir = join(temp(), 'partitions');
+  const u16 = (n: number) => String.fromCharCode(n >> 8, n & 0xff);
+  let engine = await StorageEngine.open(dir, { partitions: 2, orderedTables: [{ tag: 'T', orderBytes: 2 }] });
+  const [a, b] = [engine.partition(0), engine.partition(1)];
+  // Times 3, 1, 2 across the partitions; "rest" after the order bytes.
+  a.put(`T${u16(3)}x`, 'a3', text);
+  b.put(`T${u16(1)}x`, 'b1', text);
+  a.put(`T${u16(2)}y`, 'a2', text);
+  a.put('k', 'main', text);
+  expect(await a.get(`T${u16(2)}y`, text)).toBe('a2'); // from the overlay
+  await a.commit();
+  await b.commit();
+  expect(await a.get(`T${u16(3)}x`, text)).toBe('a3');
+  expect(await b.get(`T${u16(3)}x`, text)).toBeUndefined();
+  // A prefix with the order bytes is a range; a shorter one picks this partition's rows out of all.
+  expect((await a.scan(`T${u16(3)}`)).map(([k]) => k)).toEqual([`T${u16(3)}x`]);
+  expect((await a.scan('T')).map(([, v]) => Buffer.from(v).toString())).toEqual(['v:a2', 'v:a3']);
+  expect((await b.scan('T')).map(([k]) => k)).toEqual([`T${u16(1)}x`]);
+  a.del(`T${u16(2)}y`);
+  expect((await a.scan('T')).map(([k]) => k)).toEqual([`T${u16(3)}x`]); // a pending delete hides the row
+  await a.commit();
+  await engine.close();
+
+  // In the shared database the key is tag, order bytes, partition, rest: time order across partitions.
+  const ordered = new ClassicLevel<Buffer, string>(join(dir, 'ordered'), { keyEncoding: 'buffer' });
+  await ordered.open();
+  const keys = (await ordered.keys().all()).map((k) => k.toString('latin1')).filter((k) => k.startsWith('T'));
+  await ordered.close();
+  expect(keys).toEqual([`T${u16(1)}p0001/x`, `T${u16(3)}p0000/x`]);
+
+  engine = await StorageEngine.open(dir, { orderedTables: [{ tag: 'T', orderBytes: 2 }] });
+  expect(await engine.partition(0).get(`T${u16(3)}x`, text)).toBe('a3');
+  expect(await engine.partition(0).get('k', text)).toBe('main');
   await engine.close();
 });
 
