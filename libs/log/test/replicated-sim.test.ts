@@ -29,6 +29,15 @@ describe('replicated log simulation', () => {
     expect(zoneRuns).toBeGreaterThan(0);
   }, 600_000);
 
+  test('the producer-order check fails when a client pipelines calls (a retried call lands after a later one)', async () => {
+    const broken: string[] = [];
+    for (let seed = 1; seed <= 400 && broken.length === 0; seed++) {
+      const r = await runLogSimulation(seed, { maxInflightAppends: 4 });
+      broken.push(...r.violations.filter((v) => v.includes('issued after it, landed first')));
+    }
+    expect(broken[0]).toMatch(/^c\d+:\d+ was acknowledged, but c\d+:\d+, issued after it, landed first/);
+  }, 300_000);
+
   test('a seed reproduces exactly', async () => {
     const a = await runLogSimulation(4242);
     const b = await runLogSimulation(4242);

@@ -77,6 +77,9 @@ export class PartitionProcessor {
   /** Applied to the store (overlay included); `committed <= applied`, and only `committed` is in LevelDB. */
   private applied = -1n;
   private committed = -1n;
+  /** The applied offset of the last commit handed to the store, and the write of it (never rejects). */
+  private commitStarted = -1n;
+  private writing: Promise<void> = Promise.resolve();
   /** When the overlay must be committed (clock ms), set by the first record applied after a commit. */
   private commitDueAt: number | undefined;
   /** Offset of the last record appended through this processor and durable (-1 before any); may pass `applied`. */
@@ -120,6 +123,7 @@ export class PartitionProcessor {
     const persisted = await this.tables.appliedOffset();
     this.applied = persisted ?? -1n;
     this.committed = this.applied;
+    this.commitStarted = this.applied;
     this.announceOffset = await this.append({
       kind: 'AnnounceLeader',
       ts: (this.opts.clock ?? systemClock).now(),
@@ -177,7 +181,7 @@ export class PartitionProcessor {
 
   private async run(): Promise<void> {
     const signal = this.stop.signal;
-    while (!signal.aborted) {
+    while (!signal.aborted && !this.failed) {
       const from = this.applied + 1n;
       const records = await this.loglet.read(from, 256);
       if (records.length === 0) {
@@ -267,14 +271,30 @@ export class PartitionProcessor {
     }
   }
 
-  /** Writes what is applied to LevelDB with its applied offset (one batch), then trims the log when due. */
+  /**
+   * Hands what is applied to LevelDB with its applied offset (one batch) and goes on without waiting for the
+   * write, so that applying continues meanwhile (a record never waits for LevelDB); it waits only while the
+   * previous commit is still being written (one queued at most). Once written, the committed offset moves and
+   * the log is trimmed when due. A failed write is fatal: the store no longer follows the log.
+   */
   private async commit(): Promise<void> {
     this.commitDueAt = undefined;
-    if (this.committed === this.applied && !this.store.dirty) return;
-    this.tables.putAppliedOffset(this.applied);
-    await this.store.commit();
-    this.committed = this.applied;
-    this.maybeTrim();
+    if (this.commitStarted === this.applied && !this.store.dirty) return;
+    await this.writing;
+    // Only the apply loop applies, and it is here: nothing was applied while waiting.
+    const upTo = this.applied;
+    this.commitStarted = upTo;
+    this.tables.putAppliedOffset(upTo);
+    this.writing = this.store.commit().then(
+      () => {
+        this.committed = upTo;
+        this.maybeTrim();
+      },
+      (err: unknown) => {
+        this.failed = true;
+        if (!this.stop.signal.aborted) this.opts.onFatal(err);
+      },
+    );
   }
 
   /**
@@ -332,6 +352,7 @@ export class PartitionProcessor {
     // What the loop applied goes to LevelDB now, so that a clean restart replays nothing (after a failure the
     // overlay may hold half a command: it is dropped, and a restart replays from the last commit).
     if (this.loop !== undefined && !this.failed) await this.commit();
+    await this.writing;
     await this.trimming;
     if (this.leading) await this.sink?.deactivate();
     this.leading = false;

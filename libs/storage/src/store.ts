@@ -34,8 +34,8 @@ export interface StorageOptions {
  * persisted applied offset.
  *
  * Why one database per partition: LevelDB's compaction work grows with the size of the database it compacts,
- * and time-ordered tables (journal, timers) are only appended at their end when no other partition's keys
- * interleave with them. A partition's store can also be copied, moved or dropped on its own.
+ * and a partition's store can be copied, moved or dropped on its own (snapshots, replicas moving between
+ * workers). Time-ordered tables of all partitions share one more database (see `orderedTables`).
  *
  * Keys are binary. They travel through this API as "byte strings": JS strings whose every char code is one
  * byte (0..255), so that they can key Maps and compare with `<` in LevelDB's (bytewise) order. The layout of
@@ -252,8 +252,14 @@ export class PartitionStore {
   private readonly prefix: string;
   /** Writes not yet handed to LevelDB. */
   private overlay = new Map<string, Pending>();
-  /** Writes of the commit in flight: visible to reads until LevelDB has them (then the cache or LevelDB answers). */
-  private flushing = new Map<string, Pending>();
+  /**
+   * Writes of the commits in flight, oldest first: visible to reads until LevelDB has them (then the cache or
+   * LevelDB answers). Commits are written one after the other, in the order they were made.
+   */
+  private flushing: Map<string, Pending>[] = [];
+  /** The last commit made (settles after every earlier one), and the error that stopped the commits, if any. */
+  private lastCommit: Promise<void> = Promise.resolve();
+  private commitError: unknown;
   /** Values decoded once per key while they sit in the overlay (reads are hot on the apply path). */
   private decoded = new Map<string, unknown>();
   /** Previous overlay values of the keys written since the savepoint (absent key: `undefined`). */
@@ -300,7 +306,13 @@ export class PartitionStore {
   }
 
   private pending(full: string): Pending | undefined {
-    return this.overlay.get(full) ?? this.flushing.get(full);
+    const p = this.overlay.get(full);
+    if (p !== undefined) return p;
+    for (let i = this.flushing.length - 1; i >= 0; i--) {
+      const f = this.flushing[i].get(full);
+      if (f !== undefined) return f;
+    }
+    return undefined;
   }
 
   async getRaw(key: string): Promise<Uint8Array | undefined> {
@@ -399,7 +411,7 @@ export class PartitionStore {
       key.startsWith(full) && (startAfter === undefined || key > startAfter) && ours(key);
     // Pending writes in the range, newest first wins (overlay over flushing), sorted.
     const pending = new Map<string, Pending>();
-    for (const [key, value] of this.flushing) if (inRange(key)) pending.set(key, value);
+    for (const batch of this.flushing) for (const [key, value] of batch) if (inRange(key)) pending.set(key, value);
     for (const [key, value] of this.overlay) if (inRange(key)) pending.set(key, value);
     const pendingKeys = [...pending.keys()].sort();
     let pi = 0;
@@ -451,28 +463,57 @@ export class PartitionStore {
   }
 
   /**
-   * Makes every batch committed so far durable: one synced LevelDB write (it fsyncs LevelDB's write-ahead log,
-   * which holds all earlier unsynced writes too). What was committed before the call survives a machine crash,
-   * so the log below its applied offset is no longer needed.
+   * Makes every batch committed so far durable: waits for the commits in flight, then one synced write per
+   * database (it fsyncs LevelDB's write-ahead log, which holds all earlier unsynced writes too). What was
+   * committed before the call survives a machine crash, so the log below its applied offset is no longer needed.
    */
   async sync(): Promise<void> {
+    await this.flushed();
     await Promise.all([
       this.db.put(toBuf(`${this.prefix}${SYNC_MARKER}`), EMPTY_VALUE, { sync: true }),
       this.ordered.put(toBuf(`${SYNC_MARKER}/${this.prefix}`), EMPTY_VALUE, { sync: true }),
     ]);
   }
 
+  /** Resolves once every commit made so far is in LevelDB; rejects if one failed. */
+  async flushed(): Promise<void> {
+    await this.lastCommit;
+    if (this.commitError !== undefined) throw this.commitError;
+  }
+
   /**
-   * Writes the overlay in one (unsynced) batch. Its writes stay visible to reads until LevelDB has them;
-   * commits must not overlap (the processor awaits each one).
+   * Hands the overlay to LevelDB as one (unsynced) batch, written after the commits before it; resolves once it
+   * is written. Its writes stay visible to reads until then, and the next writes go to a fresh overlay at once,
+   * so the caller need not wait. After a failed commit every later one fails too (the store no longer matches
+   * the order of its writes).
    */
-  async commit(): Promise<void> {
-    if (this.flushing.size > 0) throw new Error('PartitionStore.commit called while a commit is in flight');
+  commit(): Promise<void> {
     this.undo = undefined;
     const batch = this.overlay;
     this.overlay = new Map();
     this.decoded = new Map();
-    this.flushing = batch;
+    this.flushing.push(batch);
+    this.commits++;
+    this.keysCommitted += batch.size;
+    const previous = this.lastCommit;
+    const done = (async () => {
+      await previous;
+      try {
+        if (this.commitError !== undefined) throw this.commitError;
+        await this.writeBatch(batch);
+      } catch (err) {
+        this.commitError ??= err;
+        throw err;
+      } finally {
+        // Commits finish in order: this batch is the oldest in flight.
+        this.flushing.shift();
+      }
+    })();
+    this.lastCommit = done.catch(() => {});
+    return done;
+  }
+
+  private async writeBatch(batch: Map<string, Pending>): Promise<void> {
     type Op = { type: 'del'; key: Buffer } | { type: 'put'; key: Buffer; value: Uint8Array };
     const main: Op[] = [];
     const orderedPuts: Op[] = [];
@@ -483,23 +524,18 @@ export class PartitionStore {
       if (db === this.db) main.push(op);
       else (value === DELETED ? orderedDels : orderedPuts).push(op);
     }
-    this.commits++;
-    this.keysCommitted += batch.size;
-    try {
-      // Two databases, no transaction across them. Rows of ordered tables are written before the batch that
-      // holds the applied offset, so that a replay after a crash finds them (writing them again is harmless);
-      // their deletions only after it, so that a replayed command never misses a row a later one deleted. A
-      // crash between the last two writes leaves deleted rows behind: unreachable, never read again.
-      if (orderedPuts.length > 0) await this.ordered.batch(orderedPuts);
-      await this.db.batch(main);
-      if (orderedDels.length > 0) await this.ordered.batch(orderedDels);
-      // Cache before the flushing writes become invisible, so that no read falls through to a stale value.
-      for (const [key, value] of batch) {
-        if (value === DELETED) this.cache.delete(key);
-        else this.cache.set(key, value);
-      }
-    } finally {
-      this.flushing = new Map();
+    // Two databases, no transaction across them. Rows of ordered tables are written before the batch that
+    // holds the applied offset, so that a replay after a crash finds them (writing them again is harmless);
+    // their deletions only after it, so that a replayed command never misses a row a later one deleted. A
+    // crash between the last two writes leaves deleted rows behind: unreachable, never read again.
+    if (orderedPuts.length > 0) await this.ordered.batch(orderedPuts);
+    if (main.length > 0) await this.db.batch(main);
+    if (orderedDels.length > 0) await this.ordered.batch(orderedDels);
+    // Cache before the flushing writes become invisible, so that no read falls through to a stale value. A
+    // newer commit in flight may hold newer values of these keys: reads see it before the cache.
+    for (const [key, value] of batch) {
+      if (value === DELETED) this.cache.delete(key);
+      else this.cache.set(key, value);
     }
   }
 }

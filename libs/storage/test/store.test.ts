@@ -197,6 +197,43 @@ test('writes stay visible while their commit is in flight (values too large for 
   await engine.close();
 });
 
+test('commits queue: each is written after the one before, reads see the newest, a failure stops the rest', async () => {
+  const dir = temp();
+  let engine = await StorageEngine.open(dir);
+  const s = engine.partition(0);
+  s.put('k', 'one', text);
+  s.put('x', 'gone soon', text);
+  const first = s.commit();
+  s.put('k', 'two', text);
+  s.del('x');
+  const second = s.commit(); // not waiting for the first
+  expect(await s.get('k', text)).toBe('two');
+  expect(await s.get('x', text)).toBeUndefined();
+  expect((await s.scan('')).map(([k]) => k)).toEqual(['k']);
+  await Promise.all([first, second]);
+  await s.flushed();
+  expect(await s.get('k', text)).toBe('two');
+  await engine.close();
+
+  engine = await StorageEngine.open(dir);
+  const again = engine.partition(0);
+  expect(await again.get('k', text)).toBe('two');
+  expect(await again.get('x', text)).toBeUndefined();
+  await engine.close();
+  // The database is closed under the store: the write fails, and so does every later commit.
+  again.put('k', 'three', text);
+  const failed = again.commit();
+  again.put('k', 'four', text);
+  const later = again.commit();
+  const error = await failed.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(Error);
+  await expect(later).rejects.toBe(error);
+  await expect(again.flushed()).rejects.toBe(error);
+});
+
 test('scan limits are pushed into the LevelDB iterator and merge unflushed writes in key order', async () => {
   const engine = await StorageEngine.open(temp());
   const s = engine.partition(0);

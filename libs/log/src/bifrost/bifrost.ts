@@ -73,7 +73,10 @@ export interface BifrostOptions {
   callTimeoutMs?: number;
   /**
    * Concurrent appends to one log are sent together: at most this many sequencer calls per log are in flight,
-   * and appends arriving meanwhile join the next call (default 4).
+   * and appends arriving meanwhile join the next call (default 1). With 1, this client's appends land in the
+   * order they were made, retries included: a call that fails or times out is retried before any later one is
+   * sent. With more, a retried call can land after a later call: only for producers that need no order (the
+   * partition state machine drops duplicates by the highest sequence number per producer, which relies on it).
    */
   maxInflightAppends?: number;
   /** Upper bounds of one combined call (default 1024 records, 4 MiB). */
@@ -110,7 +113,7 @@ export class Bifrost {
       failoverAfterMs: 500,
       appendTimeoutMs: 30_000,
       callTimeoutMs: 2_000,
-      maxInflightAppends: 4,
+      maxInflightAppends: 1,
       maxBatchRecords: 1024,
       maxBatchBytes: 4 << 20,
       maxQueuedRecords: 65_536,

@@ -22,6 +22,8 @@ export interface SimOptions {
   /** Virtual milliseconds of appending with faults. */
   durationMs?: number;
   clients?: number;
+  /** Sequencer calls in flight per log of each appending client (Bifrost's default when absent). */
+  maxInflightAppends?: number;
   /** Print a trace of faults and reconfigurations. */
   trace?: (line: string) => void;
 }
@@ -119,6 +121,8 @@ class SimMetadata implements ChainStore {
 
 interface Ack {
   client: number;
+  /** The producer's sequence number of the append (issue order). */
+  seq: number;
   payloads: string[];
   offset: bigint;
   issuedAt: number;
@@ -232,6 +236,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
       timers: timers,
       random,
       failoverAfterMs,
+      ...(opts.maxInflightAppends === undefined ? {} : { maxInflightAppends: opts.maxInflightAppends }),
       callTimeoutMs: 100,
       appendTimeoutMs: 10_000,
       onReconfigured: (c, tail, why) =>
@@ -261,29 +266,41 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
     clients.push(client);
     running++;
     void (async () => {
+      // A producer that pipelines: up to `depth` appends outstanding, issued in sequence-number order.
+      const depth = rng.int(1, 4);
+      const outstanding: Promise<void>[] = [];
       let n = 0;
       while (clock.now() < durationMs) {
-        const payloads = Array.from({ length: rng.int(1, 3) }, (_, j) => `c${c}:${n}:${j}`);
-        n++;
+        const seq = n++;
+        const payloads = Array.from({ length: rng.int(1, 3) }, (_, j) => `c${c}:${seq}:${j}`);
         const issuedAt = clock.now();
-        try {
-          const offset = await client.append(
-            logId,
-            payloads.map((p) => enc.encode(p)),
-          );
-          acks.push({ client: c, payloads, offset, issuedAt, ackedAt: clock.now() });
-          payloads.forEach((p, j) => {
-            const o = offset + BigInt(j);
-            const had = byOffset.get(o);
-            if (had !== undefined && had !== p) violations.push(`offset ${o} acknowledged for ${had} and for ${p}`);
-            byOffset.set(o, p);
-          });
-        } catch (e) {
-          failed++;
-          trace(`t=${clock.now()} c${c} append failed: ${String(e)}`);
-        }
+        outstanding.push(
+          client
+            .append(
+              logId,
+              payloads.map((p) => enc.encode(p)),
+            )
+            .then(
+              (offset) => {
+                acks.push({ client: c, seq, payloads, offset, issuedAt, ackedAt: clock.now() });
+                payloads.forEach((p, j) => {
+                  const o = offset + BigInt(j);
+                  const had = byOffset.get(o);
+                  if (had !== undefined && had !== p)
+                    violations.push(`offset ${o} acknowledged for ${had} and for ${p}`);
+                  byOffset.set(o, p);
+                });
+              },
+              (e: unknown) => {
+                failed++;
+                trace(`t=${clock.now()} c${c} append ${seq} failed: ${String(e)}`);
+              },
+            ),
+        );
+        if (outstanding.length >= depth) await outstanding.shift();
         if (rng.chance(0.3)) await new Promise<void>((r) => timers.after(rng.int(1, 20), r));
       }
+      await Promise.all(outstanding);
       running--;
     })();
   }
@@ -370,7 +387,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
     .append(logId, [enc.encode('final')])
     .then((o) => {
       lastOk = true;
-      acks.push({ client: -1, payloads: ['final'], offset: o, issuedAt: clock.now(), ackedAt: clock.now() });
+      acks.push({ client: -1, seq: 0, payloads: ['final'], offset: o, issuedAt: clock.now(), ackedAt: clock.now() });
     })
     .catch((e: unknown) => violations.push(`append after healing failed: ${String(e)}`));
   await clock.runAsync(clock.now() + 30_000, () => lastOk || violations.length > 0);
@@ -419,6 +436,27 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
         const o = Number(a.offset) + j;
         if (log1[o] !== p) violations.push(`acknowledged ${p} at ${o} but the log holds ${log1[o]}`);
       });
+  }
+  // A producer's order: an acknowledged append lands before everything its producer issued after it (first
+  // copies: a retried call may leave a second copy later). Dropping duplicates by the highest sequence number
+  // seen per producer (the partition state machine) is only right under this rule.
+  if (log1) {
+    const acked = new Set(acks.map((a) => `${a.client}:${a.seq}`));
+    const highest = new Map<number, number>();
+    const landed = new Set<string>();
+    log1.forEach((record, at) => {
+      const m = /^c(\d+):(\d+):0$/.exec(record);
+      if (!m) return;
+      const [c, seq] = [Number(m[1]), Number(m[2])];
+      if (landed.has(`${c}:${seq}`)) return;
+      landed.add(`${c}:${seq}`);
+      const max = highest.get(c) ?? -1;
+      if (acked.has(`${c}:${seq}`) && max > seq)
+        violations.push(
+          `c${c}:${seq} was acknowledged, but c${c}:${max}, issued after it, landed first (offset ${at})`,
+        );
+      if (seq > max) highest.set(c, seq);
+    });
   }
   // Acknowledged order: an append issued after another was acknowledged lands after it.
   const sorted = [...acks].sort((a, b) => a.ackedAt - b.ackedAt);
