@@ -178,8 +178,10 @@ describe('disk faults', () => {
       dataDir: join(fs.path, 'data'),
       inject: () => fs.fill(),
       heal: () => fs.unfill(),
-      // Whichever write needs a page first fails: the log store's synced batch or the partition store's write.
-      reason: /(log store .*synced write of \d+ records.*failed: .*|partitions\/\d+\.log: )No space left on device/,
+      // Whichever write needs a page first fails: the log store's synced batch or a partition store's write (a
+      // partition's own LevelDB or the shared one of the journal).
+      reason:
+        /(log store .*synced write of \d+ records.*failed: .*|partitions\/(?:\d+|ordered)\/\d+\.log: )No space left on device/,
     });
   }, 60_000);
 
