@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
+import { invocationDefaults } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
@@ -80,24 +81,6 @@ async function startMetadata(node: NodeLifecycle, s: ServerSettings, dataDir: st
     (e) => (e instanceof PartitionCountMismatch ? e.message : `cannot record the server: ${errorMessage(e)}`),
   );
   return metadata;
-}
-
-/** One set of defaults for the engine and the admin API, so that what the admin API shows is what runs. */
-function invocationDefaults(s: ServerSettings): InvocationDefaults {
-  return {
-    journalRetentionMs: s.defaultJournalRetention,
-    idempotencyRetentionMs: s.defaultIdempotencyRetention,
-    workflowCompletionRetentionMs: s.defaultWorkflowCompletionRetention,
-    inactivityTimeoutMs: s.inactivityTimeout,
-    abortTimeoutMs: s.abortTimeout,
-    retry: {
-      initialIntervalMs: s.retryInitialInterval,
-      factor: s.retryFactor,
-      maxIntervalMs: s.retryMaxInterval,
-      maxAttempts: s.retryMaxAttempts === 0 ? undefined : s.retryMaxAttempts,
-      onMaxAttempts: s.retryOnMaxAttempts === 'kill' ? 'KILL' : 'PAUSE',
-    },
-  };
 }
 
 async function startEngine(

@@ -1,4 +1,4 @@
-import { corsOriginsProblem } from '@stead/core';
+import { engineSettings, httpSettings, invocationSettings, registrySettings } from '@stead/cluster';
 import {
   metricsPortSetting,
   portSetting,
@@ -7,8 +7,6 @@ import {
   setting,
   shutdownTimeoutSetting,
 } from '@stead/runtime';
-
-const onMaxAttemptsProblem = (v: string) => (v === 'pause' || v === 'kill' ? undefined : 'expected pause or kill');
 
 /** Settings of the all-in-one server. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
 export const serverSettings = {
@@ -28,114 +26,10 @@ export const serverSettings = {
   nodePort: portSetting('5122', 'gRPC port: the embedded metadata store, node-to-node traffic.'),
   metricsPort: metricsPortSetting,
   partitions: setting('int', '8', 'Number of partitions (fixed at first start).', { min: 1, max: 4096 }),
-  maxBodySize: setting('bytes', '10MiB', 'Largest ingress request body (413 above).', { min: 1 }),
-  maxStateValueSize: setting('bytes', '16MiB', 'Largest state value a handler may write (413 above).', { min: 1 }),
-  retryInitialInterval: setting('duration', '50ms', 'First delay between attempts.', { min: 1 }),
-  retryFactor: setting('int', '2', 'Backoff multiplier between attempts.', { min: 1, max: 10 }),
-  retryMaxInterval: setting('duration', '10s', 'Longest delay between attempts.', { min: 1 }),
-  retryMaxAttempts: setting(
-    'int',
-    '70',
-    'Attempts (including the first) before --retry-on-max-attempts applies; 0 = retry forever.',
-    { min: 0 },
-  ),
-  retryOnMaxAttempts: setting(
-    'string',
-    'pause',
-    'What happens when the attempts run out: pause (resume through the admin API) or kill.',
-    { check: onMaxAttemptsProblem },
-  ),
-  inactivityTimeout: setting('duration', '60s', 'Silence from an endpoint after which it is asked to suspend.', {
-    min: 1,
-  }),
-  abortTimeout: setting(
-    'duration',
-    '10m',
-    'Time after the suspension request before the attempt is aborted and retried.',
-    { min: 1 },
-  ),
-  defaultJournalRetention: setting(
-    'duration',
-    '1d',
-    'How long a completed invocation (status, result, journal) stays queryable; 0 = forget at once.',
-    { min: 0 },
-  ),
-  defaultIdempotencyRetention: setting(
-    'duration',
-    '1d',
-    'How long the result of an invocation with an idempotency key is kept.',
-    { min: 0 },
-  ),
-  defaultWorkflowCompletionRetention: setting(
-    'duration',
-    '1d',
-    'How long a completed workflow run (result, state, promises) is kept.',
-    { min: 0 },
-  ),
-  httpIdleTimeout: setting(
-    'duration',
-    '60s',
-    'An ingress or admin connection (HTTP/1.1 or HTTP/2) with no request in flight for this long is closed.',
-    { min: 1 },
-  ),
-  maxConnections: setting(
-    'int',
-    '10000',
-    'Most open connections per HTTP listener (ingress, admin); a connection over it is closed at once.',
-    { min: 1 },
-  ),
-  corsAllowedOrigins: setting(
-    'string',
-    '*',
-    "Browser origins that may call the ingress: '*' (any, never with credentials), a comma-separated list (https://app.example.com,http://localhost:3000), or 'none'.",
-    { check: corsOriginsProblem },
-  ),
-  adminCorsAllowedOrigins: setting(
-    'string',
-    'none',
-    "Browser origins that may call the admin API: 'none' (same origin only, as the web UI), a comma-separated list, or '*' (any, never with credentials).",
-    { check: corsOriginsProblem },
-  ),
-  corsAllowCredentials: setting(
-    'bool',
-    'false',
-    'Answer access-control-allow-credentials to origins in an explicit CORS list (never to *).',
-  ),
-  allowLinkLocalDeployments: setting(
-    'bool',
-    'false',
-    'Allow registering deployments at link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata.google.internal).',
-  ),
-  maxDiscoveryResponseSize: setting(
-    'bytes',
-    '4MiB',
-    'Largest endpoint manifest read when registering a deployment (a larger one is refused with 400).',
-    { min: 1 },
-  ),
-  maxConcurrentInvocations: setting(
-    'int',
-    '1000',
-    'Most invocation attempts running at once; more wait in a FIFO queue and start as running ones end, suspend or fail. An attempt blocked on a call to a waiting one holds its slot until it suspends (--inactivity-timeout).',
-    { min: 1 },
-  ),
-  maxPartitionBacklog: setting(
-    'int',
-    '4000',
-    'Most records a partition may have appended but not yet applied; above it new ingress requests for that partition (call, send, attach, awakeable completion) are refused with 503 and Retry-After.',
-    { min: 1 },
-  ),
-  partitionCacheSize: setting(
-    'bytes',
-    '16MiB',
-    'Read cache of the partition stores, shared by all partitions (counted with per-entry overhead).',
-    { min: 0 },
-  ),
-  logCacheSize: setting(
-    'bytes',
-    '8MiB',
-    'Recent log records kept in memory for the partition processors that tail the logs, shared by all logs.',
-    { min: 0 },
-  ),
+  ...httpSettings,
+  ...invocationSettings,
+  ...registrySettings,
+  ...engineSettings,
   shutdownTimeout: shutdownTimeoutSetting('20s'),
 } satisfies SettingsSpec;
 

@@ -21,6 +21,11 @@ export interface IngressRequest {
   idempotencyKey?: string;
   /** One-way sends only: run no earlier than now + delayMs. */
   delayMs?: number;
+  /**
+   * The id for a plain invocation, chosen by a forwarding ingress so that a retry on another leader names the
+   * same invocation (idempotent and workflow invocations derive theirs from their identity).
+   */
+  invocationId?: string;
 }
 
 export type InvocationOutcome =
@@ -127,5 +132,19 @@ export class OverloadedError extends Error {
     super(message);
     this.status = opts.status ?? 503;
     this.retryAfterSeconds = opts.retryAfterSeconds ?? 1;
+  }
+}
+
+/**
+ * This process does not lead the request's partition (any more): nothing was done for the request. A forwarding
+ * ingress or admin reads the partition table again and retries on the current leader (with the same invocation
+ * id, so that a retry never starts a second invocation).
+ */
+export class NotLeaderError extends Error {
+  override name = 'NotLeaderError';
+  readonly partition: number;
+  constructor(partition: number, message = `this node does not lead partition ${partition}`) {
+    super(message);
+    this.partition = partition;
   }
 }

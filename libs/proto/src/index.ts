@@ -4,5 +4,6 @@ import * as logServer from './log-server.ts';
 import * as metadata from './metadata.ts';
 import * as partition from './partition.ts';
 import * as sequencer from './sequencer.ts';
+import * as worker from './worker.ts';
 
-export { logServer, metadata, partition, sequencer };
+export { logServer, metadata, partition, sequencer, worker };

@@ -67,3 +67,19 @@ export async function listenGrpc(
       }),
   };
 }
+
+/** Largest gRPC message a node sends or accepts. */
+export const GRPC_MAX_MESSAGE_BYTES = 64 << 20;
+
+/** Server and client channel options: large messages. */
+export const GRPC_CHANNEL_OPTIONS = {
+  'grpc.max_receive_message_length': GRPC_MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': GRPC_MAX_MESSAGE_BYTES,
+};
+
+/** Client channel options: large messages, quick reconnects after a peer restarts. */
+export const GRPC_CLIENT_OPTIONS = {
+  ...GRPC_CHANNEL_OPTIONS,
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1_000,
+};

@@ -15,7 +15,14 @@
 
 export { createRegistry, readGauge } from '@stead/observability';
 export { errorMessage, StartupError } from './errors.ts';
-export { listenGrpc, type ServingGrpc, type UnaryMethod, unaryCall } from './grpc.ts';
+export {
+  GRPC_CHANNEL_OPTIONS,
+  GRPC_CLIENT_OPTIONS,
+  listenGrpc,
+  type ServingGrpc,
+  type UnaryMethod,
+  unaryCall,
+} from './grpc.ts';
 export { NodeLifecycle } from './lifecycle.ts';
 export { type RunningNode, runNode } from './main.ts';
 export {

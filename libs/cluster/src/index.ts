@@ -1,0 +1,15 @@
+// @stead/cluster: what the deployables of a cluster share (see README.md): the worker node API over gRPC (server
+// and client), the backend that forwards ingress and admin requests to partition leaders, and the settings groups
+// of the server, worker, ingress and admin.
+
+export { type LeaderDirectory, RemoteBackend, type RemoteBackendOptions } from './remote-backend.ts';
+export {
+  engineSettings,
+  httpSettings,
+  invocationDefaults,
+  invocationSettings,
+  registrySettings,
+} from './settings.ts';
+export { RetryableError } from './wire.ts';
+export { WorkerClient } from './worker-client.ts';
+export { type ReplicaStatus, serveWorker, type WorkerBackend } from './worker-service.ts';

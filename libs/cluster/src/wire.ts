@@ -1,0 +1,152 @@
+// The worker API's messages <-> the engine's types, and its errors <-> gRPC statuses (the one place for both).
+import * as grpc from '@grpc/grpc-js';
+import {
+  type ControlOperation,
+  type IngressRequest,
+  InputError,
+  type InvocationOutcome,
+  type InvocationQuery,
+  NotLeaderError,
+  OverloadedError,
+} from '@stead/core';
+import type { worker as pb } from '@stead/proto';
+
+type AttachRequest = pb.AttachRequest;
+
+export function requestTo(req: IngressRequest): pb.CallRequest {
+  return {
+    service: req.target.service,
+    handler: req.target.handler,
+    key: req.target.key,
+    body: Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength),
+    headers: req.headers.map(([name, value]) => ({ name, value })),
+    idempotencyKey: req.idempotencyKey,
+    delayMs: req.delayMs === undefined ? undefined : BigInt(Math.max(0, Math.floor(req.delayMs))),
+    invocationId: req.invocationId,
+  };
+}
+
+export function requestFrom(m: pb.CallRequest): IngressRequest {
+  const req: IngressRequest = {
+    target:
+      m.key === undefined
+        ? { service: m.service, handler: m.handler }
+        : { service: m.service, handler: m.handler, key: m.key },
+    body: m.body,
+    headers: m.headers.map((h) => [h.name, h.value]),
+  };
+  if (m.idempotencyKey !== undefined) req.idempotencyKey = m.idempotencyKey;
+  if (m.delayMs !== undefined) req.delayMs = Number(m.delayMs);
+  if (m.invocationId !== undefined) req.invocationId = m.invocationId;
+  return req;
+}
+
+export function outcomeTo(o: InvocationOutcome): pb.Outcome {
+  if (o.ok) {
+    const value = Buffer.from(o.value.buffer, o.value.byteOffset, o.value.byteLength);
+    return { result: { $case: 'value', value: { value, contentType: o.contentType } } };
+  }
+  return { result: { $case: 'failure', value: { code: o.code, message: o.message, metadata: o.metadata ?? {} } } };
+}
+
+export function outcomeFrom(o: pb.Outcome | undefined): InvocationOutcome {
+  const r = o?.result;
+  if (r === undefined) throw new Error('the worker answered without an outcome');
+  if (r.$case === 'value') {
+    const out: InvocationOutcome = { ok: true, value: r.value.value };
+    if (r.value.contentType !== undefined) out.contentType = r.value.contentType;
+    return out;
+  }
+  const out: InvocationOutcome = { ok: false, code: r.value.code, message: r.value.message };
+  if (Object.keys(r.value.metadata).length > 0) out.metadata = r.value.metadata;
+  return out;
+}
+
+export function queryTo(q: InvocationQuery, mode: 'attach' | 'output'): AttachRequest {
+  const output = mode === 'output';
+  if ('invocationId' in q) return { query: { $case: 'invocationId', value: q.invocationId }, output };
+  if ('workflow' in q) return { query: { $case: 'workflow', value: q.workflow }, output };
+  return { query: { $case: 'idempotent', value: q.idempotent }, output };
+}
+
+export function queryFrom(m: AttachRequest): { query: InvocationQuery; mode: 'attach' | 'output' } {
+  const mode = m.output ? 'output' : 'attach';
+  const q = m.query;
+  if (q === undefined) throw new InputError('attach request without a query');
+  if (q.$case === 'invocationId') return { query: { invocationId: q.value }, mode };
+  if (q.$case === 'workflow') return { query: { workflow: { name: q.value.name, key: q.value.key } }, mode };
+  const i = q.value;
+  const idempotent = { service: i.service, handler: i.handler, idempotencyKey: i.idempotencyKey };
+  return { query: { idempotent: i.key === undefined ? idempotent : { ...idempotent, key: i.key } }, mode };
+}
+
+const CONTROL_OPERATIONS: readonly ControlOperation[] = ['cancel', 'kill', 'purge', 'purge-journal', 'pause', 'resume'];
+
+export function controlFrom(op: string): ControlOperation {
+  const found = CONTROL_OPERATIONS.find((o) => o === op);
+  if (!found) throw new InputError(`unknown invocation operation '${op}'`);
+  return found;
+}
+
+const NOT_LEADER = 'stead-not-leader';
+const HTTP_STATUS = 'stead-http-status';
+const RETRY_AFTER = 'stead-retry-after';
+
+/** The gRPC status of an error thrown by the engine (the worker side). */
+export function toStatus(e: unknown): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof NotLeaderError) {
+    metadata.set(NOT_LEADER, String(e.partition));
+    return { code: grpc.status.FAILED_PRECONDITION, details: message, metadata };
+  }
+  if (e instanceof OverloadedError) {
+    metadata.set(HTTP_STATUS, String(e.status));
+    metadata.set(RETRY_AFTER, String(e.retryAfterSeconds));
+    return { code: grpc.status.RESOURCE_EXHAUSTED, details: message, metadata };
+  }
+  if (e instanceof InputError) {
+    metadata.set(HTTP_STATUS, String(e.status));
+    return { code: grpc.status.INVALID_ARGUMENT, details: message, metadata };
+  }
+  return { code: grpc.status.UNAVAILABLE, details: message, metadata };
+}
+
+/** A failed call that may succeed on the current leader: retried by the forwarding side. */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+  /** The partition the worker said it does not lead, when that was the reason. */
+  readonly notLeaderOf: number | undefined;
+  readonly code: grpc.status;
+  constructor(message: string, code: grpc.status, notLeaderOf?: number) {
+    super(message);
+    this.code = code;
+    this.notLeaderOf = notLeaderOf;
+  }
+}
+
+function numberIn(md: grpc.Metadata | undefined, key: string): number | undefined {
+  const v = md?.get(key)[0];
+  if (v === undefined) return undefined;
+  const n = Number(v.toString());
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** The engine's error for a failed worker call (the forwarding side); RetryableError when worth a retry. */
+export function fromStatus(e: grpc.ServiceError): Error {
+  const details = e.details || e.message;
+  switch (e.code) {
+    case grpc.status.FAILED_PRECONDITION:
+      return new RetryableError(details, e.code, numberIn(e.metadata, NOT_LEADER));
+    case grpc.status.RESOURCE_EXHAUSTED: {
+      const status = numberIn(e.metadata, HTTP_STATUS) === 429 ? 429 : 503;
+      return new OverloadedError(details, { status, retryAfterSeconds: numberIn(e.metadata, RETRY_AFTER) ?? 1 });
+    }
+    case grpc.status.INVALID_ARGUMENT:
+      return new InputError(details, numberIn(e.metadata, HTTP_STATUS) ?? 400);
+    case grpc.status.CANCELLED:
+      return new Error(`the worker call was cancelled: ${details}`);
+    default:
+      return new RetryableError(details, e.code);
+  }
+}

@@ -1,0 +1,96 @@
+import * as grpc from '@grpc/grpc-js';
+import type {
+  ControlOperation,
+  IngressRequest,
+  InvocationDescription,
+  InvocationOutcome,
+  InvocationQuery,
+  SendReceipt,
+} from '@stead/core';
+import { worker as pb } from '@stead/proto';
+import { GRPC_CLIENT_OPTIONS, type UnaryMethod, unaryCall } from '@stead/runtime';
+import { fromStatus, outcomeFrom, queryTo, requestTo } from './wire.ts';
+
+type Awakeable = { value: Uint8Array } | { failure: { code: number; message: string } };
+
+/** A worker's node API reached over gRPC; every method takes an optional signal that cancels the call. */
+export class WorkerClient {
+  readonly address: string;
+  private readonly client: pb.WorkerServiceClient;
+
+  constructor(address: string) {
+    this.address = address;
+    this.client = new pb.WorkerServiceClient(address, grpc.credentials.createInsecure(), GRPC_CLIENT_OPTIONS);
+  }
+
+  private unary<Req, Res>(
+    method: UnaryMethod<Req, Res>,
+    req: Req,
+    opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<Res> {
+    return unaryCall(method, req, {
+      client: this.client,
+      signal: opts.signal,
+      deadline: opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs,
+      mapError: fromStatus,
+    });
+  }
+
+  async call(req: IngressRequest, signal?: AbortSignal): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
+    const r = await this.unary(this.client.call, requestTo(req), { signal });
+    return { invocationId: r.invocationId, outcome: outcomeFrom(r.outcome) };
+  }
+
+  async send(req: IngressRequest, signal?: AbortSignal): Promise<SendReceipt> {
+    const r = await this.unary(this.client.send, requestTo(req), { signal });
+    const receipt: SendReceipt = {
+      invocationId: r.invocationId,
+      status: r.previouslyAccepted ? 'PreviouslyAccepted' : 'Accepted',
+    };
+    if (r.executionTime !== undefined) receipt.executionTime = r.executionTime;
+    return receipt;
+  }
+
+  async attach(
+    query: InvocationQuery,
+    mode: 'attach' | 'output',
+    signal?: AbortSignal,
+  ): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
+    const r = await this.unary(this.client.attach, queryTo(query, mode), { signal });
+    return { invocationId: r.invocationId, outcome: outcomeFrom(r.outcome) };
+  }
+
+  async completeAwakeable(awakeableId: string, result: Awakeable, signal?: AbortSignal): Promise<void> {
+    const r: pb.CompleteAwakeableRequest =
+      'value' in result
+        ? { awakeableId, result: { $case: 'value', value: Buffer.from(result.value) } }
+        : { awakeableId, result: { $case: 'failure', value: { ...result.failure, metadata: {} } } };
+    await this.unary(this.client.completeAwakeable, r, { signal });
+  }
+
+  async control(invocationId: string, op: ControlOperation, signal?: AbortSignal): Promise<InvocationOutcome> {
+    return outcomeFrom(await this.unary(this.client.control, { invocationId, operation: op }, { signal }));
+  }
+
+  async restartAsNew(invocationId: string, signal?: AbortSignal): Promise<InvocationOutcome> {
+    return outcomeFrom(await this.unary(this.client.restartAsNew, { invocationId }, { signal }));
+  }
+
+  async describe(invocationId: string, signal?: AbortSignal): Promise<InvocationDescription | undefined> {
+    const r = await this.unary(this.client.describe, { invocationId }, { signal });
+    return r.json === undefined ? undefined : (JSON.parse(r.json) as InvocationDescription);
+  }
+
+  async pinned(deploymentId: string, timeoutMs: number): Promise<{ count: number; partitions: number[] }> {
+    const r = await this.unary(this.client.pinnedInvocations, { deploymentId }, { timeoutMs });
+    return { count: Number(r.count), partitions: r.partitions };
+  }
+
+  ping(timeoutMs: number, signal?: AbortSignal): Promise<pb.PingResponse> {
+    return this.unary(this.client.ping, {}, { timeoutMs, signal });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

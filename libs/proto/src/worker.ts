@@ -1,0 +1,11 @@
+// The worker messages and services other packages use: the worker node API (libs/cluster).
+export {
+  type AttachRequest,
+  type CallRequest,
+  type CompleteAwakeableRequest,
+  type Outcome,
+  type PingResponse,
+  WorkerServiceClient,
+  type WorkerServiceServer,
+  WorkerServiceService,
+} from './gen/stead/worker/v1/worker.ts';
