@@ -1,0 +1,48 @@
+import { httpSettings, invocationSettings, registrySettings } from '@stead/cluster';
+import {
+  metricsPortSetting,
+  portSetting,
+  type Settings,
+  type SettingsSpec,
+  setting,
+  shutdownTimeoutSetting,
+} from '@stead/runtime';
+
+/** Settings of the admin deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
+export const adminSettings = {
+  nodeId: setting('string', 'auto', 'Id of this admin process (controller lease holder name). `auto` = the host name.'),
+  bindAddress: setting('string', '0.0.0.0', 'Address the admin and metrics listeners bind to.'),
+  adminPort: portSetting('9070', 'Admin REST API port.'),
+  metricsPort: metricsPortSetting,
+  metadataAddress: setting('string', '', 'host:port of the metadata-store members, comma separated (required).'),
+  ingressEndpoint: setting(
+    'string',
+    'http://127.0.0.1:8080',
+    'URL of the ingress as clients reach it (shown by the admin API, e.g. to the CLI).',
+  ),
+  partitions: setting('int', '8', 'Number of partitions (fixed when the cluster first starts).', { min: 1, max: 4096 }),
+  partitionReplication: setting('int', '2', 'Workers holding a copy of each partition (one leads).', {
+    min: 1,
+    max: 16,
+  }),
+  logReplication: setting('int', '2', 'Copies of each record of a partition log.', { min: 1, max: 16 }),
+  heartbeatInterval: setting('duration', '250ms', 'How often the active controller pings every worker.', { min: 10 }),
+  nodeFailureTimeout: setting(
+    'duration',
+    '1s',
+    'A worker silent for this long loses its leaderships (and its replicas) to live workers.',
+    { min: 100 },
+  ),
+  controllerLeaseTimeout: setting(
+    'duration',
+    '2s',
+    'An active controller silent for this long is replaced by another admin process.',
+    { min: 100 },
+  ),
+  ...httpSettings,
+  ...registrySettings,
+  ...invocationSettings,
+  shutdownTimeout: shutdownTimeoutSetting('20s'),
+} satisfies SettingsSpec;
+
+export type AdminSettings = Settings<typeof adminSettings>;

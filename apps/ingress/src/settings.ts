@@ -1,0 +1,22 @@
+import { httpSettings } from '@stead/cluster';
+import {
+  metricsPortSetting,
+  portSetting,
+  type Settings,
+  type SettingsSpec,
+  setting,
+  shutdownTimeoutSetting,
+} from '@stead/runtime';
+
+/** Settings of the ingress deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
+export const ingressSettings = {
+  nodeId: setting('string', 'auto', 'Id of this ingress (for logs and metrics). `auto` = the host name.'),
+  bindAddress: setting('string', '0.0.0.0', 'Address the ingress and metrics listeners bind to.'),
+  ingressPort: portSetting('8080', 'HTTP ingress port.'),
+  metricsPort: metricsPortSetting,
+  metadataAddress: setting('string', '', 'host:port of the metadata-store members, comma separated (required).'),
+  ...httpSettings,
+  shutdownTimeout: shutdownTimeoutSetting('20s'),
+} satisfies SettingsSpec;
+
+export type IngressSettings = Settings<typeof ingressSettings>;

@@ -1,0 +1,22 @@
+import { engineSettings, invocationSettings } from '@stead/cluster';
+import { nodeSettings, type Settings, type SettingsSpec, setting } from '@stead/runtime';
+
+/** Settings of the worker deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
+export const workerSettings = {
+  ...nodeSettings({
+    nodeId: 'Id of this worker (stable across restarts). `auto` = the host name (the pod name in a StatefulSet).',
+    nodePort: 'gRPC port of the worker API (ingress and admin forward requests to it; the controller pings it).',
+    advertisedAddress: 'host:port other nodes use to reach this worker. `auto` = hostname:node-port.',
+  }),
+  metadataAddress: setting('string', '', 'host:port of the metadata-store members, comma separated (required).'),
+  dataDir: setting('string', './stead-data/worker', 'Where the partition stores of this worker live (LevelDB).'),
+  zone: setting('string', 'none', 'Failure domain; replicas of a partition are spread over zones. `none` = no zone.'),
+  logReplication: setting('int', '2', 'Copies of each record of a partition log that this worker creates.', {
+    min: 1,
+    max: 16,
+  }),
+  ...invocationSettings,
+  ...engineSettings,
+} satisfies SettingsSpec;
+
+export type WorkerSettings = Settings<typeof workerSettings>;

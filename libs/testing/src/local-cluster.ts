@@ -1,0 +1,371 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { freePort, httpOk, NODE, REPO, waitFor } from './process.ts';
+
+export type ClusterRole = 'metadata-store' | 'log-server' | 'sequencer' | 'worker' | 'admin' | 'ingress';
+
+/** How many of each process, and the cluster's settings. */
+export interface LocalClusterOptions {
+  /** Data dirs, logs and the state file `cluster.json` live here. */
+  dir: string;
+  metadata?: number;
+  logServers?: number;
+  sequencers?: number;
+  workers?: number;
+  ingresses?: number;
+  admins?: number;
+  partitions?: number;
+  partitionReplication?: number;
+  logReplication?: number;
+  /** Port of the first ingress (0 = any free one; default 8080) and of the first admin (default 9070). */
+  ingressPort?: number;
+  adminPort?: number;
+  /**
+   * Processes outlive this one (the `npm run cluster` command); otherwise they are children that `down()` stops
+   * (tests).
+   */
+  detached?: boolean;
+  /** Extra flags per role (e.g. shorter failure timeouts in tests). */
+  extraArgs?: Partial<Record<ClusterRole, string[]>>;
+  /** Environment of every process (default: this one's). */
+  env?: NodeJS.ProcessEnv;
+  /** Called with progress lines while starting. */
+  progress?: (line: string) => void;
+  /** How long to wait for the whole cluster to serve (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+/** One process of the cluster, as written to `cluster.json`. */
+export interface ClusterProcess {
+  name: string;
+  role: ClusterRole;
+  pid: number;
+  args: string[];
+  log: string;
+  metricsPort: number;
+  /** gRPC port (metadata store, log server, sequencer, worker). */
+  nodePort?: number;
+  /** HTTP port (ingress, admin). */
+  httpPort?: number;
+}
+
+interface ClusterState {
+  dir: string;
+  ingressUrl: string;
+  adminUrl: string;
+  metadataAddress: string;
+  processes: ClusterProcess[];
+}
+
+const NODE_FLAGS = ['--disable-warning=ExperimentalWarning', '--max-old-space-size=512'];
+const HOST = '127.0.0.1';
+
+function main(role: ClusterRole): string {
+  return `${REPO}apps/${role}/src/main.ts`;
+}
+
+/**
+ * A Stead cluster of real processes on loopback: metadata-store members, log servers, sequencers, workers,
+ * admin and ingress, each with its data dir and log file under `dir`. Started in dependency order; `up` returns
+ * once every process reports ready and the ingress knows a leader for every partition.
+ */
+export class LocalCluster {
+  readonly dir: string;
+  readonly processes: ClusterProcess[] = [];
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly opts: LocalClusterOptions;
+  metadataAddress = '';
+  ingressUrl = '';
+  adminUrl = '';
+
+  private constructor(opts: LocalClusterOptions) {
+    this.opts = opts;
+    this.dir = resolve(opts.dir);
+  }
+
+  static async up(opts: LocalClusterOptions): Promise<LocalCluster> {
+    const c = new LocalCluster(opts);
+    mkdirSync(join(c.dir, 'logs'), { recursive: true });
+    try {
+      await c.startAll();
+    } catch (e) {
+      await c.down();
+      throw e;
+    }
+    return c;
+  }
+
+  private progress(line: string): void {
+    this.opts.progress?.(line);
+  }
+
+  private async startAll(): Promise<void> {
+    const o = this.opts;
+    const counts = {
+      metadata: o.metadata ?? 3,
+      logServers: o.logServers ?? 3,
+      sequencers: o.sequencers ?? 2,
+      workers: o.workers ?? 3,
+      ingresses: o.ingresses ?? 1,
+      admins: o.admins ?? 1,
+    };
+    const metadataPorts = await Promise.all(Array.from({ length: counts.metadata }, () => freePort()));
+    const peers = metadataPorts.map((p, i) => `m${i + 1}=${HOST}:${p}`).join(',');
+    this.metadataAddress = metadataPorts.map((p) => `${HOST}:${p}`).join(',');
+    const md = `--metadata-address=${this.metadataAddress}`;
+    await this.startGroup(
+      metadataPorts.map((port, i) => ({
+        name: `m${i + 1}`,
+        role: 'metadata-store' as const,
+        nodePort: port,
+        args: [`--peers=${peers}`, '--cluster-name=stead'],
+      })),
+    );
+    await this.startGroup(
+      Array.from({ length: counts.logServers }, (_, i) => ({
+        name: `ls${i + 1}`,
+        role: 'log-server' as const,
+        args: [md, '--cluster-name=stead'],
+      })),
+    );
+    await this.startGroup(
+      Array.from({ length: counts.sequencers }, (_, i) => ({
+        name: `seq${i + 1}`,
+        role: 'sequencer' as const,
+        args: [md],
+      })),
+    );
+    const ingressPort = o.ingressPort ?? 8080;
+    const adminPort = o.adminPort ?? 9070;
+    const firstIngress = ingressPort === 0 ? await freePort() : ingressPort;
+    const firstAdmin = adminPort === 0 ? await freePort() : adminPort;
+    this.ingressUrl = `http://${HOST}:${firstIngress}`;
+    this.adminUrl = `http://${HOST}:${firstAdmin}`;
+    const cluster = [
+      `--partitions=${o.partitions ?? 8}`,
+      `--partition-replication=${o.partitionReplication ?? 2}`,
+      `--log-replication=${o.logReplication ?? 2}`,
+    ];
+    await this.startGroup(
+      await Promise.all(
+        Array.from({ length: counts.admins }, async (_, i) => ({
+          name: `admin${i + 1}`,
+          role: 'admin' as const,
+          httpPort: i === 0 ? firstAdmin : await freePort(),
+          args: [md, ...cluster, `--ingress-endpoint=${this.ingressUrl}`],
+        })),
+      ),
+    );
+    await this.startGroup(
+      Array.from({ length: counts.workers }, (_, i) => ({
+        name: `w${i + 1}`,
+        role: 'worker' as const,
+        args: [md, `--log-replication=${o.logReplication ?? 2}`],
+      })),
+    );
+    await this.startGroup(
+      await Promise.all(
+        Array.from({ length: counts.ingresses }, async (_, i) => ({
+          name: `ingress${i + 1}`,
+          role: 'ingress' as const,
+          httpPort: i === 0 ? firstIngress : await freePort(),
+          args: [md],
+        })),
+      ),
+    );
+    this.save();
+  }
+
+  /** Starts processes of one stage together and waits until each is ready. */
+  private async startGroup(
+    specs: { name: string; role: ClusterRole; nodePort?: number; httpPort?: number; args: string[] }[],
+  ): Promise<void> {
+    const started: ClusterProcess[] = [];
+    for (const s of specs) started.push(await this.spawn(s));
+    const timeoutMs = this.opts.readyTimeoutMs ?? 60_000;
+    for (const p of started) {
+      await waitFor(() => this.alive(p.name) && httpOk(`http://${HOST}:${p.metricsPort}/ready`), {
+        timeoutMs,
+        what: `${p.name} (${p.role}) ready\n${this.output(p.name)}`,
+      });
+      this.progress(`  ${p.name.padEnd(9)} ${p.role.padEnd(15)} pid ${p.pid}  ${this.where(p)}`);
+    }
+  }
+
+  private where(p: ClusterProcess): string {
+    const parts: string[] = [];
+    if (p.httpPort !== undefined) parts.push(`http ${HOST}:${p.httpPort}`);
+    if (p.nodePort !== undefined) parts.push(`grpc ${HOST}:${p.nodePort}`);
+    parts.push(`metrics ${HOST}:${p.metricsPort}`, `log ${p.log}`);
+    return parts.join('  ');
+  }
+
+  private async spawn(s: {
+    name: string;
+    role: ClusterRole;
+    nodePort?: number;
+    httpPort?: number;
+    args: string[];
+  }): Promise<ClusterProcess> {
+    const metricsPort = await freePort();
+    const nodePort = s.role === 'admin' || s.role === 'ingress' ? undefined : (s.nodePort ?? (await freePort()));
+    const args = [
+      `--node-id=${s.name}`,
+      `--bind-address=${HOST}`,
+      `--metrics-port=${metricsPort}`,
+      ...(nodePort === undefined ? [] : [`--node-port=${nodePort}`, `--advertised-address=${HOST}:${nodePort}`]),
+      ...(s.role === 'admin' ? [`--admin-port=${s.httpPort}`] : []),
+      ...(s.role === 'ingress' ? [`--ingress-port=${s.httpPort}`] : []),
+      ...(s.role === 'admin' || s.role === 'ingress' ? [] : [`--data-dir=${join(this.dir, 'data', s.name)}`]),
+      ...s.args,
+      ...(this.opts.extraArgs?.[s.role] ?? []),
+    ];
+    const p: ClusterProcess = {
+      name: s.name,
+      role: s.role,
+      pid: -1,
+      args,
+      log: join(this.dir, 'logs', `${s.name}.log`),
+      metricsPort,
+      nodePort,
+      httpPort: s.httpPort,
+    };
+    this.launch(p);
+    this.processes.push(p);
+    return p;
+  }
+
+  /** Starts (or restarts) the process `p` describes, appending to its log file. */
+  private launch(p: ClusterProcess): void {
+    const fd = openSync(p.log, 'a');
+    try {
+      const child = spawn(NODE, [...NODE_FLAGS, main(p.role), ...p.args], {
+        cwd: REPO,
+        env: this.opts.env ?? process.env,
+        stdio: ['ignore', fd, fd],
+        detached: this.opts.detached === true,
+      });
+      if (child.pid === undefined) throw new Error(`cannot start ${p.name}`);
+      p.pid = child.pid;
+      if (this.opts.detached) child.unref();
+      else this.children.set(p.name, child);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  process(name: string): ClusterProcess {
+    const p = this.processes.find((x) => x.name === name);
+    if (!p) throw new Error(`no process named ${name} in this cluster`);
+    return p;
+  }
+
+  /** Whether the process still runs (signal 0 reaches it and, for a child, it has not exited). */
+  alive(name: string): boolean {
+    const p = this.process(name);
+    const child = this.children.get(name);
+    if (child) return child.exitCode === null && child.signalCode === null;
+    return clusterProcessAlive(p);
+  }
+
+  /** Sends `signal` to a process of this cluster (by its pid). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    const p = this.process(name);
+    if (this.alive(name)) process.kill(p.pid, signal);
+  }
+
+  /** Kills a process with SIGKILL and waits until it is gone. */
+  async kill(name: string): Promise<void> {
+    this.signal(name, 'SIGKILL');
+    await waitFor(() => !this.alive(name), { timeoutMs: 10_000, what: `${name} gone after SIGKILL` });
+  }
+
+  /** Starts a stopped process again with the same flags and waits until it is ready. */
+  async restart(name: string): Promise<void> {
+    const p = this.process(name);
+    if (this.alive(name)) throw new Error(`${name} still runs`);
+    this.launch(p);
+    this.save();
+    await waitFor(() => this.alive(name) && httpOk(`http://${HOST}:${p.metricsPort}/ready`), {
+      timeoutMs: this.opts.readyTimeoutMs ?? 60_000,
+      what: `${name} ready again\n${this.output(name)}`,
+    });
+  }
+
+  /** The last lines of a process's log file. */
+  output(name: string, lines = 60): string {
+    const p = this.process(name);
+    const text = existsSync(p.log) ? readFileSync(p.log, 'utf8') : '';
+    return `--- last output of ${name} (pid ${p.pid}) ---\n${text.split('\n').slice(-lines).join('\n')}`;
+  }
+
+  private save(): void {
+    const state: ClusterState = {
+      dir: this.dir,
+      ingressUrl: this.ingressUrl,
+      adminUrl: this.adminUrl,
+      metadataAddress: this.metadataAddress,
+      processes: this.processes,
+    };
+    writeFileSync(join(this.dir, 'cluster.json'), `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  /** Stops every process (SIGTERM, then SIGKILL after `graceMs`), last started first. */
+  async down(graceMs = 10_000): Promise<void> {
+    await stopProcesses(this.processes, graceMs, (name) => this.alive(name));
+  }
+
+  /** The state file of a cluster started (detached) in `dir`, or undefined when there is none. */
+  static state(dir: string): ClusterState | undefined {
+    const file = join(resolve(dir), 'cluster.json');
+    if (!existsSync(file)) return undefined;
+    return JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
+  }
+}
+
+/**
+ * Whether `p` still runs as the process this cluster started: its pid is alive and its command line is that
+ * process's (a pid reused by another program after a reboot is never signalled).
+ */
+export function clusterProcessAlive(p: ClusterProcess): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes(main(p.role)) && cmdline.includes(`--node-id=${p.name}`);
+  } catch {
+    return false;
+  }
+}
+
+/** Stops processes in reverse start order: SIGTERM, wait up to `graceMs`, then SIGKILL. */
+export async function stopProcesses(
+  processes: readonly ClusterProcess[],
+  graceMs: number,
+  alive: (name: string) => boolean = (name) => {
+    const p = processes.find((x) => x.name === name);
+    return p !== undefined && clusterProcessAlive(p);
+  },
+  progress?: (line: string) => void,
+): Promise<void> {
+  for (const p of [...processes].reverse()) {
+    if (!alive(p.name)) continue;
+    try {
+      process.kill(p.pid, 'SIGTERM');
+    } catch {
+      continue;
+    }
+    const stopped = await waitFor(() => !alive(p.name), { timeoutMs: graceMs, what: `${p.name} stopped` }).then(
+      () => true,
+      () => false,
+    );
+    if (!stopped) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+      await waitFor(() => !alive(p.name), { timeoutMs: 5_000, what: `${p.name} gone after SIGKILL` });
+    }
+    progress?.(`  stopped ${p.name} (pid ${p.pid})${stopped ? '' : ' with SIGKILL'}`);
+  }
+}
