@@ -1,5 +1,34 @@
-// @stead/controller: the cluster controller's decision core (see ../README.md). Pure: inputs in, a decision out.
+// @stead/controller: the cluster controller (see ../README.md). `decide` is the pure decision core; the rest is
+// its I/O shell over the metadata store: node records, the partition table, the controller lease and the loop.
+export {
+  Controller,
+  type ControllerHandle,
+  type ControllerOptions,
+  type ControllerShellConfig,
+  type ControllerStatus,
+  type NodeHealth,
+  type PingInfo,
+  type RoundReport,
+} from './controller.ts';
 export { DEFAULT_MAX_MOVES_PER_ROUND, decide } from './decide.ts';
+export { ControllerError, type ControllerErrorCode } from './errors.ts';
+export { type LeaseHandle, type LeaseOptions, type LeaseStatus, runLease } from './lease.ts';
+export { deregisterNode, listNodes, readPartitionTable, registerNode } from './nodes.ts';
+export {
+  CLUSTER_KEYS,
+  decodeLease,
+  decodeNodeRecord,
+  decodePartitionTable,
+  encodeLease,
+  encodeNodeRecord,
+  encodePartitionTable,
+  type LeaseRecord,
+  type NodeRecord,
+  type PartitionTable,
+  type Versioned,
+} from './records.ts';
+export { PartitionTableWatcher, type PartitionTableWatcherOptions } from './table-watcher.ts';
+export { type Clock, systemClock, systemTimers, type Timers } from './time.ts';
 export type {
   Change,
   ControllerConfig,

@@ -1,6 +1,6 @@
 // The controller's inputs and outputs: plain values, so the decision core stays pure and replayable.
 
-export type NodeRole = 'worker' | 'log-server' | 'metadata-server' | 'sequencer' | 'admin';
+export type NodeRole = 'worker' | 'ingress' | 'log-server' | 'metadata-server' | 'sequencer' | 'admin';
 
 /** What the controller knows of one node (from the metadata store and heartbeats). */
 export interface NodeView {

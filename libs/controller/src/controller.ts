@@ -1,0 +1,366 @@
+// The controller's I/O shell: the lease, then rounds of list nodes → ping workers → decide() → conditional write.
+import { type MetadataClient, Precondition } from '@stead/metadata';
+import type { Logger } from '@stead/observability';
+import { DEFAULT_MAX_MOVES_PER_ROUND, decide } from './decide.ts';
+import { assert, ControllerError } from './errors.ts';
+import { type LeaseHandle, type LeaseStatus, runLease } from './lease.ts';
+import { isPreconditionFailed, listNodes, readPartitionTable } from './nodes.ts';
+import { CLUSTER_KEYS, encodePartitionTable, type NodeRecord, type PartitionTable, type Versioned } from './records.ts';
+import { type Clock, systemClock, systemTimers, type Timers, withTimeout } from './time.ts';
+import type { Change, NodeView, PartitionPlacement } from './types.ts';
+
+/** What a node may say when it answers a ping, beyond "alive". */
+export interface PingInfo {
+  /** The node is shutting down: it gets no new replica or leadership, and hands its own over. */
+  draining?: boolean;
+  /** The answering process; when it differs from the registered instance the answer does not count. */
+  instance?: string;
+}
+
+export interface ControllerShellConfig {
+  /** Partitions of a new table; an existing table keeps its count (a warning says when they differ). */
+  partitions: number;
+  partitionReplication: number;
+  /** A worker that has not answered a ping for this long is dead. */
+  nodeFailureTimeoutMs: number;
+  /** Time between rounds while active. */
+  roundMs: number;
+  /** How long a ping may take (default: roundMs). */
+  pingTimeoutMs?: number;
+  maxMovesPerRound?: number;
+  /** Lease timing (defaults: renew every 1 s, timeout 5 s); see `runLease`. */
+  leaseRenewMs?: number;
+  leaseTimeoutMs?: number;
+}
+
+export interface ControllerOptions {
+  client: MetadataClient;
+  nodeId: string;
+  /** Random per process start. */
+  instance: string;
+  config: ControllerShellConfig;
+  /** Asks a node whether it is alive (the app calls the worker over gRPC); a rejection counts as no answer. */
+  ping: (node: NodeRecord) => Promise<boolean | PingInfo>;
+  clock?: Clock;
+  timers?: Timers;
+  log?: Logger;
+}
+
+/** One node as the active controller sees it. */
+export interface NodeHealth {
+  id: string;
+  roles: NodeRecord['roles'];
+  address: string;
+  alive: boolean;
+  draining: boolean;
+  /** Last answered ping (this controller's clock); undefined when none answered during this tenure. */
+  lastHeartbeatMs?: number;
+}
+
+/** What the controller last decided, for a status endpoint. */
+export interface RoundReport {
+  atMs: number;
+  term: number;
+  nodes: NodeHealth[];
+  /** The table after the round, and its version in the store (undefined when the write lost). */
+  table: PartitionTable;
+  tableVersion: number | undefined;
+  /** The changes of this round (empty at the fixpoint, or when the write lost). */
+  changes: Change[];
+  unavailable: number[];
+}
+
+export interface ControllerStatus {
+  nodeId: string;
+  instance: string;
+  /** This process holds the lease and runs rounds. */
+  active: boolean;
+  term?: number;
+  /** The node id holding the lease as last seen, when it is not this one. */
+  leaseHolder?: string;
+  lastRound?: RoundReport;
+}
+
+export interface ControllerHandle {
+  status(): ControllerStatus;
+  /** Stops rounds and releases the lease (so another admin takes over at once). */
+  stop(): Promise<void>;
+}
+
+/** A tenure: the heartbeats this controller has seen since it got the lease. */
+interface Tenure {
+  term: number;
+  startedAtMs: number;
+  heartbeats: Map<string, number>;
+}
+
+/**
+ * The cluster controller. Every admin process runs one; the one holding the lease (see `runLease`) runs a round
+ * every `roundMs`: it lists the registered nodes, pings the workers (in parallel, each bounded by
+ * `pingTimeoutMs`), feeds `decide()` and, when the table changes, writes it conditional on the version it read.
+ * A lost write changes nothing; the next round reads again.
+ *
+ * Heartbeats live in memory. A new tenure treats the replicas of the current table as alive for one failure
+ * timeout (they get a real heartbeat as soon as they answer), so a controller failover evicts nobody; a node the
+ * table does not use gets replicas only once it has answered.
+ *
+ * Invariants asserted before every write: the table's term never goes back (a controller that reads a table from
+ * a higher term stops writing), and no partition's epoch decreases.
+ */
+export class Controller {
+  private readonly opts: ControllerOptions;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
+  private readonly log: Logger;
+  private lease: LeaseHandle | undefined;
+  private tenure: Tenure | undefined;
+  private lastRound: RoundReport | undefined;
+  private roundTimer: unknown;
+  private round: Promise<void> | undefined;
+  private stopped = false;
+  private warnedPartitions = false;
+
+  constructor(opts: ControllerOptions) {
+    const c = opts.config;
+    if (!(c.roundMs > 0) || !(c.nodeFailureTimeoutMs > 0) || !(c.partitions >= 1) || !(c.partitionReplication >= 1))
+      throw new ControllerError(
+        'invalid-config',
+        'controller config: roundMs, nodeFailureTimeoutMs, partitions and partitionReplication must be positive',
+      );
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.timers = opts.timers ?? systemTimers;
+    this.log = opts.log ?? (() => {});
+  }
+
+  run(): ControllerHandle {
+    if (this.lease) throw new ControllerError('invalid-config', 'Controller.run() called twice');
+    const lease = runLease({
+      client: this.opts.client,
+      nodeId: this.opts.nodeId,
+      instance: this.opts.instance,
+      renewMs: this.opts.config.leaseRenewMs,
+      leaseTimeoutMs: this.opts.config.leaseTimeoutMs,
+      clock: this.clock,
+      timers: this.timers,
+      log: this.log,
+    });
+    this.lease = lease;
+    lease.onChange((s) => this.onLease(s));
+    return { status: () => this.status(), stop: () => this.stop() };
+  }
+
+  private status(): ControllerStatus {
+    const s = this.lease?.status() ?? { holding: false };
+    const out: ControllerStatus = { nodeId: this.opts.nodeId, instance: this.opts.instance, active: s.holding };
+    if (s.holding) out.term = s.term;
+    else if (s.holder !== undefined && s.holder !== this.opts.nodeId) out.leaseHolder = s.holder;
+    if (this.lastRound) out.lastRound = this.lastRound;
+    return out;
+  }
+
+  private async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timers.clearTimeout(this.roundTimer);
+    await this.round;
+    await this.lease?.stop({ release: true });
+  }
+
+  private onLease(s: LeaseStatus): void {
+    if (this.stopped) return;
+    this.timers.clearTimeout(this.roundTimer);
+    if (!s.holding) {
+      this.tenure = undefined;
+      return;
+    }
+    this.tenure = { term: s.term, startedAtMs: this.clock.now(), heartbeats: new Map() };
+    this.log('info', 'controller active', { term: s.term });
+    this.scheduleRound(0);
+  }
+
+  private scheduleRound(delayMs: number): void {
+    if (this.stopped) return;
+    this.roundTimer = this.timers.setTimeout(() => {
+      if (this.round) return; // the running round schedules the next one
+      const started = this.clock.now();
+      this.round = this.runRound()
+        .catch((e) => this.roundFailed(e))
+        .finally(() => {
+          this.round = undefined;
+          if (this.tenure) this.scheduleRound(Math.max(0, this.opts.config.roundMs - (this.clock.now() - started)));
+        });
+    }, delayMs);
+  }
+
+  private roundFailed(e: unknown): void {
+    if (e instanceof ControllerError && e.code === 'invariant') {
+      // Loudly: stop acting and let another admin take over rather than write something broken.
+      this.log('error', 'controller invariant broken; stopping', { error: e.message });
+      void this.stop();
+      return;
+    }
+    this.log('warn', 'controller round failed', { error: (e as Error).message });
+  }
+
+  /** Whether `tenure` is still the current one and the lease still holds. */
+  private acting(tenure: Tenure): boolean {
+    return !this.stopped && this.tenure === tenure && this.lease?.term() === tenure.term;
+  }
+
+  private async runRound(): Promise<void> {
+    const tenure = this.tenure;
+    if (!tenure || !this.acting(tenure)) return;
+    const { client, config } = this.opts;
+    const [nodes, current] = await Promise.all([listNodes(client), readPartitionTable(client)]);
+    if (current && current.value.controllerTerm > tenure.term) {
+      this.log('warn', 'the partition table was written by a newer controller; not writing', {
+        term: tenure.term,
+        tableTerm: current.value.controllerTerm,
+      });
+      return;
+    }
+    const draining = await this.pingWorkers(tenure, nodes);
+    if (!this.acting(tenure)) return;
+
+    const nowMs = this.clock.now();
+    const partitions = current?.value.partitions ?? config.partitions;
+    if (partitions !== config.partitions && !this.warnedPartitions) {
+      this.warnedPartitions = true;
+      this.log('warn', 'the partition table keeps its partition count; the configured one differs', {
+        table: partitions,
+        configured: config.partitions,
+      });
+    }
+    const inTable = new Set(current?.value.placements.flatMap((p) => p.replicas) ?? []);
+    const views: NodeView[] = nodes.map((n) => ({
+      id: n.id,
+      roles: n.roles,
+      location: n.location,
+      draining: n.draining || draining.has(n.id),
+      lastHeartbeatMs:
+        tenure.heartbeats.get(n.id) ?? (inTable.has(n.id) ? tenure.startedAtMs : Number.NEGATIVE_INFINITY),
+    }));
+    const decideConfig = {
+      partitions,
+      partitionReplication: config.partitionReplication,
+      nodeFailureTimeoutMs: config.nodeFailureTimeoutMs,
+      maxMovesPerRound: config.maxMovesPerRound ?? DEFAULT_MAX_MOVES_PER_ROUND,
+    };
+    const decision = decide({ nowMs, nodes: views, table: current?.value.placements ?? [], config: decideConfig });
+    const table: PartitionTable = {
+      partitions,
+      replication: config.partitionReplication,
+      placements: decision.table,
+      controllerTerm: tenure.term,
+      controller: this.opts.nodeId,
+    };
+    const report: RoundReport = {
+      atMs: nowMs,
+      term: tenure.term,
+      nodes: nodes.map((n, i) => health(n, views[i], nowMs, config.nodeFailureTimeoutMs, tenure)),
+      table: current?.value ?? table,
+      tableVersion: current?.version,
+      changes: [],
+      unavailable: decision.unavailable,
+    };
+    const changed =
+      !current || decision.changes.length > 0 || current.value.replication !== config.partitionReplication;
+    if (changed) {
+      const version = await this.write(tenure, current, table, decision.changes);
+      if (version !== undefined) Object.assign(report, { table, tableVersion: version, changes: decision.changes });
+    }
+    if (decision.unavailable.length > 0 && !sameNumbers(decision.unavailable, this.lastRound?.unavailable ?? []))
+      this.log('warn', 'partitions without a live replica', { partitions: decision.unavailable });
+    this.lastRound = report;
+  }
+
+  /** Pings every registered worker at once; records the answers as heartbeats. Returns who said it is draining. */
+  private async pingWorkers(tenure: Tenure, nodes: NodeRecord[]): Promise<Set<string>> {
+    const timeoutMs = this.opts.config.pingTimeoutMs ?? this.opts.config.roundMs;
+    const draining = new Set<string>();
+    await Promise.all(
+      nodes
+        .filter((n) => n.roles.includes('worker'))
+        .map(async (n) => {
+          const sentAtMs = this.clock.now();
+          const answer = await withTimeout(
+            this.opts.ping(n).catch(() => false as const),
+            timeoutMs,
+            this.timers,
+            () => false as const,
+          );
+          if (answer === false) return;
+          if (answer !== true && answer.instance !== undefined && answer.instance !== n.instance) return;
+          // The time the ping was sent: the node was alive at least until then.
+          tenure.heartbeats.set(n.id, Math.max(tenure.heartbeats.get(n.id) ?? sentAtMs, sentAtMs));
+          if (answer !== true && answer.draining) draining.add(n.id);
+        }),
+    );
+    return draining;
+  }
+
+  /** Writes the table conditional on the version read; undefined when the write lost (or the lease did). */
+  private async write(
+    tenure: Tenure,
+    current: Versioned<PartitionTable> | undefined,
+    table: PartitionTable,
+    changes: Change[],
+  ): Promise<number | undefined> {
+    assertEpochsGrow(current?.value.placements ?? [], table.placements);
+    assert(
+      !current || current.value.controllerTerm <= table.controllerTerm,
+      `partition table term would go back from ${current?.value.controllerTerm} to ${table.controllerTerm}`,
+    );
+    if (!this.acting(tenure)) return undefined;
+    let version: number;
+    try {
+      version = await this.opts.client.put(
+        CLUSTER_KEYS.partitionTable,
+        encodePartitionTable(table),
+        current ? Precondition.matchesVersion(current.version) : Precondition.doesNotExist,
+      );
+    } catch (e) {
+      if (!isPreconditionFailed(e)) throw e;
+      this.log('info', 'the partition table changed since it was read; reading it again next round', {
+        readVersion: current?.version,
+      });
+      return undefined;
+    }
+    this.log('info', current ? 'partition table changed' : 'partition table created', {
+      version,
+      term: tenure.term,
+      changes,
+    });
+    return version;
+  }
+}
+
+/** An epoch never decreases; a leader change adds exactly one. */
+function assertEpochsGrow(before: readonly PartitionPlacement[], after: readonly PartitionPlacement[]): void {
+  const old = new Map(before.map((p) => [p.partition, p]));
+  for (const p of after) {
+    const o = old.get(p.partition);
+    if (!o) continue;
+    assert(p.epoch >= o.epoch, `epoch of partition ${p.partition} would go back from ${o.epoch} to ${p.epoch}`);
+    if (p.leader !== o.leader)
+      assert(p.epoch === o.epoch + 1, `partition ${p.partition} changes leader without its epoch growing by one`);
+  }
+}
+
+function health(n: NodeRecord, v: NodeView, nowMs: number, timeoutMs: number, tenure: Tenure): NodeHealth {
+  const h: NodeHealth = {
+    id: n.id,
+    roles: n.roles,
+    address: n.address,
+    alive: n.roles.includes('worker') && nowMs - v.lastHeartbeatMs <= timeoutMs,
+    draining: v.draining === true,
+  };
+  const hb = tenure.heartbeats.get(n.id);
+  if (hb !== undefined) h.lastHeartbeatMs = hb;
+  return h;
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
