@@ -35,6 +35,7 @@ export {
   type InvocationOutcome,
   type InvocationQuery,
   MAX_EXECUTION_TIME_MS,
+  NotLeaderError,
   OverloadedError,
   type SendReceipt,
 } from './invocation.ts';

@@ -21,6 +21,13 @@ export interface IngressRequest {
   idempotencyKey?: string;
   /** One-way sends only: run no earlier than now + delayMs. */
   delayMs?: number;
+  /**
+   * The id of the new invocation, chosen by the caller (a forwarding ingress picks it before forwarding, so that
+   * a retry on another leader names the same invocation and attaches to it instead of starting a second one).
+   * Used for plain invocations; it must parse, and a keyed target's id must carry its key's partition key. An
+   * idempotent request or a workflow run has an id derived from its identity: a given one must equal it.
+   */
+  invocationId?: string;
 }
 
 export type InvocationOutcome =
@@ -127,5 +134,22 @@ export class OverloadedError extends Error {
     super(message);
     this.status = opts.status ?? 503;
     this.retryAfterSeconds = opts.retryAfterSeconds ?? 1;
+  }
+}
+
+/**
+ * The partition a request needs is not led by this process (any more): nothing of the request's outcome will be
+ * answered here. The request may have been appended already; a retry on the partition's current leader with
+ * the same invocation id attaches to it. Answered 503 with Retry-After by HTTP surfaces; `code` is stable.
+ */
+export class NotLeaderError extends Error {
+  override name = 'NotLeaderError';
+  readonly code = 'NOT_LEADER';
+  readonly status = 503;
+  readonly retryAfterSeconds = 1;
+  readonly partition: number;
+  constructor(partition: number, detail?: string) {
+    super(`partition ${partition} is not led by this process${detail ? ` (${detail})` : ''}; retry on its leader`);
+    this.partition = partition;
   }
 }
