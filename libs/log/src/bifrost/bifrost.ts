@@ -1,5 +1,6 @@
 import { maxBig, type Random, type Timers } from '../replicated/quorum.ts';
 import { readLoglet } from '../replicated/reader.ts';
+import type { ReleaseEnd } from '../replicated/release-window.ts';
 import { sealLoglet, withTimeout } from '../replicated/sealer.ts';
 import {
   LogletSealedError,
@@ -46,6 +47,25 @@ export interface SequencerApi {
   append(logletId: string, payloads: Uint8Array[]): Promise<bigint>;
   /** The released tail (loglet-local). */
   tail(logletId: string): Promise<bigint>;
+  /**
+   * Follows the released records of a loglet from `from` (ReadStream): `sink.records` gets them in order without
+   * gaps, `sink.end` is called once when the stream ends (a transport failure ends it as `closed`). Optional:
+   * readers without it read from log servers only.
+   */
+  readStream?(logletId: string, from: bigint, sink: TailSink): TailStream;
+}
+
+/** What a reader following a loglet receives (SequencerApi.readStream). */
+export interface TailSink {
+  records(first: bigint, payloads: Uint8Array[]): void;
+  end(reason: ReleaseEnd): void;
+}
+
+/** A running ReadStream: pausing stops reading (the sequencer ends the stream as too-slow if it lasts). */
+export interface TailStream {
+  pause(): void;
+  resume(): void;
+  cancel(): void;
 }
 
 export type SequencerDirectory = (ref: SequencerRef) => SequencerApi;
