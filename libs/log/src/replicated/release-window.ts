@@ -126,7 +126,8 @@ export class ReleaseWindow {
   }
 
   /**
-   * Follows the released records from `from`: pushes what the window holds, then every release. Ends at once
+   * Follows the released records from `from`: pushes what the window holds (or an empty batch when it holds
+   * nothing from `from` on yet), then every release. Ends at once
    * with below-window when `from` is below the window; ends with the window's end when the loglet is sealed or
    * the sequencer closed (after the records the window still holds for it).
    */
@@ -139,6 +140,8 @@ export class ReleaseWindow {
     }
     this.subs.add(s);
     this.pump(s);
+    // Nothing to send yet: an empty batch tells the subscriber it is caught up (and the stream is up).
+    if (s.next === from && !s.done && !s.paused && !s.sink.records(from, [], this.end)) s.paused = true;
     return s;
   }
 
