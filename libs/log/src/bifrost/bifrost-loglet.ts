@@ -41,7 +41,7 @@ interface TailWaiter {
  * One virtual log as a `Loglet`, for a partition processor on the replicated log.
  *
  * Appends go through Bifrost.append (one producer's appends land in order). Readers are served by a follower,
- * started by the first waitForTail: it subscribes to the ReadStream of the open segment's sequencer, which
+ * started once the reader reaches the tail (a read that ends there, or a waitForTail): it subscribes to the ReadStream of the open segment's sequencer, which
  * pushes each record once a write quorum holds it, and keeps what it receives in a bounded cache that `read`
  * serves without a network call. Below the sequencer's window, in sealed segments, and while the sequencer is
  * unreachable it reads from log servers instead; it notices reconfigurations (the stream ends as sealed, or the
@@ -120,7 +120,11 @@ export class BifrostLoglet implements Loglet {
     let bound = maxBig(this.known, this.acked);
     // A connected stream pushes every release: at the tail there is nothing to ask. Without one, ask.
     if (from >= bound && !this.live) bound = maxBig(bound, await this.tail());
-    if (from >= bound || limit <= 0) return [];
+    if (from >= bound || limit <= 0) {
+      // Caught up: this reader tails the log, so follow it (the next records then come from the stream).
+      this.startFollowing(from);
+      return [];
+    }
     let out: LogRecord[];
     if (from >= this.cacheFirst && from < this.cacheEnd) {
       out = [];
@@ -133,7 +137,11 @@ export class BifrostLoglet implements Loglet {
       out = await this.fetch(from, minBig(to, from + BigInt(limit)));
       this.stats.logServerReads++;
     }
-    if (out.length > 0) this.consumed(out.at(-1)!.offset + 1n);
+    if (out.length > 0) {
+      const end = out.at(-1)!.offset + 1n;
+      this.consumed(end);
+      if (end >= bound) this.startFollowing(end);
+    }
     return out;
   }
 
