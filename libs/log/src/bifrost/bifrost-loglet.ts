@@ -320,6 +320,7 @@ export class BifrostLoglet implements Loglet {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const cancel = this.d.timers.after(ms, () => {
         this.wake = undefined;
