@@ -10,7 +10,7 @@ export { decodeCommand, encodeCommand } from './codec.ts';
 export { Engine, type EngineOptions } from './engine.ts';
 export { type EpochSource, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from './epochs.ts';
 export { type HostedPartitionStatus, type Logger, PartitionHost, type PartitionHostOptions } from './host.ts';
-export { type InvocationPlan, planInvocation } from './invocation-ids.ts';
+export { type InvocationPlan, ids, planInvocation } from './invocation-ids.ts';
 export { type ProcessorRole, SupersededError } from './processor.ts';
 export { openPartitionStorage } from './tables.ts';
 export type { Command, Dedup } from './types.ts';
