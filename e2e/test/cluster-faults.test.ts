@@ -103,13 +103,15 @@ describe('a 3-worker cluster under faults', () => {
     const victim = busiestLeader((await clusterStatus(stead.adminUrl)).partition_table!.placements);
     const report = await underLoad('SIGSTOP leader 5 s', async () => {
       cluster.signal(victim, 'SIGSTOP');
+      const stoppedAt = Date.now();
       try {
         await waitFor(
           async () =>
             (await clusterStatus(stead.adminUrl)).partition_table!.placements.every((p) => p.leader !== victim),
           { timeoutMs: 10_000, what: `leaderships moved off the paused ${victim}` },
         );
-        await new Promise((r) => setTimeout(r, 5_000 - 0)); // the pause itself is the fault: 5 s stopped
+        // The fault is a 5 s pause: resume the process once it has been stopped that long.
+        await new Promise((r) => setTimeout(r, Math.max(0, 5_000 - (Date.now() - stoppedAt))));
       } finally {
         cluster.signal(victim, 'SIGCONT');
       }
