@@ -18,7 +18,7 @@ import {
   RESTATE_INVOCATION_DEFAULTS,
   type SchemaView,
 } from '@stead/core';
-import { type Loglet, LocalLogStore } from '@stead/log';
+import { LocalLogStore, type Loglet } from '@stead/log';
 import type { PartitionStore, StorageEngine } from '@stead/storage';
 import { waitFor } from '@stead/testing';
 import { PartitionHost, type PartitionHostOptions } from '../src/host.ts';
