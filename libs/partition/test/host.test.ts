@@ -234,6 +234,7 @@ describe('partition hosts on one log', () => {
     ]);
     expect(b.host.status()[0]).toMatchObject({ role: 'follower', epoch: 0 });
 
+    const greetedBefore = greeted;
     const r1 = await a.host.call(request('greet', 'ann'));
     expect(text(r1.outcome)).toBe('hello ann');
     const sent = await a.host.send(request('greet', 'bob'));
@@ -250,6 +251,8 @@ describe('partition hosts on one log', () => {
     await expect(b.host.pinnedInvocations('dp_1')).resolves.toBe(0);
 
     await caughtUp([a, b], loglet);
+    // Only the leader performed effects: each handler ran once, though both replicas applied its Invoke.
+    expect(greeted - greetedBefore).toBe(2);
     const leaderRows = await rows(a.store);
     expect(leaderRows.length).toBeGreaterThan(3);
     expect(await rows(b.store)).toEqual(leaderRows);
