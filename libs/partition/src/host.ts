@@ -111,6 +111,7 @@ interface Waiter {
 
 interface SubmitWaiter {
   partition: number;
+  promise: Promise<boolean>;
   resolve: (previouslyAccepted: boolean) => void;
   reject: (err: unknown) => void;
 }
@@ -363,13 +364,20 @@ export class PartitionHost implements InvocationBackend {
   private waitSubmitted(processor: PartitionProcessor, invocationId: string): Promise<boolean> {
     const partition = processor.partitionId;
     if (!this.hosted.get(partition)?.leading) throw new NotLeaderError(partition);
-    const p = new Promise<boolean>((resolve, reject) => {
-      const list = this.submitWaiters.get(invocationId) ?? [];
-      list.push({ partition, resolve, reject });
-      this.submitWaiters.set(invocationId, list);
-    });
-    p.catch(() => {});
-    return p;
+    const w = { partition, ...Promise.withResolvers<boolean>() };
+    w.promise.catch(() => {});
+    const list = this.submitWaiters.get(invocationId) ?? [];
+    list.push(w);
+    this.submitWaiters.set(invocationId, list);
+    return w.promise;
+  }
+
+  /** Drops the submit waiter whose promise is `p` (its append failed: no report will come for it). */
+  private forgetSubmitWaiter(invocationId: string, p: Promise<boolean>): void {
+    const list = this.submitWaiters.get(invocationId);
+    const kept = list?.filter((w) => w.promise !== p) ?? [];
+    if (kept.length === 0) this.submitWaiters.delete(invocationId);
+    else this.submitWaiters.set(invocationId, kept);
   }
 
   /**
@@ -534,7 +542,7 @@ export class PartitionHost implements InvocationBackend {
     if (executionTime !== undefined && !(executionTime <= MAX_EXECUTION_TIME_MS))
       throw new InputError(`the delay of ${req.delayMs} ms puts the execution time past the latest supported one`);
     const previously = dedupable ? this.waitSubmitted(processor, id) : Promise.resolve(false);
-    await processor.append({
+    const append = processor.append({
       kind: 'Invoke',
       ts: now,
       inv: {
@@ -548,6 +556,12 @@ export class PartitionHost implements InvocationBackend {
         reportSubmit: dedupable,
       },
     });
+    try {
+      await append;
+    } catch (err) {
+      this.forgetSubmitWaiter(id, previously);
+      throw err;
+    }
     return {
       invocationId: id,
       status: (await previously) ? 'PreviouslyAccepted' : 'Accepted',

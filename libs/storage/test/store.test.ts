@@ -310,3 +310,29 @@ test('rollback undoes the writes made since the savepoint, and only those', asyn
   expect((await s.scan('')).map(([k]) => k)).toEqual(['a', 'b']);
   await engine.close();
 });
+
+test('a worker opens only the partitions it hosts, and closes one it no longer hosts', async () => {
+  const dir = temp();
+  let engine = await StorageEngine.open(dir);
+  const three = await engine.openPartition(3);
+  const five = await engine.openPartition(5);
+  expect(engine.openPartitions).toEqual([3, 5]);
+  three.put('x', 'three', text);
+  five.put('x', 'five', text);
+  await Promise.all([three.commit(), five.commit()]);
+  expect(readdirSync(dir).sort()).toEqual(['3', '5', 'ordered']);
+
+  await engine.closePartition(3);
+  expect(engine.openPartitions).toEqual([5]);
+  await expect(three.getRaw('y')).rejects.toThrow(); // its database is closed
+  expect(await five.get('x', text)).toBe('five');
+  // Hosted again later: opened again, with what it had.
+  expect(await (await engine.openPartition(3)).get('x', text)).toBe('three');
+  await expect(engine.openPartition(-1)).rejects.toThrow(RangeError);
+  await engine.close();
+
+  engine = await StorageEngine.open(dir);
+  expect(engine.openPartitions).toEqual([]);
+  expect(await (await engine.openPartition(5)).get('x', text)).toBe('five');
+  await engine.close();
+});
