@@ -116,9 +116,13 @@ const RUN_MODE_LEADER = 1n;
  * map<uint32, PartitionProcessorStatus>) → PartitionProcessorStatus.effective_mode(3).
  */
 export async function restateClusterState(address: string): Promise<RestateClusterState> {
-  const res = fields(await grpcUnary(address, '/restate.cluster_ctrl.ClusterCtrlSvc/GetClusterState'));
-  const state = first(res, 1)?.bytes;
-  if (!state) throw new Error(`GetClusterState at ${address}: no cluster state`);
+  return parseClusterState(await grpcUnary(address, '/restate.cluster_ctrl.ClusterCtrlSvc/GetClusterState'));
+}
+
+/** Decodes a ClusterStateResponse message (the fields named above; everything else is skipped). */
+export function parseClusterState(msg: Uint8Array): RestateClusterState {
+  const state = first(fields(msg), 1)?.bytes;
+  if (!state) throw new Error('GetClusterState: no cluster state in the answer');
   const out: RestateClusterState = { alive: [], partitions: new Map() };
   for (const entry of all(fields(state), 4)) {
     const e = fields(entry.bytes!);
