@@ -89,6 +89,7 @@ function startHost(node: NodeLifecycle, s: SequencerSettings, id: string, instan
       maxInflightWaves: s.maxInflightWaves,
       maxWaveRecords: s.maxWaveRecords,
       maxWaveBytes: s.maxWaveSize,
+      window: { maxBytes: s.readWindowSize },
     },
   });
   node.onClose('sequencer host', () => host.close());
@@ -113,6 +114,11 @@ function registerSequencerMetrics(registry: Registry, host: SequencerHost): void
   perLoglet('stead_sequencer_waves', 'Batches (waves) sent to log servers per loglet', (c) => c.stats.waves);
   perLoglet('stead_sequencer_spills', 'Stores re-sent to another log server after a failure', (c) => c.stats.spills);
   perLoglet('stead_sequencer_released_tail', 'Released (acknowledged) tail per loglet', (c) => Number(c.tail));
+  perLoglet(
+    'stead_sequencer_read_streams',
+    'Readers following the loglet over ReadStream',
+    (c) => c.windowStats().subscribers,
+  );
 }
 
 type LogletCore = ReturnType<SequencerHost['loglets']>[number][1];

@@ -21,6 +21,12 @@ export const sequencerSettings = {
   maxInflightWaves: setting('int', '64', 'Batches in flight per loglet (pipelining).', { min: 1, max: 4096 }),
   maxWaveRecords: setting('int', '1024', 'Records per batch sent to log servers.', { min: 1 }),
   maxWaveSize: setting('bytes', '4MiB', 'Bytes per batch.', { min: 1, max: 32 * 1024 * 1024 }),
+  readWindowSize: setting(
+    'bytes',
+    '4MiB',
+    'Recently released records kept per loglet for readers that follow it (ReadStream); a reader further behind reads from log servers.',
+    { min: 1 },
+  ),
 } satisfies SettingsSpec;
 
 export type SequencerSettings = Settings<typeof sequencerSettings>;

@@ -4,6 +4,7 @@
 export type { DiscoveredEndpoint, DiscoveredService, DiscoverOptions } from '@stead/core';
 export { deploymentIdProblem, newDeploymentId } from './ids.ts';
 export { mountInvocationRoutes } from './invocations.ts';
+export { MetadataSchemaStore, type MetadataSchemaStoreOptions, SCHEMA_KEY } from './metadata-store.ts';
 export { ADMIN_OPENAPI } from './openapi.ts';
 export {
   type DiscoverFn,
@@ -32,4 +33,10 @@ export {
   mountSchemaRoutes,
   startAdminServer,
 } from './server.ts';
-export { FileSchemaStore, MemorySchemaStore, type SchemaSnapshot, type SchemaStore } from './store.ts';
+export {
+  FileSchemaStore,
+  MemorySchemaStore,
+  SchemaConflictError,
+  type SchemaSnapshot,
+  type SchemaStore,
+} from './store.ts';

@@ -13,7 +13,7 @@ import {
   type ServiceType,
 } from '@stead/core';
 import { newDeploymentId } from './ids.ts';
-import { FileSchemaStore, type SchemaSnapshot, type SchemaStore } from './store.ts';
+import { FileSchemaStore, SchemaConflictError, type SchemaSnapshot, type SchemaStore } from './store.ts';
 
 /**
  * Fetches and parses an endpoint's manifest. Failures throw an error with an HTTP `status` to answer
@@ -78,6 +78,9 @@ interface DeploymentEntry {
   services: ServiceSchema[];
 }
 
+/** Tries of one schema change against concurrent saves of other processes. */
+const MAX_CHANGE_ATTEMPTS = 8;
+
 const SERVICE_TYPES: ReadonlySet<string> = new Set(['SERVICE', 'VIRTUAL_OBJECT', 'WORKFLOW']);
 const HANDLER_TYPES: ReadonlySet<string> = new Set(['EXCLUSIVE', 'SHARED', 'WORKFLOW']);
 
@@ -108,6 +111,7 @@ export class SchemaRegistry implements SchemaView {
   private schemaVersion = 0;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
+  private unwatch: (() => void) | undefined;
 
   private constructor(opts: SchemaRegistryOptions, store: SchemaStore) {
     this.store = store;
@@ -123,13 +127,39 @@ export class SchemaRegistry implements SchemaView {
 
   /** Opens the registry and loads what the store holds. */
   static async open(opts: SchemaRegistryOptions): Promise<SchemaRegistry> {
-    const store =
+    const store: SchemaStore | undefined =
       opts.store ?? (opts.dataDir !== undefined ? new FileSchemaStore(join(opts.dataDir, 'schema.json')) : undefined);
     if (store === undefined) throw new Error('SchemaRegistry.open needs a store or a dataDir');
     const registry = new SchemaRegistry(opts, store);
     const snap = await store.load();
     if (snap !== undefined) registry.applySnapshot(snap);
+    // A shared store (the metadata store): follow what the other processes save.
+    registry.unwatch = store.watch?.(() => {
+      registry.refresh().catch(() => {}); // the next change or poll tries again
+    });
     return registry;
+  }
+
+  /** Stops following the store's changes. */
+  close(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+  }
+
+  /**
+   * Loads the store's snapshot and, when it differs from the one in memory (another process saved), switches to it
+   * and tells the listeners. Returns whether it changed anything.
+   */
+  refresh(): Promise<boolean> {
+    return this.exclusive(() => this.reload());
+  }
+
+  private async reload(): Promise<boolean> {
+    const snap = await this.store.load();
+    if (snap === undefined || snap.version === this.schemaVersion) return false;
+    this.applySnapshot(snap);
+    this.notify();
+    return true;
   }
 
   // ---- SchemaView ---------------------------------------------------------------------------
@@ -194,7 +224,7 @@ export class SchemaRegistry implements SchemaView {
 
     const discovered = await this.discoverEndpoint(uri, headers, useHttp11);
 
-    return this.exclusive(async () => {
+    return this.change(async () => {
       const current = this.findByUri(uri);
       if (current && !force)
         return { created: false, dryRun, deployment: current.deployment, services: current.services };
@@ -275,7 +305,7 @@ export class SchemaRegistry implements SchemaView {
    * Returns the service as it is now, or undefined when there is no such service.
    */
   async modifyService(name: string, changes: ServiceChanges): Promise<ServiceSchema | undefined> {
-    return this.exclusive(async () => {
+    return this.change(async () => {
       const current = this.latest.get(name);
       if (current === undefined) return undefined;
       const entry = this.entries.get(current.deploymentId);
@@ -299,7 +329,7 @@ export class SchemaRegistry implements SchemaView {
 
   /** Removes a deployment (forced removal: in-flight invocations pinned to it will fail). */
   async removeDeployment(id: string): Promise<boolean> {
-    return this.exclusive(async () => {
+    return this.change(async () => {
       if (!this.entries.has(id)) return false;
       const entries = new Map(this.entries);
       entries.delete(id);
@@ -376,6 +406,10 @@ export class SchemaRegistry implements SchemaView {
     };
     await this.store.save(snapshot);
     this.applySnapshot(snapshot);
+    this.notify();
+  }
+
+  private notify(): void {
     for (const listener of this.listeners) {
       try {
         listener();
@@ -399,6 +433,25 @@ export class SchemaRegistry implements SchemaView {
       }
     }
     this.latest = latest;
+  }
+
+  /**
+   * Runs a change under the lock. When another process saved first (a shared store), reloads its snapshot and runs
+   * the change again on top of it, so neither change is lost.
+   */
+  private change<T>(fn: () => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!(err instanceof SchemaConflictError)) throw err;
+          if (attempt >= MAX_CHANGE_ATTEMPTS)
+            throw new SchemaError(409, `the schema keeps changing concurrently; try again (${err.message})`);
+          await this.reload();
+        }
+      }
+    });
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

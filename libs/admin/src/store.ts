@@ -12,10 +12,21 @@ export interface SchemaSnapshot {
   deployments: { deployment: DeploymentSchema; services: ServiceSchema[] }[];
 }
 
-/** Where the registry keeps its snapshot. One file in one-process mode; the metadata store in a cluster. */
+/**
+ * Where the registry keeps its snapshot. One file in one-process mode; the metadata store in a cluster.
+ * A store shared by several processes saves conditionally (throwing `SchemaConflictError` when another process
+ * saved since the last load) and offers `watch` so that a registry follows the changes of the others.
+ */
 export interface SchemaStore {
   load(): Promise<SchemaSnapshot | undefined>;
   save(snapshot: SchemaSnapshot): Promise<void>;
+  /** Calls `onChange` when another process may have saved a newer snapshot; returns the unsubscribe function. */
+  watch?(onChange: () => void): () => void;
+}
+
+/** A save lost against another process's save: load again and reapply the change. */
+export class SchemaConflictError extends Error {
+  override name = 'SchemaConflictError';
 }
 
 /** Keeps the snapshot in memory only (tests, dry runs). */

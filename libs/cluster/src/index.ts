@@ -2,7 +2,9 @@
 // and client), the backend that forwards ingress and admin requests to partition leaders, and the settings groups
 // of the server, worker, ingress and admin.
 
+export { partitionLogId, TableLeaders, type TableLeadersOptions } from './leaders.ts';
 export { type LeaderDirectory, RemoteBackend, type RemoteBackendOptions } from './remote-backend.ts';
+export { routing } from './routing.ts';
 export {
   engineSettings,
   httpSettings,
@@ -11,5 +13,5 @@ export {
   registrySettings,
 } from './settings.ts';
 export { RetryableError } from './wire.ts';
-export { WorkerClient } from './worker-client.ts';
+export { WorkerClient, WorkerClients } from './worker-client.ts';
 export { type ReplicaStatus, serveWorker, type WorkerBackend } from './worker-service.ts';

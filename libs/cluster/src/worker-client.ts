@@ -94,3 +94,22 @@ export class WorkerClient {
     this.client.close();
   }
 }
+
+/** One client per worker address, shared by everything in a process that talks to workers. */
+export class WorkerClients {
+  private readonly clients = new Map<string, WorkerClient>();
+
+  get(address: string): WorkerClient {
+    let c = this.clients.get(address);
+    if (!c) {
+      c = new WorkerClient(address);
+      this.clients.set(address, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

@@ -22,8 +22,10 @@ export interface IngressRequest {
   /** One-way sends only: run no earlier than now + delayMs. */
   delayMs?: number;
   /**
-   * The id for a plain invocation, chosen by a forwarding ingress so that a retry on another leader names the
-   * same invocation (idempotent and workflow invocations derive theirs from their identity).
+   * The id of the new invocation, chosen by the caller (a forwarding ingress picks it before forwarding, so that
+   * a retry on another leader names the same invocation and attaches to it instead of starting a second one).
+   * Used for plain invocations; it must parse, and a keyed target's id must carry its key's partition key. An
+   * idempotent request or a workflow run has an id derived from its identity: a given one must equal it.
    */
   invocationId?: string;
 }
@@ -136,15 +138,18 @@ export class OverloadedError extends Error {
 }
 
 /**
- * This process does not lead the request's partition (any more): nothing was done for the request. A forwarding
- * ingress or admin reads the partition table again and retries on the current leader (with the same invocation
- * id, so that a retry never starts a second invocation).
+ * The partition a request needs is not led by this process (any more): nothing of the request's outcome will be
+ * answered here. The request may have been appended already; a retry on the partition's current leader with
+ * the same invocation id attaches to it. Answered 503 with Retry-After by HTTP surfaces; `code` is stable.
  */
 export class NotLeaderError extends Error {
   override name = 'NotLeaderError';
+  readonly code = 'NOT_LEADER';
+  readonly status = 503;
+  readonly retryAfterSeconds = 1;
   readonly partition: number;
-  constructor(partition: number, message = `this node does not lead partition ${partition}`) {
-    super(message);
+  constructor(partition: number, detail?: string) {
+    super(`partition ${partition} is not led by this process${detail ? ` (${detail})` : ''}; retry on its leader`);
     this.partition = partition;
   }
 }

@@ -73,6 +73,12 @@ export interface IngressServerOptions {
   now?: () => number;
   /** Where unexpected errors are reported (default: an error line of the JSON logger). */
   onError?: (err: unknown) => void;
+  /**
+   * Reads the schema again from where it is kept. Given when the schema is another process's (a cluster's
+   * metadata store): a request for a service this ingress does not know yet (registered a moment ago) re-reads
+   * it once before answering 404.
+   */
+  refreshSchema?: () => Promise<void>;
 }
 
 export interface IngressServer {
@@ -188,6 +194,31 @@ interface Ingress {
   onError: (err: unknown) => void;
   /** The `/restate/...` routes. Empty `:param` segments reach the handlers, which name the bad id. */
   routes: HttpRouter<IngressRoute['handler']>;
+  /** Re-reads the schema (one read at a time, shared by the requests that wait for it). */
+  refreshSchema?: () => Promise<void>;
+}
+
+/** `fn` with calls made while one runs joining it. */
+function shared(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= fn().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+}
+
+/** The target of a request; an unknown service makes the schema be read again once (see refreshSchema). */
+async function resolveFresh(ing: Ingress, pathname: string): Promise<Target | IngressReply> {
+  const target = resolveTarget(ing.schema, pathname);
+  if (!('status' in target) || target.status !== 404 || !ing.refreshSchema) return target;
+  try {
+    await ing.refreshSchema();
+  } catch {
+    return target;
+  }
+  return resolveTarget(ing.schema, pathname);
 }
 
 /** One request being answered. */
@@ -326,7 +357,7 @@ async function handleInvocation(ing: Ingress, x: Exchange): Promise<void> {
   const { req, res } = x;
   if (x.method !== 'GET' && x.method !== 'POST') return write(ing, req, res, ingressError(405, 'method not allowed'));
   if (declaredTooLarge(ing, req)) return tooLarge(ing, req, res);
-  const target = resolveTarget(ing.schema, x.url.pathname);
+  const target = await resolveFresh(ing, x.url.pathname);
   if ('status' in target) return write(ing, req, res, target);
   const delayMs = parseDelay(ing, x.url.searchParams.get('delay'), target.send);
   if (typeof delayMs === 'object') return write(ing, req, res, delayMs);
@@ -419,6 +450,7 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
     now: opts.now ?? Date.now,
     onError: opts.onError ?? ((err: unknown) => createLogger('ingress')('error', 'unexpected error', { error: err })),
     routes,
+    refreshSchema: opts.refreshSchema && shared(opts.refreshSchema),
   };
 
   const onRequest = (req: AnyRequest, res: AnyResponse): void => {

@@ -1,6 +1,7 @@
 // @stead/log: ordered, durable logs (see README.md). Only what other packages use is exported here; the
 // simulation is a separate entry, `@stead/log/sim`.
 export { Bifrost, type BifrostOptions } from './bifrost/bifrost.ts';
+export { BifrostLoglet, type BifrostLogletOptions } from './bifrost/bifrost-loglet.ts';
 export { chainKey, decodeChain } from './bifrost/chain.ts';
 export { ClusterDirectory } from './cluster/directory.ts';
 export { DataDirError, LevelDbLogServerStorage } from './cluster/leveldb-storage.ts';
@@ -12,4 +13,4 @@ export { LogServerCore } from './replicated/log-server-core.ts';
 export { realTimers } from './replicated/quorum.ts';
 export { SequencerHost } from './replicated/sequencer-host.ts';
 export type { ReplicationProperty } from './replicated/types.ts';
-export { type Loglet, LogTrimmedError } from './types.ts';
+export { type Loglet, type LogRecord, LogSealedError, LogTrimmedError } from './types.ts';

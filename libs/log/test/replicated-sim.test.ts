@@ -1,4 +1,4 @@
-import { runLogSimulation } from '@stead/log/sim';
+import { checkExactlyOnce, runLogSimulation } from '@stead/log/sim';
 import { Quorum } from '../src/replicated/quorum.ts';
 
 // Deterministic simulation of sequencers + log servers + seal/reconfigure (see src/sim/log-sim.ts for the faults
@@ -12,10 +12,12 @@ describe('replicated log simulation', () => {
     let acked = 0;
     let reconfigurations = 0;
     let zoneRuns = 0;
+    let copiesDropped = 0;
     for (let seed = START; seed < START + SEEDS; seed++) {
       const r = await runLogSimulation(seed);
       acked += r.acked;
       reconfigurations += r.reconfigurations;
+      copiesDropped += r.copiesDropped;
       if (r.scenario.includes('zone')) zoneRuns++;
       if (r.violations.length > 0)
         failures.push(
@@ -27,6 +29,8 @@ describe('replicated log simulation', () => {
     expect(acked).toBeGreaterThan(SEEDS * 10);
     expect(reconfigurations).toBeGreaterThan(SEEDS / 2);
     expect(zoneRuns).toBeGreaterThan(0);
+    // Retried calls did leave second copies, which the exactly-once check saw dropped.
+    expect(copiesDropped).toBeGreaterThan(0);
   }, 600_000);
 
   test('the producer-order check fails when a client pipelines calls (a retried call lands after a later one)', async () => {
@@ -37,6 +41,32 @@ describe('replicated log simulation', () => {
     }
     expect(broken[0]).toMatch(/^c\d+:\d+ was acknowledged, but c\d+:\d+, issued after it, landed first/);
   }, 300_000);
+
+  test('the exactly-once check fails when a client pipelines calls (the retried append is dropped as a duplicate)', async () => {
+    const broken: string[] = [];
+    for (let seed = 1; seed <= 400 && broken.length === 0; seed++) {
+      const r = await runLogSimulation(seed, { maxInflightAppends: 4 });
+      broken.push(...r.violations.filter((v) => v.includes('dropped by the deduplicating reader')));
+    }
+    expect(broken[0]).toMatch(/^acknowledged c\d+:\d+:\d+ is dropped by the deduplicating reader/);
+  }, 300_000);
+
+  test('the exactly-once check itself: copies are applied once, an overtaken acknowledged record is reported', () => {
+    const acks = [
+      { client: 0, payloads: ['c0:0:0', 'c0:0:1'] },
+      { client: 0, payloads: ['c0:1:0'] },
+    ];
+    // A retried call left a second copy of both appends: each is applied once.
+    expect(checkExactlyOnce(['c0:0:0', 'c0:0:1', 'c0:1:0', 'c0:0:0', 'c0:0:1', 'c0:1:0'], acks)).toEqual({
+      violations: [],
+      copiesDropped: 3,
+    });
+    // The first append's only copy landed after the second: the reader drops it.
+    expect(checkExactlyOnce(['c0:1:0', 'c0:0:0', 'c0:0:1'], acks).violations).toEqual([
+      'acknowledged c0:0:0 is dropped by the deduplicating reader (a later one landed first)',
+      'acknowledged c0:0:1 is dropped by the deduplicating reader (a later one landed first)',
+    ]);
+  });
 
   test('a seed reproduces exactly', async () => {
     const a = await runLogSimulation(4242);

@@ -23,6 +23,7 @@ import type {
   TimerKey,
   WaitingSet,
 } from './types.ts';
+import { outboxProducer } from './types.ts';
 
 export class FormatError extends Error {
   constructor(message: string) {
@@ -146,9 +147,14 @@ function sinkFrom(s: P.ResponseSink | undefined): ResponseSink {
 }
 
 const dedupTo = (d: Dedup | undefined): P.Dedup | undefined =>
-  d === undefined ? undefined : { producer: d.producer, seq: BigInt(d.seq) };
-const dedupFrom = (d: P.Dedup | undefined): Dedup | undefined =>
-  d === undefined ? undefined : { producer: d.producer, seq: int(d.seq, 'dedup seq') };
+  d === undefined ? undefined : { producer: 0, producerName: d.producer, seq: BigInt(d.seq) };
+/** A producer tag; one written before producer names had the number of the partition whose outbox sent it. */
+function dedupFrom(d: P.Dedup | undefined): Dedup | undefined {
+  if (d === undefined) return undefined;
+  const producer = d.producerName ?? outboxProducer(d.producer);
+  if (producer === '') throw new FormatError('dedup producer name is empty');
+  return { producer, seq: int(d.seq, 'dedup seq') };
+}
 
 function nidTo(n: NotificationId): P.NotificationId {
   if ('completionId' in n) return { id: { $case: 'completionId', value: n.completionId } };
@@ -289,7 +295,7 @@ type RecordCommand = NonNullable<P.LogRecord['command']>;
 
 /** The protobuf form of each command kind (the record's `command` oneof). */
 const COMMAND_TO: { readonly [K in Command['kind']]: (c: Extract<Command, { kind: K }>) => RecordCommand } = {
-  Invoke: (c) => ({ $case: 'invoke', value: { inv: newInvocationTo(c.inv), dedup: dedupTo(c.dedup) } }),
+  Invoke: (c) => ({ $case: 'invoke', value: { inv: newInvocationTo(c.inv) } }),
   Effect: (c) => ({
     $case: 'effect',
     value: { epoch: BigInt(c.epoch), invocationId: c.invocationId, effect: effectTo(c.effect), attempt: c.attempt },
@@ -297,7 +303,7 @@ const COMMAND_TO: { readonly [K in Command['kind']]: (c: Extract<Command, { kind
   TimerFired: (c) => ({ $case: 'timerFired', value: { timer: timerTo(c.timer) } }),
   Notify: (c) => ({
     $case: 'notify',
-    value: { invocationId: c.invocationId, entry: entryTo(c.entry), id: nidTo(c.id), dedup: dedupTo(c.dedup) },
+    value: { invocationId: c.invocationId, entry: entryTo(c.entry), id: nidTo(c.id) },
   }),
   AnnounceLeader: (c) => ({ $case: 'announceLeader', value: { epoch: BigInt(c.epoch) } }),
   OutboxTruncate: (c) => ({ $case: 'outboxTruncate', value: { upTo: BigInt(c.upTo) } }),
@@ -307,19 +313,19 @@ const COMMAND_TO: { readonly [K in Command['kind']]: (c: Extract<Command, { kind
       invocationId: c.invocationId,
       op: c.op,
       sink: c.sink ? sinkTo(c.sink) : undefined,
-      dedup: dedupTo(c.dedup),
       newInvocationId: c.newInvocationId,
     },
   }),
   Attach: (c) => ({
     $case: 'attach',
-    value: { invocationId: c.invocationId, sink: sinkTo(c.sink), mode: c.mode, dedup: dedupTo(c.dedup) },
+    value: { invocationId: c.invocationId, sink: sinkTo(c.sink), mode: c.mode },
   }),
 };
 
+/** The producer tag goes on the envelope, whatever the command (see Dedup). */
 function recordTo(cmd: Command): P.LogRecord {
   const commandTo = COMMAND_TO[cmd.kind] as (c: Command) => RecordCommand;
-  return { ts: BigInt(cmd.ts), command: commandTo(cmd) };
+  return { ts: BigInt(cmd.ts), command: commandTo(cmd), dedup: dedupTo(cmd.dedup) };
 }
 
 function withDedup<C extends Command>(cmd: C, dedup: Dedup | undefined): C {
@@ -327,12 +333,19 @@ function withDedup<C extends Command>(cmd: C, dedup: Dedup | undefined): C {
   return cmd;
 }
 
+/** The command of a record, tagged from its envelope or (records written before it had one) from the command. */
 function recordFrom(r: P.LogRecord): Command {
+  const cmd = commandFrom(r);
+  const legacy = r.command && 'dedup' in r.command.value ? r.command.value.dedup : undefined;
+  return withDedup(cmd, dedupFrom(r.dedup ?? legacy));
+}
+
+function commandFrom(r: P.LogRecord): Command {
   const ts = int(r.ts, 'timestamp');
   const c = required(r.command, 'command');
   switch (c.$case) {
     case 'invoke':
-      return withDedup({ kind: 'Invoke', ts, inv: newInvocationFrom(c.value.inv) }, dedupFrom(c.value.dedup));
+      return { kind: 'Invoke', ts, inv: newInvocationFrom(c.value.inv) };
     case 'effect': {
       const out: Command = {
         kind: 'Effect',
@@ -347,16 +360,13 @@ function recordFrom(r: P.LogRecord): Command {
     case 'timerFired':
       return { kind: 'TimerFired', ts, timer: timerFrom(c.value.timer) };
     case 'notify':
-      return withDedup(
-        {
-          kind: 'Notify',
-          ts,
-          invocationId: c.value.invocationId,
-          entry: entryFrom(c.value.entry),
-          id: nidFrom(c.value.id),
-        },
-        dedupFrom(c.value.dedup),
-      );
+      return {
+        kind: 'Notify',
+        ts,
+        invocationId: c.value.invocationId,
+        entry: entryFrom(c.value.entry),
+        id: nidFrom(c.value.id),
+      };
     case 'announceLeader':
       return { kind: 'AnnounceLeader', ts, epoch: int(c.value.epoch, 'epoch') };
     case 'outboxTruncate':
@@ -370,19 +380,16 @@ function recordFrom(r: P.LogRecord): Command {
       };
       if (c.value.sink) out.sink = sinkFrom(c.value.sink);
       if (c.value.newInvocationId !== undefined) out.newInvocationId = c.value.newInvocationId;
-      return withDedup(out, dedupFrom(c.value.dedup));
+      return out;
     }
     case 'attach':
-      return withDedup(
-        {
-          kind: 'Attach',
-          ts,
-          invocationId: c.value.invocationId,
-          sink: sinkFrom(c.value.sink),
-          mode: oneOf(c.value.mode, ['attach', 'output', 'detach'] as const, 'attach mode'),
-        },
-        dedupFrom(c.value.dedup),
-      );
+      return {
+        kind: 'Attach',
+        ts,
+        invocationId: c.value.invocationId,
+        sink: sinkFrom(c.value.sink),
+        mode: oneOf(c.value.mode, ['attach', 'output', 'detach'] as const, 'attach mode'),
+      };
   }
 }
 

@@ -1,8 +1,16 @@
 /**
  * @stead/partition — a partition's log, the state machine that applies it, and the leader and invoker that
- * carry out its effects; `Engine` wires N of them in one process (see README.md). The public surface is what
- * the server needs, plus the Clock and Timers a simulation implements to drive the engine in virtual time.
+ * carry out its effects. `PartitionHost` hosts any subset of the partitions in a process (following their logs,
+ * leading those it is told to) and answers requests for the ones it leads; `Engine` is the one-process form:
+ * the local log and storage, and a host that leads every partition (see README.md). The public surface is what
+ * the server and the worker need, plus the Clock and Timers a simulation implements to drive them.
  */
 export { type Clock, systemClock, systemTimers, type TimerHandle, type Timers } from './clock.ts';
+export { decodeCommand, encodeCommand } from './codec.ts';
 export { Engine, type EngineOptions } from './engine.ts';
 export { type EpochSource, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from './epochs.ts';
+export { type HostedPartitionStatus, type Logger, PartitionHost, type PartitionHostOptions } from './host.ts';
+export { type InvocationPlan, ids, planInvocation } from './invocation-ids.ts';
+export { type ProcessorRole, SupersededError } from './processor.ts';
+export { openPartitionStorage } from './tables.ts';
+export type { Command, Dedup } from './types.ts';

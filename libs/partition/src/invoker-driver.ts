@@ -185,6 +185,10 @@ export class InvokerDriver implements Invoker {
     for (const id of [...this.attempts.keys()]) this.stop(id);
   }
 
+  stopLeader(leader: PartitionLeader): void {
+    for (const [id, a] of [...this.attempts]) if (a.leader === leader) this.stop(id);
+  }
+
   private append(a: Attempt, effect: InvokerEffect): void {
     const leader = a.leader;
     const p = leader.processor.append({

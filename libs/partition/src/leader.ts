@@ -11,12 +11,19 @@ export interface Invoker {
   invoke(leader: PartitionLeader, invocationId: string): void;
   notify(invocationId: string, index: number, entry: JournalEntry): void;
   stop(invocationId: string): void;
+  /** Stops every attempt started for `leader` (it no longer leads: what they would append is fenced anyway). */
+  stopLeader(leader: PartitionLeader): void;
 }
 
 export interface LeaderDeps {
   processor: PartitionProcessor;
-  /** The processor of the partition owning `partitionKey` (outbox delivery). */
-  route: (partitionKey: bigint) => PartitionProcessor;
+  /** The partition owning `partitionKey` (outbox delivery). */
+  partitionOf: (partitionKey: bigint) => number;
+  /**
+   * Appends outbox messages (each tagged with this partition's producer and sequence number) to the log of
+   * `partition`; resolves once they are durable there. May be retried: the target drops what it has seen.
+   */
+  deliver: (partition: number, commands: Command[]) => Promise<unknown>;
   /** Delivers a result to an ingress request waiting in this process. */
   respond: (invocationId: string, sink: ResponseSink, outcome: InvocationOutcome) => void;
   /** Tells a waiting send whether its (idempotent) invocation existed already. */
@@ -91,7 +98,7 @@ export class PartitionLeader implements EffectSink {
     this.timers = this.newTimerQueue();
     await this.timers.refill();
     this.armTimer();
-    this.outbox.push(...(await this.reader.outbox()));
+    this.outbox = await this.reader.outbox();
     this.ship();
     for (const st of await this.reader.invocations()) {
       if (st.phase === 'invoked') this.startInvocation(st.id);
@@ -221,14 +228,14 @@ export class PartitionLeader implements EffectSink {
         const batch = this.outbox.sort((a, b) => a.seq - b.seq);
         this.outbox = [];
         try {
-          const byTarget = new Map<PartitionProcessor, Command[]>();
+          const byTarget = new Map<number, Command[]>();
           for (const m of batch) {
-            const target = this.deps.route(m.partitionKey);
+            const target = this.deps.partitionOf(m.partitionKey);
             const list = byTarget.get(target) ?? [];
             list.push(m.command);
             byTarget.set(target, list);
           }
-          await Promise.all([...byTarget].map(([target, cmds]) => target.appendMany(cmds)));
+          await Promise.all([...byTarget].map(([target, cmds]) => this.deps.deliver(target, cmds)));
           await this.processor.append({ kind: 'OutboxTruncate', ts: this.clock.now(), upTo: batch.at(-1)!.seq });
         } catch (err) {
           this.outbox.unshift(...batch);
@@ -244,6 +251,7 @@ export class PartitionLeader implements EffectSink {
 
   async deactivate(): Promise<void> {
     this.active = false;
+    this.deps.invoker.stopLeader(this);
     if (this.timerHandle !== undefined) this.timeouts.clearTimeout(this.timerHandle);
     this.timerHandle = undefined;
     this.timerDue = Number.POSITIVE_INFINITY;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Loglet } from '@stead/log';
 import type { PartitionStore } from '@stead/storage';
 import { assert } from './assert.ts';
@@ -5,13 +6,13 @@ import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
 import { decodeCommand, encodeCommand } from './codec.ts';
 import { PartitionStateMachine, type StateMachineOptions } from './state-machine.ts';
 import { PartitionTables } from './tables.ts';
-import type { Command, Effect } from './types.ts';
+import type { Command, Dedup, Effect } from './types.ts';
 
 export { decodeCommand, encodeCommand };
 
 /** What a leader does with effects; the processor calls it only after the commands are applied. */
 export interface EffectSink {
-  /** Called once, when this processor has replayed its log and its AnnounceLeader is applied. */
+  /** Called when this processor has replayed its log up to its AnnounceLeader, and that epoch is the latest. */
   activate(epoch: number): Promise<void>;
   execute(effects: Effect[]): void;
   deactivate(): Promise<void>;
@@ -39,6 +40,34 @@ export interface ProcessorOptions extends StateMachineOptions {
   commitMaxKeys?: number;
   /** Arms the commit deadline (default: the system's timers). */
   timers?: Timers;
+  /**
+   * Names this process run (never reused after a restart). When set, every record appended through this
+   * processor without a producer tag gets one: producer `leader/<partition>/<epoch>/<producer>` and a growing
+   * sequence number, so that a record the log stores twice (a retried append) is applied once.
+   */
+  producer?: string;
+  /**
+   * A later epoch was applied while this processor led or waited to lead (another leader took over): it has
+   * stepped down and goes on following. Default: a warning in the log.
+   */
+  onSuperseded?: (epoch: number, supersededBy: number) => void;
+}
+
+/** What a processor does with its partition: follows the log, waits for its announcement to lead, or leads. */
+export type ProcessorRole = 'follower' | 'candidate' | 'leader';
+
+/** A candidacy (or leadership) ended by a later epoch in the log. */
+export class SupersededError extends Error {
+  override name = 'SupersededError';
+  readonly partition: number;
+  readonly epoch: number;
+  readonly supersededBy: number;
+  constructor(partition: number, epoch: number, supersededBy: number) {
+    super(`partition ${partition}: leader epoch ${epoch} was superseded by epoch ${supersededBy}`);
+    this.partition = partition;
+    this.epoch = epoch;
+    this.supersededBy = supersededBy;
+  }
 }
 
 const DEFAULT_TRIM_EVERY_RECORDS = 10_000;
@@ -68,9 +97,22 @@ export class PartitionProcessor {
   skippedRecords = 0;
   private readonly opts: ProcessorOptions;
   private sink: EffectSink | undefined;
+  /**
+   * The epoch of the current (or last) candidacy; 0 before any. Role changes run one at a time (`transition`):
+   * follower → candidate (lead) → leader (its announcement applied, and still the latest epoch) → follower
+   * (stepDown, a later epoch applied, close).
+   */
   private leaderEpoch = 0;
-  private announceOffset: bigint | undefined;
-  private leading = false;
+  private role: ProcessorRole = 'follower';
+  /** Settles when the candidacy of `leaderEpoch` leads (resolves) or ends without leading (rejects). */
+  private candidacy: PromiseWithResolvers<void> | undefined;
+  private transitions: Promise<void> = Promise.resolve();
+  /** Sequence number of the last record tagged with this processor's producer (see ProcessorOptions.producer). */
+  private producerSeq = 0;
+  /** The producer name of this processor's announcements when no `producer` is configured. */
+  private readonly runId = randomBytes(6).toString('base64url');
+  /** The tag of the candidacy's AnnounceLeader record: that record, once applied, makes it the leader. */
+  private announcement: Dedup | undefined;
   /** The log trim in progress, and the offset below which this processor last trimmed the log. */
   private trimming: Promise<void> | undefined;
   private trimmedUpTo = 0n;
@@ -82,8 +124,8 @@ export class PartitionProcessor {
   private writing: Promise<void> = Promise.resolve();
   /** When the overlay must be committed (clock ms), set by the first record applied after a commit. */
   private commitDueAt: number | undefined;
-  /** Offset of the last record appended through this processor and durable (-1 before any); may pass `applied`. */
-  private appendedTail = -1n;
+  /** The log's tail (exclusive) as far as this processor knows: its own durable appends and the tails it read. */
+  private knownTail = 0n;
   /** Records handed to the loglet and not yet durable. */
   private appendsInFlight = 0;
   private readonly stop = new AbortController();
@@ -91,7 +133,6 @@ export class PartitionProcessor {
   private failed = false;
   private loop: Promise<void> | undefined;
   private appliedWaiters: { offset: bigint; resolve: () => void }[] = [];
-  private readonly leadingSignal = Promise.withResolvers<void>();
 
   constructor(opts: ProcessorOptions) {
     this.opts = opts;
@@ -106,45 +147,159 @@ export class PartitionProcessor {
     return this.applied;
   }
 
-  /** Resolves once the log is replayed and this processor leads. */
+  /**
+   * Resolves once this processor leads (at once if it does); rejects when its candidacy ends without leading
+   * (a later epoch, stepDown, close) or when it is not a candidate.
+   */
   whenLeading(): Promise<void> {
-    return this.leadingSignal.promise;
+    if (this.role === 'leader') return Promise.resolve();
+    if (this.candidacy) return this.candidacy.promise;
+    return Promise.reject(new Error(`partition ${this.partitionId}: not a leader nor a candidate`));
   }
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.role === 'leader';
   }
 
-  /** Starts following the log; once caught up, leads with `epoch` and hands effects to `sink`. */
+  get currentRole(): ProcessorRole {
+    return this.role;
+  }
+
+  /** The epoch this processor leads with, waits to lead with, or last led with (0 before any). */
+  get epoch(): number {
+    return this.leaderEpoch;
+  }
+
+  /** The one-process start: follows the log and leads it with `epoch` (see `whenLeading`). */
   async start(epoch: number, sink: EffectSink): Promise<void> {
-    this.sink = sink;
-    this.leaderEpoch = epoch;
+    await this.follow();
+    this.lead(epoch, sink).catch(() => {}); // whenLeading() reports it
+  }
+
+  /** Starts the apply loop from the store's applied offset: records are applied, and no effect is performed. */
+  async follow(): Promise<void> {
+    if (this.loop !== undefined) return;
     await this.tables.upgradeLayout();
     const persisted = await this.tables.appliedOffset();
     this.applied = persisted ?? -1n;
     this.committed = this.applied;
     this.commitStarted = this.applied;
-    this.announceOffset = await this.append({
-      kind: 'AnnounceLeader',
-      ts: (this.opts.clock ?? systemClock).now(),
-      epoch,
-    });
+    if (this.loop !== undefined) return;
     this.loop = this.run().catch((err) => {
       this.failed = true;
       if (!this.stop.signal.aborted) this.opts.onFatal(err);
     });
   }
 
-  get epoch(): number {
-    return this.leaderEpoch;
+  /**
+   * Leads with `epoch` (from the cluster's metadata: epochs of a partition only grow): appends
+   * AnnounceLeader{epoch} and resolves once it is applied with `epoch` still the latest, when `sink.activate`
+   * has run (the log before it is replayed). Rejects with SupersededError when a later epoch is applied first,
+   * or when the candidacy ends otherwise (stepDown, close, the append failed). Leading already with another
+   * epoch steps down first.
+   */
+  lead(epoch: number, sink: EffectSink): Promise<void> {
+    assert(Number.isSafeInteger(epoch) && epoch > 0, `partition ${this.partitionId}: bad leader epoch ${epoch}`);
+    if (this.loop === undefined)
+      return Promise.reject(new Error(`partition ${this.partitionId}: lead() before follow()`));
+    if (this.stop.signal.aborted)
+      return Promise.reject(new Error(`partition ${this.partitionId}: the processor is closed`));
+    if (this.role !== 'follower') {
+      if (epoch === this.leaderEpoch && sink === this.sink) return this.whenLeading();
+      return this.stepDown().then(() => this.lead(epoch, sink));
+    }
+    // A candidate from here on (synchronously: whenLeading() sees it at once).
+    const candidacy = Promise.withResolvers<void>();
+    candidacy.promise.catch(() => {});
+    this.role = 'candidate';
+    this.leaderEpoch = epoch;
+    this.sink = sink;
+    this.candidacy = candidacy;
+    // Always tagged: the tag tells this announcement from any other of the same epoch (an earlier run's).
+    const announcement = this.tag({ kind: 'AnnounceLeader', ts: this.clock.now(), epoch }, true);
+    this.announcement = announcement.dedup;
+    this.append(announcement).catch((err: unknown) => this.transition(async () => this.endCandidacy(candidacy, err)));
+    return candidacy.promise;
   }
 
+  /** Stops leading (or waiting to lead): the sink is deactivated, the log is still followed. */
+  stepDown(): Promise<void> {
+    return this.transition(() =>
+      this.resign(
+        new Error(`partition ${this.partitionId}: stepped down before leading with epoch ${this.leaderEpoch}`),
+      ),
+    );
+  }
+
+  /** Runs role changes one after the other (the apply loop's and the owner's). */
+  private transition<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.transitions.then(fn);
+    this.transitions = next.then(
+      () => {},
+      () => {},
+    );
+    return next;
+  }
+
+  /** Back to follower: deactivates the sink if leading, ends a pending candidacy with `reason`. */
+  private async resign(reason: Error): Promise<void> {
+    const wasLeader = this.role === 'leader';
+    if (this.role === 'follower') return;
+    this.role = 'follower';
+    if (this.candidacy) this.endCandidacy(this.candidacy, reason);
+    if (wasLeader) await this.sink?.deactivate();
+  }
+
+  private endCandidacy(c: PromiseWithResolvers<void>, reason: unknown): void {
+    if (this.candidacy !== c) return;
+    this.candidacy = undefined;
+    if (this.role === 'candidate') this.role = 'follower';
+    c.reject(reason);
+  }
+
+  /**
+   * An AnnounceLeader record (tagged `tag`) was applied: a candidate whose own announcement it is (and whose
+   * epoch is still the latest) starts leading; a leader or candidate that sees a later epoch steps down and
+   * says so.
+   */
+  private async announced(tag: Dedup | undefined): Promise<void> {
+    if (this.role === 'follower') return;
+    const latest = await this.sm.epoch();
+    const mine = this.leaderEpoch;
+    if (latest > mine) {
+      await this.resign(new SupersededError(this.partitionId, mine, latest));
+      if (this.opts.onSuperseded) this.opts.onSuperseded(mine, latest);
+      else this.opts.log?.('warn', 'partition leader superseded', { partition: this.partitionId, epoch: mine, latest });
+      return;
+    }
+    const own = tag !== undefined && tag.producer === this.announcement?.producer && tag.seq === this.announcement.seq;
+    if (this.role !== 'candidate' || !own || latest !== mine) return;
+    this.role = 'leader';
+    await this.sink!.activate(mine);
+    const c = this.candidacy;
+    this.candidacy = undefined;
+    c?.resolve();
+  }
+
+  /** Appends a record (tagged with this processor's producer, see ProcessorOptions.producer). */
   append(cmd: Command): Promise<bigint> {
-    return this.track([encodeCommand(cmd)]);
+    return this.track([encodeCommand(this.tag(cmd))]);
   }
 
   appendMany(cmds: Command[]): Promise<bigint> {
-    return this.track(cmds.map(encodeCommand));
+    return this.track(cmds.map((c) => encodeCommand(this.tag(c))));
+  }
+
+  /**
+   * The record with this processor's producer tag, unless it has one (outbox messages keep their partition's) or
+   * no producer is configured. Numbered in the order of the calls, which is the order of the appends: the log
+   * keeps one producer's appends in order, and the state machine drops a number at or below one it applied.
+   */
+  private tag(cmd: Command, always = false): Command {
+    const producer = this.opts.producer ?? (always ? this.runId : undefined);
+    if (producer === undefined || cmd.dedup !== undefined || this.leaderEpoch === 0) return cmd;
+    const name = `leader/${this.partitionId}/${this.leaderEpoch}/${producer}`;
+    return { ...cmd, dedup: { producer: name, seq: ++this.producerSeq } };
   }
 
   /** Appends and keeps count of what is in flight and of the durable tail (for `backlog`). */
@@ -152,20 +307,24 @@ export class PartitionProcessor {
     this.appendsInFlight += payloads.length;
     try {
       const first = await this.loglet.append(payloads);
-      const last = first + BigInt(payloads.length - 1);
-      if (last > this.appendedTail) this.appendedTail = last;
+      this.sawTail(first + BigInt(payloads.length));
       return first;
     } finally {
       this.appendsInFlight -= payloads.length;
     }
   }
 
+  private sawTail(tail: bigint): void {
+    if (tail > this.knownTail) this.knownTail = tail;
+  }
+
   /**
-   * Records of this partition not applied yet: appended and durable but behind the apply loop, plus appends in
-   * flight (admission control refuses new work above a limit instead of letting this grow without bound).
+   * Records of this partition not applied yet: durable but behind the apply loop (as far as this processor has
+   * seen the log's tail), plus its appends in flight (admission control refuses new work above a limit instead
+   * of letting this grow without bound).
    */
   get backlog(): number {
-    const behind = this.appendedTail > this.applied ? Number(this.appendedTail - this.applied) : 0;
+    const behind = this.knownTail - 1n > this.applied ? Number(this.knownTail - 1n - this.applied) : 0;
     return behind + this.appendsInFlight;
   }
 
@@ -179,6 +338,11 @@ export class PartitionProcessor {
     return this.opts.clock ?? systemClock;
   }
 
+  /**
+   * The apply loop. A batch ends at an AnnounceLeader record, so that a role change (start leading, or step
+   * down for a later epoch) happens exactly between the records before it and those after it: a leader performs
+   * the effects of the records before a later epoch's announcement, and none after it.
+   */
   private async run(): Promise<void> {
     const signal = this.stop.signal;
     while (!signal.aborted && !this.failed) {
@@ -189,16 +353,23 @@ export class PartitionProcessor {
         continue;
       }
       const effects: Effect[] = [];
+      let last = this.applied;
+      let announced: Command | undefined;
       for (const r of records) {
         const cmd = this.decode(r.payload, r.offset);
         if (cmd) effects.push(...(await this.sm.apply(cmd)));
+        last = r.offset;
+        if (cmd?.kind === 'AnnounceLeader') {
+          announced = cmd;
+          break;
+        }
       }
-      const last = records[records.length - 1].offset;
       assert(
         last > this.applied,
         `partition ${this.partitionId}: applied offset would move from ${this.applied} to ${last}`,
       );
       this.applied = last;
+      this.sawTail(last + 1n);
       this.commitDueAt ??= this.clock.now() + (this.opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS);
       if (
         this.store.pendingWrites >= (this.opts.commitMaxKeys ?? DEFAULT_COMMIT_MAX_KEYS) ||
@@ -211,19 +382,10 @@ export class PartitionProcessor {
         this.appliedWaiters = this.appliedWaiters.filter((w) => w.offset > last);
         for (const w of ready) w.resolve();
       }
-      if (this.leading) {
-        this.sink!.execute(effects);
-      } else if (this.announceOffset !== undefined && last >= this.announceOffset) {
-        // Lead only if our announcement won: a later epoch in the log means another leader took over.
-        const announced = await this.sm.epoch();
-        if (announced !== this.leaderEpoch) {
-          throw new Error(
-            `partition ${this.partitionId}: leader epoch ${this.leaderEpoch} was superseded by epoch ${announced}`,
-          );
-        }
-        this.leading = true;
-        await this.sink!.activate(this.leaderEpoch);
-        this.leadingSignal.resolve();
+      if (this.role === 'leader') this.sink!.execute(effects);
+      if (announced !== undefined) {
+        const record = announced;
+        await this.transition(() => this.announced(record.dedup));
       }
     }
   }
@@ -242,7 +404,7 @@ export class PartitionProcessor {
     }
     if (dueInMs === undefined) {
       try {
-        await this.loglet.waitForTail(from, signal);
+        this.sawTail(await this.loglet.waitForTail(from, signal));
       } catch (err) {
         if (!signal.aborted) throw err;
       }
@@ -260,7 +422,7 @@ export class PartitionProcessor {
       wake.abort(WAKE_REASON);
     }, dueInMs);
     try {
-      await this.loglet.waitForTail(from, wake.signal);
+      this.sawTail(await this.loglet.waitForTail(from, wake.signal));
     } catch (err) {
       if (signal.aborted) return;
       if (!deadlinePassed) throw err;
@@ -354,8 +516,7 @@ export class PartitionProcessor {
     if (this.loop !== undefined && !this.failed) await this.commit();
     await this.writing;
     await this.trimming;
-    if (this.leading) await this.sink?.deactivate();
-    this.leading = false;
+    await this.transition(() => this.resign(new Error(`partition ${this.partitionId}: the processor is closed`)));
     for (const w of this.appliedWaiters) w.resolve();
     this.appliedWaiters = [];
   }

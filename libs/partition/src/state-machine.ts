@@ -57,6 +57,9 @@ export class PartitionStateMachine {
   async apply(cmd: Command): Promise<Effect[]> {
     const ctx = this.ctx;
     ctx.effects = [];
+    // A record its producer appended before (a retried append) is dropped whole. The producer's sequence number
+    // is recorded before the savepoint: a command that cannot be applied is still applied once.
+    if (cmd.dedup !== undefined && (await ctx.isDuplicate(cmd.dedup))) return ctx.effects;
     this.store.savepoint();
     try {
       await this.applyCommand(cmd);
@@ -107,7 +110,6 @@ export class PartitionStateMachine {
   /** The invocation of a rejected command fails, and its requester (if any) gets the failure. */
   private async failCommand(cmd: Command, failure: InvocationOutcome): Promise<void> {
     const ctx = this.ctx;
-    if ('dedup' in cmd && (await ctx.isDuplicate(cmd.dedup))) return;
     switch (cmd.kind) {
       case 'Effect':
       case 'Notify':

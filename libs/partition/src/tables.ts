@@ -15,7 +15,7 @@
  *   t <u64 wakeAt> <id> <u32 c>    timers                     TimerKey
  *   p <service> <key> <name>       workflow promises          PromiseRow
  *   o <u64 seq>                    outbox                     OutboxEntry
- *   d <u32 producer>               dedup sequence numbers     Counter
+ *   D <producer>                   dedup: highest seq applied from each producer   Counter
  *   x <deployment> <id>            unfinished invocations pinned to a deployment (empty value)
  *   m <name>                       epoch, applied offset, counters, layout version   Counter
  *
@@ -24,12 +24,20 @@
  * it in the database shared by all partitions for such tables, away from the random keys of the others.
  * LevelDB then moves its new files down the levels without rewriting older ones, and compaction work stays
  * proportional to what is written rather than to everything retained. (Layout 1 keyed entries
- * `j <id> <u32 index>`: random order, in the partition's own database.)
+ * `j <id> <u32 index>`: random order, in the partition's own database. Layouts 1 and 2 keyed dedup sequence
+ * numbers by the producing partition, `d <u32 partition>`; layout 3 names producers, see Dedup.)
  */
 import { type Codec, CorruptValueError, type PartitionStore, StorageEngine, type StorageOptions } from '@stead/storage';
 import { assert } from './assert.ts';
 import * as C from './codec.ts';
-import type { Command, InvocationStatus, JournalEntry, Target, TimerKey } from './types.ts';
+import {
+  type Command,
+  type InvocationStatus,
+  type JournalEntry,
+  outboxProducer,
+  type Target,
+  type TimerKey,
+} from './types.ts';
 
 // ---------- key components ----------
 
@@ -92,7 +100,9 @@ const Tag = {
   Timer: 't',
   Promise: 'p',
   Outbox: 'o',
-  Dedup: 'd',
+  Dedup: 'D',
+  /** Layout 1 and 2 dedup keys (`d <u32 partition>`), rewritten at start by `upgradeLayout`. */
+  DedupV2: 'd',
   Deployment: 'x',
   Meta: 'm',
 } as const;
@@ -104,8 +114,8 @@ const META_OUTBOX_SEQ = `${Tag.Meta}outboxSeq`;
 const META_OUTBOX_TRUNCATED = `${Tag.Meta}outboxTruncated`;
 const META_LAYOUT = `${Tag.Meta}layout`;
 
-/** The key layout this code writes (see the header). Stores of layout 1 are upgraded when they open. */
-export const STORE_LAYOUT = 2;
+/** The key layout this code writes (see the header). Stores of older layouts are upgraded when they open. */
+export const STORE_LAYOUT = 3;
 
 const EMPTY = new Uint8Array(0);
 
@@ -193,6 +203,7 @@ export class PartitionTables {
       );
     }
     if (layout === undefined) await this.moveV1Journal();
+    if (layout === undefined || Number(layout) < 3) await this.nameDedupProducers();
     if (layout === undefined || Number(layout) < STORE_LAYOUT) {
       this.store.put(META_LAYOUT, BigInt(STORE_LAYOUT), C.counter);
       await this.store.commit();
@@ -212,6 +223,15 @@ export class PartitionTables {
         this.store.del(key);
       }
       await this.store.commit();
+    }
+  }
+
+  /** Layout 2 → 3: dedup rows keyed by the producing partition move to its producer name (`outbox/<n>`). */
+  private async nameDedupProducers(): Promise<void> {
+    for (const [key, value] of await this.store.scan(Tag.DedupV2)) {
+      const partition = Buffer.from(key.slice(1, 5), 'latin1').readUInt32BE(0);
+      this.store.putRaw(Tag.Dedup + strKey(outboxProducer(partition)), value);
+      this.store.del(key);
     }
   }
 
@@ -340,11 +360,12 @@ export class PartitionTables {
 
   // ---------- dedup, epoch, applied offset ----------
 
-  async dedupSeq(producer: number): Promise<number> {
-    return Number((await this.counter(Tag.Dedup + u32Key(producer))) ?? 0n);
+  /** The highest sequence number applied from `producer` (0 before any). */
+  async dedupSeq(producer: string): Promise<number> {
+    return Number((await this.counter(Tag.Dedup + strKey(producer))) ?? 0n);
   }
-  putDedupSeq(producer: number, seq: number): void {
-    this.store.put(Tag.Dedup + u32Key(producer), BigInt(seq), C.counter);
+  putDedupSeq(producer: string, seq: number): void {
+    this.store.put(Tag.Dedup + strKey(producer), BigInt(seq), C.counter);
   }
   async epoch(): Promise<number> {
     return Number((await this.counter(META_EPOCH)) ?? 0n);

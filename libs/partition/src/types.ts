@@ -75,10 +75,20 @@ export interface NewInvocation {
   reportSubmit?: boolean;
 }
 
-/** Exactly-once delivery between partitions: a producer's outbox sequence number. */
+/**
+ * Exactly-once over a log whose appends may be retried: a producer names itself and numbers its records; the
+ * state machine drops a record whose `seq` is not above the highest it applied from `producer`. Producers:
+ * `outbox/<partition>` (messages from a partition's outbox, numbered by its state machine) and
+ * `leader/<partition>/<epoch>/<process>` (what a leader appends to its own log, numbered as it appends).
+ */
 export interface Dedup {
-  producer: number;
+  producer: string;
   seq: number;
+}
+
+/** The producer name of a partition's outbox (records before producer names carried the partition number). */
+export function outboxProducer(partitionId: number): string {
+  return `outbox/${partitionId}`;
 }
 
 export type NotificationId = { completionId: number } | { signalId: number } | { signalName: string };
@@ -123,8 +133,9 @@ export interface TimerKey {
 }
 
 /** Records of a partition's log. `ts` is the appender's wall clock (epoch ms): the state machine's only clock. */
-export type Command =
-  | { kind: 'Invoke'; ts: number; inv: NewInvocation; dedup?: Dedup }
+/** The commands of a partition's log, without the envelope's producer tag. */
+export type CommandBody =
+  | { kind: 'Invoke'; ts: number; inv: NewInvocation }
   | {
       kind: 'Effect';
       ts: number;
@@ -135,7 +146,7 @@ export type Command =
       attempt?: number;
     }
   | { kind: 'TimerFired'; ts: number; timer: TimerKey }
-  | { kind: 'Notify'; ts: number; invocationId: string; entry: JournalEntry; id: NotificationId; dedup?: Dedup }
+  | { kind: 'Notify'; ts: number; invocationId: string; entry: JournalEntry; id: NotificationId }
   | { kind: 'AnnounceLeader'; ts: number; epoch: number }
   | { kind: 'OutboxTruncate'; ts: number; upTo: number }
   /** Lifecycle control (admin API, ctx.cancel arrives as a CANCEL signal through Notify). */
@@ -145,7 +156,6 @@ export type Command =
       invocationId: string;
       op: ControlOp;
       sink?: ResponseSink;
-      dedup?: Dedup;
       /** For restart-as-new: the id of the new invocation (same partition key), chosen by the appender. */
       newInvocationId?: string;
     }
@@ -159,8 +169,13 @@ export type Command =
       invocationId: string;
       sink: ResponseSink;
       mode: 'attach' | 'output' | 'detach';
-      dedup?: Dedup;
     };
+
+/**
+ * A record of a partition's log: a command, tagged by its producer when it may land twice (see Dedup). Any
+ * command kind may carry the tag; a tagged record already applied from its producer is dropped whole.
+ */
+export type Command = CommandBody & { dedup?: Dedup };
 
 export type ControlOp = 'cancel' | 'kill' | 'purge' | 'purge-journal' | 'pause' | 'resume' | 'restart-as-new';
 

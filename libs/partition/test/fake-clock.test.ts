@@ -80,10 +80,11 @@ describe('the partition leader on a fake clock', () => {
     });
     const leader = new PartitionLeader({
       processor,
-      route: () => processor,
+      partitionOf: () => 0,
+      deliver: (_p, cmds) => processor.appendMany(cmds),
       respond: () => {},
       submitted: () => {},
-      invoker: { invoke: (_l, id) => invoked.push(id), notify: () => {}, stop: () => {} },
+      invoker: { invoke: (_l, id) => invoked.push(id), notify: () => {}, stop: () => {}, stopLeader: () => {} },
       clock: time,
       timers: time,
       log: () => {},

@@ -37,7 +37,7 @@ const commands: Command[] = [
       retentionMs: 86_400_000,
       reportSubmit: true,
     },
-    dedup: { producer: 3, seq: 2 ** 40 },
+    dedup: { producer: 'outbox/3', seq: 2 ** 40 },
   },
   {
     kind: 'Invoke',
@@ -106,14 +106,14 @@ const commands: Command[] = [
     invocationId: 'inv_a',
     entry: { type: 0x8001, bytes: bytes('n') },
     id: { completionId: 0 },
-    dedup: { producer: 0, seq: 1 },
+    dedup: { producer: 'leader/0/1/a', seq: 1 },
   },
   { kind: 'Notify', ts: 7, invocationId: 'inv_a', entry: { type: 0x8001, bytes: bytes('') }, id: { signalId: 1 } },
   { kind: 'Notify', ts: 7, invocationId: 'inv_a', entry: { type: 0x8001, bytes: bytes('') }, id: { signalName: '' } },
   { kind: 'AnnounceLeader', ts: 8, epoch: 1_700_000_000_000 },
   { kind: 'OutboxTruncate', ts: 9, upTo: 12 },
   { kind: 'Control', ts: 10, invocationId: 'inv_a', op: 'restart-as-new', sink: sinkInv, newInvocationId: 'inv_n' },
-  { kind: 'Control', ts: 10, invocationId: 'inv_a', op: 'kill', dedup: { producer: 1, seq: 5 } },
+  { kind: 'Control', ts: 10, invocationId: 'inv_a', op: 'kill', dedup: { producer: 'outbox/1', seq: 5 } },
   { kind: 'Attach', ts: 11, invocationId: 'inv_a', sink: { kind: 'ingress', node: 'x' }, mode: 'output' },
 ];
 

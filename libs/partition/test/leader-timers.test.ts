@@ -35,10 +35,11 @@ describe('the partition leader pages timers', () => {
     const max = 64;
     const leader = new PartitionLeader({
       processor,
-      route: () => processor,
+      partitionOf: () => 0,
+      deliver: (_p, cmds) => processor.appendMany(cmds),
       respond: () => {},
       submitted: () => {},
-      invoker: { invoke: (_l, id) => invoked.push(id), notify: () => {}, stop: () => {} },
+      invoker: { invoke: (_l, id) => invoked.push(id), notify: () => {}, stop: () => {}, stopLeader: () => {} },
       now: Date.now,
       log: () => {},
       maxTimersInMemory: max,

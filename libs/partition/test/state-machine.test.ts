@@ -167,12 +167,12 @@ describe('partition state machine', () => {
     expect(child.sink).toEqual({ kind: 'invocation', invocationId: 'inv5', completionId: 2 });
 
     // The child runs here too (same store for the test) and ends: a Notify goes to the caller.
-    await sm.apply({ ...out.command, dedup: { producer: 3, seq: 1 } } as Command);
+    await sm.apply({ ...out.command, dedup: { producer: 'outbox/3', seq: 1 } } as Command);
     await sm.apply(effect(child.id, { kind: 'command', entry: outputCmd('"child"') }));
     const end = await sm.apply(effect(child.id, { kind: 'end' }));
     const notify = end.find((x) => x.kind === 'outbox') as Extract<Effect, { kind: 'outbox' }>;
     expect(notify.command.kind).toBe('Notify');
-    const delivered = { ...notify.command, dedup: { producer: 9, seq: 4 } } as Command;
+    const delivered = { ...notify.command, dedup: { producer: 'outbox/9', seq: 4 } } as Command;
     expect(kinds(await sm.apply(delivered))).toEqual(['notify']);
     // A duplicate delivery (same producer and sequence number) is dropped.
     expect(await sm.apply(delivered)).toEqual([]);

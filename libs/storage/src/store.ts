@@ -135,7 +135,34 @@ export class StorageEngine {
     return sum;
   }
 
+  /**
+   * The store of partition `id`, its database opened first (a worker opens only the partitions it hosts: the
+   * others' databases are never touched). An error opening it (a corrupt or locked database) rejects here.
+   */
+  async openPartition(id: number, cacheBytes?: number): Promise<PartitionStore> {
+    checkPartitionId(id);
+    await this.db(id).open();
+    return this.partition(id, cacheBytes);
+  }
+
+  /**
+   * Closes the database of partition `id` (a worker no longer hosts it); its stores must not be used any more.
+   * A later `partition`/`openPartition` opens it again.
+   */
+  async closePartition(id: number): Promise<void> {
+    const db = this.dbs.get(id);
+    if (!db) return;
+    this.dbs.delete(id);
+    await db.close();
+  }
+
+  /** The partitions whose databases are open (or opening). */
+  get openPartitions(): number[] {
+    return [...this.dbs.keys()].sort((a, b) => a - b);
+  }
+
   partition(id: number, cacheBytes?: number): PartitionStore {
+    checkPartitionId(id);
     return new PartitionStore(
       { main: this.db(id), ordered: this.ordered, orderedTables: this.orderedTables },
       id,
@@ -146,6 +173,11 @@ export class StorageEngine {
   async close(): Promise<void> {
     await Promise.all([this.ordered, ...this.dbs.values()].map((db) => db.close()));
   }
+}
+
+/** Partition ids are 16-bit: their keys carry them as four hex digits. */
+function checkPartitionId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffff) throw new RangeError(`bad partition id ${id}`);
 }
 
 /** What LevelDB says about one database (zeros when it cannot say, e.g. closed). */

@@ -217,7 +217,9 @@ export class LocalCluster {
       ...(nodePort === undefined ? [] : [`--node-port=${nodePort}`, `--advertised-address=${HOST}:${nodePort}`]),
       ...(s.role === 'admin' ? [`--admin-port=${s.httpPort}`] : []),
       ...(s.role === 'ingress' ? [`--ingress-port=${s.httpPort}`] : []),
-      ...(s.role === 'admin' || s.role === 'ingress' ? [] : [`--data-dir=${join(this.dir, 'data', s.name)}`]),
+      ...(s.role === 'admin' || s.role === 'ingress' || s.role === 'sequencer'
+        ? []
+        : [`--data-dir=${join(this.dir, 'data', s.name)}`]),
       ...s.args,
       ...(this.opts.extraArgs?.[s.role] ?? []),
     ];

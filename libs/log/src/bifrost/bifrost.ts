@@ -1,5 +1,6 @@
 import { maxBig, type Random, type Timers } from '../replicated/quorum.ts';
 import { readLoglet } from '../replicated/reader.ts';
+import type { ReleaseEnd } from '../replicated/release-window.ts';
 import { sealLoglet, withTimeout } from '../replicated/sealer.ts';
 import {
   LogletSealedError,
@@ -10,7 +11,8 @@ import {
   type ReplicationProperty,
 } from '../replicated/types.ts';
 import type { LogRecord } from '../types.ts';
-import { LogTrimmedError } from '../types.ts';
+import { LogSealedError, LogTrimmedError } from '../types.ts';
+import { BifrostLoglet, type BifrostLogletOptions } from './bifrost-loglet.ts';
 import {
   chainKey,
   decodeChain,
@@ -46,6 +48,25 @@ export interface SequencerApi {
   append(logletId: string, payloads: Uint8Array[]): Promise<bigint>;
   /** The released tail (loglet-local). */
   tail(logletId: string): Promise<bigint>;
+  /**
+   * Follows the released records of a loglet from `from` (ReadStream): `sink.records` gets them in order without
+   * gaps, `sink.end` is called once when the stream ends (a transport failure ends it as `closed`). Optional:
+   * readers without it read from log servers only.
+   */
+  readStream?(logletId: string, from: bigint, sink: TailSink): TailStream;
+}
+
+/** What a reader following a loglet receives (SequencerApi.readStream). */
+export interface TailSink {
+  records(first: bigint, payloads: Uint8Array[]): void;
+  end(reason: ReleaseEnd): void;
+}
+
+/** A running ReadStream: pausing stops reading (the sequencer ends the stream as too-slow if it lasts). */
+export interface TailStream {
+  pause(): void;
+  resume(): void;
+  cancel(): void;
 }
 
 export type SequencerDirectory = (ref: SequencerRef) => SequencerApi;
@@ -233,6 +254,7 @@ export class Bifrost {
         );
       if (attempt > 0) this.stats.appendRetries++;
       const entry = (await this.chain(logId, attempt > 0)) ?? { chain: await this.create(logId), version: 0 };
+      if (entry.chain.sealed) throw new LogSealedError(`log ${logId} is sealed`);
       const seg = entry.chain.segments.at(-1)!;
       if (seg.sealedTail !== undefined) {
         // Sealed but no successor yet (a reconfiguration died half-way): finish it.
@@ -307,6 +329,7 @@ export class Bifrost {
       const { chain, version } = entry;
       const last = chain.segments.at(-1)!;
       if (last.index > seg.index) return chain; // someone else moved it on already
+      if (chain.sealed) throw new LogSealedError(`log ${logId} is sealed`);
       const p = placement ?? (await this.o.place(chain, seg.sequencer));
       const sealedSeg: Segment = { ...last, sealedTail: last.sealedTail ?? sealedTail };
       const next: Segment = {
@@ -329,6 +352,59 @@ export class Bifrost {
         if (!isPreconditionFailed(e)) throw e;
       }
     }
+  }
+
+  /**
+   * Seals the log for good: seals the open segment (f-majority + repair) and marks the chain sealed, so appends
+   * reject with LogSealedError and no new segment is started. Resolves with the final tail. Idempotent.
+   */
+  async seal(logId: string): Promise<bigint> {
+    for (;;) {
+      const entry = await this.chain(logId, true);
+      if (!entry) throw new Error(`log ${logId} does not exist`);
+      const { chain, version } = entry;
+      const last = chain.segments.at(-1)!;
+      if (chain.sealed) return last.base + last.sealedTail!;
+      const sealedTail =
+        last.sealedTail ??
+        (
+          await sealLoglet(paramsOf(last), this.o.logServers, {
+            timers: this.o.timers,
+            callTimeoutMs: this.o.callTimeoutMs,
+          })
+        ).tail;
+      const updated: LogChain = {
+        ...chain,
+        sealed: true,
+        segments: [...chain.segments.slice(0, -1), { ...last, sealedTail: last.sealedTail ?? sealedTail }],
+      };
+      try {
+        const v = await this.o.metadata.put(chainKey(logId), encodeChain(updated), {
+          kind: 'matches-version',
+          version,
+        });
+        this.chains.set(logId, { chain: updated, version: v });
+        return last.base + updated.segments.at(-1)!.sealedTail!;
+      } catch (e) {
+        // Reconfigured meanwhile: seal the new last segment instead.
+        if (!isPreconditionFailed(e)) throw e;
+      }
+    }
+  }
+
+  /**
+   * The log as a `Loglet` (what a partition processor follows). Each call makes a new reader with its own
+   * follower; close it when done.
+   */
+  loglet(logId: string, opts: BifrostLogletOptions = {}): BifrostLoglet {
+    return new BifrostLoglet(this, logId, {
+      logServers: this.o.logServers,
+      sequencers: this.o.sequencers,
+      timers: this.o.timers,
+      random: this.o.random,
+      callTimeoutMs: this.o.callTimeoutMs,
+      ...opts,
+    });
   }
 
   /** The virtual tail: the next offset to be assigned, as far as this client can tell (acknowledged records are below it). */

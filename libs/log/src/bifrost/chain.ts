@@ -26,6 +26,8 @@ export interface LogChain {
   segments: Segment[];
   /** Virtual offsets below this are trimmed. */
   trimPoint: bigint;
+  /** Set by Bifrost.seal: the last segment is sealed and the log takes no more appends (no new segment). */
+  sealed?: boolean;
 }
 
 export function chainKey(logId: string): string {
@@ -49,6 +51,7 @@ export function encodeChain(c: LogChain): Uint8Array {
   const plain = {
     logId: c.logId,
     trimPoint: c.trimPoint.toString(),
+    ...(c.sealed ? { sealed: true } : {}),
     segments: c.segments.map((s) => ({
       ...s,
       base: s.base.toString(),
@@ -62,11 +65,13 @@ export function decodeChain(bytes: Uint8Array): LogChain {
   const plain = JSON.parse(new TextDecoder().decode(bytes)) as {
     logId: string;
     trimPoint: string;
+    sealed?: boolean;
     segments: Array<Omit<Segment, 'base' | 'sealedTail'> & { base: string; sealedTail?: string }>;
   };
   return {
     logId: plain.logId,
     trimPoint: BigInt(plain.trimPoint),
+    ...(plain.sealed === true ? { sealed: true } : {}),
     segments: plain.segments.map((s) => ({
       ...s,
       base: BigInt(s.base),

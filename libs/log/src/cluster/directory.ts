@@ -1,4 +1,11 @@
-import type { ChainStore, Placement, SequencerApi, SequencerDirectory } from '../bifrost/bifrost.ts';
+import type {
+  ChainStore,
+  Placement,
+  SequencerApi,
+  SequencerDirectory,
+  TailSink,
+  TailStream,
+} from '../bifrost/bifrost.ts';
 import type { LogChain, SequencerRef } from '../bifrost/chain.ts';
 import { Quorum } from '../replicated/quorum.ts';
 import {
@@ -11,6 +18,41 @@ import {
 import { type LogNodesConfig, loadNodes } from './nodes.ts';
 
 type Closable = { close?: () => void };
+
+/** A ReadStream opened once the client is known (pause, resume and cancel before that are remembered). */
+function laterStream(client: Promise<SequencerApi>, logletId: string, from: bigint, sink: TailSink): TailStream {
+  let stream: TailStream | undefined;
+  let paused = false;
+  let cancelled = false;
+  client.then(
+    (c) => {
+      if (cancelled) return;
+      if (!c.readStream) {
+        sink.end({ kind: 'closed', error: new LogUnavailableError('this sequencer client cannot stream') });
+        return;
+      }
+      stream = c.readStream(logletId, from, sink);
+      if (paused) stream.pause();
+    },
+    (e: unknown) => {
+      if (!cancelled) sink.end({ kind: 'closed', error: e instanceof Error ? e : new Error(String(e)) });
+    },
+  );
+  return {
+    pause: () => {
+      paused = true;
+      stream?.pause();
+    },
+    resume: () => {
+      paused = false;
+      stream?.resume();
+    },
+    cancel: () => {
+      cancelled = true;
+      stream?.cancel();
+    },
+  };
+}
 
 export interface ClusterDirectoryOptions {
   metadata: ChainStore;
@@ -89,6 +131,7 @@ export class ClusterDirectory {
   readonly sequencers: SequencerDirectory = (ref: SequencerRef) => ({
     append: async (l, p) => (await this.sequencer(ref.id)).append(l, p),
     tail: async (l) => (await this.sequencer(ref.id)).tail(l),
+    readStream: (l, from, sink) => laterStream(this.sequencer(ref.id), l, from, sink),
   });
 
   /** Placement of a new segment (BifrostOptions.place). */

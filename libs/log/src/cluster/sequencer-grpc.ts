@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { sequencer as pb } from '@stead/proto';
-import type { SequencerApi } from '../bifrost/bifrost.ts';
+import type { SequencerApi, TailSink, TailStream } from '../bifrost/bifrost.ts';
+import type { ReleaseEnd, ReleaseSubscription } from '../replicated/release-window.ts';
 import type { SequencerHost } from '../replicated/sequencer-host.ts';
 import { LogletSealedError, LogOverloadedError, LogUnavailableError } from '../replicated/types.ts';
 import { CHANNEL_OPTIONS, CLIENT_OPTIONS, listenGrpc, type ServingGrpc } from './grpc-common.ts';
@@ -21,13 +22,97 @@ function fromStatus(e: grpc.ServiceError): Error {
 
 export type SequencerServer = ServingGrpc;
 
-/** Serves a process's sequencers over gRPC. */
+const END_TO_PB = {
+  'below-window': pb.ReadStreamEnd.READ_STREAM_END_BELOW_WINDOW,
+  'too-slow': pb.ReadStreamEnd.READ_STREAM_END_TOO_SLOW,
+  sealed: pb.ReadStreamEnd.READ_STREAM_END_SEALED,
+} as const;
+
+const asBuffer = (p: Uint8Array) => Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+
+/**
+ * One ReadStream: the host's subscription writes each batch of released records as a message and pauses when
+ * gRPC's buffer is full (write returns false) until it drains; the sequencer's window then bounds what the
+ * stream holds back (its next record leaving the window ends it as too-slow).
+ */
+function serveReadStream(
+  host: SequencerHost,
+  call: grpc.ServerWritableStream<pb.ReadStreamRequest, pb.ReadStreamResponse>,
+  streams: Set<() => void>,
+): void {
+  const { logletId, from } = call.request;
+  if (!logletId) {
+    call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'read stream: loglet id missing' });
+    return;
+  }
+  let sub: ReleaseSubscription | undefined;
+  let finished = false;
+  const stop = () => {
+    if (finished) return;
+    finished = true;
+    streams.delete(stop);
+    sub?.cancel();
+    call.end();
+  };
+  streams.add(stop);
+  const sink = {
+    records: (first: bigint, payloads: Uint8Array[], tail: bigint) =>
+      finished || call.cancelled
+        ? true
+        : call.write({
+            firstOffset: first,
+            payloads: payloads.map(asBuffer),
+            tail,
+            end: pb.ReadStreamEnd.READ_STREAM_END_UNSPECIFIED,
+            windowStart: 0n,
+          }),
+    end: (e: ReleaseEnd) => {
+      if (finished || call.cancelled) return;
+      if (e.kind === 'closed') {
+        finished = true;
+        streams.delete(stop);
+        call.emit('error', toStatus(e.error));
+        return;
+      }
+      call.write({
+        firstOffset: 0n,
+        payloads: [],
+        tail: e.tail,
+        end: END_TO_PB[e.kind],
+        windowStart: e.kind === 'sealed' ? 0n : e.windowStart,
+      });
+      stop();
+    },
+  };
+  call.on('drain', () => sub?.resume());
+  call.on('cancelled', stop);
+  call.on('error', stop);
+  host.subscribe(logletId, from, sink).then(
+    (s) => {
+      sub = s;
+      if (finished || call.cancelled) s.cancel();
+    },
+    (e: unknown) => {
+      if (finished) return;
+      finished = true;
+      streams.delete(stop);
+      call.emit('error', toStatus(e));
+    },
+  );
+}
+
+/**
+ * Serves a process's sequencers over gRPC. Closing ends every ReadStream first, so that followers move on at
+ * once instead of holding the server's drain.
+ */
 export async function serveSequencer(
   host: SequencerHost,
   opts: { host: string; port: number },
 ): Promise<SequencerServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
+  const streams = new Set<() => void>();
   const impl: pb.SequencerServiceServer = {
+    readStream: (call) => serveReadStream(host, call, streams),
     append(call, cb) {
       const { logletId, payloads } = call.request;
       if (!logletId || payloads.length === 0) {
@@ -51,7 +136,14 @@ export async function serveSequencer(
     },
   };
   server.addService(pb.SequencerServiceService, impl);
-  return listenGrpc(server, opts.host, opts.port);
+  const serving = await listenGrpc(server, opts.host, opts.port);
+  return {
+    port: serving.port,
+    close: () => {
+      for (const stop of [...streams]) stop();
+      return serving.close();
+    },
+  };
 }
 
 /** A sequencer process reached over gRPC. */
@@ -81,6 +173,61 @@ export class GrpcSequencerClient implements SequencerApi {
         err ? reject(fromStatus(err)) : resolve(res.tail),
       ),
     );
+  }
+
+  /**
+   * Opens a ReadStream. Records are handed over in order and checked to continue one another; a broken or
+   * out-of-order stream ends as `closed` with a LogUnavailableError.
+   */
+  readStream(logletId: string, from: bigint, sink: TailSink): TailStream {
+    const call = this.client.readStream({ logletId, from });
+    let next = from;
+    let ended = false;
+    const end = (e: ReleaseEnd) => {
+      if (ended) return;
+      ended = true;
+      call.cancel();
+      sink.end(e);
+    };
+    call.on('data', (m: pb.ReadStreamResponse) => {
+      if (ended) return;
+      switch (m.end) {
+        case pb.ReadStreamEnd.READ_STREAM_END_UNSPECIFIED:
+          if (m.firstOffset !== next) {
+            end({
+              kind: 'closed',
+              error: new LogUnavailableError(`read stream of ${logletId}: got ${m.firstOffset}, expected ${next}`),
+            });
+            return;
+          }
+          next += BigInt(m.payloads.length);
+          sink.records(m.firstOffset, m.payloads);
+          return;
+        case pb.ReadStreamEnd.READ_STREAM_END_BELOW_WINDOW:
+          end({ kind: 'below-window', windowStart: m.windowStart, tail: m.tail });
+          return;
+        case pb.ReadStreamEnd.READ_STREAM_END_TOO_SLOW:
+          end({ kind: 'too-slow', windowStart: m.windowStart, tail: m.tail });
+          return;
+        case pb.ReadStreamEnd.READ_STREAM_END_SEALED:
+          end({ kind: 'sealed', tail: m.tail });
+          return;
+        default:
+          end({ kind: 'closed', error: new LogUnavailableError(`read stream of ${logletId}: unknown end ${m.end}`) });
+      }
+    });
+    call.on('error', (e: grpc.ServiceError) => end({ kind: 'closed', error: fromStatus(e) }));
+    call.on('end', () =>
+      end({ kind: 'closed', error: new LogUnavailableError(`read stream of ${logletId} ended by the sequencer`) }),
+    );
+    return {
+      pause: () => call.pause(),
+      resume: () => call.resume(),
+      cancel: () => {
+        ended = true;
+        call.cancel();
+      },
+    };
   }
 
   close(): void {

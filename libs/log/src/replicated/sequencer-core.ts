@@ -1,5 +1,11 @@
 import { abortableWait, type Waiter } from '../wait.ts';
 import { Quorum, type Random, type Timers } from './quorum.ts';
+import {
+  type ReleaseSink,
+  type ReleaseSubscription,
+  ReleaseWindow,
+  type ReleaseWindowOptions,
+} from './release-window.ts';
 import { withTimeout } from './sealer.ts';
 import {
   type LogletParams,
@@ -27,6 +33,8 @@ export interface SequencerOptions {
   maxQueuedBytes?: number;
   /** Offset to start at (a loglet always starts at 0; tests may differ). */
   startOffset?: bigint;
+  /** The window of recently released records pushed to readers (ReadStream): bytes kept, bytes per message. */
+  window?: ReleaseWindowOptions;
 }
 
 interface Appender {
@@ -80,6 +88,8 @@ export class SequencerCore {
   private rotation: number;
   private readonly avoidUntil = new Map<NodeId, number>();
   private readonly tailWaiters = new Set<Waiter<bigint> & { above: bigint }>();
+  /** Recently released records, for readers following the loglet; its end is always `released`. */
+  private readonly window: ReleaseWindow;
   readonly stats = { appends: 0, records: 0, waves: 0, spills: 0 };
 
   constructor(params: LogletParams, directory: LogServerDirectory, opts: SequencerOptions) {
@@ -97,6 +107,7 @@ export class SequencerCore {
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 << 20;
     this.nextOffset = opts.startOffset ?? 0n;
     this.released = this.nextOffset;
+    this.window = new ReleaseWindow(this.released, opts.window);
     this.rotation = Math.floor(this.random() * params.nodeset.length);
   }
 
@@ -148,6 +159,19 @@ export class SequencerCore {
     });
   }
 
+  /**
+   * Pushes released records from `from` on to `sink` (see ReleaseWindow.subscribe): what the window holds now,
+   * then every release, until the loglet is sealed or the sequencer stops.
+   */
+  subscribe(from: bigint, sink: ReleaseSink): ReleaseSubscription {
+    return this.window.subscribe(from, sink);
+  }
+
+  /** Readers following this loglet, and the window that serves them (for metrics). */
+  windowStats(): { subscribers: number; windowStart: bigint } {
+    return { subscribers: this.window.subscribers, windowStart: this.window.windowStart };
+  }
+
   debug(): unknown {
     return {
       queue: this.queue.length,
@@ -170,6 +194,7 @@ export class SequencerCore {
     if (this.closed) return;
     this.closed = reason;
     this.failAll(reason);
+    this.window.close({ kind: 'closed', error: reason });
   }
 
   private schedule(): void {
@@ -295,12 +320,16 @@ export class SequencerCore {
     if (this.sealedAt !== undefined) return;
     this.sealedAt = this.released;
     this.failAll(new LogletSealedError(`loglet ${this.params.logletId} was sealed`));
+    this.window.close({ kind: 'sealed', tail: this.released });
   }
 
   private release(): void {
     while (this.inflight.length > 0 && this.inflight[0]!.done) {
       const wave = this.inflight.shift()!;
       this.released = wave.first + BigInt(wave.payloads.length);
+      // Readers first: a stream push leaves before the append's answer, so an appender that also follows the
+      // log usually holds its records by the time its append resolves.
+      this.window.add(wave.first, wave.payloads);
       for (const { a, first } of wave.appenders) a.resolve(first);
     }
     for (const w of this.tailWaiters) {

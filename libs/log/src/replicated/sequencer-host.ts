@@ -1,6 +1,7 @@
 import type { ChainStore, SequencerApi } from '../bifrost/bifrost.ts';
 import { chainKey, decodeChain, paramsOf } from '../bifrost/chain.ts';
 import type { Random, Timers } from './quorum.ts';
+import type { ReleaseSink, ReleaseSubscription } from './release-window.ts';
 import { SequencerCore, type SequencerOptions } from './sequencer-core.ts';
 import { LogletSealedError, type LogServerDirectory, LogUnavailableError } from './types.ts';
 
@@ -98,6 +99,11 @@ export class SequencerHost implements SequencerApi {
 
   async waitForTail(logletId: string, above: bigint, signal?: AbortSignal): Promise<bigint> {
     return (await this.core(logletId)).waitForTail(above, signal);
+  }
+
+  /** Follows the released records of a loglet (see SequencerCore.subscribe). */
+  async subscribe(logletId: string, from: bigint, sink: ReleaseSink): Promise<ReleaseSubscription> {
+    return (await this.core(logletId)).subscribe(from, sink);
   }
 
   /** Rejects every unacknowledged append of every loglet; the process is going away. */

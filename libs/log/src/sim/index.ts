@@ -2,7 +2,7 @@
 import type { Simulation } from '@stead/testing/sim';
 import { runLogSimulation } from './log-sim.ts';
 
-export { runLogSimulation, type SimOptions, type SimResult } from './log-sim.ts';
+export { checkExactlyOnce, runLogSimulation, type SimOptions, type SimResult } from './log-sim.ts';
 
 /** The simulation as the toolkit's seed replayer and nightly runner drive it (`npm run sim:seed -w @stead/log`). */
 export const simulation: Simulation = {

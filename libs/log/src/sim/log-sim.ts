@@ -14,7 +14,8 @@ import { LogletSealedError, LogUnavailableError } from '../replicated/types.ts';
  * controller, connected by a network that loses, delays, reorders and duplicates messages and can be
  * partitioned; log servers and sequencers crash and restart. After the faults stop and everything heals, it
  * checks: every acknowledged append is readable at its offset by independent readers that agree on the whole
- * log; no offset of any loglet holds two different records on any two log servers; an acknowledged order is
+ * log; a reader that drops duplicates by (producer, sequence number) applies every acknowledged append exactly
+ * once; no offset of any loglet holds two different records on any two log servers; an acknowledged order is
  * never inverted; sealed loglets accept no new appends; appends work again after healing.
  */
 
@@ -38,6 +39,8 @@ export interface SimResult {
   records: number;
   steps: number;
   scenario: string;
+  /** Records the deduplicating reader dropped (second copies left by retried calls). */
+  copiesDropped: number;
 }
 
 /**
@@ -127,6 +130,41 @@ interface Ack {
   offset: bigint;
   issuedAt: number;
   ackedAt: number;
+}
+
+/**
+ * Exactly once through (producer, sequence number): a reader that keeps a record only when its (seq, index in the
+ * append) is above the highest it kept from that producer (the partition state machine's duplicate rule) must see
+ * every acknowledged record exactly once, although retried calls leave second copies in the log. Records are
+ * `c<producer>:<seq>:<index>`.
+ */
+export function checkExactlyOnce(
+  log: string[],
+  acks: Array<{ client: number; payloads: string[] }>,
+): { violations: string[]; copiesDropped: number } {
+  const highest = new Map<number, [number, number]>();
+  const kept = new Map<string, number>();
+  let copiesDropped = 0;
+  for (const record of log) {
+    const m = /^c(\d+):(\d+):(\d+)$/.exec(record);
+    if (!m) continue;
+    const [c, seq, j] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const h = highest.get(c);
+    if (h && (seq < h[0] || (seq === h[0] && j <= h[1]))) {
+      copiesDropped++; // a copy, or older than what was applied
+      continue;
+    }
+    highest.set(c, [seq, j]);
+    kept.set(record, (kept.get(record) ?? 0) + 1);
+  }
+  const out: string[] = [];
+  for (const [record, n] of kept) if (n > 1) out.push(`the deduplicating reader applied ${record} ${n} times`);
+  for (const a of acks) {
+    if (a.client < 0) continue;
+    for (const p of a.payloads)
+      if (!kept.has(p)) out.push(`acknowledged ${p} is dropped by the deduplicating reader (a later one landed first)`);
+  }
+  return { violations: out, copiesDropped };
 }
 
 const enc = new TextEncoder();
@@ -458,6 +496,12 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
       if (seq > max) highest.set(c, seq);
     });
   }
+  let copiesDropped = 0;
+  if (log1) {
+    const once = checkExactlyOnce(log1, acks);
+    violations.push(...once.violations);
+    copiesDropped = once.copiesDropped;
+  }
   // Acknowledged order: an append issued after another was acknowledged lands after it.
   const sorted = [...acks].sort((a, b) => a.ackedAt - b.ackedAt);
   for (const a of acks)
@@ -533,5 +577,6 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
     records: log1?.length ?? 0,
     steps: clock.fired,
     scenario,
+    copiesDropped,
   };
 }

@@ -71,7 +71,6 @@ export async function applyInvocationRef(
 
 /** An Attach record: wait for the result, read it if it is there, or take back an earlier attach (detach). */
 export async function applyAttach(ctx: ApplyContext, cmd: Extract<Command, { kind: 'Attach' }>): Promise<void> {
-  if (await ctx.isDuplicate(cmd.dedup)) return;
   const { invocationId: id, sink, mode, ts: now } = cmd;
   const st = await ctx.status(id);
   if (mode === 'detach') return detach(ctx, st, sink);

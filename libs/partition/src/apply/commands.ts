@@ -61,7 +61,6 @@ export async function applyJournalCommand(
 
 /** A notification from another invocation, a timer or a partition (completion, signal). */
 export async function applyNotify(ctx: ApplyContext, cmd: Extract<Command, { kind: 'Notify' }>): Promise<void> {
-  if (await ctx.isDuplicate(cmd.dedup)) return;
   const st = await ctx.status(cmd.invocationId);
   if (st && st.phase !== 'completed') {
     await ctx.addNotification(st, cmd.entry, cmd.id, cmd.ts);

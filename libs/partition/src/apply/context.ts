@@ -18,6 +18,7 @@ import {
   type JournalEntry,
   type NotificationId,
   normalizeKey,
+  outboxProducer,
   type ResponseSink,
   sameSink,
   type Target,
@@ -296,13 +297,13 @@ export class ApplyContext {
 
   async sendTo(partitionKey: bigint, command: Command): Promise<void> {
     const seq = await this.tables.nextOutboxSeq();
-    const withDedup = { ...command, dedup: { producer: this.opts.partitionId, seq } } as Command;
+    const withDedup: Command = { ...command, dedup: { producer: outboxProducer(this.opts.partitionId), seq } };
     this.tables.putOutbox({ seq, partitionKey, command: withDedup });
     this.effects.push({ kind: 'outbox', seq, partitionKey, command: withDedup });
   }
 
-  async isDuplicate(dedup: Dedup | undefined): Promise<boolean> {
-    if (!dedup) return false;
+  /** True if `dedup`'s producer has had a record with this sequence number or a later one applied; else records it. */
+  async isDuplicate(dedup: Dedup): Promise<boolean> {
     const last = await this.tables.dedupSeq(dedup.producer);
     if (dedup.seq <= last) return true;
     this.tables.putDedupSeq(dedup.producer, dedup.seq);

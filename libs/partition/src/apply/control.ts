@@ -11,7 +11,6 @@ import { ALREADY_COMPLETED, CANCEL_SIGNAL, CANCELLED, KILLED, NOT_FOUND, refused
 type ControlCommand = Extract<Command, { kind: 'Control' }>;
 
 export async function applyControl(ctx: ApplyContext, cmd: ControlCommand): Promise<void> {
-  if (await ctx.isDuplicate(cmd.dedup)) return;
   const st = await ctx.status(cmd.invocationId);
   const outcome = st ? await control(ctx, st, cmd) : NOT_FOUND;
   if (cmd.sink) await ctx.respond(cmd.invocationId, cmd.sink, outcome, cmd.ts);

@@ -13,7 +13,6 @@ import { applyJournalCommand } from './commands.ts';
 import type { ApplyContext } from './context.ts';
 
 export async function applyInvoke(ctx: ApplyContext, cmd: Extract<Command, { kind: 'Invoke' }>): Promise<void> {
-  if (await ctx.isDuplicate(cmd.dedup)) return;
   const inv = cmd.inv;
   const now = cmd.ts;
   const existing = await ctx.status(inv.id);

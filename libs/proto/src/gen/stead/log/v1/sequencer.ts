@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -22,6 +24,28 @@ import {
 export const protobufPackage = "stead.log.v1";
 
 export const protobufFileName = "stead/log/v1/sequencer.proto";
+
+export const ReadStreamEnd = {
+  /** READ_STREAM_END_UNSPECIFIED - Not the last message: `payloads` are records. */
+  READ_STREAM_END_UNSPECIFIED: 0,
+  /** READ_STREAM_END_BELOW_WINDOW - `from` (or the next record of this stream) is below the window: read up to window_start from log servers. */
+  READ_STREAM_END_BELOW_WINDOW: 1,
+  /** READ_STREAM_END_SEALED - The loglet is sealed; nothing more will be released here. */
+  READ_STREAM_END_SEALED: 2,
+  /** READ_STREAM_END_TOO_SLOW - The reader fell behind what the stream may buffer; read from log servers and subscribe again. */
+  READ_STREAM_END_TOO_SLOW: 3,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type ReadStreamEnd = typeof ReadStreamEnd[keyof typeof ReadStreamEnd];
+
+export namespace ReadStreamEnd {
+  export type READ_STREAM_END_UNSPECIFIED = typeof ReadStreamEnd.READ_STREAM_END_UNSPECIFIED;
+  export type READ_STREAM_END_BELOW_WINDOW = typeof ReadStreamEnd.READ_STREAM_END_BELOW_WINDOW;
+  export type READ_STREAM_END_SEALED = typeof ReadStreamEnd.READ_STREAM_END_SEALED;
+  export type READ_STREAM_END_TOO_SLOW = typeof ReadStreamEnd.READ_STREAM_END_TOO_SLOW;
+  export type UNRECOGNIZED = typeof ReadStreamEnd.UNRECOGNIZED;
+}
 
 export interface AppendRequest {
   logletId: string;
@@ -38,6 +62,23 @@ export interface GetTailRequest {
 
 export interface GetTailResponse {
   tail: bigint;
+}
+
+export interface ReadStreamRequest {
+  logletId: string;
+  /** The first loglet offset wanted. */
+  from: bigint;
+}
+
+export interface ReadStreamResponse {
+  /** Loglet offset of payloads[0]; each message continues exactly where the previous one ended. */
+  firstOffset: bigint;
+  payloads: Buffer[];
+  /** The released tail when this message was sent (>= first_offset + len(payloads)). */
+  tail: bigint;
+  end: ReadStreamEnd;
+  /** With end = BELOW_WINDOW or TOO_SLOW: the lowest offset the window still holds. */
+  windowStart: bigint;
 }
 
 function createBaseAppendRequest(): AppendRequest {
@@ -280,6 +321,192 @@ export const GetTailResponse: MessageFns<GetTailResponse> = {
   },
 };
 
+function createBaseReadStreamRequest(): ReadStreamRequest {
+  return { logletId: "", from: 0n };
+}
+
+export const ReadStreamRequest: MessageFns<ReadStreamRequest> = {
+  encode(message: ReadStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.logletId !== "") {
+      writer.uint32(10).string(message.logletId);
+    }
+    if (message.from !== 0n) {
+      if (BigInt.asUintN(64, message.from) !== message.from) {
+        throw new globalThis.Error("value provided for field message.from of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.from);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.logletId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.from = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReadStreamRequest>, I>>(base?: I): ReadStreamRequest {
+    return ReadStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadStreamRequest>, I>>(object: I): ReadStreamRequest {
+    const message = createBaseReadStreamRequest();
+    message.logletId = object.logletId ?? "";
+    message.from = (object.from !== undefined && object.from !== null) ? BigInt(object.from) : 0n;
+    return message;
+  },
+};
+
+function createBaseReadStreamResponse(): ReadStreamResponse {
+  return { firstOffset: 0n, payloads: [], tail: 0n, end: 0, windowStart: 0n };
+}
+
+export const ReadStreamResponse: MessageFns<ReadStreamResponse> = {
+  encode(message: ReadStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.firstOffset !== 0n) {
+      if (BigInt.asUintN(64, message.firstOffset) !== message.firstOffset) {
+        throw new globalThis.Error("value provided for field message.firstOffset of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.firstOffset);
+    }
+    for (const v of message.payloads) {
+      writer.uint32(18).bytes(v!);
+    }
+    if (message.tail !== 0n) {
+      if (BigInt.asUintN(64, message.tail) !== message.tail) {
+        throw new globalThis.Error("value provided for field message.tail of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.tail);
+    }
+    if (message.end !== 0) {
+      writer.uint32(32).int32(message.end);
+    }
+    if (message.windowStart !== 0n) {
+      if (BigInt.asUintN(64, message.windowStart) !== message.windowStart) {
+        throw new globalThis.Error("value provided for field message.windowStart of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.windowStart);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.firstOffset = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payloads.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tail = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.end = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.windowStart = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReadStreamResponse>, I>>(base?: I): ReadStreamResponse {
+    return ReadStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadStreamResponse>, I>>(object: I): ReadStreamResponse {
+    const message = createBaseReadStreamResponse();
+    message.firstOffset = (object.firstOffset !== undefined && object.firstOffset !== null)
+      ? BigInt(object.firstOffset)
+      : 0n;
+    message.payloads = object.payloads?.map((e) => e) || [];
+    message.tail = (object.tail !== undefined && object.tail !== null) ? BigInt(object.tail) : 0n;
+    message.end = object.end ?? 0;
+    message.windowStart = (object.windowStart !== undefined && object.windowStart !== null)
+      ? BigInt(object.windowStart)
+      : 0n;
+    return message;
+  },
+};
+
 /**
  * The sequencer of replicated loglets (one segment of a virtual log each). A sequencer process owns the loglets
  * whose segment names its node id and process instance; it adopts them on the first request.
@@ -312,6 +539,24 @@ export const SequencerServiceService = {
     responseSerialize: (value: GetTailResponse): Buffer => Buffer.from(GetTailResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetTailResponse => GetTailResponse.decode(value),
   },
+  /**
+   * Pushes the loglet's records from `from` on as the sequencer releases them (acknowledged by a write quorum;
+   * never a record at or above the released tail), in offset order without gaps. The sequencer serves them from
+   * a bounded window of recently released records: a reader asking below it gets one message with
+   * end = READ_STREAM_END_BELOW_WINDOW (read [from, window_start) from the log servers, then subscribe again).
+   * The stream also ends with a final message when the loglet is sealed (SEALED: the sealed tail is in the
+   * chain once the reconfiguration completes) or when the reader does not keep up (TOO_SLOW: its next record
+   * left the window while the stream was blocked). Errors are the status codes above.
+   */
+  readStream: {
+    path: "/stead.log.v1.SequencerService/ReadStream" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadStreamRequest): Buffer => Buffer.from(ReadStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadStreamRequest => ReadStreamRequest.decode(value),
+    responseSerialize: (value: ReadStreamResponse): Buffer => Buffer.from(ReadStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadStreamResponse => ReadStreamResponse.decode(value),
+  },
 } as const;
 
 export interface SequencerServiceServer extends UntypedServiceImplementation {
@@ -319,6 +564,16 @@ export interface SequencerServiceServer extends UntypedServiceImplementation {
   append: handleUnaryCall<AppendRequest, AppendResponse>;
   /** The released tail: every offset below it is acknowledged. */
   getTail: handleUnaryCall<GetTailRequest, GetTailResponse>;
+  /**
+   * Pushes the loglet's records from `from` on as the sequencer releases them (acknowledged by a write quorum;
+   * never a record at or above the released tail), in offset order without gaps. The sequencer serves them from
+   * a bounded window of recently released records: a reader asking below it gets one message with
+   * end = READ_STREAM_END_BELOW_WINDOW (read [from, window_start) from the log servers, then subscribe again).
+   * The stream also ends with a final message when the loglet is sealed (SEALED: the sealed tail is in the
+   * chain once the reconfiguration completes) or when the reader does not keep up (TOO_SLOW: its next record
+   * left the window while the stream was blocked). Errors are the status codes above.
+   */
+  readStream: handleServerStreamingCall<ReadStreamRequest, ReadStreamResponse>;
 }
 
 export interface SequencerServiceClient extends Client {
@@ -354,6 +609,21 @@ export interface SequencerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetTailResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Pushes the loglet's records from `from` on as the sequencer releases them (acknowledged by a write quorum;
+   * never a record at or above the released tail), in offset order without gaps. The sequencer serves them from
+   * a bounded window of recently released records: a reader asking below it gets one message with
+   * end = READ_STREAM_END_BELOW_WINDOW (read [from, window_start) from the log servers, then subscribe again).
+   * The stream also ends with a final message when the loglet is sealed (SEALED: the sealed tail is in the
+   * chain once the reconfiguration completes) or when the reader does not keep up (TOO_SLOW: its next record
+   * left the window while the stream was blocked). Errors are the status codes above.
+   */
+  readStream(request: ReadStreamRequest, options?: Partial<CallOptions>): ClientReadableStream<ReadStreamResponse>;
+  readStream(
+    request: ReadStreamRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadStreamResponse>;
 }
 
 export const SequencerServiceClient = makeGenericClientConstructor(

@@ -87,9 +87,16 @@ export interface Header {
   value: string;
 }
 
+/**
+ * Exactly-once over a log whose appends may be retried: a producer's records carry growing sequence numbers and
+ * the state machine drops a record whose number is not above the highest it has applied from that producer.
+ */
 export interface Dedup {
+  /** Records written before producer names: the partition whose outbox produced it (now `outbox/<partition>`). */
   producer: number;
   seq: bigint;
+  /** The producer's name (e.g. `outbox/3`, `leader/3/7/<process>`); when set, `producer` is not read. */
+  producerName?: string | undefined;
 }
 
 export interface NotificationId {
@@ -234,9 +241,14 @@ export interface Attach {
   dedup?: Dedup | undefined;
 }
 
-/** One record of a partition's log. `ts` is the appender's wall clock, the state machine's only clock. */
+/**
+ * One record of a partition's log. `ts` is the appender's wall clock, the state machine's only clock.
+ * `dedup` tags the record with its producer and sequence number (any command kind); records written before it
+ * carried the tag inside Invoke, Notify, Control and Attach, which are still read.
+ */
 export interface LogRecord {
   ts: bigint;
+  dedup?: Dedup | undefined;
   command?:
     | { $case: "invoke"; value: Invoke }
     | { $case: "effect"; value: Effect }
@@ -1170,7 +1182,7 @@ export const Header: MessageFns<Header> = {
 };
 
 function createBaseDedup(): Dedup {
-  return { producer: 0, seq: 0n };
+  return { producer: 0, seq: 0n, producerName: undefined };
 }
 
 export const Dedup: MessageFns<Dedup> = {
@@ -1183,6 +1195,9 @@ export const Dedup: MessageFns<Dedup> = {
         throw new globalThis.Error("value provided for field message.seq of type uint64 too large");
       }
       writer.uint32(16).uint64(message.seq);
+    }
+    if (message.producerName !== undefined) {
+      writer.uint32(26).string(message.producerName);
     }
     return writer;
   },
@@ -1216,6 +1231,14 @@ export const Dedup: MessageFns<Dedup> = {
             message.seq = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.producerName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1235,6 +1258,7 @@ export const Dedup: MessageFns<Dedup> = {
     const message = createBaseDedup();
     message.producer = object.producer ?? 0;
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
+    message.producerName = object.producerName ?? undefined;
     return message;
   },
 };
@@ -3000,7 +3024,7 @@ export const Attach: MessageFns<Attach> = {
 };
 
 function createBaseLogRecord(): LogRecord {
-  return { ts: 0n, command: undefined };
+  return { ts: 0n, dedup: undefined, command: undefined };
 }
 
 export const LogRecord: MessageFns<LogRecord> = {
@@ -3010,6 +3034,9 @@ export const LogRecord: MessageFns<LogRecord> = {
         throw new globalThis.Error("value provided for field message.ts of type int64 too large");
       }
       writer.uint32(8).int64(message.ts);
+    }
+    if (message.dedup !== undefined) {
+      Dedup.encode(message.dedup, writer.uint32(82).fork()).join();
     }
     switch (message.command?.$case) {
       case "invoke":
@@ -3059,6 +3086,14 @@ export const LogRecord: MessageFns<LogRecord> = {
             }
 
             message.ts = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.dedup = Dedup.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -3143,6 +3178,7 @@ export const LogRecord: MessageFns<LogRecord> = {
   fromPartial<I extends Exact<DeepPartial<LogRecord>, I>>(object: I): LogRecord {
     const message = createBaseLogRecord();
     message.ts = (object.ts !== undefined && object.ts !== null) ? BigInt(object.ts) : 0n;
+    message.dedup = (object.dedup !== undefined && object.dedup !== null) ? Dedup.fromPartial(object.dedup) : undefined;
     switch (object.command?.$case) {
       case "invoke": {
         if (object.command?.value !== undefined && object.command?.value !== null) {

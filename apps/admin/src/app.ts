@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { MetadataSchemaStore, mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
+import { invocationDefaults, RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
+import { Controller } from '@stead/controller';
+import { corsPolicy } from '@stead/core';
+import { discover } from '@stead/invoker';
+import { GrpcMetadataClient } from '@stead/metadata';
+import { fixPartitionCount, PartitionCountMismatch } from '@stead/partition';
+import {
+  addressList,
+  createRegistry,
+  errorMessage,
+  NodeLifecycle,
+  type RunningNode,
+  readGauge,
+  requireNodeId,
+  StartupError,
+} from '@stead/runtime';
+import type { AdminSettings } from './settings.ts';
+
+export const VERSION = '0.1.0';
+
+/**
+ * Wires config → metadata client → schema registry (kept in the metadata store) → controller (one active among
+ * the admin processes) → the admin API, whose invocation routes go to partition leaders.
+ */
+export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
+  const id = requireNodeId(s.nodeId);
+  const addresses = addressList(s.metadataAddress);
+  if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
+  const instance = randomUUID();
+  const node = new NodeLifecycle({ component: 'admin', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  const metadata = new GrpcMetadataClient({ addresses });
+  node.onClose('metadata client', () => metadata.close());
+  await node.start(
+    () => fixPartitionCount(metadata, s.partitions),
+    (e) => (e instanceof PartitionCountMismatch ? e.message : `cannot reach the metadata store: ${errorMessage(e)}`),
+  );
+  const defaults = invocationDefaults(s);
+  const schema = await node.start(
+    () =>
+      SchemaRegistry.open({
+        store: new MetadataSchemaStore({ client: metadata }),
+        discover,
+        minProtocolVersion: 5,
+        maxProtocolVersion: 7,
+        allowLinkLocal: s.allowLinkLocalDeployments,
+        maxDiscoveryResponseBytes: s.maxDiscoveryResponseSize,
+      }),
+    'cannot open the schema registry in the metadata store',
+  );
+  node.onClose('schema registry', () => schema.close());
+  const workers = new WorkerClients();
+  node.onClose('worker clients', () => workers.close());
+  const controller = new Controller({
+    client: metadata,
+    nodeId: id,
+    instance,
+    config: {
+      partitions: s.partitions,
+      partitionReplication: s.partitionReplication,
+      nodeFailureTimeoutMs: s.nodeFailureTimeout,
+      roundMs: s.heartbeatInterval,
+      leaseTimeoutMs: s.controllerLeaseTimeout,
+      leaseRenewMs: Math.max(10, Math.floor(s.controllerLeaseTimeout / 4)),
+    },
+    ping: async (n) => ({ instance: (await workers.get(n.address).ping(s.heartbeatInterval)).instance }),
+    log: node.log,
+  }).run();
+  node.onClose('controller', () => controller.stop());
+  const leaders = await node.start(
+    () => TableLeaders.start({ client: metadata, log: node.log }),
+    'cannot read the partition table',
+  );
+  node.onClose('partition table', () => leaders.close());
+  const backend = new RemoteBackend({ leaders, connect: (a) => workers.get(a), ...routing(schema, defaults) });
+  node.onClose('forwarding', () => backend.close());
+  const registry = createRegistry({ component: 'admin', node: id });
+  readGauge(registry, 'stead_controller_active', 'This admin process runs the active controller (1) or not (0)', () =>
+    controller.status().active ? 1 : 0,
+  );
+  const admin = await node.start(
+    () =>
+      startAdminServer({
+        host: s.bindAddress,
+        port: s.adminPort,
+        registry: schema,
+        version: VERSION,
+        ingressEndpoint: s.ingressEndpoint,
+        serviceDefaults: defaults,
+        pinnedInvocations: (deploymentId) => backend.pinnedInvocations(deploymentId),
+        extend: (router) => {
+          mountInvocationRoutes(router, backend);
+          router.get('/cluster', async () => ({ status: 200, json: clusterStatus(controller.status(), leaders) }));
+        },
+        onError: (err) => node.log('error', 'admin request failed', { error: err }),
+        cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
+        idleTimeoutMs: s.httpIdleTimeout,
+        maxConnections: s.maxConnections,
+      }),
+    `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,
+  );
+  node.onClose('admin API', () => admin.close());
+  const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
+  node.log('info', 'admin serving', {
+    admin: `http://${s.bindAddress}:${admin.port}`,
+    metrics: probes.port,
+    instance,
+  });
+  return { shutdown: (reason) => node.shutdown(reason) };
+}
+
+/** `GET /cluster`: the controller's view (when this process runs it) and the partition table as last seen. */
+function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status']>, leaders: TableLeaders) {
+  const t = leaders.current();
+  return {
+    controller: {
+      node: status.nodeId,
+      active: status.active,
+      term: status.term,
+      lease_holder: status.leaseHolder,
+      nodes: status.lastRound?.nodes,
+      unavailable_partitions: status.lastRound?.unavailable,
+    },
+    partition_table: t && {
+      version: t.version,
+      partitions: t.value.partitions,
+      replication: t.value.replication,
+      placements: t.value.placements,
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
+import { invocationDefaults, partitionLogId, serveWorker, type WorkerBackend } from '@stead/cluster';
+import { type PartitionTable, PartitionTableWatcher, registerNode, type Versioned } from '@stead/controller';
+import { Bifrost, ClusterDirectory, GrpcLogServerClient, GrpcSequencerClient, realTimers } from '@stead/log';
+import { GrpcMetadataClient } from '@stead/metadata';
+import { encodeCommand, openPartitionStorage, PartitionHost } from '@stead/partition';
+import {
+  addressList,
+  createRegistry,
+  NodeLifecycle,
+  type RunningNode,
+  readGauge,
+  requireNodeId,
+  resolveAdvertisedAddress,
+  StartupError,
+} from '@stead/runtime';
+import type { StorageEngine } from '@stead/storage';
+import type { WorkerSettings } from './settings.ts';
+
+type Logger = NodeLifecycle['log'];
+
+/**
+ * Wires config → metadata client → schema (followed) → the virtual log → a PartitionHost whose partitions follow
+ * the partition table: a replica named in the table follows its partition's log (hot standby); the leader named
+ * there leads with the table's epoch. Serves the worker API (forwarded requests, pings) over gRPC.
+ */
+export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
+  const id = requireNodeId(s.nodeId);
+  const addresses = addressList(s.metadataAddress);
+  if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
+  const instance = randomUUID();
+  const node = new NodeLifecycle({ component: 'worker', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  const metadata = new GrpcMetadataClient({ addresses });
+  node.onClose('metadata client', () => metadata.close());
+  const schema = await node.start(
+    () => SchemaRegistry.open({ store: new MetadataSchemaStore({ client: metadata }) }),
+    'cannot read the schema from the metadata store',
+  );
+  node.onClose('schema', () => schema.close());
+  const directory = new ClusterDirectory({
+    metadata,
+    connectLogServer: (a) => new GrpcLogServerClient(a),
+    connectSequencer: (a) => new GrpcSequencerClient(a),
+    replication: { scope: 'node', count: s.logReplication },
+  });
+  node.onClose('log directory', () => directory.close());
+  const bifrost = new Bifrost({
+    metadata,
+    logServers: directory.logServers,
+    sequencers: directory.sequencers,
+    place: directory.place,
+    timers: realTimers,
+    random: Math.random,
+  });
+  const dataDir = resolve(s.dataDir);
+  const storage = await node.start(
+    () => openPartitionStorage(join(dataDir, 'partitions'), { partitions: 0 }),
+    `cannot open the partition stores in ${dataDir}`,
+  );
+  node.onClose('partition stores', () => storage.close());
+  const table = PartitionTableWatcher.start({ client: metadata, log: node.log });
+  node.onClose('partition table', () => table.close());
+  const first = await node.start(() => table.next(), 'cannot read the partition table');
+  const host = new PartitionHost({
+    partitions: first.value.partitions,
+    schema,
+    defaults: invocationDefaults(s),
+    maxStateValueBytes: s.maxStateValueSize,
+    maxConcurrentInvocations: s.maxConcurrentInvocations,
+    maxPartitionBacklog: s.maxPartitionBacklog,
+    instance,
+    log: node.log,
+    onFatal: (err) => {
+      node.log('error', 'fatal: exiting so that a restart recovers from what is durable', { error: err });
+      process.exit(1);
+    },
+    deliver: (p, commands) => bifrost.append(partitionLogId(p), commands.map(encodeCommand)),
+    onLeadershipLost: (p, epoch, by) =>
+      node.log('info', 'partition leadership taken over', { partition: p, epoch, supersededBy: by }),
+  });
+  node.onClose('partitions', () => host.close());
+  const reconciler = new Reconciler({ id, host, bifrost, storage, cacheBytes: s.partitionCacheSize, log: node.log });
+  table.onChange((t) => reconciler.offer(t));
+  reconciler.offer(table.current() ?? first);
+
+  const backend: WorkerBackend = {
+    call: (req, signal) => host.call(req, signal),
+    send: (req) => host.send(req),
+    attach: (query, mode, signal) => host.attach(query, mode, signal),
+    completeAwakeable: (awakeableId, result) => host.completeAwakeable(awakeableId, result),
+    control: (invocationId, op) => host.control(invocationId, op),
+    restartAsNew: (invocationId) => host.restartAsNew(invocationId),
+    describe: (invocationId) => host.describe(invocationId),
+    pinned: async (deploymentId) => ({
+      count: await host.pinnedInvocations(deploymentId),
+      partitions: host
+        .status()
+        .filter((p) => p.role === 'leader')
+        .map((p) => p.partition),
+    }),
+    status: () => ({ nodeId: id, instance, partitions: host.status() }),
+  };
+  const server = await node.start(
+    () => serveWorker(backend, { host: s.bindAddress, port: s.nodePort }),
+    `cannot serve gRPC on ${s.bindAddress}:${s.nodePort}`,
+  );
+  node.onClose('grpc', () => server.close());
+  const address = resolveAdvertisedAddress(s.advertisedAddress, server.port);
+  await node.start(
+    () =>
+      registerNode(metadata, {
+        id,
+        instance,
+        roles: ['worker'],
+        address,
+        location: s.zone === 'none' ? undefined : s.zone,
+        draining: false,
+      }),
+    'cannot register in the metadata store',
+  );
+  const registry = createRegistry({ component: 'worker', node: id });
+  readGauge(
+    registry,
+    'stead_worker_partitions_led',
+    'Partitions this worker leads',
+    () => host.status().filter((p) => p.role === 'leader').length,
+  );
+  readGauge(
+    registry,
+    'stead_worker_partitions_hosted',
+    'Partition replicas on this worker',
+    () => host.status().length,
+  );
+  const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
+  node.log('info', 'worker serving', {
+    grpc: `${s.bindAddress}:${server.port}`,
+    advertised: address,
+    dataDir,
+    metrics: probes.port,
+    instance,
+  });
+  return { shutdown: (reason) => node.shutdown(reason) };
+}
+
+/**
+ * Brings the hosted partitions in line with the partition table, one table at a time (the latest wins): adds
+ * replicas named for this worker, leads where it is the leader with the table's epoch, steps down where another
+ * leads, and drops replicas no longer named here.
+ */
+class Reconciler {
+  private latest: Versioned<PartitionTable> | undefined;
+  private running: Promise<void> | undefined;
+  /** Epoch each led partition was asked to lead with. */
+  private readonly leading = new Map<number, number>();
+
+  private readonly id: string;
+  private readonly host: PartitionHost;
+  private readonly bifrost: Bifrost;
+  private readonly storage: StorageEngine;
+  private readonly cacheBytes: number;
+  private readonly log: Logger;
+
+  constructor(deps: {
+    id: string;
+    host: PartitionHost;
+    bifrost: Bifrost;
+    storage: StorageEngine;
+    cacheBytes: number;
+    log: Logger;
+  }) {
+    this.id = deps.id;
+    this.host = deps.host;
+    this.bifrost = deps.bifrost;
+    this.storage = deps.storage;
+    this.cacheBytes = deps.cacheBytes;
+    this.log = deps.log;
+  }
+
+  offer(t: Versioned<PartitionTable>): void {
+    if (this.latest && this.latest.version >= t.version) return;
+    this.latest = t;
+    this.running ??= this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    let done: number | undefined;
+    while (this.latest && this.latest.version !== done) {
+      const t = this.latest;
+      done = t.version;
+      try {
+        await this.apply(t.value);
+      } catch (e) {
+        this.log('error', 'cannot follow the partition table', { version: t.version, error: (e as Error).message });
+      }
+    }
+    this.running = undefined;
+  }
+
+  private async apply(t: PartitionTable): Promise<void> {
+    const hosted = new Set(this.host.status().map((p) => p.partition));
+    const perPartitionCache = Math.floor(this.cacheBytes / Math.max(1, t.partitions));
+    for (const pl of t.placements) {
+      const p = pl.partition;
+      const mine = pl.replicas.includes(this.id);
+      if (!mine) {
+        if (hosted.has(p)) {
+          this.leading.delete(p);
+          await this.host.removePartition(p);
+          this.log('info', 'partition replica removed', { partition: p });
+        }
+        continue;
+      }
+      if (!hosted.has(p)) {
+        await this.host.addPartition(
+          p,
+          this.bifrost.loglet(partitionLogId(p)),
+          this.storage.partition(p, perPartitionCache),
+        );
+        this.log('info', 'partition replica added', { partition: p });
+      }
+      if (pl.leader === this.id) {
+        if (this.leading.get(p) !== pl.epoch) {
+          this.leading.set(p, pl.epoch);
+          this.host.lead(p, pl.epoch).then(
+            () => this.log('info', 'leading partition', { partition: p, epoch: pl.epoch }),
+            (e: unknown) =>
+              this.log('warn', 'could not lead partition', { partition: p, epoch: pl.epoch, error: String(e) }),
+          );
+        }
+      } else if (this.leading.has(p)) {
+        this.leading.delete(p);
+        await this.host.stepDown(p);
+      }
+    }
+  }
+}
