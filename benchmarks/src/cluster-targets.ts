@@ -242,6 +242,10 @@ export async function startRestateCluster(cleanup: Cleanup, o: RestateClusterOpt
 // Stead LocalCluster
 
 interface ClusterJson {
+  controller?: {
+    nodes?: { id: string; alive: boolean }[];
+    unavailable_partitions?: number[];
+  };
   partition_table?: {
     partitions: number;
     replication: number;
@@ -276,10 +280,13 @@ export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions
   });
   const c = cluster;
   const nodes = Array.from({ length: workers }, (_, i) => `w${i + 1}`);
-  const table = async () => {
+  const state = async () => {
     const res = await fetch(`${c.adminUrl}/cluster`, { signal: AbortSignal.timeout(5_000) });
     if (!res.ok) throw new Error(`GET /cluster: ${res.status} ${await res.text()}`);
-    const t = ((await res.json()) as ClusterJson).partition_table;
+    return (await res.json()) as ClusterJson;
+  };
+  const table = async () => {
+    const t = (await state()).partition_table;
     if (!t) throw new Error('GET /cluster: no partition table yet');
     return t;
   };
@@ -304,10 +311,14 @@ export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions
     whole: async () => {
       if (!c.processes.every((p) => c.alive(p.name))) return false;
       try {
-        const t = await table();
+        const { controller, partition_table: t } = await state();
+        const alive = new Set((controller?.nodes ?? []).filter((n) => n.alive).map((n) => n.id));
         return (
+          t !== undefined &&
+          nodes.every((w) => alive.has(w)) &&
+          (controller?.unavailable_partitions ?? []).length === 0 &&
           t.placements.length === t.partitions &&
-          t.placements.every((p) => p.leader !== undefined && p.replicas.length >= t.replication)
+          t.placements.every((p) => p.leader !== undefined && alive.has(p.leader) && p.replicas.length >= t.replication)
         );
       } catch {
         return false;
