@@ -8,9 +8,11 @@ import { Cleanup, ServiceProcess } from '@stead/testing';
 import { f, type Measured, measureCell, ratio, table, writeResult } from './cells.ts';
 import { type ClusterTarget, startRestateCluster, startSteadCluster } from './cluster-targets.ts';
 import { type FailoverOptions, type FailoverRound, failoverRound } from './failover.ts';
-import { loadAverages, machineInfo, register, startStead } from './targets.ts';
+import { cpuSeconds, loadAverages, machineInfo, register, startStead } from './targets.ts';
 
 const SERVICE = new URL('./service.ts', import.meta.url).pathname;
+/** How long the CPU use of a target is sampled without load, after it started. */
+const IDLE_SAMPLE_MS = 3_000;
 
 type TargetName = 'stead' | 'stead-cluster' | 'restate-cluster';
 const TARGETS: TargetName[] = ['stead', 'stead-cluster', 'restate-cluster'];
@@ -215,6 +217,14 @@ function summaryTable(summaries: Record<string, FailoverSummary>): string {
   return table(['cluster', 'rounds', 'failed', 'longest gap s', 'slowest s', 'goal met'], rows, 1);
 }
 
+/** CPU use (cores) of `pids` together over IDLE_SAMPLE_MS. */
+async function idleCpu(pids: readonly number[]): Promise<number> {
+  const total = () => pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const c0 = total();
+  await new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS));
+  return (total() - c0) / (IDLE_SAMPLE_MS / 1000);
+}
+
 export async function clusterBench(argv: string[]): Promise<number> {
   const o = parseArgs(argv);
   const cleanup = new Cleanup();
@@ -233,6 +243,8 @@ export async function clusterBench(argv: string[]): Promise<number> {
   const cells: Cell[] = [];
   const rounds: Partial<Record<TargetName, FailoverRound[]>> = {};
   const versions: Partial<Record<TargetName, string>> = {};
+  /** CPU use (cores, all processes) of each target while it serves no requests. */
+  const idleCores: Partial<Record<TargetName, number>> = {};
   const failures: Partial<Record<TargetName, string>> = {};
   const out = (s: string) => process.stdout.write(s);
   out(
@@ -257,6 +269,9 @@ export async function clusterBench(argv: string[]): Promise<number> {
           `  ${t.version} up in ${f((performance.now() - t0) / 1000, 1)} s, ${t.pids().length} process(es); ` +
             `service pid ${service.proc!.pid} at ${service.uri}\n`,
         );
+        const idle = await idleCpu(t.pids());
+        idleCores[name] = idle;
+        out(`  idle: ${f(idle, 2)} cores over ${IDLE_SAMPLE_MS / 1000} s without requests\n`);
         for (const c of o.concurrency) {
           if (interrupted) return 130;
           out(`  ${name}: ${o.steps} steps × concurrency ${c} … `);
@@ -330,6 +345,8 @@ export async function clusterBench(argv: string[]): Promise<number> {
     'SC/RC ratios: latency < 1 and throughput > 1 favour Stead; server CPU summed over all processes of a cluster',
     '',
     perfTable(cells, o),
+    '',
+    `idle CPU (cores, all processes, no requests): ${o.targets.map((t) => `${SHORT[t]} ${f(idleCores[t], 2)}`).join(', ')}`,
   ];
   for (const c of comparison)
     if (Number.isFinite(c.p50Ratio))
@@ -366,6 +383,7 @@ export async function clusterBench(argv: string[]): Promise<number> {
     machine: { ...machine, loadavgAtEnd: loadAverages() },
     versions,
     failures,
+    idleCores,
     cells,
     comparison,
     failover: { goal: FAILOVER_GOAL, rounds, summaries },

@@ -49,7 +49,7 @@ function splitFlags(args: readonly string[]): { roles: Partial<Record<ClusterRol
     }
     const entry = FLAG_ROLES.find(([re]) => re.test(flag));
     if (!entry) throw new Error(`the cluster topology does not know where the server flag ${flag} belongs`);
-    for (const r of entry[1]) (roles[r] ??= []).push(flag);
+    for (const r of entry[1]) roles[r] = [...(roles[r] ?? []), flag];
   }
   return partitions === undefined ? { roles } : { roles, partitions };
 }
