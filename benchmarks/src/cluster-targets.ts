@@ -203,6 +203,7 @@ export async function startRestateCluster(cleanup: Cleanup, o: RestateClusterOpt
         `ingress :${n.ports.ingress}  admin :${n.ports.admin}`,
     );
   }
+  o.progress?.(`  waiting until every partition has a leader and ${replication} replicas …`);
   await waitFor(whole, {
     timeoutMs: 120_000,
     intervalMs: 500,
