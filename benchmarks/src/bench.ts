@@ -7,13 +7,19 @@
 //   npm run bench                              10 s per cell
 //   npm run bench -- --quick                   3 s per cell, shorter warm-up
 //   npm run bench -- --duration 5s --only stead --steps 1,9 --concurrency 1,8,32 --warmup 500
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:http';
-import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { Cleanup, REPO, ServiceProcess, waitFor } from '@stead/testing';
-import { post, runLoad, type Summary, summarize } from './load.ts';
-import { cpuSeconds, memory, register, type ServerName, startRestate, startStead, type Target } from './targets.ts';
+//   npm run bench -- --topology cluster        clusters side by side and failover (cluster-bench.ts)
+import { Cleanup, ServiceProcess } from '@stead/testing';
+import { f, type Measured, measureCell, ratio, table, writeResult } from './cells.ts';
+import { clusterBench } from './cluster-bench.ts';
+import {
+  loadAverages,
+  machineInfo,
+  register,
+  type ServerName,
+  startRestate,
+  startStead,
+  type Target,
+} from './targets.ts';
 
 const SERVICE = new URL('./service.ts', import.meta.url).pathname;
 const SERVERS: ServerName[] = ['stead', 'restate'];
@@ -27,7 +33,8 @@ interface Options {
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--duration 10s] [--warmup 200] [--only stead|restate]
-                         [--steps 1,3,9] [--concurrency 1,32]`;
+                         [--steps 1,3,9] [--concurrency 1,32]
+       npm run bench -- --topology cluster [options: --topology cluster --help]`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { durationMs: 10_000, warmup: 200, steps: [1, 3, 9], concurrency: [1, 32], servers: SERVERS };
@@ -67,81 +74,37 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-interface Cell extends Summary {
+interface Cell extends Measured {
   server: ServerName;
   steps: number;
   concurrency: number;
-  /** Server RSS after the measured run, and its peak so far (MiB). */
-  rssMiB: number;
-  peakRssMiB: number;
-  /** CPU time (user + system, all threads) of the server during the measured run, per request (ms). */
-  serverCpuMsPerRequest: number;
-  /** Server CPU use during the measured run (1.0 = one core busy). */
-  serverCores: number;
-  /** Same for the SDK service process. */
-  serviceCpuMsPerRequest: number;
-  firstError?: string;
 }
 
 async function runCell(t: Target, service: ServiceProcess, steps: number, concurrency: number, o: Options) {
-  const url = new URL('/Bench/steps', t.ingress);
-  const body = JSON.stringify(steps);
-  const expect = JSON.stringify((steps * (steps - 1)) / 2);
-  // Restate propagates a new deployment to the ingress asynchronously: wait until the handler answers.
-  const probe = new Agent();
-  await waitFor(async () => (await post(probe, url, body, 10_000)).status === 200, {
-    timeoutMs: 30_000,
-    intervalMs: 100,
-    what: `${t.name} to answer Bench/steps`,
-  });
-  probe.destroy();
-  const servicePid = service.proc!.pid;
-  let cpu0 = [0, 0];
-  const r = await runLoad({
-    url,
-    body,
-    expect,
-    concurrency,
-    warmupRequests: o.warmup,
-    durationMs: o.durationMs,
-    onMeasureStart: () => {
-      cpu0 = [cpuSeconds(t.pid), cpuSeconds(servicePid)];
-    },
-  });
-  const cpu1 = [cpuSeconds(t.pid), cpuSeconds(servicePid)];
-  const s = summarize(r);
-  const mem = memory(t.pid);
-  const cell: Cell = {
-    server: t.name,
+  const m = await measureCell({
+    name: t.name,
+    ingress: t.ingress,
+    serverPids: [t.pid],
+    servicePid: service.proc!.pid,
     steps,
     concurrency,
-    ...s,
-    rssMiB: mem.rssMiB,
-    peakRssMiB: mem.peakMiB,
-    serverCpuMsPerRequest: ((cpu1[0]! - cpu0[0]!) * 1000) / s.requests,
-    serverCores: (cpu1[0]! - cpu0[0]!) / r.seconds,
-    serviceCpuMsPerRequest: ((cpu1[1]! - cpu0[1]!) * 1000) / s.requests,
-  };
-  if (r.firstError) cell.firstError = r.firstError;
+    warmup: o.warmup,
+    durationMs: o.durationMs,
+  });
+  const cell: Cell = { server: t.name, steps, concurrency, ...m };
   return cell;
 }
 
-const f = (n: number | undefined, d = 1) => (n !== undefined && Number.isFinite(n) ? n.toFixed(d) : '-');
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w, i) => (i < 2 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
-  ]
-    .concat(rows.map(line))
-    .join('\n');
-}
-
 async function main(): Promise<number> {
-  const o = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const topology = argv.indexOf('--topology');
+  if (topology >= 0) {
+    const what = argv[topology + 1];
+    if (what === 'cluster') return clusterBench([...argv.slice(0, topology), ...argv.slice(topology + 2)]);
+    if (what !== 'single') throw new Error(`--topology: single or cluster, got ${what}\n${USAGE}`);
+    argv.splice(topology, 2);
+  }
+  const o = parseArgs(argv);
   const cleanup = new Cleanup();
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -154,14 +117,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   const startedAt = new Date();
-  const machine = {
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    os: `${process.platform} ${release()}`,
-    node: process.version,
-    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
-  };
+  const machine = machineInfo();
   const cells: Cell[] = [];
   const versions: Partial<Record<ServerName, string>> = {};
   const failures: Partial<Record<ServerName, string>> = {};
@@ -216,8 +172,6 @@ async function main(): Promise<number> {
 
   const find = (s: ServerName, n: number, c: number) =>
     cells.find((x) => x.server === s && x.steps === n && x.concurrency === c);
-  const ratio = (a: number | undefined, b: number | undefined) =>
-    a !== undefined && b !== undefined && b > 0 ? a / b : Number.NaN;
   const comparison = [];
   const rows: string[][] = [];
   for (const n of o.steps)
@@ -285,8 +239,6 @@ async function main(): Promise<number> {
     out.push('', `${name} did not complete: ${why.split('\n')[0]} (full output above)`);
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const dir = join(REPO, 'benchmarks/results');
-  mkdirSync(dir, { recursive: true });
   const json = {
     benchmark: 'Bench/steps: N ctx.run steps per invocation through the HTTP ingress, closed loop',
     startedAt: startedAt.toISOString(),
@@ -298,16 +250,13 @@ async function main(): Promise<number> {
       durationMs: o.durationMs,
       servers: o.servers,
     },
-    machine: { ...machine, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+    machine: { ...machine, loadavgAtEnd: loadAverages() },
     versions,
     failures,
     cells,
     comparison,
   };
-  const text = `${JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
-  const file = join(dir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, text);
-  writeFileSync(join(dir, 'latest.json'), text);
+  const file = writeResult('bench', 'latest.json', startedAt, json);
   process.stdout.write(`\nresults: ${file} (and results/latest.json)\n`);
   return Object.keys(failures).length > 0 ? 1 : 0;
 }

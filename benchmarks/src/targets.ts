@@ -1,6 +1,7 @@
 // The two servers under test, started on free loopback ports in temp dirs, and what we sample of their processes.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type Cleanup, freePort, httpOk, Proc, REPO, SteadServer, waitFor } from '@stead/testing';
 
@@ -16,6 +17,23 @@ export interface Target {
   metrics?: string;
   /** Output of the server process (for failure reports). */
   output(): string;
+}
+
+/** 1, 5 and 15 minute load averages, two decimals. */
+export function loadAverages(): number[] {
+  return loadavg().map((x) => Math.round(x * 100) / 100);
+}
+
+/** What a result file records about the machine. */
+export function machineInfo() {
+  return {
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${process.platform} ${release()}`,
+    node: process.version,
+    loadavgAtStart: loadAverages(),
+  };
 }
 
 export const RESTATE_BIN = join(REPO, 'node_modules/@restatedev/restate-server-linux-x64/bin/restate-server');
@@ -43,6 +61,12 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** `stead <version> (<commit>)`, the commit marked `+dirty` when apps/ or libs/ have uncommitted changes. */
+export function steadVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+  return `stead ${pkg.version} (${steadCommit()})`;
+}
+
 function steadCommit(): string {
   try {
     const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
@@ -65,14 +89,13 @@ export async function startStead(cleanup: Cleanup): Promise<Target> {
   } finally {
     if (level === undefined) delete process.env.STEAD_LOG_LEVEL;
   }
-  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
   const proc = s.proc!;
   return {
     name: 'stead',
     ingress: s.ingressUrl,
     admin: s.adminUrl,
     pid: proc.pid,
-    version: `stead ${pkg.version} (${steadCommit()})`,
+    version: steadVersion(),
     metrics: `${s.metricsUrl}/metrics`,
     output: () => proc.output(),
   };
@@ -130,7 +153,7 @@ export async function startRestate(cleanup: Cleanup): Promise<Target> {
 }
 
 /** Registers an SDK endpoint (POST /deployments), retrying while the admin API is not yet ready for it. */
-export async function register(t: Target, uri: string): Promise<void> {
+export async function register(t: Pick<Target, 'admin'> & { name: string }, uri: string): Promise<void> {
   let last = '';
   try {
     await waitFor(
