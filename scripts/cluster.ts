@@ -9,7 +9,7 @@
 // `up` starts every process in the background (data and logs under --dir), waits until the cluster serves and
 // prints where each process listens and logs; `down` stops what `up` started (by the pids it recorded).
 import { parseArgs } from 'node:util';
-import { clusterProcessAlive, LocalCluster, stopProcesses } from '@stead/testing/local-cluster';
+import { clusterProcessAlive, LocalCluster, removeNamespaces, stopProcesses } from '@stead/testing/local-cluster';
 
 const USAGE = 'usage: npm run cluster -- up|status|down [--dir DIR] [--workers N] ... (see scripts/cluster.ts)';
 
@@ -99,6 +99,7 @@ async function down(): Promise<void> {
   }
   console.log(`stopping the cluster of ${dir} ...`);
   await stopProcesses(state.processes, 10_000, undefined, (line) => console.log(line));
+  removeNamespaces(state.netns ?? []);
   console.log('stopped (data and logs stay in place; remove the directory to start afresh)');
 }
 

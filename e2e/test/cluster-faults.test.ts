@@ -16,6 +16,8 @@ import {
 } from '@stead/testing';
 import type { LocalCluster } from '@stead/testing/local-cluster';
 
+/** A fault scenario: load before, the fault, recovery, load after, and the comparison of every counter. */
+const TEST_TIMEOUT_MS = 180_000;
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 
 interface Placement {
@@ -48,7 +50,11 @@ describe('a 3-worker cluster under faults', () => {
   const reports: Record<string, ExactlyOnceReport> = {};
 
   beforeAll(async () => {
-    stead = await startStead(cleanup, ['--partitions=4'], { topology: 'cluster' });
+    // w3 runs in a network namespace of its own (joined by a veth pair) so that it can be cut off the network.
+    stead = await startStead(cleanup, ['--partitions=4'], {
+      topology: 'cluster',
+      cluster: { admins: 2, isolate: ['w3'] },
+    });
     cluster = stead.cluster!;
     const svc = await ServiceProcess.start(cleanup, SERVICES);
     await stead.register(svc.uri);
@@ -62,75 +68,163 @@ describe('a 3-worker cluster under faults', () => {
   async function underLoad(name: string, fault: () => Promise<void>): Promise<ExactlyOnceReport> {
     const checker = new ExactlyOnceChecker({ ingressUrl: stead.ingressUrl, keys: 32, clients: 8 });
     checker.start();
-    await waitFor(() => checker.acknowledged >= 50, { timeoutMs: 30_000, what: 'increments before the fault' });
-    await fault();
-    const after = checker.acknowledged;
-    await waitFor(() => checker.acknowledged >= after + 100, {
-      timeoutMs: 60_000,
-      what: `increments after the fault (${name})`,
-    });
+    try {
+      await waitFor(() => checker.acknowledged >= 50, { timeoutMs: 30_000, what: 'increments before the fault' });
+      await fault();
+      const after = checker.acknowledged;
+      await waitFor(() => checker.acknowledged >= after + 100, {
+        timeoutMs: 60_000,
+        what: `increments after the fault (${name})`,
+      });
+    } catch (e) {
+      await checker.stop(); // its clients must not outlive the scenario
+      throw e;
+    }
     const report = await checker.stop();
     reports[name] = report;
     return report;
   }
 
-  it('serves calls through the official client', async () => {
-    const ingress = clients.connect({ url: stead.ingressUrl });
-    const test = ingress.serviceClient<{ echo: (ctx: unknown, x: { hello: string }) => Promise<unknown> }>({
-      name: 'Test',
-    });
-    expect(await test.echo({ hello: 'cluster' })).toEqual({ hello: 'cluster' });
-    const status = await clusterStatus(stead.adminUrl);
-    expect(status.partition_table?.partitions).toBe(4);
-    for (const p of status.partition_table?.placements ?? []) {
-      expect(p.replicas).toHaveLength(2);
-      expect(p.leader).toBeDefined();
-    }
-  });
-
-  it('loses nothing and applies nothing twice when the busiest leader is killed with SIGKILL', async () => {
-    const victim = busiestLeader((await clusterStatus(stead.adminUrl)).partition_table!.placements);
-    const report = await underLoad('kill -9 leader', () => cluster.kill(victim));
-    expect(report.mismatches).toEqual([]);
-    expect(report.unacknowledged).toBe(0);
-    expect(report.acknowledged).toBeGreaterThan(150);
-    const after = await clusterStatus(stead.adminUrl);
-    for (const p of after.partition_table!.placements) expect(p.leader).not.toBe(victim);
-    await cluster.restart(victim);
-  });
-
-  it('fences a leader paused with SIGSTOP for 5 s', async () => {
-    const victim = busiestLeader((await clusterStatus(stead.adminUrl)).partition_table!.placements);
-    const report = await underLoad('SIGSTOP leader 5 s', async () => {
-      cluster.signal(victim, 'SIGSTOP');
-      const stoppedAt = Date.now();
-      try {
-        await waitFor(
-          async () =>
-            (await clusterStatus(stead.adminUrl)).partition_table!.placements.every((p) => p.leader !== victim),
-          { timeoutMs: 10_000, what: `leaderships moved off the paused ${victim}` },
-        );
-        // The fault is a 5 s pause: resume the process once it has been stopped that long.
-        await new Promise((r) => setTimeout(r, Math.max(0, 5_000 - (Date.now() - stoppedAt))));
-      } finally {
-        cluster.signal(victim, 'SIGCONT');
+  it(
+    'serves calls through the official client',
+    async () => {
+      const ingress = clients.connect({ url: stead.ingressUrl });
+      const test = ingress.serviceClient<{ echo: (ctx: unknown, x: { hello: string }) => Promise<unknown> }>({
+        name: 'Test',
+      });
+      expect(await test.echo({ hello: 'cluster' })).toEqual({ hello: 'cluster' });
+      const status = await clusterStatus(stead.adminUrl);
+      expect(status.partition_table?.partitions).toBe(4);
+      for (const p of status.partition_table?.placements ?? []) {
+        expect(p.replicas).toHaveLength(2);
+        expect(p.leader).toBeDefined();
       }
-    });
-    expect(report.mismatches).toEqual([]);
-    expect(report.unacknowledged).toBe(0);
-  });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('keeps serving when a log server is killed', async () => {
-    const report = await underLoad('kill -9 log server', () => cluster.kill('ls1'));
-    expect(report.mismatches).toEqual([]);
-    expect(report.unacknowledged).toBe(0);
-    await cluster.restart('ls1');
-  });
+  it(
+    'loses nothing and applies nothing twice when the busiest leader is killed with SIGKILL',
+    async () => {
+      const victim = busiestLeader((await clusterStatus(stead.adminUrl)).partition_table!.placements);
+      const report = await underLoad('kill -9 leader', () => cluster.kill(victim));
+      expect(report.mismatches).toEqual([]);
+      expect(report.unacknowledged).toBe(0);
+      expect(report.acknowledged).toBeGreaterThan(150);
+      const after = await clusterStatus(stead.adminUrl);
+      for (const p of after.partition_table!.placements) expect(p.leader).not.toBe(victim);
+      await cluster.restart(victim);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('keeps serving when a sequencer is killed', async () => {
-    const report = await underLoad('kill -9 sequencer', () => cluster.kill('seq1'));
-    expect(report.mismatches).toEqual([]);
-    expect(report.unacknowledged).toBe(0);
-    await cluster.restart('seq1');
-  });
+  it(
+    'fences a leader paused with SIGSTOP for 5 s',
+    async () => {
+      const victim = busiestLeader((await clusterStatus(stead.adminUrl)).partition_table!.placements);
+      const report = await underLoad('SIGSTOP leader 5 s', async () => {
+        cluster.signal(victim, 'SIGSTOP');
+        const stoppedAt = Date.now();
+        try {
+          await waitFor(
+            async () =>
+              (await clusterStatus(stead.adminUrl)).partition_table!.placements.every((p) => p.leader !== victim),
+            { timeoutMs: 10_000, what: `leaderships moved off the paused ${victim}` },
+          );
+          // The fault is a 5 s pause: resume the process once it has been stopped that long.
+          await new Promise((r) => setTimeout(r, Math.max(0, 5_000 - (Date.now() - stoppedAt))));
+        } finally {
+          cluster.signal(victim, 'SIGCONT');
+        }
+      });
+      expect(report.mismatches).toEqual([]);
+      expect(report.unacknowledged).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'keeps serving when a log server is killed',
+    async () => {
+      const report = await underLoad('kill -9 log server', () => cluster.kill('ls1'));
+      expect(report.mismatches).toEqual([]);
+      expect(report.unacknowledged).toBe(0);
+      await cluster.restart('ls1');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'keeps serving when a sequencer is killed',
+    async () => {
+      const report = await underLoad('kill -9 sequencer', () => cluster.kill('seq1'));
+      expect(report.mismatches).toEqual([]);
+      expect(report.unacknowledged).toBe(0);
+      await cluster.restart('seq1');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'fails the controller over when the active admin is killed',
+    async () => {
+      const active = (await clusterStatus(stead.adminUrl)).controller.active ? 'admin1' : 'admin2';
+      const other = active === 'admin1' ? 'admin2' : 'admin1';
+      const otherUrl = `http://${cluster.process(other).host}:${cluster.process(other).httpPort}`;
+      const report = await underLoad('kill -9 active admin', async () => {
+        await cluster.kill(active);
+        await waitFor(async () => (await clusterStatus(otherUrl)).controller.active, {
+          timeoutMs: 15_000,
+          what: `${other} taking the controller over`,
+        });
+        // The new controller keeps the cluster healthy: a leader killed now is replaced.
+        const victim = busiestLeader((await clusterStatus(otherUrl)).partition_table!.placements);
+        await cluster.kill(victim);
+        await waitFor(
+          async () => (await clusterStatus(otherUrl)).partition_table!.placements.every((p) => p.leader !== victim),
+          { timeoutMs: 15_000, what: `leaderships moved off ${victim} by ${other}` },
+        );
+        await cluster.restart(victim);
+      });
+      expect(report.mismatches).toEqual([]);
+      expect(report.unacknowledged).toBe(0);
+      await cluster.restart(active);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'keeps every increment when the ingress restarts (clients retry)',
+    async () => {
+      const report = await underLoad('ingress restart', async () => {
+        await cluster.kill('ingress1');
+        await cluster.restart('ingress1');
+      });
+      expect(report.mismatches).toEqual([]);
+      expect(report.unacknowledged).toBe(0);
+      expect(report.retriedAttempts).toBeGreaterThan(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'moves leaderships off a worker cut off the network, and takes it back once healed',
+    async () => {
+      const report = await underLoad('network cut of a worker', async () => {
+        cluster.cut('w3');
+        try {
+          await waitFor(
+            async () =>
+              (await clusterStatus(stead.adminUrl)).partition_table!.placements.every((p) => p.leader !== 'w3'),
+            { timeoutMs: 15_000, what: 'leaderships moved off the cut-off w3' },
+          );
+        } finally {
+          cluster.heal('w3');
+        }
+      });
+      expect(report.mismatches).toEqual([]);
+      expect(report.unacknowledged).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, httpOk, NODE, REPO, waitFor } from './process.ts';
@@ -34,6 +34,12 @@ export interface LocalClusterOptions {
   progress?: (line: string) => void;
   /** How long to wait for the whole cluster to serve (default 60 s). */
   readyTimeoutMs?: number;
+  /**
+   * Processes (by name, e.g. `w3`) to run in network namespaces of their own, each joined to this one by a veth
+   * pair, so that a test can cut them off the network (`cut`/`heal`). The other processes then listen on the
+   * veth address of this side (10.213.1.1) instead of 127.0.0.1. Needs root (`ip`, `nft`).
+   */
+  isolate?: string[];
 }
 
 /** One process of the cluster, as written to `cluster.json`. */
@@ -48,6 +54,10 @@ export interface ClusterProcess {
   nodePort?: number;
   /** HTTP port (ingress, admin). */
   httpPort?: number;
+  /** Address it listens on. */
+  host: string;
+  /** Network namespace it runs in (see LocalClusterOptions.isolate). */
+  netns?: string;
 }
 
 interface ClusterState {
@@ -56,10 +66,27 @@ interface ClusterState {
   adminUrl: string;
   metadataAddress: string;
   processes: ClusterProcess[];
+  /** Network namespaces made for isolated processes (removed by `down`). */
+  netns?: string[];
 }
 
 const NODE_FLAGS = ['--disable-warning=ExperimentalWarning', '--max-old-space-size=512'];
-const HOST = '127.0.0.1';
+const LOOPBACK = '127.0.0.1';
+
+/** A network namespace of one isolated process and the veth pair joining it to this namespace. */
+interface Isolation {
+  netns: string;
+  /** Interface names: this side, the namespace side. */
+  outer: string;
+  inner: string;
+  /** Addresses: this side, the namespace side. */
+  outerAddress: string;
+  innerAddress: string;
+}
+
+function run(cmd: string, args: string[], input?: string): void {
+  execFileSync(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], input });
+}
 
 function main(role: ClusterRole): string {
   return `${REPO}apps/${role}/src/main.ts`;
@@ -78,6 +105,9 @@ export class LocalCluster {
   metadataAddress = '';
   ingressUrl = '';
   adminUrl = '';
+  /** Where the processes of this namespace listen: 127.0.0.1, or the veth address when some are isolated. */
+  host = LOOPBACK;
+  private readonly isolations = new Map<string, Isolation>();
 
   private constructor(opts: LocalClusterOptions) {
     this.opts = opts;
@@ -100,8 +130,77 @@ export class LocalCluster {
     this.opts.progress?.(line);
   }
 
+  /** Creates the namespaces and veth pairs of the isolated processes (10.213.k.0/30 for the k-th). */
+  private isolateProcesses(): void {
+    const names = this.opts.isolate ?? [];
+    const tag = (process.pid % 100_000).toString(36);
+    names.forEach((name, i) => {
+      const k = i + 1;
+      const iso: Isolation = {
+        netns: `stead-${tag}-${name}`,
+        outer: `sv${tag}a${k}`,
+        inner: `sv${tag}b${k}`,
+        outerAddress: `10.213.${k}.1`,
+        innerAddress: `10.213.${k}.2`,
+      };
+      // Recorded first: down() removes what exists of it even when a step below fails.
+      this.isolations.set(name, iso);
+      run('ip', ['netns', 'add', iso.netns]);
+      run('ip', ['link', 'add', iso.outer, 'type', 'veth', 'peer', 'name', iso.inner]);
+      run('ip', ['link', 'set', iso.inner, 'netns', iso.netns]);
+      run('ip', ['addr', 'add', `${iso.outerAddress}/30`, 'dev', iso.outer]);
+      run('ip', ['link', 'set', iso.outer, 'up']);
+      const inNs = (...args: string[]) => run('ip', ['netns', 'exec', iso.netns, ...args]);
+      inNs('ip', 'addr', 'add', `${iso.innerAddress}/30`, 'dev', iso.inner);
+      inNs('ip', 'link', 'set', iso.inner, 'up');
+      inNs('ip', 'link', 'set', 'lo', 'up');
+      inNs('ip', 'route', 'add', 'default', 'via', iso.outerAddress);
+    });
+    if (names.length > 0) this.host = '10.213.1.1';
+  }
+
+  /** Cuts an isolated process off the network: every packet through its veth is dropped (nftables). */
+  cut(name: string): void {
+    const iso = this.isolation(name);
+    run(
+      'ip',
+      ['netns', 'exec', iso.netns, 'nft', '-f', '-'],
+      `table inet stead_cut {
+  chain input { type filter hook input priority 0; policy accept; iifname "${iso.inner}" drop; }
+  chain output { type filter hook output priority 0; policy accept; oifname "${iso.inner}" drop; }
+}
+`,
+    );
+  }
+
+  /** Undoes `cut`. */
+  heal(name: string): void {
+    const iso = this.isolation(name);
+    run('ip', ['netns', 'exec', iso.netns, 'nft', 'delete', 'table', 'inet', 'stead_cut']);
+  }
+
+  private isolation(name: string): Isolation {
+    const iso = this.isolations.get(name);
+    if (!iso) throw new Error(`${name} is not isolated in a network namespace (LocalClusterOptions.isolate)`);
+    return iso;
+  }
+
+  private removeIsolations(): void {
+    removeNamespaces([...this.isolations.values()].map((i) => i.netns));
+    for (const iso of this.isolations.values()) {
+      try {
+        run('ip', ['link', 'del', iso.outer]);
+      } catch {
+        // gone with its namespace
+      }
+    }
+    this.isolations.clear();
+  }
+
   private async startAll(): Promise<void> {
+    this.isolateProcesses();
     const o = this.opts;
+    const HOST = this.host;
     const counts = {
       metadata: o.metadata ?? 3,
       logServers: o.logServers ?? 3,
@@ -185,7 +284,7 @@ export class LocalCluster {
     for (const s of specs) started.push(await this.spawn(s));
     const timeoutMs = this.opts.readyTimeoutMs ?? 60_000;
     for (const p of started) {
-      await waitFor(() => this.alive(p.name) && httpOk(`http://${HOST}:${p.metricsPort}/ready`), {
+      await waitFor(() => this.alive(p.name) && httpOk(`http://${p.host}:${p.metricsPort}/ready`), {
         timeoutMs,
         what: `${p.name} (${p.role}) ready\n${this.output(p.name)}`,
       });
@@ -195,9 +294,10 @@ export class LocalCluster {
 
   private where(p: ClusterProcess): string {
     const parts: string[] = [];
-    if (p.httpPort !== undefined) parts.push(`http ${HOST}:${p.httpPort}`);
-    if (p.nodePort !== undefined) parts.push(`grpc ${HOST}:${p.nodePort}`);
-    parts.push(`metrics ${HOST}:${p.metricsPort}`, `log ${p.log}`);
+    if (p.httpPort !== undefined) parts.push(`http ${p.host}:${p.httpPort}`);
+    if (p.nodePort !== undefined) parts.push(`grpc ${p.host}:${p.nodePort}`);
+    parts.push(`metrics ${p.host}:${p.metricsPort}`, `log ${p.log}`);
+    if (p.netns) parts.push(`netns ${p.netns}`);
     return parts.join('  ');
   }
 
@@ -208,6 +308,8 @@ export class LocalCluster {
     httpPort?: number;
     args: string[];
   }): Promise<ClusterProcess> {
+    const iso = this.isolations.get(s.name);
+    const HOST = iso?.innerAddress ?? this.host;
     const metricsPort = await freePort();
     const nodePort = s.role === 'admin' || s.role === 'ingress' ? undefined : (s.nodePort ?? (await freePort()));
     const args = [
@@ -232,6 +334,8 @@ export class LocalCluster {
       metricsPort,
       nodePort,
       httpPort: s.httpPort,
+      host: HOST,
+      netns: iso?.netns,
     };
     this.launch(p);
     this.processes.push(p);
@@ -242,7 +346,10 @@ export class LocalCluster {
   private launch(p: ClusterProcess): void {
     const fd = openSync(p.log, 'a');
     try {
-      const child = spawn(NODE, [...NODE_FLAGS, main(p.role), ...p.args], {
+      const command = [NODE, ...NODE_FLAGS, main(p.role), ...p.args];
+      // `ip netns exec` runs the command in place of itself: the pid is the node process's.
+      const [cmd, ...args] = p.netns ? ['ip', 'netns', 'exec', p.netns, ...command] : command;
+      const child = spawn(cmd, args, {
         cwd: REPO,
         env: this.opts.env ?? process.env,
         stdio: ['ignore', fd, fd],
@@ -289,7 +396,7 @@ export class LocalCluster {
     if (this.alive(name)) throw new Error(`${name} still runs`);
     this.launch(p);
     this.save();
-    await waitFor(() => this.alive(name) && httpOk(`http://${HOST}:${p.metricsPort}/ready`), {
+    await waitFor(() => this.alive(name) && httpOk(`http://${p.host}:${p.metricsPort}/ready`), {
       timeoutMs: this.opts.readyTimeoutMs ?? 60_000,
       what: `${name} ready again\n${this.output(name)}`,
     });
@@ -309,13 +416,18 @@ export class LocalCluster {
       adminUrl: this.adminUrl,
       metadataAddress: this.metadataAddress,
       processes: this.processes,
+      netns: [...this.isolations.values()].map((i) => i.netns),
     };
     writeFileSync(join(this.dir, 'cluster.json'), `${JSON.stringify(state, null, 2)}\n`);
   }
 
   /** Stops every process (SIGTERM, then SIGKILL after `graceMs`), last started first. */
   async down(graceMs = 10_000): Promise<void> {
-    await stopProcesses(this.processes, graceMs, (name) => this.alive(name));
+    try {
+      await stopProcesses(this.processes, graceMs, (name) => this.alive(name));
+    } finally {
+      this.removeIsolations();
+    }
   }
 
   /** The state file of a cluster started (detached) in `dir`, or undefined when there is none. */
@@ -336,6 +448,17 @@ export function clusterProcessAlive(p: ClusterProcess): boolean {
     return cmdline.includes(main(p.role)) && cmdline.includes(`--node-id=${p.name}`);
   } catch {
     return false;
+  }
+}
+
+/** Removes network namespaces made for isolated processes (each takes its veth pair with it). */
+export function removeNamespaces(names: readonly string[]): void {
+  for (const netns of names) {
+    try {
+      run('ip', ['netns', 'del', netns]);
+    } catch {
+      // not created, or gone already
+    }
   }
 }
 

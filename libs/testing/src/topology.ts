@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type ClusterRole, LocalCluster } from './local-cluster.ts';
+import { type ClusterRole, LocalCluster, type LocalClusterOptions } from './local-cluster.ts';
 import type { Cleanup } from './process.ts';
 import { SteadServer } from './servers.ts';
 
@@ -73,7 +73,12 @@ async function registerAt(adminUrl: string, uri: string): Promise<unknown> {
 export async function startStead(
   cleanup: Cleanup,
   args: string[] = [],
-  opts: { topology?: Topology; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    topology?: Topology;
+    env?: NodeJS.ProcessEnv;
+    /** More settings of the cluster (process counts, isolated processes), when the topology is one. */
+    cluster?: Partial<Omit<LocalClusterOptions, 'dir' | 'extraArgs' | 'env'>>;
+  } = {},
 ): Promise<SteadUnderTest> {
   const topology = opts.topology ?? TOPOLOGY;
   if (topology === 'single') {
@@ -99,6 +104,7 @@ export async function startStead(
     logReplication: 2,
     ingressPort: 0,
     adminPort: 0,
+    ...opts.cluster,
     extraArgs: roles,
     env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info', ...opts.env },
   });
@@ -108,8 +114,10 @@ export async function startStead(
     ingressUrl: cluster.ingressUrl,
     adminUrl: cluster.adminUrl,
     cluster,
-    // Registration goes through the admin; ingress and workers learn the schema from the metadata store.
-    register: (uri) => registerAt(cluster.adminUrl, uri),
+    // Registration goes through the admin; ingress and workers learn the schema from the metadata store. With
+    // isolated workers the deployment is registered at the address they reach this namespace at.
+    register: (uri) =>
+      registerAt(cluster.adminUrl, uri.replace(/\/\/(127\.0\.0\.1|localhost)(?=[:/])/, `//${cluster.host}`)),
     stop: () => cluster.down(),
   };
 }
