@@ -96,7 +96,11 @@ export class BifrostLoglet implements Loglet {
     this.bifrost = bifrost;
     this.logId = logId;
     this.d = { cacheBytes: 4 << 20, chainCheckMs: 500, fetchRecords: 1000, ...deps };
+    this.chainWatch = bifrost.follow(logId);
   }
+
+  /** The watch that keeps this log's chain current in the Bifrost cache (when the metadata store can watch). */
+  private readonly chainWatch: { watching: boolean; stop: () => void };
 
   async append(payloads: Uint8Array[]): Promise<bigint> {
     if (!Array.isArray(payloads) || payloads.length === 0)
@@ -180,6 +184,7 @@ export class BifrostLoglet implements Loglet {
   close(): void {
     if (this.closed) return;
     this.closed = new Error(`loglet ${this.logId} is closed`);
+    this.chainWatch.stop();
     this.stopStream?.();
     for (const w of this.waiters) w.reject(this.closed);
     this.waiters.clear();
@@ -442,7 +447,8 @@ export class BifrostLoglet implements Loglet {
       const check = () => {
         cancelCheck = this.d.timers.after(this.d.chainCheckMs, () => {
           if (done) return;
-          this.bifrost.chain(this.logId, true).then(
+          // With a watch on the chain the cached one is current: no metadata read per check.
+          this.bifrost.chain(this.logId, !this.chainWatch.watching).then(
             (entry) => {
               const now = entry?.chain.segments.find((s) => s.index === seg.index);
               if (!done && (now === undefined || now.sealedTail !== undefined)) {

@@ -1,4 +1,4 @@
-import { maxBig, type Random, type Timers } from '../replicated/quorum.ts';
+import { maxBig, type Random, realTimers, type Timers } from '../replicated/quorum.ts';
 import { readLoglet } from '../replicated/reader.ts';
 import type { ReleaseEnd } from '../replicated/release-window.ts';
 import { sealLoglet, withTimeout } from '../replicated/sealer.ts';
@@ -29,6 +29,8 @@ interface Batcher {
   /** Records in `queue`. */
   queuedRecords: number;
   inflight: number;
+  /** A pump is deferred to the end of this event-loop turn (see BifrostOptions.defer). */
+  scheduled: boolean;
 }
 
 /** The part of the metadata client the virtual log needs (MetadataClient satisfies it). */
@@ -40,6 +42,15 @@ export interface ChainStore {
     value: Uint8Array,
     precondition: { kind: 'does-not-exist' } | { kind: 'matches-version'; version: number },
   ): Promise<number>;
+  /**
+   * Optional: calls `onEvent` with every newer value of `key` (MetadataClient has it). When present, readers of a
+   * log learn of its reconfigurations from it instead of reading the chain again and again.
+   */
+  watch?(
+    key: string,
+    fromVersion: number,
+    onEvent: (e: { deleted: boolean; value: Uint8Array; version: number }) => void,
+  ): { close(): void };
 }
 
 /** A sequencer as appenders and readers see it (gRPC client in production). */
@@ -107,6 +118,11 @@ export interface BifrostOptions {
   maxQueuedRecords?: number;
   /** Called after each reconfiguration this client made. */
   onReconfigured?: (chain: LogChain, sealedTail: bigint, reason: string) => void;
+  /**
+   * Runs `fn` once what the current turn of the event loop does is done (default `setImmediate` with the real
+   * timers, a zero-delay timer with others): appends made until then go out together.
+   */
+  defer?: (fn: () => void) => void;
 }
 
 function pause(timers: Timers, ms: number): Promise<void> {
@@ -138,7 +154,50 @@ export class Bifrost {
       maxBatchRecords: 1024,
       maxBatchBytes: 4 << 20,
       maxQueuedRecords: 65_536,
+      // With simulated timers, the end of the turn is a zero-delay timer of the simulation.
+      defer: opts.timers === realTimers ? setImmediate : (fn: () => void) => void opts.timers.after(0, fn),
       ...opts,
+    };
+  }
+
+  /** Logs whose chain key this client watches (see `follow`), with how many followers each has. */
+  private readonly followed = new Map<string, { handle: { close(): void }; users: number }>();
+
+  /**
+   * Keeps the cached chain of `logId` current through a watch of its key, when the metadata store can watch;
+   * returns whether it does (and then `chain(logId)` without refresh is current within a watch event) and the
+   * function that ends the following.
+   */
+  follow(logId: string): { watching: boolean; stop: () => void } {
+    const watch = this.o.metadata.watch?.bind(this.o.metadata);
+    if (!watch) return { watching: false, stop: () => {} };
+    let f = this.followed.get(logId);
+    if (!f) {
+      const handle = watch(chainKey(logId), 0, (e) => {
+        if (e.deleted) return;
+        try {
+          const cached = this.chains.get(logId);
+          if (!cached || cached.version < e.version)
+            this.chains.set(logId, { chain: decodeChain(e.value), version: e.version });
+        } catch {
+          // a chain that does not decode: readers find out through their own reads
+        }
+      });
+      f = { handle, users: 0 };
+      this.followed.set(logId, f);
+    }
+    f.users++;
+    let stopped = false;
+    return {
+      watching: true,
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        const g = this.followed.get(logId);
+        if (!g || --g.users > 0) return;
+        g.handle.close();
+        this.followed.delete(logId);
+      },
     };
   }
 
@@ -188,7 +247,7 @@ export class Bifrost {
     if (payloads.length === 0) return Promise.reject(new Error('append needs at least one record'));
     let b = this.batchers.get(logId);
     if (!b) {
-      b = { queue: [], queuedRecords: 0, inflight: 0 };
+      b = { queue: [], queuedRecords: 0, inflight: 0, scheduled: false };
       this.batchers.set(logId, b);
     }
     const batcher = b;
@@ -199,7 +258,15 @@ export class Bifrost {
     batcher.queuedRecords += payloads.length;
     return new Promise((resolve, reject) => {
       batcher.queue.push({ payloads, resolve, reject });
-      this.pump(logId, batcher);
+      if (batcher.scheduled || batcher.inflight >= this.o.maxInflightAppends) return;
+      // Appends made during this turn of the event loop (frames of one read from an SDK stream, say) leave in
+      // one sequencer call: with one call in flight per log, a second append that just missed the first would
+      // wait a whole round trip.
+      batcher.scheduled = true;
+      this.o.defer(() => {
+        batcher.scheduled = false;
+        this.pump(logId, batcher);
+      });
     });
   }
 
