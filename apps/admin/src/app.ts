@@ -62,7 +62,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
       nodeFailureTimeoutMs: s.nodeFailureTimeout,
       roundMs: s.heartbeatInterval,
       leaseTimeoutMs: s.controllerLeaseTimeout,
-      leaseRenewMs: Math.max(10, Math.floor(s.controllerLeaseTimeout / 4)),
+      leaseRenewMs: Math.max(10, Math.floor(s.controllerLeaseTimeout / 3)),
     },
     ping: async (n) => ({ instance: (await workers.get(n.address).ping(s.heartbeatInterval)).instance }),
     log: node.log,

@@ -9,6 +9,9 @@ import { CLUSTER_KEYS, encodePartitionTable, type NodeRecord, type PartitionTabl
 import { type Clock, systemClock, systemTimers, type Timers, withTimeout } from './time.ts';
 import type { Change, NodeView, PartitionPlacement } from './types.ts';
 
+/** How old the node list a round works with may be. */
+const NODE_LIST_MAX_AGE_MS = 1_000;
+
 /** What a node may say when it answers a ping, beyond "alive". */
 export interface PingInfo {
   /** The node is shutting down: it gets no new replica or leadership, and hands its own over. */
@@ -119,6 +122,7 @@ export class Controller {
   private round: Promise<void> | undefined;
   private stopped = false;
   private warnedPartitions = false;
+  private nodeList: { nodes: NodeRecord[]; atMs: number } | undefined;
 
   constructor(opts: ControllerOptions) {
     const c = opts.config;
@@ -212,7 +216,7 @@ export class Controller {
     const tenure = this.tenure;
     if (!tenure || !this.acting(tenure)) return;
     const { client, config } = this.opts;
-    const [nodes, current] = await Promise.all([listNodes(client), readPartitionTable(client)]);
+    const [nodes, current] = await Promise.all([this.nodes(), readPartitionTable(client)]);
     if (current && current.value.controllerTerm > tenure.term) {
       this.log('warn', 'the partition table was written by a newer controller; not writing', {
         term: tenure.term,
@@ -273,6 +277,19 @@ export class Controller {
     if (decision.unavailable.length > 0 && !sameNumbers(decision.unavailable, this.lastRound?.unavailable ?? []))
       this.log('warn', 'partitions without a live replica', { partitions: decision.unavailable });
     this.lastRound = report;
+  }
+
+  /**
+   * The registered nodes, read again at most every `NODE_LIST_MAX_AGE_MS` (a node list is several linearizable
+   * reads, each a round of the metadata store's Raft group; nodes register rarely, rounds run every few hundred
+   * ms). A node registered meanwhile is seen within that age.
+   */
+  private async nodes(): Promise<NodeRecord[]> {
+    const now = this.clock.now();
+    if (this.nodeList && now - this.nodeList.atMs < NODE_LIST_MAX_AGE_MS) return this.nodeList.nodes;
+    const nodes = await listNodes(this.opts.client);
+    this.nodeList = { nodes, atMs: now };
+    return nodes;
   }
 
   /** Pings every registered worker at once; records the answers as heartbeats. Returns who said it is draining. */
