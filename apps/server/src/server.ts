@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
+import { MetadataSchemaStore, mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
 import { invocationDefaults } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
@@ -29,7 +29,8 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const schema = await node.start(
     () =>
       SchemaRegistry.open({
-        dataDir,
+        // In the embedded metadata store, as in a cluster; the schema file of older versions is imported once.
+        store: new MetadataSchemaStore({ client: metadata.client, legacyFile: join(dataDir, 'schema.json') }),
         discover,
         minProtocolVersion: 5,
         maxProtocolVersion: 7,
@@ -38,6 +39,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
       }),
     'cannot open the schema registry',
   );
+  node.onClose('schema registry', () => schema.close());
   const engine = await startEngine(node, s, { dataDir, schema, defaults, metadata });
   registerEngineMetrics(registry, engine);
   const { admin, ingress } = await startHttp(node, s, { schema, defaults, engine });
