@@ -5,7 +5,7 @@ import { invocationDefaults, partitionLogId, serveWorker, type WorkerBackend } f
 import { type PartitionTable, PartitionTableWatcher, registerNode, type Versioned } from '@stead/controller';
 import { Bifrost, ClusterDirectory, GrpcLogServerClient, GrpcSequencerClient, realTimers } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
-import { encodeCommand, openPartitionStorage, PartitionHost } from '@stead/partition';
+import { encodeCommand, openPartitionStorage, PartitionHost, SupersededError } from '@stead/partition';
 import {
   addressList,
   createRegistry,
@@ -20,6 +20,9 @@ import type { StorageEngine } from '@stead/storage';
 import type { WorkerSettings } from './settings.ts';
 
 type Logger = NodeLifecycle['log'];
+
+/** Wait before applying the partition table again after a step failed (leading, adding a replica). */
+const RETRY_MS = 500;
 
 /**
  * Wires config → metadata client → schema (followed) → the virtual log → a PartitionHost whose partitions follow
@@ -152,6 +155,8 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
 class Reconciler {
   private latest: Versioned<PartitionTable> | undefined;
   private running: Promise<void> | undefined;
+  /** Apply the latest table once more (a step of the last one failed). */
+  private again = false;
   /** Epoch each led partition was asked to lead with. */
   private readonly leading = new Map<number, number>();
 
@@ -178,24 +183,50 @@ class Reconciler {
     this.log = deps.log;
   }
 
+  /**
+   * Leading failed: superseded by a later epoch (the table moves on, nothing to do), or something transient (the
+   * log unreachable while announcing): try again shortly while the table still names this worker with that epoch.
+   */
+  private leadFailed(p: number, epoch: number, e: unknown): void {
+    const superseded = e instanceof SupersededError;
+    this.log(superseded ? 'info' : 'warn', 'could not lead partition', { partition: p, epoch, error: String(e) });
+    if (superseded || this.leading.get(p) !== epoch) return;
+    this.leading.delete(p);
+    this.retrySoon();
+  }
+
   offer(t: Versioned<PartitionTable>): void {
     if (this.latest && this.latest.version >= t.version) return;
     this.latest = t;
     this.running ??= this.loop();
   }
 
+  /** Applies the latest table until none newer arrived and no retry is asked for. */
   private async loop(): Promise<void> {
     let done: number | undefined;
-    while (this.latest && this.latest.version !== done) {
+    while (this.latest && (this.latest.version !== done || this.again)) {
       const t = this.latest;
       done = t.version;
+      this.again = false;
       try {
         await this.apply(t.value);
       } catch (e) {
-        this.log('error', 'cannot follow the partition table', { version: t.version, error: (e as Error).message });
+        this.log('error', 'cannot follow the partition table; trying again', {
+          version: t.version,
+          error: (e as Error).message,
+        });
+        this.retrySoon();
       }
     }
     this.running = undefined;
+  }
+
+  /** Applies the latest table again after a pause (something failed that may work then). */
+  private retrySoon(): void {
+    setTimeout(() => {
+      this.again = true;
+      this.running ??= this.loop();
+    }, RETRY_MS).unref();
   }
 
   private async apply(t: PartitionTable): Promise<void> {
@@ -225,8 +256,7 @@ class Reconciler {
           this.leading.set(p, pl.epoch);
           this.host.lead(p, pl.epoch).then(
             () => this.log('info', 'leading partition', { partition: p, epoch: pl.epoch }),
-            (e: unknown) =>
-              this.log('warn', 'could not lead partition', { partition: p, epoch: pl.epoch, error: String(e) }),
+            (e: unknown) => this.leadFailed(p, pl.epoch, e),
           );
         }
       } else if (this.leading.has(p)) {
