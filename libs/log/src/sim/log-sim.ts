@@ -25,6 +25,11 @@ export interface SimOptions {
   clients?: number;
   /** Sequencer calls in flight per log of each appending client (Bifrost's default when absent). */
   maxInflightAppends?: number;
+  /**
+   * Whether sequencers see the clients' call numbering (default true). Without it they sequence calls as they
+   * arrive, as before numbering: pipelined calls can then land out of order (the checks show it).
+   */
+  numbering?: boolean;
   /** Print a trace of faults and reconfigurations. */
   trace?: (line: string) => void;
 }
@@ -251,7 +256,8 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
   const seqDirectory =
     (from: string) =>
     (ref: SequencerRef): SequencerApi => ({
-      append: (l, p) => call(net, from, ref.id, () => hosts.get(ref.id)!.append(l, p)),
+      append: (l, p, c) =>
+        call(net, from, ref.id, () => hosts.get(ref.id)!.append(l, p, opts.numbering === false ? undefined : c)),
       tail: (l) => call(net, from, ref.id, () => hosts.get(ref.id)!.tail(l)),
     });
   const place = (failed?: SequencerRef): Placement => {
