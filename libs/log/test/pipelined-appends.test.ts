@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { checkExactlyOnce } from '@stead/log/sim';
-import type { Bifrost } from '../src/bifrost/bifrost.ts';
+import type { Bifrost, SequencerApi } from '../src/bifrost/bifrost.ts';
+import { LogServerCore, MemoryLogServerStorage } from '../src/replicated/log-server-core.ts';
+import { realTimers } from '../src/replicated/quorum.ts';
+import { SequencerCore } from '../src/replicated/sequencer-core.ts';
 import { LogOutOfOrderError } from '../src/replicated/types.ts';
 import { GrpcLogCluster } from './fixtures/grpc-log-cluster.ts';
 
@@ -73,7 +76,26 @@ describe('numbered sequencer calls', () => {
   });
 
   test('pipelined appends of one client land in the order they were made', async () => {
-    const b = cluster.bifrost({ maxInflightAppends: 8 });
+    // Counts the calls in flight at once, to see that they really are pipelined.
+    let inflight = 0;
+    let maxInflight = 0;
+    const b = cluster.bifrost({
+      maxInflightAppends: 8,
+      sequencers: (ref): SequencerApi => {
+        const s = cluster.sequencers.get(ref.id)!.client;
+        return {
+          append: async (l, p, c) => {
+            maxInflight = Math.max(maxInflight, ++inflight);
+            try {
+              return await s.append(l, p, c);
+            } finally {
+              inflight--;
+            }
+          },
+          tail: (l) => s.tail(l),
+        };
+      },
+    });
     await b.create('pipe');
     const pending: Array<Promise<bigint>> = [];
     for (let i = 0; i < 400; i++) {
@@ -89,6 +111,7 @@ describe('numbered sequencer calls', () => {
       .host.loglets()
       .find(([id]) => id.startsWith('pipe.'))![1];
     expect(core.stats.appends).toBeGreaterThan(1); // several calls (how many depends on timing)
+    expect(maxInflight).toBeGreaterThan(1);
   });
 
   test('a sequencer killed with calls in flight: everything acknowledged is readable once, in order', async () => {
@@ -133,4 +156,39 @@ describe('numbered sequencer calls', () => {
     expect(chain.segments.length).toBeGreaterThan(1);
     await cluster.startSequencer(before.sequencer.id);
   }, 60_000);
+});
+
+describe('the producer table of a sequencer', () => {
+  const core = (opts: { maxProducers?: number; producerIdleMs?: number }) => {
+    const ls = new LogServerCore(new MemoryLogServerStorage());
+    return new SequencerCore(
+      { logletId: 'l.0', nodeset: [{ id: 'ls1' }], replication: { scope: 'node', count: 1 } },
+      () => ls,
+      { timers: realTimers, random: Math.random, ...opts },
+    );
+  };
+
+  test('a forgotten producer starts again at its first unacknowledged call; older calls are refused', async () => {
+    const s = core({ maxProducers: 1 });
+    expect(await s.append([enc('a1')], { producer: 'a', seq: 1, firstUnacked: 1 })).toBe(0n);
+    expect(await s.append([enc('b1')], { producer: 'b', seq: 1, firstUnacked: 1 })).toBe(1n); // forgets a
+    // a's call 3 while it still waits for 2: refused (a is new to the loglet and starts at 2).
+    await expect(s.append([enc('a3')], { producer: 'a', seq: 3, firstUnacked: 2 })).rejects.toBeInstanceOf(
+      LogOutOfOrderError,
+    );
+    expect(await s.append([enc('a2')], { producer: 'a', seq: 2, firstUnacked: 2 })).toBe(2n);
+    // A late copy of a's call 1 is below what a waits for and no longer remembered: refused, not appended.
+    await expect(s.append([enc('a1')], { producer: 'a', seq: 1, firstUnacked: 1 })).rejects.toBeInstanceOf(
+      LogOutOfOrderError,
+    );
+    expect(s.tail).toBe(3n);
+    s.close();
+  });
+
+  test('unnumbered calls are sequenced as they arrive', async () => {
+    const s = core({});
+    expect(await Promise.all([s.append([enc('x')]), s.append([enc('y'), enc('z')])])).toEqual([0n, 1n]);
+    expect(s.stats.duplicateCalls + s.stats.outOfOrderCalls).toBe(0);
+    s.close();
+  });
 });
