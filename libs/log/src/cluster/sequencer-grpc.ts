@@ -128,7 +128,7 @@ export async function serveSequencer(
         cb({ code: grpc.status.INVALID_ARGUMENT, details: 'append needs a loglet id and at least one record' });
         return;
       }
-      if (producerId && (callSeq === 0n || firstUnackedSeq > callSeq)) {
+      if (producerId && (firstUnackedSeq === 0n || firstUnackedSeq > callSeq)) {
         cb({
           code: grpc.status.INVALID_ARGUMENT,
           details: 'a numbered append needs 0 < first_unacked_seq <= call_seq',
