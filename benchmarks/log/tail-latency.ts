@@ -2,11 +2,16 @@
 // a Bifrost loglet, each timed from the append call until the record is readable (a) at the appender's own
 // loglet (it follows the log, as the leader's processor does) and (b) at a follower in another client. Real
 // processes on loopback: a metadata store, 3 log servers (every batch fsynced), 1 sequencer, replication 2.
+// Then the pipelined case: pairs of appends 1 ms apart (a journal command, then the run's completion), timed from
+// the second append call until it is acknowledged; with one call in flight per log it waits for the first.
 // `npm run bench:tail -w @stead/benchmarks`   BENCH_APPENDS (default 1000)  BENCH_RECORD_BYTES (default 256)
+//   BENCH_PAIRS (default 300)  BENCH_INFLIGHT (the appender's maxInflightAppends; Bifrost's default when unset)
 import { LogCluster } from '@stead/testing/log-cluster';
 
 const appends = Number(process.env.BENCH_APPENDS ?? 1000);
 const recordBytes = Number(process.env.BENCH_RECORD_BYTES ?? 256);
+const pairs = Number(process.env.BENCH_PAIRS ?? 300);
+const inflight = process.env.BENCH_INFLIGHT ? { maxInflightAppends: Number(process.env.BENCH_INFLIGHT) } : {};
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -36,7 +41,7 @@ async function readUpTo(
 
 const cluster = await LogCluster.start({ logServers: 3, sequencers: 1 });
 try {
-  const { bifrost } = cluster.bifrost({ scope: 'node', count: 2 });
+  const { bifrost } = cluster.bifrost({ scope: 'node', count: 2 }, inflight);
   const { bifrost: other } = cluster.bifrost({ scope: 'node', count: 2 });
   const logId = 'tail-latency';
   await bifrost.create(logId);
@@ -68,11 +73,28 @@ try {
     ownMs.push(performance.now() - t);
     otherMs.push((await seen) - t);
   }
+  const secondMs: number[] = [];
+  const pairMs: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const t0 = performance.now();
+    const first = leader.append([payload]);
+    await new Promise((r) => setTimeout(r, 1));
+    const t1 = performance.now();
+    await leader.append([payload]);
+    const t2 = performance.now();
+    secondMs.push(t2 - t1);
+    pairMs.push(t2 - t0);
+    await first;
+  }
   process.stdout.write(
-    `${appends} sequential appends of ${recordBytes} B, 3 log servers (fsync), replication 2, loopback\n` +
+    `maxInflightAppends ${inflight.maxInflightAppends ?? 'default'}\n` +
+      `${appends} sequential appends of ${recordBytes} B, 3 log servers (fsync), replication 2, loopback\n` +
       `${summary('append acknowledged          ', appendMs)}\n` +
       `${summary('readable at the appender      ', ownMs)}\n` +
       `${summary('readable at another client    ', otherMs)}\n` +
+      `${pairs} pairs of appends 1 ms apart\n` +
+      `${summary('second append acknowledged    ', secondMs)}\n` +
+      `${summary('pair acknowledged (from first)', pairMs)}\n` +
       `appender's loglet: ${JSON.stringify(leader.stats)}\nother client's loglet: ${JSON.stringify(follower.stats)}\n`,
   );
   leader.close();

@@ -113,6 +113,16 @@ function registerSequencerMetrics(registry: Registry, host: SequencerHost): void
   perLoglet('stead_sequencer_records', 'Records sequenced per loglet', (c) => c.stats.records);
   perLoglet('stead_sequencer_waves', 'Batches (waves) sent to log servers per loglet', (c) => c.stats.waves);
   perLoglet('stead_sequencer_spills', 'Stores re-sent to another log server after a failure', (c) => c.stats.spills);
+  perLoglet(
+    'stead_sequencer_duplicate_calls',
+    'Numbered appends answered from memory (a retry of a call already sequenced)',
+    (c) => c.stats.duplicateCalls,
+  );
+  perLoglet(
+    'stead_sequencer_out_of_order_calls',
+    'Numbered appends refused because their predecessor had not arrived',
+    (c) => c.stats.outOfOrderCalls,
+  );
   perLoglet('stead_sequencer_released_tail', 'Released (acknowledged) tail per loglet', (c) => Number(c.tail));
   perLoglet(
     'stead_sequencer_read_streams',

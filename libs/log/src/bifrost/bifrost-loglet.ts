@@ -40,7 +40,8 @@ interface TailWaiter {
 /**
  * One virtual log as a `Loglet`, for a partition processor on the replicated log.
  *
- * Appends go through Bifrost.append (one producer's appends land in order). Readers are served by a follower,
+ * Appends go through Bifrost.append (pipelined, numbered calls: one producer's appends land in order).
+ * Readers are served by a follower,
  * started once the reader reaches the tail (a read that ends there, or a waitForTail): it subscribes to the ReadStream of the open segment's sequencer, which
  * pushes each record once a write quorum holds it, and keeps what it receives in a bounded cache that `read`
  * serves without a network call. Below the sequencer's window, in sealed segments, and while the sequencer is

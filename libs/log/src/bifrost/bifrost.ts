@@ -3,7 +3,9 @@ import { readLoglet } from '../replicated/reader.ts';
 import type { ReleaseEnd } from '../replicated/release-window.ts';
 import { sealLoglet, withTimeout } from '../replicated/sealer.ts';
 import {
+  type AppendCall,
   LogletSealedError,
+  LogOutOfOrderError,
   LogOverloadedError,
   type LogServerDirectory,
   LogUnavailableError,
@@ -24,13 +26,55 @@ import {
   type SequencerRef,
 } from './chain.ts';
 
+interface PendingAppend {
+  payloads: Uint8Array[];
+  resolve: (first: bigint) => void;
+  reject: (e: unknown) => void;
+}
+
+/** One sequencer call: appends combined, with its number (AppendCall.seq) in the current segment. */
+interface Call {
+  seq: number;
+  payloads: Uint8Array[];
+  appends: PendingAppend[];
+  /** The call fails (LogUnavailableError) when not answered by then. */
+  deadlineMs: number;
+}
+
+/**
+ * The appends of one log. Invariants: `calls` are the calls made and not yet answered, in number order, at most
+ * maxInflightAppends of them; numbers are consecutive within one segment (a call answered out of the middle was
+ * sequenced after its predecessors, so the sequencer remembers them); while `recovering`, no call is sent.
+ */
 interface Batcher {
-  queue: Array<{ payloads: Uint8Array[]; resolve: (first: bigint) => void; reject: (e: unknown) => void }>;
+  queue: PendingAppend[];
   /** Records in `queue`. */
   queuedRecords: number;
+  calls: Call[];
+  /** Sends not yet settled (answered, failed or timed out). */
   inflight: number;
+  nextSeq: number;
+  /** The segment calls go to (undefined until recovery has read the chain). */
+  seg: Segment | undefined;
+  /** A call failed: wait for the sends in flight, then `recover` sends every call in `calls` again, in order. */
+  recovering: boolean;
+  /** The most telling failure of the calls in flight (see failureRank). */
+  failure: unknown;
+  /** Failed rounds since the last answered call, and since when the sequencer has been unreachable. */
+  sealedRounds: number;
+  unavailableRounds: number;
+  unreachableSince: number | undefined;
   /** A pump is deferred to the end of this event-loop turn (see BifrostOptions.defer). */
   scheduled: boolean;
+}
+
+/** Of several failures of one round, the one recovery acts on: a seal over unavailability over backpressure. */
+function failureRank(e: unknown): number {
+  if (e === undefined) return -1;
+  if (e instanceof LogOutOfOrderError) return 0; // a consequence of another call's failure
+  if (e instanceof LogOverloadedError) return 1;
+  if (e instanceof LogletSealedError) return 3;
+  return 2;
 }
 
 /** The part of the metadata client the virtual log needs (MetadataClient satisfies it). */
@@ -55,8 +99,13 @@ export interface ChainStore {
 
 /** A sequencer as appenders and readers see it (gRPC client in production). */
 export interface SequencerApi {
-  /** Rejects with LogletSealedError once sealed, LogUnavailableError when it does not (or no longer) own the loglet. */
-  append(logletId: string, payloads: Uint8Array[]): Promise<bigint>;
+  /**
+   * Rejects with LogletSealedError once sealed, LogUnavailableError when it does not (or no longer) own the
+   * loglet. With `call`, a numbered call (see AppendCall and SequencerCore.append): a call already sequenced is
+   * answered with its first offset, one that skips ahead is refused with LogOutOfOrderError. A sequencer that
+   * ignores `call` leaves the order of pipelined calls to chance (use maxInflightAppends 1 with it).
+   */
+  append(logletId: string, payloads: Uint8Array[], call?: AppendCall): Promise<bigint>;
   /** The released tail (loglet-local). */
   tail(logletId: string): Promise<bigint>;
   /**
@@ -104,13 +153,18 @@ export interface BifrostOptions {
   /** Per-call timeout towards a sequencer. */
   callTimeoutMs?: number;
   /**
-   * Concurrent appends to one log are sent together: at most this many sequencer calls per log are in flight,
-   * and appends arriving meanwhile join the next call (default 1). With 1, this client's appends land in the
-   * order they were made, retries included: a call that fails or times out is retried before any later one is
-   * sent. With more, a retried call can land after a later call: only for producers that need no order (the
-   * partition state machine drops duplicates by the highest sequence number per producer, which relies on it).
+   * Concurrent appends to one log are sent together: at most this many sequencer calls per log are unanswered
+   * (pipelining), and appends arriving meanwhile join the next call (default 8, at most 64: what a sequencer
+   * remembers per producer). This client's appends land in the order they were made, retries included (the
+   * partition state machine drops a record whose (producer, sequence number) is not above the highest it
+   * applied, so it relies on this): calls are numbered (AppendCall) and the sequencer sequences only the next
+   * one; when a call fails, no new call is sent until those in flight settle, then every unanswered call is sent
+   * again in order with its number (in a new segment: renumbered from where this client is), and the sequencer
+   * answers those it already has without appending them again.
    */
   maxInflightAppends?: number;
+  /** This client's producer id in numbered calls (default: random, so one per client instance). */
+  producerId?: string;
   /** Upper bounds of one combined call (default 1024 records, 4 MiB). */
   maxBatchRecords?: number;
   maxBatchBytes?: number;
@@ -150,7 +204,12 @@ export class Bifrost {
       failoverAfterMs: 500,
       appendTimeoutMs: 30_000,
       callTimeoutMs: 2_000,
-      maxInflightAppends: 1,
+      maxInflightAppends: 8,
+      producerId: Array.from({ length: 4 }, () =>
+        Math.floor(opts.random() * 2 ** 32)
+          .toString(36)
+          .padStart(7, '0'),
+      ).join(''),
       maxBatchRecords: 1024,
       maxBatchBytes: 4 << 20,
       maxQueuedRecords: 65_536,
@@ -158,6 +217,8 @@ export class Bifrost {
       defer: opts.timers === realTimers ? setImmediate : (fn: () => void) => void opts.timers.after(0, fn),
       ...opts,
     };
+    if (!(this.o.maxInflightAppends >= 1 && this.o.maxInflightAppends <= 64))
+      throw new Error(`maxInflightAppends must be in 1..64, got ${this.o.maxInflightAppends}`);
   }
 
   /** Logs whose chain key this client watches (see `follow`), with how many followers each has. */
@@ -247,7 +308,20 @@ export class Bifrost {
     if (payloads.length === 0) return Promise.reject(new Error('append needs at least one record'));
     let b = this.batchers.get(logId);
     if (!b) {
-      b = { queue: [], queuedRecords: 0, inflight: 0, scheduled: false };
+      b = {
+        queue: [],
+        queuedRecords: 0,
+        calls: [],
+        inflight: 0,
+        nextSeq: 1,
+        seg: undefined,
+        recovering: false,
+        failure: undefined,
+        sealedRounds: 0,
+        unavailableRounds: 0,
+        unreachableSince: undefined,
+        scheduled: false,
+      };
       this.batchers.set(logId, b);
     }
     const batcher = b;
@@ -258,10 +332,9 @@ export class Bifrost {
     batcher.queuedRecords += payloads.length;
     return new Promise((resolve, reject) => {
       batcher.queue.push({ payloads, resolve, reject });
-      if (batcher.scheduled || batcher.inflight >= this.o.maxInflightAppends) return;
+      if (batcher.scheduled || batcher.recovering || batcher.calls.length >= this.o.maxInflightAppends) return;
       // Appends made during this turn of the event loop (frames of one read from an SDK stream, say) leave in
-      // one sequencer call: with one call in flight per log, a second append that just missed the first would
-      // wait a whole round trip.
+      // one sequencer call rather than one call each.
       batcher.scheduled = true;
       this.o.defer(() => {
         batcher.scheduled = false;
@@ -270,105 +343,182 @@ export class Bifrost {
     });
   }
 
+  /** Sends what is queued as new calls, up to maxInflightAppends unanswered ones. */
   private pump(logId: string, b: Batcher): void {
-    while (b.queue.length > 0 && b.inflight < this.o.maxInflightAppends) {
-      const batch: Batcher['queue'] = [];
+    if (b.recovering) return;
+    if (!b.seg) {
+      if (b.queue.length > 0) this.startRecovery(logId, b, undefined);
+      return;
+    }
+    while (b.queue.length > 0 && b.calls.length < this.o.maxInflightAppends) {
+      const appends: PendingAppend[] = [];
       const payloads: Uint8Array[] = [];
       let bytes = 0;
       while (b.queue.length > 0) {
         const next = b.queue[0]!;
         const size = next.payloads.reduce((n, p) => n + p.length, 0);
         if (
-          batch.length > 0 &&
+          appends.length > 0 &&
           (payloads.length + next.payloads.length > this.o.maxBatchRecords || bytes + size > this.o.maxBatchBytes)
         )
           break;
         b.queue.shift();
         b.queuedRecords -= next.payloads.length;
-        batch.push(next);
+        appends.push(next);
         payloads.push(...next.payloads);
         bytes += size;
       }
-      b.inflight++;
-      this.appendNow(logId, payloads)
-        .then(
-          (first) => {
-            let at = first;
-            for (const a of batch) {
-              a.resolve(at);
-              at += BigInt(a.payloads.length);
-            }
-          },
-          (e: unknown) => {
-            for (const a of batch) a.reject(e);
-          },
-        )
-        .finally(() => {
-          b.inflight--;
-          this.pump(logId, b);
-        });
+      const call: Call = {
+        seq: b.nextSeq++,
+        payloads,
+        appends,
+        deadlineMs: this.o.timers.now() + this.o.appendTimeoutMs,
+      };
+      b.calls.push(call);
+      this.send(logId, b, call, b.seg);
     }
   }
 
-  private async appendNow(logId: string, payloads: Uint8Array[]): Promise<bigint> {
-    const deadline = this.o.timers.now() + this.o.appendTimeoutMs;
-    let unreachableSince: number | undefined;
-    let lastError: unknown;
-    for (let attempt = 0; ; attempt++) {
-      if (this.o.timers.now() > deadline)
-        throw new LogUnavailableError(
-          `append to log ${logId} did not succeed in ${this.o.appendTimeoutMs} ms: ${String(lastError)}`,
+  /** One attempt of `call` at `seg`'s sequencer. */
+  private send(logId: string, b: Batcher, call: Call, seg: Segment): void {
+    b.inflight++;
+    const numbered: AppendCall = { producer: this.o.producerId, seq: call.seq, firstUnacked: b.calls[0]!.seq };
+    withTimeout(this.o.timers, this.o.callTimeoutMs, () =>
+      this.o.sequencers(seg.sequencer).append(seg.logletId, call.payloads, numbered),
+    )
+      .then(
+        (off) => {
+          const i = b.calls.indexOf(call);
+          if (i < 0) return; // given up on meanwhile (cannot happen while it is in flight; kept for safety)
+          b.calls.splice(i, 1);
+          b.sealedRounds = 0;
+          b.unavailableRounds = 0;
+          b.unreachableSince = undefined;
+          let at = seg.base + off;
+          for (const a of call.appends) {
+            a.resolve(at);
+            at += BigInt(a.payloads.length);
+          }
+        },
+        (e: unknown) => {
+          b.recovering = true;
+          if (failureRank(e) >= failureRank(b.failure)) b.failure = e;
+        },
+      )
+      .finally(() => {
+        b.inflight--;
+        if (!b.recovering) this.pump(logId, b);
+        else if (b.inflight === 0) this.startRecovery(logId, b, b.failure);
+      });
+  }
+
+  private startRecovery(logId: string, b: Batcher, failure: unknown): void {
+    b.recovering = true;
+    b.failure = undefined;
+    void this.recover(logId, b, failure);
+  }
+
+  /**
+   * Runs with nothing in flight: acts on the failure (backs off, follows or makes a reconfiguration), finds the
+   * open segment, then sends every unanswered call again in order and resumes sending new ones.
+   */
+  private async recover(logId: string, b: Batcher, firstFailure: unknown): Promise<void> {
+    let failure = firstFailure;
+    for (;;) {
+      this.stats.appendRetries += failure === undefined ? 0 : b.calls.length;
+      // Calls past their deadline fail (they may or may not be in the log). They are a prefix of `calls` (numbers
+      // follow creation); the next call's firstUnacked tells the sequencer not to wait for them.
+      while (b.calls.length > 0 && b.calls[0]!.deadlineMs <= this.o.timers.now()) {
+        const c = b.calls.shift()!;
+        const e = new LogUnavailableError(
+          `append to log ${logId} did not succeed in ${this.o.appendTimeoutMs} ms: ${String(failure)}`,
         );
-      if (attempt > 0) this.stats.appendRetries++;
-      const entry = (await this.chain(logId, attempt > 0)) ?? { chain: await this.create(logId), version: 0 };
-      if (entry.chain.sealed) throw new LogSealedError(`log ${logId} is sealed`);
-      const seg = entry.chain.segments.at(-1)!;
-      if (seg.sealedTail !== undefined) {
-        // Sealed but no successor yet (a reconfiguration died half-way): finish it.
-        await this.reconfigureFrom(logId, seg, 'sealed segment without successor').catch((e: unknown) => {
-          lastError = e;
-        });
-        continue;
+        for (const a of c.appends) a.reject(e);
       }
       try {
-        const off = await withTimeout(this.o.timers, this.o.callTimeoutMs, () =>
-          this.o.sequencers(seg.sequencer).append(seg.logletId, payloads),
-        );
-        return seg.base + off;
-      } catch (e) {
-        lastError = e;
-        if (e instanceof LogOverloadedError) {
-          // The sequencer is busy, not gone: back off and retry there.
-          await pause(this.o.timers, 20 + Math.floor(this.o.random() * 30));
-          continue;
+        // Read the chain again unless the calls only came out of order (or this is the log's first call).
+        const refresh = b.seg !== undefined && failureRank(failure) >= 1;
+        if (failure !== undefined && b.seg) await this.afterFailure(logId, b, b.seg, failure);
+        failure = undefined;
+        const entry = (await this.chain(logId, refresh)) ?? {
+          chain: await this.create(logId),
+          version: 0,
+        };
+        if (entry.chain.sealed) {
+          this.failAll(b, new LogSealedError(`log ${logId} is sealed`));
+          b.recovering = false;
+          return;
         }
-        if (e instanceof LogletSealedError) {
-          // Someone sealed it: their new segment is (or soon will be) in the metadata store.
-          const fresh = await this.chain(logId, true).catch(() => undefined);
-          const last = fresh?.chain.segments.at(-1);
-          if (last && last.index === seg.index && attempt > 1)
-            await this.reconfigureFrom(logId, seg, 'sealed').catch((err: unknown) => {
-              lastError = err;
-            });
-          else await pause(this.o.timers, 5 + Math.floor(this.o.random() * 20));
-          continue;
-        }
-        unreachableSince ??= this.o.timers.now();
-        if (this.o.timers.now() - unreachableSince >= this.o.failoverAfterMs || attempt >= 3) {
-          const fresh = await this.chain(logId, true).catch(() => undefined);
-          if (fresh && fresh.chain.segments.at(-1)!.index !== seg.index) continue;
-          await this.reconfigureFrom(logId, seg, `sequencer ${seg.sequencer.id} unavailable: ${String(e)}`).catch(
-            (err: unknown) => {
-              lastError = err;
-            },
+        const seg = entry.chain.segments.at(-1)!;
+        if (seg.sealedTail !== undefined) {
+          // Sealed but no successor yet (a reconfiguration died half-way): finish it.
+          await this.reconfigureFrom(logId, seg, 'sealed segment without successor').catch(() =>
+            pause(this.o.timers, 20 + Math.floor(this.o.random() * 30)),
           );
-          unreachableSince = undefined;
-          attempt = 0;
           continue;
         }
+        if (b.seg?.logletId !== seg.logletId) {
+          // A new loglet knows nothing of this producer: number the unanswered calls afresh, consecutively, so
+          // the first one sets its baseline (firstUnacked) and none can be refused for a gap left by answered ones.
+          for (const c of b.calls) c.seq = b.nextSeq++;
+        }
+        b.seg = seg;
+        b.recovering = false;
+        for (const c of b.calls) this.send(logId, b, c, seg);
+        this.pump(logId, b);
+        return;
+      } catch (e) {
+        if (b.calls.length === 0) {
+          // Nothing sent yet waits for this (the chain could not be read or created): fail what is queued.
+          this.failAll(b, e);
+          b.recovering = false;
+          return;
+        }
+        failure = e;
         await pause(this.o.timers, 20 + Math.floor(this.o.random() * 30));
       }
     }
+  }
+
+  /** Rejects every call and queued append of the log. */
+  private failAll(b: Batcher, e: unknown): void {
+    for (const c of b.calls.splice(0)) for (const a of c.appends) a.reject(e);
+    for (const a of b.queue.splice(0)) a.reject(e);
+    b.queuedRecords = 0;
+  }
+
+  /** What a failed round of calls to `seg` asks for before the calls are sent again. */
+  private async afterFailure(logId: string, b: Batcher, seg: Segment, e: unknown): Promise<void> {
+    if (e instanceof LogOutOfOrderError) return; // a predecessor failed or is late: resend in order at once
+    if (e instanceof LogOverloadedError) {
+      // The sequencer is busy, not gone: back off and retry there.
+      await pause(this.o.timers, 20 + Math.floor(this.o.random() * 30));
+      return;
+    }
+    if (e instanceof LogletSealedError) {
+      // Someone sealed it: their new segment is (or soon will be) in the metadata store.
+      b.sealedRounds++;
+      const fresh = await this.chain(logId, true).catch(() => undefined);
+      const last = fresh?.chain.segments.at(-1);
+      if (last && last.index === seg.index && b.sealedRounds > 2) {
+        await this.reconfigureFrom(logId, seg, 'sealed').catch(() => {});
+        b.sealedRounds = 0;
+      } else await pause(this.o.timers, 5 + Math.floor(this.o.random() * 20));
+      return;
+    }
+    b.unreachableSince ??= this.o.timers.now();
+    b.unavailableRounds++;
+    if (this.o.timers.now() - b.unreachableSince >= this.o.failoverAfterMs || b.unavailableRounds > 3) {
+      const fresh = await this.chain(logId, true).catch(() => undefined);
+      if (!fresh || fresh.chain.segments.at(-1)!.index === seg.index)
+        await this.reconfigureFrom(logId, seg, `sequencer ${seg.sequencer.id} unavailable: ${String(e)}`).catch(
+          () => {},
+        );
+      b.unreachableSince = undefined;
+      b.unavailableRounds = 0;
+      return;
+    }
+    await pause(this.o.timers, 20 + Math.floor(this.o.random() * 30));
   }
 
   /**

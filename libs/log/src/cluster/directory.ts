@@ -129,7 +129,7 @@ export class ClusterDirectory {
   });
 
   readonly sequencers: SequencerDirectory = (ref: SequencerRef) => ({
-    append: async (l, p) => (await this.sequencer(ref.id)).append(l, p),
+    append: async (l, p, c) => (await this.sequencer(ref.id)).append(l, p, c),
     tail: async (l) => (await this.sequencer(ref.id)).tail(l),
     readStream: (l, from, sink) => laterStream(this.sequencer(ref.id), l, from, sink),
   });

@@ -3,18 +3,27 @@ import { sequencer as pb } from '@stead/proto';
 import type { SequencerApi, TailSink, TailStream } from '../bifrost/bifrost.ts';
 import type { ReleaseEnd, ReleaseSubscription } from '../replicated/release-window.ts';
 import type { SequencerHost } from '../replicated/sequencer-host.ts';
-import { LogletSealedError, LogOverloadedError, LogUnavailableError } from '../replicated/types.ts';
+import {
+  type AppendCall,
+  LogletSealedError,
+  LogOutOfOrderError,
+  LogOverloadedError,
+  LogUnavailableError,
+} from '../replicated/types.ts';
 import { CHANNEL_OPTIONS, CLIENT_OPTIONS, listenGrpc, type ServingGrpc } from './grpc-common.ts';
 
 function toStatus(e: unknown): Partial<grpc.StatusObject> {
   if (e instanceof LogletSealedError) return { code: grpc.status.FAILED_PRECONDITION, details: `sealed: ${e.message}` };
+  // The message starts with "out of order" (SequencerCore.append), which fromStatus recognises.
+  if (e instanceof LogOutOfOrderError) return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
   if (e instanceof LogUnavailableError) return { code: grpc.status.UNAVAILABLE, details: e.message };
   if (e instanceof LogOverloadedError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: e.message };
   return { code: grpc.status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}` };
 }
 
 function fromStatus(e: grpc.ServiceError): Error {
-  if (e.code === grpc.status.FAILED_PRECONDITION) return new LogletSealedError(e.details);
+  if (e.code === grpc.status.FAILED_PRECONDITION)
+    return e.details.startsWith('out of order') ? new LogOutOfOrderError(e.details) : new LogletSealedError(e.details);
   if (e.code === grpc.status.INVALID_ARGUMENT) return new Error(`sequencer refused the request: ${e.details}`);
   if (e.code === grpc.status.RESOURCE_EXHAUSTED) return new LogOverloadedError(`sequencer: ${e.details}`);
   return new LogUnavailableError(`sequencer: ${e.details || e.message}`);
@@ -114,12 +123,22 @@ export async function serveSequencer(
   const impl: pb.SequencerServiceServer = {
     readStream: (call) => serveReadStream(host, call, streams),
     append(call, cb) {
-      const { logletId, payloads } = call.request;
+      const { logletId, payloads, producerId, callSeq, firstUnackedSeq } = call.request;
       if (!logletId || payloads.length === 0) {
         cb({ code: grpc.status.INVALID_ARGUMENT, details: 'append needs a loglet id and at least one record' });
         return;
       }
-      host.append(logletId, payloads).then(
+      if (producerId && (firstUnackedSeq === 0n || firstUnackedSeq > callSeq)) {
+        cb({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: 'a numbered append needs 0 < first_unacked_seq <= call_seq',
+        });
+        return;
+      }
+      const numbered = producerId
+        ? { producer: producerId, seq: Number(callSeq), firstUnacked: Number(firstUnackedSeq) }
+        : undefined;
+      host.append(logletId, payloads, numbered).then(
         (firstOffset) => cb(null, { firstOffset }),
         (e: unknown) => cb(toStatus(e)),
       );
@@ -156,10 +175,16 @@ export class GrpcSequencerClient implements SequencerApi {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 
-  append(logletId: string, payloads: Uint8Array[]): Promise<bigint> {
+  append(logletId: string, payloads: Uint8Array[], call?: AppendCall): Promise<bigint> {
     return new Promise((resolve, reject) =>
       this.client.append(
-        { logletId, payloads: payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)) },
+        {
+          logletId,
+          payloads: payloads.map(asBuffer),
+          producerId: call?.producer ?? '',
+          callSeq: BigInt(call?.seq ?? 0),
+          firstUnackedSeq: BigInt(call?.firstUnacked ?? 0),
+        },
         new grpc.Metadata(),
         { deadline: Date.now() + this.timeoutMs },
         (err, res) => (err ? reject(fromStatus(err)) : resolve(res.firstOffset)),

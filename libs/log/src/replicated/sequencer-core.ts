@@ -8,8 +8,10 @@ import {
 } from './release-window.ts';
 import { withTimeout } from './sealer.ts';
 import {
+  type AppendCall,
   type LogletParams,
   LogletSealedError,
+  LogOutOfOrderError,
   LogOverloadedError,
   type LogServerDirectory,
   LogUnavailableError,
@@ -35,6 +37,32 @@ export interface SequencerOptions {
   startOffset?: bigint;
   /** The window of recently released records pushed to readers (ReadStream): bytes kept, bytes per message. */
   window?: ReleaseWindowOptions;
+  /**
+   * Producers whose call numbering is remembered (default 10,000; the least recently seen is forgotten first),
+   * and how long an idle one is kept (default 10 min). A forgotten producer is a new one to this loglet: see
+   * ProducerState for why that keeps its order.
+   */
+  maxProducers?: number;
+  producerIdleMs?: number;
+  /** Answers of the most recent calls kept per producer for duplicates (default 64; a client's calls in flight per log must stay below it). */
+  maxRememberedCalls?: number;
+}
+
+/**
+ * What a loglet's sequencer remembers of one producer that numbers its calls (AppendCall). Invariant: every
+ * call number below `expected` was sequenced here, or the producer gave up waiting for it (it said so by sending
+ * a call with a higher `firstUnacked`); a call numbered `expected` is the only one that may be sequenced next.
+ *
+ * A producer this loglet does not know (a new segment, or one forgotten as idle or over the cap) starts at the
+ * `firstUnacked` of its first call: only the lowest call it still waits for is accepted, so a later call cannot
+ * land first. A retry of a call sequenced before the producer was forgotten lands a second time; such a copy
+ * comes after the original and is dropped by the (producer, sequence number) rule of readers.
+ */
+interface ProducerState {
+  expected: number;
+  /** Answers of the last calls sequenced (number → first offset), in number order, none below `firstUnacked`. */
+  recent: Map<number, Promise<bigint>>;
+  lastSeenMs: number;
 }
 
 interface Appender {
@@ -90,7 +118,12 @@ export class SequencerCore {
   private readonly tailWaiters = new Set<Waiter<bigint> & { above: bigint }>();
   /** Recently released records, for readers following the loglet; its end is always `released`. */
   private readonly window: ReleaseWindow;
-  readonly stats = { appends: 0, records: 0, waves: 0, spills: 0 };
+  /** Least recently seen first (an entry is moved to the end on every call). */
+  private readonly producers = new Map<string, ProducerState>();
+  private readonly maxProducers: number;
+  private readonly producerIdleMs: number;
+  private readonly maxRememberedCalls: number;
+  readonly stats = { appends: 0, records: 0, waves: 0, spills: 0, duplicateCalls: 0, outOfOrderCalls: 0 };
 
   constructor(params: LogletParams, directory: LogServerDirectory, opts: SequencerOptions) {
     this.params = params;
@@ -109,6 +142,9 @@ export class SequencerCore {
     this.released = this.nextOffset;
     this.window = new ReleaseWindow(this.released, opts.window);
     this.rotation = Math.floor(this.random() * params.nodeset.length);
+    this.maxProducers = opts.maxProducers ?? 10_000;
+    this.producerIdleMs = opts.producerIdleMs ?? 600_000;
+    this.maxRememberedCalls = opts.maxRememberedCalls ?? 64;
   }
 
   /** Released (acknowledged) tail: every offset below it has a write quorum. */
@@ -120,23 +156,99 @@ export class SequencerCore {
     return this.sealedAt !== undefined;
   }
 
-  /** Appends records; resolves with the offset of the first once all of them are acknowledged. */
-  append(payloads: Uint8Array[]): Promise<bigint> {
+  /**
+   * Appends records; resolves with the offset of the first once all of them are acknowledged. With `call`, the
+   * call is one of a producer's numbered calls: it is sequenced only if it is the next one expected from that
+   * producer; a call already sequenced is answered with its first offset and appends nothing (a retry); a call
+   * whose predecessor has not arrived is refused with LogOutOfOrderError.
+   *
+   * Refused rather than held until the predecessor arrives: a hold needs a timer and a bound per producer, and
+   * the predecessor may never come (its request was lost, or the producer gave up on it); the producer's
+   * recovery (wait for what is in flight, send every unacknowledged call again in order) is needed anyway for
+   * lost calls, and on one gRPC connection calls arrive in the order they were sent, so refusals are rare.
+   */
+  append(payloads: Uint8Array[], call?: AppendCall): Promise<bigint> {
     if (this.closed) return Promise.reject(this.closed);
     if (this.sealedAt !== undefined)
       return Promise.reject(new LogletSealedError(`loglet ${this.params.logletId} is sealed`));
     if (payloads.length === 0) return Promise.reject(new Error('append needs at least one record'));
+    if (!call) return this.enqueue(payloads);
+    const p = this.producer(call);
+    if (call.seq < p.expected) {
+      const answered = p.recent.get(call.seq);
+      if (answered) {
+        this.stats.duplicateCalls++;
+        return answered;
+      }
+      return Promise.reject(
+        new LogOutOfOrderError(
+          `out of order: call ${call.seq} of producer ${call.producer} is below ${p.expected} and no longer remembered by loglet ${this.params.logletId}`,
+        ),
+      );
+    }
+    if (call.seq > p.expected) {
+      this.stats.outOfOrderCalls++;
+      return Promise.reject(
+        new LogOutOfOrderError(
+          `out of order: call ${call.seq} of producer ${call.producer} arrived before call ${p.expected} at loglet ${this.params.logletId}`,
+        ),
+      );
+    }
+    const overloaded = this.overloaded(payloads);
+    if (overloaded) return Promise.reject(overloaded); // nothing accepted: still the expected call
+    const answer = this.enqueue(payloads);
+    p.expected = call.seq + 1;
+    p.recent.set(call.seq, answer);
+    answer.catch(() => {}); // a duplicate may ask for it later; the caller handles the rejection
+    for (const seq of p.recent.keys()) {
+      if (p.recent.size <= this.maxRememberedCalls) break;
+      p.recent.delete(seq);
+    }
+    return answer;
+  }
+
+  /** The state of `call`'s producer, created or brought up to its `firstUnacked`; forgets idle producers. */
+  private producer(call: AppendCall): ProducerState {
+    const now = this.timers.now();
+    for (const [id, q] of this.producers) {
+      if (q.lastSeenMs + this.producerIdleMs > now) break;
+      this.producers.delete(id);
+    }
+    let p = this.producers.get(call.producer);
+    if (p) this.producers.delete(call.producer);
+    else p = { expected: call.firstUnacked, recent: new Map(), lastSeenMs: now };
+    p.lastSeenMs = now;
+    this.producers.set(call.producer, p);
+    for (const id of this.producers.keys()) {
+      if (this.producers.size <= this.maxProducers) break;
+      this.producers.delete(id);
+    }
+    // The producer has its answers below firstUnacked (or gave up on them): they will not be asked for again.
+    if (call.firstUnacked > p.expected) p.expected = call.firstUnacked;
+    for (const seq of p.recent.keys()) {
+      if (seq >= call.firstUnacked) break;
+      p.recent.delete(seq);
+    }
+    return p;
+  }
+
+  /** The refusal of `payloads` when the queue is full. */
+  private overloaded(payloads: Uint8Array[]): LogOverloadedError | undefined {
     const bytes = payloads.reduce((n, p) => n + p.length, 0);
     if (
       this.queue.length > 0 &&
       (this.queuedRecords + payloads.length > this.maxQueuedRecords || this.queuedBytes + bytes > this.maxQueuedBytes)
-    ) {
-      return Promise.reject(
-        new LogOverloadedError(
-          `sequencer of loglet ${this.params.logletId} has ${this.queuedRecords} records (${this.queuedBytes} bytes) waiting; retry later`,
-        ),
+    )
+      return new LogOverloadedError(
+        `sequencer of loglet ${this.params.logletId} has ${this.queuedRecords} records (${this.queuedBytes} bytes) waiting; retry later`,
       );
-    }
+    return undefined;
+  }
+
+  private enqueue(payloads: Uint8Array[]): Promise<bigint> {
+    const overloaded = this.overloaded(payloads);
+    if (overloaded) return Promise.reject(overloaded);
+    const bytes = payloads.reduce((n, p) => n + p.length, 0);
     this.queuedRecords += payloads.length;
     this.queuedBytes += bytes;
     return new Promise((resolve, reject) => {

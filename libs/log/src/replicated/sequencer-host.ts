@@ -3,7 +3,7 @@ import { chainKey, decodeChain, paramsOf } from '../bifrost/chain.ts';
 import type { Random, Timers } from './quorum.ts';
 import type { ReleaseSink, ReleaseSubscription } from './release-window.ts';
 import { SequencerCore, type SequencerOptions } from './sequencer-core.ts';
-import { LogletSealedError, type LogServerDirectory, LogUnavailableError } from './types.ts';
+import { type AppendCall, LogletSealedError, type LogServerDirectory, LogUnavailableError } from './types.ts';
 
 export interface SequencerHostOptions {
   /** This sequencer's node id (as named in segments). */
@@ -87,8 +87,8 @@ export class SequencerHost implements SequencerApi {
     });
   }
 
-  async append(logletId: string, payloads: Uint8Array[]): Promise<bigint> {
-    return (await this.core(logletId)).append(payloads);
+  async append(logletId: string, payloads: Uint8Array[], call?: AppendCall): Promise<bigint> {
+    return (await this.core(logletId)).append(payloads, call);
   }
 
   async tail(logletId: string): Promise<bigint> {

@@ -144,3 +144,23 @@ export class LogUnavailableError extends Error {
 export class LogOverloadedError extends Error {
   override name = 'LogOverloadedError';
 }
+
+/**
+ * A numbered call (see AppendCall) that arrived before its predecessor: nothing of it was appended. Retryable:
+ * the producer waits for its calls in flight to settle and sends every unacknowledged call again, in order.
+ */
+export class LogOutOfOrderError extends Error {
+  override name = 'LogOutOfOrderError';
+}
+
+/**
+ * The numbering of one sequencer call of a producer (a Bifrost client instance), which lets a producer keep
+ * several calls in flight per log while they still land in the order it made them. `seq` counts the producer's
+ * calls to one log (1, 2, 3…; a retry keeps its number); `firstUnacked` is the lowest number the producer has
+ * not yet seen answered (or given up on) when it sent this call: nothing below it will be waited for again.
+ */
+export interface AppendCall {
+  producer: string;
+  seq: number;
+  firstUnacked: number;
+}

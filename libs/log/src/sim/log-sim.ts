@@ -25,6 +25,11 @@ export interface SimOptions {
   clients?: number;
   /** Sequencer calls in flight per log of each appending client (Bifrost's default when absent). */
   maxInflightAppends?: number;
+  /**
+   * Whether sequencers see the clients' call numbering (default true). Without it they sequence calls as they
+   * arrive, as before numbering: pipelined calls can then land out of order (the checks show it).
+   */
+  numbering?: boolean;
   /** Print a trace of faults and reconfigurations. */
   trace?: (line: string) => void;
 }
@@ -251,7 +256,8 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
   const seqDirectory =
     (from: string) =>
     (ref: SequencerRef): SequencerApi => ({
-      append: (l, p) => call(net, from, ref.id, () => hosts.get(ref.id)!.append(l, p)),
+      append: (l, p, c) =>
+        call(net, from, ref.id, () => hosts.get(ref.id)!.append(l, p, opts.numbering === false ? undefined : c)),
       tail: (l) => call(net, from, ref.id, () => hosts.get(ref.id)!.tail(l)),
     });
   const place = (failed?: SequencerRef): Placement => {
@@ -265,7 +271,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
     }
     return { sequencer: { id: h.id, instance: h.instance }, nodeset, replication };
   };
-  const bifrost = (name: string, failoverAfterMs = 150) =>
+  const bifrost = (name: string, failoverAfterMs = 150, maxInflightAppends = opts.maxInflightAppends) =>
     new Bifrost({
       metadata: metaVia(name),
       logServers: lsDirectory(name),
@@ -274,7 +280,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
       timers: timers,
       random,
       failoverAfterMs,
-      ...(opts.maxInflightAppends === undefined ? {} : { maxInflightAppends: opts.maxInflightAppends }),
+      ...(maxInflightAppends === undefined ? {} : { maxInflightAppends }),
       callTimeoutMs: 100,
       appendTimeoutMs: 10_000,
       onReconfigured: (c, tail, why) =>
@@ -300,12 +306,13 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
   const nClients = opts.clients ?? 3;
   const clients: Bifrost[] = [];
   for (let c = 0; c < nClients; c++) {
-    const client = bifrost(`c${c}`);
+    // Calls in flight per log: the option, or from the seed (1..8) so that both queueing and pipelining happen.
+    const client = bifrost(`c${c}`, 150, opts.maxInflightAppends ?? rng.int(1, 8));
     clients.push(client);
     running++;
     void (async () => {
       // A producer that pipelines: up to `depth` appends outstanding, issued in sequence-number order.
-      const depth = rng.int(1, 4);
+      const depth = rng.int(1, 8);
       const outstanding: Promise<void>[] = [];
       let n = 0;
       while (clock.now() < durationMs) {

@@ -50,6 +50,20 @@ export namespace ReadStreamEnd {
 export interface AppendRequest {
   logletId: string;
   payloads: Buffer[];
+  /**
+   * Call numbering, so that a producer may keep several calls in flight per log and still have them land in
+   * the order it made them. Empty producer_id: an unnumbered call, sequenced as it arrives.
+   * producer_id names the producer (a log client instance, random per process start); call_seq numbers its
+   * calls to one log (1, 2, 3...; a retried call keeps its number); first_unacked_seq is the lowest number it
+   * had not seen answered (or had given up on) when it sent this call (<= call_seq).
+   * The sequencer of a loglet sequences only the producer's next call: a call it already sequenced is answered
+   * with its original first_offset without appending again; a call whose predecessor it has not sequenced is
+   * refused (FAILED_PRECONDITION "out of order"). A producer it does not know (new segment, or forgotten after
+   * being idle) starts at first_unacked_seq.
+   */
+  producerId: string;
+  callSeq: bigint;
+  firstUnackedSeq: bigint;
 }
 
 export interface AppendResponse {
@@ -82,7 +96,7 @@ export interface ReadStreamResponse {
 }
 
 function createBaseAppendRequest(): AppendRequest {
-  return { logletId: "", payloads: [] };
+  return { logletId: "", payloads: [], producerId: "", callSeq: 0n, firstUnackedSeq: 0n };
 }
 
 export const AppendRequest: MessageFns<AppendRequest> = {
@@ -92,6 +106,21 @@ export const AppendRequest: MessageFns<AppendRequest> = {
     }
     for (const v of message.payloads) {
       writer.uint32(18).bytes(v!);
+    }
+    if (message.producerId !== "") {
+      writer.uint32(26).string(message.producerId);
+    }
+    if (message.callSeq !== 0n) {
+      if (BigInt.asUintN(64, message.callSeq) !== message.callSeq) {
+        throw new globalThis.Error("value provided for field message.callSeq of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.callSeq);
+    }
+    if (message.firstUnackedSeq !== 0n) {
+      if (BigInt.asUintN(64, message.firstUnackedSeq) !== message.firstUnackedSeq) {
+        throw new globalThis.Error("value provided for field message.firstUnackedSeq of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.firstUnackedSeq);
     }
     return writer;
   },
@@ -125,6 +154,30 @@ export const AppendRequest: MessageFns<AppendRequest> = {
             message.payloads.push(Buffer.from(reader.bytes()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.producerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.callSeq = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.firstUnackedSeq = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -144,6 +197,11 @@ export const AppendRequest: MessageFns<AppendRequest> = {
     const message = createBaseAppendRequest();
     message.logletId = object.logletId ?? "";
     message.payloads = object.payloads?.map((e) => e) || [];
+    message.producerId = object.producerId ?? "";
+    message.callSeq = (object.callSeq !== undefined && object.callSeq !== null) ? BigInt(object.callSeq) : 0n;
+    message.firstUnackedSeq = (object.firstUnackedSeq !== undefined && object.firstUnackedSeq !== null)
+      ? BigInt(object.firstUnackedSeq)
+      : 0n;
     return message;
   },
 };
@@ -512,7 +570,10 @@ export const ReadStreamResponse: MessageFns<ReadStreamResponse> = {
  * whose segment names its node id and process instance; it adopts them on the first request.
  * Errors are gRPC status codes:
  *   FAILED_PRECONDITION  the loglet is sealed (details start with "sealed"): read the chain again and append to
- *                        the newest segment
+ *                        the newest segment.
+ *                        Or (details start with "out of order") a numbered Append whose predecessor has not been
+ *                        sequenced here: nothing was appended; wait for the calls in flight to settle and send
+ *                        every unacknowledged call again, in order, with the same numbers
  *   UNAVAILABLE          this process does not own the loglet (any more), is shutting down, or cannot reach
  *                        enough log servers; retry, and reconfigure the log when it persists
  *   INVALID_ARGUMENT     empty append, malformed loglet id
