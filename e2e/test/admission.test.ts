@@ -11,7 +11,7 @@ const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
 /** The value of a metric of the server (labels ignored), or undefined when absent. */
-async function metric(server: SteadServer, name: string): Promise<number | undefined> {
+async function metric(server: SteadUnderTest, name: string): Promise<number | undefined> {
   const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : undefined;
@@ -39,7 +39,7 @@ describe('admission and invoker concurrency', () => {
   });
   afterAll(() => cleanup.run());
 
-  const post = (server: SteadServer, path: string, body: unknown) =>
+  const post = (server: SteadUnderTest, path: string, body: unknown) =>
     fetch(`${server.ingressUrl}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -48,7 +48,7 @@ describe('admission and invoker concurrency', () => {
     });
 
   it('runs at most 2 of 10 blocking invocations at once, queues the rest, and completes them all', async () => {
-    const server = await SteadServer.start(cleanup, ['--max-concurrent-invocations', '2']);
+    const server = await startStead(cleanup, ['--max-concurrent-invocations', '2']);
     await server.register(svc.uri);
     const file = join(dir, 'gate');
     const release = join(dir, 'release');
@@ -97,7 +97,7 @@ describe('admission and invoker concurrency', () => {
   });
 
   it('refuses sends to an overloaded partition with 503 + Retry-After, runs every accepted one and no refused one', async () => {
-    const server = await SteadServer.start(cleanup, ['--max-partition-backlog', '1']);
+    const server = await startStead(cleanup, ['--max-partition-backlog', '1']);
     await server.register(svc.uri);
     const accepted: { tag: string; id: string }[] = [];
     let refused = 0;

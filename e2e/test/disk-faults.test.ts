@@ -33,7 +33,7 @@ describe('disk faults', () => {
   });
   afterAll(() => cleanup.run());
 
-  async function submit(server: SteadServer, s: Submission): Promise<{ id: string; status: string } | undefined> {
+  async function submit(server: SteadUnderTest, s: Submission): Promise<{ id: string; status: string } | undefined> {
     try {
       const res = await fetch(`${server.ingressUrl}${s.path}`, {
         method: 'POST',
@@ -50,7 +50,7 @@ describe('disk faults', () => {
     }
   }
 
-  async function attach(server: SteadServer, id: string): Promise<unknown> {
+  async function attach(server: SteadUnderTest, id: string): Promise<unknown> {
     const res = await fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`, {
       signal: AbortSignal.timeout(20_000),
     });
@@ -79,7 +79,7 @@ describe('disk faults', () => {
   ): Promise<void> {
     const t0 = Date.now();
     const t = (what: string) => process.stdout.write(`${name} ${Date.now() - t0}ms ${what}\n`);
-    const server = await SteadServer.start(cleanup, ['--partitions', '4'], { dataDir: opts.dataDir, env: opts.env });
+    const server = await startStead(cleanup, ['--partitions', '4'], { dataDir: opts.dataDir, env: opts.env });
     await server.register(svc.uri);
     let n = 0;
     const next = (): Submission => {

@@ -530,7 +530,7 @@ interface Outcome {
 
 describe('invoker fuzz: generated frames against a real stead-server', () => {
   const cleanup = new Cleanup();
-  let server: SteadServer;
+  let server: SteadUnderTest;
   let endpoint: FuzzEndpoint;
   const scenarios = fc.sample(scenario, { seed: SEED, numRuns: INVOCATIONS });
 
@@ -539,7 +539,7 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
     const uri = await endpoint.listen();
     cleanup.add(() => endpoint.close());
     process.env.STEAD_LOG_LEVEL ??= 'error';
-    server = await SteadServer.start(cleanup, [
+    server = await startStead(cleanup, [
       '--retry-max-attempts',
       String(MAX_ATTEMPTS),
       // Killed rather than paused at max attempts, so that every invocation ends by itself.
@@ -661,7 +661,7 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
     await watcher;
     expect(stuck).toEqual([]);
     expect(health.failures).toEqual([]);
-    expect(server.proc?.running).toBe(true);
+    expect(server.running()).toBe(true);
     expect(outcomes.filter((o) => o === undefined)).toEqual([]);
 
     const byCode = new Map<string, number>();
@@ -701,6 +701,6 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toBe('ok');
-    expect(await httpOk(`${server.metricsUrl}/health`)).toBe(true);
+    expect(await server.healthy()).toBe(true);
   }, 60_000);
 });

@@ -4,20 +4,20 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
+import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
 describe('the Restate programming model on stead-server', () => {
   const cleanup = new Cleanup();
-  let server: SteadServer;
+  let server: SteadUnderTest;
   let svc: ServiceProcess;
   let dir: string;
 
   beforeAll(async () => {
     dir = cleanup.tempDir('stead-model-');
-    server = await SteadServer.start(cleanup);
+    server = await startStead(cleanup);
     svc = await ServiceProcess.start(cleanup, SERVICES);
     await server.register(svc.uri);
   });
@@ -306,7 +306,7 @@ describe('the Restate programming model on stead-server', () => {
 
   describe('bad input', () => {
     it('answers a promise completed twice, an oversized state value and malformed ids with clear 4xx', async () => {
-      const small = await SteadServer.start(cleanup, ['--max-state-value-size', '1KiB']);
+      const small = await startStead(cleanup, ['--max-state-value-size', '1KiB']);
       await small.register(svc.uri);
       const big = await fetch(`${small.ingressUrl}/Counter/big/setBig`, {
         method: 'POST',

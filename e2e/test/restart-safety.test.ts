@@ -9,7 +9,7 @@ const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 /** Debian's libfaketime (installed by .ci/run). */
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
-async function post(server: SteadServer, path: string, body: unknown): Promise<Response> {
+async function post(server: SteadUnderTest, path: string, body: unknown): Promise<Response> {
   return fetch(`${server.ingressUrl}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -18,14 +18,14 @@ async function post(server: SteadServer, path: string, body: unknown): Promise<R
   });
 }
 
-async function addToCounter(server: SteadServer, key: string, n: number): Promise<number> {
+async function addToCounter(server: SteadUnderTest, key: string, n: number): Promise<number> {
   const res = await post(server, `/Counter/${key}/add`, n);
   expect(res.status).toBe(200);
   return (await res.json()) as number;
 }
 
 /** Year-month-day of the `time` field of the process's last JSON log line. */
-function loggedDay(server: SteadServer): string {
+function loggedDay(server: SteadUnderTest): string {
   const lines = server.proc!.lines.filter((l) => l.startsWith('{'));
   return (JSON.parse(lines.at(-1)!) as { time: string }).time.slice(0, 10);
 }
@@ -41,7 +41,7 @@ describe('restart safety', () => {
 
   it('serves after a restart with the wall clock moved back a day', async () => {
     expect(existsSync(LIBFAKETIME)).toBe(true); // apt-get install faketime
-    const server = await SteadServer.start(cleanup);
+    const server = await startStead(cleanup);
     await server.register(svc.uri);
     expect(await addToCounter(server, 'clock', 1)).toBe(1);
     const today = loggedDay(server);
@@ -65,7 +65,7 @@ describe('restart safety', () => {
   });
 
   it('refuses to start with another partition count than the data dir was created with', async () => {
-    const server = await SteadServer.start(cleanup, ['--partitions', '4']);
+    const server = await startStead(cleanup, ['--partitions', '4']);
     await server.register(svc.uri);
     expect(await addToCounter(server, 'count', 5)).toBe(5);
     await server.stop();

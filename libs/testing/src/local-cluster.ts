@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { freePort, httpOk, NODE, REPO, waitFor } from './process.ts';
+import { freePort, GiveUp, httpOk, NODE, REPO, steadEnv, waitFor } from './process.ts';
 
 export type ClusterRole = 'metadata-store' | 'log-server' | 'sequencer' | 'worker' | 'admin' | 'ingress';
 
@@ -108,6 +108,8 @@ export class LocalCluster {
   /** Where the processes of this namespace listen: 127.0.0.1, or the veth address when some are isolated. */
   host = LOOPBACK;
   private readonly isolations = new Map<string, Isolation>();
+  /** Environments of processes that run with another than the cluster's (see `restart`). */
+  private readonly envs = new Map<string, NodeJS.ProcessEnv>();
 
   private constructor(opts: LocalClusterOptions) {
     this.opts = opts;
@@ -284,12 +286,18 @@ export class LocalCluster {
     for (const s of specs) started.push(await this.spawn(s));
     const timeoutMs = this.opts.readyTimeoutMs ?? 60_000;
     for (const p of started) {
-      await waitFor(() => this.alive(p.name) && httpOk(`http://${p.host}:${p.metricsPort}/ready`), {
+      await waitFor(() => this.ready(p), {
         timeoutMs,
         what: `${p.name} (${p.role}) ready\n${this.output(p.name)}`,
       });
       this.progress(`  ${p.name.padEnd(9)} ${p.role.padEnd(15)} pid ${p.pid}  ${this.where(p)}`);
     }
+  }
+
+  /** Whether `p` answers ready; throws (ending the wait) once it has exited. */
+  private async ready(p: ClusterProcess): Promise<boolean> {
+    if (!this.alive(p.name)) throw new GiveUp(`${p.name} (${p.role}) exited during start\n${this.output(p.name)}`);
+    return httpOk(`http://${p.host}:${p.metricsPort}/ready`);
   }
 
   private where(p: ClusterProcess): string {
@@ -351,7 +359,7 @@ export class LocalCluster {
       const [cmd, ...args] = p.netns ? ['ip', 'netns', 'exec', p.netns, ...command] : command;
       const child = spawn(cmd, args, {
         cwd: REPO,
-        env: this.opts.env ?? process.env,
+        env: steadEnv(this.envs.get(p.name) ?? this.opts.env ?? process.env),
         stdio: ['ignore', fd, fd],
         detached: this.opts.detached === true,
       });
@@ -390,13 +398,22 @@ export class LocalCluster {
     await waitFor(() => !this.alive(name), { timeoutMs: 10_000, what: `${name} gone after SIGKILL` });
   }
 
-  /** Starts a stopped process again with the same flags and waits until it is ready. */
-  async restart(name: string): Promise<void> {
+  /** Stops a process with SIGTERM (SIGKILL after `graceMs`) and waits until it is gone. */
+  async stop(name: string, graceMs = 10_000): Promise<void> {
+    await stopProcesses([this.process(name)], graceMs, (n) => this.alive(n));
+  }
+
+  /**
+   * Starts a stopped process again with the same flags and waits until it is ready. `env` replaces the
+   * cluster's environment for this and later starts of it (e.g. LD_PRELOAD of libfaketime); `undefined` keeps it.
+   */
+  async restart(name: string, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<void> {
     const p = this.process(name);
     if (this.alive(name)) throw new Error(`${name} still runs`);
+    if (opts.env) this.envs.set(name, opts.env);
     this.launch(p);
     this.save();
-    await waitFor(() => this.alive(name) && httpOk(`http://${p.host}:${p.metricsPort}/ready`), {
+    await waitFor(() => this.ready(p), {
       timeoutMs: this.opts.readyTimeoutMs ?? 60_000,
       what: `${name} ready again\n${this.output(name)}`,
     });
