@@ -406,11 +406,16 @@ export class LocalCluster {
   /**
    * Starts a stopped process again with the same flags and waits until it is ready. `env` replaces the
    * cluster's environment for this and later starts of it (e.g. LD_PRELOAD of libfaketime); `undefined` keeps it.
+   * `flags` (`--name=value`) replace the process's flags of the same names, for this and later starts.
    */
-  async restart(name: string, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+  async restart(name: string, opts: { env?: NodeJS.ProcessEnv; flags?: string[] } = {}): Promise<void> {
     const p = this.process(name);
     if (this.alive(name)) throw new Error(`${name} still runs`);
     if (opts.env) this.envs.set(name, opts.env);
+    for (const flag of opts.flags ?? []) {
+      const prefix = `${flag.split('=')[0]}=`;
+      p.args = [...p.args.filter((a) => !a.startsWith(prefix)), flag];
+    }
     this.launch(p);
     this.save();
     await waitFor(() => this.ready(p), {
