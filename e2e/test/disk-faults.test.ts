@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildFsyncShim, Cleanup, ServiceProcess, SteadServer, Tmpfs, waitFor } from '@stead/testing';
+import { buildFsyncShim, Cleanup, ServiceProcess, SteadServer, Tmpfs, TOPOLOGY, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
@@ -22,7 +22,12 @@ interface Submission {
   id?: string;
 }
 
-describe('disk faults', () => {
+// GAP: single topology only for now. In a cluster the disks that fill up or fail are a worker's (partition stores)
+// and a log server's (the log): the scenarios need LocalCluster to place one process's data dir on a tmpfs and to
+// preload the fsync shim into one process, and the check to wait for that process (not the server) to exit.
+const describeHere = TOPOLOGY === 'single' ? describe : describe.skip;
+
+describeHere('disk faults', () => {
   const cleanup = new Cleanup();
   let svc: ServiceProcess;
   let effects: string;
@@ -33,7 +38,7 @@ describe('disk faults', () => {
   });
   afterAll(() => cleanup.run());
 
-  async function submit(server: SteadUnderTest, s: Submission): Promise<{ id: string; status: string } | undefined> {
+  async function submit(server: SteadServer, s: Submission): Promise<{ id: string; status: string } | undefined> {
     try {
       const res = await fetch(`${server.ingressUrl}${s.path}`, {
         method: 'POST',
@@ -50,7 +55,7 @@ describe('disk faults', () => {
     }
   }
 
-  async function attach(server: SteadUnderTest, id: string): Promise<unknown> {
+  async function attach(server: SteadServer, id: string): Promise<unknown> {
     const res = await fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`, {
       signal: AbortSignal.timeout(20_000),
     });
@@ -79,7 +84,7 @@ describe('disk faults', () => {
   ): Promise<void> {
     const t0 = Date.now();
     const t = (what: string) => process.stdout.write(`${name} ${Date.now() - t0}ms ${what}\n`);
-    const server = await startStead(cleanup, ['--partitions', '4'], { dataDir: opts.dataDir, env: opts.env });
+    const server = await SteadServer.start(cleanup, ['--partitions', '4'], { dataDir: opts.dataDir, env: opts.env });
     await server.register(svc.uri);
     let n = 0;
     const next = (): Submission => {
