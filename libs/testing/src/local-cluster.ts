@@ -40,6 +40,10 @@ export interface LocalClusterOptions {
    * veth address of this side (10.213.1.1) instead of 127.0.0.1. Needs root (`ip`, `nft`).
    */
   isolate?: string[];
+  /** Data dirs of processes (by name) that keep their data elsewhere than under `dir` (e.g. on a small tmpfs). */
+  dataDirs?: Record<string, string>;
+  /** Environments of processes (by name) that run with another than `env` (e.g. LD_PRELOAD of a shim). */
+  envs?: Record<string, NodeJS.ProcessEnv>;
 }
 
 /** One process of the cluster, as written to `cluster.json`. */
@@ -114,6 +118,7 @@ export class LocalCluster {
   private constructor(opts: LocalClusterOptions) {
     this.opts = opts;
     this.dir = resolve(opts.dir);
+    for (const [name, env] of Object.entries(opts.envs ?? {})) this.envs.set(name, env);
   }
 
   static async up(opts: LocalClusterOptions): Promise<LocalCluster> {
@@ -329,7 +334,7 @@ export class LocalCluster {
       ...(s.role === 'ingress' ? [`--ingress-port=${s.httpPort}`] : []),
       ...(s.role === 'admin' || s.role === 'ingress' || s.role === 'sequencer'
         ? []
-        : [`--data-dir=${join(this.dir, 'data', s.name)}`]),
+        : [`--data-dir=${this.opts.dataDirs?.[s.name] ?? join(this.dir, 'data', s.name)}`]),
       ...s.args,
       ...(this.opts.extraArgs?.[s.role] ?? []),
     ];
@@ -384,6 +389,13 @@ export class LocalCluster {
     const child = this.children.get(name);
     if (child) return child.exitCode === null && child.signalCode === null;
     return clusterProcessAlive(p);
+  }
+
+  /** How a child process of this cluster ended: its exit code, or undefined while it runs (or is not a child). */
+  exitCode(name: string): number | null | undefined {
+    const child = this.children.get(name);
+    if (!child || (child.exitCode === null && child.signalCode === null)) return undefined;
+    return child.exitCode;
   }
 
   /** Sends `signal` to a process of this cluster (by its pid). */

@@ -114,13 +114,15 @@ export async function startStead(
   opts: {
     topology?: Topology;
     env?: NodeJS.ProcessEnv;
+    /** The one-process server's data dir (e.g. on a small tmpfs); `cluster.dataDirs` places a cluster's. */
+    dataDir?: string;
     /** More settings of the cluster (process counts, isolated processes), when the topology is one. */
     cluster?: Partial<Omit<LocalClusterOptions, 'dir' | 'extraArgs' | 'env'>>;
   } = {},
 ): Promise<SteadUnderTest> {
   const topology = opts.topology ?? TOPOLOGY;
   if (topology === 'single') {
-    const s = await SteadServer.start(cleanup, args, { env: opts.env });
+    const s = await SteadServer.start(cleanup, args, { env: opts.env, dataDir: opts.dataDir });
     return {
       topology,
       ingressUrl: s.ingressUrl,
@@ -159,6 +161,8 @@ export async function startStead(
     ...opts.cluster,
     extraArgs: roles,
     env,
+    // A process's own environment adds to the cluster's.
+    envs: Object.fromEntries(Object.entries(opts.cluster?.envs ?? {}).map(([name, e]) => [name, { ...env, ...e }])),
   });
   cleanup.add(() => cluster.down());
   const workers = cluster.processes.filter((p) => p.role === 'worker');
