@@ -1,6 +1,6 @@
 /**
  * Issue 3 end to end: virtual objects, workflows, awakeables, idempotency, attach/output, cancel, kill,
- * purge, deployment pinning, and kill -9 of the server in the middle of them.
+ * purge, deployment pinning, and kill -9 of the server (in a cluster: of every worker) in the middle of them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -251,7 +251,17 @@ describe('the Restate programming model on stead-server', () => {
         body: JSON.stringify({ uri: v2.uri }),
       });
       expect(reg.status).toBe(201);
-      expect(await json(post('/Versioned/which', 0))).toBe('v2');
+      if (server.topology === 'single') expect(await json(post('/Versioned/which', 0))).toBe('v2');
+      else {
+        // GAP (cluster): a registration is not read-your-writes. The admin answers 201 once the schema is in the
+        // metadata store; each worker learns it through a watch a moment later, so a call right after the 201
+        // may still be pinned to v1 by a leader that has not seen v2 yet (observed in CI). New calls must reach
+        // v2 once the workers follow.
+        await waitFor(async () => (await json(post('/Versioned/which', 0))) === 'v2', {
+          timeoutMs: 10_000,
+          what: 'new calls to reach the newest deployment',
+        });
+      }
       expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${inflight}/attach`))).toBe('v1');
     });
 

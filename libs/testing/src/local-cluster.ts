@@ -37,7 +37,7 @@ export interface LocalClusterOptions {
   /**
    * Processes (by name, e.g. `w3`) to run in network namespaces of their own, each joined to this one by a veth
    * pair, so that a test can cut them off the network (`cut`/`heal`). The other processes then listen on the
-   * veth address of this side (10.213.1.1) instead of 127.0.0.1. Needs root (`ip`, `nft`).
+   * veth address of this side (10.N.1.1) instead of 127.0.0.1. Needs root (`ip`, `nft`).
    */
   isolate?: string[];
   /** Data dirs of processes (by name) that keep their data elsewhere than under `dir` (e.g. on a small tmpfs). */
@@ -137,18 +137,23 @@ export class LocalCluster {
     this.opts.progress?.(line);
   }
 
-  /** Creates the namespaces and veth pairs of the isolated processes (10.213.k.0/30 for the k-th). */
+  /**
+   * Creates the namespaces and veth pairs of the isolated processes (10.N.k.0/30 for the k-th). N comes from this
+   * process's pid, as the names do: two test runs on one machine (two sessions) must not route each other's
+   * packets to their own veths.
+   */
   private isolateProcesses(): void {
     const names = this.opts.isolate ?? [];
     const tag = (process.pid % 100_000).toString(36);
+    const net = 100 + (process.pid % 150);
     names.forEach((name, i) => {
       const k = i + 1;
       const iso: Isolation = {
         netns: `stead-${tag}-${name}`,
         outer: `sv${tag}a${k}`,
         inner: `sv${tag}b${k}`,
-        outerAddress: `10.213.${k}.1`,
-        innerAddress: `10.213.${k}.2`,
+        outerAddress: `10.${net}.${k}.1`,
+        innerAddress: `10.${net}.${k}.2`,
       };
       // Recorded first: down() removes what exists of it even when a step below fails.
       this.isolations.set(name, iso);
@@ -163,7 +168,7 @@ export class LocalCluster {
       inNs('ip', 'link', 'set', 'lo', 'up');
       inNs('ip', 'route', 'add', 'default', 'via', iso.outerAddress);
     });
-    if (names.length > 0) this.host = '10.213.1.1';
+    if (names.length > 0) this.host = `10.${net}.1.1`;
   }
 
   /** Cuts an isolated process off the network: every packet through its veth is dropped (nftables). */

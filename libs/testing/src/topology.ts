@@ -168,8 +168,8 @@ export async function startStead(
   const workers = cluster.processes.filter((p) => p.role === 'worker');
   const metricsUrls = workers.map((w) => `http://${w.host}:${w.metricsPort}`);
   const startWorkers = async (workerEnv?: NodeJS.ProcessEnv) => {
-    for (const w of workers)
-      if (!cluster.alive(w.name)) await cluster.restart(w.name, workerEnv ? { env: workerEnv } : {});
+    const stopped = workers.filter((w) => !cluster.alive(w.name));
+    await Promise.all(stopped.map((w) => cluster.restart(w.name, workerEnv ? { env: workerEnv } : {})));
   };
   return {
     topology,
