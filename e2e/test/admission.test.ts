@@ -1,21 +1,34 @@
 /**
- * Issue 10 end to end: no unbounded queue in the one-process engine. A real stead-server process, a real SDK
- * service process: the invoker runs at most --max-concurrent-invocations attempts (the rest wait in a FIFO),
- * and a partition whose log is behind refuses new ingress requests with 503 + Retry-After.
+ * Issue 10 end to end: no unbounded queue in the engine. A real Stead (the one-process server, or a 3-worker
+ * cluster), a real SDK service process: the invoker of each process that leads partitions runs at most
+ * --max-concurrent-invocations attempts (the rest wait in a FIFO), and a partition whose log is behind refuses new
+ * ingress requests with 503 + Retry-After.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
+import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
-/** The value of a metric of the server (labels ignored), or undefined when absent. */
-async function metric(server: SteadServer, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+/** The value of a metric at one metrics endpoint (labels ignored), or undefined when absent. */
+async function metric(metricsUrl: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : undefined;
 }
+
+/** Running and waiting invocations of the invoker of each process that runs partitions. */
+async function invokers(server: SteadUnderTest): Promise<{ running: number; waiting: number }[]> {
+  return Promise.all(
+    server.metricsUrls.map(async (url) => ({
+      running: (await metric(url, 'stead_invoker_running_invocations')) ?? 0,
+      waiting: (await metric(url, 'stead_invoker_waiting_invocations')) ?? 0,
+    })),
+  );
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** Most "start i" lines not yet followed by their "end i", over the whole file. */
 function maxConcurrent(log: string[]): number {
@@ -39,7 +52,7 @@ describe('admission and invoker concurrency', () => {
   });
   afterAll(() => cleanup.run());
 
-  const post = (server: SteadServer, path: string, body: unknown) =>
+  const post = (server: SteadUnderTest, path: string, body: unknown) =>
     fetch(`${server.ingressUrl}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -47,8 +60,8 @@ describe('admission and invoker concurrency', () => {
       signal: AbortSignal.timeout(30_000),
     });
 
-  it('runs at most 2 of 10 blocking invocations at once, queues the rest, and completes them all', async () => {
-    const server = await SteadServer.start(cleanup, ['--max-concurrent-invocations', '2']);
+  it('runs at most 2 of 10 blocking invocations at once per invoker, queues the rest, and completes them all', async () => {
+    const server = await startStead(cleanup, ['--max-concurrent-invocations', '2']);
     await server.register(svc.uri);
     const file = join(dir, 'gate');
     const release = join(dir, 'release');
@@ -58,21 +71,29 @@ describe('admission and invoker concurrency', () => {
       expect(res.status).toBe(202);
       ids.push(((await res.json()) as { invocationId: string }).invocationId);
     }
-    await waitFor(
-      async () =>
-        (await metric(server, 'stead_invoker_running_invocations')) === 2 &&
-        (await metric(server, 'stead_invoker_waiting_invocations')) === 8,
-      { what: '2 running and 8 waiting invocations' },
+    // One process: 2 running, 8 waiting. A cluster: each leader's invoker runs at most 2 of those it got (the
+    // invocations spread over the partitions, and so over the leaders).
+    const atStart = await waitFor(
+      async () => {
+        const now = await invokers(server);
+        const full = now.every((w) => w.running === Math.min(2, w.running + w.waiting));
+        return full && sum(now.map((w) => w.running + w.waiting)) === 10 ? now : undefined;
+      },
+      { what: 'every invoker to run at most 2 invocations and queue the rest' },
     );
-    await waitFor(() => lines(file).length === 2, { what: 'two handlers to start' });
+    const running = sum(atStart.map((w) => w.running));
+    const waiting = sum(atStart.map((w) => w.waiting));
+    if (server.topology === 'single') expect([running, waiting]).toEqual([2, 8]);
+    expect(waiting).toBeGreaterThanOrEqual(10 - 2 * server.metricsUrls.length);
+    await waitFor(() => lines(file).length === running, { what: `${running} handlers to start` });
     const started = lines(file).map((l) => Number(l.split(' ')[1]));
     // A waiting invocation that is killed leaves the queue and never runs.
     const victim = [...ids.keys()].find((i) => !started.includes(i))!;
     expect((await fetch(`${server.adminUrl}/invocations/${ids[victim]}/kill`, { method: 'PATCH' })).status).toBe(200);
-    await waitFor(async () => (await metric(server, 'stead_invoker_waiting_invocations')) === 7, {
+    await waitFor(async () => sum((await invokers(server)).map((w) => w.waiting)) === waiting - 1, {
       what: 'the killed invocation to leave the queue',
     });
-    expect(lines(file)).toHaveLength(2);
+    expect(lines(file)).toHaveLength(running);
 
     writeFileSync(release, '');
     for (const [i, id] of ids.entries()) {
@@ -90,14 +111,13 @@ describe('admission and invoker concurrency', () => {
     expect(log.filter((l) => l.startsWith('start ')).sort()).toEqual(
       [...ids.keys()].filter((i) => i !== victim).map((i) => `start ${i}`),
     );
-    expect(maxConcurrent(log)).toBe(2);
-    expect(await metric(server, 'stead_invoker_running_invocations')).toBe(0);
-    expect(await metric(server, 'stead_invoker_waiting_invocations')).toBe(0);
+    expect(maxConcurrent(log)).toBe(running);
+    expect(await invokers(server)).toEqual(server.metricsUrls.map(() => ({ running: 0, waiting: 0 })));
     await server.stop();
   });
 
   it('refuses sends to an overloaded partition with 503 + Retry-After, runs every accepted one and no refused one', async () => {
-    const server = await SteadServer.start(cleanup, ['--max-partition-backlog', '1']);
+    const server = await startStead(cleanup, ['--max-partition-backlog', '1']);
     await server.register(svc.uri);
     const accepted: { tag: string; id: string }[] = [];
     let refused = 0;
@@ -143,7 +163,7 @@ describe('admission and invoker concurrency', () => {
       );
       expect(res.status).toBe(200);
     }
-    expect(await metric(server, 'stead_ingress_refused_requests')).toBeGreaterThanOrEqual(refused);
+    expect(await server.metric('stead_ingress_refused_requests')).toBeGreaterThanOrEqual(refused);
     await server.stop();
   });
 });

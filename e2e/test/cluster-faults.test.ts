@@ -12,6 +12,7 @@ import {
   ServiceProcess,
   type SteadUnderTest,
   startStead,
+  TOPOLOGY,
   waitFor,
 } from '@stead/testing';
 import type { LocalCluster } from '@stead/testing/local-cluster';
@@ -43,7 +44,11 @@ function busiestLeader(placements: Placement[]): string {
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0][0];
 }
 
-describe('a 3-worker cluster under faults', () => {
+// This suite is about the cluster already (it starts one whatever the topology): it runs in the single-topology
+// run of the e2e suites, and the cluster run (STEAD_E2E_TOPOLOGY=cluster) skips it rather than run it twice.
+const describeHere = TOPOLOGY === 'single' ? describe : describe.skip;
+
+describeHere('a 3-worker cluster under faults', () => {
   const cleanup = new Cleanup();
   let stead: SteadUnderTest;
   let cluster: LocalCluster;

@@ -4,20 +4,20 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
+import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
 describe('kill -9', () => {
   const cleanup = new Cleanup();
-  let server: SteadServer;
+  let server: SteadUnderTest;
   let svc: ServiceProcess;
   let dir: string;
 
   beforeAll(async () => {
     dir = cleanup.tempDir('stead-faults-');
-    server = await SteadServer.start(cleanup);
+    server = await startStead(cleanup);
     svc = await ServiceProcess.start(cleanup, SERVICES);
     await server.register(svc.uri);
   });

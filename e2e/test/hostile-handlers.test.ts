@@ -4,16 +4,16 @@
  * log, the invocation fails with a protocol violation (571), and the server keeps serving, also after a
  * restart on the same data directory.
  */
-import { Cleanup, httpOk, ServiceProcess, SteadServer } from '@stead/testing';
+import { Cleanup, ServiceProcess, type SteadUnderTest, startStead } from '@stead/testing';
 
 const SERVICES = new URL('../services/hostile.ts', import.meta.url).pathname;
 
 describe('handlers that send malformed ids', () => {
   const cleanup = new Cleanup();
-  let server: SteadServer;
+  let server: SteadUnderTest;
 
   beforeAll(async () => {
-    server = await SteadServer.start(cleanup);
+    server = await startStead(cleanup);
     const svc = await ServiceProcess.start(cleanup, SERVICES);
     await server.register(svc.uri);
   });
@@ -39,8 +39,8 @@ describe('handlers that send malformed ids', () => {
   }
 
   const alive = async () => {
-    expect(server.proc?.running).toBe(true);
-    expect(await httpOk(`${server.metricsUrl}/health`)).toBe(true);
+    expect(server.running()).toBe(true);
+    expect(await server.healthy()).toBe(true);
     const res = await post('/Hostile/echo', 'still here');
     expect(res.status).toBe(200);
     expect(await res.json()).toBe('still here');

@@ -1,5 +1,5 @@
 /**
- * Issue 9: no SDK frame can stop a node. A real stead-server invokes an endpoint written here (a real h2c
+ * Issue 9: no SDK frame can stop a node. A real Stead (the server, or the leaders of a 3-worker cluster) invokes an endpoint written here (a real h2c
  * server on loopback speaking the service protocol) that answers each attempt with generated frames: random
  * message types, truncated and garbled protobuf, valid commands with hostile field values, frames after End,
  * huge ids, broken framing, resets. Throughout, the server must stay up with /health OK, and every invocation
@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { newInvocationId, signalId } from '@stead/core';
 import { encodeFrame, FrameDecoder } from '@stead/invoker';
-import { Cleanup, httpOk, SteadServer, waitFor } from '@stead/testing';
+import { Cleanup, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
 import fc from 'fast-check';
 
 // A fixed seed in CI (the same run every time); INVOKER_FUZZ_SEED=random explores new ones.
@@ -530,7 +530,7 @@ interface Outcome {
 
 describe('invoker fuzz: generated frames against a real stead-server', () => {
   const cleanup = new Cleanup();
-  let server: SteadServer;
+  let server: SteadUnderTest;
   let endpoint: FuzzEndpoint;
   const scenarios = fc.sample(scenario, { seed: SEED, numRuns: INVOCATIONS });
 
@@ -539,7 +539,7 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
     const uri = await endpoint.listen();
     cleanup.add(() => endpoint.close());
     process.env.STEAD_LOG_LEVEL ??= 'error';
-    server = await SteadServer.start(cleanup, [
+    server = await startStead(cleanup, [
       '--retry-max-attempts',
       String(MAX_ATTEMPTS),
       // Killed rather than paused at max attempts, so that every invocation ends by itself.
@@ -555,7 +555,7 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
       '1s',
     ]);
     await server.register(uri);
-  }, 60_000);
+  }, 120_000);
   afterAll(() => cleanup.run());
 
   const attach = async (invocationId: string, timeoutMs: number): Promise<Outcome | undefined> => {
@@ -582,25 +582,26 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
       [
         `seed ${SEED}: stead-server stopped or /health failed while these cases were in flight:`,
         ...[...inFlight].map((i) => `case ${i}: ${show(scenarios[i])}`),
-        server.proc?.output() ?? '',
+        server.output(),
       ].join('\n');
 
-    // /health watcher: the server must answer OK all the time (within 5 s, however busy).
-    const healthy = async () => {
+    // /health watcher: the server (every worker) must answer OK all the time (within 5 s, however busy).
+    const healthyAt = async (metricsUrl: string) => {
       try {
-        const res = await fetch(`${server.metricsUrl}/health`, { signal: AbortSignal.timeout(5000) });
+        const res = await fetch(`${metricsUrl}/health`, { signal: AbortSignal.timeout(5000) });
         await res.arrayBuffer();
         return res.ok;
       } catch {
         return false;
       }
     };
+    const healthy = async () => (await Promise.all(server.metricsUrls.map(healthyAt))).every(Boolean);
     const health = { checks: 0, failures: [] as string[] };
     let watching = true;
     const watcher = (async () => {
       while (watching) {
         health.checks++;
-        if (!server.proc?.running) health.failures.push(`process exited at +${Date.now() - started}ms`);
+        if (!server.running()) health.failures.push(`process exited at +${Date.now() - started}ms`);
         else if (!(await healthy())) health.failures.push(`/health failed at +${Date.now() - started}ms`);
         if (health.failures.length > 0) return;
         await sleep(250);
@@ -661,7 +662,7 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
     await watcher;
     expect(stuck).toEqual([]);
     expect(health.failures).toEqual([]);
-    expect(server.proc?.running).toBe(true);
+    expect(server.running()).toBe(true);
     expect(outcomes.filter((o) => o === undefined)).toEqual([]);
 
     const byCode = new Map<string, number>();
@@ -701,6 +702,6 @@ describe('invoker fuzz: generated frames against a real stead-server', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toBe('ok');
-    expect(await httpOk(`${server.metricsUrl}/health`)).toBe(true);
+    expect(await server.healthy()).toBe(true);
   }, 60_000);
 });

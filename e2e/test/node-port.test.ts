@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { GrpcMetadataClient } from '@stead/metadata';
-import { Cleanup, ServiceProcess, SteadServer } from '@stead/testing';
+import { Cleanup, ServiceProcess, SteadServer, TOPOLOGY } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 
@@ -48,7 +48,12 @@ function canConnect(host: string, port: number): Promise<boolean> {
   });
 }
 
-describe('the one-process server node port', () => {
+// Its subject exists in the one-process server only: a cluster has no embedded metadata store on a node port (the
+// metadata store is a process of its own, and a worker's node port serves the worker API). The cluster run
+// (STEAD_E2E_TOPOLOGY=cluster) skips it.
+const describeHere = TOPOLOGY === 'single' ? describe : describe.skip;
+
+describeHere('the one-process server node port', () => {
   const cleanup = new Cleanup();
   afterAll(() => cleanup.run());
 

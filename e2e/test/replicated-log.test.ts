@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { type Bifrost, chainKey, decodeChain, updateNodes } from '@stead/log';
+import { TOPOLOGY } from '@stead/testing';
 import { LogCluster } from '@stead/testing/log-cluster';
 
 // Issue 5: a replicated log of real processes (metadata store, 3 then 4 log servers, 2 sequencers) on loopback.
@@ -7,6 +8,12 @@ import { LogCluster } from '@stead/testing/log-cluster';
 // the open segment is killed and the log is reconfigured onto the other one; then a fourth log server joins, the
 // log moves onto a nodeset without the first one, and that one is stopped after trimming. Reading the whole log
 // back must show every acknowledged record at its offset, in acknowledgment order.
+
+// The log cluster is the same whatever the topology (it runs no Stead server): this suite runs in the
+// single-topology run of the e2e suites, and the cluster run (STEAD_E2E_TOPOLOGY=cluster) skips it rather than run
+// it twice.
+const IN_THIS_RUN = TOPOLOGY === 'single';
+const describeHere = IN_THIS_RUN ? describe : describe.skip;
 
 const LOG = 'e2e-log';
 let cluster: LogCluster;
@@ -92,6 +99,7 @@ function checkAcks(log: Map<bigint, string>, from = 0n): void {
 }
 
 beforeAll(async () => {
+  if (!IN_THIS_RUN) return;
   cluster = await LogCluster.start({ logServers: 3, sequencers: 2 });
   ({ bifrost } = cluster.bifrost(
     { scope: 'node', count: 2 },
@@ -112,7 +120,7 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-describe('replicated log with real processes', () => {
+describeHere('replicated log with real processes', () => {
   test('kill -9 of a log server under load loses nothing', async () => {
     startAppenders(16);
     await progress(300);

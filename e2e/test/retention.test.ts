@@ -7,12 +7,12 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
+import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/retention.ts', import.meta.url).pathname;
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
-function client(server: SteadServer) {
+function client(server: SteadUnderTest) {
   const post = (path: string, body?: unknown) =>
     fetch(`${server.ingressUrl}${path}`, {
       method: 'POST',
@@ -41,13 +41,13 @@ function client(server: SteadServer) {
 
 describe('retention, per-service options and protocol modes on stead-server', () => {
   const cleanup = new Cleanup();
-  let server: SteadServer;
+  let server: SteadUnderTest;
   let c: ReturnType<typeof client>;
   let dir: string;
 
   beforeAll(async () => {
     dir = cleanup.tempDir('stead-retention-');
-    server = await SteadServer.start(cleanup, [
+    server = await startStead(cleanup, [
       '--default-journal-retention',
       '3s',
       '--retry-initial-interval',
@@ -58,7 +58,7 @@ describe('retention, per-service options and protocol modes on stead-server', ()
     const svc = await ServiceProcess.start(cleanup, SERVICES);
     await server.register(svc.uri);
     c = client(server);
-  }, 60_000);
+  }, 120_000);
   afterAll(() => cleanup.run());
 
   it('keeps a finished plain /send (output, attach, status, journal) for the journal retention, then purges it', async () => {
@@ -197,20 +197,20 @@ describe('retention, per-service options and protocol modes on stead-server', ()
     // Persisted in the schema registry.
     await server.restart();
     expect(await (await c.admin('/services/Opts')).json()).toEqual(body);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('a deployment in request/response protocol mode', () => {
   const cleanup = new Cleanup();
-  let server: SteadServer;
+  let server: SteadUnderTest;
   let dir: string;
 
   beforeAll(async () => {
     dir = cleanup.tempDir('stead-rr-');
-    server = await SteadServer.start(cleanup);
+    server = await startStead(cleanup);
     const svc = await ServiceProcess.start(cleanup, SERVICES, { STEAD_RR: '1' });
     await server.register(svc.uri);
-  }, 60_000);
+  }, 120_000);
   afterAll(() => cleanup.run());
 
   it('is registered as RequestResponse and runs a handler with a run and a sleep through new requests', async () => {

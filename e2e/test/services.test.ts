@@ -1,26 +1,27 @@
 /**
- * Issue 2 end to end: a real stead-server process, a real SDK service process, the official client.
+ * Issue 2 end to end: a real Stead (the one-process server, or a 3-worker cluster with STEAD_E2E_TOPOLOGY=cluster),
+ * a real SDK service process, the official client.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import * as clients from '@restatedev/restate-sdk-clients';
 import { GrpcMetadataClient, Precondition } from '@stead/metadata';
-import { Cleanup, ServiceProcess, SteadServer, waitFor } from '@stead/testing';
+import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, TOPOLOGY, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
-describe('stead-server with the official SDK', () => {
+describe(`stead (${TOPOLOGY}) with the official SDK`, () => {
   const cleanup = new Cleanup();
-  let server: SteadServer;
+  let server: SteadUnderTest;
   let svc: ServiceProcess;
   let dir: string;
   let ingress: ReturnType<typeof clients.connect>;
 
   beforeAll(async () => {
     dir = cleanup.tempDir('stead-e2e-');
-    server = await SteadServer.start(cleanup);
+    server = await startStead(cleanup);
     svc = await ServiceProcess.start(cleanup, SERVICES);
     await server.register(svc.uri);
     ingress = clients.connect({ url: server.ingressUrl });
@@ -167,11 +168,17 @@ describe('stead-server with the official SDK', () => {
     expect(await res.json()).toBe(big);
   });
 
-  it('serves its embedded metadata store on the node port', async () => {
-    const md = new GrpcMetadataClient({ addresses: [`127.0.0.1:${server.ports.node}`] });
+  it('serves its metadata store (embedded on the node port, or the metadata-store process of a cluster)', async () => {
+    const addresses = server.server
+      ? [`127.0.0.1:${server.server.ports.node}`]
+      : server.cluster!.metadataAddress.split(',');
+    const md = new GrpcMetadataClient({ addresses });
     try {
-      const info = await md.get('cluster/server');
-      expect(JSON.parse(new TextDecoder().decode(info!.value))).toMatchObject({ version: '0.1.0' });
+      if (server.server) {
+        // What the one-process server writes about itself (a cluster has no one server to describe).
+        const info = await md.get('cluster/server');
+        expect(JSON.parse(new TextDecoder().decode(info!.value))).toMatchObject({ version: '0.1.0' });
+      }
       const v = await md.put('e2e/probe', new TextEncoder().encode('x'), Precondition.doesNotExist);
       await expect(md.put('e2e/probe', new TextEncoder().encode('y'), Precondition.doesNotExist)).rejects.toThrow();
       expect((await md.get('e2e/probe'))!.version).toBe(v);

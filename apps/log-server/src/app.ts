@@ -33,7 +33,30 @@ export async function startLogServer(s: LogServerSettings): Promise<RunningLogSe
     (e) => (e instanceof DataDirError ? e.message : `cannot open data dir ${s.dataDir}: ${errorMessage(e)}`),
   );
   node.onClose('storage', () => storage.close());
-  const core = new LogServerCore(storage);
+  // A durable write that fails (a full disk, fsync EIO) is fatal, as the one-process server's log store makes it:
+  // after a failed fsync the pages may be gone while the file looks whole, and LevelDB refuses every later write.
+  // The process exits; the sequencers store on the other log servers of the nodeset, and a restart recovers
+  // from what is durable.
+  const core = new LogServerCore({
+    loadState: (logletId) => storage.loadState(logletId),
+    readRecords: (logletId, from, to, maxBytes) => storage.readRecords(logletId, from, to, maxBytes),
+    readOffsets: (logletId, from, to) => storage.readOffsets(logletId, from, to),
+    write: async (batch) => {
+      try {
+        await storage.write(batch);
+      } catch (err) {
+        node.log(
+          'error',
+          'fatal: a durable write of the log failed; exiting so that a restart recovers from what is durable',
+          {
+            error: err,
+            loglets: [...batch.loglets.keys()].map(String),
+          },
+        );
+        process.exit(1);
+      }
+    },
+  });
   const identity = { nodeId: id, clusterName: s.clusterName };
   const server = await node.start(
     () => serveLogServer(core, { host: s.bindAddress, port: s.nodePort, identity }),

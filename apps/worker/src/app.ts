@@ -136,6 +136,26 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     'Partition replicas on this worker',
     () => host.status().length,
   );
+  // The invoker and admission figures under the names the one-process server gives them (summed over workers,
+  // they are the cluster's).
+  readGauge(
+    registry,
+    'stead_invoker_running_invocations',
+    'Invocation attempts running',
+    () => host.runningInvocations,
+  );
+  readGauge(
+    registry,
+    'stead_invoker_waiting_invocations',
+    'Invocations waiting for a slot (--max-concurrent-invocations)',
+    () => host.waitingInvocations,
+  );
+  readGauge(
+    registry,
+    'stead_ingress_refused_requests',
+    'Ingress requests refused as overload (503/429) by the partitions this worker leads',
+    () => host.refusedRequests,
+  );
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
   node.log('info', 'worker serving', {
     grpc: `${s.bindAddress}:${server.port}`,

@@ -2,6 +2,6 @@
 // the simulation toolkit (`@stead/testing/sim`); see README.md.
 export { buildFsyncShim, Tmpfs } from './disk-faults.ts';
 export { ExactlyOnceChecker, type ExactlyOnceOptions, type ExactlyOnceReport } from './exactly-once.ts';
-export { Cleanup, freePort, httpOk, NODE, Proc, REPO, waitFor } from './process.ts';
+export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
 export { ServiceProcess, SteadServer } from './servers.ts';
 export { type SteadUnderTest, startStead, TOPOLOGY, type Topology } from './topology.ts';

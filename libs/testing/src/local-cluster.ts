@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { freePort, httpOk, NODE, REPO, waitFor } from './process.ts';
+import { freePort, GiveUp, httpOk, NODE, REPO, steadEnv, waitFor } from './process.ts';
 
 export type ClusterRole = 'metadata-store' | 'log-server' | 'sequencer' | 'worker' | 'admin' | 'ingress';
 
@@ -37,9 +37,13 @@ export interface LocalClusterOptions {
   /**
    * Processes (by name, e.g. `w3`) to run in network namespaces of their own, each joined to this one by a veth
    * pair, so that a test can cut them off the network (`cut`/`heal`). The other processes then listen on the
-   * veth address of this side (10.213.1.1) instead of 127.0.0.1. Needs root (`ip`, `nft`).
+   * veth address of this side (10.N.1.1) instead of 127.0.0.1. Needs root (`ip`, `nft`).
    */
   isolate?: string[];
+  /** Data dirs of processes (by name) that keep their data elsewhere than under `dir` (e.g. on a small tmpfs). */
+  dataDirs?: Record<string, string>;
+  /** Environments of processes (by name) that run with another than `env` (e.g. LD_PRELOAD of a shim). */
+  envs?: Record<string, NodeJS.ProcessEnv>;
 }
 
 /** One process of the cluster, as written to `cluster.json`. */
@@ -108,10 +112,13 @@ export class LocalCluster {
   /** Where the processes of this namespace listen: 127.0.0.1, or the veth address when some are isolated. */
   host = LOOPBACK;
   private readonly isolations = new Map<string, Isolation>();
+  /** Environments of processes that run with another than the cluster's (see `restart`). */
+  private readonly envs = new Map<string, NodeJS.ProcessEnv>();
 
   private constructor(opts: LocalClusterOptions) {
     this.opts = opts;
     this.dir = resolve(opts.dir);
+    for (const [name, env] of Object.entries(opts.envs ?? {})) this.envs.set(name, env);
   }
 
   static async up(opts: LocalClusterOptions): Promise<LocalCluster> {
@@ -130,18 +137,23 @@ export class LocalCluster {
     this.opts.progress?.(line);
   }
 
-  /** Creates the namespaces and veth pairs of the isolated processes (10.213.k.0/30 for the k-th). */
+  /**
+   * Creates the namespaces and veth pairs of the isolated processes (10.N.k.0/30 for the k-th). N comes from this
+   * process's pid, as the names do: two test runs on one machine (two sessions) must not route each other's
+   * packets to their own veths.
+   */
   private isolateProcesses(): void {
     const names = this.opts.isolate ?? [];
     const tag = (process.pid % 100_000).toString(36);
+    const net = 100 + (process.pid % 150);
     names.forEach((name, i) => {
       const k = i + 1;
       const iso: Isolation = {
         netns: `stead-${tag}-${name}`,
         outer: `sv${tag}a${k}`,
         inner: `sv${tag}b${k}`,
-        outerAddress: `10.213.${k}.1`,
-        innerAddress: `10.213.${k}.2`,
+        outerAddress: `10.${net}.${k}.1`,
+        innerAddress: `10.${net}.${k}.2`,
       };
       // Recorded first: down() removes what exists of it even when a step below fails.
       this.isolations.set(name, iso);
@@ -156,7 +168,7 @@ export class LocalCluster {
       inNs('ip', 'link', 'set', 'lo', 'up');
       inNs('ip', 'route', 'add', 'default', 'via', iso.outerAddress);
     });
-    if (names.length > 0) this.host = '10.213.1.1';
+    if (names.length > 0) this.host = `10.${net}.1.1`;
   }
 
   /** Cuts an isolated process off the network: every packet through its veth is dropped (nftables). */
@@ -284,12 +296,18 @@ export class LocalCluster {
     for (const s of specs) started.push(await this.spawn(s));
     const timeoutMs = this.opts.readyTimeoutMs ?? 60_000;
     for (const p of started) {
-      await waitFor(() => this.alive(p.name) && httpOk(`http://${p.host}:${p.metricsPort}/ready`), {
+      await waitFor(() => this.ready(p), {
         timeoutMs,
         what: `${p.name} (${p.role}) ready\n${this.output(p.name)}`,
       });
       this.progress(`  ${p.name.padEnd(9)} ${p.role.padEnd(15)} pid ${p.pid}  ${this.where(p)}`);
     }
+  }
+
+  /** Whether `p` answers ready; throws (ending the wait) once it has exited. */
+  private async ready(p: ClusterProcess): Promise<boolean> {
+    if (!this.alive(p.name)) throw new GiveUp(`${p.name} (${p.role}) exited during start\n${this.output(p.name)}`);
+    return httpOk(`http://${p.host}:${p.metricsPort}/ready`);
   }
 
   private where(p: ClusterProcess): string {
@@ -321,7 +339,7 @@ export class LocalCluster {
       ...(s.role === 'ingress' ? [`--ingress-port=${s.httpPort}`] : []),
       ...(s.role === 'admin' || s.role === 'ingress' || s.role === 'sequencer'
         ? []
-        : [`--data-dir=${join(this.dir, 'data', s.name)}`]),
+        : [`--data-dir=${this.opts.dataDirs?.[s.name] ?? join(this.dir, 'data', s.name)}`]),
       ...s.args,
       ...(this.opts.extraArgs?.[s.role] ?? []),
     ];
@@ -351,7 +369,7 @@ export class LocalCluster {
       const [cmd, ...args] = p.netns ? ['ip', 'netns', 'exec', p.netns, ...command] : command;
       const child = spawn(cmd, args, {
         cwd: REPO,
-        env: this.opts.env ?? process.env,
+        env: steadEnv(this.envs.get(p.name) ?? this.opts.env ?? process.env),
         stdio: ['ignore', fd, fd],
         detached: this.opts.detached === true,
       });
@@ -378,6 +396,13 @@ export class LocalCluster {
     return clusterProcessAlive(p);
   }
 
+  /** How a child process of this cluster ended: its exit code, or undefined while it runs (or is not a child). */
+  exitCode(name: string): number | null | undefined {
+    const child = this.children.get(name);
+    if (!child || (child.exitCode === null && child.signalCode === null)) return undefined;
+    return child.exitCode;
+  }
+
   /** Sends `signal` to a process of this cluster (by its pid). */
   signal(name: string, signal: NodeJS.Signals): void {
     const p = this.process(name);
@@ -390,13 +415,27 @@ export class LocalCluster {
     await waitFor(() => !this.alive(name), { timeoutMs: 10_000, what: `${name} gone after SIGKILL` });
   }
 
-  /** Starts a stopped process again with the same flags and waits until it is ready. */
-  async restart(name: string): Promise<void> {
+  /** Stops a process with SIGTERM (SIGKILL after `graceMs`) and waits until it is gone. */
+  async stop(name: string, graceMs = 10_000): Promise<void> {
+    await stopProcesses([this.process(name)], graceMs, (n) => this.alive(n));
+  }
+
+  /**
+   * Starts a stopped process again with the same flags and waits until it is ready. `env` replaces the
+   * cluster's environment for this and later starts of it (e.g. LD_PRELOAD of libfaketime); `undefined` keeps it.
+   * `flags` (`--name=value`) replace the process's flags of the same names, for this and later starts.
+   */
+  async restart(name: string, opts: { env?: NodeJS.ProcessEnv; flags?: string[] } = {}): Promise<void> {
     const p = this.process(name);
     if (this.alive(name)) throw new Error(`${name} still runs`);
+    if (opts.env) this.envs.set(name, opts.env);
+    for (const flag of opts.flags ?? []) {
+      const prefix = `${flag.split('=')[0]}=`;
+      p.args = [...p.args.filter((a) => !a.startsWith(prefix)), flag];
+    }
     this.launch(p);
     this.save();
-    await waitFor(() => this.alive(name) && httpOk(`http://${p.host}:${p.metricsPort}/ready`), {
+    await waitFor(() => this.ready(p), {
       timeoutMs: this.opts.readyTimeoutMs ?? 60_000,
       what: `${name} ready again\n${this.output(name)}`,
     });

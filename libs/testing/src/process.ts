@@ -21,7 +21,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `cond` until it returns a truthy value or the deadline passes (then throws with `what`). */
+/** Thrown by a condition of `waitFor` to end the wait at once (e.g. the process it waits for has exited). */
+export class GiveUp extends Error {}
+
+/**
+ * Polls `cond` until it returns a truthy value or the deadline passes (then throws with `what`); an error `cond`
+ * throws is retried, except a `GiveUp`.
+ */
 export async function waitFor<T>(
   cond: () => T | Promise<T>,
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
@@ -33,6 +39,7 @@ export async function waitFor<T>(
       const v = await cond();
       if (v) return v as NonNullable<T>;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       last = err;
     }
     if (Date.now() > deadline) {
@@ -40,6 +47,14 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
+}
+
+/**
+ * The environment a Stead process of a test runs with: `env` without the variables that steer the tests
+ * (`STEAD_E2E_*`), which a Stead process would refuse as unknown settings.
+ */
+export function steadEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('STEAD_E2E_')));
 }
 
 export async function httpOk(url: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Cleanup, freePort, httpOk, NODE, Proc, REPO, waitFor } from './process.ts';
+import { type Cleanup, freePort, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
 
 /**
  * V8 heap limits the server runs with (the same as the root package.json `start` script): a young generation
@@ -108,7 +108,7 @@ export class SteadServer extends ManagedProcess {
         String(this.ports.metrics),
         ...this.extraArgs,
       ],
-      { env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info', ...this.env } },
+      { env: steadEnv({ ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info', ...this.env }) },
     );
     await this.launch(proc, () => httpOk(`${this.metricsUrl}/ready`), {
       timeoutMs: 20_000,

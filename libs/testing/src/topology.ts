@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type ClusterRole, LocalCluster, type LocalClusterOptions } from './local-cluster.ts';
-import type { Cleanup } from './process.ts';
+import { type Cleanup, httpOk } from './process.ts';
 import { SteadServer } from './servers.ts';
 
 /**
@@ -16,11 +16,49 @@ export interface SteadUnderTest {
   readonly topology: Topology;
   readonly ingressUrl: string;
   readonly adminUrl: string;
+  /** Metrics endpoints of the processes that run partitions: the server, or every worker. */
+  readonly metricsUrls: readonly string[];
   /** Registers a deployment through the admin API (throws on a status other than 200/201). */
   register(uri: string): Promise<unknown>;
+  /**
+   * Stops what runs partitions gracefully and starts it again on the same data: the server, or every worker
+   * (all down, then all up: no replica keeps the partitions' state in memory). `env` replaces the environment
+   * added to the test's for this and later starts (e.g. libfaketime).
+   */
+  restart(opts?: { env?: NodeJS.ProcessEnv }): Promise<void>;
+  /** kill -9 of the server, or of every worker; `start()` brings them back. */
+  kill9(): Promise<void>;
+  /** Starts again what `kill9()` (or a crash) stopped: the server, or every worker that is not running. */
+  start(): Promise<void>;
+  /** Whether every process that runs partitions is running. */
+  running(): boolean;
+  /** Whether every process that runs partitions answers its health probe. */
+  healthy(): Promise<boolean>;
+  /** The sum over `metricsUrls` of a metric (its first sample in each, labels ignored); undefined when absent. */
+  metric(name: string): Promise<number | undefined>;
+  /** The last output of the processes that run partitions (for failure messages). */
+  output(): string;
   stop(): Promise<void>;
+  /** The one-process server, when the topology is single. */
+  readonly server?: SteadServer;
   /** The cluster, when the topology is one (to kill or pause its processes). */
   readonly cluster?: LocalCluster;
+}
+
+/** The first sample of the metric `name` (labels ignored) at `metricsUrl`, or undefined. */
+async function metricAt(metricsUrl: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function metricSum(urls: readonly string[], name: string): Promise<number | undefined> {
+  const values = (await Promise.all(urls.map((u) => metricAt(u, name)))).filter((v) => v !== undefined);
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+}
+
+async function allHealthy(urls: readonly string[]): Promise<boolean> {
+  return (await Promise.all(urls.map((u) => httpOk(`${u}/health`)))).every(Boolean);
 }
 
 /**
@@ -76,23 +114,39 @@ export async function startStead(
   opts: {
     topology?: Topology;
     env?: NodeJS.ProcessEnv;
+    /** The one-process server's data dir (e.g. on a small tmpfs); `cluster.dataDirs` places a cluster's. */
+    dataDir?: string;
     /** More settings of the cluster (process counts, isolated processes), when the topology is one. */
     cluster?: Partial<Omit<LocalClusterOptions, 'dir' | 'extraArgs' | 'env'>>;
   } = {},
 ): Promise<SteadUnderTest> {
   const topology = opts.topology ?? TOPOLOGY;
   if (topology === 'single') {
-    const s = await SteadServer.start(cleanup, args, { env: opts.env });
+    const s = await SteadServer.start(cleanup, args, { env: opts.env, dataDir: opts.dataDir });
     return {
       topology,
       ingressUrl: s.ingressUrl,
       adminUrl: s.adminUrl,
+      metricsUrls: [s.metricsUrl],
+      server: s,
       register: (uri) => s.register(uri),
+      restart: async (o = {}) => {
+        await s.stop();
+        if (o.env) s.env = { ...opts.env, ...o.env };
+        await s.start();
+      },
+      kill9: () => s.kill9(),
+      start: () => s.start(),
+      running: () => s.proc?.running === true,
+      healthy: () => httpOk(`${s.metricsUrl}/health`),
+      metric: (name) => metricAt(s.metricsUrl, name),
+      output: () => s.proc?.output() ?? '',
       stop: () => s.stop(),
     };
   }
   const { roles, partitions } = splitFlags(args);
   const dir = join(cleanup.tempDir('stead-cluster-'), 'cluster');
+  const env = { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info', ...opts.env };
   const cluster = await LocalCluster.up({
     dir,
     metadata: 1,
@@ -106,18 +160,39 @@ export async function startStead(
     adminPort: 0,
     ...opts.cluster,
     extraArgs: roles,
-    env: { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info', ...opts.env },
+    env,
+    // A process's own environment adds to the cluster's.
+    envs: Object.fromEntries(Object.entries(opts.cluster?.envs ?? {}).map(([name, e]) => [name, { ...env, ...e }])),
   });
   cleanup.add(() => cluster.down());
+  const workers = cluster.processes.filter((p) => p.role === 'worker');
+  const metricsUrls = workers.map((w) => `http://${w.host}:${w.metricsPort}`);
+  const startWorkers = async (workerEnv?: NodeJS.ProcessEnv) => {
+    const stopped = workers.filter((w) => !cluster.alive(w.name));
+    await Promise.all(stopped.map((w) => cluster.restart(w.name, workerEnv ? { env: workerEnv } : {})));
+  };
   return {
     topology,
     ingressUrl: cluster.ingressUrl,
     adminUrl: cluster.adminUrl,
+    metricsUrls,
     cluster,
     // Registration goes through the admin; ingress and workers learn the schema from the metadata store. With
     // isolated workers the deployment is registered at the address they reach this namespace at.
     register: (uri) =>
       registerAt(cluster.adminUrl, uri.replace(/\/\/(127\.0\.0\.1|localhost)(?=[:/])/, `//${cluster.host}`)),
+    restart: async (o = {}) => {
+      await Promise.all(workers.map((w) => cluster.stop(w.name)));
+      await startWorkers(o.env ? { ...env, ...o.env } : undefined);
+    },
+    kill9: async () => {
+      await Promise.all(workers.map((w) => cluster.kill(w.name)));
+    },
+    start: () => startWorkers(),
+    running: () => workers.every((w) => cluster.alive(w.name)),
+    healthy: () => allHealthy(metricsUrls),
+    metric: (name) => metricSum(metricsUrls, name),
+    output: () => workers.map((w) => cluster.output(w.name)).join('\n'),
     stop: () => cluster.down(),
   };
 }
