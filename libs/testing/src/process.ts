@@ -8,17 +8,32 @@ import { join } from 'node:path';
 export const NODE = new URL('../../../node_modules/.bin/node', import.meta.url).pathname;
 export const REPO = new URL('../../../', import.meta.url).pathname;
 
-/** A free TCP port on 127.0.0.1 (bound, read, released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports below Linux's ephemeral range (32768-60999): the kernel never picks them as the local port of an
+ * outgoing connection, so a port handed out here stays free until the process it is meant for binds it (a port
+ * from `listen(0)` could be taken meanwhile by one of the many gRPC connections of a cluster: EADDRINUSE).
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+/** Ports handed out by this process: never twice. */
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/** A free TCP port on 127.0.0.1 (bound, released), one this process has not handed out before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${PORT_RANGE.from}-${PORT_RANGE.to} after 200 attempts`);
 }
 
 /** Thrown by a condition of `waitFor` to end the wait at once (e.g. the process it waits for has exited). */
