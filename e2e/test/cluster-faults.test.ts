@@ -31,10 +31,26 @@ interface Placement {
 async function clusterStatus(adminUrl: string): Promise<{
   controller: { active: boolean; node: string };
   partition_table?: { placements: Placement[]; partitions: number };
+  logs: Array<{ partition: number; sequencer?: string; segments: number }>;
 }> {
   const res = await fetch(`${adminUrl}/cluster`);
   if (res.status !== 200) throw new Error(`GET /cluster answered ${res.status}`);
   return (await res.json()) as Awaited<ReturnType<typeof clusterStatus>>;
+}
+
+/** Waits until each leader sequences its partition's log in its own process (no hop between the two). */
+async function leadersSequence(adminUrl: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const s = await clusterStatus(adminUrl);
+      const leaderOf = new Map(s.partition_table!.placements.map((p) => [p.partition, p.leader]));
+      if (s.logs.length > 0 && s.logs.every((l) => l.sequencer === leaderOf.get(l.partition))) return true;
+      throw new Error(
+        `[sequencer, leader]: ${JSON.stringify(s.logs.map((l) => [l.sequencer, leaderOf.get(l.partition)]))}`,
+      );
+    },
+    { timeoutMs: 10_000, what: 'each partition log sequenced by its leader' },
+  );
 }
 
 /** The worker leading the most partitions. */
@@ -104,6 +120,7 @@ describeHere('a 3-worker cluster under faults', () => {
         expect(p.replicas).toHaveLength(2);
         expect(p.leader).toBeDefined();
       }
+      await leadersSequence(stead.adminUrl);
     },
     TEST_TIMEOUT_MS,
   );
@@ -111,6 +128,7 @@ describeHere('a 3-worker cluster under faults', () => {
   it(
     'loses nothing and applies nothing twice when the busiest leader is killed with SIGKILL',
     async () => {
+      await leadersSequence(stead.adminUrl); // the victim sequences the logs it leads
       const victim = busiestLeader((await clusterStatus(stead.adminUrl)).partition_table!.placements);
       const report = await underLoad('kill -9 leader', () => cluster.kill(victim));
       expect(report.mismatches).toEqual([]);
@@ -118,6 +136,7 @@ describeHere('a 3-worker cluster under faults', () => {
       expect(report.acknowledged).toBeGreaterThan(150);
       const after = await clusterStatus(stead.adminUrl);
       for (const p of after.partition_table!.placements) expect(p.leader).not.toBe(victim);
+      await leadersSequence(stead.adminUrl);
       await cluster.restart(victim);
     },
     TEST_TIMEOUT_MS,
@@ -160,7 +179,10 @@ describeHere('a 3-worker cluster under faults', () => {
   );
 
   it(
-    'keeps serving when a sequencer is killed',
+    // The sequencer of each partition log runs in its leader's process, so killing the busiest leader (above)
+    // also kills the sequencer of the logs it leads. Dedicated sequencer processes take a log whose leader is
+    // gone until the new leader moves it; killing one must not lose anything either.
+    'keeps serving when a dedicated sequencer is killed',
     async () => {
       const report = await underLoad('kill -9 sequencer', () => cluster.kill('seq1'));
       expect(report.mismatches).toEqual([]);

@@ -300,6 +300,11 @@ describe('the Restate programming model on stead-server', () => {
       const awk = await sendId('/Waiter/wait', { file: awkFile }, { 'idempotency-key': 'crash-awk' });
       await sendId('/Signup/crash/run', { email: 'c@x', file: wfFile });
       await waitFor(() => lines(awkFile).length === 1 && lines(wfFile).length === 1, { what: 'handlers to wait' });
+      // The workflow's `run` step is durable once the state it sets afterwards is visible (a kill before that is
+      // free to run the step again: a step is retried until its result is in the log).
+      await waitFor(async () => (await json(post('/Signup/crash/status'))) === 'waiting', {
+        what: 'the workflow to wait for its promise',
+      });
       await server.kill9();
       await server.start();
       await post(`/restate/awakeables/${lines(awkFile)[0]}/resolve`, 'after crash');

@@ -1,9 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { MetadataSchemaStore, mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
-import { invocationDefaults, RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
+import {
+  invocationDefaults,
+  partitionLogId,
+  RemoteBackend,
+  routing,
+  TableLeaders,
+  WorkerClients,
+} from '@stead/cluster';
 import { Controller } from '@stead/controller';
 import { corsPolicy } from '@stead/core';
 import { discover } from '@stead/invoker';
+import { chainKey, decodeChain } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
 import { fixPartitionCount, PartitionCountMismatch } from '@stead/partition';
 import {
@@ -91,7 +99,10 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         pinnedInvocations: (deploymentId) => backend.pinnedInvocations(deploymentId),
         extend: (router) => {
           mountInvocationRoutes(router, backend);
-          router.get('/cluster', async () => ({ status: 200, json: clusterStatus(controller.status(), leaders) }));
+          router.get('/cluster', async () => ({
+            status: 200,
+            json: { ...clusterStatus(controller.status(), leaders), logs: await partitionLogs(metadata, leaders) },
+          }));
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
         cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
@@ -111,6 +122,25 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
 }
 
 /** `GET /cluster`: the controller's view (when this process runs it) and the partition table as last seen. */
+/** Each partition log's open segment: which sequencer takes its appends (the leader's worker, normally). */
+async function partitionLogs(metadata: GrpcMetadataClient, leaders: TableLeaders) {
+  const partitions = leaders.current()?.value.partitions ?? 0;
+  return Promise.all(
+    Array.from({ length: partitions }, async (_, p) => {
+      const v = await metadata.get(chainKey(partitionLogId(p)));
+      const chain = v && decodeChain(v.value);
+      const open = chain?.segments.at(-1);
+      return {
+        partition: p,
+        log: partitionLogId(p),
+        segments: chain?.segments.length ?? 0,
+        sequencer: open?.sequencer.id,
+        trim_point: chain ? String(chain.trimPoint) : undefined,
+      };
+    }),
+  );
+}
+
 function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status']>, leaders: TableLeaders) {
   const t = leaders.current();
   return {

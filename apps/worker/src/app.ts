@@ -3,7 +3,18 @@ import { join, resolve } from 'node:path';
 import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
 import { invocationDefaults, partitionLogId, serveWorker, type WorkerBackend } from '@stead/cluster';
 import { type PartitionTable, PartitionTableWatcher, registerNode, type Versioned } from '@stead/controller';
-import { Bifrost, ClusterDirectory, GrpcLogServerClient, GrpcSequencerClient, realTimers } from '@stead/log';
+import {
+  addSequencerService,
+  Bifrost,
+  ClusterDirectory,
+  GrpcLogServerClient,
+  GrpcSequencerClient,
+  type Placement,
+  realTimers,
+  SequencerHost,
+  type SequencerRef,
+  updateNodes,
+} from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
 import { encodeCommand, openPartitionStorage, PartitionHost, SupersededError } from '@stead/partition';
 import {
@@ -49,10 +60,24 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     replication: { scope: 'node', count: s.logReplication },
   });
   node.onClose('log directory', () => directory.close());
+  // The sequencers of the logs this worker leads live here: appends and the leader's own read stream skip the
+  // network; followers and other appenders reach them over this worker's gRPC port.
+  const sequencers = s.colocateSequencer
+    ? new SequencerHost({
+        id,
+        instance,
+        metadata,
+        logServers: directory.logServers,
+        timers: realTimers,
+        random: Math.random,
+      })
+    : undefined;
+  if (sequencers) node.onClose('sequencers', () => sequencers.close());
   const bifrost = new Bifrost({
     metadata,
     logServers: directory.logServers,
-    sequencers: directory.sequencers,
+    sequencers: (ref) =>
+      sequencers && ref.id === id && ref.instance === instance ? sequencers : directory.sequencers(ref),
     place: directory.place,
     timers: realTimers,
     random: Math.random,
@@ -84,7 +109,17 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
       node.log('info', 'partition leadership taken over', { partition: p, epoch, supersededBy: by }),
   });
   node.onClose('partitions', () => host.close());
-  const reconciler = new Reconciler({ id, host, bifrost, storage, cacheBytes: s.partitionCacheSize, log: node.log });
+  const reconciler = new Reconciler({
+    id,
+    host,
+    bifrost,
+    storage,
+    cacheBytes: s.partitionCacheSize,
+    log: node.log,
+    sequenceHere: sequencers
+      ? (p) => sequenceHere(bifrost, partitionLogId(p), { id, instance }, directory.placeAt)
+      : undefined,
+  });
   table.onChange((t) => reconciler.offer(t));
   reconciler.offer(table.current() ?? first);
 
@@ -105,12 +140,30 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     }),
     status: () => ({ nodeId: id, instance, partitions: host.status() }),
   };
+  let endReadStreams = () => {};
   const server = await node.start(
-    () => serveWorker(backend, { host: s.bindAddress, port: s.nodePort }),
+    () =>
+      serveWorker(backend, {
+        host: s.bindAddress,
+        port: s.nodePort,
+        more: (srv) => {
+          if (sequencers) endReadStreams = addSequencerService(srv, sequencers);
+        },
+      }),
     `cannot serve gRPC on ${s.bindAddress}:${s.nodePort}`,
   );
   node.onClose('grpc', () => server.close());
+  node.onClose('read streams', () => endReadStreams());
   const address = resolveAdvertisedAddress(s.advertisedAddress, server.port);
+  if (sequencers)
+    await node.start(
+      () =>
+        updateNodes(metadata, (c) => ({
+          ...c,
+          sequencers: { ...c.sequencers, [id]: { address, instance, colocated: true } },
+        })),
+      'cannot register as a sequencer in the metadata store',
+    );
   await node.start(
     () =>
       registerNode(metadata, {
@@ -186,6 +239,7 @@ class Reconciler {
   private readonly storage: StorageEngine;
   private readonly cacheBytes: number;
   private readonly log: Logger;
+  private readonly sequenceHere: ((p: number) => Promise<void>) | undefined;
 
   constructor(deps: {
     id: string;
@@ -194,7 +248,10 @@ class Reconciler {
     storage: StorageEngine;
     cacheBytes: number;
     log: Logger;
+    /** Moves the sequencer of partition p's log into this worker (before leading it). */
+    sequenceHere?: (p: number) => Promise<void>;
   }) {
+    this.sequenceHere = deps.sequenceHere;
     this.id = deps.id;
     this.host = deps.host;
     this.bifrost = deps.bifrost;
@@ -213,6 +270,22 @@ class Reconciler {
     if (superseded || this.leading.get(p) !== epoch) return;
     this.leading.delete(p);
     this.retrySoon();
+  }
+
+  /**
+   * Before leading: the partition's log gets a segment sequenced here. When that fails, leading goes on with the
+   * sequencer the log has (slower, not wrong).
+   */
+  private async moveSequencer(p: number): Promise<void> {
+    if (!this.sequenceHere) return;
+    try {
+      await this.sequenceHere(p);
+    } catch (e) {
+      this.log('warn', 'could not move the sequencer of a partition log to its leader', {
+        partition: p,
+        error: String(e),
+      });
+    }
   }
 
   offer(t: Versioned<PartitionTable>): void {
@@ -274,10 +347,12 @@ class Reconciler {
       if (pl.leader === this.id) {
         if (this.leading.get(p) !== pl.epoch) {
           this.leading.set(p, pl.epoch);
-          this.host.lead(p, pl.epoch).then(
-            () => this.log('info', 'leading partition', { partition: p, epoch: pl.epoch }),
-            (e: unknown) => this.leadFailed(p, pl.epoch, e),
-          );
+          this.moveSequencer(p)
+            .then(() => this.host.lead(p, pl.epoch))
+            .then(
+              () => this.log('info', 'leading partition', { partition: p, epoch: pl.epoch }),
+              (e: unknown) => this.leadFailed(p, pl.epoch, e),
+            );
         }
       } else if (this.leading.has(p)) {
         this.leading.delete(p);
@@ -285,4 +360,26 @@ class Reconciler {
       }
     }
   }
+}
+
+/**
+ * Makes `me` the sequencer of the log's open segment: creates the log there, or seals the open segment and starts
+ * the next one there (one reconfiguration), unless it is already so.
+ */
+async function sequenceHere(
+  bifrost: Bifrost,
+  logId: string,
+  me: SequencerRef,
+  placeAt: (sequencer: SequencerRef) => Promise<Placement>,
+): Promise<void> {
+  const entry = await bifrost.chain(logId, true);
+  if (!entry) {
+    const chain = await bifrost.create(logId, await placeAt(me));
+    if (isMine(chain.segments.at(-1)!.sequencer, me)) return;
+  } else if (entry.chain.sealed || isMine(entry.chain.segments.at(-1)!.sequencer, me)) return;
+  await bifrost.reconfigure(logId, `leader ${me.id} sequences its partition's log`, await placeAt(me));
+}
+
+function isMine(ref: SequencerRef, me: SequencerRef): boolean {
+  return ref.id === me.id && ref.instance === me.instance;
 }

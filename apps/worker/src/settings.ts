@@ -15,6 +15,11 @@ export const workerSettings = {
     min: 1,
     max: 16,
   }),
+  colocateSequencer: setting(
+    'bool',
+    'true',
+    'Sequence the log of each partition this worker leads in this process (no network hop between the leader and its sequencer); false = the sequencer processes sequence every log.',
+  ),
   ...invocationSettings,
   ...engineSettings,
 } satisfies SettingsSpec;

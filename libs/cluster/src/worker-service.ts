@@ -38,8 +38,17 @@ function signalOf(call: { on(event: 'cancelled', listener: () => void): unknown 
 }
 
 /** Serves a worker's node API over gRPC. */
-export async function serveWorker(backend: WorkerBackend, opts: { host: string; port: number }): Promise<ServingGrpc> {
+export async function serveWorker(
+  backend: WorkerBackend,
+  opts: {
+    host: string;
+    port: number;
+    /** Adds further services to the same server (the worker's sequencers). */
+    more?: (server: grpc.Server) => void;
+  },
+): Promise<ServingGrpc> {
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+  opts.more?.(server);
   const impl: pb.WorkerServiceServer = {
     call(call, cb) {
       answer(cb, async () => {

@@ -1,13 +1,18 @@
 // @stead/log: ordered, durable logs (see README.md). Only what other packages use is exported here; the
 // simulation is a separate entry, `@stead/log/sim`.
-export { Bifrost, type BifrostOptions } from './bifrost/bifrost.ts';
+export { Bifrost, type BifrostOptions, type Placement } from './bifrost/bifrost.ts';
 export { BifrostLoglet, type BifrostLogletOptions } from './bifrost/bifrost-loglet.ts';
-export { chainKey, decodeChain } from './bifrost/chain.ts';
+export { chainKey, decodeChain, type SequencerRef } from './bifrost/chain.ts';
 export { ClusterDirectory } from './cluster/directory.ts';
 export { DataDirError, LevelDbLogServerStorage } from './cluster/leveldb-storage.ts';
 export { GrpcLogServerClient, type LogServerGrpcServer, serveLogServer } from './cluster/log-server-grpc.ts';
-export { updateNodes } from './cluster/nodes.ts';
-export { GrpcSequencerClient, type SequencerServer, serveSequencer } from './cluster/sequencer-grpc.ts';
+export { type SequencerNode, updateNodes } from './cluster/nodes.ts';
+export {
+  addSequencerService,
+  GrpcSequencerClient,
+  type SequencerServer,
+  serveSequencer,
+} from './cluster/sequencer-grpc.ts';
 export { LocalLogStore } from './local/local-log-store.ts';
 export { LogServerCore } from './replicated/log-server-core.ts';
 export { realTimers } from './replicated/quorum.ts';

@@ -222,6 +222,95 @@ describe('Bifrost as a Loglet across sequencer failures', () => {
     await waitUntil(() => reader.stats.streamed === 100, 'the last 50 records streamed');
   }, 60_000);
 
+  test('a writer that hosts the sequencer appends and follows in process; others follow it over gRPC; the log moves away and back', async () => {
+    cluster = await GrpcLogCluster.start({
+      logServers: 3,
+      sequencers: 2,
+      // A small window, so that the in-process reader's pause is exercised too.
+      sequencer: { window: { maxBytes: 256 << 10, maxMessageBytes: 16 << 10 } },
+    });
+    const local = cluster.sequencers.get('seq1')!.host;
+    let inProcess = 0;
+    const writer = cluster.bifrost({
+      sequencers: (ref) => {
+        if (ref.id === local.id && ref.instance === local.instance) {
+          inProcess++;
+          return local;
+        }
+        return cluster.sequencers.get(ref.id)!.client;
+      },
+    });
+    const here = { ...cluster.place(), sequencer: { id: local.id, instance: local.instance } };
+    await writer.create('colocated', here);
+    expect((await writer.chain('colocated'))!.chain.segments[0]!.sequencer.id).toBe('seq1');
+    const mine = track(writer.loglet('colocated', { chainCheckMs: 50 }));
+    const remote = track(cluster.bifrost().loglet('colocated', { chainCheckMs: 50 }));
+    const payload = (i: number) => `${i}:${'y'.repeat(1024)}`;
+    const n = 600;
+    // Both follow from the start, like the partition's leader and a follower.
+    const followingMine = follow(mine, 0n, n);
+    const followingRemote = follow(remote, 0n, n);
+    for (let i = 0; i < n / 2; i++) await mine.append([enc(payload(i))]);
+    expect(inProcess).toBeGreaterThan(0);
+    await waitUntil(() => mine.stats.streamed >= n / 2, 'the first half streamed in process');
+    // Away to seq2 and back to this process: readers follow both moves without gap or duplicate.
+    await writer.reconfigure('colocated', 'away', {
+      ...here,
+      sequencer: { id: 'seq2', instance: cluster.sequencers.get('seq2')!.host.instance },
+    });
+    for (let i = n / 2; i < (3 * n) / 4; i++) await mine.append([enc(payload(i))]);
+    await writer.reconfigure('colocated', 'back', here);
+    for (let i = (3 * n) / 4; i < n; i++) await mine.append([enc(payload(i))]);
+    expect((await followingMine).map((r) => dec(r.payload))).toEqual(Array.from({ length: n }, (_, i) => payload(i)));
+    expect((await followingRemote).map((r) => dec(r.payload))).toEqual(Array.from({ length: n }, (_, i) => payload(i)));
+    expect((await writer.chain('colocated'))!.chain.segments.map((s) => s.sequencer.id)).toEqual([
+      'seq1',
+      'seq2',
+      'seq1',
+    ]);
+  }, 60_000);
+
+  test('the in-process read stream stops at a pause and goes on at resume', async () => {
+    cluster = await GrpcLogCluster.start({
+      logServers: 3,
+      sequencers: 1,
+      sequencer: { window: { maxBytes: 1 << 20, maxMessageBytes: 4 << 10 } },
+    });
+    const host = cluster.sequencers.get('seq1')!.host;
+    const writer = cluster.bifrost();
+    await writer.create('paused', cluster.place());
+    const got: string[] = [];
+    let ended = false;
+    const stream = host.readStream('paused.0', 0n, {
+      records: (_first, payloads) => {
+        for (const p of payloads) got.push(dec(p));
+      },
+      end: () => {
+        ended = true;
+      },
+    });
+    const big = (i: number) => `${i}:${'z'.repeat(1024)}`;
+    await writer.append('paused', [enc(big(0))]);
+    await waitUntil(() => got.length === 1, 'the first record');
+    stream.pause();
+    // 20 records in one release: the window sends them in batches of 4 KiB; a paused stream takes one more.
+    await writer.append(
+      'paused',
+      Array.from({ length: 20 }, (_, i) => enc(big(i + 1))),
+    );
+    await waitUntil(() => got.length > 1, 'one batch after the pause');
+    const atPause = got.length;
+    expect(atPause).toBeLessThan(21);
+    await writer.append('paused', [enc(big(21))]);
+    expect(await writer.tail('paused')).toBe(22n);
+    expect(got.length).toBe(atPause);
+    stream.resume();
+    await waitUntil(() => got.length === 22, 'the rest after resume');
+    expect(got).toEqual(Array.from({ length: 22 }, (_, i) => big(i)));
+    stream.cancel();
+    expect(ended).toBe(false);
+  }, 30_000);
+
   test('a slow reader falls back to log servers and still sees every record once, in order', async () => {
     // A small window at the sequencer and a small cache at the reader: the reader's stream pauses, falls out of
     // the window, and is ended as too-slow; what it missed comes from log servers.

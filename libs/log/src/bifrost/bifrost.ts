@@ -279,12 +279,12 @@ export class Bifrost {
     return this.chains.get(logId);
   }
 
-  /** Creates a log with its first segment; a no-op when it exists. */
-  async create(logId: string): Promise<LogChain> {
+  /** Creates a log with its first segment (placed by `place`, or as given); a no-op when it exists. */
+  async create(logId: string, placement?: Placement): Promise<LogChain> {
     for (;;) {
       const have = await this.chain(logId, true);
       if (have) return have.chain;
-      const p = await this.o.place(undefined);
+      const p = placement ?? (await this.o.place(undefined));
       const chain: LogChain = {
         logId,
         trimPoint: 0n,

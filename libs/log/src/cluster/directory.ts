@@ -134,7 +134,10 @@ export class ClusterDirectory {
     readStream: (l, from, sink) => laterStream(this.sequencer(ref.id), l, from, sink),
   });
 
-  /** Placement of a new segment (BifrostOptions.place). */
+  /**
+   * Placement of a new segment (BifrostOptions.place): the next dedicated sequencer that has not just failed (a
+   * worker's colocated one only when there is none), and the registered log servers.
+   */
   place = async (_chain: LogChain | undefined, failed?: SequencerRef): Promise<Placement> => {
     const nodes = await this.refresh();
     const now = Date.now();
@@ -145,16 +148,24 @@ export class ClusterDirectory {
       ([id, s]) =>
         (this.suspects.get(id) ?? 0) <= now && !(failed && id === failed.id && s.instance === failed.instance),
     );
-    const pool = healthy.length > 0 ? healthy : seqs;
+    const dedicated = healthy.filter(([, s]) => !s.colocated);
+    const pool = dedicated.length > 0 ? dedicated : healthy.length > 0 ? healthy : seqs;
     const [id, s] = pool[this.rotation++ % pool.length]!;
+    return this.placementWith(nodes, { id, instance: s.instance });
+  };
+
+  /** Placement of a new segment sequenced by `sequencer` (a leader moving its partition's log to itself). */
+  placeAt = async (sequencer: SequencerRef): Promise<Placement> => this.placementWith(await this.refresh(), sequencer);
+
+  private placementWith(nodes: LogNodesConfig, sequencer: SequencerRef): Placement {
     let nodeset: NodesetMember[] = Object.entries(nodes.logServers)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([lid, l]) => (l.zone ? { id: lid, zone: l.zone } : { id: lid }));
     if (this.o.nodesetSize !== undefined) nodeset = nodeset.slice(0, this.o.nodesetSize);
     const problem = Quorum.validate(nodeset, this.o.replication);
     if (problem) throw new LogUnavailableError(`cannot place a segment: ${problem}`);
-    return { sequencer: { id, instance: s.instance }, nodeset, replication: this.o.replication };
-  };
+    return { sequencer, nodeset, replication: this.o.replication };
+  }
 
   close(): void {
     for (const c of this.lsClients.values()) c.close?.();

@@ -7,7 +7,18 @@ import type { ChainStore } from '../bifrost/bifrost.ts';
  */
 export interface LogNodesConfig {
   logServers: Record<string, { address: string; zone?: string }>;
-  sequencers: Record<string, { address: string; instance: string }>;
+  sequencers: Record<string, SequencerNode>;
+}
+
+export interface SequencerNode {
+  address: string;
+  instance: string;
+  /**
+   * A worker that sequences the logs of the partitions it leads (in the leader's process, no hop between the
+   * leader and its sequencer). Placement picks such a node for other logs only when no dedicated sequencer is
+   * available.
+   */
+  colocated?: boolean;
 }
 
 export const NODES_KEY = 'cluster/log-nodes';

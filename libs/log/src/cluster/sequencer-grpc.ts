@@ -119,6 +119,23 @@ export async function serveSequencer(
   opts: { host: string; port: number },
 ): Promise<SequencerServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
+  const endStreams = addSequencerService(server, host);
+  const serving = await listenGrpc(server, opts.host, opts.port);
+  return {
+    port: serving.port,
+    close: () => {
+      endStreams();
+      return serving.close();
+    },
+  };
+}
+
+/**
+ * Adds the sequencer service of `host` to a gRPC server (a worker serves it beside its own API, for the logs it
+ * sequences). Returns a function that ends every open ReadStream: call it before closing the server, so that
+ * followers move on at once instead of holding the server's drain.
+ */
+export function addSequencerService(server: grpc.Server, host: SequencerHost): () => void {
   const streams = new Set<() => void>();
   const impl: pb.SequencerServiceServer = {
     readStream: (call) => serveReadStream(host, call, streams),
@@ -155,13 +172,8 @@ export async function serveSequencer(
     },
   };
   server.addService(pb.SequencerServiceService, impl);
-  const serving = await listenGrpc(server, opts.host, opts.port);
-  return {
-    port: serving.port,
-    close: () => {
-      for (const stop of [...streams]) stop();
-      return serving.close();
-    },
+  return () => {
+    for (const stop of [...streams]) stop();
   };
 }
 

@@ -1,4 +1,4 @@
-import type { ChainStore, SequencerApi } from '../bifrost/bifrost.ts';
+import type { ChainStore, SequencerApi, TailSink, TailStream } from '../bifrost/bifrost.ts';
 import { chainKey, decodeChain, paramsOf } from '../bifrost/chain.ts';
 import type { Random, Timers } from './quorum.ts';
 import type { ReleaseSink, ReleaseSubscription } from './release-window.ts';
@@ -104,6 +104,56 @@ export class SequencerHost implements SequencerApi {
   /** Follows the released records of a loglet (see SequencerCore.subscribe). */
   async subscribe(logletId: string, from: bigint, sink: ReleaseSink): Promise<ReleaseSubscription> {
     return (await this.core(logletId)).subscribe(from, sink);
+  }
+
+  /**
+   * The in-process ReadStream (SequencerApi.readStream): a reader in this process follows a loglet sequenced
+   * here without a network hop. `pause` takes effect at the next batch (like a transport's full buffer).
+   */
+  readStream(logletId: string, from: bigint, sink: TailSink): TailStream {
+    let sub: ReleaseSubscription | undefined;
+    let paused = false;
+    let stalled = false;
+    let cancelled = false;
+    const release: ReleaseSink = {
+      records: (first, payloads) => {
+        if (cancelled) return true;
+        sink.records(first, payloads);
+        stalled = paused;
+        return !paused;
+      },
+      end: (e) => {
+        if (!cancelled) sink.end(e);
+      },
+    };
+    const resume = () => {
+      if (!stalled || !sub) return;
+      stalled = false;
+      sub.resume();
+    };
+    this.subscribe(logletId, from, release).then(
+      (s) => {
+        sub = s;
+        if (cancelled) s.cancel();
+        else if (!paused) resume();
+      },
+      (e: unknown) => {
+        if (!cancelled) sink.end({ kind: 'closed', error: e instanceof Error ? e : new Error(String(e)) });
+      },
+    );
+    return {
+      pause: () => {
+        paused = true;
+      },
+      resume: () => {
+        paused = false;
+        resume();
+      },
+      cancel: () => {
+        cancelled = true;
+        sub?.cancel();
+      },
+    };
   }
 
   /** Rejects every unacknowledged append of every loglet; the process is going away. */
