@@ -65,7 +65,20 @@ interface Attempt {
   started: boolean;
   /** The invocation's effective retry policy and timeouts (read at the start of the attempt). */
   options: InvocationOptions;
+  /** A RunCommand not appended yet (see HOLD_RUN_MS), with the timer that appends it at the latest. */
+  held: { effect: InvokerEffect; timer: TimerHandle } | undefined;
 }
+
+/**
+ * A RunCommand waits this long at most for the attempt's next effect, normally its ProposeRunCompletion a moment
+ * later, and leaves in the same append: one log write per `ctx.run` step instead of two. Nothing waits for a
+ * RunCommand to be durable (the SDK runs the step at once; only the completion is awaited), so holding it costs
+ * no latency; should the attempt fail meanwhile, the step is run again, as when its completion was not durable.
+ */
+const HOLD_RUN_MS = 20;
+
+/** Journal entry type of a RunCommand (service protocol). */
+const RUN_COMMAND = 0x0411;
 
 /** The longest delay setTimeout holds (longer ones fire immediately). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -134,6 +147,7 @@ export class InvokerDriver implements Invoker {
       slot: false,
       started: false,
       options: this.opts.defaults,
+      held: undefined,
     };
     this.attempts.set(invocationId, attempt);
     if (this.slots < this.maxConcurrent && this.queue.size === 0) this.begin(attempt);
@@ -149,6 +163,7 @@ export class InvokerDriver implements Invoker {
 
   /** Gives back the attempt's slot (once) and starts the oldest waiting invocation. */
   private release(a: Attempt): void {
+    this.appendHeld(a);
     if (!a.slot) return;
     a.slot = false;
     this.slots--;
@@ -189,18 +204,42 @@ export class InvokerDriver implements Invoker {
     for (const [id, a] of [...this.attempts]) if (a.leader === leader) this.stop(id);
   }
 
+  /** Appends an effect of the attempt, after its held RunCommand if there is one (in one append). */
   private append(a: Attempt, effect: InvokerEffect): void {
+    const effects = [effect];
+    if (a.held) {
+      effects.unshift(a.held.effect);
+      this.timers.clearTimeout(a.held.timer);
+      a.held = undefined;
+    }
     const leader = a.leader;
-    const p = leader.processor.append({
-      kind: 'Effect',
-      ts: this.clock.now(),
-      epoch: leader.epoch,
-      invocationId: a.invocationId,
-      effect,
-      attempt: a.fence,
-    });
-    a.lastAppend = p;
+    const ts = this.clock.now();
+    const p = leader.processor.appendMany(
+      effects.map((e) => ({
+        kind: 'Effect' as const,
+        ts,
+        epoch: leader.epoch,
+        invocationId: a.invocationId,
+        effect: e,
+        attempt: a.fence,
+      })),
+    );
+    a.lastAppend = p.then((first) => first + BigInt(effects.length - 1));
     p.catch((err) => this.opts.log('warn', 'failed to append invoker effect', { error: String(err) }));
+  }
+
+  /** Keeps a RunCommand back until the attempt's next effect (or HOLD_RUN_MS). */
+  private hold(a: Attempt, effect: InvokerEffect): void {
+    this.appendHeld(a);
+    a.held = { effect, timer: this.timers.setTimeout(() => this.appendHeld(a), HOLD_RUN_MS) };
+  }
+
+  private appendHeld(a: Attempt): void {
+    const held = a.held;
+    if (!held) return;
+    a.held = undefined;
+    this.timers.clearTimeout(held.timer);
+    this.append(a, held.effect);
   }
 
   private async run(a: Attempt): Promise<void> {
@@ -373,7 +412,9 @@ export class InvokerDriver implements Invoker {
       case 'command': {
         const cmd = this.interpret(m.entry);
         if (cmd) this.checkCommand(cmd);
-        this.append(a, { kind: 'command', entry: m.entry, ...(cmd && this.enrich(cmd)) });
+        const effect: InvokerEffect = { kind: 'command', entry: m.entry, ...(cmd && this.enrich(cmd)) };
+        if (m.entry.type === RUN_COMMAND) this.hold(a, effect);
+        else this.append(a, effect);
         return;
       }
       case 'proposeRun':
