@@ -4,13 +4,27 @@ import type { Logger } from '@stead/observability';
 import { DEFAULT_MAX_MOVES_PER_ROUND, decide } from './decide.ts';
 import { assert, ControllerError } from './errors.ts';
 import { type LeaseHandle, type LeaseStatus, runLease } from './lease.ts';
-import { isPreconditionFailed, listNodes, readPartitionTable } from './nodes.ts';
-import { CLUSTER_KEYS, encodePartitionTable, type NodeRecord, type PartitionTable, type Versioned } from './records.ts';
+import { isPreconditionFailed, readPartitionTable } from './nodes.ts';
+import {
+  CLUSTER_KEYS,
+  decodeNodeIndex,
+  decodeNodeRecord,
+  encodePartitionTable,
+  type NodeRecord,
+  type PartitionTable,
+  type Versioned,
+} from './records.ts';
 import { type Clock, systemClock, systemTimers, type Timers, withTimeout } from './time.ts';
 import type { Change, NodeView, PartitionPlacement } from './types.ts';
 
-/** How old the node list a round works with may be. */
+/** How old the node index a round works with may be (a node registered meanwhile is seen within it). */
 const NODE_LIST_MAX_AGE_MS = 1_000;
+/**
+ * How old a node's record, or the partition table, a round works with may be. Both are read again sooner when
+ * they may have changed: a record when its node does not answer as registered (it may have restarted elsewhere),
+ * the table after a write of it lost.
+ */
+const RECORD_MAX_AGE_MS = 10_000;
 
 /** What a node may say when it answers a ping, beyond "alive". */
 export interface PingInfo {
@@ -95,6 +109,11 @@ interface Tenure {
   term: number;
   startedAtMs: number;
   heartbeats: Map<string, number>;
+  /**
+   * The table as this controller last read or wrote it. Only the lease holder writes the table and every write is
+   * conditional on the version, so a stale copy can make a write lose, never make it wrong; a lost write drops it.
+   */
+  table?: { current: Versioned<PartitionTable> | undefined; atMs: number };
 }
 
 /**
@@ -123,6 +142,10 @@ export class Controller {
   private stopped = false;
   private warnedPartitions = false;
   private nodeList: { nodes: NodeRecord[]; atMs: number } | undefined;
+  /** Node records by id, with when each was read. */
+  private readonly records = new Map<string, { record: NodeRecord; atMs: number }>();
+  /** Nodes whose last ping went unanswered, or was answered by another instance: their records are read again. */
+  private readonly suspects = new Set<string>();
 
   constructor(opts: ControllerOptions) {
     const c = opts.config;
@@ -216,7 +239,7 @@ export class Controller {
     const tenure = this.tenure;
     if (!tenure || !this.acting(tenure)) return;
     const { client, config } = this.opts;
-    const [nodes, current] = await Promise.all([this.nodes(), readPartitionTable(client)]);
+    const [nodes, current] = await Promise.all([this.nodes(), this.table(tenure)]);
     if (current && current.value.controllerTerm > tenure.term) {
       this.log('warn', 'the partition table was written by a newer controller; not writing', {
         term: tenure.term,
@@ -272,22 +295,56 @@ export class Controller {
       !current || decision.changes.length > 0 || current.value.replication !== config.partitionReplication;
     if (changed) {
       const version = await this.write(tenure, current, table, decision.changes);
-      if (version !== undefined) Object.assign(report, { table, tableVersion: version, changes: decision.changes });
+      if (version !== undefined) {
+        Object.assign(report, { table, tableVersion: version, changes: decision.changes });
+        tenure.table = { current: { value: table, version }, atMs: this.clock.now() };
+      } else tenure.table = undefined;
     }
     if (decision.unavailable.length > 0 && !sameNumbers(decision.unavailable, this.lastRound?.unavailable ?? []))
       this.log('warn', 'partitions without a live replica', { partitions: decision.unavailable });
     this.lastRound = report;
   }
 
+  /** The partition table: this tenure's copy while it is younger than RECORD_MAX_AGE_MS, else read. */
+  private async table(tenure: Tenure): Promise<Versioned<PartitionTable> | undefined> {
+    const now = this.clock.now();
+    if (tenure.table && now - tenure.table.atMs < RECORD_MAX_AGE_MS) return tenure.table.current;
+    const current = await readPartitionTable(this.opts.client);
+    if (this.tenure === tenure) tenure.table = { current, atMs: now };
+    return current;
+  }
+
   /**
-   * The registered nodes, read again at most every `NODE_LIST_MAX_AGE_MS` (a node list is several linearizable
-   * reads, each a round of the metadata store's Raft group; nodes register rarely, rounds run every few hundred
-   * ms). A node registered meanwhile is seen within that age.
+   * The registered nodes. Every read is a round of the metadata store's Raft group and rounds run every few
+   * hundred ms, while nodes register rarely: the index is read again at most every `NODE_LIST_MAX_AGE_MS` (a
+   * node registered meanwhile is seen within that age), and a record only when it is new to this controller,
+   * older than RECORD_MAX_AGE_MS, or its node did not answer its last ping as registered.
    */
   private async nodes(): Promise<NodeRecord[]> {
     const now = this.clock.now();
-    if (this.nodeList && now - this.nodeList.atMs < NODE_LIST_MAX_AGE_MS) return this.nodeList.nodes;
-    const nodes = await listNodes(this.opts.client);
+    if (this.nodeList && now - this.nodeList.atMs < NODE_LIST_MAX_AGE_MS && this.suspects.size === 0)
+      return this.nodeList.nodes;
+    const { client } = this.opts;
+    const index = await client.get(CLUSTER_KEYS.nodeIds);
+    const ids = index ? decodeNodeIndex(CLUSTER_KEYS.nodeIds, index.value) : [];
+    const records = await Promise.all(
+      ids.map(async (id) => {
+        const have = this.records.get(id);
+        if (have && now - have.atMs < RECORD_MAX_AGE_MS && !this.suspects.has(id)) return have.record;
+        const key = CLUSTER_KEYS.node(id);
+        const v = await client.get(key);
+        if (!v) {
+          this.records.delete(id);
+          return undefined;
+        }
+        const record = decodeNodeRecord(key, v.value);
+        this.records.set(id, { record, atMs: now });
+        return record;
+      }),
+    );
+    for (const id of this.records.keys()) if (!ids.includes(id)) this.records.delete(id);
+    this.suspects.clear();
+    const nodes = records.filter((r): r is NodeRecord => r !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1));
     this.nodeList = { nodes, atMs: now };
     return nodes;
   }
@@ -307,8 +364,13 @@ export class Controller {
             this.timers,
             () => false as const,
           );
-          if (answer === false) return;
-          if (answer !== true && answer.instance !== undefined && answer.instance !== n.instance) return;
+          if (
+            answer === false ||
+            (answer !== true && answer.instance !== undefined && answer.instance !== n.instance)
+          ) {
+            this.suspects.add(n.id);
+            return;
+          }
           // The time the ping was sent: the node was alive at least until then.
           tenure.heartbeats.set(n.id, Math.max(tenure.heartbeats.get(n.id) ?? sentAtMs, sentAtMs));
           if (answer !== true && answer.draining) draining.add(n.id);

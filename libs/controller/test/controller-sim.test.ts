@@ -47,14 +47,21 @@ function cluster(workerIds: string[]) {
   const alive = new Map(workerIds.map((id) => [id, true]));
   /** When each worker was last pinged while alive (the controller counts a heartbeat from the ping's start). */
   const lastAnsweredPing = new Map<string, number>();
-  const ping = (n: NodeRecord): Promise<boolean> =>
+  /** Workers that restarted elsewhere: only a ping to this address reaches them, and this instance answers. */
+  const movedTo = new Map<string, { address: string; instance: string }>();
+  const ping = (n: NodeRecord): Promise<boolean | { instance: string }> =>
     new Promise((resolve, reject) => {
+      const moved = movedTo.get(n.id);
+      if (moved && n.address !== moved.address) {
+        clock.setTimeout(() => reject(new Error('connection refused')), rng.int(1, 10));
+        return;
+      }
       if (alive.get(n.id)) lastAnsweredPing.set(n.id, clock.now());
       if (!alive.get(n.id)) {
         if (rng.chance(0.5)) clock.setTimeout(() => reject(new Error('connection refused')), rng.int(1, 10));
         return; // otherwise no answer at all: the ping timeout decides
       }
-      clock.setTimeout(() => resolve(true), rng.int(1, 20));
+      clock.setTimeout(() => resolve(moved ? { instance: moved.instance } : true), rng.int(1, 20));
     });
   const controllers: { name: string; client: SimMetadataClient; handle: ControllerHandle }[] = [];
   const startController = (name: string) => {
@@ -103,7 +110,7 @@ function cluster(workerIds: string[]) {
     store.writes
       .filter((w) => w.key === CLUSTER_KEYS.partitionTable && w.value)
       .map((w) => ({ ...w, table: decodePartitionTable(w.key, w.value!) }));
-  return { clock, store, alive, lastAnsweredPing, startController, register, active, run, table, tableWrites };
+  return { clock, store, alive, movedTo, lastAnsweredPing, startController, register, active, run, table, tableWrites };
 }
 
 type Cluster = ReturnType<typeof cluster>;
@@ -214,6 +221,39 @@ describe('controller shell (simulation)', () => {
     const back = c.table()!;
     expect(replicasOn(back, 'w2')).toBe(3); // 6 partitions × 2 replicas over 4 workers
     expect(leaderships(back, 'w2')).toBeGreaterThanOrEqual(1);
+    checkHistory(c);
+  });
+
+  it('reads little from the metadata store, and finds a worker that restarted at another address', async () => {
+    const c = cluster(['w1', 'w2', 'w3']);
+    for (const id of ['w1', 'w2', 'w3']) await c.register(id);
+    const ctl = c.startController('admin-a');
+    await c.run(8_000, () => c.table() !== undefined);
+    // Steady state: the node index about once a second; records and the table only every RECORD_MAX_AGE_MS.
+    const from = c.clock.now();
+    await c.run(20_000);
+    const reads = c.store.reads.filter((r) => r.by === ctl.client.name && r.atMs >= from && !r.key.includes('lease'));
+    expect(reads.length / 20).toBeLessThan(3);
+    const before = c.table()!;
+    // w2 comes back as a new process at a new address; only pings there (from its new record) reach it.
+    await drive(
+      c.clock,
+      registerNode(c.store.client('reg-w2-again'), {
+        id: 'w2',
+        instance: 'w2-2',
+        roles: ['worker'],
+        address: 'w2-elsewhere:5122',
+        location: 'zone-0',
+        draining: false,
+      }),
+    );
+    c.movedTo.set('w2', { address: 'w2-elsewhere:5122', instance: 'w2-2' });
+    const movedAt = c.clock.now();
+    await c.run(10_000, () => (c.lastAnsweredPing.get('w2') ?? 0) > movedAt);
+    expect(c.lastAnsweredPing.get('w2')).toBeGreaterThan(movedAt);
+    // Seen again within the failure timeout: w2 kept its replicas.
+    await c.run(CONFIG.nodeFailureTimeoutMs + 2 * CONFIG.roundMs);
+    expect(replicasOn(c.table()!, 'w2')).toBe(replicasOn(before, 'w2'));
     checkHistory(c);
   });
 

@@ -41,6 +41,8 @@ export interface SimMetadataStoreOptions {
  */
 export class SimMetadataStore {
   readonly writes: SimMetadataWrite[] = [];
+  /** Every read that reached the store: which key, by which client, when. */
+  readonly reads: Array<{ key: string; by: string; atMs: number }> = [];
   private readonly data = new Map<string, Stored>();
   private index = 0;
   private readonly watchers = new Map<string, Set<(e: ChangeEvent) => void>>();
@@ -68,7 +70,8 @@ export class SimMetadataStore {
   }
 
   /** @internal */
-  applyGet(key: string): Stored | undefined {
+  applyGet(by: string, key: string): Stored | undefined {
+    this.reads.push({ key, by, atMs: this.clock.now() });
     return this.data.get(key);
   }
 
@@ -174,7 +177,7 @@ export class SimMetadataClient implements MetadataClient {
   }
 
   get(key: string) {
-    return this.call(() => this.store.applyGet(key), false);
+    return this.call(() => this.store.applyGet(this.name, key), false);
   }
 
   put(key: string, value: Uint8Array, precondition?: Precondition): Promise<number> {
