@@ -33,14 +33,16 @@ interface Options {
   restatePartitions: number;
 }
 
-const USAGE = `usage: npm run bench -- --topology cluster [--duration 10s] [--warmup 200] [--steps 3] [--concurrency 1,16]
+const USAGE = `usage: npm run bench -- --topology cluster [--duration 10s] [--warmup 2000] [--steps 3] [--concurrency 1,16]
          [--only stead,stead-cluster,restate-cluster] [--rounds 10] [--clients 8] [--before-kill 2s]
          [--after-kill 6s] [--stead-partitions 8] [--restate-partitions 24]`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
     durationMs: 10_000,
-    warmup: 200,
+    // Servers are measured warm: a JIT runtime compiles its hot paths over the first thousand or so requests
+    // (Restate gets the same warm-up).
+    warmup: 2000,
     steps: 3,
     concurrency: [1, 16],
     targets: TARGETS,

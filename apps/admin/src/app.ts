@@ -72,7 +72,15 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
       leaseTimeoutMs: s.controllerLeaseTimeout,
       leaseRenewMs: Math.max(10, Math.floor(s.controllerLeaseTimeout / 3)),
     },
-    ping: async (n) => ({ instance: (await workers.get(n.address).ping(s.heartbeatInterval)).instance }),
+    ping: async (n) => {
+      try {
+        return { instance: (await workers.get(n.address).ping(s.heartbeatInterval)).instance };
+      } catch (e) {
+        // Nothing listens at the address (the process is gone): the controller need not wait out the timeout.
+        if (/ECONNREFUSED/.test(errorMessage(e))) return { refused: true };
+        throw e;
+      }
+    },
     log: node.log,
   }).run();
   node.onClose('controller', () => controller.stop());

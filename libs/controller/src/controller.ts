@@ -32,6 +32,12 @@ export interface PingInfo {
   draining?: boolean;
   /** The answering process; when it differs from the registered instance the answer does not count. */
   instance?: string;
+  /**
+   * Not an answer: the node's address refused the connection, so no process listens there (it died, or a new
+   * one is starting). The node counts as failed at once rather than after `nodeFailureTimeoutMs` of silence,
+   * which remains the rule for a node that is merely silent (paused, cut off, overloaded).
+   */
+  refused?: boolean;
 }
 
 export interface ControllerShellConfig {
@@ -109,6 +115,8 @@ interface Tenure {
   term: number;
   startedAtMs: number;
   heartbeats: Map<string, number>;
+  /** Nodes whose last ping was refused (see PingInfo.refused): failed until they answer again. */
+  refused: Set<string>;
   /**
    * The table as this controller last read or wrote it. Only the lease holder writes the table and every write is
    * conditional on the version, so a stale copy can make a write lose, never make it wrong; a lost write drops it.
@@ -201,7 +209,7 @@ export class Controller {
       this.tenure = undefined;
       return;
     }
-    this.tenure = { term: s.term, startedAtMs: this.clock.now(), heartbeats: new Map() };
+    this.tenure = { term: s.term, startedAtMs: this.clock.now(), heartbeats: new Map(), refused: new Set() };
     this.log('info', 'controller active', { term: s.term });
     this.scheduleRound(0);
   }
@@ -238,7 +246,7 @@ export class Controller {
   private async runRound(): Promise<void> {
     const tenure = this.tenure;
     if (!tenure || !this.acting(tenure)) return;
-    const { client, config } = this.opts;
+    const { config } = this.opts;
     const [nodes, current] = await Promise.all([this.nodes(), this.table(tenure)]);
     if (current && current.value.controllerTerm > tenure.term) {
       this.log('warn', 'the partition table was written by a newer controller; not writing', {
@@ -265,8 +273,9 @@ export class Controller {
       roles: n.roles,
       location: n.location,
       draining: n.draining || draining.has(n.id),
-      lastHeartbeatMs:
-        tenure.heartbeats.get(n.id) ?? (inTable.has(n.id) ? tenure.startedAtMs : Number.NEGATIVE_INFINITY),
+      lastHeartbeatMs: tenure.refused.has(n.id)
+        ? Number.NEGATIVE_INFINITY
+        : (tenure.heartbeats.get(n.id) ?? (inTable.has(n.id) ? tenure.startedAtMs : Number.NEGATIVE_INFINITY)),
     }));
     const decideConfig = {
       partitions,
@@ -364,13 +373,16 @@ export class Controller {
             this.timers,
             () => false as const,
           );
+          if (answer !== true && answer !== false && answer.refused) tenure.refused.add(n.id);
           if (
             answer === false ||
+            (answer !== true && answer.refused) ||
             (answer !== true && answer.instance !== undefined && answer.instance !== n.instance)
           ) {
             this.suspects.add(n.id);
             return;
           }
+          tenure.refused.delete(n.id);
           // The time the ping was sent: the node was alive at least until then.
           tenure.heartbeats.set(n.id, Math.max(tenure.heartbeats.get(n.id) ?? sentAtMs, sentAtMs));
           if (answer !== true && answer.draining) draining.add(n.id);

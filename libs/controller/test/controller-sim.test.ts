@@ -49,8 +49,14 @@ function cluster(workerIds: string[]) {
   const lastAnsweredPing = new Map<string, number>();
   /** Workers that restarted elsewhere: only a ping to this address reaches them, and this instance answers. */
   const movedTo = new Map<string, { address: string; instance: string }>();
-  const ping = (n: NodeRecord): Promise<boolean | { instance: string }> =>
+  /** Workers whose address refuses connections (the process is gone; not just silent). */
+  const refusing = new Set<string>();
+  const ping = (n: NodeRecord): Promise<boolean | { instance?: string; refused?: boolean }> =>
     new Promise((resolve, reject) => {
+      if (refusing.has(n.id)) {
+        clock.setTimeout(() => resolve({ refused: true }), rng.int(1, 5));
+        return;
+      }
       const moved = movedTo.get(n.id);
       if (moved && n.address !== moved.address) {
         clock.setTimeout(() => reject(new Error('connection refused')), rng.int(1, 10));
@@ -110,7 +116,20 @@ function cluster(workerIds: string[]) {
     store.writes
       .filter((w) => w.key === CLUSTER_KEYS.partitionTable && w.value)
       .map((w) => ({ ...w, table: decodePartitionTable(w.key, w.value!) }));
-  return { clock, store, alive, movedTo, lastAnsweredPing, startController, register, active, run, table, tableWrites };
+  return {
+    clock,
+    store,
+    alive,
+    movedTo,
+    refusing,
+    lastAnsweredPing,
+    startController,
+    register,
+    active,
+    run,
+    table,
+    tableWrites,
+  };
 }
 
 type Cluster = ReturnType<typeof cluster>;
@@ -254,6 +273,25 @@ describe('controller shell (simulation)', () => {
     // Seen again within the failure timeout: w2 kept its replicas.
     await c.run(CONFIG.nodeFailureTimeoutMs + 2 * CONFIG.roundMs);
     expect(replicasOn(c.table()!, 'w2')).toBe(replicasOn(before, 'w2'));
+    checkHistory(c);
+  });
+
+  it('a worker whose address refuses connections loses its leaderships within a round or two, not after the timeout', async () => {
+    const c = cluster(['w1', 'w2', 'w3']);
+    for (const id of ['w1', 'w2', 'w3']) await c.register(id);
+    c.startController('admin-a');
+    await c.run(8_000, () => c.table() !== undefined && leaderships(c.table()!, 'w2') > 0);
+    await c.run(2_000);
+    expect(leaderships(c.table()!, 'w2')).toBeGreaterThan(0);
+    c.refusing.add('w2');
+    const goneAt = c.clock.now();
+    await c.run(CONFIG.nodeFailureTimeoutMs, () => leaderships(c.table()!, 'w2') === 0);
+    expect(leaderships(c.table()!, 'w2')).toBe(0);
+    expect(c.clock.now() - goneAt).toBeLessThanOrEqual(3 * CONFIG.roundMs);
+    // Back (a new process answering there): it gets work again.
+    c.refusing.delete('w2');
+    await c.run(30_000, () => leaderships(c.table()!, 'w2') >= 1);
+    expect(leaderships(c.table()!, 'w2')).toBeGreaterThanOrEqual(1);
     checkHistory(c);
   });
 
