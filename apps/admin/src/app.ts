@@ -68,6 +68,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
       partitions: s.partitions,
       partitionReplication: s.partitionReplication,
       nodeFailureTimeoutMs: s.nodeFailureTimeout,
+      replicaReplacementDelayMs: s.replicaReplacementDelay,
       roundMs: s.heartbeatInterval,
       leaseTimeoutMs: s.controllerLeaseTimeout,
       leaseRenewMs: Math.max(10, Math.floor(s.controllerLeaseTimeout / 3)),

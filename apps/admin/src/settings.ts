@@ -33,6 +33,11 @@ export const adminSettings = {
     'A worker silent for this long loses its leaderships (and its replicas) to live workers.',
     { min: 100 },
   ),
+  replicaReplacementDelay: setting(
+    'duration',
+    '10s',
+    'A failed worker keeps its replicas this much longer than its leaderships, so that a restarted worker resumes them with its state instead of new replicas replaying the log.',
+  ),
   controllerLeaseTimeout: setting(
     'duration',
     '2s',

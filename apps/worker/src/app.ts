@@ -272,6 +272,19 @@ class Reconciler {
     this.retrySoon();
   }
 
+  /** Leads the placement's partition with its epoch, unless already asked to (the leading goes on in the background). */
+  private startLeading(pl: { partition: number; epoch: number }): void {
+    const p = pl.partition;
+    if (this.leading.get(p) === pl.epoch) return;
+    this.leading.set(p, pl.epoch);
+    this.moveSequencer(p)
+      .then(() => this.host.lead(p, pl.epoch))
+      .then(
+        () => this.log('info', 'leading partition', { partition: p, epoch: pl.epoch }),
+        (e: unknown) => this.leadFailed(p, pl.epoch, e),
+      );
+  }
+
   /**
    * Before leading: the partition's log gets a segment sequenced here. When that fails, leading goes on with the
    * sequencer the log has (slower, not wrong).
@@ -325,6 +338,9 @@ class Reconciler {
   private async apply(t: PartitionTable): Promise<void> {
     const hosted = new Set(this.host.status().map((p) => p.partition));
     const perPartitionCache = Math.floor(this.cacheBytes / Math.max(1, t.partitions));
+    // Leaderships of partitions already here first: a hot standby takes over before this worker spends time
+    // opening the replicas it was just given.
+    for (const pl of t.placements) if (pl.leader === this.id && hosted.has(pl.partition)) this.startLeading(pl);
     for (const pl of t.placements) {
       const p = pl.partition;
       const mine = pl.replicas.includes(this.id);
@@ -344,17 +360,8 @@ class Reconciler {
         );
         this.log('info', 'partition replica added', { partition: p });
       }
-      if (pl.leader === this.id) {
-        if (this.leading.get(p) !== pl.epoch) {
-          this.leading.set(p, pl.epoch);
-          this.moveSequencer(p)
-            .then(() => this.host.lead(p, pl.epoch))
-            .then(
-              () => this.log('info', 'leading partition', { partition: p, epoch: pl.epoch }),
-              (e: unknown) => this.leadFailed(p, pl.epoch, e),
-            );
-        }
-      } else if (this.leading.has(p)) {
+      if (pl.leader === this.id) this.startLeading(pl);
+      else if (this.leading.has(p)) {
         this.leading.delete(p);
         await this.host.stepDown(p);
       }

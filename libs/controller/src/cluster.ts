@@ -11,6 +11,8 @@ export interface ClusterView {
   location: ReadonlyMap<string, string | undefined>;
   /** Replicas per partition: min(partitionReplication, eligible workers). */
   replication: number;
+  /** Failed workers still within `replicaReplacementDelayMs`: their replicas stay (they lead nothing). */
+  recent: ReadonlySet<string>;
 }
 
 /** One view per node id: a duplicated id keeps its latest heartbeat (then its first occurrence). */
@@ -32,13 +34,20 @@ export function clusterView(nowMs: number, nodes: readonly NodeView[], config: C
   const draining = new Set<string>();
   const eligible: string[] = [];
   const location = new Map<string, string | undefined>();
+  const recent = new Set<string>();
+  const keepMs = config.nodeFailureTimeoutMs + Math.max(0, config.replicaReplacementDelayMs ?? 0);
   for (const n of latestById(nodes)) {
-    if (!n.roles.includes('worker') || nowMs - n.lastHeartbeatMs > config.nodeFailureTimeoutMs) continue;
+    if (!n.roles.includes('worker')) continue;
+    const silentMs = nowMs - n.lastHeartbeatMs;
+    if (n.failed || silentMs > config.nodeFailureTimeoutMs) {
+      if (silentMs <= keepMs && (config.replicaReplacementDelayMs ?? 0) > 0) recent.add(n.id);
+      continue;
+    }
     live.add(n.id);
     location.set(n.id, n.location);
     if (n.draining) draining.add(n.id);
     else eligible.push(n.id);
   }
   const replication = Math.max(0, Math.min(Math.floor(config.partitionReplication), eligible.length));
-  return { live, eligible, eligibleSet: new Set(eligible), draining, location, replication };
+  return { live, eligible, eligibleSet: new Set(eligible), draining, location, replication, recent };
 }

@@ -46,6 +46,8 @@ export interface ControllerShellConfig {
   partitionReplication: number;
   /** A worker that has not answered a ping for this long is dead. */
   nodeFailureTimeoutMs: number;
+  /** See ControllerConfig.replicaReplacementDelayMs. */
+  replicaReplacementDelayMs?: number;
   /** Time between rounds while active. */
   roundMs: number;
   /** How long a ping may take (default: roundMs). */
@@ -273,14 +275,15 @@ export class Controller {
       roles: n.roles,
       location: n.location,
       draining: n.draining || draining.has(n.id),
-      lastHeartbeatMs: tenure.refused.has(n.id)
-        ? Number.NEGATIVE_INFINITY
-        : (tenure.heartbeats.get(n.id) ?? (inTable.has(n.id) ? tenure.startedAtMs : Number.NEGATIVE_INFINITY)),
+      lastHeartbeatMs:
+        tenure.heartbeats.get(n.id) ?? (inTable.has(n.id) ? tenure.startedAtMs : Number.NEGATIVE_INFINITY),
+      failed: tenure.refused.has(n.id),
     }));
     const decideConfig = {
       partitions,
       partitionReplication: config.partitionReplication,
       nodeFailureTimeoutMs: config.nodeFailureTimeoutMs,
+      replicaReplacementDelayMs: config.replicaReplacementDelayMs,
       maxMovesPerRound: config.maxMovesPerRound ?? DEFAULT_MAX_MOVES_PER_ROUND,
     };
     const decision = decide({ nowMs, nodes: views, table: current?.value.placements ?? [], config: decideConfig });
@@ -444,7 +447,7 @@ function health(n: NodeRecord, v: NodeView, nowMs: number, timeoutMs: number, te
     id: n.id,
     roles: n.roles,
     address: n.address,
-    alive: n.roles.includes('worker') && nowMs - v.lastHeartbeatMs <= timeoutMs,
+    alive: n.roles.includes('worker') && !v.failed && nowMs - v.lastHeartbeatMs <= timeoutMs,
     draining: v.draining === true,
   };
   const hb = tenure.heartbeats.get(n.id);

@@ -15,7 +15,11 @@ function leaderCandidates(round: Round, p: WorkingPartition): string[] {
   return p.replicas.filter((r) => round.cluster.live.has(r)).sort(compareIds);
 }
 
-/** A leader is kept while it may lead; otherwise the candidate with the fewest leaderships (then id) takes over. */
+/**
+ * A leader is kept while it may lead; otherwise a candidate takes over: one that was already a replica (a hot
+ * standby, not one added this round that has the whole log to catch up on), then the one with the fewest
+ * leaderships, then by id.
+ */
 export function assignLeaders(round: Round): void {
   for (const p of round.parts) {
     if (p.leader !== undefined && !leaderCandidates(round, p).includes(p.leader)) p.leader = undefined;
@@ -24,7 +28,10 @@ export function assignLeaders(round: Round): void {
   const load = (id: string): number => counts.get(id) ?? 0;
   for (const p of round.parts) {
     if (p.leader !== undefined) continue;
-    const candidates = leaderCandidates(round, p).sort((a, b) => load(a) - load(b) || compareIds(a, b));
+    const cold = (id: string): number => (p.startReplicas.has(id) ? 0 : 1);
+    const candidates = leaderCandidates(round, p).sort(
+      (a, b) => cold(a) - cold(b) || load(a) - load(b) || compareIds(a, b),
+    );
     if (candidates.length === 0) continue;
     p.leader = candidates[0];
     p.leaderReason = p.startLeader === undefined ? 'initial' : 'leader-lost';
@@ -61,7 +68,8 @@ function findLeaderPath(round: Round, counts: Map<string, number>): LeaderStep[]
     for (const p of round.parts) {
       if (p.leader !== queue[i] || !movable(round, p)) continue;
       for (const v of eligibleReplicas(round, p)) {
-        if (seen.has(v)) continue;
+        // Leadership moves for balance only to a replica that already follows the log.
+        if (seen.has(v) || !p.startReplicas.has(v)) continue;
         seen.add(v);
         via.set(v, { p, to: v, from: queue[i] });
         if (counts.get(v)! <= max - 2) return unwind(via, v);

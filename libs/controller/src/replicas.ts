@@ -38,14 +38,14 @@ function pickExcess(p: WorkingPartition, nodes: string[], counts: Map<string, nu
 }
 
 /**
- * Repairs that are never deferred: dead and unknown replicas go, drained replicas whose replacement is in place
+ * Repairs that are never deferred: dead and unknown replicas go (a failed worker's after the replacement delay), drained replicas whose replacement is in place
  * go, replicas beyond the replication factor go, and missing replicas are added. With no eligible worker at all
  * nothing is removed (there is nowhere to move the data).
  */
 export function repairReplicas(round: Round, p: WorkingPartition): void {
   const { cluster } = round;
   if (cluster.replication === 0) return;
-  for (const r of [...p.replicas]) if (!cluster.live.has(r)) remove(round, p, r, 'dead');
+  for (const r of [...p.replicas]) if (!cluster.live.has(r) && !cluster.recent.has(r)) remove(round, p, r, 'dead');
   // A draining replica leaves once a replacement is in (at most one replica beyond the factor at any time).
   for (const r of [...p.replicas].sort(compareIds)) {
     if (cluster.draining.has(r) && p.replicas.length > cluster.replication) remove(round, p, r, 'drained');

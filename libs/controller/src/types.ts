@@ -11,6 +11,8 @@ export interface NodeView {
   lastHeartbeatMs: number;
   /** A draining worker stays live but receives no new replicas and hands its replicas over one move at a time. */
   draining?: boolean;
+  /** Known to have failed now (its address refused a connection), whatever its last heartbeat. */
+  failed?: boolean;
 }
 
 /** Where one partition runs. Invariant: `epoch` never decreases and grows by exactly 1 on each leader change. */
@@ -26,6 +28,12 @@ export interface ControllerConfig {
   partitions: number;
   partitionReplication: number;
   nodeFailureTimeoutMs: number;
+  /**
+   * A failed worker keeps its replicas in the table this much longer than its leaderships (default 0): a worker
+   * that comes back soon (a restart) resumes them with the state it has, instead of new replicas replaying the
+   * whole log meanwhile. Leaderships move at once either way; the log, not the replicas, holds the data.
+   */
+  replicaReplacementDelayMs?: number;
   /** Bound on balancing moves (drain hand-overs, replica and leader rebalancing) per round; default 2. */
   maxMovesPerRound?: number;
 }

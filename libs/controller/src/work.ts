@@ -8,6 +8,11 @@ export interface WorkingPartition {
   leader?: string;
   startLeader?: string;
   startEpoch: number;
+  /**
+   * Replicas the input table already had: they follow the partition's log (a hot standby); one added this round
+   * has yet to catch up on the whole log.
+   */
+  startReplicas: ReadonlySet<string>;
   leaderReason?: 'initial' | 'leader-lost' | 'rebalance';
 }
 
@@ -46,7 +51,7 @@ function validEpoch(epoch: unknown): number {
 }
 
 function emptyPartition(partition: number): WorkingPartition {
-  return { partition, replicas: [], startEpoch: 0 };
+  return { partition, replicas: [], startEpoch: 0, startReplicas: new Set() };
 }
 
 /** Takes the prior table as it is (garbage included): one entry per partition in range, replicas deduplicated. */
@@ -75,7 +80,14 @@ export function loadTable(table: readonly PartitionPlacement[], partitions: numb
     }
     // A leader outside its own replica set never led: it is replaced (and fenced by the epoch bump).
     const leader = entry.leader !== undefined && replicas.includes(entry.leader) ? entry.leader : undefined;
-    parts.push({ partition: n, replicas, leader, startLeader: entry.leader, startEpoch: validEpoch(entry.epoch) });
+    parts.push({
+      partition: n,
+      replicas,
+      leader,
+      startLeader: entry.leader,
+      startEpoch: validEpoch(entry.epoch),
+      startReplicas: new Set(replicas),
+    });
   }
   return parts;
 }

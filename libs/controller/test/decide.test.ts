@@ -257,3 +257,58 @@ describe('scale', () => {
     for (const p of table) expect(new Set(p.replicas.map(zone)).size).toBe(3);
   });
 });
+
+describe('a lost leader', () => {
+  it('is replaced by the replica that already followed the partition, not by the one added in its place', () => {
+    // c leads nothing, b leads two: by load alone the fresh replica c would lead partition 0.
+    const table: PartitionPlacement[] = [
+      { partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 3 },
+      { partition: 1, replicas: ['b', 'c'], leader: 'b', epoch: 1 },
+      { partition: 2, replicas: ['b', 'c'], leader: 'b', epoch: 1 },
+    ];
+    const d = decide({
+      nowMs: NOW,
+      nodes: [dead('a'), worker('b'), worker('c')],
+      table,
+      config: config({ partitions: 3, maxMovesPerRound: 0 }),
+    });
+    expect(d.table[0]).toEqual({ partition: 0, replicas: ['b', 'c'], leader: 'b', epoch: 4 });
+    expect(d.changes).toContainEqual({ kind: 'replica-added', partition: 0, node: 'c', reason: 'replace' });
+    // Balancing later may hand leadership to c, once c is a replica of the input table.
+    const later = converge([dead('a'), worker('b'), worker('c')], d.table, config({ partitions: 3 }));
+    expect(leadersOf(last(later), 'c')).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('the replica replacement delay', () => {
+  const table: PartitionPlacement[] = [
+    { partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 1 },
+    { partition: 1, replicas: ['b', 'c'], leader: 'b', epoch: 1 },
+  ];
+  const cfg = config({ partitions: 2, replicaReplacementDelayMs: 10_000, maxMovesPerRound: 0 });
+
+  it('moves a failed worker’s leaderships at once and keeps its replicas until the delay has passed', () => {
+    const within = decide({ nowMs: NOW, nodes: [dead('a'), worker('b'), worker('c')], table, config: cfg });
+    expect(within.table[0]).toEqual({ partition: 0, replicas: ['a', 'b'], leader: 'b', epoch: 2 });
+    expect(within.changes.filter((c) => c.kind === 'replica-removed' || c.kind === 'replica-added')).toEqual([]);
+    // Past failure timeout + delay: replaced.
+    const after = decide({
+      nowMs: NOW,
+      nodes: [worker('a', { lastHeartbeatMs: NOW - 5_000 - 10_001 }), worker('b'), worker('c')],
+      table: within.table,
+      config: cfg,
+    });
+    expect(after.table[0]).toEqual({ partition: 0, replicas: ['b', 'c'], leader: 'b', epoch: 2 });
+    expect(after.changes).toContainEqual({ kind: 'replica-removed', partition: 0, node: 'a', reason: 'dead' });
+  });
+
+  it('counts a worker known to have failed as dead at once, whatever its last heartbeat', () => {
+    const d = decide({
+      nowMs: NOW,
+      nodes: [worker('a', { failed: true }), worker('b'), worker('c')],
+      table,
+      config: config({ partitions: 2, maxMovesPerRound: 0 }),
+    });
+    expect(d.table[0]).toEqual({ partition: 0, replicas: ['b', 'c'], leader: 'b', epoch: 2 });
+  });
+});
