@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
+import * as restate from '@restatedev/restate-sdk';
 import type { SchemaView } from '@stead/core';
 import type { PartitionStore } from '@stead/storage';
 import { type IdFunctions, PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
@@ -72,4 +75,30 @@ export function oneServiceSchema(): SchemaView {
       protocolType: 'BidiStream',
     }),
   } as unknown as SchemaView;
+}
+
+/**
+ * A real SDK endpoint over HTTP/2 on loopback for the enclosing describe (started before its tests, closed after);
+ * call the result for its URI.
+ */
+export function sdkEndpointPerSuite(
+  ...services: Parameters<ReturnType<typeof restate.endpoint>['bind']>[0][]
+): () => string {
+  let uri: string | undefined;
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    let endpoint = restate.endpoint();
+    for (const s of services) endpoint = endpoint.bind(s);
+    const h2 = createServer(endpoint.http2Handler());
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    uri = `http://127.0.0.1:${(h2.address() as AddressInfo).port}`;
+    close = () => new Promise((r) => h2.close(() => r()));
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+  return () => {
+    if (uri === undefined) throw new Error('sdkEndpointPerSuite: the endpoint is not running');
+    return uri;
+  };
 }

@@ -3,8 +3,6 @@
  * and appends both together: one log write per `ctx.run` step. A step that runs longer than the hold gets its
  * RunCommand appended alone. Against a real SDK endpoint over HTTP/2; the partition leader is a recording fake.
  */
-import { createServer } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import * as restate from '@restatedev/restate-sdk';
 import { newInvocationId, RESTATE_INVOCATION_DEFAULTS, type SchemaView } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
@@ -13,6 +11,7 @@ import { InvokerDriver } from '../src/invoker-driver.ts';
 import * as J from '../src/journal.ts';
 import type { PartitionLeader } from '../src/leader.ts';
 import type { Command, InvocationStatus } from '../src/types.ts';
+import { sdkEndpointPerSuite } from './helpers.ts';
 
 const svc = restate.service({
   name: 'B',
@@ -40,19 +39,9 @@ function describeEffect(c: Command): string {
 }
 
 describe('the invoker driver batches a RunCommand with its completion', () => {
-  let uri: string;
-  let close: () => Promise<void>;
+  const uri = sdkEndpointPerSuite(svc);
   const client = new InvocationStreamClient();
-  beforeAll(async () => {
-    const h2 = createServer(restate.endpoint().bind(svc).http2Handler());
-    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
-    uri = `http://127.0.0.1:${(h2.address() as AddressInfo).port}`;
-    close = () => new Promise((r) => h2.close(() => r()));
-  });
-  afterAll(async () => {
-    client.close();
-    await close();
-  });
+  afterAll(() => client.close());
 
   async function run(handler: string): Promise<Batch[]> {
     const batches: Batch[] = [];
@@ -103,7 +92,7 @@ describe('the invoker driver batches a RunCommand with its completion', () => {
       service: () => ({ name: 'B', ty: 'SERVICE', handlers: [], deploymentId: 'dp_1', public: true }),
       deployment: () => ({
         id: 'dp_1',
-        uri,
+        uri: uri(),
         minProtocolVersion: 5,
         maxProtocolVersion: 6,
         additionalHeaders: {},

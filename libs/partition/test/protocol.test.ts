@@ -2,13 +2,12 @@
  * The message codec and the invocation stream against a real SDK endpoint (service protocol v6):
  * first run, replay of a journal, and suspension.
  */
-import { createServer } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import * as restate from '@restatedev/restate-sdk';
 import { newInvocationId } from '@stead/core';
 import { type Frame, InvocationStreamClient, MessageType } from '@stead/invoker';
 import * as J from '../src/journal.ts';
 import type { JournalEntry } from '../src/types.ts';
+import { sdkEndpointPerSuite } from './helpers.ts';
 
 let closures = 0;
 const svc = restate.service({
@@ -33,23 +32,13 @@ const svc = restate.service({
 });
 
 describe('service protocol with a real SDK endpoint', () => {
-  let uri: string;
-  let close: () => Promise<void>;
+  const uri = sdkEndpointPerSuite(svc);
   const client = new InvocationStreamClient();
-  beforeAll(async () => {
-    const h2 = createServer(restate.endpoint().bind(svc).http2Handler());
-    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
-    uri = `http://127.0.0.1:${(h2.address() as AddressInfo).port}`;
-    close = () => new Promise((r) => h2.close(() => r()));
-  });
-  afterAll(async () => {
-    client.close();
-    await close();
-  });
+  afterAll(() => client.close());
 
   function start(handler: string, journal: JournalEntry[]) {
     const id = newInvocationId(1n);
-    const stream = client.open({ uri, service: 'P', handler, protocolVersion: 6 });
+    const stream = client.open({ uri: uri(), service: 'P', handler, protocolVersion: 6 });
     stream.write(
       MessageType.Start,
       J.startMessage({
