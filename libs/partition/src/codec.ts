@@ -197,6 +197,7 @@ function newInvocationTo(inv: NewInvocation): P.NewInvocation {
     retentionMs: optBig(inv.retentionMs),
     reportSubmit: inv.reportSubmit ?? false,
     journalRetentionMs: optBig(inv.journalRetentionMs),
+    pin: inv.pin,
   };
 }
 function newInvocationFrom(i: P.NewInvocation | undefined): NewInvocation {
@@ -213,6 +214,7 @@ function newInvocationFrom(i: P.NewInvocation | undefined): NewInvocation {
   if (v.retentionMs !== undefined) out.retentionMs = int(v.retentionMs, 'retention');
   if (v.reportSubmit) out.reportSubmit = true;
   if (v.journalRetentionMs !== undefined) out.journalRetentionMs = int(v.journalRetentionMs, 'journal retention');
+  if (v.pin) out.pin = { deploymentId: v.pin.deploymentId, protocolVersion: v.pin.protocolVersion };
   return out;
 }
 

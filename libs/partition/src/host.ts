@@ -30,12 +30,12 @@ import type { PartitionStore } from '@stead/storage';
 import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
 import { describeInvocation } from './describe.ts';
 import { checkedInvocationId, ids, planInvocation } from './invocation-ids.ts';
-import { InvokerDriver } from './invoker-driver.ts';
+import { InvokerDriver, pinFor } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
 import { type EffectSink, PartitionProcessor, type ProcessorOptions, type ProcessorRole } from './processor.ts';
 import { MAX_SINKS_PER_INVOCATION, TOO_MANY_WAITERS } from './state-machine.ts';
-import type { Command, ResponseSink } from './types.ts';
+import type { Command, NewInvocation, ResponseSink } from './types.ts';
 
 export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -526,6 +526,7 @@ export class PartitionHost implements InvocationBackend {
         sink,
         idempotencyKey: req.idempotencyKey,
         ...retention,
+        pin: this.pinFor(target.service),
       },
     });
     append.then(() => appended.resolve(), appended.reject);
@@ -554,6 +555,7 @@ export class PartitionHost implements InvocationBackend {
         idempotencyKey: req.idempotencyKey,
         ...retention,
         reportSubmit: dedupable,
+        pin: executionTime === undefined ? this.pinFor(target.service) : undefined,
       },
     });
     try {
@@ -567,6 +569,11 @@ export class PartitionHost implements InvocationBackend {
       status: (await previously) ? 'PreviouslyAccepted' : 'Accepted',
       ...(executionTime ? { executionTime: new Date(executionTime).toISOString() } : {}),
     };
+  }
+
+  /** The deployment a new invocation of `service` starts on (carried in its Invoke: see NewInvocation.pin). */
+  private pinFor(service: string): NewInvocation['pin'] {
+    return pinFor(this.opts.schema, service, { minProtocolVersion: MIN_PROTOCOL, maxProtocolVersion: MAX_PROTOCOL });
   }
 
   private get defaults(): InvocationDefaults {

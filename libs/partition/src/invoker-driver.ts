@@ -501,7 +501,7 @@ export class InvokerDriver implements Invoker {
     const dep = schema.deployment(deploymentId);
     if (!dep) throw new AttemptError(`deployment ${deploymentId} is not registered`);
     const protocolVersion = st.protocolVersion ?? Math.min(dep.maxProtocolVersion, this.opts.maxProtocolVersion);
-    if (protocolVersion < Math.max(dep.minProtocolVersion, this.opts.minProtocolVersion)) {
+    if (!speaks(dep, protocolVersion, this.opts)) {
       throw new AttemptError(
         `deployment ${dep.id} speaks service protocol ${dep.minProtocolVersion}..${dep.maxProtocolVersion}; this server speaks ${this.opts.minProtocolVersion}..${this.opts.maxProtocolVersion}`,
         { terminal: { code: 500, message: 'no common service protocol version with the deployment' } },
@@ -582,4 +582,29 @@ class IdleTimer {
       this.abortTimeoutMs,
     );
   }
+}
+
+type DeploymentOf = NonNullable<ReturnType<SchemaView['deployment']>>;
+
+/** Whether `dep` and this server both speak `version`. */
+function speaks(dep: DeploymentOf, version: number, range: { minProtocolVersion: number }): boolean {
+  return version >= Math.max(dep.minProtocolVersion, range.minProtocolVersion);
+}
+
+/**
+ * The deployment a new invocation of `service` would be pinned to now, and the protocol version: what the
+ * invoker picks when the invocation starts. Undefined when there is none to pick (the invoker then reports why
+ * when it starts); a leader puts it in the Invoke record so that an invocation that starts at once needs no
+ * pin record of its own.
+ */
+export function pinFor(
+  schema: SchemaView,
+  service: string,
+  range: { minProtocolVersion: number; maxProtocolVersion: number },
+): { deploymentId: string; protocolVersion: number } | undefined {
+  const deploymentId = schema.service(service)?.deploymentId;
+  const dep = deploymentId === undefined ? undefined : schema.deployment(deploymentId);
+  if (!dep || deploymentId === undefined) return undefined;
+  const protocolVersion = Math.min(dep.maxProtocolVersion, range.maxProtocolVersion);
+  return speaks(dep, protocolVersion, range) ? { deploymentId, protocolVersion } : undefined;
 }

@@ -73,6 +73,11 @@ export interface NewInvocation {
   journalRetentionMs?: number;
   /** Report `submitted` (with whether it existed already) once applied: idempotent sends. */
   reportSubmit?: boolean;
+  /**
+   * The deployment picked when the record was appended: the invocation's pin if it starts at once (saves the
+   * invoker's pin record); an invocation that waits (delay, busy object) is pinned when it starts instead.
+   */
+  pin?: { deploymentId: string; protocolVersion: number };
 }
 
 /**

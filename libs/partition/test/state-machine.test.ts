@@ -122,6 +122,21 @@ describe('partition state machine', () => {
     expect(await store.scan('J')).toEqual([]);
   });
 
+  it('pins an invocation that starts at once to the deployment its Invoke carries; a waiting one is pinned later', async () => {
+    const pin = { deploymentId: 'dp_7', protocolVersion: 6 };
+    const tables = new PartitionTables(store);
+    await sm.apply(invoke('now', { pin }));
+    expect(await reader.status('now')).toMatchObject({ phase: 'invoked', deploymentId: 'dp_7', protocolVersion: 6 });
+    // Delayed, or queued behind a busy object key: not pinned yet (the invoker pins it when it starts).
+    await sm.apply(invoke('later', { pin, executionTime: 5000, sink: undefined }));
+    await sm.apply(invoke('holder', { target: obj(), pin }));
+    await sm.apply(invoke('queued', { target: obj(), pin }));
+    expect((await reader.status('later'))?.deploymentId).toBeUndefined();
+    expect((await reader.status('holder'))?.deploymentId).toBe('dp_7');
+    expect((await reader.status('queued'))?.deploymentId).toBeUndefined();
+    expect(await tables.pinnedCount('dp_7')).toBe(2);
+  });
+
   it('schedules delayed invocations on a timer', async () => {
     const effects = await sm.apply(invoke('inv2', { executionTime: 5000, sink: undefined }));
     expect(kinds(effects)).toEqual(['timer']);

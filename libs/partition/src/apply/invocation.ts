@@ -37,6 +37,7 @@ export async function applyInvoke(ctx: ApplyContext, cmd: Extract<Command, { kin
     ctx.addTimer({ wakeAt: inv.executionTime, invocationId: inv.id, completionId: TIMER_INVOKE });
   } else {
     await ctx.admit(st);
+    if (inv.pin && st.phase === 'invoked' && st.deploymentId === undefined) pin(ctx, st, inv.pin);
   }
   ctx.saveStatus(st);
 }
@@ -89,7 +90,7 @@ export async function applyInvokerEffect(ctx: ApplyContext, cmd: Extract<Command
   if (await ctx.status(st.id)) ctx.saveStatus(st);
 }
 
-function pin(ctx: ApplyContext, st: InvocationStatus, effect: Extract<InvokerEffect, { kind: 'pin' }>): void {
+function pin(ctx: ApplyContext, st: InvocationStatus, effect: { deploymentId: string; protocolVersion: number }): void {
   if (st.deploymentId !== undefined && st.deploymentId !== effect.deploymentId)
     ctx.tables.delPinned(st.deploymentId, st.id);
   ctx.tables.putPinned(effect.deploymentId, st.id);

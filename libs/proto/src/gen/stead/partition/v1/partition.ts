@@ -133,7 +133,14 @@ export interface NewInvocation {
   retentionMs?: bigint | undefined;
   reportSubmit: boolean;
   /** How long its journal stays after completion (capped by retention_ms). */
-  journalRetentionMs?: bigint | undefined;
+  journalRetentionMs?:
+    | bigint
+    | undefined;
+  /**
+   * The deployment the leader picked when it appended this record: the invocation is pinned to it if it starts
+   * at once (no separate pin record then); one that waits (a delay, a busy object) is pinned when it starts.
+   */
+  pin?: InvokerEffect_Pin | undefined;
 }
 
 export interface InvokerEffect {
@@ -1562,6 +1569,7 @@ function createBaseNewInvocation(): NewInvocation {
     retentionMs: undefined,
     reportSubmit: false,
     journalRetentionMs: undefined,
+    pin: undefined,
   };
 }
 
@@ -1605,6 +1613,9 @@ export const NewInvocation: MessageFns<NewInvocation> = {
         throw new globalThis.Error("value provided for field message.journalRetentionMs of type int64 too large");
       }
       writer.uint32(80).int64(message.journalRetentionMs);
+    }
+    if (message.pin !== undefined) {
+      InvokerEffect_Pin.encode(message.pin, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -1702,6 +1713,14 @@ export const NewInvocation: MessageFns<NewInvocation> = {
             message.journalRetentionMs = reader.int64() as bigint;
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pin = InvokerEffect_Pin.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1738,6 +1757,9 @@ export const NewInvocation: MessageFns<NewInvocation> = {
     message.reportSubmit = object.reportSubmit ?? false;
     message.journalRetentionMs = (object.journalRetentionMs !== undefined && object.journalRetentionMs !== null)
       ? BigInt(object.journalRetentionMs)
+      : undefined;
+    message.pin = (object.pin !== undefined && object.pin !== null)
+      ? InvokerEffect_Pin.fromPartial(object.pin)
       : undefined;
     return message;
   },
