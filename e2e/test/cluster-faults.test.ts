@@ -121,6 +121,10 @@ describeHere('a 3-worker cluster under faults', () => {
         expect(p.leader).toBeDefined();
       }
       await leadersSequence(stead.adminUrl);
+      // The leader of partition 0 reports the sequencer of its log in its metrics.
+      const leader = cluster.process(status.partition_table!.placements.find((p) => p.partition === 0)!.leader!);
+      const metrics = await (await fetch(`http://${leader.host}:${leader.metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(/stead_sequencer_appends\{loglet="partition-0\.\d+"[^}]*\} [1-9]/);
     },
     TEST_TIMEOUT_MS,
   );

@@ -11,6 +11,7 @@ import {
   GrpcSequencerClient,
   type Placement,
   realTimers,
+  registerSequencerMetrics,
   SequencerHost,
   type SequencerRef,
   updateNodes,
@@ -177,6 +178,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     'cannot register in the metadata store',
   );
   const registry = createRegistry({ component: 'worker', node: id });
+  if (sequencers) registerSequencerMetrics(registry, sequencers);
   readGauge(
     registry,
     'stead_worker_partitions_led',

@@ -13,6 +13,7 @@ export {
   type SequencerServer,
   serveSequencer,
 } from './cluster/sequencer-grpc.ts';
+export { registerSequencerMetrics } from './cluster/sequencer-metrics.ts';
 export { LocalLogStore } from './local/local-log-store.ts';
 export { LogServerCore } from './replicated/log-server-core.ts';
 export { realTimers } from './replicated/quorum.ts';
