@@ -3,7 +3,6 @@ import * as J from '../journal.ts';
 import {
   type Command,
   type InvocationStatus,
-  type InvokerEffect,
   type NewInvocation,
   normalizeKey,
   TIMER_INVOKE,
