@@ -112,6 +112,8 @@ export class SequencerCore {
   private nextOffset: bigint;
   private released: bigint;
   private sealedAt: bigint | undefined;
+  private endedMs: number | undefined;
+  private lastAppendMs: number;
   private closed: Error | undefined;
   private rotation: number;
   private readonly avoidUntil = new Map<NodeId, number>();
@@ -138,6 +140,7 @@ export class SequencerCore {
     this.maxInflight = opts.maxInflightWaves ?? 4;
     this.maxQueuedRecords = opts.maxQueuedRecords ?? 65_536;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 << 20;
+    this.lastAppendMs = this.timers.now();
     this.nextOffset = opts.startOffset ?? 0n;
     this.released = this.nextOffset;
     this.window = new ReleaseWindow(this.released, opts.window);
@@ -154,6 +157,16 @@ export class SequencerCore {
 
   get isSealed(): boolean {
     return this.sealedAt !== undefined;
+  }
+
+  /** When (timers' clock) this sequencer learnt that its loglet is sealed, or was closed; undefined while open. */
+  get endedAtMs(): number | undefined {
+    return this.endedMs;
+  }
+
+  /** When (timers' clock) it last accepted an append, or was created. */
+  get lastAppendAtMs(): number {
+    return this.lastAppendMs;
   }
 
   /**
@@ -254,6 +267,7 @@ export class SequencerCore {
     return new Promise((resolve, reject) => {
       this.queue.push({ payloads, resolve, reject });
       this.stats.appends++;
+      this.lastAppendMs = this.timers.now();
       this.schedule();
     });
   }
@@ -305,6 +319,7 @@ export class SequencerCore {
   close(reason = new LogUnavailableError(`sequencer of ${this.params.logletId} stopped`)): void {
     if (this.closed) return;
     this.closed = reason;
+    this.endedMs ??= this.timers.now();
     this.failAll(reason);
     this.window.close({ kind: 'closed', error: reason });
   }
@@ -430,6 +445,7 @@ export class SequencerCore {
 
   private onSealed(): void {
     if (this.sealedAt !== undefined) return;
+    this.endedMs ??= this.timers.now();
     this.sealedAt = this.released;
     this.failAll(new LogletSealedError(`loglet ${this.params.logletId} was sealed`));
     this.window.close({ kind: 'sealed', tail: this.released });

@@ -24,13 +24,25 @@ export function logIdOfLoglet(logletId: string): string | undefined {
 }
 
 /**
+ * A sequencer that has taken no append for this long asks the metadata store whether its segment is sealed (a
+ * worker sequences the logs it leads, and a new leader seals the old leader's segment without telling it); one
+ * that is sealed, or closed, is dropped once it has been so this long with no reader following it (its window
+ * served the followers catching up to the sealed tail).
+ */
+const IDLE_CHECK_MS = 60_000;
+const SWEEP_EVERY_MS = 10_000;
+
+/**
  * Hosts the sequencers of one process. A loglet's sequencer is created on the first request, after checking in
- * the metadata store that the loglet's segment names this very instance and is not sealed. Sequencers are never
- * dropped while the process lives (recreating one would restart offsets at 0).
+ * the metadata store that the loglet's segment names this very instance and is not sealed. A sequencer is
+ * dropped only when its loglet is known to be sealed (recreating one for an open loglet would restart offsets at
+ * 0): see IDLE_CHECK_MS.
  */
 export class SequencerHost implements SequencerApi {
   private readonly o: SequencerHostOptions;
   private readonly cores = new Map<string, SequencerCore | Promise<SequencerCore>>();
+  private nextSweepMs = 0;
+  private sweeping = false;
   private closed = false;
 
   constructor(opts: SequencerHostOptions) {
@@ -46,13 +58,50 @@ export class SequencerHost implements SequencerApi {
 
   /** Sequencers of this process (for metrics). */
   loglets(): Array<[string, SequencerCore]> {
+    void this.sweep(); // metrics scrapes call this regularly
     const out: Array<[string, SequencerCore]> = [];
     for (const [id, c] of this.cores) if (c instanceof SequencerCore) out.push([id, c]);
     return out;
   }
 
+  /**
+   * Drops ended sequencers nobody reads any more, and closes idle ones whose segment the chain names sealed.
+   * Runs at most every SWEEP_EVERY_MS, from requests; resolves when done (tests await it).
+   */
+  async sweep(): Promise<void> {
+    const now = this.o.timers.now();
+    if (this.sweeping || now < this.nextSweepMs) return;
+    this.sweeping = true;
+    this.nextSweepMs = now + SWEEP_EVERY_MS;
+    try {
+      for (const [logletId, c] of [...this.cores]) {
+        if (!(c instanceof SequencerCore)) continue;
+        if (c.endedAtMs !== undefined) {
+          if (now - c.endedAtMs >= IDLE_CHECK_MS && c.windowStats().subscribers === 0) this.cores.delete(logletId);
+        } else if (now - c.lastAppendAtMs >= IDLE_CHECK_MS && (await this.sealedInChain(logletId))) {
+          c.close(new LogletSealedError(`loglet ${logletId} is sealed`));
+        }
+      }
+    } catch {
+      // The metadata store is unreachable: try again at the next sweep.
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Whether the chain in the metadata store names the loglet's segment sealed (or no longer has it). */
+  private async sealedInChain(logletId: string): Promise<boolean> {
+    const logId = logIdOfLoglet(logletId);
+    if (!logId) return false;
+    const v = await this.o.metadata.get(chainKey(logId));
+    if (!v) return false;
+    const seg = decodeChain(v.value).segments.find((s) => s.logletId === logletId);
+    return seg === undefined || seg.sealedTail !== undefined;
+  }
+
   private core(logletId: string): SequencerCore | Promise<SequencerCore> {
     if (this.closed) throw new LogUnavailableError(`sequencer ${this.o.id} is shutting down`);
+    void this.sweep();
     const have = this.cores.get(logletId);
     if (have) return have;
     const p = this.adopt(logletId).then(
