@@ -77,7 +77,7 @@ async function startMetadata(node: NodeLifecycle, s: ServerSettings, dataDir: st
         dataDir: join(dataDir, 'metadata'),
         grpcHost: s.nodeBindAddress,
         grpcPort: s.nodePort,
-        address: `${s.nodeBindAddress === '0.0.0.0' ? hostname() : s.nodeBindAddress}:${s.nodePort}`,
+        address: nodeAddress(s),
       }),
     `cannot start the embedded metadata store on ${s.nodeBindAddress}:${s.nodePort}`,
   );
@@ -198,6 +198,11 @@ function registerEngineMetrics(registry: Registry, engine: Engine): void {
   });
 }
 
+/** Where other processes reach this one's node port (the embedded metadata store's gRPC API). */
+function nodeAddress(s: ServerSettings): string {
+  return `${s.nodeBindAddress === '0.0.0.0' ? hostname() : s.nodeBindAddress}:${s.nodePort}`;
+}
+
 /** Every role a one-process server plays, as the cluster's node records name them. */
 const ALL_ROLES = ['metadata-server', 'log-server', 'sequencer', 'worker', 'ingress', 'admin'];
 
@@ -218,7 +223,7 @@ function mountClusterRoutes(router: AdminRouter, s: ServerSettings, epochs: Read
           {
             id: node,
             roles: ALL_ROLES,
-            address: `${s.nodeBindAddress}:${s.nodePort}`,
+            address: nodeAddress(s),
             alive: true,
             draining: false,
           },
