@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MetadataSchemaStore, mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
+import { errorReply, MetadataSchemaStore, mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
 import {
   invocationDefaults,
   partitionLogId,
@@ -112,6 +112,10 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
             status: 200,
             json: { ...clusterStatus(controller.status(), leaders), logs: await partitionLogs(metadata, leaders) },
           }));
+          router.get('/cluster/logs/:log', async (req) => {
+            const chain = await logChain(metadata, req.params.log);
+            return chain ? { status: 200, json: chain } : errorReply(404, `log '${req.params.log}' not found`);
+          });
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
         cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
@@ -130,7 +134,6 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   return { shutdown: (reason) => node.shutdown(reason) };
 }
 
-/** `GET /cluster`: the controller's view (when this process runs it) and the partition table as last seen. */
 /** Each partition log's open segment: which sequencer takes its appends (the leader's worker, normally). */
 async function partitionLogs(metadata: GrpcMetadataClient, leaders: TableLeaders) {
   const partitions = leaders.current()?.value.partitions ?? 0;
@@ -150,6 +153,31 @@ async function partitionLogs(metadata: GrpcMetadataClient, leaders: TableLeaders
   );
 }
 
+/**
+ * `GET /cluster/logs/{id}`: the log's chain of segments as kept in the metadata store (offsets as decimal strings,
+ * `sealed_tail` absent on the open segment); undefined when the store has no such log.
+ */
+async function logChain(metadata: GrpcMetadataClient, logId: string) {
+  const v = await metadata.get(chainKey(logId));
+  if (!v) return undefined;
+  const chain = decodeChain(v.value);
+  return {
+    log: chain.logId,
+    trim_point: String(chain.trimPoint),
+    sealed: chain.sealed === true,
+    segments: chain.segments.map((s) => ({
+      index: s.index,
+      base: String(s.base),
+      loglet: s.logletId,
+      sequencer: s.sequencer,
+      nodeset: s.nodeset,
+      replication: s.replication,
+      sealed_tail: s.sealedTail === undefined ? undefined : String(s.sealedTail),
+    })),
+  };
+}
+
+/** `GET /cluster`: the controller's view (when this process runs it) and the partition table as last seen. */
 function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status']>, leaders: TableLeaders) {
   const t = leaders.current();
   return {

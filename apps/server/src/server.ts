@@ -1,13 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { MetadataSchemaStore, mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
-import { invocationDefaults } from '@stead/cluster';
+import {
+  type AdminRouter,
+  errorReply,
+  MetadataSchemaStore,
+  mountInvocationRoutes,
+  SchemaRegistry,
+  startAdminServer,
+} from '@stead/admin';
+import { invocationDefaults, partitionLogId } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
 import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
-import { Engine, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
+import { Engine, type EpochSource, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
 import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
 import type { ServerSettings } from './settings.ts';
@@ -40,9 +47,10 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
     'cannot open the schema registry',
   );
   node.onClose('schema registry', () => schema.close());
-  const engine = await startEngine(node, s, { dataDir, schema, defaults, metadata });
+  const epochs = new Map<number, number>();
+  const engine = await startEngine(node, s, { dataDir, schema, defaults, metadata, epochs });
   registerEngineMetrics(registry, engine);
-  const { admin, ingress } = await startHttp(node, s, { schema, defaults, engine });
+  const { admin, ingress } = await startHttp(node, s, { schema, defaults, engine, epochs });
   ready = true;
   node.log('info', 'stead-server ready', {
     version: VERSION,
@@ -69,7 +77,7 @@ async function startMetadata(node: NodeLifecycle, s: ServerSettings, dataDir: st
         dataDir: join(dataDir, 'metadata'),
         grpcHost: s.nodeBindAddress,
         grpcPort: s.nodePort,
-        address: `${s.nodeBindAddress === '0.0.0.0' ? hostname() : s.nodeBindAddress}:${s.nodePort}`,
+        address: nodeAddress(s),
       }),
     `cannot start the embedded metadata store on ${s.nodeBindAddress}:${s.nodePort}`,
   );
@@ -88,8 +96,23 @@ async function startMetadata(node: NodeLifecycle, s: ServerSettings, dataDir: st
 async function startEngine(
   node: NodeLifecycle,
   s: ServerSettings,
-  deps: { dataDir: string; schema: SchemaRegistry; defaults: InvocationDefaults; metadata: MetadataStore },
+  deps: {
+    dataDir: string;
+    schema: SchemaRegistry;
+    defaults: InvocationDefaults;
+    metadata: MetadataStore;
+    /** Filled with the epoch each partition leads with (for `GET /cluster`). */
+    epochs: Map<number, number>;
+  },
 ): Promise<Engine> {
+  const counter = metadataEpochs(deps.metadata.client);
+  const epochs: EpochSource = {
+    next: async (p) => {
+      const epoch = await counter.next(p);
+      deps.epochs.set(p, epoch);
+      return epoch;
+    },
+  };
   const engine = await node.start(
     () =>
       Engine.start({
@@ -102,7 +125,7 @@ async function startEngine(
         maxPartitionBacklog: s.maxPartitionBacklog,
         partitionCacheBytes: s.partitionCacheSize,
         logCacheBytes: s.logCacheSize,
-        epochs: metadataEpochs(deps.metadata.client),
+        epochs,
         log: node.log,
         onFatal: (err) => {
           node.log('error', 'fatal: exiting so that a restart recovers from what is durable', { error: err });
@@ -175,11 +198,70 @@ function registerEngineMetrics(registry: Registry, engine: Engine): void {
   });
 }
 
+/** Where other processes reach this one's node port (the embedded metadata store's gRPC API). */
+function nodeAddress(s: ServerSettings): string {
+  return `${s.nodeBindAddress === '0.0.0.0' ? hostname() : s.nodeBindAddress}:${s.nodePort}`;
+}
+
+/** Every role a one-process server plays, as the cluster's node records name them. */
+const ALL_ROLES = ['metadata-server', 'log-server', 'sequencer', 'worker', 'ingress', 'admin'];
+
+/**
+ * `GET /cluster` in the shape of the cluster admin's (so that `stead ctl` has one code path): one node, always
+ * alive, that runs the controller and leads every partition with the epoch it took at start; its logs are local
+ * (no segments), so `GET /cluster/logs/{id}` answers 404 saying so.
+ */
+function mountClusterRoutes(router: AdminRouter, s: ServerSettings, epochs: ReadonlyMap<number, number>): void {
+  const node = 'server';
+  router.get('/cluster', () => ({
+    status: 200,
+    json: {
+      controller: {
+        node,
+        active: true,
+        nodes: [
+          {
+            id: node,
+            roles: ALL_ROLES,
+            address: nodeAddress(s),
+            alive: true,
+            draining: false,
+          },
+        ],
+        unavailable_partitions: [],
+      },
+      partition_table: {
+        partitions: s.partitions,
+        replication: 1,
+        placements: Array.from({ length: s.partitions }, (_, p) => ({
+          partition: p,
+          replicas: [node],
+          leader: node,
+          epoch: epochs.get(p) ?? 0,
+        })),
+      },
+      logs: Array.from({ length: s.partitions }, (_, p) => ({
+        partition: p,
+        log: partitionLogId(p),
+        kind: 'local',
+        segments: 0,
+        sequencer: node,
+      })),
+    },
+  }));
+  router.get('/cluster/logs/:log', (req) =>
+    errorReply(
+      404,
+      `log '${req.params.log}': the one-process server keeps its logs locally, without segments (segments exist in cluster mode)`,
+    ),
+  );
+}
+
 /** The admin API, then the ingress (closed first at shutdown, so no new invocation arrives while stopping). */
 async function startHttp(
   node: NodeLifecycle,
   s: ServerSettings,
-  deps: { schema: SchemaRegistry; defaults: InvocationDefaults; engine: Engine },
+  deps: { schema: SchemaRegistry; defaults: InvocationDefaults; engine: Engine; epochs: ReadonlyMap<number, number> },
 ) {
   const { schema, engine } = deps;
   const http = { idleTimeoutMs: s.httpIdleTimeout, maxConnections: s.maxConnections };
@@ -193,7 +275,10 @@ async function startHttp(
         ingressEndpoint: `http://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
         serviceDefaults: deps.defaults,
         pinnedInvocations: (id) => engine.pinnedInvocations(id),
-        extend: (router) => mountInvocationRoutes(router, engine),
+        extend: (router) => {
+          mountInvocationRoutes(router, engine);
+          mountClusterRoutes(router, s, deps.epochs);
+        },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
         cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
         ...http,

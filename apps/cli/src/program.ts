@@ -1,0 +1,94 @@
+/**
+ * The `stead` command line: `stead ctl …` reads the cluster through the admin API. Parsing is commander's; each
+ * command fetches what it shows, then prints a table (default) or the admin API's JSON (`--json`).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { AdminClient, CliError, type ClusterView } from './admin-client.ts';
+import { renderLog, renderLogs, renderNodeList, renderPartitions, renderStatus } from './views.ts';
+
+export const DEFAULT_ADDRESS = 'http://127.0.0.1:9070';
+
+/** Where the command line writes (the process's stdout/stderr, or a buffer in tests). */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+interface CommonOptions {
+  address: string;
+  json?: boolean;
+}
+
+/** Exit status of a usage error (unknown command or option, missing argument), apart from failures (1). */
+export const USAGE_EXIT = 2;
+
+/** Runs the command line `argv` (without `node` and the script); resolves to the process exit status. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  try {
+    await program(io).parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : USAGE_EXIT;
+    if (e instanceof CliError) {
+      io.err(`stead: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+export function program(io: Io): Command {
+  const root = new Command('stead')
+    .description('Stead: a durable execution engine for the Restate SDKs')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(add --help for usage)');
+  const ctl = root.command('ctl').description('inspect a Stead cluster (or a one-process server) via its admin API');
+  const show = (cmd: Command, view: (c: ClusterView) => string) =>
+    common(cmd).action(async (o: CommonOptions) => {
+      const c = await client(o).cluster();
+      io.out(`${o.json ? JSON.stringify(c, null, 2) : view(c)}\n`);
+    });
+  show(ctl.command('status').description('the controller, nodes, partitions and logs at a glance'), renderStatus);
+  show(ctl.command('nodes').description('the nodes of the cluster').command('list').description('every node'), (c) =>
+    renderNodeList(c),
+  );
+  show(
+    ctl.command('partitions').description('the partition table').command('list').description('replicas, leader, epoch'),
+    renderPartitions,
+  );
+  const logs = ctl.command('logs').description('the partition logs');
+  show(logs.command('list').description('segments, sequencer and trim point of each log'), (c) =>
+    c.logs.length === 0 ? 'no logs' : renderLogs(c),
+  );
+  common(
+    logs
+      .command('describe')
+      .description("every segment of one log's chain")
+      .argument('<log>', 'a partition number or a log id'),
+  ).action(async (which: string, o: CommonOptions) => {
+    const admin = client(o);
+    const l = await admin.log(/^\d+$/.test(which) ? await logOfPartition(admin, Number(which)) : which);
+    io.out(`${o.json ? JSON.stringify(l, null, 2) : renderLog(l)}\n`);
+  });
+  return root;
+}
+
+/** The options every command takes. */
+function common(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--address <url>', 'the admin API').default(DEFAULT_ADDRESS))
+    .option('--json', 'print the admin API answer as JSON instead of a table');
+}
+
+function client(o: CommonOptions): AdminClient {
+  if (!/^https?:\/\//.test(o.address)) throw new CliError(`--address ${o.address}: expected an http(s):// URL`);
+  return new AdminClient({ address: o.address });
+}
+
+async function logOfPartition(admin: AdminClient, partition: number): Promise<string> {
+  const c = await admin.cluster();
+  const log = c.logs.find((l) => l.partition === partition);
+  if (!log) throw new CliError(`no partition ${partition}: the cluster has ${c.logs.length} partition logs`);
+  return log.log;
+}
