@@ -159,7 +159,10 @@ const waiter = restate.service({
     },
     /** Sleeps, compensating (recording) when cancelled. */
     sleepy: async (ctx: Ctx, req: { ms: number; file: string }) => {
-      await ctx.run('start', () => record(req.file, 'started'));
+      await ctx.run('start', () => {
+        record(`${req.file}.version`, process.env.SERVICE_VERSION ?? 'v1');
+        record(req.file, 'started');
+      });
       try {
         await ctx.sleep(req.ms);
         return 'slept';

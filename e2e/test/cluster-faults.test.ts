@@ -4,6 +4,7 @@
  * sending idempotent increments to many keys while processes are killed, paused and restarted. After each fault
  * every counter must equal what was acknowledged: nothing lost, nothing applied twice.
  */
+import { readFileSync } from 'node:fs';
 import * as clients from '@restatedev/restate-sdk-clients';
 import {
   Cleanup,
@@ -167,6 +168,24 @@ describeHere('a 3-worker cluster under faults', () => {
       });
       expect(report.mismatches).toEqual([]);
       expect(report.unacknowledged).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'hands every leadership over before a worker stops on SIGTERM',
+    async () => {
+      const victim = busiestLeader((await clusterStatus(stead.adminUrl)).partition_table!.placements);
+      const report = await underLoad('SIGTERM leader', async () => {
+        cluster.signal(victim, 'SIGTERM');
+        await waitFor(() => !cluster.alive(victim), { timeoutMs: 30_000, what: `${victim} to stop` });
+      });
+      expect(report.mismatches).toEqual([]);
+      expect(report.unacknowledged).toBe(0);
+      // It drained (its pings said so, the controller moved its leaderships) before it stopped, and exited cleanly.
+      expect(readFileSync(cluster.process(victim).log, 'utf8')).toMatch(/leaderships handed over/);
+      expect(cluster.exitCode(victim)).toBe(0);
+      await cluster.restart(victim);
     },
     TEST_TIMEOUT_MS,
   );

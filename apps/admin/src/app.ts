@@ -75,7 +75,8 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     },
     ping: async (n) => {
       try {
-        return { instance: (await workers.get(n.address).ping(s.heartbeatInterval)).instance };
+        const r = await workers.get(n.address).ping(s.heartbeatInterval);
+        return { instance: r.instance, draining: r.draining };
       } catch (e) {
         // Nothing listens at the address (the process is gone): the controller need not wait out the timeout.
         if (/ECONNREFUSED/.test(errorMessage(e))) return { refused: true };

@@ -42,6 +42,8 @@ const RETRY_MS = 500;
  * there leads with the table's epoch. Serves the worker API (forwarded requests, pings) over gRPC.
  */
 export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
+  /** Set at shutdown: pings say so, and the controller moves this worker's leaderships and replicas away. */
+  let draining = false;
   const id = requireNodeId(s.nodeId);
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
@@ -139,7 +141,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
         .filter((p) => p.role === 'leader')
         .map((p) => p.partition),
     }),
-    status: () => ({ nodeId: id, instance, partitions: host.status() }),
+    status: () => ({ nodeId: id, instance, partitions: host.status(), draining }),
   };
   let endReadStreams = () => {};
   const server = await node.start(
@@ -212,6 +214,11 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     () => host.refusedRequests,
   );
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
+  // Registered last, so it runs first at shutdown: hand the leaderships over while everything still serves.
+  node.onClose('leaderships', () => {
+    draining = true;
+    return drain(host, Math.floor(s.shutdownTimeout / 2), node.log);
+  });
   node.log('info', 'worker serving', {
     grpc: `${s.bindAddress}:${server.port}`,
     advertised: address,
@@ -391,4 +398,19 @@ async function sequenceHere(
 
 function isMine(ref: SequencerRef, me: SequencerRef): boolean {
   return ref.id === me.id && ref.instance === me.instance;
+}
+
+/**
+ * Waits (at most `timeoutMs`) until this worker leads no partition: its pings say it is draining, so the
+ * controller hands each leadership to a replica that follows the log, and requests waiting here are retried
+ * there by the ingress. A worker that stops this way costs its clients no failed request.
+ */
+async function drain(host: PartitionHost, timeoutMs: number, log: Logger): Promise<void> {
+  const leading = () => host.status().filter((p) => p.role === 'leader').length;
+  const start = Date.now();
+  const before = leading();
+  while (leading() > 0 && Date.now() - start < timeoutMs) await new Promise((r) => setTimeout(r, 50));
+  const left = leading();
+  if (left === 0) log('info', 'leaderships handed over', { partitions: before, ms: Date.now() - start });
+  else log('warn', 'stopping while still leading', { partitions: left, waitedMs: timeoutMs });
 }

@@ -17,7 +17,7 @@ export interface ReplicaStatus {
 export interface WorkerBackend extends InvocationBackend {
   /** Unfinished invocations pinned to a deployment, over the partitions led here (and which those are). */
   pinned(deploymentId: string): Promise<{ count: number; partitions: number[] }>;
-  status(): { nodeId: string; instance: string; partitions: ReplicaStatus[] };
+  status(): { nodeId: string; instance: string; partitions: ReplicaStatus[]; draining?: boolean };
 }
 
 type Callback<T> = (err: Partial<grpc.StatusObject> | null, value?: T) => void;
@@ -111,6 +111,7 @@ export async function serveWorker(
         return {
           nodeId: s.nodeId,
           instance: s.instance,
+          draining: s.draining ?? false,
           partitions: s.partitions.map((p) => ({
             partition: p.partition,
             role: p.role,

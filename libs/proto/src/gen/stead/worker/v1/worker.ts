@@ -156,6 +156,8 @@ export interface PingResponse {
   nodeId: string;
   instance: string;
   partitions: PartitionReplicaStatus[];
+  /** The worker is shutting down: the controller moves its leaderships (and replicas) to other workers. */
+  draining: boolean;
 }
 
 function createBaseHeader(): Header {
@@ -1764,7 +1766,7 @@ export const PartitionReplicaStatus: MessageFns<PartitionReplicaStatus> = {
 };
 
 function createBasePingResponse(): PingResponse {
-  return { nodeId: "", instance: "", partitions: [] };
+  return { nodeId: "", instance: "", partitions: [], draining: false };
 }
 
 export const PingResponse: MessageFns<PingResponse> = {
@@ -1777,6 +1779,9 @@ export const PingResponse: MessageFns<PingResponse> = {
     }
     for (const v of message.partitions) {
       PartitionReplicaStatus.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.draining !== false) {
+      writer.uint32(32).bool(message.draining);
     }
     return writer;
   },
@@ -1818,6 +1823,14 @@ export const PingResponse: MessageFns<PingResponse> = {
             message.partitions.push(PartitionReplicaStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.draining = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1838,6 +1851,7 @@ export const PingResponse: MessageFns<PingResponse> = {
     message.nodeId = object.nodeId ?? "";
     message.instance = object.instance ?? "";
     message.partitions = object.partitions?.map((e) => PartitionReplicaStatus.fromPartial(e)) || [];
+    message.draining = object.draining ?? false;
     return message;
   },
 };
