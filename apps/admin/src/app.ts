@@ -11,7 +11,7 @@ import {
 import { Controller } from '@stead/controller';
 import { corsPolicy } from '@stead/core';
 import { discover } from '@stead/invoker';
-import { chainKey, decodeChain } from '@stead/log';
+import { readChain } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
 import { fixPartitionCount, PartitionCountMismatch } from '@stead/partition';
 import {
@@ -140,8 +140,7 @@ async function partitionLogs(metadata: GrpcMetadataClient, leaders: TableLeaders
   const partitions = leaders.current()?.value.partitions ?? 0;
   return Promise.all(
     Array.from({ length: partitions }, async (_, p) => {
-      const v = await metadata.get(chainKey(partitionLogId(p)));
-      const chain = v && decodeChain(v.value);
+      const chain = (await readChain(metadata, partitionLogId(p)))?.chain;
       const open = chain?.segments.at(-1);
       return {
         partition: p,
@@ -159,9 +158,8 @@ async function partitionLogs(metadata: GrpcMetadataClient, leaders: TableLeaders
  * `sealed_tail` absent on the open segment); undefined when the store has no such log.
  */
 async function logChain(metadata: GrpcMetadataClient, logId: string) {
-  const v = await metadata.get(chainKey(logId));
-  if (!v) return undefined;
-  const chain = decodeChain(v.value);
+  const chain = (await readChain(metadata, logId))?.chain;
+  if (!chain) return undefined;
   return {
     log: chain.logId,
     trim_point: String(chain.trimPoint),

@@ -22,6 +22,7 @@ import {
   type LogChain,
   logletIdOf,
   paramsOf,
+  readChain,
   type Segment,
   type SequencerRef,
 } from './chain.ts';
@@ -268,12 +269,11 @@ export class Bifrost {
       const c = this.chains.get(logId);
       if (c) return c;
     }
-    const v = await this.o.metadata.get(chainKey(logId));
-    if (!v) {
+    const entry = await readChain(this.o.metadata, logId);
+    if (!entry) {
       this.chains.delete(logId);
       return undefined;
     }
-    const entry = { chain: decodeChain(v.value), version: v.version };
     const cached = this.chains.get(logId);
     if (!cached || cached.version <= entry.version) this.chains.set(logId, entry);
     return this.chains.get(logId);

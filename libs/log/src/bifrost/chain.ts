@@ -79,3 +79,12 @@ export function decodeChain(bytes: Uint8Array): LogChain {
     })),
   };
 }
+
+/** The chain of `logId` as the metadata store holds it, with its version; undefined when there is no such log. */
+export async function readChain(
+  store: { get(key: string): Promise<{ value: Uint8Array; version: number } | undefined> },
+  logId: string,
+): Promise<{ chain: LogChain; version: number } | undefined> {
+  const v = await store.get(chainKey(logId));
+  return v && { chain: decodeChain(v.value), version: v.version };
+}

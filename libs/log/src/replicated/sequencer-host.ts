@@ -1,5 +1,5 @@
 import type { ChainStore, SequencerApi, TailSink, TailStream } from '../bifrost/bifrost.ts';
-import { chainKey, decodeChain, paramsOf } from '../bifrost/chain.ts';
+import { paramsOf, readChain } from '../bifrost/chain.ts';
 import type { Random, Timers } from './quorum.ts';
 import type { ReleaseSink, ReleaseSubscription } from './release-window.ts';
 import { SequencerCore, type SequencerOptions } from './sequencer-core.ts';
@@ -93,9 +93,9 @@ export class SequencerHost implements SequencerApi {
   private async sealedInChain(logletId: string): Promise<boolean> {
     const logId = logIdOfLoglet(logletId);
     if (!logId) return false;
-    const v = await this.o.metadata.get(chainKey(logId));
-    if (!v) return false;
-    const seg = decodeChain(v.value).segments.find((s) => s.logletId === logletId);
+    const entry = await readChain(this.o.metadata, logId);
+    if (!entry) return false;
+    const seg = entry.chain.segments.find((s) => s.logletId === logletId);
     return seg === undefined || seg.sealedTail !== undefined;
   }
 
@@ -121,8 +121,7 @@ export class SequencerHost implements SequencerApi {
   private async adopt(logletId: string): Promise<SequencerCore> {
     const logId = logIdOfLoglet(logletId);
     if (!logId) throw new LogUnavailableError(`malformed loglet id ${JSON.stringify(logletId)}`);
-    const v = await this.o.metadata.get(chainKey(logId));
-    const seg = v ? decodeChain(v.value).segments.find((s) => s.logletId === logletId) : undefined;
+    const seg = (await readChain(this.o.metadata, logId))?.chain.segments.find((s) => s.logletId === logletId);
     if (!seg) throw new LogUnavailableError(`loglet ${logletId} is not in the chain of log ${logId}`);
     if (seg.sequencer.id !== this.o.id || seg.sequencer.instance !== this.o.instance)
       throw new LogUnavailableError(

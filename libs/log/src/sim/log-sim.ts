@@ -1,6 +1,6 @@
 import { Prng, SimClock, SimNetwork } from '@stead/testing/sim';
 import { Bifrost, type ChainStore, type Placement, type SequencerApi } from '../bifrost/bifrost.ts';
-import { chainKey, decodeChain, type LogChain, type SequencerRef } from '../bifrost/chain.ts';
+import { type LogChain, readChain, type SequencerRef } from '../bifrost/chain.ts';
 import { LogServerCore, MemoryLogServerStorage, type StorageBatch } from '../replicated/log-server-core.ts';
 import { Quorum, type Random, type Timers } from '../replicated/quorum.ts';
 import { callAsync, withTimeout } from '../replicated/sealer.ts';
@@ -534,8 +534,7 @@ export async function runLogSimulation(seed: number, opts: SimOptions = {}): Pro
         m.set(o, s);
       }
     }
-  const chainV = await metadata.get(chainKey(logId));
-  const chain: LogChain | undefined = chainV ? decodeChain(chainV.value) : undefined;
+  const chain: LogChain | undefined = (await readChain(metadata, logId))?.chain;
   // Durability: every record below a sealed tail (or the released tail of the open segment) has a write quorum.
   for (const seg of chain?.segments ?? []) {
     const quorum = new Quorum(seg.nodeset, seg.replication);
