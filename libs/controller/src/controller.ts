@@ -4,16 +4,8 @@ import type { Logger } from '@stead/observability';
 import { DEFAULT_MAX_MOVES_PER_ROUND, decide } from './decide.ts';
 import { assert, ControllerError } from './errors.ts';
 import { type LeaseHandle, type LeaseStatus, runLease } from './lease.ts';
-import { isPreconditionFailed, readPartitionTable } from './nodes.ts';
-import {
-  CLUSTER_KEYS,
-  decodeNodeIndex,
-  decodeNodeRecord,
-  encodePartitionTable,
-  type NodeRecord,
-  type PartitionTable,
-  type Versioned,
-} from './records.ts';
+import { isPreconditionFailed, readNodeIndex, readNodeRecord, readPartitionTable, sortedRecords } from './nodes.ts';
+import { CLUSTER_KEYS, encodePartitionTable, type NodeRecord, type PartitionTable, type Versioned } from './records.ts';
 import { type Clock, systemClock, systemTimers, type Timers, withTimeout } from './time.ts';
 import type { Change, NodeView, PartitionPlacement } from './types.ts';
 
@@ -337,26 +329,20 @@ export class Controller {
     if (this.nodeList && now - this.nodeList.atMs < NODE_LIST_MAX_AGE_MS && this.suspects.size === 0)
       return this.nodeList.nodes;
     const { client } = this.opts;
-    const index = await client.get(CLUSTER_KEYS.nodeIds);
-    const ids = index ? decodeNodeIndex(CLUSTER_KEYS.nodeIds, index.value) : [];
+    const ids = await readNodeIndex(client);
     const records = await Promise.all(
       ids.map(async (id) => {
         const have = this.records.get(id);
         if (have && now - have.atMs < RECORD_MAX_AGE_MS && !this.suspects.has(id)) return have.record;
-        const key = CLUSTER_KEYS.node(id);
-        const v = await client.get(key);
-        if (!v) {
-          this.records.delete(id);
-          return undefined;
-        }
-        const record = decodeNodeRecord(key, v.value);
-        this.records.set(id, { record, atMs: now });
+        const record = await readNodeRecord(client, id);
+        if (record) this.records.set(id, { record, atMs: now });
+        else this.records.delete(id);
         return record;
       }),
     );
     for (const id of this.records.keys()) if (!ids.includes(id)) this.records.delete(id);
     this.suspects.clear();
-    const nodes = records.filter((r): r is NodeRecord => r !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const nodes = sortedRecords(records);
     this.nodeList = { nodes, atMs: now };
     return nodes;
   }
@@ -376,12 +362,9 @@ export class Controller {
             this.timers,
             () => false as const,
           );
-          if (answer !== true && answer !== false && answer.refused) tenure.refused.add(n.id);
-          if (
-            answer === false ||
-            (answer !== true && answer.refused) ||
-            (answer !== true && answer.instance !== undefined && answer.instance !== n.instance)
-          ) {
+          const info = typeof answer === 'object' ? answer : undefined;
+          if (info?.refused) tenure.refused.add(n.id);
+          if (answer === false || info?.refused || (info?.instance !== undefined && info.instance !== n.instance)) {
             this.suspects.add(n.id);
             return;
           }

@@ -57,19 +57,28 @@ export async function deregisterNode(client: MetadataClient, id: string): Promis
   await client.delete(CLUSTER_KEYS.node(id));
 }
 
+/** The ids in the node index (none before the first registration). */
+export async function readNodeIndex(client: MetadataClient): Promise<string[]> {
+  const index = await client.get(CLUSTER_KEYS.nodeIds);
+  return index ? decodeNodeIndex(CLUSTER_KEYS.nodeIds, index.value) : [];
+}
+
+/** The record of node `id`; undefined when the index names it but it has none (registration under way). */
+export async function readNodeRecord(client: MetadataClient, id: string): Promise<NodeRecord | undefined> {
+  const key = CLUSTER_KEYS.node(id);
+  const v = await client.get(key);
+  return v ? decodeNodeRecord(key, v.value) : undefined;
+}
+
+/** The records found, sorted by id. */
+export function sortedRecords(records: readonly (NodeRecord | undefined)[]): NodeRecord[] {
+  return records.filter((r): r is NodeRecord => r !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
 /** Every registered node, sorted by id. Throws a `corrupt-record` ControllerError naming a bad key. */
 export async function listNodes(client: MetadataClient): Promise<NodeRecord[]> {
-  const index = await client.get(CLUSTER_KEYS.nodeIds);
-  if (!index) return [];
-  const ids = decodeNodeIndex(CLUSTER_KEYS.nodeIds, index.value);
-  const records = await Promise.all(
-    ids.map(async (id) => {
-      const key = CLUSTER_KEYS.node(id);
-      const v = await client.get(key);
-      return v ? decodeNodeRecord(key, v.value) : undefined;
-    }),
-  );
-  return records.filter((r): r is NodeRecord => r !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const ids = await readNodeIndex(client);
+  return sortedRecords(await Promise.all(ids.map((id) => readNodeRecord(client, id))));
 }
 
 /** The partition table with its version, or undefined before the first controller wrote one. */
