@@ -79,8 +79,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
   const bifrost = new Bifrost({
     metadata,
     logServers: directory.logServers,
-    sequencers: (ref) =>
-      sequencers && ref.id === id && ref.instance === instance ? sequencers : directory.sequencers(ref),
+    sequencers: (ref) => (sequencers && isMine(ref, { id, instance }) ? sequencers : directory.sequencers(ref)),
     place: directory.place,
     timers: realTimers,
     random: Math.random,
