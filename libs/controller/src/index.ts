@@ -1,5 +1,18 @@
 // @stead/controller: the cluster controller (see ../README.md). `decide` is the pure decision core; the rest is
 // its I/O shell over the metadata store: node records, the partition table, the controller lease and the loop.
+
+export {
+  CLUSTER_CONFIG_KEY,
+  type ClusterConfig,
+  decodeClusterConfig,
+  encodeClusterConfig,
+  formatReplication,
+  initClusterConfig,
+  parseReplication,
+  type Replication,
+  readClusterConfig,
+  updateClusterConfig,
+} from './config.ts';
 export {
   Controller,
   type ControllerHandle,

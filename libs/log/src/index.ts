@@ -6,7 +6,14 @@ export { chainKey, decodeChain, readChain, type SequencerRef } from './bifrost/c
 export { ClusterDirectory } from './cluster/directory.ts';
 export { DataDirError, LevelDbLogServerStorage } from './cluster/leveldb-storage.ts';
 export { GrpcLogServerClient, type LogServerGrpcServer, serveLogServer } from './cluster/log-server-grpc.ts';
-export { type SequencerNode, updateNodes } from './cluster/nodes.ts';
+export {
+  type LogNodesConfig,
+  type LogServerNode,
+  loadNodes,
+  NODES_KEY,
+  type SequencerNode,
+  updateNodes,
+} from './cluster/nodes.ts';
 export {
   addSequencerService,
   GrpcSequencerClient,

@@ -6,8 +6,19 @@ import type { ChainStore } from '../bifrost/bifrost.ts';
  * placement of new segments draws from here.
  */
 export interface LogNodesConfig {
-  logServers: Record<string, { address: string; zone?: string }>;
+  logServers: Record<string, LogServerNode>;
   sequencers: Record<string, SequencerNode>;
+}
+
+export interface LogServerNode {
+  address: string;
+  /** Failure domain (the process's location) for {zone: N} replication. */
+  zone?: string;
+  /**
+   * Leaving (SIGTERM or `stead ctl nodes drain`): no new segment uses it, open segments using it are moved off
+   * and the records it holds are copied elsewhere; it exits once no segment names it.
+   */
+  draining?: boolean;
 }
 
 export interface SequencerNode {
@@ -19,6 +30,10 @@ export interface SequencerNode {
    * available.
    */
   colocated?: boolean;
+  /** Leaving: no new segment is placed on it, and the logs it sequences are moved to other sequencers. */
+  draining?: boolean;
+  /** Failure domain (the process's location). */
+  zone?: string;
 }
 
 export const NODES_KEY = 'cluster/log-nodes';
