@@ -22,6 +22,7 @@ import {
   type RunningNode,
   readGauge,
   requireNodeId,
+  resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import type { AdminSettings } from './settings.ts';
@@ -34,6 +35,7 @@ export const VERSION = '0.1.0';
  */
 export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   const id = requireNodeId(s.nodeId);
+  resolveLocation(s.location); // a malformed --location is refused at start
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const instance = randomUUID();

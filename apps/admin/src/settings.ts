@@ -1,5 +1,6 @@
 import { httpSettings, invocationSettings, registrySettings } from '@stead/cluster';
 import {
+  locationSetting,
   metricsPortSetting,
   portSetting,
   type Settings,
@@ -11,6 +12,7 @@ import {
 /** Settings of the admin deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
 export const adminSettings = {
   nodeId: setting('string', 'auto', 'Id of this admin process (controller lease holder name). `auto` = the host name.'),
+  location: locationSetting,
   bindAddress: setting('string', '0.0.0.0', 'Address the admin and metrics listeners bind to.'),
   adminPort: portSetting('9070', 'Admin REST API port.'),
   metricsPort: metricsPortSetting,

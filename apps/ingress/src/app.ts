@@ -10,6 +10,7 @@ import {
   type RunningNode,
   readGauge,
   requireNodeId,
+  resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import type { IngressSettings } from './settings.ts';
@@ -20,6 +21,7 @@ import type { IngressSettings } from './settings.ts';
  */
 export async function startIngress(s: IngressSettings): Promise<RunningNode> {
   const id = requireNodeId(s.nodeId);
+  resolveLocation(s.location); // a malformed --location is refused at start
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const node = new NodeLifecycle({ component: 'ingress', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });

@@ -1,5 +1,6 @@
 import { httpSettings } from '@stead/cluster';
 import {
+  locationSetting,
   metricsPortSetting,
   portSetting,
   type Settings,
@@ -11,6 +12,7 @@ import {
 /** Settings of the ingress deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
 export const ingressSettings = {
   nodeId: setting('string', 'auto', 'Id of this ingress (for logs and metrics). `auto` = the host name.'),
+  location: locationSetting,
   bindAddress: setting('string', '0.0.0.0', 'Address the ingress and metrics listeners bind to.'),
   ingressPort: portSetting('8080', 'HTTP ingress port.'),
   metricsPort: metricsPortSetting,

@@ -9,6 +9,7 @@ import {
   readGauge,
   requireNodeId,
   resolveAdvertisedAddress,
+  resolveLocation,
 } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
 import type { LogServerSettings } from './settings.ts';
@@ -21,7 +22,7 @@ export interface RunningLogServer extends RunningNode {
 
 /** Wires config → data dir (identity checked) → core → gRPC + probes (+ registration when a metadata store is given). */
 export async function startLogServer(s: LogServerSettings): Promise<RunningLogServer> {
-  const zone = s.zone === 'none' ? undefined : s.zone;
+  const zone = resolveLocation(s.location);
   const id = requireNodeId(s.nodeId);
   const node = new NodeLifecycle({
     component: 'log-server',

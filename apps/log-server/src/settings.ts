@@ -14,7 +14,6 @@ export const logServerSettings = {
     'Name of the cluster; stored in the data dir, which then refuses other clusters.',
   ),
   dataDir: setting('string', './stead-data/log-server', 'Where records live (LevelDB).'),
-  zone: setting('string', 'none', 'Failure domain (for {zone: N} replication); `none` = no zone.'),
   metadataAddress: setting(
     'string',
     'none',

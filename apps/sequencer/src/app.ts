@@ -17,6 +17,7 @@ import {
   type RunningNode,
   requireNodeId,
   resolveAdvertisedAddress,
+  resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import type { SequencerSettings } from './settings.ts';
@@ -31,6 +32,7 @@ export interface RunningSequencer extends RunningNode {
 /** Wires config → metadata client → sequencer host → gRPC + probes, and registers this instance. */
 export async function startSequencer(s: SequencerSettings): Promise<RunningSequencer> {
   const id = requireNodeId(s.nodeId);
+  const location = resolveLocation(s.location);
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const instance = randomUUID();
@@ -56,7 +58,11 @@ export async function startSequencer(s: SequencerSettings): Promise<RunningSeque
     ready: () => registered,
   });
   await node.start(
-    () => updateNodes(metadata, (c) => ({ ...c, sequencers: { ...c.sequencers, [id]: { address, instance } } })),
+    () =>
+      updateNodes(metadata, (c) => ({
+        ...c,
+        sequencers: { ...c.sequencers, [id]: { address, instance, ...(location ? { zone: location } : {}) } },
+      })),
     `cannot register in the metadata store at ${addresses.join(',')}`,
   );
   registered = true;

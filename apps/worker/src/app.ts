@@ -26,6 +26,7 @@ import {
   readGauge,
   requireNodeId,
   resolveAdvertisedAddress,
+  resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import type { StorageEngine } from '@stead/storage';
@@ -45,6 +46,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
   /** Set at shutdown: pings say so, and the controller moves this worker's leaderships and replicas away. */
   let draining = false;
   const id = requireNodeId(s.nodeId);
+  const location = resolveLocation(s.location);
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const instance = randomUUID();
@@ -162,7 +164,10 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
       () =>
         updateNodes(metadata, (c) => ({
           ...c,
-          sequencers: { ...c.sequencers, [id]: { address, instance, colocated: true } },
+          sequencers: {
+            ...c.sequencers,
+            [id]: { address, instance, colocated: true, ...(location ? { zone: location } : {}) },
+          },
         })),
       'cannot register as a sequencer in the metadata store',
     );
@@ -173,7 +178,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
         instance,
         roles: ['worker'],
         address,
-        location: s.zone === 'none' ? undefined : s.zone,
+        location,
         draining: false,
       }),
     'cannot register in the metadata store',

@@ -10,7 +10,6 @@ export const workerSettings = {
   }),
   metadataAddress: setting('string', '', 'host:port of the metadata-store members, comma separated (required).'),
   dataDir: setting('string', './stead-data/worker', 'Where the partition stores of this worker live (LevelDB).'),
-  zone: setting('string', 'none', 'Failure domain; replicas of a partition are spread over zones. `none` = no zone.'),
   logReplication: setting('int', '2', 'Copies of each record of a partition log that this worker creates.', {
     min: 1,
     max: 16,

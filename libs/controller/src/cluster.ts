@@ -13,6 +13,15 @@ export interface ClusterView {
   replication: number;
   /** Failed workers still within `replicaReplacementDelayMs`: their replicas stay (they lead nothing). */
   recent: ReadonlySet<string>;
+  /** {zone: N} replication: distinct locations come before load when replicas are placed or dropped. */
+  zoneScope: boolean;
+  /** Distinct locations among eligible workers (a worker without a location is a location of its own). */
+  zones: number;
+}
+
+/** The failure domain of a worker: its location, or the worker itself when it has none. */
+export function zoneOf(view: Pick<ClusterView, 'location'>, id: string): string {
+  return view.location.get(id) ?? `node:${id}`;
 }
 
 /** One view per node id: a duplicated id keeps its latest heartbeat (then its first occurrence). */
@@ -49,5 +58,7 @@ export function clusterView(nowMs: number, nodes: readonly NodeView[], config: C
     else eligible.push(n.id);
   }
   const replication = Math.max(0, Math.min(Math.floor(config.partitionReplication), eligible.length));
-  return { live, eligible, eligibleSet: new Set(eligible), draining, location, replication, recent };
+  const zoneScope = config.partitionReplicationScope === 'zone';
+  const zones = new Set(eligible.map((id) => location.get(id) ?? `node:${id}`)).size;
+  return { live, eligible, eligibleSet: new Set(eligible), draining, location, replication, recent, zoneScope, zones };
 }

@@ -1,6 +1,6 @@
 import { clusterView } from './cluster.ts';
 import { assignLeaders, rebalanceLeaders } from './leaders.ts';
-import { drainReplicas, rebalanceReplicas, repairReplicas } from './replicas.ts';
+import { drainReplicas, rebalanceReplicas, repairReplicas, spreadZones } from './replicas.ts';
 import type { Change, DecideInput, Decision } from './types.ts';
 import { finishTable, loadTable, type Round, unavailablePartitions } from './work.ts';
 
@@ -13,7 +13,7 @@ export const DEFAULT_MAX_MOVES_PER_ROUND = 2;
  * again to its own output with the same nodes it reaches a fixpoint (no changes) within a bounded number of rounds.
  *
  * Order: repairs first and unbounded (dead replicas replaced, drained and excess replicas dropped), then
- * balancing moves bounded by `maxMovesPerRound` (drain hand-overs, replica rebalancing), then leaders
+ * balancing moves bounded by `maxMovesPerRound` (drain hand-overs, zone spreading, replica rebalancing), then leaders
  * (lost leaders replaced, then leadership rebalancing with what is left of the bound).
  */
 export function decide(input: DecideInput): Decision {
@@ -29,6 +29,7 @@ export function decide(input: DecideInput): Decision {
   };
   for (const p of round.parts) repairReplicas(round, p);
   drainReplicas(round);
+  spreadZones(round);
   rebalanceReplicas(round);
   assignLeaders(round);
   rebalanceLeaders(round);

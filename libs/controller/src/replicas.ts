@@ -1,4 +1,4 @@
-import { compareIds } from './cluster.ts';
+import { compareIds, zoneOf } from './cluster.ts';
 import type { ReplicaAddReason } from './types.ts';
 import { type Round, replicaCounts, type WorkingPartition } from './work.ts';
 
@@ -18,23 +18,44 @@ function add(round: Round, p: WorkingPartition, node: string, reason: ReplicaAdd
 
 /**
  * The eligible worker a new replica of `p` goes to: fewest replicas, then a location `p` does not use yet,
- * then node id. Undefined when every eligible worker already holds a replica of `p`.
+ * then node id ({zone: N} replication: a location `p` does not use comes first). Undefined when every eligible
+ * worker already holds a replica of `p`.
  */
 export function pickNewReplica(round: Round, p: WorkingPartition, counts: Map<string, number>): string | undefined {
-  const used = new Set(p.replicas.map((r) => round.cluster.location.get(r)).filter((l) => l !== undefined));
+  const { cluster } = round;
+  const used = new Set(p.replicas.map((r) => cluster.location.get(r)).filter((l) => l !== undefined));
   const zoneUsed = (id: string): number => {
-    const loc = round.cluster.location.get(id);
+    const loc = cluster.location.get(id);
     return loc !== undefined && used.has(loc) ? 1 : 0;
   };
-  const candidates = round.cluster.eligible.filter((id) => !p.replicas.includes(id));
-  candidates.sort((a, b) => counts.get(a)! - counts.get(b)! || zoneUsed(a) - zoneUsed(b) || compareIds(a, b));
+  const candidates = cluster.eligible.filter((id) => !p.replicas.includes(id));
+  const load = (a: string, b: string): number => counts.get(a)! - counts.get(b)!;
+  const zone = (a: string, b: string): number => zoneUsed(a) - zoneUsed(b);
+  candidates.sort((a, b) =>
+    cluster.zoneScope ? zone(a, b) || load(a, b) || compareIds(a, b) : load(a, b) || zone(a, b) || compareIds(a, b),
+  );
   return candidates[0];
 }
 
-/** Among `nodes`, the replica to drop from `p`: most replicas, then not the leader, then highest id. */
-function pickExcess(p: WorkingPartition, nodes: string[], counts: Map<string, number>): string {
+/**
+ * Among `nodes`, the replica to drop from `p`: most replicas, then not the leader, then highest id ({zone: N}
+ * replication: one whose location another replica of `p` shares comes first).
+ */
+function pickExcess(round: Round, p: WorkingPartition, nodes: string[], counts: Map<string, number>): string {
   const isLeader = (id: string): number => (id === p.leader ? 1 : 0);
-  return [...nodes].sort((a, b) => counts.get(b)! - counts.get(a)! || isLeader(a) - isLeader(b) || compareIds(b, a))[0];
+  const shared = (id: string): number =>
+    round.cluster.zoneScope &&
+    p.replicas.some((r) => r !== id && zoneOf(round.cluster, r) === zoneOf(round.cluster, id))
+      ? 1
+      : 0;
+  return [...nodes].sort(
+    (a, b) => shared(b) - shared(a) || counts.get(b)! - counts.get(a)! || isLeader(a) - isLeader(b) || compareIds(b, a),
+  )[0];
+}
+
+/** Distinct locations among the eligible replicas of `p`. */
+function zonesOf(round: Round, p: WorkingPartition): number {
+  return new Set(eligibleReplicas(round, p).map((r) => zoneOf(round.cluster, r))).size;
 }
 
 /**
@@ -51,7 +72,7 @@ export function repairReplicas(round: Round, p: WorkingPartition): void {
     if (cluster.draining.has(r) && p.replicas.length > cluster.replication) remove(round, p, r, 'drained');
   }
   while (eligibleReplicas(round, p).length > cluster.replication) {
-    remove(round, p, pickExcess(p, eligibleReplicas(round, p), replicaCounts(round)), 'excess');
+    remove(round, p, pickExcess(round, p, eligibleReplicas(round, p), replicaCounts(round)), 'excess');
   }
   const fresh = p.replicas.length === 0;
   while (p.replicas.length < cluster.replication) {
@@ -74,6 +95,27 @@ export function drainReplicas(round: Round): void {
 }
 
 /**
+ * {zone: N} replication, bounded by the round's moves: a partition whose replicas share a location while an
+ * eligible worker in a location it does not use exists gets a replica there (added now; the replica that shares
+ * a location goes next round as an excess).
+ */
+export function spreadZones(round: Round): void {
+  const { cluster } = round;
+  if (!cluster.zoneScope) return;
+  const want = Math.min(cluster.replication, cluster.zones);
+  for (const p of round.parts) {
+    if (round.movesLeft === 0) return;
+    if (round.moved.has(p.partition) || p.replicas.length > cluster.replication || zonesOf(round, p) >= want) continue;
+    const node = pickNewReplica(round, p, replicaCounts(round));
+    const zones = new Set(p.replicas.map((r) => zoneOf(cluster, r)));
+    if (node === undefined || zones.has(zoneOf(cluster, node))) continue;
+    add(round, p, node, 'rebalance');
+    round.moved.add(p.partition);
+    round.movesLeft--;
+  }
+}
+
+/**
  * The partition whose replica on `from` moves to `to`: one not moved this round, holding `from` and not `to`;
  * preferably one where `to` brings a zone the other replicas do not use; then the lowest partition number.
  */
@@ -84,6 +126,13 @@ function partitionToMove(round: Round, from: string, to: string): WorkingPartiti
   );
   const spreads = (q: WorkingPartition): boolean =>
     zone === undefined || !q.replicas.some((r) => r !== from && round.cluster.location.get(r) === zone);
+  // {zone: N}: a move may not leave two replicas in one location (the same location as `from` is fine).
+  if (round.cluster.zoneScope) {
+    const z = zoneOf(round.cluster, to);
+    return candidates.find(
+      (q) => zoneOf(round.cluster, from) === z || !q.replicas.some((r) => r !== from && zoneOf(round.cluster, r) === z),
+    );
+  }
   return candidates.find(spreads) ?? candidates[0];
 }
 

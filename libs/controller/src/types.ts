@@ -27,6 +27,12 @@ export interface ControllerConfig {
   /** Partitions are numbered 0 … partitions-1. */
   partitions: number;
   partitionReplication: number;
+  /**
+   * 'zone' ({zone: N}): the N replicas of a partition go to N distinct locations whenever the eligible workers
+   * span that many (a replica in a location another replica uses is moved when a free location appears).
+   * 'node' (default): distinct workers, spread over locations only as a tie-break after load.
+   */
+  partitionReplicationScope?: 'node' | 'zone';
   nodeFailureTimeoutMs: number;
   /**
    * A failed worker keeps its replicas in the table this much longer than its leaderships (default 0): a worker

@@ -312,3 +312,55 @@ describe('the replica replacement delay', () => {
     expect(d.table[0]).toEqual({ partition: 0, replicas: ['b', 'c'], leader: 'b', epoch: 2 });
   });
 });
+
+describe('{zone: N} replication', () => {
+  const zoned = (n: number, zones: number) =>
+    Array.from({ length: n }, (_, i) => worker(`w${i}`, { location: `r.z${i % zones}` }));
+  const zoneOfNode = (nodes: NodeView[], id: string): string => nodes.find((n) => n.id === id)!.location!;
+  const spans = (nodes: NodeView[], p: PartitionPlacement): number =>
+    new Set(p.replicas.map((r) => zoneOfNode(nodes, r))).size;
+
+  it('places the replicas of every partition in distinct zones even when load would prefer otherwise', () => {
+    // Zone z0 has one worker, z1 three: node scope balances load and may pair two z1 workers; zone scope may not.
+    const nodes = [
+      worker('a', { location: 'r.z0' }),
+      worker('b', { location: 'r.z1' }),
+      worker('c', { location: 'r.z1' }),
+      worker('d', { location: 'r.z1' }),
+    ];
+    const byNode = last(converge(nodes, [], config({ partitions: 8 })));
+    expect(byNode.some((p) => spans(nodes, p) < 2)).toBe(true);
+    const byZone = last(converge(nodes, [], config({ partitions: 8, partitionReplicationScope: 'zone' })));
+    for (const p of byZone) expect(spans(nodes, p)).toBe(2);
+    expect(replicasOf(byZone, 'a')).toBe(8);
+  });
+
+  it('moves a replica out of a shared zone once a worker in a free zone joins', () => {
+    const cfg = config({ partitions: 6, partitionReplication: 2, partitionReplicationScope: 'zone' });
+    const two = [worker('a', { location: 'r.z0' }), worker('b', { location: 'r.z0' })];
+    const start = last(converge(two, [], cfg));
+    for (const p of start) expect(spans(two, p)).toBe(1); // one zone: distinct workers is all it can do
+    const nodes = [...two, worker('c', { location: 'r.z1' }), worker('d', { location: 'r.z1' })];
+    const rounds = converge(nodes, start, cfg);
+    for (const p of last(rounds)) expect(spans(nodes, p)).toBe(2);
+    for (const d of rounds) expect(d.table.every((p) => p.replicas.length <= 3)).toBe(true);
+    const replicas = nodes.map((n) => replicasOf(last(rounds), n.id));
+    expect(Math.max(...replicas) - Math.min(...replicas)).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps every partition led and spread over the two zones left when a whole zone dies', () => {
+    const cfg = config({ partitions: 12, partitionReplication: 2, partitionReplicationScope: 'zone' });
+    const nodes = zoned(6, 3);
+    const start = last(converge(nodes, [], cfg));
+    for (const p of start) expect(spans(nodes, p)).toBe(2);
+    const after = nodes.map((n) => (n.location === 'r.z2' ? dead(n.id, { location: n.location }) : n));
+    const rounds = converge(after, start, cfg);
+    const first = rounds[0];
+    expect(first.unavailable).toEqual([]);
+    for (const p of first.table) expect(after.find((n) => n.id === p.leader)!.location).not.toBe('r.z2');
+    for (const p of last(rounds)) {
+      expect(spans(after, p)).toBe(2);
+      for (const r of p.replicas) expect(zoneOfNode(after, r)).not.toBe('r.z2');
+    }
+  });
+});

@@ -27,12 +27,14 @@ export { NodeLifecycle } from './lifecycle.ts';
 export { type RunningNode, runNode } from './main.ts';
 export {
   addressList,
+  locationSetting,
   metricsPortSetting,
   nodeIdProblem,
   nodeSettings,
   portSetting,
   requireNodeId,
   resolveAdvertisedAddress,
+  resolveLocation,
   resolveNodeId,
   setting,
   shutdownTimeoutSetting,

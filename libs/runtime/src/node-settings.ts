@@ -29,8 +29,29 @@ export function nodeSettings(help: { nodeId: string; nodePort: string; advertise
     nodePort: portSetting('5122', help.nodePort),
     advertisedAddress: setting('string', 'auto', help.advertisedAddress),
     metricsPort: metricsPortSetting,
+    location: locationSetting,
     shutdownTimeout: shutdownTimeoutSetting('10s'),
   };
+}
+
+/**
+ * `--location` / `STEAD_LOCATION`: the failure domain of the process, `region.zone` (or `zone`). Replicas of a
+ * partition and the copies of a log record with `{zone: N}` replication go to distinct locations.
+ */
+export const locationSetting = setting(
+  'string',
+  '',
+  'Failure domain of this process, `region.zone` (e.g. `eu-west-1.a`); empty = none. With {zone: N} replication, copies go to N distinct locations.',
+);
+
+/** `--location` checked: undefined when empty, else `region.zone` or `zone` of letters, digits, `_` and `-`. */
+export function resolveLocation(setting: string): string | undefined {
+  if (setting === '') return undefined;
+  if (!/^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})?$/.test(setting))
+    throw new StartupError(
+      `--location / STEAD_LOCATION: '${setting}' is not region.zone or zone (letters, digits, '_', '-')`,
+    );
+  return setting;
 }
 
 /** The port of `/metrics`, `/health` and `/ready`. */

@@ -106,7 +106,7 @@ export class LogCluster {
       '--bind-address=127.0.0.1',
       `--node-port=${m.port}`,
       `--metrics-port=${m.metricsPort}`,
-      ...(m.zone ? [`--zone=${m.zone}`] : []),
+      ...(m.zone ? [`--location=${m.zone}`] : []),
     ]);
     m.proc = proc;
     this.cleanup.add(() => proc.stop());
