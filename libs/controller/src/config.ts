@@ -116,3 +116,30 @@ export async function updateClusterConfig(
     }
   }
 }
+
+/** The cluster config as last seen through a watch of its key (see `followClusterConfig`). */
+export interface ClusterConfigFollower {
+  /** Undefined until the key has a value that decodes. */
+  current(): ClusterConfig | undefined;
+  close(): void;
+}
+
+/**
+ * Follows the cluster config through a watch of its key, so that a `stead ctl config set` reaches every process
+ * within a watch event. A value that does not decode is reported to `onError` and the previous one kept.
+ */
+export function followClusterConfig(
+  client: Pick<MetadataClient, 'watch'>,
+  onError: (e: unknown) => void = () => {},
+): ClusterConfigFollower {
+  let current: ClusterConfig | undefined;
+  const handle = client.watch(CLUSTER_CONFIG_KEY, 0, (e) => {
+    if (e.deleted) return;
+    try {
+      current = decodeClusterConfig(e.value);
+    } catch (err) {
+      onError(err);
+    }
+  });
+  return { current: () => current, close: () => handle.close() };
+}

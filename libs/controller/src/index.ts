@@ -4,8 +4,10 @@
 export {
   CLUSTER_CONFIG_KEY,
   type ClusterConfig,
+  type ClusterConfigFollower,
   decodeClusterConfig,
   encodeClusterConfig,
+  followClusterConfig,
   formatReplication,
   initClusterConfig,
   parseReplication,

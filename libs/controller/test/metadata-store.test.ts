@@ -5,15 +5,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import {
+  CLUSTER_CONFIG_KEY,
   CLUSTER_KEYS,
   Controller,
   decodeLease,
   deregisterNode,
+  followClusterConfig,
+  initClusterConfig,
   listNodes,
   type NodeRecord,
   PartitionTableWatcher,
+  parseReplication,
+  readClusterConfig,
   readPartitionTable,
   registerNode,
+  updateClusterConfig,
 } from '@stead/controller';
 import { createMetadataStore, GrpcMetadataClient, type MetadataStore } from '@stead/metadata';
 
@@ -152,5 +158,33 @@ describe('controller on a real metadata store', () => {
       released: true,
     });
     expect(handle.status().active).toBe(false);
+  });
+});
+
+describe('the cluster config', () => {
+  it('parses replication as operators write it and refuses anything else with a message naming the text', () => {
+    expect(parseReplication('2')).toEqual({ scope: 'node', count: 2 });
+    expect(parseReplication('node:3')).toEqual({ scope: 'node', count: 3 });
+    expect(parseReplication('{zone: 2}')).toEqual({ scope: 'zone', count: 2 });
+    expect(parseReplication('{"zone": 2}')).toEqual({ scope: 'zone', count: 2 });
+    for (const bad of ['0', '17', 'rack:2', '{zone: }', 'two'])
+      expect(() => parseReplication(bad)).toThrow(new RegExp(`replication '${bad.replace(/[{}]/g, '\\$&')}'`));
+  });
+
+  it('is written once by the first admin, changed conditionally, followed by watchers, and refused when corrupt', async () => {
+    const { client } = await startStore();
+    const initial = { partitionReplication: parseReplication('2'), logReplication: parseReplication('2') };
+    await initClusterConfig(client, initial);
+    // A second admin with other flags does not override what the cluster already has.
+    await initClusterConfig(client, { ...initial, partitionReplication: parseReplication('3') });
+    expect((await readClusterConfig(client))?.value).toEqual(initial);
+    const follower = followClusterConfig(client);
+    cleanups.push(() => follower.close());
+    await until(() => follower.current()?.partitionReplication.count === 2);
+    await updateClusterConfig(client, (c) => ({ ...c!, logReplication: parseReplication('{zone: 2}') }));
+    await until(() => follower.current()?.logReplication.scope === 'zone');
+    expect(follower.current()).toEqual({ ...initial, logReplication: { scope: 'zone', count: 2 } });
+    await client.put(CLUSTER_CONFIG_KEY, new TextEncoder().encode('{"format":1,"logReplication":{"scope":"rack"}}'));
+    await expect(readClusterConfig(client)).rejects.toThrow(/'cluster\/config': partitionReplication is not/);
   });
 });

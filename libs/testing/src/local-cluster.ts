@@ -44,6 +44,8 @@ export interface LocalClusterOptions {
   dataDirs?: Record<string, string>;
   /** Environments of processes (by name) that run with another than `env` (e.g. LD_PRELOAD of a shim). */
   envs?: Record<string, NodeJS.ProcessEnv>;
+  /** `--location` of processes (by name, e.g. `{ w1: 'r.z1' }`); also of processes added later with `add`. */
+  locations?: Record<string, string>;
 }
 
 /** One process of the cluster, as written to `cluster.json`. */
@@ -224,7 +226,7 @@ export class LocalCluster {
     const metadataPorts = await Promise.all(Array.from({ length: counts.metadata }, () => freePort()));
     const peers = metadataPorts.map((p, i) => `m${i + 1}=${HOST}:${p}`).join(',');
     this.metadataAddress = metadataPorts.map((p) => `${HOST}:${p}`).join(',');
-    const md = `--metadata-address=${this.metadataAddress}`;
+    const md = this.metadataFlag();
     await this.startGroup(
       metadataPorts.map((port, i) => ({
         name: `m${i + 1}`,
@@ -237,14 +239,14 @@ export class LocalCluster {
       Array.from({ length: counts.logServers }, (_, i) => ({
         name: `ls${i + 1}`,
         role: 'log-server' as const,
-        args: [md, '--cluster-name=stead'],
+        args: this.roleArgs('log-server'),
       })),
     );
     await this.startGroup(
       Array.from({ length: counts.sequencers }, (_, i) => ({
         name: `seq${i + 1}`,
         role: 'sequencer' as const,
-        args: [md],
+        args: this.roleArgs('sequencer'),
       })),
     );
     const ingressPort = o.ingressPort ?? 8080;
@@ -272,7 +274,7 @@ export class LocalCluster {
       Array.from({ length: counts.workers }, (_, i) => ({
         name: `w${i + 1}`,
         role: 'worker' as const,
-        args: [md, `--log-replication=${o.logReplication ?? 2}`],
+        args: this.roleArgs('worker'),
       })),
     );
     await this.startGroup(
@@ -281,11 +283,50 @@ export class LocalCluster {
           name: `ingress${i + 1}`,
           role: 'ingress' as const,
           httpPort: i === 0 ? firstIngress : await freePort(),
-          args: [md],
+          args: this.roleArgs('ingress'),
         })),
       ),
     );
     this.save();
+  }
+
+  private metadataFlag(): string {
+    return `--metadata-address=${this.metadataAddress}`;
+  }
+
+  /** The flags of a log server, sequencer, worker or ingress of this cluster (beyond the per-process ones). */
+  private roleArgs(role: 'log-server' | 'sequencer' | 'worker' | 'ingress'): string[] {
+    const md = this.metadataFlag();
+    if (role === 'log-server') return [md, '--cluster-name=stead'];
+    if (role === 'worker') return [md, `--log-replication=${this.opts.logReplication ?? 2}`];
+    return [md];
+  }
+
+  /**
+   * Starts one more log server, sequencer, worker or ingress (named `ls4`, `seq3`, `w4`… after the highest of its
+   * role, unless `name` is given), waits until it is ready, and records it in `cluster.json`.
+   */
+  async add(
+    role: 'log-server' | 'sequencer' | 'worker' | 'ingress',
+    opts: { name?: string; args?: string[] } = {},
+  ): Promise<ClusterProcess> {
+    const prefix = { 'log-server': 'ls', sequencer: 'seq', worker: 'w', ingress: 'ingress' }[role];
+    const taken = this.processes
+      .filter((p) => p.role === role && p.name.startsWith(prefix))
+      .map((p) => Number(p.name.slice(prefix.length)))
+      .filter((n) => Number.isInteger(n));
+    const name = opts.name ?? `${prefix}${Math.max(0, ...taken) + 1}`;
+    if (this.processes.some((p) => p.name === name)) throw new Error(`the cluster already has a process ${name}`);
+    await this.startGroup([
+      {
+        name,
+        role,
+        httpPort: role === 'ingress' ? await freePort() : undefined,
+        args: [...this.roleArgs(role), ...(opts.args ?? [])],
+      },
+    ]);
+    this.save();
+    return this.process(name);
   }
 
   /** Starts processes of one stage together and waits until each is ready. */
@@ -340,6 +381,7 @@ export class LocalCluster {
       ...(s.role === 'admin' || s.role === 'ingress' || s.role === 'sequencer'
         ? []
         : [`--data-dir=${this.opts.dataDirs?.[s.name] ?? join(this.dir, 'data', s.name)}`]),
+      ...(this.opts.locations?.[s.name] ? [`--location=${this.opts.locations[s.name]}`] : []),
       ...s.args,
       ...(this.opts.extraArgs?.[s.role] ?? []),
     ];
