@@ -8,9 +8,11 @@
 //   npm run bench -- --quick                   3 s per cell, shorter warm-up
 //   npm run bench -- --duration 5s --only stead --steps 1,9 --concurrency 1,8,32 --warmup 500
 //   npm run bench -- --topology cluster        clusters side by side and failover (cluster-bench.ts)
+//   npm run bench -- --scenario scale-out      3 → 5 nodes under load, Stead and Restate (scale-out.ts)
 import { Cleanup, ServiceProcess } from '@stead/testing';
 import { f, type Measured, measureCell, ratio, table, writeResult } from './cells.ts';
 import { clusterBench } from './cluster-bench.ts';
+import { scaleOutBench } from './scale-out.ts';
 import {
   loadAverages,
   machineInfo,
@@ -34,7 +36,8 @@ interface Options {
 
 const USAGE = `usage: npm run bench -- [--quick] [--duration 10s] [--warmup 200] [--only stead|restate]
                          [--steps 1,3,9] [--concurrency 1,32]
-       npm run bench -- --topology cluster [options: --topology cluster --help]`;
+       npm run bench -- --topology cluster [options: --topology cluster --help]
+       npm run bench -- --scenario scale-out [options: --scenario scale-out --help]`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { durationMs: 10_000, warmup: 200, steps: [1, 3, 9], concurrency: [1, 32], servers: SERVERS };
@@ -103,6 +106,12 @@ async function main(): Promise<number> {
     if (what === 'cluster') return clusterBench([...argv.slice(0, topology), ...argv.slice(topology + 2)]);
     if (what !== 'single') throw new Error(`--topology: single or cluster, got ${what}\n${USAGE}`);
     argv.splice(topology, 2);
+  }
+  const scenario = argv.indexOf('--scenario');
+  if (scenario >= 0) {
+    const what = argv[scenario + 1];
+    if (what === 'scale-out') return scaleOutBench([...argv.slice(0, scenario), ...argv.slice(scenario + 2)]);
+    throw new Error(`--scenario: scale-out is the one there is, got ${what}\n${USAGE}`);
   }
   const o = parseArgs(argv);
   const cleanup = new Cleanup();

@@ -31,6 +31,13 @@ export interface ClusterTarget {
   restart(node: string): Promise<void>;
   /** Whether every node runs and every partition has a leader and its full replica set again. */
   whole(): Promise<boolean>;
+  /**
+   * Starts one more node (Stead: a worker; Restate: a restate-server with every role joining the cluster), waits
+   * until it serves, adds it to `nodes` and returns its name.
+   */
+  addNode(): Promise<string>;
+  /** Partitions of the cluster. */
+  partitions(): Promise<number>;
   /** Last output of the cluster's processes (for failure reports). */
   output(): string;
 }
@@ -214,11 +221,29 @@ export async function startRestateCluster(cleanup: Cleanup, o: RestateClusterOpt
   const v = (await (await fetch(`${adminUrl(nodes[0]!)}/version`)).json()) as { version?: string };
 
   const serving = (avoid?: string) => nodes.find((n) => n.name !== avoid && running(n)) ?? nodes[0]!;
+  const names = nodes.map((n) => n.name);
   return {
     name: 'restate-cluster',
     version: `restate-server ${v.version ?? '?'} × ${RESTATE_NODES}`,
     admin: adminUrl(nodes[0]!),
-    nodes: nodes.map((n) => n.name),
+    nodes: names,
+    addNode: async () => {
+      const n: RestateNode = {
+        name: `n${nodes.length + 1}`,
+        config: join(dir, `n${nodes.length + 1}.toml`),
+        ports: { node: await freePort(), ingress: await freePort(), admin: await freePort() },
+      };
+      writeFileSync(
+        n.config,
+        restateConfig(n, join(dir, n.name), peers, { replication, partitions, autoProvision: false }),
+      );
+      nodes.push(n);
+      names.push(n.name);
+      launch(n);
+      await waitServing(n, `restate ${n.name} /health`);
+      return n.name;
+    },
+    partitions: async () => partitions,
     ingress: (avoid) => `http://127.0.0.1:${serving(avoid).ports.ingress}`,
     ingressNode: (avoid) => serving(avoid).name,
     pids: () => nodes.filter(running).map((n) => n.proc!.pid),
@@ -281,6 +306,7 @@ export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions
   });
   const c = cluster;
   const nodes = Array.from({ length: workers }, (_, i) => `w${i + 1}`);
+  const partitions = o.partitions ?? 8;
   const state = async () => {
     const res = await fetch(`${c.adminUrl}/cluster`, { signal: AbortSignal.timeout(5_000) });
     if (!res.ok) throw new Error(`GET /cluster: ${res.status} ${await res.text()}`);
@@ -309,6 +335,12 @@ export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions
     },
     kill: (name) => c.kill(name),
     restart: (name) => c.restart(name),
+    addNode: async () => {
+      const p = await c.add('worker');
+      nodes.push(p.name);
+      return p.name;
+    },
+    partitions: async () => partitions,
     whole: async () => {
       if (!c.processes.every((p) => c.alive(p.name))) return false;
       try {

@@ -40,13 +40,13 @@ export function nodeSettings(help: { nodeId: string; nodePort: string; advertise
  */
 export const locationSetting = setting(
   'string',
-  '',
-  'Failure domain of this process, `region.zone` (e.g. `eu-west-1.a`); empty = none. With {zone: N} replication, copies go to N distinct locations.',
+  'none',
+  'Failure domain of this process, `region.zone` (e.g. `eu-west-1.a`); `none` = no location. With {zone: N} replication, copies go to N distinct locations.',
 );
 
-/** `--location` checked: undefined when empty, else `region.zone` or `zone` of letters, digits, `_` and `-`. */
+/** `--location` checked: undefined for `none`, else `region.zone` or `zone` of letters, digits, `_` and `-`. */
 export function resolveLocation(setting: string): string | undefined {
-  if (setting === '') return undefined;
+  if (setting === 'none') return undefined;
   if (!/^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})?$/.test(setting))
     throw new StartupError(
       `--location / STEAD_LOCATION: '${setting}' is not region.zone or zone (letters, digits, '_', '-')`,
