@@ -1,5 +1,6 @@
 // @stead/testing: helpers for tests that run real processes (`LogCluster` is `@stead/testing/log-cluster`) and
 // the simulation toolkit (`@stead/testing/sim`); see README.md.
+export { type CtlResult, ctl, ctlJson, ctlOk } from './ctl.ts';
 export { buildFsyncShim, Tmpfs } from './disk-faults.ts';
 export { ExactlyOnceChecker, type ExactlyOnceOptions, type ExactlyOnceReport } from './exactly-once.ts';
 export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
