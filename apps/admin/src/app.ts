@@ -24,6 +24,7 @@ import {
   requireNodeId,
   StartupError,
 } from '@stead/runtime';
+import { startLogRebalancing } from './logs.ts';
 import type { AdminSettings } from './settings.ts';
 
 export const VERSION = '0.1.0';
@@ -97,6 +98,15 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   readGauge(registry, 'stead_controller_active', 'This admin process runs the active controller (1) or not (0)', () =>
     controller.status().active ? 1 : 0,
   );
+  const logs = startLogRebalancing({
+    node,
+    metadata,
+    registry,
+    partitions: s.partitions,
+    active: () => controller.status().active,
+    logReplication: s.logReplication,
+    nodeFailureTimeoutMs: s.nodeFailureTimeout,
+  });
   const admin = await node.start(
     () =>
       startAdminServer({
@@ -111,7 +121,11 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
           mountInvocationRoutes(router, backend);
           router.get('/cluster', async () => ({
             status: 200,
-            json: { ...clusterStatus(controller.status(), leaders), logs: await partitionLogs(metadata, leaders) },
+            json: {
+              ...clusterStatus(controller.status(), leaders),
+              logs: await partitionLogs(metadata, leaders),
+              log_nodes: await logs.logNodes(),
+            },
           }));
           router.get('/cluster/logs/:log', async (req) => {
             const chain = await logChain(metadata, req.params.log);

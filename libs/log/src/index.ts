@@ -2,7 +2,7 @@
 // simulation is a separate entry, `@stead/log/sim`.
 export { Bifrost, type BifrostOptions, type Placement } from './bifrost/bifrost.ts';
 export { BifrostLoglet, type BifrostLogletOptions } from './bifrost/bifrost-loglet.ts';
-export { chainKey, decodeChain, readChain, type SequencerRef } from './bifrost/chain.ts';
+export { chainKey, decodeChain, type LogChain, readChain, type SequencerRef } from './bifrost/chain.ts';
 export { ClusterDirectory } from './cluster/directory.ts';
 export {
   type DrainLogNodeOptions,
