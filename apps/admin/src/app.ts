@@ -25,6 +25,7 @@ import {
   resolveLocation,
   StartupError,
 } from '@stead/runtime';
+import { startLogRebalancing } from './logs.ts';
 import type { AdminSettings } from './settings.ts';
 
 export const VERSION = '0.1.0';
@@ -99,6 +100,15 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   readGauge(registry, 'stead_controller_active', 'This admin process runs the active controller (1) or not (0)', () =>
     controller.status().active ? 1 : 0,
   );
+  const logs = startLogRebalancing({
+    node,
+    metadata,
+    registry,
+    partitions: s.partitions,
+    active: () => controller.status().active,
+    logReplication: s.logReplication,
+    nodeFailureTimeoutMs: s.nodeFailureTimeout,
+  });
   const admin = await node.start(
     () =>
       startAdminServer({
@@ -113,7 +123,11 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
           mountInvocationRoutes(router, backend);
           router.get('/cluster', async () => ({
             status: 200,
-            json: { ...clusterStatus(controller.status(), leaders), logs: await partitionLogs(metadata, leaders) },
+            json: {
+              ...clusterStatus(controller.status(), leaders),
+              logs: await partitionLogs(metadata, leaders),
+              log_nodes: await logs.logNodes(),
+            },
           }));
           router.get('/cluster/logs/:log', async (req) => {
             const chain = await logChain(metadata, req.params.log);

@@ -1,4 +1,12 @@
-import { DataDirError, LevelDbLogServerStorage, LogServerCore, serveLogServer, updateNodes } from '@stead/log';
+import { partitionLogIds } from '@stead/cluster';
+import {
+  DataDirError,
+  drainLogNode,
+  LevelDbLogServerStorage,
+  LogServerCore,
+  serveLogServer,
+  updateNodes,
+} from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
 import {
   addressList,
@@ -74,6 +82,9 @@ export async function startLogServer(s: LogServerSettings): Promise<RunningLogSe
       () => register(s.metadataAddress, (c) => ({ ...c, logServers: { ...c.logServers, [id]: entry } })),
       `cannot register in the metadata store at ${s.metadataAddress}`,
     );
+    // Registered last, so it runs first at shutdown: while this server still serves, it is marked draining and
+    // the active admin's rebalancer copies its records elsewhere and moves every segment off it.
+    node.onClose('drain', () => drain(s.metadataAddress, id, 'log-server', Math.floor(s.shutdownTimeout / 2), node));
   }
   const grpc = `${s.bindAddress}:${server.port}`;
   node.log('info', 'log server serving', { grpc, advertised: address, dataDir: s.dataDir, zone, metrics: probes.port });
@@ -85,6 +96,25 @@ async function register(addresses: string, change: Parameters<typeof updateNodes
   const metadata = new GrpcMetadataClient({ addresses: addressList(addresses) });
   try {
     await updateNodes(metadata, change);
+  } finally {
+    await metadata.close();
+  }
+}
+
+/**
+ * Marks log node `id` draining and waits (at most `timeoutMs`) until no segment of a partition log depends on it
+ * (see drainLogNode).
+ */
+async function drain(
+  addresses: string,
+  id: string,
+  kind: 'log-server' | 'sequencer',
+  timeoutMs: number,
+  node: NodeLifecycle,
+): Promise<void> {
+  const metadata = new GrpcMetadataClient({ addresses: addressList(addresses) });
+  try {
+    await drainLogNode({ metadata, id, kind, logIds: () => partitionLogIds(metadata), timeoutMs, log: node.log });
   } finally {
     await metadata.close();
   }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { partitionLogIds } from '@stead/cluster';
 import {
   ClusterDirectory,
+  drainLogNode,
   GrpcLogServerClient,
   GrpcSequencerClient,
   realTimers,
@@ -66,6 +68,18 @@ export async function startSequencer(s: SequencerSettings): Promise<RunningSeque
     `cannot register in the metadata store at ${addresses.join(',')}`,
   );
   registered = true;
+  // Registered last, so it runs first at shutdown: while this host still sequences, it is marked draining and the
+  // active admin's rebalancer moves its open segments to other sequencers.
+  node.onClose('drain', async () => {
+    await drainLogNode({
+      metadata,
+      id,
+      kind: 'sequencer',
+      logIds: () => partitionLogIds(metadata),
+      timeoutMs: Math.floor(s.shutdownTimeout / 2),
+      log: node.log,
+    });
+  });
   const grpc = `${s.bindAddress}:${server.port}`;
   node.log('info', 'sequencer serving', { grpc, advertised: address, instance, metrics: probes.port });
   const shutdown = (reason: string) => node.shutdown(reason);

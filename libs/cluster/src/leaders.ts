@@ -7,11 +7,18 @@ import {
 } from '@stead/controller';
 import type { MetadataClient } from '@stead/metadata';
 import type { Logger } from '@stead/observability';
+import { readPartitionCount } from '@stead/partition';
 import type { LeaderDirectory } from './remote-backend.ts';
 
 /** The log of partition `p` in the virtual log (one log per partition). */
 export function partitionLogId(partition: number): string {
   return `partition-${partition}`;
+}
+
+/** The logs of every partition, by the partition count in the metadata store (none before it is fixed). */
+export async function partitionLogIds(client: Pick<MetadataClient, 'get'>): Promise<string[]> {
+  const n = (await readPartitionCount(client)) ?? 0;
+  return Array.from({ length: n }, (_, p) => partitionLogId(p));
 }
 
 export interface TableLeadersOptions {

@@ -2,8 +2,17 @@
 // simulation is a separate entry, `@stead/log/sim`.
 export { Bifrost, type BifrostOptions, type Placement } from './bifrost/bifrost.ts';
 export { BifrostLoglet, type BifrostLogletOptions } from './bifrost/bifrost-loglet.ts';
-export { chainKey, decodeChain, readChain, type SequencerRef } from './bifrost/chain.ts';
+export { chainKey, decodeChain, type LogChain, readChain, type SequencerRef } from './bifrost/chain.ts';
 export { ClusterDirectory } from './cluster/directory.ts';
+export {
+  type DrainLogNodeOptions,
+  drainLogNode,
+  type LogNodeKind,
+  readChains,
+  removeLogNode,
+  segmentsNaming,
+  setLogNodeDraining,
+} from './cluster/drain.ts';
 export { DataDirError, LevelDbLogServerStorage } from './cluster/leveldb-storage.ts';
 export { GrpcLogServerClient, type LogServerGrpcServer, serveLogServer } from './cluster/log-server-grpc.ts';
 export {
@@ -14,6 +23,14 @@ export {
   type SequencerNode,
   updateNodes,
 } from './cluster/nodes.ts';
+export { PlacementError } from './cluster/placement.ts';
+export {
+  planRebalance,
+  type RebalanceAction,
+  type RebalanceInput,
+  type RebalancePlan,
+} from './cluster/rebalance-plan.ts';
+export { LogRebalancer, type LogRebalancerOptions, type RebalanceLogger } from './cluster/rebalancer.ts';
 export {
   addSequencerService,
   GrpcSequencerClient,

@@ -50,3 +50,32 @@ test('without dedicated sequencers the workers sequence; placeAt names the given
     replication: { scope: 'node', count: 2 },
   });
 });
+
+test('placement skips draining sequencers, draining and failed log servers, and reads replication live', async () => {
+  const metadata = new MemoryChainStore();
+  await updateNodes(metadata, () => ({
+    logServers: {
+      ls1: { address: 'a:1' },
+      ls2: { address: 'a:2', draining: true },
+      ls3: { address: 'a:3' },
+      ls4: { address: 'a:4' },
+    },
+    sequencers: { seq1: { address: 's:1', instance: 'i1', draining: true }, seq2: { address: 's:2', instance: 'i2' } },
+  }));
+  let replication = { scope: 'node' as const, count: 2 };
+  const d = new ClusterDirectory({
+    metadata,
+    connectLogServer: unused as unknown as (a: string) => LogServerApi,
+    connectSequencer: unused as unknown as (a: string) => SequencerApi,
+    replication: () => replication,
+    failedLogServers: () => new Set(['ls4']),
+  });
+  for (let i = 0; i < 3; i++) {
+    const p = await d.place(undefined);
+    expect(p.sequencer.id).toBe('seq2');
+    expect(p.nodeset.map((m) => m.id)).toEqual(['ls1', 'ls3']);
+    expect(p.replication.count).toBe(2);
+  }
+  replication = { scope: 'node', count: 3 };
+  await expect(d.place(undefined)).rejects.toThrow(/needs 3 nodes, the nodeset has 2/);
+});

@@ -72,3 +72,46 @@ test('a sequencer of a sealed, idle loglet is closed and then dropped; an open i
     host.close();
   }
 }, 30_000);
+
+test('a reconfiguration made by a third party that keeps the sequencer ref is taken up by that host', async () => {
+  cluster = await GrpcLogCluster.start({ logServers: 3, sequencers: 1 });
+  // A worker's colocated host sequences the log; its own Bifrost appends through it.
+  const host = new SequencerHost({
+    id: 'w1',
+    instance: randomUUID(),
+    metadata: cluster.metadata,
+    logServers: (id) => cluster!.logServers.get(id)!.client,
+    timers: skewedTimers(),
+    random: Math.random,
+  });
+  const me = { id: host.id, instance: host.instance };
+  const viaHost = (ref: { id: string }) => (ref.id === host.id ? host : cluster!.sequencers.get(ref.id)!.client);
+  const worker = cluster.bifrost({ sequencers: viaHost });
+  // The admin (another process, another Bifrost) reconfigures with an explicit placement naming the same host.
+  const admin = cluster.bifrost({ sequencers: viaHost });
+  try {
+    await worker.create('p0', { ...cluster.place(), sequencer: me });
+    expect(await worker.append('p0', [new Uint8Array([1])])).toBe(0n);
+    const nodeset = [{ id: 'ls1' }, { id: 'ls2' }];
+    const chain = await admin.reconfigure(
+      'p0',
+      'rebalance',
+      { sequencer: me, nodeset, replication: { scope: 'node', count: 2 } },
+      0,
+    );
+    expect(chain.segments.map((s) => [s.index, s.sequencer.id, s.sealedTail])).toEqual([
+      [0, 'w1', 1n],
+      [1, 'w1', undefined],
+    ]);
+    // The worker's next append finds its segment sealed, follows the chain and lands on the new loglet, which the
+    // same host adopts because the segment names this very instance.
+    expect(await worker.append('p0', [new Uint8Array([2])])).toBe(1n);
+    expect(host.loglets().map(([id]) => id)).toContain('p0.1');
+    expect((await worker.read('p0', 0n, 10)).map((r) => r.payload[0])).toEqual([1, 2]);
+    // A decision about segment 0 no longer applies once segment 1 is open.
+    const same = await admin.reconfigure('p0', 'stale', undefined, 0);
+    expect(same.segments).toHaveLength(2);
+  } finally {
+    host.close();
+  }
+}, 30_000);

@@ -22,6 +22,29 @@ export function readGauge(registry: Registry, name: string, help: string, read: 
   });
 }
 
+/**
+ * A gauge with one label whose values are read at each scrape: `read()` gives the value per label value (label
+ * values missing from one read are dropped from the export).
+ */
+export function readLabeledGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  read: () => Iterable<[string, number]>,
+): Gauge {
+  return new Gauge({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [v, n] of read()) this.set({ [label]: v }, n);
+    },
+  });
+}
+
 export interface ProbeServer {
   port: number;
   close(): Promise<void>;

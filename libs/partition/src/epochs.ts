@@ -52,6 +52,12 @@ export class PartitionCountMismatch extends Error {
 
 const PARTITIONS_KEY = 'cluster/partitions';
 
+/** The partition count fixed at the cluster's first start; undefined before any admin fixed it. */
+export async function readPartitionCount(client: Pick<MetadataClient, 'get'>): Promise<number | undefined> {
+  const stored = await client.get(PARTITIONS_KEY);
+  return stored ? decodeCount(PARTITIONS_KEY, stored.value) : undefined;
+}
+
 /**
  * Fixes the partition count at first start (stored in the metadata store) and refuses another count later:
  * keys hash to partitions by that count, so a different one would route keys away from their state.

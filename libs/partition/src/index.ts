@@ -8,7 +8,13 @@
 export { type Clock, systemClock, systemTimers, type TimerHandle, type Timers } from './clock.ts';
 export { decodeCommand, encodeCommand } from './codec.ts';
 export { Engine, type EngineOptions } from './engine.ts';
-export { type EpochSource, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from './epochs.ts';
+export {
+  type EpochSource,
+  fixPartitionCount,
+  metadataEpochs,
+  PartitionCountMismatch,
+  readPartitionCount,
+} from './epochs.ts';
 export { type HostedPartitionStatus, type Logger, PartitionHost, type PartitionHostOptions } from './host.ts';
 export { type InvocationPlan, ids, planInvocation } from './invocation-ids.ts';
 export { type ProcessorRole, SupersededError } from './processor.ts';

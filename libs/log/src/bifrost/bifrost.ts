@@ -523,12 +523,16 @@ export class Bifrost {
 
   /**
    * Seals the open segment and starts a new one (placement chosen by `place`, or given). Returns the new chain.
+   * With `onlySegment`, only when the open segment is that one (else the chain is returned as it is).
    * Fails with a `precondition-failed` error only internally: a lost race simply returns the winner's chain.
    */
-  async reconfigure(logId: string, reason: string, placement?: Placement): Promise<LogChain> {
+  async reconfigure(logId: string, reason: string, placement?: Placement, onlySegment?: number): Promise<LogChain> {
     const entry = await this.chain(logId, true);
     if (!entry) throw new Error(`log ${logId} does not exist`);
-    return this.reconfigureFrom(logId, entry.chain.segments.at(-1)!, reason, placement);
+    const last = entry.chain.segments.at(-1)!;
+    // A decision made about one segment (the rebalancer's) does not apply to the one that replaced it meanwhile.
+    if (onlySegment !== undefined && last.index !== onlySegment) return entry.chain;
+    return this.reconfigureFrom(logId, last, reason, placement);
   }
 
   private async reconfigureFrom(logId: string, seg: Segment, reason: string, placement?: Placement): Promise<LogChain> {

@@ -7,15 +7,14 @@ import type {
   TailStream,
 } from '../bifrost/bifrost.ts';
 import type { LogChain, SequencerRef } from '../bifrost/chain.ts';
-import { Quorum } from '../replicated/quorum.ts';
 import {
   type LogServerApi,
   type LogServerDirectory,
   LogUnavailableError,
-  type NodesetMember,
   type ReplicationProperty,
 } from '../replicated/types.ts';
 import { type LogNodesConfig, loadNodes } from './nodes.ts';
+import { chooseNodeset, eligibleLogServers } from './placement.ts';
 
 type Closable = { close?: () => void };
 
@@ -58,16 +57,18 @@ export interface ClusterDirectoryOptions {
   metadata: ChainStore;
   connectLogServer: (address: string) => LogServerApi & Closable;
   connectSequencer: (address: string) => SequencerApi & Closable;
-  /** Replication of new segments. */
-  replication: ReplicationProperty;
-  /** Use at most this many log servers per segment (all registered ones by default). */
+  /** Replication of new segments; a function is asked at every placement (a live config change applies). */
+  replication: ReplicationProperty | (() => ReplicationProperty);
+  /** Use at most this many log servers per segment (all eligible ones by default), spread by the log's id. */
   nodesetSize?: number;
+  /** Log servers known to be down (the rebalancer's probes): no new segment uses them. */
+  failedLogServers?: () => ReadonlySet<string>;
 }
 
 /**
  * Resolves node ids to gRPC clients through the nodes config in the metadata store (re-read when an id is
- * unknown), and places new segments: the next registered sequencer that has not just failed, and the
- * registered log servers.
+ * unknown), and places new segments: the next registered sequencer that has not just failed and is not
+ * draining, and the eligible log servers (registered, not draining, not known failed; see placement.ts).
  */
 export class ClusterDirectory {
   private readonly o: ClusterDirectoryOptions;
@@ -135,15 +136,18 @@ export class ClusterDirectory {
   });
 
   /**
-   * Placement of a new segment (BifrostOptions.place): the next dedicated sequencer that has not just failed (a
-   * worker's colocated one only when there is none), and the registered log servers.
+   * Placement of a new segment (BifrostOptions.place): the next dedicated sequencer that has not just failed and
+   * is not draining (a worker's colocated one only when there is none), and the eligible log servers.
    */
-  place = async (_chain: LogChain | undefined, failed?: SequencerRef): Promise<Placement> => {
+  place = async (chain: LogChain | undefined, failed?: SequencerRef): Promise<Placement> => {
     const nodes = await this.refresh();
     const now = Date.now();
     if (failed) this.suspects.set(failed.id, now + 10_000);
-    const seqs = Object.entries(nodes.sequencers).sort(([a], [b]) => a.localeCompare(b));
-    if (seqs.length === 0) throw new LogUnavailableError('no sequencer is registered');
+    // A draining sequencer is leaving: it gets no new segment.
+    const seqs = Object.entries(nodes.sequencers)
+      .filter(([, s]) => !s.draining)
+      .sort(([a], [b]) => a.localeCompare(b));
+    if (seqs.length === 0) throw new LogUnavailableError('no sequencer is registered (that is not draining)');
     const healthy = seqs.filter(
       ([id, s]) =>
         (this.suspects.get(id) ?? 0) <= now && !(failed && id === failed.id && s.instance === failed.instance),
@@ -151,20 +155,26 @@ export class ClusterDirectory {
     const dedicated = healthy.filter(([, s]) => !s.colocated);
     const pool = dedicated.length > 0 ? dedicated : healthy.length > 0 ? healthy : seqs;
     const [id, s] = pool[this.rotation++ % pool.length]!;
-    return this.placementWith(nodes, { id, instance: s.instance });
+    return this.placementWith(nodes, { id, instance: s.instance }, chain?.logId);
   };
 
-  /** Placement of a new segment sequenced by `sequencer` (a leader moving its partition's log to itself). */
-  placeAt = async (sequencer: SequencerRef): Promise<Placement> => this.placementWith(await this.refresh(), sequencer);
+  /**
+   * Placement of a new segment sequenced by `sequencer` (a leader moving its partition's log to itself);
+   * `logId` spreads the nodeset when `nodesetSize` is set.
+   */
+  placeAt = async (sequencer: SequencerRef, logId?: string): Promise<Placement> =>
+    this.placementWith(await this.refresh(), sequencer, logId);
 
-  private placementWith(nodes: LogNodesConfig, sequencer: SequencerRef): Placement {
-    let nodeset: NodesetMember[] = Object.entries(nodes.logServers)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([lid, l]) => (l.zone ? { id: lid, zone: l.zone } : { id: lid }));
-    if (this.o.nodesetSize !== undefined) nodeset = nodeset.slice(0, this.o.nodesetSize);
-    const problem = Quorum.validate(nodeset, this.o.replication);
-    if (problem) throw new LogUnavailableError(`cannot place a segment: ${problem}`);
-    return { sequencer, nodeset, replication: this.o.replication };
+  /** The replication new segments get now. */
+  replication(): ReplicationProperty {
+    const r = this.o.replication;
+    return typeof r === 'function' ? r() : r;
+  }
+
+  private placementWith(nodes: LogNodesConfig, sequencer: SequencerRef, logId: string | undefined): Placement {
+    const replication = this.replication();
+    const eligible = eligibleLogServers(nodes, this.o.failedLogServers?.());
+    return { sequencer, nodeset: chooseNodeset(eligible, replication, logId, this.o.nodesetSize), replication };
   }
 
   close(): void {
