@@ -108,6 +108,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     active: () => controller.status().active,
     logReplication: s.logReplication,
     nodeFailureTimeoutMs: s.nodeFailureTimeout,
+    replacementDelayMs: s.replicaReplacementDelay,
   });
   const admin = await node.start(
     () =>

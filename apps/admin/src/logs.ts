@@ -50,6 +50,8 @@ export function startLogRebalancing(deps: {
   /** Replication of new segments until `cluster/config` says otherwise. */
   logReplication: number;
   nodeFailureTimeoutMs: number;
+  /** A failed log server's sealed segments are copied elsewhere after this much longer (a restart copies nothing). */
+  replacementDelayMs: number;
 }): AdminLogs {
   const { node, metadata } = deps;
   const logIds = Array.from({ length: deps.partitions }, (_, p) => partitionLogId(p));
@@ -86,6 +88,7 @@ export function startLogRebalancing(deps: {
     replication: currentReplication,
     timers: realTimers,
     nodeFailureTimeoutMs: deps.nodeFailureTimeoutMs,
+    replacementDelayMs: deps.replacementDelayMs,
     log: node.log,
   });
   const stop = rebalancer.run(ROUND_MS, deps.active);

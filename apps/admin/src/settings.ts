@@ -38,7 +38,7 @@ export const adminSettings = {
   replicaReplacementDelay: setting(
     'duration',
     '10s',
-    'A failed worker keeps its replicas this much longer than its leaderships, so that a restarted worker resumes them with its state instead of new replicas replaying the log.',
+    'A failed worker keeps its replicas this much longer than its leaderships, so that a restarted worker resumes them with its state instead of new replicas replaying the log; a failed log server keeps its sealed segments this much longer before their records are copied elsewhere.',
   ),
   controllerLeaseTimeout: setting(
     'duration',

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
 import { invocationDefaults, partitionLogId, serveWorker, type WorkerBackend } from '@stead/cluster';
-import { type PartitionTable, PartitionTableWatcher, registerNode, type Versioned } from '@stead/controller';
+import {
+  followClusterConfig,
+  type PartitionTable,
+  PartitionTableWatcher,
+  registerNode,
+  type Versioned,
+} from '@stead/controller';
 import {
   addSequencerService,
   Bifrost,
@@ -58,11 +64,16 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     'cannot read the schema from the metadata store',
   );
   node.onClose('schema', () => schema.close());
+  // New segments take the log replication of the cluster config (`stead ctl config set`), this flag until it exists.
+  const config = followClusterConfig(metadata, (e) =>
+    node.log('warn', 'the cluster config does not decode; keeping the last one', { error: e }),
+  );
+  node.onClose('cluster config', () => config.close());
   const directory = new ClusterDirectory({
     metadata,
     connectLogServer: (a) => new GrpcLogServerClient(a),
     connectSequencer: (a) => new GrpcSequencerClient(a),
-    replication: { scope: 'node', count: s.logReplication },
+    replication: () => config.current()?.logReplication ?? { scope: 'node', count: s.logReplication },
   });
   node.onClose('log directory', () => directory.close());
   // The sequencers of the logs this worker leads live here: appends and the leader's own read stream skip the

@@ -214,3 +214,24 @@ test('with nodesetSize, logs spread over the log servers and zone replication is
   }
   expect(use.size).toBe(6); // every server takes part
 });
+
+test('a failed log server that is not yet lost keeps its sealed segments; its open segment moves off it at once', () => {
+  const input = {
+    chains: [chain('a', seg(0, 's1', ['l1', 'l2', 'l3'], 10n), seg(1, 's1', ['l1', 'l2', 'l3']))],
+    nodes: nodes(['l1', 'l2', 'l3', 'l4'], { s1: {} }),
+    failed: new Set(['l3']),
+    replication: R2,
+  };
+  const restarting = planRebalance({ ...input, lost: new Set() });
+  expect(restarting.actions.map((a) => [a.kind, a.segment])).toEqual([['reconfigure', 1]]);
+  expect(ids(restarting.actions[0]!)).toEqual(['l1', 'l2', 'l4']);
+  // Once lost (failed past the replacement delay), the next round copies its sealed segment's records elsewhere.
+  const sealedOnly = {
+    ...input,
+    chains: [chain('a', seg(0, 's1', ['l1', 'l2', 'l3'], 10n), seg(1, 's1', ['l1', 'l2', 'l4']))],
+  };
+  expect(planRebalance({ ...sealedOnly, lost: new Set() }).actions).toEqual([]);
+  const lost = planRebalance({ ...sealedOnly, lost: new Set(['l3']) });
+  expect(lost.actions.map((a) => [a.kind, a.segment])).toEqual([['re-replicate', 0]]);
+  expect(ids(lost.actions[0]!)).toEqual(['l1', 'l2', 'l4']);
+});

@@ -42,6 +42,12 @@ export interface RebalanceInput {
   nodes: LogNodesConfig;
   /** Registered log servers that did not answer the rebalancer's probes for the failure timeout. */
   failed: ReadonlySet<string>;
+  /**
+   * Failed log servers whose sealed segments are re-replicated now (failed for longer than the replacement
+   * delay); default: every failed one. A server that is only restarting keeps its sealed segments: copying every
+   * record it holds elsewhere would cost more than waiting for it; new and open segments avoid it meanwhile.
+   */
+  lost?: ReadonlySet<string>;
   /** Replication of new segments. */
   replication: ReplicationProperty;
   nodesetSize?: number;
@@ -81,6 +87,9 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   const candidates: Candidate[] = [];
   const state = (id: string): 'ok' | 'draining' | 'gone' =>
     eligibleIds.has(id) ? 'ok' : input.nodes.logServers[id]?.draining && !input.failed.has(id) ? 'draining' : 'gone';
+  // For sealed segments, a failed server that is registered and not yet lost still counts as holding its records.
+  const sealedState = (id: string): 'ok' | 'draining' | 'gone' =>
+    input.lost && input.failed.has(id) && !input.lost.has(id) && input.nodes.logServers[id] ? 'ok' : state(id);
 
   for (const chain of input.chains) {
     const last = chain.segments.at(-1);
@@ -96,7 +105,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
     }
     for (const seg of chain.segments) {
       if (seg === open) continue;
-      const c = sealedCandidate(chain.logId, seg, eligible, state);
+      const c = sealedCandidate(chain.logId, seg, eligible, sealedState);
       if (c && 'blocked' in c) blocked.push({ logId: chain.logId, segment: seg.index, reason: c.blocked });
       else if (c) offer(c);
     }

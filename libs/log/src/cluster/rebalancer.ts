@@ -22,6 +22,11 @@ export interface LogRebalancerOptions {
   timers: Timers;
   /** A log server that has not answered a probe for this long counts as failed. */
   nodeFailureTimeoutMs: number;
+  /**
+   * A failed log server's sealed segments are re-replicated only once it has not answered for this much longer
+   * than the failure timeout (default 0): a restart does not copy everything it holds.
+   */
+  replacementDelayMs?: number;
   /** At most this many actions per round (default 4; never two for one log). */
   maxActionsPerRound?: number;
   nodesetSize?: number;
@@ -50,6 +55,7 @@ export class LogRebalancer {
   /** Per log server: when it last answered (or was first seen), and whether a connection was refused since. */
   private readonly seen = new Map<string, { lastOkMs: number; refused: boolean }>();
   private failedIds = new Set<string>();
+  private lostIds = new Set<string>();
   private lastNodes: LogNodesConfig = { logServers: {}, sequencers: {} };
   private lastChains: LogChain[] = [];
   /** Actions completed since start, by kind. */
@@ -125,6 +131,7 @@ export class LogRebalancer {
       chains,
       nodes,
       failed: this.failedIds,
+      lost: this.lostIds,
       replication: await this.o.replication(),
       ...(this.o.nodesetSize === undefined ? {} : { nodesetSize: this.o.nodesetSize }),
       maxActions: this.o.maxActionsPerRound ?? 4,
@@ -197,6 +204,8 @@ export class LogRebalancer {
     const failed = new Set<string>();
     const at = this.o.timers.now();
     for (const [id, s] of this.seen) if (s.refused || at - s.lastOkMs >= this.o.nodeFailureTimeoutMs) failed.add(id);
+    const lostAfterMs = this.o.nodeFailureTimeoutMs + (this.o.replacementDelayMs ?? 0);
+    this.lostIds = new Set([...failed].filter((id) => at - this.seen.get(id)!.lastOkMs >= lostAfterMs));
     for (const id of failed)
       if (!this.failedIds.has(id)) this.o.log?.('warn', 'log server counts as failed', { node: id });
     for (const id of this.failedIds)
