@@ -12,6 +12,7 @@ export {
   loadNodes,
   NODES_KEY,
   type SequencerNode,
+  setLogNodeDraining,
   updateNodes,
 } from './cluster/nodes.ts';
 export {

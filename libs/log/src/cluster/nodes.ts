@@ -72,3 +72,22 @@ export async function updateNodes(
 export async function loadNodes(metadata: ChainStore): Promise<LogNodesConfig> {
   return decodeNodes((await metadata.get(NODES_KEY))?.value);
 }
+
+/**
+ * Marks log server or sequencer `id` as draining (or not). Returns false when it is neither.
+ */
+export async function setLogNodeDraining(metadata: ChainStore, id: string, draining: boolean): Promise<boolean> {
+  const known = await loadNodes(metadata);
+  if (!known.logServers[id] && !known.sequencers[id]) return false;
+  let found = false;
+  await updateNodes(metadata, (c) => {
+    const server = c.logServers[id];
+    const sequencer = c.sequencers[id];
+    found = server !== undefined || sequencer !== undefined;
+    return {
+      logServers: server ? { ...c.logServers, [id]: { ...server, draining } } : c.logServers,
+      sequencers: sequencer ? { ...c.sequencers, [id]: { ...sequencer, draining } } : c.sequencers,
+    };
+  });
+  return found;
+}
