@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { errorReply, MetadataSchemaStore, mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
+import {
+  errorReply,
+  MetadataSchemaStore,
+  mountInvocationRoutes,
+  mountMetadataRoutes,
+  SchemaRegistry,
+  startAdminServer,
+} from '@stead/admin';
 import {
   invocationDefaults,
   partitionLogId,
@@ -8,10 +15,10 @@ import {
   TableLeaders,
   WorkerClients,
 } from '@stead/cluster';
-import { Controller } from '@stead/controller';
+import { Controller, listNodes, type RoundReport } from '@stead/controller';
 import { corsPolicy } from '@stead/core';
 import { discover } from '@stead/invoker';
-import { readChain } from '@stead/log';
+import { Bifrost, ClusterDirectory, GrpcLogServerClient, GrpcSequencerClient, readChain, realTimers } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
 import { fixPartitionCount, PartitionCountMismatch } from '@stead/partition';
 import {
@@ -21,9 +28,11 @@ import {
   NodeLifecycle,
   type RunningNode,
   readGauge,
+  readLabelledGauge,
   requireNodeId,
   StartupError,
 } from '@stead/runtime';
+import { initialConfig, mountOperations } from './operations.ts';
 import type { AdminSettings } from './settings.ts';
 
 export const VERSION = '0.1.0';
@@ -43,6 +52,10 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   await node.start(
     () => fixPartitionCount(metadata, s.partitions),
     (e) => (e instanceof PartitionCountMismatch ? e.message : `cannot reach the metadata store: ${errorMessage(e)}`),
+  );
+  await node.start(
+    () => initialConfig(s.partitionReplication, s.logReplication)(metadata),
+    (e) => `cannot write the cluster config: ${errorMessage(e)}`,
   );
   const defaults = invocationDefaults(s);
   const schema = await node.start(
@@ -97,6 +110,27 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   readGauge(registry, 'stead_controller_active', 'This admin process runs the active controller (1) or not (0)', () =>
     controller.status().active ? 1 : 0,
   );
+  registerPlacementMetrics(registry, () => controller.status().lastRound);
+  let bifrost: Bifrost | undefined;
+  const logClient = () => {
+    if (bifrost) return bifrost;
+    const directory = new ClusterDirectory({
+      metadata,
+      connectLogServer: (a) => new GrpcLogServerClient(a),
+      connectSequencer: (a) => new GrpcSequencerClient(a),
+      replication: { scope: 'node', count: s.logReplication },
+    });
+    node.onClose('log directory', () => directory.close());
+    bifrost = new Bifrost({
+      metadata,
+      logServers: directory.logServers,
+      sequencers: directory.sequencers,
+      place: directory.place,
+      timers: realTimers,
+      random: Math.random,
+    });
+    return bifrost;
+  };
   const admin = await node.start(
     () =>
       startAdminServer({
@@ -109,13 +143,32 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         pinnedInvocations: (deploymentId) => backend.pinnedInvocations(deploymentId),
         extend: (router) => {
           mountInvocationRoutes(router, backend);
-          router.get('/cluster', async () => ({
-            status: 200,
-            json: { ...clusterStatus(controller.status(), leaders), logs: await partitionLogs(metadata, leaders) },
-          }));
+          router.get('/cluster', async () => {
+            const status = clusterStatus(controller.status(), leaders);
+            // A standby admin does not know who is alive; it lists the registered nodes (without `alive`).
+            status.controller.nodes ??= (await listNodes(metadata)).map(({ id, roles, address, draining }) => ({
+              id,
+              roles,
+              address,
+              draining,
+            }));
+            return { status: 200, json: { ...status, logs: await partitionLogs(metadata, leaders) } };
+          });
           router.get('/cluster/logs/:log', async (req) => {
             const chain = await logChain(metadata, req.params.log);
             return chain ? { status: 200, json: chain } : errorReply(404, `log '${req.params.log}' not found`);
+          });
+          mountOperations(router, { metadata, controller, bifrost: logClient });
+          mountMetadataRoutes(router, {
+            client: metadata,
+            members: async () => {
+              const st = await metadata.status();
+              return {
+                leader: st.leaderId ? { id: st.leaderId, address: st.leaderAddress } : undefined,
+                term: Number(st.term),
+                members: st.members.map((m) => ({ id: m.nodeId, address: m.address, learner: m.learner })),
+              };
+            },
           });
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
@@ -185,7 +238,9 @@ function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status'
       active: status.active,
       term: status.term,
       lease_holder: status.leaseHolder,
-      nodes: status.lastRound?.nodes,
+      nodes: status.lastRound?.nodes as
+        | Array<{ id: string; roles: string[]; address: string; alive?: boolean; draining: boolean }>
+        | undefined,
       unavailable_partitions: status.lastRound?.unavailable,
     },
     partition_table: t && {
@@ -195,4 +250,40 @@ function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status'
       placements: t.value.placements,
     },
   };
+}
+
+/**
+ * Per worker, from the active controller's last round (no samples on a standby admin): partitions it holds a
+ * replica of, partitions it leads, and for a draining worker both together (what is left to move off it).
+ */
+function registerPlacementMetrics(registry: ReturnType<typeof createRegistry>, round: () => RoundReport | undefined) {
+  const perWorker =
+    (count: (r: RoundReport, id: string) => number, only?: (n: RoundReport['nodes'][number]) => boolean) => () => {
+      const r = round();
+      const out = new Map<string, number>();
+      for (const n of r?.nodes ?? []) {
+        if (n.roles.includes('worker') && (only?.(n) ?? true)) out.set(n.id, count(r!, n.id));
+      }
+      return out;
+    };
+  const replicas = (r: RoundReport, id: string) => r.table.placements.filter((p) => p.replicas.includes(id)).length;
+  const leads = (r: RoundReport, id: string) => r.table.placements.filter((p) => p.leader === id).length;
+  readLabelledGauge(
+    registry,
+    'stead_partitions_per_worker',
+    'Partitions a worker holds a replica of',
+    'node',
+    perWorker(replicas),
+  );
+  readLabelledGauge(registry, 'stead_leaders_per_worker', 'Partitions a worker leads', 'node', perWorker(leads));
+  readLabelledGauge(
+    registry,
+    'stead_drain_remaining',
+    'Replicas plus leaderships still on a draining worker',
+    'node',
+    perWorker(
+      (r, id) => replicas(r, id) + leads(r, id),
+      (n) => n.draining,
+    ),
+  );
 }

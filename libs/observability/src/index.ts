@@ -1,2 +1,2 @@
 export { createLogger, type Logger, type LogLevel } from './logging.ts';
-export { createRegistry, type ProbeServer, readGauge, startProbeServer } from './metrics.ts';
+export { createRegistry, type ProbeServer, readGauge, readLabelledGauge, startProbeServer } from './metrics.ts';

@@ -22,6 +22,29 @@ export function readGauge(registry: Registry, name: string, help: string, read: 
   });
 }
 
+/**
+ * A gauge with one label whose samples are all read (by `read`, label value → value) when the registry is
+ * scraped; a label value `read` no longer returns disappears.
+ */
+export function readLabelledGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  read: () => ReadonlyMap<string, number>,
+): Gauge {
+  return new Gauge({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, n] of read()) this.set({ [label]: value }, n);
+    },
+  });
+}
+
 export interface ProbeServer {
   port: number;
   close(): Promise<void>;

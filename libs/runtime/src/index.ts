@@ -13,7 +13,7 @@
  * Tests: `npx jest` in this folder; they start child processes through `test/fixtures/node.ts`.
  */
 
-export { createRegistry, readGauge } from '@stead/observability';
+export { createRegistry, readGauge, readLabelledGauge } from '@stead/observability';
 export { errorMessage, StartupError } from './errors.ts';
 export {
   GRPC_CHANNEL_OPTIONS,
