@@ -32,7 +32,7 @@ import {
   requireNodeId,
   StartupError,
 } from '@stead/runtime';
-import { initialConfig, mountOperations } from './operations.ts';
+import { initConfigFromFlags, mountOperations } from './operations.ts';
 import type { AdminSettings } from './settings.ts';
 
 export const VERSION = '0.1.0';
@@ -54,7 +54,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     (e) => (e instanceof PartitionCountMismatch ? e.message : `cannot reach the metadata store: ${errorMessage(e)}`),
   );
   await node.start(
-    () => initialConfig(s.partitionReplication, s.logReplication)(metadata),
+    () => initConfigFromFlags(metadata, s.partitionReplication, s.logReplication),
     (e) => `cannot write the cluster config: ${errorMessage(e)}`,
   );
   const defaults = invocationDefaults(s);
