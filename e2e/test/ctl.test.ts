@@ -132,13 +132,18 @@ describeHere('stead ctl against a cluster', () => {
     await agrees(admin, ['status', '--json'], (out, c) => expect(stable(JSON.parse(out))).toEqual(c));
   });
 
-  it('nodes list: every node with its roles, address, alive and draining', async () => {
+  it('nodes list: every node with its roles, address, alive and draining, and the metadata members', async () => {
     await agrees(admin, ['nodes', 'list'], (out, c) => {
       const nodes = c.controller.nodes!;
-      expect(out.trimEnd().split('\n')).toHaveLength(nodes.length + 1);
-      for (const n of nodes) expect(out).toMatch(row(n.id, n.roles.join(','), n.address, 'yes', 'no'));
+      for (const n of nodes) expect(out).toMatch(row(n.id, n.roles.join(','), n.address, '-', 'yes', 'no'));
+      expect(out).toMatch(/^\S+ +metadata-server +\S+ +- +- +-$/m);
     });
-    await agrees(admin, ['nodes', 'list', '--json'], (out, c) => expect(stable(JSON.parse(out))).toEqual(c));
+    await agrees(admin, ['nodes', 'list', '--json'], (out, c) => {
+      const rows = JSON.parse(out) as Array<{ id: string; roles: string[] }>;
+      for (const n of c.controller.nodes!)
+        expect(rows).toContainEqual(expect.objectContaining({ id: n.id, roles: n.roles }));
+      expect(rows.some((r) => r.roles.includes('metadata-server'))).toBe(true);
+    });
   });
 
   it('partitions list: replicas, leader and epoch of each partition', async () => {
@@ -190,6 +195,76 @@ describeHere('stead ctl against a cluster', () => {
       `stead: the admin API at ${admin} answered 404 to GET /cluster/logs/no-such-log: log 'no-such-log' not found\n`,
     );
   });
+
+  it('metadata members and metadata get: the Raft members with their leader, a key with its version', async () => {
+    const members = await ok(admin, 'metadata', 'members');
+    expect(members).toMatch(/^Leader: +\S+ \(\S+\)$/m);
+    expect(members).toMatch(/^\S+ +\S+ +leader$/m);
+    const config = await ok(admin, 'metadata', 'get', 'cluster/config');
+    expect(config).toMatch(/^Key: +cluster\/config$/m);
+    expect(config).toMatch(/^Version: +\d+$/m);
+    expect(config).toContain('"partitionReplication":{"scope":"node","count":2}');
+    const refused = await ctl(admin, 'metadata', 'put', 'cluster/config', '{}');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/answered 409 to PUT .*one the cluster keeps itself/);
+  });
+
+  it('config set: a bad value is refused with the reason (exit 1); replication 3 gives every partition 3 replicas', async () => {
+    const bad = await ctl(admin, 'config', 'set', '--partition-replication', 'zone:0');
+    expect(bad.code).toBe(1);
+    expect(bad.out).toBe('');
+    expect(bad.err).toMatch(
+      /^stead: the admin API at .* answered 400 to PATCH \/cluster\/config: partition_replication: replication 'zone:0': expected a count 1\.\.16/,
+    );
+    expect(await ok(admin, 'config', 'set', '--partition-replication', '3')).toMatch(
+      /^Partition replication: +\{node: 3\}$/m,
+    );
+    expect(await ok(admin, 'config', 'get')).toMatch(/^Partition replication: +\{node: 3\}$/m);
+    await waitFor(
+      async () => {
+        const t = (await clusterNow(admin)).partition_table!;
+        return t.replication === 3 && t.placements.every((p) => p.replicas.length === 3);
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'every partition on 3 replicas' },
+    );
+  });
+
+  it('partitions transfer-leader: the most loaded worker hands a leadership to the least loaded one', async () => {
+    const c = await clusterNow(admin);
+    const placements = c.partition_table!.placements;
+    const workers = c.controller.nodes!.filter((n) => n.roles.includes('worker')).map((n) => n.id);
+    const leads = (id: string) => placements.filter((p) => p.leader === id).length;
+    const byLoad = [...workers].sort((a, b) => leads(a) - leads(b));
+    const to = byLoad[0];
+    const p = placements.find((x) => x.leader === byLoad.at(-1) && x.replicas.includes(to))!;
+    const out = await ok(admin, 'partitions', 'transfer-leader', String(p.partition), '--to', to);
+    expect(out).toMatch(new RegExp(`^partition ${p.partition}: leader ${esc(to)} \\(epoch \\d+\\)$`, 'm'));
+    const refused = await ctl(admin, 'partitions', 'transfer-leader', '0', '--to', 'no-such-worker');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/answered 409 .*no-such-worker is not a replica of partition 0/);
+  });
+
+  it('nodes drain: the worker ends with no replica and no leadership; undrain lets it take replicas again', async () => {
+    const worker = (await clusterNow(admin)).controller.nodes!.find((n) => n.roles.includes('worker'))!.id;
+    const out = await ok(admin, 'nodes', 'drain', worker, '--timeout', '15s');
+    expect(out).toMatch(new RegExp(`^${esc(worker)} drained$`, 'm'));
+    const c = await clusterNow(admin);
+    expect(c.partition_table!.placements.filter((p) => p.replicas.includes(worker))).toEqual([]);
+    expect(c.controller.nodes!.find((n) => n.id === worker)!.draining).toBe(true);
+    await agrees(admin, ['partitions', 'list'], (list) => expect(list).not.toMatch(new RegExp(`\\b${esc(worker)}\\b`)));
+    // Another worker still holds replicas: removing it is refused.
+    const other = c.controller.nodes!.find((n) => n.roles.includes('worker') && n.id !== worker)!.id;
+    const removal = await ctl(admin, 'nodes', 'remove', other);
+    expect(removal.code).toBe(1);
+    expect(removal.err).toMatch(
+      new RegExp(`answered 409 to DELETE /cluster/nodes/${esc(other)}: ${esc(other)} holds replicas`),
+    );
+    await ok(admin, 'nodes', 'undrain', worker);
+    await waitFor(
+      async () => (await clusterNow(admin)).partition_table!.placements.every((p) => p.replicas.includes(worker)),
+      { timeoutMs: 20_000, intervalMs: 200, what: `${worker} back on every partition` },
+    );
+  });
 });
 
 describeHere('stead ctl against the one-process server', () => {
@@ -216,6 +291,15 @@ describeHere('stead ctl against the one-process server', () => {
     }
     expect(JSON.parse(await ok(admin, 'partitions', 'list', '--json'))).toEqual(c);
     expect(await ok(admin, 'logs', 'list')).toMatch(row(0, 'partition-0', 'local', 'server', '-'));
+  });
+
+  it('config get: replication 1; the operator commands that need a cluster say so (exit 1)', async () => {
+    expect(await ok(admin, 'config', 'get')).toMatch(/^Partition replication: +\{node: 1\}$/m);
+    const drain = await ctl(admin, 'nodes', 'drain', 'server');
+    expect(drain.code).toBe(1);
+    expect(drain.err).toMatch(/answered 400 to POST \/cluster\/nodes\/server\/drain: not a cluster: /);
+    const move = await ctl(admin, 'partitions', 'transfer-leader', '0', '--to', 'server');
+    expect(move.err).toMatch(/answered 400 .*not a cluster/);
   });
 
   it('logs describe: a 404 saying the logs are local', async () => {

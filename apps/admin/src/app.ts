@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { errorReply, MetadataSchemaStore, mountInvocationRoutes, SchemaRegistry, startAdminServer } from '@stead/admin';
+import {
+  errorReply,
+  MetadataSchemaStore,
+  mountInvocationRoutes,
+  mountMetadataRoutes,
+  SchemaRegistry,
+  startAdminServer,
+} from '@stead/admin';
 import {
   invocationDefaults,
   partitionLogId,
@@ -8,7 +15,7 @@ import {
   TableLeaders,
   WorkerClients,
 } from '@stead/cluster';
-import { Controller } from '@stead/controller';
+import { Controller, listNodes, type RoundReport } from '@stead/controller';
 import { corsPolicy } from '@stead/core';
 import { discover } from '@stead/invoker';
 import { readChain } from '@stead/log';
@@ -21,11 +28,13 @@ import {
   NodeLifecycle,
   type RunningNode,
   readGauge,
+  readLabeledGauge,
   requireNodeId,
   resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import { startLogRebalancing } from './logs.ts';
+import { initConfigFromFlags, mountOperations } from './operations.ts';
 import type { AdminSettings } from './settings.ts';
 
 export const VERSION = '0.1.0';
@@ -46,6 +55,10 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   await node.start(
     () => fixPartitionCount(metadata, s.partitions),
     (e) => (e instanceof PartitionCountMismatch ? e.message : `cannot reach the metadata store: ${errorMessage(e)}`),
+  );
+  await node.start(
+    () => initConfigFromFlags(metadata, s.partitionReplication, s.logReplication),
+    (e) => `cannot write the cluster config: ${errorMessage(e)}`,
   );
   const defaults = invocationDefaults(s);
   const schema = await node.start(
@@ -110,6 +123,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     nodeFailureTimeoutMs: s.nodeFailureTimeout,
     replacementDelayMs: s.replicaReplacementDelay,
   });
+  registerPlacementMetrics(registry, () => controller.status().lastRound);
   const admin = await node.start(
     () =>
       startAdminServer({
@@ -122,17 +136,35 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         pinnedInvocations: (deploymentId) => backend.pinnedInvocations(deploymentId),
         extend: (router) => {
           mountInvocationRoutes(router, backend);
-          router.get('/cluster', async () => ({
-            status: 200,
-            json: {
-              ...clusterStatus(controller.status(), leaders),
-              logs: await partitionLogs(metadata, leaders),
-              log_nodes: await logs.logNodes(),
-            },
-          }));
+          router.get('/cluster', async () => {
+            const status = clusterStatus(controller.status(), leaders);
+            // A standby admin does not know who is alive; it lists the registered nodes (without `alive`).
+            status.controller.nodes ??= (await listNodes(metadata)).map(({ id, roles, address, draining }) => ({
+              id,
+              roles,
+              address,
+              draining,
+            }));
+            return {
+              status: 200,
+              json: { ...status, logs: await partitionLogs(metadata, leaders), log_nodes: await logs.logNodes() },
+            };
+          });
           router.get('/cluster/logs/:log', async (req) => {
             const chain = await logChain(metadata, req.params.log);
             return chain ? { status: 200, json: chain } : errorReply(404, `log '${req.params.log}' not found`);
+          });
+          mountOperations(router, { metadata, controller, bifrost: () => logs.bifrost });
+          mountMetadataRoutes(router, {
+            client: metadata,
+            members: async () => {
+              const st = await metadata.status();
+              return {
+                leader: st.leaderId ? { id: st.leaderId, address: st.leaderAddress } : undefined,
+                term: Number(st.term),
+                members: st.members.map((m) => ({ id: m.nodeId, address: m.address, learner: m.learner })),
+              };
+            },
           });
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
@@ -202,7 +234,9 @@ function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status'
       active: status.active,
       term: status.term,
       lease_holder: status.leaseHolder,
-      nodes: status.lastRound?.nodes,
+      nodes: status.lastRound?.nodes as
+        | Array<{ id: string; roles: string[]; address: string; alive?: boolean; draining: boolean }>
+        | undefined,
       unavailable_partitions: status.lastRound?.unavailable,
     },
     partition_table: t && {
@@ -212,4 +246,40 @@ function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status'
       placements: t.value.placements,
     },
   };
+}
+
+/**
+ * Per worker, from the active controller's last round (no samples on a standby admin): partitions it holds a
+ * replica of, partitions it leads, and for a draining worker both together (what is left to move off it).
+ */
+function registerPlacementMetrics(registry: ReturnType<typeof createRegistry>, round: () => RoundReport | undefined) {
+  const perWorker =
+    (count: (r: RoundReport, id: string) => number, only?: (n: RoundReport['nodes'][number]) => boolean) => () => {
+      const r = round();
+      const out = new Map<string, number>();
+      for (const n of r?.nodes ?? []) {
+        if (n.roles.includes('worker') && (only?.(n) ?? true)) out.set(n.id, count(r!, n.id));
+      }
+      return out;
+    };
+  const replicas = (r: RoundReport, id: string) => r.table.placements.filter((p) => p.replicas.includes(id)).length;
+  const leads = (r: RoundReport, id: string) => r.table.placements.filter((p) => p.leader === id).length;
+  readLabeledGauge(
+    registry,
+    'stead_partitions_per_worker',
+    'Partitions a worker holds a replica of',
+    'node',
+    perWorker(replicas),
+  );
+  readLabeledGauge(registry, 'stead_leaders_per_worker', 'Partitions a worker leads', 'node', perWorker(leads));
+  readLabeledGauge(
+    registry,
+    'stead_drain_remaining',
+    'Replicas plus leaderships still on a draining worker',
+    'node',
+    perWorker(
+      (r, id) => replicas(r, id) + leads(r, id),
+      (n) => n.draining,
+    ),
+  );
 }

@@ -38,6 +38,8 @@ export interface LogNodeView {
 export interface AdminLogs {
   /** Every registered log server and sequencer, for `GET /cluster`. */
   logNodes(): Promise<LogNodeView[]>;
+  /** The admin's client of the logs (operator seals and trims go through it). */
+  bifrost: Bifrost;
 }
 
 export function startLogRebalancing(deps: {
@@ -95,6 +97,7 @@ export function startLogRebalancing(deps: {
   node.onClose('log rebalancer', stop);
   registerGauges(deps.registry, rebalancer, deps.active);
   return {
+    bifrost,
     logNodes: async () => {
       const [nodes, chains] = await Promise.all([loadNodes(metadata), readChains(metadata, logIds)]);
       const alive = deps.active() ? rebalancer.lastSeen().alive : () => undefined;

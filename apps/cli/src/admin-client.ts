@@ -1,12 +1,28 @@
-/** The admin API as `stead ctl` reads it: `GET /cluster` and `GET /cluster/logs/{id}`, with errors a user can act on. */
+/**
+ * The admin API as `stead ctl` uses it: `GET /cluster`, `GET /cluster/logs/{id}` and the operator routes under
+ * `/cluster`, with errors a user can act on.
+ */
 
 /** One node as the active controller sees it. */
 export interface NodeView {
   id: string;
   roles: string[];
   address: string;
-  alive: boolean;
+  /** Absent when a standby admin answered (only the active controller knows who is alive). */
+  alive?: boolean;
   draining: boolean;
+}
+
+/** A log server or sequencer (`log_nodes` of `GET /cluster`, where the admin lists them). */
+export interface LogNodeView {
+  id: string;
+  kind: string;
+  address?: string;
+  zone?: string;
+  draining?: boolean;
+  alive?: boolean;
+  /** Open segments that still name it (what a drain waits for). */
+  segments?: number;
 }
 
 export interface PlacementView {
@@ -44,6 +60,34 @@ export interface ClusterView {
     placements: PlacementView[];
   };
   logs: LogSummaryView[];
+  log_nodes?: LogNodeView[];
+}
+
+export interface ReplicationView {
+  scope: string;
+  count: number;
+}
+
+/** `GET /cluster/config`. */
+export interface ConfigView {
+  partition_replication: ReplicationView;
+  log_replication: ReplicationView;
+  version?: number;
+}
+
+/** `GET /cluster/metadata/{key}`. */
+export interface MetadataValueView {
+  key: string;
+  version: number;
+  encoding: 'utf8' | 'base64';
+  value: string;
+}
+
+/** `GET /cluster/metadata/members`. */
+export interface MembersView {
+  leader?: { id: string; address: string };
+  term: number;
+  members: Array<{ id: string; address: string; learner: boolean }>;
 }
 
 export interface SegmentView {
@@ -98,29 +142,50 @@ export class AdminClient {
     return this.get(`/cluster/logs/${encodeURIComponent(logId)}`) as Promise<LogView>;
   }
 
-  private async get(path: string): Promise<unknown> {
+  config(): Promise<ConfigView> {
+    return this.get('/cluster/config') as Promise<ConfigView>;
+  }
+
+  members(): Promise<MembersView> {
+    return this.get('/cluster/metadata/members') as Promise<MembersView>;
+  }
+
+  metadata(key: string): Promise<MetadataValueView> {
+    return this.get(`/cluster/metadata/${encodeURIComponent(key)}`) as Promise<MetadataValueView>;
+  }
+
+  get(path: string): Promise<unknown> {
+    return this.send('GET', path);
+  }
+
+  /** Sends `body` as JSON; resolves to the answer (any 2xx), or rejects with a CliError naming the status. */
+  async send(method: string, path: string, body?: unknown): Promise<unknown> {
     const url = `${this.base}${path}`;
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
+      res = await fetch(url, {
+        method,
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
     } catch (e) {
       throw new CliError(`cannot reach the admin API at ${this.opts.address}: ${causeOf(e)}`);
     }
     const text = await res.text();
-    let body: unknown;
+    let answer: unknown;
     try {
-      body = JSON.parse(text);
+      answer = JSON.parse(text);
     } catch {
-      body = undefined;
+      answer = undefined;
     }
-    if (res.status !== 200) {
-      const message = (body as { message?: unknown } | undefined)?.message;
+    if (res.status < 200 || res.status > 299) {
+      const message = (answer as { message?: unknown } | undefined)?.message;
       const why = typeof message === 'string' ? message : text.slice(0, 200) || res.statusText;
-      throw new CliError(`the admin API at ${this.opts.address} answered ${res.status} to GET ${path}: ${why}`);
+      throw new CliError(`the admin API at ${this.opts.address} answered ${res.status} to ${method} ${path}: ${why}`);
     }
-    if (body === undefined)
-      throw new CliError(`the admin API at ${this.opts.address} answered GET ${path} with no JSON`);
-    return body;
+    if (answer === undefined)
+      throw new CliError(`the admin API at ${this.opts.address} answered ${method} ${path} with no JSON`);
+    return answer;
   }
 }
 

@@ -1,10 +1,19 @@
 /**
- * The `stead` command line: `stead ctl …` reads the cluster through the admin API. Parsing is commander's; each
- * command fetches what it shows, then prints a table (default) or the admin API's JSON (`--json`).
+ * The `stead` command line: `stead ctl …` reads and changes the cluster through the admin API. Parsing is
+ * commander's; each command fetches what it shows, then prints a table (default) or the admin API's JSON
+ * (`--json`). The commands that change the cluster are in operations.ts.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { AdminClient, CliError, type ClusterView } from './admin-client.ts';
-import { renderLog, renderLogs, renderNodeList, renderPartitions, renderStatus } from './views.ts';
+import {
+  type CommonOptions,
+  configCommands,
+  logCommands,
+  metadataCommands,
+  nodeCommands,
+  partitionCommands,
+} from './operations.ts';
+import { renderLog, renderLogs, renderPartitions, renderStatus } from './views.ts';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:9070';
 
@@ -12,11 +21,8 @@ export const DEFAULT_ADDRESS = 'http://127.0.0.1:9070';
 export interface Io {
   out(text: string): void;
   err(text: string): void;
-}
-
-interface CommonOptions {
-  address: string;
-  json?: boolean;
+  /** How often a waiting command polls the admin API (default 1 s). */
+  pollMs?: number;
 }
 
 /** Exit status of a usage error (unknown command or option, missing argument), apart from failures (1). */
@@ -43,20 +49,21 @@ export function program(io: Io): Command {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(add --help for usage)');
-  const ctl = root.command('ctl').description('inspect a Stead cluster (or a one-process server) via its admin API');
+  const ctl = root
+    .command('ctl')
+    .description('inspect and operate a Stead cluster (or a one-process server) via its admin API');
   const show = (cmd: Command, view: (c: ClusterView) => string) =>
     common(cmd).action(async (o: CommonOptions) => {
       const c = await client(o).cluster();
       io.out(`${o.json ? JSON.stringify(c, null, 2) : view(c)}\n`);
     });
   show(ctl.command('status').description('the controller, nodes, partitions and logs at a glance'), renderStatus);
-  show(ctl.command('nodes').description('the nodes of the cluster').command('list').description('every node'), (c) =>
-    renderNodeList(c),
-  );
-  show(
-    ctl.command('partitions').description('the partition table').command('list').description('replicas, leader, epoch'),
-    renderPartitions,
-  );
+  const ctx = { out: io.out, err: io.err, client, common, pollMs: io.pollMs ?? 1000 };
+  configCommands(ctl, ctx);
+  nodeCommands(ctl.command('nodes').description('the nodes of the cluster'), ctx);
+  const partitions = ctl.command('partitions').description('the partition table');
+  show(partitions.command('list').description('replicas, leader, epoch'), renderPartitions);
+  partitionCommands(partitions, ctx);
   const logs = ctl.command('logs').description('the partition logs');
   show(logs.command('list').description('segments, sequencer and trim point of each log'), (c) =>
     c.logs.length === 0 ? 'no logs' : renderLogs(c),
@@ -68,9 +75,11 @@ export function program(io: Io): Command {
       .argument('<log>', 'a partition number or a log id'),
   ).action(async (which: string, o: CommonOptions) => {
     const admin = client(o);
-    const l = await admin.log(/^\d+$/.test(which) ? await logOfPartition(admin, Number(which)) : which);
+    const l = await admin.log(await logOf(admin, which));
     io.out(`${o.json ? JSON.stringify(l, null, 2) : renderLog(l)}\n`);
   });
+  logCommands(logs, ctx, logOf);
+  metadataCommands(ctl, ctx);
   return root;
 }
 
@@ -84,6 +93,11 @@ function common(cmd: Command): Command {
 function client(o: CommonOptions): AdminClient {
   if (!/^https?:\/\//.test(o.address)) throw new CliError(`--address ${o.address}: expected an http(s):// URL`);
   return new AdminClient({ address: o.address });
+}
+
+/** A log id, or a partition number whose log `GET /cluster` names. */
+function logOf(admin: AdminClient, which: string): Promise<string> {
+  return /^\d+$/.test(which) ? logOfPartition(admin, Number(which)) : Promise.resolve(which);
 }
 
 async function logOfPartition(admin: AdminClient, partition: number): Promise<string> {

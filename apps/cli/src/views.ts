@@ -1,5 +1,14 @@
 /** What each `stead ctl` command prints for a human: pure functions of the admin API's answers. */
-import type { ClusterView, LogView, NodeView, SegmentView } from './admin-client.ts';
+import type {
+  ClusterView,
+  ConfigView,
+  LogView,
+  MembersView,
+  MetadataValueView,
+  NodeView,
+  ReplicationView,
+  SegmentView,
+} from './admin-client.ts';
 import { renderFields, renderTable } from './table.ts';
 
 /** Why the node list is unknown: only the admin that runs the active controller knows who is alive. */
@@ -23,7 +32,7 @@ export function renderStatus(c: ClusterView): string {
   const led = t?.placements.filter((p) => p.leader !== undefined).length ?? 0;
   const fields: [string, string][] = [
     ['Controller', controllerLine(c)],
-    ['Nodes', nodes ? `${nodes.filter((n) => n.alive).length} of ${nodes.length} alive` : noNodes(c)],
+    ['Nodes', nodes ? nodeCount(c, nodes) : noNodes(c)],
     [
       'Partitions',
       t
@@ -39,14 +48,19 @@ export function renderStatus(c: ClusterView): string {
   return parts.join('\n\n');
 }
 
+function nodeCount(c: ClusterView, nodes: readonly NodeView[]): string {
+  if (nodes.some((n) => n.alive === undefined)) return `${nodes.length} registered (alive: ${noNodes(c)})`;
+  return `${nodes.filter((n) => n.alive).length} of ${nodes.length} alive`;
+}
+
 export function renderNodes(nodes: readonly NodeView[]): string {
   return renderTable(
     ['NODE', 'ROLES', 'ADDRESS', 'ALIVE', 'DRAINING'],
-    nodes.map((n) => [n.id, n.roles, n.address, yesNo(n.alive), yesNo(n.draining)]),
+    nodes.map((n) => [n.id, n.roles, n.address, maybe(n.alive), yesNo(n.draining)]),
   );
 }
 
-/** `nodes list`: the table, or why there is none. */
+/** `nodes list` without the metadata members: the table, or why there is none. */
 export function renderNodeList(c: ClusterView): string {
   return c.controller.nodes ? renderNodes(c.controller.nodes) : `Nodes: ${noNodes(c)}`;
 }
@@ -114,4 +128,99 @@ function nodeset(s: SegmentView): string[] {
 
 function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
+}
+
+export function renderConfig(c: ConfigView): string {
+  return renderFields([
+    ['Partition replication', replication(c.partition_replication)],
+    ['Log replication', replication(c.log_replication)],
+  ]);
+}
+
+function replication(r: ReplicationView): string {
+  return `{${r.scope}: ${r.count}}`;
+}
+
+export function renderMembers(m: MembersView): string {
+  const head = renderFields([
+    ['Leader', m.leader ? `${m.leader.id} (${m.leader.address})` : 'none'],
+    ['Term', String(m.term)],
+  ]);
+  const table = renderTable(
+    ['MEMBER', 'ADDRESS', 'ROLE'],
+    m.members.map((x) => [x.id, x.address, x.id === m.leader?.id ? 'leader' : x.learner ? 'learner' : 'voter']),
+  );
+  return `${head}\n\n${table}`;
+}
+
+export function renderMetadataValue(v: MetadataValueView): string {
+  const head = renderFields([
+    ['Key', v.key],
+    ['Version', String(v.version)],
+    ['Encoding', v.encoding],
+  ]);
+  return `${head}\n\n${v.value}`;
+}
+
+/** One row of `nodes list`: a node with every role it plays, from whichever sources know it. */
+export interface NodeRow {
+  id: string;
+  roles: string[];
+  address?: string;
+  zone?: string;
+  alive?: boolean;
+  draining?: boolean;
+}
+
+/**
+ * Every node: the controller's (workers and other registered processes), the log servers and sequencers of
+ * `log_nodes` when the admin reports them, and the metadata store's members. A node known to several sources is
+ * one row with the union of its roles.
+ */
+export function allNodes(c: ClusterView, members?: MembersView): NodeRow[] {
+  const rows = new Map<string, NodeRow>();
+  const merge = (r: NodeRow) => {
+    const have = rows.get(r.id);
+    if (!have) {
+      rows.set(r.id, { ...r, roles: [...r.roles] });
+      return;
+    }
+    for (const role of r.roles) if (!have.roles.includes(role)) have.roles.push(role);
+    have.address ??= r.address;
+    have.zone ??= r.zone;
+    have.alive ??= r.alive;
+    have.draining = have.draining === true || r.draining === true ? true : (have.draining ?? r.draining);
+  };
+  for (const n of c.controller.nodes ?? []) merge(n);
+  for (const n of c.log_nodes ?? [])
+    merge({ id: n.id, roles: [n.kind], address: n.address, zone: n.zone, alive: n.alive, draining: n.draining });
+  for (const m of members?.members ?? []) merge({ id: m.id, roles: ['metadata-server'], address: m.address });
+  return [...rows.values()];
+}
+
+export function renderAllNodes(rows: readonly NodeRow[]): string {
+  return renderTable(
+    ['NODE', 'ROLES', 'ADDRESS', 'ZONE', 'ALIVE', 'DRAINING'],
+    rows.map((n) => [n.id, n.roles, n.address, n.zone, maybe(n.alive), maybe(n.draining)]),
+  );
+}
+
+/** What is left on a draining node; undefined when nothing is (drained). */
+export function drainLeft(c: ClusterView, id: string): string | undefined {
+  const placements = c.partition_table?.placements ?? [];
+  const replicas = placements.filter((p) => p.replicas.includes(id)).length;
+  const leaders = placements.filter((p) => p.leader === id).length;
+  const segments = c.log_nodes?.find((n) => n.id === id)?.segments ?? 0;
+  if (replicas + leaders + segments === 0) return undefined;
+  const parts = [plural(replicas, 'replica'), plural(leaders, 'leader')];
+  if (segments > 0) parts.push(plural(segments, 'segment'));
+  return `${id}: ${parts.join(', ')} left`;
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+function maybe(b: boolean | undefined): string | undefined {
+  return b === undefined ? undefined : yesNo(b);
 }

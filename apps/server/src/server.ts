@@ -6,6 +6,7 @@ import {
   errorReply,
   MetadataSchemaStore,
   mountInvocationRoutes,
+  mountMetadataRoutes,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
@@ -13,7 +14,7 @@ import { invocationDefaults, partitionLogId } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
-import { createMetadataStore, type MetadataStore, Precondition } from '@stead/metadata';
+import { createMetadataStore, type MetadataClient, type MetadataStore, Precondition } from '@stead/metadata';
 import { Engine, type EpochSource, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
 import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
@@ -50,7 +51,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const epochs = new Map<number, number>();
   const engine = await startEngine(node, s, { dataDir, schema, defaults, metadata, epochs });
   registerEngineMetrics(registry, engine);
-  const { admin, ingress } = await startHttp(node, s, { schema, defaults, engine, epochs });
+  const { admin, ingress } = await startHttp(node, s, { schema, defaults, engine, epochs, metadata: metadata.client });
   ready = true;
   node.log('info', 'stead-server ready', {
     version: VERSION,
@@ -255,13 +256,40 @@ function mountClusterRoutes(router: AdminRouter, s: ServerSettings, epochs: Read
       `log '${req.params.log}': the one-process server keeps its logs locally, without segments (segments exist in cluster mode)`,
     ),
   );
+  mountNotACluster(router);
+}
+
+/**
+ * The operator routes of a cluster that make no sense here: one copy of everything, one node, local logs.
+ * `GET /cluster/config` answers what holds (replication 1).
+ */
+function mountNotACluster(router: AdminRouter): void {
+  const one = { scope: 'node', count: 1 };
+  router.get('/cluster/config', () => ({ status: 200, json: { partition_replication: one, log_replication: one } }));
+  const refuse = (why: string) => () => errorReply(400, `not a cluster: ${why}`);
+  router.patch('/cluster/config', refuse('the one-process server keeps one copy of each partition and log'));
+  const oneNode = refuse('the one-process server is the only node (nothing to drain, remove or move)');
+  router.post('/cluster/nodes/:id/drain', oneNode);
+  router.post('/cluster/nodes/:id/undrain', oneNode);
+  router.delete('/cluster/nodes/:id', oneNode);
+  router.post('/cluster/partitions/:p/move', oneNode);
+  router.post('/cluster/partitions/:p/transfer-leader', oneNode);
+  const localLogs = refuse('the one-process server keeps its logs locally, without segments');
+  router.post('/cluster/logs/:log/seal-segment', localLogs);
+  router.post('/cluster/logs/:log/trim', localLogs);
 }
 
 /** The admin API, then the ingress (closed first at shutdown, so no new invocation arrives while stopping). */
 async function startHttp(
   node: NodeLifecycle,
   s: ServerSettings,
-  deps: { schema: SchemaRegistry; defaults: InvocationDefaults; engine: Engine; epochs: ReadonlyMap<number, number> },
+  deps: {
+    schema: SchemaRegistry;
+    defaults: InvocationDefaults;
+    engine: Engine;
+    epochs: ReadonlyMap<number, number>;
+    metadata: MetadataClient;
+  },
 ) {
   const { schema, engine } = deps;
   const http = { idleTimeoutMs: s.httpIdleTimeout, maxConnections: s.maxConnections };
@@ -278,6 +306,7 @@ async function startHttp(
         extend: (router) => {
           mountInvocationRoutes(router, engine);
           mountClusterRoutes(router, s, deps.epochs);
+          mountMetadataRoutes(router, { client: deps.metadata });
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
         cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),

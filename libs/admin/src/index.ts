@@ -4,6 +4,12 @@
 export type { DiscoveredEndpoint, DiscoveredService, DiscoverOptions } from '@stead/core';
 export { deploymentIdProblem, newDeploymentId } from './ids.ts';
 export { mountInvocationRoutes } from './invocations.ts';
+export {
+  isClusterKey,
+  type MetadataMembers,
+  type MetadataRouteOptions,
+  mountMetadataRoutes,
+} from './metadata-routes.ts';
 export { MetadataSchemaStore, type MetadataSchemaStoreOptions, SCHEMA_KEY } from './metadata-store.ts';
 export { ADMIN_OPENAPI } from './openapi.ts';
 export {

@@ -1,13 +1,15 @@
 // The controller's I/O shell: the lease, then rounds of list nodes → ping workers → decide() → conditional write.
 import { type MetadataClient, Precondition } from '@stead/metadata';
 import type { Logger } from '@stead/observability';
+import { type ClusterConfig, readClusterConfig } from './config.ts';
 import { DEFAULT_MAX_MOVES_PER_ROUND, decide } from './decide.ts';
 import { assert, ControllerError } from './errors.ts';
 import { type LeaseHandle, type LeaseStatus, runLease } from './lease.ts';
 import { isPreconditionFailed, readNodeIndex, readNodeRecord, readPartitionTable, sortedRecords } from './nodes.ts';
 import { CLUSTER_KEYS, encodePartitionTable, type NodeRecord, type PartitionTable, type Versioned } from './records.ts';
+import { type ClusterRequest, readRequests, removeRequests } from './requests.ts';
 import { type Clock, systemClock, systemTimers, type Timers, withTimeout } from './time.ts';
-import type { Change, NodeView, PartitionPlacement } from './types.ts';
+import type { Change, NodeView, OperatorRequest, PartitionPlacement, RequestOutcome } from './types.ts';
 
 /** How old the node index a round works with may be (a node registered meanwhile is seen within it). */
 const NODE_LIST_MAX_AGE_MS = 1_000;
@@ -17,6 +19,11 @@ const NODE_LIST_MAX_AGE_MS = 1_000;
  * the table after a write of it lost.
  */
 const RECORD_MAX_AGE_MS = 10_000;
+/**
+ * How old the cluster config and the operator requests a round works with may be: what `stead ctl config set`
+ * or `partitions move` wrote applies within about this long.
+ */
+const SETTINGS_MAX_AGE_MS = 1_000;
 
 /** What a node may say when it answers a ping, beyond "alive". */
 export interface PingInfo {
@@ -35,7 +42,10 @@ export interface PingInfo {
 export interface ControllerShellConfig {
   /** Partitions of a new table; an existing table keeps its count (a warning says when they differ). */
   partitions: number;
+  /** Replicas per partition while the metadata store has no cluster config (`cluster/config`); it wins when present. */
   partitionReplication: number;
+  /** See ControllerConfig.partitionReplicationScope; also overridden by the cluster config. */
+  partitionReplicationScope?: 'node' | 'zone';
   /** A worker that has not answered a ping for this long is dead. */
   nodeFailureTimeoutMs: number;
   /** See ControllerConfig.replicaReplacementDelayMs. */
@@ -85,6 +95,8 @@ export interface RoundReport {
   /** The changes of this round (empty at the fixpoint, or when the write lost). */
   changes: Change[];
   unavailable: number[];
+  /** Operator requests done or dropped (with why) by this round. */
+  requests: RequestOutcome[];
 }
 
 export interface ControllerStatus {
@@ -148,6 +160,8 @@ export class Controller {
   private readonly records = new Map<string, { record: NodeRecord; atMs: number }>();
   /** Nodes whose last ping went unanswered, or was answered by another instance: their records are read again. */
   private readonly suspects = new Set<string>();
+  /** The cluster config and the operator requests, with when they were read (see SETTINGS_MAX_AGE_MS). */
+  private settings: { config: ClusterConfig | undefined; requests: ClusterRequest[]; atMs: number } | undefined;
 
   constructor(opts: ControllerOptions) {
     const c = opts.config;
@@ -241,6 +255,8 @@ export class Controller {
     const tenure = this.tenure;
     if (!tenure || !this.acting(tenure)) return;
     const { config } = this.opts;
+    // Settings first: a node-changed notice among the requests makes nodes() read that node's record again.
+    const settings = await this.readSettings();
     const [nodes, current] = await Promise.all([this.nodes(), this.table(tenure)]);
     if (current && current.value.controllerTerm > tenure.term) {
       this.log('warn', 'the partition table was written by a newer controller; not writing', {
@@ -271,17 +287,29 @@ export class Controller {
         tenure.heartbeats.get(n.id) ?? (inTable.has(n.id) ? tenure.startedAtMs : Number.NEGATIVE_INFINITY),
       failed: tenure.refused.has(n.id),
     }));
+    const replication = settings.config?.partitionReplication ?? {
+      scope: config.partitionReplicationScope ?? 'node',
+      count: config.partitionReplication,
+    };
     const decideConfig = {
       partitions,
-      partitionReplication: config.partitionReplication,
+      partitionReplication: replication.count,
+      partitionReplicationScope: replication.scope,
       nodeFailureTimeoutMs: config.nodeFailureTimeoutMs,
       replicaReplacementDelayMs: config.replicaReplacementDelayMs,
       maxMovesPerRound: config.maxMovesPerRound ?? DEFAULT_MAX_MOVES_PER_ROUND,
     };
-    const decision = decide({ nowMs, nodes: views, table: current?.value.placements ?? [], config: decideConfig });
+    const requests = settings.requests.filter((r): r is OperatorRequest => r.kind !== 'node-changed');
+    const decision = decide({
+      nowMs,
+      nodes: views,
+      table: current?.value.placements ?? [],
+      config: decideConfig,
+      requests,
+    });
     const table: PartitionTable = {
       partitions,
-      replication: config.partitionReplication,
+      replication: replication.count,
       placements: decision.table,
       controllerTerm: tenure.term,
       controller: this.opts.nodeId,
@@ -294,19 +322,60 @@ export class Controller {
       tableVersion: current?.version,
       changes: [],
       unavailable: decision.unavailable,
+      requests: [],
     };
-    const changed =
-      !current || decision.changes.length > 0 || current.value.replication !== config.partitionReplication;
+    const changed = !current || decision.changes.length > 0 || current.value.replication !== replication.count;
+    let written = !changed;
     if (changed) {
       const version = await this.write(tenure, current, table, decision.changes);
+      written = version !== undefined;
       if (version !== undefined) {
         Object.assign(report, { table, tableVersion: version, changes: decision.changes });
         tenure.table = { current: { value: table, version }, atMs: this.clock.now() };
       } else tenure.table = undefined;
     }
+    // Requests are settled only once the table that settles them is stored (a lost write retries them).
+    if (written) report.requests = await this.settleRequests(tenure, settings.requests, decision.requests);
     if (decision.unavailable.length > 0 && !sameNumbers(decision.unavailable, this.lastRound?.unavailable ?? []))
       this.log('warn', 'partitions without a live replica', { partitions: decision.unavailable });
     this.lastRound = report;
+  }
+
+  /**
+   * The cluster config and the operator requests, read again when older than SETTINGS_MAX_AGE_MS. A notice that
+   * a node's record changed makes the next node list read that record.
+   */
+  private async readSettings(): Promise<NonNullable<Controller['settings']>> {
+    const now = this.clock.now();
+    if (this.settings && now - this.settings.atMs < SETTINGS_MAX_AGE_MS) return this.settings;
+    const [config, { requests }] = await Promise.all([
+      readClusterConfig(this.opts.client),
+      readRequests(this.opts.client),
+    ]);
+    for (const r of requests) if (r.kind === 'node-changed') this.suspects.add(r.node);
+    this.settings = { config: config?.value, requests, atMs: now };
+    return this.settings;
+  }
+
+  /**
+   * Removes from the store the requests done or dropped this round, and the node-changed notices (read by now);
+   * logs each. Returns the outcomes that settled.
+   */
+  private async settleRequests(
+    tenure: Tenure,
+    all: readonly ClusterRequest[],
+    outcomes: readonly RequestOutcome[],
+  ): Promise<RequestOutcome[]> {
+    const settled = outcomes.filter((o) => o.status !== 'pending');
+    const ids = new Set([
+      ...settled.map((o) => o.request.id),
+      ...all.filter((r) => r.kind === 'node-changed').map((r) => r.id),
+    ]);
+    if (ids.size === 0 || !this.acting(tenure)) return [];
+    await removeRequests(this.opts.client, ids);
+    this.settings = undefined;
+    for (const o of settled) this.log('info', `operator request ${o.status}`, { request: o.request, reason: o.reason });
+    return settled;
   }
 
   /** The partition table: this tenure's copy while it is younger than RECORD_MAX_AGE_MS, else read. */

@@ -1,5 +1,6 @@
 import { clusterView } from './cluster.ts';
 import { assignLeaders, rebalanceLeaders } from './leaders.ts';
+import { continueRequests, finishMoves } from './operator.ts';
 import { drainReplicas, rebalanceReplicas, repairReplicas, spreadZones } from './replicas.ts';
 import type { Change, DecideInput, Decision } from './types.ts';
 import { finishTable, loadTable, type Round, unavailablePartitions } from './work.ts';
@@ -15,6 +16,12 @@ export const DEFAULT_MAX_MOVES_PER_ROUND = 2;
  * Order: repairs first and unbounded (dead replicas replaced, drained and excess replicas dropped), then
  * balancing moves bounded by `maxMovesPerRound` (drain hand-overs, zone spreading, replica rebalancing), then leaders
  * (lost leaders replaced, then leadership rebalancing with what is left of the bound).
+ *
+ * Operator requests (`input.requests`, see operator.ts) go around the repairs: a move completes before them, starts
+ * after them; a leadership transfer applies after them. They are not bounded, and the partitions they touch are
+ * left out of that round's balancing. Balancing acts only on imbalances beyond its tolerance (replica or
+ * leadership counts of two workers differing by more than one), so a request whose result stays within it is
+ * kept; one that makes a larger imbalance is rebalanced in later rounds.
  */
 export function decide(input: DecideInput): Decision {
   const { config } = input;
@@ -27,11 +34,13 @@ export function decide(input: DecideInput): Decision {
     movesLeft: Math.max(0, Math.floor(config.maxMovesPerRound ?? DEFAULT_MAX_MOVES_PER_ROUND)),
     moved: new Set<number>(),
   };
+  const requests = finishMoves(round, input.requests ?? []);
   for (const p of round.parts) repairReplicas(round, p);
+  continueRequests(round, requests);
   drainReplicas(round);
   spreadZones(round);
   rebalanceReplicas(round);
   assignLeaders(round);
   rebalanceLeaders(round);
-  return { table: finishTable(round), changes, unavailable: unavailablePartitions(round) };
+  return { table: finishTable(round), changes, unavailable: unavailablePartitions(round), requests };
 }

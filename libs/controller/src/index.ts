@@ -28,7 +28,7 @@ export {
 export { DEFAULT_MAX_MOVES_PER_ROUND, decide } from './decide.ts';
 export { ControllerError, type ControllerErrorCode } from './errors.ts';
 export { type LeaseHandle, type LeaseOptions, type LeaseStatus, runLease } from './lease.ts';
-export { deregisterNode, listNodes, readPartitionTable, registerNode } from './nodes.ts';
+export { deregisterNode, listNodes, readPartitionTable, registerNode, setNodeDraining } from './nodes.ts';
 export {
   CLUSTER_KEYS,
   decodeLease,
@@ -42,6 +42,12 @@ export {
   type PartitionTable,
   type Versioned,
 } from './records.ts';
+export {
+  type ClusterRequest,
+  type NodeChangedNotice,
+  readRequests,
+  submitRequest,
+} from './requests.ts';
 export { PartitionTableWatcher, type PartitionTableWatcherOptions } from './table-watcher.ts';
 export { type Clock, systemClock, systemTimers, type Timers } from './time.ts';
 export type {
@@ -52,7 +58,9 @@ export type {
   LeaderChangeReason,
   NodeRole,
   NodeView,
+  OperatorRequest,
   PartitionPlacement,
   ReplicaAddReason,
   ReplicaRemoveReason,
+  RequestOutcome,
 } from './types.ts';

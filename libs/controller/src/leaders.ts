@@ -34,7 +34,7 @@ export function assignLeaders(round: Round): void {
     );
     if (candidates.length === 0) continue;
     p.leader = candidates[0];
-    p.leaderReason = p.startLeader === undefined ? 'initial' : 'leader-lost';
+    p.leaderReason ??= p.startLeader === undefined ? 'initial' : 'leader-lost';
     counts.set(p.leader, load(p.leader) + 1);
   }
 }

@@ -86,3 +86,23 @@ export async function readPartitionTable(client: MetadataClient): Promise<Versio
   const v = await client.get(CLUSTER_KEYS.partitionTable);
   return v ? { value: decodePartitionTable(CLUSTER_KEYS.partitionTable, v.value), version: v.version } : undefined;
 }
+
+/**
+ * Sets `draining` on node `id`'s record (conditional on the version read, retried until it wins). Returns false
+ * when the node has no record. A process that registers again (a restart) writes `draining: false`.
+ */
+export async function setNodeDraining(client: MetadataClient, id: string, draining: boolean): Promise<boolean> {
+  const key = CLUSTER_KEYS.node(id);
+  for (;;) {
+    const cur = await client.get(key);
+    if (!cur) return false;
+    const record = decodeNodeRecord(key, cur.value);
+    if (record.draining === draining) return true;
+    try {
+      await client.put(key, encodeNodeRecord({ ...record, draining }), Precondition.matchesVersion(cur.version));
+      return true;
+    } catch (e) {
+      if (!isPreconditionFailed(e)) throw e;
+    }
+  }
+}

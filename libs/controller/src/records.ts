@@ -9,6 +9,8 @@ export const CLUSTER_KEYS = {
   nodeIds: 'cluster/node-ids',
   partitionTable: 'cluster/partition-table',
   controllerLease: 'cluster/controller-lease',
+  /** Operator requests the controller has yet to carry out (see requests.ts). */
+  requests: 'cluster/requests',
   node: (id: string): string => `cluster/nodes/${id}`,
 } as const;
 

@@ -1,17 +1,17 @@
 import { compareIds, zoneOf } from './cluster.ts';
-import type { ReplicaAddReason } from './types.ts';
+import type { ReplicaAddReason, ReplicaRemoveReason } from './types.ts';
 import { type Round, replicaCounts, type WorkingPartition } from './work.ts';
 
 function eligibleReplicas(round: Round, p: WorkingPartition): string[] {
   return p.replicas.filter((r) => round.cluster.eligibleSet.has(r));
 }
 
-function remove(round: Round, p: WorkingPartition, node: string, reason: 'dead' | 'drained' | 'excess'): void {
+export function remove(round: Round, p: WorkingPartition, node: string, reason: ReplicaRemoveReason): void {
   p.replicas = p.replicas.filter((r) => r !== node);
   round.changes.push({ kind: 'replica-removed', partition: p.partition, node, reason });
 }
 
-function add(round: Round, p: WorkingPartition, node: string, reason: ReplicaAddReason): void {
+export function add(round: Round, p: WorkingPartition, node: string, reason: ReplicaAddReason): void {
   p.replicas.push(node);
   round.changes.push({ kind: 'replica-added', partition: p.partition, node, reason });
 }

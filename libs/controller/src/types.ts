@@ -26,6 +26,7 @@ export interface PartitionPlacement {
 export interface ControllerConfig {
   /** Partitions are numbered 0 … partitions-1. */
   partitions: number;
+  /** Replicas per partition (the count of the cluster config's `partitionReplication`). */
   partitionReplication: number;
   /**
    * 'zone' ({zone: N}): the N replicas of a partition go to N distinct locations whenever the eligible workers
@@ -49,6 +50,25 @@ export interface DecideInput {
   nodes: readonly NodeView[];
   table: readonly PartitionPlacement[];
   config: ControllerConfig;
+  /** Operator requests (`stead ctl partitions move|transfer-leader`), oldest first; default none. */
+  requests?: readonly OperatorRequest[];
+}
+
+/**
+ * What an operator asked for one partition. `id` is unique per request; the controller drops a request once it
+ * is done or cannot be done (see RequestOutcome).
+ */
+export type OperatorRequest =
+  /** Move the replica on `from` to `to`: `to` is added, and `from` goes once `to` has followed the log a round. */
+  | { id: string; kind: 'move'; partition: number; from: string; to: string }
+  /** Make `to`, a replica, the leader (epoch + 1). */
+  | { id: string; kind: 'transfer-leader'; partition: number; to: string };
+
+/** What became of one request this round: still under way, done, or dropped as impossible (`reason` says why). */
+export interface RequestOutcome {
+  request: OperatorRequest;
+  status: 'pending' | 'done' | 'dropped';
+  reason?: string;
 }
 
 export interface Decision {
@@ -57,11 +77,13 @@ export interface Decision {
   changes: Change[];
   /** Partitions with no live replica, hence no leader, ascending. A state, not a change: repeated each round. */
   unavailable: number[];
+  /** One outcome per input request, in input order. */
+  requests: RequestOutcome[];
 }
 
-export type ReplicaAddReason = 'initial' | 'replace' | 'drain' | 'rebalance';
-export type ReplicaRemoveReason = 'dead' | 'duplicate' | 'drained' | 'excess';
-export type LeaderChangeReason = 'initial' | 'leader-lost' | 'rebalance';
+export type ReplicaAddReason = 'initial' | 'replace' | 'drain' | 'rebalance' | 'operator';
+export type ReplicaRemoveReason = 'dead' | 'duplicate' | 'drained' | 'excess' | 'operator';
+export type LeaderChangeReason = 'initial' | 'leader-lost' | 'rebalance' | 'operator';
 
 /** One change of the table, in the order decided. */
 export type Change =

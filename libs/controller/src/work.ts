@@ -1,5 +1,5 @@
 import { type ClusterView, compareIds } from './cluster.ts';
-import type { Change, PartitionPlacement } from './types.ts';
+import type { Change, LeaderChangeReason, PartitionPlacement } from './types.ts';
 
 /** A partition being decided; `startLeader`/`startEpoch` are what the input table said. */
 export interface WorkingPartition {
@@ -13,7 +13,7 @@ export interface WorkingPartition {
    * has yet to catch up on the whole log.
    */
   startReplicas: ReadonlySet<string>;
-  leaderReason?: 'initial' | 'leader-lost' | 'rebalance';
+  leaderReason?: LeaderChangeReason;
 }
 
 /** The mutable state of one `decide` call; it never escapes `decide`. */

@@ -8,7 +8,11 @@ import {
   decodePartitionTable,
   type NodeRecord,
   type PartitionTable,
+  readRequests,
   registerNode,
+  setNodeDraining,
+  submitRequest,
+  updateClusterConfig,
 } from '@stead/controller';
 import { Prng, SimClock, type SimMetadataClient, SimMetadataStore } from '@stead/testing/sim';
 
@@ -248,11 +252,12 @@ describe('controller shell (simulation)', () => {
     for (const id of ['w1', 'w2', 'w3']) await c.register(id);
     const ctl = c.startController('admin-a');
     await c.run(8_000, () => c.table() !== undefined);
-    // Steady state: the node index about once a second; records and the table only every RECORD_MAX_AGE_MS.
+    // Steady state: the node index, the cluster config and the operator requests about once a second; records and
+    // the table only every RECORD_MAX_AGE_MS.
     const from = c.clock.now();
     await c.run(20_000);
     const reads = c.store.reads.filter((r) => r.by === ctl.client.name && r.atMs >= from && !r.key.includes('lease'));
-    expect(reads.length / 20).toBeLessThan(3);
+    expect(reads.length / 20).toBeLessThan(4);
     const before = c.table()!;
     // w2 comes back as a new process at a new address; only pings there (from its new record) reach it.
     await drive(
@@ -315,5 +320,43 @@ describe('controller shell (simulation)', () => {
     expect(holders.size).toBeGreaterThan(1);
     for (const p of c.table()!.placements) expect(p.leader).toBeDefined();
     checkHistory(c);
+  });
+});
+
+describe('controller shell: operator settings and requests', () => {
+  const replicasOn = (t: PartitionTable, id: string) => t.placements.filter((p) => p.replicas.includes(id)).length;
+
+  it('applies a cluster config change, a drain of a node record and a leadership transfer within seconds', async () => {
+    const c = cluster(['w1', 'w2', 'w3']);
+    for (const id of ['w1', 'w2', 'w3']) await c.register(id);
+    const ctl = c.startController('admin-a');
+    await c.run(8_000, () => c.table()?.placements.every((p) => p.leader !== undefined) === true);
+    const op = c.store.client('operator');
+    // Replication 3 from the cluster config record (the shell's own config says 2).
+    await drive(
+      c.clock,
+      updateClusterConfig(op, () => ({
+        partitionReplication: { scope: 'node', count: 3 },
+        logReplication: { scope: 'node', count: 2 },
+      })),
+    );
+    await c.run(10_000, () => c.table()!.placements.every((p) => p.replicas.length === 3));
+    expect(c.table()!.replication).toBe(3);
+    expect(c.table()!.placements.every((p) => p.replicas.length === 3)).toBe(true);
+
+    const p0 = c.table()!.placements[0];
+    const to = p0.replicas.find((r) => r !== p0.leader)!;
+    await drive(c.clock, submitRequest(op, { id: 'r1', kind: 'transfer-leader', partition: 0, to }));
+    await c.run(5_000, () => c.table()!.placements[0].leader === to);
+    expect(c.table()!.placements[0]).toMatchObject({ leader: to, epoch: p0.epoch + 1 });
+    await c.run(2_000, () => ctl.handle.status().lastRound?.requests.length === 1);
+    expect((await drive(c.clock, readRequests(op))).requests).toEqual([]);
+
+    // A drain through the record: seen within a second or two thanks to the node-changed notice.
+    await drive(c.clock, setNodeDraining(op, 'w3', true));
+    await drive(c.clock, submitRequest(op, { id: 'n1', kind: 'node-changed', node: 'w3' }));
+    await c.run(8_000, () => replicasOn(c.table()!, 'w3') === 0);
+    expect(replicasOn(c.table()!, 'w3')).toBe(0);
+    expect(c.table()!.placements.every((p) => p.replicas.length === 2 && p.leader !== 'w3')).toBe(true);
   });
 });

@@ -99,7 +99,7 @@ describe('failures', () => {
     const nodes = [worker('a'), worker('b')];
     const table = [{ partition: 0, replicas: ['a', 'b'], leader: 'b', epoch: 3 }];
     const d = decide({ nowMs: NOW, nodes, table, config: config({ partitions: 1 }) });
-    expect(d).toEqual({ table, changes: [], unavailable: [] });
+    expect(d).toEqual({ table, changes: [], unavailable: [], requests: [] });
   });
 
   it('treats a heartbeat exactly at the timeout as live', () => {
@@ -115,7 +115,7 @@ describe('failures', () => {
     expect(d.table).toEqual([{ partition: 0, replicas: ['a', 'b'], epoch: 5 }]);
     expect(d.unavailable).toEqual([0]);
     const again = decide({ nowMs: NOW, nodes, table: d.table, config: config({ partitions: 1 }) });
-    expect(again).toEqual({ table: d.table, changes: [], unavailable: [0] });
+    expect(again).toEqual({ table: d.table, changes: [], unavailable: [0], requests: [] });
   });
 
   it('cleans a garbage table: unknown nodes, duplicates, leader outside the set, stray entries', () => {
@@ -362,5 +362,110 @@ describe('{zone: N} replication', () => {
       expect(spans(after, p)).toBe(2);
       for (const r of p.replicas) expect(zoneOfNode(after, r)).not.toBe('r.z2');
     }
+  });
+});
+
+describe('operator requests', () => {
+  const nodes = ['a', 'b', 'c'].map((id) => worker(id));
+  // Within the balance tolerance: replicas a:3, b:3, c:2; leaders a:2, b:1, c:1.
+  const table: PartitionPlacement[] = [
+    { partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 3 },
+    { partition: 1, replicas: ['b', 'c'], leader: 'b', epoch: 2 },
+    { partition: 2, replicas: ['a', 'c'], leader: 'c', epoch: 5 },
+    { partition: 3, replicas: ['a', 'b'], leader: 'a', epoch: 1 },
+  ];
+  const cfg = config({ partitions: 4 });
+  const move = (partition: number, from: string, to: string) =>
+    ({ id: `m${partition}${from}${to}`, kind: 'move', partition, from, to }) as const;
+  const transfer = (partition: number, to: string) =>
+    ({ id: `t${partition}${to}`, kind: 'transfer-leader', partition, to }) as const;
+
+  it('the table is settled to begin with', () => {
+    expect(decide({ nowMs: NOW, nodes, table, config: cfg }).changes).toEqual([]);
+  });
+
+  it('moves a replica in two rounds: the new one is added, then the old one goes once it followed a round', () => {
+    const req = move(0, 'b', 'c');
+    const one = decide({ nowMs: NOW, nodes, table, config: cfg, requests: [req] });
+    expect(one.table[0]).toEqual({ partition: 0, replicas: ['a', 'b', 'c'], leader: 'a', epoch: 3 });
+    expect(one.changes).toEqual([{ kind: 'replica-added', partition: 0, node: 'c', reason: 'operator' }]);
+    expect(one.requests).toEqual([{ request: req, status: 'pending' }]);
+    const two = decide({ nowMs: NOW, nodes, table: one.table, config: cfg, requests: [req] });
+    expect(two.table[0]).toEqual({ partition: 0, replicas: ['a', 'c'], leader: 'a', epoch: 3 });
+    expect(two.changes).toEqual([{ kind: 'replica-removed', partition: 0, node: 'b', reason: 'operator' }]);
+    expect(two.requests).toEqual([{ request: req, status: 'done' }]);
+    // Within the tolerance (replicas a:3, b:2, c:3): balancing leaves it.
+    expect(converge(nodes, two.table, cfg)).toHaveLength(1);
+  });
+
+  it('moving the leader hands its leadership to a replica that followed the log, the epoch bumped once', () => {
+    const req = move(0, 'a', 'c');
+    const one = decide({ nowMs: NOW, nodes, table, config: cfg, requests: [req] });
+    expect(one.table[0].leader).toBe('a');
+    const two = decide({ nowMs: NOW, nodes, table: one.table, config: cfg, requests: [req] });
+    expect(two.table[0]).toMatchObject({ replicas: ['b', 'c'], epoch: 4 });
+    expect(['b', 'c']).toContain(two.table[0].leader);
+    expect(two.changes).toContainEqual(
+      expect.objectContaining({ kind: 'leader-changed', partition: 0, from: 'a', reason: 'operator' }),
+    );
+  });
+
+  it('transfers the leadership to a replica (epoch + 1); balancing leaves it within the tolerance', () => {
+    const req = transfer(0, 'b'); // leaders a:1, b:2, c:1
+    const one = decide({ nowMs: NOW, nodes, table, config: cfg, requests: [req] });
+    expect(one.table[0]).toEqual({ partition: 0, replicas: ['a', 'b'], leader: 'b', epoch: 4 });
+    expect(one.changes).toEqual([
+      { kind: 'leader-changed', partition: 0, from: 'a', to: 'b', reason: 'operator' },
+      { kind: 'epoch-bumped', partition: 0, from: 3, to: 4 },
+    ]);
+    expect(one.requests).toEqual([{ request: req, status: 'done' }]);
+    expect(converge(nodes, one.table, cfg)).toHaveLength(1);
+  });
+
+  it('a transfer that makes a larger imbalance is kept this round and rebalanced in later ones', () => {
+    const one = decide({ nowMs: NOW, nodes, table, config: cfg, requests: [transfer(2, 'a')] }); // a:3, c:0
+    expect(one.table[2].leader).toBe('a');
+    const rest = last(converge(nodes, one.table, cfg));
+    const counts = ['a', 'b', 'c'].map((id) => leadersOf(rest, id));
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+  });
+
+  it('waits for a replica added this round to follow the log before it leads', () => {
+    const t: PartitionPlacement[] = [{ partition: 0, replicas: ['a'], leader: 'a', epoch: 1 }];
+    const req = transfer(0, 'b');
+    const c1 = config({ partitions: 1, partitionReplication: 2 });
+    const one = decide({ nowMs: NOW, nodes, table: t, config: c1, requests: [req] });
+    expect(one.table[0].replicas).toContain('b');
+    expect(one.table[0].leader).toBe('a');
+    expect(one.requests[0].status).toBe('pending');
+    const two = decide({ nowMs: NOW, nodes, table: one.table, config: c1, requests: [req] });
+    expect(two.table[0]).toMatchObject({ leader: 'b', epoch: 2 });
+  });
+
+  it('drops requests that cannot be done, saying why, and changes nothing for them', () => {
+    const requests = [move(0, 'b', 'x'), move(1, 'x', 'a'), move(7, 'a', 'b'), transfer(1, 'a')];
+    const d = decide({ nowMs: NOW, nodes, table, config: cfg, requests });
+    expect(d.requests.map((o) => [o.status, o.reason])).toEqual([
+      ['dropped', 'x is not a live worker taking replicas (gone, dead or draining)'],
+      ['dropped', 'x is no longer a replica of partition 1'],
+      ['dropped', 'no partition 7'],
+      ['dropped', 'a is not a replica of partition 1'],
+    ]);
+    expect(d.changes).toEqual([]);
+  });
+
+  it('refuses a draining or dead target; a move already done is done', () => {
+    const drain = [worker('a'), worker('b', { draining: true }), dead('c')];
+    const d = decide({
+      nowMs: NOW,
+      nodes: drain,
+      table,
+      config: cfg,
+      requests: [move(2, 'a', 'b'), move(1, 'b', 'c')],
+    });
+    expect(d.requests.map((o) => o.status)).toEqual(['dropped', 'dropped']);
+    const already = decide({ nowMs: NOW, nodes, table, config: cfg, requests: [move(0, 'c', 'b')] });
+    expect(already.requests[0]).toEqual({ request: move(0, 'c', 'b'), status: 'done' });
+    expect(already.changes).toEqual([]);
   });
 });
