@@ -135,7 +135,11 @@ describeHere('stead ctl against a cluster', () => {
   it('nodes list: every node with its roles, address, alive and draining, and the metadata members', async () => {
     await agrees(admin, ['nodes', 'list'], (out, c) => {
       const nodes = c.controller.nodes!;
-      for (const n of nodes) expect(out).toMatch(row(n.id, n.roles.join(','), n.address, '-', 'yes', 'no'));
+      // A worker also sequences the logs it leads: its row adds the sequencer role of the log nodes.
+      for (const n of nodes)
+        expect(out).toMatch(
+          new RegExp(`^${esc(n.id)} +${esc(n.roles.join(','))}(,sequencer)? +${esc(n.address)} +- +yes +no$`, 'm'),
+        );
       expect(out).toMatch(/^\S+ +metadata-server +\S+ +- +- +-$/m);
     });
     await agrees(admin, ['nodes', 'list', '--json'], (out, c) => {

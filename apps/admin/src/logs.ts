@@ -91,6 +91,8 @@ export function startLogRebalancing(deps: {
     timers: realTimers,
     nodeFailureTimeoutMs: deps.nodeFailureTimeoutMs,
     replacementDelayMs: deps.replacementDelayMs,
+    // Re-replications of sealed segments are most of the work of a log server's drain; they run side by side.
+    maxActionsPerRound: 16,
     log: node.log,
   });
   const stop = rebalancer.run(ROUND_MS, deps.active);

@@ -20,8 +20,9 @@ export interface LogNodeView {
   address?: string;
   zone?: string;
   draining?: boolean;
-  alive?: boolean;
-  /** Open segments that still name it (what a drain waits for). */
+  /** null: unknown (only log servers are probed, by the admin running the active controller). */
+  alive?: boolean | null;
+  /** Segments that still name it (open and sealed for a log server, open for a sequencer): what a drain waits for. */
   segments?: number;
 }
 

@@ -192,8 +192,16 @@ export function allNodes(c: ClusterView, members?: MembersView): NodeRow[] {
     have.draining = have.draining === true || r.draining === true ? true : (have.draining ?? r.draining);
   };
   for (const n of c.controller.nodes ?? []) merge(n);
+  // `alive: null`: the admin does not know (it probes log servers only, and only while its controller is active).
   for (const n of c.log_nodes ?? [])
-    merge({ id: n.id, roles: [n.kind], address: n.address, zone: n.zone, alive: n.alive, draining: n.draining });
+    merge({
+      id: n.id,
+      roles: [n.kind],
+      address: n.address,
+      zone: n.zone,
+      alive: n.alive ?? undefined,
+      draining: n.draining,
+    });
   for (const m of members?.members ?? []) merge({ id: m.id, roles: ['metadata-server'], address: m.address });
   return [...rows.values()];
 }

@@ -1,4 +1,4 @@
-import { nodeSettings, type Settings, type SettingsSpec, setting } from '@stead/runtime';
+import { nodeSettings, type Settings, type SettingsSpec, setting, shutdownTimeoutSetting } from '@stead/runtime';
 
 /** Settings of the log-server deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
 export const logServerSettings = {
@@ -8,6 +8,8 @@ export const logServerSettings = {
     nodePort: 'gRPC port of the log server service.',
     advertisedAddress: 'host:port sequencers and readers use to reach this server. `auto` = hostname:node-port.',
   }),
+  // Half of it is the drain on SIGTERM: the records this server holds are copied to the others before it leaves.
+  shutdownTimeout: shutdownTimeoutSetting('60s'),
   clusterName: setting(
     'string',
     'stead',

@@ -59,7 +59,7 @@ test('a joined log server: open segments are reconfigured to include it, sealed 
   expect(a.reason).toMatch(/l4 joined/);
 });
 
-test('a draining log server: the open segment is moved off it first, then the sealed ones are re-replicated', () => {
+test('a draining log server: the open segment is moved off it, and its sealed segments copied, in the same round', () => {
   const n = nodes(['l1', 'l2', 'l3', 'l4'], { s1: {} }, ['l2']);
   const first = planRebalance({
     chains: [chain('a', seg(0, 's1', ['l1', 'l2', 'l3'], 10n), seg(1, 's1', ['l1', 'l2', 'l3']))],
@@ -67,16 +67,18 @@ test('a draining log server: the open segment is moved off it first, then the se
     failed: new Set(),
     replication: R2,
   });
-  // One action per log per round: the open segment comes first (appends are at stake).
-  expect(first.actions).toHaveLength(1);
-  expect(first.actions[0]).toMatchObject({ kind: 'reconfigure', segment: 1 });
+  // The open segment comes first (appends are at stake); the sealed one moves beside it.
+  expect(first.actions.map((a) => [a.kind, a.segment])).toEqual([
+    ['reconfigure', 1],
+    ['re-replicate', 0],
+  ]);
   expect(ids(first.actions[0]!)).toEqual(['l1', 'l3', 'l4']);
   // Next round: the old open segment is sealed and still names l2.
   const second = planRebalance({
     chains: [
       chain(
         'a',
-        seg(0, 's1', ['l1', 'l2', 'l3'], 10n),
+        seg(0, 's1', ['l1', 'l3', 'l4'], 10n),
         seg(1, 's1', ['l1', 'l2', 'l3'], 5n),
         seg(2, 's1', ['l1', 'l3', 'l4']),
       ),
@@ -91,7 +93,7 @@ test('a draining log server: the open segment is moved off it first, then the se
   expect(ids(a)).toEqual(['l1', 'l3', 'l4']);
 });
 
-test('a failed log server is more urgent than a draining one, and both beat a join', () => {
+test('a failed log server is more urgent than a draining one, which beats a join', () => {
   const plan = planRebalance({
     chains: [
       chain('a', seg(0, 's1', ['l1', 'l2', 'l3'])), // names l4's absence: a join only
@@ -101,10 +103,12 @@ test('a failed log server is more urgent than a draining one, and both beat a jo
     nodes: nodes(['l1', 'l2', 'l3', 'l4', 'l5'], { s1: {} }, ['l5']),
     failed: new Set(['l4']),
     replication: R2,
-    maxActions: 2,
+    maxActions: 3,
   });
+  // The failed server's open segment, then its sealed one, then the draining server's open segment.
   expect(plan.actions.map((a) => [a.logId, a.kind])).toEqual([
     ['b', 'reconfigure'],
+    ['b', 're-replicate'],
     ['c', 'reconfigure'],
   ]);
   expect(ids(plan.actions[0]!)).toEqual(['l1', 'l2', 'l3']);

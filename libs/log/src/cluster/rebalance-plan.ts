@@ -51,7 +51,7 @@ export interface RebalanceInput {
   /** Replication of new segments. */
   replication: ReplicationProperty;
   nodesetSize?: number;
-  /** At most this many actions (default 4); never two for one log. */
+  /** At most this many actions (default 4); at most one reconfiguration per log (sealed segments may add more). */
   maxActions?: number;
 }
 
@@ -94,24 +94,24 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   for (const chain of input.chains) {
     const last = chain.segments.at(-1);
     const open = last && last.sealedTail === undefined && !chain.sealed ? last : undefined;
-    let found: Candidate | undefined;
-    const offer = (c: Candidate) => {
-      if (!found || c.urgency < found.urgency) found = c;
-    };
     if (open) {
       const c = openCandidate(chain.logId, open, input, eligible, state, seqs);
       if ('blocked' in c) blocked.push({ logId: chain.logId, segment: open.index, reason: c.blocked });
-      else if (c.candidate) offer(c.candidate);
+      else if (c.candidate) candidates.push(c.candidate);
     }
+    // Sealed segments of one log may move in the same round (each rewrites only its own chain entry, with a
+    // conditional write that is retried): a draining log server holding many segments leaves sooner.
     for (const seg of chain.segments) {
       if (seg === open) continue;
       const c = sealedCandidate(chain.logId, seg, eligible, sealedState);
       if (c && 'blocked' in c) blocked.push({ logId: chain.logId, segment: seg.index, reason: c.blocked });
-      else if (c) offer(c);
+      else if (c) candidates.push(c);
     }
-    if (found) candidates.push(found);
   }
-  candidates.sort((a, b) => a.urgency - b.urgency || a.action.logId.localeCompare(b.action.logId));
+  candidates.sort(
+    (a, b) =>
+      a.urgency - b.urgency || a.action.logId.localeCompare(b.action.logId) || a.action.segment - b.action.segment,
+  );
   const actions: RebalanceAction[] = [];
   for (const c of candidates) {
     if (actions.length >= maxActions) break;

@@ -27,7 +27,7 @@ export interface LogRebalancerOptions {
    * than the failure timeout (default 0): a restart does not copy everything it holds.
    */
   replacementDelayMs?: number;
-  /** At most this many actions per round (default 4; never two for one log). */
+  /** At most this many actions per round (default 4; at most one reconfiguration per log). */
   maxActionsPerRound?: number;
   nodesetSize?: number;
   callTimeoutMs?: number;
@@ -97,18 +97,23 @@ export class LogRebalancer {
     let cancel = () => {};
     const tick = () => {
       if (stopped) return;
-      const next = () => {
-        if (!stopped) cancel = this.o.timers.after(everyMs, tick);
+      // A round that changed something is followed at once by the next (a drain of many segments goes at the
+      // speed of the work, not of the period); an idle one waits the period.
+      const next = (busy = false) => {
+        if (!stopped) cancel = this.o.timers.after(busy ? 0 : everyMs, tick);
       };
       if (!active()) {
         this.seen.clear(); // a standby's view of liveness would be stale when it becomes active
         next();
         return;
       }
-      this.round().then(next, (e: unknown) => {
-        this.o.log?.('warn', 'log rebalancing round failed', { error: String(e) });
-        next();
-      });
+      this.round().then(
+        (r) => next(r.done.length > 0),
+        (e: unknown) => {
+          this.o.log?.('warn', 'log rebalancing round failed', { error: String(e) });
+          next();
+        },
+      );
     };
     cancel = this.o.timers.after(everyMs, tick);
     return () => {
@@ -120,11 +125,8 @@ export class LogRebalancer {
   private async doRound(): Promise<RoundResult> {
     const nodes = await loadNodes(this.o.metadata);
     await this.probe(nodes);
-    const chains: LogChain[] = [];
-    for (const id of await this.o.logIds()) {
-      const c = await readChain(this.o.metadata, id);
-      if (c) chains.push(c.chain);
-    }
+    const read = await Promise.all((await this.o.logIds()).map((id) => readChain(this.o.metadata, id)));
+    const chains: LogChain[] = read.flatMap((c) => (c ? [c.chain] : []));
     this.lastNodes = nodes;
     this.lastChains = chains;
     const plan = planRebalance({
