@@ -1,0 +1,391 @@
+/**
+ * The elastic cluster (issue 13) with real processes under continuous load: the exactly-once checker sends
+ * idempotent increments while workers, log servers and sequencers are added and drained, while every process is
+ * restarted one at a time, and while a whole zone of three is killed. After each step the checker compares every
+ * counter with what was acknowledged (nothing lost, nothing applied twice), and `stead ctl` shows the rebalance.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  Cleanup,
+  ctlJson,
+  ctlOk,
+  ExactlyOnceChecker,
+  type ExactlyOnceReport,
+  ServiceProcess,
+  TOPOLOGY,
+  waitFor,
+} from '@stead/testing';
+import { LocalCluster, type LocalClusterOptions } from '@stead/testing/local-cluster';
+
+const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
+const STEP_TIMEOUT_MS = 240_000;
+
+interface Placement {
+  partition: number;
+  replicas: string[];
+  leader?: string;
+  epoch: number;
+}
+
+interface LogNode {
+  id: string;
+  kind: 'log-server' | 'sequencer';
+  draining?: boolean;
+  alive?: boolean;
+  segments?: number;
+}
+
+interface ClusterJson {
+  controller: { active: boolean; nodes?: Array<{ id: string; alive: boolean; draining: boolean }> };
+  partition_table?: { partitions: number; replication: number; placements: Placement[] };
+  logs: Array<{ partition: number; log: string; segments: number; sequencer?: string }>;
+  log_nodes?: LogNode[];
+}
+
+interface Chain {
+  log: string;
+  segments: Array<{
+    index: number;
+    sequencer: { id: string };
+    nodeset: Array<{ id: string; zone?: string }>;
+    replication: { scope: string; count: number };
+    sealed_tail?: string;
+  }>;
+}
+
+const describeHere = TOPOLOGY === 'single' ? describe : describe.skip;
+
+/** A cluster of real processes with the SDK services registered, stopped by `cleanup`. */
+async function startCluster(cleanup: Cleanup, opts: Omit<LocalClusterOptions, 'dir'>): Promise<LocalCluster> {
+  const env = { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info' };
+  const cluster = await LocalCluster.up({
+    dir: `${cleanup.tempDir('stead-elastic-')}/cluster`,
+    ingressPort: 0,
+    adminPort: 0,
+    env,
+    ...opts,
+    extraArgs: {
+      ...opts.extraArgs,
+      // Quick failure detection, so that the steps below do not wait out production timeouts.
+      admin: ['--node-failure-timeout=2s', ...(opts.extraArgs?.admin ?? [])],
+    },
+  });
+  cleanup.add(() => cluster.down());
+  const svc = await ServiceProcess.start(cleanup, SERVICES);
+  const res = await fetch(`${cluster.adminUrl}/deployments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ uri: svc.uri }),
+  });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`registration: ${res.status} ${await res.text()}`);
+  return cluster;
+}
+
+async function clusterJson(adminUrl: string): Promise<ClusterJson> {
+  const res = await fetch(`${adminUrl}/cluster`, { signal: AbortSignal.timeout(5_000) });
+  if (res.status !== 200) throw new Error(`GET /cluster answered ${res.status}`);
+  return (await res.json()) as ClusterJson;
+}
+
+/** Every partition log's chain, as `stead ctl logs describe <p> --json` prints it. */
+async function chains(adminUrl: string, partitions: number): Promise<Chain[]> {
+  return Promise.all(
+    Array.from({ length: partitions }, (_, p) => ctlJson<Chain>(adminUrl, ['logs', 'describe', String(p)])),
+  );
+}
+
+const counts = (ids: readonly string[], of: (p: Placement) => readonly string[], placements: Placement[]) =>
+  ids.map((id) => placements.filter((p) => of(p).includes(id)).length);
+const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+
+/** Runs `step` under load and returns the checker's verdict, after enough increments before and after it. */
+async function underLoad(ingressUrl: string, step: () => Promise<void>): Promise<ExactlyOnceReport> {
+  const checker = new ExactlyOnceChecker({ ingressUrl, keys: 32, clients: 8 });
+  checker.start();
+  try {
+    await waitFor(() => checker.acknowledged >= 50, { timeoutMs: 60_000, what: 'increments before the step' });
+    await step();
+    const after = checker.acknowledged;
+    await waitFor(() => checker.acknowledged >= after + 100, { timeoutMs: 60_000, what: 'increments after the step' });
+  } catch (e) {
+    await checker.stop();
+    throw e;
+  }
+  return checker.stop();
+}
+
+function expectExactlyOnce(report: ExactlyOnceReport): void {
+  expect(report.mismatches).toEqual([]);
+  expect(report.unacknowledged).toBe(0);
+  expect(report.acknowledged).toBeGreaterThanOrEqual(150);
+}
+
+describeHere('an elastic cluster: workers and log servers join and leave under load', () => {
+  const cleanup = new Cleanup();
+  const reports: Record<string, ExactlyOnceReport> = {};
+  let cluster: LocalCluster;
+  let admin: string;
+  const PARTITIONS = 6;
+
+  beforeAll(async () => {
+    cluster = await startCluster(cleanup, {
+      metadata: 3,
+      logServers: 3,
+      sequencers: 1,
+      workers: 3,
+      partitions: PARTITIONS,
+      partitionReplication: 2,
+      logReplication: 2,
+    });
+    admin = cluster.adminUrl;
+  }, 120_000);
+  afterAll(async () => {
+    process.stdout.write(`exactly-once checker: ${JSON.stringify(reports)}\n`);
+    await cleanup.run();
+  }, 60_000);
+
+  it(
+    'workers 3 → 5: the new workers get replicas and leaderships without any operator action',
+    async () => {
+      reports['workers 3→5'] = await underLoad(cluster.ingressUrl, async () => {
+        await cluster.add('worker');
+        await cluster.add('worker');
+        await waitFor(
+          async () => {
+            const t = (await ctlJson<ClusterJson>(admin, ['partitions', 'list'])).partition_table!;
+            const ids = ['w1', 'w2', 'w3', 'w4', 'w5'];
+            const replicas = counts(ids, (p) => p.replicas, t.placements);
+            const leaders = counts(ids, (p) => (p.leader ? [p.leader] : []), t.placements);
+            if (spread(replicas) <= 1 && spread(leaders) <= 1 && leaders[3] >= 1 && leaders[4] >= 1) return true;
+            throw new Error(`replicas ${replicas}, leaders ${leaders}`);
+          },
+          { timeoutMs: 60_000, intervalMs: 500, what: 'w4 and w5 holding their share' },
+        );
+      });
+      expectExactlyOnce(reports['workers 3→5']);
+      const listed = await ctlOk(admin, ['partitions', 'list']);
+      expect(listed).toMatch(/w4/);
+      expect(listed).toMatch(/w5/);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'workers 5 → 3: one drained on demand, one on SIGTERM, then both removed',
+    async () => {
+      reports['workers 5→3'] = await underLoad(cluster.ingressUrl, async () => {
+        // `nodes drain` waits until the worker holds nothing and reports progress while it does.
+        const drained = await ctlOk(admin, ['nodes', 'drain', 'w5'], 120_000);
+        expect(drained).toMatch(/w5 drained/);
+        cluster.signal('w4', 'SIGTERM');
+        await waitFor(() => !cluster.alive('w4'), { timeoutMs: 60_000, what: 'w4 to drain and stop' });
+        expect(cluster.exitCode('w4')).toBe(0);
+        expect(readFileSync(cluster.process('w4').log, 'utf8')).toMatch(/leaderships handed over/);
+        await cluster.stop('w5');
+        await waitFor(
+          async () => {
+            const t = (await clusterJson(admin)).partition_table!;
+            return t.placements.every(
+              (p) =>
+                p.leader !== undefined && p.replicas.length === 2 && !p.replicas.some((r) => r === 'w4' || r === 'w5'),
+            );
+          },
+          { timeoutMs: 60_000, intervalMs: 500, what: 'every partition on w1-w3 only' },
+        );
+      });
+      expectExactlyOnce(reports['workers 5→3']);
+      await ctlOk(admin, ['nodes', 'remove', 'w4']);
+      await ctlOk(admin, ['nodes', 'remove', 'w5']);
+      const nodes = await ctlOk(admin, ['nodes', 'list']);
+      expect(nodes).not.toMatch(/^w4 /m);
+      expect(nodes).not.toMatch(/^w5 /m);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'log servers 3 → 4: the open segment of every log takes the new log server in',
+    async () => {
+      reports['log servers 3→4'] = await underLoad(cluster.ingressUrl, async () => {
+        await cluster.add('log-server');
+        await waitFor(
+          async () =>
+            (await chains(admin, PARTITIONS)).every((c) => c.segments.at(-1)!.nodeset.some((m) => m.id === 'ls4')),
+          { timeoutMs: 60_000, intervalMs: 500, what: 'ls4 in the nodeset of every open segment' },
+        );
+      });
+      expectExactlyOnce(reports['log servers 3→4']);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'log servers 4 → 3: a log server leaves on SIGTERM once no segment needs it, and is removed',
+    async () => {
+      reports['log servers 4→3'] = await underLoad(cluster.ingressUrl, async () => {
+        cluster.signal('ls1', 'SIGTERM');
+        await waitFor(() => !cluster.alive('ls1'), { timeoutMs: 90_000, what: 'ls1 to drain and stop' });
+        expect(cluster.exitCode('ls1')).toBe(0);
+      });
+      expectExactlyOnce(reports['log servers 4→3']);
+      // Every segment, sealed ones included, was moved or copied off it before it left.
+      for (const c of await chains(admin, PARTITIONS))
+        for (const s of c.segments) expect(s.nodeset.map((m) => m.id)).not.toContain('ls1');
+      await ctlOk(admin, ['nodes', 'remove', 'ls1']);
+      expect((await clusterJson(admin)).log_nodes?.map((n) => n.id)).not.toContain('ls1');
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'restarts every process one at a time with nothing lost and no request failing for good',
+    async () => {
+      const order = cluster.processes.filter((p) => cluster.alive(p.name)).map((p) => p.name);
+      reports['rolling restart'] = await underLoad(cluster.ingressUrl, async () => {
+        for (const name of order) {
+          await cluster.stop(name, 30_000);
+          await cluster.restart(name);
+          // The next one goes once the cluster is whole again: every partition led, every worker alive.
+          await waitFor(
+            async () => {
+              const c = await clusterJson(admin).catch(() => undefined);
+              return (
+                c?.partition_table?.placements.every((p) => p.leader !== undefined && p.replicas.length === 2) &&
+                (c.controller.nodes ?? []).filter((n) => ['w1', 'w2', 'w3'].includes(n.id)).every((n) => n.alive)
+              );
+            },
+            { timeoutMs: 60_000, intervalMs: 250, what: `the cluster whole after restarting ${name}` },
+          );
+        }
+      });
+      expectExactlyOnce(reports['rolling restart']);
+    },
+    STEP_TIMEOUT_MS * 2,
+  );
+});
+
+describeHere('an elastic cluster: dedicated sequencers 2 → 3 → 1', () => {
+  const cleanup = new Cleanup();
+  const reports: Record<string, ExactlyOnceReport> = {};
+  let cluster: LocalCluster;
+  let admin: string;
+  const PARTITIONS = 6;
+  const sequencersOf = async () => (await chains(admin, PARTITIONS)).map((c) => c.segments.at(-1)!.sequencer.id);
+
+  beforeAll(async () => {
+    cluster = await startCluster(cleanup, {
+      metadata: 1,
+      logServers: 3,
+      sequencers: 2,
+      workers: 2,
+      partitions: PARTITIONS,
+      partitionReplication: 2,
+      logReplication: 2,
+      // The logs are sequenced by the sequencer processes, not in their leaders' processes.
+      extraArgs: { worker: ['--colocate-sequencer=false'] },
+    });
+    admin = cluster.adminUrl;
+  }, 120_000);
+  afterAll(async () => {
+    process.stdout.write(`exactly-once checker: ${JSON.stringify(reports)}\n`);
+    await cleanup.run();
+  }, 60_000);
+
+  it(
+    'spreads the open segments over a sequencer that joins',
+    async () => {
+      reports['sequencers 2→3'] = await underLoad(cluster.ingressUrl, async () => {
+        await cluster.add('sequencer');
+        await waitFor(
+          async () => {
+            const seqs = await sequencersOf();
+            const per = ['seq1', 'seq2', 'seq3'].map((s) => seqs.filter((x) => x === s).length);
+            if (per.every((n) => n >= 1) && spread(per) <= 1) return true;
+            throw new Error(`open segments per sequencer: ${per}`);
+          },
+          { timeoutMs: 60_000, intervalMs: 500, what: 'open segments spread over seq1-seq3' },
+        );
+      });
+      expectExactlyOnce(reports['sequencers 2→3']);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'moves the logs of sequencers that stop on SIGTERM to the one left',
+    async () => {
+      reports['sequencers 3→1'] = await underLoad(cluster.ingressUrl, async () => {
+        for (const name of ['seq3', 'seq2']) {
+          cluster.signal(name, 'SIGTERM');
+          await waitFor(() => !cluster.alive(name), { timeoutMs: 60_000, what: `${name} to drain and stop` });
+          expect(cluster.exitCode(name)).toBe(0);
+        }
+        await waitFor(async () => (await sequencersOf()).every((s) => s === 'seq1'), {
+          timeoutMs: 30_000,
+          intervalMs: 500,
+          what: 'every open segment on seq1',
+        });
+      });
+      expectExactlyOnce(reports['sequencers 3→1']);
+    },
+    STEP_TIMEOUT_MS,
+  );
+});
+
+describeHere('three zones with {zone: 2} replication', () => {
+  const cleanup = new Cleanup();
+  const reports: Record<string, ExactlyOnceReport> = {};
+  let cluster: LocalCluster;
+  let admin: string;
+  const PARTITIONS = 6;
+  const zoneOf = (name: string) => `r.z${name.at(-1)}`;
+
+  beforeAll(async () => {
+    // One metadata member, log server and worker per zone; the admins and the ingress in zones 1 and 2.
+    const names = ['m1', 'm2', 'm3', 'ls1', 'ls2', 'ls3', 'w1', 'w2', 'w3', 'admin1', 'admin2', 'ingress1'];
+    cluster = await startCluster(cleanup, {
+      metadata: 3,
+      logServers: 3,
+      sequencers: 0,
+      workers: 3,
+      admins: 2,
+      partitions: PARTITIONS,
+      partitionReplication: 2,
+      logReplication: 2,
+      locations: Object.fromEntries(names.map((n) => [n, zoneOf(n)])),
+    });
+    admin = cluster.adminUrl;
+    await ctlOk(admin, ['config', 'set', '--partition-replication', '{zone: 2}', '--log-replication', '{zone: 2}']);
+  }, 120_000);
+  afterAll(async () => {
+    process.stdout.write(`exactly-once checker: ${JSON.stringify(reports)}\n`);
+    await cleanup.run();
+  }, 60_000);
+
+  it(
+    'places replicas and log copies in two zones, and loses nothing when every process of one zone is killed',
+    async () => {
+      await waitFor(
+        async () => {
+          const t = (await clusterJson(admin)).partition_table!;
+          const replicasSpread = t.placements.every((p) => new Set(p.replicas.map(zoneOf)).size === 2);
+          const open = (await chains(admin, PARTITIONS)).map((c) => c.segments.at(-1)!);
+          return replicasSpread && open.every((s) => s.replication.scope === 'zone' && s.replication.count === 2);
+        },
+        { timeoutMs: 60_000, intervalMs: 500, what: 'replicas in two zones and {zone: 2} open segments' },
+      );
+      reports['zone 3 killed'] = await underLoad(cluster.ingressUrl, async () => {
+        await Promise.all(['m3', 'ls3', 'w3'].map((n) => cluster.kill(n)));
+        await waitFor(
+          async () =>
+            (await clusterJson(admin)).partition_table!.placements.every(
+              (p) => p.leader !== undefined && p.leader !== 'w3',
+            ),
+          { timeoutMs: 30_000, intervalMs: 250, what: 'every partition led outside zone 3' },
+        );
+      });
+      expectExactlyOnce(reports['zone 3 killed']);
+    },
+    STEP_TIMEOUT_MS,
+  );
+});
