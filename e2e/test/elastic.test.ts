@@ -94,6 +94,14 @@ async function chains(adminUrl: string, partitions: number): Promise<Chain[]> {
   );
 }
 
+/** The sample of gauge `name` for `node` in the active admin's `/metrics`, or undefined when there is none. */
+async function adminMetric(cluster: LocalCluster, name: string, node: string): Promise<number | undefined> {
+  const admin = cluster.process('admin1');
+  const text = await (await fetch(`http://${admin.host}:${admin.metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`node="${node}"`));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 const counts = (ids: readonly string[], of: (p: Placement) => readonly string[], placements: Placement[]) =>
   ids.map((id) => placements.filter((p) => of(p).includes(id)).length);
 const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
@@ -120,39 +128,49 @@ function expectExactlyOnce(report: ExactlyOnceReport): void {
   expect(report.acknowledged).toBeGreaterThanOrEqual(150);
 }
 
-describeHere('an elastic cluster: workers and log servers join and leave under load', () => {
+/**
+ * The cluster of one describe block: started before its tests (the SDK services registered), stopped after them,
+ * with the checker's verdict of every step printed for the closing note and the CI log.
+ */
+function suiteCluster(opts: Omit<LocalClusterOptions, 'dir'>) {
   const cleanup = new Cleanup();
-  const reports: Record<string, ExactlyOnceReport> = {};
-  let cluster: LocalCluster;
-  let admin: string;
-  const PARTITIONS = 6;
-
+  const suite = {
+    cluster: undefined as unknown as LocalCluster,
+    admin: '',
+    reports: {} as Record<string, ExactlyOnceReport>,
+  };
   beforeAll(async () => {
-    cluster = await startCluster(cleanup, {
-      metadata: 3,
-      logServers: 3,
-      sequencers: 1,
-      workers: 3,
-      partitions: PARTITIONS,
-      partitionReplication: 2,
-      logReplication: 2,
-    });
-    admin = cluster.adminUrl;
+    suite.cluster = await startCluster(cleanup, opts);
+    suite.admin = suite.cluster.adminUrl;
   }, 120_000);
   afterAll(async () => {
-    process.stdout.write(`exactly-once checker: ${JSON.stringify(reports)}\n`);
+    process.stdout.write(`exactly-once checker: ${JSON.stringify(suite.reports)}\n`);
     await cleanup.run();
   }, 60_000);
+  return suite;
+}
+
+describeHere('an elastic cluster: workers and log servers join and leave under load', () => {
+  const PARTITIONS = 6;
+  const suite = suiteCluster({
+    metadata: 3,
+    logServers: 3,
+    sequencers: 1,
+    workers: 3,
+    partitions: PARTITIONS,
+    partitionReplication: 2,
+    logReplication: 2,
+  });
 
   it(
     'workers 3 → 5: the new workers get replicas and leaderships without any operator action',
     async () => {
-      reports['workers 3→5'] = await underLoad(cluster.ingressUrl, async () => {
-        await cluster.add('worker');
-        await cluster.add('worker');
+      suite.reports['workers 3→5'] = await underLoad(suite.cluster.ingressUrl, async () => {
+        await suite.cluster.add('worker');
+        await suite.cluster.add('worker');
         await waitFor(
           async () => {
-            const t = (await ctlJson<ClusterJson>(admin, ['partitions', 'list'])).partition_table!;
+            const t = (await ctlJson<ClusterJson>(suite.admin, ['partitions', 'list'])).partition_table!;
             const ids = ['w1', 'w2', 'w3', 'w4', 'w5'];
             const replicas = counts(ids, (p) => p.replicas, t.placements);
             const leaders = counts(ids, (p) => (p.leader ? [p.leader] : []), t.placements);
@@ -162,10 +180,17 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
           { timeoutMs: 60_000, intervalMs: 500, what: 'w4 and w5 holding their share' },
         );
       });
-      expectExactlyOnce(reports['workers 3→5']);
-      const listed = await ctlOk(admin, ['partitions', 'list']);
+      expectExactlyOnce(suite.reports['workers 3→5']);
+      const listed = await ctlOk(suite.admin, ['partitions', 'list']);
       expect(listed).toMatch(/w4/);
       expect(listed).toMatch(/w5/);
+      // The admin's placement gauges agree: w5 holds replicas and leads.
+      await waitFor(
+        async () =>
+          ((await adminMetric(suite.cluster, 'stead_partitions_per_worker', 'w5')) ?? 0) >= 1 &&
+          ((await adminMetric(suite.cluster, 'stead_leaders_per_worker', 'w5')) ?? 0) >= 1,
+        { timeoutMs: 10_000, what: 'stead_partitions_per_worker and stead_leaders_per_worker of w5' },
+      );
     },
     STEP_TIMEOUT_MS,
   );
@@ -173,18 +198,18 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
   it(
     'workers 5 → 3: one drained on demand, one on SIGTERM, then both removed',
     async () => {
-      reports['workers 5→3'] = await underLoad(cluster.ingressUrl, async () => {
+      suite.reports['workers 5→3'] = await underLoad(suite.cluster.ingressUrl, async () => {
         // `nodes drain` waits until the worker holds nothing and reports progress while it does.
-        const drained = await ctlOk(admin, ['nodes', 'drain', 'w5'], 120_000);
+        const drained = await ctlOk(suite.admin, ['nodes', 'drain', 'w5'], 120_000);
         expect(drained).toMatch(/w5 drained/);
-        cluster.signal('w4', 'SIGTERM');
-        await waitFor(() => !cluster.alive('w4'), { timeoutMs: 60_000, what: 'w4 to drain and stop' });
-        expect(cluster.exitCode('w4')).toBe(0);
-        expect(readFileSync(cluster.process('w4').log, 'utf8')).toMatch(/leaderships handed over/);
-        await cluster.stop('w5');
+        suite.cluster.signal('w4', 'SIGTERM');
+        await waitFor(() => !suite.cluster.alive('w4'), { timeoutMs: 60_000, what: 'w4 to drain and stop' });
+        expect(suite.cluster.exitCode('w4')).toBe(0);
+        expect(readFileSync(suite.cluster.process('w4').log, 'utf8')).toMatch(/leaderships handed over/);
+        await suite.cluster.stop('w5');
         await waitFor(
           async () => {
-            const t = (await clusterJson(admin)).partition_table!;
+            const t = (await clusterJson(suite.admin)).partition_table!;
             return t.placements.every(
               (p) =>
                 p.leader !== undefined && p.replicas.length === 2 && !p.replicas.some((r) => r === 'w4' || r === 'w5'),
@@ -193,10 +218,10 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
           { timeoutMs: 60_000, intervalMs: 500, what: 'every partition on w1-w3 only' },
         );
       });
-      expectExactlyOnce(reports['workers 5→3']);
-      await ctlOk(admin, ['nodes', 'remove', 'w4']);
-      await ctlOk(admin, ['nodes', 'remove', 'w5']);
-      const nodes = await ctlOk(admin, ['nodes', 'list']);
+      expectExactlyOnce(suite.reports['workers 5→3']);
+      await ctlOk(suite.admin, ['nodes', 'remove', 'w4']);
+      await ctlOk(suite.admin, ['nodes', 'remove', 'w5']);
+      const nodes = await ctlOk(suite.admin, ['nodes', 'list']);
       expect(nodes).not.toMatch(/^w4 /m);
       expect(nodes).not.toMatch(/^w5 /m);
     },
@@ -206,15 +231,20 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
   it(
     'log servers 3 → 4: the open segment of every log takes the new log server in',
     async () => {
-      reports['log servers 3→4'] = await underLoad(cluster.ingressUrl, async () => {
-        await cluster.add('log-server');
+      suite.reports['log servers 3→4'] = await underLoad(suite.cluster.ingressUrl, async () => {
+        await suite.cluster.add('log-server');
         await waitFor(
           async () =>
-            (await chains(admin, PARTITIONS)).every((c) => c.segments.at(-1)!.nodeset.some((m) => m.id === 'ls4')),
+            (await chains(suite.admin, PARTITIONS)).every((c) =>
+              c.segments.at(-1)!.nodeset.some((m) => m.id === 'ls4'),
+            ),
           { timeoutMs: 60_000, intervalMs: 500, what: 'ls4 in the nodeset of every open segment' },
         );
       });
-      expectExactlyOnce(reports['log servers 3→4']);
+      expectExactlyOnce(suite.reports['log servers 3→4']);
+      expect(await adminMetric(suite.cluster, 'stead_log_segments_per_log_server', 'ls4')).toBeGreaterThanOrEqual(
+        PARTITIONS,
+      );
     },
     STEP_TIMEOUT_MS,
   );
@@ -222,17 +252,17 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
   it(
     'log servers 4 → 3: a log server leaves on SIGTERM once no segment needs it, and is removed',
     async () => {
-      reports['log servers 4→3'] = await underLoad(cluster.ingressUrl, async () => {
-        cluster.signal('ls1', 'SIGTERM');
-        await waitFor(() => !cluster.alive('ls1'), { timeoutMs: 90_000, what: 'ls1 to drain and stop' });
-        expect(cluster.exitCode('ls1')).toBe(0);
+      suite.reports['log servers 4→3'] = await underLoad(suite.cluster.ingressUrl, async () => {
+        suite.cluster.signal('ls1', 'SIGTERM');
+        await waitFor(() => !suite.cluster.alive('ls1'), { timeoutMs: 90_000, what: 'ls1 to drain and stop' });
+        expect(suite.cluster.exitCode('ls1')).toBe(0);
       });
-      expectExactlyOnce(reports['log servers 4→3']);
+      expectExactlyOnce(suite.reports['log servers 4→3']);
       // Every segment, sealed ones included, was moved or copied off it before it left.
-      for (const c of await chains(admin, PARTITIONS))
+      for (const c of await chains(suite.admin, PARTITIONS))
         for (const s of c.segments) expect(s.nodeset.map((m) => m.id)).not.toContain('ls1');
-      await ctlOk(admin, ['nodes', 'remove', 'ls1']);
-      expect((await clusterJson(admin)).log_nodes?.map((n) => n.id)).not.toContain('ls1');
+      await ctlOk(suite.admin, ['nodes', 'remove', 'ls1']);
+      expect((await clusterJson(suite.admin)).log_nodes?.map((n) => n.id)).not.toContain('ls1');
     },
     STEP_TIMEOUT_MS,
   );
@@ -240,15 +270,15 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
   it(
     'restarts every process one at a time with nothing lost and no request failing for good',
     async () => {
-      const order = cluster.processes.filter((p) => cluster.alive(p.name)).map((p) => p.name);
-      reports['rolling restart'] = await underLoad(cluster.ingressUrl, async () => {
+      const order = suite.cluster.processes.filter((p) => suite.cluster.alive(p.name)).map((p) => p.name);
+      suite.reports['rolling restart'] = await underLoad(suite.cluster.ingressUrl, async () => {
         for (const name of order) {
-          await cluster.stop(name, 30_000);
-          await cluster.restart(name);
+          await suite.cluster.stop(name, 30_000);
+          await suite.cluster.restart(name);
           // The next one goes once the cluster is whole again: every partition led, every worker alive.
           await waitFor(
             async () => {
-              const c = await clusterJson(admin).catch(() => undefined);
+              const c = await clusterJson(suite.admin).catch(() => undefined);
               return (
                 c?.partition_table?.placements.every((p) => p.leader !== undefined && p.replicas.length === 2) &&
                 (c.controller.nodes ?? []).filter((n) => ['w1', 'w2', 'w3'].includes(n.id)).every((n) => n.alive)
@@ -258,44 +288,32 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
           );
         }
       });
-      expectExactlyOnce(reports['rolling restart']);
+      expectExactlyOnce(suite.reports['rolling restart']);
     },
     STEP_TIMEOUT_MS * 2,
   );
 });
 
 describeHere('an elastic cluster: dedicated sequencers 2 → 3 → 1', () => {
-  const cleanup = new Cleanup();
-  const reports: Record<string, ExactlyOnceReport> = {};
-  let cluster: LocalCluster;
-  let admin: string;
   const PARTITIONS = 6;
-  const sequencersOf = async () => (await chains(admin, PARTITIONS)).map((c) => c.segments.at(-1)!.sequencer.id);
-
-  beforeAll(async () => {
-    cluster = await startCluster(cleanup, {
-      metadata: 1,
-      logServers: 3,
-      sequencers: 2,
-      workers: 2,
-      partitions: PARTITIONS,
-      partitionReplication: 2,
-      logReplication: 2,
-      // The logs are sequenced by the sequencer processes, not in their leaders' processes.
-      extraArgs: { worker: ['--colocate-sequencer=false'] },
-    });
-    admin = cluster.adminUrl;
-  }, 120_000);
-  afterAll(async () => {
-    process.stdout.write(`exactly-once checker: ${JSON.stringify(reports)}\n`);
-    await cleanup.run();
-  }, 60_000);
+  const suite = suiteCluster({
+    metadata: 1,
+    logServers: 3,
+    sequencers: 2,
+    workers: 2,
+    partitions: PARTITIONS,
+    partitionReplication: 2,
+    logReplication: 2,
+    // The logs are sequenced by the sequencer processes, not in their leaders' processes.
+    extraArgs: { worker: ['--colocate-sequencer=false'] },
+  });
+  const sequencersOf = async () => (await chains(suite.admin, PARTITIONS)).map((c) => c.segments.at(-1)!.sequencer.id);
 
   it(
     'spreads the open segments over a sequencer that joins',
     async () => {
-      reports['sequencers 2→3'] = await underLoad(cluster.ingressUrl, async () => {
-        await cluster.add('sequencer');
+      suite.reports['sequencers 2→3'] = await underLoad(suite.cluster.ingressUrl, async () => {
+        await suite.cluster.add('sequencer');
         await waitFor(
           async () => {
             const seqs = await sequencersOf();
@@ -306,7 +324,7 @@ describeHere('an elastic cluster: dedicated sequencers 2 → 3 → 1', () => {
           { timeoutMs: 60_000, intervalMs: 500, what: 'open segments spread over seq1-seq3' },
         );
       });
-      expectExactlyOnce(reports['sequencers 2→3']);
+      expectExactlyOnce(suite.reports['sequencers 2→3']);
     },
     STEP_TIMEOUT_MS,
   );
@@ -314,11 +332,11 @@ describeHere('an elastic cluster: dedicated sequencers 2 → 3 → 1', () => {
   it(
     'moves the logs of sequencers that stop on SIGTERM to the one left',
     async () => {
-      reports['sequencers 3→1'] = await underLoad(cluster.ingressUrl, async () => {
+      suite.reports['sequencers 3→1'] = await underLoad(suite.cluster.ingressUrl, async () => {
         for (const name of ['seq3', 'seq2']) {
-          cluster.signal(name, 'SIGTERM');
-          await waitFor(() => !cluster.alive(name), { timeoutMs: 60_000, what: `${name} to drain and stop` });
-          expect(cluster.exitCode(name)).toBe(0);
+          suite.cluster.signal(name, 'SIGTERM');
+          await waitFor(() => !suite.cluster.alive(name), { timeoutMs: 60_000, what: `${name} to drain and stop` });
+          expect(suite.cluster.exitCode(name)).toBe(0);
         }
         await waitFor(async () => (await sequencersOf()).every((s) => s === 'seq1'), {
           timeoutMs: 30_000,
@@ -326,65 +344,57 @@ describeHere('an elastic cluster: dedicated sequencers 2 → 3 → 1', () => {
           what: 'every open segment on seq1',
         });
       });
-      expectExactlyOnce(reports['sequencers 3→1']);
+      expectExactlyOnce(suite.reports['sequencers 3→1']);
     },
     STEP_TIMEOUT_MS,
   );
 });
 
 describeHere('three zones with {zone: 2} replication', () => {
-  const cleanup = new Cleanup();
-  const reports: Record<string, ExactlyOnceReport> = {};
-  let cluster: LocalCluster;
-  let admin: string;
   const PARTITIONS = 6;
   const zoneOf = (name: string) => `r.z${name.at(-1)}`;
-
-  beforeAll(async () => {
-    // One metadata member, log server and worker per zone; the admins and the ingress in zones 1 and 2.
-    const names = ['m1', 'm2', 'm3', 'ls1', 'ls2', 'ls3', 'w1', 'w2', 'w3', 'admin1', 'admin2', 'ingress1'];
-    cluster = await startCluster(cleanup, {
-      metadata: 3,
-      logServers: 3,
-      sequencers: 0,
-      workers: 3,
-      admins: 2,
-      partitions: PARTITIONS,
-      partitionReplication: 2,
-      logReplication: 2,
-      locations: Object.fromEntries(names.map((n) => [n, zoneOf(n)])),
-    });
-    admin = cluster.adminUrl;
-    await ctlOk(admin, ['config', 'set', '--partition-replication', '{zone: 2}', '--log-replication', '{zone: 2}']);
-  }, 120_000);
-  afterAll(async () => {
-    process.stdout.write(`exactly-once checker: ${JSON.stringify(reports)}\n`);
-    await cleanup.run();
-  }, 60_000);
+  // One metadata member, log server and worker per zone; the admins and the ingress in zones 1 and 2.
+  const names = ['m1', 'm2', 'm3', 'ls1', 'ls2', 'ls3', 'w1', 'w2', 'w3', 'admin1', 'admin2', 'ingress1'];
+  const suite = suiteCluster({
+    metadata: 3,
+    logServers: 3,
+    sequencers: 0,
+    workers: 3,
+    admins: 2,
+    partitions: PARTITIONS,
+    partitionReplication: 2,
+    logReplication: 2,
+    locations: Object.fromEntries(names.map((n) => [n, zoneOf(n)])),
+  });
+  beforeAll(
+    () =>
+      ctlOk(suite.admin, ['config', 'set', '--partition-replication', '{zone: 2}', '--log-replication', '{zone: 2}']),
+    30_000,
+  );
 
   it(
     'places replicas and log copies in two zones, and loses nothing when every process of one zone is killed',
     async () => {
       await waitFor(
         async () => {
-          const t = (await clusterJson(admin)).partition_table!;
+          const t = (await clusterJson(suite.admin)).partition_table!;
           const replicasSpread = t.placements.every((p) => new Set(p.replicas.map(zoneOf)).size === 2);
-          const open = (await chains(admin, PARTITIONS)).map((c) => c.segments.at(-1)!);
+          const open = (await chains(suite.admin, PARTITIONS)).map((c) => c.segments.at(-1)!);
           return replicasSpread && open.every((s) => s.replication.scope === 'zone' && s.replication.count === 2);
         },
         { timeoutMs: 60_000, intervalMs: 500, what: 'replicas in two zones and {zone: 2} open segments' },
       );
-      reports['zone 3 killed'] = await underLoad(cluster.ingressUrl, async () => {
-        await Promise.all(['m3', 'ls3', 'w3'].map((n) => cluster.kill(n)));
+      suite.reports['zone 3 killed'] = await underLoad(suite.cluster.ingressUrl, async () => {
+        await Promise.all(['m3', 'ls3', 'w3'].map((n) => suite.cluster.kill(n)));
         await waitFor(
           async () =>
-            (await clusterJson(admin)).partition_table!.placements.every(
+            (await clusterJson(suite.admin)).partition_table!.placements.every(
               (p) => p.leader !== undefined && p.leader !== 'w3',
             ),
           { timeoutMs: 30_000, intervalMs: 250, what: 'every partition led outside zone 3' },
         );
       });
-      expectExactlyOnce(reports['zone 3 killed']);
+      expectExactlyOnce(suite.reports['zone 3 killed']);
     },
     STEP_TIMEOUT_MS,
   );
