@@ -83,6 +83,23 @@ async function appendSome(bifrost: Bifrost, expected: Map<string, string[]>, tag
   );
 }
 
+/**
+ * The payloads of a log in order, each kept at its first copy. A reconfiguration under load may leave a second
+ * copy of a call whose answer was lost (sent again to the next segment, after the original): by design the log
+ * may repeat a record and the partition state machine drops the repeat by its (producer, sequence number). What
+ * must hold is that the first copies are every record appended, in append order.
+ */
+function firstCopies(records: { payload: Uint8Array }[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const r of records) {
+    const p = dec(r.payload);
+    if (!seen.has(p)) out.push(p);
+    seen.add(p);
+  }
+  return out;
+}
+
 async function allChains(c: GrpcLogCluster) {
   return Promise.all(LOGS.map(async (l) => (await readChain(c.metadata, l))!.chain));
 }
@@ -113,7 +130,7 @@ test('a joined log server is used at once; a drained one is named by no segment 
 
   for (const log of LOGS) {
     const got = await bifrost.read(log, 0n, 100_000);
-    expect(got.map((r) => dec(r.payload))).toEqual(expected.get(log));
+    expect(firstCopies(got)).toEqual(expected.get(log));
   }
   // Every offset of every segment has at least two copies on servers the segment names, none of them ls2.
   for (const ch of await allChains(c)) {
@@ -161,8 +178,7 @@ test('drainLogNode waits until the running rebalancer has moved every segment of
   } finally {
     stop();
   }
-  for (const log of LOGS)
-    expect((await bifrost.read(log, 0n, 100_000)).map((r) => dec(r.payload))).toEqual(expected.get(log));
+  for (const log of LOGS) expect(firstCopies(await bifrost.read(log, 0n, 100_000))).toEqual(expected.get(log));
 }, 60_000);
 
 test('a log server that stops answering counts as failed: its segments are moved and re-protected', async () => {
@@ -176,6 +192,5 @@ test('a log server that stops answering counts as failed: its segments are moved
   await roundsUntil(rebalancer, async () => segmentsNaming(await allChains(c), 'ls3', 'log-server') === 0);
   expect(rebalancer.failed()).toEqual(new Set(['ls3']));
   await appendSome(bifrost, expected, 'after');
-  for (const log of LOGS)
-    expect((await bifrost.read(log, 0n, 100_000)).map((r) => dec(r.payload))).toEqual(expected.get(log));
+  for (const log of LOGS) expect(firstCopies(await bifrost.read(log, 0n, 100_000))).toEqual(expected.get(log));
 }, 60_000);
