@@ -63,6 +63,7 @@ async function startNode(
   id: string,
   metadataAddress: string,
 ): Promise<Proc> {
+  // A worker serves (and registers) once a partition table exists: before the server grows, it waits for one.
   const [nodePort, metricsPort] = [await freePort(), await freePort()];
   const proc = new Proc(
     id,
@@ -82,10 +83,10 @@ async function startNode(
   );
   cleanup.add(() => proc.stop(15_000));
   try {
-    await waitFor(async () => !proc.running || (await httpOk(`http://127.0.0.1:${metricsPort}/ready`)), {
-      timeoutMs: 20_000,
-      what: `${id} to be ready`,
-    });
+    const started = Date.now();
+    const ready = async () =>
+      role === 'worker' ? Date.now() - started > 1_500 : httpOk(`http://127.0.0.1:${metricsPort}/ready`);
+    await waitFor(async () => !proc.running || (await ready()), { timeoutMs: 20_000, what: `${id} to start` });
     if (!proc.running) throw new Error(`${id} exited during start`);
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${proc.output()}`);

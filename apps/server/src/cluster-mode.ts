@@ -27,7 +27,6 @@ import {
   type ClusterConfig,
   ControllerError,
   encodePartitionTable,
-  listNodes,
   parseReplication,
   type Replication,
   readPartitionTable,
@@ -117,9 +116,10 @@ function replicationField(body: Record<string, unknown>, name: string): Replicat
 /**
  * The cluster config a `PATCH /cluster/config` body asks the one-process server for, once checked: replication
  * above one of partitions or logs, enough log servers registered (with the one the server starts) for the log
- * replication, enough workers (with the server's own) for the partition replication, no partition table yet, and
+ * replication, no partition table yet, and
  * logs that were never trimmed (a new replica replays its partition's log from offset 0; snapshots to start
- * from do not exist yet). Throws AdminError(400) naming what is missing.
+ * from do not exist yet). Throws AdminError(400) naming what is missing. Workers are not counted: they register
+ * only once the partition table exists (the switch writes it), and the controller adds replicas as they come.
  */
 export async function checkGrow(
   client: MetadataClient,
@@ -140,18 +140,12 @@ export async function checkGrow(
       400,
       'not a cluster: the one-process server keeps one copy of each partition and log; to grow it into a cluster, start log servers and workers with --metadata-address at its node port, then raise the replication above 1',
     );
-  const [nodes, workers, table] = await Promise.all([loadNodes(client), listNodes(client), readPartitionTable(client)]);
+  const [nodes, table] = await Promise.all([loadNodes(client), readPartitionTable(client)]);
   const logProblem = placementProblem(nodes, config.logReplication, [{ id: SERVER_NODE }]);
   if (logProblem)
     throw new AdminError(
       400,
       `cannot grow into a cluster with log replication {${config.logReplication.scope}: ${config.logReplication.count}}: ${logProblem} (the log servers registered in ${'cluster/log-nodes'} and the one this server starts); start more log servers with --metadata-address at this server's node port`,
-    );
-  const others = workers.filter((w) => w.id !== SERVER_NODE && w.roles.includes('worker') && !w.draining);
-  if (others.length + 1 < config.partitionReplication.count)
-    throw new AdminError(
-      400,
-      `cannot grow into a cluster with partition replication ${config.partitionReplication.count}: ${others.length} other worker(s) registered (${others.map((w) => w.id).join(', ') || 'none'}); start more workers with --metadata-address at this server's node port`,
     );
   if (table)
     throw new AdminError(
