@@ -1,2 +1,4 @@
-// No other package imports from the admin app: it is run through src/main.ts.
-export {};
+// The admin app is run through src/main.ts; the one-process server starts it in its own process when it grows
+// into a cluster.
+export { startAdmin } from './app.ts';
+export { type AdminSettings, adminSettings } from './settings.ts';

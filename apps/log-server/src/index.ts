@@ -1,2 +1,4 @@
-// No other package imports from the log-server app: it is run through src/main.ts.
-export {};
+// The log-server app is run through src/main.ts; the one-process server starts it in its own process when it
+// grows into a cluster.
+export { type RunningLogServer, startLogServer } from './app.ts';
+export { type LogServerSettings, logServerSettings } from './settings.ts';

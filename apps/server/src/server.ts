@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
+  type AdminReply,
+  type AdminRequest,
   type AdminRouter,
   errorReply,
   MetadataSchemaStore,
@@ -14,17 +16,28 @@ import { invocationDefaults, partitionLogId } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
-import { createMetadataStore, type MetadataClient, type MetadataStore, Precondition } from '@stead/metadata';
+import { createMetadataStore, type MetadataClient, type MetadataStore } from '@stead/metadata';
 import { Engine, type EpochSource, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
 import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
+import {
+  checkGrow,
+  commitGrow,
+  readServerRecord,
+  type ServerRecord,
+  startClusterRoles,
+  writeServerRecord,
+} from './cluster-mode.ts';
 import type { ServerSettings } from './settings.ts';
 
 type LeveldbStats = Engine['leveldbStats']['log'];
 
 export const VERSION = '0.1.0';
 
-/** Starts every role in this process: probes, metadata store, engine, admin API, ingress (closed in reverse). */
+/**
+ * Starts every role in this process: probes, metadata store, engine, admin API, ingress (closed in reverse). A
+ * server that grew into a cluster (see cluster-mode.ts) starts its cluster roles instead of the engine.
+ */
 export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const node = new NodeLifecycle({ component: 'server', shutdownTimeoutMs: s.shutdownTimeout });
   const dataDir = resolve(s.dataDir);
@@ -32,7 +45,18 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   let ready = false;
   const registry = createRegistry({ role: 'server' });
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => ready });
-  const metadata = await startMetadata(node, s, dataDir);
+  const { metadata, record } = await startMetadata(node, s, dataDir);
+  if (record.mode === 'cluster' && record.ports) {
+    const ports = record.ports;
+    const roles = await node.start(
+      () => startClusterRoles(s, { client: metadata.client, dataDir, ports, log: node.log }),
+      'cannot start the cluster roles',
+    );
+    node.onClose('cluster roles', () => roles.shutdown('server stopping').then(() => {}));
+    ready = true;
+    node.log('info', 'stead-server ready (a cluster member)', { version: VERSION, dataDir, ...ports });
+    return { shutdown: (reason) => node.shutdown(reason) };
+  }
   const defaults = invocationDefaults(s);
   const schema = await node.start(
     () =>
@@ -47,21 +71,96 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
       }),
     'cannot open the schema registry',
   );
-  node.onClose('schema registry', () => schema.close());
+  const closeSchema = once(async () => schema.close());
+  node.onClose('schema registry', closeSchema);
   const epochs = new Map<number, number>();
-  const engine = await startEngine(node, s, { dataDir, schema, defaults, metadata, epochs });
+  const { engine, handOver } = await startEngine(node, s, { dataDir, schema, defaults, metadata, epochs });
   registerEngineMetrics(registry, engine);
-  const { admin, ingress } = await startHttp(node, s, { schema, defaults, engine, epochs, metadata: metadata.client });
+  let growing = false;
+  // The switch runs once the answer to the request has left (closing the admin API cuts its connections).
+  const grow = async (req: AdminRequest): Promise<AdminReply> => {
+    if (growing) return errorReply(409, 'the server is growing into a cluster already');
+    const config = await checkGrow(metadata.client, await req.json(), engine.logTrimPoints);
+    growing = true;
+    setTimeout(() => {
+      ready = false;
+      switchToCluster(node, s, { metadata: metadata.client, record, dataDir, config, engine: handOver, http })
+        .then(async () => {
+          await closeSchema();
+          registry.clear(); // the engine's figures are gone; each role serves its own
+          ready = true;
+        })
+        .catch((e: unknown) => {
+          node.log('error', 'fatal: growing into a cluster failed; exiting (a restart resumes in cluster mode)', {
+            error: e,
+          });
+          process.exit(1);
+        });
+    }, 200);
+    return {
+      status: 200,
+      json: {
+        partition_replication: config.partitionReplication,
+        log_replication: config.logReplication,
+        growing: 'into a cluster: the ingress and the admin API stop for a few seconds',
+      },
+    };
+  };
+  const http = await startHttp(node, s, { schema, defaults, engine, epochs, metadata: metadata.client, grow });
   ready = true;
   node.log('info', 'stead-server ready', {
     version: VERSION,
     dataDir,
-    ingress: `http://${s.bindAddress}:${ingress.port}`,
-    admin: `http://${s.bindAddress}:${admin.port}`,
+    ingress: `http://${s.bindAddress}:${http.ingress.port}`,
+    admin: `http://${s.bindAddress}:${http.admin.port}`,
     metrics: `http://${s.bindAddress}:${probes.port}/metrics`,
     partitions: s.partitions,
   });
   return { shutdown: (reason) => node.shutdown(reason) };
+}
+
+/** `fn` run at most once (later calls get the first call's promise): for steps closed early and at shutdown. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= fn();
+    return done;
+  };
+}
+
+/**
+ * The one-process server becomes a cluster member (see cluster-mode.ts): the HTTP listeners close, the mode is
+ * recorded (from here on a restart starts as cluster roles), the engine hands its sealed logs and its stores
+ * over, and the cluster roles start in this process.
+ */
+async function switchToCluster(
+  node: NodeLifecycle,
+  s: ServerSettings,
+  deps: {
+    metadata: MetadataClient;
+    record: ServerRecord;
+    dataDir: string;
+    config: Parameters<typeof commitGrow>[2];
+    engine: () => Promise<bigint[]>;
+    http: { close: () => Promise<void> };
+  },
+): Promise<void> {
+  node.log('info', 'growing into a cluster', {
+    partitionReplication: deps.config.partitionReplication,
+    logReplication: deps.config.logReplication,
+  });
+  await deps.http.close();
+  const record = await commitGrow(deps.metadata, s, deps.config, deps.record);
+  const tails = await deps.engine();
+  node.log('info', 'the local logs are sealed and applied', { tails: tails.map(String) });
+  const roles = await startClusterRoles(s, {
+    client: deps.metadata,
+    dataDir: deps.dataDir,
+    ports: record.ports!,
+    log: node.log,
+  });
+  node.onClose('cluster roles', () => roles.shutdown('server stopping').then(() => {}));
+  node.log('info', 'stead-server is a cluster member', { ...record.ports });
 }
 
 /**
@@ -69,7 +168,11 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
  * port for cluster tools and the deployables that join later. Refuses to start when the partition count differs
  * from the one fixed at the first start.
  */
-async function startMetadata(node: NodeLifecycle, s: ServerSettings, dataDir: string): Promise<MetadataStore> {
+async function startMetadata(
+  node: NodeLifecycle,
+  s: ServerSettings,
+  dataDir: string,
+): Promise<{ metadata: MetadataStore; record: ServerRecord }> {
   const metadata = await node.start(
     () =>
       createMetadataStore({
@@ -83,15 +186,23 @@ async function startMetadata(node: NodeLifecycle, s: ServerSettings, dataDir: st
     `cannot start the embedded metadata store on ${s.nodeBindAddress}:${s.nodePort}`,
   );
   node.onClose('metadata', () => metadata.close());
-  await node.start(
+  const record = await node.start(
     async () => {
       await fixPartitionCount(metadata.client, s.partitions);
-      const server = { version: VERSION, startedAt: new Date().toISOString(), partitions: s.partitions };
-      await metadata.client.put('cluster/server', new TextEncoder().encode(JSON.stringify(server)), Precondition.none);
+      const before = await readServerRecord(metadata.client);
+      // The mode and node ports of a server that grew into a cluster stay.
+      const server: ServerRecord = {
+        ...before,
+        version: VERSION,
+        startedAt: new Date().toISOString(),
+        partitions: s.partitions,
+      };
+      await writeServerRecord(metadata.client, server);
+      return server;
     },
     (e) => (e instanceof PartitionCountMismatch ? e.message : `cannot record the server: ${errorMessage(e)}`),
   );
-  return metadata;
+  return { metadata, record };
 }
 
 async function startEngine(
@@ -105,7 +216,7 @@ async function startEngine(
     /** Filled with the epoch each partition leads with (for `GET /cluster`). */
     epochs: Map<number, number>;
   },
-): Promise<Engine> {
+): Promise<{ engine: Engine; handOver: () => Promise<bigint[]> }> {
   const counter = metadataEpochs(deps.metadata.client);
   const epochs: EpochSource = {
     next: async (p) => {
@@ -135,8 +246,10 @@ async function startEngine(
       }),
     'cannot start the engine',
   );
-  node.onClose('engine', () => engine.close());
-  return engine;
+  // Closed at shutdown, unless handed over before (the server grew into a cluster).
+  let handedOver: Promise<bigint[]> | undefined;
+  node.onClose('engine', () => (handedOver ? handedOver.then(() => {}) : engine.close()));
+  return { engine, handOver: () => (handedOver ??= engine.handOver()) };
 }
 
 function registerEngineMetrics(registry: Registry, engine: Engine): void {
@@ -212,7 +325,12 @@ const ALL_ROLES = ['metadata-server', 'log-server', 'sequencer', 'worker', 'ingr
  * alive, that runs the controller and leads every partition with the epoch it took at start; its logs are local
  * (no segments), so `GET /cluster/logs/{id}` answers 404 saying so.
  */
-function mountClusterRoutes(router: AdminRouter, s: ServerSettings, epochs: ReadonlyMap<number, number>): void {
+function mountClusterRoutes(
+  router: AdminRouter,
+  s: ServerSettings,
+  epochs: ReadonlyMap<number, number>,
+  grow: (req: AdminRequest) => Promise<AdminReply>,
+): void {
   const node = 'server';
   router.get('/cluster', () => ({
     status: 200,
@@ -256,18 +374,19 @@ function mountClusterRoutes(router: AdminRouter, s: ServerSettings, epochs: Read
       `log '${req.params.log}': the one-process server keeps its logs locally, without segments (segments exist in cluster mode)`,
     ),
   );
-  mountNotACluster(router);
+  mountNotACluster(router, grow);
 }
 
 /**
  * The operator routes of a cluster that make no sense here: one copy of everything, one node, local logs.
- * `GET /cluster/config` answers what holds (replication 1).
+ * `GET /cluster/config` answers what holds (replication 1); `PATCH /cluster/config` with more grows the server
+ * into a cluster (`grow`).
  */
-function mountNotACluster(router: AdminRouter): void {
+function mountNotACluster(router: AdminRouter, grow: (req: AdminRequest) => Promise<AdminReply>): void {
   const one = { scope: 'node', count: 1 };
   router.get('/cluster/config', () => ({ status: 200, json: { partition_replication: one, log_replication: one } }));
   const refuse = (why: string) => () => errorReply(400, `not a cluster: ${why}`);
-  router.patch('/cluster/config', refuse('the one-process server keeps one copy of each partition and log'));
+  router.patch('/cluster/config', grow);
   const oneNode = refuse('the one-process server is the only node (nothing to drain, remove or move)');
   router.post('/cluster/nodes/:id/drain', oneNode);
   router.post('/cluster/nodes/:id/undrain', oneNode);
@@ -289,6 +408,7 @@ async function startHttp(
     engine: Engine;
     epochs: ReadonlyMap<number, number>;
     metadata: MetadataClient;
+    grow: (req: AdminRequest) => Promise<AdminReply>;
   },
 ) {
   const { schema, engine } = deps;
@@ -305,7 +425,7 @@ async function startHttp(
         pinnedInvocations: (id) => engine.pinnedInvocations(id),
         extend: (router) => {
           mountInvocationRoutes(router, engine);
-          mountClusterRoutes(router, s, deps.epochs);
+          mountClusterRoutes(router, s, deps.epochs, deps.grow);
           mountMetadataRoutes(router, { client: deps.metadata });
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
@@ -314,7 +434,8 @@ async function startHttp(
       }),
     `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,
   );
-  node.onClose('admin', () => admin.close());
+  const closeAdmin = once(() => admin.close());
+  node.onClose('admin', closeAdmin);
   const ingress = await node.start(
     () =>
       startIngressServer({
@@ -330,6 +451,12 @@ async function startHttp(
       }),
     `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,
   );
-  node.onClose('ingress', () => ingress.close());
-  return { admin, ingress };
+  const closeIngress = once(() => ingress.close());
+  node.onClose('ingress', closeIngress);
+  // Both stop taking requests when the server grows into a cluster (its roles listen on the same ports).
+  const close = async () => {
+    await closeIngress();
+    await closeAdmin();
+  };
+  return { admin, ingress, close };
 }

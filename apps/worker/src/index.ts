@@ -1,2 +1,4 @@
-// No other package imports from the worker app: it is run through src/main.ts.
-export {};
+// The worker app is run through src/main.ts; the one-process server starts it in its own process when it grows
+// into a cluster.
+export { startWorker } from './app.ts';
+export { type WorkerSettings, workerSettings } from './settings.ts';

@@ -2,7 +2,7 @@
 // simulation is a separate entry, `@stead/log/sim`.
 export { Bifrost, type BifrostOptions, type Placement } from './bifrost/bifrost.ts';
 export { BifrostLoglet, type BifrostLogletOptions } from './bifrost/bifrost-loglet.ts';
-export { chainKey, decodeChain, type LogChain, readChain, type SequencerRef } from './bifrost/chain.ts';
+export { chainKey, decodeChain, type LogChain, logletIdOf, readChain, type SequencerRef } from './bifrost/chain.ts';
 export { ClusterDirectory } from './cluster/directory.ts';
 export {
   type DrainLogNodeOptions,
@@ -23,7 +23,7 @@ export {
   type SequencerNode,
   updateNodes,
 } from './cluster/nodes.ts';
-export { PlacementError } from './cluster/placement.ts';
+export { PlacementError, placementProblem } from './cluster/placement.ts';
 export {
   planRebalance,
   type RebalanceAction,
@@ -38,7 +38,8 @@ export {
   serveSequencer,
 } from './cluster/sequencer-grpc.ts';
 export { registerSequencerMetrics } from './cluster/sequencer-metrics.ts';
-export { LocalLogStore } from './local/local-log-store.ts';
+export { adoptLocalLog, LOCAL_LOG_SEQUENCER, LocalLogServer } from './local/local-log-server.ts';
+export { type LocalLoglet, LocalLogStore } from './local/local-log-store.ts';
 export { LogServerCore } from './replicated/log-server-core.ts';
 export { realTimers } from './replicated/quorum.ts';
 export { SequencerHost } from './replicated/sequencer-host.ts';

@@ -239,3 +239,20 @@ test('a failed log server that is not yet lost keeps its sealed segments; its op
   expect(lost.actions.map((a) => [a.kind, a.segment])).toEqual([['re-replicate', 0]]);
   expect(ids(lost.actions[0]!)).toEqual(['l1', 'l2', 'l4']);
 });
+
+test('shrinking: a sealed segment whose log servers leave keeps its records as often as the (lower) desired replication says', () => {
+  const R1 = { scope: 'node' as const, count: 1 };
+  const sealed = chain('a', seg(0, 's1', ['l1', 'l2', 'l3'], 10n), { ...seg(1, 's1', ['l3']), replication: R1 });
+  const n = nodes(['l1', 'l2', 'l3'], { s1: {} }, ['l1', 'l2']);
+  const plan = planRebalance({ chains: [sealed], nodes: n, failed: new Set(), replication: R1 });
+  expect(plan.blocked).toEqual([]);
+  expect(plan.actions).toHaveLength(1);
+  const a = plan.actions[0]!;
+  expect(a).toMatchObject({ kind: 're-replicate', segment: 0, leaving: ['l1', 'l2'], replication: R1 });
+  expect(ids(a)).toEqual(['l3']);
+  expect(a.reason).toMatch(/replication \{node: 2\} → \{node: 1\}/);
+  // While the cluster still asks for 2 copies, the segment cannot go below: blocked, not lowered.
+  const kept = planRebalance({ chains: [sealed], nodes: n, failed: new Set(), replication: R2 });
+  expect(kept.actions.filter((x) => x.kind === 're-replicate')).toEqual([]);
+  expect(kept.blocked.map((b) => b.segment)).toContain(0);
+});

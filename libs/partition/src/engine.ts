@@ -10,7 +10,7 @@ import type {
   SchemaView,
   SendReceipt,
 } from '@stead/core';
-import { LocalLogStore } from '@stead/log';
+import { type LocalLoglet, LocalLogStore } from '@stead/log';
 import { type LeveldbStats, leveldbStats, type StorageEngine } from '@stead/storage';
 import type { Clock, Timers } from './clock.ts';
 import type { EpochSource } from './epochs.ts';
@@ -80,11 +80,14 @@ export interface EngineOptions {
  */
 export class Engine implements InvocationBackend {
   private readonly logStore: LocalLogStore;
+  /** The log of each partition, in partition order. */
+  private readonly logs: LocalLoglet[];
   private readonly storage: StorageEngine;
   readonly host: PartitionHost;
 
-  private constructor(logStore: LocalLogStore, storage: StorageEngine, host: PartitionHost) {
+  private constructor(logStore: LocalLogStore, logs: LocalLoglet[], storage: StorageEngine, host: PartitionHost) {
     this.logStore = logStore;
+    this.logs = logs;
     this.storage = storage;
     this.host = host;
   }
@@ -119,14 +122,11 @@ export class Engine implements InvocationBackend {
         opts.onFatal(new Error(`partition ${p}: leader epoch ${epoch} was superseded by epoch ${by}`)),
     });
     const cacheBytes = Math.floor((opts.partitionCacheBytes ?? 16 << 20) / opts.partitions);
-    await Promise.all(
-      Array.from({ length: opts.partitions }, async (_, p) =>
-        host.addPartition(p, await logStore.loglet(p), storage.partition(p, cacheBytes)),
-      ),
-    );
+    const logs = await Promise.all(Array.from({ length: opts.partitions }, (_, p) => logStore.loglet(p)));
+    await Promise.all(logs.map((log, p) => host.addPartition(p, log, storage.partition(p, cacheBytes))));
     // Every partition replays its log and leads with the next epoch of its durable counter.
     await Promise.all(Array.from({ length: opts.partitions }, async (_, p) => host.lead(p, await opts.epochs.next(p))));
-    return new Engine(logStore, storage, host);
+    return new Engine(logStore, logs, storage, host);
   }
 
   /** The partitions' processors, in partition order. */
@@ -210,6 +210,26 @@ export class Engine implements InvocationBackend {
   /** Unapplied records (and appends in flight) of each partition. */
   get partitionBacklogs(): number[] {
     return this.processors.map((p) => p.backlog);
+  }
+
+  /** Where each partition's log is trimmed (records below it are gone; 0 while nothing was trimmed). */
+  get logTrimPoints(): bigint[] {
+    return this.logs.map((l) => l.trimmedBelow);
+  }
+
+  /**
+   * Stops for good, handing the logs and the partition stores over to whatever opens them next (the server
+   * growing into a cluster): every partition steps down (its leader stops acting; its appends in flight
+   * complete), every log is sealed (nothing is appended to it again, also after a restart), each partition
+   * applies its log up to the sealed tail, and the engine closes (the stores commit what is applied). Resolves
+   * with the sealed tails, in partition order.
+   */
+  async handOver(): Promise<bigint[]> {
+    await Promise.all(this.logs.map((_, p) => this.host.stepDown(p)));
+    const tails = await Promise.all(this.logs.map((l) => l.seal()));
+    await Promise.all(tails.map((tail, p) => (tail > 0n ? this.host.processor(p)?.waitApplied(tail - 1n) : undefined)));
+    await this.close();
+    return tails;
   }
 
   async close(): Promise<void> {

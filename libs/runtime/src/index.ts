@@ -39,4 +39,4 @@ export {
   setting,
   shutdownTimeoutSetting,
 } from './node-settings.ts';
-export { parseDurationMs, type Settings, type SettingsSpec } from './settings.ts';
+export { parseDurationMs, type Settings, type SettingsSpec, settingsWith } from './settings.ts';

@@ -170,6 +170,20 @@ export function loadSettings<S extends SettingsSpec>(
   return { settings: settings as Settings<S>, help };
 }
 
+/**
+ * The settings of `spec` as `values` gives them, every other one at its default (flags and variables are not
+ * read): what a process that runs a role in itself passes to it. `values` are not validated; the defaults are.
+ */
+export function settingsWith<S extends SettingsSpec>(spec: S, values: Partial<Settings<S>>): Settings<S> {
+  const problems: string[] = [];
+  const settings: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(spec)) {
+    const given = (values as Record<string, unknown>)[name];
+    settings[name] = given !== undefined ? given : convert(name, s, s.default, 'default', problems);
+  }
+  return settings as Settings<S>;
+}
+
 /** STEAD_* variables read elsewhere (not settings of a process). */
 const KNOWN_FOREIGN_ENV = new Set(['STEAD_ZONE', 'STEAD_LOG_LEVEL']);
 

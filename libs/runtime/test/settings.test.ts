@@ -7,6 +7,7 @@ import {
   parseBytes,
   parseDurationMs,
   type SettingsSpec,
+  settingsWith,
 } from '../src/settings.ts';
 
 const spec = {
@@ -92,4 +93,15 @@ describe('settings', () => {
     for (const name of Object.keys(spec)) expect(text).toContain(envName(name));
     expect(text).toContain('--ingress-port');
   });
+});
+
+test('settingsWith: the values given, every other setting at its default, no flag or variable read', () => {
+  process.env.STEAD_INGRESS_PORT = '1234';
+  try {
+    expect(settingsWith(spec, { dataDir: '/srv' })).toEqual(
+      expect.objectContaining({ dataDir: '/srv', ingressPort: 8080, verbose: false }),
+    );
+  } finally {
+    delete process.env.STEAD_INGRESS_PORT;
+  }
 });

@@ -79,3 +79,16 @@ export function sameNodeset(a: NodesetMember[], b: NodesetMember[]): boolean {
 export function sameReplication(a: ReplicationProperty, b: ReplicationProperty): boolean {
   return a.scope === b.scope && a.count === b.count;
 }
+
+/**
+ * Why a new segment with `replication` could not be placed on the eligible log servers of `nodes` plus `extra`
+ * (servers about to register), or undefined when it could.
+ */
+export function placementProblem(
+  nodes: LogNodesConfig,
+  replication: ReplicationProperty,
+  extra: NodesetMember[] = [],
+): string | undefined {
+  const eligible = [...eligibleLogServers(nodes).filter((m) => !extra.some((x) => x.id === m.id)), ...extra];
+  return Quorum.validate(eligible, replication);
+}

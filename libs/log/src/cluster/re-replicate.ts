@@ -7,6 +7,7 @@ import {
   LogUnavailableError,
   type NodeId,
   type NodesetMember,
+  type ReplicationProperty,
   type StoredRecord,
 } from '../replicated/types.ts';
 
@@ -17,6 +18,11 @@ export interface ReReplicateOptions {
   callTimeoutMs?: number;
   /** Offsets looked at per page (what is held in memory at once is one page of records). */
   pageOffsets?: number;
+  /**
+   * The segment's replication from now on (default: the one it has): lower when the cluster shrank below it.
+   * Every record is copied until the new nodeset holds it that many times, then the chain names both.
+   */
+  replication?: ReplicationProperty;
 }
 
 export interface ReReplicateResult {
@@ -46,13 +52,14 @@ export async function reReplicateSegment(
   if (!entry || !seg) return { replaced: false, copied: 0 };
   if (seg.sealedTail === undefined) throw new Error(`segment ${segment} of log ${logId} is open: reconfigure it`);
   const from = maxBig(entry.chain.trimPoint - seg.base, 0n);
-  const copied = await copyUnderReplicated(seg, nodeset, from, seg.sealedTail, o);
+  const target: Segment = { ...seg, replication: o.replication ?? seg.replication };
+  const copied = await copyUnderReplicated(target, nodeset, from, seg.sealedTail, o);
   const added = nodeset.filter((m) => !seg.nodeset.some((x) => x.id === m.id));
   // Sealed on the new members too: nothing but repairs is ever stored there for this loglet.
   await Promise.all(
     added.map((m) => call(o, () => o.logServers(m.id).seal({ logletId: seg.logletId }), `seal on ${m.id}`)),
   );
-  return { replaced: await replaceNodeset(logId, seg, nodeset, o), copied };
+  return { replaced: await replaceNodeset(logId, seg, nodeset, target.replication, o), copied };
 }
 
 function call<T>(o: ReReplicateOptions, fn: () => Promise<T>, what: string): Promise<T> {
@@ -207,6 +214,7 @@ async function replaceNodeset(
   logId: string,
   seg: Segment,
   nodeset: NodesetMember[],
+  replication: ReplicationProperty,
   o: ReReplicateOptions,
 ): Promise<boolean> {
   for (;;) {
@@ -217,7 +225,7 @@ async function replaceNodeset(
     // Someone else changed this segment's nodeset meanwhile: the next round looks again.
     if (!cur || JSON.stringify(cur.nodeset) !== JSON.stringify(seg.nodeset)) return false;
     const segments = [...entry.chain.segments];
-    segments[i] = { ...cur, nodeset };
+    segments[i] = { ...cur, nodeset, replication };
     try {
       await o.metadata.put(chainKey(logId), encodeChain({ ...entry.chain, segments }), {
         kind: 'matches-version',

@@ -33,6 +33,11 @@ export type RebalanceAction =
       reason: string;
       leaving: string[];
       nodeset: NodesetMember[];
+      /**
+       * The segment's new replication, when the log servers left cannot hold its records as often as it has
+       * them but can as often as the cluster now asks of new segments (lower): shrinking a cluster.
+       */
+      replication?: ReplicationProperty;
     };
 
 export type RebalanceKind = RebalanceAction['kind'];
@@ -103,7 +108,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
     // conditional write that is retried): a draining log server holding many segments leaves sooner.
     for (const seg of chain.segments) {
       if (seg === open) continue;
-      const c = sealedCandidate(chain.logId, seg, eligible, sealedState);
+      const c = sealedCandidate(chain.logId, seg, eligible, sealedState, input.replication);
       if (c && 'blocked' in c) blocked.push({ logId: chain.logId, segment: seg.index, reason: c.blocked });
       else if (c) candidates.push(c);
     }
@@ -211,6 +216,7 @@ function sealedCandidate(
   seg: Segment,
   eligible: NodesetMember[],
   state: (id: string) => 'ok' | 'draining' | 'gone',
+  desired: ReplicationProperty,
 ): Candidate | { blocked: string } | undefined {
   const leaving = seg.nodeset.filter((m) => state(m.id) !== 'ok').map((m) => m.id);
   if (leaving.length === 0) return undefined;
@@ -233,8 +239,17 @@ function sealedCandidate(
     nodeset.push(m);
   }
   const problem = Quorum.validate(nodeset, seg.replication);
-  const reason = `${leaving.map((id) => `${id} ${state(id) === 'draining' ? 'draining' : 'failed or left'}`).join(', ')}`;
-  if (problem) return { blocked: `${reason}: no log server to copy its records to (${problem})` };
+  let reason = `${leaving.map((id) => `${id} ${state(id) === 'draining' ? 'draining' : 'failed or left'}`).join(', ')}`;
+  // Too few servers left for the segment's replication, but the cluster now asks for less (it is shrinking):
+  // the segment keeps its records that many times instead.
+  const lower =
+    problem !== undefined &&
+    desired.scope === seg.replication.scope &&
+    desired.count < seg.replication.count &&
+    Quorum.validate(nodeset, desired) === undefined;
+  if (problem && !lower) return { blocked: `${reason}: no log server to copy its records to (${problem})` };
+  if (lower)
+    reason += `; replication {${seg.replication.scope}: ${seg.replication.count}} → {${desired.scope}: ${desired.count}}`;
   return {
     urgency,
     action: {
@@ -244,6 +259,7 @@ function sealedCandidate(
       reason,
       leaving,
       nodeset: nodeset.sort((a, b) => a.id.localeCompare(b.id)),
+      ...(lower ? { replication: desired } : {}),
     },
   };
 }

@@ -169,6 +169,7 @@ export class LogRebalancer {
       logServers: this.o.logServers,
       timers: this.o.timers,
       ...(this.o.callTimeoutMs === undefined ? {} : { callTimeoutMs: this.o.callTimeoutMs }),
+      ...(a.replication ? { replication: a.replication } : {}),
     });
     this.actions['re-replicate']++;
     this.o.log?.('info', 'sealed log segment re-replicated', {
