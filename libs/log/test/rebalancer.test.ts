@@ -181,6 +181,26 @@ test('drainLogNode waits until the running rebalancer has moved every segment of
   for (const log of LOGS) expect(firstCopies(await bifrost.read(log, 0n, 100_000))).toEqual(expected.get(log));
 }, 60_000);
 
+test('a drain with nobody moving segments (no rebalancer runs) stops waiting once it makes no progress', async () => {
+  const { c, bifrost } = await setup();
+  await appendSome(bifrost, new Map(LOGS.map((l) => [l, [] as string[]])), 'first');
+  const lines: string[] = [];
+  const started = Date.now();
+  const left = await drainLogNode({
+    metadata: c.metadata,
+    id: 'ls1',
+    kind: 'log-server',
+    logIds: async () => LOGS,
+    timeoutMs: 20_000,
+    stallMs: 500,
+    pollMs: 50,
+    log: (_level, msg) => lines.push(msg),
+  });
+  expect(left).toBeGreaterThan(0);
+  expect(lines.at(-1)).toMatch(/no progress; stopping while segments still use this node/);
+  expect(Date.now() - started).toBeLessThan(10_000);
+}, 60_000);
+
 test('a log server that stops answering counts as failed: its segments are moved and re-protected', async () => {
   const { c, bifrost, rebalancer } = await setup();
   const expected = new Map(LOGS.map((l) => [l, [] as string[]]));

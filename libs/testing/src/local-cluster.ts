@@ -553,25 +553,32 @@ export async function stopProcesses(
   },
   progress?: (line: string) => void,
 ): Promise<void> {
-  for (const p of [...processes].reverse()) {
-    if (!alive(p.name)) continue;
+  // All at once: a node that drains on SIGTERM waits for others to take over what it holds, which they cannot
+  // while they stop one after the other; together, every process is gone within the grace period.
+  const signalled = [...processes].reverse().filter((p) => {
+    if (!alive(p.name)) return false;
     try {
       process.kill(p.pid, 'SIGTERM');
+      return true;
     } catch {
-      continue;
+      return false;
     }
-    const stopped = await waitFor(() => !alive(p.name), { timeoutMs: graceMs, what: `${p.name} stopped` }).then(
-      () => true,
-      () => false,
-    );
-    if (!stopped) {
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
+  });
+  await Promise.all(
+    signalled.map(async (p) => {
+      const stopped = await waitFor(() => !alive(p.name), { timeoutMs: graceMs, what: `${p.name} stopped` }).then(
+        () => true,
+        () => false,
+      );
+      if (!stopped) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+        await waitFor(() => !alive(p.name), { timeoutMs: 5_000, what: `${p.name} gone after SIGKILL` });
       }
-      await waitFor(() => !alive(p.name), { timeoutMs: 5_000, what: `${p.name} gone after SIGKILL` });
-    }
-    progress?.(`  stopped ${p.name} (pid ${p.pid})${stopped ? '' : ' with SIGKILL'}`);
-  }
+      progress?.(`  stopped ${p.name} (pid ${p.pid})${stopped ? '' : ' with SIGKILL'}`);
+    }),
+  );
 }

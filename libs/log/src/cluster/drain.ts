@@ -95,22 +95,30 @@ export interface DrainLogNodeOptions {
   logIds: () => Promise<string[]>;
   /** Give up (and let the process exit anyway) after this long. */
   timeoutMs: number;
+  /**
+   * Give up sooner when the count has not gone down for this long (default 10 s): nobody is moving segments off
+   * this node (no admin runs the rebalancer, e.g. the whole cluster is stopping, or nowhere to move them).
+   */
+  stallMs?: number;
   pollMs?: number;
   timers?: Timers;
   log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
 /**
- * Marks this node draining and waits (at most timeoutMs) until no segment of the managed logs depends on it
- * (see segmentsNaming), logging progress; resolves with how many still do (0 when drained). Failing reads of
- * the metadata store are retried until the deadline.
+ * Marks this node draining and waits (at most timeoutMs, or stallMs without progress) until no segment of the
+ * managed logs depends on it (see segmentsNaming), logging progress; resolves with how many still do (0 when
+ * drained). Failing reads of the metadata store are retried until then.
  */
 export async function drainLogNode(o: DrainLogNodeOptions): Promise<number> {
   const timers = o.timers ?? realTimers;
   const pollMs = o.pollMs ?? 250;
   const start = timers.now();
+  const stallMs = o.stallMs ?? 10_000;
   let left = Number.NaN;
   let lastLogMs = -Infinity;
+  let best = Number.POSITIVE_INFINITY;
+  let bestAtMs = start;
   try {
     await setLogNodeDraining(o.metadata, o.id, true);
   } catch (e) {
@@ -126,6 +134,16 @@ export async function drainLogNode(o: DrainLogNodeOptions): Promise<number> {
     if (left === 0) {
       o.log?.('info', 'drain: no segment uses this node any more', { ms: timers.now() - start });
       return 0;
+    }
+    if (left < best) {
+      best = left;
+      bestAtMs = timers.now();
+    } else if (timers.now() - bestAtMs >= stallMs) {
+      o.log?.('warn', 'drain: no progress; stopping while segments still use this node', {
+        segments: Number.isNaN(left) ? undefined : left,
+        stalledMs: timers.now() - bestAtMs,
+      });
+      return left;
     }
     if (timers.now() - lastLogMs >= 2_000 && !Number.isNaN(left)) {
       lastLogMs = timers.now();
