@@ -84,7 +84,8 @@ export async function startLogServer(s: LogServerSettings): Promise<RunningLogSe
     );
     // Registered last, so it runs first at shutdown: while this server still serves, it is marked draining and
     // the active admin's rebalancer copies its records elsewhere and moves every segment off it.
-    node.onClose('drain', () => drain(s.metadataAddress, id, 'log-server', Math.floor(s.shutdownTimeout / 2), node));
+    if (s.drainOnShutdown)
+      node.onClose('drain', () => drain(s.metadataAddress, id, 'log-server', Math.floor(s.shutdownTimeout / 2), node));
   }
   const grpc = `${s.bindAddress}:${server.port}`;
   node.log('info', 'log server serving', { grpc, advertised: address, dataDir: s.dataDir, zone, metrics: probes.port });

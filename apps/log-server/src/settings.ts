@@ -16,6 +16,11 @@ export const logServerSettings = {
     'Name of the cluster; stored in the data dir, which then refuses other clusters.',
   ),
   dataDir: setting('string', './stead-data/log-server', 'Where records live (LevelDB).'),
+  drainOnShutdown: setting(
+    'bool',
+    'true',
+    'On SIGTERM, leave the cluster first: wait (up to half of --shutdown-timeout) until the active admin has moved every log segment off this server and copied the records only it held. false = a plain stop, for a restart that keeps the data dir (new segments avoid the server while it is down; its sealed segments stay named, unless it is down longer than the replica replacement delay).',
+  ),
   metadataAddress: setting(
     'string',
     'none',

@@ -159,7 +159,9 @@ export async function startStead(
     ingressPort: 0,
     adminPort: 0,
     ...opts.cluster,
-    extraArgs: roles,
+    // "Restart the server" restarts processes that keep their data: a log server stopped here is not leaving the
+    // cluster, so it does not wait for its records to be copied elsewhere (e2e/test/elastic.test.ts drains).
+    extraArgs: { ...roles, 'log-server': [...(roles['log-server'] ?? []), '--drain-on-shutdown=false'] },
     env,
     // A process's own environment adds to the cluster's.
     envs: Object.fromEntries(Object.entries(opts.cluster?.envs ?? {}).map(([name, e]) => [name, { ...env, ...e }])),
