@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -243,10 +243,15 @@ describe('logs and metadata', () => {
       'my/key: version 4\n',
     );
     expect(admin.calls.at(-1)!.body).toEqual({ value: 'hello', encoding: 'utf8', version: 3, force: false });
-    const file = join(tmpdir(), `stead-ctl-${process.pid}.bin`);
-    writeFileSync(file, Buffer.from([0xff, 0x00, 0x01]));
-    await stead('ctl', 'metadata', 'put', 'my/key', `@${file}`);
-    expect(admin.calls.at(-1)!.body).toEqual({ value: '/wAB', encoding: 'base64', force: false });
+    const dir = mkdtempSync(join(tmpdir(), 'stead-ctl-'));
+    try {
+      const file = join(dir, 'value.bin');
+      writeFileSync(file, Buffer.from([0xff, 0x00, 0x01]));
+      await stead('ctl', 'metadata', 'put', 'my/key', `@${file}`);
+      expect(admin.calls.at(-1)!.body).toEqual({ value: '/wAB', encoding: 'base64', force: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('members: the leader and every member', async () => {
