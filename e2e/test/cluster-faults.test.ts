@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as clients from '@restatedev/restate-sdk-clients';
 import {
   Cleanup,
-  ExactlyOnceChecker,
+  checkUnderLoad,
   type ExactlyOnceReport,
   ServiceProcess,
   type SteadUnderTest,
@@ -88,21 +88,7 @@ describeHere('a 3-worker cluster under faults', () => {
   });
 
   async function underLoad(name: string, fault: () => Promise<void>): Promise<ExactlyOnceReport> {
-    const checker = new ExactlyOnceChecker({ ingressUrl: stead.ingressUrl, keys: 32, clients: 8 });
-    checker.start();
-    try {
-      await waitFor(() => checker.acknowledged >= 50, { timeoutMs: 30_000, what: 'increments before the fault' });
-      await fault();
-      const after = checker.acknowledged;
-      await waitFor(() => checker.acknowledged >= after + 100, {
-        timeoutMs: 60_000,
-        what: `increments after the fault (${name})`,
-      });
-    } catch (e) {
-      await checker.stop(); // its clients must not outlive the scenario
-      throw e;
-    }
-    const report = await checker.stop();
+    const report = await checkUnderLoad(fault, { ingressUrl: stead.ingressUrl, keys: 32, clients: 8, name });
     reports[name] = report;
     return report;
   }

@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import {
   Cleanup,
+  checkUnderLoad,
   ctlJson,
   ctlOk,
-  ExactlyOnceChecker,
   type ExactlyOnceReport,
   ServiceProcess,
   TOPOLOGY,
@@ -107,19 +107,8 @@ const counts = (ids: readonly string[], of: (p: Placement) => readonly string[],
 const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
 
 /** Runs `step` under load and returns the checker's verdict, after enough increments before and after it. */
-async function underLoad(ingressUrl: string, step: () => Promise<void>): Promise<ExactlyOnceReport> {
-  const checker = new ExactlyOnceChecker({ ingressUrl, keys: 32, clients: 8 });
-  checker.start();
-  try {
-    await waitFor(() => checker.acknowledged >= 50, { timeoutMs: 60_000, what: 'increments before the step' });
-    await step();
-    const after = checker.acknowledged;
-    await waitFor(() => checker.acknowledged >= after + 100, { timeoutMs: 60_000, what: 'increments after the step' });
-  } catch (e) {
-    await checker.stop();
-    throw e;
-  }
-  return checker.stop();
+function underLoad(ingressUrl: string, step: () => Promise<void>): Promise<ExactlyOnceReport> {
+  return checkUnderLoad(step, { ingressUrl, keys: 32, clients: 8, beforeTimeoutMs: 60_000 });
 }
 
 function expectExactlyOnce(report: ExactlyOnceReport): void {

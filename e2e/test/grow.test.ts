@@ -10,9 +10,9 @@
 import { join } from 'node:path';
 import {
   Cleanup,
+  checkUnderLoad,
   ctlJson,
   ctlOk,
-  ExactlyOnceChecker,
   type ExactlyOnceReport,
   freePort,
   httpOk,
@@ -107,19 +107,8 @@ async function chains(adminUrl: string): Promise<Chain[]> {
 }
 
 /** Runs `step` under load and returns the checker's verdict, after enough increments before and after it. */
-async function underLoad(ingressUrl: string, step: () => Promise<void>): Promise<ExactlyOnceReport> {
-  const checker = new ExactlyOnceChecker({ ingressUrl, keys: 16, clients: 6 });
-  checker.start();
-  try {
-    await waitFor(() => checker.acknowledged >= 50, { timeoutMs: 30_000, what: 'increments before the step' });
-    await step();
-    const after = checker.acknowledged;
-    await waitFor(() => checker.acknowledged >= after + 100, { timeoutMs: 30_000, what: 'increments after the step' });
-  } catch (e) {
-    await checker.stop();
-    throw e;
-  }
-  return checker.stop();
+function underLoad(ingressUrl: string, step: () => Promise<void>): Promise<ExactlyOnceReport> {
+  return checkUnderLoad(step, { ingressUrl, keys: 16, clients: 6, afterTimeoutMs: 30_000 });
 }
 
 function expectExactlyOnce(report: ExactlyOnceReport): void {

@@ -1,3 +1,5 @@
+import { waitFor } from './process.ts';
+
 /**
  * The exactly-once checker: clients send increments with idempotency keys to many object keys while faults
  * happen; a request that fails (connection cut, 5xx, timeout) is sent again with the same idempotency key until
@@ -162,4 +164,37 @@ export class ExactlyOnceChecker {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+export interface UnderLoadOptions extends ExactlyOnceOptions {
+  /** How long the increments before the step (50) and after it (100 more) may take (default 30 s and 60 s). */
+  beforeTimeoutMs?: number;
+  afterTimeoutMs?: number;
+  /** Named in the timeout message of the increments after the step. */
+  name?: string;
+}
+
+/**
+ * Runs `step` while the checker's clients send increments: 50 acknowledged before it, 100 more after it, then
+ * the checker's verdict. The clients never outlive the call, also when the step or a wait fails.
+ */
+export async function checkUnderLoad(step: () => Promise<void>, o: UnderLoadOptions): Promise<ExactlyOnceReport> {
+  const checker = new ExactlyOnceChecker(o);
+  checker.start();
+  try {
+    await waitFor(() => checker.acknowledged >= 50, {
+      timeoutMs: o.beforeTimeoutMs ?? 30_000,
+      what: 'increments before the step',
+    });
+    await step();
+    const after = checker.acknowledged;
+    await waitFor(() => checker.acknowledged >= after + 100, {
+      timeoutMs: o.afterTimeoutMs ?? 60_000,
+      what: `increments after the step${o.name ? ` (${o.name})` : ''}`,
+    });
+  } catch (e) {
+    await checker.stop();
+    throw e;
+  }
+  return checker.stop();
 }

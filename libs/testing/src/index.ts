@@ -2,7 +2,13 @@
 // the simulation toolkit (`@stead/testing/sim`); see README.md.
 export { type CtlResult, ctl, ctlJson, ctlOk } from './ctl.ts';
 export { buildFsyncShim, Tmpfs } from './disk-faults.ts';
-export { ExactlyOnceChecker, type ExactlyOnceOptions, type ExactlyOnceReport } from './exactly-once.ts';
+export {
+  checkUnderLoad,
+  ExactlyOnceChecker,
+  type ExactlyOnceOptions,
+  type ExactlyOnceReport,
+  type UnderLoadOptions,
+} from './exactly-once.ts';
 export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
 export { ServiceProcess, SteadServer } from './servers.ts';
 export { type SteadUnderTest, startStead, TOPOLOGY, type Topology } from './topology.ts';
