@@ -10,6 +10,7 @@ import {
 import {
   invocationDefaults,
   partitionLogId,
+  partitionLogIdsOf,
   RemoteBackend,
   routing,
   TableLeaders,
@@ -18,7 +19,7 @@ import {
 import { Controller, listNodes, type RoundReport } from '@stead/controller';
 import { corsPolicy } from '@stead/core';
 import { discover } from '@stead/invoker';
-import { readChain } from '@stead/log';
+import { type LogChain, readChain, readChains } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
 import { fixPartitionCount, PartitionCountMismatch } from '@stead/partition';
 import {
@@ -145,9 +146,12 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
               address,
               draining,
             }));
+            // One read of the partition logs' chains serves both the logs and the log nodes.
+            const partitions = leaders.current()?.value.partitions ?? 0;
+            const chains = await readChains(metadata, partitionLogIdsOf(partitions));
             return {
               status: 200,
-              json: { ...status, logs: await partitionLogs(metadata, leaders), log_nodes: await logs.logNodes() },
+              json: { ...status, logs: partitionLogs(partitions, chains), log_nodes: await logs.logNodes(chains) },
             };
           });
           router.get('/cluster/logs/:log', async (req) => {
@@ -185,21 +189,18 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
 }
 
 /** Each partition log's open segment: which sequencer takes its appends (the leader's worker, normally). */
-async function partitionLogs(metadata: GrpcMetadataClient, leaders: TableLeaders) {
-  const partitions = leaders.current()?.value.partitions ?? 0;
-  return Promise.all(
-    Array.from({ length: partitions }, async (_, p) => {
-      const chain = (await readChain(metadata, partitionLogId(p)))?.chain;
-      const open = chain?.segments.at(-1);
-      return {
-        partition: p,
-        log: partitionLogId(p),
-        segments: chain?.segments.length ?? 0,
-        sequencer: open?.sequencer.id,
-        trim_point: chain ? String(chain.trimPoint) : undefined,
-      };
-    }),
-  );
+function partitionLogs(partitions: number, chains: readonly LogChain[]) {
+  return Array.from({ length: partitions }, (_, p) => {
+    const chain = chains.find((c) => c.logId === partitionLogId(p));
+    const open = chain?.segments.at(-1);
+    return {
+      partition: p,
+      log: partitionLogId(p),
+      segments: chain?.segments.length ?? 0,
+      sequencer: open?.sequencer.id,
+      trim_point: chain ? String(chain.trimPoint) : undefined,
+    };
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 // The admin's part in the log cluster's membership: while this process runs the active controller, it runs the
 // log rebalancer over the partition logs (joined log servers used at once, draining and failed ones emptied,
 // dedicated sequencers balanced); it exports the log-node gauges and the `log_nodes` of `GET /cluster`.
-import { partitionLogId } from '@stead/cluster';
+import { partitionLogIdsOf } from '@stead/cluster';
 import { readClusterConfig } from '@stead/controller';
 import {
   Bifrost,
@@ -13,7 +13,6 @@ import {
   LogRebalancer,
   loadNodes,
   type ReplicationProperty,
-  readChains,
   realTimers,
   segmentsNaming,
 } from '@stead/log';
@@ -37,7 +36,8 @@ export interface LogNodeView {
 
 export interface AdminLogs {
   /** Every registered log server and sequencer, for `GET /cluster`. */
-  logNodes(): Promise<LogNodeView[]>;
+  /** The log servers and sequencers, with the segments of `chains` (the partition logs' chains) naming each. */
+  logNodes(chains: LogChain[]): Promise<LogNodeView[]>;
   /** The admin's client of the logs (operator seals and trims go through it). */
   bifrost: Bifrost;
 }
@@ -56,7 +56,7 @@ export function startLogRebalancing(deps: {
   replacementDelayMs: number;
 }): AdminLogs {
   const { node, metadata } = deps;
-  const logIds = Array.from({ length: deps.partitions }, (_, p) => partitionLogId(p));
+  const logIds = partitionLogIdsOf(deps.partitions);
   let replication: ReplicationProperty = { scope: 'node', count: deps.logReplication };
   const currentReplication = async () => {
     try {
@@ -100,8 +100,8 @@ export function startLogRebalancing(deps: {
   registerGauges(deps.registry, rebalancer, deps.active);
   return {
     bifrost,
-    logNodes: async () => {
-      const [nodes, chains] = await Promise.all([loadNodes(metadata), readChains(metadata, logIds)]);
+    logNodes: async (chains) => {
+      const nodes = await loadNodes(metadata);
       const alive = deps.active() ? rebalancer.lastSeen().alive : () => undefined;
       return logNodeViews(nodes, chains, alive);
     },

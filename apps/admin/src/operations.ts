@@ -13,6 +13,7 @@ import {
   type NodeRecord,
   type PartitionTable,
   parseReplication,
+  type Replication,
   readClusterConfig,
   readPartitionTable,
   setNodeDraining,
@@ -34,8 +35,23 @@ function renderConfig(c: ClusterConfig, version?: number) {
   return { partition_replication: c.partitionReplication, log_replication: c.logReplication, version };
 }
 
-/** A replication property from a PATCH body: text as `parseReplication` takes it, or a bare count. */
-function replicationField(body: Record<string, unknown>, name: string) {
+/**
+ * The fields of a `PATCH /cluster/config` body (the admin's, and the one-process server's when it grows), each a
+ * replication property as `parseReplication` takes it or a bare count; AdminError(400) for anything else.
+ */
+export function parseConfigPatch(body: unknown): { partition?: Replication; log?: Replication } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new AdminError(400, 'expected a JSON object');
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((k) => k !== 'partition_replication' && k !== 'log_replication');
+  if (unknown.length > 0) throw new AdminError(400, `unknown field '${unknown[0]}'`);
+  return {
+    partition: replicationField(fields, 'partition_replication'),
+    log: replicationField(fields, 'log_replication'),
+  };
+}
+
+function replicationField(body: Record<string, unknown>, name: string): Replication | undefined {
   const v = body[name];
   if (v === undefined) return undefined;
   if (typeof v !== 'string' && typeof v !== 'number') throw new AdminError(400, `${name}: expected a string`);
@@ -53,13 +69,7 @@ function mountConfigRoutes(router: AdminRouter, o: OperationsOptions): void {
     return c ? { status: 200, json: renderConfig(c.value, c.version) } : errorReply(404, 'no cluster config yet');
   });
   router.patch('/cluster/config', async (req): Promise<AdminReply> => {
-    const body = (await req.json()) as Record<string, unknown> | null;
-    if (body === null || typeof body !== 'object' || Array.isArray(body))
-      throw new AdminError(400, 'expected a JSON object');
-    const unknown = Object.keys(body).filter((k) => k !== 'partition_replication' && k !== 'log_replication');
-    if (unknown.length > 0) throw new AdminError(400, `unknown field '${unknown[0]}'`);
-    const partition = replicationField(body, 'partition_replication');
-    const log = replicationField(body, 'log_replication');
+    const { partition, log } = parseConfigPatch(await req.json());
     if (!partition && !log)
       throw new AdminError(400, 'nothing to change: give partition_replication or log_replication');
     const next = await updateClusterConfig(o.metadata, (c) => {

@@ -17,17 +17,15 @@ import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AdminError } from '@stead/admin';
-import { adminSettings, startAdmin } from '@stead/app-admin';
+import { adminSettings, parseConfigPatch, startAdmin } from '@stead/app-admin';
 import { ingressSettings, startIngress } from '@stead/app-ingress';
 import { logServerSettings, startLogServer } from '@stead/app-log-server';
 import { startWorker, workerSettings } from '@stead/app-worker';
-import { engineSettings, httpSettings, invocationSettings, partitionLogId, registrySettings } from '@stead/cluster';
+import { engineSettings, httpSettings, invocationSettings, partitionLogIdsOf, registrySettings } from '@stead/cluster';
 import {
   CLUSTER_KEYS,
   type ClusterConfig,
-  ControllerError,
   encodePartitionTable,
-  parseReplication,
   type Replication,
   readPartitionTable,
   updateClusterConfig,
@@ -101,18 +99,6 @@ function metadataAddress(s: ServerSettings): string {
 
 const ONE: Replication = { scope: 'node', count: 1 };
 
-function replicationField(body: Record<string, unknown>, name: string): Replication | undefined {
-  const v = body[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' && typeof v !== 'number') throw new AdminError(400, `${name}: expected a string`);
-  try {
-    return parseReplication(String(v));
-  } catch (e) {
-    if (e instanceof ControllerError) throw new AdminError(400, `${name}: ${e.message}`);
-    throw e;
-  }
-}
-
 /**
  * The cluster config a `PATCH /cluster/config` body asks the one-process server for, once checked: replication
  * above one of partitions or logs, enough log servers registered (with the one the server starts) for the log
@@ -126,15 +112,8 @@ export async function checkGrow(
   body: unknown,
   logTrimPoints: readonly bigint[],
 ): Promise<ClusterConfig> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body))
-    throw new AdminError(400, 'expected a JSON object');
-  const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).filter((k) => k !== 'partition_replication' && k !== 'log_replication');
-  if (unknown.length > 0) throw new AdminError(400, `unknown field '${unknown[0]}'`);
-  const config = {
-    partitionReplication: replicationField(fields, 'partition_replication') ?? ONE,
-    logReplication: replicationField(fields, 'log_replication') ?? ONE,
-  };
+  const asked = parseConfigPatch(body);
+  const config = { partitionReplication: asked.partition ?? ONE, logReplication: asked.log ?? ONE };
   if (config.partitionReplication.count === 1 && config.logReplication.count === 1)
     throw new AdminError(
       400,
@@ -308,7 +287,7 @@ async function serveLocalLogs(
   const dir = join(deps.dataDir, 'log');
   if (!existsSync(dir)) return undefined;
   const store = await LocalLogStore.open(dir);
-  const logIds = Array.from({ length: s.partitions }, (_, p) => partitionLogId(p));
+  const logIds = partitionLogIdsOf(s.partitions);
   const localLog = new Map(logIds.map((id, p) => [logletIdOf(id, 0), p]));
   try {
     for (const [p, logId] of logIds.entries())

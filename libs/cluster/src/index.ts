@@ -2,7 +2,13 @@
 // and client), the backend that forwards ingress and admin requests to partition leaders, and the settings groups
 // of the server, worker, ingress and admin.
 
-export { partitionLogId, partitionLogIds, TableLeaders, type TableLeadersOptions } from './leaders.ts';
+export {
+  partitionLogId,
+  partitionLogIds,
+  partitionLogIdsOf,
+  TableLeaders,
+  type TableLeadersOptions,
+} from './leaders.ts';
 export { type LeaderDirectory, RemoteBackend, type RemoteBackendOptions } from './remote-backend.ts';
 export { routing } from './routing.ts';
 export {

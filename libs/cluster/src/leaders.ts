@@ -15,10 +15,14 @@ export function partitionLogId(partition: number): string {
   return `partition-${partition}`;
 }
 
+/** The logs of partitions 0 … partitions-1. */
+export function partitionLogIdsOf(partitions: number): string[] {
+  return Array.from({ length: partitions }, (_, p) => partitionLogId(p));
+}
+
 /** The logs of every partition, by the partition count in the metadata store (none before it is fixed). */
 export async function partitionLogIds(client: Pick<MetadataClient, 'get'>): Promise<string[]> {
-  const n = (await readPartitionCount(client)) ?? 0;
-  return Array.from({ length: n }, (_, p) => partitionLogId(p));
+  return partitionLogIdsOf((await readPartitionCount(client)) ?? 0);
 }
 
 export interface TableLeadersOptions {

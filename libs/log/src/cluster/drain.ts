@@ -29,12 +29,8 @@ function isOpen(c: LogChain, index: number): boolean {
 
 /** The chains of `logIds` that exist. */
 export async function readChains(metadata: ChainStore, logIds: string[]): Promise<LogChain[]> {
-  const out: LogChain[] = [];
-  for (const id of logIds) {
-    const c = await readChain(metadata, id);
-    if (c) out.push(c.chain);
-  }
-  return out;
+  const read = await Promise.all(logIds.map((id) => readChain(metadata, id)));
+  return read.flatMap((c) => (c ? [c.chain] : []));
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { Bifrost, ChainStore } from '../bifrost/bifrost.ts';
-import { type LogChain, readChain } from '../bifrost/chain.ts';
+import type { LogChain } from '../bifrost/chain.ts';
 import type { Timers } from '../replicated/quorum.ts';
 import { withTimeout } from '../replicated/sealer.ts';
 import type { LogServerDirectory, ReplicationProperty } from '../replicated/types.ts';
+import { readChains } from './drain.ts';
 import { type LogNodesConfig, loadNodes } from './nodes.ts';
 import { reReplicateSegment } from './re-replicate.ts';
 import { planRebalance, type RebalanceAction, type RebalanceKind, type RebalancePlan } from './rebalance-plan.ts';
@@ -125,8 +126,7 @@ export class LogRebalancer {
   private async doRound(): Promise<RoundResult> {
     const nodes = await loadNodes(this.o.metadata);
     await this.probe(nodes);
-    const read = await Promise.all((await this.o.logIds()).map((id) => readChain(this.o.metadata, id)));
-    const chains: LogChain[] = read.flatMap((c) => (c ? [c.chain] : []));
+    const chains = await readChains(this.o.metadata, await this.o.logIds());
     this.lastNodes = nodes;
     this.lastChains = chains;
     const plan = planRebalance({
