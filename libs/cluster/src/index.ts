@@ -17,7 +17,15 @@ export {
   invocationDefaults,
   invocationSettings,
   registrySettings,
+  snapshotSettings,
 } from './settings.ts';
 export { RetryableError } from './wire.ts';
 export { WorkerClient, WorkerClients } from './worker-client.ts';
-export { type ReplicaStatus, serveWorker, type WorkerBackend } from './worker-service.ts';
+export {
+  type ReplicaStatus,
+  type SnapshotInfo,
+  type SnapshotService,
+  type SnapshotsAnswer,
+  serveWorker,
+  type WorkerBackend,
+} from './worker-service.ts';

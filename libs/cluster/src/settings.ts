@@ -81,6 +81,72 @@ export const engineSettings = {
   ),
 } satisfies SettingsSpec;
 
+const noneOrUrl = (v: string) => {
+  if (v === 'none') return undefined;
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? undefined : 'expected an http:// or https:// URL';
+  } catch {
+    return 'expected an http:// or https:// URL, like https://s3.amazonaws.com or http://minio:9000';
+  }
+};
+const bucketName = (v: string) =>
+  v === 'none' || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v)
+    ? undefined
+    : "expected an S3 bucket name (3-63 lower-case letters, digits, '.' and '-') or none";
+
+/**
+ * Partition snapshots (server, worker): when they are taken, how many are kept, and the S3-compatible bucket that
+ * holds them. Credentials come from these settings or from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+ * AWS_SESSION_TOKEN.
+ */
+export const snapshotSettings = {
+  snapshotBucket: setting(
+    'string',
+    'none',
+    "S3 bucket for partition snapshots; 'none': the one-process server keeps them under <data-dir>/snapshots, a cluster takes none (its logs are then trimmed only below what every replica has stored).",
+    { check: bucketName },
+  ),
+  snapshotPrefix: setting('string', 'stead', 'Key prefix of the snapshots in the bucket (one cluster per prefix).', {
+    check: (v) => (/^[A-Za-z0-9!_.*'()/-]+$/.test(v) && !v.startsWith('/') ? undefined : 'expected an S3 key prefix'),
+  }),
+  snapshotEndpoint: setting(
+    'string',
+    'https://s3.amazonaws.com',
+    'URL of the S3-compatible service (AWS S3, MinIO, Ceph, R2, …), e.g. http://minio.storage:9000.',
+    { check: noneOrUrl },
+  ),
+  snapshotRegion: setting('string', 'us-east-1', 'Region of the bucket.'),
+  snapshotAccessKey: setting(
+    'string',
+    'none',
+    "Access key id for the bucket; 'none': AWS_ACCESS_KEY_ID from the environment (or anonymous).",
+  ),
+  snapshotSecretKey: setting(
+    'string',
+    'none',
+    "Secret key for the bucket (prefer the variable STEAD_SNAPSHOT_SECRET_KEY to a flag); 'none': AWS_SECRET_ACCESS_KEY.",
+  ),
+  snapshotInterval: setting(
+    'duration',
+    '10m',
+    'Snapshot each led partition this often (when it applied anything since its last snapshot); 0 = only by --snapshot-records.',
+    { min: 0 },
+  ),
+  snapshotRecords: setting(
+    'int',
+    '100000',
+    'Snapshot a led partition once it applied this many records since its last snapshot; 0 = only by --snapshot-interval.',
+    { min: 0 },
+  ),
+  snapshotRetain: setting(
+    'int',
+    '2',
+    'Snapshots kept per partition; older ones are deleted. Logs are trimmed no further than the oldest kept one, so each can be restored (a corrupt newest one falls back to the one before).',
+    { min: 1, max: 100 },
+  ),
+} satisfies SettingsSpec;
+
 /** The HTTP listeners of ingress and admin. */
 export const httpSettings = {
   maxBodySize: setting('bytes', '10MiB', 'Largest ingress request body (413 above).', { min: 1 }),

@@ -10,6 +10,7 @@ import type {
 import { worker as pb } from '@stead/proto';
 import { GRPC_CLIENT_OPTIONS, type UnaryMethod, unaryCall } from '@stead/runtime';
 import { fromStatus, outcomeFrom, queryTo, requestTo } from './wire.ts';
+import { type SnapshotsAnswer, snapshotsFrom } from './worker-service.ts';
 
 type Awakeable = { value: Uint8Array } | { failure: { code: number; message: string } };
 
@@ -88,6 +89,14 @@ export class WorkerClient {
 
   ping(timeoutMs: number, signal?: AbortSignal): Promise<pb.PingResponse> {
     return this.unary(this.client.ping, {}, { timeoutMs, signal });
+  }
+
+  async createSnapshots(partitions: number[], timeoutMs: number): Promise<SnapshotsAnswer> {
+    return snapshotsFrom(await this.unary(this.client.createSnapshots, { partitions }, { timeoutMs }));
+  }
+
+  async listSnapshots(partitions: number[], timeoutMs: number): Promise<SnapshotsAnswer> {
+    return snapshotsFrom(await this.unary(this.client.listSnapshots, { partitions }, { timeoutMs }));
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { InvocationBackend } from '@stead/core';
+import { InputError, type InvocationBackend } from '@stead/core';
 import { worker as pb } from '@stead/proto';
 import { GRPC_CHANNEL_OPTIONS, listenGrpc, type ServingGrpc } from '@stead/runtime';
 import { controlFrom, outcomeTo, queryFrom, requestFrom, toStatus } from './wire.ts';
@@ -11,6 +11,36 @@ export interface ReplicaStatus {
   epoch: number;
   appliedOffset: bigint;
   backlog: number;
+  /** See HostedPartitionStatus.durableOffset (-1: none). */
+  durableOffset?: bigint;
+  /** The applied offset of the oldest kept snapshot of the partition, when this worker knows its snapshots. */
+  archivedOffset?: bigint;
+}
+
+/** An archived snapshot of a partition store, as the worker API and the admin API show it. */
+export interface SnapshotInfo {
+  partition: number;
+  id: string;
+  appliedOffset: bigint;
+  createdAt: string;
+  node: string;
+  sizeBytes: number;
+  entries: number;
+  sha256: string;
+  durationMs: number;
+  location: string;
+}
+
+/** Snapshots made or listed, and the partitions for which that failed (with why). */
+export interface SnapshotsAnswer {
+  snapshots: SnapshotInfo[];
+  failures: { partition: number; error: string }[];
+}
+
+/** A worker's snapshots: take them for partitions it leads, list what is archived. */
+export interface SnapshotService {
+  create(partitions: number[]): Promise<SnapshotsAnswer>;
+  list(partitions: number[]): Promise<SnapshotsAnswer>;
 }
 
 /** What a worker serves: the engine's operations for the partitions it leads, and its status. */
@@ -18,6 +48,8 @@ export interface WorkerBackend extends InvocationBackend {
   /** Unfinished invocations pinned to a deployment, over the partitions led here (and which those are). */
   pinned(deploymentId: string): Promise<{ count: number; partitions: number[] }>;
   status(): { nodeId: string; instance: string; partitions: ReplicaStatus[]; draining?: boolean };
+  /** Absent: this worker takes no snapshots (the calls answer FAILED_PRECONDITION). */
+  snapshots?: SnapshotService;
 }
 
 type Callback<T> = (err: Partial<grpc.StatusObject> | null, value?: T) => void;
@@ -35,6 +67,48 @@ function signalOf(call: { on(event: 'cancelled', listener: () => void): unknown 
   const ac = new AbortController();
   call.on('cancelled', () => ac.abort(new Error('the forwarding caller cancelled the request')));
   return ac.signal;
+}
+
+function snapshotService(backend: WorkerBackend): SnapshotService {
+  if (backend.snapshots) return backend.snapshots;
+  throw new InputError('this worker takes no snapshots (no snapshot bucket is configured)', 409);
+}
+
+function snapshotsTo(a: SnapshotsAnswer): pb.CreateSnapshotsResponse {
+  return {
+    snapshots: a.snapshots.map((s) => ({
+      partition: s.partition,
+      id: s.id,
+      appliedOffset: s.appliedOffset,
+      createdAt: s.createdAt,
+      node: s.node,
+      sizeBytes: BigInt(s.sizeBytes),
+      entries: BigInt(s.entries),
+      sha256: s.sha256,
+      durationMs: BigInt(s.durationMs),
+      location: s.location,
+    })),
+    failures: a.failures,
+  };
+}
+
+/** The answer of CreateSnapshots or ListSnapshots. */
+export function snapshotsFrom(r: pb.CreateSnapshotsResponse): SnapshotsAnswer {
+  return {
+    snapshots: r.snapshots.map((s) => ({
+      partition: s.partition,
+      id: s.id,
+      appliedOffset: s.appliedOffset,
+      createdAt: s.createdAt,
+      node: s.node,
+      sizeBytes: Number(s.sizeBytes),
+      entries: Number(s.entries),
+      sha256: s.sha256,
+      durationMs: Number(s.durationMs),
+      location: s.location,
+    })),
+    failures: r.failures,
+  };
 }
 
 /** Serves a worker's node API over gRPC. */
@@ -118,9 +192,17 @@ export async function serveWorker(
             epoch: BigInt(p.epoch),
             appliedOffset: p.appliedOffset,
             backlog: BigInt(p.backlog),
+            durableOffset: p.durableOffset ?? -1n,
+            archivedOffset: p.archivedOffset,
           })),
         };
       });
+    },
+    createSnapshots(call, cb) {
+      answer(cb, async () => snapshotsTo(await snapshotService(backend).create(call.request.partitions)));
+    },
+    listSnapshots(call, cb) {
+      answer(cb, async () => snapshotsTo(await snapshotService(backend).list(call.request.partitions)));
     },
   };
   server.addService(pb.WorkerServiceService, impl);

@@ -50,6 +50,16 @@ export {
 } from './requests.ts';
 export { PartitionTableWatcher, type PartitionTableWatcherOptions } from './table-watcher.ts';
 export { type Clock, systemClock, systemTimers, type Timers } from './time.ts';
+export {
+  planTrims,
+  type ReplicaReport,
+  safeTrimPoint,
+  type TrimHistory,
+  type TrimInput,
+  type TrimPartitionInput,
+  type TrimPlan,
+  type TrimPlanEntry,
+} from './trims.ts';
 export type {
   Change,
   ControllerConfig,

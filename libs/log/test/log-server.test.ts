@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +117,34 @@ describe('log server over LevelDB', () => {
     );
     writeFileSync(join(dir, 'CURRENT'), 'MANIFEST-999999\n');
     await expect(LevelDbLogServerStorage.open(dir, id)).rejects.toThrow(/corrupt or unreadable/);
+  });
+  test('a trim deletes the records and compacts their range, so the space comes back', async () => {
+    const storage = await LevelDbLogServerStorage.open(tempDir(), id);
+    const core = new LogServerCore(storage);
+    for (let batch = 0; batch < 20; batch++) {
+      const firstOffset = BigInt(batch * 100);
+      await core.store({
+        logletId: 'big.0',
+        firstOffset,
+        payloads: Array.from({ length: 100 }, () => randomBytes(4096)), // incompressible
+        knownGlobalTail: firstOffset,
+      });
+    }
+    const size = () => storage.db.approximateSize('r', 's');
+    // Written to table files, so that sizes are measurable.
+    await storage.db.compactRange('r', 's');
+    const before = await size();
+    expect(before).toBeGreaterThan(4 << 20);
+    await core.trim({ logletId: 'big.0', upTo: 1900n });
+    await storage.compacted();
+    expect(storage.compactions).toBeGreaterThan(0);
+    const after = await size();
+    expect(after).toBeLessThan(before / 5);
+    // What is above the trim point is still there; a second trim starts where the first stopped.
+    expect((await core.getDigest({ logletId: 'big.0', from: 0n, to: 2000n })).offsets).toHaveLength(100);
+    await core.trim({ logletId: 'big.0', upTo: 1950n });
+    expect((await core.getDigest({ logletId: 'big.0', from: 0n, to: 2000n })).offsets).toHaveLength(50);
+    await storage.close();
   });
 });
 

@@ -77,6 +77,14 @@ export interface PartitionHostOptions {
    * the same log; the one-process engine trims).
    */
   trimEveryRecords?: number;
+  /** Syncs each hosted store every this many records (see ProcessorOptions.syncEveryRecords). */
+  syncEveryRecords?: number;
+  /**
+   * The log of hosted partition `p` was trimmed past what its processor applied (see
+   * ProcessorOptions.onLogTrimmed): its processor has stopped; remove it and rebuild the replica from a
+   * snapshot. Without it the error is fatal (onFatal).
+   */
+  onLogTrimmed?: (p: number, err: Error) => void;
   /** Group commit of the partition stores (see ProcessorOptions). */
   commitIntervalMs?: number;
   commitMaxKeys?: number;
@@ -91,6 +99,8 @@ export interface HostedPartitionStatus {
   epoch: number;
   /** The last applied log offset (-1: none). */
   appliedOffset: bigint;
+  /** The last applied offset that survives a crash of this machine (-1: none); see PartitionProcessor.durableOffset. */
+  durableOffset: bigint;
   /** Records known to be in the log and not applied yet, plus appends in flight. */
   backlog: number;
 }
@@ -181,6 +191,8 @@ export class PartitionHost implements InvocationBackend {
       timers: this.timers,
       onFatal: this.opts.onFatal,
       trimEveryRecords: this.opts.trimEveryRecords ?? 0,
+      syncEveryRecords: this.opts.syncEveryRecords,
+      onLogTrimmed: this.opts.onLogTrimmed ? (err) => this.opts.onLogTrimmed?.(p, err) : undefined,
       commitIntervalMs: this.opts.commitIntervalMs,
       commitMaxKeys: this.opts.commitMaxKeys,
       producer: this.opts.tagAppends === false ? undefined : this.instance,
@@ -239,6 +251,7 @@ export class PartitionHost implements InvocationBackend {
         role: processor.currentRole,
         epoch: processor.epoch,
         appliedOffset: processor.appliedOffset,
+        durableOffset: processor.durableOffset,
         backlog: processor.backlog,
       }));
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Loglet } from '@stead/log';
+import { type Loglet, LogTrimmedError } from '@stead/log';
 import type { PartitionStore } from '@stead/storage';
 import { assert } from './assert.ts';
 import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
@@ -26,11 +26,23 @@ export interface ProcessorOptions extends StateMachineOptions {
   /** Called with fatal errors of the apply loop (the process should stop: the store may be inconsistent). */
   onFatal: (err: unknown) => void;
   /**
-   * Trims the log behind the store every this many applied records (default 10 000; 0: never): the store is
-   * synced first, so the trimmed records are applied in a durable store and no restart needs them. Without
-   * it the log (the local loglet here) grows for as long as the server runs, and so do its compactions.
+   * Syncs the store every this many applied records (default 10 000; 0: never), in the background: what it
+   * synced survives a machine crash, so a restart never needs the log below `durableOffset` (see the trims).
+   */
+  syncEveryRecords?: number;
+  /**
+   * Trims the log behind the store, after a sync, every this many applied records (default 0: never, as other
+   * replicas and snapshots may still need the log; the one-process engine, the only reader of its logs, trims):
+   * without it the log (the local loglet there) grows for as long as the server runs, and so do its compactions.
    */
   trimEveryRecords?: number;
+  /** A trim waits this long after the records it drops were synced (default 0). */
+  trimDelayMs?: number;
+  /**
+   * The log is trimmed below the processor's applied offset (another replica's trim, a trim behind a snapshot):
+   * this replica can no longer follow it and must be rebuilt from a snapshot. Without it the error is fatal.
+   */
+  onLogTrimmed?: (err: LogTrimmedError) => void;
   /**
    * Group commit: applied records stay in the store's write overlay (which reads see) and reach LevelDB
    * together at most this long after the first of them (default 200 ms)...
@@ -70,7 +82,7 @@ export class SupersededError extends Error {
   }
 }
 
-const DEFAULT_TRIM_EVERY_RECORDS = 10_000;
+const DEFAULT_SYNC_EVERY_RECORDS = 10_000;
 /**
  * Why group commits: a LevelDB write is kept in every version until a compaction drops the old ones, and an
  * invocation rewrites its status with nearly every record. Committing the overlay once per interval collapses
@@ -113,9 +125,15 @@ export class PartitionProcessor {
   private readonly runId = randomBytes(6).toString('base64url');
   /** The tag of the candidacy's AnnounceLeader record: that record, once applied, makes it the leader. */
   private announcement: Dedup | undefined;
-  /** The log trim in progress, and the offset below which this processor last trimmed the log. */
-  private trimming: Promise<void> | undefined;
+  /** The sync (and trim) in progress, and the offset below which this processor last trimmed the log. */
+  private syncing: Promise<void> | undefined;
   private trimmedUpTo = 0n;
+  /** The last applied offset whose store writes were synced (-1: none): `durable <= committed`. */
+  private durable = -1n;
+  /** Synced offsets not yet trimmed below, with when they were synced (for `trimDelayMs`), oldest first. */
+  private syncedPoints: { atMs: number; offset: bigint }[] = [];
+  /** Set while a snapshot is being taken: no commit starts (see `snapshot`). */
+  private commitGate: Promise<void> | undefined;
   /** Applied to the store (overlay included); `committed <= applied`, and only `committed` is in LevelDB. */
   private applied = -1n;
   private committed = -1n;
@@ -145,6 +163,36 @@ export class PartitionProcessor {
 
   get appliedOffset(): bigint {
     return this.applied;
+  }
+
+  /** The last applied offset that survives a machine crash (-1: none): a restart replays the log after it. */
+  get durableOffset(): bigint {
+    return this.durable;
+  }
+
+  /**
+   * A consistent view of the store, and the applied offset it holds: taken between two commits, with every
+   * earlier commit written and no later one started (applying goes on meanwhile, into the overlay). `take` runs
+   * synchronously at that instant (StorageEngine.snapshotPartition).
+   */
+  async snapshot<V>(take: () => V): Promise<{ appliedOffset: bigint; view: V }> {
+    if (this.loop === undefined) throw new Error(`partition ${this.partitionId}: snapshot before follow()`);
+    while (this.commitGate) await this.commitGate;
+    const gate = Promise.withResolvers<void>();
+    this.commitGate = gate.promise;
+    try {
+      // Commits start only past the gate; the one in flight (if any) is this.writing.
+      await this.writing;
+      await this.store.flushed();
+      assert(
+        this.committed <= this.applied,
+        `partition ${this.partitionId}: committed ${this.committed} > applied ${this.applied}`,
+      );
+      return { appliedOffset: this.committed, view: take() };
+    } finally {
+      this.commitGate = undefined;
+      gate.resolve();
+    }
   }
 
   /**
@@ -184,10 +232,15 @@ export class PartitionProcessor {
     this.applied = persisted ?? -1n;
     this.committed = this.applied;
     this.commitStarted = this.applied;
+    // What the last run left in LevelDB may sit in the page cache only: synced, it is durable.
+    if (persisted !== undefined) await this.store.sync();
+    this.durable = this.applied;
     if (this.loop !== undefined) return;
     this.loop = this.run().catch((err) => {
       this.failed = true;
-      if (!this.stop.signal.aborted) this.opts.onFatal(err);
+      if (this.stop.signal.aborted) return;
+      if (err instanceof LogTrimmedError && this.opts.onLogTrimmed) this.opts.onLogTrimmed(err);
+      else this.opts.onFatal(err);
     });
   }
 
@@ -443,6 +496,7 @@ export class PartitionProcessor {
     this.commitDueAt = undefined;
     if (this.commitStarted === this.applied && !this.store.dirty) return;
     await this.writing;
+    while (this.commitGate) await this.commitGate;
     // Only the apply loop applies, and it is here: nothing was applied while waiting.
     const upTo = this.applied;
     this.commitStarted = upTo;
@@ -450,7 +504,7 @@ export class PartitionProcessor {
     this.writing = this.store.commit().then(
       () => {
         this.committed = upTo;
-        this.maybeTrim();
+        this.maybeSync();
       },
       (err: unknown) => {
         this.failed = true;
@@ -460,29 +514,42 @@ export class PartitionProcessor {
   }
 
   /**
-   * Every `trimEveryRecords` applied records, in the background (one at a time): sync the store, then trim the
-   * log below the offset applied before the sync. A failed sync only postpones the trim; a failed trim stops
-   * the log store, which reports it as fatal.
+   * Every `syncEveryRecords` applied records, in the background (one at a time): sync the store, so that the
+   * offset committed before the sync is durable; then, when due, trim the log below it. A failed sync or trim
+   * only postpones them (a failed trim of the local log stops the log store, which reports it as fatal).
    */
-  private maybeTrim(): void {
-    const every = BigInt(this.opts.trimEveryRecords ?? DEFAULT_TRIM_EVERY_RECORDS);
-    if (every <= 0n || this.trimming || this.committed + 1n - this.trimmedUpTo < every) return;
-    const upTo = this.committed + 1n;
-    this.trimming = (async () => {
+  private maybeSync(): void {
+    // A trim needs a sync first: trims every N records sync at least as often.
+    const syncEvery = BigInt(this.opts.syncEveryRecords ?? DEFAULT_SYNC_EVERY_RECORDS);
+    const trimEvery = BigInt(this.opts.trimEveryRecords ?? 0);
+    const every = trimEvery > 0n && (syncEvery <= 0n || trimEvery < syncEvery) ? trimEvery : syncEvery;
+    if (every <= 0n || this.syncing || this.committed - this.durable < every) return;
+    const upTo = this.committed;
+    this.syncing = (async () => {
       try {
         await this.store.sync();
-        await this.loglet.trim(upTo);
-        this.trimmedUpTo = upTo;
+        if (upTo > this.durable) this.durable = upTo;
+        if (trimEvery <= 0n) return;
+        const now = this.clock.now();
+        this.syncedPoints.push({ atMs: now, offset: upTo });
+        // The newest synced offset that has waited the delay; the points up to it are used up by its trim.
+        const waited = this.syncedPoints.findLastIndex((p) => now - p.atMs >= (this.opts.trimDelayMs ?? 0));
+        const due = waited < 0 ? undefined : this.syncedPoints[waited]!.offset;
+        if (due !== undefined && due + 1n - this.trimmedUpTo >= trimEvery) {
+          await this.loglet.trim(due + 1n);
+          this.trimmedUpTo = due + 1n;
+          this.syncedPoints = this.syncedPoints.slice(waited + 1);
+        }
       } catch (err) {
         if (!this.stop.signal.aborted) {
-          this.opts.log?.('warn', 'log trim postponed', {
+          this.opts.log?.('warn', 'store sync or log trim postponed', {
             partition: this.partitionId,
             upTo: upTo.toString(),
             error: err instanceof Error ? err.message : String(err),
           });
         }
       } finally {
-        this.trimming = undefined;
+        this.syncing = undefined;
       }
     })();
   }
@@ -515,7 +582,7 @@ export class PartitionProcessor {
     // overlay may hold half a command: it is dropped, and a restart replays from the last commit).
     if (this.loop !== undefined && !this.failed) await this.commit();
     await this.writing;
-    await this.trimming;
+    await this.syncing;
     await this.transition(() => this.resign(new Error(`partition ${this.partitionId}: the processor is closed`)));
     for (const w of this.appliedWaiters) w.resolve();
     this.appliedWaiters = [];

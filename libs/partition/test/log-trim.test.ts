@@ -25,7 +25,7 @@ const invoke = (key: string): Command => ({
 describe('log trimming behind the partition store', () => {
   const tempDir = tempDirPerTest('stead-trim-');
 
-  async function open(trimEveryRecords: number) {
+  async function open(trimEveryRecords: number, trimDelayMs?: number) {
     const log = await LocalLogStore.open(join(tempDir(), 'log'));
     const storage = await openPartitionStorage(join(tempDir(), 'partitions'));
     const loglet = await log.loglet(0);
@@ -37,6 +37,7 @@ describe('log trimming behind the partition store', () => {
       store: storage.partition(0),
       ...ids,
       trimEveryRecords,
+      trimDelayMs,
       onFatal: (err) => fatal.push(err),
     });
     await processor.start(1, sink);
@@ -74,6 +75,17 @@ describe('log trimming behind the partition store', () => {
     // Every invocation, those of the trimmed records included, is in the store.
     expect((await reader.invocations()).length).toBe(keys.length + 1);
     await q.close();
+  });
+
+  it('syncs but does not trim before the trim delay has passed', async () => {
+    const p = await open(50, 3_600_000);
+    let last = 0n;
+    for (let i = 0; i < 180; i++) last = await p.processor.append(invoke(`d${i}`));
+    await p.processor.waitApplied(last);
+    await waitFor(async () => p.processor.durableOffset >= 150n, { what: 'the store to be synced', timeoutMs: 10_000 });
+    expect(p.loglet.trimmedBelow).toBe(0n);
+    expect((await p.loglet.read(0n, 500)).length).toBe(Number(last) + 1);
+    await p.close();
   });
 
   it('never trims with trimEveryRecords 0', async () => {

@@ -3,6 +3,7 @@ export {
   type AttachRequest,
   type CallRequest,
   type CompleteAwakeableRequest,
+  type CreateSnapshotsResponse,
   type Outcome,
   type PingResponse,
   WorkerServiceClient,

@@ -702,7 +702,9 @@ export class Bifrost {
       const { chain, version } = entry;
       const tail = await this.tail(logId);
       const point = upTo > tail ? tail : upTo;
-      if (point <= chain.trimPoint) return chain;
+      // Segments some log server of which did not take the trim stay in the chain (below the trim point, never
+      // read), so that the next trim reaches that server too instead of its copies staying on disk for good.
+      const unacked = new Set<number>();
       for (const seg of chain.segments) {
         if (seg.base >= point) break;
         const local = point - seg.base;
@@ -710,12 +712,15 @@ export class Bifrost {
           seg.nodeset.map((m) =>
             withTimeout(this.o.timers, this.o.callTimeoutMs, () =>
               this.o.logServers(m.id).trim({ logletId: seg.logletId, upTo: local }),
-            ).catch(() => {}),
+            ).catch(() => unacked.add(seg.index)),
           ),
         );
       }
-      const keep = chain.segments.filter((s, i) => i === chain.segments.length - 1 || s.base + s.sealedTail! > point);
-      const updated: LogChain = { ...chain, trimPoint: point, segments: keep };
+      const keep = chain.segments.filter(
+        (s, i) => i === chain.segments.length - 1 || s.base + s.sealedTail! > point || unacked.has(s.index),
+      );
+      if (point <= chain.trimPoint && keep.length === chain.segments.length) return chain;
+      const updated: LogChain = { ...chain, trimPoint: maxBig(point, chain.trimPoint), segments: keep };
       try {
         const v = await this.o.metadata.put(chainKey(logId), encodeChain(updated), {
           kind: 'matches-version',

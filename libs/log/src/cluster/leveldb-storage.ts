@@ -1,5 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import type { LogServerStorage, StorageBatch } from '../replicated/log-server-core.ts';
+import { minBig } from '../replicated/quorum.ts';
 import type { LogletId, LogletState, StoredRecord } from '../replicated/types.ts';
 
 const SEP = '\u0000';
@@ -27,6 +28,17 @@ export class DataDirError extends Error {
  */
 export class LevelDbLogServerStorage implements LogServerStorage {
   readonly db: ClassicLevel<string, Uint8Array>;
+  /**
+   * Per loglet, the offset below which this process deleted its records: the next trim deletes from there (not
+   * from the loglet's first key, which would walk the deleted range's tombstones again until a compaction).
+   */
+  private readonly deletedBelow = new Map<LogletId, bigint>();
+  /** Trimmed key ranges waiting for a compaction, by loglet (merged), and the compaction running. */
+  private readonly toCompact = new Map<LogletId, { from: bigint; to: bigint }>();
+  private compacting: Promise<void> | undefined;
+  private closed = false;
+  /** Compactions of trimmed ranges done (for tests and metrics). */
+  compactions = 0;
   private constructor(db: ClassicLevel<string, Uint8Array>) {
     this.db = db;
   }
@@ -86,11 +98,16 @@ export class LevelDbLogServerStorage implements LogServerStorage {
   }
 
   async write(batch: StorageBatch): Promise<void> {
+    const trimmed: { id: LogletId; from: bigint; to: bigint }[] = [];
     const ops: Array<{ type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }> = [];
     for (const [id, b] of batch.loglets) {
       if (b.trimBelow !== undefined) {
-        for await (const k of this.db.keys({ gte: recordPrefix(id), lt: recordKey(id, b.trimBelow) }))
-          ops.push({ type: 'del', key: k });
+        const from = this.deletedBelow.get(id) ?? 0n;
+        if (b.trimBelow > from) {
+          for await (const k of this.db.keys({ gte: recordKey(id, from), lt: recordKey(id, b.trimBelow) }))
+            ops.push({ type: 'del', key: k });
+          trimmed.push({ id, from, to: b.trimBelow });
+        }
       }
       for (const r of b.records) ops.push({ type: 'put', key: recordKey(id, r.offset), value: r.payload });
       const s = b.state;
@@ -108,6 +125,40 @@ export class LevelDbLogServerStorage implements LogServerStorage {
       });
     }
     await this.db.batch(ops, { sync: true });
+    for (const t of trimmed) {
+      this.deletedBelow.set(t.id, t.to);
+      const pending = this.toCompact.get(t.id);
+      this.toCompact.set(t.id, { from: pending ? minBig(pending.from, t.from) : t.from, to: t.to });
+    }
+    if (trimmed.length > 0) this.compactSoon();
+  }
+
+  /**
+   * Deleted records leave tombstones, and their bytes stay in LevelDB's files until a compaction rewrites the
+   * files holding them; a log written once and trimmed behind may not cause one for a long time. Compacting the
+   * trimmed ranges, one after the other in the background, gives the space back.
+   */
+  private compactSoon(): void {
+    if (this.compacting || this.closed) return;
+    this.compacting = (async () => {
+      while (this.toCompact.size > 0 && !this.closed) {
+        const [id, r] = this.toCompact.entries().next().value!;
+        this.toCompact.delete(id);
+        try {
+          await this.db.compactRange(recordKey(id, r.from), recordKey(id, r.to));
+          this.compactions++;
+        } catch {
+          // closed meanwhile, or LevelDB refused: the data is deleted either way, only the space waits
+        }
+      }
+    })().finally(() => {
+      this.compacting = undefined;
+    });
+  }
+
+  /** Resolves once the compactions asked for so far are done (for tests). */
+  async compacted(): Promise<void> {
+    while (this.compacting) await this.compacting;
   }
 
   async readRecords(id: LogletId, from: bigint, to: bigint, maxBytes: number): Promise<StoredRecord[]> {
@@ -128,6 +179,8 @@ export class LevelDbLogServerStorage implements LogServerStorage {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.compacting;
     await this.db.close();
   }
 }

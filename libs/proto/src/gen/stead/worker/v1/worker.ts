@@ -150,6 +150,13 @@ export interface PartitionReplicaStatus {
   /** The last applied log offset, or -1 before any. */
   appliedOffset: bigint;
   backlog: bigint;
+  /** The last applied offset whose store writes are synced to disk, or -1: a restart replays the log after it. */
+  durableOffset: bigint;
+  /**
+   * Set when this worker knows the partition's archived snapshots: the applied offset of the oldest one kept.
+   * Every kept snapshot can be restored while the log is trimmed no further than just above it.
+   */
+  archivedOffset?: bigint | undefined;
 }
 
 export interface PingResponse {
@@ -158,6 +165,48 @@ export interface PingResponse {
   partitions: PartitionReplicaStatus[];
   /** The worker is shutting down: the controller moves its leaderships (and replicas) to other workers. */
   draining: boolean;
+}
+
+export interface CreateSnapshotsRequest {
+  partitions: number[];
+}
+
+/** One archived snapshot of a partition store. */
+export interface Snapshot {
+  partition: number;
+  id: string;
+  /** The last log offset applied in the snapshot: a replica restored from it reads the log after it. */
+  appliedOffset: bigint;
+  /** ISO 8601 */
+  createdAt: string;
+  /** The worker that took it. */
+  node: string;
+  sizeBytes: bigint;
+  entries: bigint;
+  sha256: string;
+  durationMs: bigint;
+  /** Where it is kept (an s3:// URL or a directory), without credentials. */
+  location: string;
+}
+
+export interface SnapshotFailure {
+  partition: number;
+  error: string;
+}
+
+export interface CreateSnapshotsResponse {
+  snapshots: Snapshot[];
+  /** Partitions listed but not led here, or whose snapshot failed. */
+  failures: SnapshotFailure[];
+}
+
+export interface ListSnapshotsRequest {
+  partitions: number[];
+}
+
+export interface ListSnapshotsResponse {
+  snapshots: Snapshot[];
+  failures: SnapshotFailure[];
 }
 
 function createBaseHeader(): Header {
@@ -1652,7 +1701,15 @@ export const PingRequest: MessageFns<PingRequest> = {
 };
 
 function createBasePartitionReplicaStatus(): PartitionReplicaStatus {
-  return { partition: 0, role: "", epoch: 0n, appliedOffset: 0n, backlog: 0n };
+  return {
+    partition: 0,
+    role: "",
+    epoch: 0n,
+    appliedOffset: 0n,
+    backlog: 0n,
+    durableOffset: 0n,
+    archivedOffset: undefined,
+  };
 }
 
 export const PartitionReplicaStatus: MessageFns<PartitionReplicaStatus> = {
@@ -1680,6 +1737,18 @@ export const PartitionReplicaStatus: MessageFns<PartitionReplicaStatus> = {
         throw new globalThis.Error("value provided for field message.backlog of type uint64 too large");
       }
       writer.uint32(40).uint64(message.backlog);
+    }
+    if (message.durableOffset !== 0n) {
+      if (BigInt.asIntN(64, message.durableOffset) !== message.durableOffset) {
+        throw new globalThis.Error("value provided for field message.durableOffset of type sint64 too large");
+      }
+      writer.uint32(48).sint64(message.durableOffset);
+    }
+    if (message.archivedOffset !== undefined) {
+      if (BigInt.asIntN(64, message.archivedOffset) !== message.archivedOffset) {
+        throw new globalThis.Error("value provided for field message.archivedOffset of type sint64 too large");
+      }
+      writer.uint32(56).sint64(message.archivedOffset);
     }
     return writer;
   },
@@ -1737,6 +1806,22 @@ export const PartitionReplicaStatus: MessageFns<PartitionReplicaStatus> = {
             message.backlog = reader.uint64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.durableOffset = reader.sint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.archivedOffset = reader.sint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1761,6 +1846,12 @@ export const PartitionReplicaStatus: MessageFns<PartitionReplicaStatus> = {
       ? BigInt(object.appliedOffset)
       : 0n;
     message.backlog = (object.backlog !== undefined && object.backlog !== null) ? BigInt(object.backlog) : 0n;
+    message.durableOffset = (object.durableOffset !== undefined && object.durableOffset !== null)
+      ? BigInt(object.durableOffset)
+      : 0n;
+    message.archivedOffset = (object.archivedOffset !== undefined && object.archivedOffset !== null)
+      ? BigInt(object.archivedOffset)
+      : undefined;
     return message;
   },
 };
@@ -1852,6 +1943,535 @@ export const PingResponse: MessageFns<PingResponse> = {
     message.instance = object.instance ?? "";
     message.partitions = object.partitions?.map((e) => PartitionReplicaStatus.fromPartial(e)) || [];
     message.draining = object.draining ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateSnapshotsRequest(): CreateSnapshotsRequest {
+  return { partitions: [] };
+}
+
+export const CreateSnapshotsRequest: MessageFns<CreateSnapshotsRequest> = {
+  encode(message: CreateSnapshotsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partitions.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.partitions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSnapshotsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSnapshotsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.partitions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.partitions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateSnapshotsRequest>, I>>(base?: I): CreateSnapshotsRequest {
+    return CreateSnapshotsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateSnapshotsRequest>, I>>(object: I): CreateSnapshotsRequest {
+    const message = createBaseCreateSnapshotsRequest();
+    message.partitions = object.partitions?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSnapshot(): Snapshot {
+  return {
+    partition: 0,
+    id: "",
+    appliedOffset: 0n,
+    createdAt: "",
+    node: "",
+    sizeBytes: 0n,
+    entries: 0n,
+    sha256: "",
+    durationMs: 0n,
+    location: "",
+  };
+}
+
+export const Snapshot: MessageFns<Snapshot> = {
+  encode(message: Snapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).uint32(message.partition);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.appliedOffset !== 0n) {
+      if (BigInt.asUintN(64, message.appliedOffset) !== message.appliedOffset) {
+        throw new globalThis.Error("value provided for field message.appliedOffset of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.appliedOffset);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(34).string(message.createdAt);
+    }
+    if (message.node !== "") {
+      writer.uint32(42).string(message.node);
+    }
+    if (message.sizeBytes !== 0n) {
+      if (BigInt.asUintN(64, message.sizeBytes) !== message.sizeBytes) {
+        throw new globalThis.Error("value provided for field message.sizeBytes of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.sizeBytes);
+    }
+    if (message.entries !== 0n) {
+      if (BigInt.asUintN(64, message.entries) !== message.entries) {
+        throw new globalThis.Error("value provided for field message.entries of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.entries);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(66).string(message.sha256);
+    }
+    if (message.durationMs !== 0n) {
+      if (BigInt.asUintN(64, message.durationMs) !== message.durationMs) {
+        throw new globalThis.Error("value provided for field message.durationMs of type uint64 too large");
+      }
+      writer.uint32(72).uint64(message.durationMs);
+    }
+    if (message.location !== "") {
+      writer.uint32(82).string(message.location);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Snapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.appliedOffset = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sizeBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.entries = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.durationMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.location = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Snapshot>, I>>(base?: I): Snapshot {
+    return Snapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Snapshot>, I>>(object: I): Snapshot {
+    const message = createBaseSnapshot();
+    message.partition = object.partition ?? 0;
+    message.id = object.id ?? "";
+    message.appliedOffset = (object.appliedOffset !== undefined && object.appliedOffset !== null)
+      ? BigInt(object.appliedOffset)
+      : 0n;
+    message.createdAt = object.createdAt ?? "";
+    message.node = object.node ?? "";
+    message.sizeBytes = (object.sizeBytes !== undefined && object.sizeBytes !== null) ? BigInt(object.sizeBytes) : 0n;
+    message.entries = (object.entries !== undefined && object.entries !== null) ? BigInt(object.entries) : 0n;
+    message.sha256 = object.sha256 ?? "";
+    message.durationMs = (object.durationMs !== undefined && object.durationMs !== null)
+      ? BigInt(object.durationMs)
+      : 0n;
+    message.location = object.location ?? "";
+    return message;
+  },
+};
+
+function createBaseSnapshotFailure(): SnapshotFailure {
+  return { partition: 0, error: "" };
+}
+
+export const SnapshotFailure: MessageFns<SnapshotFailure> = {
+  encode(message: SnapshotFailure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).uint32(message.partition);
+    }
+    if (message.error !== "") {
+      writer.uint32(18).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotFailure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotFailure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SnapshotFailure>, I>>(base?: I): SnapshotFailure {
+    return SnapshotFailure.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnapshotFailure>, I>>(object: I): SnapshotFailure {
+    const message = createBaseSnapshotFailure();
+    message.partition = object.partition ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateSnapshotsResponse(): CreateSnapshotsResponse {
+  return { snapshots: [], failures: [] };
+}
+
+export const CreateSnapshotsResponse: MessageFns<CreateSnapshotsResponse> = {
+  encode(message: CreateSnapshotsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.snapshots) {
+      Snapshot.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.failures) {
+      SnapshotFailure.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSnapshotsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSnapshotsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshots.push(Snapshot.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.failures.push(SnapshotFailure.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateSnapshotsResponse>, I>>(base?: I): CreateSnapshotsResponse {
+    return CreateSnapshotsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateSnapshotsResponse>, I>>(object: I): CreateSnapshotsResponse {
+    const message = createBaseCreateSnapshotsResponse();
+    message.snapshots = object.snapshots?.map((e) => Snapshot.fromPartial(e)) || [];
+    message.failures = object.failures?.map((e) => SnapshotFailure.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListSnapshotsRequest(): ListSnapshotsRequest {
+  return { partitions: [] };
+}
+
+export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
+  encode(message: ListSnapshotsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partitions.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.partitions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSnapshotsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSnapshotsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.partitions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.partitions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListSnapshotsRequest>, I>>(base?: I): ListSnapshotsRequest {
+    return ListSnapshotsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSnapshotsRequest>, I>>(object: I): ListSnapshotsRequest {
+    const message = createBaseListSnapshotsRequest();
+    message.partitions = object.partitions?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListSnapshotsResponse(): ListSnapshotsResponse {
+  return { snapshots: [], failures: [] };
+}
+
+export const ListSnapshotsResponse: MessageFns<ListSnapshotsResponse> = {
+  encode(message: ListSnapshotsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.snapshots) {
+      Snapshot.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.failures) {
+      SnapshotFailure.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSnapshotsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSnapshotsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshots.push(Snapshot.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.failures.push(SnapshotFailure.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListSnapshotsResponse>, I>>(base?: I): ListSnapshotsResponse {
+    return ListSnapshotsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSnapshotsResponse>, I>>(object: I): ListSnapshotsResponse {
+    const message = createBaseListSnapshotsResponse();
+    message.snapshots = object.snapshots?.map((e) => Snapshot.fromPartial(e)) || [];
+    message.failures = object.failures?.map((e) => SnapshotFailure.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1961,6 +2581,29 @@ export const WorkerServiceService = {
     responseSerialize: (value: PingResponse): Buffer => Buffer.from(PingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PingResponse => PingResponse.decode(value),
   },
+  /** Takes a snapshot of each listed partition this worker leads now and archives it (answers once archived). */
+  createSnapshots: {
+    path: "/stead.worker.v1.WorkerService/CreateSnapshots" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateSnapshotsRequest): Buffer =>
+      Buffer.from(CreateSnapshotsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateSnapshotsRequest => CreateSnapshotsRequest.decode(value),
+    responseSerialize: (value: CreateSnapshotsResponse): Buffer =>
+      Buffer.from(CreateSnapshotsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateSnapshotsResponse => CreateSnapshotsResponse.decode(value),
+  },
+  /** The archived snapshots of the listed partitions, newest first (read from the snapshot repository). */
+  listSnapshots: {
+    path: "/stead.worker.v1.WorkerService/ListSnapshots" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSnapshotsRequest): Buffer => Buffer.from(ListSnapshotsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSnapshotsRequest => ListSnapshotsRequest.decode(value),
+    responseSerialize: (value: ListSnapshotsResponse): Buffer =>
+      Buffer.from(ListSnapshotsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSnapshotsResponse => ListSnapshotsResponse.decode(value),
+  },
 } as const;
 
 export interface WorkerServiceServer extends UntypedServiceImplementation {
@@ -1978,6 +2621,10 @@ export interface WorkerServiceServer extends UntypedServiceImplementation {
   pinnedInvocations: handleUnaryCall<PinnedInvocationsRequest, PinnedInvocationsResponse>;
   /** Liveness and what this worker runs (the controller's heartbeat). */
   ping: handleUnaryCall<PingRequest, PingResponse>;
+  /** Takes a snapshot of each listed partition this worker leads now and archives it (answers once archived). */
+  createSnapshots: handleUnaryCall<CreateSnapshotsRequest, CreateSnapshotsResponse>;
+  /** The archived snapshots of the listed partitions, newest first (read from the snapshot repository). */
+  listSnapshots: handleUnaryCall<ListSnapshotsRequest, ListSnapshotsResponse>;
 }
 
 export interface WorkerServiceClient extends Client {
@@ -2108,6 +2755,38 @@ export interface WorkerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PingResponse) => void,
+  ): ClientUnaryCall;
+  /** Takes a snapshot of each listed partition this worker leads now and archives it (answers once archived). */
+  createSnapshots(
+    request: CreateSnapshotsRequest,
+    callback: (error: ServiceError | null, response: CreateSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  createSnapshots(
+    request: CreateSnapshotsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  createSnapshots(
+    request: CreateSnapshotsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  /** The archived snapshots of the listed partitions, newest first (read from the snapshot repository). */
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
   ): ClientUnaryCall;
 }
 
