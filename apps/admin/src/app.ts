@@ -16,7 +16,7 @@ import {
   TableLeaders,
   WorkerClients,
 } from '@stead/cluster';
-import { Controller, listNodes, type RoundReport } from '@stead/controller';
+import { Controller, listNodes, type RoundReport, readPartitionTable } from '@stead/controller';
 import { corsPolicy } from '@stead/core';
 import { discover } from '@stead/invoker';
 import { type LogChain, readChain, readChains } from '@stead/log';
@@ -37,6 +37,8 @@ import {
 import { startLogRebalancing } from './logs.ts';
 import { initConfigFromFlags, mountOperations } from './operations.ts';
 import type { AdminSettings } from './settings.ts';
+import { clusterSnapshots, mountSnapshotRoutes } from './snapshots.ts';
+import { ReplicaReports, startLogTrimming } from './trims.ts';
 
 export const VERSION = '0.1.0';
 
@@ -76,6 +78,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   );
   node.onClose('schema registry', () => schema.close());
   const workers = new WorkerClients();
+  const replicaReports = new ReplicaReports();
   node.onClose('worker clients', () => workers.close());
   const controller = new Controller({
     client: metadata,
@@ -93,6 +96,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     ping: async (n) => {
       try {
         const r = await workers.get(n.address).ping(s.heartbeatInterval);
+        if (r.instance === n.instance) replicaReports.record(n.id, r.partitions);
         return { instance: r.instance, draining: r.draining };
       } catch (e) {
         // Nothing listens at the address (the process is gone): the controller need not wait out the timeout.
@@ -125,6 +129,16 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     replacementDelayMs: s.replicaReplacementDelay,
   });
   registerPlacementMetrics(registry, () => controller.status().lastRound);
+  startLogTrimming({
+    node,
+    metadata,
+    bifrost: logs.bifrost,
+    registry,
+    active: () => controller.status().active,
+    reports: replicaReports,
+    nodeFailureTimeoutMs: s.nodeFailureTimeout,
+    trimDelayMs: s.trimDelay,
+  });
   const admin = await node.start(
     () =>
       startAdminServer({
@@ -159,6 +173,16 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
             return chain ? { status: 200, json: chain } : errorReply(404, `log '${req.params.log}' not found`);
           });
           mountOperations(router, { metadata, controller, bifrost: () => logs.bifrost });
+          mountSnapshotRoutes(
+            router,
+            clusterSnapshots(workers, async () => ({
+              table: (await readPartitionTable(metadata))?.value,
+              addresses: new Map(
+                (await listNodes(metadata)).filter((n) => n.roles.includes('worker')).map((n) => [n.id, n.address]),
+              ),
+            })),
+            () => leaders.current()?.value.partitions ?? s.partitions,
+          );
           mountMetadataRoutes(router, {
             client: metadata,
             members: async () => {

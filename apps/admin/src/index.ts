@@ -3,3 +3,4 @@
 export { startAdmin } from './app.ts';
 export { parseConfigPatch } from './operations.ts';
 export { type AdminSettings, adminSettings } from './settings.ts';
+export { mountSnapshotRoutes, renderSnapshot } from './snapshots.ts';

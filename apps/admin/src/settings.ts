@@ -40,6 +40,12 @@ export const adminSettings = {
     '10s',
     'A failed worker keeps its replicas this much longer than its leaderships, so that a restarted worker resumes them with its state instead of new replicas replaying the log; a failed log server keeps its sealed segments this much longer before their records are copied elsewhere.',
   ),
+  trimDelay: setting(
+    'duration',
+    '30s',
+    'A partition log is trimmed below a point only once that point has been safe (archived in a snapshot, or stored by every replica) for this long.',
+    { min: 0 },
+  ),
   controllerLeaseTimeout: setting(
     'duration',
     '2s',

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseDuration } from '@stead/core';
 import type { Command } from 'commander';
 import { type AdminClient, CliError, type ClusterView, type PlacementView } from './admin-client.ts';
+import { renderTable } from './table.ts';
 import { allNodes, drainLeft, renderAllNodes, renderConfig, renderMembers, renderMetadataValue } from './views.ts';
 
 /** Where the commands write, how they reach the admin API, and how often they poll while waiting. */
@@ -306,5 +307,92 @@ export function metadataCommands(ctl: Command, ctx: OperationsContext): void {
     .action(async (o: CommonOptions) => {
       const m = await ctx.client(o).members();
       print(ctx, o, m, renderMembers(m));
+    });
+}
+
+/** One snapshot as the admin API shows it. */
+interface SnapshotView {
+  partition: number;
+  id: string;
+  applied_offset: string;
+  created_at: string;
+  node: string;
+  size_bytes: number;
+  entries: number;
+  duration_ms: number;
+  location: string;
+}
+
+interface SnapshotsView {
+  snapshots: SnapshotView[];
+  failures: { partition: number; error: string }[];
+}
+
+function renderSnapshots(v: SnapshotsView): string {
+  const rows = v.snapshots.map((s) => [
+    s.partition,
+    s.applied_offset,
+    s.created_at,
+    s.node,
+    mib(s.size_bytes),
+    s.entries,
+    `${s.duration_ms} ms`,
+    s.location,
+  ]);
+  const table =
+    rows.length === 0
+      ? 'no snapshots'
+      : renderTable(['PARTITION', 'APPLIED OFFSET', 'CREATED', 'NODE', 'SIZE', 'ENTRIES', 'TOOK', 'LOCATION'], rows);
+  const failed = v.failures.map((f) => `partition ${f.partition}: ${f.error}`);
+  return [table, ...failed].join('\n');
+}
+
+function mib(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function partitionsOption(cmd: Command): Command {
+  return cmd.option(
+    '--partition <n...>',
+    'only these partitions (repeat or list them: --partition 0 3); default every partition',
+  );
+}
+
+function partitionList(values: string[] | undefined): number[] | undefined {
+  if (values === undefined) return undefined;
+  return values
+    .flatMap((v) => v.split(','))
+    .map((v) => {
+      if (!/^\d+$/.test(v.trim())) throw new CliError(`--partition ${v}: expected a partition number`);
+      return Number(v.trim());
+    });
+}
+
+export function snapshotCommands(ctl: Command, ctx: OperationsContext): void {
+  const snapshots = ctl.command('snapshots').description('partition snapshots (the bucket or snapshot directory)');
+  ctx
+    .common(
+      partitionsOption(
+        snapshots
+          .command('create')
+          .description('snapshot partitions now (each by its leader) and archive them; waits until archived'),
+      ),
+    )
+    .action(async (o: CommonOptions & { partition?: string[] }) => {
+      const partitions = partitionList(o.partition);
+      const answer = (await ctx
+        .client(o)
+        .send('POST', '/cluster/snapshots', partitions ? { partitions } : {})) as SnapshotsView;
+      print(ctx, o, answer, renderSnapshots(answer));
+      if (answer.failures.length > 0)
+        throw new CliError(`${answer.failures.length} of ${answer.failures.length + answer.snapshots.length} failed`);
+    });
+  ctx
+    .common(partitionsOption(snapshots.command('list').description('the archived snapshots, newest first')))
+    .action(async (o: CommonOptions & { partition?: string[] }) => {
+      const partitions = partitionList(o.partition);
+      const query = partitions ? `?partition=${partitions.join(',')}` : '';
+      const answer = (await ctx.client(o).get(`/cluster/snapshots${query}`)) as SnapshotsView;
+      print(ctx, o, answer, renderSnapshots(answer));
     });
 }

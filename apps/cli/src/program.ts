@@ -12,6 +12,7 @@ import {
   metadataCommands,
   nodeCommands,
   partitionCommands,
+  snapshotCommands,
 } from './operations.ts';
 import { renderLog, renderLogs, renderPartitions, renderStatus } from './views.ts';
 
@@ -80,6 +81,7 @@ export function program(io: Io): Command {
   });
   logCommands(logs, ctx, logOf);
   metadataCommands(ctl, ctx);
+  snapshotCommands(ctl, ctx);
   return root;
 }
 
