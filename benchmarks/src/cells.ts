@@ -5,7 +5,7 @@ import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { REPO, waitFor } from '@stead/testing';
 import { post, runLoad, type Summary, summarize } from './load.ts';
-import { cpuSeconds, memory } from './targets.ts';
+import { cpuSeconds, cpuSecondsOf, memoryOf } from './targets.ts';
 
 export interface Measured extends Summary {
   /** Server RSS after the measured run, and its peak so far (MiB; summed over a cluster's processes). */
@@ -32,8 +32,6 @@ export interface CellOptions {
   warmup: number;
   durationMs: number;
 }
-
-const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** The request body of `Bench/steps` for `steps` and the answer it must give. */
 export function stepsCall(ingress: string, steps: number): { url: URL; body: string; expect: string } {
@@ -62,7 +60,7 @@ export async function waitAnswering(name: string, ingress: string, timeoutMs = 3
 export async function measureCell(o: CellOptions): Promise<Measured> {
   const { url, body, expect } = stepsCall(o.ingress, o.steps);
   await waitAnswering(o.name, o.ingress);
-  const serverCpu = () => sum(o.serverPids.map(cpuSeconds));
+  const serverCpu = () => cpuSecondsOf(o.serverPids);
   let cpu0 = [0, 0];
   const r = await runLoad({
     url,
@@ -77,11 +75,11 @@ export async function measureCell(o: CellOptions): Promise<Measured> {
   });
   const cpu1 = [serverCpu(), cpuSeconds(o.servicePid)];
   const s = summarize(r);
-  const mem = o.serverPids.map(memory);
+  const mem = memoryOf(o.serverPids);
   const cell: Measured = {
     ...s,
-    rssMiB: sum(mem.map((m) => m.rssMiB)),
-    peakRssMiB: sum(mem.map((m) => m.peakMiB)),
+    rssMiB: mem.rssMiB,
+    peakRssMiB: mem.peakMiB,
     serverCpuMsPerRequest: ((cpu1[0]! - cpu0[0]!) * 1000) / s.requests,
     serverCores: (cpu1[0]! - cpu0[0]!) / r.seconds,
     serviceCpuMsPerRequest: ((cpu1[1]! - cpu0[1]!) * 1000) / s.requests,

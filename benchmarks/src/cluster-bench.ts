@@ -6,9 +6,15 @@
 import { parseDurationMs } from '@stead/runtime';
 import { Cleanup, ServiceProcess } from '@stead/testing';
 import { f, type Measured, measureCell, ratio, table, writeResult } from './cells.ts';
-import { type ClusterTarget, startRestateCluster, startSteadCluster } from './cluster-targets.ts';
+import {
+  type Running,
+  runningCluster,
+  runningServer,
+  startRestateCluster,
+  startSteadCluster,
+} from './cluster-targets.ts';
 import { type FailoverOptions, type FailoverRound, failoverRound } from './failover.ts';
-import { cpuSeconds, loadAverages, machineInfo, register, startStead } from './targets.ts';
+import { cpuSecondsOf, loadAverages, machineInfo, register, startStead } from './targets.ts';
 
 const SERVICE = new URL('./service.ts', import.meta.url).pathname;
 /** How long the CPU use of a target is sampled without load, after it started. */
@@ -107,27 +113,14 @@ interface Cell extends Measured {
   concurrency: number;
 }
 
-/** What a target is while it runs: the cells need an ingress and pids, the failover rounds a cluster. */
-interface Running {
-  version: string;
-  admin: string;
-  ingress: string;
-  pids: () => number[];
-  cluster?: ClusterTarget;
-  output: () => string;
-}
-
 async function start(name: TargetName, cleanup: Cleanup, o: Options): Promise<Running> {
   const progress = (line: string) => process.stdout.write(`${line}\n`);
-  if (name === 'stead') {
-    const t = await startStead(cleanup);
-    return { version: t.version, admin: t.admin, ingress: t.ingress, pids: () => [t.pid], output: t.output };
-  }
-  const c =
+  if (name === 'stead') return runningServer(await startStead(cleanup));
+  return runningCluster(
     name === 'stead-cluster'
       ? await startSteadCluster(cleanup, { workers: 3, replication: 2, partitions: o.steadPartitions, progress })
-      : await startRestateCluster(cleanup, { replication: 2, partitions: o.restatePartitions, progress });
-  return { version: c.version, admin: c.admin, ingress: c.ingress(), pids: c.pids, cluster: c, output: c.output };
+      : await startRestateCluster(cleanup, { replication: 2, partitions: o.restatePartitions, progress }),
+  );
 }
 
 function describe(name: TargetName, o: Options): string {
@@ -221,10 +214,9 @@ function summaryTable(summaries: Record<string, FailoverSummary>): string {
 
 /** CPU use (cores) of `pids` together over IDLE_SAMPLE_MS. */
 async function idleCpu(pids: readonly number[]): Promise<number> {
-  const total = () => pids.reduce((a, p) => a + cpuSeconds(p), 0);
-  const c0 = total();
+  const c0 = cpuSecondsOf(pids);
   await new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS));
-  return (total() - c0) / (IDLE_SAMPLE_MS / 1000);
+  return (cpuSecondsOf(pids) - c0) / (IDLE_SAMPLE_MS / 1000);
 }
 
 export async function clusterBench(argv: string[]): Promise<number> {

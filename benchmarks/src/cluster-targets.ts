@@ -7,8 +7,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Cleanup, freePort, httpOk, Proc, waitFor } from '@stead/testing';
 import { LocalCluster } from '@stead/testing/local-cluster';
+import type { DataDir } from './disk.ts';
 import { restateClusterState, restateNodeId } from './restate-introspect.ts';
-import { RESTATE_BIN, steadVersion } from './targets.ts';
+import { RESTATE_BIN, steadVersion, type Target } from './targets.ts';
 
 export type ClusterName = 'stead-cluster' | 'restate-cluster';
 
@@ -38,6 +39,8 @@ export interface ClusterTarget {
   addNode(): Promise<string>;
   /** Partitions of the cluster. */
   partitions(): Promise<number>;
+  /** Data dirs of the cluster's processes now (added nodes included), each with the role it serves. */
+  dataDirs(): { role: string; dir: string }[];
   /** Last output of the cluster's processes (for failure reports). */
   output(): string;
 }
@@ -244,6 +247,8 @@ export async function startRestateCluster(cleanup: Cleanup, o: RestateClusterOpt
       return n.name;
     },
     partitions: async () => partitions,
+    // Every restate node plays every role: one column for all.
+    dataDirs: () => nodes.map((n) => ({ role: 'node', dir: join(dir, n.name) })),
     ingress: (avoid) => `http://127.0.0.1:${serving(avoid).ports.ingress}`,
     ingressNode: (avoid) => serving(avoid).name,
     pids: () => nodes.filter(running).map((n) => n.proc!.pid),
@@ -283,6 +288,8 @@ export interface SteadClusterOptions {
   workers?: number;
   partitions?: number;
   replication?: number;
+  /** Added to every process's environment (e.g. STEAD_* settings given on the command line). */
+  env?: NodeJS.ProcessEnv;
   progress?: (line: string) => void;
 }
 
@@ -290,7 +297,7 @@ export interface SteadClusterOptions {
 export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions = {}): Promise<ClusterTarget> {
   const workers = o.workers ?? 3;
   const dir = cleanup.tempDir('stead-bench-cluster-');
-  const env = { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'warn' };
+  const env = { ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'warn', ...o.env };
   let cluster: LocalCluster | undefined;
   cleanup.add(() => cluster?.down());
   cluster = await LocalCluster.up({
@@ -341,6 +348,12 @@ export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions
       return p.name;
     },
     partitions: async () => partitions,
+    // LocalCluster passes each process with data its dir as --data-dir (metadata stores, log servers, workers).
+    dataDirs: () =>
+      c.processes.flatMap((p) => {
+        const flag = p.args.find((a) => a.startsWith('--data-dir='));
+        return flag ? [{ role: p.role, dir: flag.slice('--data-dir='.length) }] : [];
+      }),
     whole: async () => {
       if (!c.processes.every((p) => c.alive(p.name))) return false;
       try {
@@ -358,5 +371,47 @@ export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions
       }
     },
     output: () => c.processes.map((p) => c.output(p.name, 20)).join('\n'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Any target, one process or a cluster
+
+/** What the load and the samplers need of a target while it runs, whatever its topology. */
+export interface Running {
+  version: string;
+  admin: string;
+  ingress: string;
+  /** Every process of the target (CPU and memory are summed over them). */
+  pids: () => number[];
+  /** Its data dirs and the columns their bytes count in (one-process: per top-level entry; cluster: per role). */
+  dataDirs: () => DataDir[];
+  /** (One-process Stead) its Prometheus endpoint. */
+  metrics?: string;
+  cluster?: ClusterTarget;
+  output: () => string;
+}
+
+export function runningServer(t: Target): Running {
+  return {
+    version: t.version,
+    admin: t.admin,
+    ingress: t.ingress,
+    pids: () => [t.pid],
+    dataDirs: () => [{ part: '', dir: t.dataDir, split: true }],
+    ...(t.metrics === undefined ? {} : { metrics: t.metrics }),
+    output: t.output,
+  };
+}
+
+export function runningCluster(c: ClusterTarget): Running {
+  return {
+    version: c.version,
+    admin: c.admin,
+    ingress: c.ingress(),
+    pids: c.pids,
+    dataDirs: () => c.dataDirs().map((d) => ({ part: d.role, dir: d.dir })),
+    cluster: c,
+    output: c.output,
   };
 }

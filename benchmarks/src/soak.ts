@@ -1,25 +1,47 @@
-// Sustained load: the 3-step handler at concurrency 32 for many minutes against Stead, then against
-// restate-server (each with a fresh SDK service process), printing every interval the throughput, p50/p99 of
-// that interval, the server's RSS, (Stead) its JS heap, and the server's CPU time per request (which other
-// load on the machine barely moves). Ends with the verdict on the sustained-load targets: last-minute
-// throughput >= 0.9 x first minute and >= Restate's, RSS growth after the first minute < 10 % and RSS
-// < 300 MiB. Writes the samples to benchmarks/results/soak-<timestamp>.json.
+// Sustained load: the 3-step handler at concurrency 32 for many minutes against Stead (its one-process server,
+// then a local cluster), then against restate-server (one process), each with a fresh SDK service process,
+// printing every interval the throughput, p50/p99 of that interval, the server's RSS (a cluster's summed over its
+// processes), (one-process Stead) its JS heap, the server's CPU time per request (which other load on the machine
+// barely moves), and the bytes its data dirs take on disk (one-process: per top-level entry of its data dir;
+// cluster: per role) with the sum of the partition logs' trim points. Ends with the size table of each target,
+// the verdict on the sustained-load targets (last-minute throughput >= 0.9 x first minute and >= Restate's, RSS
+// growth after the first minute < 10 % and RSS < 300 MiB) and whether Stead's data on disk reached a plateau.
+// Writes the samples to benchmarks/results/soak-<timestamp>.json (and results/soak-latest.json).
 //
-//   npm run bench:soak                          10 minutes per server, a sample every 30 s
+//   npm run bench:soak                          10 minutes per target, a sample every 30 s
 //   npm run bench:soak -- --minutes 60 --every 5m
-//   npm run bench:soak -- --minutes 2 --every 20s --only stead --concurrency 16 --steps 3
-import { mkdirSync, writeFileSync } from 'node:fs';
+//   npm run bench:soak -- --minutes 2 --every 20s --only stead --topology both --concurrency 16 --steps 3
+//   npm run bench:soak -- --only stead --stead-env STEAD_SNAPSHOT_RECORDS=20000
 import { Agent } from 'node:http';
-import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { parseDurationMs } from '@stead/runtime';
-import { Cleanup, REPO, ServiceProcess, waitFor } from '@stead/testing';
+import { Cleanup, ServiceProcess } from '@stead/testing';
+import { f, stepsCall, table, waitAnswering, writeResult } from './cells.ts';
+import { type Running, runningCluster, runningServer, startSteadCluster } from './cluster-targets.ts';
+import { diskUsage, PLATEAU_FLOOR_BYTES, PLATEAU_SHARE, type Plateau, plateau } from './disk.ts';
 import { percentile, post } from './load.ts';
-import { cpuSeconds, memory, register, type ServerName, startRestate, startStead, type Target } from './targets.ts';
+import {
+  cpuSecondsOf,
+  loadAverages,
+  machineInfo,
+  memoryOf,
+  register,
+  type ServerName,
+  startRestate,
+  startStead,
+} from './targets.ts';
 
 const SERVICE = new URL('./service.ts', import.meta.url).pathname;
-const USAGE =
-  'usage: npm run bench:soak -- [--minutes 10] [--every 30s] [--concurrency 32] [--steps 3] [--only stead|restate]';
+const USAGE = `usage: npm run bench:soak -- [--minutes 10] [--every 30s] [--concurrency 32] [--steps 3]
+         [--only stead|restate] [--topology one-process|cluster|both] [--stead-env KEY=VALUE ...]`;
+
+type Topology = 'one-process' | 'cluster';
+/** What one soak runs against: Stead's one-process server, a local Stead cluster, restate-server. */
+type SoakName = 'stead' | 'stead-cluster' | 'restate';
+const LABEL: Record<SoakName, string> = {
+  stead: 'Stead one-process',
+  'stead-cluster': 'Stead cluster',
+  restate: 'Restate',
+};
 
 interface Options {
   durationMs: number;
@@ -27,6 +49,10 @@ interface Options {
   concurrency: number;
   steps: number;
   servers: ServerName[];
+  /** Stead's topologies (restate-server runs as one process). */
+  topologies: Topology[];
+  /** Added to the environment of the Stead server and of every process of the Stead cluster. */
+  steadEnv: Record<string, string>;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -36,6 +62,8 @@ function parseArgs(argv: string[]): Options {
     concurrency: 32,
     steps: 3,
     servers: ['stead', 'restate'],
+    topologies: ['one-process', 'cluster'],
+    steadEnv: {},
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -61,6 +89,16 @@ function parseArgs(argv: string[]): Options {
       const v = value();
       if (v !== 'stead' && v !== 'restate') throw new Error(`--only: stead or restate, got ${v}`);
       o.servers = [v];
+    } else if (a === '--topology') {
+      const v = value();
+      if (v !== 'one-process' && v !== 'cluster' && v !== 'both')
+        throw new Error(`--topology: one-process, cluster or both, got ${v}`);
+      o.topologies = v === 'both' ? ['one-process', 'cluster'] : [v];
+    } else if (a === '--stead-env') {
+      const v = value();
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+      if (!m) throw new Error(`--stead-env: expected KEY=VALUE, got ${v}`);
+      o.steadEnv[m[1]!] = m[2]!;
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
@@ -68,6 +106,24 @@ function parseArgs(argv: string[]): Options {
   }
   if (o.everyMs > o.durationMs) throw new Error('--every is longer than the whole run');
   return o;
+}
+
+/** The targets in the order they run: Stead in each topology, then restate-server. */
+function soakNames(o: Options): SoakName[] {
+  const names: SoakName[] = [];
+  if (o.servers.includes('stead')) {
+    if (o.topologies.includes('one-process')) names.push('stead');
+    if (o.topologies.includes('cluster')) names.push('stead-cluster');
+  }
+  if (o.servers.includes('restate')) names.push('restate');
+  return names;
+}
+
+async function start(name: SoakName, cleanup: Cleanup, o: Options): Promise<Running> {
+  if (name === 'stead') return runningServer(await startStead(cleanup, o.steadEnv));
+  if (name === 'restate') return runningServer(await startRestate(cleanup));
+  const progress = (line: string) => process.stdout.write(`${line}\n`);
+  return runningCluster(await startSteadCluster(cleanup, { env: o.steadEnv, progress }));
 }
 
 interface Sample {
@@ -78,16 +134,23 @@ interface Sample {
   throughput: number;
   p50: number;
   p99: number;
+  /** Summed over a cluster's processes. */
   rssMiB: number;
   heapMiB: number;
-  /** (Stead) MiB written by LevelDB compactions of the partition store in the interval, per second. */
+  /** (One-process Stead) MiB written by LevelDB compactions of the partition store in the interval, per second. */
   compactionMiBps: number;
-  /** Server CPU time (user + system, all threads) per completed request in the interval. */
+  /** Server CPU time (user + system, all threads, all processes) per completed request in the interval. */
   cpuMsPerRequest: number;
+  /** Bytes on disk per column (one-process: per top-level entry of the data dir; cluster: per role). */
+  disk: Record<string, number>;
+  /** Sum of `disk`. */
+  diskBytes: number;
+  /** (Stead) sum of the partition logs' trim points from GET <admin>/cluster; NaN when it does not say. */
+  trimPoints: number;
 }
 
 /** (Stead) JS heap used and bytes written by compactions of the partition store, from its /metrics. */
-async function serverMetrics(t: Target): Promise<{ heapMiB: number; compactionWrittenMiB: number }> {
+async function serverMetrics(t: Running): Promise<{ heapMiB: number; compactionWrittenMiB: number }> {
   const none = { heapMiB: Number.NaN, compactionWrittenMiB: Number.NaN };
   if (!t.metrics) return none;
   try {
@@ -103,19 +166,38 @@ async function serverMetrics(t: Target): Promise<{ heapMiB: number; compactionWr
   }
 }
 
-const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+/**
+ * (Stead) The sum of the partition logs' trim points (`logs[].trim_point`, decimal strings) in GET <admin>/cluster:
+ * it grows when logs are trimmed. NaN when the answer has none (the one-process server's local logs carry none).
+ */
+async function trimPointsSum(admin: string): Promise<number> {
+  try {
+    const res = await fetch(`${admin}/cluster`, { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) return Number.NaN;
+    const logs = ((await res.json()) as { logs?: { trim_point?: string }[] }).logs ?? [];
+    const points = logs.flatMap((l) => (l.trim_point === undefined ? [] : [BigInt(l.trim_point)]));
+    return points.length === 0 ? Number.NaN : Number(points.reduce((a, b) => a + b, 0n));
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const MiB = (bytes: number) => bytes / 2 ** 20;
+
+/** `12.3 MiB (log 1.0, partitions 11.3)`, then the trim points when there are any. */
+function diskText(s: Sample): string {
+  const parts = Object.entries(s.disk).map(([k, v]) => `${k} ${f(MiB(v), 1)}`);
+  return (
+    `disk ${f(MiB(s.diskBytes), 1)} MiB (${parts.join(', ')})` +
+    (Number.isFinite(s.trimPoints) ? `, trim points ${s.trimPoints}` : '')
+  );
+}
 
 /** Closed-loop load for `o.durationMs`; every `o.everyMs` the interval's figures are sampled and printed. */
-async function soak(t: Target, o: Options): Promise<Sample[]> {
-  const url = new URL('/Bench/steps', t.ingress);
-  const body = JSON.stringify(o.steps);
-  const expect = JSON.stringify((o.steps * (o.steps - 1)) / 2);
+async function soak(name: SoakName, t: Running, o: Options): Promise<Sample[]> {
+  const { url, body, expect } = stepsCall(t.ingress, o.steps);
+  await waitAnswering(name, t.ingress);
   const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
-  await waitFor(async () => (await post(agent, url, body, 10_000)).status === 200, {
-    timeoutMs: 30_000,
-    intervalMs: 100,
-    what: `${t.name} to answer Bench/steps`,
-  });
   let window: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -123,13 +205,16 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
   const start = performance.now();
   const end = start + o.durationMs;
   let windowStart = start;
-  let cpuAtWindowStart = cpuSeconds(t.pid);
+  let cpuAtWindowStart = cpuSecondsOf(t.pids());
   let compactionAtWindowStart = (await serverMetrics(t)).compactionWrittenMiB;
+  // Lines are printed in sample order, each once its sizes and metrics are in; awaited before the target stops.
+  let printed: Promise<void> = Promise.resolve();
   const sampler = setInterval(() => {
     const now = performance.now();
     const lat = window.sort((a, b) => a - b);
     const seconds = (now - windowStart) / 1000;
-    const cpu = cpuSeconds(t.pid);
+    const pids = t.pids();
+    const cpu = cpuSecondsOf(pids);
     const sample: Sample = {
       atS: Math.round((now - start) / 1000),
       requests: lat.length,
@@ -137,26 +222,42 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
       throughput: lat.length / seconds,
       p50: percentile(lat, 50),
       p99: percentile(lat, 99),
-      rssMiB: memory(t.pid).rssMiB,
+      rssMiB: memoryOf(pids).rssMiB,
       heapMiB: Number.NaN,
       compactionMiBps: Number.NaN,
       cpuMsPerRequest: ((cpu - cpuAtWindowStart) * 1000) / lat.length,
+      disk: {},
+      diskBytes: Number.NaN,
+      trimPoints: Number.NaN,
     };
     cpuAtWindowStart = cpu;
     window = [];
     errors = 0;
     windowStart = now;
     samples.push(sample);
-    void serverMetrics(t).then((m) => {
+    const measured = Promise.all([
+      serverMetrics(t),
+      diskUsage(t.dataDirs()),
+      name === 'restate' ? Number.NaN : trimPointsSum(t.admin),
+    ]);
+    printed = printed.then(async () => {
+      const [m, disk, trimPoints] = await measured.catch((err: unknown) => {
+        process.stderr.write(`  ${name}: sampling failed: ${err}\n`);
+        return [{ heapMiB: Number.NaN, compactionWrittenMiB: Number.NaN }, {}, Number.NaN] as const;
+      });
       sample.heapMiB = m.heapMiB;
       sample.compactionMiBps = (m.compactionWrittenMiB - compactionAtWindowStart) / seconds;
       compactionAtWindowStart = m.compactionWrittenMiB;
-      const h = m.heapMiB;
+      sample.disk = disk;
+      const sizes = Object.values(disk);
+      sample.diskBytes = sizes.length > 0 ? sizes.reduce((a, b) => a + b, 0) : Number.NaN;
+      sample.trimPoints = trimPoints;
       process.stdout.write(
-        `  ${t.name} ${String(sample.atS).padStart(5)} s: ${f(sample.throughput, 0)} req/s, p50 ${f(sample.p50, 1)} ms, ` +
-          `p99 ${f(sample.p99, 1)} ms, ${sample.errors} errors, RSS ${f(sample.rssMiB, 0)} MiB, heap ${f(h, 0)} MiB, ` +
+        `  ${name} ${String(sample.atS).padStart(5)} s: ${f(sample.throughput, 0)} req/s, p50 ${f(sample.p50, 1)} ms, ` +
+          `p99 ${f(sample.p99, 1)} ms, ${sample.errors} errors, RSS ${f(sample.rssMiB, 0)} MiB, heap ${f(sample.heapMiB, 0)} MiB, ` +
           `CPU ${f(sample.cpuMsPerRequest, 2)} ms/req` +
           `${Number.isFinite(sample.compactionMiBps) ? `, compaction ${f(sample.compactionMiBps, 2)} MiB/s` : ''}` +
+          `, ${diskText(sample)}` +
           `${firstError && sample.errors > 0 ? ` (first error: ${firstError})` : ''}\n`,
       );
     });
@@ -183,6 +284,7 @@ async function soak(t: Target, o: Options): Promise<Sample[]> {
   } finally {
     clearInterval(sampler);
     agent.destroy();
+    await printed;
   }
   return samples;
 }
@@ -195,45 +297,93 @@ function minute(samples: Sample[], which: 'first' | 'last', durationS: number) {
   return { throughput, rssMiB: picked.at(-1)!.rssMiB };
 }
 
+/** Bytes on disk over time: a row per sample, a column per data dir part, the total and the trim points. */
+function sizeTable(samples: readonly Sample[]): string {
+  const parts = [...new Set(samples.flatMap((s) => Object.keys(s.disk)))];
+  const rows = samples.map((s) => [
+    String(s.atS),
+    ...parts.map((p) => f(s.disk[p] === undefined ? Number.NaN : MiB(s.disk[p]), 1)),
+    f(MiB(s.diskBytes), 1),
+    Number.isFinite(s.trimPoints) ? String(s.trimPoints) : '-',
+  ]);
+  return table(['t s', ...parts.map((p) => `${p} MiB`), 'total MiB', 'trim points'], rows, 1);
+}
+
+function plateauLine(label: string, p: Plateau | undefined): string {
+  if (!p) return `${label} data on disk: too few samples with a size for a plateau verdict`;
+  const rule = `plateau when < ${PLATEAU_SHARE * 100} % of the midpoint or < ${MiB(PLATEAU_FLOOR_BYTES)} MiB`;
+  return (
+    `${label} data on disk ${f(MiB(p.midBytes), 1)} MiB at ${p.midS} s -> ${f(MiB(p.endBytes), 1)} MiB at ${p.endS} s, ` +
+    `${p.growthBytes >= 0 ? '+' : ''}${f(MiB(p.growthBytes), 1)} MiB (${f(p.growthShare * 100, 1)} %) over the second half ` +
+    `(${rule}): ${p.plateau ? 'plateau' : 'GROWING'}`
+  );
+}
+
+/** Throughput and RSS over the run of one Stead topology; the 300 MiB bound holds for one process only. */
+function steadVerdicts(label: string, samples: Sample[], durationS: number, rssLimitMiB?: number): string[] {
+  const first = minute(samples, 'first', durationS);
+  const last = minute(samples, 'last', durationS);
+  const ratio = last.throughput / first.throughput;
+  const growth = last.rssMiB / first.rssMiB - 1;
+  const rssMet = growth < 0.1 && (rssLimitMiB === undefined || last.rssMiB < rssLimitMiB);
+  return [
+    `${label} last/first minute throughput ${f(ratio, 2)} (target >= 0.90): ${ratio >= 0.9 ? 'met' : 'NOT met'}`,
+    `${label} RSS ${f(first.rssMiB, 0)} -> ${f(last.rssMiB, 0)} MiB, growth ${f(growth * 100, 1)} % ` +
+      `(target < 10 %${rssLimitMiB === undefined ? ', summed over its processes' : `, < ${rssLimitMiB} MiB`}): ` +
+      `${rssMet ? 'met' : 'NOT met'}`,
+  ];
+}
+
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
+  const names = soakNames(o);
   const cleanup = new Cleanup();
   const onSignal = () => void cleanup.run().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const startedAt = new Date();
+  const machine = machineInfo();
+  const env = Object.entries(o.steadEnv).map(([k, v]) => `${k}=${v}`);
   process.stdout.write(
-    `soak: ${o.servers.join(' then ')}; ${o.steps}-step handler, concurrency ${o.concurrency}, ` +
-      `${o.durationMs / 60_000} min each, a sample every ${o.everyMs / 1000} s; ${cpus().length} cores, node ${process.version}\n`,
+    `soak: ${names.join(' then ')}; ${o.steps}-step handler, concurrency ${o.concurrency}, ` +
+      `${o.durationMs / 60_000} min each, a sample every ${o.everyMs / 1000} s; ${machine.cores} cores, node ${machine.node}` +
+      `${env.length > 0 ? `; Stead processes with ${env.join(' ')}` : ''}\n`,
   );
-  const results: Partial<Record<ServerName, { version: string; samples: Sample[] }>> = {};
+  const results: Partial<Record<SoakName, { version: string; samples: Sample[] }>> = {};
   try {
-    for (const name of o.servers) {
+    for (const name of names) {
       const local = new Cleanup();
       cleanup.add(() => local.run());
-      const t = await (name === 'stead' ? startStead(local) : startRestate(local));
+      process.stdout.write(`starting ${LABEL[name]} …\n`);
+      const t = await start(name, local, o);
       const service = await ServiceProcess.start(local, SERVICE);
-      await register(t, service.uri);
-      process.stdout.write(`${t.version}, pid ${t.pid}\n`);
-      results[name] = { version: t.version, samples: await soak(t, o) };
+      await register({ name, admin: t.admin }, service.uri);
+      const pids = t.pids();
+      process.stdout.write(`${t.version}, ${pids.length === 1 ? `pid ${pids[0]}` : `${pids.length} processes`}\n`);
+      results[name] = { version: t.version, samples: await soak(name, t, o) };
       await local.run();
     }
   } finally {
     await cleanup.run();
   }
   const durationS = o.durationMs / 1000;
+  const lines: string[] = [];
+  for (const name of names) {
+    const samples = results[name]?.samples ?? [];
+    if (samples.length === 0) continue;
+    const trim = name === 'restate' ? '' : ', trim points = sum over the partition logs';
+    lines.push('', `${LABEL[name]}: bytes on disk of its data dirs (MiB)${trim}`);
+    lines.push(sizeTable(samples));
+  }
   const verdicts: string[] = [];
+  const plateaus: Partial<Record<SoakName, Plateau>> = {};
   const stead = results.stead?.samples;
+  const cluster = results['stead-cluster']?.samples;
   const restate = results.restate?.samples;
   if (stead && stead.length > 0) {
-    const first = minute(stead, 'first', durationS);
-    const last = minute(stead, 'last', durationS);
-    const ratio = last.throughput / first.throughput;
-    const growth = last.rssMiB / first.rssMiB - 1;
-    verdicts.push(
-      `Stead last/first minute throughput ${f(ratio, 2)} (target >= 0.90): ${ratio >= 0.9 ? 'met' : 'NOT met'}`,
-      `Stead RSS ${f(first.rssMiB, 0)} -> ${f(last.rssMiB, 0)} MiB, growth ${f(growth * 100, 1)} % (target < 10 %, < 300 MiB): ${growth < 0.1 && last.rssMiB < 300 ? 'met' : 'NOT met'}`,
-    );
+    verdicts.push(...steadVerdicts('Stead', stead, durationS, 300));
     if (restate && restate.length > 0) {
+      const last = minute(stead, 'last', durationS);
       const r = minute(restate, 'last', durationS);
       const vs = last.throughput / r.throughput;
       verdicts.push(
@@ -241,12 +391,25 @@ async function main(): Promise<number> {
       );
     }
   }
-  process.stdout.write(`\n${verdicts.join('\n')}\n`);
-  const dir = join(REPO, 'benchmarks/results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ options: o, results, verdicts }, null, 2)}\n`);
-  process.stdout.write(`samples written to ${file}\n`);
+  if (cluster && cluster.length > 0) verdicts.push(...steadVerdicts('Stead cluster', cluster, durationS));
+  for (const name of ['stead', 'stead-cluster'] as const) {
+    const samples = results[name]?.samples;
+    if (!samples || samples.length === 0) continue;
+    const p = plateau(samples, durationS);
+    if (p) plateaus[name] = p;
+    verdicts.push(plateauLine(LABEL[name], p));
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n${verdicts.join('\n')}\n`);
+  const file = writeResult('soak', 'soak-latest.json', startedAt, {
+    options: o,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { ...machine, loadavgAtEnd: loadAverages() },
+    results,
+    verdicts,
+    plateaus,
+  });
+  process.stdout.write(`samples written to ${file} (and results/soak-latest.json)\n`);
   return 0;
 }
 

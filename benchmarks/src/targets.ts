@@ -15,6 +15,8 @@ export interface Target {
   version: string;
   /** Prometheus endpoint of the process, where it has one we can read the JS heap from (Stead). */
   metrics?: string;
+  /** Where the server keeps its data (Stead: its --data-dir; Restate: its node's dir in its base dir). */
+  dataDir: string;
   /** Output of the server process (for failure reports). */
   output(): string;
 }
@@ -49,6 +51,19 @@ export function memory(pid: number): { rssMiB: number; peakMiB: number } {
   }
 }
 
+/** Resident set and its peak (MiB) summed over `pids` (one server, or every process of a cluster). */
+export function memoryOf(pids: readonly number[]): { rssMiB: number; peakMiB: number } {
+  const mem = pids.map(memory);
+  return { rssMiB: sum(mem.map((m) => m.rssMiB)), peakMiB: sum(mem.map((m) => m.peakMiB)) };
+}
+
+/** CPU time (s) summed over `pids`. */
+export function cpuSecondsOf(pids: readonly number[]): number {
+  return sum(pids.map(cpuSeconds));
+}
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+
 /** User + system CPU time (s) of a process, all threads (clock ticks of 1/100 s, the Linux default). */
 export function cpuSeconds(pid: number): number {
   try {
@@ -80,15 +95,11 @@ function steadCommit(): string {
   }
 }
 
-export async function startStead(cleanup: Cleanup): Promise<Target> {
-  const level = process.env.STEAD_LOG_LEVEL;
-  process.env.STEAD_LOG_LEVEL = level ?? 'warn';
-  let s: SteadServer;
-  try {
-    s = await SteadServer.start(cleanup);
-  } finally {
-    if (level === undefined) delete process.env.STEAD_LOG_LEVEL;
-  }
+/** The one-process Stead server; `env` adds to its environment (e.g. STEAD_* settings given on the command line). */
+export async function startStead(cleanup: Cleanup, env: NodeJS.ProcessEnv = {}): Promise<Target> {
+  const s = await SteadServer.start(cleanup, [], {
+    env: { STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'warn', ...env },
+  });
   const proc = s.proc!;
   return {
     name: 'stead',
@@ -97,9 +108,12 @@ export async function startStead(cleanup: Cleanup): Promise<Target> {
     pid: proc.pid,
     version: steadVersion(),
     metrics: `${s.metricsUrl}/metrics`,
+    dataDir: s.dataDir,
     output: () => proc.output(),
   };
 }
+
+const RESTATE_NODE = 'bench';
 
 /**
  * restate-server with all roles in one process, every listener on 127.0.0.1 (TCP only, no unix sockets): node
@@ -116,7 +130,7 @@ export async function startRestate(cleanup: Cleanup): Promise<Target> {
       HOME: base,
       TMPDIR: base,
       RESTATE_BASE_DIR: base,
-      RESTATE_NODE_NAME: 'bench',
+      RESTATE_NODE_NAME: RESTATE_NODE,
       RESTATE_CLUSTER_NAME: 'bench',
       RESTATE_LISTEN_MODE: 'tcp',
       RESTATE_BIND_IP: '127.0.0.1',
@@ -148,6 +162,8 @@ export async function startRestate(cleanup: Cleanup): Promise<Target> {
     admin: adminUrl,
     pid: proc.pid,
     version: `restate-server ${v.version ?? '?'}`,
+    // restate keeps a node's data under <base dir>/<node name>; the base dir also holds its temp files.
+    dataDir: join(base, RESTATE_NODE),
     output: () => proc.output(),
   };
 }
