@@ -215,21 +215,34 @@ export class StorageEngine {
    * then the entries written in batches and made durable with a synced write. The database is left closed:
    * `openPartition(id)` opens the restored store.
    *
-   * An entry of another partition (a key without this partition's prefix where it belongs) fails the restore.
+   * An entry of another partition (a key without this partition's prefix where it belongs) fails the restore;
+   * the first entry is checked before anything is wiped, so a snapshot of another partition leaves the store as it was.
    * A marker file `<dir>/<id>.restoring` exists from before the wipe until the restored store is durable; while
    * it exists (a crash or a failure in between) the partition is refused on use, and the caller restores again.
    */
   async restorePartition(id: number, entries: AsyncIterable<SnapshotEntry>): Promise<void> {
     checkPartitionId(id);
-    await this.closePartition(id);
     const prefix = Buffer.from(partitionPrefix(id), 'latin1');
+    // The first entry is checked before anything is wiped: a snapshot of another partition (the likely mistake)
+    // fails with the store untouched. Later entries are checked as they come.
+    const source = entries[Symbol.asyncIterator]();
+    const first = await source.next();
+    if (!first.done) this.checkEntry(id, prefix, first.value);
+    const rest: AsyncIterable<SnapshotEntry> = {
+      [Symbol.asyncIterator]: () => source,
+    };
+    async function* all(): AsyncIterable<SnapshotEntry> {
+      if (!first.done) yield first.value;
+      yield* rest;
+    }
+    await this.closePartition(id);
     writeDurably(this.restoreMarker(id), `restore of partition ${id} started ${new Date().toISOString()}\n`);
     rmSync(join(this.dir, String(id)), { recursive: true, force: true });
     await this.deleteOrderedRows(prefix);
     const main = this.db(id, true);
     try {
       await main.open();
-      await this.writeEntries(id, prefix, main, entries);
+      await this.writeEntries(id, prefix, main, all());
       // One synced write per database fsyncs its write-ahead log, and with it every batch before. Deletes of
       // keys outside every partition's key space: they leave no trace in the restored store.
       await main.del(RESTORE_SYNC_KEY, { sync: true });
@@ -269,6 +282,20 @@ export class StorageEngine {
     }
   }
 
+  /** The key of a restored entry as a Buffer, once checked to belong to partition `id` (of `prefix`). */
+  private checkEntry(id: number, prefix: Buffer, entry: SnapshotEntry): Buffer {
+    const key = Buffer.from(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength);
+    if (entry.db === 'main') {
+      if (!hasPrefixAt(key, prefix, 0)) throw wrongPartition(id, entry);
+    } else if (entry.db === 'ordered') {
+      const orderBytes = this.orderedTables.get(String.fromCharCode(key[0]));
+      if (orderBytes === undefined || !hasPrefixAt(key, prefix, 1 + orderBytes)) throw wrongPartition(id, entry);
+    } else {
+      throw new Error(`restore of partition ${id}: entry of unknown database ${JSON.stringify(entry.db)}`);
+    }
+    return key;
+  }
+
   /** Writes restored entries in batches, checking that each belongs to the partition of `prefix`. */
   private async writeEntries(
     id: number,
@@ -280,24 +307,19 @@ export class StorageEngine {
     let mainOps: Put[] = [];
     let orderedOps: Put[] = [];
     for await (const entry of entries) {
-      const key = Buffer.from(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength);
+      const key = this.checkEntry(id, prefix, entry);
       if (entry.db === 'main') {
-        if (!hasPrefixAt(key, prefix, 0)) throw wrongPartition(id, entry);
         mainOps.push({ type: 'put', key, value: entry.value });
         if (mainOps.length >= BATCH_ENTRIES) {
           await main.batch(mainOps);
           mainOps = [];
         }
-      } else if (entry.db === 'ordered') {
-        const orderBytes = this.orderedTables.get(String.fromCharCode(key[0]));
-        if (orderBytes === undefined || !hasPrefixAt(key, prefix, 1 + orderBytes)) throw wrongPartition(id, entry);
+      } else {
         orderedOps.push({ type: 'put', key, value: entry.value });
         if (orderedOps.length >= BATCH_ENTRIES) {
           await this.ordered.batch(orderedOps);
           orderedOps = [];
         }
-      } else {
-        throw new Error(`restore of partition ${id}: entry of unknown database ${JSON.stringify(entry.db)}`);
       }
     }
     if (mainOps.length > 0) await main.batch(mainOps);

@@ -132,19 +132,21 @@ test('a snapshot of another partition is refused, and the half restored partitio
   const entries = await collect(view.entries());
   await view.release();
 
-  const dir = temp();
-  const target = await open(dir);
+  const target = await open(temp());
   await fill(target, 5, 5, 'five');
+  // Found at the first entry: the store is not touched.
   await expect(target.restorePartition(5, list(entries))).rejects.toThrow(
     /restore of partition 5: main entry p0003\/k\/00000 does not belong to partition 5/,
   );
-  // Only ordered rows: checked too (the prefix after the tag and order bytes).
   await expect(target.restorePartition(5, list(entries.filter((e) => e.db === 'ordered')))).rejects.toThrow(
     /ordered entry t00000000p0003\/\/r0 does not belong to partition 5/,
   );
+  expect(await (await target.openPartition(5)).getRaw('k/00000')).toEqual(bytes('five-0'));
+  // Found later, after the wipe: the partition is refused until a restore completes.
+  const mixed = [{ db: 'main' as const, key: bytes('p0005/first'), value: bytes('x') }, ...entries];
+  await expect(target.restorePartition(5, list(mixed))).rejects.toThrow(/does not belong to partition 5/);
   await expect(target.openPartition(5)).rejects.toThrow(/partition 5: its store is half restored .*restore it again/);
   expect(() => target.partition(5)).toThrow(/half restored/);
-
   const mine = entries.map((e) => ({
     ...e,
     key: Buffer.from(Buffer.from(e.key).toString('latin1').replace('p0003/', 'p0005/'), 'latin1'),
