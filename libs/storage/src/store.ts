@@ -1,4 +1,4 @@
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { type CacheStats, ReadCache } from './cache.ts';
@@ -67,14 +67,24 @@ export class StorageEngine {
     const engine = new StorageEngine(dir, opts);
     await engine.splitSharedDatabase();
     await engine.ordered.open();
-    await Promise.all(Array.from({ length: opts.partitions ?? 0 }, (_, id) => engine.db(id).open()));
+    // A partition left half restored is not opened here: its first use reports it (see restorePartition).
+    const ids = Array.from({ length: opts.partitions ?? 0 }, (_, id) => id).filter((id) => !engine.restoring(id));
+    await Promise.all(ids.map((id) => engine.db(id).open()));
     return engine;
   }
 
-  /** The database of a partition, created (and opened in the background: LevelDB defers calls) on first use. */
-  private db(id: number): Db {
+  /**
+   * The database of a partition, created (and opened in the background: LevelDB defers calls) on first use.
+   * Refused while a restore of the partition is unfinished (only `restorePartition` itself passes `restoring`).
+   */
+  private db(id: number, restoring = false): Db {
     let db = this.dbs.get(id);
     if (!db) {
+      if (!restoring && this.restoring(id)) {
+        throw new Error(
+          `partition ${id}: its store is half restored (${this.restoreMarker(id)} exists: a restore did not finish); restore it again`,
+        );
+      }
       db = new ClassicLevel<Buffer, Uint8Array>(join(this.dir, String(id)), {
         keyEncoding: 'buffer',
         valueEncoding: 'view',
@@ -170,8 +180,273 @@ export class StorageEngine {
     );
   }
 
+  /**
+   * A consistent view of partition `id`'s store: LevelDB snapshots of its database and of the shared database
+   * of the time-ordered tables, taken together, synchronously. The two databases have no common transaction,
+   * so the caller takes the view when no commit of the partition is in flight (the view then holds exactly
+   * the commits made before it); writes made after the call are not in it. The partition's database must be
+   * open. The view pins old LevelDB files until `release()`.
+   */
+  snapshotPartition(id: number): PartitionSnapshotView {
+    checkPartitionId(id);
+    const main = this.dbs.get(id);
+    if (main?.status !== 'open') throw new Error(`partition ${id}: its database is not open, cannot snapshot it`);
+    if (this.ordered.status !== 'open') throw new Error(`partition ${id}: the shared ordered database is not open`);
+    const mainSnapshot = main.snapshot();
+    let orderedSnapshot: LevelSnapshot;
+    try {
+      orderedSnapshot = this.ordered.snapshot();
+    } catch (err) {
+      void mainSnapshot.close();
+      throw err;
+    }
+    return new SnapshotView(
+      { db: main, snapshot: mainSnapshot },
+      { db: this.ordered, snapshot: orderedSnapshot },
+      partitionPrefix(id),
+      this.orderedTables,
+    );
+  }
+
+  /**
+   * Replaces partition `id`'s store with `entries` (a view's entries, e.g. read back from a snapshot file).
+   * Nobody may use the partition meanwhile: its database is closed first if open, and stores handed out
+   * before must not be used again. The partition's database is wiped, its rows in the shared database deleted,
+   * then the entries written in batches and made durable with a synced write. The database is left closed:
+   * `openPartition(id)` opens the restored store.
+   *
+   * An entry of another partition (a key without this partition's prefix where it belongs) fails the restore;
+   * the first entry is checked before anything is wiped, so a snapshot of another partition leaves the store as it was.
+   * A marker file `<dir>/<id>.restoring` exists from before the wipe until the restored store is durable; while
+   * it exists (a crash or a failure in between) the partition is refused on use, and the caller restores again.
+   */
+  async restorePartition(id: number, entries: AsyncIterable<SnapshotEntry>): Promise<void> {
+    checkPartitionId(id);
+    const prefix = Buffer.from(partitionPrefix(id), 'latin1');
+    // The first entry is checked before anything is wiped: a snapshot of another partition (the likely mistake)
+    // fails with the store untouched. Later entries are checked as they come.
+    const source = entries[Symbol.asyncIterator]();
+    const first = await source.next();
+    if (!first.done) this.checkEntry(id, prefix, first.value);
+    const rest: AsyncIterable<SnapshotEntry> = {
+      [Symbol.asyncIterator]: () => source,
+    };
+    async function* all(): AsyncIterable<SnapshotEntry> {
+      if (!first.done) yield first.value;
+      yield* rest;
+    }
+    await this.closePartition(id);
+    writeDurably(this.restoreMarker(id), `restore of partition ${id} started ${new Date().toISOString()}\n`);
+    rmSync(join(this.dir, String(id)), { recursive: true, force: true });
+    await this.deleteOrderedRows(prefix);
+    const main = this.db(id, true);
+    try {
+      await main.open();
+      await this.writeEntries(id, prefix, main, all());
+      // One synced write per database fsyncs its write-ahead log, and with it every batch before. Deletes of
+      // keys outside every partition's key space: they leave no trace in the restored store.
+      await main.del(RESTORE_SYNC_KEY, { sync: true });
+      await this.ordered.del(Buffer.concat([RESTORE_SYNC_KEY, prefix]), { sync: true });
+    } finally {
+      await this.closePartition(id);
+    }
+    rmSync(this.restoreMarker(id));
+    fsyncDir(this.dir);
+  }
+
+  /** Whether a restore of partition `id` started and did not finish. */
+  restoring(id: number): boolean {
+    return existsSync(this.restoreMarker(id));
+  }
+
+  private restoreMarker(id: number): string {
+    return join(this.dir, `${id}.restoring`);
+  }
+
+  /** Deletes the rows of the partition of `prefix` from every time-ordered table of the shared database. */
+  private async deleteOrderedRows(prefix: Buffer): Promise<void> {
+    for (const [tag, orderBytes] of this.orderedTables) {
+      const it = this.ordered.iterator({ ...tagRange(tag), values: false });
+      try {
+        for (;;) {
+          const rows = await it.nextv(BATCH_ENTRIES);
+          if (rows.length === 0) break;
+          const ops = rows
+            .filter(([key]) => hasPrefixAt(key, prefix, 1 + orderBytes))
+            .map(([key]) => ({ type: 'del' as const, key }));
+          if (ops.length > 0) await this.ordered.batch(ops);
+        }
+      } finally {
+        await it.close();
+      }
+    }
+  }
+
+  /** The key of a restored entry as a Buffer, once checked to belong to partition `id` (of `prefix`). */
+  private checkEntry(id: number, prefix: Buffer, entry: SnapshotEntry): Buffer {
+    const key = Buffer.from(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength);
+    if (entry.db === 'main') {
+      if (!hasPrefixAt(key, prefix, 0)) throw wrongPartition(id, entry);
+    } else if (entry.db === 'ordered') {
+      const orderBytes = this.orderedTables.get(String.fromCharCode(key[0]));
+      if (orderBytes === undefined || !hasPrefixAt(key, prefix, 1 + orderBytes)) throw wrongPartition(id, entry);
+    } else {
+      throw new Error(`restore of partition ${id}: entry of unknown database ${JSON.stringify(entry.db)}`);
+    }
+    return key;
+  }
+
+  /** Writes restored entries in batches, checking that each belongs to the partition of `prefix`. */
+  private async writeEntries(
+    id: number,
+    prefix: Buffer,
+    main: Db,
+    entries: AsyncIterable<SnapshotEntry>,
+  ): Promise<void> {
+    type Put = { type: 'put'; key: Buffer; value: Uint8Array };
+    let mainOps: Put[] = [];
+    let orderedOps: Put[] = [];
+    for await (const entry of entries) {
+      const key = this.checkEntry(id, prefix, entry);
+      if (entry.db === 'main') {
+        mainOps.push({ type: 'put', key, value: entry.value });
+        if (mainOps.length >= BATCH_ENTRIES) {
+          await main.batch(mainOps);
+          mainOps = [];
+        }
+      } else {
+        orderedOps.push({ type: 'put', key, value: entry.value });
+        if (orderedOps.length >= BATCH_ENTRIES) {
+          await this.ordered.batch(orderedOps);
+          orderedOps = [];
+        }
+      }
+    }
+    if (mainOps.length > 0) await main.batch(mainOps);
+    if (orderedOps.length > 0) await this.ordered.batch(orderedOps);
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.ordered, ...this.dbs.values()].map((db) => db.close()));
+  }
+}
+
+/** Entries read or written per LevelDB call when copying a partition's store. */
+const BATCH_ENTRIES = 1000;
+/** A key outside the partitions' key spaces and the ordered tables, deleted with a synced write to end a restore. */
+const RESTORE_SYNC_KEY = Buffer.from('\u0000restore/', 'latin1');
+
+type LevelSnapshot = ReturnType<Db['snapshot']>;
+
+/** One key-value pair of a partition's store, as stored in its database (`main`) or the shared one (`ordered`). */
+export interface SnapshotEntry {
+  db: 'main' | 'ordered';
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** A consistent read-only view of one partition's store (see `StorageEngine.snapshotPartition`). */
+export interface PartitionSnapshotView {
+  /**
+   * Every entry of the partition: its keys in its own database (those under its `p<hex id>/` prefix), then its
+   * rows of the time-ordered tables in the shared database; each database's keys in key order. Can be iterated
+   * more than once, until `release()`.
+   */
+  entries(): AsyncIterable<SnapshotEntry>;
+  /** Releases the LevelDB snapshots (idempotent). */
+  release(): Promise<void>;
+}
+
+class SnapshotView implements PartitionSnapshotView {
+  private readonly main: { db: Db; snapshot: LevelSnapshot };
+  private readonly ordered: { db: Db; snapshot: LevelSnapshot };
+  private readonly prefix: string;
+  private readonly orderedTables: ReadonlyMap<string, number>;
+  private released = false;
+
+  constructor(
+    main: { db: Db; snapshot: LevelSnapshot },
+    ordered: { db: Db; snapshot: LevelSnapshot },
+    prefix: string,
+    orderedTables: ReadonlyMap<string, number>,
+  ) {
+    this.main = main;
+    this.ordered = ordered;
+    this.prefix = prefix;
+    this.orderedTables = orderedTables;
+  }
+
+  async *entries(): AsyncIterable<SnapshotEntry> {
+    const prefix = Buffer.from(this.prefix, 'latin1');
+    const end = prefixEnd(this.prefix)!;
+    yield* this.read('main', this.main, { gte: prefix, lt: Buffer.from(end, 'latin1') }, () => true);
+    // Tags in byte order, so that the rows come in the shared database's key order.
+    for (const [tag, orderBytes] of [...this.orderedTables].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      yield* this.read('ordered', this.ordered, tagRange(tag), (key) => hasPrefixAt(key, prefix, 1 + orderBytes));
+    }
+  }
+
+  private async *read(
+    which: SnapshotEntry['db'],
+    from: { db: Db; snapshot: LevelSnapshot },
+    range: { gte: Buffer; lt: Buffer },
+    ours: (key: Buffer) => boolean,
+  ): AsyncIterable<SnapshotEntry> {
+    if (this.released) throw new Error('partition snapshot view used after release()');
+    const it = from.db.iterator({ ...range, snapshot: from.snapshot });
+    try {
+      for (;;) {
+        const rows = await it.nextv(BATCH_ENTRIES);
+        if (rows.length === 0) return;
+        for (const [key, value] of rows) if (ours(key)) yield { db: which, key, value };
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await Promise.all([this.main.snapshot.close(), this.ordered.snapshot.close()]);
+  }
+}
+
+function partitionPrefix(id: number): string {
+  return `p${hex(id, 4)}/`;
+}
+
+/** The key range of one time-ordered table in the shared database (keys there start with the tag). */
+function tagRange(tag: string): { gte: Buffer; lt: Buffer } {
+  const code = tag.charCodeAt(0);
+  return { gte: Buffer.from([code]), lt: Buffer.from([code + 1]) };
+}
+
+function hasPrefixAt(key: Uint8Array, prefix: Uint8Array, at: number): boolean {
+  if (key.length < at + prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+function wrongPartition(id: number, entry: SnapshotEntry): Error {
+  const key = printableKey(Buffer.from(entry.key).toString('latin1'));
+  return new Error(
+    `restore of partition ${id}: ${entry.db} entry ${key} does not belong to partition ${id} (a snapshot of another partition?)`,
+  );
+}
+
+/** Writes a small file and makes it and its name durable (fsync of the file, then of its directory). */
+function writeDurably(path: string, text: string): void {
+  writeFileSync(path, text, { flush: true });
+  fsyncDir(join(path, '..'));
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -313,7 +588,7 @@ export class PartitionStore {
     this.orderedTables = dbs.orderedTables;
     this.partitionId = partitionId;
     this.cache = new ReadCache(cacheBytes);
-    this.prefix = `p${hex(partitionId, 4)}/`;
+    this.prefix = partitionPrefix(partitionId);
   }
 
   /** The full key of a table key (a prefix of a table key maps to a prefix of full keys, see `scan`). */

@@ -10,5 +10,6 @@ export {
   type UnderLoadOptions,
 } from './exactly-once.ts';
 export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
+export { S3Server } from './s3-server.ts';
 export { ServiceProcess, SteadServer } from './servers.ts';
 export { type SteadUnderTest, startStead, TOPOLOGY, type Topology } from './topology.ts';

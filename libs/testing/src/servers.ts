@@ -9,7 +9,7 @@ import { type Cleanup, freePort, httpOk, NODE, Proc, REPO, steadEnv, waitFor } f
 export const SERVER_NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=16'];
 
 /** A child process the tests start, wait for, stop and kill; one place for both kinds below. */
-abstract class ManagedProcess {
+export abstract class ManagedProcess {
   proc: Proc | undefined;
 
   /** Starts `proc` and waits until `ready()` holds; a process that exits first fails with its output. */
@@ -175,7 +175,7 @@ export class ServiceProcess extends ManagedProcess {
   }
 }
 
-async function portOpen(port: number): Promise<boolean> {
+export async function portOpen(port: number): Promise<boolean> {
   const { connect } = await import('node:net');
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
