@@ -12,12 +12,29 @@ import {
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
-import { invocationDefaults, partitionLogId } from '@stead/cluster';
+import { mountSnapshotRoutes } from '@stead/app-admin';
+import {
+  invocationDefaults,
+  partitionLogId,
+  type SnapshotInfo,
+  type SnapshotService,
+  type SnapshotsAnswer,
+  snapshotRepository,
+} from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
 import { createMetadataStore, type MetadataClient, type MetadataStore } from '@stead/metadata';
-import { Engine, type EpochSource, fixPartitionCount, metadataEpochs, PartitionCountMismatch } from '@stead/partition';
+import {
+  Engine,
+  type EpochSource,
+  fixPartitionCount,
+  metadataEpochs,
+  PartitionCountMismatch,
+  type PartitionSnapshots,
+  registerSnapshotMetrics,
+  type SnapshotManifest,
+} from '@stead/partition';
 import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
 import {
@@ -76,6 +93,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const epochs = new Map<number, number>();
   const { engine, handOver } = await startEngine(node, s, { dataDir, schema, defaults, metadata, epochs });
   registerEngineMetrics(registry, engine);
+  if (engine.snapshots) registerSnapshotMetrics(registry, engine.snapshots);
   let growing = false;
   // The switch runs once the answer to the request has left (closing the admin API cuts its connections).
   const grow = async (req: AdminRequest): Promise<AdminReply> => {
@@ -239,6 +257,14 @@ async function startEngine(
         logCacheBytes: s.logCacheSize,
         epochs,
         log: node.log,
+        trimDelayMs: s.trimDelay,
+        snapshots: {
+          // Without a bucket, a directory in the data dir: copies of the stores at hand for backups.
+          repository: snapshotRepository(s, join(deps.dataDir, 'snapshots'))!,
+          intervalMs: s.snapshotInterval,
+          everyRecords: s.snapshotRecords,
+          retain: s.snapshotRetain,
+        },
         onFatal: (err) => {
           node.log('error', 'fatal: exiting so that a restart recovers from what is durable', { error: err });
           process.exit(1);
@@ -330,6 +356,7 @@ function mountClusterRoutes(
   s: ServerSettings,
   epochs: ReadonlyMap<number, number>,
   grow: (req: AdminRequest) => Promise<AdminReply>,
+  trimPoints: () => readonly bigint[],
 ): void {
   const node = 'server';
   router.get('/cluster', () => ({
@@ -365,6 +392,7 @@ function mountClusterRoutes(
         kind: 'local',
         segments: 0,
         sequencer: node,
+        trim_point: String(trimPoints()[p] ?? 0n),
       })),
     },
   }));
@@ -425,7 +453,9 @@ async function startHttp(
         pinnedInvocations: (id) => engine.pinnedInvocations(id),
         extend: (router) => {
           mountInvocationRoutes(router, engine);
-          mountClusterRoutes(router, s, deps.epochs, deps.grow);
+          mountClusterRoutes(router, s, deps.epochs, deps.grow, () => engine.logTrimPoints);
+          if (engine.snapshots)
+            mountSnapshotRoutes(router, engineSnapshots(engine, engine.snapshots), () => s.partitions);
           mountMetadataRoutes(router, { client: deps.metadata });
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
@@ -459,4 +489,36 @@ async function startHttp(
     await closeAdmin();
   };
   return { admin, ingress, close };
+}
+
+/** The snapshot routes of the one-process server: it leads every partition, so it takes every snapshot. */
+function engineSnapshots(engine: Engine, snapshots: PartitionSnapshots): SnapshotService {
+  const info = (m: SnapshotManifest): SnapshotInfo => ({
+    partition: m.partition,
+    id: m.id,
+    appliedOffset: BigInt(m.appliedOffset),
+    createdAt: m.createdAt,
+    node: m.node,
+    sizeBytes: m.sizeBytes,
+    entries: m.entries,
+    sha256: m.sha256,
+    durationMs: m.durationMs,
+    location: snapshots.location,
+  });
+  return {
+    create: async (partitions) => {
+      const out: SnapshotsAnswer = { snapshots: [], failures: [] };
+      for (const p of partitions) {
+        const processor = engine.processors[p];
+        try {
+          if (!processor) throw new Error(`no partition ${p}`);
+          out.snapshots.push(info(await snapshots.create(processor)));
+        } catch (e) {
+          out.failures.push({ partition: p, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      return out;
+    },
+    list: async (partitions) => ({ snapshots: (await snapshots.list(partitions)).map(info), failures: [] }),
+  };
 }

@@ -1,4 +1,4 @@
-import { engineSettings, httpSettings, invocationSettings, registrySettings } from '@stead/cluster';
+import { engineSettings, httpSettings, invocationSettings, registrySettings, snapshotSettings } from '@stead/cluster';
 import {
   metricsPortSetting,
   portSetting,
@@ -30,6 +30,13 @@ export const serverSettings = {
   ...invocationSettings,
   ...registrySettings,
   ...engineSettings,
+  ...snapshotSettings,
+  trimDelay: setting(
+    'duration',
+    '0s',
+    'The partition logs are trimmed behind the partition stores (every 10 000 records, once the stores are synced) this long after the sync.',
+    { min: 0 },
+  ),
   shutdownTimeout: shutdownTimeoutSetting('20s'),
 } satisfies SettingsSpec;
 

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
-import { invocationDefaults, partitionLogId, serveWorker, type WorkerBackend } from '@stead/cluster';
+import {
+  invocationDefaults,
+  partitionLogId,
+  type SnapshotInfo,
+  type SnapshotService,
+  serveWorker,
+  snapshotRepository,
+  type WorkerBackend,
+} from '@stead/cluster';
 import {
   followClusterConfig,
   type PartitionTable,
@@ -23,7 +31,16 @@ import {
   updateNodes,
 } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
-import { encodeCommand, openPartitionStorage, PartitionHost, SupersededError } from '@stead/partition';
+import {
+  encodeCommand,
+  openPartitionStorage,
+  PartitionHost,
+  PartitionSnapshots,
+  registerSnapshotMetrics,
+  type SnapshotManifest,
+  SupersededError,
+  storedAppliedOffset,
+} from '@stead/partition';
 import {
   addressList,
   createRegistry,
@@ -103,6 +120,25 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     `cannot open the partition stores in ${dataDir}`,
   );
   node.onClose('partition stores', () => storage.close());
+  // Snapshots go to the bucket (without one, a worker takes none: its logs are trimmed only below what every
+  // replica stored, see the admin's trimming).
+  const repository = snapshotRepository(s);
+  // Set once the host exists (the snapshot schedule starts after that).
+  let ledBy: PartitionHost | undefined;
+  const snapshots = repository
+    ? new PartitionSnapshots({
+        repository,
+        storage,
+        node: id,
+        tmpDir: join(dataDir, 'snapshot-tmp'),
+        intervalMs: s.snapshotInterval,
+        everyRecords: s.snapshotRecords,
+        retain: s.snapshotRetain,
+        led: () => ledBy?.processors.filter((p) => p.isLeader) ?? [],
+        log: node.log,
+      })
+    : undefined;
+  if (snapshots) node.onClose('snapshots', () => snapshots.close());
   const table = PartitionTableWatcher.start({ client: metadata, log: node.log });
   node.onClose('partition table', () => table.close());
   const first = await node.start(() => table.next(), 'cannot read the partition table');
@@ -122,13 +158,35 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     deliver: (p, commands) => bifrost.append(partitionLogId(p), commands.map(encodeCommand)),
     onLeadershipLost: (p, epoch, by) =>
       node.log('info', 'partition leadership taken over', { partition: p, epoch, supersededBy: by }),
+    // Fell behind the trim point while running: rebuilt from a snapshot (or, without one, retried until the
+    // operator acts), never an exit loop.
+    onLogTrimmed: (p, err) => {
+      node.log('warn', 'partition replica fell behind its log trim point; rebuilding it', {
+        partition: p,
+        error: err.message,
+      });
+      reconciler.rebuild(p);
+    },
   });
+  ledBy = host;
   node.onClose('partitions', () => host.close());
-  const reconciler = new Reconciler({
+  const reconciler: Reconciler = new Reconciler({
     id,
     host,
     bifrost,
     storage,
+    prepare: async (p) => {
+      const trimPoint = (await bifrost.chain(partitionLogId(p), true))?.chain.trimPoint ?? 0n;
+      if (snapshots) {
+        await snapshots.prepare(p, trimPoint);
+        return;
+      }
+      const applied = (await storedAppliedOffset(storage, p)) ?? -1n;
+      if (applied + 1n < trimPoint)
+        throw new Error(
+          `partition ${p}: its log is trimmed below offset ${trimPoint} and the store holds offsets up to ${applied}; without a snapshot bucket (--snapshot-bucket) this replica cannot be rebuilt`,
+        );
+    },
     cacheBytes: s.partitionCacheSize,
     log: node.log,
     sequenceHere: sequencers
@@ -138,6 +196,30 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
   table.onChange((t) => reconciler.offer(t));
   reconciler.offer(table.current() ?? first);
 
+  const snapshotService: SnapshotService | undefined = snapshots && {
+    create: async (ps) => {
+      const out: Awaited<ReturnType<SnapshotService['create']>> = { snapshots: [], failures: [] };
+      await Promise.all(
+        ps.map(async (p) => {
+          const processor = host.processor(p);
+          if (!processor?.isLeader) {
+            out.failures.push({ partition: p, error: `worker ${id} does not lead partition ${p} now` });
+            return;
+          }
+          try {
+            out.snapshots.push(snapshotInfo(await snapshots.create(processor), snapshots.location));
+          } catch (e) {
+            out.failures.push({ partition: p, error: e instanceof Error ? e.message : String(e) });
+          }
+        }),
+      );
+      return out;
+    },
+    list: async (ps) => ({
+      snapshots: (await snapshots.list(ps)).map((m) => snapshotInfo(m, snapshots.location)),
+      failures: [],
+    }),
+  };
   const backend: WorkerBackend = {
     call: (req, signal) => host.call(req, signal),
     send: (req) => host.send(req),
@@ -153,7 +235,13 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
         .filter((p) => p.role === 'leader')
         .map((p) => p.partition),
     }),
-    status: () => ({ nodeId: id, instance, partitions: host.status(), draining }),
+    status: () => ({
+      nodeId: id,
+      instance,
+      partitions: host.status().map((p) => ({ ...p, archivedOffset: snapshots?.archivedOffset(p.partition) })),
+      draining,
+    }),
+    snapshots: snapshotService,
   };
   let endReadStreams = () => {};
   const server = await node.start(
@@ -228,6 +316,10 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     'Ingress requests refused as overload (503/429) by the partitions this worker leads',
     () => host.refusedRequests,
   );
+  if (snapshots) {
+    registerSnapshotMetrics(registry, snapshots);
+    snapshots.start();
+  }
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
   // Registered last, so it runs first at shutdown: hand the leaderships over while everything still serves.
   node.onClose('leaderships', () => {
@@ -264,8 +356,11 @@ class Reconciler {
   private readonly cacheBytes: number;
   private readonly log: Logger;
   private readonly sequenceHere: ((p: number) => Promise<void>) | undefined;
+  private readonly prepare: (p: number) => Promise<void>;
 
   constructor(deps: {
+    /** Readies a partition's store before its replica starts here (restores a snapshot when needed). */
+    prepare: (p: number) => Promise<void>;
     id: string;
     host: PartitionHost;
     bifrost: Bifrost;
@@ -276,6 +371,7 @@ class Reconciler {
     sequenceHere?: (p: number) => Promise<void>;
   }) {
     this.sequenceHere = deps.sequenceHere;
+    this.prepare = deps.prepare;
     this.id = deps.id;
     this.host = deps.host;
     this.bifrost = deps.bifrost;
@@ -323,6 +419,17 @@ class Reconciler {
         error: String(e),
       });
     }
+  }
+
+  /** Drops the replica of `p` (its processor stopped) and starts it again from a prepared store. */
+  rebuild(p: number): void {
+    this.leading.delete(p);
+    this.host
+      .removePartition(p)
+      .catch((e: unknown) =>
+        this.log('warn', 'could not remove a partition replica', { partition: p, error: String(e) }),
+      )
+      .finally(() => this.retrySoon());
   }
 
   offer(t: Versioned<PartitionTable>): void {
@@ -377,6 +484,7 @@ class Reconciler {
         continue;
       }
       if (!hosted.has(p)) {
+        await this.prepare(p);
         await this.host.addPartition(
           p,
           this.bifrost.loglet(partitionLogId(p)),
@@ -428,4 +536,19 @@ async function drain(host: PartitionHost, timeoutMs: number, log: Logger): Promi
   const left = leading();
   if (left === 0) log('info', 'leaderships handed over', { partitions: before, ms: Date.now() - start });
   else log('warn', 'stopping while still leading', { partitions: left, waitedMs: timeoutMs });
+}
+
+function snapshotInfo(m: SnapshotManifest, location: string): SnapshotInfo {
+  return {
+    partition: m.partition,
+    id: m.id,
+    appliedOffset: BigInt(m.appliedOffset),
+    createdAt: m.createdAt,
+    node: m.node,
+    sizeBytes: m.sizeBytes,
+    entries: m.entries,
+    sha256: m.sha256,
+    durationMs: m.durationMs,
+    location,
+  };
 }

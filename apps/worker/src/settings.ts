@@ -1,4 +1,4 @@
-import { engineSettings, invocationSettings } from '@stead/cluster';
+import { engineSettings, invocationSettings, snapshotSettings } from '@stead/cluster';
 import { nodeSettings, type Settings, type SettingsSpec, setting } from '@stead/runtime';
 
 /** Settings of the worker deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
@@ -21,6 +21,7 @@ export const workerSettings = {
   ),
   ...invocationSettings,
   ...engineSettings,
+  ...snapshotSettings,
 } satisfies SettingsSpec;
 
 export type WorkerSettings = Settings<typeof workerSettings>;

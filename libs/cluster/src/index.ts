@@ -17,6 +17,7 @@ export {
   invocationDefaults,
   invocationSettings,
   registrySettings,
+  snapshotRepository,
   snapshotSettings,
 } from './settings.ts';
 export { RetryableError } from './wire.ts';

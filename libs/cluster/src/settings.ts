@@ -3,6 +3,7 @@
 // `--kebab-name` and a variable `STEAD_UPPER_SNAKE`; a deployable spreads the groups it needs into its spec.
 import { corsOriginsProblem, type InvocationDefaults } from '@stead/core';
 import { type Settings, type SettingsSpec, setting } from '@stead/runtime';
+import { DirectorySnapshotRepository, S3SnapshotRepository, type SnapshotRepository } from '@stead/snapshots';
 
 const onMaxAttemptsProblem = (v: string) => (v === 'pause' || v === 'kill' ? undefined : 'expected pause or kill');
 
@@ -212,4 +213,24 @@ export function invocationDefaults(s: Settings<typeof invocationSettings>): Invo
       onMaxAttempts: s.retryOnMaxAttempts === 'kill' ? 'KILL' : 'PAUSE',
     },
   };
+}
+
+/**
+ * The snapshot repository the settings name: the bucket when one is set; else the directory `defaultDir` (the
+ * one-process server's `<data-dir>/snapshots`), or none (a cluster worker without a bucket takes no snapshots).
+ */
+export function snapshotRepository(
+  s: Settings<typeof snapshotSettings>,
+  defaultDir?: string,
+): SnapshotRepository | undefined {
+  if (s.snapshotBucket !== 'none')
+    return new S3SnapshotRepository({
+      endpoint: s.snapshotEndpoint,
+      bucket: s.snapshotBucket,
+      prefix: s.snapshotPrefix,
+      region: s.snapshotRegion,
+      ...(s.snapshotAccessKey === 'none' ? {} : { accessKey: s.snapshotAccessKey }),
+      ...(s.snapshotSecretKey === 'none' ? {} : { secretKey: s.snapshotSecretKey }),
+    });
+  return defaultDir === undefined ? undefined : new DirectorySnapshotRepository(defaultDir);
 }

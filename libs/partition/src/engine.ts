@@ -16,6 +16,7 @@ import type { Clock, Timers } from './clock.ts';
 import type { EpochSource } from './epochs.ts';
 import { type Logger, PartitionHost } from './host.ts';
 import type { PartitionProcessor } from './processor.ts';
+import { PartitionSnapshots, type PartitionSnapshotsOptions } from './snapshots.ts';
 import { openPartitionStorage } from './tables.ts';
 
 export { ids } from './invocation-ids.ts';
@@ -72,6 +73,14 @@ export interface EngineOptions {
    * should exit; it recovers from what is durable.
    */
   onFatal: (err: unknown) => void;
+  /** Trims wait this long after the records they drop were synced (default 0). */
+  trimDelayMs?: number;
+  /**
+   * Where and when partition snapshots are taken (default: none). The one-process engine does not need them to
+   * trim its logs (it is their only reader); they are copies of its stores for backups and for growing into a
+   * cluster.
+   */
+  snapshots?: Omit<PartitionSnapshotsOptions, 'storage' | 'led' | 'log' | 'clock' | 'timers' | 'tmpDir' | 'node'>;
 }
 
 /**
@@ -84,12 +93,21 @@ export class Engine implements InvocationBackend {
   private readonly logs: LocalLoglet[];
   private readonly storage: StorageEngine;
   readonly host: PartitionHost;
+  /** Takes the partitions' snapshots (when configured). */
+  readonly snapshots: PartitionSnapshots | undefined;
 
-  private constructor(logStore: LocalLogStore, logs: LocalLoglet[], storage: StorageEngine, host: PartitionHost) {
+  private constructor(
+    logStore: LocalLogStore,
+    logs: LocalLoglet[],
+    storage: StorageEngine,
+    host: PartitionHost,
+    snapshots: PartitionSnapshots | undefined,
+  ) {
     this.logStore = logStore;
     this.logs = logs;
     this.storage = storage;
     this.host = host;
+    this.snapshots = snapshots;
   }
 
   static async start(opts: EngineOptions): Promise<Engine> {
@@ -117,6 +135,7 @@ export class Engine implements InvocationBackend {
       log: opts.log,
       onFatal: opts.onFatal,
       trimEveryRecords: TRIM_EVERY_RECORDS,
+      trimDelayMs: opts.trimDelayMs,
       // Nobody else leads these partitions: a later epoch in a log means another process writes to this data.
       onLeadershipLost: (p, epoch, by) =>
         opts.onFatal(new Error(`partition ${p}: leader epoch ${epoch} was superseded by epoch ${by}`)),
@@ -126,7 +145,20 @@ export class Engine implements InvocationBackend {
     await Promise.all(logs.map((log, p) => host.addPartition(p, log, storage.partition(p, cacheBytes))));
     // Every partition replays its log and leads with the next epoch of its durable counter.
     await Promise.all(Array.from({ length: opts.partitions }, async (_, p) => host.lead(p, await opts.epochs.next(p))));
-    return new Engine(logStore, logs, storage, host);
+    const snapshots = opts.snapshots
+      ? new PartitionSnapshots({
+          ...opts.snapshots,
+          storage,
+          node: 'server',
+          tmpDir: join(opts.dataDir, 'snapshot-tmp'),
+          led: () => host.processors.filter((p) => p.isLeader),
+          log: opts.log,
+          clock: opts.clock,
+          timers: opts.timers,
+        })
+      : undefined;
+    snapshots?.start();
+    return new Engine(logStore, logs, storage, host, snapshots);
   }
 
   /** The partitions' processors, in partition order. */
@@ -233,6 +265,7 @@ export class Engine implements InvocationBackend {
   }
 
   async close(): Promise<void> {
+    await this.snapshots?.close();
     await this.host.close();
     await this.logStore.close();
     await this.storage.close();

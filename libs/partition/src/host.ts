@@ -77,6 +77,8 @@ export interface PartitionHostOptions {
    * the same log; the one-process engine trims).
    */
   trimEveryRecords?: number;
+  /** See ProcessorOptions.trimDelayMs. */
+  trimDelayMs?: number;
   /** Syncs each hosted store every this many records (see ProcessorOptions.syncEveryRecords). */
   syncEveryRecords?: number;
   /**
@@ -192,6 +194,7 @@ export class PartitionHost implements InvocationBackend {
       onFatal: this.opts.onFatal,
       trimEveryRecords: this.opts.trimEveryRecords ?? 0,
       syncEveryRecords: this.opts.syncEveryRecords,
+      trimDelayMs: this.opts.trimDelayMs,
       onLogTrimmed: this.opts.onLogTrimmed ? (err) => this.opts.onLogTrimmed?.(p, err) : undefined,
       commitIntervalMs: this.opts.commitIntervalMs,
       commitMaxKeys: this.opts.commitMaxKeys,

@@ -5,6 +5,8 @@
  * the local log and storage, and a host that leads every partition (see README.md). The public surface is what
  * the server and the worker need, plus the Clock and Timers a simulation implements to drive them.
  */
+
+export type { SnapshotManifest } from '@stead/snapshots';
 export { type Clock, systemClock, systemTimers, type TimerHandle, type Timers } from './clock.ts';
 export { decodeCommand, encodeCommand } from './codec.ts';
 export { Engine, type EngineOptions } from './engine.ts';
@@ -18,5 +20,12 @@ export {
 export { type HostedPartitionStatus, type Logger, PartitionHost, type PartitionHostOptions } from './host.ts';
 export { type InvocationPlan, ids, planInvocation } from './invocation-ids.ts';
 export { type ProcessorRole, SupersededError } from './processor.ts';
+export {
+  PartitionSnapshots,
+  type PartitionSnapshotsOptions,
+  registerSnapshotMetrics,
+  type SnapshotFigures,
+  storedAppliedOffset,
+} from './snapshots.ts';
 export { openPartitionStorage } from './tables.ts';
 export type { Command, Dedup } from './types.ts';

@@ -165,6 +165,11 @@ export class PartitionProcessor {
     return this.applied;
   }
 
+  /** The last applied offset written to LevelDB (what a snapshot taken now holds; -1: none). */
+  get committedOffset(): bigint {
+    return this.committed;
+  }
+
   /** The last applied offset that survives a machine crash (-1: none): a restart replays the log after it. */
   get durableOffset(): bigint {
     return this.durable;
