@@ -43,6 +43,8 @@ interface LogFigures {
   trimPoint: bigint;
   safe: bigint;
   tail: bigint;
+  /** The newest archived offset a replica reported (undefined: none reported). */
+  archived: bigint | undefined;
 }
 
 export function startLogTrimming(deps: {
@@ -80,13 +82,16 @@ export function startLogTrimming(deps: {
         trimPoint: (await bifrost.chain(partitionLogId(pl.partition), true))?.chain.trimPoint ?? 0n,
       })),
     );
-    const plan = planTrims({
-      nowMs: Date.now(),
-      trimDelayMs: deps.trimDelayMs,
-      partitions,
-      reports: deps.reports.fresh(deps.nodeFailureTimeoutMs),
-      history,
-    });
+    const reports = deps.reports.fresh(deps.nodeFailureTimeoutMs);
+    const plan = planTrims({ nowMs: Date.now(), trimDelayMs: deps.trimDelayMs, partitions, reports, history });
+    const archivedOf = (p: number) => {
+      let max: bigint | undefined;
+      for (const r of reports.values()) {
+        const a = r.get(p)?.archivedOffset;
+        if (a !== undefined && (max === undefined || a > max)) max = a;
+      }
+      return max;
+    };
     for (const t of plan.trims) {
       const logId = partitionLogId(t.partition);
       try {
@@ -105,6 +110,7 @@ export function startLogTrimming(deps: {
           trimPoint,
           safe: s.safe,
           tail: tail ?? figures.get(s.partition)?.tail ?? trimPoint,
+          archived: archivedOf(s.partition),
         });
       }),
     );
@@ -139,6 +145,13 @@ export function startLogTrimming(deps: {
     'Offset below which the log of each partition may be trimmed now (snapshots and replicas allowing)',
     'partition',
     per((f) => f.safe),
+  );
+  readLabeledGauge(
+    deps.registry,
+    'stead_log_archived_offset',
+    'Applied offset of the oldest kept snapshot of each partition, as the workers report it (-1: none known)',
+    'partition',
+    per((f) => f.archived ?? -1n),
   );
   readLabeledGauge(
     deps.registry,

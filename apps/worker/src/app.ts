@@ -57,6 +57,8 @@ import type { WorkerSettings } from './settings.ts';
 
 type Logger = NodeLifecycle['log'];
 
+/** How often (in applied records) a replica syncs its store, making its applied offset durable. */
+const SYNC_EVERY_RECORDS = 1000;
 /** Wait before applying the partition table again after a step failed (leading, adding a replica). */
 const RETRY_MS = 500;
 
@@ -156,6 +158,9 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
       process.exit(1);
     },
     deliver: (p, commands) => bifrost.append(partitionLogId(p), commands.map(encodeCommand)),
+    // The log is trimmed no further than what every live replica has synced: sync often enough that this does
+    // not hold the log long (a sync is one small synced write per store).
+    syncEveryRecords: SYNC_EVERY_RECORDS,
     onLeadershipLost: (p, epoch, by) =>
       node.log('info', 'partition leadership taken over', { partition: p, epoch, supersededBy: by }),
     // Fell behind the trim point while running: rebuilt from a snapshot (or, without one, retried until the
