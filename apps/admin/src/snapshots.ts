@@ -62,8 +62,12 @@ export function mountSnapshotRoutes(router: AdminRouter, service: SnapshotServic
         throw new AdminError(400, 'expected a JSON object like {"partitions": [0, 3]}');
     }
     const answer = await service.create(partitionsOf(body.partitions, partitions()));
-    const status = answer.snapshots.length === 0 && answer.failures.length > 0 ? 503 : 200;
-    return { status, json: render(answer) };
+    if (answer.snapshots.length === 0 && answer.failures.length > 0) {
+      const first = answer.failures[0]!;
+      const message = `no snapshot could be taken (${answer.failures.length} failed; partition ${first.partition}: ${first.error})`;
+      return { status: 503, json: { message, restate_code: null, ...render(answer) } };
+    }
+    return { status: 200, json: render(answer) };
   });
   router.get('/cluster/snapshots', async (req): Promise<AdminReply> => {
     const answer = await service.list(partitionsOf(req.query.get('partition') ?? undefined, partitions()));

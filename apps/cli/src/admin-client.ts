@@ -160,6 +160,11 @@ export class AdminClient {
   }
 
   /** Sends `body` as JSON; resolves to the answer (any 2xx), or rejects with a CliError naming the status. */
+  /** The same client, with requests that may take `timeoutMs` (a long operation). */
+  withTimeout(timeoutMs: number): AdminClient {
+    return new AdminClient({ ...this.opts, timeoutMs });
+  }
+
   async send(method: string, path: string, body?: unknown): Promise<unknown> {
     const url = `${this.base}${path}`;
     let res: Response;

@@ -378,11 +378,15 @@ export function snapshotCommands(ctl: Command, ctx: OperationsContext): void {
           .description('snapshot partitions now (each by its leader) and archive them; waits until archived'),
       ),
     )
-    .action(async (o: CommonOptions & { partition?: string[] }) => {
+    .option('--timeout <duration>', 'how long to wait for the snapshots to be archived', '10m')
+    .action(async (o: CommonOptions & { partition?: string[]; timeout: string }) => {
       const partitions = partitionList(o.partition);
-      const answer = (await ctx
-        .client(o)
-        .send('POST', '/cluster/snapshots', partitions ? { partitions } : {})) as SnapshotsView;
+      const admin = ctx.client(o).withTimeout(timeoutMs(o.timeout));
+      const answer = (await admin.send(
+        'POST',
+        '/cluster/snapshots',
+        partitions ? { partitions } : {},
+      )) as SnapshotsView;
       print(ctx, o, answer, renderSnapshots(answer));
       if (answer.failures.length > 0)
         throw new CliError(`${answer.failures.length} of ${answer.failures.length + answer.snapshots.length} failed`);
