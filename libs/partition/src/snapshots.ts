@@ -301,7 +301,20 @@ export class PartitionSnapshots {
       return restored;
     });
     this.queue = run.catch(() => {});
-    const restored = await run;
+    let restored: SnapshotManifest | undefined;
+    try {
+      restored = await run;
+    } catch (e) {
+      if (behind) throw e;
+      // An empty store of a log that was never trimmed can replay it all: a snapshot only saves time, and an
+      // unreachable bucket must not keep the replica from starting.
+      this.o.log('warn', 'cannot read the snapshots; the replica replays its log from the start instead', {
+        partition: p,
+        location: this.location,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return undefined;
+    }
     if (!restored && behind)
       throw new Error(
         `partition ${p}: its log is trimmed below offset ${trimPoint}, its store ${applied === undefined ? 'is empty' : `holds offsets up to ${applied}`}, and ${this.location} has no snapshot at or above offset ${trimPoint - 1n}`,

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { newInvocationId, partitionKeyOf } from '@stead/core';
@@ -144,6 +145,23 @@ describe('partition snapshots', () => {
     // Nothing trimmed: an empty store replays the log from 0.
     expect(await s.prepare(0, 0n)).toBeUndefined();
     await s.close();
+    // A repository that cannot be read: a replica that can replay its log starts anyway; one that cannot waits.
+    const notADir = join(tempDir(), 'a-file');
+    writeFileSync(notADir, 'not a directory');
+    const broken = new PartitionSnapshots({
+      repository: new DirectorySnapshotRepository(notADir),
+      storage,
+      node: 'c',
+      tmpDir: join(tempDir(), 'tmp-d'),
+      intervalMs: 0,
+      everyRecords: 0,
+      retain: 2,
+      led: () => [],
+      log: quiet,
+    });
+    expect(await broken.prepare(0, 0n)).toBeUndefined();
+    await expect(broken.prepare(0, 10n)).rejects.toThrow(/ENOTDIR/);
+    await broken.close();
     await storage.close();
     await log.close();
   });
