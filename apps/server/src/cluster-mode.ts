@@ -21,7 +21,14 @@ import { adminSettings, parseConfigPatch, startAdmin } from '@stead/app-admin';
 import { ingressSettings, startIngress } from '@stead/app-ingress';
 import { logServerSettings, startLogServer } from '@stead/app-log-server';
 import { startWorker, workerSettings } from '@stead/app-worker';
-import { engineSettings, httpSettings, invocationSettings, partitionLogIdsOf, registrySettings } from '@stead/cluster';
+import {
+  engineSettings,
+  httpSettings,
+  invocationSettings,
+  partitionLogIdsOf,
+  registrySettings,
+  snapshotSettings,
+} from '@stead/cluster';
 import {
   CLUSTER_KEYS,
   type ClusterConfig,
@@ -111,6 +118,7 @@ export async function checkGrow(
   client: MetadataClient,
   body: unknown,
   logTrimPoints: readonly bigint[],
+  snapshotsInBucket: boolean,
 ): Promise<ClusterConfig> {
   const asked = parseConfigPatch(body);
   const config = { partitionReplication: asked.partition ?? ONE, logReplication: asked.log ?? ONE };
@@ -132,10 +140,10 @@ export async function checkGrow(
       'cannot grow into a cluster: a partition table exists already (an admin process runs against this server?)',
     );
   const trimmed = logTrimPoints.findIndex((t) => t > 0n);
-  if (trimmed >= 0)
+  if (trimmed >= 0 && !snapshotsInBucket)
     throw new AdminError(
       400,
-      `cannot grow into a cluster: the log of partition ${trimmed} is trimmed below offset ${logTrimPoints[trimmed]} (the one-process server trims its logs behind its stores), and a new replica replays its partition's log from offset 0 (starting replicas from snapshots is not implemented yet)`,
+      `cannot grow into a cluster: the log of partition ${trimmed} is trimmed below offset ${logTrimPoints[trimmed]} (the one-process server trims its logs behind its stores), so new replicas must start from snapshots in a bucket they share: restart the server with --snapshot-bucket (and the same bucket settings on the workers), then grow`,
     );
   return config;
 }
@@ -264,7 +272,13 @@ export async function startClusterRoles(
 
 /** The settings the server shares with the roles it runs in cluster mode (HTTP, invocations, registry, engine). */
 function sharedSettings(s: ServerSettings): Pick<ServerSettings, SharedKey> {
-  const keys = Object.keys({ ...httpSettings, ...invocationSettings, ...registrySettings, ...engineSettings });
+  const keys = Object.keys({
+    ...httpSettings,
+    ...invocationSettings,
+    ...registrySettings,
+    ...engineSettings,
+    ...snapshotSettings,
+  });
   return Object.fromEntries(keys.map((k) => [k, s[k as SharedKey]])) as Pick<ServerSettings, SharedKey>;
 }
 
@@ -272,7 +286,8 @@ type SharedKey =
   | keyof typeof httpSettings
   | keyof typeof invocationSettings
   | keyof typeof registrySettings
-  | keyof typeof engineSettings;
+  | keyof typeof engineSettings
+  | keyof typeof snapshotSettings;
 
 /**
  * Adopts each sealed local log as segment 0 of its partition's log (sealing it first, when the switch was

@@ -98,8 +98,25 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   // The switch runs once the answer to the request has left (closing the admin API cuts its connections).
   const grow = async (req: AdminRequest): Promise<AdminReply> => {
     if (growing) return errorReply(409, 'the server is growing into a cluster already');
-    const config = await checkGrow(metadata.client, await req.json(), engine.logTrimPoints);
+    const config = await checkGrow(
+      metadata.client,
+      await req.json(),
+      engine.logTrimPoints,
+      s.snapshotBucket !== 'none',
+    );
     growing = true;
+    if (engine.logTrimPoints.some((t) => t > 0n)) {
+      // The new replicas start from these (their logs do not reach back to offset 0).
+      try {
+        await engine.snapshotTrimmedPartitions();
+      } catch (e) {
+        growing = false;
+        return errorReply(
+          503,
+          `cannot grow into a cluster: snapshotting the trimmed partitions failed: ${errorMessage(e)}`,
+        );
+      }
+    }
     setTimeout(() => {
       ready = false;
       switchToCluster(node, s, { metadata: metadata.client, record, dataDir, config, engine: handOver, http })

@@ -244,6 +244,28 @@ export class Engine implements InvocationBackend {
     return this.processors.map((p) => p.backlog);
   }
 
+  /**
+   * Snapshots every partition whose log was trimmed, with its trims held back from then on (a growing server's
+   * new replicas start from these snapshots: none may be below its log's trim point). Rejects (and lets the
+   * trims go on) when one cannot be taken or archived.
+   */
+  async snapshotTrimmedPartitions(): Promise<void> {
+    if (!this.snapshots) throw new Error('no snapshot repository is configured');
+    const snapshots = this.snapshots;
+    for (const p of this.processors) p.holdTrims(true);
+    try {
+      for (const [p, trimPoint] of this.logTrimPoints.entries()) {
+        if (trimPoint === 0n) continue;
+        const m = await snapshots.create(this.processors[p]!);
+        if (BigInt(m.appliedOffset) + 1n < trimPoint)
+          throw new Error(`partition ${p}: the snapshot at ${m.appliedOffset} is below the trim point ${trimPoint}`);
+      }
+    } catch (e) {
+      for (const p of this.processors) p.holdTrims(false);
+      throw e;
+    }
+  }
+
   /** Where each partition's log is trimmed (records below it are gone; 0 while nothing was trimmed). */
   get logTrimPoints(): bigint[] {
     return this.logs.map((l) => l.trimmedBelow);

@@ -132,6 +132,8 @@ export class PartitionProcessor {
   private durable = -1n;
   /** Synced offsets not yet trimmed below, with when they were synced (for `trimDelayMs`), oldest first. */
   private syncedPoints: { atMs: number; offset: bigint }[] = [];
+  /** Trims held back (see `holdTrims`). */
+  private trimsHeld = false;
   /** Set while a snapshot is being taken: no commit starts (see `snapshot`). */
   private commitGate: Promise<void> | undefined;
   /** Applied to the store (overlay included); `committed <= applied`, and only `committed` is in LevelDB. */
@@ -534,7 +536,7 @@ export class PartitionProcessor {
       try {
         await this.store.sync();
         if (upTo > this.durable) this.durable = upTo;
-        if (trimEvery <= 0n) return;
+        if (trimEvery <= 0n || this.trimsHeld) return;
         const now = this.clock.now();
         this.syncedPoints.push({ atMs: now, offset: upTo });
         // The newest synced offset that has waited the delay; the points up to it are used up by its trim.
@@ -557,6 +559,14 @@ export class PartitionProcessor {
         this.syncing = undefined;
       }
     })();
+  }
+
+  /**
+   * Holds the trims of `trimEveryRecords` back (the stores still sync), or lets them go on: while held, the log
+   * keeps every record above its current trim point (a snapshot about to be taken must cover the trim point).
+   */
+  holdTrims(hold: boolean): void {
+    this.trimsHeld = hold;
   }
 
   /** Commands that could not be applied (their invocations failed instead). */
