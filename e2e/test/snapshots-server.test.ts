@@ -64,6 +64,9 @@ describeHere('snapshots of the one-process server', () => {
     expect(table.out).toMatch(/^PARTITION\s+APPLIED OFFSET\s+CREATED/);
     expect(table.out.trim().split('\n')).toHaveLength(5);
 
+    // The log figures of each partition.
+    expect(await metricSum(server, 'stead_log_records', 'partition="')).toBeGreaterThan(0);
+    expect(await metricSum(server, 'stead_log_trim_point', 'partition="')).toBe(0);
     // The schedule: every 100 applied records, without asking.
     const before = await metricSum(server, 'stead_snapshots_total', 'outcome="created"');
     await increments(server.ingressUrl, 120);

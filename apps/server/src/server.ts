@@ -344,6 +344,26 @@ function registerEngineMetrics(registry: Registry, engine: Engine): void {
     'Bytes written by LevelDB compactions since the store opened (whole MiB)',
     (s) => s.compactionWrittenBytes,
   );
+  const perPartition = (name: string, help: string, read: () => readonly bigint[]) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['partition'],
+      registers: [registry],
+      collect() {
+        for (const [p, n] of read().entries()) this.set({ partition: String(p) }, Number(n));
+      },
+    });
+  perPartition(
+    'stead_log_trim_point',
+    'Offset below which the log of each partition is trimmed',
+    () => engine.logTrimPoints,
+  );
+  perPartition(
+    'stead_log_records',
+    'Records kept in the log of each partition (tail minus trim point)',
+    () => engine.logRecords,
+  );
   new Gauge({
     name: 'stead_partition_backlog_records',
     help: 'Records appended to a partition log and not yet applied (with appends in flight)',

@@ -266,6 +266,11 @@ export class Engine implements InvocationBackend {
     }
   }
 
+  /** Records kept in each partition's log (its tail minus its trim point). */
+  get logRecords(): bigint[] {
+    return this.logs.map((l) => l.releasedTail - l.trimmedBelow);
+  }
+
   /** Where each partition's log is trimmed (records below it are gone; 0 while nothing was trimmed). */
   get logTrimPoints(): bigint[] {
     return this.logs.map((l) => l.trimmedBelow);

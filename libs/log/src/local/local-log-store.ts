@@ -376,6 +376,11 @@ export class LocalLoglet implements Loglet {
     return this.released;
   }
 
+  /** The tail as known now (acknowledged records are below it). */
+  get releasedTail(): bigint {
+    return this.released;
+  }
+
   waitForTail(offset: bigint, signal?: AbortSignal): Promise<bigint> {
     if (offset < this.released) return Promise.resolve(this.released);
     if (this.stopped) return Promise.reject(this.stopped);
