@@ -6,7 +6,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Cleanup, freePort, httpOk, Proc, waitFor } from '@stead/testing';
-import { LocalCluster } from '@stead/testing/local-cluster';
+import { type ClusterRole, LocalCluster } from '@stead/testing/local-cluster';
 import type { DataDir } from './disk.ts';
 import { restateClusterState, restateNodeId } from './restate-introspect.ts';
 import { RESTATE_BIN, steadVersion, type Target } from './targets.ts';
@@ -43,6 +43,8 @@ export interface ClusterTarget {
   dataDirs(): { role: string; dir: string }[];
   /** Last output of the cluster's processes (for failure reports). */
   output(): string;
+  /** (Stead) Prometheus endpoints of the running processes of a role (e.g. `worker`, `admin`). */
+  metricsUrls?(role: string): string[];
 }
 
 /** The node leading the most partitions (ties: the first in `nodes` order), and how many it leads. */
@@ -290,6 +292,11 @@ export interface SteadClusterOptions {
   replication?: number;
   /** Added to every process's environment (e.g. STEAD_* settings given on the command line). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Flags added per role (settings only that role knows, e.g. the workers' `--snapshot-bucket`, the admin's
+   * `--trim-delay`: every process refuses STEAD_* variables it does not know, so those cannot go through `env`).
+   */
+  extraArgs?: Partial<Record<ClusterRole, string[]>>;
   progress?: (line: string) => void;
 }
 
@@ -309,6 +316,7 @@ export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions
     ingressPort: 0,
     adminPort: 0,
     env,
+    extraArgs: o.extraArgs,
     progress: o.progress,
   });
   const c = cluster;
@@ -371,6 +379,10 @@ export async function startSteadCluster(cleanup: Cleanup, o: SteadClusterOptions
       }
     },
     output: () => c.processes.map((p) => c.output(p.name, 20)).join('\n'),
+    metricsUrls: (role) =>
+      c.processes
+        .filter((p) => p.role === role && c.alive(p.name))
+        .map((p) => `http://${p.host}:${p.metricsPort}/metrics`),
   };
 }
 
@@ -388,6 +400,10 @@ export interface Running {
   dataDirs: () => DataDir[];
   /** (One-process Stead) its Prometheus endpoint. */
   metrics?: string;
+  /** (Stead) Prometheus endpoints of the processes that take partition snapshots (the server; the workers). */
+  snapshotters?: () => string[];
+  /** (Stead cluster) Prometheus endpoints of the admin processes (the active controller reports the logs). */
+  controllers?: () => string[];
   cluster?: ClusterTarget;
   output: () => string;
 }
@@ -399,7 +415,7 @@ export function runningServer(t: Target): Running {
     ingress: t.ingress,
     pids: () => [t.pid],
     dataDirs: () => [{ part: '', dir: t.dataDir, split: true }],
-    ...(t.metrics === undefined ? {} : { metrics: t.metrics }),
+    ...(t.metrics === undefined ? {} : { metrics: t.metrics, snapshotters: () => [t.metrics!] }),
     output: t.output,
   };
 }
@@ -411,6 +427,9 @@ export function runningCluster(c: ClusterTarget): Running {
     ingress: c.ingress(),
     pids: c.pids,
     dataDirs: () => c.dataDirs().map((d) => ({ part: d.role, dir: d.dir })),
+    ...(c.metricsUrls
+      ? { snapshotters: () => c.metricsUrls!('worker'), controllers: () => c.metricsUrls!('admin') }
+      : {}),
     cluster: c,
     output: c.output,
   };

@@ -6,15 +6,18 @@
 // cluster: per role) with the sum of the partition logs' trim points. Ends with the size table of each target,
 // the verdict on the sustained-load targets (last-minute throughput >= 0.9 x first minute and >= Restate's, RSS
 // growth after the first minute < 10 % and RSS < 300 MiB) and whether Stead's data on disk reached a plateau.
+// Stead takes partition snapshots (--snapshots: by default into a bucket of a local S3-compatible server, whose
+// directory is sampled as the column `bucket` and must plateau too) and trims its logs behind them; every sample
+// also counts the snapshots created and (cluster) the records kept in the partition logs.
 // Writes the samples to benchmarks/results/soak-<timestamp>.json (and results/soak-latest.json).
 //
 //   npm run bench:soak                          10 minutes per target, a sample every 30 s
 //   npm run bench:soak -- --minutes 60 --every 5m
 //   npm run bench:soak -- --minutes 2 --every 20s --only stead --topology both --concurrency 16 --steps 3
-//   npm run bench:soak -- --only stead --stead-env STEAD_SNAPSHOT_RECORDS=20000
+//   npm run bench:soak -- --only stead --snapshots directory --snapshot-records 50000 --trim-delay 0s
 import { Agent } from 'node:http';
 import { parseDurationMs } from '@stead/runtime';
-import { Cleanup, ServiceProcess } from '@stead/testing';
+import { Cleanup, S3Server, ServiceProcess } from '@stead/testing';
 import { f, stepsCall, table, waitAnswering, writeResult } from './cells.ts';
 import { type Running, runningCluster, runningServer, startSteadCluster } from './cluster-targets.ts';
 import { diskUsage, PLATEAU_FLOOR_BYTES, PLATEAU_SHARE, type Plateau, plateau } from './disk.ts';
@@ -32,9 +35,18 @@ import {
 
 const SERVICE = new URL('./service.ts', import.meta.url).pathname;
 const USAGE = `usage: npm run bench:soak -- [--minutes 10] [--every 30s] [--concurrency 32] [--steps 3]
-         [--only stead|restate] [--topology one-process|cluster|both] [--stead-env KEY=VALUE ...]`;
+         [--only stead|restate] [--topology one-process|cluster|both] [--stead-env KEY=VALUE ...]
+         [--snapshots none|directory|bucket] [--snapshot-records 20000] [--snapshot-interval 1m] [--trim-delay 10s]`;
 
 type Topology = 'one-process' | 'cluster';
+/**
+ * Where Stead puts its partition snapshots. `bucket`: a local S3-compatible server (s3rver) for the one-process
+ * server and the cluster's workers; `directory`: the one-process server's default (`<data-dir>/snapshots`; a
+ * cluster then takes none); `none`: no snapshots at all (the one-process server with --snapshot-records 0 and
+ * --snapshot-interval 0s; a cluster takes none without a bucket anyway).
+ */
+type Snapshots = 'none' | 'directory' | 'bucket';
+const SNAPSHOTS: readonly Snapshots[] = ['none', 'directory', 'bucket'];
 /** What one soak runs against: Stead's one-process server, a local Stead cluster, restate-server. */
 type SoakName = 'stead' | 'stead-cluster' | 'restate';
 const LABEL: Record<SoakName, string> = {
@@ -53,6 +65,12 @@ interface Options {
   topologies: Topology[];
   /** Added to the environment of the Stead server and of every process of the Stead cluster. */
   steadEnv: Record<string, string>;
+  snapshots: Snapshots;
+  /** --snapshot-records and --snapshot-interval of the processes that take snapshots (unless `none`). */
+  snapshotRecords: number;
+  snapshotInterval: string;
+  /** --trim-delay of the one-process server and of the cluster's admin. */
+  trimDelay: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -64,12 +82,21 @@ function parseArgs(argv: string[]): Options {
     servers: ['stead', 'restate'],
     topologies: ['one-process', 'cluster'],
     steadEnv: {},
+    snapshots: 'bucket',
+    snapshotRecords: 20_000,
+    snapshotInterval: '1m',
+    trimDelay: '10s',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      return v;
+    };
+    const duration = (v: string, what: string) => {
+      const ms = parseDurationMs(v);
+      if (ms === undefined || ms < 0) throw new Error(`${what}: expected a duration like 30s or 5m, got ${v}`);
       return v;
     };
     const positive = (v: string, what: string) => {
@@ -99,7 +126,18 @@ function parseArgs(argv: string[]): Options {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
       if (!m) throw new Error(`--stead-env: expected KEY=VALUE, got ${v}`);
       o.steadEnv[m[1]!] = m[2]!;
-    } else if (a === '--help' || a === '-h') {
+    } else if (a === '--snapshots') {
+      const v = value();
+      if (!SNAPSHOTS.includes(v as Snapshots)) throw new Error(`--snapshots: ${SNAPSHOTS.join(', ')}, got ${v}`);
+      o.snapshots = v as Snapshots;
+    } else if (a === '--snapshot-records') {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`--snapshot-records: expected an integer >= 0, got ${v}`);
+      o.snapshotRecords = n;
+    } else if (a === '--snapshot-interval') o.snapshotInterval = duration(value(), a);
+    else if (a === '--trim-delay') o.trimDelay = duration(value(), a);
+    else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}\n${USAGE}`);
@@ -119,11 +157,42 @@ function soakNames(o: Options): SoakName[] {
   return names;
 }
 
+/**
+ * The snapshot flags of the processes that take snapshots (the one-process server; the cluster's workers): the
+ * bucket's endpoint and credentials (s3rver's fixed test ones), and when to snapshot. Flags, not `--stead-env`:
+ * the other processes of a cluster refuse STEAD_SNAPSHOT_* variables.
+ */
+function snapshotFlags(o: Options, topology: Topology, bucket: S3Server | undefined): string[] {
+  const when = [`--snapshot-records=${o.snapshotRecords}`, `--snapshot-interval=${o.snapshotInterval}`];
+  if (bucket)
+    return [
+      `--snapshot-bucket=${bucket.bucket}`,
+      `--snapshot-endpoint=${bucket.endpoint}`,
+      `--snapshot-region=${bucket.region}`,
+      `--snapshot-access-key=${bucket.accessKey}`,
+      `--snapshot-secret-key=${bucket.secretKey}`,
+      ...when,
+    ];
+  // Without a bucket a cluster takes no snapshots: nothing to say to its workers.
+  if (topology === 'cluster') return [];
+  return o.snapshots === 'directory' ? when : ['--snapshot-records=0', '--snapshot-interval=0s'];
+}
+
 async function start(name: SoakName, cleanup: Cleanup, o: Options): Promise<Running> {
-  if (name === 'stead') return runningServer(await startStead(cleanup, o.steadEnv));
   if (name === 'restate') return runningServer(await startRestate(cleanup));
+  // Started before Stead, so stopped after it (cleanups run last first).
+  const bucket = o.snapshots === 'bucket' ? await S3Server.start(cleanup, 'stead-soak') : undefined;
+  if (bucket) process.stdout.write(`  s3rver pid ${bucket.proc?.pid}  ${bucket.endpoint}  bucket ${bucket.bucket}\n`);
+  const withBucket = (t: Running): Running =>
+    bucket ? { ...t, dataDirs: () => [...t.dataDirs(), { part: 'bucket', dir: bucket.dir }] } : t;
+  const trimDelay = `--trim-delay=${o.trimDelay}`;
+  if (name === 'stead') {
+    const flags = [...snapshotFlags(o, 'one-process', bucket), trimDelay];
+    return withBucket(runningServer(await startStead(cleanup, o.steadEnv, flags)));
+  }
   const progress = (line: string) => process.stdout.write(`${line}\n`);
-  return runningCluster(await startSteadCluster(cleanup, { env: o.steadEnv, progress }));
+  const extraArgs = { worker: snapshotFlags(o, 'cluster', bucket), admin: [trimDelay] };
+  return withBucket(runningCluster(await startSteadCluster(cleanup, { env: o.steadEnv, extraArgs, progress })));
 }
 
 interface Sample {
@@ -147,6 +216,11 @@ interface Sample {
   diskBytes: number;
   /** (Stead) sum of the partition logs' trim points from GET <admin>/cluster; NaN when it does not say. */
   trimPoints: number;
+  /** (Stead) snapshots created since start and failed attempts, summed over the processes that take them. */
+  snapshots: number;
+  snapshotsFailed: number;
+  /** (Stead cluster) records kept in the partition logs (tail - trim point), summed; NaN when unknown. */
+  logRecords: number;
 }
 
 /** (Stead) JS heap used and bytes written by compactions of the partition store, from its /metrics. */
@@ -182,14 +256,67 @@ async function trimPointsSum(admin: string): Promise<number> {
   }
 }
 
+/** The text of a Prometheus endpoint; undefined when it does not answer. */
+async function scrape(url: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    return res.ok ? await res.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sum of the values of the samples of `name` whose labels contain `labels` (e.g. `outcome="created"`). */
+function metricSum(text: string, name: string, labels = ''): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line);
+    if (!m || m[1] !== name || !(m[2] ?? '').includes(labels)) continue;
+    sum = (sum ?? 0) + Number(m[3]);
+  }
+  return sum;
+}
+
+/**
+ * (Stead) Snapshots created and failed, summed over the processes that take them; (cluster) records kept in the
+ * partition logs, from the admin that reports them (the active controller; the largest sum if several do).
+ */
+async function snapshotAndLogMetrics(
+  t: Running,
+): Promise<Pick<Sample, 'snapshots' | 'snapshotsFailed' | 'logRecords'>> {
+  const sumOver = (texts: (string | undefined)[], outcome: string) => {
+    const values = texts.flatMap((x) => {
+      const v = x === undefined ? undefined : metricSum(x, 'stead_snapshots_total', `outcome="${outcome}"`);
+      return v === undefined ? [] : [v];
+    });
+    return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0);
+  };
+  const [snapshotters, controllers] = await Promise.all([
+    Promise.all((t.snapshotters?.() ?? []).map(scrape)),
+    Promise.all((t.controllers?.() ?? []).map(scrape)),
+  ]);
+  const records = controllers.flatMap((x) => {
+    const v = x === undefined ? undefined : metricSum(x, 'stead_log_records');
+    return v === undefined ? [] : [v];
+  });
+  return {
+    snapshots: sumOver(snapshotters, 'created'),
+    snapshotsFailed: sumOver(snapshotters, 'failed'),
+    logRecords: records.length === 0 ? Number.NaN : Math.max(...records),
+  };
+}
+
 const MiB = (bytes: number) => bytes / 2 ** 20;
 
-/** `12.3 MiB (log 1.0, partitions 11.3)`, then the trim points when there are any. */
+/** `12.3 MiB (log 1.0, partitions 11.3)`, then the trim points, snapshots and log records when known. */
 function diskText(s: Sample): string {
   const parts = Object.entries(s.disk).map(([k, v]) => `${k} ${f(MiB(v), 1)}`);
   return (
     `disk ${f(MiB(s.diskBytes), 1)} MiB (${parts.join(', ')})` +
-    (Number.isFinite(s.trimPoints) ? `, trim points ${s.trimPoints}` : '')
+    (Number.isFinite(s.trimPoints) ? `, trim points ${s.trimPoints}` : '') +
+    (Number.isFinite(s.snapshots) ? `, snapshots ${s.snapshots}` : '') +
+    (s.snapshotsFailed > 0 ? ` (${s.snapshotsFailed} failed)` : '') +
+    (Number.isFinite(s.logRecords) ? `, log records ${s.logRecords}` : '')
   );
 }
 
@@ -229,6 +356,9 @@ async function soak(name: SoakName, t: Running, o: Options): Promise<Sample[]> {
       disk: {},
       diskBytes: Number.NaN,
       trimPoints: Number.NaN,
+      snapshots: Number.NaN,
+      snapshotsFailed: Number.NaN,
+      logRecords: Number.NaN,
     };
     cpuAtWindowStart = cpu;
     window = [];
@@ -239,12 +369,15 @@ async function soak(name: SoakName, t: Running, o: Options): Promise<Sample[]> {
       serverMetrics(t),
       diskUsage(t.dataDirs()),
       name === 'restate' ? Number.NaN : trimPointsSum(t.admin),
+      snapshotAndLogMetrics(t),
     ]);
     printed = printed.then(async () => {
-      const [m, disk, trimPoints] = await measured.catch((err: unknown) => {
+      const none = { snapshots: Number.NaN, snapshotsFailed: Number.NaN, logRecords: Number.NaN };
+      const [m, disk, trimPoints, counts] = await measured.catch((err: unknown) => {
         process.stderr.write(`  ${name}: sampling failed: ${err}\n`);
-        return [{ heapMiB: Number.NaN, compactionWrittenMiB: Number.NaN }, {}, Number.NaN] as const;
+        return [{ heapMiB: Number.NaN, compactionWrittenMiB: Number.NaN }, {}, Number.NaN, none] as const;
       });
+      Object.assign(sample, counts);
       sample.heapMiB = m.heapMiB;
       sample.compactionMiBps = (m.compactionWrittenMiB - compactionAtWindowStart) / seconds;
       compactionAtWindowStart = m.compactionWrittenMiB;
@@ -297,23 +430,46 @@ function minute(samples: Sample[], which: 'first' | 'last', durationS: number) {
   return { throughput, rssMiB: picked.at(-1)!.rssMiB };
 }
 
-/** Bytes on disk over time: a row per sample, a column per data dir part, the total and the trim points. */
+const columnsOf = (samples: readonly Sample[]) => [...new Set(samples.flatMap((s) => Object.keys(s.disk)))];
+const count = (n: number) => (Number.isFinite(n) ? String(n) : '-');
+
+/**
+ * Bytes on disk over time: a row per sample, a column per data dir part (and the bucket), the total, then the
+ * trim points, the snapshots created and the records kept in the partition logs.
+ */
 function sizeTable(samples: readonly Sample[]): string {
-  const parts = [...new Set(samples.flatMap((s) => Object.keys(s.disk)))];
+  const parts = columnsOf(samples);
   const rows = samples.map((s) => [
     String(s.atS),
     ...parts.map((p) => f(s.disk[p] === undefined ? Number.NaN : MiB(s.disk[p]), 1)),
     f(MiB(s.diskBytes), 1),
-    Number.isFinite(s.trimPoints) ? String(s.trimPoints) : '-',
+    count(s.trimPoints),
+    count(s.snapshots),
+    count(s.logRecords),
   ]);
-  return table(['t s', ...parts.map((p) => `${p} MiB`), 'total MiB', 'trim points'], rows, 1);
+  const head = ['t s', ...parts.map((p) => `${p} MiB`), 'total MiB', 'trim points', 'snapshots', 'log records'];
+  return table(head, rows, 1);
 }
 
-function plateauLine(label: string, p: Plateau | undefined): string {
-  if (!p) return `${label} data on disk: too few samples with a size for a plateau verdict`;
+/** The bytes of one column over time, as `plateau` takes them. */
+const column = (samples: readonly Sample[], part: string) =>
+  samples.map((s) => ({ atS: s.atS, diskBytes: s.disk[part] ?? Number.NaN }));
+
+/** `second half (240 s -> 480 s): log +0.1 MiB, partitions +2.3 MiB, …`: which column grows. */
+function growthLine(samples: readonly Sample[], durationS: number): string {
+  const parts = columnsOf(samples).flatMap((part) => {
+    const p = plateau(column(samples, part), durationS);
+    return p ? [`${part} ${p.growthBytes >= 0 ? '+' : ''}${f(MiB(p.growthBytes), 1)} MiB`] : [];
+  });
+  const p = plateau(samples, durationS);
+  return p ? `second half (${p.midS} s -> ${p.endS} s): ${parts.join(', ')}` : '';
+}
+
+function plateauLine(label: string, p: Plateau | undefined, what = 'data on disk'): string {
+  if (!p) return `${label} ${what}: too few samples with a size for a plateau verdict`;
   const rule = `plateau when < ${PLATEAU_SHARE * 100} % of the midpoint or < ${MiB(PLATEAU_FLOOR_BYTES)} MiB`;
   return (
-    `${label} data on disk ${f(MiB(p.midBytes), 1)} MiB at ${p.midS} s -> ${f(MiB(p.endBytes), 1)} MiB at ${p.endS} s, ` +
+    `${label} ${what} ${f(MiB(p.midBytes), 1)} MiB at ${p.midS} s -> ${f(MiB(p.endBytes), 1)} MiB at ${p.endS} s, ` +
     `${p.growthBytes >= 0 ? '+' : ''}${f(MiB(p.growthBytes), 1)} MiB (${f(p.growthShare * 100, 1)} %) over the second half ` +
     `(${rule}): ${p.plateau ? 'plateau' : 'GROWING'}`
   );
@@ -344,9 +500,15 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const machine = machineInfo();
   const env = Object.entries(o.steadEnv).map(([k, v]) => `${k}=${v}`);
+  const snapshots =
+    o.snapshots === 'none'
+      ? 'no snapshots'
+      : `snapshots to ${o.snapshots === 'bucket' ? 'an S3 bucket (s3rver)' : 'the data dir (one-process; a cluster takes none)'} ` +
+        `every ${o.snapshotRecords} records or ${o.snapshotInterval}`;
   process.stdout.write(
     `soak: ${names.join(' then ')}; ${o.steps}-step handler, concurrency ${o.concurrency}, ` +
       `${o.durationMs / 60_000} min each, a sample every ${o.everyMs / 1000} s; ${machine.cores} cores, node ${machine.node}` +
+      `${names.some((n) => n !== 'restate') ? `; Stead: ${snapshots}, trim delay ${o.trimDelay}` : ''}` +
       `${env.length > 0 ? `; Stead processes with ${env.join(' ')}` : ''}\n`,
   );
   const results: Partial<Record<SoakName, { version: string; samples: Sample[] }>> = {};
@@ -371,12 +533,17 @@ async function main(): Promise<number> {
   for (const name of names) {
     const samples = results[name]?.samples ?? [];
     if (samples.length === 0) continue;
-    const trim = name === 'restate' ? '' : ', trim points = sum over the partition logs';
+    const trim =
+      name === 'restate'
+        ? ''
+        : ', trim points = sum over the partition logs, snapshots = created since start, log records = kept in the partition logs';
     lines.push('', `${LABEL[name]}: bytes on disk of its data dirs (MiB)${trim}`);
     lines.push(sizeTable(samples));
+    const growth = growthLine(samples, durationS);
+    if (growth !== '') lines.push(growth);
   }
   const verdicts: string[] = [];
-  const plateaus: Partial<Record<SoakName, Plateau>> = {};
+  const plateaus: Partial<Record<SoakName | `${SoakName}:bucket`, Plateau>> = {};
   const stead = results.stead?.samples;
   const cluster = results['stead-cluster']?.samples;
   const restate = results.restate?.samples;
@@ -398,6 +565,11 @@ async function main(): Promise<number> {
     const p = plateau(samples, durationS);
     if (p) plateaus[name] = p;
     verdicts.push(plateauLine(LABEL[name], p));
+    // The bucket keeps `--snapshot-retain` snapshots per partition: it levels off as well.
+    if (!columnsOf(samples).includes('bucket')) continue;
+    const b = plateau(column(samples, 'bucket'), durationS);
+    if (b) plateaus[`${name}:bucket`] = b;
+    verdicts.push(plateauLine(LABEL[name], b, 'bucket'));
   }
   process.stdout.write(`${lines.join('\n')}\n\n${verdicts.join('\n')}\n`);
   const file = writeResult('soak', 'soak-latest.json', startedAt, {

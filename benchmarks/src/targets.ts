@@ -95,9 +95,12 @@ function steadCommit(): string {
   }
 }
 
-/** The one-process Stead server; `env` adds to its environment (e.g. STEAD_* settings given on the command line). */
-export async function startStead(cleanup: Cleanup, env: NodeJS.ProcessEnv = {}): Promise<Target> {
-  const s = await SteadServer.start(cleanup, [], {
+/**
+ * The one-process Stead server; `env` adds to its environment (e.g. STEAD_* settings given on the command line),
+ * `args` to its flags (settings only it knows, e.g. `--trim-delay=10s`).
+ */
+export async function startStead(cleanup: Cleanup, env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<Target> {
+  const s = await SteadServer.start(cleanup, args, {
     env: { STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'warn', ...env },
   });
   const proc = s.proc!;
