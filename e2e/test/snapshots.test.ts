@@ -304,7 +304,7 @@ describeHere('snapshots, trimming and bootstrap in a cluster', () => {
           const until = Date.now() + 55_000;
           while (Date.now() < until) {
             const now = await trimPoints(cluster.adminUrl);
-            now.forEach((t, p) => expect(t).toBeLessThanOrEqual(floors[p]! + 1n));
+            for (const [p, t] of now.entries()) expect(t).toBeLessThanOrEqual(floors[p]! + 1n);
             expect(await archivedOffsets(cluster)).toEqual(floors);
             await new Promise((r) => setTimeout(r, 2_000));
           }

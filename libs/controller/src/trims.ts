@@ -15,7 +15,10 @@
 export interface ReplicaReport {
   /** The last applied offset synced to its disk (-1: none). */
   durableOffset: bigint;
-  /** The applied offset of the oldest kept snapshot, when this worker knows the partition's snapshots. */
+  /**
+   * Set when the worker takes snapshots (a bucket): the applied offset of the oldest kept snapshot it knows of,
+   * -1 when it knows none (then nothing may be trimmed on the snapshots' account yet).
+   */
   archivedOffset?: bigint;
 }
 

@@ -31,6 +31,11 @@ describe('safeTrimPoint', () => {
     expect(safeTrimPoint(p0, r)).toEqual({ safe: 200n, limit: 'replicas' });
   });
 
+  it('with snapshots but none archived yet, trims nothing (whatever the replicas stored)', () => {
+    const r = reports({ w1: { 0: { durableOffset: 500n, archivedOffset: -1n } }, w2: { 0: { durableOffset: 500n } } });
+    expect(safeTrimPoint(p0, r)).toEqual({ safe: 0n, limit: 'snapshots' });
+  });
+
   it('takes the newest archived offset any replica reports (a new leader may not have listed them yet)', () => {
     const r = reports({
       w1: { 0: { durableOffset: 900n, archivedOffset: 299n } },

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,21 @@ describe('local log store', () => {
     expect(stats.flushes).toBeLessThan(1000 / 5);
     expect(await a.tail()).toBe(500n);
     expect(await b.tail()).toBe(500n);
+  });
+
+  it('gives the space of trimmed records back (their range is compacted)', async () => {
+    const log = await store.loglet(3);
+    // Incompressible payloads, so that the sizes measure the records.
+    for (let i = 0; i < 20; i++) await log.append(Array.from({ length: 100 }, () => randomBytes(4096)));
+    const size = () => store.db.approximateSize(Buffer.from([0]), Buffer.from([0xff]));
+    await store.db.compactRange(Buffer.from([0]), Buffer.from([0xff]));
+    const before = await size();
+    expect(before).toBeGreaterThan(4 << 20);
+    await log.trim(1900n);
+    await store.compacted();
+    expect(store.compactions).toBeGreaterThan(0);
+    expect(await size()).toBeLessThan(before / 5);
+    expect((await log.read(1900n, 200)).length).toBe(100);
   });
 
   it('keeps records, tail, trim point and seal across reopen', async () => {

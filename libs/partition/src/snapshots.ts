@@ -249,13 +249,14 @@ export class PartitionSnapshots {
   }
 
   /**
-   * The applied offset of the oldest kept snapshot of `p`, as far as this process knows (undefined: it does not
-   * know the partition's snapshots, or there are none). The log can be trimmed up to just above it.
+   * The applied offset of the oldest kept snapshot of `p`, as far as this process knows (-1: it knows none). The
+   * log can be trimmed up to just above it.
    */
-  archivedOffset(p: number): bigint | undefined {
+  archivedOffset(p: number): bigint {
     const k = this.known.get(p);
-    if (!k || k.manifests.length === 0) return undefined;
-    return retainedFloor(k.manifests, this.o.retain);
+    // None known (yet): the log must not be trimmed on this replica's account until a snapshot is archived.
+    if (!k || k.manifests.length === 0) return -1n;
+    return retainedFloor(k.manifests, this.o.retain) ?? -1n;
   }
 
   /** The last snapshot this process took of each partition. */

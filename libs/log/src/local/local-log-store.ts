@@ -83,6 +83,11 @@ export class LocalLogStore {
   private queue: PendingAppend[] = [];
   private flushing: Promise<void> | undefined;
   private closed = false;
+  /** Trimmed record ranges waiting for a compaction, by log (merged), and the compaction running. */
+  private readonly toCompact = new Map<number, { from: bigint; below: bigint }>();
+  private compacting: Promise<void> | undefined;
+  /** Compactions of trimmed ranges done (for tests and metrics). */
+  compactions = 0;
   /** Set by the first failed write; never cleared (the store is reopened to recover). */
   private failedWith: LogStoreFailedError | undefined;
   private readonly onFatal: ((err: LogStoreFailedError) => void) | undefined;
@@ -239,6 +244,37 @@ export class LocalLogStore {
     } catch (err) {
       throw this.fail(`deletion of log ${logId} records below ${below}`, err);
     }
+    const pending = this.toCompact.get(logId);
+    this.toCompact.set(logId, { from: pending && pending.from < from ? pending.from : from, below });
+    this.compactSoon();
+  }
+
+  /**
+   * Deleted records stay in LevelDB's files as tombstones over their data until a compaction rewrites those
+   * files, which a log appended at one end and trimmed at the other may not cause for a long time: the trimmed
+   * ranges are compacted one after the other in the background, so that the disk space comes back.
+   */
+  private compactSoon(): void {
+    if (this.compacting || this.closed) return;
+    this.compacting = (async () => {
+      while (this.toCompact.size > 0 && !this.closed) {
+        const [logId, r] = this.toCompact.entries().next().value!;
+        this.toCompact.delete(logId);
+        try {
+          await this.db.compactRange(key(RECORD, logId, r.from), key(RECORD, logId, r.below));
+          this.compactions++;
+        } catch {
+          // closed meanwhile: the records are deleted either way, only the space waits
+        }
+      }
+    })().finally(() => {
+      this.compacting = undefined;
+    });
+  }
+
+  /** Resolves once the compactions asked for so far are done (for tests). */
+  async compacted(): Promise<void> {
+    while (this.compacting) await this.compacting;
   }
 
   /** @internal */
@@ -259,6 +295,7 @@ export class LocalLogStore {
   async close(): Promise<void> {
     this.closed = true;
     await this.flushing;
+    await this.compacting;
     for (const log of this.logs.values()) log.closeWaiters();
     await this.db.close();
   }

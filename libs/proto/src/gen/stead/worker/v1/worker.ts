@@ -153,8 +153,9 @@ export interface PartitionReplicaStatus {
   /** The last applied offset whose store writes are synced to disk, or -1: a restart replays the log after it. */
   durableOffset: bigint;
   /**
-   * Set when this worker knows the partition's archived snapshots: the applied offset of the oldest one kept.
-   * Every kept snapshot can be restored while the log is trimmed no further than just above it.
+   * Set when this worker takes snapshots (a bucket): the applied offset of the oldest kept snapshot it knows of,
+   * -1 when it knows none. Every kept snapshot can be restored while the log is trimmed no further than just
+   * above it.
    */
   archivedOffset?: bigint | undefined;
 }
