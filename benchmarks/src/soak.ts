@@ -36,7 +36,7 @@ import {
 const SERVICE = new URL('./service.ts', import.meta.url).pathname;
 const USAGE = `usage: npm run bench:soak -- [--minutes 10] [--every 30s] [--concurrency 32] [--steps 3]
          [--only stead|restate] [--topology one-process|cluster|both] [--stead-env KEY=VALUE ...]
-         [--snapshots none|directory|bucket] [--snapshot-records 20000] [--snapshot-interval 1m] [--trim-delay 10s]`;
+         [--snapshots none|directory|bucket] [--snapshot-records 20000] [--snapshot-interval 1m] [--trim-delay 10s] [--journal-retention 1d]`;
 
 type Topology = 'one-process' | 'cluster';
 /**
@@ -71,6 +71,12 @@ interface Options {
   snapshotInterval: string;
   /** --trim-delay of the one-process server and of the cluster's admin. */
   trimDelay: string;
+  /**
+   * --default-journal-retention of the one-process server and of the cluster's workers and admin (default: the
+   * engine's, 1 day). Completed invocations stay in the partition stores (and so in the snapshots) that long: a
+   * soak of minutes shows the stores level off only with a retention of minutes.
+   */
+  journalRetention?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -137,6 +143,7 @@ function parseArgs(argv: string[]): Options {
       o.snapshotRecords = n;
     } else if (a === '--snapshot-interval') o.snapshotInterval = duration(value(), a);
     else if (a === '--trim-delay') o.trimDelay = duration(value(), a);
+    else if (a === '--journal-retention') o.journalRetention = duration(value(), a);
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
@@ -186,12 +193,16 @@ async function start(name: SoakName, cleanup: Cleanup, o: Options): Promise<Runn
   const withBucket = (t: Running): Running =>
     bucket ? { ...t, dataDirs: () => [...t.dataDirs(), { part: 'bucket', dir: bucket.dir }] } : t;
   const trimDelay = `--trim-delay=${o.trimDelay}`;
+  const retention = o.journalRetention === undefined ? [] : [`--default-journal-retention=${o.journalRetention}`];
   if (name === 'stead') {
-    const flags = [...snapshotFlags(o, 'one-process', bucket), trimDelay];
+    const flags = [...snapshotFlags(o, 'one-process', bucket), trimDelay, ...retention];
     return withBucket(runningServer(await startStead(cleanup, o.steadEnv, flags)));
   }
   const progress = (line: string) => process.stdout.write(`${line}\n`);
-  const extraArgs = { worker: snapshotFlags(o, 'cluster', bucket), admin: [trimDelay] };
+  const extraArgs = {
+    worker: [...snapshotFlags(o, 'cluster', bucket), ...retention],
+    admin: [trimDelay, ...retention],
+  };
   return withBucket(runningCluster(await startSteadCluster(cleanup, { env: o.steadEnv, extraArgs, progress })));
 }
 
