@@ -16,9 +16,9 @@ import { mountSnapshotRoutes } from '@stead/app-admin';
 import {
   invocationDefaults,
   partitionLogId,
-  type SnapshotInfo,
   type SnapshotService,
   type SnapshotsAnswer,
+  snapshotInfo,
   snapshotRepository,
 } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
@@ -530,18 +530,7 @@ async function startHttp(
 
 /** The snapshot routes of the one-process server: it leads every partition, so it takes every snapshot. */
 function engineSnapshots(engine: Engine, snapshots: PartitionSnapshots): SnapshotService {
-  const info = (m: SnapshotManifest): SnapshotInfo => ({
-    partition: m.partition,
-    id: m.id,
-    appliedOffset: BigInt(m.appliedOffset),
-    createdAt: m.createdAt,
-    node: m.node,
-    sizeBytes: m.sizeBytes,
-    entries: m.entries,
-    sha256: m.sha256,
-    durationMs: m.durationMs,
-    location: snapshots.location,
-  });
+  const info = (m: SnapshotManifest) => snapshotInfo(m, snapshots.location);
   return {
     create: async (partitions) => {
       const out: SnapshotsAnswer = { snapshots: [], failures: [] };

@@ -4,9 +4,9 @@ import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
 import {
   invocationDefaults,
   partitionLogId,
-  type SnapshotInfo,
   type SnapshotService,
   serveWorker,
+  snapshotInfo,
   snapshotRepository,
   type WorkerBackend,
 } from '@stead/cluster';
@@ -37,7 +37,6 @@ import {
   PartitionHost,
   PartitionSnapshots,
   registerSnapshotMetrics,
-  type SnapshotManifest,
   SupersededError,
   storedAppliedOffset,
 } from '@stead/partition';
@@ -541,19 +540,4 @@ async function drain(host: PartitionHost, timeoutMs: number, log: Logger): Promi
   const left = leading();
   if (left === 0) log('info', 'leaderships handed over', { partitions: before, ms: Date.now() - start });
   else log('warn', 'stopping while still leading', { partitions: left, waitedMs: timeoutMs });
-}
-
-function snapshotInfo(m: SnapshotManifest, location: string): SnapshotInfo {
-  return {
-    partition: m.partition,
-    id: m.id,
-    appliedOffset: BigInt(m.appliedOffset),
-    createdAt: m.createdAt,
-    node: m.node,
-    sizeBytes: m.sizeBytes,
-    entries: m.entries,
-    sha256: m.sha256,
-    durationMs: m.durationMs,
-    location,
-  };
 }

@@ -28,5 +28,6 @@ export {
   type SnapshotService,
   type SnapshotsAnswer,
   serveWorker,
+  snapshotInfo,
   type WorkerBackend,
 } from './worker-service.ts';

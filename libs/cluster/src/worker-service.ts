@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { InputError, type InvocationBackend } from '@stead/core';
 import { worker as pb } from '@stead/proto';
 import { GRPC_CHANNEL_OPTIONS, listenGrpc, type ServingGrpc } from '@stead/runtime';
+import type { SnapshotManifest } from '@stead/snapshots';
 import { controlFrom, outcomeTo, queryFrom, requestFrom, toStatus } from './wire.ts';
 
 /** A replica of a partition on a worker, as the controller and `steadctl` see it. */
@@ -29,6 +30,22 @@ export interface SnapshotInfo {
   sha256: string;
   durationMs: number;
   location: string;
+}
+
+/** What the worker API and the admin API show of an archived snapshot (its manifest and where it is kept). */
+export function snapshotInfo(m: SnapshotManifest, location: string): SnapshotInfo {
+  return {
+    partition: m.partition,
+    id: m.id,
+    appliedOffset: BigInt(m.appliedOffset),
+    createdAt: m.createdAt,
+    node: m.node,
+    sizeBytes: m.sizeBytes,
+    entries: m.entries,
+    sha256: m.sha256,
+    durationMs: m.durationMs,
+    location,
+  };
 }
 
 /** Snapshots made or listed, and the partitions for which that failed (with why). */
