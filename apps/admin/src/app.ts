@@ -138,6 +138,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     reports: replicaReports,
     nodeFailureTimeoutMs: s.nodeFailureTimeout,
     trimDelayMs: s.trimDelay,
+    trimWithoutSnapshots: s.trimWithoutSnapshots,
   });
   const admin = await node.start(
     () =>

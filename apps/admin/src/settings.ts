@@ -46,6 +46,11 @@ export const adminSettings = {
     'A partition log is trimmed below a point only once that point has been safe (archived in a snapshot, or stored by every replica) for this long.',
     { min: 0 },
   ),
+  trimWithoutSnapshots: setting(
+    'bool',
+    'false',
+    'Without a snapshot bucket, trim each partition log below what every replica of the partition has synced. Bounds the logs, but a replica added afterwards (a new worker, a drain, a move) cannot be built: the log no longer reaches back to offset 0. Default: a cluster without snapshots does not trim.',
+  ),
   controllerLeaseTimeout: setting(
     'duration',
     '2s',

@@ -58,6 +58,8 @@ export function startLogTrimming(deps: {
   /** A worker whose last answer is older than this counts as silent. */
   nodeFailureTimeoutMs: number;
   trimDelayMs: number;
+  /** See TrimInput.trimWithoutSnapshots. */
+  trimWithoutSnapshots: boolean;
 }): void {
   const { node, metadata, bifrost } = deps;
   const history: TrimHistory = new Map();
@@ -83,7 +85,14 @@ export function startLogTrimming(deps: {
       })),
     );
     const reports = deps.reports.fresh(deps.nodeFailureTimeoutMs);
-    const plan = planTrims({ nowMs: Date.now(), trimDelayMs: deps.trimDelayMs, partitions, reports, history });
+    const plan = planTrims({
+      nowMs: Date.now(),
+      trimDelayMs: deps.trimDelayMs,
+      trimWithoutSnapshots: deps.trimWithoutSnapshots,
+      partitions,
+      reports,
+      history,
+    });
     const archivedOf = (p: number) => {
       let max: bigint | undefined;
       for (const r of reports.values()) {

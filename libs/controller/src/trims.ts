@@ -7,8 +7,9 @@
 //   corrupt newest one falls back to the one before). Replicas that answer pings also keep the log they have
 //   not stored yet: trimming it would force them to restore a snapshot. A replica that does not answer (dead,
 //   wiped) restores the newest snapshot when it comes back.
-// - without: the lowest offset that every replica of the partition has stored durably, dead ones included (a
-//   replica that comes back replays the log from its store; nothing else can rebuild it).
+// - without, and only when asked (`trimWithoutSnapshots`): the lowest offset that every replica of the partition
+//   has stored durably, dead ones included (a replica that comes back replays the log from its store). A replica
+//   added after such a trim has nothing to start from, so by default a cluster without snapshots does not trim.
 // A point becomes a trim only after it has been safe for `trimDelayMs`, and never above what is safe now.
 
 /** What one worker said about one partition replica in its last ping. */
@@ -33,6 +34,11 @@ export interface TrimPartitionInput {
 export interface TrimInput {
   nowMs: number;
   trimDelayMs: number;
+  /**
+   * Without snapshots, trim below what every replica synced (default false: no trim). A replica added later
+   * (a new worker, a drain, a move) then cannot be built: the log no longer reaches back to offset 0.
+   */
+  trimWithoutSnapshots?: boolean;
   partitions: readonly TrimPartitionInput[];
   /** Reports of the workers that answered their last ping, by worker id, then by partition. */
   reports: ReadonlyMap<string, ReadonlyMap<number, ReplicaReport>>;
@@ -48,7 +54,7 @@ export interface TrimPlanEntry {
   /** What may be trimmed now: below this offset. */
   safe: bigint;
   /** Why it is not higher, for the operator. */
-  limit: 'snapshots' | 'replicas' | 'unknown';
+  limit: 'snapshots' | 'replicas' | 'unknown' | 'no-snapshots';
 }
 
 export interface TrimPlan {
@@ -62,6 +68,7 @@ export interface TrimPlan {
 export function safeTrimPoint(
   p: TrimPartitionInput,
   reports: TrimInput['reports'],
+  trimWithoutSnapshots = true,
 ): { safe: bigint; limit: TrimPlanEntry['limit'] } {
   let archived: bigint | undefined;
   let minLive: bigint | undefined;
@@ -81,6 +88,7 @@ export function safeTrimPoint(
     return { safe: bySnapshots, limit: 'snapshots' };
   }
   if (minAll === undefined) return { safe: 0n, limit: 'unknown' };
+  if (!trimWithoutSnapshots) return { safe: 0n, limit: 'no-snapshots' };
   return { safe: minAll, limit: 'replicas' };
 }
 
@@ -95,7 +103,7 @@ export function planTrims(input: TrimInput): TrimPlan {
   const known = new Set<number>();
   for (const p of input.partitions) {
     known.add(p.partition);
-    const s = safeTrimPoint(p, input.reports);
+    const s = safeTrimPoint(p, input.reports, input.trimWithoutSnapshots ?? false);
     safe.push({ partition: p.partition, ...s });
     const seen = input.history.get(p.partition) ?? [];
     if (s.safe > (seen.at(-1)?.point ?? 0n)) seen.push({ atMs: input.nowMs, point: s.safe });

@@ -59,10 +59,32 @@ describe('planTrims', () => {
       w2: { 0: { durableOffset: durable } },
     });
 
+  it('without snapshots, trims nothing unless asked to trim below what every replica synced', () => {
+    const plan = (trimWithoutSnapshots?: boolean) =>
+      planTrims({
+        nowMs: 0,
+        trimDelayMs: 0,
+        partitions: [p0],
+        reports: r(99n),
+        history: new Map(),
+        trimWithoutSnapshots,
+      });
+    expect(plan().trims).toEqual([]);
+    expect(plan().safe).toEqual([{ partition: 0, safe: 0n, limit: 'no-snapshots' }]);
+    expect(plan(true).trims).toEqual([{ partition: 0, upTo: 100n }]);
+  });
+
   it('trims a point only once it has been safe for the delay', () => {
     const history: TrimHistory = new Map();
     const round = (nowMs: number, reps: Reports, trimPoint = 0n) =>
-      planTrims({ nowMs, trimDelayMs: 1000, partitions: [{ ...p0, trimPoint }], reports: reps, history }).trims;
+      planTrims({
+        nowMs,
+        trimDelayMs: 1000,
+        partitions: [{ ...p0, trimPoint }],
+        reports: reps,
+        history,
+        trimWithoutSnapshots: true,
+      }).trims;
     expect(round(0, r(99n))).toEqual([]);
     expect(round(500, r(199n))).toEqual([]);
     expect(round(1000, r(199n))).toEqual([{ partition: 0, upTo: 100n }]);
@@ -75,9 +97,16 @@ describe('planTrims', () => {
   it('never trims above what is safe now, even a point that was safe long enough', () => {
     const history: TrimHistory = new Map();
     const partitions = [p0];
-    planTrims({ nowMs: 0, trimDelayMs: 1000, partitions, reports: r(999n), history });
+    planTrims({ nowMs: 0, trimDelayMs: 1000, partitions, reports: r(999n), history, trimWithoutSnapshots: true });
     // A replica fell back (wiped, restoring): only what it has counts.
-    const plan = planTrims({ nowMs: 2000, trimDelayMs: 1000, partitions, reports: r(99n), history });
+    const plan = planTrims({
+      nowMs: 2000,
+      trimDelayMs: 1000,
+      partitions,
+      reports: r(99n),
+      history,
+      trimWithoutSnapshots: true,
+    });
     expect(plan.trims).toEqual([{ partition: 0, upTo: 100n }]);
     expect(plan.safe).toEqual([{ partition: 0, safe: 100n, limit: 'replicas' }]);
   });
