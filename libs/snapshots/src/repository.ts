@@ -47,7 +47,8 @@ export const MANIFEST_OBJECT = 'manifest.json';
 export async function buildListing(
   partition: number,
   objects: { folder: string; file: string; modifiedAt: Date }[],
-  readManifest: (key: SnapshotKey) => Promise<string>,
+  /** The manifest's text; undefined when it is gone (a prune deleted the snapshot after the objects were listed). */
+  readManifest: (key: SnapshotKey) => Promise<string | undefined>,
   where: (key: SnapshotKey, file: string) => string,
 ): Promise<SnapshotListing> {
   const folders = new Map<string, { key: SnapshotKey; files: Set<string>; modifiedAt: Date }>();
@@ -68,7 +69,9 @@ export async function buildListing(
       }
       const at = where(key, MANIFEST_OBJECT);
       try {
-        const m = parseManifest(await readManifest(key), at);
+        const text = await readManifest(key);
+        if (text === undefined) return; // deleted meanwhile: not a snapshot any more
+        const m = parseManifest(text, at);
         if (m.partition !== partition || snapshotFolder(m) !== snapshotFolder(key)) {
           throw new CorruptSnapshotError(at, `manifest of partition ${m.partition} at ${snapshotFolder(m)}`);
         }
@@ -125,8 +128,12 @@ export class DirectorySnapshotRepository implements SnapshotRepository {
         const files = await readdirOrEmpty(join(base, folder));
         // An empty folder (a crash before the data's rename) counts as an incomplete upload, to be pruned.
         for (const file of files.length === 0 ? [''] : files) {
-          const s = await stat(join(base, folder, file));
-          out.push({ folder, file, modifiedAt: s.mtime });
+          // A prune (here or on another node) may delete it meanwhile: gone files are not listed.
+          const s = await stat(join(base, folder, file)).catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') return undefined;
+            throw err;
+          });
+          if (s) out.push({ folder, file, modifiedAt: s.mtime });
         }
       }
       return out;
@@ -135,7 +142,12 @@ export class DirectorySnapshotRepository implements SnapshotRepository {
       partition,
       objects,
       (key) =>
-        this.io(`read ${this.where(key, MANIFEST_OBJECT)}`, () => readFile(this.where(key, MANIFEST_OBJECT), 'utf8')),
+        this.io(`read ${this.where(key, MANIFEST_OBJECT)}`, () =>
+          readFile(this.where(key, MANIFEST_OBJECT), 'utf8').catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') return undefined;
+            throw err;
+          }),
+        ),
       (key, file) => this.where(key, file),
     );
   }

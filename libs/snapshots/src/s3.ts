@@ -125,7 +125,15 @@ export class S3SnapshotRepository implements SnapshotRepository {
       partition,
       objects,
       (key) =>
-        this.call(`get ${this.object(key, MANIFEST_OBJECT)}`, () => this.readText(this.object(key, MANIFEST_OBJECT))),
+        this.call(`get ${this.object(key, MANIFEST_OBJECT)}`, async () => {
+          try {
+            return await this.readText(this.object(key, MANIFEST_OBJECT));
+          } catch (err) {
+            // Deleted by a prune after the listing: not a snapshot any more.
+            if (err instanceof S3Error && err.code === 'NoSuchKey') return undefined;
+            throw err;
+          }
+        }),
       (key, file) => this.where(key, file),
     );
   }

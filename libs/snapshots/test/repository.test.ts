@@ -10,6 +10,7 @@ import {
   type SnapshotRepository,
   SnapshotRepositoryError,
 } from '../src/index.ts';
+import { buildListing } from '../src/repository.ts';
 import { manifest, rawClient, s3Repository } from './helpers.ts';
 
 const cleanup = new Cleanup();
@@ -158,5 +159,21 @@ describe('s3 repository', () => {
     expect(() => new S3SnapshotRepository({ endpoint: 'localhost:9000', bucket: 'b' })).toThrow(
       /http or https|not a URL/,
     );
+  });
+});
+
+describe('a listing that races a prune', () => {
+  it('leaves out a snapshot whose manifest was deleted after the objects were listed', async () => {
+    const folder = '00000000000000000007-abcdefghijk';
+    const listing = await buildListing(
+      3,
+      [
+        { folder, file: 'snapshot.bin', modifiedAt: new Date() },
+        { folder, file: 'manifest.json', modifiedAt: new Date() },
+      ],
+      async () => undefined,
+      (_key, file) => `partition-3/${folder}/${file}`,
+    );
+    expect(listing).toEqual({ snapshots: [], incomplete: [], unreadable: [] });
   });
 });
