@@ -1,7 +1,7 @@
 import { ClassicLevel } from 'classic-level';
 import type { LogServerStorage, StorageBatch } from '../replicated/log-server-core.ts';
-import { minBig } from '../replicated/quorum.ts';
 import type { LogletId, LogletState, StoredRecord } from '../replicated/types.ts';
+import { TrimCompactor } from '../trim-compactor.ts';
 
 const SEP = '\u0000';
 const IDENTITY = 'identity';
@@ -33,14 +33,14 @@ export class LevelDbLogServerStorage implements LogServerStorage {
    * from the loglet's first key, which would walk the deleted range's tombstones again until a compaction).
    */
   private readonly deletedBelow = new Map<LogletId, bigint>();
-  /** Trimmed key ranges waiting for a compaction, by loglet (merged), and the compaction running. */
-  private readonly toCompact = new Map<LogletId, { from: bigint; to: bigint }>();
-  private compacting: Promise<void> | undefined;
-  private closed = false;
-  /** Compactions of trimmed ranges done (for tests and metrics). */
-  compactions = 0;
+  /** Compacts the trimmed key ranges, so that the disk space comes back. */
+  private readonly compactor: TrimCompactor<LogletId, string>;
   private constructor(db: ClassicLevel<string, Uint8Array>) {
     this.db = db;
+    this.compactor = new TrimCompactor<LogletId, string>(db, (id, from, below) => [
+      recordKey(id, from),
+      recordKey(id, below),
+    ]);
   }
 
   /**
@@ -127,38 +127,18 @@ export class LevelDbLogServerStorage implements LogServerStorage {
     await this.db.batch(ops, { sync: true });
     for (const t of trimmed) {
       this.deletedBelow.set(t.id, t.to);
-      const pending = this.toCompact.get(t.id);
-      this.toCompact.set(t.id, { from: pending ? minBig(pending.from, t.from) : t.from, to: t.to });
+      this.compactor.add(t.id, t.from, t.to);
     }
-    if (trimmed.length > 0) this.compactSoon();
   }
 
-  /**
-   * Deleted records leave tombstones, and their bytes stay in LevelDB's files until a compaction rewrites the
-   * files holding them; a log written once and trimmed behind may not cause one for a long time. Compacting the
-   * trimmed ranges, one after the other in the background, gives the space back.
-   */
-  private compactSoon(): void {
-    if (this.compacting || this.closed) return;
-    this.compacting = (async () => {
-      while (this.toCompact.size > 0 && !this.closed) {
-        const [id, r] = this.toCompact.entries().next().value!;
-        this.toCompact.delete(id);
-        try {
-          await this.db.compactRange(recordKey(id, r.from), recordKey(id, r.to));
-          this.compactions++;
-        } catch {
-          // closed meanwhile, or LevelDB refused: the data is deleted either way, only the space waits
-        }
-      }
-    })().finally(() => {
-      this.compacting = undefined;
-    });
+  /** Compactions of trimmed ranges done (for tests and metrics). */
+  get compactions(): number {
+    return this.compactor.compactions;
   }
 
   /** Resolves once the compactions asked for so far are done (for tests). */
-  async compacted(): Promise<void> {
-    while (this.compacting) await this.compacting;
+  compacted(): Promise<void> {
+    return this.compactor.idle();
   }
 
   async readRecords(id: LogletId, from: bigint, to: bigint, maxBytes: number): Promise<StoredRecord[]> {
@@ -179,8 +159,7 @@ export class LevelDbLogServerStorage implements LogServerStorage {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await this.compacting;
+    await this.compactor.close();
     await this.db.close();
   }
 }

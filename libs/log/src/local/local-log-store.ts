@@ -1,4 +1,5 @@
 import { ClassicLevel } from 'classic-level';
+import { TrimCompactor } from '../trim-compactor.ts';
 import { type Loglet, type LogRecord, LogSealedError, LogTrimmedError } from '../types.ts';
 import { abortableWait } from '../wait.ts';
 
@@ -83,11 +84,8 @@ export class LocalLogStore {
   private queue: PendingAppend[] = [];
   private flushing: Promise<void> | undefined;
   private closed = false;
-  /** Trimmed record ranges waiting for a compaction, by log (merged), and the compaction running. */
-  private readonly toCompact = new Map<number, { from: bigint; below: bigint }>();
-  private compacting: Promise<void> | undefined;
-  /** Compactions of trimmed ranges done (for tests and metrics). */
-  compactions = 0;
+  /** Compacts the trimmed record ranges, so that the disk space comes back. */
+  private readonly compactor: TrimCompactor<number, Uint8Array>;
   /** Set by the first failed write; never cleared (the store is reopened to recover). */
   private failedWith: LogStoreFailedError | undefined;
   private readonly onFatal: ((err: LogStoreFailedError) => void) | undefined;
@@ -97,6 +95,10 @@ export class LocalLogStore {
 
   private constructor(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string, opts: LocalLogStoreOptions) {
     this.db = db;
+    this.compactor = new TrimCompactor<number, Uint8Array>(db, (logId, from, below) => [
+      key(RECORD, logId, from),
+      key(RECORD, logId, below),
+    ]);
     this.dir = dir;
     this.onFatal = opts.onFatal;
     this.recentBytesPerLog = opts.recentBytesPerLog ?? 4 << 20;
@@ -244,37 +246,17 @@ export class LocalLogStore {
     } catch (err) {
       throw this.fail(`deletion of log ${logId} records below ${below}`, err);
     }
-    const pending = this.toCompact.get(logId);
-    this.toCompact.set(logId, { from: pending && pending.from < from ? pending.from : from, below });
-    this.compactSoon();
+    this.compactor.add(logId, from, below);
   }
 
-  /**
-   * Deleted records stay in LevelDB's files as tombstones over their data until a compaction rewrites those
-   * files, which a log appended at one end and trimmed at the other may not cause for a long time: the trimmed
-   * ranges are compacted one after the other in the background, so that the disk space comes back.
-   */
-  private compactSoon(): void {
-    if (this.compacting || this.closed) return;
-    this.compacting = (async () => {
-      while (this.toCompact.size > 0 && !this.closed) {
-        const [logId, r] = this.toCompact.entries().next().value!;
-        this.toCompact.delete(logId);
-        try {
-          await this.db.compactRange(key(RECORD, logId, r.from), key(RECORD, logId, r.below));
-          this.compactions++;
-        } catch {
-          // closed meanwhile: the records are deleted either way, only the space waits
-        }
-      }
-    })().finally(() => {
-      this.compacting = undefined;
-    });
+  /** Compactions of trimmed ranges done (for tests and metrics). */
+  get compactions(): number {
+    return this.compactor.compactions;
   }
 
   /** Resolves once the compactions asked for so far are done (for tests). */
-  async compacted(): Promise<void> {
-    while (this.compacting) await this.compacting;
+  compacted(): Promise<void> {
+    return this.compactor.idle();
   }
 
   /** @internal */
@@ -295,7 +277,7 @@ export class LocalLogStore {
   async close(): Promise<void> {
     this.closed = true;
     await this.flushing;
-    await this.compacting;
+    await this.compactor.close();
     for (const log of this.logs.values()) log.closeWaiters();
     await this.db.close();
   }
