@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
 import * as restate from '@restatedev/restate-sdk';
-import type { SchemaView } from '@stead/core';
+import { newInvocationId, partitionKeyOf, type SchemaView } from '@stead/core';
 import type { PartitionStore } from '@stead/storage';
 import { type IdFunctions, PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
 import { openPartitionStorage } from '../src/tables.ts';
+import type { Command } from '../src/types.ts';
 
 /** Readable ids for state-machine tests (every invocation in partition key 1; awakeables are not used). */
 export const testIds: IdFunctions = {
@@ -100,5 +101,20 @@ export function sdkEndpointPerSuite(
   return () => {
     if (uri === undefined) throw new Error('sdkEndpointPerSuite: the endpoint is not running');
     return uri;
+  };
+}
+
+/** An Invoke of `Counter/add` on object `key`, answered to an ingress sink (one record of a partition's log). */
+export function invokeOn(key: string): Command {
+  return {
+    kind: 'Invoke',
+    ts: 1000,
+    inv: {
+      id: newInvocationId(partitionKeyOf(key)).toString(),
+      target: { service: 'Counter', handler: 'add', key, serviceType: 'VIRTUAL_OBJECT', handlerType: 'EXCLUSIVE' },
+      input: Buffer.from('{}'),
+      headers: [],
+      sink: { kind: 'ingress', node: 'n' },
+    },
   };
 }

@@ -1,26 +1,12 @@
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { newInvocationId, partitionKeyOf } from '@stead/core';
 import { LocalLogStore, LogTrimmedError } from '@stead/log';
 import { waitFor } from '@stead/testing';
 import { ids } from '../src/engine.ts';
 import { type EffectSink, PartitionProcessor } from '../src/processor.ts';
 import { PartitionReader } from '../src/state-machine.ts';
 import { openPartitionStorage } from '../src/tables.ts';
-import type { Command } from '../src/types.ts';
-import { tempDirPerTest } from './helpers.ts';
-
-const invoke = (key: string): Command => ({
-  kind: 'Invoke',
-  ts: 1000,
-  inv: {
-    id: newInvocationId(partitionKeyOf(key)).toString(),
-    target: { service: 'Counter', handler: 'add', key, serviceType: 'VIRTUAL_OBJECT', handlerType: 'EXCLUSIVE' },
-    input: Buffer.from('{}'),
-    headers: [],
-    sink: { kind: 'ingress', node: 'n' },
-  },
-});
+import { invokeOn, tempDirPerTest } from './helpers.ts';
 
 describe('log trimming behind the partition store', () => {
   const tempDir = tempDirPerTest('stead-trim-');
@@ -54,7 +40,7 @@ describe('log trimming behind the partition store', () => {
     const p = await open(50);
     const keys = Array.from({ length: 180 }, (_, i) => `k${i}`);
     let last = 0n;
-    for (const k of keys) last = await p.processor.append(invoke(k));
+    for (const k of keys) last = await p.processor.append(invokeOn(k));
     await p.processor.waitApplied(last);
     // Trims run in the background: wait until the log is trimmed past the first 150 records.
     await waitFor(async () => p.loglet.trimmedBelow >= 150n, { what: 'the log to be trimmed', timeoutMs: 10_000 });
@@ -67,7 +53,7 @@ describe('log trimming behind the partition store', () => {
     // A restart starts from the store's applied offset, above the trim point: nothing it needs is gone.
     const q = await open(50);
     expect(q.processor.appliedOffset).toBeGreaterThanOrEqual(trimmed - 1n);
-    const more = await q.processor.append(invoke('after-restart'));
+    const more = await q.processor.append(invokeOn('after-restart'));
     await q.processor.waitApplied(more);
     const reader = new PartitionReader(q.processor.store);
     expect(q.fatal).toEqual([]);
@@ -80,7 +66,7 @@ describe('log trimming behind the partition store', () => {
   it('syncs but does not trim before the trim delay has passed', async () => {
     const p = await open(50, 3_600_000);
     let last = 0n;
-    for (let i = 0; i < 180; i++) last = await p.processor.append(invoke(`d${i}`));
+    for (let i = 0; i < 180; i++) last = await p.processor.append(invokeOn(`d${i}`));
     await p.processor.waitApplied(last);
     await waitFor(async () => p.processor.durableOffset >= 150n, { what: 'the store to be synced', timeoutMs: 10_000 });
     expect(p.loglet.trimmedBelow).toBe(0n);
@@ -91,7 +77,7 @@ describe('log trimming behind the partition store', () => {
   it('never trims with trimEveryRecords 0', async () => {
     const p = await open(0);
     let last = 0n;
-    for (let i = 0; i < 120; i++) last = await p.processor.append(invoke(`n${i}`));
+    for (let i = 0; i < 120; i++) last = await p.processor.append(invokeOn(`n${i}`));
     await p.processor.waitApplied(last);
     expect(p.loglet.trimmedBelow).toBe(0n);
     expect((await p.loglet.read(0n, 500)).length).toBe(Number(last) + 1);

@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { newInvocationId, partitionKeyOf } from '@stead/core';
 import { LocalLogStore } from '@stead/log';
 import { DirectorySnapshotRepository } from '@stead/snapshots';
 import { waitFor } from '@stead/testing';
@@ -10,20 +9,7 @@ import { type EffectSink, PartitionProcessor } from '../src/processor.ts';
 import { PartitionSnapshots, storedAppliedOffset } from '../src/snapshots.ts';
 import { PartitionReader } from '../src/state-machine.ts';
 import { openPartitionStorage } from '../src/tables.ts';
-import type { Command } from '../src/types.ts';
-import { tempDirPerTest } from './helpers.ts';
-
-const invoke = (key: string): Command => ({
-  kind: 'Invoke',
-  ts: 1000,
-  inv: {
-    id: newInvocationId(partitionKeyOf(key)).toString(),
-    target: { service: 'Counter', handler: 'add', key, serviceType: 'VIRTUAL_OBJECT', handlerType: 'EXCLUSIVE' },
-    input: Buffer.from('{}'),
-    headers: [],
-    sink: { kind: 'ingress', node: 'n' },
-  },
-});
+import { invokeOn, tempDirPerTest } from './helpers.ts';
 
 const sink: EffectSink = { activate: async () => {}, execute: () => {}, deactivate: async () => {} };
 const quiet = () => {};
@@ -68,7 +54,7 @@ describe('partition snapshots', () => {
     let last = 0n;
     // Three rounds of 60 records: the schedule takes a snapshot after each (50 records or more since the last).
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 60; i++) last = await a.processor.append(invoke(`k${round}-${i}`));
+      for (let i = 0; i < 60; i++) last = await a.processor.append(invokeOn(`k${round}-${i}`));
       await a.processor.waitApplied(last);
       const at = last;
       await waitFor(async () => BigInt((await snapshots.list([0]))[0]?.appliedOffset ?? -1) >= at, {
