@@ -1,22 +1,11 @@
-/**
- * A one-process server whose logs were trimmed (it trims them behind its stores every 10 000 records) grows into
- * a cluster when its snapshots go to a bucket: before the switch it snapshots every trimmed partition into the
- * bucket, and the new worker's replica, whose log no longer reaches back to offset 0, starts from that snapshot.
- * Under the exactly-once checker.
- */
-import { join } from 'node:path';
 import {
   Cleanup,
   checkUnderLoad,
   ctlOk,
-  freePort,
-  NODE,
-  Proc,
-  REPO,
   S3Server,
   ServiceProcess,
   SteadServer,
-  steadEnv,
+  startMemberProcess,
   TOPOLOGY,
   waitFor,
 } from '@stead/testing';
@@ -33,36 +22,6 @@ async function clusterJson(adminUrl: string): Promise<ClusterJson> {
   const res = await fetch(`${adminUrl}/cluster`, { signal: AbortSignal.timeout(5_000) });
   if (res.status !== 200) throw new Error(`GET /cluster answered ${res.status}`);
   return (await res.json()) as ClusterJson;
-}
-
-/** A log server or worker pointed at the server's embedded metadata store. */
-async function startNode(
-  cleanup: Cleanup,
-  role: 'log-server' | 'worker',
-  id: string,
-  metadata: string,
-  more: string[],
-) {
-  const [nodePort, metricsPort] = [await freePort(), await freePort()];
-  const proc = new Proc(
-    id,
-    NODE,
-    [
-      '--disable-warning=ExperimentalWarning',
-      join(REPO, `apps/${role}/src/main.ts`),
-      `--node-id=${id}`,
-      '--bind-address=127.0.0.1',
-      `--node-port=${nodePort}`,
-      `--advertised-address=127.0.0.1:${nodePort}`,
-      `--metrics-port=${metricsPort}`,
-      `--metadata-address=${metadata}`,
-      `--data-dir=${join(cleanup.tempDir(`stead-${id}-`), 'data')}`,
-      ...more,
-    ],
-    { env: steadEnv({ ...process.env, STEAD_LOG_LEVEL: 'info' }) },
-  );
-  cleanup.add(() => proc.stop(15_000));
-  return proc;
 }
 
 /** Increments from `clients` loops until `done()` holds. */
@@ -111,15 +70,8 @@ describeHere('a server whose logs were trimmed grows into a cluster from snapsho
     expect(trimmed).toBeGreaterThan(0n);
 
     const metadata = `127.0.0.1:${server.ports.node}`;
-    const ls = [
-      await startNode(cleanup, 'log-server', 'ls1', metadata, []),
-      await startNode(cleanup, 'log-server', 'ls2', metadata, []),
-    ];
-    await waitFor(async () => ls.every((p) => p.lines.some((l) => l.includes('log server serving'))), {
-      timeoutMs: 30_000,
-      what: 'the log servers to serve',
-    });
-    const w2 = await startNode(cleanup, 'worker', 'w2', metadata, bucket);
+    for (const id of ['ls1', 'ls2']) await startMemberProcess(cleanup, 'log-server', id, metadata);
+    const w2 = await startMemberProcess(cleanup, 'worker', 'w2', metadata, bucket);
     const report = await checkUnderLoad(
       async () => {
         await ctlOk(server.adminUrl, ['config', 'set', '--log-replication', '2', '--partition-replication', '2']);

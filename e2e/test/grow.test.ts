@@ -1,27 +1,13 @@
-/**
- * Growing the one-process server into a cluster in place, and shrinking it back, under the exactly-once checker:
- * two log servers and a worker are started pointed at the server's node port, `stead ctl config set
- * --log-replication 2 --partition-replication 2` turns the server into a cluster member (its sealed local logs
- * become segment 0 of each partition log, copied to the log servers by the rebalancer; new segments are
- * replicated on the log servers; the worker gets replicas), and then replication 1 and draining the other nodes
- * leave the server serving alone. Clients retry while the server switches; nothing acknowledged is lost and
- * nothing is applied twice.
- */
-import { join } from 'node:path';
 import {
   Cleanup,
   checkUnderLoad,
   ctlJson,
   ctlOk,
   type ExactlyOnceReport,
-  freePort,
-  httpOk,
-  NODE,
-  Proc,
-  REPO,
+  type Proc,
   ServiceProcess,
   SteadServer,
-  steadEnv,
+  startMemberProcess,
   TOPOLOGY,
   waitFor,
 } from '@stead/testing';
@@ -55,44 +41,6 @@ interface Chain {
 }
 
 const describeHere = TOPOLOGY === 'single' ? describe : describe.skip;
-
-/** A cluster deployable (log server or worker) pointed at the server's embedded metadata store. */
-async function startNode(
-  cleanup: Cleanup,
-  role: 'log-server' | 'worker',
-  id: string,
-  metadataAddress: string,
-): Promise<Proc> {
-  // A worker serves (and registers) once a partition table exists: before the server grows, it waits for one.
-  const [nodePort, metricsPort] = [await freePort(), await freePort()];
-  const proc = new Proc(
-    id,
-    NODE,
-    [
-      '--disable-warning=ExperimentalWarning',
-      join(REPO, `apps/${role}/src/main.ts`),
-      `--node-id=${id}`,
-      '--bind-address=127.0.0.1',
-      `--node-port=${nodePort}`,
-      `--advertised-address=127.0.0.1:${nodePort}`,
-      `--metrics-port=${metricsPort}`,
-      `--metadata-address=${metadataAddress}`,
-      `--data-dir=${join(cleanup.tempDir(`stead-${id}-`), 'data')}`,
-    ],
-    { env: steadEnv({ ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info' }) },
-  );
-  cleanup.add(() => proc.stop(15_000));
-  try {
-    const started = Date.now();
-    const ready = async () =>
-      role === 'worker' ? Date.now() - started > 1_500 : httpOk(`http://127.0.0.1:${metricsPort}/ready`);
-    await waitFor(async () => !proc.running || (await ready()), { timeoutMs: 20_000, what: `${id} to start` });
-    if (!proc.running) throw new Error(`${id} exited during start`);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${proc.output()}`);
-  }
-  return proc;
-}
 
 async function clusterJson(adminUrl: string): Promise<ClusterJson> {
   const res = await fetch(`${adminUrl}/cluster`, { signal: AbortSignal.timeout(5_000) });
@@ -151,8 +99,9 @@ describeHere('a one-process server grows into a cluster in place and shrinks bac
       });
       expect(refused.status).toBe(400);
       expect(await refused.text()).toMatch(/start more log servers/);
-      for (const id of ['ls1', 'ls2']) others[id] = await startNode(cleanup, 'log-server', id, metadataAddress);
-      others.w2 = await startNode(cleanup, 'worker', 'w2', metadataAddress);
+      for (const id of ['ls1', 'ls2'])
+        others[id] = await startMemberProcess(cleanup, 'log-server', id, metadataAddress);
+      others.w2 = await startMemberProcess(cleanup, 'worker', 'w2', metadataAddress);
       reports.grow = await underLoad(server.ingressUrl, async () => {
         const set = await ctlOk(server.adminUrl, [
           'config',

@@ -11,5 +11,5 @@ export {
 } from './exactly-once.ts';
 export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
 export { S3Server } from './s3-server.ts';
-export { ServiceProcess, SteadServer } from './servers.ts';
+export { ServiceProcess, SteadServer, startMemberProcess } from './servers.ts';
 export { type SteadUnderTest, startStead, TOPOLOGY, type Topology } from './topology.ts';

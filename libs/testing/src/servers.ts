@@ -186,3 +186,47 @@ export async function portOpen(port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
   });
 }
+
+/**
+ * A log server or worker started alone, pointed at a metadata store (e.g. a one-process server's node port), with
+ * `args` added; resolves once it is ready (a worker: shortly after it started, as it registers only once a
+ * partition table exists), stopped by `cleanup`.
+ */
+export async function startMemberProcess(
+  cleanup: Cleanup,
+  role: 'log-server' | 'worker',
+  id: string,
+  metadataAddress: string,
+  args: string[] = [],
+): Promise<Proc> {
+  // A worker serves (and registers) once a partition table exists: before the server grows, it waits for one.
+  const [nodePort, metricsPort] = [await freePort(), await freePort()];
+  const proc = new Proc(
+    id,
+    NODE,
+    [
+      '--disable-warning=ExperimentalWarning',
+      join(REPO, `apps/${role}/src/main.ts`),
+      `--node-id=${id}`,
+      '--bind-address=127.0.0.1',
+      `--node-port=${nodePort}`,
+      `--advertised-address=127.0.0.1:${nodePort}`,
+      `--metrics-port=${metricsPort}`,
+      `--metadata-address=${metadataAddress}`,
+      `--data-dir=${join(cleanup.tempDir(`stead-${id}-`), 'data')}`,
+      ...args,
+    ],
+    { env: steadEnv({ ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info' }) },
+  );
+  cleanup.add(() => proc.stop(15_000));
+  try {
+    const started = Date.now();
+    const ready = async () =>
+      role === 'worker' ? Date.now() - started > 1_500 : httpOk(`http://127.0.0.1:${metricsPort}/ready`);
+    await waitFor(async () => !proc.running || (await ready()), { timeoutMs: 20_000, what: `${id} to start` });
+    if (!proc.running) throw new Error(`${id} exited during start`);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${proc.output()}`);
+  }
+  return proc;
+}
