@@ -77,52 +77,47 @@ export function startLogTrimming(deps: {
     wasActive = true;
     const table = (await readPartitionTable(metadata))?.value;
     if (!table) return;
+    // One read of each chain per round: `tail` refreshes it, and the trim point is read from the refreshed copy.
+    const tails = new Map<number, bigint | undefined>();
     const partitions = await Promise.all(
-      table.placements.map(async (pl) => ({
-        partition: pl.partition,
-        replicas: pl.replicas,
-        trimPoint: (await bifrost.chain(partitionLogId(pl.partition), true))?.chain.trimPoint ?? 0n,
-      })),
+      table.placements.map(async (pl) => {
+        const logId = partitionLogId(pl.partition);
+        tails.set(pl.partition, await bifrost.tail(logId).catch(() => undefined));
+        return {
+          partition: pl.partition,
+          replicas: pl.replicas,
+          trimPoint: (await bifrost.chain(logId))?.chain.trimPoint ?? 0n,
+        };
+      }),
     );
-    const reports = deps.reports.fresh(deps.nodeFailureTimeoutMs);
     const plan = planTrims({
       nowMs: Date.now(),
       trimDelayMs: deps.trimDelayMs,
       trimWithoutSnapshots: deps.trimWithoutSnapshots,
       partitions,
-      reports,
+      reports: deps.reports.fresh(deps.nodeFailureTimeoutMs),
       history,
     });
-    const archivedOf = (p: number) => {
-      let max: bigint | undefined;
-      for (const r of reports.values()) {
-        const a = r.get(p)?.archivedOffset;
-        if (a !== undefined && (max === undefined || a > max)) max = a;
-      }
-      return max;
-    };
+    const trimmedTo = new Map<number, bigint>();
     for (const t of plan.trims) {
       const logId = partitionLogId(t.partition);
       try {
         const chain = await bifrost.trim(logId, t.upTo);
+        if (chain) trimmedTo.set(t.partition, chain.trimPoint);
         node.log('info', 'log trimmed', { log: logId, below: String(chain?.trimPoint ?? t.upTo) });
       } catch (e) {
         node.log('warn', 'log trim failed; trying again next round', { log: logId, error: String(e) });
       }
     }
-    await Promise.all(
-      plan.safe.map(async (s) => {
-        const logId = partitionLogId(s.partition);
-        const [entry, tail] = await Promise.all([bifrost.chain(logId), bifrost.tail(logId).catch(() => undefined)]);
-        const trimPoint = entry?.chain.trimPoint ?? 0n;
-        figures.set(s.partition, {
-          trimPoint,
-          safe: s.safe,
-          tail: tail ?? figures.get(s.partition)?.tail ?? trimPoint,
-          archived: archivedOf(s.partition),
-        });
-      }),
-    );
+    for (const s of plan.safe) {
+      const trimPoint = trimmedTo.get(s.partition) ?? partitions.find((p) => p.partition === s.partition)!.trimPoint;
+      figures.set(s.partition, {
+        trimPoint,
+        safe: s.safe,
+        tail: tails.get(s.partition) ?? figures.get(s.partition)?.tail ?? trimPoint,
+        archived: s.archived,
+      });
+    }
   };
   const loop = async () => {
     while (!stopped) {

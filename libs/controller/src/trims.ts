@@ -55,6 +55,8 @@ export interface TrimPlanEntry {
   safe: bigint;
   /** Why it is not higher, for the operator. */
   limit: 'snapshots' | 'replicas' | 'unknown' | 'no-snapshots';
+  /** The newest archived offset a replica reported (absent: none reported). */
+  archived?: bigint;
 }
 
 export interface TrimPlan {
@@ -69,7 +71,7 @@ export function safeTrimPoint(
   p: TrimPartitionInput,
   reports: TrimInput['reports'],
   trimWithoutSnapshots = true,
-): { safe: bigint; limit: TrimPlanEntry['limit'] } {
+): Omit<TrimPlanEntry, 'partition'> {
   let archived: bigint | undefined;
   let minLive: bigint | undefined;
   let minAll: bigint | undefined;
@@ -84,8 +86,8 @@ export function safeTrimPoint(
   }
   if (archived !== undefined) {
     const bySnapshots = archived + 1n;
-    if (minLive !== undefined && minLive < bySnapshots) return { safe: minLive, limit: 'replicas' };
-    return { safe: bySnapshots, limit: 'snapshots' };
+    if (minLive !== undefined && minLive < bySnapshots) return { safe: minLive, limit: 'replicas', archived };
+    return { safe: bySnapshots, limit: 'snapshots', archived };
   }
   if (minAll === undefined) return { safe: 0n, limit: 'unknown' };
   if (!trimWithoutSnapshots) return { safe: 0n, limit: 'no-snapshots' };

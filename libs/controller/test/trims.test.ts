@@ -20,7 +20,7 @@ describe('safeTrimPoint', () => {
 
   it('with snapshots, is just above the oldest kept snapshot, whatever silent replicas stored', () => {
     const r = reports({ w1: { 0: { durableOffset: 500n, archivedOffset: 299n } } });
-    expect(safeTrimPoint(p0, r)).toEqual({ safe: 300n, limit: 'snapshots' });
+    expect(safeTrimPoint(p0, r)).toEqual({ safe: 300n, limit: 'snapshots', archived: 299n });
   });
 
   it('with snapshots, keeps what a live replica has not stored yet', () => {
@@ -28,12 +28,12 @@ describe('safeTrimPoint', () => {
       w1: { 0: { durableOffset: 500n, archivedOffset: 299n } },
       w2: { 0: { durableOffset: 199n } },
     });
-    expect(safeTrimPoint(p0, r)).toEqual({ safe: 200n, limit: 'replicas' });
+    expect(safeTrimPoint(p0, r)).toEqual({ safe: 200n, limit: 'replicas', archived: 299n });
   });
 
   it('with snapshots but none archived yet, trims nothing (whatever the replicas stored)', () => {
     const r = reports({ w1: { 0: { durableOffset: 500n, archivedOffset: -1n } }, w2: { 0: { durableOffset: 500n } } });
-    expect(safeTrimPoint(p0, r)).toEqual({ safe: 0n, limit: 'snapshots' });
+    expect(safeTrimPoint(p0, r)).toEqual({ safe: 0n, limit: 'snapshots', archived: -1n });
   });
 
   it('takes the newest archived offset any replica reports (a new leader may not have listed them yet)', () => {
