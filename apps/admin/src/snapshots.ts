@@ -20,9 +20,10 @@ export function renderSnapshot(s: SnapshotInfo) {
   };
 }
 
+/** In partition order (snapshots are taken side by side and come back in any order). */
 function render(a: SnapshotsAnswer) {
   return {
-    snapshots: a.snapshots.map(renderSnapshot),
+    snapshots: a.snapshots.map(renderSnapshot).sort((x, y) => x.partition - y.partition),
     failures: a.failures.sort((x, y) => x.partition - y.partition),
   };
 }
@@ -61,13 +62,13 @@ export function mountSnapshotRoutes(router: AdminRouter, service: SnapshotServic
       if (body === null || typeof body !== 'object' || Array.isArray(body))
         throw new AdminError(400, 'expected a JSON object like {"partitions": [0, 3]}');
     }
-    const answer = await service.create(partitionsOf(body.partitions, partitions()));
+    const answer = render(await service.create(partitionsOf(body.partitions, partitions())));
     if (answer.snapshots.length === 0 && answer.failures.length > 0) {
       const first = answer.failures[0]!;
       const message = `no snapshot could be taken (${answer.failures.length} failed; partition ${first.partition}: ${first.error})`;
-      return { status: 503, json: { message, restate_code: null, ...render(answer) } };
+      return { status: 503, json: { message, restate_code: null, ...answer } };
     }
-    return { status: 200, json: render(answer) };
+    return { status: 200, json: answer };
   });
   router.get('/cluster/snapshots', async (req): Promise<AdminReply> => {
     const answer = await service.list(partitionsOf(req.query.get('partition') ?? undefined, partitions()));

@@ -13,14 +13,7 @@ import {
   startAdminServer,
 } from '@stead/admin';
 import { mountSnapshotRoutes } from '@stead/app-admin';
-import {
-  invocationDefaults,
-  partitionLogId,
-  type SnapshotService,
-  type SnapshotsAnswer,
-  snapshotInfo,
-  snapshotRepository,
-} from '@stead/cluster';
+import { invocationDefaults, partitionLogId, snapshotRepository, snapshotService } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
@@ -31,9 +24,7 @@ import {
   fixPartitionCount,
   metadataEpochs,
   PartitionCountMismatch,
-  type PartitionSnapshots,
   registerSnapshotMetrics,
-  type SnapshotManifest,
 } from '@stead/partition';
 import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
@@ -492,7 +483,12 @@ async function startHttp(
           mountInvocationRoutes(router, engine);
           mountClusterRoutes(router, s, deps.epochs, deps.grow, () => engine.logTrimPoints);
           if (engine.snapshots)
-            mountSnapshotRoutes(router, engineSnapshots(engine, engine.snapshots), () => s.partitions);
+            mountSnapshotRoutes(
+              router,
+              // It leads every partition, so it takes every snapshot.
+              snapshotService(engine.snapshots, (p) => engine.processors[p] ?? `no partition ${p}`),
+              () => s.partitions,
+            );
           mountMetadataRoutes(router, { client: deps.metadata });
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
@@ -526,25 +522,4 @@ async function startHttp(
     await closeAdmin();
   };
   return { admin, ingress, close };
-}
-
-/** The snapshot routes of the one-process server: it leads every partition, so it takes every snapshot. */
-function engineSnapshots(engine: Engine, snapshots: PartitionSnapshots): SnapshotService {
-  const info = (m: SnapshotManifest) => snapshotInfo(m, snapshots.location);
-  return {
-    create: async (partitions) => {
-      const out: SnapshotsAnswer = { snapshots: [], failures: [] };
-      for (const p of partitions) {
-        const processor = engine.processors[p];
-        try {
-          if (!processor) throw new Error(`no partition ${p}`);
-          out.snapshots.push(info(await snapshots.create(processor)));
-        } catch (e) {
-          out.failures.push({ partition: p, error: e instanceof Error ? e.message : String(e) });
-        }
-      }
-      return out;
-    },
-    list: async (partitions) => ({ snapshots: (await snapshots.list(partitions)).map(info), failures: [] }),
-  };
 }

@@ -4,10 +4,9 @@ import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
 import {
   invocationDefaults,
   partitionLogId,
-  type SnapshotService,
   serveWorker,
-  snapshotInfo,
   snapshotRepository,
+  snapshotService,
   type WorkerBackend,
 } from '@stead/cluster';
 import {
@@ -200,30 +199,6 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
   table.onChange((t) => reconciler.offer(t));
   reconciler.offer(table.current() ?? first);
 
-  const snapshotService: SnapshotService | undefined = snapshots && {
-    create: async (ps) => {
-      const out: Awaited<ReturnType<SnapshotService['create']>> = { snapshots: [], failures: [] };
-      await Promise.all(
-        ps.map(async (p) => {
-          const processor = host.processor(p);
-          if (!processor?.isLeader) {
-            out.failures.push({ partition: p, error: `worker ${id} does not lead partition ${p} now` });
-            return;
-          }
-          try {
-            out.snapshots.push(snapshotInfo(await snapshots.create(processor), snapshots.location));
-          } catch (e) {
-            out.failures.push({ partition: p, error: e instanceof Error ? e.message : String(e) });
-          }
-        }),
-      );
-      return out;
-    },
-    list: async (ps) => ({
-      snapshots: (await snapshots.list(ps)).map((m) => snapshotInfo(m, snapshots.location)),
-      failures: [],
-    }),
-  };
   const backend: WorkerBackend = {
     call: (req, signal) => host.call(req, signal),
     send: (req) => host.send(req),
@@ -245,7 +220,12 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
       partitions: host.status().map((p) => ({ ...p, archivedOffset: snapshots?.archivedOffset(p.partition) })),
       draining,
     }),
-    snapshots: snapshotService,
+    snapshots:
+      snapshots &&
+      snapshotService(snapshots, (p) => {
+        const processor = host.processor(p);
+        return processor?.isLeader ? processor : `worker ${id} does not lead partition ${p} now`;
+      }),
   };
   let endReadStreams = () => {};
   const server = await node.start(

@@ -20,6 +20,7 @@ export {
   snapshotRepository,
   snapshotSettings,
 } from './settings.ts';
+export { snapshotService } from './snapshots.ts';
 export { RetryableError } from './wire.ts';
 export { WorkerClient, WorkerClients } from './worker-client.ts';
 export {

@@ -19,7 +19,7 @@ export {
 } from './epochs.ts';
 export { type HostedPartitionStatus, type Logger, PartitionHost, type PartitionHostOptions } from './host.ts';
 export { type InvocationPlan, ids, planInvocation } from './invocation-ids.ts';
-export { type ProcessorRole, SupersededError } from './processor.ts';
+export { type PartitionProcessor, type ProcessorRole, SupersededError } from './processor.ts';
 export {
   PartitionSnapshots,
   type PartitionSnapshotsOptions,
