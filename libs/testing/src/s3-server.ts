@@ -16,15 +16,19 @@ export class S3Server extends ManagedProcess {
   /** s3rver ignores the region, but signatures carry one: the clients of the tests use this. */
   readonly region = 'us-east-1';
 
-  private constructor(port: number, dir: string, bucket: string) {
+  /** The address it listens on (127.0.0.1 unless the test gave another, e.g. a bridge for pods). */
+  readonly host: string;
+
+  private constructor(port: number, dir: string, bucket: string, host: string) {
     super();
+    this.host = host;
     this.port = port;
     this.dir = dir;
     this.bucket = bucket;
   }
 
-  static async start(cleanup: Cleanup, bucket = 'stead-test'): Promise<S3Server> {
-    const s = new S3Server(await freePort(), cleanup.tempDir('stead-s3-'), bucket);
+  static async start(cleanup: Cleanup, bucket = 'stead-test', opts: { host?: string } = {}): Promise<S3Server> {
+    const s = new S3Server(await freePort(), cleanup.tempDir('stead-s3-'), bucket, opts.host ?? '127.0.0.1');
     // Added after the temp dir: cleanups run last first, so the server stops before its directory goes.
     cleanup.add(() => s.stop());
     await s.start();
@@ -32,7 +36,7 @@ export class S3Server extends ManagedProcess {
   }
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   async start(): Promise<void> {
@@ -46,8 +50,10 @@ export class S3Server extends ManagedProcess {
       this.dir,
       '--bucket',
       this.bucket,
+      '--address',
+      this.host,
     ]);
-    await this.launch(proc, async () => proc.lines.includes('s3rver ready') && (await portOpen(this.port)), {
+    await this.launch(proc, async () => proc.lines.includes('s3rver ready') && (await portOpen(this.port, this.host)), {
       timeoutMs: 15_000,
       what: 's3rver to listen',
       exited: 's3rver exited during start',

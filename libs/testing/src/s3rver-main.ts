@@ -1,6 +1,6 @@
 // The S3-compatible server of the tests (s3rver, a pure JS S3 server keeping its objects in a directory), run as
 // a child process so that a test can stop, kill and restart it like a real bucket endpoint going away.
-// Usage: node s3rver-main.ts --port N --dir DIR --bucket NAME. Prints "s3rver ready" once it listens.
+// Usage: node s3rver-main.ts --port N --dir DIR --bucket NAME [--address IP]. Prints "s3rver ready" once it listens.
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
@@ -21,14 +21,19 @@ type S3rverClass = new (opts: {
 const S3rver = createRequire(import.meta.url)('s3rver') as S3rverClass;
 
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, dir: { type: 'string' }, bucket: { type: 'string' } },
+  options: {
+    port: { type: 'string' },
+    dir: { type: 'string' },
+    bucket: { type: 'string' },
+    address: { type: 'string', default: '127.0.0.1' },
+  },
 });
 if (!values.port || !values.dir || !values.bucket) {
   console.error('usage: s3rver-main.ts --port N --dir DIR --bucket NAME');
   process.exit(2);
 }
 const server = new S3rver({
-  address: '127.0.0.1',
+  address: values.address ?? '127.0.0.1',
   port: Number(values.port),
   directory: values.dir,
   silent: true,

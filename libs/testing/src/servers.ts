@@ -175,10 +175,10 @@ export class ServiceProcess extends ManagedProcess {
   }
 }
 
-export async function portOpen(port: number): Promise<boolean> {
+export async function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   const { connect } = await import('node:net');
   return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
+    const s = connect(port, host);
     s.once('connect', () => {
       s.destroy();
       resolve(true);
