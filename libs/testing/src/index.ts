@@ -9,7 +9,7 @@ export {
   type ExactlyOnceReport,
   type UnderLoadOptions,
 } from './exactly-once.ts';
-export { Kubelet, type KubeObject, type PodView, parseManifests } from './kubelet.ts';
+export { expandVars, Kubelet, type KubeObject, type PodView, parseManifests } from './kubelet.ts';
 export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
 export { PrometheusServer, type PromSeries } from './prometheus.ts';
 export { S3Server } from './s3-server.ts';

@@ -156,7 +156,13 @@ class PodNetwork {
   /** Creates the network namespace of a pod with `eth0` on the bridge. */
   attach(netns: string, hostVeth: string, ip: string): void {
     sh('ip', ['netns', 'add', netns]);
-    sh('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    // The pod's MAC address follows from its IP, so a pod that comes back with its address (a StatefulSet pod
+    // after a restart or a scale-up) is reachable at once through neighbours' cached ARP entries.
+    const mac = `02:42:${ip
+      .split('.')
+      .map((n) => Number(n).toString(16).padStart(2, '0'))
+      .join(':')}`;
+    sh('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'address', mac, 'netns', netns]);
     sh('ip', ['link', 'set', hostVeth, 'master', this.bridge, 'up']);
     const inNs = (...args: string[]) => sh('ip', ['netns', 'exec', netns, ...args]);
     inNs('ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
@@ -259,6 +265,11 @@ export class Kubelet {
     const pod = this.selected(svc).find((p) => p.ready);
     if (!pod) throw new Error(`Service ${name} has no ready pod`);
     return pod.ip;
+  }
+
+  /** The directory that plays the PVC of `claim` (a volumeClaimTemplate) for StatefulSet pod `pod`. */
+  claimDir(pod: string, claim: string): string {
+    return join(this.dir, 'pvc', `${claim}-${pod}`);
   }
 
   /** Output of a pod's container (last lines), for failure reports. */
