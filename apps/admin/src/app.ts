@@ -19,6 +19,7 @@ import {
 import { Controller, listNodes, type RoundReport, readPartitionTable } from '@stead/controller';
 import { corsPolicy } from '@stead/core';
 import { discover } from '@stead/invoker';
+import { resolveNodeLocation } from '@stead/kubernetes';
 import { type LogChain, readChain, readChains } from '@stead/log';
 import { GrpcMetadataClient } from '@stead/metadata';
 import { fixPartitionCount, PartitionCountMismatch } from '@stead/partition';
@@ -31,7 +32,6 @@ import {
   readGauge,
   readLabeledGauge,
   requireNodeId,
-  resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import { startLogRebalancing } from './logs.ts';
@@ -48,11 +48,12 @@ export const VERSION = '0.1.0';
  */
 export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   const id = requireNodeId(s.nodeId);
-  resolveLocation(s.location); // a malformed --location is refused at start
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const instance = randomUUID();
   const node = new NodeLifecycle({ component: 'admin', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  // The admin places nothing; a malformed --location is still refused, and kubernetes:<node> logged.
+  await resolveNodeLocation(s.location, { log: node.log });
   const metadata = new GrpcMetadataClient({ addresses });
   node.onClose('metadata client', () => metadata.close());
   await node.start(

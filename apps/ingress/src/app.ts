@@ -2,6 +2,7 @@ import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
 import { RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
 import { corsPolicy } from '@stead/core';
 import { invocationRoutes, startIngressServer } from '@stead/ingress';
+import { resolveNodeLocation } from '@stead/kubernetes';
 import { GrpcMetadataClient } from '@stead/metadata';
 import {
   addressList,
@@ -10,7 +11,6 @@ import {
   type RunningNode,
   readGauge,
   requireNodeId,
-  resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import type { IngressSettings } from './settings.ts';
@@ -21,10 +21,11 @@ import type { IngressSettings } from './settings.ts';
  */
 export async function startIngress(s: IngressSettings): Promise<RunningNode> {
   const id = requireNodeId(s.nodeId);
-  resolveLocation(s.location); // a malformed --location is refused at start
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const node = new NodeLifecycle({ component: 'ingress', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  // The ingress places nothing; a malformed --location is still refused, and kubernetes:<node> logged.
+  await resolveNodeLocation(s.location, { log: node.log });
   const metadata = new GrpcMetadataClient({ addresses });
   node.onClose('metadata client', () => metadata.close());
   const schema = await node.start(

@@ -1,4 +1,5 @@
 import { partitionLogIds } from '@stead/cluster';
+import { resolveNodeLocation } from '@stead/kubernetes';
 import {
   DataDirError,
   drainLogNode,
@@ -17,7 +18,6 @@ import {
   readGauge,
   requireNodeId,
   resolveAdvertisedAddress,
-  resolveLocation,
 } from '@stead/runtime';
 import { Gauge, type Registry } from 'prom-client';
 import type { LogServerSettings } from './settings.ts';
@@ -30,13 +30,13 @@ export interface RunningLogServer extends RunningNode {
 
 /** Wires config → data dir (identity checked) → core → gRPC + probes (+ registration when a metadata store is given). */
 export async function startLogServer(s: LogServerSettings): Promise<RunningLogServer> {
-  const zone = resolveLocation(s.location);
   const id = requireNodeId(s.nodeId);
   const node = new NodeLifecycle({
     component: 'log-server',
     fields: { node: id },
     shutdownTimeoutMs: s.shutdownTimeout,
   });
+  const zone = await resolveNodeLocation(s.location, { log: node.log });
   const storage = await node.start(
     () => LevelDbLogServerStorage.open(s.dataDir, { clusterName: s.clusterName, nodeId: id }),
     (e) => (e instanceof DataDirError ? e.message : `cannot open data dir ${s.dataDir}: ${errorMessage(e)}`),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { partitionLogIds } from '@stead/cluster';
+import { resolveNodeLocation } from '@stead/kubernetes';
 import {
   ClusterDirectory,
   drainLogNode,
@@ -19,7 +20,6 @@ import {
   type RunningNode,
   requireNodeId,
   resolveAdvertisedAddress,
-  resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import type { SequencerSettings } from './settings.ts';
@@ -34,7 +34,6 @@ export interface RunningSequencer extends RunningNode {
 /** Wires config → metadata client → sequencer host → gRPC + probes, and registers this instance. */
 export async function startSequencer(s: SequencerSettings): Promise<RunningSequencer> {
   const id = requireNodeId(s.nodeId);
-  const location = resolveLocation(s.location);
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const instance = randomUUID();
@@ -43,6 +42,7 @@ export async function startSequencer(s: SequencerSettings): Promise<RunningSeque
     fields: { node: id },
     shutdownTimeoutMs: s.shutdownTimeout,
   });
+  const location = await resolveNodeLocation(s.location, { log: node.log });
   const { metadata, host } = startHost(node, s, id, instance, addresses);
   const server = await node.start(
     () => serveSequencer(host, { host: s.bindAddress, port: s.nodePort }),

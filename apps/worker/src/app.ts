@@ -16,6 +16,7 @@ import {
   registerNode,
   type Versioned,
 } from '@stead/controller';
+import { resolveNodeLocation } from '@stead/kubernetes';
 import {
   addSequencerService,
   Bifrost,
@@ -47,7 +48,6 @@ import {
   readGauge,
   requireNodeId,
   resolveAdvertisedAddress,
-  resolveLocation,
   StartupError,
 } from '@stead/runtime';
 import type { StorageEngine } from '@stead/storage';
@@ -69,11 +69,11 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
   /** Set at shutdown: pings say so, and the controller moves this worker's leaderships and replicas away. */
   let draining = false;
   const id = requireNodeId(s.nodeId);
-  const location = resolveLocation(s.location);
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const instance = randomUUID();
   const node = new NodeLifecycle({ component: 'worker', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  const location = await resolveNodeLocation(s.location, { log: node.log });
   const metadata = new GrpcMetadataClient({ addresses });
   node.onClose('metadata client', () => metadata.close());
   const schema = await node.start(

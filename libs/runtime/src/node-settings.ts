@@ -35,19 +35,32 @@ export function nodeSettings(help: { nodeId: string; nodePort: string; advertise
 }
 
 /**
- * `--location` / `STEAD_LOCATION`: the failure domain of the process, `region.zone` (or `zone`). Replicas of a
- * partition and the copies of a log record with `{zone: N}` replication go to distinct locations.
+ * `--location` / `STEAD_LOCATION`: the failure domain of the process, `region.zone` (or `zone`), or
+ * `kubernetes:<node>` to read it from that Kubernetes Node's labels at start (`@stead/kubernetes`). Replicas of
+ * a partition and the copies of a log record with `{zone: N}` replication go to distinct locations.
  */
 export const locationSetting = setting(
   'string',
   'none',
-  'Failure domain of this process, `region.zone` (e.g. `eu-west-1.a`); `none` = no location. With {zone: N} replication, copies go to N distinct locations.',
+  'Failure domain of this process, `region.zone` (e.g. `eu-west-1.a`); `kubernetes:<node>` = the topology.kubernetes.io/region and /zone labels of that Kubernetes Node; `none` = no location. With {zone: N} replication, copies go to N distinct locations.',
+  { check: locationProblem },
 );
 
-/** `--location` checked: undefined for `none`, else `region.zone` or `zone` of letters, digits, `_` and `-`. */
+const LITERAL_LOCATION = /^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})?$/;
+
+/** What is wrong with a `--location` value, or undefined (the node name of `kubernetes:` is checked at start). */
+export function locationProblem(value: string): string | undefined {
+  if (value === 'none' || value.startsWith('kubernetes:') || LITERAL_LOCATION.test(value)) return undefined;
+  return "expected region.zone or zone (letters, digits, '_', '-'), kubernetes:<node> or none";
+}
+
+/**
+ * A literal `--location` checked: undefined for `none`, else `region.zone` or `zone` of letters, digits, `_` and
+ * `-`. (`kubernetes:<node>` needs the Kubernetes API: `resolveNodeLocation` of `@stead/kubernetes` takes every form.)
+ */
 export function resolveLocation(setting: string): string | undefined {
   if (setting === 'none') return undefined;
-  if (!/^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})?$/.test(setting))
+  if (!LITERAL_LOCATION.test(setting))
     throw new StartupError(
       `--location / STEAD_LOCATION: '${setting}' is not region.zone or zone (letters, digits, '_', '-')`,
     );

@@ -185,7 +185,7 @@ export function settingsWith<S extends SettingsSpec>(spec: S, values: Partial<Se
 }
 
 /** STEAD_* variables read elsewhere (not settings of a process). */
-const KNOWN_FOREIGN_ENV = new Set(['STEAD_ZONE', 'STEAD_LOG_LEVEL']);
+const KNOWN_FOREIGN_ENV = new Set(['STEAD_LOG_LEVEL']);
 
 export function helpText(title: string, spec: SettingsSpec): string {
   const lines = [title, '', 'Every setting is a flag and an environment variable (flags win):', ''];

@@ -9,6 +9,7 @@ export {
   type ExactlyOnceReport,
   type UnderLoadOptions,
 } from './exactly-once.ts';
+export { KubeApiServer, type KubeApiServerOptions } from './kube-api-server.ts';
 export { expandVars, Kubelet, type KubeObject, type PodView, parseManifests } from './kubelet.ts';
 export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
 export { PrometheusServer, type PromSeries } from './prometheus.ts';
