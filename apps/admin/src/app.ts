@@ -16,7 +16,7 @@ import {
   TableLeaders,
   WorkerClients,
 } from '@stead/cluster';
-import { Controller, listNodes, type RoundReport, readPartitionTable } from '@stead/controller';
+import { Controller, listNodes, parseReplication, type RoundReport, readPartitionTable } from '@stead/controller';
 import { corsPolicy } from '@stead/core';
 import { discover } from '@stead/invoker';
 import { resolveNodeLocation } from '@stead/kubernetes';
@@ -50,6 +50,9 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   const id = requireNodeId(s.nodeId);
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
+  // Checked when the settings loaded (the parser's message refuses a bad value); parsed once here.
+  const partitionReplication = parseReplication(s.partitionReplication);
+  const logReplication = parseReplication(s.logReplication);
   const instance = randomUUID();
   const node = new NodeLifecycle({ component: 'admin', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
   // The admin places nothing; a malformed --location is still refused, and kubernetes:<node> logged.
@@ -61,7 +64,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     (e) => (e instanceof PartitionCountMismatch ? e.message : `cannot reach the metadata store: ${errorMessage(e)}`),
   );
   await node.start(
-    () => initConfigFromFlags(metadata, s.partitionReplication, s.logReplication),
+    () => initConfigFromFlags(metadata, partitionReplication, logReplication),
     (e) => `cannot write the cluster config: ${errorMessage(e)}`,
   );
   const defaults = invocationDefaults(s);
@@ -87,7 +90,8 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     instance,
     config: {
       partitions: s.partitions,
-      partitionReplication: s.partitionReplication,
+      partitionReplication: partitionReplication.count,
+      partitionReplicationScope: partitionReplication.scope,
       nodeFailureTimeoutMs: s.nodeFailureTimeout,
       replicaReplacementDelayMs: s.replicaReplacementDelay,
       roundMs: s.heartbeatInterval,
@@ -125,7 +129,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     registry,
     partitions: s.partitions,
     active: () => controller.status().active,
-    logReplication: s.logReplication,
+    logReplication,
     nodeFailureTimeoutMs: s.nodeFailureTimeout,
     replacementDelayMs: s.replicaReplacementDelay,
   });

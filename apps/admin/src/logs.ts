@@ -50,14 +50,14 @@ export function startLogRebalancing(deps: {
   /** Whether this process's controller is the active one (only it rebalances). */
   active: () => boolean;
   /** Replication of new segments until `cluster/config` says otherwise. */
-  logReplication: number;
+  logReplication: ReplicationProperty;
   nodeFailureTimeoutMs: number;
   /** A failed log server's sealed segments are copied elsewhere after this much longer (a restart copies nothing). */
   replacementDelayMs: number;
 }): AdminLogs {
   const { node, metadata } = deps;
   const logIds = partitionLogIdsOf(deps.partitions);
-  let replication: ReplicationProperty = { scope: 'node', count: deps.logReplication };
+  let replication: ReplicationProperty = deps.logReplication;
   const currentReplication = async () => {
     try {
       replication = (await readClusterConfig(metadata))?.value.logReplication ?? replication;

@@ -230,9 +230,10 @@ export function mountOperations(router: AdminRouter, o: OperationsOptions): void
 }
 
 /** The cluster config as this admin's flags say, written when the cluster has none yet. */
-export function initConfigFromFlags(client: GrpcMetadataClient, partitionReplication: number, logReplication: number) {
-  return initClusterConfig(client, {
-    partitionReplication: { scope: 'node', count: partitionReplication },
-    logReplication: { scope: 'node', count: logReplication },
-  });
+export function initConfigFromFlags(
+  client: GrpcMetadataClient,
+  partitionReplication: Replication,
+  logReplication: Replication,
+) {
+  return initClusterConfig(client, { partitionReplication, logReplication });
 }

@@ -1,4 +1,6 @@
 import { httpSettings, invocationSettings, registrySettings } from '@stead/cluster';
+import { parseReplication } from '@stead/controller';
+import { statefulSetsProblem } from '@stead/kubernetes';
 import {
   locationSetting,
   metricsPortSetting,
@@ -23,11 +25,18 @@ export const adminSettings = {
     'URL of the ingress as clients reach it (shown by the admin API, e.g. to the CLI).',
   ),
   partitions: setting('int', '8', 'Number of partitions (fixed when the cluster first starts).', { min: 1, max: 4096 }),
-  partitionReplication: setting('int', '2', 'Workers holding a copy of each partition (one leads).', {
-    min: 1,
-    max: 16,
-  }),
-  logReplication: setting('int', '2', 'Copies of each record of a partition log.', { min: 1, max: 16 }),
+  partitionReplication: setting(
+    'string',
+    '2',
+    'Workers holding a copy of each partition (one leads): a count (= node:N), node:N, zone:N or {zone: N} (N distinct locations). Seeds the cluster config when the cluster has none.',
+    { check: replicationProblem },
+  ),
+  logReplication: setting(
+    'string',
+    '2',
+    'Copies of each record of a partition log: a count (= node:N), node:N, zone:N or {zone: N}. Seeds the cluster config when the cluster has none.',
+    { check: replicationProblem },
+  ),
   heartbeatInterval: setting('duration', '250ms', 'How often the active controller pings every worker.', { min: 10 }),
   nodeFailureTimeout: setting(
     'duration',
@@ -57,6 +66,12 @@ export const adminSettings = {
     'An active controller silent for this long is replaced by another admin process.',
     { min: 100 },
   ),
+  kubernetesStatefulsets: setting(
+    'string',
+    'none',
+    'StatefulSets of the workers and log servers, `namespace/name,namespace/name` (`none` = not on Kubernetes). Their desired replicas are polled: a node named `<statefulset>-<ordinal>` with ordinal >= the replicas was scaled away, so it is drained (then removed once gone) instead of waited for as a crash.',
+    { check: statefulSetsProblem },
+  ),
   ...httpSettings,
   ...registrySettings,
   ...invocationSettings,
@@ -64,3 +79,13 @@ export const adminSettings = {
 } satisfies SettingsSpec;
 
 export type AdminSettings = Settings<typeof adminSettings>;
+
+/** The replication parser's refusal of a setting's value, or undefined when it parses. */
+function replicationProblem(text: string): string | undefined {
+  try {
+    parseReplication(text);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
