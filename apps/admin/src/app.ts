@@ -34,6 +34,7 @@ import {
   requireNodeId,
   StartupError,
 } from '@stead/runtime';
+import { ScaleDowns } from './kubernetes.ts';
 import { startLogRebalancing } from './logs.ts';
 import { initConfigFromFlags, mountOperations } from './operations.ts';
 import type { AdminSettings } from './settings.ts';
@@ -84,6 +85,13 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   const workers = new WorkerClients();
   const replicaReports = new ReplicaReports();
   node.onClose('worker clients', () => workers.close());
+  const scaleDowns: ScaleDowns = new ScaleDowns({
+    node,
+    metadata,
+    statefulSets: s.kubernetesStatefulsets,
+    controller: () => controller,
+    logs: () => logs,
+  });
   const controller = new Controller({
     client: metadata,
     nodeId: id,
@@ -109,6 +117,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         throw e;
       }
     },
+    scaledAway: () => scaleDowns.scaledAway(),
     log: node.log,
   }).run();
   node.onClose('controller', () => controller.stop());
@@ -132,6 +141,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     logReplication,
     nodeFailureTimeoutMs: s.nodeFailureTimeout,
     replacementDelayMs: s.replicaReplacementDelay,
+    leaving: () => scaleDowns.scaledAway(),
   });
   registerPlacementMetrics(registry, () => controller.status().lastRound);
   startLogTrimming({
@@ -158,7 +168,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         extend: (router) => {
           mountInvocationRoutes(router, backend);
           router.get('/cluster', async () => {
-            const status = clusterStatus(controller.status(), leaders);
+            const status = clusterStatus(controller.status(), leaders, scaleDowns.scaledAway());
             // A standby admin does not know who is alive; it lists the registered nodes (without `alive`).
             status.controller.nodes ??= (await listNodes(metadata)).map(({ id, roles, address, draining }) => ({
               id,
@@ -169,9 +179,16 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
             // One read of the partition logs' chains serves both the logs and the log nodes.
             const partitions = leaders.current()?.value.partitions ?? 0;
             const chains = await readChains(metadata, partitionLogIdsOf(partitions));
+            const away = scaleDowns.scaledAway();
+            const logNodes = (await logs.logNodes(chains)).map((n) => ({ ...n, scaled_away: away.has(n.id) }));
             return {
               status: 200,
-              json: { ...status, logs: partitionLogs(partitions, chains), log_nodes: await logs.logNodes(chains) },
+              json: {
+                ...status,
+                logs: partitionLogs(partitions, chains),
+                log_nodes: logNodes,
+                kubernetes: scaleDowns.view(),
+              },
             };
           });
           router.get('/cluster/logs/:log', async (req) => {
@@ -179,6 +196,10 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
             return chain ? { status: 200, json: chain } : errorReply(404, `log '${req.params.log}' not found`);
           });
           mountOperations(router, { metadata, controller, bifrost: () => logs.bifrost });
+          router.post('/cluster/nodes/:id/prestop', async (req) => ({
+            status: 200,
+            json: await scaleDowns.prestop(req.params.id),
+          }));
           mountSnapshotRoutes(
             router,
             clusterSnapshots(workers, async () => ({
@@ -209,6 +230,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,
   );
   node.onClose('admin API', () => admin.close());
+  scaleDowns.start();
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
   node.log('info', 'admin serving', {
     admin: `http://${s.bindAddress}:${admin.port}`,
@@ -257,7 +279,11 @@ async function logChain(metadata: GrpcMetadataClient, logId: string) {
 }
 
 /** `GET /cluster`: the controller's view (when this process runs it) and the partition table as last seen. */
-function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status']>, leaders: TableLeaders) {
+function clusterStatus(
+  status: ReturnType<ReturnType<Controller['run']>['status']>,
+  leaders: TableLeaders,
+  scaledAway: ReadonlySet<string>,
+) {
   const t = leaders.current();
   return {
     controller: {
@@ -265,8 +291,15 @@ function clusterStatus(status: ReturnType<ReturnType<Controller['run']>['status'
       active: status.active,
       term: status.term,
       lease_holder: status.leaseHolder,
-      nodes: status.lastRound?.nodes as
-        | Array<{ id: string; roles: string[]; address: string; alive?: boolean; draining: boolean }>
+      nodes: status.lastRound?.nodes.map((n) => ({ ...n, scaled_away: scaledAway.has(n.id) })) as
+        | Array<{
+            id: string;
+            roles: string[];
+            address: string;
+            alive?: boolean;
+            draining: boolean;
+            scaled_away?: boolean;
+          }>
         | undefined,
       unavailable_partitions: status.lastRound?.unavailable,
     },

@@ -40,6 +40,8 @@ export interface AdminLogs {
   logNodes(chains: LogChain[]): Promise<LogNodeView[]>;
   /** The admin's client of the logs (operator seals and trims go through it). */
   bifrost: Bifrost;
+  /** What the rebalancer's last round saw (log nodes, chains, liveness); undefined while this admin is standby. */
+  lastSeen(): ReturnType<LogRebalancer['lastSeen']> | undefined;
 }
 
 export function startLogRebalancing(deps: {
@@ -54,6 +56,8 @@ export function startLogRebalancing(deps: {
   nodeFailureTimeoutMs: number;
   /** A failed log server's sealed segments are copied elsewhere after this much longer (a restart copies nothing). */
   replacementDelayMs: number;
+  /** Log servers scaled away (see LogRebalancerOptions.leaving). */
+  leaving: () => ReadonlySet<string>;
 }): AdminLogs {
   const { node, metadata } = deps;
   const logIds = partitionLogIdsOf(deps.partitions);
@@ -91,6 +95,7 @@ export function startLogRebalancing(deps: {
     timers: realTimers,
     nodeFailureTimeoutMs: deps.nodeFailureTimeoutMs,
     replacementDelayMs: deps.replacementDelayMs,
+    leaving: deps.leaving,
     // Re-replications of sealed segments are most of the work of a log server's drain; they run side by side.
     maxActionsPerRound: 16,
     log: node.log,
@@ -100,6 +105,7 @@ export function startLogRebalancing(deps: {
   registerGauges(deps.registry, rebalancer, deps.active);
   return {
     bifrost,
+    lastSeen: () => (deps.active() ? rebalancer.lastSeen() : undefined),
     logNodes: async (chains) => {
       const nodes = await loadNodes(metadata);
       const alive = deps.active() ? rebalancer.lastSeen().alive : () => undefined;

@@ -92,17 +92,42 @@ function heldPartitions(table: PartitionTable | undefined, id: string): number[]
   return (table?.placements ?? []).filter((p) => p.replicas.includes(id)).map((p) => p.partition);
 }
 
+/**
+ * Sets or clears `draining` on node `id`'s record and its log-nodes entry (`stead ctl nodes drain|undrain`, and a
+ * Kubernetes scale-down). Returns which of the two exist.
+ */
+export async function setDraining(
+  metadata: GrpcMetadataClient,
+  id: string,
+  draining: boolean,
+): Promise<{ worker: boolean; log: boolean }> {
+  const worker = await setNodeDraining(metadata, id, draining);
+  const log = await setLogNodeDraining(metadata, id, draining);
+  // The controller caches node records for seconds; the notice makes it read this one at its next round.
+  if (worker) await submitRequest(metadata, { id: randomUUID(), kind: 'node-changed', node: id });
+  return { worker, log };
+}
+
+/** Forgets node `id`: its record and index entry, and its log-nodes entries (`stead ctl nodes remove`). */
+export async function forgetNode(metadata: GrpcMetadataClient, id: string): Promise<void> {
+  await deregisterNode(metadata, id);
+  const logNodes = await loadNodes(metadata);
+  if (!logNodes.logServers[id] && !logNodes.sequencers[id]) return;
+  await updateNodes(metadata, (c) => {
+    const { [id]: _s, ...logServers } = c.logServers;
+    const { [id]: _q, ...sequencers } = c.sequencers;
+    return { logServers, sequencers };
+  });
+}
+
 function mountNodeRoutes(router: AdminRouter, o: OperationsOptions): void {
-  const setDraining = async (id: string, draining: boolean): Promise<AdminReply> => {
-    const worker = await setNodeDraining(o.metadata, id, draining);
-    const log = await setLogNodeDraining(o.metadata, id, draining);
+  const drainRoute = async (id: string, draining: boolean): Promise<AdminReply> => {
+    const { worker, log } = await setDraining(o.metadata, id, draining);
     if (!worker && !log) return errorReply(404, `no node '${id}' (neither a registered node nor a log node)`);
-    // The controller caches node records for seconds; the notice makes it read this one at its next round.
-    if (worker) await submitRequest(o.metadata, { id: randomUUID(), kind: 'node-changed', node: id });
     return { status: 200, json: { node: id, draining, node_record: worker, log_node: log } };
   };
-  router.post('/cluster/nodes/:id/drain', (req) => setDraining(req.params.id, true));
-  router.post('/cluster/nodes/:id/undrain', (req) => setDraining(req.params.id, false));
+  router.post('/cluster/nodes/:id/drain', (req) => drainRoute(req.params.id, true));
+  router.post('/cluster/nodes/:id/undrain', (req) => drainRoute(req.params.id, false));
   router.delete('/cluster/nodes/:id', async (req): Promise<AdminReply> => {
     const { id } = req.params;
     const force = req.query.get('force') === 'true';
@@ -110,13 +135,7 @@ function mountNodeRoutes(router: AdminRouter, o: OperationsOptions): void {
     if (!record && !logNode) return errorReply(404, `no node '${id}'`);
     const refusal = removalRefusal(o, id, record, logNode, (await readPartitionTable(o.metadata))?.value, force);
     if (refusal) return errorReply(409, refusal);
-    if (record) await deregisterNode(o.metadata, id);
-    if (logNode)
-      await updateNodes(o.metadata, (c) => {
-        const { [id]: _s, ...logServers } = c.logServers;
-        const { [id]: _q, ...sequencers } = c.sequencers;
-        return { logServers, sequencers };
-      });
+    await forgetNode(o.metadata, id);
     return { status: 200, json: { node: id, removed: true } };
   });
 }

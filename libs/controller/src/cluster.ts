@@ -49,7 +49,7 @@ export function clusterView(nowMs: number, nodes: readonly NodeView[], config: C
     if (!n.roles.includes('worker')) continue;
     const silentMs = nowMs - n.lastHeartbeatMs;
     if (n.failed || silentMs > config.nodeFailureTimeoutMs) {
-      if (silentMs <= keepMs && (config.replicaReplacementDelayMs ?? 0) > 0) recent.add(n.id);
+      if (silentMs <= keepMs && (config.replicaReplacementDelayMs ?? 0) > 0 && !n.scaledAway) recent.add(n.id);
       continue;
     }
     live.add(n.id);

@@ -68,6 +68,8 @@ export interface ControllerOptions {
   config: ControllerShellConfig;
   /** Asks a node whether it is alive (the app calls the worker over gRPC); a rejection counts as no answer. */
   ping: (node: NodeRecord) => Promise<boolean | PingInfo>;
+  /** Nodes leaving for good (scaled away, see `planScaling`): replaced without the replacement delay once failed. */
+  scaledAway?: () => ReadonlySet<string>;
   clock?: Clock;
   timers?: Timers;
   log?: Logger;
@@ -278,6 +280,7 @@ export class Controller {
       });
     }
     const inTable = new Set(current?.value.placements.flatMap((p) => p.replicas) ?? []);
+    const leaving = this.opts.scaledAway?.() ?? new Set<string>();
     const views: NodeView[] = nodes.map((n) => ({
       id: n.id,
       roles: n.roles,
@@ -286,6 +289,7 @@ export class Controller {
       lastHeartbeatMs:
         tenure.heartbeats.get(n.id) ?? (inTable.has(n.id) ? tenure.startedAtMs : Number.NEGATIVE_INFINITY),
       failed: tenure.refused.has(n.id),
+      scaledAway: leaving.has(n.id),
     }));
     const replication = settings.config?.partitionReplication ?? {
       scope: config.partitionReplicationScope ?? 'node',

@@ -48,6 +48,14 @@ export {
   readRequests,
   submitRequest,
 } from './requests.ts';
+export {
+  planScaling,
+  type ScalingAction,
+  type ScalingInput,
+  type ScalingNode,
+  type ScalingPlan,
+  statefulSetOrdinal,
+} from './scaling.ts';
 export { PartitionTableWatcher, type PartitionTableWatcherOptions } from './table-watcher.ts';
 export { type Clock, systemClock, systemTimers, type Timers } from './time.ts';
 export {

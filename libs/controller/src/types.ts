@@ -13,6 +13,11 @@ export interface NodeView {
   draining?: boolean;
   /** Known to have failed now (its address refused a connection), whatever its last heartbeat. */
   failed?: boolean;
+  /**
+   * Leaving for good (its StatefulSet was scaled below it, see `planScaling`): once it fails its replicas are
+   * replaced at once, without `replicaReplacementDelayMs` (no restart will bring it back).
+   */
+  scaledAway?: boolean;
 }
 
 /** Where one partition runs. Invariant: `epoch` never decreases and grows by exactly 1 on each leader change. */

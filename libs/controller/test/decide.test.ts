@@ -469,3 +469,32 @@ describe('operator requests', () => {
     expect(already.changes).toEqual([]);
   });
 });
+
+describe('a worker scaled away', () => {
+  const table: PartitionPlacement[] = [
+    { partition: 0, replicas: ['a', 'b'], leader: 'a', epoch: 1 },
+    { partition: 1, replicas: ['b', 'c'], leader: 'b', epoch: 1 },
+  ];
+  const cfg = config({ partitions: 2, replicaReplacementDelayMs: 10_000, maxMovesPerRound: 0 });
+
+  it('loses its replicas as soon as it fails, without the replacement delay', () => {
+    const d = decide({
+      nowMs: NOW,
+      nodes: [dead('a', { scaledAway: true }), worker('b'), worker('c')],
+      table,
+      config: cfg,
+    });
+    expect(d.table[0]).toEqual({ partition: 0, replicas: ['b', 'c'], leader: 'b', epoch: 2 });
+    expect(d.changes).toContainEqual({ kind: 'replica-removed', partition: 0, node: 'a', reason: 'dead' });
+  });
+
+  it('keeps its replicas while it is alive (its drain moves them)', () => {
+    const d = decide({
+      nowMs: NOW,
+      nodes: [worker('a', { scaledAway: true }), worker('b'), worker('c')],
+      table,
+      config: cfg,
+    });
+    expect(d.changes).toEqual([]);
+  });
+});

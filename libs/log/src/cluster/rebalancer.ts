@@ -28,6 +28,11 @@ export interface LogRebalancerOptions {
    * than the failure timeout (default 0): a restart does not copy everything it holds.
    */
   replacementDelayMs?: number;
+  /**
+   * Log servers leaving for good (a Kubernetes scale-down removed their pods): once failed, their sealed segments
+   * are re-replicated at once, without the replacement delay (no restart will bring them back). Read every round.
+   */
+  leaving?: () => ReadonlySet<string>;
   /** At most this many actions per round (default 4; at most one reconfiguration per log). */
   maxActionsPerRound?: number;
   nodesetSize?: number;
@@ -208,7 +213,10 @@ export class LogRebalancer {
     const at = this.o.timers.now();
     for (const [id, s] of this.seen) if (s.refused || at - s.lastOkMs >= this.o.nodeFailureTimeoutMs) failed.add(id);
     const lostAfterMs = this.o.nodeFailureTimeoutMs + (this.o.replacementDelayMs ?? 0);
-    this.lostIds = new Set([...failed].filter((id) => at - this.seen.get(id)!.lastOkMs >= lostAfterMs));
+    const leaving = this.o.leaving?.() ?? new Set<string>();
+    this.lostIds = new Set(
+      [...failed].filter((id) => leaving.has(id) || at - this.seen.get(id)!.lastOkMs >= lostAfterMs),
+    );
     for (const id of failed)
       if (!this.failedIds.has(id)) this.o.log?.('warn', 'log server counts as failed', { node: id });
     for (const id of this.failedIds)
