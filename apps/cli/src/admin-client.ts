@@ -11,6 +11,8 @@ export interface NodeView {
   /** Absent when a standby admin answered (only the active controller knows who is alive). */
   alive?: boolean;
   draining: boolean;
+  /** Its StatefulSet was scaled below it (Kubernetes, `--kubernetes-statefulsets`). */
+  scaled_away?: boolean;
 }
 
 /** A log server or sequencer (`log_nodes` of `GET /cluster`, where the admin lists them). */
@@ -24,6 +26,7 @@ export interface LogNodeView {
   alive?: boolean | null;
   /** Segments that still name it (open and sealed for a log server, open for a sequencer): what a drain waits for. */
   segments?: number;
+  scaled_away?: boolean;
 }
 
 export interface PlacementView {
@@ -62,6 +65,11 @@ export interface ClusterView {
   };
   logs: LogSummaryView[];
   log_nodes?: LogNodeView[];
+  /** With `--kubernetes-statefulsets`: each StatefulSet's desired replicas (null: unknown) and who is scaled away. */
+  kubernetes?: {
+    statefulsets: Array<{ namespace: string; name: string; replicas: number | null }>;
+    scaled_away: string[];
+  };
 }
 
 export interface ReplicationView {

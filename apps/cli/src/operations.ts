@@ -131,6 +131,29 @@ export function nodeCommands(nodes: Command, ctx: OperationsContext): void {
     });
   ctx
     .common(
+      nodes
+        .command('prestop')
+        .description(
+          "a Kubernetes pod's preStop hook: when the node's StatefulSet was scaled below it, drain it and wait until it holds nothing; otherwise return at once",
+        )
+        .argument('<id>', 'the node id (the pod name)')
+        .option('--timeout <duration>', 'how long to wait for the drain (e.g. 240s)', '240s'),
+    )
+    .action(async (id: string, o: WaitOptions) => {
+      const admin = ctx.client(o);
+      const answer = (await admin.send('POST', `/cluster/nodes/${encodeURIComponent(id)}/prestop`)) as PrestopAnswer;
+      if (!answer.leaving)
+        return print(ctx, o, answer, `${id} is not leaving (${notLeaving(answer)}): nothing to drain`);
+      (o.json ? ctx.err : ctx.out)(
+        `${id} is leaving (ordinal ${answer.ordinal} >= ${answer.desired_replicas} replicas of ${answer.statefulset}): draining\n`,
+      );
+      const c = await waitUntil(ctx, admin, { ...o, wait: true }, `${id} to drain`, (c) =>
+        scaledBackIn(c, id) ? undefined : drainLeft(c, id),
+      );
+      print(ctx, o, answer, scaledBackIn(c, id) ? `${id} no longer leaving (scaled back in)` : `${id} drained`);
+    });
+  ctx
+    .common(
       nodes.command('undrain').description('let a drained node take replicas again').argument('<id>', 'the node id'),
     )
     .action(async (id: string, o: CommonOptions) => {
@@ -150,6 +173,27 @@ export function nodeCommands(nodes: Command, ctx: OperationsContext): void {
       const answer = await ctx.client(o).send('DELETE', `/cluster/nodes/${encodeURIComponent(id)}${query}`);
       print(ctx, o, answer, `${id} removed`);
     });
+}
+
+/** `POST /cluster/nodes/{id}/prestop`. */
+interface PrestopAnswer {
+  leaving: boolean;
+  node: string;
+  statefulset?: string;
+  ordinal?: number;
+  desired_replicas?: number;
+  reason?: string;
+}
+
+function notLeaving(a: PrestopAnswer): string {
+  if (a.reason) return a.reason;
+  return `ordinal ${a.ordinal} < ${a.desired_replicas} replicas of ${a.statefulset}`;
+}
+
+/** The active controller's admin says the node is neither scaled away nor draining any more (a scale-up undid it). */
+function scaledBackIn(c: ClusterView, id: string): boolean {
+  const n = c.controller.nodes?.find((x) => x.id === id) ?? c.log_nodes?.find((x) => x.id === id);
+  return c.controller.active && n?.scaled_away === false && n.draining === false;
 }
 
 function placement(c: ClusterView, p: number): PlacementView | undefined {

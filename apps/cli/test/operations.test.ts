@@ -143,6 +143,55 @@ describe('nodes', () => {
     expect(admin.calls.map((c) => c.url)).toEqual(['/cluster/nodes/w1/drain']);
   });
 
+  it('prestop of a node that is not leaving returns at once, exit 0', async () => {
+    admin.answer('POST /cluster/nodes/stead-worker-1/prestop', 200, {
+      leaving: false,
+      node: 'stead-worker-1',
+      statefulset: 'stead-worker',
+      ordinal: 1,
+      desired_replicas: 3,
+    });
+    const r = await stead('ctl', 'nodes', 'prestop', 'stead-worker-1');
+    expect(r).toEqual({
+      code: 0,
+      out: 'stead-worker-1 is not leaving (ordinal 1 < 3 replicas of stead-worker): nothing to drain\n',
+      err: '',
+    });
+    expect(admin.calls.map((c) => c.url)).toEqual(['/cluster/nodes/stead-worker-1/prestop']);
+  });
+
+  it('prestop of a node scaled away waits until it holds nothing', async () => {
+    admin.answer('POST /cluster/nodes/w1/prestop', 200, {
+      leaving: true,
+      node: 'w1',
+      statefulset: 'w',
+      ordinal: 1,
+      desired_replicas: 1,
+    });
+    admin.setClusters([placed(1, ['w1', 'w2'], 'w2'), placed(0, ['w2'], 'w2')]);
+    const r = await stead('ctl', 'nodes', 'prestop', 'w1');
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')).toEqual([
+      'w1 is leaving (ordinal 1 >= 1 replicas of w): draining',
+      'w1: 2 replicas, 1 leader left',
+      'w1 drained',
+      '',
+    ]);
+  });
+
+  it('prestop gives up after --timeout in one line, exit 1', async () => {
+    admin.answer('POST /cluster/nodes/w1/prestop', 200, {
+      leaving: true,
+      node: 'w1',
+      statefulset: 'w',
+      ordinal: 1,
+      desired_replicas: 1,
+    });
+    const r = await stead('ctl', 'nodes', 'prestop', 'w1', '--timeout', '50ms');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('stead: timed out after 50ms waiting for w1 to drain (w1: 1 replica, 1 leader left)\n');
+  });
+
   it('drain gives up after --timeout with what is left, exit 1', async () => {
     admin.answer('POST /cluster/nodes/w1/drain', 200, { node: 'w1', draining: true });
     const r = await stead('ctl', 'nodes', 'drain', 'w1', '--timeout', '50ms');
