@@ -46,6 +46,11 @@ export interface LocalClusterOptions {
   envs?: Record<string, NodeJS.ProcessEnv>;
   /** `--location` of processes (by name, e.g. `{ w1: 'r.z1' }`); also of processes added later with `add`. */
   locations?: Record<string, string>;
+  /**
+   * Names the log servers and workers as a StatefulSet names its pods: `<name>-0`, `<name>-1`, … (e.g.
+   * `{ worker: 'stead-worker' }`) instead of `ls1`, `w1`, …
+   */
+  podNames?: Partial<Record<'log-server' | 'worker', string>>;
 }
 
 /** One process of the cluster, as written to `cluster.json`. */
@@ -237,7 +242,7 @@ export class LocalCluster {
     );
     await this.startGroup(
       Array.from({ length: counts.logServers }, (_, i) => ({
-        name: `ls${i + 1}`,
+        name: this.memberName('log-server', i),
         role: 'log-server' as const,
         args: this.roleArgs('log-server'),
       })),
@@ -272,7 +277,7 @@ export class LocalCluster {
     );
     await this.startGroup(
       Array.from({ length: counts.workers }, (_, i) => ({
-        name: `w${i + 1}`,
+        name: this.memberName('worker', i),
         role: 'worker' as const,
         args: this.roleArgs('worker'),
       })),
@@ -288,6 +293,13 @@ export class LocalCluster {
       ),
     );
     this.save();
+  }
+
+  /** The name of the `i`-th (from 0) log server or worker started with the cluster. */
+  private memberName(role: 'log-server' | 'worker', i: number): string {
+    const pod = this.opts.podNames?.[role];
+    if (pod !== undefined) return `${pod}-${i}`;
+    return `${role === 'worker' ? 'w' : 'ls'}${i + 1}`;
   }
 
   private metadataFlag(): string {
