@@ -32,7 +32,9 @@ async function register(c: GrpcLogCluster, id: string): Promise<void> {
   await updateNodes(c.metadata, (n) => ({ ...n, logServers: { ...n.logServers, [id]: { address } } }));
 }
 
-async function setup(): Promise<{ c: GrpcLogCluster; bifrost: Bifrost; rebalancer: LogRebalancer }> {
+async function setup(
+  extra: Partial<ConstructorParameters<typeof LogRebalancer>[0]> = {},
+): Promise<{ c: GrpcLogCluster; bifrost: Bifrost; rebalancer: LogRebalancer }> {
   const c = await GrpcLogCluster.start({ logServers: 3, sequencers: 1 });
   cluster = c;
   for (const id of c.logServers.keys()) await register(c, id);
@@ -57,6 +59,7 @@ async function setup(): Promise<{ c: GrpcLogCluster; bifrost: Bifrost; rebalance
     timers: realTimers,
     nodeFailureTimeoutMs: 5_000,
     maxActionsPerRound: 2,
+    ...extra,
   });
   return { c, bifrost, rebalancer };
 }
@@ -212,5 +215,27 @@ test('a log server that stops answering counts as failed: its segments are moved
   await roundsUntil(rebalancer, async () => segmentsNaming(await allChains(c), 'ls3', 'log-server') === 0);
   expect(rebalancer.failed()).toEqual(new Set(['ls3']));
   await appendSome(bifrost, expected, 'after');
+  for (const log of LOGS) expect(firstCopies(await bifrost.read(log, 0n, 100_000))).toEqual(expected.get(log));
+}, 60_000);
+
+test('a failed log server that is leaving for good (scaled away) is re-replicated without the replacement delay', async () => {
+  let leaving = new Set<string>();
+  const { c, bifrost, rebalancer } = await setup({ replacementDelayMs: 600_000, leaving: () => leaving });
+  const expected = new Map(LOGS.map((l) => [l, [] as string[]]));
+  await appendSome(bifrost, expected, 'first');
+  await c.startLogServer('ls4');
+  await register(c, 'ls4');
+  await c.logServers.get('ls3')!.server.close();
+  // Failed but not leaving: open segments move off it, its sealed segments wait for the (10 min) delay.
+  await roundsUntil(
+    rebalancer,
+    async () =>
+      rebalancer.failed().has('ls3') &&
+      (await allChains(c)).every((ch) => !ch.segments.at(-1)!.nodeset.some((m) => m.id === 'ls3')),
+  );
+  await rebalancer.round();
+  expect(segmentsNaming(await allChains(c), 'ls3', 'log-server')).toBeGreaterThan(0);
+  leaving = new Set(['ls3']);
+  await roundsUntil(rebalancer, async () => segmentsNaming(await allChains(c), 'ls3', 'log-server') === 0);
   for (const log of LOGS) expect(firstCopies(await bifrost.read(log, 0n, 100_000))).toEqual(expected.get(log));
 }, 60_000);
