@@ -14,6 +14,7 @@ import {
   partitionCommands,
   snapshotCommands,
 } from './operations.ts';
+import { rolesHelp } from './roles.ts';
 import { renderLog, renderLogs, renderPartitions, renderStatus } from './views.ts';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:9070';
@@ -49,7 +50,9 @@ export function program(io: Io): Command {
     .description('Stead: a durable execution engine for the Restate SDKs')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    .usage('<role> [settings] | ctl <command>')
+    .addHelpText('after', rolesHelp());
   const ctl = root
     .command('ctl')
     .description('inspect and operate a Stead cluster (or a one-process server) via its admin API');
