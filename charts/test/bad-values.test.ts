@@ -45,7 +45,14 @@ describe('values.schema.json and the chart refuse bad values', () => {
   });
 
   it('counts the copies of a zone replication: {zone: 3} needs 3 workers', () => {
-    const r = templateRaw({ values: [valuesFile('zone3', 'partitionReplication: "{zone: 3}"\nworker:\n  replicas: 2\n  shutdownTimeoutSeconds: 30\n')] });
+    const r = templateRaw({
+      values: [
+        valuesFile(
+          'zone3',
+          'partitionReplication: "{zone: 3}"\nworker:\n  replicas: 2\n  shutdownTimeoutSeconds: 30\n',
+        ),
+      ],
+    });
     expect(r.ok).toBe(false);
     expect(r.stderr).toContain(
       'worker.replicas (2) must be at least the copies of partitionReplication ({zone: 3}): each copy of a partition goes to a distinct worker',

@@ -68,7 +68,10 @@ describe('helm template, default values', () => {
 
   it('labels every object and pod template, and selects by instance and component', () => {
     for (const o of objects) {
-      expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'stead', 'app.kubernetes.io/instance': 'stead' });
+      expect(o.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': 'stead',
+        'app.kubernetes.io/instance': 'stead',
+      });
       expect(o.metadata.labels?.['app.kubernetes.io/component']).toEqual(expect.any(String));
     }
     for (const role of ROLES) {
@@ -241,9 +244,11 @@ describe('helm template, default values', () => {
   });
 
   it('bounds voluntary disruptions of the stateful roles to one pod', () => {
-    expect(ofKind(objects, 'PodDisruptionBudget').map((p) => p.metadata.name).sort()).toEqual(
-      STATEFUL.map((r) => `stead-${r}`).sort(),
-    );
+    expect(
+      ofKind(objects, 'PodDisruptionBudget')
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(STATEFUL.map((r) => `stead-${r}`).sort());
     for (const role of STATEFUL) {
       const pdb = find(objects, 'PodDisruptionBudget', `stead-${role}`);
       expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: workload(objects, role).spec.selector });
@@ -282,9 +287,13 @@ describe('helm template, default values', () => {
     const known = new Map<string, Set<string>>();
     await Promise.all(
       ROLES.map(async (role) => {
-        const { stdout } = await exec(node, ['--disable-warning=ExperimentalWarning', 'apps/cli/src/main.ts', role, '--help'], {
-          cwd: REPO,
-        });
+        const { stdout } = await exec(
+          node,
+          ['--disable-warning=ExperimentalWarning', 'apps/cli/src/main.ts', role, '--help'],
+          {
+            cwd: REPO,
+          },
+        );
         known.set(role, new Set(stdout.match(/STEAD_[A-Z_]+/g)));
       }),
     );
@@ -320,7 +329,10 @@ describe('helm template, three-zone values', () => {
     expect(envValue(admin, 'STEAD_PARTITIONS')).toBe('24');
     for (const role of ROLES) {
       const spread = workload(objects, role).spec.template.spec.topologySpreadConstraints as any[];
-      expect(spread[0]).toMatchObject({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' });
+      expect(spread[0]).toMatchObject({
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'DoNotSchedule',
+      });
     }
     expect(workload(objects, 'metadata-store').spec.replicas).toBe(3);
   });
@@ -397,7 +409,9 @@ describe('helm package', () => {
     try {
       const r = helm('package', CHART, '--destination', out);
       expect(r.stderr).toBe('');
-      const files = run('tar', ['-tzf', join(out, 'stead-0.1.0.tgz')]).stdout.split('\n').filter(Boolean);
+      const files = run('tar', ['-tzf', join(out, 'stead-0.1.0.tgz')])
+        .stdout.split('\n')
+        .filter(Boolean);
       expect(files).toContain('stead/values.schema.json');
       expect(files).toContain('stead/dashboards/overview.json');
       expect(files.filter((f) => /test|package\.json|node_modules/.test(f))).toEqual([]);
