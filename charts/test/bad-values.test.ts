@@ -20,7 +20,9 @@ describe('values.schema.json and the chart refuse bad values', () => {
   it.each([
     ['metadataStore.replicas=2', SCHEMA, "at '/metadataStore/replicas': value must be one of 1, 3, 5"],
     ['partitions=0', SCHEMA, "at '/partitions': minimum: got 0, want 1"],
-    ['logReplication=zone:2', SCHEMA, "at '/logReplication': 'zone:2' does not match pattern"],
+    ['logReplication=zone=2', SCHEMA, "at '/logReplication': 'zone=2' does not match pattern"],
+    ['logReplication=region:2', SCHEMA, "at '/logReplication': 'region:2' does not match pattern"],
+    ['partitionReplication=17', SCHEMA, "at '/partitionReplication': maximum: got 17, want 16"],
     ['partitionReplication=0', SCHEMA, "at '/partitionReplication': minimum: got 0, want 1"],
     ['bogus=1', SCHEMA, "additional properties 'bogus' not allowed"],
     ['worker.replica=4', SCHEMA, "at '/worker': additional properties 'replica' not allowed"],
@@ -65,8 +67,8 @@ describe('values.schema.json and the chart refuse bad values', () => {
     expect(r.stderr).toContain("at '/logReplication': 'oneOf' failed, none matched");
   });
 
-  it('accepts the replication forms 3, node:2 and {zone: 2}', () => {
-    for (const form of ['3', '"node:2"', '"{zone: 2}"', '"{region: 1, zone: 2}"']) {
+  it('accepts the replication forms of the admin: 3, node:2, zone:2, {zone: 2}, {"zone": 2}', () => {
+    for (const form of ['3', '"node:2"', '"zone:2"', '"{zone: 2}"', `'{"zone": 2}'`, '"{node: 3}"']) {
       const r = templateRaw({ values: [valuesFile('ok', `logReplication: ${form}\n`)] });
       expect([form, r.stderr]).toEqual([form, '']);
     }
