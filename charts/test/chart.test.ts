@@ -26,8 +26,6 @@ const STATEFUL = ['metadata-store', 'log-server', 'worker'];
 const DEPLOYED = ['sequencer', 'ingress', 'admin'];
 const ROLES = [...STATEFUL, ...DEPLOYED];
 const POD_ENV = ['POD_NAME', 'POD_NAMESPACE', 'POD_IP', 'NODE_NAME', 'STEAD_NODE_ID', 'STEAD_LOCATION'];
-/** Settings the chart sets ahead of the code of the same issue that reads them (the Kubernetes-API work). */
-const PENDING_SETTINGS = ['STEAD_KUBERNETES_STATEFULSETS'];
 
 const workload = (objects: K8sObject[], role: string) =>
   find(objects, STATEFUL.includes(role) ? 'StatefulSet' : 'Deployment', `stead-${role}`);
@@ -301,7 +299,7 @@ describe('helm template, default values', () => {
       const stead = envOf(workload(objects, role))
         .map(([n]) => n)
         .filter((n) => n.startsWith('STEAD_'));
-      const unknown = stead.filter((n) => !known.get(role)!.has(n) && !PENDING_SETTINGS.includes(n));
+      const unknown = stead.filter((n) => !known.get(role)!.has(n));
       expect([role, unknown]).toEqual([role, []]);
     }
   }, 60_000);
