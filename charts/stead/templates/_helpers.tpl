@@ -262,6 +262,9 @@ metadata:
   {{- end }}
 spec:
   serviceAccountName: {{ include "stead.serviceAccountName" $root }}
+  # No service links: Kubernetes would add STEAD_ADMIN_SERVICE_HOST and the like for the F-* Services, and a
+  # Stead process refuses STEAD_* variables that are not its settings.
+  enableServiceLinks: false
   {{- with $root.Values.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}

@@ -82,6 +82,8 @@ export interface NodeHealth {
   address: string;
   alive: boolean;
   draining: boolean;
+  /** Failure domain the node registered with (its --location), when it has one. */
+  location?: string;
   /** Last answered ping (this controller's clock); undefined when none answered during this tenure. */
   lastHeartbeatMs?: number;
 }
@@ -506,6 +508,7 @@ function health(n: NodeRecord, v: NodeView, nowMs: number, timeoutMs: number, te
     alive: n.roles.includes('worker') && !v.failed && nowMs - v.lastHeartbeatMs <= timeoutMs,
     draining: v.draining === true,
   };
+  if (n.location !== undefined) h.location = n.location;
   const hb = tenure.heartbeats.get(n.id);
   if (hb !== undefined) h.lastHeartbeatMs = hb;
   return h;
