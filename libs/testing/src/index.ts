@@ -9,6 +9,7 @@ export {
   type ExactlyOnceReport,
   type UnderLoadOptions,
 } from './exactly-once.ts';
+export { type MetricSample, MetricsScrape, parseMetrics, scrapeMetrics } from './metrics.ts';
 export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
 export { S3Server } from './s3-server.ts';
 export { ServiceProcess, SteadServer, startMemberProcess } from './servers.ts';
