@@ -308,19 +308,19 @@ function backendFailure(ing: Ingress, err: unknown): IngressReply {
 async function handle(ing: Ingress, req: AnyRequest, res: AnyResponse): Promise<void> {
   const startedMs = ing.metrics === undefined ? 0 : performance.now();
   try {
-    const x = exchange(ing, req, res);
-    if (x === undefined) {
-      // answered already (a preflight, a bad path)
-    } else if (x.url.pathname === '/restate' || x.url.pathname.startsWith('/restate/')) {
-      await handleRestateRoute(ing, x);
-    } else {
-      await handleInvocation(ing, x);
-    }
+    const x = exchange(ing, req, res); // undefined: answered already (a preflight, a bad URL)
+    if (x !== undefined) await route(ing, x);
   } catch (err) {
     ing.onError(err);
     write(ing, req, res, ingressError(500, 'internal error'));
   }
   if (ing.metrics !== undefined && res.headersSent) ing.metrics.answered(res.statusCode, secondsSince(startedMs));
+}
+
+/** `/restate/...` routes, or a call or send of a handler. */
+function route(ing: Ingress, x: Exchange): Promise<void> {
+  const path = x.url.pathname;
+  return path === '/restate' || path.startsWith('/restate/') ? handleRestateRoute(ing, x) : handleInvocation(ing, x);
 }
 
 /** The request as the handlers see it, or undefined when it is answered at once (a CORS preflight, a bad URL). */

@@ -340,9 +340,9 @@ export class InvokerDriver implements Invoker {
   private async attempt(a: Attempt): Promise<'done'> {
     const st = await a.leader.reader.status(a.invocationId);
     if (!st || st.phase !== 'invoked') return 'done';
-    const { stream, checker } = await this.open(a, st);
-    // The invocation's first start (the state machine's first, and not a retry of it).
+    // The invocation's first attempt (the state machine's first start, and not a retry of it).
     if ((st.attempt ?? 0) <= 1 && a.retryCount === 0) this.opts.metrics?.started();
+    const { stream, checker } = await this.open(a, st);
     const idle = new IdleTimer(this.timers, stream, a.abort, a.options);
     try {
       for await (const frame of stream.frames()) {
