@@ -12,6 +12,7 @@ import {
   ctlOk,
   type ExactlyOnceReport,
   ServiceProcess,
+  scrapeMetrics,
   TOPOLOGY,
   waitFor,
 } from '@stead/testing';
@@ -95,11 +96,16 @@ async function chains(adminUrl: string, partitions: number): Promise<Chain[]> {
 }
 
 /** The sample of gauge `name` for `node` in the active admin's `/metrics`, or undefined when there is none. */
-async function adminMetric(cluster: LocalCluster, name: string, node: string): Promise<number | undefined> {
+/** A per-node figure of the admin: `label` names the node it is about (`worker`, `log_server`, …). */
+async function adminMetric(
+  cluster: LocalCluster,
+  name: string,
+  label: string,
+  node: string,
+): Promise<number | undefined> {
   const admin = cluster.process('admin1');
-  const text = await (await fetch(`http://${admin.host}:${admin.metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`node="${node}"`));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  const samples = (await scrapeMetrics(`http://${admin.host}:${admin.metricsPort}`)).all(name, { [label]: node });
+  return samples[0]?.value;
 }
 
 const counts = (ids: readonly string[], of: (p: Placement) => readonly string[], placements: Placement[]) =>
@@ -176,8 +182,8 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
       // The admin's placement gauges agree: w5 holds replicas and leads.
       await waitFor(
         async () =>
-          ((await adminMetric(suite.cluster, 'stead_partitions_per_worker', 'w5')) ?? 0) >= 1 &&
-          ((await adminMetric(suite.cluster, 'stead_leaders_per_worker', 'w5')) ?? 0) >= 1,
+          ((await adminMetric(suite.cluster, 'stead_partitions_per_worker', 'worker', 'w5')) ?? 0) >= 1 &&
+          ((await adminMetric(suite.cluster, 'stead_leaders_per_worker', 'worker', 'w5')) ?? 0) >= 1,
         { timeoutMs: 10_000, what: 'stead_partitions_per_worker and stead_leaders_per_worker of w5' },
       );
     },
@@ -231,9 +237,9 @@ describeHere('an elastic cluster: workers and log servers join and leave under l
         );
       });
       expectExactlyOnce(suite.reports['log servers 3→4']);
-      expect(await adminMetric(suite.cluster, 'stead_log_segments_per_log_server', 'ls4')).toBeGreaterThanOrEqual(
-        PARTITIONS,
-      );
+      expect(
+        await adminMetric(suite.cluster, 'stead_log_segments_per_log_server', 'log_server', 'ls4'),
+      ).toBeGreaterThanOrEqual(PARTITIONS);
     },
     STEP_TIMEOUT_MS,
   );

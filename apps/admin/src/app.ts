@@ -313,8 +313,9 @@ function clusterStatus(
 }
 
 /**
- * Per worker, from the active controller's last round (no samples on a standby admin): partitions it holds a
- * replica of, partitions it leads, and for a draining worker both together (what is left to move off it).
+ * Per worker (label `worker`: `node` is this process's), from the active controller's last round (no samples on
+ * a standby admin): partitions it holds a replica of, partitions it leads, and for a draining worker both
+ * together (what is left to move off it).
  */
 function registerPlacementMetrics(registry: ReturnType<typeof createRegistry>, round: () => RoundReport | undefined) {
   const perWorker =
@@ -332,15 +333,15 @@ function registerPlacementMetrics(registry: ReturnType<typeof createRegistry>, r
     registry,
     'stead_partitions_per_worker',
     'Partitions a worker holds a replica of',
-    'node',
+    'worker',
     perWorker(replicas),
   );
-  readLabeledGauge(registry, 'stead_leaders_per_worker', 'Partitions a worker leads', 'node', perWorker(leads));
+  readLabeledGauge(registry, 'stead_leaders_per_worker', 'Partitions a worker leads', 'worker', perWorker(leads));
   readLabeledGauge(
     registry,
     'stead_drain_remaining',
     'Replicas plus leaderships still on a draining worker',
-    'node',
+    'worker',
     perWorker(
       (r, id) => replicas(r, id) + leads(r, id),
       (n) => n.draining,

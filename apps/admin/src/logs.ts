@@ -17,7 +17,7 @@ import {
   segmentsNaming,
 } from '@stead/log';
 import type { GrpcMetadataClient } from '@stead/metadata';
-import { type createRegistry, type NodeLifecycle, readLabeledGauge } from '@stead/runtime';
+import { type createRegistry, type NodeLifecycle, readLabeledCounter, readLabeledGauge } from '@stead/runtime';
 
 /** How often the active controller's rebalancer runs a round. */
 const ROUND_MS = 500;
@@ -143,14 +143,17 @@ function logNodeViews(
   return out.sort((a, b) => a.id.localeCompare(b.id) || a.kind.localeCompare(b.kind));
 }
 
-/** Gauges from what the rebalancer's last round read (empty while this process's controller is standby). */
+/**
+ * Gauges from what the rebalancer's last round read (empty while this process's controller is standby). The
+ * node they are about is a label of its own (`log_server`, `sequencer`, `log_node`): `node` is this process's.
+ */
 function registerGauges(registry: ReturnType<typeof createRegistry>, r: LogRebalancer, active: () => boolean): void {
   const seen = () => (active() ? r.lastSeen() : { nodes: { logServers: {}, sequencers: {} }, chains: [] });
   readLabeledGauge(
     registry,
     'stead_log_segments_per_log_server',
     'Log segments (open and sealed) whose nodeset names each log server',
-    'node',
+    'log_server',
     () => {
       const { nodes, chains } = seen();
       return Object.keys(nodes.logServers).map((id) => [id, segmentsNaming(chains, id, 'log-server')]);
@@ -160,13 +163,13 @@ function registerGauges(registry: ReturnType<typeof createRegistry>, r: LogRebal
     registry,
     'stead_log_open_segments_per_sequencer',
     'Open log segments each sequencer takes the appends of',
-    'node',
+    'sequencer',
     () => {
       const { nodes, chains } = seen();
       return Object.keys(nodes.sequencers).map((id) => [id, segmentsNaming(chains, id, 'sequencer')]);
     },
   );
-  readLabeledGauge(
+  readLabeledCounter(
     registry,
     'stead_log_rebalance_actions_total',
     'Log rebalancing actions completed by this process, by kind',
@@ -177,7 +180,7 @@ function registerGauges(registry: ReturnType<typeof createRegistry>, r: LogRebal
     registry,
     'stead_log_drain_remaining',
     'Segments still naming each draining log node (open ones for a sequencer)',
-    'node',
+    'log_node',
     () => {
       const { nodes, chains } = seen();
       const out: Array<[string, number]> = [];

@@ -1,7 +1,7 @@
 import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
 import { RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
 import { corsPolicy } from '@stead/core';
-import { invocationRoutes, startIngressServer } from '@stead/ingress';
+import { invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
 import { resolveNodeLocation } from '@stead/kubernetes';
 import { GrpcMetadataClient } from '@stead/metadata';
 import {
@@ -65,6 +65,7 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
         cors: corsPolicy(s.corsAllowedOrigins, s.corsAllowCredentials),
         idleTimeoutMs: s.httpIdleTimeout,
         maxConnections: s.maxConnections,
+        metrics: registerIngressMetrics(registry),
       }),
     `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,
   );

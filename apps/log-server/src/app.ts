@@ -5,6 +5,7 @@ import {
   drainLogNode,
   LevelDbLogServerStorage,
   LogServerCore,
+  type LogServerMetrics,
   serveLogServer,
   updateNodes,
 } from '@stead/log';
@@ -13,8 +14,10 @@ import {
   addressList,
   createRegistry,
   errorMessage,
+  histogram,
   NodeLifecycle,
   type RunningNode,
+  readCounter,
   readGauge,
   requireNodeId,
   resolveAdvertisedAddress,
@@ -42,37 +45,41 @@ export async function startLogServer(s: LogServerSettings): Promise<RunningLogSe
     (e) => (e instanceof DataDirError ? e.message : `cannot open data dir ${s.dataDir}: ${errorMessage(e)}`),
   );
   node.onClose('storage', () => storage.close());
+  const registry = createRegistry({ component: 'log-server', node: id });
+  const metrics = registerStoreMetrics(registry);
   // A durable write that fails (a full disk, fsync EIO) is fatal, as the one-process server's log store makes it:
   // after a failed fsync the pages may be gone while the file looks whole, and LevelDB refuses every later write.
   // The process exits; the sequencers store on the other log servers of the nodeset, and a restart recovers
   // from what is durable.
-  const core = new LogServerCore({
-    loadState: (logletId) => storage.loadState(logletId),
-    readRecords: (logletId, from, to, maxBytes) => storage.readRecords(logletId, from, to, maxBytes),
-    readOffsets: (logletId, from, to) => storage.readOffsets(logletId, from, to),
-    write: async (batch) => {
-      try {
-        await storage.write(batch);
-      } catch (err) {
-        node.log(
-          'error',
-          'fatal: a durable write of the log failed; exiting so that a restart recovers from what is durable',
-          {
-            error: err,
-            loglets: [...batch.loglets.keys()].map(String),
-          },
-        );
-        process.exit(1);
-      }
+  const core = new LogServerCore(
+    {
+      loadState: (logletId) => storage.loadState(logletId),
+      readRecords: (logletId, from, to, maxBytes) => storage.readRecords(logletId, from, to, maxBytes),
+      readOffsets: (logletId, from, to) => storage.readOffsets(logletId, from, to),
+      write: async (batch) => {
+        try {
+          await storage.write(batch);
+        } catch (err) {
+          node.log(
+            'error',
+            'fatal: a durable write of the log failed; exiting so that a restart recovers from what is durable',
+            {
+              error: err,
+              loglets: [...batch.loglets.keys()].map(String),
+            },
+          );
+          process.exit(1);
+        }
+      },
     },
-  });
+    { metrics },
+  );
   const identity = { nodeId: id, clusterName: s.clusterName };
   const server = await node.start(
     () => serveLogServer(core, { host: s.bindAddress, port: s.nodePort, identity }),
     `cannot serve gRPC on ${s.bindAddress}:${s.nodePort}`,
   );
   node.onClose('grpc', () => server.close());
-  const registry = createRegistry({ component: 'log-server', node: id });
   registerLogServerMetrics(registry, core);
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
   const address = resolveAdvertisedAddress(s.advertisedAddress, server.port);
@@ -121,10 +128,22 @@ async function drain(
   }
 }
 
+/** The store duration histogram, fed by the core as each Store becomes durable. */
+function registerStoreMetrics(registry: Registry): LogServerMetrics {
+  const duration = histogram(
+    registry,
+    'stead_log_server_store_duration_seconds',
+    'Store requests, from receipt to durable (their batch synced)',
+  );
+  return { stored: (seconds) => duration.observe(seconds) };
+}
+
+/** The core's counts, read at scrape time. */
 function registerLogServerMetrics(registry: Registry, core: LogServerCore): void {
   const stat = (name: string, help: string, pick: () => number) => readGauge(registry, name, help, pick);
   stat('stead_log_server_stores', 'Store requests written', () => core.stats.stores);
-  stat('stead_log_server_records', 'Records written', () => core.stats.records);
+  readCounter(registry, 'stead_log_server_records_total', 'Records stored', () => core.stats.records);
+  readCounter(registry, 'stead_log_server_stored_bytes_total', 'Payload bytes stored', () => core.stats.bytes);
   stat('stead_log_server_batches', 'Synced LevelDB batches (group commits)', () => core.stats.batches);
   stat('stead_log_server_stores_per_batch', 'Group commit ratio: stores per synced batch', () =>
     core.stats.batches === 0 ? 0 : core.stats.stores / core.stats.batches,

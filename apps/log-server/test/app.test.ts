@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { GrpcLogServerClient } from '@stead/log';
-import { Cleanup, freePort, httpOk, NODE, Proc, REPO, waitFor } from '@stead/testing';
+import { Cleanup, freePort, httpOk, NODE, Proc, REPO, scrapeMetrics, waitFor } from '@stead/testing';
 
 // The log-server process: data survives kill -9; a data dir of another node, or a port in use, stops it with a
 // non-zero exit and the reason.
@@ -42,8 +42,15 @@ describe('log-server process', () => {
     );
     expect(res.every((r) => r.status === 'ok')).toBe(true);
     await client.seal({ logletId: 'l.0' });
-    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    expect(metrics).toMatch(/stead_log_server_stores\S* 100/);
+    const metrics = await scrapeMetrics(`http://127.0.0.1:${metricsPort}`);
+    expect(metrics.value('stead_log_server_stores')).toBe(100);
+    expect(metrics.value('stead_log_server_records_total')).toBe(100);
+    // r0 … r9 are 2 bytes, r10 … r99 are 3.
+    expect(metrics.value('stead_log_server_stored_bytes_total')).toBe(10 * 2 + 90 * 3);
+    expect(metrics.value('stead_log_server_store_duration_seconds_count')).toBe(100);
+    expect(metrics.value('stead_log_server_store_duration_seconds_bucket', { le: '+Inf' })).toBe(100);
+    // Every series carries the process's role and node id.
+    for (const sample of metrics.samples) expect(sample.labels).toMatchObject({ component: 'log-server', node: 'ls1' });
     client.close();
     p.kill('SIGKILL');
     await p.exited;

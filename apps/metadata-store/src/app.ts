@@ -1,6 +1,6 @@
-import { createMetadataStore, type Logger, type MetadataStore } from '@stead/metadata';
+import { createMetadataStore, type Logger, type MetadataMetrics, type MetadataStore } from '@stead/metadata';
 import { createRegistry, NodeLifecycle, type RunningNode, StartupError } from '@stead/runtime';
-import { registerMetadataMetrics } from './metrics.ts';
+import { registerCommitMetrics, registerMetadataMetrics } from './metrics.ts';
 import { type MetadataStoreSettings, type ResolvedConfig, resolveConfig } from './settings.ts';
 
 export interface RunningMetadataStore extends RunningNode {
@@ -21,12 +21,13 @@ export async function startMetadataStore(s: MetadataStoreSettings): Promise<Runn
     fields: { node: config.nodeId },
     shutdownTimeoutMs: s.shutdownTimeout,
   });
+  const registry = createRegistry({ component: 'metadata-store', node: config.nodeId });
+  const metrics = registerCommitMetrics(registry);
   const store = await node.start(
-    () => openStore(s, config, metadataLogger(node)),
+    () => openStore(s, config, metadataLogger(node), metrics),
     (e) => (e as Error).message,
   );
   node.onClose('store', () => store.close({ handOver: true }));
-  const registry = createRegistry({ component: 'metadata-store', node: config.nodeId });
   registerMetadataMetrics(registry, store.node);
   const ready = () => store.node.isReady();
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready });
@@ -40,7 +41,12 @@ export async function startMetadataStore(s: MetadataStoreSettings): Promise<Runn
   return { store, grpcPort: store.grpcPort!, metricsPort: probes.port, shutdown };
 }
 
-function openStore(s: MetadataStoreSettings, config: ResolvedConfig, logger: Logger): Promise<MetadataStore> {
+function openStore(
+  s: MetadataStoreSettings,
+  config: ResolvedConfig,
+  logger: Logger,
+  metrics: MetadataMetrics,
+): Promise<MetadataStore> {
   return createMetadataStore({
     nodeId: config.nodeId,
     clusterName: s.clusterName,
@@ -57,6 +63,7 @@ function openStore(s: MetadataStoreSettings, config: ResolvedConfig, logger: Log
     maxValueBytes: s.maxValueSize,
     writeTimeoutMs: s.writeTimeout,
     logger,
+    metrics,
   });
 }
 

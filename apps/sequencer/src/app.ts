@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { partitionLogIds } from '@stead/cluster';
 import { resolveNodeLocation } from '@stead/kubernetes';
 import {
+  type AppendMetrics,
   ClusterDirectory,
   drainLogNode,
   GrpcLogServerClient,
   GrpcSequencerClient,
   realTimers,
+  registerAppendMetrics,
   registerSequencerMetrics,
   SequencerHost,
   serveSequencer,
@@ -43,14 +45,14 @@ export async function startSequencer(s: SequencerSettings): Promise<RunningSeque
     shutdownTimeoutMs: s.shutdownTimeout,
   });
   const location = await resolveNodeLocation(s.location, { log: node.log });
-  const { metadata, host } = startHost(node, s, id, instance, addresses);
+  const registry = createRegistry({ component: 'sequencer', node: id });
+  const { metadata, host } = startHost(node, s, { id, instance, addresses, metrics: registerAppendMetrics(registry) });
   const server = await node.start(
     () => serveSequencer(host, { host: s.bindAddress, port: s.nodePort }),
     `cannot serve gRPC on ${s.bindAddress}:${s.nodePort}`,
   );
   node.onClose('grpc', () => server.close());
   const address = resolveAdvertisedAddress(s.advertisedAddress, server.port);
-  const registry = createRegistry({ component: 'sequencer', node: id });
   registerSequencerMetrics(registry, host);
   let registered = false;
   const probes = await node.serveProbes({
@@ -87,7 +89,12 @@ export async function startSequencer(s: SequencerSettings): Promise<RunningSeque
 }
 
 /** The metadata client, the directory of log servers and the sequencer host, closed at shutdown in reverse. */
-function startHost(node: NodeLifecycle, s: SequencerSettings, id: string, instance: string, addresses: string[]) {
+function startHost(
+  node: NodeLifecycle,
+  s: SequencerSettings,
+  who: { id: string; instance: string; addresses: string[]; metrics: AppendMetrics },
+) {
+  const { id, instance, addresses } = who;
   const metadata = new GrpcMetadataClient({ addresses });
   node.onClose('metadata client', () => metadata.close());
   const directory = new ClusterDirectory({
@@ -110,6 +117,7 @@ function startHost(node: NodeLifecycle, s: SequencerSettings, id: string, instan
       maxWaveRecords: s.maxWaveRecords,
       maxWaveBytes: s.maxWaveSize,
       window: { maxBytes: s.readWindowSize },
+      metrics: who.metrics,
     },
   });
   node.onClose('sequencer host', () => host.close());

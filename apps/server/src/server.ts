@@ -15,8 +15,9 @@ import {
 import { mountSnapshotRoutes } from '@stead/app-admin';
 import { invocationDefaults, partitionLogId, snapshotRepository, snapshotService } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
-import { invocationRoutes, startIngressServer } from '@stead/ingress';
+import { type IngressMetrics, invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
+import { registerAppendMetrics } from '@stead/log';
 import { createMetadataStore, type MetadataClient, type MetadataStore } from '@stead/metadata';
 import {
   Engine,
@@ -24,6 +25,8 @@ import {
   fixPartitionCount,
   metadataEpochs,
   PartitionCountMismatch,
+  registerHostMetrics,
+  registerInvocationMetrics,
   registerSnapshotMetrics,
 } from '@stead/partition';
 import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
@@ -32,6 +35,7 @@ import {
   checkGrow,
   commitGrow,
   readServerRecord,
+  SERVER_NODE,
   type ServerRecord,
   startClusterRoles,
   writeServerRecord,
@@ -51,7 +55,9 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const dataDir = resolve(s.dataDir);
   mkdirSync(dataDir, { recursive: true });
   let ready = false;
-  const registry = createRegistry({ role: 'server' });
+  // The same default labels as every cluster process: the one-process server is node `server` (as it names
+  // itself in GET /cluster and in the embedded metadata store).
+  const registry = createRegistry({ component: 'server', node: SERVER_NODE });
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => ready });
   const { metadata, record } = await startMetadata(node, s, dataDir);
   if (record.mode === 'cluster' && record.ports) {
@@ -82,7 +88,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const closeSchema = once(async () => schema.close());
   node.onClose('schema registry', closeSchema);
   const epochs = new Map<number, number>();
-  const { engine, handOver } = await startEngine(node, s, { dataDir, schema, defaults, metadata, epochs });
+  const { engine, handOver } = await startEngine(node, s, { dataDir, schema, defaults, metadata, epochs, registry });
   registerEngineMetrics(registry, engine);
   if (engine.snapshots) registerSnapshotMetrics(registry, engine.snapshots);
   let growing = false;
@@ -132,7 +138,15 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
       },
     };
   };
-  const http = await startHttp(node, s, { schema, defaults, engine, epochs, metadata: metadata.client, grow });
+  const http = await startHttp(node, s, {
+    schema,
+    defaults,
+    engine,
+    epochs,
+    metadata: metadata.client,
+    grow,
+    ingressMetrics: registerIngressMetrics(registry),
+  });
   ready = true;
   node.log('info', 'stead-server ready', {
     version: VERSION,
@@ -202,7 +216,7 @@ async function startMetadata(
   const metadata = await node.start(
     () =>
       createMetadataStore({
-        nodeId: 'server',
+        nodeId: SERVER_NODE,
         clusterName: 'stead',
         dataDir: join(dataDir, 'metadata'),
         grpcHost: s.nodeBindAddress,
@@ -241,6 +255,8 @@ async function startEngine(
     metadata: MetadataStore;
     /** Filled with the epoch each partition leads with (for `GET /cluster`). */
     epochs: Map<number, number>;
+    /** Where the engine's invocation and append figures go. */
+    registry: Registry;
   },
 ): Promise<{ engine: Engine; handOver: () => Promise<bigint[]> }> {
   const counter = metadataEpochs(deps.metadata.client);
@@ -273,6 +289,10 @@ async function startEngine(
           everyRecords: s.snapshotRecords,
           retain: s.snapshotRetain,
         },
+        metrics: {
+          invocations: registerInvocationMetrics(deps.registry),
+          appends: registerAppendMetrics(deps.registry),
+        },
         onFatal: (err) => {
           node.log('error', 'fatal: exiting so that a restart recovers from what is durable', { error: err });
           process.exit(1);
@@ -286,19 +306,10 @@ async function startEngine(
   return { engine, handOver: () => (handedOver ??= engine.handOver()) };
 }
 
+/** The engine's figures: those of its partition host (as a worker's), of its caches, LevelDB and local logs. */
 function registerEngineMetrics(registry: Registry, engine: Engine): void {
+  registerHostMetrics(registry, engine.host);
   const stat = (name: string, help: string, pick: () => number) => readGauge(registry, name, help, pick);
-  stat('stead_invoker_running_invocations', 'Invocation attempts running', () => engine.runningInvocations);
-  stat(
-    'stead_invoker_waiting_invocations',
-    'Invocations waiting for a slot (--max-concurrent-invocations)',
-    () => engine.waitingInvocations,
-  );
-  stat(
-    'stead_ingress_refused_requests',
-    'Ingress requests refused as overload (503/429)',
-    () => engine.refusedRequests,
-  );
   stat(
     'stead_partition_cache_bytes',
     'What the read caches of the partition stores hold',
@@ -355,15 +366,6 @@ function registerEngineMetrics(registry: Registry, engine: Engine): void {
     'Records kept in the log of each partition (tail minus trim point)',
     () => engine.logRecords,
   );
-  new Gauge({
-    name: 'stead_partition_backlog_records',
-    help: 'Records appended to a partition log and not yet applied (with appends in flight)',
-    labelNames: ['partition'],
-    registers: [registry],
-    collect() {
-      for (const [p, n] of engine.partitionBacklogs.entries()) this.set({ partition: String(p) }, n);
-    },
-  });
 }
 
 /** Where other processes reach this one's node port (the embedded metadata store's gRPC API). */
@@ -386,7 +388,7 @@ function mountClusterRoutes(
   grow: (req: AdminRequest) => Promise<AdminReply>,
   trimPoints: () => readonly bigint[],
 ): void {
-  const node = 'server';
+  const node = SERVER_NODE;
   router.get('/cluster', () => ({
     status: 200,
     json: {
@@ -465,6 +467,7 @@ async function startHttp(
     epochs: ReadonlyMap<number, number>;
     metadata: MetadataClient;
     grow: (req: AdminRequest) => Promise<AdminReply>;
+    ingressMetrics: IngressMetrics;
   },
 ) {
   const { schema, engine } = deps;
@@ -508,6 +511,7 @@ async function startHttp(
         schema,
         maxBodyBytes: s.maxBodySize,
         routes: invocationRoutes(engine, schema),
+        metrics: deps.ingressMetrics,
         onError: (err) => node.log('error', 'ingress request failed', { error: err }),
         cors: corsPolicy(s.corsAllowedOrigins, s.corsAllowCredentials),
         ...http,

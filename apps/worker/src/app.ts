@@ -25,6 +25,7 @@ import {
   GrpcSequencerClient,
   type Placement,
   realTimers,
+  registerAppendMetrics,
   registerSequencerMetrics,
   SequencerHost,
   type SequencerRef,
@@ -36,6 +37,8 @@ import {
   openPartitionStorage,
   PartitionHost,
   PartitionSnapshots,
+  registerHostMetrics,
+  registerInvocationMetrics,
   registerSnapshotMetrics,
   SupersededError,
   storedAppliedOffset,
@@ -74,6 +77,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
   const instance = randomUUID();
   const node = new NodeLifecycle({ component: 'worker', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
   const location = await resolveNodeLocation(s.location, { log: node.log });
+  const registry = createRegistry({ component: 'worker', node: id });
   const metadata = new GrpcMetadataClient({ addresses });
   node.onClose('metadata client', () => metadata.close());
   const schema = await node.start(
@@ -103,6 +107,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
         logServers: directory.logServers,
         timers: realTimers,
         random: Math.random,
+        sequencer: { metrics: registerAppendMetrics(registry) },
       })
     : undefined;
   if (sequencers) node.onClose('sequencers', () => sequencers.close());
@@ -170,6 +175,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
       });
       reconciler.rebuild(p);
     },
+    metrics: registerInvocationMetrics(registry),
   });
   ledBy = host;
   node.onClose('partitions', () => host.close());
@@ -266,7 +272,6 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
       }),
     'cannot register in the metadata store',
   );
-  const registry = createRegistry({ component: 'worker', node: id });
   if (sequencers) registerSequencerMetrics(registry, sequencers);
   readGauge(
     registry,
@@ -280,26 +285,8 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     'Partition replicas on this worker',
     () => host.status().length,
   );
-  // The invoker and admission figures under the names the one-process server gives them (summed over workers,
-  // they are the cluster's).
-  readGauge(
-    registry,
-    'stead_invoker_running_invocations',
-    'Invocation attempts running',
-    () => host.runningInvocations,
-  );
-  readGauge(
-    registry,
-    'stead_invoker_waiting_invocations',
-    'Invocations waiting for a slot (--max-concurrent-invocations)',
-    () => host.waitingInvocations,
-  );
-  readGauge(
-    registry,
-    'stead_ingress_refused_requests',
-    'Ingress requests refused as overload (503/429) by the partitions this worker leads',
-    () => host.refusedRequests,
-  );
+  // Under the names the one-process server gives them (summed over workers, they are the cluster's).
+  registerHostMetrics(registry, host);
   if (snapshots) {
     registerSnapshotMetrics(registry, snapshots);
     snapshots.start();

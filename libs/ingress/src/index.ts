@@ -4,6 +4,7 @@
  */
 export { contentTypeMatches, inputProblem } from './content-type.ts';
 export { invocationRoutes } from './invocation-routes.ts';
+export { type IngressMetrics, registerIngressMetrics } from './metrics.ts';
 export {
   DEFAULT_MAX_BODY_BYTES,
   type IngressReply,

@@ -19,9 +19,10 @@ import {
   type ServiceSchema,
   splitPath,
 } from '@stead/core';
-import { createLogger } from '@stead/observability';
+import { createLogger, secondsSince } from '@stead/observability';
 import { inputProblem } from './content-type.ts';
 import { type AnyRequest, type AnyResponse, listenDual } from './listener.ts';
+import type { IngressMetrics } from './metrics.ts';
 
 /** Restate's default ingress request size limit (`ingress.request-size-limit`). */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -79,6 +80,8 @@ export interface IngressServerOptions {
    * it once before answering 404.
    */
   refreshSchema?: () => Promise<void>;
+  /** Told of every request answered (status, duration); see registerIngressMetrics. */
+  metrics?: IngressMetrics;
 }
 
 export interface IngressServer {
@@ -196,6 +199,7 @@ interface Ingress {
   routes: HttpRouter<IngressRoute['handler']>;
   /** Re-reads the schema (one read at a time, shared by the requests that wait for it). */
   refreshSchema?: () => Promise<void>;
+  metrics: IngressMetrics | undefined;
 }
 
 /** `fn` with calls made while one runs joining it. */
@@ -297,7 +301,30 @@ function backendFailure(ing: Ingress, err: unknown): IngressReply {
   return reply ?? ingressError(500, message);
 }
 
+/**
+ * Answers one request and reports it to the metrics (when the client did not go away first): its status and
+ * the time from its arrival to its answer.
+ */
 async function handle(ing: Ingress, req: AnyRequest, res: AnyResponse): Promise<void> {
+  const startedMs = ing.metrics === undefined ? 0 : performance.now();
+  try {
+    const x = exchange(ing, req, res); // undefined: answered already (a preflight, a bad URL)
+    if (x !== undefined) await route(ing, x);
+  } catch (err) {
+    ing.onError(err);
+    write(ing, req, res, ingressError(500, 'internal error'));
+  }
+  if (ing.metrics !== undefined && res.headersSent) ing.metrics.answered(res.statusCode, secondsSince(startedMs));
+}
+
+/** `/restate/...` routes, or a call or send of a handler. */
+function route(ing: Ingress, x: Exchange): Promise<void> {
+  const path = x.url.pathname;
+  return path === '/restate' || path.startsWith('/restate/') ? handleRestateRoute(ing, x) : handleInvocation(ing, x);
+}
+
+/** The request as the handlers see it, or undefined when it is answered at once (a CORS preflight, a bad URL). */
+function exchange(ing: Ingress, req: AnyRequest, res: AnyResponse): Exchange | undefined {
   const ac = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) ac.abort();
@@ -307,14 +334,18 @@ async function handle(ing: Ingress, req: AnyRequest, res: AnyResponse): Promise<
 
   const method = (req.method ?? 'GET').toUpperCase();
   // A CORS preflight: the headers come from the policy (write adds them).
-  if (method === 'OPTIONS') return write(ing, req, res, { status: 200 });
+  if (method === 'OPTIONS') {
+    write(ing, req, res, { status: 200 });
+    return undefined;
+  }
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://ingress');
   } catch {
-    return write(ing, req, res, ingressError(400, `bad path: ${req.url}`));
+    write(ing, req, res, ingressError(400, `bad path: ${req.url}`));
+    return undefined;
   }
-  const x: Exchange = {
+  return {
     req,
     res,
     method,
@@ -323,9 +354,6 @@ async function handle(ing: Ingress, req: AnyRequest, res: AnyResponse): Promise<
     body: () => readBody(req, ing.limit),
     signal: ac.signal,
   };
-  const pathname = url.pathname;
-  if (pathname === '/restate' || pathname.startsWith('/restate/')) return handleRestateRoute(ing, x);
-  return handleInvocation(ing, x);
 }
 
 /** `/restate/...`: health, attach, output, awakeables and the routes added by the server. */
@@ -451,17 +479,16 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
     onError: opts.onError ?? ((err: unknown) => createLogger('ingress')('error', 'unexpected error', { error: err })),
     routes,
     refreshSchema: opts.refreshSchema && shared(opts.refreshSchema),
+    metrics: opts.metrics,
   };
 
   const onRequest = (req: AnyRequest, res: AnyResponse): void => {
-    handle(ing, req, res).catch((err) => {
-      ing.onError(err);
-      write(ing, req, res, ingressError(500, 'internal error'));
-    });
+    handle(ing, req, res).catch((err) => ing.onError(err));
   };
   const onCheckContinue = (req: AnyRequest, res: AnyResponse): void => {
     if (declaredTooLarge(ing, req)) {
-      tooLarge(ing, req, res);
+      tooLarge(ing, req, res); // answered before the body is read, at once
+      ing.metrics?.answered(413, 0);
       return;
     }
     (res as ServerResponse).writeContinue();

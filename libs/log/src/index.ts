@@ -1,5 +1,6 @@
 // @stead/log: ordered, durable logs (see README.md). Only what other packages use is exported here; the
 // simulation is a separate entry, `@stead/log/sim`.
+export { type AppendMetrics, registerAppendMetrics } from './append-metrics.ts';
 export { Bifrost, type BifrostOptions, type Placement } from './bifrost/bifrost.ts';
 export { BifrostLoglet, type BifrostLogletOptions } from './bifrost/bifrost-loglet.ts';
 export { chainKey, decodeChain, type LogChain, logletIdOf, readChain, type SequencerRef } from './bifrost/chain.ts';
@@ -40,7 +41,7 @@ export {
 export { registerSequencerMetrics } from './cluster/sequencer-metrics.ts';
 export { adoptLocalLog, LOCAL_LOG_SEQUENCER, LocalLogServer } from './local/local-log-server.ts';
 export { type LocalLoglet, LocalLogStore } from './local/local-log-store.ts';
-export { LogServerCore } from './replicated/log-server-core.ts';
+export { LogServerCore, type LogServerMetrics } from './replicated/log-server-core.ts';
 export { realTimers } from './replicated/quorum.ts';
 export { SequencerHost } from './replicated/sequencer-host.ts';
 export type { ReplicationProperty } from './replicated/types.ts';

@@ -26,6 +26,11 @@ export interface Loglet {
   read(from: bigint, limit?: number): Promise<LogRecord[]>;
   /** The next offset to be assigned (exclusive released tail). */
   tail(): Promise<bigint>;
+  /**
+   * The released tail as far as this loglet knows without asking anyone: a lower bound of `tail()`, for figures
+   * such as a reader's lag. Absent when the loglet keeps none.
+   */
+  readonly knownTail?: bigint;
   /** Resolves with the tail once it is > `offset` (i.e. record `offset` is readable), or when the signal aborts. */
   waitForTail(offset: bigint, signal?: AbortSignal): Promise<bigint>;
   /** Marks records below `upTo` as no longer needed; reads below the trim point reject with LogTrimmedError. */

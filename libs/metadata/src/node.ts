@@ -61,6 +61,14 @@ export interface MetadataNodeOptions {
    * refuses the start (used to check the data dir against the cluster the peers belong to).
    */
   readonly verifyClusterId?: (storedClusterId: string) => Promise<void>;
+  /** Told of every write this member committed (see MetadataMetrics). */
+  readonly metrics?: MetadataMetrics;
+}
+
+/** What a member reports about the writes it serves (an app feeds its registry with it). */
+export interface MetadataMetrics {
+  /** A write was committed and applied (its precondition held or not) `seconds` after it arrived. */
+  committed(seconds: number): void;
 }
 
 export interface WriteOutcome {
@@ -477,8 +485,10 @@ export class MetadataNode {
 
   private async write(cmd: pb.Command, key: string): Promise<WriteOutcome> {
     this.stats.writes++;
+    const receivedMs = this.opts.metrics ? performance.now() : 0;
     try {
       const r = await this.propose(cmd);
+      this.opts.metrics?.committed((performance.now() - receivedMs) / 1000);
       if (r.code === RESULT_PRECONDITION_FAILED) {
         const cur = Number(r.currentVersion);
         throw new MetadataError(

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** A registry with the default process metrics, all names prefixed `stead_`. */
 export function createRegistry(labels: Record<string, string> = {}): Registry {
@@ -43,6 +43,71 @@ export function readLabeledGauge(
       for (const [v, n] of read()) this.set({ [label]: v }, n);
     },
   });
+}
+
+/**
+ * A counter whose value is read (by `read`, a count that only grows, e.g. a library's stats field) when the
+ * registry is scraped: the hot path increments a plain number and nothing else.
+ */
+export function readCounter(registry: Registry, name: string, help: string, read: () => number): Counter {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** A counter with one label whose values are read at each scrape (see readLabeledGauge). */
+export function readLabeledCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  read: () => Iterable<[string, number]>,
+): Counter {
+  return new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [v, n] of read()) this.inc({ [label]: v }, n);
+    },
+  });
+}
+
+/** Bucket bounds (seconds) of every Stead latency histogram: 0.5 ms to 10 s. */
+export const SECONDS_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Bucket bounds of histograms counting records per batch. */
+export const BATCH_RECORDS_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
+
+/** A histogram (in seconds unless `buckets` says otherwise), optionally with labels. */
+export function histogram<L extends string = never>(
+  registry: Registry,
+  name: string,
+  help: string,
+  opts: { buckets?: readonly number[]; labelNames?: readonly L[] } = {},
+): Histogram<L> {
+  return new Histogram<L>({
+    name,
+    help,
+    buckets: [...(opts.buckets ?? SECONDS_BUCKETS)],
+    labelNames: opts.labelNames ?? [],
+    registers: [registry],
+  });
+}
+
+/** Seconds since `startMs`, a `performance.now()` reading (monotonic, sub-millisecond): for durations measured only to be reported. */
+export function secondsSince(startMs: number): number {
+  return (performance.now() - startMs) / 1000;
 }
 
 export interface ProbeServer {

@@ -10,11 +10,12 @@ import type {
   SchemaView,
   SendReceipt,
 } from '@stead/core';
-import { type LocalLoglet, LocalLogStore } from '@stead/log';
+import { type AppendMetrics, type LocalLoglet, LocalLogStore } from '@stead/log';
 import { type LeveldbStats, leveldbStats, type StorageEngine } from '@stead/storage';
 import type { Clock, Timers } from './clock.ts';
 import type { EpochSource } from './epochs.ts';
 import { type Logger, PartitionHost } from './host.ts';
+import type { InvocationMetrics } from './metrics.ts';
 import type { PartitionProcessor } from './processor.ts';
 import { PartitionSnapshots, type PartitionSnapshotsOptions } from './snapshots.ts';
 import { openPartitionStorage } from './tables.ts';
@@ -81,6 +82,8 @@ export interface EngineOptions {
    * cluster.
    */
   snapshots?: Omit<PartitionSnapshotsOptions, 'storage' | 'led' | 'log' | 'clock' | 'timers' | 'tmpDir' | 'node'>;
+  /** Told of invocations (see registerInvocationMetrics) and of appends to the local log (registerAppendMetrics). */
+  metrics?: { invocations?: InvocationMetrics; appends?: AppendMetrics };
 }
 
 /**
@@ -116,6 +119,7 @@ export class Engine implements InvocationBackend {
       onFatal: opts.onFatal,
       recentBytesPerLog: Math.floor((opts.logCacheBytes ?? 8 << 20) / opts.partitions),
       blockCacheBytes: opts.leveldbBlockCacheBytes ?? DEFAULT_LEVELDB_BLOCK_CACHE_BYTES,
+      metrics: opts.metrics?.appends,
     });
     const perPartition = (total: number, min: number) => Math.max(min, Math.floor(total / opts.partitions));
     const storage = await openPartitionStorage(join(opts.dataDir, 'partitions'), {
@@ -139,6 +143,7 @@ export class Engine implements InvocationBackend {
       // Nobody else leads these partitions: a later epoch in a log means another process writes to this data.
       onLeadershipLost: (p, epoch, by) =>
         opts.onFatal(new Error(`partition ${p}: leader epoch ${epoch} was superseded by epoch ${by}`)),
+      metrics: opts.metrics?.invocations,
     });
     const cacheBytes = Math.floor((opts.partitionCacheBytes ?? 16 << 20) / opts.partitions);
     const logs = await Promise.all(Array.from({ length: opts.partitions }, (_, p) => logStore.loglet(p)));
@@ -206,24 +211,9 @@ export class Engine implements InvocationBackend {
     return this.host.pinnedInvocations(deploymentId);
   }
 
-  /** Ingress requests refused by admission control or by the waiter limit of an invocation. */
-  get refusedRequests(): number {
-    return this.host.refusedRequests;
-  }
-
   /** LevelDB's own figures (memory, table sizes, compaction work) of the partition store and of the log store. */
   get leveldbStats(): { partitions: LeveldbStats; log: LeveldbStats } {
     return { partitions: this.storage.stats(), log: leveldbStats(this.logStore.db) };
-  }
-
-  /** Invocation attempts running now. */
-  get runningInvocations(): number {
-    return this.host.runningInvocations;
-  }
-
-  /** Invocations waiting for one of the `maxConcurrentInvocations` slots. */
-  get waitingInvocations(): number {
-    return this.host.waitingInvocations;
   }
 
   /** The partition stores' read caches, summed: entries, bytes, hits and misses since start. */
@@ -237,11 +227,6 @@ export class Engine implements InvocationBackend {
       sum.misses += c.misses;
     }
     return sum;
-  }
-
-  /** Unapplied records (and appends in flight) of each partition. */
-  get partitionBacklogs(): number[] {
-    return this.processors.map((p) => p.backlog);
   }
 
   /**

@@ -33,6 +33,7 @@ import { checkedInvocationId, ids, planInvocation } from './invocation-ids.ts';
 import { InvokerDriver, pinFor } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
+import type { InvocationMetrics } from './metrics.ts';
 import { type EffectSink, PartitionProcessor, type ProcessorOptions, type ProcessorRole } from './processor.ts';
 import { MAX_SINKS_PER_INVOCATION, TOO_MANY_WAITERS } from './state-machine.ts';
 import type { Command, NewInvocation, ResponseSink } from './types.ts';
@@ -90,6 +91,8 @@ export interface PartitionHostOptions {
   /** Group commit of the partition stores (see ProcessorOptions). */
   commitIntervalMs?: number;
   commitMaxKeys?: number;
+  /** Told of the invocations of the partitions led here (see registerInvocationMetrics). */
+  metrics?: InvocationMetrics;
 }
 
 /** What `status()` tells about each hosted partition. */
@@ -170,6 +173,7 @@ export class PartitionHost implements InvocationBackend {
       clock: this.clock,
       timers: this.timers,
       log: opts.log,
+      metrics: opts.metrics,
     });
   }
 
@@ -212,6 +216,7 @@ export class PartitionHost implements InvocationBackend {
       clock: this.clock,
       timers: this.timers,
       log: this.opts.log,
+      metrics: this.opts.metrics,
     });
     const h: Hosted = { partition: p, processor, leader, leading: false };
     this.hosted.set(p, h);

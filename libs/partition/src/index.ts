@@ -19,6 +19,12 @@ export {
 } from './epochs.ts';
 export { type HostedPartitionStatus, type Logger, PartitionHost, type PartitionHostOptions } from './host.ts';
 export { type InvocationPlan, ids, planInvocation } from './invocation-ids.ts';
+export {
+  type AttemptOutcome,
+  type InvocationMetrics,
+  registerHostMetrics,
+  registerInvocationMetrics,
+} from './metrics.ts';
 export { type PartitionProcessor, type ProcessorRole, SupersededError } from './processor.ts';
 export {
   PartitionSnapshots,

@@ -11,6 +11,7 @@ import { type InvocationStream, type InvocationStreamClient, MessageType } from 
 import { type Clock, clockOf, sleep, systemTimers, type TimerHandle, type Timers } from './clock.ts';
 import * as J from './journal.ts';
 import type { Invoker, PartitionLeader } from './leader.ts';
+import type { AttemptOutcome, InvocationMetrics } from './metrics.ts';
 import type { InvocationStatus, InvokerEffect, JournalEntry } from './types.ts';
 import { AttemptChecker, type CheckedMessage, PROTOCOL_VIOLATION, ProtocolViolation } from './validate.ts';
 
@@ -42,6 +43,8 @@ export interface InvokerOptions {
   /** Arms the inactivity, abort and retry timers (default: the system's). */
   timers?: Timers;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Told of first attempts, retries and how long each attempt ran. */
+  metrics?: InvocationMetrics;
 }
 
 interface Attempt {
@@ -67,6 +70,8 @@ interface Attempt {
   options: InvocationOptions;
   /** A RunCommand not appended yet (see HOLD_RUN_MS), with the timer that appends it at the latest. */
   held: { effect: InvokerEffect; timer: TimerHandle } | undefined;
+  /** When the run began (`performance.now()`): for the attempt duration metric only, it decides nothing. */
+  startedMs: number;
 }
 
 /**
@@ -148,6 +153,7 @@ export class InvokerDriver implements Invoker {
       started: false,
       options: this.opts.defaults,
       held: undefined,
+      startedMs: 0,
     };
     this.attempts.set(invocationId, attempt);
     if (this.slots < this.maxConcurrent && this.queue.size === 0) this.begin(attempt);
@@ -157,6 +163,7 @@ export class InvokerDriver implements Invoker {
   private begin(a: Attempt): void {
     a.slot = true;
     a.started = true;
+    if (this.opts.metrics) a.startedMs = performance.now();
     this.slots++;
     void this.run(a);
   }
@@ -262,10 +269,12 @@ export class InvokerDriver implements Invoker {
     const retryCount = a.retryCount + 1;
     const policy = a.options.retry;
     if (err.terminal) {
+      this.ended(a, 'failed');
       this.giveUp(a, { kind: 'fail', failure: err.terminal });
       return;
     }
     if (policy.maxAttempts !== undefined && retryCount >= policy.maxAttempts) {
+      this.ended(a, 'failed');
       const message = `gave up after ${retryCount} attempts: ${err.message}`;
       // Restate: on max attempts the invocation pauses (resumable through the admin API) or is killed.
       this.giveUp(
@@ -276,7 +285,14 @@ export class InvokerDriver implements Invoker {
       );
       return;
     }
+    this.ended(a, 'retry');
+    this.opts.metrics?.retried();
     await this.retryLater(a, err, retryCount);
+  }
+
+  /** Reports how the attempt ended and how long it ran. */
+  private ended(a: Attempt, outcome: AttemptOutcome): void {
+    this.opts.metrics?.attempt(outcome, (performance.now() - a.startedMs) / 1000);
   }
 
   /** Waits out the backoff (after what the failed attempt appended is applied), then invokes again. */
@@ -324,6 +340,8 @@ export class InvokerDriver implements Invoker {
   private async attempt(a: Attempt): Promise<'done'> {
     const st = await a.leader.reader.status(a.invocationId);
     if (!st || st.phase !== 'invoked') return 'done';
+    // The invocation's first attempt (the state machine's first start, and not a retry of it).
+    if ((st.attempt ?? 0) <= 1 && a.retryCount === 0) this.opts.metrics?.started();
     const { stream, checker } = await this.open(a, st);
     const idle = new IdleTimer(this.timers, stream, a.abort, a.options);
     try {
@@ -436,6 +454,7 @@ export class InvokerDriver implements Invoker {
 
   /** The attempt ended (End) or suspended: no retry follows. */
   private finish(a: Attempt, effect: InvokerEffect, stream: InvocationStream): 'done' {
+    this.ended(a, effect.kind === 'end' ? 'completed' : 'suspended');
     a.stopped = true;
     this.attempts.delete(a.invocationId);
     this.append(a, effect);

@@ -1,5 +1,6 @@
 import type { InvocationOutcome } from '@stead/core';
 import { type Clock, clockOf, sleep, systemTimers, type TimerHandle, type Timers } from './clock.ts';
+import type { InvocationMetrics } from './metrics.ts';
 import type { EffectSink, PartitionProcessor } from './processor.ts';
 import { PartitionReader } from './state-machine.ts';
 import { timerKey } from './tables.ts';
@@ -38,6 +39,8 @@ export interface LeaderDeps {
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** The most durable timers held in memory; the others are paged in from the time index (default 4096). */
   maxTimersInMemory?: number;
+  /** Told when an invocation of this partition ends while this process leads it. */
+  metrics?: InvocationMetrics;
 }
 
 const MAX_TIMEOUT = 2 ** 31 - 1;
@@ -135,6 +138,7 @@ export class PartitionLeader implements EffectSink {
           break;
         case 'stopAttempt':
           this.deps.invoker.stop(e.invocationId);
+          if (e.ended !== undefined) this.deps.metrics?.ended(e.ended === 'completed');
           break;
       }
     }

@@ -388,6 +388,16 @@ export class PartitionProcessor {
     return behind + this.appendsInFlight;
   }
 
+  /**
+   * Records in the log not applied here yet, as far as this processor and its loglet know the tail (0 when caught
+   * up): how far this replica is behind its log. Unlike `backlog`, appends in flight are not counted.
+   */
+  get lag(): number {
+    const known = this.loglet.knownTail ?? 0n;
+    const tail = known > this.knownTail ? known : this.knownTail;
+    return tail - 1n > this.applied ? Number(tail - 1n - this.applied) : 0;
+  }
+
   /** Resolves once the record at `offset` is applied. */
   waitApplied(offset: bigint): Promise<void> {
     if (this.applied >= offset) return Promise.resolve();

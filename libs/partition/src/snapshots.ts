@@ -9,7 +9,7 @@
  * growing pause; it never touches the partition, it only holds the trim point back (see `archivedOffset`).
  */
 import { mkdirSync } from 'node:fs';
-import { type createRegistry, readLabeledGauge } from '@stead/observability';
+import { type createRegistry, readLabeledCounter, readLabeledGauge } from '@stead/observability';
 
 type Registry = ReturnType<typeof createRegistry>;
 
@@ -368,7 +368,7 @@ export function registerSnapshotMetrics(registry: Registry, s: PartitionSnapshot
     'partition',
     per((f) => Number(f.appliedOffset)),
   );
-  readLabeledGauge(
+  readLabeledCounter(
     registry,
     'stead_snapshots_total',
     'Snapshots by outcome since start: created, failed (attempts, incl. unreachable bucket), restored, corrupt_skipped',

@@ -224,4 +224,8 @@ export type Effect =
   | { kind: 'outbox'; seq: number; partitionKey: bigint; command: Command }
   | { kind: 'respond'; invocationId: string; sink: ResponseSink; outcome: InvocationOutcome }
   | { kind: 'submitted'; invocationId: string; previouslyAccepted: boolean }
-  | { kind: 'stopAttempt'; invocationId: string };
+  /**
+   * Stop the invocation's running attempt. `ended` says the invocation itself ended (with a result, or with a
+   * failure: a terminal error, a kill, a cancellation); absent when only the attempt stops (a pause).
+   */
+  | { kind: 'stopAttempt'; invocationId: string; ended?: 'completed' | 'failed' };

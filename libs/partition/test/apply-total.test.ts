@@ -148,7 +148,7 @@ describe('the state machine applies every command', () => {
       },
     });
     const effects = await sm.apply(effect(a, { kind: 'end' }));
-    expect(effects).toContainEqual({ kind: 'stopAttempt', invocationId: a });
+    expect(effects).toContainEqual({ kind: 'stopAttempt', invocationId: a, ended: 'failed' });
     expect(await reader.status(a)).toBeUndefined();
     expect(logged).toContain('dropping a response to a malformed invocation id');
   });

@@ -13,7 +13,17 @@
  * Tests: `npx jest` in this folder; they start child processes through `test/fixtures/node.ts`.
  */
 
-export { createRegistry, readGauge, readLabeledGauge } from '@stead/observability';
+export {
+  BATCH_RECORDS_BUCKETS,
+  createRegistry,
+  histogram,
+  readCounter,
+  readGauge,
+  readLabeledCounter,
+  readLabeledGauge,
+  SECONDS_BUCKETS,
+  secondsSince,
+} from '@stead/observability';
 export { errorMessage, StartupError } from './errors.ts';
 export {
   GRPC_CHANNEL_OPTIONS,

@@ -156,6 +156,10 @@ export class BifrostLoglet implements Loglet {
     return maxBig(this.known, this.acked);
   }
 
+  get knownTail(): bigint {
+    return maxBig(this.known, this.acked);
+  }
+
   waitForTail(offset: bigint, signal?: AbortSignal): Promise<bigint> {
     const bound = maxBig(this.known, this.acked);
     if (offset < bound) return Promise.resolve(bound);

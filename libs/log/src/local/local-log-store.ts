@@ -1,4 +1,5 @@
 import { ClassicLevel } from 'classic-level';
+import type { AppendMetrics } from '../append-metrics.ts';
 import { TrimCompactor } from '../trim-compactor.ts';
 import { type Loglet, type LogRecord, LogSealedError, LogTrimmedError } from '../types.ts';
 import { abortableWait } from '../wait.ts';
@@ -37,6 +38,8 @@ interface PendingAppend {
   first: bigint;
   resolve: (first: bigint) => void;
   reject: (err: unknown) => void;
+  /** When it was accepted (`performance.now()`, only with metrics): for the append duration metric. */
+  acceptedMs: number;
 }
 
 /**
@@ -60,6 +63,8 @@ export interface LocalLogStoreOptions {
    * this one serves only replays and compactions.
    */
   blockCacheBytes?: number;
+  /** Told of each synced batch and of each append acknowledged. */
+  metrics?: AppendMetrics;
 }
 
 export interface LocalLogStats {
@@ -92,6 +97,8 @@ export class LocalLogStore {
   /** @internal read by its loglets */
   readonly recentBytesPerLog: number;
   private readonly counters: LocalLogStats = { flushes: 0, records: 0, bytes: 0 };
+  /** @internal read by its loglets */
+  readonly metrics: AppendMetrics | undefined;
 
   private constructor(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string, opts: LocalLogStoreOptions) {
     this.db = db;
@@ -102,6 +109,7 @@ export class LocalLogStore {
     this.dir = dir;
     this.onFatal = opts.onFatal;
     this.recentBytesPerLog = opts.recentBytesPerLog ?? 4 << 20;
+    this.metrics = opts.metrics;
   }
 
   static async open(dir: string, opts: LocalLogStoreOptions = {}): Promise<LocalLogStore> {
@@ -222,8 +230,16 @@ export class LocalLogStore {
         this.fail('release of a synced batch', err, batch);
         break;
       }
+      if (this.metrics) this.reportFlush(batch, ops.length);
     }
     this.flushing = undefined;
+  }
+
+  private reportFlush(batch: PendingAppend[], records: number): void {
+    const metrics = this.metrics!;
+    metrics.batch(records);
+    const now = performance.now();
+    for (const p of batch) metrics.appended((now - p.acceptedMs) / 1000);
   }
 
   /** @internal */
@@ -330,7 +346,10 @@ export class LocalLoglet implements Loglet {
     const first = this.next;
     this.next += BigInt(payloads.length);
     this.remember(first, payloads);
-    return new Promise((resolve, reject) => this.store.enqueue({ log: this, payloads, first, resolve, reject }));
+    const acceptedMs = this.store.metrics ? performance.now() : 0;
+    return new Promise((resolve, reject) =>
+      this.store.enqueue({ log: this, payloads, first, resolve, reject, acceptedMs }),
+    );
   }
 
   /**
@@ -397,6 +416,10 @@ export class LocalLoglet implements Loglet {
 
   /** The tail as known now (acknowledged records are below it). */
   get releasedTail(): bigint {
+    return this.released;
+  }
+
+  get knownTail(): bigint {
     return this.released;
   }
 

@@ -35,7 +35,14 @@ export interface LogServerStorage {
 const EMPTY: LogletState = { localTail: 0n, knownGlobalTail: 0n, trimPoint: 0n, sealed: false };
 
 type Pending =
-  | { kind: 'store'; req: StoreRequest; resolve: (r: StoreResponse) => void; reject: (e: unknown) => void }
+  | {
+      kind: 'store';
+      req: StoreRequest;
+      resolve: (r: StoreResponse) => void;
+      reject: (e: unknown) => void;
+      /** When it arrived (`performance.now()`, only with metrics): for the store duration metric. */
+      receivedMs: number;
+    }
   | {
       kind: 'seal' | 'trim';
       logletId: LogletId;
@@ -43,6 +50,12 @@ type Pending =
       resolve: (s: LogletState) => void;
       reject: (e: unknown) => void;
     };
+
+/** What a log server reports about the stores it writes (an app feeds its registry with it). */
+export interface LogServerMetrics {
+  /** A Store request was durable (its batch synced) `seconds` after it arrived. */
+  stored(seconds: number): void;
+}
 
 /**
  * The logic of a log server, independent of transport and disk: seal flag, trim point, local and known global
@@ -56,11 +69,13 @@ export class LogServerCore implements LogServerApi {
   private queue: Pending[] = [];
   private flushing = false;
   private readonly waiters = new Map<LogletId, Set<{ above: bigint; done: (s: LogletState) => void }>>();
-  /** Stores flushed so far and batches written (group commit ratio = stores / batches). */
-  readonly stats = { stores: 0, batches: 0, records: 0 };
+  /** Stores flushed so far, batches written (group commit ratio = stores / batches), records and payload bytes stored. */
+  readonly stats = { stores: 0, batches: 0, records: 0, bytes: 0 };
+  private readonly metrics: LogServerMetrics | undefined;
 
-  constructor(storage: LogServerStorage) {
+  constructor(storage: LogServerStorage, opts: { metrics?: LogServerMetrics } = {}) {
     this.storage = storage;
+    this.metrics = opts.metrics;
   }
 
   private async state(id: LogletId): Promise<LogletState> {
@@ -86,7 +101,7 @@ export class LogServerCore implements LogServerApi {
 
   store(req: StoreRequest): Promise<StoreResponse> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ kind: 'store', req, resolve, reject });
+      this.queue.push({ kind: 'store', req, resolve, reject, receivedMs: this.metrics ? performance.now() : 0 });
       if (!this.flushing) void this.flush();
     });
   }
@@ -184,6 +199,7 @@ export class LogServerCore implements LogServerApi {
         this.notify(id, st);
       }
     }
+    const now = this.metrics ? performance.now() : 0;
     for (const a of answers) {
       const p = a.p;
       if (p.kind !== 'store') {
@@ -196,6 +212,8 @@ export class LogServerCore implements LogServerApi {
       }
       this.stats.stores++;
       this.stats.records += p.req.payloads.length;
+      for (const payload of p.req.payloads) this.stats.bytes += payload.length;
+      this.metrics?.stored((now - p.receivedMs) / 1000);
       const st = this.states.get(p.req.logletId)!;
       p.resolve({ status: 'ok', localTail: st.localTail, sealed: st.sealed });
     }

@@ -1,3 +1,4 @@
+import type { AppendMetrics } from '../append-metrics.ts';
 import { abortableWait, type Waiter } from '../wait.ts';
 import { Quorum, type Random, type Timers } from './quorum.ts';
 import {
@@ -46,6 +47,8 @@ export interface SequencerOptions {
   producerIdleMs?: number;
   /** Answers of the most recent calls kept per producer for duplicates (default 64; a client's calls in flight per log must stay below it). */
   maxRememberedCalls?: number;
+  /** Told of each wave and of each append acknowledged. */
+  metrics?: AppendMetrics;
 }
 
 /**
@@ -69,6 +72,8 @@ interface Appender {
   payloads: Uint8Array[];
   resolve: (first: bigint) => void;
   reject: (e: unknown) => void;
+  /** When it was accepted (`performance.now()`, only with metrics): for the append duration metric. */
+  acceptedMs: number;
 }
 
 interface Wave {
@@ -126,6 +131,7 @@ export class SequencerCore {
   private readonly producerIdleMs: number;
   private readonly maxRememberedCalls: number;
   readonly stats = { appends: 0, records: 0, waves: 0, spills: 0, duplicateCalls: 0, outOfOrderCalls: 0 };
+  private readonly metrics: AppendMetrics | undefined;
 
   constructor(params: LogletParams, directory: LogServerDirectory, opts: SequencerOptions) {
     this.params = params;
@@ -148,6 +154,7 @@ export class SequencerCore {
     this.maxProducers = opts.maxProducers ?? 10_000;
     this.producerIdleMs = opts.producerIdleMs ?? 600_000;
     this.maxRememberedCalls = opts.maxRememberedCalls ?? 64;
+    this.metrics = opts.metrics;
   }
 
   /** Released (acknowledged) tail: every offset below it has a write quorum. */
@@ -265,7 +272,7 @@ export class SequencerCore {
     this.queuedRecords += payloads.length;
     this.queuedBytes += bytes;
     return new Promise((resolve, reject) => {
-      this.queue.push({ payloads, resolve, reject });
+      this.queue.push({ payloads, resolve, reject, acceptedMs: this.metrics ? performance.now() : 0 });
       this.stats.appends++;
       this.lastAppendMs = this.timers.now();
       this.schedule();
@@ -371,6 +378,7 @@ export class SequencerCore {
       this.inflight.push(wave);
       this.stats.waves++;
       this.stats.records += wave.payloads.length;
+      this.metrics?.batch(wave.payloads.length);
       const copyset = this.quorum.pickCopyset(this.rotation++, (id) => this.healthy(id));
       for (const node of copyset) this.send(wave, node);
     }
@@ -459,6 +467,10 @@ export class SequencerCore {
       // log usually holds its records by the time its append resolves.
       this.window.add(wave.first, wave.payloads);
       for (const { a, first } of wave.appenders) a.resolve(first);
+      if (this.metrics) {
+        const now = performance.now();
+        for (const { a } of wave.appenders) this.metrics.appended((now - a.acceptedMs) / 1000);
+      }
     }
     for (const w of this.tailWaiters) {
       if (this.released > w.above) {

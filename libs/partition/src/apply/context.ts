@@ -98,7 +98,7 @@ export class ApplyContext {
 
   async complete(st: InvocationStatus, outcome: InvocationOutcome, now: number): Promise<void> {
     for (const sink of st.sinks) await this.respond(st.id, sink, outcome, now);
-    this.effects.push({ kind: 'stopAttempt', invocationId: st.id });
+    this.effects.push({ kind: 'stopAttempt', invocationId: st.id, ended: outcome.ok ? 'completed' : 'failed' });
     if (st.deploymentId !== undefined) this.tables.delPinned(st.deploymentId, st.id);
     const retention = st.retentionMs ?? 0;
     const journalRetention = retention > 0 ? Math.min(st.journalRetentionMs ?? 0, retention) : 0;
