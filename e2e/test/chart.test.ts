@@ -201,8 +201,18 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
 
       reports['scale down 4→3'] = await checkUnderLoad(() => scale(3, 3), load);
       expectExactlyOnce(reports['scale down 4→3']);
-      // The removed pods were drained by their preStop hook (the admin saw the StatefulSets scaled below them)
-      // and left the cluster: nothing is placed on them any more.
+      // The removed pods were drained by their preStop hook before SIGTERM (the admin saw the StatefulSets
+      // scaled below them), then stopped cleanly, and nothing is placed on them any more.
+      const ended = (pod: string) =>
+        kubelet
+          .events()
+          .filter((e) => e.pod === pod)
+          .map((e) => ({ kind: e.kind, code: e.code, said: e.kind === 'preStop' ? e.output.at(-1) : undefined }));
+      for (const pod of [`${RELEASE}-worker-3`, `${RELEASE}-log-server-3`])
+        expect(ended(pod)).toEqual([
+          { kind: 'preStop', code: 0, said: `${pod} drained` },
+          { kind: 'exit', code: 0, said: undefined },
+        ]);
       const c = await cluster();
       expect(c.partition_table?.placements.filter((p) => p.replicas.includes(`${RELEASE}-worker-3`))).toEqual([]);
       expect(c.log_nodes?.find((n) => n.id === `${RELEASE}-log-server-3`)?.segments ?? 0).toBe(0);

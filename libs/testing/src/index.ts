@@ -10,7 +10,7 @@ export {
   type UnderLoadOptions,
 } from './exactly-once.ts';
 export { KubeApiServer, type KubeApiServerOptions } from './kube-api-server.ts';
-export { expandVars, Kubelet, type KubeObject, type PodView, parseManifests } from './kubelet.ts';
+export { expandVars, Kubelet, type KubeObject, type PodEvent, type PodView, parseManifests } from './kubelet.ts';
 export { type MetricSample, MetricsScrape, parseMetrics, scrapeMetrics } from './metrics.ts';
 export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor } from './process.ts';
 export { PrometheusServer, type PromSeries } from './prometheus.ts';

@@ -90,6 +90,17 @@ interface Pod {
   restarts: number;
 }
 
+/** What happened to a pod's hooks and container, in order (for assertions and failure reports). */
+export interface PodEvent {
+  pod: string;
+  kind: 'preStop' | 'exit';
+  /** Exit status (null when ended by a signal). */
+  code: number | null;
+  ms: number;
+  /** Last lines the hook or container wrote. */
+  output: string[];
+}
+
 export interface PodView {
   name: string;
   ip: string;
@@ -206,6 +217,7 @@ export class Kubelet {
   private podCount = 0;
   private probing: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  private readonly history: PodEvent[] = [];
 
   private constructor(opts: KubeletOptions, dir: string) {
     this.opts = opts;
@@ -267,6 +279,11 @@ export class Kubelet {
     return pod.ip;
   }
 
+  /** preStop hooks run and containers ended so far, oldest first. */
+  events(): PodEvent[] {
+    return [...this.history];
+  }
+
   /** The directory that plays the PVC of `claim` (a volumeClaimTemplate) for StatefulSet pod `pod`. */
   claimDir(pod: string, claim: string): string {
     return join(this.dir, 'pvc', `${claim}-${pod}`);
@@ -323,18 +340,26 @@ export class Kubelet {
     const deadline = Date.now() + p.graceMs;
     const preStop: string[] | undefined = p.container.lifecycle?.preStop?.exec?.command;
     if (preStop && p.proc?.running) {
+      const started = Date.now();
       const hook = this.spawnIn(p, `${p.name} preStop`, preStop);
       const t = setTimeout(() => hook.kill('SIGKILL'), Math.max(0, deadline - Date.now()));
       const code = await hook.exited;
       clearTimeout(t);
-      if (code !== 0) p.proc?.lines.push(`[kubelet] preStop hook exited ${code}: ${hook.lines.slice(-5).join(' | ')}`);
-      else p.proc?.lines.push(`[kubelet] preStop hook done: ${hook.lines.slice(-3).join(' | ')}`);
+      this.history.push({
+        pod: p.name,
+        kind: 'preStop',
+        code,
+        ms: Date.now() - started,
+        output: hook.lines.slice(-10),
+      });
     }
     if (p.proc) {
+      const started = Date.now();
       p.proc.kill('SIGTERM');
       const t = setTimeout(() => p.proc?.kill('SIGKILL'), Math.max(0, deadline - Date.now()));
-      await p.proc.exited;
+      const code = await p.proc.exited;
       clearTimeout(t);
+      this.history.push({ pod: p.name, kind: 'exit', code, ms: Date.now() - started, output: p.proc.lines.slice(-10) });
     }
     this.pods.delete(name);
     this.net.detach(p.netns, p.hostVeth);
@@ -405,6 +430,7 @@ export class Kubelet {
     pod.proc = proc;
     void proc.exited.then((code) => {
       if (pod.deleting || this.closed) return;
+      this.history.push({ pod: pod.name, kind: 'exit', code, ms: 0, output: proc.lines.slice(-10) });
       proc.lines.push(`[kubelet] container exited (${code ?? proc.child.signalCode}); restarting`);
       pod.ready = false;
       pod.restarts++;

@@ -106,6 +106,12 @@ describe('Kubelet', () => {
     expect(netnsBefore).toMatch(/-demo-1\b/);
     await kubelet.apply(parseManifests(manifests(1)), 30_000);
     expect(kubelet.view().map((p) => p.name)).toEqual(['demo-0']);
+    // The crash, then the hook and SIGTERM of the scale-down, in that order; the SIGTERM handler exits 0.
+    expect(kubelet.events().map((e) => [e.pod, e.kind, e.code])).toEqual([
+      ['demo-1', 'exit', null],
+      ['demo-1', 'preStop', 0],
+      ['demo-1', 'exit', 0],
+    ]);
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toMatch(/-demo-1\b/);
     // Back up: demo-1 returns on the same PVC, which holds what the preStop hook and the SIGTERM handler wrote.
     await kubelet.apply(parseManifests(manifests(2)), 30_000);
