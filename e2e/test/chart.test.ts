@@ -227,6 +227,8 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
     checker.start();
     try {
       for (let i = 0; i < 5; i++) await fetch(`${ingressUrl()}/Counter/k/nope`, { method: 'POST' });
+      // Enough load for every rate and histogram of the panels to move.
+      await waitFor(() => checker.acknowledged >= 150, { timeoutMs: 60_000, what: 'increments under load' });
       await waitFor(
         async () => {
           const targets = await prometheus.targets();
