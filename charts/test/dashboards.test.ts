@@ -56,6 +56,13 @@ describe('dashboards', () => {
     }
   });
 
+  it('every metric the dashboards may use is documented in docs/METRICS.md with its type', () => {
+    const doc = readFileSync(new URL('../../docs/METRICS.md', import.meta.url), 'utf8');
+    const documented = new Map<string, string>();
+    for (const [, name, type] of doc.matchAll(/^\| `(stead_[a-z0-9_]+)` \| ([a-z]+)/gm)) documented.set(name!, type!);
+    expect(Object.fromEntries(Object.keys(METRICS).map((n) => [n, documented.get(n)]))).toEqual(METRICS);
+  });
+
   it.each(dashboards)('%s: every selector is a contract metric filtered by component and node', (_name, d) => {
     for (const { panel, expr } of queries(d)) {
       const selectors = [...expr.matchAll(/\b(stead_[a-z_]+)(\{[^}]*\})?/g)];

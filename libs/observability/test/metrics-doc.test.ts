@@ -83,36 +83,4 @@ describe('docs/METRICS.md', () => {
     const all = [...code, ...defaults];
     expect([...prefixes].filter((p) => !all.some((n) => n.startsWith(p))).sort()).toEqual([]);
   });
-
-  it('lists every metric of the engine metrics contract with its type', () => {
-    const rows = new Map<string, string>();
-    for (const [, name, type] of DOC.matchAll(/^\| `(stead_[a-z0-9_]+)` \| ([a-z]+)/gm)) rows.set(name!, type!);
-    const contract: Record<string, string> = {
-      stead_ingress_requests_total: 'counter',
-      stead_ingress_request_duration_seconds: 'histogram',
-      stead_ingress_refused_requests: 'gauge',
-      stead_invocations_started_total: 'counter',
-      stead_invocations_completed_total: 'counter',
-      stead_invocations_failed_total: 'counter',
-      stead_invocations_retried_total: 'counter',
-      stead_invoker_running_invocations: 'gauge',
-      stead_invoker_waiting_invocations: 'gauge',
-      stead_invoker_attempt_duration_seconds: 'histogram',
-      stead_partition_applied_lag_records: 'gauge',
-      stead_partition_replicas: 'gauge',
-      stead_partition_backlog_records: 'gauge',
-      stead_log_append_duration_seconds: 'histogram',
-      stead_log_append_batch_records: 'histogram',
-      stead_log_server_store_duration_seconds: 'histogram',
-      stead_log_server_stored_bytes_total: 'counter',
-      stead_log_server_records_total: 'counter',
-      stead_metadata_commit_duration_seconds: 'histogram',
-      stead_metadata_is_leader: 'gauge',
-      stead_snapshot_age_seconds: 'gauge',
-      stead_controller_active: 'gauge',
-      stead_process_resident_memory_bytes: 'gauge',
-      stead_process_cpu_seconds_total: 'counter',
-    };
-    expect(Object.fromEntries(Object.keys(contract).map((n) => [n, rows.get(n)]))).toEqual(contract);
-  });
 });
