@@ -5,7 +5,7 @@
  * - a worker whose data dir is wiped comes back from the snapshots, with the logs already trimmed below them
  *   (it could not replay from offset 0), and serves its partitions;
  * - a corrupt newest snapshot is skipped for the one before;
- * - the bucket gone for a minute holds the trim points where they were and nothing else (the exactly-once
+ * - the bucket gone for half a minute holds the trim points where they were and nothing else (the exactly-once
  *   checker runs throughout, and requests keep being answered).
  */
 import { randomBytes } from 'node:crypto';
@@ -289,7 +289,7 @@ describeHere('snapshots, trimming and bootstrap in a cluster', () => {
   );
 
   it(
-    'the bucket gone for a minute holds trimming back and nothing else',
+    'the bucket gone for half a minute holds trimming back and nothing else',
     async () => {
       let floors: bigint[] = [];
       let failedDuring = 0;
@@ -301,7 +301,7 @@ describeHere('snapshots, trimming and bootstrap in a cluster', () => {
           await new Promise((r) => setTimeout(r, 6_000));
           floors = await archivedOffsets(cluster);
           expect(floors.every((f) => f >= 0n)).toBe(true);
-          const until = Date.now() + 55_000;
+          const until = Date.now() + 20_000;
           while (Date.now() < until) {
             const now = await trimPoints(cluster.adminUrl);
             for (const [p, t] of now.entries()) expect(t).toBeLessThanOrEqual(floors[p]! + 1n);
@@ -321,7 +321,7 @@ describeHere('snapshots, trimming and bootstrap in a cluster', () => {
       );
       expectExactlyOnce(report);
       expect(failedDuring).toBeGreaterThan(0);
-      // Requests were answered throughout: no gap anywhere near the minute without a bucket.
+      // Requests were answered throughout: no gap anywhere near the time without a bucket.
       expect(report.longestGapMs).toBeLessThan(15_000);
     },
     TEST_TIMEOUT_MS,
