@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { DASHBOARD_DIR, DATASOURCE_VAR, dashboardFiles, METRICS } from '../src/dashboards.ts';
+import { panelQueries } from '../src/panel-queries.ts';
 
 interface Dashboard {
   uid: string;
@@ -14,8 +15,7 @@ interface Dashboard {
 const FILES = ['overview.json', 'internals.json'];
 const committed = (name: string) => readFileSync(join(DASHBOARD_DIR, name), 'utf8');
 const dashboards = FILES.map((name) => [name, JSON.parse(committed(name)) as Dashboard] as const);
-const queries = (d: Dashboard) =>
-  d.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+const queries = (d: Dashboard) => panelQueries(d);
 
 /** What is wrong with the PromQL `expr` (Grafana's variables replaced by values), or undefined. */
 function promqlProblem(expr: string): string | undefined {

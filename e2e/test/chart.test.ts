@@ -27,6 +27,7 @@ import {
   TOPOLOGY,
   waitFor,
 } from '@stead/testing';
+import { panelQueries } from '../../charts/src/panel-queries.ts';
 import { k8sTools } from '../../scripts/k8s-tools.ts';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
@@ -262,17 +263,13 @@ function dashboardQueries(): Array<{ dashboard: string; panel: string; promql: s
   const out: Array<{ dashboard: string; panel: string; promql: string }> = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
     const dash = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-    const panels = (dash.panels ?? []).flatMap((p: any) => [p, ...(p.panels ?? [])]);
-    for (const panel of panels) {
-      for (const t of panel.targets ?? []) {
-        if (!t.expr) continue;
-        const promql = String(t.expr)
-          .replaceAll('$__rate_interval', '30s')
-          .replaceAll('$__interval', '10s')
-          .replaceAll('$__range', '5m')
-          .replace(/\$\{?(\w+)\}?/g, '.*');
-        out.push({ dashboard: dash.title ?? file, panel: panel.title ?? '?', promql });
-      }
+    for (const q of panelQueries(dash)) {
+      const promql = q.expr
+        .replaceAll('$__rate_interval', '30s')
+        .replaceAll('$__interval', '10s')
+        .replaceAll('$__range', '5m')
+        .replace(/\$\{?(\w+)\}?/g, '.*');
+      out.push({ dashboard: dash.title ?? file, panel: q.panel, promql });
     }
   }
   return out;
