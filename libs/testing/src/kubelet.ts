@@ -112,8 +112,8 @@ export interface PodView {
   pid: number;
 }
 
-function sh(cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -320,12 +320,11 @@ export class Kubelet {
     await waitFor(() => [...this.pods.values()].every((p) => p.ready), {
       timeoutMs,
       intervalMs: 200,
-      what: `pods ready (${[...this.pods.values()]
-        .filter((p) => !p.ready)
-        .map((p) => p.name)
-        .join(', ')})`,
+      what: 'pods ready',
     }).catch((e) => {
-      throw new Error(`${(e as Error).message}\n${this.output()}`);
+      // Named when the wait ends, not when it starts: the pods still not ready then.
+      const waiting = [...this.pods.values()].filter((p) => !p.ready).map((p) => p.name);
+      throw new Error(`${(e as Error).message} (not ready: ${waiting.join(', ')})\n${this.output()}`);
     });
     this.writeHosts();
   }
