@@ -26,6 +26,16 @@ export {
 export { decodePathSegment, HttpRouter, type HttpRouterOptions, type RouteMatch, splitPath } from './http-router.ts';
 export { base62Fixed, newInvocationId, parseAwakeableId, parseInvocationId, signalId } from './ids.ts';
 export {
+  INTROSPECTION_TABLES,
+  type IntrospectionRow,
+  type IntrospectionSource,
+  type IntrospectionValue,
+  introspectionTable,
+  type ScanOptions,
+  type SqlColumnType,
+  type SqlTable,
+} from './introspection.ts';
+export {
   type ControlOperation,
   type IngressBackend,
   type IngressRequest,
