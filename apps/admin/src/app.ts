@@ -4,6 +4,7 @@ import {
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountStateRoutes,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
@@ -167,6 +168,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         pinnedInvocations: (deploymentId) => backend.pinnedInvocations(deploymentId),
         extend: (router) => {
           mountInvocationRoutes(router, backend);
+          mountStateRoutes(router, schema, backend);
           router.get('/cluster', async () => {
             const status = clusterStatus(controller.status(), leaders, scaleDowns.scaledAway());
             // A standby admin does not know who is alive; it lists the registered nodes (without `alive`).

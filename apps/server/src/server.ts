@@ -9,6 +9,7 @@ import {
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountStateRoutes,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
@@ -484,6 +485,7 @@ async function startHttp(
         pinnedInvocations: (id) => engine.pinnedInvocations(id),
         extend: (router) => {
           mountInvocationRoutes(router, engine);
+          mountStateRoutes(router, schema, engine);
           mountClusterRoutes(router, s, deps.epochs, deps.grow, () => engine.logTrimPoints);
           if (engine.snapshots)
             mountSnapshotRoutes(

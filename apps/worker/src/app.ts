@@ -212,6 +212,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     completeAwakeable: (awakeableId, result) => host.completeAwakeable(awakeableId, result),
     control: (invocationId, op) => host.control(invocationId, op),
     restartAsNew: (invocationId) => host.restartAsNew(invocationId),
+    replaceState: (req) => host.replaceState(req),
     describe: (invocationId) => host.describe(invocationId),
     pinned: async (deploymentId) => ({
       count: await host.pinnedInvocations(deploymentId),

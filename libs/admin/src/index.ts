@@ -39,6 +39,7 @@ export {
   mountSchemaRoutes,
   startAdminServer,
 } from './server.ts';
+export { mountStateRoutes } from './state.ts';
 export {
   FileSchemaStore,
   MemorySchemaStore,

@@ -2,7 +2,7 @@ import type { ControlOperation, InvocationBackend } from '@stead/core';
 import { type AdminReply, type AdminRouter, errorReply } from './router.ts';
 
 /** The answer for an error that names its HTTP status (InputError, ...); any other is rethrown (500). */
-function statusError(err: unknown): AdminReply {
+export function statusError(err: unknown): AdminReply {
   const status = (err as { status?: number }).status;
   if (typeof status === 'number') return errorReply(status, (err as Error).message);
   throw err;

@@ -146,6 +146,17 @@ export const ADMIN_OPENAPI = {
         responses: found('Invocation', 'InvocationDescription'),
       },
     },
+    '/services/{service}/state': {
+      post: {
+        operationId: 'modify_service_state',
+        summary: 'Replace the state of a virtual object or workflow key',
+        description:
+          'Replaces the whole state of one key (keys not in new_state are removed). Answers 202 once applied; 409 while an invocation holds the key (retry once it finished) or when version is given and the state changed since that version was read.',
+        parameters: [pathParam('service', 'Service name')],
+        requestBody: { required: true, content: json(ref('ModifyServiceStateRequest')) },
+        responses: { '202': { description: 'Replaced' }, '409': error('Conflict'), ...errors },
+      },
+    },
     '/services/{service}/handlers': {
       get: {
         operationId: 'list_service_handlers',
@@ -168,6 +179,19 @@ export const ADMIN_OPENAPI = {
   },
   components: {
     schemas: {
+      ModifyServiceStateRequest: {
+        type: 'object',
+        required: ['object_key', 'new_state'],
+        properties: {
+          object_key: STRING,
+          new_state: {
+            type: 'object',
+            description: 'State key to its value, as an array of bytes',
+            additionalProperties: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 } },
+          },
+          version: { ...STRING_OR_NULL, description: 'Replace only if the current state has this version' },
+        },
+      },
       Error: {
         type: 'object',
         required: ['message'],

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as restate from '@restatedev/restate-sdk';
-import { type AdminServer, type DiscoverFn, SchemaRegistry, startAdminServer } from '../src/index.ts';
+import type { InvocationBackend, InvocationOutcome, StateReplacement } from '@stead/core';
+import { type AdminServer, type DiscoverFn, mountStateRoutes, SchemaRegistry, startAdminServer } from '../src/index.ts';
 import { h2Server, pickDiscover, postJson, request } from './helpers.ts';
 
 const greeter = restate.service({
@@ -39,6 +40,16 @@ describe('admin HTTP API', () => {
   let sdk: Awaited<ReturnType<typeof h2Server>>;
   let admin: AdminServer;
   let registry: SchemaRegistry;
+  /** State replacements that reached the engine; version 'stale' is refused as the partition would. */
+  const replaced: StateReplacement[] = [];
+  const stateBackend = {
+    replaceState: async (r: StateReplacement): Promise<InvocationOutcome> => {
+      replaced.push(r);
+      return r.version === 'stale'
+        ? { ok: false, code: 409, message: 'the state changed since version stale was read' }
+        : { ok: true, value: new Uint8Array() };
+    },
+  } as unknown as InvocationBackend;
 
   const startAdmin = async () => {
     registry = await SchemaRegistry.open({ dataDir: dir, discover, discoveryTimeoutMs: 5000 });
@@ -50,7 +61,10 @@ describe('admin HTTP API', () => {
       version: '0.1.0',
       maxBodyBytes: 4096,
       onError: () => {},
-      extend: (router) => router.get('/custom/:x', (req) => ({ status: 200, json: { x: req.params.x } })),
+      extend: (router) => {
+        router.get('/custom/:x', (req) => ({ status: 200, json: { x: req.params.x } }));
+        mountStateRoutes(router, registry, stateBackend);
+      },
     });
   };
 
@@ -366,6 +380,35 @@ describe('admin HTTP API', () => {
     }
     expect((await request(admin.port, { path: '/deployments' })).json.deployments).toEqual([]);
     expect((await request(admin.port, { path: '/health' })).status).toBe(200);
+  });
+
+  test('state replacement: 202 once applied, 409 from the engine, 404/400/422 for what has no state', async () => {
+    expect((await postJson(admin.port, '/deployments', { uri: sdk.url })).status).toBe(201);
+    replaced.length = 0;
+    const post = (service: string, body: unknown) => postJson(admin.port, `/v3/services/${service}/state`, body);
+    const r = await post('Counter', { object_key: 'a', new_state: { v: [52, 50] }, version: null, scope: null });
+    expect(r.status).toBe(202);
+    expect((await post('WF', { object_key: 'w', new_state: {}, version: 'v1' })).status).toBe(202);
+    expect(
+      replaced.map((x) => ({ ...x, state: x.state.map(([k, v]) => [Buffer.from(k).toString(), [...v]]) })),
+    ).toEqual([
+      { service: 'Counter', key: 'a', serviceType: 'VIRTUAL_OBJECT', state: [['v', [52, 50]]] },
+      { service: 'WF', key: 'w', serviceType: 'WORKFLOW', state: [], version: 'v1' },
+    ]);
+    const stale = await post('Counter', { object_key: 'a', new_state: {}, version: 'stale' });
+    expect(stale.status).toBe(409);
+    expect(stale.json.message).toContain('changed since version stale');
+    replaced.length = 0;
+    expect((await post('Nope', { object_key: 'a', new_state: {} })).status).toBe(404);
+    const plain = await post('Greeter', { object_key: 'a', new_state: {} });
+    expect(plain.status).toBe(400);
+    expect(plain.json.message).toContain('only virtual objects and workflows have state');
+    const bad = await post('Counter', { object_key: 'a', new_state: { v: [256] } });
+    expect(bad.status).toBe(422);
+    expect(bad.json.message).toContain('new_state.v');
+    expect((await post('Counter', { new_state: {} })).status).toBe(422);
+    expect((await post('Counter', { object_key: 'a', new_state: {}, scope: 's' })).status).toBe(400);
+    expect(replaced).toEqual([]); // none of the refused requests reached the engine
   });
 
   test('dry run discovers without registering', async () => {

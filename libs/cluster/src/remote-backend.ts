@@ -6,8 +6,10 @@ import {
   type InvocationOutcome,
   type InvocationQuery,
   OverloadedError,
+  partitionKeyOf,
   partitionOf,
   type SendReceipt,
+  type StateReplacement,
 } from '@stead/core';
 import { RetryableError } from './wire.ts';
 import type { WorkerClient } from './worker-client.ts';
@@ -179,6 +181,10 @@ export class RemoteBackend implements InvocationBackend {
 
   restartAsNew(invocationId: string): Promise<InvocationOutcome> {
     return this.forward(this.partitionOfInvocation(invocationId), (c, s) => c.restartAsNew(invocationId, s));
+  }
+
+  replaceState(req: StateReplacement): Promise<InvocationOutcome> {
+    return this.forward(this.partitionOfKey(partitionKeyOf(req.key)), (c, s) => c.replaceState(req, s));
   }
 
   describe(invocationId: string): Promise<InvocationDescription | undefined> {

@@ -8,6 +8,7 @@ import {
   type InvocationQuery,
   NotLeaderError,
   OverloadedError,
+  type StateReplacement,
 } from '@stead/core';
 import type { worker as pb } from '@stead/proto';
 
@@ -78,6 +79,31 @@ export function queryFrom(m: AttachRequest): { query: InvocationQuery; mode: 'at
   const i = q.value;
   const idempotent = { service: i.service, handler: i.handler, idempotencyKey: i.idempotencyKey };
   return { query: { idempotent: i.key === undefined ? idempotent : { ...idempotent, key: i.key } }, mode };
+}
+
+const bytesOf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+export function replacementTo(r: StateReplacement): pb.ReplaceStateRequest {
+  return {
+    service: r.service,
+    key: r.key,
+    serviceType: r.serviceType,
+    state: r.state.map(([key, value]) => ({ key: bytesOf(key), value: bytesOf(value) })),
+    version: r.version,
+  };
+}
+
+export function replacementFrom(m: pb.ReplaceStateRequest): StateReplacement {
+  if (m.serviceType !== 'VIRTUAL_OBJECT' && m.serviceType !== 'WORKFLOW')
+    throw new InputError(`state belongs to virtual objects and workflows, not to a service of type '${m.serviceType}'`);
+  const r: StateReplacement = {
+    service: m.service,
+    key: m.key,
+    serviceType: m.serviceType,
+    state: m.state.map((e) => [e.key, e.value]),
+  };
+  if (m.version !== undefined) r.version = m.version;
+  return r;
 }
 
 const CONTROL_OPERATIONS: readonly ControlOperation[] = ['cancel', 'kill', 'purge', 'purge-journal', 'pause', 'resume'];

@@ -6,10 +6,11 @@ import type {
   InvocationOutcome,
   InvocationQuery,
   SendReceipt,
+  StateReplacement,
 } from '@stead/core';
 import { worker as pb } from '@stead/proto';
 import { GRPC_CLIENT_OPTIONS, type UnaryMethod, unaryCall } from '@stead/runtime';
-import { fromStatus, outcomeFrom, queryTo, requestTo } from './wire.ts';
+import { fromStatus, outcomeFrom, queryTo, replacementTo, requestTo } from './wire.ts';
 import { type SnapshotsAnswer, snapshotsFrom } from './worker-service.ts';
 
 type Awakeable = { value: Uint8Array } | { failure: { code: number; message: string } };
@@ -75,6 +76,10 @@ export class WorkerClient {
 
   async restartAsNew(invocationId: string, signal?: AbortSignal): Promise<InvocationOutcome> {
     return outcomeFrom(await this.unary(this.client.restartAsNew, { invocationId }, { signal }));
+  }
+
+  async replaceState(req: StateReplacement, signal?: AbortSignal): Promise<InvocationOutcome> {
+    return outcomeFrom(await this.unary(this.client.replaceState, replacementTo(req), { signal }));
   }
 
   async describe(invocationId: string, signal?: AbortSignal): Promise<InvocationDescription | undefined> {

@@ -3,7 +3,7 @@ import { InputError, type InvocationBackend } from '@stead/core';
 import { worker as pb } from '@stead/proto';
 import { GRPC_CHANNEL_OPTIONS, listenGrpc, type ServingGrpc } from '@stead/runtime';
 import type { SnapshotManifest } from '@stead/snapshots';
-import { controlFrom, outcomeTo, queryFrom, requestFrom, toStatus } from './wire.ts';
+import { controlFrom, outcomeTo, queryFrom, replacementFrom, requestFrom, toStatus } from './wire.ts';
 
 /** A replica of a partition on a worker, as the controller and `steadctl` see it. */
 export interface ReplicaStatus {
@@ -183,6 +183,9 @@ export async function serveWorker(
     },
     restartAsNew(call, cb) {
       answer(cb, async () => outcomeTo(await backend.restartAsNew(call.request.invocationId)));
+    },
+    replaceState(call, cb) {
+      answer(cb, async () => outcomeTo(await backend.replaceState(replacementFrom(call.request))));
     },
     describe(call, cb) {
       answer(cb, async () => {

@@ -6,6 +6,7 @@ import {
   NotLeaderError,
   OverloadedError,
   partitionKeyOf,
+  type StateReplacement,
 } from '@stead/core';
 import type { ServingGrpc } from '@stead/runtime';
 import { type LeaderDirectory, RemoteBackend, serveWorker, type WorkerBackend, WorkerClient } from '../src/index.ts';
@@ -43,6 +44,11 @@ class ScriptedBackend implements WorkerBackend {
   }
   async restartAsNew(): Promise<InvocationOutcome> {
     return { ok: true, value: enc('inv_new'), contentType: 'text/plain' };
+  }
+  readonly replaced: StateReplacement[] = [];
+  async replaceState(req: StateReplacement): Promise<InvocationOutcome> {
+    this.replaced.push(req);
+    return req.version === undefined ? { ok: true, value: new Uint8Array() } : { ok: false, code: 409, message: 'v' };
   }
   async pinned() {
     return { count: 2, partitions: [0, 1] };
@@ -155,6 +161,18 @@ describe('forwarding to partition leaders', () => {
     const restarted = await r.restartAsNew('inv_1');
     expect(restarted.ok && dec(restarted.value)).toBe('inv_new');
     expect(await r.pinnedInvocations('dp_1')).toBe(2);
+    const replacement: StateReplacement = {
+      service: 'Counter',
+      key: 'a',
+      serviceType: 'VIRTUAL_OBJECT',
+      state: [[enc('v'), enc('5')]],
+    };
+    expect((await r.replaceState(replacement)).ok).toBe(true);
+    expect(await r.replaceState({ ...replacement, state: [], version: 'v1' })).toMatchObject({ ok: false, code: 409 });
+    expect(w.replaced.map((x) => ({ ...x, state: x.state.map(([k, v]) => [dec(k), dec(v)]) }))).toEqual([
+      { service: 'Counter', key: 'a', serviceType: 'VIRTUAL_OBJECT', state: [['v', '5']] },
+      { service: 'Counter', key: 'a', serviceType: 'VIRTUAL_OBJECT', state: [], version: 'v1' },
+    ]);
   });
 
   it('retries on the new leader with the same invocation id after "not the leader"', async () => {

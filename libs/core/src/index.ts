@@ -48,6 +48,7 @@ export {
   NotLeaderError,
   OverloadedError,
   type SendReceipt,
+  type StateReplacement,
 } from './invocation.ts';
 export {
   type InvocationDefaults,
@@ -70,3 +71,4 @@ export type {
   ServiceSchema,
   ServiceType,
 } from './schema.ts';
+export { stateVersion } from './state-version.ts';

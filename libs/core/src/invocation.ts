@@ -58,6 +58,17 @@ export type InvocationQuery =
 
 export type ControlOperation = 'cancel' | 'kill' | 'purge' | 'purge-journal' | 'pause' | 'resume';
 
+/** A new state for one object or workflow key, replacing all of it (the admin API's `POST /services/{name}/state`). */
+export interface StateReplacement {
+  service: string;
+  key: string;
+  serviceType: 'VIRTUAL_OBJECT' | 'WORKFLOW';
+  /** The whole new state: keys not in it are removed. */
+  state: [Uint8Array, Uint8Array][];
+  /** When given, the state is replaced only if its current `stateVersion` is this one (else 409). */
+  version?: string;
+}
+
 /** Operations beyond call/send that the ingress and admin API need from the engine. */
 export interface InvocationBackend extends IngressBackend {
   /**
@@ -82,6 +93,11 @@ export interface InvocationBackend extends IngressBackend {
    * 400 not restartable.
    */
   restartAsNew(invocationId: string): Promise<InvocationOutcome>;
+  /**
+   * Replaces the state of an object or workflow key; resolves with ok once applied, or a failure: 409 when the
+   * key's lock is held by a running invocation or the state's version is not the expected one.
+   */
+  replaceState(req: StateReplacement): Promise<InvocationOutcome>;
   /**
    * Status and journal of an invocation, as JSON (Stead's `GET /invocations/{id}`; Restate shows the same
    * through SQL `sys_invocation`/`sys_journal`); undefined when unknown or purged (retention ended).

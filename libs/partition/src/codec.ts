@@ -322,6 +322,17 @@ const COMMAND_TO: { readonly [K in Command['kind']]: (c: Extract<Command, { kind
     $case: 'attach',
     value: { invocationId: c.invocationId, sink: sinkTo(c.sink), mode: c.mode },
   }),
+  ReplaceState: (c) => ({
+    $case: 'replaceState',
+    value: {
+      service: c.service,
+      key: c.key,
+      serviceType: c.serviceType,
+      state: c.state.map(([key, value]) => ({ key: buf(key), value: buf(value) })),
+      version: c.version,
+      sink: c.sink ? sinkTo(c.sink) : undefined,
+    },
+  }),
 };
 
 /** The producer tag goes on the envelope, whatever the command (see Dedup). */
@@ -392,7 +403,23 @@ function commandFrom(r: P.LogRecord): Command {
         sink: sinkFrom(c.value.sink),
         mode: oneOf(c.value.mode, ['attach', 'output', 'detach'] as const, 'attach mode'),
       };
+    case 'replaceState':
+      return replaceStateFrom(ts, c.value);
   }
+}
+
+function replaceStateFrom(ts: number, v: P.ReplaceState): Command {
+  const out: Command = {
+    kind: 'ReplaceState',
+    ts,
+    service: v.service,
+    key: v.key,
+    serviceType: oneOf(v.serviceType, ['VIRTUAL_OBJECT', 'WORKFLOW'] as const, 'service type of a state replacement'),
+    state: v.state.map((e) => [e.key, e.value]),
+  };
+  if (v.version !== undefined) out.version = v.version;
+  if (v.sink) out.sink = sinkFrom(v.sink);
+  return out;
 }
 
 /** A log record's bytes. */

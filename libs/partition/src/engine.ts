@@ -9,6 +9,7 @@ import type {
   InvocationQuery,
   SchemaView,
   SendReceipt,
+  StateReplacement,
 } from '@stead/core';
 import { type AppendMetrics, type LocalLoglet, LocalLogStore } from '@stead/log';
 import { type LeveldbStats, leveldbStats, type StorageEngine } from '@stead/storage';
@@ -200,6 +201,10 @@ export class Engine implements InvocationBackend {
 
   restartAsNew(invocationId: string): Promise<InvocationOutcome> {
     return this.host.restartAsNew(invocationId);
+  }
+
+  replaceState(req: StateReplacement): Promise<InvocationOutcome> {
+    return this.host.replaceState(req);
   }
 
   describe(invocationId: string): Promise<InvocationDescription | undefined> {

@@ -19,10 +19,12 @@ import {
   NotLeaderError,
   newInvocationId,
   OverloadedError,
+  partitionKeyOf,
   partitionOf,
   RESTATE_INVOCATION_DEFAULTS,
   type SchemaView,
   type SendReceipt,
+  type StateReplacement,
 } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
 import type { Loglet } from '@stead/log';
@@ -493,6 +495,23 @@ export class PartitionHost implements InvocationBackend {
     const processor = this.ledProcessorOf(invocationId);
     const { sink, outcome } = this.wait(processor);
     await processor.append({ kind: 'Control', ts: this.clock.now(), invocationId, op, sink });
+    return outcome;
+  }
+
+  /** Appends the replacement to the partition of the key, and waits until it is applied (or refused). */
+  async replaceState(req: StateReplacement): Promise<InvocationOutcome> {
+    const processor = this.ledProcessor(partitionKeyOf(req.key));
+    const { sink, outcome } = this.wait(processor);
+    await processor.append({
+      kind: 'ReplaceState',
+      ts: this.clock.now(),
+      service: req.service,
+      key: req.key,
+      serviceType: req.serviceType,
+      state: req.state,
+      ...(req.version === undefined ? {} : { version: req.version }),
+      sink,
+    });
     return outcome;
   }
 

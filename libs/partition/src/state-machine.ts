@@ -11,6 +11,7 @@ import { ApplyContext } from './apply/context.ts';
 import { applyControl } from './apply/control.ts';
 import { applyInvoke, applyInvokerEffect } from './apply/invocation.ts';
 import type { StateMachineOptions } from './apply/outcomes.ts';
+import { applyReplaceState } from './apply/state.ts';
 import { applyTimerFired } from './apply/timers.ts';
 import { assert, InvariantError } from './assert.ts';
 import { PartitionTables } from './tables.ts';
@@ -125,6 +126,9 @@ export class PartitionStateMachine {
       case 'Attach':
         await ctx.respond(cmd.invocationId, cmd.sink, failure, cmd.ts);
         return;
+      case 'ReplaceState':
+        if (cmd.sink) await ctx.respond('', cmd.sink, failure, cmd.ts);
+        return;
       default:
         return; // not tied to an invocation: skipped
     }
@@ -155,6 +159,7 @@ const HANDLERS: { readonly [K in Command['kind']]: Handler<K> } = {
   Notify: applyNotify,
   Control: applyControl,
   Attach: applyAttach,
+  ReplaceState: applyReplaceState,
   /** A leader's epoch: effects of older epochs are dropped from now on (the epoch only grows). */
   AnnounceLeader: async (ctx, cmd) => {
     if (cmd.epoch > (await ctx.tables.epoch())) ctx.tables.putEpoch(cmd.epoch);

@@ -174,6 +174,20 @@ export type CommandBody =
       invocationId: string;
       sink: ResponseSink;
       mode: 'attach' | 'output' | 'detach';
+    }
+  /**
+   * Replace the whole state of an object or workflow key (admin API). Refused while an invocation holds the
+   * key's lock (its handler works on the state it read), and, with `version`, when the state changed since.
+   */
+  | {
+      kind: 'ReplaceState';
+      ts: number;
+      service: string;
+      key: string;
+      serviceType: 'VIRTUAL_OBJECT' | 'WORKFLOW';
+      state: [Uint8Array, Uint8Array][];
+      version?: string;
+      sink?: ResponseSink;
     };
 
 /**

@@ -123,6 +123,20 @@ const cases: Case[] = [
     idempotentUntagged: true,
   },
   {
+    name: 'ReplaceState',
+    setup: [],
+    record: {
+      kind: 'ReplaceState',
+      ts: 1006,
+      service: 'Counter',
+      key: 'k',
+      serviceType: 'VIRTUAL_OBJECT',
+      state: [[Buffer.from('v'), Buffer.from('1')]],
+      sink: { kind: 'ingress', node: 'n/4' },
+    },
+    idempotentUntagged: true,
+  },
+  {
     name: 'Attach',
     setup: [invoke()],
     record: { kind: 'Attach', ts: 1005, invocationId: ID, sink: { kind: 'ingress', node: 'n/3' }, mode: 'attach' },

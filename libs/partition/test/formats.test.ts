@@ -115,6 +115,17 @@ const commands: Command[] = [
   { kind: 'Control', ts: 10, invocationId: 'inv_a', op: 'restart-as-new', sink: sinkInv, newInvocationId: 'inv_n' },
   { kind: 'Control', ts: 10, invocationId: 'inv_a', op: 'kill', dedup: { producer: 'outbox/1', seq: 5 } },
   { kind: 'Attach', ts: 11, invocationId: 'inv_a', sink: { kind: 'ingress', node: 'x' }, mode: 'output' },
+  {
+    kind: 'ReplaceState',
+    ts: 12,
+    service: 'Counter',
+    key: 'k',
+    serviceType: 'WORKFLOW',
+    state: [[bytes('a'), bytes('1')]],
+    version: 'v',
+    sink: { kind: 'ingress', node: 'x' },
+  },
+  { kind: 'ReplaceState', ts: 12, service: 'Counter', key: '', serviceType: 'VIRTUAL_OBJECT', state: [] },
 ];
 
 describe('log records', () => {

@@ -14,6 +14,7 @@ export {
   Outcome,
   PromiseRow,
   PromiseRow_Done,
+  ReplaceState,
   ResponseSink,
   Target,
   TimerKey,

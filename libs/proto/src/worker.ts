@@ -6,6 +6,7 @@ export {
   type CreateSnapshotsResponse,
   type Outcome,
   type PingResponse,
+  type ReplaceStateRequest,
   WorkerServiceClient,
   type WorkerServiceServer,
   WorkerServiceService,

@@ -248,6 +248,23 @@ export interface Attach {
   dedup?: Dedup | undefined;
 }
 
+/** The admin API replaces the whole state of an object or workflow key (POST /services/{name}/state). */
+export interface ReplaceState {
+  service: string;
+  key: string;
+  /** VIRTUAL_OBJECT or WORKFLOW */
+  serviceType: string;
+  state: ReplaceState_Entry[];
+  /** Replace only if the current state has this version (stateVersion of @stead/core). */
+  version?: string | undefined;
+  sink?: ResponseSink | undefined;
+}
+
+export interface ReplaceState_Entry {
+  key: Buffer;
+  value: Buffer;
+}
+
 /**
  * One record of a partition's log. `ts` is the appender's wall clock, the state machine's only clock.
  * `dedup` tags the record with its producer and sequence number (any command kind); records written before it
@@ -265,6 +282,7 @@ export interface LogRecord {
     | { $case: "outboxTruncate"; value: OutboxTruncate }
     | { $case: "control"; value: Control }
     | { $case: "attach"; value: Attach }
+    | { $case: "replaceState"; value: ReplaceState }
     | undefined;
 }
 
@@ -3045,6 +3063,190 @@ export const Attach: MessageFns<Attach> = {
   },
 };
 
+function createBaseReplaceState(): ReplaceState {
+  return { service: "", key: "", serviceType: "", state: [], version: undefined, sink: undefined };
+}
+
+export const ReplaceState: MessageFns<ReplaceState> = {
+  encode(message: ReplaceState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== "") {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.serviceType !== "") {
+      writer.uint32(26).string(message.serviceType);
+    }
+    for (const v of message.state) {
+      ReplaceState_Entry.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.version !== undefined) {
+      writer.uint32(42).string(message.version);
+    }
+    if (message.sink !== undefined) {
+      ResponseSink.encode(message.sink, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplaceState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplaceState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serviceType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state.push(ReplaceState_Entry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.sink = ResponseSink.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReplaceState>, I>>(base?: I): ReplaceState {
+    return ReplaceState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplaceState>, I>>(object: I): ReplaceState {
+    const message = createBaseReplaceState();
+    message.service = object.service ?? "";
+    message.key = object.key ?? "";
+    message.serviceType = object.serviceType ?? "";
+    message.state = object.state?.map((e) => ReplaceState_Entry.fromPartial(e)) || [];
+    message.version = object.version ?? undefined;
+    message.sink = (object.sink !== undefined && object.sink !== null)
+      ? ResponseSink.fromPartial(object.sink)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReplaceState_Entry(): ReplaceState_Entry {
+  return { key: Buffer.alloc(0), value: Buffer.alloc(0) };
+}
+
+export const ReplaceState_Entry: MessageFns<ReplaceState_Entry> = {
+  encode(message: ReplaceState_Entry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key.length !== 0) {
+      writer.uint32(10).bytes(message.key);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplaceState_Entry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplaceState_Entry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReplaceState_Entry>, I>>(base?: I): ReplaceState_Entry {
+    return ReplaceState_Entry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplaceState_Entry>, I>>(object: I): ReplaceState_Entry {
+    const message = createBaseReplaceState_Entry();
+    message.key = object.key ?? Buffer.alloc(0);
+    message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 function createBaseLogRecord(): LogRecord {
   return { ts: 0n, dedup: undefined, command: undefined };
 }
@@ -3084,6 +3286,9 @@ export const LogRecord: MessageFns<LogRecord> = {
         break;
       case "attach":
         Attach.encode(message.command.value, writer.uint32(74).fork()).join();
+        break;
+      case "replaceState":
+        ReplaceState.encode(message.command.value, writer.uint32(90).fork()).join();
         break;
     }
     return writer;
@@ -3182,6 +3387,14 @@ export const LogRecord: MessageFns<LogRecord> = {
             message.command = { $case: "attach", value: Attach.decode(reader, reader.uint32()) };
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.command = { $case: "replaceState", value: ReplaceState.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3247,6 +3460,12 @@ export const LogRecord: MessageFns<LogRecord> = {
       case "attach": {
         if (object.command?.value !== undefined && object.command?.value !== null) {
           message.command = { $case: "attach", value: Attach.fromPartial(object.command.value) };
+        }
+        break;
+      }
+      case "replaceState": {
+        if (object.command?.value !== undefined && object.command?.value !== null) {
+          message.command = { $case: "replaceState", value: ReplaceState.fromPartial(object.command.value) };
         }
         break;
       }

@@ -120,6 +120,21 @@ export interface RestartAsNewRequest {
   invocationId: string;
 }
 
+export interface ReplaceStateRequest {
+  service: string;
+  key: string;
+  /** VIRTUAL_OBJECT or WORKFLOW */
+  serviceType: string;
+  state: ReplaceStateRequest_Entry[];
+  /** Replace only if the current state has this version (stateVersion of @stead/core); else 409. */
+  version?: string | undefined;
+}
+
+export interface ReplaceStateRequest_Entry {
+  key: Buffer;
+  value: Buffer;
+}
+
 export interface DescribeRequest {
   invocationId: string;
 }
@@ -1409,6 +1424,176 @@ export const RestartAsNewRequest: MessageFns<RestartAsNewRequest> = {
   },
 };
 
+function createBaseReplaceStateRequest(): ReplaceStateRequest {
+  return { service: "", key: "", serviceType: "", state: [], version: undefined };
+}
+
+export const ReplaceStateRequest: MessageFns<ReplaceStateRequest> = {
+  encode(message: ReplaceStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== "") {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.serviceType !== "") {
+      writer.uint32(26).string(message.serviceType);
+    }
+    for (const v of message.state) {
+      ReplaceStateRequest_Entry.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.version !== undefined) {
+      writer.uint32(42).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplaceStateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplaceStateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serviceType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state.push(ReplaceStateRequest_Entry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReplaceStateRequest>, I>>(base?: I): ReplaceStateRequest {
+    return ReplaceStateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplaceStateRequest>, I>>(object: I): ReplaceStateRequest {
+    const message = createBaseReplaceStateRequest();
+    message.service = object.service ?? "";
+    message.key = object.key ?? "";
+    message.serviceType = object.serviceType ?? "";
+    message.state = object.state?.map((e) => ReplaceStateRequest_Entry.fromPartial(e)) || [];
+    message.version = object.version ?? undefined;
+    return message;
+  },
+};
+
+function createBaseReplaceStateRequest_Entry(): ReplaceStateRequest_Entry {
+  return { key: Buffer.alloc(0), value: Buffer.alloc(0) };
+}
+
+export const ReplaceStateRequest_Entry: MessageFns<ReplaceStateRequest_Entry> = {
+  encode(message: ReplaceStateRequest_Entry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key.length !== 0) {
+      writer.uint32(10).bytes(message.key);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplaceStateRequest_Entry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplaceStateRequest_Entry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReplaceStateRequest_Entry>, I>>(base?: I): ReplaceStateRequest_Entry {
+    return ReplaceStateRequest_Entry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplaceStateRequest_Entry>, I>>(object: I): ReplaceStateRequest_Entry {
+    const message = createBaseReplaceStateRequest_Entry();
+    message.key = object.key ?? Buffer.alloc(0);
+    message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 function createBaseDescribeRequest(): DescribeRequest {
   return { invocationId: "" };
 }
@@ -2560,6 +2745,16 @@ export const WorkerServiceService = {
     responseSerialize: (value: DescribeResponse): Buffer => Buffer.from(DescribeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DescribeResponse => DescribeResponse.decode(value),
   },
+  /** Replaces the whole state of an object or workflow key (the admin API's POST /services/{name}/state). */
+  replaceState: {
+    path: "/stead.worker.v1.WorkerService/ReplaceState" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReplaceStateRequest): Buffer => Buffer.from(ReplaceStateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReplaceStateRequest => ReplaceStateRequest.decode(value),
+    responseSerialize: (value: Outcome): Buffer => Buffer.from(Outcome.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Outcome => Outcome.decode(value),
+  },
   /** Unfinished invocations pinned to a deployment, over the partitions this worker leads. */
   pinnedInvocations: {
     path: "/stead.worker.v1.WorkerService/PinnedInvocations" as const,
@@ -2618,6 +2813,8 @@ export interface WorkerServiceServer extends UntypedServiceImplementation {
   control: handleUnaryCall<ControlRequest, Outcome>;
   restartAsNew: handleUnaryCall<RestartAsNewRequest, Outcome>;
   describe: handleUnaryCall<DescribeRequest, DescribeResponse>;
+  /** Replaces the whole state of an object or workflow key (the admin API's POST /services/{name}/state). */
+  replaceState: handleUnaryCall<ReplaceStateRequest, Outcome>;
   /** Unfinished invocations pinned to a deployment, over the partitions this worker leads. */
   pinnedInvocations: handleUnaryCall<PinnedInvocationsRequest, PinnedInvocationsResponse>;
   /** Liveness and what this worker runs (the controller's heartbeat). */
@@ -2727,6 +2924,22 @@ export interface WorkerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DescribeResponse) => void,
+  ): ClientUnaryCall;
+  /** Replaces the whole state of an object or workflow key (the admin API's POST /services/{name}/state). */
+  replaceState(
+    request: ReplaceStateRequest,
+    callback: (error: ServiceError | null, response: Outcome) => void,
+  ): ClientUnaryCall;
+  replaceState(
+    request: ReplaceStateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Outcome) => void,
+  ): ClientUnaryCall;
+  replaceState(
+    request: ReplaceStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Outcome) => void,
   ): ClientUnaryCall;
   /** Unfinished invocations pinned to a deployment, over the partitions this worker leads. */
   pinnedInvocations(
