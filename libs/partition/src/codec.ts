@@ -443,6 +443,7 @@ function statusTo(st: InvocationStatus): P.InvocationStatus {
     restartedFrom: st.restartedFrom,
     inboxedAt: optBig(st.inboxedAt),
     runningAt: optBig(st.runningAt),
+    journalCommands: st.journalCommands,
   };
 }
 
@@ -474,6 +475,7 @@ function statusFrom(p: P.InvocationStatus): InvocationStatus {
   if (p.restartedFrom !== undefined) st.restartedFrom = p.restartedFrom;
   if (p.inboxedAt !== undefined) st.inboxedAt = int(p.inboxedAt, 'inbox time');
   if (p.runningAt !== undefined) st.runningAt = int(p.runningAt, 'running time');
+  if (p.journalCommands !== undefined) st.journalCommands = p.journalCommands;
   return st;
 }
 

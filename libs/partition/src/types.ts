@@ -206,6 +206,8 @@ export interface InvocationStatus {
   modifiedAt: number;
   executionTime?: number;
   journalLength: number;
+  /** How many of the journal's entries are commands (absent in statuses written before it was counted). */
+  journalCommands?: number;
   deploymentId?: string;
   protocolVersion?: number;
   sinks: ResponseSink[];

@@ -133,6 +133,7 @@ export class ApplyContext {
   private deleteJournal(st: InvocationStatus): void {
     for (let i = 0; i < st.journalLength; i++) this.tables.delJournalEntry(st, i);
     st.journalLength = 0;
+    st.journalCommands = 0;
   }
 
   /** The journal retention of a completed invocation ended before its status retention: its input moves over. */
@@ -275,6 +276,9 @@ export class ApplyContext {
     const index = st.journalLength++;
     assert(Number.isSafeInteger(index) && index >= 0, `journal length of ${st.id} is ${index}`);
     this.tables.putJournalEntry(st, index, { ...entry, appendedAt: now });
+    // Counted from the first entry on: a journal begun before the count existed stays uncounted.
+    if (index === 0) st.journalCommands = 0;
+    if (st.journalCommands !== undefined && J.isCommandType(entry.type)) st.journalCommands++;
     return index;
   }
 

@@ -327,7 +327,11 @@ export interface InvocationStatus {
     | undefined;
   /** When it last queued behind its key's lock, and when it first ran (admin introspection). */
   inboxedAt?: bigint | undefined;
-  runningAt?: bigint | undefined;
+  runningAt?:
+    | bigint
+    | undefined;
+  /** How many of the journal_length entries are commands (absent in statuses written before it was counted). */
+  journalCommands?: number | undefined;
 }
 
 export interface PromiseWaiter {
@@ -3414,6 +3418,7 @@ function createBaseInvocationStatus(): InvocationStatus {
     restartedFrom: undefined,
     inboxedAt: undefined,
     runningAt: undefined,
+    journalCommands: undefined,
   };
 }
 
@@ -3520,6 +3525,9 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
         throw new globalThis.Error("value provided for field message.runningAt of type int64 too large");
       }
       writer.uint32(200).int64(message.runningAt);
+    }
+    if (message.journalCommands !== undefined) {
+      writer.uint32(208).uint32(message.journalCommands);
     }
     return writer;
   },
@@ -3737,6 +3745,14 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
             message.runningAt = reader.int64() as bigint;
             continue;
           }
+          case 26: {
+            if (tag !== 208) {
+              break;
+            }
+
+            message.journalCommands = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3807,6 +3823,7 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
     message.runningAt = (object.runningAt !== undefined && object.runningAt !== null)
       ? BigInt(object.runningAt)
       : undefined;
+    message.journalCommands = object.journalCommands ?? undefined;
     return message;
   },
 };
