@@ -67,7 +67,7 @@ function schemaFor(uri: string): SchemaView {
       id === 'dp_1'
         ? {
             id,
-            uri: endpoint(),
+            uri,
             protocolType: 'BidiStream',
             minProtocolVersion: 5,
             maxProtocolVersion: 6,
