@@ -112,7 +112,9 @@ export class WorkerClient {
     signal?: AbortSignal,
   ): AsyncGenerator<IntrospectionRow[]> {
     signal?.throwIfAborted();
-    const stream = this.client.scan({ table, partition, limit: BigInt(Math.max(0, Math.floor(limit))) });
+    // No limit (Infinity) is sent as the largest one.
+    const max = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : Number.MAX_SAFE_INTEGER;
+    const stream = this.client.scan({ table, partition, limit: BigInt(max) });
     const cancel = () => stream.cancel();
     signal?.addEventListener('abort', cancel, { once: true });
     try {

@@ -63,7 +63,10 @@ function utf8OrNull(b: Uint8Array): string | undefined {
 
 // ---------- invocations ----------
 
-/** The columns that say who started the invocation. */
+/**
+ * The columns that say who started the invocation. Statuses written before callers were recorded show
+ * 'ingress' (the caller is not known).
+ */
 function invokedBy(st: InvocationStatus): IntrospectionRow {
   if (st.invokedBy) {
     const c = st.invokedBy;
