@@ -276,10 +276,16 @@ export class PartitionTables {
   delJournalEntry(st: JournalOwner, index: number): void {
     this.store.del(this.journalKey(st, index));
   }
-  /** The journal entries stored for `st`, in index order (one range read). */
-  async journalEntries(st: JournalOwner): Promise<JournalEntry[]> {
-    const prefix = Tag.Journal + u64Key(st.createdAt) + strKey(st.id);
-    return (await this.store.scan(prefix)).map(([k, v]) => decodeAt(k, v, C.journalEntry));
+  /**
+   * The journal of `st`: entries 0 … journalLength-1, read by key at once (faster than a range read, and served
+   * by the read cache). A missing entry breaks the journal's invariant: InvariantError.
+   */
+  async journalEntries(st: JournalOwner & Pick<InvocationStatus, 'journalLength'>): Promise<JournalEntry[]> {
+    const entries = await Promise.all(Array.from({ length: st.journalLength }, (_, i) => this.journalEntry(st, i)));
+    return entries.map((e, i) => {
+      assert(e !== undefined, `journal entry ${i} of ${st.id} is missing (journal length ${st.journalLength})`);
+      return e;
+    });
   }
 
   // ---------- layout ----------

@@ -30,8 +30,8 @@ export interface PartitionRowSource extends RowContext {
 
 /** Keys read per page of a table (one batch of rows). */
 const PAGE_ROWS = 512;
-/** Invocations whose journals make one page of sys_journal (a journal may hold many entries). */
-const JOURNALS_PER_PAGE = 16;
+/** Invocations whose journals make one page of sys_journal, read at once (a journal may hold many entries). */
+const JOURNALS_PER_PAGE = 64;
 
 /** Reads one page of a table as rows: at most `limit` keys after the cursor `after`. */
 type Pager = (after: string | undefined, limit: number) => Promise<Page<IntrospectionRow>>;
@@ -41,8 +41,9 @@ async function mapPage<T>(page: Promise<Page<T>>, row: (t: T) => IntrospectionRo
   return { rows: await Promise.all(p.rows.map(row)), next: p.next };
 }
 
+/** The stored journal of `st`; no read for an invocation whose journal is gone (most completed ones). */
 function journalOf(src: PartitionRowSource, st: InvocationStatus | undefined): Promise<JournalEntry[]> {
-  return st ? src.tables.journalEntries(st) : Promise.resolve([]);
+  return st && st.journalLength > 0 ? src.tables.journalEntries(st) : Promise.resolve([]);
 }
 
 /** The stored journal of an invocation whose last failure names a command (to place it); [] when not needed. */
