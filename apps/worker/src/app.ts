@@ -214,6 +214,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     restartAsNew: (invocationId) => host.restartAsNew(invocationId),
     replaceState: (req) => host.replaceState(req),
     describe: (invocationId) => host.describe(invocationId),
+    scan: (partition, table, opts) => host.scanPartition(partition, table, opts),
     pinned: async (deploymentId) => ({
       count: await host.pinnedInvocations(deploymentId),
       partitions: host
