@@ -34,6 +34,7 @@ import {
   requireNodeId,
   StartupError,
 } from '@stead/runtime';
+import { UI_DIST_DIR } from '@stead/ui';
 import { ScaleDowns } from './kubernetes.ts';
 import { startLogRebalancing } from './logs.ts';
 import { initConfigFromFlags, mountOperations } from './operations.ts';
@@ -224,6 +225,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
         cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
+        uiDir: UI_DIST_DIR,
         idleTimeoutMs: s.httpIdleTimeout,
         maxConnections: s.maxConnections,
       }),

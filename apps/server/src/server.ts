@@ -30,6 +30,7 @@ import {
   registerSnapshotMetrics,
 } from '@stead/partition';
 import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
+import { UI_DIST_DIR } from '@stead/ui';
 import { Gauge, type Registry } from 'prom-client';
 import {
   checkGrow,
@@ -496,6 +497,7 @@ async function startHttp(
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
         cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
+        uiDir: UI_DIST_DIR,
         ...http,
       }),
     `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,

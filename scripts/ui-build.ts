@@ -1,0 +1,56 @@
+// Builds the web UI (apps/ui) into apps/ui/dist, which is committed so that `npm start` serves the UI from a fresh
+// clone without a build step. `--check` builds into a temp dir and fails when the committed build differs (a
+// source changed without `npm run ui:build`).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const app = join(root, 'apps/ui');
+const committed = join(app, 'dist');
+const check = process.argv.includes('--check');
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
+
+function build(outDir: string): void {
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir'],
+    { cwd: app, stdio: 'inherit' },
+  );
+}
+
+/** The files that differ between two builds (present in one only, or with other bytes). */
+function differences(a: string, b: string): string[] {
+  const names = new Set([...walk(a).map((p) => relative(a, p)), ...walk(b).map((p) => relative(b, p))]);
+  return [...names].sort().filter((f) => {
+    const x = existsSync(join(a, f)) ? readFileSync(join(a, f)) : undefined;
+    const y = existsSync(join(b, f)) ? readFileSync(join(b, f)) : undefined;
+    return x === undefined || y === undefined || !x.equals(y);
+  });
+}
+
+if (check) {
+  const out = mkdtempSync(join(tmpdir(), 'stead-ui-'));
+  try {
+    build(out);
+    const stale = differences(committed, out);
+    if (stale.length > 0) {
+      console.error(`the committed web UI build (apps/ui/dist) is stale (run npm run ui:build): ${stale.join(', ')}`);
+      process.exit(1);
+    }
+    console.log(`ui: ${walk(out).length} built files, apps/ui/dist up to date`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+} else {
+  build(committed);
+  console.log(`ui: built ${walk(committed).length} files into apps/ui/dist`);
+}
