@@ -15,19 +15,30 @@ export interface Loaded<T> {
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[], refreshMs?: number): Loaded<T> {
   const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: true });
   const generation = useRef(0);
+  const inFlight = useRef(false);
   const run = useCallback((fresh = false) => {
     const mine = ++generation.current;
+    inFlight.current = true;
     setState((s) => (fresh ? { loading: true } : { ...s, loading: true }));
     load().then(
-      (data) => mine === generation.current && setState({ data, loading: false }),
-      (error: Error) => mine === generation.current && setState((s) => ({ data: s.data, error, loading: false })),
+      (data) => {
+        if (mine !== generation.current) return;
+        inFlight.current = false;
+        setState({ data, loading: false });
+      },
+      (error: Error) => {
+        if (mine !== generation.current) return;
+        inFlight.current = false;
+        setState((s) => ({ data: s.data, error, loading: false }));
+      },
     );
   }, deps);
   // New deps: a different thing to show, so the old data goes at once.
   useEffect(() => run(true), [run]);
   useEffect(() => {
     if (refreshMs === undefined) return;
-    const timer = setInterval(() => run(), refreshMs);
+    // A refresh waits for the load in flight: a load slower than the period would otherwise never show.
+    const timer = setInterval(() => inFlight.current || run(), refreshMs);
     return () => clearInterval(timer);
   }, [run, refreshMs]);
   return { ...state, reload: () => run() };

@@ -182,7 +182,7 @@ function Summary(props: { inv: Row; now: number }) {
 }
 
 /** What the invocation waits for: the lock of its key and the queue in front of it, or its own awaited entries. */
-function Blocking(props: { id: string; inv: Row; items: TimelineItem[]; now: number }) {
+function Blocking(props: { id: string; inv: Row; items: TimelineItem[]; now: number; refreshMs?: number }) {
   const { id, inv, now } = props;
   const status = toStr(inv.status) ?? '';
   const service = toStr(inv.target_service_name) ?? '';
@@ -194,6 +194,7 @@ function Blocking(props: { id: string; inv: Row; items: TimelineItem[]; now: num
         ? { holder: (await query(lockHolderQuery(service, key)))[0], inbox: await query(inboxQuery(service, key)) }
         : undefined,
     [id, status, keyed],
+    keyed ? props.refreshMs : undefined,
   );
   const waits = awaited(props.items);
   const holderId = toStr(lock.data?.holder?.invocation_id);
@@ -370,8 +371,8 @@ function TreeNode(props: { node: CallNode; current: string; stuck: Set<string> }
   );
 }
 
-function CallTreePanel(props: { id: string; status: string }) {
-  const tree = useLoad<CallTree>(() => loadCallTree(props.id, query), [props.id, props.status]);
+function CallTreePanel(props: { id: string; status: string; refreshMs?: number }) {
+  const tree = useLoad<CallTree>(() => loadCallTree(props.id, query), [props.id, props.status], props.refreshMs);
   return (
     <Panel title="Call tree" id="calltree">
       <ErrorBox error={tree.error} what="Call tree" />
@@ -502,7 +503,8 @@ function Timeline(props: {
 export function Invocation(props: { id: string }) {
   const { id } = props;
   const [refreshing, setRefreshing] = useState(true);
-  const data = useLoad(() => load(id), [id], refreshing ? 2000 : undefined);
+  const refreshMs = refreshing ? 2000 : undefined;
+  const data = useLoad(() => load(id), [id], refreshMs);
   const [notice, setNotice] = useState<ComponentChildren>();
   const now = useNow();
   const inv = data.data?.inv;
@@ -553,10 +555,10 @@ export function Invocation(props: { id: string }) {
             <a href="#journal">Journal</a> · <a href="#summary">Details</a>
           </nav>
           <div class="columns">
-            <Blocking id={id} inv={inv} items={items} now={now} />
+            <Blocking id={id} inv={inv} items={items} now={now} refreshMs={refreshMs} />
             <Retries failure={failure} items={items} status={status} now={now} />
           </div>
-          <CallTreePanel id={id} status={status} />
+          <CallTreePanel id={id} status={status} refreshMs={refreshMs && 2 * refreshMs} />
           <Timeline
             items={items}
             callees={data.data?.callees ?? new Map()}
