@@ -278,18 +278,28 @@ function verdict(
     case 'paused':
       return 'Paused: it runs again only when resumed.';
     case 'suspended':
-      return c.waits.length > 0
-        ? `Suspended, waiting for ${c.waits.map((w) => `#${w.index} ${w.kind}${w.name ? ` ${w.name}` : ''}`).join(', ')}.`
+      if (c.waits.length > 0) return `Suspended, waiting for ${describeWaits(c.waits)}.`;
+      return signals(inv) > 0
+        ? `Suspended, waiting for ${signals(inv)} signal(s): an awakeable or another invocation's signal.`
         : 'Suspended, waiting for a completion.';
     case 'ready':
       return 'Ready to run: waiting for the invoker to start an attempt.';
     case 'running':
       return c.waits.length > 0
-        ? `Running, awaiting ${c.waits.map((w) => `#${w.index} ${w.kind}`).join(', ')}.`
-        : 'Running.';
+        ? `Running, awaiting ${describeWaits(c.waits)}.`
+        : 'Running: its code runs, or it waits for an awakeable or a signal (nothing in its journal is pending).';
     default:
       return status;
   }
+}
+
+function describeWaits(waits: TimelineItem[]): string {
+  return waits.map((w) => `#${w.index} ${w.kind}${w.name ? ` ${w.name}` : ''}`).join(', ');
+}
+
+/** How many signals (awakeables) a suspended invocation waits for. */
+function signals(inv: Row): number {
+  return Array.isArray(inv.suspended_waiting_for_signals) ? inv.suspended_waiting_for_signals.length : 0;
 }
 
 function Waiting(props: { item: TimelineItem; now: number }) {

@@ -104,8 +104,11 @@ export function StatePage(props: { route: Route }) {
                 <Link to={`/invocations?${filterToParams({ service: chosen, key: k.key, status: ['pending'] })}`}>
                   {k.queued} queued
                 </Link>
-              ) : null}{' '}
-              <Link to={`/invocations?${filterToParams({ service: chosen, key: k.key })}`}>invocations</Link>
+              ) : null}
+              {' · '}
+              <Link to={`/invocations?${filterToParams({ service: chosen, key: k.key })}`}>
+                all invocations of this key
+              </Link>
             </p>
             {k.state.length > 0 ? (
               <table class="grid">
