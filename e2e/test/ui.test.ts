@@ -191,6 +191,8 @@ describeHere('the web UI at /ui in a real browser', () => {
 
   it('filters the list by service, status, key and creation time, and pages through it', async () => {
     await open('/invocations');
+    await textMatching(page.getByTestId('page-info'), /^1–25 of \d+$/, 'the first page of all invocations');
+    await shot('invocations');
     const filters = page.getByTestId('filters');
     await filters.locator('select[name=service] option', { hasText: 'Cart' }).waitFor({ state: 'attached' });
     await filters.locator('select[name=service]').selectOption('Cart');
@@ -199,7 +201,6 @@ describeHere('the web UI at /ui in a real browser', () => {
     await page.waitForURL(/service=Cart&status=pending/);
     await textMatching(page.getByTestId('page-info'), /^1–2 of 2$/, 'two queued adds');
     expect(await listedIds()).toEqual([ids.add2, ids.add1]);
-    await shot('invocations');
 
     // Key bob, any status: 30 invocations on two pages of 25, newest first.
     await filters.getByLabel('pending', { exact: true }).uncheck();
@@ -294,7 +295,6 @@ describeHere('the web UI at /ui in a real browser', () => {
     await open('/promises');
     const grace = page.locator('[data-testid=promises] tr', { hasText: 'grace' });
     await textMatching(grace, /email-confirmed.*completed.*link-42/, "grace's resolved promise");
-    await shot('promises');
   });
 
   it('runs SQL in the console and shows the engine error of a bad query', async () => {
