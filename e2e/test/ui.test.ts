@@ -105,6 +105,9 @@ describeHere('the web UI at /ui in a real browser', () => {
     page.on('pageerror', (err) => pageErrors.push(err.message));
     if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
 
+    // Cart/bob: 30 completed invocations (two pages of the list) and some state; first, so that the newest
+    // invocations, on the first page of the list, are the others.
+    for (let i = 0; i < 30; i++) await call('Cart/bob/add', `item-${i}`);
     // A chain whose last callee waits for an approval: Orders.place → Payments.charge → Bank.authorize.
     ids.place = await send('Orders/place', { id: 'o-1001', amount: 42 });
     // A step that fails on every attempt.
@@ -113,8 +116,6 @@ describeHere('the web UI at /ui in a real browser', () => {
     ids.checkout = await send('Cart/alice/checkout', { holdMs: HOUR_MS });
     ids.add1 = await send('Cart/alice/add', 'apples');
     ids.add2 = await send('Cart/alice/add', 'pears');
-    // Cart/bob: 30 completed invocations (two pages of the list) and some state.
-    for (let i = 0; i < 30; i++) await call('Cart/bob/add', `item-${i}`);
     // Workflows: one waiting on its promise, one whose promise was resolved.
     ids.ada = await send('Signup/ada/run', 'ada@example.com');
     ids.grace = await send('Signup/grace/run', 'grace@example.com');
@@ -187,6 +188,14 @@ describeHere('the web UI at /ui in a real browser', () => {
     // Completed: cancel no longer applies, purge does.
     expect(await page.locator('[data-action=cancel]').isDisabled()).toBe(true);
     expect(await page.locator('[data-action=purge]').isEnabled()).toBe(true);
+
+    // Restarted as new: another invocation of the handler with the same input, linked from the notice.
+    await page.locator('[data-action=restart-as-new]').click();
+    await dialog.locator('[data-confirm]').click();
+    const notice = await textMatching(page.getByRole('status'), /Restarted as inv_\w+/, 'the new invocation');
+    const restarted = /Restarted as (inv_\w+)/.exec(notice)?.[1] ?? '';
+    const copy = await sql(`SELECT target, restarted_from FROM sys_invocation WHERE id = '${restarted}'`);
+    expect(copy).toEqual([{ target: 'Reminders/remind', restarted_from: ids.remind }]);
   });
 
   it('filters the list by service, status, key and creation time, and pages through it', async () => {
