@@ -98,6 +98,14 @@ describeHere('snapshots of the one-process server', () => {
       `--snapshot-secret-key=${s3.secretKey}`,
       '--snapshot-prefix=one/server',
     ]);
+    // A partition with nothing applied yet (its leader's first record still on its way) has no snapshot to take.
+    await waitFor(
+      async () =>
+        (await metricSum(server, 'stead_log_records', 'partition="0"')) > 0 &&
+        (await metricSum(server, 'stead_log_records', 'partition="1"')) > 0 &&
+        (await metricSum(server, 'stead_partition_applied_lag_records', 'partition="')) === 0,
+      { what: 'both partitions to apply their first records' },
+    );
     const created = await ctlJson<SnapshotsJson>(server.adminUrl, ['snapshots', 'create']);
     expect(created.failures).toEqual([]);
     expect(created.snapshots.map((s) => s.location)).toEqual([

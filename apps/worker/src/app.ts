@@ -213,6 +213,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     control: (invocationId, op) => host.control(invocationId, op),
     restartAsNew: (invocationId) => host.restartAsNew(invocationId),
     describe: (invocationId) => host.describe(invocationId),
+    scan: (partition, table, opts) => host.scanPartition(partition, table, opts),
     pinned: async (deploymentId) => ({
       count: await host.pinnedInvocations(deploymentId),
       partitions: host

@@ -1,14 +1,18 @@
 import {
   type ControlOperation,
   type IngressRequest,
+  type IntrospectionRow,
+  type IntrospectionSource,
   type InvocationBackend,
   type InvocationDescription,
   type InvocationOutcome,
   type InvocationQuery,
   OverloadedError,
   partitionOf,
+  type ScanOptions,
   type SendReceipt,
 } from '@stead/core';
+import { fanIn } from './fan-in.ts';
 import { RetryableError } from './wire.ts';
 import type { WorkerClient } from './worker-client.ts';
 
@@ -50,6 +54,8 @@ interface InFlight {
 
 const RETRY_MIN_MS = 20;
 const RETRY_MAX_MS = 250;
+/** Partitions an introspection query reads at once (each from its leader). */
+const SCAN_PARALLELISM = 4;
 
 /**
  * The engine as an ingress or admin process sees it in a cluster: each request goes over gRPC to the worker that
@@ -204,6 +210,63 @@ export class RemoteBackend implements InvocationBackend {
     if (counted.size < this.o.leaders.partitions)
       throw new OverloadedError('leadership changed while counting pinned invocations; retry', { status: 503 });
     return total;
+  }
+
+  /**
+   * Restate's SQL introspection tables kept in the partitions, read from each partition's leader (Scan, up to
+   * SCAN_PARALLELISM partitions at once), with one row limit over all partitions.
+   */
+  readonly introspection: IntrospectionSource = {
+    scan: (table, opts) => this.scanAll(table, opts),
+  };
+
+  private scanAll(table: string, opts: ScanOptions): AsyncGenerator<IntrospectionRow[]> {
+    const partitions = Array.from({ length: this.o.leaders.partitions }, (_, p) => p);
+    return fanIn(
+      partitions.map((p) => (signal: AbortSignal) => this.scanPartition(p, table, opts.limit, signal)),
+      { parallel: SCAN_PARALLELISM, limit: opts.limit, signal: opts.signal },
+    );
+  }
+
+  /**
+   * One partition's rows from its leader. As `forward`: not the leader, or unreachable, and the scan starts again
+   * on the current leader; but only while nothing was read, since a second read could repeat rows: a scan that
+   * breaks off later fails the query (503, to be retried).
+   */
+  private async *scanPartition(
+    partition: number,
+    table: string,
+    limit: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<IntrospectionRow[]> {
+    const giveUpAt = Date.now() + (this.o.unavailableAfterMs ?? 30_000);
+    let last = 'no leader is known yet';
+    let read = 0;
+    for (let attempt = 0; ; attempt++) {
+      signal.throwIfAborted();
+      const leader = this.o.leaders.leader(partition);
+      if (leader !== undefined) {
+        try {
+          for await (const rows of this.o.connect(leader.address).scan(partition, table, limit, signal)) {
+            read += rows.length;
+            yield rows;
+          }
+          return;
+        } catch (e) {
+          if (signal.aborted || !(e instanceof RetryableError)) throw e;
+          last = `${leader.nodeId} (${leader.address}): ${e.message}`;
+          if (read > 0)
+            throw new OverloadedError(
+              `reading partition ${partition} broke off after ${read} rows (${last}); run the query again`,
+              { status: 503 },
+            );
+        }
+      }
+      if (Date.now() >= giveUpAt)
+        throw new OverloadedError(`partition ${partition} has no reachable leader: ${last}`, { status: 503 });
+      this.retries++;
+      await this.pause(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt), signal);
+    }
   }
 
   close(): void {

@@ -4,10 +4,15 @@ import {
   type ControlOperation,
   type IngressRequest,
   InputError,
+  type IntrospectionRow,
+  type IntrospectionValue,
   type InvocationOutcome,
   type InvocationQuery,
+  introspectionTable,
   NotLeaderError,
   OverloadedError,
+  type SqlColumnType,
+  type SqlTable,
 } from '@stead/core';
 import type { worker as pb } from '@stead/proto';
 
@@ -149,4 +154,102 @@ export function fromStatus(e: grpc.ServiceError): Error {
     default:
       return new RetryableError(details, e.code);
   }
+}
+
+// ---------- introspection rows (Scan) ----------
+
+type SqlValueKind = NonNullable<pb.SqlValue['kind']>;
+
+/** A column type's value kind on the wire, and the conversions of its values. */
+interface ValueCodec {
+  kind: SqlValueKind['$case'];
+  /** The wire value of a row value; undefined when the value is not of the column's type. */
+  to: (v: NonNullable<IntrospectionValue>) => SqlValueKind['value'] | undefined;
+  /** The row value of a wire value (already known to be of the kind). */
+  from: (v: SqlValueKind['value']) => IntrospectionValue;
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+
+/** One codec per column type: the kind carries the type, so that a value reads back exactly as it was. */
+const VALUE_CODECS: Record<SqlColumnType, ValueCodec> = {
+  utf8: { kind: 'utf8', to: (v) => (typeof v === 'string' ? v : undefined), from: (v) => v as string },
+  u64: {
+    kind: 'u64',
+    to: (v) => (typeof v === 'bigint' && v >= 0n ? v : isCount(v) && v >= 0 ? BigInt(v) : undefined),
+    from: (v) => v as bigint,
+  },
+  u32: { kind: 'u32', to: (v) => (isCount(v) && v >= 0 && v < 2 ** 32 ? v : undefined), from: (v) => v as number },
+  bool: { kind: 'boolean', to: (v) => (typeof v === 'boolean' ? v : undefined), from: (v) => v as boolean },
+  binary: {
+    kind: 'binary',
+    to: (v) => (v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : undefined),
+    from: (v) => new Uint8Array(v as Buffer),
+  },
+  timestamp_ms: { kind: 'timestampMs', to: (v) => (isCount(v) ? BigInt(v) : undefined), from: (v) => safeMs(v) },
+  duration_ms: { kind: 'durationMs', to: (v) => (isCount(v) ? BigInt(v) : undefined), from: (v) => safeMs(v) },
+  list_u32: {
+    kind: 'listU32',
+    to: (v) => (Array.isArray(v) && v.every((x) => isCount(x) && x >= 0) ? { values: v as number[] } : undefined),
+    from: (v) => [...(v as pb.SqlValue_U32List).values],
+  },
+  list_utf8: {
+    kind: 'listUtf8',
+    to: (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? { values: v as string[] } : undefined),
+    from: (v) => [...(v as pb.SqlValue_Utf8List).values],
+  },
+};
+
+function safeMs(v: SqlValueKind['value']): number {
+  const n = Number(v as bigint);
+  if (!Number.isSafeInteger(n)) throw new Error(`a time of ${v} ms is out of range`);
+  return n;
+}
+
+/** The columns of an introspection table; InputError for a name Restate's introspection does not have. */
+export function scanColumns(table: string): SqlTable['columns'] {
+  const t = introspectionTable(table);
+  if (!t) throw new InputError(`'${table}' is not a table of the SQL introspection`);
+  return t.columns;
+}
+
+/** A batch of rows of `table` as a ScanBatch (the worker side); throws when a value is not of its column's type. */
+export function scanBatchTo(table: string, rows: IntrospectionRow[]): pb.ScanBatch {
+  const columns = scanColumns(table);
+  return {
+    columns: columns.map(([name]) => name),
+    rows: rows.map((row) => ({
+      values: columns.map(([name, type]): pb.SqlValue => {
+        const v = row[name];
+        if (v === undefined || v === null) return {};
+        const codec = VALUE_CODECS[type];
+        const value = codec.to(v);
+        if (value === undefined) throw new Error(`${table}.${name} is ${type}; the row holds ${String(v)}`);
+        return { kind: { $case: codec.kind, value } as SqlValueKind };
+      }),
+    })),
+  };
+}
+
+/**
+ * The rows of a ScanBatch of `table` (the forwarding side), checked: each value's kind must be its column's
+ * type and each row must have a value per column. Columns this version does not know are dropped.
+ */
+export function scanBatchFrom(table: string, batch: pb.ScanBatch): IntrospectionRow[] {
+  const types = new Map(scanColumns(table));
+  const known = batch.columns.map((name) => [name, types.get(name)] as const);
+  return batch.rows.map((r, i) => {
+    if (r.values.length !== known.length)
+      throw new Error(`${table} row ${i} from the worker has ${r.values.length} values for ${known.length} columns`);
+    const row: IntrospectionRow = {};
+    r.values.forEach((v, c) => {
+      const [name, type] = known[c];
+      if (type === undefined || v.kind === undefined) return;
+      const codec = VALUE_CODECS[type];
+      if (v.kind.$case !== codec.kind)
+        throw new Error(`${table}.${name} is ${type}; the worker sent a ${v.kind.$case} value in row ${i}`);
+      row[name] = codec.from(v.kind.value);
+    });
+    return row;
+  });
 }

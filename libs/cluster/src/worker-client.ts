@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type {
   ControlOperation,
   IngressRequest,
+  IntrospectionRow,
   InvocationDescription,
   InvocationOutcome,
   InvocationQuery,
@@ -9,7 +10,7 @@ import type {
 } from '@stead/core';
 import { worker as pb } from '@stead/proto';
 import { GRPC_CLIENT_OPTIONS, type UnaryMethod, unaryCall } from '@stead/runtime';
-import { fromStatus, outcomeFrom, queryTo, requestTo } from './wire.ts';
+import { fromStatus, outcomeFrom, queryTo, requestTo, scanBatchFrom } from './wire.ts';
 import { type SnapshotsAnswer, snapshotsFrom } from './worker-service.ts';
 
 type Awakeable = { value: Uint8Array } | { failure: { code: number; message: string } };
@@ -97,6 +98,35 @@ export class WorkerClient {
 
   async listSnapshots(partitions: number[], timeoutMs: number): Promise<SnapshotsAnswer> {
     return snapshotsFrom(await this.unary(this.client.listSnapshots, { partitions }, { timeoutMs }));
+  }
+
+  /**
+   * The rows of introspection table `table` in `partition`, which this worker must lead (else RetryableError),
+   * at most `limit`, in the worker's batches. The call is cancelled when `signal` aborts (the iteration then
+   * rejects with its reason) or when the caller stops iterating early.
+   */
+  async *scan(
+    partition: number,
+    table: string,
+    limit: number,
+    signal?: AbortSignal,
+  ): AsyncGenerator<IntrospectionRow[]> {
+    signal?.throwIfAborted();
+    // No limit (Infinity) is sent as the largest one.
+    const max = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : Number.MAX_SAFE_INTEGER;
+    const stream = this.client.scan({ table, partition, limit: BigInt(max) });
+    const cancel = () => stream.cancel();
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      for await (const batch of stream as AsyncIterable<pb.ScanBatch>) yield scanBatchFrom(table, batch);
+    } catch (e) {
+      signal?.throwIfAborted();
+      // A gRPC status (the worker's error) maps to the engine's; a batch that does not decode stays as it is.
+      throw typeof (e as grpc.ServiceError).code === 'number' ? fromStatus(e as grpc.ServiceError) : e;
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+      stream.cancel();
+    }
   }
 
   close(): void {

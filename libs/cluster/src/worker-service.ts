@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { InputError, type InvocationBackend } from '@stead/core';
+import { InputError, type IntrospectionRow, type InvocationBackend, type ScanOptions } from '@stead/core';
 import { worker as pb } from '@stead/proto';
 import { GRPC_CHANNEL_OPTIONS, listenGrpc, type ServingGrpc } from '@stead/runtime';
 import type { SnapshotManifest } from '@stead/snapshots';
-import { controlFrom, outcomeTo, queryFrom, requestFrom, toStatus } from './wire.ts';
+import { controlFrom, outcomeTo, queryFrom, requestFrom, scanBatchTo, scanColumns, toStatus } from './wire.ts';
 
 /** A replica of a partition on a worker, as the controller and `steadctl` see it. */
 export interface ReplicaStatus {
@@ -62,6 +62,11 @@ export interface SnapshotService {
 
 /** What a worker serves: the engine's operations for the partitions it leads, and its status. */
 export interface WorkerBackend extends InvocationBackend {
+  /**
+   * The rows of SQL introspection table `table` in `partition`, which this worker must lead (else throws
+   * NotLeaderError, before the first batch).
+   */
+  scan(partition: number, table: string, opts: ScanOptions): AsyncIterable<IntrospectionRow[]>;
   /** Unfinished invocations pinned to a deployment, over the partitions led here (and which those are). */
   pinned(deploymentId: string): Promise<{ count: number; partitions: number[] }>;
   status(): { nodeId: string; instance: string; partitions: ReplicaStatus[]; draining?: boolean };
@@ -126,6 +131,39 @@ export function snapshotsFrom(r: pb.CreateSnapshotsResponse): SnapshotsAnswer {
     })),
     failures: r.failures,
   };
+}
+
+/** Resolves once the stream's buffer drains (or the call is cancelled: the write loop then stops). */
+function drained(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+  });
+}
+
+/**
+ * One Scan: the partition's batches as messages, written as gRPC's buffer drains (a slow reader holds the scan
+ * back rather than filling memory); the caller's cancellation aborts the scan.
+ */
+async function serveScan(backend: WorkerBackend, call: grpc.ServerWritableStream<pb.ScanRequest, pb.ScanBatch>) {
+  const { table, partition, limit } = call.request;
+  const signal = signalOf(call);
+  try {
+    scanColumns(table);
+    const max = limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit);
+    for await (const rows of backend.scan(partition, table, { limit: max, signal })) {
+      if (call.cancelled) return;
+      if (!call.write(scanBatchTo(table, rows))) await drained(call);
+    }
+    if (!call.cancelled) call.end();
+  } catch (e) {
+    if (!call.cancelled) call.emit('error', toStatus(e));
+  }
 }
 
 /** Serves a worker's node API over gRPC. */
@@ -220,6 +258,9 @@ export async function serveWorker(
     },
     listSnapshots(call, cb) {
       answer(cb, async () => snapshotsTo(await snapshotService(backend).list(call.request.partitions)));
+    },
+    scan(call) {
+      void serveScan(backend, call);
     },
   };
   server.addService(pb.WorkerServiceService, impl);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import {
   type IngressRequest,
   InputError,
+  type IntrospectionRow,
   type InvocationOutcome,
   NotLeaderError,
   OverloadedError,
@@ -46,6 +47,9 @@ class ScriptedBackend implements WorkerBackend {
   }
   async pinned() {
     return { count: 2, partitions: [0, 1] };
+  }
+  scan(): AsyncIterable<IntrospectionRow[]> {
+    throw new InputError('this scripted worker keeps no tables');
   }
   status() {
     return { nodeId: this.nodeId, instance: 'i1', partitions: [] };

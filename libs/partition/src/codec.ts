@@ -8,6 +8,7 @@ import { partition as P } from '@stead/proto';
 import type { Codec } from '@stead/storage';
 import type * as J from './journal.ts';
 import type {
+  Caller,
   Command,
   ControlOp,
   Dedup,
@@ -35,11 +36,13 @@ export class FormatError extends Error {
 /** The generated messages type bytes as Buffer: a view of the same memory, no copy. */
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 const optBuf = (b: Uint8Array | undefined) => (b === undefined ? undefined : buf(b));
+const optBig = (v: number | undefined) => (v === undefined ? undefined : BigInt(v));
 const entryTo = (e: JournalEntry): P.JournalEntry => ({
   type: e.type,
   bytes: buf(e.bytes),
   callServiceType: e.callTarget?.serviceType,
   callHandlerType: e.callTarget?.handlerType,
+  appendedAt: optBig(e.appendedAt),
 });
 
 function required<T>(v: T | undefined, what: string): T {
@@ -58,7 +61,6 @@ function int(v: bigint, what: string): number {
   if (!Number.isSafeInteger(n)) throw new FormatError(`${what} ${v} is out of range`);
   return n;
 }
-const optBig = (v: number | undefined) => (v === undefined ? undefined : BigInt(v));
 
 const SERVICE_TYPES: readonly ServiceType[] = ['SERVICE', 'VIRTUAL_OBJECT', 'WORKFLOW'];
 const HANDLER_TYPES: readonly HandlerType[] = ['EXCLUSIVE', 'SHARED', 'WORKFLOW'];
@@ -99,8 +101,13 @@ function entryFrom(e: P.JournalEntry | undefined, what = 'journal entry'): Journ
     if (v.callServiceType !== undefined) out.callTarget.serviceType = optServiceType(v.callServiceType);
     if (v.callHandlerType !== undefined) out.callTarget.handlerType = optHandlerType(v.callHandlerType);
   }
+  if (v.appendedAt !== undefined) out.appendedAt = int(v.appendedAt, 'append time');
   return out;
 }
+
+const callerTo = (c: Caller | undefined): P.Caller | undefined =>
+  c && { invocationId: c.invocationId, target: targetTo(c.target) };
+const callerFrom = (c: P.Caller): Caller => ({ invocationId: c.invocationId, target: targetFrom(c.target) });
 
 function failureFrom(f: P.Failure | undefined): Failure {
   const v = required(f, 'failure');
@@ -198,6 +205,7 @@ function newInvocationTo(inv: NewInvocation): P.NewInvocation {
     reportSubmit: inv.reportSubmit ?? false,
     journalRetentionMs: optBig(inv.journalRetentionMs),
     pin: inv.pin,
+    invokedBy: callerTo(inv.invokedBy),
   };
 }
 function newInvocationFrom(i: P.NewInvocation | undefined): NewInvocation {
@@ -215,6 +223,7 @@ function newInvocationFrom(i: P.NewInvocation | undefined): NewInvocation {
   if (v.reportSubmit) out.reportSubmit = true;
   if (v.journalRetentionMs !== undefined) out.journalRetentionMs = int(v.journalRetentionMs, 'journal retention');
   if (v.pin) out.pin = { deploymentId: v.pin.deploymentId, protocolVersion: v.pin.protocolVersion };
+  if (v.invokedBy) out.invokedBy = callerFrom(v.invokedBy);
   return out;
 }
 
@@ -430,6 +439,11 @@ function statusTo(st: InvocationStatus): P.InvocationStatus {
     inboxSeq: optBig(st.inboxSeq),
     journalRetentionMs: optBig(st.journalRetentionMs),
     attempt: st.attempt ?? 0,
+    invokedBy: callerTo(st.invokedBy),
+    restartedFrom: st.restartedFrom,
+    inboxedAt: optBig(st.inboxedAt),
+    runningAt: optBig(st.runningAt),
+    journalCommands: st.journalCommands,
   };
 }
 
@@ -457,6 +471,11 @@ function statusFrom(p: P.InvocationStatus): InvocationStatus {
   if (p.inboxSeq !== undefined) st.inboxSeq = int(p.inboxSeq, 'inbox seq');
   if (p.journalRetentionMs !== undefined) st.journalRetentionMs = int(p.journalRetentionMs, 'journal retention');
   if (p.attempt > 0) st.attempt = p.attempt;
+  if (p.invokedBy) st.invokedBy = callerFrom(p.invokedBy);
+  if (p.restartedFrom !== undefined) st.restartedFrom = p.restartedFrom;
+  if (p.inboxedAt !== undefined) st.inboxedAt = int(p.inboxedAt, 'inbox time');
+  if (p.runningAt !== undefined) st.runningAt = int(p.runningAt, 'running time');
+  if (p.journalCommands !== undefined) st.journalCommands = p.journalCommands;
   return st;
 }
 

@@ -13,12 +13,20 @@ const STATUS_NAMES: Record<InvocationStatus['phase'], string> = {
   completed: 'completed',
 };
 
+/** Entry types the state machine does not interpret, named here for introspection. */
+const OPAQUE_TYPES = { GetEagerState: 0x0407, GetEagerStateKeys: 0x0408, Run: 0x0411 } as const;
+
 const ENTRY_NAMES = new Map<number, string>(
-  [...Object.entries(journal.T), ...Object.entries(journal.T2)].map(([name, code]) => [
+  [...Object.entries(journal.T), ...Object.entries(journal.T2), ...Object.entries(OPAQUE_TYPES)].map(([name, code]) => [
     code,
-    code >= 0x8000 || code === journal.T.SignalN ? `Notification: ${name.replace(/N$/, '')}` : `Command: ${name}`,
+    journal.isCommandType(code) ? `Command: ${name}` : `Notification: ${name.replace(/N$/, '')}`,
   ]),
 );
+
+/** The name of a journal entry type as introspection shows it ("Command: Run", "Notification: Sleep"). */
+export function entryTypeName(type: number): string {
+  return ENTRY_NAMES.get(type) ?? `0x${type.toString(16)}`;
+}
 
 export function describeInvocation(st: InvocationStatus, entries: JournalEntry[]): InvocationDescription {
   const t = st.target;
@@ -34,7 +42,7 @@ export function describeInvocation(st: InvocationStatus, entries: JournalEntry[]
     journal_size: entries.length,
     journal: entries.map((e, index) => ({
       index,
-      entry_type: ENTRY_NAMES.get(e.type) ?? `0x${e.type.toString(16)}`,
+      entry_type: entryTypeName(e.type),
       type_code: e.type,
     })),
   };

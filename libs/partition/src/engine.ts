@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type {
   ControlOperation,
   IngressRequest,
+  IntrospectionSource,
   InvocationBackend,
   InvocationDefaults,
   InvocationDescription,
@@ -204,6 +205,11 @@ export class Engine implements InvocationBackend {
 
   describe(invocationId: string): Promise<InvocationDescription | undefined> {
     return this.host.describe(invocationId);
+  }
+
+  /** Restate's SQL introspection tables kept in the partitions, over all partitions (admin `POST /query`). */
+  get introspection(): IntrospectionSource {
+    return this.host.introspection;
   }
 
   /** Unfinished invocations pinned to a deployment, over all partitions (for graceful deployment removal). */

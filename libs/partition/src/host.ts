@@ -10,6 +10,8 @@ import {
   type ControlOperation,
   type IngressRequest,
   InputError,
+  type IntrospectionRow,
+  type IntrospectionSource,
   type InvocationBackend,
   type InvocationDefaults,
   type InvocationDescription,
@@ -21,6 +23,7 @@ import {
   OverloadedError,
   partitionOf,
   RESTATE_INVOCATION_DEFAULTS,
+  type ScanOptions,
   type SchemaView,
   type SendReceipt,
 } from '@stead/core';
@@ -29,6 +32,7 @@ import type { Loglet } from '@stead/log';
 import type { PartitionStore } from '@stead/storage';
 import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
 import { describeInvocation } from './describe.ts';
+import { type PartitionRowSource, scanEach, scanPartitionRows } from './introspection/scan.ts';
 import { checkedInvocationId, ids, planInvocation } from './invocation-ids.ts';
 import { InvokerDriver, pinFor } from './invoker-driver.ts';
 import * as journal from './journal.ts';
@@ -36,6 +40,7 @@ import { PartitionLeader } from './leader.ts';
 import type { InvocationMetrics } from './metrics.ts';
 import { type EffectSink, PartitionProcessor, type ProcessorOptions, type ProcessorRole } from './processor.ts';
 import { MAX_SINKS_PER_INVOCATION, TOO_MANY_WAITERS } from './state-machine.ts';
+import { PartitionTables } from './tables.ts';
 import type { Command, NewInvocation, ResponseSink } from './types.ts';
 
 export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -599,6 +604,43 @@ export class PartitionHost implements InvocationBackend {
 
   private get defaults(): InvocationDefaults {
     return this.opts.defaults ?? RESTATE_INVOCATION_DEFAULTS;
+  }
+
+  // ---------- SQL introspection ----------
+
+  /**
+   * The rows of introspection table `table` in partition `p` (its store, and its invoker's view of the
+   * invocations it runs), in batches; throws NotLeaderError unless this process leads `p`, as Restate reads a
+   * partition's tables on its leader.
+   */
+  scanPartition(p: number, table: string, opts: ScanOptions): AsyncIterable<IntrospectionRow[]> {
+    const h = this.hosted.get(p);
+    if (!h?.leading) throw new NotLeaderError(p);
+    return scanPartitionRows(this.rowSource(h), table, opts);
+  }
+
+  /**
+   * The introspection tables over the partitions led here, one partition after the other, in partition order
+   * (the one-process engine leads them all).
+   */
+  readonly introspection: IntrospectionSource = {
+    scan: (table, opts) => {
+      const led = [...this.hosted.values()].filter((h) => h.leading).map((h) => h.partition);
+      return scanEach(
+        led.sort((a, b) => a - b),
+        (p, o) => this.scanPartition(p, table, o),
+        opts,
+      );
+    },
+  };
+
+  private rowSource(h: Hosted): PartitionRowSource {
+    return {
+      tables: new PartitionTables(h.processor.store),
+      attempts: () => this.invoker.reports(h.leader),
+      partitionKeyOfInvocation: ids.partitionKeyOfInvocation,
+      serviceType: (service) => this.opts.schema.service(service)?.ty,
+    };
   }
 
   // ---------- metrics, shutdown ----------

@@ -92,12 +92,49 @@ class AttemptError extends Error {
   override name = 'AttemptError';
   readonly retryDelayMs: number | undefined;
   readonly terminal: { code: number; message: string } | undefined;
-  constructor(message: string, opts: { retryDelayMs?: number; terminal?: { code: number; message: string } } = {}) {
+  /** What introspection shows of this failure (default: the message alone). */
+  readonly failure: AttemptFailure;
+  constructor(
+    message: string,
+    opts: { retryDelayMs?: number; terminal?: { code: number; message: string }; failure?: AttemptFailure } = {},
+  ) {
     super(message);
     this.retryDelayMs = opts.retryDelayMs;
     this.terminal = opts.terminal;
+    this.failure = opts.failure ?? { message };
   }
 }
+
+/** Why an attempt failed, as sys_invocation_state shows it (last_failure*). */
+export interface AttemptFailure {
+  message: string;
+  /** The endpoint's error code; absent when the attempt failed on this side (connection, timeout). */
+  code?: number;
+  /** The command the SDK named as the cause: index among the invocation's commands (Input is 0), name, type. */
+  relatedCommand?: { index?: number; name?: string; type?: number };
+}
+
+/**
+ * What this invoker knows of an invocation it runs for a leader (Restate's sys_invocation_state): kept in memory
+ * while the invocation has an attempt here (running, waiting for a slot, or waiting to retry), as in Restate.
+ */
+export interface AttemptReport {
+  invocationId: string;
+  /** An attempt runs now. */
+  inFlight: boolean;
+  /** Failed attempts retried since the invocation last ran here without failing. */
+  retryCount: number;
+  /** When the latest attempt began (epoch ms). */
+  lastStartAt?: number;
+  /** While waiting to retry: when the next attempt starts (epoch ms). */
+  nextRetryAt?: number;
+  /** The deployment the latest attempt went to. */
+  lastDeploymentId?: string;
+  lastFailure?: AttemptFailure;
+}
+
+/** The part of an AttemptReport that outlives one attempt (a retry starts a new Attempt). */
+type AttemptHistory = Omit<AttemptReport, 'invocationId' | 'inFlight'>;
 
 /**
  * Runs invocation attempts against deployments: sends the journal, turns what the SDK sends back into
@@ -113,8 +150,11 @@ export class InvokerDriver implements Invoker {
   /** Attempts holding a slot; invariant: slots <= maxConcurrent. */
   private slots = 0;
   private readonly maxConcurrent: number;
-  /** Retry counts survive between attempts of the same invocation (not durable, like Restate's). */
-  private readonly retries = new Map<string, number>();
+  /**
+   * Retry counts, failures and start times survive between attempts of the same invocation (not durable, like
+   * Restate's); dropped when the invocation stops running here.
+   */
+  private readonly history = new Map<string, AttemptHistory>();
   private readonly clock: Clock;
   private readonly timers: Timers;
 
@@ -145,7 +185,7 @@ export class InvokerDriver implements Invoker {
       startLength: 0,
       write: undefined,
       abort: new AbortController(),
-      retryCount: this.retries.get(invocationId) ?? 0,
+      retryCount: this.history.get(invocationId)?.retryCount ?? 0,
       lastAppend: Promise.resolve(undefined),
       pending: [],
       stopped: false,
@@ -163,6 +203,9 @@ export class InvokerDriver implements Invoker {
   private begin(a: Attempt): void {
     a.slot = true;
     a.started = true;
+    const h = this.historyOf(a.invocationId);
+    h.lastStartAt = this.clock.now();
+    h.nextRetryAt = undefined;
     if (this.opts.metrics) a.startedMs = performance.now();
     this.slots++;
     void this.run(a);
@@ -194,7 +237,7 @@ export class InvokerDriver implements Invoker {
 
   stop(invocationId: string): void {
     const a = this.attempts.get(invocationId);
-    this.retries.delete(invocationId);
+    this.history.delete(invocationId);
     if (!a) return;
     a.stopped = true;
     a.abort.abort();
@@ -209,6 +252,26 @@ export class InvokerDriver implements Invoker {
 
   stopLeader(leader: PartitionLeader): void {
     for (const [id, a] of [...this.attempts]) if (a.leader === leader) this.stop(id);
+  }
+
+  /** What this invoker knows of the invocations it runs for `leader` (see AttemptReport). */
+  reports(leader: PartitionLeader): AttemptReport[] {
+    const out: AttemptReport[] = [];
+    for (const a of this.attempts.values()) {
+      if (a.leader !== leader || a.stopped) continue;
+      const h = this.history.get(a.invocationId);
+      out.push({ invocationId: a.invocationId, inFlight: a.slot, retryCount: a.retryCount, ...h });
+    }
+    return out;
+  }
+
+  private historyOf(invocationId: string): AttemptHistory {
+    let h = this.history.get(invocationId);
+    if (!h) {
+      h = { retryCount: 0 };
+      this.history.set(invocationId, h);
+    }
+    return h;
   }
 
   /** Appends an effect of the attempt, after its held RunCommand if there is one (in one append). */
@@ -262,7 +325,7 @@ export class InvokerDriver implements Invoker {
     if (a.stopped) return;
     if (outcome === 'done') {
       this.attempts.delete(a.invocationId);
-      this.retries.delete(a.invocationId);
+      this.history.delete(a.invocationId);
       return;
     }
     const err = outcome;
@@ -310,7 +373,9 @@ export class InvokerDriver implements Invoker {
       retryInMs: delay,
       error: err.message,
     });
-    this.retries.set(a.invocationId, retryCount);
+    const h = this.historyOf(a.invocationId);
+    h.retryCount = retryCount;
+    h.lastFailure = err.failure;
     // Wait until everything this attempt appended is applied, so that the next attempt sees it.
     try {
       const last = await a.lastAppend;
@@ -318,6 +383,7 @@ export class InvokerDriver implements Invoker {
     } catch {
       // the append failed; the next attempt replays what is durable
     }
+    h.nextRetryAt = this.clock.now() + delay;
     await sleep(this.timers, delay);
     if (a.stopped || this.attempts.get(a.invocationId) !== a) return;
     this.attempts.delete(a.invocationId);
@@ -333,7 +399,7 @@ export class InvokerDriver implements Invoker {
     });
     this.append(a, effect);
     this.attempts.delete(a.invocationId);
-    this.retries.delete(a.invocationId);
+    this.history.delete(a.invocationId);
   }
 
   /** One attempt: prepare it from the store, open the stream with the journal, follow what the endpoint sends. */
@@ -370,6 +436,7 @@ export class InvokerDriver implements Invoker {
       this.opts.defaults,
     );
     const dep = this.pickDeployment(st);
+    this.historyOf(a.invocationId).lastDeploymentId = dep.deploymentId;
     if (st.deploymentId === undefined) {
       this.append(a, { kind: 'pin', deploymentId: dep.deploymentId, protocolVersion: dep.protocolVersion });
     }
@@ -543,7 +610,9 @@ function endpointError(e: J.DecodedError): AttemptError {
   // The endpoint's delay replaces the policy's for the next attempt (as in Restate); a delay beyond what a timer
   // can hold would otherwise fire at once, so it is capped there.
   const retryDelayMs = e.nextRetryDelayMs === undefined ? undefined : Math.min(e.nextRetryDelayMs, MAX_TIMER_MS);
-  return new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs });
+  const failure: AttemptFailure = { message: e.message, code: e.code };
+  if (e.relatedCommand) failure.relatedCommand = e.relatedCommand;
+  return new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs, failure });
 }
 
 /**

@@ -27,6 +27,11 @@ export const T = {
   SignalN: 0xfbff,
 } as const;
 
+/** Journal entries are commands (0x0400-0x7FFF, custom ones from 0xFC00) or notifications (0x8000-0xFBFF). */
+export function isCommandType(type: number): boolean {
+  return type >= 0x0400 && !(type >= 0x8000 && type < 0xfc00);
+}
+
 type Field = bigint | Uint8Array;
 type Fields = Map<number, Field[]>;
 
@@ -244,6 +249,8 @@ export interface DecodedError {
   message: string;
   nextRetryDelayMs?: number;
   behavior: 'retry' | 'pause' | 'fail';
+  /** The command the SDK names as the cause: its index among the invocation's commands, its name and type. */
+  relatedCommand?: { index?: number; name?: string; type?: number };
 }
 
 export function decodeError(b: Uint8Array): DecodedError {
@@ -254,7 +261,19 @@ export function decodeError(b: Uint8Array): DecodedError {
     message: str(f, 2) ?? '',
     nextRetryDelayMs: f.has(8) ? num(f, 8) : undefined,
     behavior: behavior === 1 ? 'pause' : behavior === 2 ? 'fail' : 'retry',
+    relatedCommand: relatedCommandOf(f),
   };
+}
+
+/** ErrorMessage's related_command_index (4), related_command_name (5) and related_command_type (6), if any. */
+function relatedCommandOf(f: Fields): DecodedError['relatedCommand'] {
+  if (!f.has(4) && !f.has(5) && !f.has(6)) return undefined;
+  const related: NonNullable<DecodedError['relatedCommand']> = {};
+  if (f.has(4)) related.index = num(f, 4);
+  const name = str(f, 5);
+  if (name) related.name = name;
+  if (f.has(6)) related.type = num(f, 6);
+  return related;
 }
 
 // ---------- promises, signals, attach (virtual objects, workflows, awakeables) ----------

@@ -6,6 +6,8 @@ export interface JournalEntry {
   bytes: Uint8Array;
   /** Of a journaled call command: its target's types as the invoker resolved them (for the target's key). */
   callTarget?: Pick<Target, 'serviceType' | 'handlerType'>;
+  /** When the state machine wrote it into the journal (its record's ts); absent in entries written before. */
+  appendedAt?: number;
 }
 
 export interface Target {
@@ -58,6 +60,12 @@ export function sameSink(a: ResponseSink, b: ResponseSink): boolean {
   );
 }
 
+/** The invocation that started another one (call or one-way call): admin introspection's `invoked_by`. */
+export interface Caller {
+  invocationId: string;
+  target: Target;
+}
+
 export interface NewInvocation {
   id: string;
   target: Target;
@@ -78,6 +86,8 @@ export interface NewInvocation {
    * invoker's pin record); an invocation that waits (delay, busy object) is pinned when it starts instead.
    */
   pin?: { deploymentId: string; protocolVersion: number };
+  /** The invocation that called or sent it; absent: ingress. */
+  invokedBy?: Caller;
 }
 
 /**
@@ -196,6 +206,8 @@ export interface InvocationStatus {
   modifiedAt: number;
   executionTime?: number;
   journalLength: number;
+  /** How many of the journal's entries are commands (absent in statuses written before it was counted). */
+  journalCommands?: number;
   deploymentId?: string;
   protocolVersion?: number;
   sinks: ResponseSink[];
@@ -214,6 +226,14 @@ export interface InvocationStatus {
   locked?: boolean;
   /** While inboxed: the sequence number of its entry in its key's inbox (to drop it without a scan). */
   inboxSeq?: number;
+  /** Who started it (absent: ingress, or recorded before this field existed). */
+  invokedBy?: Caller;
+  /** The completed invocation it was restarted from (restart-as-new). */
+  restartedFrom?: string;
+  /** When it last queued behind its key's lock (epoch ms). */
+  inboxedAt?: number;
+  /** When it first ran (epoch ms): admitted, with its key's lock when exclusive. */
+  runningAt?: number;
 }
 
 /** What the leader must do once a batch of commands is applied. */

@@ -2,35 +2,15 @@
 // once, whatever its command kind; untagged, only the kinds that are idempotent by themselves do. Also the older
 // formats of the tag (a u32 partition inside the command, `d <u32>` store keys) still decode and count.
 
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { partition as P } from '@stead/proto';
 import * as C from '../src/codec.ts';
 import { decodeCommand, encodeCommand } from '../src/codec.ts';
 import * as J from '../src/journal.ts';
 import { PartitionTables, STORE_LAYOUT, strKey, u32Key } from '../src/tables.ts';
-import type { Command, Dedup, JournalEntry } from '../src/types.ts';
+import type { Command, Dedup } from '../src/types.ts';
 import { openTestPartition, type TestPartition } from './helpers.ts';
-
-const ld = (w: BinaryWriter, no: number) => w.uint32((no << 3) | WireType.LengthDelimited);
-const vi = (w: BinaryWriter, no: number) => w.uint32((no << 3) | WireType.Varint);
-function setStateCmd(key: string, value: string): JournalEntry {
-  const w = new BinaryWriter();
-  ld(w, 1).bytes(Buffer.from(key));
-  ld(w, 3).fork();
-  ld(w, 1).bytes(Buffer.from(value));
-  w.join();
-  return { type: J.T.SetState, bytes: w.finish() };
-}
-function callCmd(service: string, handler: string, idIdx: number, resIdx: number): JournalEntry {
-  const w = new BinaryWriter();
-  ld(w, 1).string(service);
-  ld(w, 2).string(handler);
-  ld(w, 3).bytes(Buffer.from('{}'));
-  vi(w, 10).uint32(idIdx);
-  vi(w, 11).uint32(resIdx);
-  return { type: J.T.Call, bytes: w.finish() };
-}
+import { callCmd, setStateCmd } from './sdk-commands.ts';
 
 const ID = 'inv-dup';
 const objectTarget = {
@@ -76,7 +56,7 @@ const cases: Case[] = [
   {
     name: 'Effect (a call: a second child would start)',
     setup: [invoke()],
-    record: effect({ kind: 'command', entry: callCmd('Other', 'run', 1, 2) }),
+    record: effect({ kind: 'command', entry: callCmd('Other', 'run', '{}', 1, 2) }),
     idempotentUntagged: false,
   },
   {
@@ -112,7 +92,7 @@ const cases: Case[] = [
   { name: 'AnnounceLeader', setup: [], record: { kind: 'AnnounceLeader', ts: 1, epoch: 3 }, idempotentUntagged: true },
   {
     name: 'OutboxTruncate',
-    setup: [invoke(), effect({ kind: 'command', entry: callCmd('Other', 'run', 1, 2) })],
+    setup: [invoke(), effect({ kind: 'command', entry: callCmd('Other', 'run', '{}', 1, 2) })],
     record: { kind: 'OutboxTruncate', ts: 1003, upTo: 1 },
     idempotentUntagged: true,
   },

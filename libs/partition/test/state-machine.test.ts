@@ -1,58 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { PartitionStore, StorageEngine } from '@stead/storage';
 import * as J from '../src/journal.ts';
 import { PartitionReader, PartitionStateMachine } from '../src/state-machine.ts';
 import { openPartitionStorage, PartitionTables } from '../src/tables.ts';
-import type { Command, Effect, JournalEntry } from '../src/types.ts';
-
-// Test encoders for the few SDK commands used below (field numbers of the service protocol).
-const ld = (w: BinaryWriter, no: number) => w.uint32((no << 3) | WireType.LengthDelimited);
-const vi = (w: BinaryWriter, no: number) => w.uint32((no << 3) | WireType.Varint);
-function callCmd(service: string, handler: string, param: string, idIdx: number, resIdx: number): JournalEntry {
-  const w = new BinaryWriter();
-  ld(w, 1).string(service);
-  ld(w, 2).string(handler);
-  ld(w, 3).bytes(Buffer.from(param));
-  vi(w, 10).uint32(idIdx);
-  vi(w, 11).uint32(resIdx);
-  return { type: J.T.Call, bytes: w.finish() };
-}
-function sleepCmd(wake: number, id: number): JournalEntry {
-  const w = new BinaryWriter();
-  vi(w, 1).uint64(BigInt(wake));
-  vi(w, 11).uint32(id);
-  return { type: J.T.Sleep, bytes: w.finish() };
-}
-function outputCmd(value: string): JournalEntry {
-  const w = new BinaryWriter();
-  ld(w, 14).fork();
-  ld(w, 1).bytes(Buffer.from(value));
-  w.join();
-  return { type: J.T.Output, bytes: w.finish() };
-}
-function setStateCmd(key: string, value: string): JournalEntry {
-  const w = new BinaryWriter();
-  ld(w, 1).bytes(Buffer.from(key));
-  ld(w, 3).fork();
-  ld(w, 1).bytes(Buffer.from(value));
-  w.join();
-  return { type: J.T.SetState, bytes: w.finish() };
-}
-
-function promiseCmd(type: number, key: string, id: number, value?: string): JournalEntry {
-  const w = new BinaryWriter();
-  ld(w, 1).string(key);
-  if (value !== undefined) {
-    ld(w, 2).fork();
-    ld(w, 1).bytes(Buffer.from(value));
-    w.join();
-  }
-  vi(w, 11).uint32(id);
-  return { type, bytes: w.finish() };
-}
+import type { Command, Effect } from '../src/types.ts';
+import { callCmd, outputCmd, promiseCmd, setStateCmd, sleepCmd } from './sdk-commands.ts';
 
 describe('partition state machine', () => {
   let dir: string;

@@ -1,5 +1,6 @@
 // The partition messages and services other packages use: partition records and state (libs/partition).
 export {
+  Caller,
   Counter,
   Dedup,
   Failure,

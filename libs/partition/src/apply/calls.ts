@@ -37,11 +37,19 @@ export async function applyCall(
     headers: cmd.headers,
     idempotencyKey: cmd.idempotencyKey,
     ...effect.retention,
+    invokedBy: { invocationId: st.id, target: callerTarget(st.target) },
   };
   if (cmd.kind === 'call') {
     inv.sink = { kind: 'invocation', invocationId: st.id, completionId: cmd.resultCompletionId };
   } else if (cmd.invokeTime > now) inv.executionTime = cmd.invokeTime;
   await ctx.sendTo(ctx.opts.partitionKeyOfInvocation(childId), { kind: 'Invoke', ts: now, inv });
+}
+
+/** The caller's target as its callees record it: what introspection names (no types, to keep statuses small). */
+function callerTarget(t: Target): Target {
+  return t.key === undefined
+    ? { service: t.service, handler: t.handler }
+    : { service: t.service, handler: t.handler, key: t.key };
 }
 
 /** Attach to (or read the output of) another invocation: an Attach record in the partition that owns it. */

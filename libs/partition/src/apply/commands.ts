@@ -19,7 +19,7 @@ export async function applyJournalCommand(
   const cmd = J.decodeCommand(entry);
   const enriched = effect.target;
   const isCall = cmd.kind === 'call' || cmd.kind === 'oneWayCall';
-  const index = ctx.writeEntry(st, isCall && enriched ? { ...entry, callTarget: enriched } : entry);
+  const index = ctx.writeEntry(st, isCall && enriched ? { ...entry, callTarget: enriched } : entry, now);
   switch (cmd.kind) {
     case 'output':
       st.output = cmd.outcome;

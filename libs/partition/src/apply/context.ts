@@ -57,7 +57,7 @@ export class ApplyContext {
   // ---------- lifecycle ----------
 
   /** Runs the invocation now, or queues it behind the current holder of its key. */
-  async admit(st: InvocationStatus): Promise<void> {
+  async admit(st: InvocationStatus, now: number): Promise<void> {
     if (isExclusive(st.target)) {
       const holder = await this.tables.lockHolder(st.target);
       if (holder !== undefined && holder !== st.id) {
@@ -65,6 +65,7 @@ export class ApplyContext {
         this.tables.putInbox(st.target, seq, st.id);
         st.phase = 'inboxed';
         st.inboxSeq = seq;
+        st.inboxedAt = now;
         return;
       }
       this.tables.putLock(st.target, st.id);
@@ -72,6 +73,7 @@ export class ApplyContext {
     }
     st.inboxSeq = undefined;
     st.phase = 'invoked';
+    st.runningAt ??= now;
     this.startAttempt(st);
   }
 
@@ -86,7 +88,7 @@ export class ApplyContext {
     const nst = await this.status(next.invocationId);
     if (!nst || nst.phase !== 'inboxed') return;
     nst.modifiedAt = now;
-    await this.admit(nst);
+    await this.admit(nst, now);
     this.saveStatus(nst);
   }
 
@@ -131,6 +133,7 @@ export class ApplyContext {
   private deleteJournal(st: InvocationStatus): void {
     for (let i = 0; i < st.journalLength; i++) this.tables.delJournalEntry(st, i);
     st.journalLength = 0;
+    st.journalCommands = 0;
   }
 
   /** The journal retention of a completed invocation ended before its status retention: its input moves over. */
@@ -268,10 +271,14 @@ export class ApplyContext {
 
   // ---------- journal, notifications ----------
 
-  writeEntry(st: InvocationStatus, entry: JournalEntry): number {
+  /** Appends `entry` to the journal of `st`, stamped with `now` (its append time, for introspection). */
+  writeEntry(st: InvocationStatus, entry: JournalEntry, now: number): number {
     const index = st.journalLength++;
     assert(Number.isSafeInteger(index) && index >= 0, `journal length of ${st.id} is ${index}`);
-    this.tables.putJournalEntry(st, index, entry);
+    this.tables.putJournalEntry(st, index, { ...entry, appendedAt: now });
+    // Counted from the first entry on: a journal begun before the count existed stays uncounted.
+    if (index === 0) st.journalCommands = 0;
+    if (st.journalCommands !== undefined && J.isCommandType(entry.type)) st.journalCommands++;
     return index;
   }
 
@@ -282,7 +289,7 @@ export class ApplyContext {
       if (st.phase === 'scheduled' || st.phase === 'inboxed') return this.abandon(st, CANCELLED, now);
       await this.propagateToChildren(st, 'cancel', now);
     }
-    const index = this.writeEntry(st, entry);
+    const index = this.writeEntry(st, entry, now);
     st.modifiedAt = now;
     if (st.phase === 'invoked') {
       this.effects.push({ kind: 'notify', invocationId: st.id, index, entry });

@@ -117,9 +117,10 @@ async function restartAsNew(
     journalLength: 0,
     sinks: [],
     arrived: { completions: [], signals: [], names: [] },
+    restartedFrom: st.id,
   };
-  ctx.writeEntry(fresh, input);
-  await ctx.admit(fresh);
+  ctx.writeEntry(fresh, input, now);
+  await ctx.admit(fresh, now);
   ctx.saveStatus(fresh);
   return { ok: true, value: new TextEncoder().encode(newInvocationId) };
 }

@@ -31,11 +31,12 @@ export async function applyInvoke(ctx: ApplyContext, cmd: Extract<Command, { kin
     retentionMs: inv.retentionMs,
     journalRetentionMs: inv.journalRetentionMs,
   };
-  ctx.writeEntry(st, J.inputCommand(inv.headers, inv.input));
+  if (inv.invokedBy) st.invokedBy = inv.invokedBy;
+  ctx.writeEntry(st, J.inputCommand(inv.headers, inv.input), now);
   if (inv.executionTime !== undefined && inv.executionTime > now) {
     ctx.addTimer({ wakeAt: inv.executionTime, invocationId: inv.id, completionId: TIMER_INVOKE });
   } else {
-    await ctx.admit(st);
+    await ctx.admit(st, now);
     if (inv.pin && st.phase === 'invoked' && st.deploymentId === undefined) pin(ctx, st, inv.pin);
   }
   ctx.saveStatus(st);

@@ -19,7 +19,7 @@ export async function applyTimerFired(ctx: ApplyContext, cmd: Extract<Command, {
     case TIMER_INVOKE:
       if (st.phase === 'scheduled') {
         st.modifiedAt = now;
-        await ctx.admit(st);
+        await ctx.admit(st, now);
         ctx.saveStatus(st);
       }
       return;

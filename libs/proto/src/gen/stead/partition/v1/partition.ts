@@ -35,7 +35,11 @@ export interface JournalEntry {
    * does not tell an absent key from "").
    */
   callServiceType?: string | undefined;
-  callHandlerType?: string | undefined;
+  callHandlerType?:
+    | string
+    | undefined;
+  /** When the state machine wrote it into the journal (the record's ts); absent in entries written before. */
+  appendedAt?: bigint | undefined;
 }
 
 export interface Failure {
@@ -122,6 +126,12 @@ export interface TimerKey {
   completionId: number;
 }
 
+/** The invocation that started another one with a call or a one-way call (admin introspection's `invoked_by`). */
+export interface Caller {
+  invocationId: string;
+  target?: Target | undefined;
+}
+
 export interface NewInvocation {
   id: string;
   target?: Target | undefined;
@@ -140,7 +150,11 @@ export interface NewInvocation {
    * The deployment the leader picked when it appended this record: the invocation is pinned to it if it starts
    * at once (no separate pin record then); one that waits (a delay, a busy object) is pinned when it starts.
    */
-  pin?: InvokerEffect_Pin | undefined;
+  pin?:
+    | InvokerEffect_Pin
+    | undefined;
+  /** Set when another invocation called or sent it; absent: it came from ingress. */
+  invokedBy?: Caller | undefined;
 }
 
 export interface InvokerEffect {
@@ -303,6 +317,21 @@ export interface InvocationStatus {
    * earlier attempt are dropped.
    */
   attempt: number;
+  /** Who started it (absent: ingress, or written before this was recorded). */
+  invokedBy?:
+    | Caller
+    | undefined;
+  /** Restarted as new from this completed invocation. */
+  restartedFrom?:
+    | string
+    | undefined;
+  /** When it last queued behind its key's lock, and when it first ran (admin introspection). */
+  inboxedAt?: bigint | undefined;
+  runningAt?:
+    | bigint
+    | undefined;
+  /** How many of the journal_length entries are commands (absent in statuses written before it was counted). */
+  journalCommands?: number | undefined;
 }
 
 export interface PromiseWaiter {
@@ -444,7 +473,13 @@ export const Target: MessageFns<Target> = {
 };
 
 function createBaseJournalEntry(): JournalEntry {
-  return { type: 0, bytes: Buffer.alloc(0), callServiceType: undefined, callHandlerType: undefined };
+  return {
+    type: 0,
+    bytes: Buffer.alloc(0),
+    callServiceType: undefined,
+    callHandlerType: undefined,
+    appendedAt: undefined,
+  };
 }
 
 export const JournalEntry: MessageFns<JournalEntry> = {
@@ -460,6 +495,12 @@ export const JournalEntry: MessageFns<JournalEntry> = {
     }
     if (message.callHandlerType !== undefined) {
       writer.uint32(34).string(message.callHandlerType);
+    }
+    if (message.appendedAt !== undefined) {
+      if (BigInt.asIntN(64, message.appendedAt) !== message.appendedAt) {
+        throw new globalThis.Error("value provided for field message.appendedAt of type int64 too large");
+      }
+      writer.uint32(40).int64(message.appendedAt);
     }
     return writer;
   },
@@ -509,6 +550,14 @@ export const JournalEntry: MessageFns<JournalEntry> = {
             message.callHandlerType = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.appendedAt = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -530,6 +579,9 @@ export const JournalEntry: MessageFns<JournalEntry> = {
     message.bytes = object.bytes ?? Buffer.alloc(0);
     message.callServiceType = object.callServiceType ?? undefined;
     message.callHandlerType = object.callHandlerType ?? undefined;
+    message.appendedAt = (object.appendedAt !== undefined && object.appendedAt !== null)
+      ? BigInt(object.appendedAt)
+      : undefined;
     return message;
   },
 };
@@ -1557,6 +1609,75 @@ export const TimerKey: MessageFns<TimerKey> = {
   },
 };
 
+function createBaseCaller(): Caller {
+  return { invocationId: "", target: undefined };
+}
+
+export const Caller: MessageFns<Caller> = {
+  encode(message: Caller, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.invocationId !== "") {
+      writer.uint32(10).string(message.invocationId);
+    }
+    if (message.target !== undefined) {
+      Target.encode(message.target, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Caller {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCaller();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invocationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = Target.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Caller>, I>>(base?: I): Caller {
+    return Caller.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Caller>, I>>(object: I): Caller {
+    const message = createBaseCaller();
+    message.invocationId = object.invocationId ?? "";
+    message.target = (object.target !== undefined && object.target !== null)
+      ? Target.fromPartial(object.target)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseNewInvocation(): NewInvocation {
   return {
     id: "",
@@ -1570,6 +1691,7 @@ function createBaseNewInvocation(): NewInvocation {
     reportSubmit: false,
     journalRetentionMs: undefined,
     pin: undefined,
+    invokedBy: undefined,
   };
 }
 
@@ -1616,6 +1738,9 @@ export const NewInvocation: MessageFns<NewInvocation> = {
     }
     if (message.pin !== undefined) {
       InvokerEffect_Pin.encode(message.pin, writer.uint32(90).fork()).join();
+    }
+    if (message.invokedBy !== undefined) {
+      Caller.encode(message.invokedBy, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1721,6 +1846,14 @@ export const NewInvocation: MessageFns<NewInvocation> = {
             message.pin = InvokerEffect_Pin.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.invokedBy = Caller.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1760,6 +1893,9 @@ export const NewInvocation: MessageFns<NewInvocation> = {
       : undefined;
     message.pin = (object.pin !== undefined && object.pin !== null)
       ? InvokerEffect_Pin.fromPartial(object.pin)
+      : undefined;
+    message.invokedBy = (object.invokedBy !== undefined && object.invokedBy !== null)
+      ? Caller.fromPartial(object.invokedBy)
       : undefined;
     return message;
   },
@@ -3278,6 +3414,11 @@ function createBaseInvocationStatus(): InvocationStatus {
     inboxSeq: undefined,
     journalRetentionMs: undefined,
     attempt: 0,
+    invokedBy: undefined,
+    restartedFrom: undefined,
+    inboxedAt: undefined,
+    runningAt: undefined,
+    journalCommands: undefined,
   };
 }
 
@@ -3366,6 +3507,27 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
     }
     if (message.attempt !== 0) {
       writer.uint32(168).uint32(message.attempt);
+    }
+    if (message.invokedBy !== undefined) {
+      Caller.encode(message.invokedBy, writer.uint32(178).fork()).join();
+    }
+    if (message.restartedFrom !== undefined) {
+      writer.uint32(186).string(message.restartedFrom);
+    }
+    if (message.inboxedAt !== undefined) {
+      if (BigInt.asIntN(64, message.inboxedAt) !== message.inboxedAt) {
+        throw new globalThis.Error("value provided for field message.inboxedAt of type int64 too large");
+      }
+      writer.uint32(192).int64(message.inboxedAt);
+    }
+    if (message.runningAt !== undefined) {
+      if (BigInt.asIntN(64, message.runningAt) !== message.runningAt) {
+        throw new globalThis.Error("value provided for field message.runningAt of type int64 too large");
+      }
+      writer.uint32(200).int64(message.runningAt);
+    }
+    if (message.journalCommands !== undefined) {
+      writer.uint32(208).uint32(message.journalCommands);
     }
     return writer;
   },
@@ -3551,6 +3713,46 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
             message.attempt = reader.uint32();
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.invokedBy = Caller.decode(reader, reader.uint32());
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.restartedFrom = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.inboxedAt = reader.int64() as bigint;
+            continue;
+          }
+          case 25: {
+            if (tag !== 200) {
+              break;
+            }
+
+            message.runningAt = reader.int64() as bigint;
+            continue;
+          }
+          case 26: {
+            if (tag !== 208) {
+              break;
+            }
+
+            message.journalCommands = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3611,6 +3813,17 @@ export const InvocationStatus: MessageFns<InvocationStatus> = {
       ? BigInt(object.journalRetentionMs)
       : undefined;
     message.attempt = object.attempt ?? 0;
+    message.invokedBy = (object.invokedBy !== undefined && object.invokedBy !== null)
+      ? Caller.fromPartial(object.invokedBy)
+      : undefined;
+    message.restartedFrom = object.restartedFrom ?? undefined;
+    message.inboxedAt = (object.inboxedAt !== undefined && object.inboxedAt !== null)
+      ? BigInt(object.inboxedAt)
+      : undefined;
+    message.runningAt = (object.runningAt !== undefined && object.runningAt !== null)
+      ? BigInt(object.runningAt)
+      : undefined;
+    message.journalCommands = object.journalCommands ?? undefined;
     return message;
   },
 };

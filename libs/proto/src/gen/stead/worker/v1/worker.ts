@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -208,6 +210,52 @@ export interface ListSnapshotsRequest {
 export interface ListSnapshotsResponse {
   snapshots: Snapshot[];
   failures: SnapshotFailure[];
+}
+
+export interface ScanRequest {
+  /** A table of Restate's SQL introspection (INTROSPECTION_TABLES in @stead/core), e.g. sys_invocation. */
+  table: string;
+  partition: number;
+  limit: bigint;
+}
+
+/** One value of an introspection row. Its kind is the column's type; no kind set is SQL NULL. */
+export interface SqlValue {
+  kind?:
+    | { $case: "utf8"; value: string }
+    | { $case: "u64"; value: bigint }
+    | { $case: "u32"; value: number }
+    | { $case: "boolean"; value: boolean }
+    | { $case: "binary"; value: Buffer }
+    | //
+    /** Milliseconds since the epoch (UTC). */
+    { $case: "timestampMs"; value: bigint }
+    | { $case: "durationMs"; value: bigint }
+    | { $case: "listU32"; value: SqlValue_U32List }
+    | { $case: "listUtf8"; value: SqlValue_Utf8List }
+    | undefined;
+}
+
+export interface SqlValue_U32List {
+  values: number[];
+}
+
+export interface SqlValue_Utf8List {
+  values: string[];
+}
+
+/** One row: a value for each of the batch's columns, in that order. */
+export interface SqlRow {
+  values: SqlValue[];
+}
+
+export interface ScanBatch {
+  /**
+   * The columns the rows carry, by name. A reader drops columns it does not know (a newer worker) and reads the
+   * ones missing here as NULL (an older one).
+   */
+  columns: string[];
+  rows: SqlRow[];
 }
 
 function createBaseHeader(): Header {
@@ -2477,6 +2525,543 @@ export const ListSnapshotsResponse: MessageFns<ListSnapshotsResponse> = {
   },
 };
 
+function createBaseScanRequest(): ScanRequest {
+  return { table: "", partition: 0, limit: 0n };
+}
+
+export const ScanRequest: MessageFns<ScanRequest> = {
+  encode(message: ScanRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.table !== "") {
+      writer.uint32(10).string(message.table);
+    }
+    if (message.partition !== 0) {
+      writer.uint32(16).uint32(message.partition);
+    }
+    if (message.limit !== 0n) {
+      if (BigInt.asUintN(64, message.limit) !== message.limit) {
+        throw new globalThis.Error("value provided for field message.limit of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.table = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ScanRequest>, I>>(base?: I): ScanRequest {
+    return ScanRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanRequest>, I>>(object: I): ScanRequest {
+    const message = createBaseScanRequest();
+    message.table = object.table ?? "";
+    message.partition = object.partition ?? 0;
+    message.limit = (object.limit !== undefined && object.limit !== null) ? BigInt(object.limit) : 0n;
+    return message;
+  },
+};
+
+function createBaseSqlValue(): SqlValue {
+  return { kind: undefined };
+}
+
+export const SqlValue: MessageFns<SqlValue> = {
+  encode(message: SqlValue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "utf8":
+        writer.uint32(10).string(message.kind.value);
+        break;
+      case "u64":
+        if (BigInt.asUintN(64, message.kind.value) !== message.kind.value) {
+          throw new globalThis.Error("value provided for field message.kind.value of type uint64 too large");
+        }
+        writer.uint32(16).uint64(message.kind.value);
+        break;
+      case "u32":
+        writer.uint32(24).uint32(message.kind.value);
+        break;
+      case "boolean":
+        writer.uint32(32).bool(message.kind.value);
+        break;
+      case "binary":
+        writer.uint32(42).bytes(message.kind.value);
+        break;
+      case "timestampMs":
+        if (BigInt.asIntN(64, message.kind.value) !== message.kind.value) {
+          throw new globalThis.Error("value provided for field message.kind.value of type sint64 too large");
+        }
+        writer.uint32(48).sint64(message.kind.value);
+        break;
+      case "durationMs":
+        if (BigInt.asIntN(64, message.kind.value) !== message.kind.value) {
+          throw new globalThis.Error("value provided for field message.kind.value of type sint64 too large");
+        }
+        writer.uint32(56).sint64(message.kind.value);
+        break;
+      case "listU32":
+        SqlValue_U32List.encode(message.kind.value, writer.uint32(66).fork()).join();
+        break;
+      case "listUtf8":
+        SqlValue_Utf8List.encode(message.kind.value, writer.uint32(74).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SqlValue {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSqlValue();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "utf8", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = { $case: "u64", value: reader.uint64() as bigint };
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = { $case: "u32", value: reader.uint32() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kind = { $case: "boolean", value: reader.bool() };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = { $case: "binary", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.kind = { $case: "timestampMs", value: reader.sint64() as bigint };
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.kind = { $case: "durationMs", value: reader.sint64() as bigint };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.kind = { $case: "listU32", value: SqlValue_U32List.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.kind = { $case: "listUtf8", value: SqlValue_Utf8List.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SqlValue>, I>>(base?: I): SqlValue {
+    return SqlValue.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SqlValue>, I>>(object: I): SqlValue {
+    const message = createBaseSqlValue();
+    switch (object.kind?.$case) {
+      case "utf8": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "utf8", value: object.kind.value };
+        }
+        break;
+      }
+      case "u64": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "u64", value: BigInt(object.kind.value) };
+        }
+        break;
+      }
+      case "u32": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "u32", value: object.kind.value };
+        }
+        break;
+      }
+      case "boolean": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "boolean", value: object.kind.value };
+        }
+        break;
+      }
+      case "binary": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "binary", value: object.kind.value };
+        }
+        break;
+      }
+      case "timestampMs": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "timestampMs", value: BigInt(object.kind.value) };
+        }
+        break;
+      }
+      case "durationMs": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "durationMs", value: BigInt(object.kind.value) };
+        }
+        break;
+      }
+      case "listU32": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "listU32", value: SqlValue_U32List.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "listUtf8": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "listUtf8", value: SqlValue_Utf8List.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseSqlValue_U32List(): SqlValue_U32List {
+  return { values: [] };
+}
+
+export const SqlValue_U32List: MessageFns<SqlValue_U32List> = {
+  encode(message: SqlValue_U32List, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.values.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.values) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SqlValue_U32List {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSqlValue_U32List();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.values.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.values.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SqlValue_U32List>, I>>(base?: I): SqlValue_U32List {
+    return SqlValue_U32List.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SqlValue_U32List>, I>>(object: I): SqlValue_U32List {
+    const message = createBaseSqlValue_U32List();
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSqlValue_Utf8List(): SqlValue_Utf8List {
+  return { values: [] };
+}
+
+export const SqlValue_Utf8List: MessageFns<SqlValue_Utf8List> = {
+  encode(message: SqlValue_Utf8List, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SqlValue_Utf8List {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSqlValue_Utf8List();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SqlValue_Utf8List>, I>>(base?: I): SqlValue_Utf8List {
+    return SqlValue_Utf8List.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SqlValue_Utf8List>, I>>(object: I): SqlValue_Utf8List {
+    const message = createBaseSqlValue_Utf8List();
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSqlRow(): SqlRow {
+  return { values: [] };
+}
+
+export const SqlRow: MessageFns<SqlRow> = {
+  encode(message: SqlRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      SqlValue.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SqlRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSqlRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(SqlValue.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SqlRow>, I>>(base?: I): SqlRow {
+    return SqlRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SqlRow>, I>>(object: I): SqlRow {
+    const message = createBaseSqlRow();
+    message.values = object.values?.map((e) => SqlValue.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseScanBatch(): ScanBatch {
+  return { columns: [], rows: [] };
+}
+
+export const ScanBatch: MessageFns<ScanBatch> = {
+  encode(message: ScanBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.columns) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.rows) {
+      SqlRow.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.columns.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rows.push(SqlRow.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ScanBatch>, I>>(base?: I): ScanBatch {
+    return ScanBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanBatch>, I>>(object: I): ScanBatch {
+    const message = createBaseScanBatch();
+    message.columns = object.columns?.map((e) => e) || [];
+    message.rows = object.rows?.map((e) => SqlRow.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * A worker's node API. Ingress and admin processes forward every invocation request to the worker leading the
  * request's partition (found in the partition table of the metadata store); the controller pings workers.
@@ -2605,6 +3190,20 @@ export const WorkerServiceService = {
       Buffer.from(ListSnapshotsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListSnapshotsResponse => ListSnapshotsResponse.decode(value),
   },
+  /**
+   * The rows of an SQL introspection table (admin `POST /query`) in one partition this worker leads, in batches,
+   * at most `limit`. Fails with FAILED_PRECONDITION (not the leader) before any batch when it does not lead it,
+   * INVALID_ARGUMENT for a table name Restate's introspection does not have. Cancel the call to stop early.
+   */
+  scan: {
+    path: "/stead.worker.v1.WorkerService/Scan" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ScanRequest): Buffer => Buffer.from(ScanRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ScanRequest => ScanRequest.decode(value),
+    responseSerialize: (value: ScanBatch): Buffer => Buffer.from(ScanBatch.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ScanBatch => ScanBatch.decode(value),
+  },
 } as const;
 
 export interface WorkerServiceServer extends UntypedServiceImplementation {
@@ -2626,6 +3225,12 @@ export interface WorkerServiceServer extends UntypedServiceImplementation {
   createSnapshots: handleUnaryCall<CreateSnapshotsRequest, CreateSnapshotsResponse>;
   /** The archived snapshots of the listed partitions, newest first (read from the snapshot repository). */
   listSnapshots: handleUnaryCall<ListSnapshotsRequest, ListSnapshotsResponse>;
+  /**
+   * The rows of an SQL introspection table (admin `POST /query`) in one partition this worker leads, in batches,
+   * at most `limit`. Fails with FAILED_PRECONDITION (not the leader) before any batch when it does not lead it,
+   * INVALID_ARGUMENT for a table name Restate's introspection does not have. Cancel the call to stop early.
+   */
+  scan: handleServerStreamingCall<ScanRequest, ScanBatch>;
 }
 
 export interface WorkerServiceClient extends Client {
@@ -2789,6 +3394,13 @@ export interface WorkerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The rows of an SQL introspection table (admin `POST /query`) in one partition this worker leads, in batches,
+   * at most `limit`. Fails with FAILED_PRECONDITION (not the leader) before any batch when it does not lead it,
+   * INVALID_ARGUMENT for a table name Restate's introspection does not have. Cancel the call to stop early.
+   */
+  scan(request: ScanRequest, options?: Partial<CallOptions>): ClientReadableStream<ScanBatch>;
+  scan(request: ScanRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<ScanBatch>;
 }
 
 export const WorkerServiceClient = makeGenericClientConstructor(
