@@ -253,6 +253,44 @@ describe('POST /query', () => {
     expectArrowType(t.schema.fields[1], 'timestamp_ms');
   });
 
+  test('computed columns take the nearest Arrow type, and JSON renders them', async () => {
+    const query = `select count(*) as n, 7::integer as i, 1.5 as dec, 2::hugeint as h, date '2024-01-02' as d,
+      timestamp '2024-01-02 03:04:05.678' as ts, interval 2 days as iv, [interval 1 second] as ivs,
+      {'a': 1} as st, 'x' || 'y' as s from sys_service`;
+    const t = await arrow(port, query);
+    const types = Object.fromEntries(t.schema.fields.map((f) => [f.name, arrowTypeSummary(f.type)]));
+    expect(types).toEqual({
+      n: { typeId: Type.Int, bitWidth: 64, isSigned: true },
+      i: { typeId: Type.Int, bitWidth: 32, isSigned: true },
+      dec: { typeId: Type.Float },
+      h: { typeId: Type.Int, bitWidth: 64, isSigned: true },
+      d: { typeId: Type.Date, unit: 0 },
+      ts: { typeId: Type.Timestamp, unit: TimeUnit.MILLISECOND, timezone: null },
+      iv: { typeId: Type.Duration, unit: TimeUnit.MILLISECOND },
+      ivs: { typeId: Type.List, item: { typeId: Type.Duration, unit: TimeUnit.MILLISECOND } },
+      st: { typeId: Type.LargeUtf8 },
+      s: { typeId: Type.LargeUtf8 },
+    });
+    const row = t.get(0)!.toJSON();
+    expect(row.d).toBe(Date.UTC(2024, 0, 2));
+    expect(row.ts).toBe(Date.UTC(2024, 0, 2, 3, 4, 5, 678));
+    expect(row.iv).toBe(172_800_000n);
+    expect(await rows(port, query)).toEqual([
+      {
+        n: 2,
+        i: 7,
+        dec: 1.5,
+        h: 2,
+        d: '2024-01-02',
+        ts: '2024-01-02T03:04:05.678Z',
+        iv: 172_800_000,
+        ivs: [1000],
+        st: "{'a': 1}",
+        s: 'xy',
+      },
+    ]);
+  });
+
   test('sys_service and sys_deployment come from the schema registry', async () => {
     const dep = s.registry.deployments()[0];
     expect(await rows(port, 'select name, ty, revision, public, deployment_id from sys_service order by name')).toEqual(

@@ -103,11 +103,17 @@ function variableWidthData(type: LargeUtf8 | LargeBinary, values: readonly Resul
   return type instanceof LargeUtf8 ? makeData({ type, ...props }) : makeData({ type, ...props });
 }
 
-/** Durations are 64-bit in Arrow: the builder takes them as bigint. */
+/** What apache-arrow's builders take: durations as bigint (64-bit), dates as epoch ms (they store days). */
+function builderInput(kind: ValueKind, values: readonly ResultValue[]): readonly unknown[] {
+  if (kind.kind === 'duration') return values.map((v) => (v === null ? null : BigInt(v as number)));
+  if (kind.kind === 'date') return values.map((v) => (v === null ? null : (v as number) * 86_400_000));
+  if (kind.kind === 'list') return values.map((v) => (v === null ? null : builderInput(kind.item, v as ResultValue[])));
+  return values;
+}
+
 function columnData(type: DataType, kind: ValueKind, values: readonly ResultValue[]): Data {
   if (type instanceof LargeUtf8 || type instanceof LargeBinary) return variableWidthData(type, values);
-  const input = kind.kind === 'duration' ? values.map((v) => (v === null ? null : BigInt(v as number))) : values;
-  return vectorFromArray(input as unknown[], type).data[0];
+  return vectorFromArray(builderInput(kind, values) as unknown[], type).data[0];
 }
 
 function recordBatch(schema: Schema, fields: readonly ResultField[], batch: ResultBatch): RecordBatch {
