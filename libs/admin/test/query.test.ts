@@ -385,7 +385,7 @@ describe('POST /query', () => {
       expect(a.json.message).toMatch(message);
       expect(a.json).toHaveProperty('restate_code');
     };
-    await bad('selec status from sys_invocation', /Parser Error.*syntax error/s);
+    await bad('selec status from sys_invocation', /^Parser Error: syntax error/);
     await bad('select * from sys_nope', /Catalog Error.*sys_nope/s);
     await bad('select no_such_column from sys_invocation', /Binder Error.*no_such_column/s);
     await bad("select cast('x' as integer)", /Conversion Error/);

@@ -12,9 +12,12 @@ export class QueryError extends SchemaError {
   }
 }
 
-/** The message of an error DuckDB raised (it names the error class: "Binder Error: ..."; some come as "Error: ..."). */
+/**
+ * The message of an error DuckDB raised, which names its class ("Binder Error: ..."), without the wrappers the
+ * Node binding adds ("Error: ", "Failed to extract statements: ").
+ */
 export function engineMessage(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/^Error: /, '');
+  return (err instanceof Error ? err.message : String(err)).replace(/^(Error: |Failed to extract statements: )+/, '');
 }
 
 /** DuckDB's own failures are 500s; everything else it raises (parser, binder, catalog, conversion, ...) is the query's. */
