@@ -194,7 +194,7 @@ describe('POST /query', () => {
     for (let i = 0; i < t.numRows; i++) expect(ids.has(t.getChild('id')!.get(i))).toBe(true);
   });
 
-  test('JSON: timestamps as RFC 3339, integers as numbers (all digits), durations in ms, lists, NULLs, base64', async () => {
+  test('JSON: timestamps as RFC 3339, integers as numbers (all digits), durations in ms, lists, NULLs, hex binary', async () => {
     const suspended = invocations.find((r) => r.status === 'suspended')!;
     const [inv] = await rows(
       port,
@@ -217,7 +217,8 @@ describe('POST /query', () => {
     });
     // u64 beyond 2^53 keeps every digit.
     expect(Buffer.from(a.bytes).toString()).toContain('"partition_key":9223372036854775809');
-    expect(a.json.rows[0].value).toBe(Buffer.from('42').toString('base64'));
+    // Binary as hex, as Restate's JSON (the CLI's `state get` decodes it so).
+    expect(a.json.rows[0].value).toBe('3432');
     expect(a.json.rows[0].value_utf8).toBe('42');
   });
 
@@ -357,6 +358,32 @@ describe('POST /query', () => {
     const answer = await big;
     expect(order).toEqual(['health', 'query']);
     expect(tableFromIPC(answer.bytes).numRows).toBe(20_000);
+  });
+
+  test("the restate CLI's DataFusion forms run: FIRST_VALUE aggregates, an unnamed subquery's inner alias", async () => {
+    const counts = syntheticStatusCounts(N);
+    const oldestInboxed = invocations.filter((r) => r.status === 'inboxed').at(-1)!;
+    const status = await rows(
+      port,
+      `SELECT COUNT(1) as n, MIN(created_at) as oldest_at, FIRST_VALUE(id ORDER BY created_at ASC) as oldest
+       FROM sys_invocation_status WHERE status == 'inboxed'`,
+    );
+    expect(status).toEqual([
+      {
+        n: counts.inboxed,
+        oldest_at: new Date(oldestInboxed.created_at as number).toISOString(),
+        oldest: oldestInboxed.id,
+      },
+    ]);
+    const list = await arrow(
+      port,
+      `SELECT COUNT(1) FROM (SELECT * FROM sys_invocation inv LIMIT 50000 )
+       WHERE inv.target_service_name IN ('Service3') AND status != 'completed'`,
+    );
+    const expected = invocations
+      .slice(0, 50_000)
+      .filter((r) => r.target_service_name === 'Service3' && r.status !== 'completed').length;
+    expect(Number(list.getChildAt(0)!.get(0))).toBe(expected);
   });
 
   test('the versioned paths answer too', async () => {

@@ -12,6 +12,7 @@ export {
 export {
   memorySource,
   syntheticInvocation,
+  syntheticInvocationId,
   syntheticInvocations,
   syntheticStatus,
   syntheticStatusCounts,

@@ -1,6 +1,6 @@
 // In-memory IntrospectionSources for tests and benchmarks of the SQL engine (admin `POST /query`): fixed rows
 // per table, and synthetic sys_invocation rows shaped like a busy server's.
-import type { IntrospectionRow, IntrospectionSource, ScanOptions } from '@stead/core';
+import { type IntrospectionRow, type IntrospectionSource, newInvocationId, type ScanOptions } from '@stead/core';
 
 /** Yields each table's rows in batches of `batchRows`, honouring `limit` and the abort signal like a real source. */
 export function memorySource(
@@ -37,16 +37,25 @@ export function syntheticStatusCounts(n: number): Record<string, number> {
   return counts;
 }
 
+/** The id of synthetic invocation `i`: a real invocation id (its partition key and uuid derived from `i`). */
+export function syntheticInvocationId(i: number): string {
+  const uuid = Buffer.alloc(16);
+  uuid.writeUInt32BE(i, 12);
+  return newInvocationId(BigInt(i) * 0x9e3779b97f4a7c15n, () => uuid).toString();
+}
+
 /** Synthetic sys_invocation row `i`: ids, targets, timestamps, retries and failures filled as a real server would. */
 export function syntheticInvocation(i: number, nowMs = 1_800_000_000_000): IntrospectionRow {
   const status = syntheticStatus(i);
   const service = `Service${i % 20}`;
-  const key = i % 3 === 0 ? `key-${i % 1000}` : undefined;
+  // Odd-numbered services are virtual objects (every invocation has a key), the others plain services.
+  const key = i % 2 === 1 ? `key-${i % 1000}` : undefined;
   const handler = `handler${i % 5}`;
   const createdAt = nowMs - i * 1000;
   const failing = status === 'backing-off';
   return {
-    id: `inv_1${i.toString(36).padStart(24, '0')}`,
+    id: syntheticInvocationId(i),
+    partition_key: BigInt.asUintN(64, BigInt(i) * 0x9e3779b97f4a7c15n),
     status,
     target: key === undefined ? `${service}/${handler}` : `${service}/${key}/${handler}`,
     target_service_name: service,

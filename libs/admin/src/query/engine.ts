@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBResult } from '@duckdb/node-api';
 import type { IntrospectionSource } from '@stead/core';
+import { toDuckDbDialect } from './dialect.ts';
 import { engineError, QueryError } from './errors.ts';
 import { QueryGate } from './gate.ts';
 import { loadTable } from './load.ts';
@@ -132,8 +133,9 @@ export class QueryEngine {
     return this.query(sql, (answer) => answer);
   }
 
-  private async run(sql: string, deadline: Deadline): Promise<QueryAnswer> {
+  private async run(query: string, deadline: Deadline): Promise<QueryAnswer> {
     let since = performance.now();
+    const sql = toDuckDbDialect(query);
     const reads = await (await this.openPlanner()).plan(sql, deadline.track);
     const planMs = elapsed(since);
     const connection = await (await this.openExecutor()).connect();

@@ -1,7 +1,8 @@
 // The answer as JSON (`accept: application/json`): `{"rows": [{column: value, ...}, ...]}`. Values: strings and
 // booleans as they are; integers as JSON numbers with every digit (u64 beyond 2^53 too); floats as numbers (NaN
 // and infinities as null); timestamps as RFC 3339 strings in UTC with milliseconds; dates as YYYY-MM-DD;
-// durations as a number of milliseconds; binary as base64; lists as arrays.
+// durations as a number of milliseconds; binary as lowercase hex (as Restate's JSON: `restate state get` decodes
+// it so); lists as arrays.
 import type { ResultBatch, ResultField, ResultValue, ValueKind } from './result.ts';
 
 /** JSON text placed as is by JSON.stringify (Node 22+; not yet in TypeScript's lib). */
@@ -20,7 +21,7 @@ function jsonValue(value: ResultValue, kind: ValueKind): unknown {
     case 'float':
       return Number.isFinite(value) ? value : null;
     case 'binary':
-      return Buffer.from(value as Uint8Array).toString('base64');
+      return Buffer.from(value as Uint8Array).toString('hex');
     case 'timestamp':
       return timestampText(value as number);
     case 'date':
