@@ -284,13 +284,16 @@ function stripVersionPrefix(path: string): string {
 function send(res: ServerResponse, reply: AdminReply): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...(reply.headers ?? {}) };
-  let payload: string | undefined;
+  let payload: string | Uint8Array | undefined;
   if (reply.json !== undefined) {
     payload = JSON.stringify(reply.json);
     headers['content-type'] = 'application/json';
   } else if (reply.text !== undefined) {
     payload = reply.text;
     headers['content-type'] ??= 'text/plain; charset=utf-8';
+  } else if (reply.body !== undefined) {
+    payload = reply.body;
+    headers['content-type'] ??= 'application/octet-stream';
   }
   headers['content-length'] = String(payload === undefined ? 0 : Buffer.byteLength(payload));
   res.writeHead(reply.status, headers);
