@@ -3,8 +3,9 @@
 // source changed without `npm run ui:build`).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const app = join(root, 'apps/ui');
@@ -19,12 +20,14 @@ function walk(dir: string): string[] {
   });
 }
 
+/** Vite's command line as installed for apps/ui (wherever npm placed it). */
+const viteBin = join(dirname(createRequire(join(app, 'package.json')).resolve('vite/package.json')), 'bin/vite.js');
+
 function build(outDir: string): void {
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir'],
-    { cwd: app, stdio: 'inherit' },
-  );
+  execFileSync(process.execPath, [viteBin, 'build', '--outDir', outDir, '--emptyOutDir'], {
+    cwd: app,
+    stdio: 'inherit',
+  });
 }
 
 /** The files that differ between two builds (present in one only, or with other bytes). */
