@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import {
+  combineSources,
   errorReply,
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountQueryRoutes,
+  registryIntrospection,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
@@ -168,6 +171,10 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         pinnedInvocations: (deploymentId) => backend.pinnedInvocations(deploymentId),
         extend: (router) => {
           mountInvocationRoutes(router, backend);
+          const sql = mountQueryRoutes(router, {
+            source: combineSources(registryIntrospection(schema), backend.introspection),
+          });
+          node.onClose('SQL engine', () => sql.close());
           router.get('/cluster', async () => {
             const status = clusterStatus(controller.status(), leaders, scaleDowns.scaledAway());
             // A standby admin does not know who is alive; it lists the registered nodes (without `alive`).

@@ -5,10 +5,13 @@ import {
   type AdminReply,
   type AdminRequest,
   type AdminRouter,
+  combineSources,
   errorReply,
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountQueryRoutes,
+  registryIntrospection,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
@@ -485,6 +488,10 @@ async function startHttp(
         pinnedInvocations: (id) => engine.pinnedInvocations(id),
         extend: (router) => {
           mountInvocationRoutes(router, engine);
+          const sql = mountQueryRoutes(router, {
+            source: combineSources(registryIntrospection(schema), engine.introspection),
+          });
+          node.onClose('SQL engine', () => sql.close());
           mountClusterRoutes(router, s, deps.epochs, deps.grow, () => engine.logTrimPoints);
           if (engine.snapshots)
             mountSnapshotRoutes(
