@@ -47,9 +47,9 @@ if (check) {
     const stale = differences(committed, out);
     if (stale.length > 0) {
       console.error(`the committed web UI build (apps/ui/dist) is stale (run npm run ui:build): ${stale.join(', ')}`);
-      process.exit(1);
-    }
-    console.log(`ui: ${walk(out).length} built files, apps/ui/dist up to date`);
+      // Not process.exit: the temp dir is removed below first.
+      process.exitCode = 1;
+    } else console.log(`ui: ${walk(out).length} built files, apps/ui/dist up to date`);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
