@@ -12,7 +12,8 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /opt/stead
 COPY . .
 # Only the deployables and the libraries they use (not the e2e, benchmark and chart-test workspaces), without
-# devDependencies.
+# devDependencies. The web UI comes as its committed build (apps/ui/dist, in @stead/ui, which the server and
+# admin apps depend on): its toolchain is a devDependency and is not installed.
 RUN npm ci --omit=dev --no-audit --no-fund \
       -w apps/cli -w apps/server -w apps/metadata-store -w apps/log-server -w apps/sequencer \
       -w apps/worker -w apps/ingress -w apps/admin \

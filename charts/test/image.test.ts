@@ -69,7 +69,7 @@ describe('Dockerfile', () => {
     expect(all('VOLUME')).toEqual(['/var/lib/stead']);
   });
 
-  it('keeps in the build context the package.json of every workspace (npm ci checks them)', () => {
+  it('keeps in the build context the package.json of every workspace (npm ci checks them) and the built web UI', () => {
     const ignore = readFileSync(join(REPO, '.dockerignore'), 'utf8')
       .split('\n')
       .map((l) => l.trim())
@@ -93,6 +93,11 @@ describe('Dockerfile', () => {
     expect(ignored('e2e/test/x.test.ts')).toBe(true);
     expect(ignored('apps/worker/test/app.test.ts')).toBe(true);
     expect(ignored('apps/worker/src/main.ts')).toBe(false);
+    // The web UI is in the image as its committed build, which the admin API serves under /ui.
+    expect(ignored('apps/ui/index.ts')).toBe(false);
+    expect(ignored('apps/ui/dist/index.html')).toBe(false);
+    expect(ignored('apps/ui/dist/assets/index-0a1b2c3d.js')).toBe(false);
+    expect(ignored('apps/ui/src/app.tsx')).toBe(true);
   });
 });
 

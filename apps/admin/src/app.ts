@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import {
+  combineSources,
   errorReply,
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountQueryRoutes,
   mountStateRoutes,
+  registryIntrospection,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
@@ -35,6 +38,7 @@ import {
   requireNodeId,
   StartupError,
 } from '@stead/runtime';
+import { UI_DIST_DIR } from '@stead/ui';
 import { ScaleDowns } from './kubernetes.ts';
 import { startLogRebalancing } from './logs.ts';
 import { initConfigFromFlags, mountOperations } from './operations.ts';
@@ -169,6 +173,10 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         extend: (router) => {
           mountInvocationRoutes(router, backend);
           mountStateRoutes(router, schema, backend);
+          const sql = mountQueryRoutes(router, {
+            source: combineSources(registryIntrospection(schema), backend.introspection),
+          });
+          node.onClose('SQL engine', () => sql.close());
           router.get('/cluster', async () => {
             const status = clusterStatus(controller.status(), leaders, scaleDowns.scaledAway());
             // A standby admin does not know who is alive; it lists the registered nodes (without `alive`).
@@ -226,6 +234,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
         cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
+        uiDir: UI_DIST_DIR,
         idleTimeoutMs: s.httpIdleTimeout,
         maxConnections: s.maxConnections,
       }),

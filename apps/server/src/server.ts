@@ -5,11 +5,14 @@ import {
   type AdminReply,
   type AdminRequest,
   type AdminRouter,
+  combineSources,
   errorReply,
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountQueryRoutes,
   mountStateRoutes,
+  registryIntrospection,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
@@ -31,6 +34,7 @@ import {
   registerSnapshotMetrics,
 } from '@stead/partition';
 import { createRegistry, errorMessage, NodeLifecycle, type RunningNode, readGauge } from '@stead/runtime';
+import { UI_DIST_DIR } from '@stead/ui';
 import { Gauge, type Registry } from 'prom-client';
 import {
   checkGrow,
@@ -486,6 +490,10 @@ async function startHttp(
         extend: (router) => {
           mountInvocationRoutes(router, engine);
           mountStateRoutes(router, schema, engine);
+          const sql = mountQueryRoutes(router, {
+            source: combineSources(registryIntrospection(schema), engine.introspection),
+          });
+          node.onClose('SQL engine', () => sql.close());
           mountClusterRoutes(router, s, deps.epochs, deps.grow, () => engine.logTrimPoints);
           if (engine.snapshots)
             mountSnapshotRoutes(
@@ -498,6 +506,7 @@ async function startHttp(
         },
         onError: (err) => node.log('error', 'admin request failed', { error: err }),
         cors: corsPolicy(s.adminCorsAllowedOrigins, s.corsAllowCredentials),
+        uiDir: UI_DIST_DIR,
         ...http,
       }),
     `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,

@@ -22,6 +22,8 @@ export interface AdminReply {
   json?: unknown;
   /** Sent as is (with `content-type` from headers, default text/plain). */
   text?: string;
+  /** Bytes sent as is (with `content-type` from headers, default application/octet-stream). */
+  body?: Uint8Array;
   headers?: Record<string, string>;
 }
 

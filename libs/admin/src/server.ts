@@ -25,6 +25,7 @@ import {
   type ServiceDefaults,
 } from './render.ts';
 import { type AdminReply, type AdminRequest, AdminRouter, errorReply } from './router.ts';
+import { isUiPath, serveUi } from './ui.ts';
 
 export interface AdminServerOptions {
   /** Default 9070; 0 picks a free port. */
@@ -55,6 +56,8 @@ export interface AdminServerOptions {
   maxConnections?: number;
   /** Which browser origins may call the API (default: none; the web UI under /ui is same-origin). */
   cors?: CorsPolicy;
+  /** The built web UI (apps/ui/dist, `UI_DIST_DIR` of @stead/ui), served under `/ui`; without it `/ui` is a 404. */
+  uiDir?: string;
 }
 
 export interface AdminServer {
@@ -281,13 +284,16 @@ function stripVersionPrefix(path: string): string {
 function send(res: ServerResponse, reply: AdminReply): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...(reply.headers ?? {}) };
-  let payload: string | undefined;
+  let payload: string | Uint8Array | undefined;
   if (reply.json !== undefined) {
     payload = JSON.stringify(reply.json);
     headers['content-type'] = 'application/json';
   } else if (reply.text !== undefined) {
     payload = reply.text;
     headers['content-type'] ??= 'text/plain; charset=utf-8';
+  } else if (reply.body !== undefined) {
+    payload = reply.body;
+    headers['content-type'] ??= 'application/octet-stream';
   }
   headers['content-length'] = String(payload === undefined ? 0 : Buffer.byteLength(payload));
   res.writeHead(reply.status, headers);
@@ -300,6 +306,7 @@ interface Admin {
   limit: number;
   cors: CorsPolicy;
   onError: (err: unknown) => void;
+  uiDir?: string;
 }
 
 /** Sets the CORS headers of the policy; true when the request was a preflight, answered here. */
@@ -355,6 +362,10 @@ async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): 
     url = new URL(req.url ?? '/', 'http://admin');
   } catch {
     send(res, errorReply(400, 'bad request target'));
+    return;
+  }
+  if (admin.uiDir !== undefined && isUiPath(url.pathname)) {
+    await serveUi(admin.uiDir, method, url.pathname, res);
     return;
   }
   const path = stripVersionPrefix(url.pathname);
@@ -426,6 +437,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     limit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
     cors: opts.cors ?? CORS_NONE,
     onError: opts.onError ?? ((err: unknown) => createLogger('admin')('error', 'unexpected error', { error: err })),
+    uiDir: opts.uiDir,
   };
   const server = createAdminHttpServer(admin, opts);
   const sockets = new Set<Socket>();

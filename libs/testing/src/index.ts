@@ -9,6 +9,14 @@ export {
   type ExactlyOnceReport,
   type UnderLoadOptions,
 } from './exactly-once.ts';
+export {
+  memorySource,
+  syntheticInvocation,
+  syntheticInvocationId,
+  syntheticInvocations,
+  syntheticStatus,
+  syntheticStatusCounts,
+} from './introspection.ts';
 export { KubeApiServer, type KubeApiServerOptions } from './kube-api-server.ts';
 export { expandVars, Kubelet, type KubeObject, type PodEvent, type PodView, parseManifests } from './kubelet.ts';
 export { type MetricSample, MetricsScrape, parseMetrics, scrapeMetrics } from './metrics.ts';

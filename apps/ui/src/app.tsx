@@ -1,0 +1,71 @@
+import { getJson } from './api.ts';
+import { Link } from './components.tsx';
+import { useLoad } from './hooks.ts';
+import { Invocation } from './pages/invocation.tsx';
+import { Invocations } from './pages/invocations.tsx';
+import { Overview } from './pages/overview.tsx';
+import { Promises } from './pages/promises.tsx';
+import { SqlConsole } from './pages/sql.tsx';
+import { StatePage } from './pages/state.tsx';
+import { type Route, useRoute } from './router.ts';
+
+const NAV: [string, string][] = [
+  ['/', 'Overview'],
+  ['/invocations', 'Invocations'],
+  ['/state', 'State'],
+  ['/promises', 'Promises'],
+  ['/sql', 'SQL'],
+];
+
+function Page(props: { route: Route }) {
+  const { path } = props.route;
+  const inv = /^\/invocations\/([^/]+)$/.exec(path);
+  if (inv) return <Invocation id={decodeURIComponent(inv[1])} />;
+  switch (path) {
+    case '/':
+      return <Overview />;
+    case '/invocations':
+      return <Invocations route={props.route} />;
+    case '/state':
+      return <StatePage route={props.route} />;
+    case '/promises':
+      return <Promises />;
+    case '/sql':
+      return <SqlConsole route={props.route} />;
+    default:
+      return (
+        <div class="page">
+          <h1>Not found</h1>
+          <p>
+            No page at <span class="mono">{path}</span>. <Link to="/">Overview</Link>
+          </p>
+        </div>
+      );
+  }
+}
+
+export function App() {
+  const route = useRoute();
+  const version = useLoad(() => getJson<{ version?: string }>('/version'), []);
+  const section = route.path === '/' ? '/' : `/${route.path.split('/')[1]}`;
+  return (
+    <>
+      <header class="top">
+        <Link to="/" class="brand">
+          Stead
+        </Link>
+        <nav>
+          {NAV.map(([to, label]) => (
+            <Link key={to} to={to} class={section === to ? 'active' : undefined}>
+              {label}
+            </Link>
+          ))}
+        </nav>
+        <span class="version">{version.data?.version ? `v${version.data.version}` : ''}</span>
+      </header>
+      <main>
+        <Page route={route} />
+      </main>
+    </>
+  );
+}
