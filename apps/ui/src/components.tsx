@@ -51,9 +51,13 @@ export function cellText(v: Value): string {
   return JSON.stringify(v);
 }
 
-/** Rows of any shape as a table, columns in the order of the first row's keys. */
+/**
+ * Rows of any shape as a table, columns in the order they first appear. The JSON answer of `/query` leaves a NULL
+ * out of its row (as Restate's): a column missing from a row is NULL there, and a column NULL in every row is not
+ * shown.
+ */
 export function RowsTable(props: { rows: Row[] }) {
-  const columns = props.rows.length > 0 ? Object.keys(props.rows[0]) : [];
+  const columns = [...new Set(props.rows.flatMap((r) => Object.keys(r)))];
   return (
     <div class="table-wrap">
       <table class="grid">
@@ -68,8 +72,8 @@ export function RowsTable(props: { rows: Row[] }) {
           {props.rows.map((r, i) => (
             <tr key={i}>
               {columns.map((c) => (
-                <td key={c} class={r[c] === null ? 'null' : undefined}>
-                  {r[c] === null ? 'NULL' : cellText(r[c])}
+                <td key={c} class={r[c] == null ? 'null' : undefined}>
+                  {r[c] == null ? 'NULL' : cellText(r[c])}
                 </td>
               ))}
             </tr>

@@ -1,4 +1,7 @@
-// The answer as JSON (`accept: application/json`): `{"rows": [{column: value, ...}, ...]}`. Values: strings and
+// The answer as JSON (`accept: application/json`): `{"rows": [{column: value, ...}, ...]}`, a NULL column left out
+// of its row, as Restate's JSON leaves it out (the restate CLI reads rows into structs whose non-optional fields take
+// a missing value as their default, but refuse an explicit null: `invocations describe` reads `completed` of
+// sys_journal so, which is NULL for commands without a completion). Values: strings and
 // booleans as they are; integers as JSON numbers with every digit (u64 beyond 2^53 too); floats as numbers (NaN
 // and infinities as null); timestamps as RFC 3339 strings in UTC with milliseconds; dates as YYYY-MM-DD;
 // durations as a number of milliseconds; binary as lowercase hex (as Restate's JSON: `restate state get` decodes
@@ -36,7 +39,8 @@ function jsonValue(value: ResultValue, kind: ValueKind): unknown {
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * The JSON text of the answer, one object per row keyed by column name (a later column of the same name wins).
+ * The JSON text of the answer, one object per row keyed by column name (a later column of the same name wins, a
+ * NULL one too: it removes the earlier value).
  * Lets the event loop run between batches, so a large answer does not stall the server.
  */
 export async function toJsonText(fields: readonly ResultField[], batches: readonly ResultBatch[]): Promise<string> {
@@ -45,7 +49,9 @@ export async function toJsonText(fields: readonly ResultField[], batches: readon
     for (let r = 0; r < batch.rowCount; r++) {
       const row: Record<string, unknown> = {};
       fields.forEach((f, c) => {
-        row[f.name] = jsonValue(batch.columns[c][r], f.kind);
+        const value = jsonValue(batch.columns[c][r], f.kind);
+        if (value === null) delete row[f.name];
+        else row[f.name] = value;
       });
       parts.push(JSON.stringify(row));
     }
