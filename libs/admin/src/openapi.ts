@@ -151,7 +151,7 @@ export const ADMIN_OPENAPI = {
         operationId: 'modify_service_state',
         summary: 'Replace the state of a virtual object or workflow key',
         description:
-          'Replaces the whole state of one key (keys not in new_state are removed). Answers 202 once applied; 409 while an invocation holds the key (retry once it finished) or when version is given and the state changed since that version was read.',
+          "Replaces the whole state of one key (keys not in new_state are removed). Answers 202 once applied, or once queued behind the invocation that holds the key (applied when it ends; then dropped if version is given and no longer the state's); 409 when version is given and the state changed since that version was read.",
         parameters: [pathParam('service', 'Service name')],
         requestBody: { required: true, content: json(ref('ModifyServiceStateRequest')) },
         responses: { '202': { description: 'Replaced' }, '409': error('Conflict'), ...errors },

@@ -42,8 +42,9 @@ function parseStateRequest(body: unknown): { key: string; state: [Uint8Array, Ui
 
 /**
  * `POST /services/{name}/state`: replaces the whole state of one key of a virtual object or workflow (the CLI's
- * `state edit` and `state clear`). Answers 202 once the partition applied it (Restate answers before), 409 while
- * an invocation holds the key's lock or when `version` is not the state's current version.
+ * `state edit` and `state clear`). Answers 202 once the partition applied it, or queued it behind the invocation
+ * that holds the key's lock (applied when that one ends, as Restate does); 409 when `version` is not the current
+ * state's version.
  */
 export function mountStateRoutes(router: AdminRouter, registry: SchemaRegistry, backend: InvocationBackend): void {
   router.post('/services/:service/state', async (req) => {

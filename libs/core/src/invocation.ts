@@ -94,8 +94,8 @@ export interface InvocationBackend extends IngressBackend {
    */
   restartAsNew(invocationId: string): Promise<InvocationOutcome>;
   /**
-   * Replaces the state of an object or workflow key; resolves with ok once applied, or a failure: 409 when the
-   * key's lock is held by a running invocation or the state's version is not the expected one.
+   * Replaces the state of an object or workflow key; resolves with ok once applied or queued behind the invocation
+   * holding the key's lock, or a failure: 409 when the state's version is not the expected one.
    */
   replaceState(req: StateReplacement): Promise<InvocationOutcome>;
   /**

@@ -542,6 +542,20 @@ export const invocationRef: Codec<{ invocationId: string }> = codec(
     return { invocationId: r.invocationId };
   },
 );
+/** A state replacement waiting behind its key's lock: the new state, and the version it expects to replace. */
+export interface QueuedReplacement {
+  state: [Uint8Array, Uint8Array][];
+  version?: string;
+}
+export const queuedReplacement: Codec<QueuedReplacement> = codec(
+  P.QueuedStateReplacement,
+  (r) => ({ state: r.state.map(([key, value]) => ({ key: buf(key), value: buf(value) })), version: r.version }),
+  (r) => {
+    const out: QueuedReplacement = { state: r.state.map((e) => [e.key, e.value]) };
+    if (r.version !== undefined) out.version = r.version;
+    return out;
+  },
+);
 export const counter: Codec<bigint> = codec(
   P.Counter,
   (value) => ({ value }),

@@ -12,6 +12,8 @@
  *   s <service> <key> <bytes>      state (raw value)          bytes
  *   l <service> <key>              exclusive lock holder      InvocationRef
  *   q <service> <key> <u64 seq>    inbox                      InvocationRef
+ *   r <service> <key> <u64 seq>    state replacements queued behind the lock (seq shared with the inbox)
+ *                                                              QueuedStateReplacement
  *   t <u64 wakeAt> <id> <u32 c>    timers                     TimerKey
  *   p <service> <key> <name>       workflow promises          PromiseRow
  *   o <u64 seq>                    outbox                     OutboxEntry
@@ -97,6 +99,7 @@ const Tag = {
   State: 's',
   Lock: 'l',
   Inbox: 'q',
+  QueuedReplacement: 'r',
   Timer: 't',
   Promise: 'p',
   Outbox: 'o',
@@ -389,6 +392,21 @@ export class PartitionTables {
     if (!first) return undefined;
     const seq = Number(readU64(first[0], prefix.length));
     return { seq, invocationId: decodeAt(first[0], first[1], C.invocationRef).invocationId };
+  }
+  /** Queues a state replacement behind `t`'s lock, in the key's inbox order (`seq` from nextInboxSeq). */
+  putQueuedReplacement(t: Target, seq: number, r: C.QueuedReplacement): void {
+    this.store.put(Tag.QueuedReplacement + objectKey(t) + u64Key(seq), r, C.queuedReplacement);
+  }
+  delQueuedReplacement(t: Target, seq: number): void {
+    this.store.del(Tag.QueuedReplacement + objectKey(t) + u64Key(seq));
+  }
+  /** The first state replacement queued behind `t`'s lock. */
+  async firstQueuedReplacement(t: Target): Promise<{ seq: number; replacement: C.QueuedReplacement } | undefined> {
+    const prefix = Tag.QueuedReplacement + objectKey(t);
+    const [first] = await this.store.scan(prefix, 1);
+    if (!first) return undefined;
+    const seq = Number(readU64(first[0], prefix.length));
+    return { seq, replacement: decodeAt(first[0], first[1], C.queuedReplacement) };
   }
   /** Every queued invocation of `t`'s key, in order. */
   async inbox(t: Target): Promise<string[]> {

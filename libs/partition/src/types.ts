@@ -186,8 +186,8 @@ export type CommandBody =
       mode: 'attach' | 'output' | 'detach';
     }
   /**
-   * Replace the whole state of an object or workflow key (admin API). Refused while an invocation holds the
-   * key's lock (its handler works on the state it read), and, with `version`, when the state changed since.
+   * Replace the whole state of an object or workflow key (admin API). Queued while an invocation holds the key's
+   * lock (its handler works on the state it read), and, with `version`, refused when the state changed since.
    */
   | {
       kind: 'ReplaceState';

@@ -1,6 +1,6 @@
 // The admin API's replacement of an object key's whole state (`POST /services/{name}/state`, the CLI's `state edit`
-// and `state clear`): applied through the log like every other command, refused while a handler holds the key, and
-// refused when the state changed since the version the client read.
+// and `state clear`): applied through the log like every other command, queued while a handler holds the key, and
+// refused (or, once queued, dropped) when the state changed since the version the client read.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { stateVersion } from '@stead/core';
 import { decodeCommand, encodeCommand } from '../src/codec.ts';
@@ -76,18 +76,41 @@ describe('ReplaceState', () => {
     expect(await state('a')).toEqual({ x: '2' });
   });
 
-  it('refuses (409) while an invocation holds the key, naming it; applies once it finished', async () => {
-    await apply({
-      kind: 'Invoke',
-      ts: 1000,
-      inv: { id: 'inv-hold', target: counter('a'), input: enc('{}'), headers: [] },
-    });
-    const refused = answer(await apply(replace('a', [['x', '1']])));
-    expect(refused).toMatchObject({ ok: false, code: 409 });
-    expect(!refused.ok && refused.message).toContain('inv-hold');
-    expect(await state('a')).toEqual({});
-    await apply({ kind: 'Control', ts: 1500, invocationId: 'inv-hold', op: 'kill' });
+  const invoke = (id: string, key = 'a'): Command => ({
+    kind: 'Invoke',
+    ts: 1000,
+    inv: { id, target: counter(key), input: enc('{}'), headers: [] },
+  });
+  const kill = (id: string): Command => ({ kind: 'Control', ts: 3000, invocationId: id, op: 'kill' });
+
+  it('waits while an invocation holds the key (accepted), and applies once the lock is released', async () => {
+    await apply(invoke('inv-hold'));
     expect(answer(await apply(replace('a', [['x', '1']]))).ok).toBe(true);
+    expect(await state('a')).toEqual({}); // the handler may still write: not yet
+    await apply(kill('inv-hold'));
     expect(await state('a')).toEqual({ x: '1' });
+  });
+
+  it('keeps the inbox order of the key with the invocations queued behind the lock', async () => {
+    await apply(invoke('inv-hold'));
+    await apply(replace('a', [['x', 'before next']]));
+    await apply(invoke('inv-next')); // inboxed behind inv-hold
+    await apply(replace('a', [['x', 'after next']]));
+    await apply(kill('inv-hold'));
+    // The replacement queued before inv-next is applied, then inv-next takes the lock; the later one waits for it.
+    expect(await state('a')).toEqual({ x: 'before next' });
+    expect((await p.reader.status('inv-next'))?.phase).toBe('invoked');
+    await apply(kill('inv-next'));
+    expect(await state('a')).toEqual({ x: 'after next' });
+  });
+
+  it('drops a queued replacement whose version is stale when the lock is released', async () => {
+    await apply(invoke('inv-hold'));
+    const empty = stateVersion([]);
+    expect(answer(await apply(replace('a', [['x', 'first']], empty))).ok).toBe(true);
+    expect(answer(await apply(replace('a', [['x', 'second']], empty))).ok).toBe(true);
+    await apply(kill('inv-hold'));
+    // Both read the empty state; the first replaced it, so the second one's version is stale.
+    expect(await state('a')).toEqual({ x: 'first' });
   });
 });

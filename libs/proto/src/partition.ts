@@ -15,6 +15,7 @@ export {
   Outcome,
   PromiseRow,
   PromiseRow_Done,
+  QueuedStateReplacement,
   ReplaceState,
   ResponseSink,
   Target,

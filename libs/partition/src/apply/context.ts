@@ -34,6 +34,7 @@ import {
   type StateMachineOptions,
   TOO_MANY_WAITERS,
 } from './outcomes.ts';
+import { replaceState } from './state.ts';
 
 export class ApplyContext {
   readonly tables: PartitionTables;
@@ -77,12 +78,29 @@ export class ApplyContext {
     this.startAttempt(st);
   }
 
-  /** Releases the key's lock and starts the next queued invocation of that key. */
+  /**
+   * Releases the key's lock and starts the next queued invocation of that key, after applying the state
+   * replacements queued before it (admin API: they waited for the lock; one whose expected version is no longer
+   * the state's is dropped, as Restate drops it).
+   */
   private async release(st: InvocationStatus, now: number): Promise<void> {
     if (!st.locked) return;
     st.locked = false;
     this.tables.delLock(st.target);
     const next = await this.tables.firstInInbox(st.target);
+    for (;;) {
+      const queued = await this.tables.firstQueuedReplacement(st.target);
+      if (!queued || (next && next.seq < queued.seq)) break;
+      this.tables.delQueuedReplacement(st.target, queued.seq);
+      const outcome = await replaceState(this, st.target, queued.replacement);
+      if (!outcome.ok)
+        this.opts.log?.('warn', 'a queued state replacement is dropped', {
+          partition: this.opts.partitionId,
+          service: st.target.service,
+          key: st.target.key,
+          reason: outcome.message,
+        });
+    }
     if (!next) return;
     this.tables.delInbox(st.target, next.seq);
     const nst = await this.status(next.invocationId);

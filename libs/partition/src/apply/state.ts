@@ -3,6 +3,7 @@
  * the admin API's replacement of a key's whole state.
  */
 import { type InvocationOutcome, stateVersion } from '@stead/core';
+import type { QueuedReplacement } from '../codec.ts';
 import * as J from '../journal.ts';
 import type { Command, InvocationStatus, Target } from '../types.ts';
 import type { ApplyContext } from './context.ts';
@@ -33,36 +34,45 @@ export async function applyGetLazyStateKeys(
 }
 
 /**
- * Replaces the whole state of an object or workflow key, unless an invocation holds the key's lock (its handler
- * works on the state it read at its start and would write over the new one) or, when the request names the
- * version it read, the state changed since.
+ * The admin API's replacement of a key's whole state. While an invocation holds the key's lock (its handler works
+ * on the state it read at its start and would write over the new one), the replacement waits in the key's inbox
+ * order and is applied when the lock is released (see ApplyContext.release), as Restate does; the request is
+ * answered as accepted. Otherwise it is applied now, and refused (409) when it names a version that is not the
+ * current state's.
  */
 export async function applyReplaceState(
   ctx: ApplyContext,
   cmd: Extract<Command, { kind: 'ReplaceState' }>,
 ): Promise<void> {
-  const outcome = await replaceState(ctx, cmd);
+  const target: Target = { service: cmd.service, handler: '', key: cmd.key, serviceType: cmd.serviceType };
+  const replacement = cmd.version === undefined ? { state: cmd.state } : { state: cmd.state, version: cmd.version };
+  let outcome: InvocationOutcome;
+  if ((await ctx.tables.lockHolder(target)) !== undefined) {
+    ctx.tables.putQueuedReplacement(target, await ctx.tables.nextInboxSeq(), replacement);
+    outcome = REPLACED;
+  } else {
+    outcome = await replaceState(ctx, target, replacement);
+  }
   // The request came from the admin API: there is no invocation to name.
   if (cmd.sink) await ctx.respond('', cmd.sink, outcome, cmd.ts);
 }
 
-async function replaceState(
+const REPLACED: InvocationOutcome = { ok: true, value: new Uint8Array() };
+
+/** Replaces the state of `target`'s key, unless `r.version` is given and is not the current state's (409). */
+export async function replaceState(
   ctx: ApplyContext,
-  cmd: Extract<Command, { kind: 'ReplaceState' }>,
+  target: Target,
+  r: QueuedReplacement,
 ): Promise<InvocationOutcome> {
-  const target: Target = { service: cmd.service, handler: '', key: cmd.key, serviceType: cmd.serviceType };
-  const what = `the state of ${cmd.service}/${cmd.key}`;
-  const holder = await ctx.tables.lockHolder(target);
-  if (holder !== undefined)
-    return refused(`${what} is in use by the running invocation ${holder}; try again once it has finished`);
-  if (cmd.version !== undefined) {
+  if (r.version !== undefined) {
     const current = stateVersion(await ctx.tables.state(target));
-    if (current !== cmd.version)
+    if (current !== r.version)
       return refused(
-        `${what} changed since version ${cmd.version} was read (it is now ${current}); read it again, or replace it regardless of its version`,
+        `the state of ${target.service}/${target.key} changed since version ${r.version} was read (it is now ${current}); read it again, or replace it regardless of its version`,
       );
   }
   await ctx.tables.clearState(target);
-  for (const [key, value] of cmd.state) ctx.tables.putState(target, key, value);
-  return { ok: true, value: new Uint8Array() };
+  for (const [key, value] of r.state) ctx.tables.putState(target, key, value);
+  return REPLACED;
 }

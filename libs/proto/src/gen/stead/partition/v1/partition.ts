@@ -382,6 +382,12 @@ export interface InvocationRef {
   invocationId: string;
 }
 
+/** A state replacement (ReplaceState) waiting for the invocation that holds its key's lock to end. */
+export interface QueuedStateReplacement {
+  state: ReplaceState_Entry[];
+  version?: string | undefined;
+}
+
 /** Counters, epoch, applied offset, dedup sequence numbers. */
 export interface Counter {
   value: bigint;
@@ -4418,6 +4424,73 @@ export const InvocationRef: MessageFns<InvocationRef> = {
   fromPartial<I extends Exact<DeepPartial<InvocationRef>, I>>(object: I): InvocationRef {
     const message = createBaseInvocationRef();
     message.invocationId = object.invocationId ?? "";
+    return message;
+  },
+};
+
+function createBaseQueuedStateReplacement(): QueuedStateReplacement {
+  return { state: [], version: undefined };
+}
+
+export const QueuedStateReplacement: MessageFns<QueuedStateReplacement> = {
+  encode(message: QueuedStateReplacement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.state) {
+      ReplaceState_Entry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.version !== undefined) {
+      writer.uint32(18).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueuedStateReplacement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueuedStateReplacement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state.push(ReplaceState_Entry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<QueuedStateReplacement>, I>>(base?: I): QueuedStateReplacement {
+    return QueuedStateReplacement.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueuedStateReplacement>, I>>(object: I): QueuedStateReplacement {
+    const message = createBaseQueuedStateReplacement();
+    message.state = object.state?.map((e) => ReplaceState_Entry.fromPartial(e)) || [];
+    message.version = object.version ?? undefined;
     return message;
   },
 };
