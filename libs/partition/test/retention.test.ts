@@ -164,6 +164,26 @@ describe('retention of completed invocations', () => {
     expect(await restart('r2', 'r2-new')).toMatchObject({ outcome: { ok: true } });
   });
 
+  it('keeps an invocation restarted as new as long as the one it copies', async () => {
+    await runToEnd('r3', { retentionMs: 60_000, journalRetentionMs: 5_000 });
+    const sink = { kind: 'ingress' as const, node: 'n' };
+    await sm.apply({
+      kind: 'Control',
+      ts: 9000,
+      invocationId: 'r3',
+      op: 'restart-as-new',
+      sink,
+      newInvocationId: 'r3-new',
+    });
+    await sm.apply(effect('r3-new', { kind: 'command', entry: outputCmd('"again"') }));
+    const end = await sm.apply(effect('r3-new', { kind: 'end' }));
+    // Completed, it stays (a copy without retention was forgotten at once: the CLI's new id led nowhere).
+    expect(await reader.status('r3-new')).toMatchObject({ phase: 'completed', retentionMs: 60_000 });
+    expect(await journalKeys('r3-new')).toBe(2);
+    expect(timers(end).map((t) => t.wakeAt - 2000)).toEqual([5_000, 60_000]);
+    expect((await sm.apply(output('r3-new')))[0]).toMatchObject({ outcome: { ok: true } });
+  });
+
   it('forgets status and journal at once when there is no retention', async () => {
     const end = await runToEnd('p3', { retentionMs: 0, journalRetentionMs: 0 });
     expect(timers(end)).toEqual([]);

@@ -119,6 +119,10 @@ async function restartAsNew(
     arrived: { completions: [], signals: [], names: [] },
     restartedFrom: st.id,
   };
+  // Kept once completed as long as the one it copies (same target, same service settings; the state machine has
+  // no schema to ask): without it the copy was forgotten the moment it completed.
+  if (st.retentionMs !== undefined) fresh.retentionMs = st.retentionMs;
+  if (st.journalRetentionMs !== undefined) fresh.journalRetentionMs = st.journalRetentionMs;
   ctx.writeEntry(fresh, input, now);
   await ctx.admit(fresh, now);
   ctx.saveStatus(fresh);
