@@ -103,6 +103,37 @@ export function parseInvocationId(s: string): InvocationId {
   return InvocationId.fromBytes(b);
 }
 
+const DIGIT_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DIGIT_VALUE[ALPHABET.charCodeAt(i)] = i;
+const B62_POW6 = 62n ** 6n;
+const U64_END = 1n << 64n;
+/** The first base62 digit of the largest uuid (2^128 - 1): a uuid part starting lower is in range. */
+const MAX_UUID_FIRST_DIGIT = DIGIT_VALUE[base62Fixed((1n << 128n) - 1n, 22).charCodeAt(0)];
+const byteSwap = new DataView(new ArrayBuffer(8));
+
+/** The value of base62 digits s[from..to) (at most 8 of them, so that it stays an exact Number). */
+function base62Number(s: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) v = v * 62 + DIGIT_VALUE[s.charCodeAt(i)];
+  return v;
+}
+
+/**
+ * The partition key of an invocation id, as `parseInvocationId(s).partitionKey` answers it (and throwing as it
+ * does), without building the id: Number arithmetic over the 11 key digits instead of BigInt over all 33. It is
+ * what routing and the introspection tables ask of every id they see.
+ */
+export function invocationPartitionKey(s: string): bigint {
+  if (!INVOCATION_ID.test(s) || DIGIT_VALUE[s.charCodeAt(16)] >= MAX_UUID_FIRST_DIGIT) {
+    return parseInvocationId(s).partitionKey;
+  }
+  // The key's 8 bytes (big-endian) are written as a little-endian integer in base62: 5 + 6 digits.
+  const le = BigInt(base62Number(s, 5, 10)) * B62_POW6 + BigInt(base62Number(s, 10, 16));
+  if (le >= U64_END) return parseInvocationId(s).partitionKey;
+  byteSwap.setBigUint64(0, le, true);
+  return byteSwap.getBigUint64(0, false);
+}
+
 /** Signal 1 cancels an invocation (service protocol v4+). */
 export const CANCEL_SIGNAL_INDEX = 1;
 /**

@@ -24,7 +24,14 @@ export {
   DEFAULT_MAX_CONNECTIONS,
 } from './http-idle.ts';
 export { decodePathSegment, HttpRouter, type HttpRouterOptions, type RouteMatch, splitPath } from './http-router.ts';
-export { base62Fixed, newInvocationId, parseAwakeableId, parseInvocationId, signalId } from './ids.ts';
+export {
+  base62Fixed,
+  invocationPartitionKey,
+  newInvocationId,
+  parseAwakeableId,
+  parseInvocationId,
+  signalId,
+} from './ids.ts';
 export {
   INTROSPECTION_TABLES,
   type IntrospectionRow,

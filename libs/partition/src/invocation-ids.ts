@@ -8,6 +8,7 @@ import {
   type IngressRequest,
   InputError,
   type InvocationDefaults,
+  invocationPartitionKey,
   invocationRetention,
   newInvocationId,
   parseAwakeableId,
@@ -43,7 +44,7 @@ export function checkedInvocationId(id: string): string {
 
 /** The id arithmetic of the state machine (see IdFunctions). */
 export const ids: IdFunctions = {
-  partitionKeyOfInvocation: (id) => parseInvocationId(id).partitionKey,
+  partitionKeyOfInvocation: invocationPartitionKey,
   childId: (parentId, journalIndex, target) => derivedId(`child\u0000${parentId}\u0000${journalIndex}`, target),
   awakeable: (awakeableId) => {
     const a = parseAwakeableId(awakeableId);

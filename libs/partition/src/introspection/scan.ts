@@ -29,16 +29,22 @@ export interface PartitionRowSource extends RowContext {
 }
 
 /** Keys read per page of a table (one batch of rows). */
-const PAGE_ROWS = 512;
+const PAGE_ROWS = 2048;
 /** Invocations whose journals make one page of sys_journal, read at once (a journal may hold many entries). */
 const JOURNALS_PER_PAGE = 64;
 
 /** Reads one page of a table as rows: at most `limit` keys after the cursor `after`. */
 type Pager = (after: string | undefined, limit: number) => Promise<Page<IntrospectionRow>>;
 
+/** The rows of a page; a row that needs another read (a promise) is awaited, the others cost no promise. */
 async function mapPage<T>(page: Promise<Page<T>>, row: (t: T) => IntrospectionRow | Promise<IntrospectionRow>) {
   const p = await page;
-  return { rows: await Promise.all(p.rows.map(row)), next: p.next };
+  const rows: IntrospectionRow[] = new Array(p.rows.length);
+  for (let i = 0; i < p.rows.length; i++) {
+    const r = row(p.rows[i]);
+    rows[i] = r instanceof Promise ? await r : r;
+  }
+  return { rows, next: p.next };
 }
 
 /** The stored journal of `st`; no read for an invocation whose journal is gone (most completed ones). */
@@ -71,9 +77,10 @@ function statePager(src: PartitionRowSource): Pager {
 function invocationPager(src: PartitionRowSource): Pager {
   const reports = new Map(src.attempts().map((r) => [r.invocationId, r]));
   return (after, limit) =>
-    mapPage(src.tables.statusPage(after, limit), async (st) => {
+    mapPage(src.tables.statusPage(after, limit), (st) => {
       const r = reports.get(st.id);
-      return invocationRow(st, r, await journalForFailure(src, r, st), src);
+      if (r?.lastFailure?.relatedCommand?.index === undefined) return invocationRow(st, r, [], src);
+      return journalForFailure(src, r, st).then((journal) => invocationRow(st, r, journal, src));
     });
 }
 
