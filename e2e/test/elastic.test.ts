@@ -71,7 +71,7 @@ async function startCluster(cleanup: Cleanup, opts: Omit<LocalClusterOptions, 'd
       admin: ['--node-failure-timeout=2s', ...(opts.extraArgs?.admin ?? [])],
     },
   });
-  cleanup.add(() => cluster.down());
+  cleanup.add(() => cluster.killAll());
   const svc = await ServiceProcess.start(cleanup, SERVICES);
   const res = await fetch(`${cluster.adminUrl}/deployments`, {
     method: 'POST',
