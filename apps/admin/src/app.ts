@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import {
-  combineSources,
   errorReply,
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
-  mountQueryRoutes,
-  registryIntrospection,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
+import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import {
   invocationDefaults,
   partitionLogId,
