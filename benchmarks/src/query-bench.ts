@@ -4,14 +4,8 @@
 // The rows are built before timing starts: this measures the SQL engine and the route, not a partition store's
 // scan (the end-to-end benchmark against real servers uses `timeQuery` of query.ts the same way).
 import { parseArgs } from 'node:util';
-import {
-  type AdminServer,
-  MemorySchemaStore,
-  mountQueryRoutes,
-  type QueryEngine,
-  SchemaRegistry,
-  startAdminServer,
-} from '@stead/admin';
+import { type AdminServer, MemorySchemaStore, SchemaRegistry, startAdminServer } from '@stead/admin';
+import { mountQueryRoutes, type QueryEngine } from '@stead/admin/query';
 import { memorySource, syntheticInvocations, syntheticStatusCounts } from '@stead/testing';
 import { f, table, writeResult } from './cells.ts';
 import { INVOCATION_QUERIES, type QueryTiming, timeQuery } from './query.ts';

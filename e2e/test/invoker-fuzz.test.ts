@@ -1,7 +1,7 @@
 /**
- * Issue 9: no SDK frame can stop a node. A real Stead (the server, or the leaders of a 3-worker cluster) invokes an endpoint written here (a real h2c
- * server on loopback speaking the service protocol) that answers each attempt with generated frames: random
- * message types, truncated and garbled protobuf, valid commands with hostile field values, frames after End,
+ * Issue 9: no SDK frame can stop a node. A real Stead (the one-process server) invokes an endpoint written here
+ * (a real h2c server on loopback speaking the service protocol) that answers each attempt with generated frames:
+ * random message types, truncated and garbled protobuf, valid commands with hostile field values, frames after End,
  * huge ids, broken framing, resets. Throughout, the server must stay up with /health OK, and every invocation
  * must end: its result (success or failure) is retrievable through attach. An invocation may stay open only
  * when the endpoint's last answer held a suspension (it then legitimately waits, e.g. on an awakeable); those
@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { newInvocationId, signalId } from '@stead/core';
 import { encodeFrame, FrameDecoder } from '@stead/invoker';
-import { Cleanup, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
+import { Cleanup, type SteadUnderTest, startStead, TOPOLOGY, waitFor } from '@stead/testing';
 import fc from 'fast-check';
 
 // A fixed seed in CI (the same run every time); INVOKER_FUZZ_SEED=random explores new ones.
@@ -528,7 +528,15 @@ interface Outcome {
   killed?: boolean;
 }
 
-describe('invoker fuzz: generated frames against a real stead-server', () => {
+// What the frames reach is the invoker (frames in; commands for the log, or a refusal, out) and the partition state
+// machine that applies those commands: the same code in a worker as in the one-process server, given the same
+// bytes. A cluster adds the transports (gRPC, the replicated log), which carry those commands as opaque records and
+// are tested under faults by the cluster run of the other suites, by replicated-log and by cluster-faults. So this
+// suite runs in the single-topology run of the e2e suites, and the cluster run (STEAD_E2E_TOPOLOGY=cluster) skips
+// it rather than run its 1,600 invocations twice.
+const describeHere = TOPOLOGY === 'single' ? describe : describe.skip;
+
+describeHere('invoker fuzz: generated frames against a real stead-server', () => {
   const cleanup = new Cleanup();
   let server: SteadUnderTest;
   let endpoint: FuzzEndpoint;

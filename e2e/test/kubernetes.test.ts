@@ -74,7 +74,7 @@ describeHere('Kubernetes StatefulSets drive drains, preStop and removals', () =>
         ],
       },
     });
-    cleanup.add(() => cluster.down());
+    cleanup.add(() => cluster.killAll());
     // Every worker holds replicas before the scale-downs (4 partitions x 2 replicas over 4 workers).
     await waitFor(
       async () => {

@@ -160,7 +160,7 @@ describeHere('snapshots, trimming and bootstrap in a cluster', () => {
         admin: ['--node-failure-timeout=2s', '--trim-delay=1s', '--replica-replacement-delay=60s'],
       },
     });
-    cleanup.add(() => cluster.down());
+    cleanup.add(() => cluster.killAll());
     const svc = await ServiceProcess.start(cleanup, SERVICES);
     const res = await fetch(`${cluster.adminUrl}/deployments`, {
       method: 'POST',

@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import {
-  combineSources,
   errorReply,
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
-  mountQueryRoutes,
   mountStateRoutes,
-  registryIntrospection,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
+import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import {
   invocationDefaults,
   partitionLogId,

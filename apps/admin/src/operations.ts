@@ -111,6 +111,9 @@ export async function setDraining(
 /** Forgets node `id`: its record and index entry, and its log-nodes entries (`stead ctl nodes remove`). */
 export async function forgetNode(metadata: GrpcMetadataClient, id: string): Promise<void> {
   await deregisterNode(metadata, id);
+  // The controller's node list is up to a second old; the notice makes its next round read the index again, so
+  // that the node leaves `GET /cluster` (and `stead ctl nodes list`) a round after, not a second after.
+  await submitRequest(metadata, { id: randomUUID(), kind: 'node-changed', node: id });
   const logNodes = await loadNodes(metadata);
   if (!logNodes.logServers[id] && !logNodes.sequencers[id]) return;
   await updateNodes(metadata, (c) => {

@@ -5,17 +5,15 @@ import {
   type AdminReply,
   type AdminRequest,
   type AdminRouter,
-  combineSources,
   errorReply,
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
-  mountQueryRoutes,
   mountStateRoutes,
-  registryIntrospection,
   SchemaRegistry,
   startAdminServer,
 } from '@stead/admin';
+import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import { mountSnapshotRoutes } from '@stead/app-admin';
 import { invocationDefaults, partitionLogId, snapshotRepository, snapshotService } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';

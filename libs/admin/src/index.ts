@@ -1,6 +1,7 @@
 /**
- * @stead/admin: Restate's admin API (deployments, services, invocations) over the schema registry, and SQL
- * introspection (`POST /query`, DuckDB over an IntrospectionSource: see src/query/).
+ * @stead/admin: Restate's admin API (deployments, services, invocations) over the schema registry. SQL
+ * introspection (`POST /query`, DuckDB over an IntrospectionSource) is the entry `@stead/admin/query`: DuckDB and
+ * Apache Arrow are some 330 modules, which the worker and the ingress (they use the registry only) need not load.
  */
 export type { DiscoveredEndpoint, DiscoveredService, DiscoverOptions } from '@stead/core';
 export { deploymentIdProblem, newDeploymentId } from './ids.ts';
@@ -13,16 +14,6 @@ export {
 } from './metadata-routes.ts';
 export { MetadataSchemaStore, type MetadataSchemaStoreOptions, SCHEMA_KEY } from './metadata-store.ts';
 export { ADMIN_OPENAPI } from './openapi.ts';
-export { DEFAULT_QUERY_LIMITS, type QueryAnswer, QueryEngine, type QueryLimits } from './query/engine.ts';
-export { QueryError } from './query/errors.ts';
-export {
-  mountQueryRoutes,
-  negotiate as negotiateQueryFormat,
-  type QueryRouteOptions,
-  TRUNCATED_RESULT_HEADER,
-  TRUNCATED_TABLES_HEADER,
-} from './query/routes.ts';
-export { combineSources, EMPTY_SOURCE, registryIntrospection } from './query/sources.ts';
 export {
   type DiscoverFn,
   normalizeUri,

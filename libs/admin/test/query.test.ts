@@ -4,17 +4,14 @@ import type { IntrospectionRow, IntrospectionSource } from '@stead/core';
 import { INTROSPECTION_TABLES } from '@stead/core';
 import { memorySource, syntheticInvocations, syntheticStatusCounts, waitFor } from '@stead/testing';
 import { type Field, type Table, TimeUnit, Type, tableFromIPC } from 'apache-arrow';
+import { type AdminServer, MemorySchemaStore, SchemaRegistry, startAdminServer } from '../src/index.ts';
 import {
-  type AdminServer,
   combineSources,
-  MemorySchemaStore,
   mountQueryRoutes,
   type QueryEngine,
   type QueryRouteOptions,
   registryIntrospection,
-  SchemaRegistry,
-  startAdminServer,
-} from '../src/index.ts';
+} from '../src/query/index.ts';
 import { ScriptedDiscover, svc } from './helpers.ts';
 
 const ARROW = 'application/vnd.apache.arrow.stream';

@@ -3,7 +3,7 @@
 // (e2e/test/restate-cli.test.ts) checks what the CLI makes of the answers.
 import { readFileSync } from 'node:fs';
 import { memorySource, syntheticInvocations } from '@stead/testing';
-import { QueryEngine } from '../src/index.ts';
+import { QueryEngine } from '../src/query/index.ts';
 
 const FIXTURE = new URL('./fixtures/restate-cli-queries.sql', import.meta.url);
 

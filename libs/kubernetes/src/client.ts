@@ -1,7 +1,17 @@
 // The one place Stead talks to the Kubernetes API: reads of a Node and of StatefulSets, through
 // @kubernetes/client-node with the configuration `KubeConfig.loadFromDefault()` finds (KUBECONFIG, ~/.kube/config,
 // or the pod's service account), and errors that name the API server, the HTTP status and Kubernetes' reason.
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { ApiException } from '@kubernetes/client-node';
+
+type ClientLibrary = typeof import('@kubernetes/client-node');
+
+/**
+ * The client library, imported when the first client is made: it is some 900 modules (a third of a second of CPU),
+ * which every Stead process would otherwise load at start, while only a process with a `kubernetes:` location or
+ * StatefulSets to watch ever reads the API.
+ */
+let library: Promise<ClientLibrary> | undefined;
+const loadLibrary = (): Promise<ClientLibrary> => (library ??= import('@kubernetes/client-node'));
 
 /** A Node or a StatefulSet, reduced to what Stead reads of it. */
 export interface NodeObject {
@@ -40,7 +50,8 @@ export class KubeApiError extends Error {
 }
 
 /** A client over the configuration `loadFromDefault` finds (KUBECONFIG first, in-cluster service account last). */
-export function connectKube(): KubeApi {
+export async function connectKube(): Promise<KubeApi> {
+  const { ApiException, AppsV1Api, CoreV1Api, KubeConfig } = await loadLibrary();
   const config = new KubeConfig();
   config.loadFromDefault();
   const server = config.getCurrentCluster()?.server ?? '(no cluster in the Kubernetes configuration)';
@@ -50,7 +61,7 @@ export function connectKube(): KubeApi {
     try {
       return await read();
     } catch (e) {
-      throw apiError(what, server, e);
+      throw apiError(what, server, e instanceof ApiException ? e : undefined, e);
     }
   };
   return {
@@ -68,10 +79,11 @@ export function connectKube(): KubeApi {
   };
 }
 
-function apiError(what: string, server: string, e: unknown): KubeApiError {
-  if (e instanceof ApiException) {
-    const status = (e as ApiException<unknown>).code;
-    const body = statusBody((e as ApiException<unknown>).body);
+/** The error of a failed read: `answer` is the client's exception when the API answered, else `e` says why not. */
+function apiError(what: string, server: string, answer: ApiException<unknown> | undefined, e: unknown): KubeApiError {
+  if (answer) {
+    const status = answer.code;
+    const body = statusBody(answer.body);
     const reason = body?.reason ?? (status === 401 ? 'Unauthorized' : undefined);
     const detail = [reason, body?.message].filter(Boolean).join(': ');
     return new KubeApiError(

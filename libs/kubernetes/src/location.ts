@@ -50,7 +50,7 @@ export async function nodeLocation(nodeName: string, o: NodeLocationOptions = {}
   const log = o.log ?? (() => {});
   let api: KubeApi;
   try {
-    api = o.api ?? connectKube();
+    api = o.api ?? (await connectKube());
   } catch (e) {
     throw new StartupError(`--location kubernetes:${nodeName}: no usable Kubernetes configuration: ${errorMessage(e)}`);
   }

@@ -97,7 +97,7 @@ export class StatefulSetWatch {
     const log = this.o.log ?? (() => {});
     let api: KubeApi;
     try {
-      this.api ??= connectKube();
+      this.api ??= await connectKube();
       api = this.api;
     } catch (e) {
       log('warn', 'no usable Kubernetes configuration; StatefulSet replicas unknown', { error: errorMessage(e) });

@@ -93,9 +93,7 @@ test('a wrong token is refused with 401', async () => {
   writeFileSync(path, JSON.stringify(config));
   process.env.KUBECONFIG = path;
   try {
-    const err = await connectKube()
-      .readNode('node-a')
-      .catch((x: unknown) => x);
+    const err = await (await connectKube()).readNode('node-a').catch((x: unknown) => x);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).status).toBe(401);
     expect((err as KubeApiError).message).toContain(`at ${api.url}: HTTP 401 Unauthorized`);

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import { Client, S3Error } from 'minio';
+import type { Client, ClientOptions } from 'minio';
 import { CorruptSnapshotError, SnapshotRepositoryError } from './errors.ts';
 import type { SnapshotKey, SnapshotManifest } from './manifest.ts';
 import { snapshotFolder } from './manifest.ts';
@@ -14,6 +14,20 @@ import {
   type SnapshotListing,
   type SnapshotRepository,
 } from './repository.ts';
+
+type MinioLibrary = typeof import('minio');
+
+/**
+ * The MinIO client library, imported at the first request: some 90 modules (a seventh of a second of CPU) that
+ * every worker, log server and ingress would otherwise load at start, bucket or not.
+ */
+let library: Promise<MinioLibrary> | undefined;
+const minio = (): Promise<MinioLibrary> => (library ??= import('minio'));
+
+/** Whether `err` is the client's answer that the object does not exist. */
+async function isNoSuchKey(err: unknown): Promise<boolean> {
+  return err instanceof (await minio()).S3Error && err.code === 'NoSuchKey';
+}
 
 export interface S3RepositoryOptions {
   /** The S3 API's URL: `https://s3.amazonaws.com`, `http://127.0.0.1:9000` (MinIO), ... */
@@ -39,7 +53,8 @@ export interface S3RepositoryOptions {
  * client's part size (64 MiB) go up as multipart uploads; smaller ones in one PUT.
  */
 export class S3SnapshotRepository implements SnapshotRepository {
-  private readonly client: Client;
+  private readonly options: ClientOptions;
+  private connecting: Promise<Client> | undefined;
   private readonly endpoint: string;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -59,7 +74,7 @@ export class S3SnapshotRepository implements SnapshotRepository {
     this.bucket = opts.bucket;
     this.prefix = (opts.prefix ?? '').replace(/^\/+|\/+$/g, '');
     const env = process.env;
-    this.client = new Client({
+    this.options = {
       endPoint: url.hostname,
       port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
       useSSL,
@@ -74,7 +89,13 @@ export class S3SnapshotRepository implements SnapshotRepository {
       transport: timeoutTransport(useSSL, opts.requestTimeoutMs ?? 5000),
       // The callers retry with backoff (and report each failure); the client's retries would only delay that.
       retryOptions: { disableRetry: true },
-    });
+    };
+  }
+
+  /** The client, made at the first request (see `minio`). */
+  private client(): Promise<Client> {
+    this.connecting ??= minio().then(({ Client }) => new Client(this.options));
+    return this.connecting;
   }
 
   describe(): string {
@@ -95,10 +116,11 @@ export class S3SnapshotRepository implements SnapshotRepository {
 
   async put(manifest: SnapshotManifest, file: string): Promise<void> {
     await this.call(`put ${this.object(manifest, DATA_OBJECT)}`, async () => {
-      await this.client.fPutObject(this.bucket, this.object(manifest, DATA_OBJECT), file, {
+      const client = await this.client();
+      await client.fPutObject(this.bucket, this.object(manifest, DATA_OBJECT), file, {
         'Content-Type': 'application/octet-stream',
       });
-      await this.client.putObject(
+      await client.putObject(
         this.bucket,
         this.object(manifest, MANIFEST_OBJECT),
         Buffer.from(JSON.stringify(manifest, null, 2)),
@@ -112,7 +134,7 @@ export class S3SnapshotRepository implements SnapshotRepository {
     const base = this.partitionPath(partition);
     const objects = await this.call(`list ${base}`, async () => {
       const out: { folder: string; file: string; modifiedAt: Date }[] = [];
-      for await (const item of this.client.listObjectsV2(this.bucket, base, true)) {
+      for await (const item of (await this.client()).listObjectsV2(this.bucket, base, true)) {
         const name = (item as { name?: string }).name;
         if (name === undefined) continue;
         const [folder, file, ...more] = name.slice(base.length).split('/');
@@ -130,7 +152,7 @@ export class S3SnapshotRepository implements SnapshotRepository {
             return await this.readText(this.object(key, MANIFEST_OBJECT));
           } catch (err) {
             // Deleted by a prune after the listing: not a snapshot any more.
-            if (err instanceof S3Error && err.code === 'NoSuchKey') return undefined;
+            if (await isNoSuchKey(err)) return undefined;
             throw err;
           }
         }),
@@ -140,7 +162,7 @@ export class S3SnapshotRepository implements SnapshotRepository {
 
   private async readText(object: string): Promise<string> {
     const chunks: Buffer[] = [];
-    for await (const chunk of await this.client.getObject(this.bucket, object)) chunks.push(chunk as Buffer);
+    for await (const chunk of await (await this.client()).getObject(this.bucket, object)) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   }
 
@@ -148,9 +170,9 @@ export class S3SnapshotRepository implements SnapshotRepository {
     const object = this.object(manifest, DATA_OBJECT);
     try {
       // Streamed to the file; the checksum of the manifest is checked by the reader of the file.
-      await pipeline(await this.client.getObject(this.bucket, object), createWriteStream(toPath));
+      await pipeline(await (await this.client()).getObject(this.bucket, object), createWriteStream(toPath));
     } catch (err) {
-      if (err instanceof S3Error && err.code === 'NoSuchKey') {
+      if (await isNoSuchKey(err)) {
         throw new CorruptSnapshotError(this.where(manifest), 'data object missing');
       }
       throw new SnapshotRepositoryError(`${this.describe()}: get ${object}`, err);
@@ -159,8 +181,9 @@ export class S3SnapshotRepository implements SnapshotRepository {
 
   async delete(key: SnapshotKey): Promise<void> {
     await this.call(`delete ${this.object(key, '')}`, async () => {
-      await this.client.removeObject(this.bucket, this.object(key, MANIFEST_OBJECT));
-      await this.client.removeObject(this.bucket, this.object(key, DATA_OBJECT));
+      const client = await this.client();
+      await client.removeObject(this.bucket, this.object(key, MANIFEST_OBJECT));
+      await client.removeObject(this.bucket, this.object(key, DATA_OBJECT));
     });
   }
 
@@ -172,7 +195,7 @@ export class S3SnapshotRepository implements SnapshotRepository {
     const base = this.prefix === '' ? '' : `${this.prefix}/`;
     const names = await this.call(`list ${base}`, async () => {
       const out: string[] = [];
-      for await (const item of this.client.listObjectsV2(this.bucket, base, true)) {
+      for await (const item of (await this.client()).listObjectsV2(this.bucket, base, true)) {
         const name = (item as { name?: string }).name;
         if (name !== undefined) out.push(name.slice(base.length).split('/')[0]);
       }

@@ -372,6 +372,11 @@ export class Kubelet {
     p.proc.kill(signal);
   }
 
+  /**
+   * Kills every pod (SIGKILL) and removes the network: the teardown of a test. Pods deleted on purpose go through
+   * `deletePod` (preStop, SIGTERM, grace period), whose outcome the tests assert; here a graceful stop of every pod
+   * at once would only wait out the workers' drain, with no worker left to take their leaderships.
+   */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -379,7 +384,8 @@ export class Kubelet {
     await Promise.all(
       [...this.pods.values()].map(async (p) => {
         p.deleting = true;
-        await p.proc?.stop(5000);
+        p.proc?.kill('SIGKILL');
+        await p.proc?.exited;
         this.net.detach(p.netns, p.hostVeth);
       }),
     );

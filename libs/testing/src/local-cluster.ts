@@ -134,7 +134,7 @@ export class LocalCluster {
     try {
       await c.startAll();
     } catch (e) {
-      await c.down();
+      await c.killAll();
       throw e;
     }
     return c;
@@ -518,6 +518,21 @@ export class LocalCluster {
   async down(graceMs = 10_000): Promise<void> {
     try {
       await stopProcesses(this.processes, graceMs, (name) => this.alive(name));
+    } finally {
+      this.removeIsolations();
+    }
+  }
+
+  /**
+   * Kills every process at once (SIGKILL), waits until each is gone and removes the network namespaces: the
+   * teardown of a test, whose data dir is deleted next. `down()` would wait out timeouts that prove nothing there:
+   * workers stopping together wait half their shutdown timeout for a worker to take their leaderships, and an admin
+   * whose metadata store stopped first waits for its metadata calls to give up (10 s per cluster in all). Graceful
+   * stops are tested where their outcome is asserted (e2e/test/elastic.test.ts, the topology's `restart`).
+   */
+  async killAll(): Promise<void> {
+    try {
+      await Promise.all(this.processes.filter((p) => this.alive(p.name)).map((p) => this.kill(p.name)));
     } finally {
       this.removeIsolations();
     }

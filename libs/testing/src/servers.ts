@@ -218,7 +218,13 @@ export async function startMemberProcess(
     ],
     { env: steadEnv({ ...process.env, STEAD_LOG_LEVEL: process.env.STEAD_LOG_LEVEL ?? 'info' }) },
   );
-  cleanup.add(() => proc.stop(15_000));
+  // Killed at the end of the test (its data dir is deleted next): a log server stopped with SIGTERM would first
+  // wait for its records to be copied elsewhere, up to 10 s without progress once nothing runs the rebalancer.
+  // A test that stops it on purpose calls `proc.stop()` and checks what that did.
+  cleanup.add(async () => {
+    proc.kill('SIGKILL');
+    await proc.exited;
+  });
   try {
     const started = Date.now();
     const ready = async () =>

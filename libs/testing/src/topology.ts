@@ -38,6 +38,10 @@ export interface SteadUnderTest {
   metric(name: string): Promise<number | undefined>;
   /** The last output of the processes that run partitions (for failure messages). */
   output(): string;
+  /**
+   * Ends it when a test is done with it, the data left for `cleanup` to delete: the server stops (SIGTERM), a
+   * cluster is killed (`LocalCluster.killAll`: a graceful stop of every process at once only waits out timeouts).
+   */
   stop(): Promise<void>;
   /** The one-process server, when the topology is single. */
   readonly server?: SteadServer;
@@ -166,7 +170,7 @@ export async function startStead(
     // A process's own environment adds to the cluster's.
     envs: Object.fromEntries(Object.entries(opts.cluster?.envs ?? {}).map(([name, e]) => [name, { ...env, ...e }])),
   });
-  cleanup.add(() => cluster.down());
+  cleanup.add(() => cluster.killAll());
   const workers = cluster.processes.filter((p) => p.role === 'worker');
   const metricsUrls = workers.map((w) => `http://${w.host}:${w.metricsPort}`);
   const startWorkers = async (workerEnv?: NodeJS.ProcessEnv) => {
@@ -195,6 +199,6 @@ export async function startStead(
     healthy: () => allHealthy(metricsUrls),
     metric: (name) => metricSum(metricsUrls, name),
     output: () => workers.map((w) => cluster.output(w.name)).join('\n'),
-    stop: () => cluster.down(),
+    stop: () => cluster.killAll(),
   };
 }
