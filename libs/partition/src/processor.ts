@@ -542,9 +542,11 @@ export class PartitionProcessor {
     const every = trimEvery > 0n && (syncEvery <= 0n || trimEvery < syncEvery) ? trimEvery : syncEvery;
     if (every <= 0n || this.syncing || this.committed - this.durable < every) return;
     const upTo = this.committed;
+    let synced = false;
     this.syncing = (async () => {
       try {
         await this.store.sync();
+        synced = true;
         if (upTo > this.durable) this.durable = upTo;
         if (trimEvery <= 0n || this.trimsHeld) return;
         const now = this.clock.now();
@@ -567,6 +569,9 @@ export class PartitionProcessor {
         }
       } finally {
         this.syncing = undefined;
+        // Records applied while this sync ran did not start one: look again now, or the last of a burst would
+        // wait for the next record to become durable (a failed sync waits for the next record, not a loop).
+        if (synced && !this.stop.signal.aborted) this.maybeSync();
       }
     })();
   }
