@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { DataDirError, LevelDbLogServerStorage } from '../src/cluster/leveldb-storage.ts';
 import { GrpcLogServerClient, serveLogServer } from '../src/cluster/log-server-grpc.ts';
 import { LogServerCore } from '../src/replicated/log-server-core.ts';
-import { LogUnavailableError } from '../src/replicated/types.ts';
+import { type LogServerApi, LogUnavailableError } from '../src/replicated/types.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -211,5 +211,46 @@ describe('log server over gRPC', () => {
     ).rejects.toThrow(LogUnavailableError);
     await expect(gone.seal({ logletId: 'p.0' })).rejects.toThrow(LogUnavailableError);
     gone.close();
+  }, 30_000);
+
+  test('close ends the open store stream and tail waits at once, not at the 2 s deadline', async () => {
+    const storage = await LevelDbLogServerStorage.open(tempDir(), id);
+    const core = new LogServerCore(storage);
+    // The core, telling when a wait for the tail has reached it.
+    const reached = Promise.withResolvers<void>();
+    const api: LogServerApi = {
+      store: (r) => core.store(r),
+      getRecords: (r) => core.getRecords(r),
+      getDigest: (r) => core.getDigest(r),
+      waitForTail: (r, signal) => {
+        reached.resolve();
+        return core.waitForTail(r, signal);
+      },
+      seal: (r) => core.seal(r),
+      trim: (r) => core.trim(r),
+    };
+    const server = await serveLogServer(api, { host: '127.0.0.1', port: 0, identity: id });
+    const client = new GrpcLogServerClient(`127.0.0.1:${server.port}`);
+    try {
+      // The store stream stays open after its store is answered; the wait has nothing to wait for.
+      const stored = await client.store({
+        logletId: 'p.0',
+        firstOffset: 0n,
+        payloads: [bytes('a')],
+        knownGlobalTail: 0n,
+      });
+      expect(stored.status).toBe('ok');
+      const waiting = client.waitForTail({ logletId: 'p.0', above: 10n }).catch((e: unknown) => e);
+      await reached.promise;
+      const started = Date.now();
+      await server.close();
+      expect(Date.now() - started).toBeLessThan(1_500);
+      const ended = await waiting;
+      expect(ended).toBeInstanceOf(LogUnavailableError);
+      expect(String(ended)).toMatch(/shutting down/);
+    } finally {
+      client.close();
+      await storage.close();
+    }
   }, 30_000);
 });

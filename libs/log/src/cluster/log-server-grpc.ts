@@ -73,37 +73,64 @@ function range(what: string, loglet: string, from: bigint, to: bigint): void {
 
 export type LogServerGrpcServer = ServingGrpc;
 
-/** Serves a log server (core) over gRPC. */
+/**
+ * Serves a log server (core) over gRPC. `close()` ends the calls that stay open by design first (a sequencer's
+ * store stream, once the stores it sent are answered; a reader's wait for the tail, with UNAVAILABLE, which its
+ * client takes as it takes any log server it cannot reach): a graceful shutdown waits for every open call, and
+ * would otherwise wait for these until its deadline (2 s) on every stop of a log server.
+ */
 export async function serveLogServer(
   core: LogServerApi,
   opts: { host: string; port: number; identity: { nodeId: string; clusterName: string } },
 ): Promise<LogServerGrpcServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
+  /** How to end each open store stream and wait for the tail (see above). */
+  const open = new Set<() => void>();
   const storeOne = async (r: pb.StoreRequest): Promise<pb.StoreResponse> => {
     const res = await core.store(storeFromPb(r));
     return { id: r.id, status: STATUS_TO_PB[res.status], localTail: res.localTail, sealed: res.sealed, error: '' };
   };
   const impl: pb.LogServerServiceServer = {
     storeStream(call) {
+      let pending = 0;
+      let ending = false;
+      const endWhenAnswered = () => {
+        if (ending && pending === 0 && call.writable) call.end();
+      };
+      const end = () => {
+        ending = true;
+        endWhenAnswered();
+      };
+      open.add(end);
       call.on('data', (r: pb.StoreRequest) => {
-        storeOne(r).then(
-          (res) => {
-            if (!call.cancelled && call.writable) call.write(res);
-          },
-          (e: unknown) => {
-            if (!call.cancelled && call.writable)
-              call.write({
-                id: r.id,
-                status: pb.StoreStatus.STORE_STATUS_UNSPECIFIED,
-                localTail: 0n,
-                sealed: false,
-                error: (e as Error)?.message ?? String(e),
-              });
-          },
-        );
+        pending++;
+        storeOne(r)
+          .then(
+            (res) => {
+              if (!call.cancelled && call.writable) call.write(res);
+            },
+            (e: unknown) => {
+              if (!call.cancelled && call.writable)
+                call.write({
+                  id: r.id,
+                  status: pb.StoreStatus.STORE_STATUS_UNSPECIFIED,
+                  localTail: 0n,
+                  sealed: false,
+                  error: (e as Error)?.message ?? String(e),
+                });
+            },
+          )
+          .finally(() => {
+            pending--;
+            endWhenAnswered();
+          });
       });
-      call.on('end', () => call.end());
-      call.on('error', () => {});
+      call.on('end', () => {
+        open.delete(end);
+        call.end();
+      });
+      call.on('error', () => open.delete(end));
+      call.on('cancelled', () => open.delete(end));
     },
     store: unary(storeOne),
     getRecords: unary(async (r: pb.GetRecordsRequest): Promise<pb.GetRecordsResponse> => {
@@ -131,11 +158,16 @@ export async function serveLogServer(
         return;
       }
       const ac = new AbortController();
+      const end = () => ac.abort(new Error('shutting down'));
+      open.add(end);
       call.on('cancelled', () => ac.abort());
-      core.waitForTail({ logletId: call.request.logletId, above: call.request.above }, ac.signal).then(
-        (s) => cb(null, stateToPb(s)),
-        (e: unknown) => cb(toStatus(e)),
-      );
+      core
+        .waitForTail({ logletId: call.request.logletId, above: call.request.above }, ac.signal)
+        .then(
+          (s) => cb(null, stateToPb(s)),
+          (e: unknown) => cb(toStatus(e)),
+        )
+        .finally(() => open.delete(end));
     },
     seal: unary(async (r: pb.SealRequest) => {
       if (!r.logletId) throw new BadRequest('seal: loglet id missing');
@@ -148,7 +180,14 @@ export async function serveLogServer(
     identify: unary(async () => ({ ...opts.identity })),
   };
   server.addService(pb.LogServerServiceService, impl);
-  return listenGrpc(server, opts.host, opts.port);
+  const serving = await listenGrpc(server, opts.host, opts.port);
+  return {
+    port: serving.port,
+    close: () => {
+      for (const end of [...open]) end();
+      return serving.close();
+    },
+  };
 }
 
 /**

@@ -240,6 +240,8 @@ export class LogServerCore implements LogServerApi {
   async waitForTail(req: WaitForTailRequest, signal?: AbortSignal): Promise<LogletState> {
     const st = await this.state(req.logletId);
     if (st.knownGlobalTail > req.above || st.sealed) return { ...st };
+    // Aborted while the state loaded: the listener below would never hear of it.
+    signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
       let set = this.waiters.get(req.logletId);
       if (!set) {
