@@ -153,6 +153,7 @@ export class PartitionProcessor {
   private failed = false;
   private loop: Promise<void> | undefined;
   private appliedWaiters: { offset: bigint; resolve: () => void }[] = [];
+  private committedWaiters: { offset: bigint; resolve: () => void }[] = [];
 
   constructor(opts: ProcessorOptions) {
     this.opts = opts;
@@ -398,6 +399,12 @@ export class PartitionProcessor {
     return tail - 1n > this.applied ? Number(tail - 1n - this.applied) : 0;
   }
 
+  /** Resolves once the record at `offset` is applied and written to LevelDB (or the processor closes). */
+  waitCommitted(offset: bigint): Promise<void> {
+    if (this.committed >= offset) return Promise.resolve();
+    return new Promise((resolve) => this.committedWaiters.push({ offset, resolve }));
+  }
+
   /** Resolves once the record at `offset` is applied. */
   waitApplied(offset: bigint): Promise<void> {
     if (this.applied >= offset) return Promise.resolve();
@@ -521,6 +528,10 @@ export class PartitionProcessor {
     this.writing = this.store.commit().then(
       () => {
         this.committed = upTo;
+        if (this.committedWaiters.length > 0) {
+          for (const w of this.committedWaiters) if (w.offset <= upTo) w.resolve();
+          this.committedWaiters = this.committedWaiters.filter((w) => w.offset > upTo);
+        }
         this.maybeSync();
       },
       (err: unknown) => {
@@ -616,5 +627,7 @@ export class PartitionProcessor {
     await this.transition(() => this.resign(new Error(`partition ${this.partitionId}: the processor is closed`)));
     for (const w of this.appliedWaiters) w.resolve();
     this.appliedWaiters = [];
+    for (const w of this.committedWaiters) w.resolve();
+    this.committedWaiters = [];
   }
 }

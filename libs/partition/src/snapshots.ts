@@ -71,6 +71,26 @@ const FIRST_RETRY_MS = 1_000;
 /** A failing bucket is tried again at most this long after the last failure (a list request: cheap). */
 const MAX_RETRY_MS = 30_000;
 
+/** How long a snapshot request waits for the first write of a partition that has applied records. */
+const FIRST_COMMIT_WAIT_MS = 5000;
+
+/**
+ * Waits (a while) for a partition that has applied records but written none to LevelDB yet (just started: its
+ * first commit is on its way), so that a snapshot asked for right after a start is taken, not refused.
+ */
+async function firstCommit(processor: PartitionProcessor, timers: Timers): Promise<void> {
+  if (processor.committedOffset >= 0n || processor.appliedOffset < 0n) return;
+  let timer: TimerHandle | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = timers.setTimeout(resolve, FIRST_COMMIT_WAIT_MS);
+  });
+  try {
+    await Promise.race([processor.waitCommitted(0n), timeout]);
+  } finally {
+    if (timer !== undefined) timers.clearTimeout(timer);
+  }
+}
+
 export class PartitionSnapshots {
   private readonly o: PartitionSnapshotsOptions;
   private readonly clock: Clock;
@@ -197,6 +217,7 @@ export class PartitionSnapshots {
     const run = this.queue.then(async () => {
       const p = processor.partitionId;
       const started = this.clock.now();
+      await firstCommit(processor, this.timers);
       if (processor.committedOffset < 0n) throw new Error(`partition ${p} has nothing applied to snapshot yet`);
       try {
         const manifest = await createSnapshot({
