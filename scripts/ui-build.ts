@@ -2,23 +2,16 @@
 // clone without a build step. `--check` builds into a temp dir and fails when the committed build differs (a
 // source changed without `npm run ui:build`).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
+import { differences, walk } from './committed-build.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const app = join(root, 'apps/ui');
 const committed = join(app, 'dist');
 const check = process.argv.includes('--check');
-
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
 
 /** Vite's command line as installed for apps/ui (wherever npm placed it). */
 const viteBin = join(dirname(createRequire(join(app, 'package.json')).resolve('vite/package.json')), 'bin/vite.js');
@@ -27,16 +20,6 @@ function build(outDir: string): void {
   execFileSync(process.execPath, [viteBin, 'build', '--outDir', outDir, '--emptyOutDir'], {
     cwd: app,
     stdio: 'inherit',
-  });
-}
-
-/** The files that differ between two builds (present in one only, or with other bytes). */
-function differences(a: string, b: string): string[] {
-  const names = new Set([...walk(a).map((p) => relative(a, p)), ...walk(b).map((p) => relative(b, p))]);
-  return [...names].sort().filter((f) => {
-    const x = existsSync(join(a, f)) ? readFileSync(join(a, f)) : undefined;
-    const y = existsSync(join(b, f)) ? readFileSync(join(b, f)) : undefined;
-    return x === undefined || y === undefined || !x.equals(y);
   });
 }
 
