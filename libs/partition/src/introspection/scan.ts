@@ -52,13 +52,17 @@ function journalOf(src: PartitionRowSource, st: InvocationStatus | undefined): P
   return st && st.journalLength > 0 ? src.tables.journalEntries(st) : Promise.resolve([]);
 }
 
+/** Whether the row of an invocation needs its journal: its last failure names a command, to be placed there. */
+const failureNamesCommand = (r: AttemptReport | undefined): r is AttemptReport =>
+  r?.lastFailure?.relatedCommand?.index !== undefined;
+
 /** The stored journal of an invocation whose last failure names a command (to place it); [] when not needed. */
 async function journalForFailure(
   src: PartitionRowSource,
   r: AttemptReport | undefined,
   st?: InvocationStatus,
 ): Promise<JournalEntry[]> {
-  if (r?.lastFailure?.relatedCommand?.index === undefined) return [];
+  if (!failureNamesCommand(r)) return [];
   return journalOf(src, st ?? (await src.tables.status(r.invocationId)));
 }
 
@@ -79,7 +83,7 @@ function invocationPager(src: PartitionRowSource): Pager {
   return (after, limit) =>
     mapPage(src.tables.statusPage(after, limit), (st) => {
       const r = reports.get(st.id);
-      if (r?.lastFailure?.relatedCommand?.index === undefined) return invocationRow(st, r, [], src);
+      if (!failureNamesCommand(r)) return invocationRow(st, r, [], src);
       return journalForFailure(src, r, st).then((journal) => invocationRow(st, r, journal, src));
     });
 }
