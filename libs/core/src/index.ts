@@ -41,6 +41,7 @@ export {
   type ScanOptions,
   type SqlColumnType,
   type SqlTable,
+  scanInTurn,
 } from './introspection.ts';
 export {
   type ControlOperation,

@@ -50,6 +50,28 @@ export interface IntrospectionSource {
   scan(table: string, opts: ScanOptions): AsyncIterable<IntrospectionRow[]>;
 }
 
+/**
+ * The rows of several scans read one after the other, with one row limit over all of them: each scan is asked
+ * for the rows still wanted, a batch past the limit is cut, and the signal is checked between scans. Serves both
+ * a source made of sources and a partition host's scan of its partitions.
+ */
+export async function* scanInTurn(
+  scans: Iterable<(opts: ScanOptions) => AsyncIterable<IntrospectionRow[]>>,
+  opts: ScanOptions,
+): AsyncGenerator<IntrospectionRow[]> {
+  let left = opts.limit;
+  for (const scan of scans) {
+    if (left <= 0) return;
+    opts.signal?.throwIfAborted();
+    for await (const batch of scan({ ...opts, limit: left })) {
+      const rows = batch.length > left ? batch.slice(0, left) : batch;
+      left -= rows.length;
+      if (rows.length > 0) yield rows;
+      if (left <= 0) return;
+    }
+  }
+}
+
 const c = (spec: string): SqlTable['columns'] =>
   spec
     .trim()

@@ -28,13 +28,14 @@ import {
   type SchemaView,
   type SendReceipt,
   type StateReplacement,
+  scanInTurn,
 } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
 import type { Loglet } from '@stead/log';
 import type { PartitionStore } from '@stead/storage';
 import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
 import { describeInvocation } from './describe.ts';
-import { type PartitionRowSource, scanEach, scanPartitionRows } from './introspection/scan.ts';
+import { type PartitionRowSource, scanPartitionRows } from './introspection/scan.ts';
 import { checkedInvocationId, ids, planInvocation } from './invocation-ids.ts';
 import { InvokerDriver, pinFor } from './invoker-driver.ts';
 import * as journal from './journal.ts';
@@ -645,9 +646,8 @@ export class PartitionHost implements InvocationBackend {
   readonly introspection: IntrospectionSource = {
     scan: (table, opts) => {
       const led = [...this.hosted.values()].filter((h) => h.leading).map((h) => h.partition);
-      return scanEach(
-        led.sort((a, b) => a - b),
-        (p, o) => this.scanPartition(p, table, o),
+      return scanInTurn(
+        led.sort((a, b) => a - b).map((p) => (o: ScanOptions) => this.scanPartition(p, table, o)),
         opts,
       );
     },

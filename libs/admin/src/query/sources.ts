@@ -1,6 +1,12 @@
 // IntrospectionSources the admin server has itself (the schema registry's services and deployments), and the way
 // to put several together: `combineSources(registryIntrospection(registry), partitionSource)`.
-import type { IntrospectionRow, IntrospectionSource, ScanOptions, ServiceType } from '@stead/core';
+import {
+  type IntrospectionRow,
+  type IntrospectionSource,
+  type ScanOptions,
+  type ServiceType,
+  scanInTurn,
+} from '@stead/core';
 import type { SchemaRegistry } from '../registry.ts';
 
 /** A source with no rows for any table. */
@@ -54,16 +60,10 @@ export function registryIntrospection(registry: SchemaRegistry): IntrospectionSo
 /** The rows of every source in turn, `limit` counted over all of them. */
 export function combineSources(...sources: IntrospectionSource[]): IntrospectionSource {
   return {
-    async *scan(table: string, opts: ScanOptions) {
-      let left = opts.limit;
-      for (const source of sources) {
-        for await (const batch of source.scan(table, { ...opts, limit: left })) {
-          const rows = batch.length > left ? batch.slice(0, left) : batch;
-          left -= rows.length;
-          if (rows.length > 0) yield rows;
-          if (left <= 0) return;
-        }
-      }
-    },
+    scan: (table: string, opts: ScanOptions) =>
+      scanInTurn(
+        sources.map((source) => (o: ScanOptions) => source.scan(table, o)),
+        opts,
+      ),
   };
 }

@@ -155,24 +155,3 @@ export async function* scanPartitionRows(
     after = page.next;
   }
 }
-
-/**
- * The rows of `table` over several partitions read one after the other, with one row limit over all of them
- * (`scanOne` scans one partition with the limit left).
- */
-export async function* scanEach(
-  partitions: Iterable<number>,
-  scanOne: (partition: number, opts: ScanOptions) => AsyncIterable<IntrospectionRow[]>,
-  opts: ScanOptions,
-): AsyncGenerator<IntrospectionRow[]> {
-  let left = opts.limit;
-  for (const p of partitions) {
-    if (left <= 0) return;
-    opts.signal?.throwIfAborted();
-    for await (const batch of scanOne(p, { ...opts, limit: left })) {
-      left -= batch.length;
-      yield batch;
-      if (left <= 0) return;
-    }
-  }
-}
