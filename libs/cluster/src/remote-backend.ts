@@ -1,5 +1,6 @@
 import {
   type ControlOperation,
+  fanIn,
   type IngressRequest,
   type IntrospectionRow,
   type IntrospectionSource,
@@ -14,7 +15,6 @@ import {
   type SendReceipt,
   type StateReplacement,
 } from '@stead/core';
-import { fanIn } from './fan-in.ts';
 import { RetryableError } from './wire.ts';
 import type { WorkerClient } from './worker-client.ts';
 
@@ -229,7 +229,7 @@ export class RemoteBackend implements InvocationBackend {
   private scanAll(table: string, opts: ScanOptions): AsyncGenerator<IntrospectionRow[]> {
     const partitions = Array.from({ length: this.o.leaders.partitions }, (_, p) => p);
     return fanIn(
-      partitions.map((p) => (signal: AbortSignal) => this.scanPartition(p, table, opts.limit, signal)),
+      partitions.map((p) => (signal: AbortSignal) => this.scanPartition(p, table, { ...opts, signal })),
       { parallel: SCAN_PARALLELISM, limit: opts.limit, signal: opts.signal },
     );
   }
@@ -242,9 +242,9 @@ export class RemoteBackend implements InvocationBackend {
   private async *scanPartition(
     partition: number,
     table: string,
-    limit: number,
-    signal: AbortSignal,
+    opts: ScanOptions & { signal: AbortSignal },
   ): AsyncGenerator<IntrospectionRow[]> {
+    const { signal } = opts;
     const giveUpAt = Date.now() + (this.o.unavailableAfterMs ?? 30_000);
     let last = 'no leader is known yet';
     let read = 0;
@@ -253,7 +253,7 @@ export class RemoteBackend implements InvocationBackend {
       const leader = this.o.leaders.leader(partition);
       if (leader !== undefined) {
         try {
-          for await (const rows of this.o.connect(leader.address).scan(partition, table, limit, signal)) {
+          for await (const rows of this.o.connect(leader.address).scan(partition, table, opts)) {
             read += rows.length;
             yield rows;
           }

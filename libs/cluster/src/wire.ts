@@ -239,9 +239,13 @@ export function scanColumns(table: string): SqlTable['columns'] {
   return t.columns;
 }
 
-/** A batch of rows of `table` as a ScanBatch (the worker side); throws when a value is not of its column's type. */
-export function scanBatchTo(table: string, rows: IntrospectionRow[]): pb.ScanBatch {
-  const columns = scanColumns(table);
+/**
+ * A batch of rows of `table` as a ScanBatch (the worker side), with the columns in `only` (all when absent); throws
+ * when a value is not of its column's type.
+ */
+export function scanBatchTo(table: string, rows: IntrospectionRow[], only?: ReadonlySet<string>): pb.ScanBatch {
+  const all = scanColumns(table);
+  const columns = only === undefined ? all : all.filter(([name]) => only.has(name));
   return {
     columns: columns.map(([name]) => name),
     rows: rows.map((row) => ({

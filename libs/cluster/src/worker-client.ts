@@ -6,6 +6,7 @@ import type {
   InvocationDescription,
   InvocationOutcome,
   InvocationQuery,
+  ScanOptions,
   SendReceipt,
   StateReplacement,
 } from '@stead/core';
@@ -107,19 +108,17 @@ export class WorkerClient {
 
   /**
    * The rows of introspection table `table` in `partition`, which this worker must lead (else RetryableError),
-   * at most `limit`, in the worker's batches. The call is cancelled when `signal` aborts (the iteration then
-   * rejects with its reason) or when the caller stops iterating early.
+   * at most `opts.limit`, in the worker's batches, with at least `opts.columns` (all when absent). The call is
+   * cancelled when `opts.signal` aborts (the iteration then rejects with its reason) or when the caller stops
+   * iterating early.
    */
-  async *scan(
-    partition: number,
-    table: string,
-    limit: number,
-    signal?: AbortSignal,
-  ): AsyncGenerator<IntrospectionRow[]> {
+  async *scan(partition: number, table: string, opts: ScanOptions): AsyncGenerator<IntrospectionRow[]> {
+    const { limit, signal } = opts;
     signal?.throwIfAborted();
     // No limit (Infinity) is sent as the largest one.
     const max = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : Number.MAX_SAFE_INTEGER;
-    const stream = this.client.scan({ table, partition, limit: BigInt(max) });
+    const columns = opts.columns === undefined ? [] : [...opts.columns];
+    const stream = this.client.scan({ table, partition, limit: BigInt(max), columns });
     const cancel = () => stream.cancel();
     signal?.addEventListener('abort', cancel, { once: true });
     try {

@@ -165,9 +165,10 @@ async function serveScan(backend: WorkerBackend, call: grpc.ServerWritableStream
   try {
     scanColumns(table);
     const max = limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit);
-    for await (const rows of backend.scan(partition, table, { limit: max, signal })) {
+    const columns = call.request.columns.length > 0 ? new Set(call.request.columns) : undefined;
+    for await (const rows of backend.scan(partition, table, { limit: max, signal, columns })) {
       if (call.cancelled) return;
-      if (!call.write(scanBatchTo(table, rows))) await drained(call);
+      if (!call.write(scanBatchTo(table, rows, columns))) await drained(call);
     }
     if (!call.cancelled) call.end();
   } catch (e) {

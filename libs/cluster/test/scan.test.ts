@@ -134,7 +134,7 @@ describe('introspection over the worker API', () => {
     cleanup.add(() => client.close());
 
     const state = await waitFor(async () => {
-      const rows = await collect(client.scan(0, 'state', 100));
+      const rows = await collect(client.scan(0, 'state', { limit: 100 }));
       return rows.length === 1 ? rows : undefined;
     });
     expect(state).toEqual([
@@ -152,7 +152,7 @@ describe('introspection over the worker API', () => {
     expect(isPlainBytes(state[0].value)).toBe(true);
     expect('value_utf8' in state[0]).toBe(false); // not UTF-8: NULL
 
-    const [status] = await collect(client.scan(0, 'sys_invocation_status', 100));
+    const [status] = await collect(client.scan(0, 'sys_invocation_status', { limit: 100 }));
     expect(status).toMatchObject({
       id,
       partition_key: partitionKeyOf(key),
@@ -164,18 +164,23 @@ describe('introspection over the worker API', () => {
       running_at: 1000,
       completion_retention: 0,
     });
+    // Asked for some columns, the worker reads and sends those only.
+    const columns = new Set(['status', 'target']);
+    expect(await collect(client.scan(0, 'sys_invocation_status', { limit: 100, columns }))).toEqual([
+      { status: 'invoked', target: `Counter/${key}/add` },
+    ]);
     // The leader's view of the attempts, which fail (no deployment): a retry count and the failure.
     const attempts = await waitFor(async () => {
-      const [row] = await collect(client.scan(0, 'sys_invocation_state', 100));
+      const [row] = await collect(client.scan(0, 'sys_invocation_state', { limit: 100 }));
       return row && (row.retry_count as bigint) >= 1n ? row : undefined;
     });
     expect(attempts).toMatchObject({ id, partition_key: partitionKeyOf(key) });
     expect(typeof attempts.in_flight).toBe('boolean');
     expect(String(attempts.last_failure)).toMatch(/service 'Counter' is not registered/);
 
-    await expect(collect(client.scan(1, 'state', 100))).rejects.toBeInstanceOf(RetryableError);
-    await expect(collect(client.scan(1, 'state', 100))).rejects.toMatchObject({ notLeaderOf: 1 });
-    await expect(collect(client.scan(0, 'sys_nope', 100))).rejects.toBeInstanceOf(InputError);
+    await expect(collect(client.scan(1, 'state', { limit: 100 }))).rejects.toBeInstanceOf(RetryableError);
+    await expect(collect(client.scan(1, 'state', { limit: 100 }))).rejects.toMatchObject({ notLeaderOf: 1 });
+    await expect(collect(client.scan(0, 'sys_nope', { limit: 100 }))).rejects.toBeInstanceOf(InputError);
   });
 
   it('the remote backend reads every partition from its leader, retries on a new leader, and holds the limit', async () => {

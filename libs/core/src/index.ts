@@ -15,6 +15,7 @@ export {
   type ParseDurationOptions,
   parseDuration,
 } from './duration.ts';
+export { fanIn, type StreamStart } from './fan-in.ts';
 export { partitionKeyOf, partitionOf } from './hash.ts';
 export { type BodySource, BodyTooLargeError, readBody } from './http-body.ts';
 export {

@@ -41,6 +41,11 @@ export type IntrospectionRow = Record<string, IntrospectionValue>;
 export interface ScanOptions {
   /** Stop after this many rows (over all batches and partitions). */
   limit: number;
+  /**
+   * The columns the reader uses (absent: all). A source may leave the others out of its rows, and need not: a
+   * reader must not rely on their absence.
+   */
+  columns?: ReadonlySet<string>;
   signal?: AbortSignal;
 }
 

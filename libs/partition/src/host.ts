@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type ControlOperation,
+  fanIn,
   type IngressRequest,
   InputError,
   type IntrospectionRow,
@@ -28,7 +29,6 @@ import {
   type SchemaView,
   type SendReceipt,
   type StateReplacement,
-  scanInTurn,
 } from '@stead/core';
 import { InvocationStreamClient } from '@stead/invoker';
 import type { Loglet } from '@stead/log';
@@ -141,6 +141,8 @@ interface SubmitWaiter {
 
 /** What a client refused by admission control is told to wait before retrying. */
 const RETRY_AFTER_SECONDS = 1;
+/** Partitions an introspection query reads at once (their store reads overlap each other and the decoding). */
+const SCAN_PARALLELISM = 4;
 
 const MIN_PROTOCOL = 5;
 const MAX_PROTOCOL = 6;
@@ -640,15 +642,19 @@ export class PartitionHost implements InvocationBackend {
   }
 
   /**
-   * The introspection tables over the partitions led here, one partition after the other, in partition order
-   * (the one-process engine leads them all).
+   * The introspection tables over the partitions led here (the one-process engine leads them all), up to
+   * SCAN_PARALLELISM partitions at once: their store reads run on LevelDB's threads while the rows of pages
+   * already read are decoded here, and each partition reads its next page while its last one is consumed.
+   * Batches come in the order they are read, with one row limit over all partitions.
    */
   readonly introspection: IntrospectionSource = {
     scan: (table, opts) => {
       const led = [...this.hosted.values()].filter((h) => h.leading).map((h) => h.partition);
-      return scanInTurn(
-        led.sort((a, b) => a - b).map((p) => (o: ScanOptions) => this.scanPartition(p, table, o)),
-        opts,
+      return fanIn(
+        led.map(
+          (p) => (signal: AbortSignal) => this.scanPartition(p, table, { ...opts, signal })[Symbol.asyncIterator](),
+        ),
+        { parallel: SCAN_PARALLELISM, limit: opts.limit, signal: opts.signal },
       );
     },
   };

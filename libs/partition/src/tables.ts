@@ -209,14 +209,25 @@ export class PartitionTables {
     after: string | undefined,
     limit: number,
     read: (key: string, value: Uint8Array) => T,
+    asciiKeys = false,
   ): Promise<Page<T>> {
-    const raw = await this.store.scan(prefix, limit, after === undefined ? {} : { after });
+    const raw = await this.store.scan(prefix, limit, after === undefined ? { asciiKeys } : { after, asciiKeys });
     return { rows: raw.map(([k, v]) => read(k, v)), next: raw.length < limit ? undefined : raw.at(-1)?.[0] };
   }
 
   /** Invocation statuses, in id order. */
   statusPage(after: string | undefined, limit: number): Promise<Page<InvocationStatus>> {
-    return this.page(Tag.Status, after, limit, (k, v) => decodeAt(k, v, C.invocationStatus));
+    // Status keys are invocation ids: ASCII.
+    return this.page(Tag.Status, after, limit, (k, v) => decodeAt(k, v, C.invocationStatus), true);
+  }
+
+  /**
+   * Invocation statuses in id order, with only the fields of `mask` (C.statusFieldMask) decoded: the others are
+   * absent whatever the type says (see C.decodeStatusFields).
+   */
+  statusFieldsPage(after: string | undefined, limit: number, mask: number): Promise<Page<InvocationStatus>> {
+    const codec = { decode: (v: Uint8Array) => C.decodeStatusFields(v, mask) };
+    return this.page(Tag.Status, after, limit, (k, v) => decodeAt(k, v, codec), true);
   }
 
   /** State entries, by object and key. */
@@ -515,7 +526,7 @@ export class PartitionTables {
   }
 }
 
-function decodeAt<T>(key: string, raw: Uint8Array, codec: Codec<T>): T {
+function decodeAt<T>(key: string, raw: Uint8Array, codec: Pick<Codec<T>, 'decode'>): T {
   try {
     return codec.decode(raw);
   } catch (err) {

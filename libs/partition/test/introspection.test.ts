@@ -275,6 +275,45 @@ describe('introspection rows of a partition store', () => {
     expect(await byId('sys_invocation', child)).toMatchObject({ status: 'ready' });
   });
 
+  it('reads only the columns asked for, each with the value it has in a whole row', async () => {
+    const { a, child } = await objectScenario();
+    const delayed = idFor();
+    const failed = idFor();
+    const waiting = idFor();
+    const done = idFor();
+    await p.sm.apply(invoke(6000, { id: delayed, target: greeter, executionTime: 50_000, sink: undefined }));
+    await p.sm.apply(invoke(7000, { id: done, target: greeter, ...RETAIN }));
+    await p.sm.apply(effect(7100, done, command(outputCmd('"hi"'))));
+    await p.sm.apply(effect(7200, done, { kind: 'end' }));
+    await p.sm.apply(invoke(8000, { id: failed, target: greeter, ...RETAIN }));
+    await p.sm.apply(effect(8100, failed, { kind: 'fail', failure: { code: 500, message: 'bad input' } }));
+    await p.sm.apply(invoke(9000, { id: waiting, target: greeter }));
+    await p.sm.apply(effect(9100, waiting, command(sleepCmd(90_000, 1))));
+    await p.sm.apply(effect(9200, waiting, { kind: 'suspend', waiting: { completions: [1], signals: [], names: [] } }));
+    reports = [
+      { invocationId: a, inFlight: false, retryCount: 2, lastStartAt: 5100, lastFailure: { message: 'boom' } },
+      { invocationId: child, inFlight: true, retryCount: 0, lastStartAt: 4200 },
+    ];
+    // The invoker's columns of sys_invocation come with every row of a running invocation (they cost no read).
+    const ATTEMPT = ['retry_count', 'last_start_at', 'next_retry_at', 'last_attempt_deployment_id'];
+    const attempt = (k: string) => ATTEMPT.includes(k) || k.startsWith('last_failure');
+    for (const table of ['sys_invocation_status', 'sys_invocation']) {
+      const whole = await rowsOf(table);
+      expect(whole).toHaveLength(7);
+      const columns = INTROSPECTION_TABLES.find((t) => t.name === table)?.columns ?? [];
+      for (const [column] of columns) {
+        const rows: IntrospectionRow[] = [];
+        for await (const batch of scanPartitionRows(source(), table, { limit: 100, columns: new Set([column]) }))
+          rows.push(...batch);
+        expect({ column, values: rows.map((r) => r[column]) }).toEqual({ column, values: whole.map((r) => r[column]) });
+        const extra = rows.flatMap((r) =>
+          Object.keys(r).filter((k) => k !== column && !(table === 'sys_invocation' && (attempt(k) || k === 'status'))),
+        );
+        expect({ column, extra }).toEqual({ column, extra: [] });
+      }
+    }
+  });
+
   it('shows the journal: types, names, completion, callee, wake-up time, append time and bytes', async () => {
     const { a, child } = await objectScenario();
     const journal = (await rowsOf('sys_journal')).filter((r) => r.id === a);

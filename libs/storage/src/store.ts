@@ -547,6 +547,33 @@ const ORDERED = '\u0001';
 /** Entries a scan reads from LevelDB at once. */
 const SCAN_BATCH_ENTRIES = 1000;
 
+/** Options of PartitionStore.scan. */
+export interface ScanOptions {
+  /** Only keys strictly greater than this (a cursor: the last key of the previous page). */
+  after?: string;
+  /**
+   * Every key in the range is ASCII (a table keyed by ids): LevelDB is read with string keys, which cost less
+   * than bytes. A key that is not ASCII fails the scan.
+   */
+  asciiKeys?: boolean;
+}
+
+const isAscii = (s: string): boolean => !/[\u0080-\uffff]/.test(s);
+
+function checkedAscii(key: string): string {
+  if (!isAscii(key)) throw new Error(`a scan of ASCII keys met key ${JSON.stringify(key)}`);
+  return key;
+}
+
+/** The bounds of a range as (ASCII) strings, for an iterator with string keys. */
+function asciiBounds(range: { gt?: Buffer; gte?: Buffer; lt?: Buffer }) {
+  const out: { gt?: string; gte?: string; lt?: string } = {};
+  if (range.gt) out.gt = range.gt.toString('latin1');
+  if (range.gte) out.gte = range.gte.toString('latin1');
+  if (range.lt) out.lt = range.lt.toString('latin1');
+  return out;
+}
+
 /** Where a partition's tables live (see StorageOptions.orderedTables). */
 export interface PartitionDatabases {
   main: Db;
@@ -702,7 +729,7 @@ export class PartitionStore {
   async scan(
     prefix: string,
     limit = Number.POSITIVE_INFINITY,
-    options: { after?: string } = {},
+    options: ScanOptions = {},
   ): Promise<[string, Uint8Array][]> {
     const out: [string, Uint8Array][] = [];
     if (limit <= 0) return out;
@@ -740,7 +767,11 @@ export class PartitionStore {
     const start = startAfter === undefined ? { gte: from } : { gt: from };
     const range = end === undefined ? start : { ...start, lt: this.where(end).key };
     const marker = full[0] === ORDERED ? ORDERED : '';
-    const it = db.iterator(range);
+    // Keys as strings cost LevelDB's binding much less than as bytes; only ASCII keys read the same either way.
+    const ascii = options.asciiKeys === true && isAscii(full) && (end === undefined || isAscii(end));
+    const it = ascii
+      ? db.iterator<string, Uint8Array>({ ...asciiBounds(range), keyEncoding: 'utf8' })
+      : db.iterator(range);
     try {
       // In batches (nextv): one promise per batch instead of one per entry, for scans of whole tables.
       for (;;) {
@@ -748,7 +779,7 @@ export class PartitionStore {
         if (entries.length === 0) break;
         for (const [kb, value] of entries) {
           this.entriesScanned++;
-          const key = marker + kb.toString('latin1');
+          const key = marker + (typeof kb === 'string' ? checkedAscii(kb) : kb.toString('latin1'));
           if (!ours(key)) continue;
           if (!emitPendingBelow(key)) return out;
           if (pending.has(key)) continue; // a pending write (already emitted, or a delete) replaces it

@@ -291,6 +291,34 @@ test('scan after a key starts the LevelDB iterator past it and merges unflushed 
   await engine.close();
 });
 
+test('a scan of ASCII keys reads what a scan of bytes reads, and fails on a key that is not ASCII', async () => {
+  const engine = await StorageEngine.open(temp());
+  const s = engine.partition(3);
+  const key = (i: number) => `i/inv_${String(i).padStart(4, '0')}\u0000\u0001`;
+  for (let i = 0; i < 300; i++) s.putRaw(key(i), Buffer.from([i % 256, 0x80, 0xff]));
+  s.putRaw('j/\u00ff\u0080', Buffer.from([1])); // binary keys of the next table
+  await s.commit();
+  s.del(key(10));
+  s.putRaw(key(20), Buffer.from([9]));
+  s.putRaw(`i/inv_0020x`, Buffer.from([7]));
+  for (const [limit, after] of [
+    [Number.POSITIVE_INFINITY, undefined],
+    [50, undefined],
+    [50, key(100)],
+  ] as const) {
+    const bytes = await s.scan('i/', limit, { after });
+    expect(await s.scan('i/', limit, { after, asciiKeys: true })).toEqual(bytes);
+    expect(bytes.length).toBe(limit === Number.POSITIVE_INFINITY ? 300 : 50);
+  }
+  // A non-ASCII key in the range: an error, not a key read wrong.
+  s.putRaw('i/\u00e9', Buffer.from([1]));
+  await s.commit();
+  await expect(s.scan('i/', 1000, { asciiKeys: true })).rejects.toThrow(/ASCII keys met key/);
+  // A prefix that is not ASCII itself is read as bytes.
+  expect(await s.scan('j/\u00ff', 10, { asciiKeys: true })).toEqual([['j/\u00ff\u0080', Buffer.from([1])]]);
+  await engine.close();
+});
+
 test('rollback undoes the writes made since the savepoint, and only those', async () => {
   const engine = await StorageEngine.open(temp());
   const s = engine.partition(0);

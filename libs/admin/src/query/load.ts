@@ -60,7 +60,12 @@ export async function loadTable(
   let rowsThisTurn = 0;
   let truncated = false;
   try {
-    for await (const batch of source.scan(table.name, { limit: opts.maxRows + 1, signal: opts.signal })) {
+    const scan = {
+      limit: opts.maxRows + 1,
+      signal: opts.signal,
+      columns: opts.columns === 'all' ? undefined : opts.columns,
+    };
+    for await (const batch of source.scan(table.name, scan)) {
       opts.signal.throwIfAborted();
       const take = Math.min(batch.length, opts.maxRows - rows);
       for (let start = 0; start < take; start += CHUNK_ROWS) {

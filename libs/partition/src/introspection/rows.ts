@@ -3,8 +3,15 @@
  * partition stores: pure functions from statuses, journals, state, locks, inboxes and promises to rows. Which
  * rows to read, and in what pages, is scan.ts's business.
  */
-import { type IntrospectionRow, partitionKeyOf, type ServiceType } from '@stead/core';
+import {
+  type IntrospectionRow,
+  type IntrospectionValue,
+  introspectionTable,
+  partitionKeyOf,
+  type ServiceType,
+} from '@stead/core';
 import type { PromiseRow } from '../codec.ts';
+import { type StatusField, statusFieldMask } from '../codec.ts';
 import { entryTypeName } from '../describe.ts';
 import type { AttemptFailure, AttemptReport } from '../invoker-driver.ts';
 import * as J from '../journal.ts';
@@ -63,69 +70,113 @@ function utf8OrNull(b: Uint8Array): string | undefined {
 
 // ---------- invocations ----------
 
-/**
- * Sets the columns that say who started the invocation. Statuses written before callers were recorded show
- * 'ingress' (the caller is not known).
- */
-function setInvokedBy(row: IntrospectionRow, st: InvocationStatus): void {
-  const c = st.invokedBy;
-  if (c) {
-    row.invoked_by = 'service';
-    row.invoked_by_id = c.invocationId;
-    row.invoked_by_service_name = c.target.service;
-    row.invoked_by_target = targetName(c.target);
-  } else if (st.restartedFrom !== undefined) {
-    row.invoked_by = 'restart_as_new';
-    row.restarted_from = st.restartedFrom;
-  } else {
-    row.invoked_by = 'ingress';
-  }
+/** A column made from an invocation's status: the status fields it reads, and its value. */
+interface StatusColumn {
+  fields: readonly StatusField[];
+  value: (st: InvocationStatus, ctx: RowContext) => IntrospectionValue;
 }
 
+/** A failed completion's result. */
+const failedOutput = (st: InvocationStatus) =>
+  st.phase === 'completed' && st.output?.ok === false ? st.output : undefined;
+/** What a suspended invocation waits for. */
+const waitingFor = (st: InvocationStatus) => (st.phase === 'suspended' ? st.waiting : undefined);
+const caller = (st: InvocationStatus) => st.invokedBy;
+
 /**
- * Sets the columns of `sys_invocation_status` but `partition_key` (which `sys_invocation` does not have) on `row`,
- * field by field into one object (no spreads of partial rows): a scan makes one row per stored invocation, and a
- * table of 100,000 must load in a fraction of a second.
+ * The columns of `sys_invocation_status` (and the same ones of `sys_invocation`) made from the stored status, each
+ * on its own: a scan decodes the fields of the columns a query reads and makes only those (a table of 100,000
+ * must load in a fraction of a second). Statuses written before callers were recorded show 'ingress'.
  */
-function setStatusColumns(row: IntrospectionRow, st: InvocationStatus, ctx: RowContext): IntrospectionRow {
-  const t = st.target;
-  const ty = t.serviceType ?? ctx.serviceType?.(t.service);
-  const suspended = st.phase === 'suspended' ? st.waiting : undefined;
-  row.status = PHASE_NAMES[st.phase];
-  row.target = targetName(t);
-  row.target_service_name = t.service;
-  row.target_service_key = t.key;
-  row.target_handler_name = t.handler;
-  row.target_service_ty = ty && SERVICE_TYPE_NAMES[ty];
-  row.idempotency_key = st.idempotencyKey;
-  row.pinned_deployment_id = st.deploymentId;
-  row.pinned_service_protocol_version = st.protocolVersion;
-  row.journal_size = st.journalLength;
-  row.journal_commands_size = st.journalCommands;
-  row.created_at = st.createdAt;
-  row.modified_at = st.modifiedAt;
-  row.inboxed_at = st.inboxedAt;
+const STATUS_COLUMNS: Readonly<Record<string, StatusColumn>> = {
+  id: { fields: ['id'], value: (st) => st.id },
+  partition_key: { fields: ['id'], value: (st, ctx) => ctx.partitionKeyOfInvocation(st.id) },
+  status: { fields: ['phase'], value: (st) => PHASE_NAMES[st.phase] },
+  target: { fields: ['target'], value: (st) => targetName(st.target) },
+  target_service_name: { fields: ['target'], value: (st) => st.target.service },
+  target_service_key: { fields: ['target'], value: (st) => st.target.key },
+  target_handler_name: { fields: ['target'], value: (st) => st.target.handler },
+  target_service_ty: {
+    fields: ['target'],
+    value: (st, ctx) => {
+      const ty = st.target.serviceType ?? ctx.serviceType?.(st.target.service);
+      return ty && SERVICE_TYPE_NAMES[ty];
+    },
+  },
+  idempotency_key: { fields: ['idempotencyKey'], value: (st) => st.idempotencyKey },
+  pinned_deployment_id: { fields: ['deploymentId'], value: (st) => st.deploymentId },
+  pinned_service_protocol_version: { fields: ['protocolVersion'], value: (st) => st.protocolVersion },
+  journal_size: { fields: ['journalLength'], value: (st) => st.journalLength },
+  journal_commands_size: { fields: ['journalCommands'], value: (st) => st.journalCommands },
+  created_at: { fields: ['createdAt'], value: (st) => st.createdAt },
+  modified_at: { fields: ['modifiedAt'], value: (st) => st.modifiedAt },
+  inboxed_at: { fields: ['inboxedAt'], value: (st) => st.inboxedAt },
   // A delayed invocation is scheduled when it is created; the others never are.
-  row.scheduled_at = st.executionTime === undefined ? undefined : st.createdAt;
-  row.scheduled_start_at = st.executionTime;
-  row.running_at = st.runningAt;
-  row.completed_at = st.completedAt;
-  row.completion_retention = st.retentionMs ?? 0;
-  row.journal_retention = st.journalRetentionMs ?? 0;
-  row.suspended_waiting_for_completions = suspended?.completions;
-  row.suspended_waiting_for_signals = suspended?.signals;
-  setInvokedBy(row, st);
-  if (st.phase === 'completed' && st.output) {
-    const o = st.output;
-    row.completion_result = o.ok ? 'success' : 'failure';
-    if (!o.ok) row.completion_failure = failureText(o);
-  }
-  return row;
-}
+  scheduled_at: {
+    fields: ['executionTime', 'createdAt'],
+    value: (st) => (st.executionTime === undefined ? undefined : st.createdAt),
+  },
+  scheduled_start_at: { fields: ['executionTime'], value: (st) => st.executionTime },
+  running_at: { fields: ['runningAt'], value: (st) => st.runningAt },
+  completed_at: { fields: ['completedAt'], value: (st) => st.completedAt },
+  completion_retention: { fields: ['retentionMs'], value: (st) => st.retentionMs ?? 0 },
+  journal_retention: { fields: ['journalRetentionMs'], value: (st) => st.journalRetentionMs ?? 0 },
+  suspended_waiting_for_completions: { fields: ['phase', 'waiting'], value: (st) => waitingFor(st)?.completions },
+  suspended_waiting_for_signals: { fields: ['phase', 'waiting'], value: (st) => waitingFor(st)?.signals },
+  invoked_by: {
+    fields: ['invokedBy', 'restartedFrom'],
+    value: (st) => (st.invokedBy ? 'service' : st.restartedFrom !== undefined ? 'restart_as_new' : 'ingress'),
+  },
+  invoked_by_id: { fields: ['invokedBy'], value: (st) => caller(st)?.invocationId },
+  invoked_by_service_name: { fields: ['invokedBy'], value: (st) => caller(st)?.target.service },
+  invoked_by_target: {
+    fields: ['invokedBy'],
+    value: (st) => {
+      const c = caller(st);
+      return c && targetName(c.target);
+    },
+  },
+  restarted_from: {
+    fields: ['invokedBy', 'restartedFrom'],
+    value: (st) => (st.invokedBy ? undefined : st.restartedFrom),
+  },
+  completion_result: {
+    fields: ['phase', 'output'],
+    value: (st) => (st.phase === 'completed' && st.output ? (st.output.ok ? 'success' : 'failure') : undefined),
+  },
+  completion_failure: {
+    fields: ['phase', 'output'],
+    value: (st) => {
+      const o = failedOutput(st);
+      return o && failureText(o);
+    },
+  },
+};
 
-/** A row of `sys_invocation_status`. */
-export function invocationStatusRow(st: InvocationStatus, ctx: RowContext): IntrospectionRow {
-  return setStatusColumns({ id: st.id, partition_key: ctx.partitionKeyOfInvocation(st.id) }, st, ctx);
+/**
+ * Makes the rows of one status table (`sys_invocation_status`, or `sys_invocation` before its invoker columns)
+ * with the columns in `columns` only (all the table's when absent), and says which status fields they read.
+ */
+export class StatusRows {
+  /** The status fields the columns read, as `decodeStatusFields` takes them. */
+  readonly mask: number;
+  private readonly columns: [string, StatusColumn][];
+
+  constructor(table: 'sys_invocation' | 'sys_invocation_status', columns: ReadonlySet<string> | undefined) {
+    const names = introspectionTable(table)?.columns.map(([name]) => name) ?? [];
+    this.columns = names
+      .filter((name) => Object.hasOwn(STATUS_COLUMNS, name) && (columns === undefined || columns.has(name)))
+      .map((name) => [name, STATUS_COLUMNS[name]]);
+    // sys_invocation joins each status with the invoker's report by id, and its status column reads the phase.
+    const fields: StatusField[] = table === 'sys_invocation' ? ['id', 'phase'] : [];
+    this.mask = statusFieldMask([...fields, ...this.columns.flatMap(([, c]) => c.fields)]);
+  }
+
+  row(st: InvocationStatus, ctx: RowContext): IntrospectionRow {
+    const row: IntrospectionRow = {};
+    for (const [name, c] of this.columns) row[name] = c.value(st, ctx);
+    return row;
+  }
 }
 
 /** The journal entry of the `commandIndex`-th command (Input is command 0), if the journal holds it. */
@@ -202,14 +253,16 @@ function invocationStatusName(st: InvocationStatus, r: AttemptReport | undefined
   }
 }
 
-/** A row of `sys_invocation`: the status joined with the invoker's state of the invocation (if it runs). */
-export function invocationRow(
+/**
+ * Adds to a row of `sys_invocation` (made by StatusRows from `st`) the invoker's state of the invocation when it
+ * runs, and its status, which that refines.
+ */
+export function joinAttempt(
+  row: IntrospectionRow,
   st: InvocationStatus,
   r: AttemptReport | undefined,
   journal: readonly JournalEntry[],
-  ctx: RowContext,
 ): IntrospectionRow {
-  const row = setStatusColumns({ id: st.id }, st, ctx);
   if (r) setAttemptColumns(row, r, journal);
   row.status = invocationStatusName(st, r);
   return row;

@@ -10,14 +10,14 @@ import type { Page, PartitionTables } from '../tables.ts';
 import type { InvocationStatus, JournalEntry } from '../types.ts';
 import {
   inboxRow,
-  invocationRow,
   invocationStateRow,
-  invocationStatusRow,
+  joinAttempt,
   journalRows,
   keyedServiceStatusRow,
   lockRow,
   promiseRow,
   type RowContext,
+  StatusRows,
   stateRow,
 } from './rows.ts';
 
@@ -57,13 +57,9 @@ const failureNamesCommand = (r: AttemptReport | undefined): r is AttemptReport =
   r?.lastFailure?.relatedCommand?.index !== undefined;
 
 /** The stored journal of an invocation whose last failure names a command (to place it); [] when not needed. */
-async function journalForFailure(
-  src: PartitionRowSource,
-  r: AttemptReport | undefined,
-  st?: InvocationStatus,
-): Promise<JournalEntry[]> {
+async function journalForFailure(src: PartitionRowSource, r: AttemptReport | undefined): Promise<JournalEntry[]> {
   if (!failureNamesCommand(r)) return [];
-  return journalOf(src, st ?? (await src.tables.status(r.invocationId)));
+  return journalOf(src, await src.tables.status(r.invocationId));
 }
 
 /** sys_invocation_state: the leader's reports, in id order, paged by id. */
@@ -78,13 +74,15 @@ function statePager(src: PartitionRowSource): Pager {
 }
 
 /** sys_invocation: statuses joined with the leader's reports (read once, when the scan starts). */
-function invocationPager(src: PartitionRowSource): Pager {
+function invocationPager(src: PartitionRowSource, columns: ReadonlySet<string> | undefined): Pager {
   const reports = new Map(src.attempts().map((r) => [r.invocationId, r]));
+  const rows = new StatusRows('sys_invocation', columns);
   return (after, limit) =>
-    mapPage(src.tables.statusPage(after, limit), (st) => {
+    mapPage(src.tables.statusFieldsPage(after, limit, rows.mask), (st) => {
       const r = reports.get(st.id);
-      if (!failureNamesCommand(r)) return invocationRow(st, r, [], src);
-      return journalForFailure(src, r, st).then((journal) => invocationRow(st, r, journal, src));
+      const row = rows.row(st, src);
+      if (!failureNamesCommand(r)) return joinAttempt(row, st, r, []);
+      return journalForFailure(src, r).then((journal) => joinAttempt(row, st, r, journal));
     });
 }
 
@@ -104,9 +102,11 @@ async function statusTimes(src: PartitionRowSource, id: string) {
 }
 
 /** The pager of each table a partition store holds rows of. */
-const PAGERS: Readonly<Record<string, (src: PartitionRowSource) => Pager>> = {
-  sys_invocation_status: (src) => (after, limit) =>
-    mapPage(src.tables.statusPage(after, limit), (st) => invocationStatusRow(st, src)),
+const PAGERS: Readonly<Record<string, (src: PartitionRowSource, columns?: ReadonlySet<string>) => Pager>> = {
+  sys_invocation_status: (src, columns) => {
+    const rows = new StatusRows('sys_invocation_status', columns);
+    return (after, limit) => mapPage(src.tables.statusFieldsPage(after, limit, rows.mask), (st) => rows.row(st, src));
+  },
   sys_invocation_state: statePager,
   sys_invocation: invocationPager,
   sys_journal: journalPager,
@@ -140,7 +140,7 @@ export async function* scanPartitionRows(
   pageRows = PAGE_ROWS,
 ): AsyncGenerator<IntrospectionRow[]> {
   if (!isPartitionTable(table)) return;
-  const pager = PAGERS[table](src);
+  const pager = PAGERS[table](src, opts.columns);
   let left = opts.limit;
   let after: string | undefined;
   while (left > 0) {

@@ -232,6 +232,8 @@ export interface ScanRequest {
   table: string;
   partition: number;
   limit: bigint;
+  /** The columns the reader uses; the worker may leave the others out of its batches. Empty: all of them. */
+  columns: string[];
 }
 
 /** One value of an introspection row. Its kind is the column's type; no kind set is SQL NULL. */
@@ -2711,7 +2713,7 @@ export const ListSnapshotsResponse: MessageFns<ListSnapshotsResponse> = {
 };
 
 function createBaseScanRequest(): ScanRequest {
-  return { table: "", partition: 0, limit: 0n };
+  return { table: "", partition: 0, limit: 0n, columns: [] };
 }
 
 export const ScanRequest: MessageFns<ScanRequest> = {
@@ -2727,6 +2729,9 @@ export const ScanRequest: MessageFns<ScanRequest> = {
         throw new globalThis.Error("value provided for field message.limit of type uint64 too large");
       }
       writer.uint32(24).uint64(message.limit);
+    }
+    for (const v of message.columns) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -2768,6 +2773,14 @@ export const ScanRequest: MessageFns<ScanRequest> = {
             message.limit = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.columns.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2788,6 +2801,7 @@ export const ScanRequest: MessageFns<ScanRequest> = {
     message.table = object.table ?? "";
     message.partition = object.partition ?? 0;
     message.limit = (object.limit !== undefined && object.limit !== null) ? BigInt(object.limit) : 0n;
+    message.columns = object.columns?.map((e) => e) || [];
     return message;
   },
 };
