@@ -61,7 +61,12 @@ export function guardedLookup(host: string, resolve: ResolveAll = systemResolve)
   };
 }
 
-/** Discovery failed: `status` is what the admin API answers (400 bad manifest, 500 unreachable endpoint). */
+/**
+ * Discovery failed: `status` is what the admin API answers. 400: the request names something that cannot work
+ * (a bad URL, a refused address, an endpoint that answers 4xx or a bad manifest). 503: the endpoint could not be
+ * reached or answered 5xx, which may pass (it is starting, overloaded): registering again may succeed. Restate
+ * answers 500 to both; a 500 here would say that Stead itself failed.
+ */
 export class DiscoveryError extends Error {
   override name = 'DiscoveryError';
   readonly status: number;
@@ -88,7 +93,7 @@ export async function discover(uri: string, opts: DiscoverOptions = {}): Promise
   if (res.status !== 200) {
     const text = res.body.toString('utf8').slice(0, 300);
     throw new DiscoveryError(
-      500,
+      res.status >= 500 ? 503 : 400,
       `the deployment at ${url.href} answered discovery with HTTP ${res.status}${text ? `: ${text}` : ''}`,
       'META0003',
     );
@@ -134,7 +139,7 @@ function discoveryBase(uri: string, allowLinkLocal: boolean): URL {
   return base;
 }
 
-/** GET of the manifest; a transport failure becomes a DiscoveryError (400 refused address or too large, else 500). */
+/** GET of the manifest; a transport failure becomes a DiscoveryError (400 refused address or too large, else 503). */
 async function fetchManifest(url: URL, hostname: string, opts: DiscoverOptions): Promise<SimpleResponse> {
   const allowLinkLocal = opts.allowLinkLocal === true;
   const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES;
@@ -158,7 +163,7 @@ async function fetchManifest(url: URL, hostname: string, opts: DiscoverOptions):
       );
     }
     const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
-    throw new DiscoveryError(500, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
+    throw new DiscoveryError(503, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
   }
 }
 
