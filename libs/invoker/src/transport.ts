@@ -93,13 +93,28 @@ async function* readFrames(body: Readable, decoder: FrameDecoder): AsyncGenerato
   if (decoder.pending > 0) throw new InvokeError(`the endpoint closed the stream in the middle of a message`);
 }
 
+/** How long the body of a refusal (a status other than 200) is waited for, to quote it in the error. */
+const ERROR_BODY_WAIT_MS = 2000;
+
+/**
+ * The start of the body of a refusal, or what arrived of it within ERROR_BODY_WAIT_MS (then the stream is
+ * destroyed: an endpoint that holds the body back must not hold the attempt).
+ */
 async function readText(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
-  try {
-    for await (const c of body) chunks.push(c as Buffer);
-  } catch {
-    // best effort
-  }
+  let timer: NodeJS.Timeout | undefined;
+  const read = (async () => {
+    try {
+      for await (const c of body) chunks.push(c as Buffer);
+    } catch {
+      // best effort
+    }
+  })();
+  const timedOut = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(true), ERROR_BODY_WAIT_MS);
+  });
+  if (await Promise.race([read.then(() => false), timedOut])) body.destroy();
+  clearTimeout(timer);
   return Buffer.concat(chunks).toString('utf8').slice(0, 500);
 }
 
@@ -145,6 +160,8 @@ function openHttp2(
       }
       const status = Number(responseHeaders[':status']);
       if (status !== 200) {
+        // The SDKs send the body of a refusal (401, 404, …) only once our side ended: end it, the attempt failed.
+        if (stream.writable) stream.end();
         throw new InvokeError(
           `${origin}${path} answered HTTP ${status}: ${await readText(stream)}${refused(status)}`,
           status,

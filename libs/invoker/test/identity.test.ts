@@ -196,12 +196,11 @@ describe('an SDK endpoint with identityKeys', () => {
 
   /** A real SDK endpoint verifying `keys`, over h2c or HTTP/1.1. */
   async function endpoint(keys: KeyObject[], useHttp11 = false): Promise<string> {
-    const handler = restate
+    const e = restate
       .endpoint()
       .bind(greeter)
-      .withIdentityV1(...keys.map(publicKeyId))
-      .http2Handler();
-    const server = useHttp11 ? http.createServer(handler) : createH2(handler);
+      .withIdentityV1(...keys.map(publicKeyId));
+    const server = useHttp11 ? http.createServer(e.http1Handler()) : createH2(e.http2Handler());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     servers.push({ close: () => new Promise((r) => server.close(() => r())) });
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -244,9 +243,13 @@ describe('an SDK endpoint with identityKeys', () => {
     'accepts a signed invocation request, refuses an unsigned one (HTTP/1.1: %s)',
     async (useHttp11) => {
       const uri = await endpoint([newKey], useHttp11);
-      const firstStatus = async (client: InvocationStreamClient) => {
+      /**
+       * `endFirst`: end our side before reading (no start message: the SDK answers with an error frame). Else our
+       * side stays open, as the invoker keeps it over HTTP/2 (the SDK sends a refusal's body only once it ended).
+       */
+      const firstStatus = async (client: InvocationStreamClient, endFirst = false) => {
         const s = client.open({ uri, service: 'Greeter', handler: 'greet', protocolVersion: 5, useHttp11 });
-        s.end();
+        if (endFirst) s.end();
         try {
           for await (const _ of s.frames()) break;
           return 200;
@@ -259,10 +262,11 @@ describe('an SDK endpoint with identityKeys', () => {
         }
       };
       // Signed: the SDK answers 200 and speaks the protocol (it then fails the empty attempt in a frame).
-      expect(await firstStatus(new InvocationStreamClient({ signer: requestSigner(newKey) }))).toBe(200);
+      expect(await firstStatus(new InvocationStreamClient({ signer: requestSigner(newKey) }), true)).toBe(200);
       const unsigned = await firstStatus(new InvocationStreamClient());
       expect(unsigned).toBeInstanceOf(InvokeError);
       expect((unsigned as InvokeError).status).toBe(401);
+      expect((unsigned as InvokeError).message).toMatch(/answered HTTP 401: \{"message":"Unauthorized"\}/);
       expect((unsigned as InvokeError).message).toMatch(/sends unsigned requests/);
       const stranger = await firstStatus(new InvocationStreamClient({ signer: requestSigner(oldKey) }));
       expect((stranger as InvokeError).status).toBe(401);
