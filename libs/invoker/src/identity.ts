@@ -13,7 +13,7 @@ export const JWT_V1_HEADER = 'x-restate-jwt-v1';
 const KEY_ID_PREFIX = 'publickeyv1_';
 
 /** How long a JWT is valid after (and, for clock skew, before) its issue time. */
-export const JWT_VALIDITY_SECONDS = 60;
+const JWT_VALIDITY_SECONDS = 60;
 /**
  * A JWT is reused for the same path until it is this old: half its validity, so that a request sent with it still
  * has at least 30 s before expiry (and skew between our clock and the deployment's stays covered).

@@ -26,7 +26,6 @@ export { Http2Pool, type RequestOptions, ResponseTooLargeError, request, type Si
 export {
   base58,
   JWT_V1_HEADER,
-  JWT_VALIDITY_SECONDS,
   loadRequestSigner,
   publicKeyId,
   RequestIdentityError,
