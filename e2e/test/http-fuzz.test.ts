@@ -499,12 +499,6 @@ describe(`HTTP fuzz of the admin API and the ingress (${TOPOLOGY})`, () => {
   it(`answers ${REQUESTS} generated requests without a 5xx other than 503, and keeps serving`, async () => {
     process.stdout.write(`http fuzz: seed ${SEED} (HTTP_FUZZ_SEED=${SEED} replays it), ${REQUESTS} requests\n`);
     const requests = fc.sample(requestArb(known), { seed: SEED, numRuns: REQUESTS });
-    if (process.env.FUZZ_GREP)
-      requests.forEach(
-        (r, i) =>
-          r.path.includes(process.env.FUZZ_GREP as string) &&
-          process.stdout.write(`GREP #${i} ${r.server} ${r.method} ${r.path}\n`),
-      );
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     // In rounds: before each, the service is registered again, as a generated DELETE may have removed it (a fair

@@ -1,4 +1,11 @@
-import { engineSettings, httpSettings, invocationSettings, registrySettings, snapshotSettings } from '@stead/cluster';
+import {
+  engineSettings,
+  httpSettings,
+  invocationSettings,
+  registrySettings,
+  requestIdentitySettings,
+  snapshotSettings,
+} from '@stead/cluster';
 import {
   metricsPortSetting,
   portSetting,
@@ -29,6 +36,7 @@ export const serverSettings = {
   ...httpSettings,
   ...invocationSettings,
   ...registrySettings,
+  ...requestIdentitySettings,
   ...engineSettings,
   ...snapshotSettings,
   trimDelay: setting(

@@ -210,11 +210,22 @@ The environment of role .role (values .v). Order matters: a later value may use 
 - name: STEAD_KUBERNETES_STATEFULSETS
   value: {{ printf "%s/%s-worker,%s/%s-log-server" $ns $f $ns $f | quote }}
 {{- end }}
+{{- if include "stead.requestIdentity" . }}
+- name: STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE
+  value: {{ printf "/etc/stead/request-identity/%s" $root.Values.requestIdentity.key | quote }}
+{{- end }}
 - name: STEAD_SHUTDOWN_TIMEOUT
   value: {{ printf "%ds" (int $v.shutdownTimeoutSeconds) | quote }}
 {{- with $v.env }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* "true" when role .role signs requests to deployments (admin: discovery, worker: invocations) with a key. */}}
+{{- define "stead.requestIdentity" -}}
+{{- if and .root.Values.requestIdentity.secretName (has .role (list "worker" "admin")) -}}
+true
+{{- end -}}
 {{- end -}}
 
 {{/* topologySpreadConstraints of a role: its own, else zone and host name from topologySpread. */}}
@@ -341,11 +352,30 @@ spec:
       securityContext:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- if .stateful }}
+      {{- $identity := include "stead.requestIdentity" . }}
+      {{- if or .stateful $identity }}
       volumeMounts:
+        {{- if .stateful }}
         - name: data
           mountPath: /var/lib/stead
+        {{- end }}
+        {{- if $identity }}
+        - name: request-identity
+          mountPath: /etc/stead/request-identity
+          readOnly: true
+        {{- end }}
       {{- end }}
+  {{- if include "stead.requestIdentity" . }}
+  volumes:
+    - name: request-identity
+      secret:
+        secretName: {{ $root.Values.requestIdentity.secretName }}
+        items:
+          - key: {{ $root.Values.requestIdentity.key }}
+            path: {{ $root.Values.requestIdentity.key }}
+        # 0440, readable by the pod's group (fsGroup) only; in decimal, as YAML 1.1 and 1.2 differ on 0440.
+        defaultMode: 288
+  {{- end }}
   {{- with $v.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

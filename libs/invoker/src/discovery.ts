@@ -14,6 +14,7 @@ import {
   type ServiceType,
 } from '@stead/core';
 import { ResponseTooLargeError, request, type SimpleResponse } from './http.ts';
+import { identityRefusal, type RequestSigner, UNSIGNED_REQUESTS } from './identity.ts';
 
 /** Manifest versions we read, newest first (the `accept` header offers them all). */
 const MANIFEST_VERSIONS = [4, 3, 2];
@@ -23,6 +24,8 @@ const MANIFEST_TYPE = (v: number) => `application/vnd.restate.endpointmanifest.v
 export interface DiscoverOptions extends CoreDiscoverOptions {
   /** How host names are resolved (default: the system resolver, as `dns.lookup`). */
   resolve?: ResolveAll;
+  /** The identity headers of the request (default: `unsigned`). */
+  signer?: RequestSigner;
 }
 
 /** Default of `maxResponseBytes`: far above any real manifest, far below what could hurt the server. */
@@ -94,7 +97,7 @@ export async function discover(uri: string, opts: DiscoverOptions = {}): Promise
     const text = res.body.toString('utf8').slice(0, 300);
     throw new DiscoveryError(
       res.status >= 500 ? 503 : 400,
-      `the deployment at ${url.href} answered discovery with HTTP ${res.status}${text ? `: ${text}` : ''}`,
+      `the deployment at ${url.href} answered discovery with HTTP ${res.status}${text ? `: ${text}` : ''}${identityRefusal(res.status, opts.signer ?? UNSIGNED_REQUESTS)}`,
       'META0003',
     );
   }
@@ -146,7 +149,12 @@ async function fetchManifest(url: URL, hostname: string, opts: DiscoverOptions):
   try {
     return await request(url, {
       method: 'GET',
-      headers: { ...opts.headers, accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', ') },
+      // The identity headers last: a deployment's additional headers cannot stand in for them.
+      headers: {
+        ...opts.headers,
+        accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', '),
+        ...(opts.signer ?? UNSIGNED_REQUESTS).headers(url.pathname),
+      },
       useHttp11: opts.useHttp11 ?? false,
       timeoutMs: opts.timeoutMs ?? 10_000,
       maxBodyBytes: maxResponseBytes,
