@@ -100,7 +100,7 @@ describe('request identity: signed requests to deployments', () => {
     }
   });
 
-  it('is refused by the same endpoint without a key: registration fails (400) quoting the deployment's 401', async () => {
+  it('is refused by the same endpoint without a key: registration fails (400) quoting the deployment 401', async () => {
     const unsigned = await SteadServer.start(cleanup);
     const r = await register(unsigned.adminUrl, trustsOld.uri);
     expect(r.status).toBe(400);
