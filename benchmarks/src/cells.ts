@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { REPO, waitFor } from '@stead/testing';
-import { post, runLoad, type Summary, summarize } from './load.ts';
+import { agentFor, type ClientOptions, post, runLoad, type Summary, summarize } from './load.ts';
 import { cpuSeconds, cpuSecondsOf, memoryOf } from './targets.ts';
 
 export interface Measured extends Summary {
@@ -31,6 +31,8 @@ export interface CellOptions {
   concurrency: number;
   warmup: number;
   durationMs: number;
+  /** HTTPS and headers, for a server that asks for them. */
+  client?: ClientOptions;
 }
 
 /** The request body of `Bench/steps` for `steps` and the answer it must give. */
@@ -43,11 +45,16 @@ export function stepsCall(ingress: string, steps: number): { url: URL; body: str
 }
 
 /** Waits until `Bench/steps` answers 200 at `ingress` (Restate propagates a new deployment asynchronously). */
-export async function waitAnswering(name: string, ingress: string, timeoutMs = 30_000): Promise<void> {
+export async function waitAnswering(
+  name: string,
+  ingress: string,
+  timeoutMs = 30_000,
+  client: ClientOptions = {},
+): Promise<void> {
   const { url, body } = stepsCall(ingress, 1);
-  const probe = new Agent();
+  const probe = agentFor(url, 1, client);
   try {
-    await waitFor(async () => (await post(probe, url, body, 10_000)).status === 200, {
+    await waitFor(async () => (await post(probe, url, body, 10_000, client.headers)).status === 200, {
       timeoutMs,
       intervalMs: 100,
       what: `${name} to answer Bench/steps`,
@@ -59,7 +66,7 @@ export async function waitAnswering(name: string, ingress: string, timeoutMs = 3
 
 export async function measureCell(o: CellOptions): Promise<Measured> {
   const { url, body, expect } = stepsCall(o.ingress, o.steps);
-  await waitAnswering(o.name, o.ingress);
+  await waitAnswering(o.name, o.ingress, 30_000, o.client);
   const serverCpu = () => cpuSecondsOf(o.serverPids);
   let cpu0 = [0, 0];
   const r = await runLoad({
@@ -72,6 +79,7 @@ export async function measureCell(o: CellOptions): Promise<Measured> {
     onMeasureStart: () => {
       cpu0 = [serverCpu(), cpuSeconds(o.servicePid)];
     },
+    client: o.client,
   });
   const cpu1 = [serverCpu(), cpuSeconds(o.servicePid)];
   const s = summarize(r);

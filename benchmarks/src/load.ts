@@ -1,5 +1,20 @@
 // Closed-loop HTTP load: C workers, each sends one request, waits for its answer, sends the next.
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
+/** How a client reaches a server that asks for more than plain HTTP: the CA it trusts (HTTPS), extra headers. */
+export interface ClientOptions {
+  /** PEM of the CA that issued the server's certificate (https:// URLs). */
+  ca?: string | Buffer;
+  /** Sent with every request (e.g. `authorization: Bearer …`). */
+  headers?: Record<string, string>;
+}
+
+/** A keep-alive agent for `url`'s scheme (HTTPS trusts `client.ca`). */
+export function agentFor(url: URL, maxSockets: number, client: ClientOptions = {}): Agent {
+  const o = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
+  return url.protocol === 'https:' ? (new HttpsAgent({ ...o, ca: client.ca }) as unknown as Agent) : new Agent(o);
+}
 
 export interface LoadResult {
   /** Latencies (ms) of the successful requests, sorted ascending. */
@@ -51,16 +66,18 @@ export function post(
   url: URL,
   body: string,
   timeoutMs: number,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(
+    const send = url.protocol === 'https:' ? httpsRequest : request;
+    const req = send(
       {
         agent,
         host: url.hostname,
         port: url.port,
         path: url.pathname + url.search,
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: timeoutMs,
       },
       (res) => {
@@ -87,6 +104,7 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Called between the warm-up and the measured run (to sample process counters). */
   onMeasureStart?: () => void;
+  client?: ClientOptions;
 }
 
 /**
@@ -94,13 +112,14 @@ export interface LoadOptions {
  * `durationMs`: workers stop sending once the duration has passed, and the run ends with the last answer.
  */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency, maxFreeSockets: o.concurrency });
+  const agent = agentFor(o.url, o.concurrency, o.client);
+  const headers = o.client?.headers ?? {};
   const timeoutMs = o.timeoutMs ?? 30_000;
   try {
     let warm = o.warmupRequests;
     await Promise.all(
       Array.from({ length: o.concurrency }, async () => {
-        while (warm-- > 0) await post(agent, o.url, o.body, timeoutMs).catch(() => undefined);
+        while (warm-- > 0) await post(agent, o.url, o.body, timeoutMs, headers).catch(() => undefined);
       }),
     );
     const latencies: number[] = [];
@@ -118,7 +137,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         while (performance.now() < end) {
           const t0 = performance.now();
           try {
-            const res = await post(agent, o.url, o.body, timeoutMs);
+            const res = await post(agent, o.url, o.body, timeoutMs, headers);
             const t1 = performance.now();
             if (res.status === 200 && res.body === o.expect) latencies.push(t1 - t0);
             else fail(`${res.status} ${res.body.slice(0, 300)}`);
