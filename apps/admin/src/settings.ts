@@ -2,6 +2,7 @@ import { httpSettings, invocationSettings, registrySettings } from '@stead/clust
 import { parseReplication } from '@stead/controller';
 import { statefulSetsProblem } from '@stead/kubernetes';
 import {
+  grpcTlsSettings,
   locationSetting,
   metricsPortSetting,
   portSetting,
@@ -75,6 +76,7 @@ export const adminSettings = {
   ...httpSettings,
   ...registrySettings,
   ...invocationSettings,
+  ...grpcTlsSettings,
   shutdownTimeout: shutdownTimeoutSetting('20s'),
 } satisfies SettingsSpec;
 

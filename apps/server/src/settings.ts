@@ -1,5 +1,6 @@
 import { engineSettings, httpSettings, invocationSettings, registrySettings, snapshotSettings } from '@stead/cluster';
 import {
+  grpcTlsSettings,
   metricsPortSetting,
   portSetting,
   type Settings,
@@ -31,6 +32,7 @@ export const serverSettings = {
   ...registrySettings,
   ...engineSettings,
   ...snapshotSettings,
+  ...grpcTlsSettings,
   trimDelay: setting(
     'duration',
     '0s',

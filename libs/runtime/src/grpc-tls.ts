@@ -4,7 +4,6 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { StartupError } from './errors.ts';
-import { setting } from './node-settings.ts';
 
 /**
  * mTLS between deployables. One {@link GrpcTls} per process holds the cluster CA and this node's certificate and
@@ -20,33 +19,15 @@ import { setting } from './node-settings.ts';
  * Identity: a certificate names its node in a URI SAN `stead://node/<node-id>` (see {@link nodeIdOfCertificate}).
  */
 
-export const GRPC_TLS_MODES = ['off', 'allow', 'require'] as const;
-export type GrpcTlsMode = (typeof GRPC_TLS_MODES)[number];
+import type { GrpcTlsMode } from './node-settings.ts';
+
+export type { GrpcTlsMode };
 
 /** The SAN URI prefix that names a node in its certificate. */
 export const NODE_URI_PREFIX = 'stead://node/';
 
 /** How often the CA, certificate and key files are read again to pick up a rotation. */
 const DEFAULT_RELOAD_MS = 2_000;
-
-/** The settings every node process has for its gRPC links (`grpcTlsMode`, CA, certificate, key). */
-export const grpcTlsSettings = {
-  grpcTlsMode: setting(
-    'string',
-    'off',
-    'mTLS on gRPC links between nodes: off (plaintext), allow (listeners take plaintext and mTLS, clients try mTLS first), require (mTLS only, client certificates signed by the CA). Switch a cluster off → allow → require one process at a time.',
-    {
-      check: (v) => ((GRPC_TLS_MODES as readonly string[]).includes(v) ? undefined : 'expected off, allow or require'),
-    },
-  ),
-  grpcTlsCaFile: setting('string', 'none', 'PEM file of the cluster CA (gRPC mTLS); none = unset.'),
-  grpcTlsCertFile: setting(
-    'string',
-    'none',
-    "PEM file of this node's certificate (gRPC mTLS; SAN URI stead://node/<node-id>); none = unset.",
-  ),
-  grpcTlsKeyFile: setting('string', 'none', "PEM file of this node's private key (gRPC mTLS); none = unset."),
-};
 
 export interface GrpcTlsFiles {
   mode: GrpcTlsMode;

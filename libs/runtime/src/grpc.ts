@@ -179,8 +179,11 @@ function withPrefix(socket: net.Socket, first: Buffer): Duplex {
 /** Who is calling, from the transport: a plaintext peer, or an mTLS peer and the node its certificate names. */
 export type GrpcPeer = { secure: false } | { secure: true; nodeId: string | undefined };
 
+/** A server call, as far as its peer goes. */
+export type CallWithPeer = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>;
+
 /** The peer of a server call (its certificate was checked against the CA by the TLS handshake). */
-export function peerOf(call: { getAuthContext(): grpc.AuthContext }): GrpcPeer {
+export function peerOf(call: CallWithPeer): GrpcPeer {
   const ctx = call.getAuthContext();
   if (!ctx.transportSecurityType && !ctx.sslPeerCertificate) return { secure: false };
   return { secure: true, nodeId: nodeIdOfCertificate(ctx.sslPeerCertificate?.subjectaltname) };
@@ -239,3 +242,41 @@ export const GRPC_CLIENT_OPTIONS = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1_000,
 };
+
+/**
+ * `impl` with every handler refusing the peers that `ruleOf(method)` does not allow (authorizePeer, in the mode
+ * of `tls`): a unary call is answered with the refusal, a stream is ended with it.
+ */
+export function guardService<T extends grpc.UntypedServiceImplementation>(
+  def: grpc.ServiceDefinition,
+  impl: T,
+  tls: GrpcTls,
+  ruleOf: (method: string) => PeerRule | undefined,
+): T {
+  if (tls.mode === 'off') return impl;
+  const out: grpc.UntypedServiceImplementation = {};
+  for (const [name, handler] of Object.entries(impl)) {
+    const rule = ruleOf(name);
+    const m = def[name];
+    if (!rule || !m) {
+      out[name] = handler;
+      continue;
+    }
+    const refusal = (call: CallWithPeer) => authorizePeer(tls.mode, peerOf(call), rule);
+    const h = handler as (...args: unknown[]) => void;
+    if (!m.requestStream && !m.responseStream) {
+      out[name] = ((call: CallWithPeer, cb: (e: Partial<grpc.StatusObject>) => void) => {
+        const refused = refusal(call);
+        if (refused) cb(refused);
+        else h(call, cb);
+      }) as grpc.UntypedHandleCall;
+    } else {
+      out[name] = ((call: CallWithPeer & { destroy(e: Error): void }) => {
+        const refused = refusal(call);
+        if (refused) call.destroy(Object.assign(new Error(refused.details), refused));
+        else h(call);
+      }) as grpc.UntypedHandleCall;
+    }
+  }
+  return out as T;
+}

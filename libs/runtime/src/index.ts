@@ -30,9 +30,11 @@ export {
 export { errorMessage, StartupError } from './errors.ts';
 export {
   authorizePeer,
+  type CallWithPeer,
   GRPC_CHANNEL_OPTIONS,
   GRPC_CLIENT_OPTIONS,
   type GrpcPeer,
+  guardService,
   listenGrpc,
   type PeerRule,
   peerOf,
@@ -45,7 +47,6 @@ export {
   type GrpcTlsMode,
   grpcChannelCredentials,
   grpcTlsFromSettings,
-  grpcTlsSettings,
   NODE_URI_PREFIX,
   nodeIdOfCertificate,
   processGrpcTls,
@@ -55,6 +56,7 @@ export { NodeLifecycle } from './lifecycle.ts';
 export { type RunningNode, runNode } from './main.ts';
 export {
   addressList,
+  grpcTlsSettings,
   locationSetting,
   metricsPortSetting,
   nodeIdProblem,
