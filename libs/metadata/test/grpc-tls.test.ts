@@ -88,7 +88,12 @@ describe('metadata store in require mode', () => {
     });
     await expect(outsider.addMember('md-9', '127.0.0.1:1')).rejects.toMatchObject({ code: 'permission-denied' });
     await expect(outsider.removeMember('md-3')).rejects.toMatchObject({ code: 'permission-denied' });
-    expect(stores[0].node.status().members.map((m) => m.id).sort()).toEqual(['md-1', 'md-2', 'md-3']);
+    expect(
+      stores[0].node
+        .status()
+        .members.map((m) => m.id)
+        .sort(),
+    ).toEqual(['md-1', 'md-2', 'md-3']);
   });
 
   it('Raft traffic is taken only from the node the certificate names', async () => {
@@ -97,9 +102,8 @@ describe('metadata store in require mode', () => {
       grpcChannelCredentials(tlsOf('require', cert('worker-2', 'worker-2'))),
     );
     const err = await new Promise<grpc.ServiceError | null>((resolve) =>
-      raft.send(
-        { clusterName: 'stead', from: 'md-2', fromAddress: peers[1].addr, messages: [], clusterId: '' },
-        (e) => resolve(e),
+      raft.send({ clusterName: 'stead', from: 'md-2', fromAddress: peers[1].addr, messages: [], clusterId: '' }, (e) =>
+        resolve(e),
       ),
     );
     raft.close();

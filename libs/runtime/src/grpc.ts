@@ -271,9 +271,10 @@ export function guardService<T extends grpc.UntypedServiceImplementation>(
         else h(call, cb);
       }) as grpc.UntypedHandleCall;
     } else {
-      out[name] = ((call: CallWithPeer & { destroy(e: Error): void }) => {
+      out[name] = ((call: CallWithPeer & { emit(event: 'error', status: Partial<grpc.StatusObject>): void }) => {
         const refused = refusal(call);
-        if (refused) call.destroy(Object.assign(new Error(refused.details), refused));
+        // A server stream ends with the status emitted as its error (grpc-js sends it as the call's status).
+        if (refused) call.emit('error', refused);
         else h(call);
       }) as grpc.UntypedHandleCall;
     }
