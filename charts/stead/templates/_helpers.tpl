@@ -116,6 +116,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret with the gRPC mTLS CA, certificate and key of role .role (grpcTls.secrets, else F-<role>-grpc-tls). */}}
+{{- define "stead.grpcTlsSecret" -}}
+{{- $key := index (dict "metadata-store" "metadataStore" "log-server" "logServer" "worker" "worker" "sequencer" "sequencer" "ingress" "ingress" "admin" "admin") .role -}}
+{{- default (printf "%s-%s-grpc-tls" (include "stead.fullname" .root) .role) (index .root.Values.grpcTls.secrets $key) -}}
+{{- end -}}
+
 {{/* Admin URL of the preStop hook. */}}
 {{- define "stead.adminUrl" -}}
 {{- printf "http://%s-admin.%s.svc.cluster.local:9070" (include "stead.fullname" .) .Release.Namespace -}}
@@ -210,6 +216,16 @@ The environment of role .role (values .v). Order matters: a later value may use 
 - name: STEAD_KUBERNETES_STATEFULSETS
   value: {{ printf "%s/%s-worker,%s/%s-log-server" $ns $f $ns $f | quote }}
 {{- end }}
+{{- if ne $root.Values.grpcTls.mode "off" }}
+- name: STEAD_GRPC_TLS_MODE
+  value: {{ $root.Values.grpcTls.mode | quote }}
+- name: STEAD_GRPC_TLS_CA_FILE
+  value: /etc/stead/grpc-tls/ca.crt
+- name: STEAD_GRPC_TLS_CERT_FILE
+  value: /etc/stead/grpc-tls/tls.crt
+- name: STEAD_GRPC_TLS_KEY_FILE
+  value: /etc/stead/grpc-tls/tls.key
+{{- end }}
 - name: STEAD_SHUTDOWN_TIMEOUT
   value: {{ printf "%ds" (int $v.shutdownTimeoutSeconds) | quote }}
 {{- with $v.env }}
@@ -253,6 +269,7 @@ The pod template of role .role with values .v; .stateful: a StatefulSet pod (PVC
 {{- $role := .role -}}
 {{- $v := .v -}}
 {{- $drains := has $role (list "worker" "log-server") -}}
+{{- $grpcTls := ne $root.Values.grpcTls.mode "off" -}}
 metadata:
   labels:
     {{- include "stead.podLabels" (dict "root" $root "component" $role) | nindent 4 }}
@@ -341,11 +358,26 @@ spec:
       securityContext:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- if .stateful }}
+      {{- if or .stateful $grpcTls }}
       volumeMounts:
+        {{- if .stateful }}
         - name: data
           mountPath: /var/lib/stead
+        {{- end }}
+        {{- if $grpcTls }}
+        # The whole Secret as a directory (no subPath): a renewed certificate reaches the files, and the process
+        # reloads them.
+        - name: grpc-tls
+          mountPath: /etc/stead/grpc-tls
+          readOnly: true
+        {{- end }}
       {{- end }}
+  {{- if $grpcTls }}
+  volumes:
+    - name: grpc-tls
+      secret:
+        secretName: {{ include "stead.grpcTlsSecret" . }}
+  {{- end }}
   {{- with $v.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

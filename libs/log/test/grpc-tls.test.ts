@@ -87,7 +87,7 @@ describe('log server in require mode', () => {
 
     expect((await store(sequencer, 'a.0', 0n)).status).toBe('ok');
     await expect(store(otherMember, 'a.0', 1n)).rejects.toThrow(
-      /store to loglet a\.0 \(only its sequencer may\): only node 'seq-1' may, the client certificate names node 'seq-2'/,
+      /store to loglet a\.0 \(only its sequencer may\): only node 'seq-1' may, the client certificate names 'seq-2'/,
     );
     // A loglet no segment names takes no new records from anyone.
     await expect(store(sequencer, 'z.0', 0n)).rejects.toThrow(/no segment in the metadata store/);
@@ -154,6 +154,7 @@ describe('sequencer listener', () => {
     return new Promise<grpc.ServiceError | null>((resolve) =>
       c.append(
         { logletId: 'a.0', payloads: [], producerId: '', callSeq: 0n, firstUnackedSeq: 0n },
+        new grpc.Metadata(),
         { deadline: Date.now() + 3_000 },
         (e) => {
           c.close();

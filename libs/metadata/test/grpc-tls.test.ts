@@ -108,7 +108,7 @@ describe('metadata store in require mode', () => {
     );
     raft.close();
     expect(err?.code).toBe(grpc.status.PERMISSION_DENIED);
-    expect(err?.details).toMatch(/only node 'md-2' may, the client certificate names node 'worker-2'/);
+    expect(err?.details).toMatch(/only node 'md-2' may, the client certificate names 'worker-2'/);
   });
 });
 

@@ -16,7 +16,7 @@ import { StartupError } from './errors.ts';
  *   a TLS handshake); a client speaks mTLS and falls back to plaintext when the peer does not (a peer still off).
  * - `require`: a listener takes only mTLS with a client certificate signed by the cluster CA; clients speak mTLS.
  *
- * Identity: a certificate names its node in a URI SAN `stead://node/<node-id>` (see {@link nodeIdOfCertificate}).
+ * Identity: a certificate names its node in a URI SAN `stead://node/<node-id>` (see {@link nodesOfCertificate}).
  */
 
 import type { GrpcTlsMode } from './node-settings.ts';
@@ -81,15 +81,25 @@ function readMaterial(files: { caFile: string; certFile: string; keyFile: string
   return m;
 }
 
-/** The node id a certificate names (SAN `URI:stead://node/<id>`), or undefined. */
-export function nodeIdOfCertificate(subjectAltName: string | undefined): string | undefined {
+/**
+ * The nodes a certificate names: one per SAN `URI:stead://node/<id>`. An id may end in `*` to name every node
+ * whose id starts with what precedes it (`stead://node/prod-sequencer-*`): a certificate shared by the pods of a
+ * Deployment, whose names are not known in advance (see {@link certificateNames}).
+ */
+export function nodesOfCertificate(subjectAltName: string | undefined): string[] {
+  const nodes: string[] = [];
   for (const entry of (subjectAltName ?? '').split(/,\s*/)) {
     if (!entry.startsWith('URI:')) continue;
     const uri = entry.slice(4);
     if (uri.startsWith(NODE_URI_PREFIX) && uri.length > NODE_URI_PREFIX.length)
-      return uri.slice(NODE_URI_PREFIX.length);
+      nodes.push(uri.slice(NODE_URI_PREFIX.length));
   }
-  return undefined;
+  return nodes;
+}
+
+/** Does a node name of a certificate (`id`, or `prefix*`) name node `nodeId`? */
+export function certificateNames(name: string, nodeId: string): boolean {
+  return name.endsWith('*') ? nodeId.startsWith(name.slice(0, -1)) : name === nodeId;
 }
 
 /** Server credentials whose secure context follows the reloads of a {@link GrpcTls}. */
@@ -243,11 +253,6 @@ export class GrpcTls {
     log('info', 'gRPC TLS certificates reloaded', { certFile: files.certFile });
   }
   private lastError: string | undefined;
-
-  /** The node id named by this process's own certificate (undefined when off or when it names none). */
-  ownNodeId(): string | undefined {
-    return this.material ? nodeIdOfCertificate(new X509Certificate(this.material.cert).subjectAltName) : undefined;
-  }
 
   /** Credentials of a gRPC client channel to another node. */
   channelCredentials(): grpc.ChannelCredentials {

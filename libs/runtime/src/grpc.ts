@@ -1,7 +1,14 @@
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { type GrpcTls, type GrpcTlsMode, NODE_URI_PREFIX, nodeIdOfCertificate, processGrpcTls } from './grpc-tls.ts';
+import {
+  certificateNames,
+  type GrpcTls,
+  type GrpcTlsMode,
+  NODE_URI_PREFIX,
+  nodesOfCertificate,
+  processGrpcTls,
+} from './grpc-tls.ts';
 
 /** A generated client's unary method: `client.get(req, metadata, options, callback)`. */
 export type UnaryMethod<Req, Res> = (
@@ -176,8 +183,8 @@ function withPrefix(socket: net.Socket, first: Buffer): Duplex {
   return d;
 }
 
-/** Who is calling, from the transport: a plaintext peer, or an mTLS peer and the node its certificate names. */
-export type GrpcPeer = { secure: false } | { secure: true; nodeId: string | undefined };
+/** Who is calling, from the transport: a plaintext peer, or an mTLS peer and the nodes its certificate names. */
+export type GrpcPeer = { secure: false } | { secure: true; nodes: string[] };
 
 /** A server call, as far as its peer goes. */
 export type CallWithPeer = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>;
@@ -186,7 +193,7 @@ export type CallWithPeer = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuth
 export function peerOf(call: CallWithPeer): GrpcPeer {
   const ctx = call.getAuthContext();
   if (!ctx.transportSecurityType && !ctx.sslPeerCertificate) return { secure: false };
-  return { secure: true, nodeId: nodeIdOfCertificate(ctx.sslPeerCertificate?.subjectaltname) };
+  return { secure: true, nodes: nodesOfCertificate(ctx.sslPeerCertificate?.subjectaltname) };
 }
 
 /** What a call needs of its peer: to be a cluster member (any node certificate), or to be one given node. */
@@ -214,15 +221,15 @@ export function authorizePeer(
       details: `${rule.what}: needs an mTLS client certificate (--grpc-tls-mode require)`,
     };
   }
-  if (peer.nodeId === undefined)
+  if (peer.nodes.length === 0)
     return {
       code: grpc.status.PERMISSION_DENIED,
       details: `${rule.what}: the client certificate names no node (SAN URI ${NODE_URI_PREFIX}<node-id>), only cluster members may`,
     };
-  if ('node' in rule && rule.node !== peer.nodeId)
+  if ('node' in rule && !peer.nodes.some((name) => certificateNames(name, rule.node)))
     return {
       code: grpc.status.PERMISSION_DENIED,
-      details: `${rule.what}: only node '${rule.node}' may, the client certificate names node '${peer.nodeId}'`,
+      details: `${rule.what}: only node '${rule.node}' may, the client certificate names ${peer.nodes.map((n) => `'${n}'`).join(', ')}`,
     };
   return undefined;
 }

@@ -43,12 +43,13 @@ export {
   unaryCall,
 } from './grpc.ts';
 export {
+  certificateNames,
   GrpcTls,
   type GrpcTlsMode,
   grpcChannelCredentials,
   grpcTlsFromSettings,
   NODE_URI_PREFIX,
-  nodeIdOfCertificate,
+  nodesOfCertificate,
   processGrpcTls,
   setProcessGrpcTls,
 } from './grpc-tls.ts';

@@ -5,11 +5,12 @@ import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import {
   authorizePeer,
+  certificateNames,
   GrpcTls,
   type GrpcTlsMode,
   grpcChannelCredentials,
   listenGrpc,
-  nodeIdOfCertificate,
+  nodesOfCertificate,
   peerOf,
   type ServingGrpc,
   StartupError,
@@ -80,15 +81,15 @@ describe('gRPC mTLS listeners and clients', () => {
     const s = await serve(tlsOf('require', certs.server));
     expect(await who(s.port, GrpcTls.off())).toEqual({ error: grpc.status.UNAVAILABLE });
     expect(await who(s.port, tlsOf('require', certs.foreign))).toEqual({ error: grpc.status.UNAVAILABLE });
-    expect(await who(s.port, tlsOf('require', certs.client))).toEqual({ secure: true, nodeId: 'node-7' });
-    expect(await who(s.port, tlsOf('require', certs.anonymous))).toEqual({ secure: true });
+    expect(await who(s.port, tlsOf('require', certs.client))).toEqual({ secure: true, nodes: ['node-7'] });
+    expect(await who(s.port, tlsOf('require', certs.anonymous))).toEqual({ secure: true, nodes: [] });
   });
 
   test('allow: plaintext and mTLS clients on the same port', async () => {
     const s = await serve(tlsOf('allow', certs.server));
     expect(await who(s.port, GrpcTls.off())).toEqual({ secure: false });
-    expect(await who(s.port, tlsOf('require', certs.client))).toEqual({ secure: true, nodeId: 'node-7' });
-    expect(await who(s.port, tlsOf('allow', certs.client))).toEqual({ secure: true, nodeId: 'node-7' });
+    expect(await who(s.port, tlsOf('require', certs.client))).toEqual({ secure: true, nodes: ['node-7'] });
+    expect(await who(s.port, tlsOf('allow', certs.client))).toEqual({ secure: true, nodes: ['node-7'] });
     // A client whose certificate the listener refuses falls back to plaintext: an unauthenticated peer.
     expect(await who(s.port, tlsOf('allow', certs.foreign))).toEqual({ secure: false });
   });
@@ -117,15 +118,15 @@ describe('gRPC mTLS listeners and clients', () => {
     open.push(clientTls);
     const serverTls = tlsOf('require', certs.server, 50);
     const s = await serve(serverTls);
-    expect(await who(s.port, clientTls)).toEqual({ secure: true, nodeId: 'node-7' });
+    expect(await who(s.port, clientTls)).toEqual({ secure: true, nodes: ['node-7'] });
 
     install(issueTestCert(dir, ca, 'rotated', 'node-8'));
-    await waitUntil(async () => ((await who(s.port, clientTls)) as { nodeId?: string }).nodeId === 'node-8');
+    await waitUntil(async () => ((await who(s.port, clientTls)) as { nodes?: string[] }).nodes?.[0] === 'node-8');
 
     writeFileSync(live.certFile, 'not a certificate');
     await waitUntil(async () => errors.length > 0);
     expect(errors[0]).toMatch(/keeping the last good/);
-    expect(await who(s.port, clientTls)).toEqual({ secure: true, nodeId: 'node-8' });
+    expect(await who(s.port, clientTls)).toEqual({ secure: true, nodes: ['node-8'] });
   });
 
   test('reload on the server side: a new handshake sees the new server certificate', async () => {
@@ -159,7 +160,7 @@ describe('gRPC mTLS listeners and clients', () => {
 });
 
 describe('authorizePeer', () => {
-  const member = { secure: true as const, nodeId: 'seq-1' };
+  const member = { secure: true as const, nodes: ['seq-1'] };
   const rule = { member: true as const, what: 'put' };
   test('plaintext peers keep their rights until require', () => {
     expect(authorizePeer('off', { secure: false }, rule)).toBeUndefined();
@@ -168,18 +169,28 @@ describe('authorizePeer', () => {
   });
   test('members, non-members and one node', () => {
     expect(authorizePeer('require', member, rule)).toBeUndefined();
-    expect(authorizePeer('allow', { secure: true, nodeId: undefined }, rule)?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(authorizePeer('allow', { secure: true, nodes: [] }, rule)?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(authorizePeer('require', member, { node: 'seq-1', what: 'store' })).toBeUndefined();
     const denied = authorizePeer('allow', member, { node: 'seq-2', what: 'store' });
     expect(denied).toEqual({
       code: grpc.status.PERMISSION_DENIED,
-      details: "store: only node 'seq-2' may, the client certificate names node 'seq-1'",
+      details: "store: only node 'seq-2' may, the client certificate names 'seq-1'",
     });
   });
   test('node id from the SAN', () => {
-    expect(nodeIdOfCertificate('DNS:localhost, URI:stead://node/n-1, IP Address:127.0.0.1')).toBe('n-1');
-    expect(nodeIdOfCertificate('DNS:localhost, URI:https://node/n-1')).toBeUndefined();
-    expect(nodeIdOfCertificate(undefined)).toBeUndefined();
+    expect(nodesOfCertificate('DNS:localhost, URI:stead://node/n-1, IP Address:127.0.0.1')).toEqual(['n-1']);
+    expect(nodesOfCertificate('URI:stead://node/n-1, URI:stead://node/seq-*')).toEqual(['n-1', 'seq-*']);
+    expect(nodesOfCertificate('DNS:localhost, URI:https://node/n-1')).toEqual([]);
+    expect(nodesOfCertificate(undefined)).toEqual([]);
+  });
+  test('a certificate naming `prefix*` names every node whose id starts so', () => {
+    const pods = { secure: true as const, nodes: ['stead-sequencer-*'] };
+    expect(authorizePeer('require', pods, { node: 'stead-sequencer-7f9c-x2', what: 'store' })).toBeUndefined();
+    expect(authorizePeer('require', pods, { node: 'stead-worker-0', what: 'store' })?.code).toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
+    expect(certificateNames('seq-1', 'seq-10')).toBe(false);
+    expect(certificateNames('seq-1*', 'seq-10')).toBe(true);
   });
 });
 
@@ -197,7 +208,7 @@ function serverNodeId(port: number): Promise<string | undefined> {
         checkServerIdentity: () => undefined,
       },
       () => {
-        const id = nodeIdOfCertificate(s.getPeerCertificate().subjectaltname);
+        const id = nodesOfCertificate(s.getPeerCertificate().subjectaltname)[0];
         s.destroy();
         resolve(id);
       },
