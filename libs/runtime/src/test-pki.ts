@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { GrpcTls } from './grpc-tls.ts';
 
 /**
  * Test support (`@stead/runtime/test-pki`): real certificates made with the `openssl` CLI — a CA, and node
@@ -82,4 +84,29 @@ export function issueTestCert(dir: string, ca: TestCa, file: string, nodeId: str
     certFile,
   ]);
   return { caFile: ca.certFile, certFile, keyFile };
+}
+
+/**
+ * What a gRPC listener at `address` does with a client of `tls`: calls a method no Stead service has, so that
+ * `'served'` (UNIMPLEMENTED: the call got through the listener) tells apart from `'refused'` (UNAVAILABLE: no
+ * connection was made — plaintext to an mTLS-only port, a certificate the listener does not trust).
+ */
+export function probeGrpcListener(address: string, tls: GrpcTls, timeoutMs = 3_000): Promise<'served' | 'refused'> {
+  const client = new grpc.Client(address, tls.channelCredentials());
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      '/stead.probe.v1.Probe/Nothing',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (e) => {
+        client.close();
+        if (e?.code === grpc.status.UNIMPLEMENTED) resolve('served');
+        else if (e?.code === grpc.status.UNAVAILABLE) resolve('refused');
+        else reject(new Error(`unexpected answer of ${address}: ${e?.code} ${e?.details}`));
+      },
+    );
+  });
 }
