@@ -98,9 +98,9 @@ async function startNode<S extends SettingsSpec>(opts: RunNodeOptions<S>): Promi
 function startGrpcTls(settings: Record<string, unknown>, component: string): void {
   if (!('grpcTlsMode' in settings)) return;
   const log = createLogger(component);
-  setProcessGrpcTls(
-    grpcTlsFromSettings(settings as Parameters<typeof grpcTlsFromSettings>[0], (level, msg, fields) =>
-      log(level, msg, fields),
-    ),
-  );
+  const s = settings as Parameters<typeof grpcTlsFromSettings>[0];
+  const tls = grpcTlsFromSettings(s, (level, msg, fields) => log(level, msg, fields));
+  setProcessGrpcTls(tls);
+  if (tls.mode !== 'off')
+    log('info', 'gRPC mTLS', { mode: tls.mode, certFile: s.grpcTlsCertFile, caFile: s.grpcTlsCaFile });
 }
