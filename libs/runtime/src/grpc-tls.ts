@@ -145,6 +145,9 @@ class ClusterChannelCredentials extends grpc.ChannelCredentials {
   }
 }
 
+/** How long a client waits for a TLS handshake (a peer that takes the connection and never answers). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** Why a TLS handshake failed, or the TLS socket. */
 function handshake(socket: net.Socket, m: Material): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -164,7 +167,9 @@ function handshake(socket: net.Socket, m: Material): Promise<tls.TLSSocket> {
     };
     s.once('error', fail);
     s.once('close', () => reject(new Error('connection closed during the TLS handshake')));
+    s.setTimeout(HANDSHAKE_TIMEOUT_MS, () => fail(new Error(`no TLS handshake within ${HANDSHAKE_TIMEOUT_MS} ms`)));
     s.once('secureConnect', () => {
+      s.setTimeout(0);
       s.removeListener('error', fail);
       if (!s.authorized) fail(s.authorizationError ?? new Error('server certificate not authorised'));
       else resolve(s);

@@ -94,6 +94,8 @@ function shutdownGrpc(server: grpc.Server, drainMs: number): Promise<void> {
 
 /** The first byte of a TLS connection: a handshake record. */
 const TLS_HANDSHAKE = 0x16;
+/** A connection that sends nothing for this long is closed before either side sees it. */
+const FIRST_BYTE_TIMEOUT_MS = 10_000;
 
 /**
  * `allow`: one TCP listener whose connections go to the mTLS or the plaintext side of `server` by their first
@@ -114,7 +116,9 @@ async function listenSniffing(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+    socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
     socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0);
       socket.pause();
       const side = first[0] === TLS_HANDSHAKE ? tlsSide : plainSide;
       side.injectConnection(withPrefix(socket, first));
