@@ -20,7 +20,7 @@ export const serverSettings = {
   nodeBindAddress: setting(
     'string',
     '127.0.0.1',
-    'Address the node port binds to. Loopback by default: its gRPC API accepts metadata writes and membership changes without authentication, so expose it (e.g. 0.0.0.0) only on a trusted network.',
+    'Address the node port binds to. Loopback by default: unless --grpc-tls-mode is require, its gRPC API accepts metadata writes and membership changes from any caller, so expose it (e.g. 0.0.0.0) only on a trusted network or with mTLS.',
   ),
   ingressPort: portSetting('8080', 'HTTP ingress port.'),
   adminPort: portSetting('9070', 'Admin REST API port.'),
