@@ -18,6 +18,7 @@ import {
   run,
   schemaProblems,
   template,
+  templateRaw,
 } from './k8s.ts';
 
 const NS = 'ns1';
@@ -416,5 +417,67 @@ describe('helm package', () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
+  });
+});
+
+describe('helm template, request identity', () => {
+  const volumeOf = (w: K8sObject) => (w.spec.template.spec.volumes ?? []) as any[];
+  const mountsOf = (w: K8sObject) => (container(w).volumeMounts ?? []) as any[];
+
+  it('mounts the Secret into the admin and worker pods and passes the file by STEAD_REQUEST_IDENTITY_…', () => {
+    const objects = template({ namespace: NS, set: ['requestIdentity.secretName=stead-request-identity'] });
+    expect(schemaProblems(objects)).toEqual([]);
+    for (const role of ['admin', 'worker']) {
+      const w = workload(objects, role);
+      expect(envValue(w, 'STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE')).toBe(
+        '/etc/stead/request-identity/private-key.pem',
+      );
+      expect(volumeOf(w)).toEqual([
+        {
+          name: 'request-identity',
+          secret: {
+            secretName: 'stead-request-identity',
+            items: [{ key: 'private-key.pem', path: 'private-key.pem' }],
+            defaultMode: 0o440,
+          },
+        },
+      ]);
+      expect(mountsOf(w)).toContainEqual({
+        name: 'request-identity',
+        mountPath: '/etc/stead/request-identity',
+        readOnly: true,
+      });
+    }
+    // The worker keeps its data volume.
+    expect(mountsOf(workload(objects, 'worker'))).toContainEqual({ name: 'data', mountPath: '/var/lib/stead' });
+    // The other roles never call a deployment: no key for them.
+    for (const role of ['metadata-store', 'log-server', 'sequencer', 'ingress']) {
+      const w = workload(objects, role);
+      expect(envValue(w, 'STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE')).toBeUndefined();
+      expect(volumeOf(w)).toEqual([]);
+      expect(mountsOf(w).map((m) => m.name)).not.toContain('request-identity');
+    }
+  });
+
+  it('takes another key name of the Secret; without a Secret nothing is mounted (requests go unsigned)', () => {
+    const custom = template({
+      namespace: NS,
+      set: ['requestIdentity.secretName=keys', 'requestIdentity.key=stead.pem'],
+    });
+    expect(envValue(workload(custom, 'admin'), 'STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE')).toBe(
+      '/etc/stead/request-identity/stead.pem',
+    );
+    const plain = template({ namespace: NS });
+    for (const role of ROLES) {
+      expect(envValue(workload(plain, role), 'STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE')).toBeUndefined();
+      expect(volumeOf(workload(plain, role))).toEqual([]);
+    }
+    expect(mountsOf(workload(plain, 'admin'))).toEqual([]);
+  });
+
+  it('refuses a Secret name that is not a Kubernetes name', () => {
+    const r = templateRaw({ namespace: NS, set: ['requestIdentity.secretName=Not_A_Name'] });
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toMatch(/requestIdentity\/secretName.*does not match/);
   });
 });

@@ -39,7 +39,10 @@ describe('grpcTls values', () => {
         ],
       ]);
       const secretName = role === 'worker' ? 'my-worker-certs' : `stead-${role}-grpc-tls`;
-      expect([role, pod(objects, role).volumes]).toEqual([role, [{ name: 'grpc-tls', secret: { secretName } }]]);
+      expect([role, pod(objects, role).volumes]).toEqual([
+        role,
+        [{ name: 'grpc-tls', secret: { secretName, defaultMode: 0o440 } }],
+      ]);
       const mounts = pod(objects, role).containers[0].volumeMounts as { name: string; subPath?: string }[];
       expect(mounts).toContainEqual({ name: 'grpc-tls', mountPath: '/etc/stead/grpc-tls', readOnly: true });
       // Mounted whole (no subPath), so that a renewed Secret reaches the files the process reloads.

@@ -14,6 +14,7 @@ import {
   partitionLogId,
   partitionLogIdsOf,
   RemoteBackend,
+  requestIdentity,
   routing,
   TableLeaders,
   WorkerClients,
@@ -59,6 +60,8 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   const logReplication = parseReplication(s.logReplication);
   const instance = randomUUID();
   const node = new NodeLifecycle({ component: 'admin', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  // Discovery requests are signed here (the workers sign the invocations); an unusable key refuses the start.
+  const signer = requestIdentity(s, node.log);
   // The admin places nothing; a malformed --location is still refused, and kubernetes:<node> logged.
   await resolveNodeLocation(s.location, { log: node.log });
   const metadata = new GrpcMetadataClient({ addresses });
@@ -76,7 +79,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     () =>
       SchemaRegistry.open({
         store: new MetadataSchemaStore({ client: metadata }),
-        discover,
+        discover: (uri, o) => discover(uri, { ...o, signer }),
         minProtocolVersion: 5,
         maxProtocolVersion: 7,
         allowLinkLocal: s.allowLinkLocalDeployments,

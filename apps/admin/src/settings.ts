@@ -1,4 +1,4 @@
-import { httpSettings, invocationSettings, registrySettings } from '@stead/cluster';
+import { httpSettings, invocationSettings, registrySettings, requestIdentitySettings } from '@stead/cluster';
 import { parseReplication } from '@stead/controller';
 import { statefulSetsProblem } from '@stead/kubernetes';
 import {
@@ -75,6 +75,7 @@ export const adminSettings = {
   ),
   ...httpSettings,
   ...registrySettings,
+  ...requestIdentitySettings,
   ...invocationSettings,
   ...grpcTlsSettings,
   shutdownTimeout: shutdownTimeoutSetting('20s'),

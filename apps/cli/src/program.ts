@@ -3,6 +3,7 @@
  * commander's; each command fetches what it shows, then prints a table (default) or the admin API's JSON
  * (`--json`). The commands that change the cluster are in operations.ts.
  */
+import { loadRequestSigner, RequestIdentityError } from '@stead/invoker';
 import { Command, CommanderError, Option } from 'commander';
 import { AdminClient, CliError, type ClusterView } from './admin-client.ts';
 import {
@@ -85,7 +86,26 @@ export function program(io: Io): Command {
   logCommands(logs, ctx, logOf);
   metadataCommands(ctl, ctx);
   snapshotCommands(ctl, ctx);
+  requestIdentityCommands(root, io);
   return root;
+}
+
+/** `stead request-identity public-key --file key.pem`: the id to list in an SDK endpoint's identityKeys. */
+function requestIdentityCommands(root: Command, io: Io): void {
+  root
+    .command('request-identity')
+    .description('the key Stead signs its requests to deployments with (--request-identity-private-key-pem-file)')
+    .command('public-key')
+    .description("print the public key id (publickeyv1_…) of an Ed25519 private key, for the SDKs' identityKeys")
+    .requiredOption('--file <pem>', 'the PEM private key (openssl genpkey -algorithm ed25519 -out key.pem)')
+    .action((o: { file: string }) => {
+      try {
+        io.out(`${loadRequestSigner(o.file).keyId}\n`);
+      } catch (e) {
+        if (e instanceof RequestIdentityError) throw new CliError(e.message);
+        throw e;
+      }
+    });
 }
 
 /** The options every command takes. */

@@ -1,6 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { run } from '../src/program.ts';
 import { CLUSTER, LOG } from './fixtures.ts';
 
@@ -104,5 +108,32 @@ describe('stead ctl: against an HTTP server answering with fixtures', () => {
     const partition = await stead('ctl', 'logs', 'describe', '9', '--address', admin.url);
     expect(partition.code).toBe(1);
     expect(partition.err).toBe('stead: no partition 9: the cluster has 2 partition logs\n');
+  });
+});
+
+describe('stead request-identity public-key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stead-cli-identity-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints publickeyv1_ + base58 of the raw public key of an openssl Ed25519 key', async () => {
+    const file = join(dir, 'key.pem');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', file]);
+    const raw = execFileSync('openssl', ['pkey', '-in', file, '-pubout', '-outform', 'DER']).subarray(-32);
+    const r = await stead('request-identity', 'public-key', '--file', file);
+    expect(r.code).toBe(0);
+    const id = r.out.trim();
+    expect(id).toMatch(/^publickeyv1_[1-9A-HJ-NP-Za-km-z]+$/);
+    // Decoded with this test's own base58: the id names exactly that key.
+    let n = 0n;
+    for (const c of id.slice('publickeyv1_'.length))
+      n = n * 58n + BigInt('123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'.indexOf(c));
+    expect(n.toString(16).padStart(64, '0')).toBe(raw.toString('hex'));
+  });
+
+  it('fails with a message naming the file when it holds no Ed25519 key', async () => {
+    const file = join(dir, 'missing.pem');
+    const r = await stead('request-identity', 'public-key', '--file', file);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`cannot read the request identity key file ${file}: ENOENT`);
   });
 });

@@ -27,6 +27,7 @@ import {
   invocationSettings,
   partitionLogIdsOf,
   registrySettings,
+  requestIdentitySettings,
   snapshotSettings,
 } from '@stead/cluster';
 import {
@@ -276,6 +277,7 @@ function sharedSettings(s: ServerSettings): Pick<ServerSettings, SharedKey> {
     ...httpSettings,
     ...invocationSettings,
     ...registrySettings,
+    ...requestIdentitySettings,
     ...engineSettings,
     ...snapshotSettings,
   });
@@ -286,6 +288,7 @@ type SharedKey =
   | keyof typeof httpSettings
   | keyof typeof invocationSettings
   | keyof typeof registrySettings
+  | keyof typeof requestIdentitySettings
   | keyof typeof engineSettings
   | keyof typeof snapshotSettings;
 

@@ -15,10 +15,16 @@ import {
 } from '@stead/admin';
 import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import { mountSnapshotRoutes } from '@stead/app-admin';
-import { invocationDefaults, partitionLogId, snapshotRepository, snapshotService } from '@stead/cluster';
+import {
+  invocationDefaults,
+  partitionLogId,
+  requestIdentity,
+  snapshotRepository,
+  snapshotService,
+} from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { type IngressMetrics, invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
-import { discover } from '@stead/invoker';
+import { discover, type RequestSigner } from '@stead/invoker';
 import { registerAppendMetrics } from '@stead/log';
 import { createMetadataStore, type MetadataClient, type MetadataStore } from '@stead/metadata';
 import {
@@ -55,6 +61,8 @@ export const VERSION = '0.1.0';
  */
 export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const node = new NodeLifecycle({ component: 'server', shutdownTimeoutMs: s.shutdownTimeout });
+  // Before anything starts: a key file that cannot be used refuses the start at once.
+  const signer = requestIdentity(s, node.log);
   const dataDir = resolve(s.dataDir);
   mkdirSync(dataDir, { recursive: true });
   let ready = false;
@@ -80,7 +88,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
       SchemaRegistry.open({
         // In the embedded metadata store, as in a cluster; the schema file of older versions is imported once.
         store: new MetadataSchemaStore({ client: metadata.client, legacyFile: join(dataDir, 'schema.json') }),
-        discover,
+        discover: (uri, o) => discover(uri, { ...o, signer }),
         minProtocolVersion: 5,
         maxProtocolVersion: 7,
         allowLinkLocal: s.allowLinkLocalDeployments,
@@ -91,7 +99,15 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const closeSchema = once(async () => schema.close());
   node.onClose('schema registry', closeSchema);
   const epochs = new Map<number, number>();
-  const { engine, handOver } = await startEngine(node, s, { dataDir, schema, defaults, metadata, epochs, registry });
+  const { engine, handOver } = await startEngine(node, s, {
+    dataDir,
+    schema,
+    defaults,
+    metadata,
+    epochs,
+    registry,
+    signer,
+  });
   registerEngineMetrics(registry, engine);
   if (engine.snapshots) registerSnapshotMetrics(registry, engine.snapshots);
   let growing = false;
@@ -260,6 +276,8 @@ async function startEngine(
     epochs: Map<number, number>;
     /** Where the engine's invocation and append figures go. */
     registry: Registry;
+    /** Signs the engine's requests to deployments. */
+    signer: RequestSigner;
   },
 ): Promise<{ engine: Engine; handOver: () => Promise<bigint[]> }> {
   const counter = metadataEpochs(deps.metadata.client);
@@ -285,6 +303,7 @@ async function startEngine(
         epochs,
         log: node.log,
         trimDelayMs: s.trimDelay,
+        requestSigner: deps.signer,
         snapshots: {
           // Without a bucket, a directory in the data dir: copies of the stores at hand for backups.
           repository: snapshotRepository(s, join(deps.dataDir, 'snapshots'))!,

@@ -1,4 +1,11 @@
-import { engineSettings, httpSettings, invocationSettings, registrySettings, snapshotSettings } from '@stead/cluster';
+import {
+  engineSettings,
+  httpSettings,
+  invocationSettings,
+  registrySettings,
+  requestIdentitySettings,
+  snapshotSettings,
+} from '@stead/cluster';
 import {
   grpcTlsSettings,
   metricsPortSetting,
@@ -30,6 +37,7 @@ export const serverSettings = {
   ...httpSettings,
   ...invocationSettings,
   ...registrySettings,
+  ...requestIdentitySettings,
   ...engineSettings,
   ...snapshotSettings,
   ...grpcTlsSettings,

@@ -4,6 +4,7 @@ import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
 import {
   invocationDefaults,
   partitionLogId,
+  requestIdentity,
   serveWorker,
   snapshotRepository,
   snapshotService,
@@ -76,6 +77,8 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const instance = randomUUID();
   const node = new NodeLifecycle({ component: 'worker', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  // Invocation requests are signed here (the admin signs discovery); an unusable key refuses the start.
+  const requestSigner = requestIdentity(s, node.log);
   const location = await resolveNodeLocation(s.location, { log: node.log });
   const registry = createRegistry({ component: 'worker', node: id });
   const metadata = new GrpcMetadataClient({ addresses });
@@ -176,6 +179,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
       reconciler.rebuild(p);
     },
     metrics: registerInvocationMetrics(registry),
+    requestSigner,
   });
   ledBy = host;
   node.onClose('partitions', () => host.close());

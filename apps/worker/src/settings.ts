@@ -1,4 +1,4 @@
-import { engineSettings, invocationSettings, snapshotSettings } from '@stead/cluster';
+import { engineSettings, invocationSettings, requestIdentitySettings, snapshotSettings } from '@stead/cluster';
 import { nodeSettings, type Settings, type SettingsSpec, setting } from '@stead/runtime';
 
 /** Settings of the worker deployable. Each is a flag `--kebab-name` and a variable `STEAD_UPPER_SNAKE`. */
@@ -22,6 +22,7 @@ export const workerSettings = {
   ...invocationSettings,
   ...engineSettings,
   ...snapshotSettings,
+  ...requestIdentitySettings,
 } satisfies SettingsSpec;
 
 export type WorkerSettings = Settings<typeof workerSettings>;

@@ -226,11 +226,22 @@ The environment of role .role (values .v). Order matters: a later value may use 
 - name: STEAD_GRPC_TLS_KEY_FILE
   value: /etc/stead/grpc-tls/tls.key
 {{- end }}
+{{- if include "stead.requestIdentity" . }}
+- name: STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE
+  value: {{ printf "/etc/stead/request-identity/%s" $root.Values.requestIdentity.key | quote }}
+{{- end }}
 - name: STEAD_SHUTDOWN_TIMEOUT
   value: {{ printf "%ds" (int $v.shutdownTimeoutSeconds) | quote }}
 {{- with $v.env }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* "true" when role .role signs requests to deployments (admin: discovery, worker: invocations) with a key. */}}
+{{- define "stead.requestIdentity" -}}
+{{- if and .root.Values.requestIdentity.secretName (has .role (list "worker" "admin")) -}}
+true
+{{- end -}}
 {{- end -}}
 
 {{/* topologySpreadConstraints of a role: its own, else zone and host name from topologySpread. */}}
@@ -358,7 +369,8 @@ spec:
       securityContext:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- if or .stateful $grpcTls }}
+      {{- $identity := include "stead.requestIdentity" . }}
+      {{- if or .stateful $grpcTls $identity }}
       volumeMounts:
         {{- if .stateful }}
         - name: data
@@ -371,12 +383,31 @@ spec:
           mountPath: /etc/stead/grpc-tls
           readOnly: true
         {{- end }}
+        {{- if $identity }}
+        - name: request-identity
+          mountPath: /etc/stead/request-identity
+          readOnly: true
+        {{- end }}
       {{- end }}
-  {{- if $grpcTls }}
+  {{- if or $grpcTls (include "stead.requestIdentity" .) }}
   volumes:
+    {{- if $grpcTls }}
     - name: grpc-tls
       secret:
         secretName: {{ include "stead.grpcTlsSecret" . }}
+        # 0440, readable by the pod's group (fsGroup) only: the private key is in it.
+        defaultMode: 288
+    {{- end }}
+    {{- if include "stead.requestIdentity" . }}
+    - name: request-identity
+      secret:
+        secretName: {{ $root.Values.requestIdentity.secretName }}
+        items:
+          - key: {{ $root.Values.requestIdentity.key }}
+            path: {{ $root.Values.requestIdentity.key }}
+        # 0440, readable by the pod's group (fsGroup) only; in decimal, as YAML 1.1 and 1.2 differ on 0440.
+        defaultMode: 288
+    {{- end }}
   {{- end }}
   {{- with $v.nodeSelector }}
   nodeSelector:

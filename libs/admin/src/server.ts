@@ -227,7 +227,7 @@ async function removeDeployment(
     if (pinned > 0)
       return errorReply(
         409,
-        `deployment '${id}' still has ${pinned} unfinished invocation(s) pinned to it; wait for them to finish, or remove it with force=true (those invocations then fail)`,
+        `deployment '${id}' still has ${pinned} unfinished invocation(s) pinned to it; wait for them to finish, or remove it with force=true (those invocations then cannot go on, and retry until killed)`,
       );
   }
   const removed = await registry.removeDeployment(id);

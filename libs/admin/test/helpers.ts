@@ -90,7 +90,7 @@ export const testDiscover: DiscoverFn = (uri, opts) =>
       session.destroy();
       reject(new TestDiscoveryError(status, message));
     };
-    session.on('error', (err) => fail(500, `[META0003] error when calling '${uri}': ${err.message}`));
+    session.on('error', (err) => fail(503, `[META0003] error when calling '${uri}': ${err.message}`));
     const path = `${base.pathname.replace(/\/$/, '')}/discover`;
     const stream = session.request({
       ':method': 'GET',
@@ -98,7 +98,7 @@ export const testDiscover: DiscoverFn = (uri, opts) =>
       accept: 'application/vnd.restate.endpointmanifest.v4+json, application/vnd.restate.endpointmanifest.v3+json',
       ...(opts.headers ?? {}),
     });
-    stream.setTimeout(opts.timeoutMs ?? 5000, () => fail(500, `[META0003] discovery of '${uri}' timed out`));
+    stream.setTimeout(opts.timeoutMs ?? 5000, () => fail(503, `[META0003] discovery of '${uri}' timed out`));
     let status = 0;
     let contentType = '';
     const chunks: Buffer[] = [];
@@ -107,10 +107,11 @@ export const testDiscover: DiscoverFn = (uri, opts) =>
       contentType = String(h['content-type'] ?? '');
     });
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', (err) => fail(500, `[META0003] error when calling '${uri}': ${err.message}`));
+    stream.on('error', (err) => fail(503, `[META0003] error when calling '${uri}': ${err.message}`));
     stream.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      if (status !== 200) return fail(500, `[META0003] got status code '${status}' from '${uri}'. Body: ${text}`);
+      if (status !== 200)
+        return fail(status >= 500 ? 503 : 400, `[META0003] got status code '${status}' from '${uri}'. Body: ${text}`);
       let m: any;
       try {
         m = JSON.parse(text);
@@ -161,7 +162,7 @@ export class ScriptedDiscover {
   readonly fn: DiscoverFn = async (uri) => {
     this.calls.push(uri);
     const m = this.manifests.get(uri);
-    if (m === undefined) throw Object.assign(new Error(`[META0003] cannot reach ${uri}`), { status: 500 });
+    if (m === undefined) throw Object.assign(new Error(`[META0003] cannot reach ${uri}`), { status: 503 });
     if (m instanceof Error) throw m;
     return structuredClone(m);
   };

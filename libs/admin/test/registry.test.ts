@@ -189,7 +189,7 @@ describe('SchemaRegistry', () => {
     d.set(A, [{ name: 'X', ty: 'BOGUS' as never, handlers: [] }]);
     expect((await rejection(reg.register({ uri: A }))).message).toContain("unknown type 'BOGUS'");
     const unreachable = await rejection(reg.register({ uri: 'http://127.0.0.1:1/' }));
-    expect(unreachable.status).toBe(500);
+    expect(unreachable.status).toBe(503);
     expect(unreachable.message).toContain('cannot reach');
     expect(reg.deployments()).toHaveLength(0);
   });

@@ -17,6 +17,8 @@ export {
   invocationDefaults,
   invocationSettings,
   registrySettings,
+  requestIdentity,
+  requestIdentitySettings,
   snapshotRepository,
   snapshotSettings,
 } from './settings.ts';

@@ -2,7 +2,9 @@
 // engine), the ingress (HTTP), the admin (HTTP, registry, invocation defaults it shows). Each is a flag
 // `--kebab-name` and a variable `STEAD_UPPER_SNAKE`; a deployable spreads the groups it needs into its spec.
 import { corsOriginsProblem, type InvocationDefaults } from '@stead/core';
-import { type Settings, type SettingsSpec, setting } from '@stead/runtime';
+import { loadRequestSigner, RequestIdentityError, type RequestSigner, UNSIGNED_REQUESTS } from '@stead/invoker';
+import type { Logger } from '@stead/observability';
+import { type Settings, type SettingsSpec, StartupError, setting } from '@stead/runtime';
 import { DirectorySnapshotRepository, S3SnapshotRepository, type SnapshotRepository } from '@stead/snapshots';
 
 const onMaxAttemptsProblem = (v: string) => (v === 'pause' || v === 'kill' ? undefined : 'expected pause or kill');
@@ -196,6 +198,43 @@ export const registrySettings = {
     { min: 1 },
   ),
 } satisfies SettingsSpec;
+
+/**
+ * Request identity (server; in a cluster the admin, which discovers deployments, and every worker, which invokes
+ * them): the key that signs every request to a deployment.
+ */
+export const requestIdentitySettings = {
+  requestIdentityPrivateKeyPemFile: setting(
+    'string',
+    'none',
+    "PEM file of an Ed25519 private key (openssl genpkey -algorithm ed25519) that signs every request to a deployment (discovery, invocations), so that SDKs configured with identityKeys accept them; its public key id is logged at start. 'none': requests go unsigned.",
+  ),
+} satisfies SettingsSpec;
+
+/**
+ * The signer the settings name (unsigned with 'none'), its public key id logged so that operators can give it to
+ * their SDKs; a key file that cannot be used refuses the start.
+ */
+export function requestIdentity(s: Settings<typeof requestIdentitySettings>, log: Logger): RequestSigner {
+  const file = s.requestIdentityPrivateKeyPemFile;
+  if (file === 'none') {
+    log('info', 'requests to deployments are unsigned (no --request-identity-private-key-pem-file)');
+    return UNSIGNED_REQUESTS;
+  }
+  let signer: RequestSigner;
+  try {
+    signer = loadRequestSigner(file);
+  } catch (e) {
+    if (e instanceof RequestIdentityError)
+      throw new StartupError(`--request-identity-private-key-pem-file: ${e.message}`);
+    throw e;
+  }
+  log('info', 'requests to deployments are signed; list this key id in the identityKeys of your SDK endpoints', {
+    requestIdentityKeyId: signer.keyId,
+    file,
+  });
+  return signer;
+}
 
 /** One set of defaults for the engine and the admin API, so that what the admin API shows is what runs. */
 export function invocationDefaults(s: Settings<typeof invocationSettings>): InvocationDefaults {

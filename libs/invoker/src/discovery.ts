@@ -14,6 +14,7 @@ import {
   type ServiceType,
 } from '@stead/core';
 import { ResponseTooLargeError, request, type SimpleResponse } from './http.ts';
+import { identityRefusal, type RequestSigner, UNSIGNED_REQUESTS } from './identity.ts';
 
 /** Manifest versions we read, newest first (the `accept` header offers them all). */
 const MANIFEST_VERSIONS = [4, 3, 2];
@@ -23,6 +24,8 @@ const MANIFEST_TYPE = (v: number) => `application/vnd.restate.endpointmanifest.v
 export interface DiscoverOptions extends CoreDiscoverOptions {
   /** How host names are resolved (default: the system resolver, as `dns.lookup`). */
   resolve?: ResolveAll;
+  /** The identity headers of the request (default: `unsigned`). */
+  signer?: RequestSigner;
 }
 
 /** Default of `maxResponseBytes`: far above any real manifest, far below what could hurt the server. */
@@ -61,7 +64,12 @@ export function guardedLookup(host: string, resolve: ResolveAll = systemResolve)
   };
 }
 
-/** Discovery failed: `status` is what the admin API answers (400 bad manifest, 500 unreachable endpoint). */
+/**
+ * Discovery failed: `status` is what the admin API answers. 400: the request names something that cannot work
+ * (a bad URL, a refused address, an endpoint that answers 4xx or a bad manifest). 503: the endpoint could not be
+ * reached or answered 5xx, which may pass (it is starting, overloaded): registering again may succeed. Restate
+ * answers 500 to both; a 500 here would say that Stead itself failed.
+ */
 export class DiscoveryError extends Error {
   override name = 'DiscoveryError';
   readonly status: number;
@@ -88,8 +96,8 @@ export async function discover(uri: string, opts: DiscoverOptions = {}): Promise
   if (res.status !== 200) {
     const text = res.body.toString('utf8').slice(0, 300);
     throw new DiscoveryError(
-      500,
-      `the deployment at ${url.href} answered discovery with HTTP ${res.status}${text ? `: ${text}` : ''}`,
+      res.status >= 500 ? 503 : 400,
+      `the deployment at ${url.href} answered discovery with HTTP ${res.status}${text ? `: ${text}` : ''}${identityRefusal(res.status, opts.signer ?? UNSIGNED_REQUESTS)}`,
       'META0003',
     );
   }
@@ -134,14 +142,19 @@ function discoveryBase(uri: string, allowLinkLocal: boolean): URL {
   return base;
 }
 
-/** GET of the manifest; a transport failure becomes a DiscoveryError (400 refused address or too large, else 500). */
+/** GET of the manifest; a transport failure becomes a DiscoveryError (400 refused address or too large, else 503). */
 async function fetchManifest(url: URL, hostname: string, opts: DiscoverOptions): Promise<SimpleResponse> {
   const allowLinkLocal = opts.allowLinkLocal === true;
   const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES;
   try {
     return await request(url, {
       method: 'GET',
-      headers: { ...opts.headers, accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', ') },
+      // The identity headers last: a deployment's additional headers cannot stand in for them.
+      headers: {
+        ...opts.headers,
+        accept: MANIFEST_VERSIONS.map(MANIFEST_TYPE).join(', '),
+        ...(opts.signer ?? UNSIGNED_REQUESTS).headers(url.pathname),
+      },
       useHttp11: opts.useHttp11 ?? false,
       timeoutMs: opts.timeoutMs ?? 10_000,
       maxBodyBytes: maxResponseBytes,
@@ -158,7 +171,7 @@ async function fetchManifest(url: URL, hostname: string, opts: DiscoverOptions):
       );
     }
     const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
-    throw new DiscoveryError(500, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
+    throw new DiscoveryError(503, `cannot reach the deployment at ${url.href}: ${cause}`, 'META0003');
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * @stead/invoker: how the server talks to SDK endpoints — discovery (manifest fetch and parse) and the
  * service-protocol invocation stream over HTTP/2 (or HTTP/1.1 request/response), framed as the protocol says.
+ * Every request says who sends it (request identity, identity.ts): signed with an Ed25519 key, or `unsigned`.
  */
 export {
   DEFAULT_MAX_DISCOVERY_RESPONSE_BYTES,
@@ -22,6 +23,17 @@ export {
   REQUESTED_ACK,
 } from './framing.ts';
 export { Http2Pool, type RequestOptions, ResponseTooLargeError, request, type SimpleResponse } from './http.ts';
+export {
+  base58,
+  JWT_V1_HEADER,
+  loadRequestSigner,
+  publicKeyId,
+  RequestIdentityError,
+  type RequestSigner,
+  requestSigner,
+  SIGNATURE_SCHEME_HEADER,
+  UNSIGNED_REQUESTS,
+} from './identity.ts';
 export {
   type InvocationStream,
   InvocationStreamClient,

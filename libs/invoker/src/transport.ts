@@ -4,6 +4,7 @@ import * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import { encodeFrame, type Frame, FrameDecoder } from './framing.ts';
 import { Http2Pool } from './http.ts';
+import { identityRefusal, type RequestSigner, UNSIGNED_REQUESTS } from './identity.ts';
 
 export interface OpenOptions {
   /** Deployment base URI (`http://host:port[/prefix]`). */
@@ -46,22 +47,37 @@ export interface InvocationStream {
 
 const CONTENT_TYPE = (v: number) => `application/vnd.restate.invocation.v${v}`;
 
-/** Opens invocation streams to deployments, one HTTP/2 session per deployment origin. */
+/**
+ * Opens invocation streams to deployments, one HTTP/2 session per deployment origin. Every request carries the
+ * identity headers of `signer` (default: `unsigned`).
+ */
 export class InvocationStreamClient {
   private readonly pool = new Http2Pool();
+  private readonly signer: RequestSigner;
+
+  constructor(opts: { signer?: RequestSigner } = {}) {
+    this.signer = opts.signer ?? UNSIGNED_REQUESTS;
+  }
 
   open(o: OpenOptions): InvocationStream {
     const base = new URL(o.uri);
-    const path = `${base.pathname.replace(/\/$/, '')}/invoke/${encodeURIComponent(o.service)}/${encodeURIComponent(o.handler)}`;
+    const url = new URL(
+      `${base.pathname.replace(/\/$/, '')}/invoke/${encodeURIComponent(o.service)}/${encodeURIComponent(o.handler)}`,
+      base,
+    );
+    // Signed for the path as the deployment reads it (normalised by URL, as the SDK does); identity headers last,
+    // so that a deployment's additional headers cannot stand in for them.
     const headers = {
       ...o.headers,
       'content-type': CONTENT_TYPE(o.protocolVersion),
       accept: CONTENT_TYPE(o.protocolVersion),
+      ...this.signer.headers(url.pathname),
     };
     const decoder = new FrameDecoder(o.maxMessageBytes);
+    const refused = (status: number) => identityRefusal(status, this.signer);
     return o.useHttp11
-      ? openHttp11(new URL(path, base), headers, decoder, o.signal)
-      : openHttp2(this.pool, base.origin, path, headers, decoder, o.signal);
+      ? openHttp11(url, headers, decoder, refused, o.signal)
+      : openHttp2(this.pool, base.origin, url.pathname, headers, decoder, refused, o.signal);
   }
 
   close(): void {
@@ -77,13 +93,28 @@ async function* readFrames(body: Readable, decoder: FrameDecoder): AsyncGenerato
   if (decoder.pending > 0) throw new InvokeError(`the endpoint closed the stream in the middle of a message`);
 }
 
+/** How long the body of a refusal (a status other than 200) is waited for, to quote it in the error. */
+const ERROR_BODY_WAIT_MS = 2000;
+
+/**
+ * The start of the body of a refusal, or what arrived of it within ERROR_BODY_WAIT_MS (then the stream is
+ * destroyed: an endpoint that holds the body back must not hold the attempt).
+ */
 async function readText(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
-  try {
-    for await (const c of body) chunks.push(c as Buffer);
-  } catch {
-    // best effort
-  }
+  let timer: NodeJS.Timeout | undefined;
+  const read = (async () => {
+    try {
+      for await (const c of body) chunks.push(c as Buffer);
+    } catch {
+      // best effort
+    }
+  })();
+  const timedOut = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(true), ERROR_BODY_WAIT_MS);
+  });
+  if (await Promise.race([read.then(() => false), timedOut])) body.destroy();
+  clearTimeout(timer);
   return Buffer.concat(chunks).toString('utf8').slice(0, 500);
 }
 
@@ -93,6 +124,7 @@ function openHttp2(
   path: string,
   headers: Record<string, string>,
   decoder: FrameDecoder,
+  refused: (status: number) => string,
   signal?: AbortSignal,
 ): InvocationStream {
   let stream: http2.ClientHttp2Stream;
@@ -128,7 +160,12 @@ function openHttp2(
       }
       const status = Number(responseHeaders[':status']);
       if (status !== 200) {
-        throw new InvokeError(`${origin}${path} answered HTTP ${status}: ${await readText(stream)}`, status);
+        // The SDKs send the body of a refusal (401, 404, …) only once our side ended: end it, the attempt failed.
+        if (stream.writable) stream.end();
+        throw new InvokeError(
+          `${origin}${path} answered HTTP ${status}: ${await readText(stream)}${refused(status)}`,
+          status,
+        );
       }
       try {
         yield* readFrames(stream, decoder);
@@ -156,6 +193,7 @@ function openHttp11(
   url: URL,
   headers: Record<string, string>,
   decoder: FrameDecoder,
+  refused: (status: number) => string,
   signal?: AbortSignal,
 ): InvocationStream {
   const chunks: Buffer[] = [];
@@ -189,7 +227,8 @@ function openHttp11(
         throw new InvokeError(`cannot invoke ${url.href}: ${describe(err)}`);
       }
       if (res.statusCode !== 200) {
-        throw new InvokeError(`${url.href} answered HTTP ${res.statusCode}: ${await readText(res)}`, res.statusCode);
+        const status = res.statusCode ?? 0;
+        throw new InvokeError(`${url.href} answered HTTP ${status}: ${await readText(res)}${refused(status)}`, status);
       }
       try {
         yield* readFrames(res, decoder);

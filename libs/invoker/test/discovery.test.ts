@@ -93,19 +93,28 @@ describe('endpoint discovery', () => {
     }
   });
 
-  it('answers 500 naming the cause for an unreachable or failing endpoint', async () => {
+  it('answers 503 naming the cause for an unreachable or failing endpoint, 400 for one that refuses', async () => {
     const closed = await fakeEndpoint({ status: 200, contentType: 'x', body: '' });
     await closed.close();
     const err = await discover(closed.uri, { timeoutMs: 2000 }).catch((e) => e);
-    expect(err.status).toBe(500);
+    expect(err.status).toBe(503);
     expect(err.message).toMatch(/cannot reach the deployment.*ECONNREFUSED/);
     const failing = await fakeEndpoint({ status: 503, contentType: 'text/plain', body: 'overloaded' });
     try {
       const e2 = await discover(failing.uri).catch((e) => e);
-      expect(e2.status).toBe(500);
+      expect(e2.status).toBe(503);
       expect(e2.message).toMatch(/HTTP 503: overloaded/);
     } finally {
       await failing.close();
+    }
+    // A path where no SDK listens (or an endpoint that refuses us): the request is wrong, not the server.
+    const missing = await fakeEndpoint({ status: 404, contentType: 'text/plain', body: 'no such path' });
+    try {
+      const e3 = await discover(missing.uri).catch((e) => e);
+      expect(e3.status).toBe(400);
+      expect(e3.message).toMatch(/HTTP 404: no such path/);
+    } finally {
+      await missing.close();
     }
     expect((await discover('ftp://x').catch((e) => e)).status).toBe(400);
   });
@@ -170,7 +179,7 @@ describe('endpoint discovery', () => {
       const err = await discover(`http://mixed.test:${endpointPort}`, { resolve, allowLinkLocal: true }).catch(
         (e) => e,
       );
-      expect(err.status).toBe(500);
+      expect(err.status).toBe(503);
       expect(err.message).toMatch(/ENOTFOUND|EAI_AGAIN/);
       expect(calls).toEqual([]);
     });

@@ -12,6 +12,7 @@ import type {
   SendReceipt,
   StateReplacement,
 } from '@stead/core';
+import type { RequestSigner } from '@stead/invoker';
 import { type AppendMetrics, type LocalLoglet, LocalLogStore } from '@stead/log';
 import { type LeveldbStats, leveldbStats, type StorageEngine } from '@stead/storage';
 import type { Clock, Timers } from './clock.ts';
@@ -86,6 +87,8 @@ export interface EngineOptions {
   snapshots?: Omit<PartitionSnapshotsOptions, 'storage' | 'led' | 'log' | 'clock' | 'timers' | 'tmpDir' | 'node'>;
   /** Told of invocations (see registerInvocationMetrics) and of appends to the local log (registerAppendMetrics). */
   metrics?: { invocations?: InvocationMetrics; appends?: AppendMetrics };
+  /** The identity headers of every invocation request to a deployment (default: `unsigned`). */
+  requestSigner?: RequestSigner;
 }
 
 /**
@@ -146,6 +149,7 @@ export class Engine implements InvocationBackend {
       onLeadershipLost: (p, epoch, by) =>
         opts.onFatal(new Error(`partition ${p}: leader epoch ${epoch} was superseded by epoch ${by}`)),
       metrics: opts.metrics?.invocations,
+      requestSigner: opts.requestSigner,
     });
     const cacheBytes = Math.floor((opts.partitionCacheBytes ?? 16 << 20) / opts.partitions);
     const logs = await Promise.all(Array.from({ length: opts.partitions }, (_, p) => logStore.loglet(p)));

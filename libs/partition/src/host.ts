@@ -30,7 +30,7 @@ import {
   type SendReceipt,
   type StateReplacement,
 } from '@stead/core';
-import { InvocationStreamClient } from '@stead/invoker';
+import { InvocationStreamClient, type RequestSigner } from '@stead/invoker';
 import type { Loglet } from '@stead/log';
 import type { PartitionStore } from '@stead/storage';
 import { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
@@ -101,6 +101,8 @@ export interface PartitionHostOptions {
   commitMaxKeys?: number;
   /** Told of the invocations of the partitions led here (see registerInvocationMetrics). */
   metrics?: InvocationMetrics;
+  /** The identity headers of every invocation request to a deployment (default: `unsigned`). */
+  requestSigner?: RequestSigner;
 }
 
 /** What `status()` tells about each hosted partition. */
@@ -171,7 +173,7 @@ export class PartitionHost implements InvocationBackend {
     this.clock = opts.clock ?? systemClock;
     this.timers = opts.timers ?? systemTimers;
     this.instance = opts.instance ?? randomBytes(6).toString('base64url');
-    this.client = new InvocationStreamClient();
+    this.client = new InvocationStreamClient({ signer: opts.requestSigner });
     this.invoker = new InvokerDriver({
       schema: opts.schema,
       client: this.client,

@@ -77,6 +77,8 @@ const FLAG_ROLES: [RegExp, ClusterRole[]][] = [
   ],
   [/^--(max-body-size|http-idle-timeout|max-connections|cors-)/, ['ingress', 'admin']],
   [/^--(admin-cors-allowed-origins|allow-link-local-deployments|max-discovery-response-size)/, ['admin']],
+  // The admin signs discovery, every worker its invocations.
+  [/^--request-identity-/, ['worker', 'admin']],
 ];
 
 function splitFlags(args: readonly string[]): { roles: Partial<Record<ClusterRole, string[]>>; partitions?: number } {
