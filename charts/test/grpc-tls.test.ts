@@ -51,6 +51,22 @@ describe('grpcTls values', () => {
     }
   });
 
+  it('mounts beside the request identity key where a role has both', () => {
+    const objects = template({
+      namespace: 'ns1',
+      set: ['grpcTls.mode=require', 'requestIdentity.secretName=signing-key'],
+    });
+    expect(schemaProblems(objects)).toEqual([]);
+    const worker = pod(objects, 'worker');
+    expect(worker.volumes.map((v: { name: string }) => v.name)).toEqual(['grpc-tls', 'request-identity']);
+    expect(worker.containers[0].volumeMounts.map((m: { name: string }) => m.name)).toEqual([
+      'data',
+      'grpc-tls',
+      'request-identity',
+    ]);
+    expect(pod(objects, 'ingress').volumes.map((v: { name: string }) => v.name)).toEqual(['grpc-tls']);
+  });
+
   it('every role takes the variables the chart sets (its --help lists them)', async () => {
     const exec = promisify(execFile);
     const node = join(REPO, 'node_modules/.bin/node');
