@@ -6,9 +6,18 @@
  * port refuses a plaintext client and a certificate of another CA, and serves a node certificate of the cluster CA.
  */
 import { join } from 'node:path';
+import { GrpcMetadataClient } from '@stead/metadata';
 import { GrpcTls, type GrpcTlsMode } from '@stead/runtime';
 import { createTestCa, issueTestCert, probeGrpcListener } from '@stead/runtime/test-pki';
-import { Cleanup, checkUnderLoad, type ExactlyOnceReport, ServiceProcess, TOPOLOGY, waitFor } from '@stead/testing';
+import {
+  Cleanup,
+  checkUnderLoad,
+  type ExactlyOnceReport,
+  ServiceProcess,
+  SteadServer,
+  TOPOLOGY,
+  waitFor,
+} from '@stead/testing';
 import { LocalCluster } from '@stead/testing/local-cluster';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
@@ -146,4 +155,50 @@ describeHere('gRPC mTLS switched on in a running cluster, one process at a time'
     },
     STEP_TIMEOUT_MS,
   );
+});
+
+describeHere('the one-process server node port with --grpc-tls-mode require', () => {
+  const cleanup = new Cleanup();
+  afterAll(() => cleanup.run());
+
+  it('takes metadata writes from member certificates only, refuses plaintext, and serves invocations', async () => {
+    const pki = cleanup.tempDir('stead-server-tls-');
+    const ca = createTestCa(pki, 'cluster');
+    const own = issueTestCert(pki, ca, 'server', 'server');
+    const tlsOf = (name: string, nodeId: string | undefined) => {
+      const t = GrpcTls.fromFiles({ mode: 'require', ...issueTestCert(pki, ca, name, nodeId) });
+      cleanup.add(() => t.close());
+      return t;
+    };
+    const server = await SteadServer.start(cleanup, [
+      '--grpc-tls-mode=require',
+      `--grpc-tls-ca-file=${own.caFile}`,
+      `--grpc-tls-cert-file=${own.certFile}`,
+      `--grpc-tls-key-file=${own.keyFile}`,
+    ]);
+    const address = `127.0.0.1:${server.ports.node}`;
+    const client = (tls: GrpcTls) => {
+      const c = new GrpcMetadataClient({ addresses: [address], timeoutMs: 3_000, attemptTimeoutMs: 1_000, tls });
+      cleanup.add(() => c.close());
+      return c;
+    };
+    const enc = new TextEncoder();
+    expect(await probeGrpcListener(address, GrpcTls.off())).toBe('refused');
+    expect(await client(tlsOf('member', 'node-1')).put('e2e/tls', enc.encode('1'))).toBeGreaterThan(0);
+    await expect(client(tlsOf('operator', undefined)).put('e2e/tls', enc.encode('2'))).rejects.toMatchObject({
+      code: 'permission-denied',
+    });
+    await expect(
+      client(tlsOf('operator-2', undefined)).addMember('intruder', '198.51.100.7:5122'),
+    ).rejects.toMatchObject({ code: 'permission-denied' });
+    const svc = await ServiceProcess.start(cleanup, SERVICES);
+    await server.register(svc.uri);
+    const res = await fetch(`${server.ingressUrl}/Test/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ over: 'mtls' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ over: 'mtls' });
+  }, 90_000);
 });
