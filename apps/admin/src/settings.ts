@@ -2,6 +2,7 @@ import { httpSettings, invocationSettings, registrySettings, requestIdentitySett
 import { parseReplication } from '@stead/controller';
 import { statefulSetsProblem } from '@stead/kubernetes';
 import {
+  grpcTlsSettings,
   locationSetting,
   metricsPortSetting,
   portSetting,
@@ -76,6 +77,7 @@ export const adminSettings = {
   ...registrySettings,
   ...requestIdentitySettings,
   ...invocationSettings,
+  ...grpcTlsSettings,
   shutdownTimeout: shutdownTimeoutSetting('20s'),
 } satisfies SettingsSpec;
 

@@ -1,5 +1,6 @@
 import { httpSettings } from '@stead/cluster';
 import {
+  grpcTlsSettings,
   locationSetting,
   metricsPortSetting,
   portSetting,
@@ -18,6 +19,7 @@ export const ingressSettings = {
   metricsPort: metricsPortSetting,
   metadataAddress: setting('string', '', 'host:port of the metadata-store members, comma separated (required).'),
   ...httpSettings,
+  ...grpcTlsSettings,
   shutdownTimeout: shutdownTimeoutSetting('20s'),
 } satisfies SettingsSpec;
 

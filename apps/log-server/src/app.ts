@@ -4,8 +4,10 @@ import {
   DataDirError,
   drainLogNode,
   LevelDbLogServerStorage,
+  type LogletSequencers,
   LogServerCore,
   type LogServerMetrics,
+  sequencerOfLoglet,
   serveLogServer,
   updateNodes,
 } from '@stead/log';
@@ -16,6 +18,7 @@ import {
   errorMessage,
   histogram,
   NodeLifecycle,
+  processGrpcTls,
   type RunningNode,
   readCounter,
   readGauge,
@@ -75,8 +78,16 @@ export async function startLogServer(s: LogServerSettings): Promise<RunningLogSe
     { metrics },
   );
   const identity = { nodeId: id, clusterName: s.clusterName };
+  // With gRPC mTLS, a Store of new records is taken only from the loglet's sequencer, which the loglet's segment
+  // in the metadata store names (looked up once per loglet).
+  let sequencers: LogletSequencers | undefined;
+  if (s.metadataAddress !== 'none' && processGrpcTls().mode !== 'off') {
+    const lookup = new GrpcMetadataClient({ addresses: addressList(s.metadataAddress) });
+    node.onClose('sequencer lookups', () => lookup.close());
+    sequencers = (logletId) => sequencerOfLoglet(lookup, logletId);
+  }
   const server = await node.start(
-    () => serveLogServer(core, { host: s.bindAddress, port: s.nodePort, identity }),
+    () => serveLogServer(core, { host: s.bindAddress, port: s.nodePort, identity, sequencers }),
     `cannot serve gRPC on ${s.bindAddress}:${s.nodePort}`,
   );
   node.onClose('grpc', () => server.close());

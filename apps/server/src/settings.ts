@@ -7,6 +7,7 @@ import {
   snapshotSettings,
 } from '@stead/cluster';
 import {
+  grpcTlsSettings,
   metricsPortSetting,
   portSetting,
   type Settings,
@@ -26,7 +27,7 @@ export const serverSettings = {
   nodeBindAddress: setting(
     'string',
     '127.0.0.1',
-    'Address the node port binds to. Loopback by default: its gRPC API accepts metadata writes and membership changes without authentication, so expose it (e.g. 0.0.0.0) only on a trusted network.',
+    'Address the node port binds to. Loopback by default: unless --grpc-tls-mode is require, its gRPC API accepts metadata writes and membership changes from any caller, so expose it (e.g. 0.0.0.0) only on a trusted network or with mTLS.',
   ),
   ingressPort: portSetting('8080', 'HTTP ingress port.'),
   adminPort: portSetting('9070', 'Admin REST API port.'),
@@ -39,6 +40,7 @@ export const serverSettings = {
   ...requestIdentitySettings,
   ...engineSettings,
   ...snapshotSettings,
+  ...grpcTlsSettings,
   trimDelay: setting(
     'duration',
     '0s',

@@ -116,6 +116,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret with the gRPC mTLS CA, certificate and key of role .role (grpcTls.secrets, else F-<role>-grpc-tls). */}}
+{{- define "stead.grpcTlsSecret" -}}
+{{- $key := index (dict "metadata-store" "metadataStore" "log-server" "logServer" "worker" "worker" "sequencer" "sequencer" "ingress" "ingress" "admin" "admin") .role -}}
+{{- default (printf "%s-%s-grpc-tls" (include "stead.fullname" .root) .role) (index .root.Values.grpcTls.secrets $key) -}}
+{{- end -}}
+
 {{/* Admin URL of the preStop hook. */}}
 {{- define "stead.adminUrl" -}}
 {{- printf "http://%s-admin.%s.svc.cluster.local:9070" (include "stead.fullname" .) .Release.Namespace -}}
@@ -210,6 +216,16 @@ The environment of role .role (values .v). Order matters: a later value may use 
 - name: STEAD_KUBERNETES_STATEFULSETS
   value: {{ printf "%s/%s-worker,%s/%s-log-server" $ns $f $ns $f | quote }}
 {{- end }}
+{{- if ne $root.Values.grpcTls.mode "off" }}
+- name: STEAD_GRPC_TLS_MODE
+  value: {{ $root.Values.grpcTls.mode | quote }}
+- name: STEAD_GRPC_TLS_CA_FILE
+  value: /etc/stead/grpc-tls/ca.crt
+- name: STEAD_GRPC_TLS_CERT_FILE
+  value: /etc/stead/grpc-tls/tls.crt
+- name: STEAD_GRPC_TLS_KEY_FILE
+  value: /etc/stead/grpc-tls/tls.key
+{{- end }}
 {{- if include "stead.requestIdentity" . }}
 - name: STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE
   value: {{ printf "/etc/stead/request-identity/%s" $root.Values.requestIdentity.key | quote }}
@@ -264,6 +280,7 @@ The pod template of role .role with values .v; .stateful: a StatefulSet pod (PVC
 {{- $role := .role -}}
 {{- $v := .v -}}
 {{- $drains := has $role (list "worker" "log-server") -}}
+{{- $grpcTls := ne $root.Values.grpcTls.mode "off" -}}
 metadata:
   labels:
     {{- include "stead.podLabels" (dict "root" $root "component" $role) | nindent 4 }}
@@ -353,11 +370,18 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       {{- $identity := include "stead.requestIdentity" . }}
-      {{- if or .stateful $identity }}
+      {{- if or .stateful $grpcTls $identity }}
       volumeMounts:
         {{- if .stateful }}
         - name: data
           mountPath: /var/lib/stead
+        {{- end }}
+        {{- if $grpcTls }}
+        # The whole Secret as a directory (no subPath): a renewed certificate reaches the files, and the process
+        # reloads them.
+        - name: grpc-tls
+          mountPath: /etc/stead/grpc-tls
+          readOnly: true
         {{- end }}
         {{- if $identity }}
         - name: request-identity
@@ -365,8 +389,16 @@ spec:
           readOnly: true
         {{- end }}
       {{- end }}
-  {{- if include "stead.requestIdentity" . }}
+  {{- if or $grpcTls (include "stead.requestIdentity" .) }}
   volumes:
+    {{- if $grpcTls }}
+    - name: grpc-tls
+      secret:
+        secretName: {{ include "stead.grpcTlsSecret" . }}
+        # 0440, readable by the pod's group (fsGroup) only: the private key is in it.
+        defaultMode: 288
+    {{- end }}
+    {{- if include "stead.requestIdentity" . }}
     - name: request-identity
       secret:
         secretName: {{ $root.Values.requestIdentity.secretName }}
@@ -375,6 +407,7 @@ spec:
             path: {{ $root.Values.requestIdentity.key }}
         # 0440, readable by the pod's group (fsGroup) only; in decimal, as YAML 1.1 and 1.2 differ on 0440.
         defaultMode: 288
+    {{- end }}
   {{- end }}
   {{- with $v.nodeSelector }}
   nodeSelector:

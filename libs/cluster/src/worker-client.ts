@@ -1,4 +1,4 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type {
   ControlOperation,
   IngressRequest,
@@ -11,7 +11,7 @@ import type {
   StateReplacement,
 } from '@stead/core';
 import { worker as pb } from '@stead/proto';
-import { GRPC_CLIENT_OPTIONS, type UnaryMethod, unaryCall } from '@stead/runtime';
+import { GRPC_CLIENT_OPTIONS, type GrpcTls, grpcChannelCredentials, type UnaryMethod, unaryCall } from '@stead/runtime';
 import { fromStatus, outcomeFrom, queryTo, replacementTo, requestTo, scanBatchFrom } from './wire.ts';
 import { type SnapshotsAnswer, snapshotsFrom } from './worker-service.ts';
 
@@ -22,9 +22,9 @@ export class WorkerClient {
   readonly address: string;
   private readonly client: pb.WorkerServiceClient;
 
-  constructor(address: string) {
+  constructor(address: string, opts: { tls?: GrpcTls } = {}) {
     this.address = address;
-    this.client = new pb.WorkerServiceClient(address, grpc.credentials.createInsecure(), GRPC_CLIENT_OPTIONS);
+    this.client = new pb.WorkerServiceClient(address, grpcChannelCredentials(opts.tls), GRPC_CLIENT_OPTIONS);
   }
 
   private unary<Req, Res>(

@@ -1,7 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { InputError, type IntrospectionRow, type InvocationBackend, type ScanOptions } from '@stead/core';
 import { worker as pb } from '@stead/proto';
-import { GRPC_CHANNEL_OPTIONS, listenGrpc, type ServingGrpc } from '@stead/runtime';
+import {
+  GRPC_CHANNEL_OPTIONS,
+  type GrpcTls,
+  guardService,
+  listenGrpc,
+  processGrpcTls,
+  type ServingGrpc,
+} from '@stead/runtime';
 import type { SnapshotManifest } from '@stead/snapshots';
 import {
   controlFrom,
@@ -184,6 +191,8 @@ export async function serveWorker(
     port: number;
     /** Adds further services to the same server (the worker's sequencers). */
     more?: (server: grpc.Server) => void;
+    /** gRPC TLS of the listener and mode of the authorisation (default: the process's). */
+    tls?: GrpcTls;
   },
 ): Promise<ServingGrpc> {
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
@@ -276,6 +285,9 @@ export async function serveWorker(
       void serveScan(backend, call);
     },
   };
-  server.addService(pb.WorkerServiceService, impl);
-  return listenGrpc(server, opts.host, opts.port);
+  const tls = opts.tls ?? processGrpcTls();
+  // Every worker call (invocations, control, state, snapshots, scans) comes from another node: members only.
+  const member = (method: string) => ({ member: true as const, what: `worker ${method}` });
+  server.addService(pb.WorkerServiceService, guardService(pb.WorkerServiceService, impl, tls, member));
+  return listenGrpc(server, opts.host, opts.port, undefined, tls);
 }

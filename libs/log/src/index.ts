@@ -3,7 +3,15 @@
 export { type AppendMetrics, registerAppendMetrics } from './append-metrics.ts';
 export { Bifrost, type BifrostOptions, type Placement } from './bifrost/bifrost.ts';
 export { BifrostLoglet, type BifrostLogletOptions } from './bifrost/bifrost-loglet.ts';
-export { chainKey, decodeChain, type LogChain, logletIdOf, readChain, type SequencerRef } from './bifrost/chain.ts';
+export {
+  chainKey,
+  decodeChain,
+  type LogChain,
+  logletIdOf,
+  readChain,
+  type SequencerRef,
+  sequencerOfLoglet,
+} from './bifrost/chain.ts';
 export { ClusterDirectory } from './cluster/directory.ts';
 export {
   type DrainLogNodeOptions,
@@ -15,7 +23,13 @@ export {
   setLogNodeDraining,
 } from './cluster/drain.ts';
 export { DataDirError, LevelDbLogServerStorage } from './cluster/leveldb-storage.ts';
-export { GrpcLogServerClient, type LogServerGrpcServer, serveLogServer } from './cluster/log-server-grpc.ts';
+export {
+  GrpcLogServerClient,
+  type LogletSequencers,
+  type LogServerGrpcServer,
+  logServerRule,
+  serveLogServer,
+} from './cluster/log-server-grpc.ts';
 export {
   type LogNodesConfig,
   type LogServerNode,

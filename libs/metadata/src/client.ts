@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { metadata as pb } from '@stead/proto';
-import { type UnaryMethod, unaryCall } from '@stead/runtime';
+import { type GrpcTls, grpcChannelCredentials, type UnaryMethod, unaryCall } from '@stead/runtime';
 import { isRetryable, MetadataError } from './errors.ts';
 import { fromGrpcError, GRPC_MAX_MESSAGE_BYTES } from './grpc.ts';
 import type { MetadataNode, RequestIdentity } from './node.ts';
@@ -104,6 +104,8 @@ export interface GrpcMetadataClientOptions {
   readonly timeoutMs?: number;
   /** Time one attempt may take before trying elsewhere (default 2 s). */
   readonly attemptTimeoutMs?: number;
+  /** gRPC TLS of the connections (default: the process's). */
+  readonly tls?: GrpcTls;
 }
 
 /** gRPC client: finds the leader, retries with the same request id (so a retried write applies once). */
@@ -117,8 +119,10 @@ export class GrpcMetadataClient implements MetadataClient {
   private readonly attemptTimeoutMs: number;
   private closed = false;
   private readonly watches = new Set<() => void>();
+  private readonly tls: GrpcTls | undefined;
 
   constructor(opts: GrpcMetadataClientOptions) {
+    this.tls = opts.tls;
     if (opts.addresses.length === 0) throw new MetadataError('invalid-argument', 'no metadata store addresses given');
     this.addresses = [...opts.addresses];
     this.timeoutMs = opts.timeoutMs ?? 10_000;
@@ -128,7 +132,7 @@ export class GrpcMetadataClient implements MetadataClient {
   private client(addr: string): pb.MetadataServiceClient {
     let c = this.clients.get(addr);
     if (!c) {
-      c = new pb.MetadataServiceClient(addr, grpc.credentials.createInsecure(), {
+      c = new pb.MetadataServiceClient(addr, grpcChannelCredentials(this.tls), {
         'grpc.max_receive_message_length': GRPC_MAX_MESSAGE_BYTES,
         'grpc.max_send_message_length': GRPC_MAX_MESSAGE_BYTES,
         'grpc.initial_reconnect_backoff_ms': 50,

@@ -13,6 +13,8 @@ export type MetadataErrorCode =
   | 'unknown-outcome'
   /** The data dir belongs to another cluster or member. */
   | 'data-dir-mismatch'
+  /** The caller's client certificate may not do this (gRPC mTLS: writes and membership are for cluster members). */
+  | 'permission-denied'
   | 'closed';
 
 export class MetadataError extends Error {

@@ -1,7 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
 import { metadata as pb } from '@stead/proto';
 import type { Member, Message } from '@stead/raft';
-import { listenGrpc } from '@stead/runtime';
+import {
+  authorizePeer,
+  type CallWithPeer,
+  type GrpcTls,
+  grpcChannelCredentials,
+  listenGrpc,
+  type PeerRule,
+  peerOf,
+  processGrpcTls,
+} from '@stead/runtime';
 import { memberToPb, messageFromPb, messageToPb } from './codec.ts';
 import { MetadataError, type MetadataErrorCode } from './errors.ts';
 import { type Logger, silentLogger } from './log.ts';
@@ -23,6 +32,7 @@ const CODES: Record<MetadataErrorCode, grpc.status> = {
   unavailable: grpc.status.UNAVAILABLE,
   'unknown-outcome': grpc.status.ABORTED,
   'data-dir-mismatch': grpc.status.FAILED_PRECONDITION,
+  'permission-denied': grpc.status.PERMISSION_DENIED,
   closed: grpc.status.UNAVAILABLE,
 };
 
@@ -62,6 +72,9 @@ export function fromGrpcError(e: grpc.ServiceError): MetadataError {
       return new MetadataError('invalid-argument', details);
     case grpc.status.ABORTED:
       return new MetadataError('unknown-outcome', details);
+    case grpc.status.PERMISSION_DENIED:
+    case grpc.status.UNAUTHENTICATED:
+      return new MetadataError('permission-denied', details);
     case grpc.status.DEADLINE_EXCEEDED:
     case grpc.status.CANCELLED:
       return new MetadataError('unknown-outcome', details);
@@ -95,13 +108,22 @@ function malformed(req: unknown): string | undefined {
   return req && typeof req === 'object' && MALFORMED in req ? (req as Malformed)[MALFORMED] : undefined;
 }
 
+/** Who may make a call (undefined = any peer the listener took): see {@link metadataRule}. */
+type Guard = (req: unknown, call: CallWithPeer) => Partial<grpc.StatusObject> | undefined;
+
 function unary<Req, Res>(
   fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+  guard?: Guard,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const bad = malformed(call.request);
     if (bad !== undefined) {
       callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed request payload: ${bad}` });
+      return;
+    }
+    const refused = guard?.(call.request, call);
+    if (refused) {
+      callback(refused);
       return;
     }
     fn(call.request, call).then(
@@ -134,8 +156,40 @@ function ridOf(r: pb.RequestId | undefined) {
   return { clientId: r.clientId, seq: Number(r.seq), ackedBelow: Number(r.ackedBelow) };
 }
 
-/** Registers the metadata service and the Raft transport service of `node` on a gRPC server. */
-export function addMetadataServices(server: grpc.Server, node: MetadataNode, log: Logger = silentLogger): void {
+/** The metadata service's calls that change the store or its membership: cluster members only. */
+const MEMBER_CALLS = new Set(['put', 'delete', 'addMember', 'removeMember', 'transferLeadership']);
+
+/**
+ * Who may make a call of the metadata or Raft service (a pure function of the call and its request; see
+ * authorizePeer for how plaintext and non-member peers fare): writes, deletes and membership changes need a
+ * member certificate; Raft traffic needs the certificate of the node it says it comes from (`from`), so that
+ * only that Raft member speaks as it; reads (get, watch, status) take any peer the listener accepted.
+ */
+export function metadataRule(method: string, req: unknown): PeerRule | undefined {
+  if (method === 'raft.send') return { node: (req as { from?: string }).from ?? '', what: 'raft messages' };
+  if (MEMBER_CALLS.has(method)) return { member: true, what: `metadata ${method}` };
+  return undefined;
+}
+
+/**
+ * Registers the metadata service and the Raft transport service of `node` on a gRPC server; `tls` (the process's
+ * by default) gives the mode the authorisation of each call follows.
+ */
+export function addMetadataServices(
+  server: grpc.Server,
+  node: MetadataNode,
+  log: Logger = silentLogger,
+  tls: GrpcTls = processGrpcTls(),
+): void {
+  const guard =
+    (method: string): Guard =>
+    (req, call) => {
+      const rule = metadataRule(method, req);
+      const refused = rule && authorizePeer(tls.mode, peerOf(call), rule);
+      if (!refused) return undefined;
+      log.warn('refused a metadata call', { method, reason: refused.details });
+      return refused;
+    };
   const impl: pb.MetadataServiceServer = {
     get: unary(async (req: pb.GetRequest) => {
       const v = await node.get(req.key, { allowStale: req.allowStale });
@@ -145,11 +199,11 @@ export function addMetadataServices(server: grpc.Server, node: MetadataNode, log
     put: unary(async (req: pb.PutRequest) => {
       const r = await node.put(req.key, req.value, fromPbPrecondition(req.precondition), ridOf(req.requestId));
       return { version: BigInt(r.version) };
-    }),
+    }, guard('put')),
     delete: unary(async (req: pb.DeleteRequest) => {
       const r = await node.delete(req.key, fromPbPrecondition(req.precondition), ridOf(req.requestId));
       return { existed: r.existed };
-    }),
+    }, guard('delete')),
     watch: (call) => {
       const bad = malformed(call.request);
       if (bad !== undefined) {
@@ -182,16 +236,16 @@ export function addMetadataServices(server: grpc.Server, node: MetadataNode, log
     addMember: unary(async (req: pb.AddMemberRequest) => {
       const members = await node.addMember(req.nodeId, req.address);
       return { members: members.map(memberToPb) };
-    }),
+    }, guard('addMember')),
     removeMember: unary(async (req: pb.RemoveMemberRequest) => {
       if (!req.nodeId) throw new MetadataError('invalid-argument', 'node_id must not be empty');
       const members = await node.removeMember(req.nodeId);
       return { members: members.map(memberToPb) };
-    }),
+    }, guard('removeMember')),
     transferLeadership: unary(async (req: pb.TransferLeadershipRequest) => {
       await node.transferLeadership(req.nodeId || undefined);
       return statusToPb(node);
-    }),
+    }, guard('transferLeadership')),
   };
   server.addService(tolerant(pb.MetadataServiceService), impl);
 
@@ -226,7 +280,7 @@ export function addMetadataServices(server: grpc.Server, node: MetadataNode, log
         throw e;
       }
       return {};
-    }),
+    }, guard('raft.send')),
   };
   server.addService(tolerant(pb.RaftServiceService), raftImpl);
 }
@@ -247,7 +301,10 @@ export class GrpcRaftTransport implements RaftTransport {
   /** Our cluster id, sent along (set once known). */
   clusterId: () => string = () => '';
 
-  constructor(opts: { clusterName: string; nodeId: string; address: string; logger?: Logger }) {
+  private readonly tls: GrpcTls | undefined;
+
+  constructor(opts: { clusterName: string; nodeId: string; address: string; logger?: Logger; tls?: GrpcTls }) {
+    this.tls = opts.tls;
     this.clusterName = opts.clusterName;
     this.from = opts.nodeId;
     this.fromAddress = opts.address;
@@ -259,7 +316,7 @@ export class GrpcRaftTransport implements RaftTransport {
     let peer = this.peers.get(to.addr);
     if (!peer) {
       peer = {
-        client: new pb.RaftServiceClient(to.addr, grpc.credentials.createInsecure(), {
+        client: new pb.RaftServiceClient(to.addr, grpcChannelCredentials(this.tls), {
           'grpc.max_receive_message_length': GRPC_MAX_MESSAGE_BYTES,
           'grpc.max_send_message_length': GRPC_MAX_MESSAGE_BYTES,
           'grpc.initial_reconnect_backoff_ms': 100,
@@ -316,13 +373,14 @@ export class GrpcRaftTransport implements RaftTransport {
 /** Starts a gRPC server for `node` on `host:port` (port 0 picks one); returns the bound port. */
 export async function serveMetadata(
   node: MetadataNode,
-  opts: { host?: string; port: number; logger?: Logger },
+  opts: { host?: string; port: number; logger?: Logger; tls?: GrpcTls },
 ): Promise<{ server: grpc.Server; port: number; close: () => Promise<void> }> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': GRPC_MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': GRPC_MAX_MESSAGE_BYTES,
   });
-  addMetadataServices(server, node, opts.logger);
-  const serving = await listenGrpc(server, opts.host ?? '0.0.0.0', opts.port, 1000);
+  const tls = opts.tls ?? processGrpcTls();
+  addMetadataServices(server, node, opts.logger, tls);
+  const serving = await listenGrpc(server, opts.host ?? '0.0.0.0', opts.port, 1000, tls);
   return { server, port: serving.port, close: serving.close };
 }

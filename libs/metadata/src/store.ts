@@ -1,4 +1,5 @@
 import type { Member } from '@stead/raft';
+import type { GrpcTls } from '@stead/runtime';
 import { GrpcMetadataClient, LocalMetadataClient, type MetadataClient } from './client.ts';
 import { MetadataError } from './errors.ts';
 import { GrpcRaftTransport, serveMetadata } from './grpc.ts';
@@ -12,6 +13,8 @@ export interface MetadataStoreOptions extends Omit<MetadataNodeOptions, 'peers' 
   readonly grpcPort?: number;
   readonly grpcHost?: string;
   readonly logger?: Logger;
+  /** gRPC TLS of the listener, the Raft transport and the peer checks (default: the process's). */
+  readonly tls?: GrpcTls;
 }
 
 export interface MetadataStore {
@@ -39,6 +42,7 @@ export async function createMetadataStore(opts: MetadataStoreOptions): Promise<M
         nodeId: opts.nodeId,
         address: opts.address ?? peers.find((p) => p.id === opts.nodeId)?.addr ?? '',
         logger: opts.logger,
+        tls: opts.tls,
       })
     : undefined;
   const others = peers.filter((p) => p.id !== opts.nodeId && p.addr);
@@ -46,7 +50,12 @@ export async function createMetadataStore(opts: MetadataStoreOptions): Promise<M
     // A data dir from another cluster must not join this one: ask the peers which cluster they form.
     const answers = await Promise.all(
       others.map(async (p) => {
-        const c = new GrpcMetadataClient({ addresses: [p.addr], timeoutMs: 1500, attemptTimeoutMs: 1500 });
+        const c = new GrpcMetadataClient({
+          addresses: [p.addr],
+          timeoutMs: 1500,
+          attemptTimeoutMs: 1500,
+          tls: opts.tls,
+        });
         try {
           return { peer: p, id: (await c.status(p.addr)).clusterId };
         } catch {
@@ -72,7 +81,12 @@ export async function createMetadataStore(opts: MetadataStoreOptions): Promise<M
   let server: Awaited<ReturnType<typeof serveMetadata>> | undefined;
   try {
     if (opts.grpcPort !== undefined) {
-      server = await serveMetadata(node, { host: opts.grpcHost, port: opts.grpcPort, logger: opts.logger });
+      server = await serveMetadata(node, {
+        host: opts.grpcHost,
+        port: opts.grpcPort,
+        logger: opts.logger,
+        tls: opts.tls,
+      });
     }
   } catch (e) {
     await node.close();

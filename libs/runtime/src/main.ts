@@ -1,5 +1,6 @@
 import { createLogger } from '@stead/observability';
 import { EXIT_BAD_SETTINGS, EXIT_STARTUP, errorMessage, StartupError } from './errors.ts';
+import { grpcTlsFromSettings, setProcessGrpcTls } from './grpc-tls.ts';
 import type { ShutdownOutcome } from './lifecycle.ts';
 import { ConfigError, helpText, loadSettings, type Settings, type SettingsSpec } from './settings.ts';
 
@@ -80,6 +81,7 @@ async function startNode<S extends SettingsSpec>(opts: RunNodeOptions<S>): Promi
     return undefined;
   }
   try {
+    startGrpcTls(loaded.settings, opts.component ?? opts.name);
     return await opts.start(loaded.settings);
   } catch (e) {
     if (!(e instanceof StartupError)) throw e;
@@ -87,4 +89,18 @@ async function startNode<S extends SettingsSpec>(opts: RunNodeOptions<S>): Promi
     createLogger(opts.component ?? opts.name)('error', 'refusing to start', { error: e.message });
     process.exit(EXIT_STARTUP);
   }
+}
+
+/**
+ * The process's gRPC TLS from its settings (when it has the `grpcTls*` settings), before anything listens or
+ * connects: every gRPC listener and client of the process then uses it.
+ */
+function startGrpcTls(settings: Record<string, unknown>, component: string): void {
+  if (!('grpcTlsMode' in settings)) return;
+  const log = createLogger(component);
+  const s = settings as Parameters<typeof grpcTlsFromSettings>[0];
+  const tls = grpcTlsFromSettings(s, (level, msg, fields) => log(level, msg, fields));
+  setProcessGrpcTls(tls);
+  if (tls.mode !== 'off')
+    log('info', 'gRPC mTLS', { mode: tls.mode, certFile: s.grpcTlsCertFile, caFile: s.grpcTlsCaFile });
 }

@@ -31,8 +31,31 @@ export function nodeSettings(help: { nodeId: string; nodePort: string; advertise
     metricsPort: metricsPortSetting,
     location: locationSetting,
     shutdownTimeout: shutdownTimeoutSetting('10s'),
+    ...grpcTlsSettings,
   };
 }
+
+export const GRPC_TLS_MODES = ['off', 'allow', 'require'] as const;
+export type GrpcTlsMode = (typeof GRPC_TLS_MODES)[number];
+
+/** The settings every node process has for its gRPC links (`grpcTlsMode`, CA, certificate, key). */
+export const grpcTlsSettings = {
+  grpcTlsMode: setting(
+    'string',
+    'off',
+    'mTLS on gRPC links between nodes: off (plaintext), allow (listeners take plaintext and mTLS, clients try mTLS first), require (mTLS only, client certificates signed by the CA). Switch a cluster off → allow → require one process at a time.',
+    {
+      check: (v) => ((GRPC_TLS_MODES as readonly string[]).includes(v) ? undefined : 'expected off, allow or require'),
+    },
+  ),
+  grpcTlsCaFile: setting('string', 'none', 'PEM file of the cluster CA (gRPC mTLS); none = unset.'),
+  grpcTlsCertFile: setting(
+    'string',
+    'none',
+    "PEM file of this node's certificate (gRPC mTLS; SAN URI stead://node/<node-id>); none = unset.",
+  ),
+  grpcTlsKeyFile: setting('string', 'none', "PEM file of this node's private key (gRPC mTLS); none = unset."),
+};
 
 /**
  * `--location` / `STEAD_LOCATION`: the failure domain of the process, `region.zone` (or `zone`), or

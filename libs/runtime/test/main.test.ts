@@ -49,6 +49,17 @@ describe('runNode', () => {
     );
   });
 
+  it('exits 1 when an mTLS mode lacks its files, naming the settings to set', async () => {
+    const r = run(['--grpc-tls-mode', 'require', '--grpc-tls-ca-file', '/nonexistent/ca.crt']);
+    expect(await r.exit).toBe(EXIT_STARTUP);
+    expect(r.stderr()).toBe(
+      'fixture: refusing to start: --grpc-tls-mode require needs --grpc-tls-cert-file / STEAD_GRPC_TLS_CERT_FILE, --grpc-tls-key-file / STEAD_GRPC_TLS_KEY_FILE (PEM files) to be set\n',
+    );
+    const bad = run(['--grpc-tls-mode', 'maybe']);
+    expect(await bad.exit).toBe(EXIT_BAD_SETTINGS);
+    expect(bad.stderr()).toContain('expected off, allow or require');
+  });
+
   it('exits 1 on a StartupError, saying why on stderr and in a JSON log line', async () => {
     const r = run(['--mode', 'refuse']);
     expect(await r.exit).toBe(EXIT_STARTUP);

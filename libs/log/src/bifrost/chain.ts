@@ -38,6 +38,20 @@ export function logletIdOf(logId: string, index: number): string {
   return `${logId}.${index}`;
 }
 
+/**
+ * The node that sequences loglet `logletId` (`<logId>.<index>`), as its segment in the chain of its log says;
+ * undefined when no segment of that log names the loglet.
+ */
+export async function sequencerOfLoglet(
+  store: { get(key: string): Promise<{ value: Uint8Array; version: number } | undefined> },
+  logletId: string,
+): Promise<string | undefined> {
+  const dot = logletId.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const found = await readChain(store, logletId.slice(0, dot));
+  return found?.chain.segments.find((s) => s.logletId === logletId)?.sequencer.id;
+}
+
 export function paramsOf(s: Segment): LogletParams {
   return { logletId: s.logletId, nodeset: s.nodeset, replication: s.replication };
 }

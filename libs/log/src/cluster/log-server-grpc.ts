@@ -1,6 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
 import { logServer as pb } from '@stead/proto';
-import { type UnaryMethod, unaryCall } from '@stead/runtime';
+import {
+  authorizePeer,
+  type CallWithPeer,
+  type GrpcTls,
+  grpcChannelCredentials,
+  type PeerRule,
+  peerOf,
+  processGrpcTls,
+  type UnaryMethod,
+  unaryCall,
+} from '@stead/runtime';
 import type {
   GetDigestResponse,
   GetRecordsResponse,
@@ -33,6 +43,39 @@ const stateFromPb = (s: pb.LogletState | undefined): LogletState => ({
 
 class BadRequest extends Error {}
 
+/** A call its peer may not make (see logServerRule). */
+class Refused extends Error {
+  readonly code: grpc.status;
+  constructor(code: grpc.status, details: string) {
+    super(details);
+    this.code = code;
+  }
+}
+
+/** The node that sequences a loglet (from its segment in the metadata store), or undefined when none names it. */
+export type LogletSequencers = (logletId: string) => Promise<string | undefined>;
+
+/**
+ * Who may make a log server call (pure; see authorizePeer for plaintext and non-member peers):
+ * - Store of new records: only the loglet's sequencer (`owner`, from its segment in the metadata store; `null`
+ *   when the metadata store names none: nobody may, as no loglet takes records before its segment exists).
+ *   Without a way to look the owner up (`owner` undefined: a log server without metadata store) a member may.
+ * - Store with `repair` (a sealer copying records of a sealed loglet, or a re-replication), Seal and Trim: members.
+ * - Reads (GetRecords, GetDigest, WaitForTail, Identify): any peer the listener accepted.
+ */
+export function logServerRule(
+  method: 'store' | 'seal' | 'trim' | 'read',
+  req: { logletId: string; repair?: boolean },
+  owner: string | null | undefined,
+): PeerRule | undefined {
+  if (method === 'read') return undefined;
+  if (method !== 'store' || req.repair || owner === undefined)
+    return { member: true, what: `${method} of loglet ${req.logletId}` };
+  if (owner === null)
+    return { node: '', what: `store to loglet ${req.logletId} (no segment in the metadata store names its sequencer)` };
+  return { node: owner, what: `store to loglet ${req.logletId} (only its sequencer may)` };
+}
+
 function storeFromPb(r: pb.StoreRequest): StoreRequest {
   if (!r.logletId) throw new BadRequest('store: loglet id missing');
   if (r.payloads.length === 0) throw new BadRequest('store: no records');
@@ -46,15 +89,16 @@ function storeFromPb(r: pb.StoreRequest): StoreRequest {
 }
 
 function toStatus(e: unknown): Partial<grpc.StatusObject> {
+  if (e instanceof Refused) return { code: e.code, details: e.message };
   if (e instanceof BadRequest) return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
   return { code: grpc.status.UNAVAILABLE, details: `log server: ${(e as Error)?.message ?? String(e)}` };
 }
 
-function unary<Req, Res>(fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(fn: (req: Req, call: CallWithPeer) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, cb) => {
     let p: Promise<Res>;
     try {
-      p = fn(call.request);
+      p = fn(call.request, call);
     } catch (e) {
       cb(toStatus(e));
       return;
@@ -81,12 +125,46 @@ export type LogServerGrpcServer = ServingGrpc;
  */
 export async function serveLogServer(
   core: LogServerApi,
-  opts: { host: string; port: number; identity: { nodeId: string; clusterName: string } },
+  opts: {
+    host: string;
+    port: number;
+    identity: { nodeId: string; clusterName: string };
+    /** gRPC TLS of the listener and mode of the authorisation (default: the process's). */
+    tls?: GrpcTls;
+    /** Looks up a loglet's sequencer, so that only it may store new records (see logServerRule). */
+    sequencers?: LogletSequencers;
+  },
 ): Promise<LogServerGrpcServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
+  const tls = opts.tls ?? processGrpcTls();
+  const owners = new Map<string, string | null>();
+  const ownerOf = async (logletId: string): Promise<string | null | undefined> => {
+    if (!opts.sequencers) return undefined;
+    const known = owners.get(logletId);
+    if (known) return known;
+    const found = (await opts.sequencers(logletId)) ?? null;
+    // A loglet's sequencer never changes: remembered once found (a miss is looked up again next time).
+    if (found) owners.set(logletId, found);
+    return found;
+  };
+  /** Throws Refused when the peer of `call` may not make it. */
+  const check = async (
+    call: CallWithPeer,
+    method: 'store' | 'seal' | 'trim',
+    req: { logletId: string; repair?: boolean },
+  ): Promise<void> => {
+    if (tls.mode === 'off') return;
+    const peer = peerOf(call);
+    // Plaintext peers need no owner lookup: authorizePeer decides on the mode alone.
+    const owner = peer.secure && method === 'store' && !req.repair ? await ownerOf(req.logletId) : undefined;
+    const rule = logServerRule(method, req, peer.secure ? owner : undefined);
+    const refused = rule && authorizePeer(tls.mode, peer, rule);
+    if (refused) throw new Refused(refused.code, refused.details);
+  };
   /** How to end each open store stream and wait for the tail (see above). */
   const open = new Set<() => void>();
-  const storeOne = async (r: pb.StoreRequest): Promise<pb.StoreResponse> => {
+  const storeOne = async (r: pb.StoreRequest, call: CallWithPeer): Promise<pb.StoreResponse> => {
+    await check(call, 'store', r);
     const res = await core.store(storeFromPb(r));
     return { id: r.id, status: STATUS_TO_PB[res.status], localTail: res.localTail, sealed: res.sealed, error: '' };
   };
@@ -104,7 +182,7 @@ export async function serveLogServer(
       open.add(end);
       call.on('data', (r: pb.StoreRequest) => {
         pending++;
-        storeOne(r)
+        storeOne(r, call)
           .then(
             (res) => {
               if (!call.cancelled && call.writable) call.write(res);
@@ -169,18 +247,20 @@ export async function serveLogServer(
         )
         .finally(() => open.delete(end));
     },
-    seal: unary(async (r: pb.SealRequest) => {
+    seal: unary(async (r: pb.SealRequest, call) => {
       if (!r.logletId) throw new BadRequest('seal: loglet id missing');
+      await check(call, 'seal', r);
       return stateToPb(await core.seal({ logletId: r.logletId }));
     }),
-    trim: unary(async (r: pb.TrimRequest) => {
+    trim: unary(async (r: pb.TrimRequest, call) => {
       if (!r.logletId) throw new BadRequest('trim: loglet id missing');
+      await check(call, 'trim', r);
       return stateToPb(await core.trim({ logletId: r.logletId, upTo: r.upTo }));
     }),
     identify: unary(async () => ({ ...opts.identity })),
   };
   server.addService(pb.LogServerServiceService, impl);
-  const serving = await listenGrpc(server, opts.host, opts.port);
+  const serving = await listenGrpc(server, opts.host, opts.port, undefined, tls);
   return {
     port: serving.port,
     close: () => {
@@ -201,8 +281,8 @@ export class GrpcLogServerClient implements LogServerApi {
   private readonly inflight = new Map<bigint, { resolve: (r: StoreResponse) => void; reject: (e: unknown) => void }>();
   private nextId = 1n;
 
-  constructor(address: string, opts: { timeoutMs?: number } = {}) {
-    this.client = new pb.LogServerServiceClient(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+  constructor(address: string, opts: { timeoutMs?: number; tls?: GrpcTls } = {}) {
+    this.client = new pb.LogServerServiceClient(address, grpcChannelCredentials(opts.tls), CLIENT_OPTIONS);
     this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 

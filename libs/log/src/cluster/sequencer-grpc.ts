@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { sequencer as pb } from '@stead/proto';
+import { type GrpcTls, grpcChannelCredentials, guardService, processGrpcTls } from '@stead/runtime';
 import type { SequencerApi, TailSink, TailStream } from '../bifrost/bifrost.ts';
 import type { ReleaseEnd, ReleaseSubscription } from '../replicated/release-window.ts';
 import type { SequencerHost } from '../replicated/sequencer-host.ts';
@@ -116,11 +117,12 @@ function serveReadStream(
  */
 export async function serveSequencer(
   host: SequencerHost,
-  opts: { host: string; port: number },
+  opts: { host: string; port: number; tls?: GrpcTls },
 ): Promise<SequencerServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
-  const endStreams = addSequencerService(server, host);
-  const serving = await listenGrpc(server, opts.host, opts.port);
+  const tls = opts.tls ?? processGrpcTls();
+  const endStreams = addSequencerService(server, host, tls);
+  const serving = await listenGrpc(server, opts.host, opts.port, undefined, tls);
   return {
     port: serving.port,
     close: () => {
@@ -135,7 +137,16 @@ export async function serveSequencer(
  * sequences). Returns a function that ends every open ReadStream: call it before closing the server, so that
  * followers move on at once instead of holding the server's drain.
  */
-export function addSequencerService(server: grpc.Server, host: SequencerHost): () => void {
+/** Appends come from cluster members only (with mTLS); tails and reads from any peer the listener took. */
+export function sequencerRule(method: string) {
+  return method === 'append' ? { member: true as const, what: 'append' } : undefined;
+}
+
+export function addSequencerService(
+  server: grpc.Server,
+  host: SequencerHost,
+  tls: GrpcTls = processGrpcTls(),
+): () => void {
   const streams = new Set<() => void>();
   const impl: pb.SequencerServiceServer = {
     readStream: (call) => serveReadStream(host, call, streams),
@@ -171,7 +182,7 @@ export function addSequencerService(server: grpc.Server, host: SequencerHost): (
       );
     },
   };
-  server.addService(pb.SequencerServiceService, impl);
+  server.addService(pb.SequencerServiceService, guardService(pb.SequencerServiceService, impl, tls, sequencerRule));
   return () => {
     for (const stop of [...streams]) stop();
   };
@@ -182,8 +193,8 @@ export class GrpcSequencerClient implements SequencerApi {
   private readonly client: pb.SequencerServiceClient;
   private readonly timeoutMs: number;
 
-  constructor(address: string, opts: { timeoutMs?: number } = {}) {
-    this.client = new pb.SequencerServiceClient(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+  constructor(address: string, opts: { timeoutMs?: number; tls?: GrpcTls } = {}) {
+    this.client = new pb.SequencerServiceClient(address, grpcChannelCredentials(opts.tls), CLIENT_OPTIONS);
     this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 
