@@ -33,8 +33,10 @@ export {
   AdminRouter,
   errorReply,
 } from './router.ts';
+export { ADMIN_ROUTE_SCOPES, adminRouteScope } from './scopes.ts';
 export {
   type AdminServer,
+  type Authenticator,
   type AdminServerOptions,
   MAX_ADMIN_API_VERSION,
   MIN_ADMIN_API_VERSION,
