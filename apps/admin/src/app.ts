@@ -10,6 +10,7 @@ import {
 } from '@stead/admin';
 import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import {
+  httpSecurity,
   invocationDefaults,
   partitionLogId,
   partitionLogIdsOf,
@@ -158,6 +159,8 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     trimDelayMs: s.trimDelay,
     trimWithoutSnapshots: s.trimWithoutSnapshots,
   });
+  const security = httpSecurity(s, node.log);
+  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   const admin = await node.start(
     () =>
       startAdminServer({
@@ -235,6 +238,8 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         uiDir: UI_DIST_DIR,
         idleTimeoutMs: s.httpIdleTimeout,
         maxConnections: s.maxConnections,
+        auth: security.auth,
+        tls: security.tls,
       }),
     `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,
   );
@@ -242,7 +247,8 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   scaleDowns.start();
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
   node.log('info', 'admin serving', {
-    admin: `http://${s.bindAddress}:${admin.port}`,
+    admin: `${security.scheme}://${s.bindAddress}:${admin.port}`,
+    authentication: security.auth ? `bearer tokens from ${security.auth.file}` : 'off',
     metrics: probes.port,
     instance,
   });

@@ -1,5 +1,5 @@
 import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
-import { RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
+import { httpSecurity, RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
 import { corsPolicy } from '@stead/core';
 import { invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
 import { resolveNodeLocation } from '@stead/kubernetes';
@@ -49,6 +49,8 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
     'Requests sent again to a new partition leader',
     () => backend.retries,
   );
+  const security = httpSecurity(s, node.log);
+  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   const ingress = await node.start(
     () =>
       startIngressServer({
@@ -66,6 +68,9 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
         idleTimeoutMs: s.httpIdleTimeout,
         maxConnections: s.maxConnections,
         metrics: registerIngressMetrics(registry),
+        auth: security.auth,
+        tls: security.tls,
+        unjournaledHeaders: security.unjournaledHeaders,
       }),
     `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,
   );
@@ -77,6 +82,10 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
     registry,
     ready: () => leaders.complete,
   });
-  node.log('info', 'ingress serving', { ingress: `http://${s.bindAddress}:${ingress.port}`, metrics: probes.port });
+  node.log('info', 'ingress serving', {
+    ingress: `${security.scheme}://${s.bindAddress}:${ingress.port}`,
+    metrics: probes.port,
+    authentication: security.auth ? `bearer tokens from ${security.auth.file}` : 'off',
+  });
   return { shutdown: (reason) => node.shutdown(reason) };
 }

@@ -15,7 +15,7 @@ import {
 } from '@stead/admin';
 import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import { mountSnapshotRoutes } from '@stead/app-admin';
-import { invocationDefaults, partitionLogId, snapshotRepository, snapshotService } from '@stead/cluster';
+import { httpSecurity, invocationDefaults, partitionLogId, snapshotRepository, snapshotService } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { type IngressMetrics, invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
@@ -154,8 +154,9 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   node.log('info', 'stead-server ready', {
     version: VERSION,
     dataDir,
-    ingress: `http://${s.bindAddress}:${http.ingress.port}`,
-    admin: `http://${s.bindAddress}:${http.admin.port}`,
+    ingress: `${http.scheme}://${s.bindAddress}:${http.ingress.port}`,
+    admin: `${http.scheme}://${s.bindAddress}:${http.admin.port}`,
+    authentication: http.authentication,
     metrics: `http://${s.bindAddress}:${probes.port}/metrics`,
     partitions: s.partitions,
   });
@@ -474,7 +475,14 @@ async function startHttp(
   },
 ) {
   const { schema, engine } = deps;
-  const http = { idleTimeoutMs: s.httpIdleTimeout, maxConnections: s.maxConnections };
+  const security = httpSecurity(s, node.log);
+  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
+  const http = {
+    idleTimeoutMs: s.httpIdleTimeout,
+    maxConnections: s.maxConnections,
+    auth: security.auth,
+    tls: security.tls,
+  };
   const admin = await node.start(
     () =>
       startAdminServer({
@@ -482,7 +490,7 @@ async function startHttp(
         port: s.adminPort,
         registry: schema,
         version: VERSION,
-        ingressEndpoint: `http://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
+        ingressEndpoint: `${security.scheme}://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
         serviceDefaults: deps.defaults,
         pinnedInvocations: (id) => engine.pinnedInvocations(id),
         extend: (router) => {
@@ -523,6 +531,7 @@ async function startHttp(
         metrics: deps.ingressMetrics,
         onError: (err) => node.log('error', 'ingress request failed', { error: err }),
         cors: corsPolicy(s.corsAllowedOrigins, s.corsAllowCredentials),
+        unjournaledHeaders: security.unjournaledHeaders,
         ...http,
       }),
     `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,
@@ -534,5 +543,6 @@ async function startHttp(
     await closeIngress();
     await closeAdmin();
   };
-  return { admin, ingress, close };
+  const authentication = security.auth ? `bearer tokens from ${security.auth.file}` : 'off';
+  return { admin, ingress, close, scheme: security.scheme, authentication };
 }

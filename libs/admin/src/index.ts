@@ -36,8 +36,8 @@ export {
 export { ADMIN_ROUTE_SCOPES, adminRouteScope } from './scopes.ts';
 export {
   type AdminServer,
-  type Authenticator,
   type AdminServerOptions,
+  type Authenticator,
   MAX_ADMIN_API_VERSION,
   MIN_ADMIN_API_VERSION,
   mountSchemaRoutes,

@@ -82,7 +82,9 @@ function entryProblems(raw: unknown, where: string, problems: string[]): TokenEn
   } else {
     for (const s of e.scopes)
       if (!(AUTH_SCOPES as readonly unknown[]).includes(s))
-        problems.push(`${label}: scopes: unknown scope ${JSON.stringify(s)}; expected one of ${AUTH_SCOPES.join(', ')}`);
+        problems.push(
+          `${label}: scopes: unknown scope ${JSON.stringify(s)}; expected one of ${AUTH_SCOPES.join(', ')}`,
+        );
   }
   if (problems.length > before) return undefined;
   return {

@@ -41,8 +41,8 @@ export {
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
 } from './http-idle.ts';
-export { readTlsFiles, reloadTlsOnChange, type TlsFiles, type TlsMaterial } from './http-tls.ts';
 export { decodePathSegment, HttpRouter, type HttpRouterOptions, type RouteMatch, splitPath } from './http-router.ts';
+export { readTlsFiles, reloadTlsOnChange, type TlsFiles, type TlsMaterial } from './http-tls.ts';
 export {
   base62Fixed,
   invocationPartitionKey,

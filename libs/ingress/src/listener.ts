@@ -2,11 +2,11 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import {
-  type FileWatch,
   closeIdleHttp1Connections,
   closeIdleHttp2Session,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
+  type FileWatch,
   readTlsFiles,
   reloadTlsOnChange,
   type TlsFiles,
