@@ -100,11 +100,15 @@ function authCommands(root: Command, io: Io): void {
       'make a random token and print it (once: only its hash is kept) with the entry to add to the "tokens" list of the --auth-tokens-file',
     )
     .requiredOption('--name <name>', 'a name for the token (shown in 403 answers and logs)')
-    .requiredOption('--scopes <scopes>', 'comma-separated: admin:read, admin:write, ingress:invoke, ingress:attach', (v) => {
-      const scopes = parseScopes(v);
-      if (typeof scopes === 'string') throw new InvalidArgumentError(scopes);
-      return scopes;
-    })
+    .requiredOption(
+      '--scopes <scopes>',
+      'comma-separated: admin:read, admin:write, ingress:invoke, ingress:attach',
+      (v) => {
+        const scopes = parseScopes(v);
+        if (typeof scopes === 'string') throw new InvalidArgumentError(scopes);
+        return scopes;
+      },
+    )
     .option('--json', 'print {"token", "entry"} as JSON')
     .action((o: { name: string; scopes: ReturnType<typeof parseScopes>; json?: boolean }) => {
       if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(o.name))
@@ -122,9 +126,7 @@ function authCommands(root: Command, io: Io): void {
 function common(cmd: Command): Command {
   return cmd
     .addOption(new Option('--address <url>', 'the admin API').default(DEFAULT_ADDRESS))
-    .addOption(
-      new Option('--token <token>', 'bearer token, when the admin API requires one').env('RESTATE_AUTH_TOKEN'),
-    )
+    .addOption(new Option('--token <token>', 'bearer token, when the admin API requires one').env('RESTATE_AUTH_TOKEN'))
     .option('--json', 'print the admin API answer as JSON instead of a table');
 }
 

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { hashToken, TokenAuthenticator } from '@stead/core';
 import { Cleanup, makeTestCa, type TestCa, waitFor } from '@stead/testing';
-import { ADMIN_ROUTE_SCOPES, type AdminServer, adminRouteScope, SchemaRegistry, startAdminServer } from '../src/index.ts';
+import {
+  ADMIN_ROUTE_SCOPES,
+  type AdminServer,
+  adminRouteScope,
+  SchemaRegistry,
+  startAdminServer,
+} from '../src/index.ts';
 import { request } from './helpers.ts';
 
 const READ = 'tok-read';
@@ -177,13 +183,16 @@ describe('admin API with bearer tokens', () => {
 
 function httpsGet(port: number, ca: Buffer | undefined): Promise<{ status: number; serial: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', servername: 'localhost', port, path: '/health', ca, agent: false }, (res) => {
-      res.resume();
-      resolve({
-        status: res.statusCode ?? 0,
-        serial: (res.socket as TLSSocket).getPeerX509Certificate()?.serialNumber ?? '',
-      });
-    });
+    const req = https.get(
+      { host: '127.0.0.1', servername: 'localhost', port, path: '/health', ca, agent: false },
+      (res) => {
+        res.resume();
+        resolve({
+          status: res.statusCode ?? 0,
+          serial: (res.socket as TLSSocket).getPeerX509Certificate()?.serialNumber ?? '',
+        });
+      },
+    );
     req.on('error', reject);
   });
 }
@@ -201,7 +210,13 @@ describe('admin API over HTTPS', () => {
     ({ certFile, keyFile } = ca.issue('admin'));
     const registry = await SchemaRegistry.open({ dataDir: dir });
     cleanup.add(() => registry.close());
-    admin = await startAdminServer({ port: 0, host: '127.0.0.1', registry, tls: { certFile, keyFile }, onError: () => {} });
+    admin = await startAdminServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry,
+      tls: { certFile, keyFile },
+      onError: () => {},
+    });
     cleanup.add(() => admin.close());
   });
   afterAll(() => cleanup.run());

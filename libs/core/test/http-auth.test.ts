@@ -57,7 +57,7 @@ describe('token file', () => {
     const problems = (err as TokenFileError).problems;
     expect(problems).toEqual([
       expect.stringMatching(/^tokens\[1\] \("plain"\): hash: expected sha256:/),
-      "tokens[2] (\"bad-scope\"): unknown field 'extra'",
+      'tokens[2] ("bad-scope"): unknown field \'extra\'',
       expect.stringMatching(/^tokens\[2\] \("bad-scope"\): scopes: unknown scope "admin:all"/),
       expect.stringMatching(/^tokens\[3\] \("ok"\): scopes: expected a non-empty list/),
       expect.stringMatching(/^tokens\[4\]: expected an object/),

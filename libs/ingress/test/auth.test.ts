@@ -1,7 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { hashToken, type InvocationBackend, type InvocationQuery, parseTokenFile, TokenAuthenticator } from '@stead/core';
+import {
+  hashToken,
+  type InvocationBackend,
+  type InvocationQuery,
+  parseTokenFile,
+  TokenAuthenticator,
+} from '@stead/core';
 import { Cleanup } from '@stead/testing';
 import {
   INGRESS_ROUTE_SCOPES,
@@ -141,7 +147,11 @@ describe('ingress with bearer tokens', () => {
     expect(admin.status).toBe(403);
     expect(backend.calls).toHaveLength(0);
 
-    const ok = await request(port, { path: '/Greeter/greet', headers: { ...json, ...bearer(tokens.invoke) }, body: '1' });
+    const ok = await request(port, {
+      path: '/Greeter/greet',
+      headers: { ...json, ...bearer(tokens.invoke) },
+      body: '1',
+    });
     expect(ok.status).toBe(200);
     expect(backend.calls).toHaveLength(1);
     const sent = await request(port, {
@@ -185,9 +195,9 @@ describe('ingress with bearer tokens', () => {
   test('health stays open; an unknown /restate route is 401 without a token and 404 with any valid one', async () => {
     expect((await request(port, { method: 'GET', path: '/restate/health' })).status).toBe(200);
     expect((await request(port, { method: 'GET', path: '/restate/nothing' })).status).toBe(401);
-    expect((await request(port, { method: 'GET', path: '/restate/nothing', headers: bearer(tokens.attach) })).status).toBe(
-      404,
-    );
+    expect(
+      (await request(port, { method: 'GET', path: '/restate/nothing', headers: bearer(tokens.attach) })).status,
+    ).toBe(404);
     // A CORS preflight carries no credentials: it is answered without one.
     const pre = await request(port, {
       method: 'OPTIONS',

@@ -49,7 +49,11 @@ function h2Call(port: number, ca: Buffer): Promise<TlsAnswer> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`https://localhost:${port}`, { ca });
     session.on('error', reject);
-    const stream = session.request({ ':method': 'POST', ':path': '/Greeter/greet', 'content-type': 'application/json' });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/Greeter/greet',
+      'content-type': 'application/json',
+    });
     let status = 0;
     const chunks: Buffer[] = [];
     stream.on('response', (h) => {
@@ -75,10 +79,13 @@ function h2Call(port: number, ca: Buffer): Promise<TlsAnswer> {
 /** A plaintext HTTP/1.1 request: settles with the status, or rejects when the connection fails. */
 function plainCall(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path: '/restate/health', agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'GET', path: '/restate/health', agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.setTimeout(5_000, () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end();

@@ -9,6 +9,7 @@ export {
   type ExactlyOnceReport,
   type UnderLoadOptions,
 } from './exactly-once.ts';
+export { type IssuedCert, makeTestCa, type TestCa } from './http-certs.ts';
 export {
   memorySource,
   syntheticInvocation,
@@ -17,7 +18,6 @@ export {
   syntheticStatus,
   syntheticStatusCounts,
 } from './introspection.ts';
-export { type IssuedCert, makeTestCa, type TestCa } from './http-certs.ts';
 export { KubeApiServer, type KubeApiServerOptions } from './kube-api-server.ts';
 export { expandVars, Kubelet, type KubeObject, type PodEvent, type PodView, parseManifests } from './kubelet.ts';
 export { type MetricSample, MetricsScrape, parseMetrics, scrapeMetrics } from './metrics.ts';
