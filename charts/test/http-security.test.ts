@@ -19,7 +19,7 @@ const workload = (objects: K8sObject[], role: string) =>
   find(objects, STATEFUL.includes(role) ? 'StatefulSet' : 'Deployment', `stead-${role}`);
 const volumes = (w: K8sObject): any[] => w.spec.template.spec.volumes ?? [];
 const mounts = (w: K8sObject): any[] => container(w).volumeMounts ?? [];
-const decode = (secret: K8sObject, key: string) => Buffer.from(secret.data[key], 'base64').toString('utf8');
+const decode = (secret: K8sObject, key: string) => Buffer.from(String(secret.data?.[key]), 'base64').toString('utf8');
 const sha256 = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
 describe('auth, default values: on, with a generated Secret', () => {
