@@ -60,6 +60,9 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   const logReplication = parseReplication(s.logReplication);
   const instance = randomUUID();
   const node = new NodeLifecycle({ component: 'admin', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  // Before anything starts: a token file or certificate that cannot be used stops the process at once.
+  const security = httpSecurity(s, node.log);
+  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   // The admin places nothing; a malformed --location is still refused, and kubernetes:<node> logged.
   await resolveNodeLocation(s.location, { log: node.log });
   const metadata = new GrpcMetadataClient({ addresses });
@@ -159,8 +162,6 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
     trimDelayMs: s.trimDelay,
     trimWithoutSnapshots: s.trimWithoutSnapshots,
   });
-  const security = httpSecurity(s, node.log);
-  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   const admin = await node.start(
     () =>
       startAdminServer({

@@ -24,6 +24,9 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const node = new NodeLifecycle({ component: 'ingress', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  // Before anything starts: a token file or certificate that cannot be used stops the process at once.
+  const security = httpSecurity(s, node.log);
+  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   // The ingress places nothing; a malformed --location is still refused, and kubernetes:<node> logged.
   await resolveNodeLocation(s.location, { log: node.log });
   const metadata = new GrpcMetadataClient({ addresses });
@@ -49,8 +52,6 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
     'Requests sent again to a new partition leader',
     () => backend.retries,
   );
-  const security = httpSecurity(s, node.log);
-  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   const ingress = await node.start(
     () =>
       startIngressServer({

@@ -15,7 +15,14 @@ import {
 } from '@stead/admin';
 import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import { mountSnapshotRoutes } from '@stead/app-admin';
-import { httpSecurity, invocationDefaults, partitionLogId, snapshotRepository, snapshotService } from '@stead/cluster';
+import {
+  type HttpSecurity,
+  httpSecurity,
+  invocationDefaults,
+  partitionLogId,
+  snapshotRepository,
+  snapshotService,
+} from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
 import { type IngressMetrics, invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
 import { discover } from '@stead/invoker';
@@ -55,6 +62,8 @@ export const VERSION = '0.1.0';
  */
 export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const node = new NodeLifecycle({ component: 'server', shutdownTimeoutMs: s.shutdownTimeout });
+  // Before anything starts: a token file or certificate that cannot be used stops the server at once.
+  const security = httpSecurity(s, node.log);
   const dataDir = resolve(s.dataDir);
   mkdirSync(dataDir, { recursive: true });
   let ready = false;
@@ -64,6 +73,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => ready });
   const { metadata, record } = await startMetadata(node, s, dataDir);
   if (record.mode === 'cluster' && record.ports) {
+    security.auth?.close(); // the admin and ingress roles read the same settings themselves
     const ports = record.ports;
     const roles = await node.start(
       () => startClusterRoles(s, { client: metadata.client, dataDir, ports, log: node.log }),
@@ -141,7 +151,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
       },
     };
   };
-  const http = await startHttp(node, s, {
+  const http = await startHttp(node, s, security, {
     schema,
     defaults,
     engine,
@@ -464,6 +474,7 @@ function mountNotACluster(router: AdminRouter, grow: (req: AdminRequest) => Prom
 async function startHttp(
   node: NodeLifecycle,
   s: ServerSettings,
+  security: HttpSecurity,
   deps: {
     schema: SchemaRegistry;
     defaults: InvocationDefaults;
@@ -475,7 +486,6 @@ async function startHttp(
   },
 ) {
   const { schema, engine } = deps;
-  const security = httpSecurity(s, node.log);
   if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   const http = {
     idleTimeoutMs: s.httpIdleTimeout,
