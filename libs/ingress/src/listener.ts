@@ -145,6 +145,8 @@ function closeIdleTlsHttp1(server: http2.Http2SecureServer, idleTimeoutMs: numbe
   server.on('request', track);
   server.on('checkContinue', track);
   server.setTimeout(idleTimeoutMs);
+  // Node's HTTP/1 handling of an allowHTTP1 server reads these as an http.Server's (default keep-alive: 5 s).
+  (server as unknown as { keepAliveTimeout: number }).keepAliveTimeout = idleTimeoutMs;
   // HTTP/1.1 sockets and h2 sessions both report here; an h2 session has alpnProtocol 'h2'.
   server.on('timeout', (conn: { alpnProtocol?: string | false; destroy(): void }) => {
     if (conn.alpnProtocol !== 'h2' && (inFlight.get(conn) ?? 0) === 0) conn.destroy();
@@ -181,10 +183,12 @@ async function listenTls(
   closeIdleTlsHttp1(server, idleTimeoutMs);
   server.on('tlsClientError', () => {}); // a client that does not trust us, or speaks plaintext: its problem
   server.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // The TCP sockets, handshakes in progress included, so that close() ends them all at once.
   const sockets = new Set<Socket>();
-  server.on('secureConnection', (socket: Socket) => {
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
   });
   const watch: FileWatch = reloadTlsOnChange(server, tls, limits.onTlsReload ?? (() => {}));
   await listen(server, port, host);
