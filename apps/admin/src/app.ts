@@ -241,6 +241,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         maxConnections: s.maxConnections,
         auth: security.auth,
         tls: security.tls,
+        onTlsReload: security.onTlsReload,
       }),
     `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,
   );

@@ -71,6 +71,7 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
         metrics: registerIngressMetrics(registry),
         auth: security.auth,
         tls: security.tls,
+        onTlsReload: security.onTlsReload,
         unjournaledHeaders: security.unjournaledHeaders,
       }),
     `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,

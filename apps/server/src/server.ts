@@ -492,6 +492,7 @@ async function startHttp(
     maxConnections: s.maxConnections,
     auth: security.auth,
     tls: security.tls,
+    onTlsReload: security.onTlsReload,
   };
   const admin = await node.start(
     () =>

@@ -11,11 +11,13 @@ import {
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   type FileWatch,
+  logTlsReload,
   type RouteScope,
   readBody,
   readTlsFiles,
   reloadTlsOnChange,
   type TlsFiles,
+  type TlsReloadReport,
 } from '@stead/core';
 import { createLogger } from '@stead/observability';
 import { deploymentIdProblem } from './ids.ts';
@@ -73,6 +75,8 @@ export interface AdminServerOptions {
   auth?: Authenticator;
   /** HTTPS with this certificate, reloaded when the files change; default plain HTTP. */
   tls?: TlsFiles;
+  /** Told after each reload of the certificate files (default: a line of the JSON logger). */
+  onTlsReload?: TlsReloadReport;
 }
 
 /** What the server needs of a TokenAuthenticator. */
@@ -494,7 +498,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     auth: opts.auth,
   };
   const server = createAdminHttpServer(admin, opts);
-  const tlsWatch = watchTls(server, opts.tls, admin.onError);
+  const tlsWatch = watchTls(server, opts.tls, opts.onTlsReload);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -522,11 +526,12 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 }
 
 /** Follows the certificate files of an HTTPS admin server (new connections get the new certificate). */
-function watchTls(server: Server, tls: TlsFiles | undefined, onError: (err: unknown) => void): FileWatch | undefined {
+function watchTls(
+  server: Server,
+  tls: TlsFiles | undefined,
+  report: TlsReloadReport | undefined,
+): FileWatch | undefined {
   if (tls === undefined) return undefined;
   const secure = server as unknown as { setSecureContext(o: { cert: Buffer; key: Buffer }): void };
-  return reloadTlsOnChange(secure, tls, (err) => {
-    if (err === undefined) createLogger('admin')('info', 'TLS certificate reloaded', { cert: tls.certFile });
-    else onError(err);
-  });
+  return reloadTlsOnChange(secure, tls, report ?? logTlsReload(createLogger('admin'), tls));
 }

@@ -4,8 +4,10 @@
 import {
   corsOriginsProblem,
   type InvocationDefaults,
+  logTlsReload,
   readTlsFiles,
   type TlsFiles,
+  type TlsReloadReport,
   TokenAuthenticator,
 } from '@stead/core';
 import type { Logger } from '@stead/observability';
@@ -222,6 +224,8 @@ export interface HttpSecurity {
   auth?: TokenAuthenticator;
   /** Undefined: plain HTTP. */
   tls?: TlsFiles;
+  /** Reports certificate reloads to the process's log (undefined without TLS). */
+  onTlsReload?: TlsReloadReport;
   unjournaledHeaders: string[];
   /** `https` or `http`: what URLs of these listeners start with. */
   scheme: 'http' | 'https';
@@ -245,7 +249,7 @@ export function httpSecurity(
           .split(',')
           .map((h) => h.trim().toLowerCase())
           .filter((h) => h !== '');
-  return { auth: tokens(s.authTokensFile, log), ...tlsFiles(s), unjournaledHeaders };
+  return { auth: tokens(s.authTokensFile, log), ...tlsFiles(s, log), unjournaledHeaders };
 }
 
 function tokens(file: string, log: Logger): TokenAuthenticator | undefined {
@@ -259,7 +263,10 @@ function tokens(file: string, log: Logger): TokenAuthenticator | undefined {
   }
 }
 
-function tlsFiles(s: { httpTlsCertFile: string; httpTlsKeyFile: string }): Pick<HttpSecurity, 'tls' | 'scheme'> {
+function tlsFiles(
+  s: { httpTlsCertFile: string; httpTlsKeyFile: string },
+  log: Logger,
+): Pick<HttpSecurity, 'tls' | 'scheme' | 'onTlsReload'> {
   const cert = s.httpTlsCertFile;
   const key = s.httpTlsKeyFile;
   if (cert === 'none' && key === 'none') return { scheme: 'http' };
@@ -271,7 +278,7 @@ function tlsFiles(s: { httpTlsCertFile: string; httpTlsKeyFile: string }): Pick<
   } catch (err) {
     throw new StartupError(`--http-tls-cert-file/--http-tls-key-file: ${(err as Error).message}`);
   }
-  return { tls, scheme: 'https' };
+  return { tls, scheme: 'https', onTlsReload: logTlsReload(log, tls) };
 }
 
 /** Deployment registration (server, admin). */

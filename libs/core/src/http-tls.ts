@@ -36,6 +36,20 @@ export function readTlsFiles(files: TlsFiles): TlsMaterial {
   return material;
 }
 
+/** Told after each reload of certificate files: undefined when applied, else why not (the old one stays). */
+export type TlsReloadReport = (err: Error | undefined) => void;
+
+/** A TlsReloadReport writing to a logger (info when applied, error when not). */
+export function logTlsReload(
+  log: (level: 'info' | 'error', msg: string, fields?: Record<string, unknown>) => void,
+  files: TlsFiles,
+): TlsReloadReport {
+  return (err) =>
+    err === undefined
+      ? log('info', 'TLS certificate reloaded', { cert: files.certFile })
+      : log('error', 'TLS certificate not reloaded: the previous one stays in use', { error: err.message });
+}
+
 /**
  * Applies new certificate files to `server` when they change. A pair that does not load (a half-written
  * renewal, a key that does not match yet) is reported and the previous certificate stays; the next change
@@ -44,7 +58,7 @@ export function readTlsFiles(files: TlsFiles): TlsMaterial {
 export function reloadTlsOnChange(
   server: { setSecureContext(options: TlsMaterial): void },
   files: TlsFiles,
-  report: (err: Error | undefined) => void,
+  report: TlsReloadReport,
   opts: { pollIntervalMs?: number } = {},
 ): FileWatch {
   return watchFiles(

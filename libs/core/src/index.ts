@@ -42,7 +42,14 @@ export {
   DEFAULT_MAX_CONNECTIONS,
 } from './http-idle.ts';
 export { decodePathSegment, HttpRouter, type HttpRouterOptions, type RouteMatch, splitPath } from './http-router.ts';
-export { readTlsFiles, reloadTlsOnChange, type TlsFiles, type TlsMaterial } from './http-tls.ts';
+export {
+  logTlsReload,
+  readTlsFiles,
+  reloadTlsOnChange,
+  type TlsFiles,
+  type TlsMaterial,
+  type TlsReloadReport,
+} from './http-tls.ts';
 export {
   base62Fixed,
   invocationPartitionKey,

@@ -12,6 +12,7 @@ import {
   type IngressBackend,
   type IngressRequest,
   type InvocationOutcome,
+  logTlsReload,
   MAX_EXECUTION_TIME_MS,
   parseDuration,
   type RouteScope,
@@ -21,6 +22,7 @@ import {
   type ServiceSchema,
   splitPath,
   type TlsFiles,
+  type TlsReloadReport,
 } from '@stead/core';
 import { createLogger, secondsSince } from '@stead/observability';
 import { inputProblem } from './content-type.ts';
@@ -98,6 +100,8 @@ export interface IngressServerOptions {
   unjournaledHeaders?: readonly string[];
   /** HTTPS (HTTP/1.1 and h2 by ALPN) with this certificate, reloaded when the files change; default plain HTTP. */
   tls?: TlsFiles;
+  /** Told after each reload of the certificate files (default: a line of the JSON logger). */
+  onTlsReload?: TlsReloadReport;
 }
 
 /** What the servers need of a TokenAuthenticator. */
@@ -555,10 +559,7 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
     idleTimeoutMs: opts.idleTimeoutMs,
     maxConnections: opts.maxConnections,
     tls: opts.tls,
-    onTlsReload: (err) =>
-      err === undefined
-        ? createLogger('ingress')('info', 'TLS certificate reloaded', { cert: opts.tls?.certFile })
-        : ing.onError(err),
+    onTlsReload: opts.tls && (opts.onTlsReload ?? logTlsReload(createLogger('ingress'), opts.tls)),
   });
   return {
     port: listener.port,

@@ -112,7 +112,7 @@ describe('ingress over HTTPS', () => {
       backend,
       schema: new StaticSchema(SERVICES),
       tls: { certFile, keyFile },
-      onError: (err) => reloads.push(err as Error),
+      onTlsReload: (err) => reloads.push(err),
     });
     cleanup.add(() => server.close());
   });
@@ -153,7 +153,13 @@ describe('ingress over HTTPS', () => {
     const next = ca.issue('renewed');
     const nextSerial = new X509Certificate(next.cert).serialNumber;
     expect(nextSerial).not.toBe(before.serial);
-    // As a renewal lands: each file replaced whole (a Secret volume swaps both at once).
+    // Half a renewal: the new key with the old certificate does not load; the old pair stays in use.
+    copyFileSync(next.keyFile, `${keyFile}.tmp`);
+    renameSync(`${keyFile}.tmp`, keyFile);
+    await waitFor(() => reloads.some((r) => r !== undefined), { what: 'the mismatched pair to be reported' });
+    expect(reloads.find((r) => r !== undefined)?.message).toMatch(/not usable together/);
+    expect((await httpsCall(server.port, ca.cert)).serial).toBe(before.serial);
+    // The rest of it lands.
     copyFileSync(next.keyFile, `${keyFile}.tmp`);
     copyFileSync(next.certFile, `${certFile}.tmp`);
     renameSync(`${keyFile}.tmp`, keyFile);
