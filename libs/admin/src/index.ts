@@ -37,7 +37,6 @@ export { ADMIN_ROUTE_SCOPES, adminRouteScope } from './scopes.ts';
 export {
   type AdminServer,
   type AdminServerOptions,
-  type Authenticator,
   MAX_ADMIN_API_VERSION,
   MIN_ADMIN_API_VERSION,
   mountSchemaRoutes,

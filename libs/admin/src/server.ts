@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
-  type AuthDecision,
+  type Authenticator,
   BodyTooLargeError,
   CORS_NONE,
   type CorsPolicy,
@@ -77,11 +77,6 @@ export interface AdminServerOptions {
   tls?: TlsFiles;
   /** Told after each reload of the certificate files (default: a line of the JSON logger). */
   onTlsReload?: TlsReloadReport;
-}
-
-/** What the server needs of a TokenAuthenticator. */
-export interface Authenticator {
-  authorize(authorization: string | string[] | undefined, required: RouteScope | 'any'): AuthDecision;
 }
 
 export interface AdminServer {

@@ -173,6 +173,11 @@ export function authorize(
   return { ok: true, token: entry.name };
 }
 
+/** What the HTTP servers need of a TokenAuthenticator (tests may give a stand-in). */
+export interface Authenticator {
+  authorize(authorization: string | string[] | undefined, required: RouteScope | 'any'): AuthDecision;
+}
+
 export interface TokenAuthenticatorOptions {
   /** Told when the file was reloaded, or did not validate (the previous tokens stay in force). */
   log?: (level: 'info' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -181,7 +186,7 @@ export interface TokenAuthenticatorOptions {
 }
 
 /** The tokens of a token file, kept current while the file changes. */
-export class TokenAuthenticator {
+export class TokenAuthenticator implements Authenticator {
   readonly file: string;
   private entries: readonly TokenEntry[];
   private readonly watch: FileWatch;

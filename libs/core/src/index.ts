@@ -21,6 +21,7 @@ export { partitionKeyOf, partitionOf } from './hash.ts';
 export {
   AUTH_SCOPES,
   type AuthDecision,
+  type Authenticator,
   type AuthScope,
   authorize,
   hashToken,

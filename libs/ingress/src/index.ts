@@ -7,7 +7,6 @@ export { invocationRoutes } from './invocation-routes.ts';
 export { type IngressMetrics, registerIngressMetrics } from './metrics.ts';
 export { INGRESS_ROUTE_SCOPES, INVOCATION_SCOPE, ingressRouteScope } from './scopes.ts';
 export {
-  type Authenticator,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_UNJOURNALED_HEADERS,
   type IngressReply,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  type AuthDecision,
+  type Authenticator,
   BodyTooLargeError,
   CORS_ANY,
   type CorsPolicy,
@@ -15,7 +15,6 @@ import {
   logTlsReload,
   MAX_EXECUTION_TIME_MS,
   parseDuration,
-  type RouteScope,
   readBody,
   type SchemaView,
   type SendReceipt,
@@ -102,11 +101,6 @@ export interface IngressServerOptions {
   tls?: TlsFiles;
   /** Told after each reload of the certificate files (default: a line of the JSON logger). */
   onTlsReload?: TlsReloadReport;
-}
-
-/** What the servers need of a TokenAuthenticator. */
-export interface Authenticator {
-  authorize(authorization: string | string[] | undefined, required: RouteScope | 'any'): AuthDecision;
 }
 
 export const DEFAULT_UNJOURNALED_HEADERS: readonly string[] = ['authorization', 'cookie'];
