@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -151,6 +151,28 @@ describe('TokenAuthenticator', () => {
       expect(logs.find((l) => l.level === 'error')?.fields?.error).toMatch(/tokens\[0\] \("x"\): hash/);
       expect(auth.authorize('Bearer later', 'admin:read').ok).toBe(true);
       expect(auth.size).toBe(1);
+    } finally {
+      auth.close();
+    }
+  });
+
+  test('follows a Kubernetes Secret volume: the ..data symlink swapped to a new directory', async () => {
+    // The kubelet's layout: tokens.json -> ..data/tokens.json, ..data -> ..<timestamp>/ (swapped by rename).
+    const version = (name: string, text: string) => {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'tokens.json'), text);
+      symlinkSync(name, join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    };
+    version('..2026_11_27_1', GOOD);
+    symlinkSync('..data/tokens.json', join(dir, 'tokens.json'));
+    const auth = TokenAuthenticator.open(join(dir, 'tokens.json'), { pollIntervalMs: 60_000 });
+    try {
+      expect(auth.authorize(`Bearer ${READ}`, 'admin:read').ok).toBe(true);
+      version('..2026_11_27_2', file([{ name: 'rotated', hash: hashToken('rotated'), scopes: ['admin:read'] }]));
+      // The poll is a minute away: the directory watch alone notices the swap.
+      await until(() => auth.authorize('Bearer rotated', 'admin:read').ok, 'the rotated token to be admitted');
+      expect(auth.authorize(`Bearer ${READ}`, 'admin:read').ok).toBe(false);
     } finally {
       auth.close();
     }
