@@ -176,7 +176,11 @@ async function listenTls(
   tls: TlsFiles,
 ): Promise<DualListener> {
   const idleTimeoutMs = limits.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
-  const server = http2.createSecureServer({ ...readTlsFiles(tls), allowHTTP1: true }, onRequest);
+  const server = http2.createSecureServer(
+    // A handshake gets as long as the plaintext listener gives a connection to show its first bytes.
+    { ...readTlsFiles(tls), allowHTTP1: true, handshakeTimeout: Math.min(SNIFF_TIMEOUT_MS, idleTimeoutMs) },
+    onRequest,
+  );
   // h2 streams and HTTP/1.1 requests (allowHTTP1 hands those to Node's HTTP/1 machinery) both emit it here.
   server.on('checkContinue', onCheckContinue);
   const sessions = trackSessions(server, idleTimeoutMs);
