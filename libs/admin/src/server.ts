@@ -454,7 +454,14 @@ function createAdminHttpServer(admin: Admin, opts: AdminServerOptions): Server {
   const server =
     opts.tls === undefined
       ? createServer(onRequest)
-      : (createHttpsServer(readTlsFiles(opts.tls), onRequest) as unknown as Server);
+      : (createHttpsServer(
+          // A slow handshake is dropped as an idle connection would be (Node's default waits 120 s).
+          {
+            ...readTlsFiles(opts.tls),
+            handshakeTimeout: Math.min(30_000, opts.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS),
+          },
+          onRequest,
+        ) as unknown as Server);
   // Answer `Expect: 100-continue` with 401/403 or 413 before the client sends the body.
   server.on('checkContinue', (req, res) => {
     if (!admitted(admin, req, res, requiredScope(admin, req))) return;
