@@ -132,10 +132,16 @@ describe('helm template, default values', () => {
   it('sets the environment of each role in the contract order', () => {
     const expected: Record<string, string[]> = {
       'metadata-store': ['STEAD_ADVERTISED_ADDRESS', 'STEAD_PEERS', 'STEAD_DATA_DIR'],
-      'log-server': ['STEAD_ADVERTISED_ADDRESS', 'STEAD_METADATA_ADDRESS', 'STEAD_DATA_DIR', 'STEAD_DRAIN_ON_SHUTDOWN'],
-      worker: ['STEAD_ADVERTISED_ADDRESS', 'STEAD_METADATA_ADDRESS', 'STEAD_DATA_DIR'],
+      'log-server': [
+        'STEAD_ADVERTISED_ADDRESS',
+        'STEAD_METADATA_ADDRESS',
+        'STEAD_DATA_DIR',
+        'STEAD_DRAIN_ON_SHUTDOWN',
+        'RESTATE_AUTH_TOKEN',
+      ],
+      worker: ['STEAD_ADVERTISED_ADDRESS', 'STEAD_METADATA_ADDRESS', 'STEAD_DATA_DIR', 'RESTATE_AUTH_TOKEN'],
       sequencer: ['STEAD_ADVERTISED_ADDRESS', 'STEAD_METADATA_ADDRESS'],
-      ingress: ['STEAD_METADATA_ADDRESS'],
+      ingress: ['STEAD_METADATA_ADDRESS', 'STEAD_AUTH_TOKENS_FILE'],
       admin: [
         'STEAD_METADATA_ADDRESS',
         'STEAD_PARTITIONS',
@@ -143,6 +149,7 @@ describe('helm template, default values', () => {
         'STEAD_LOG_REPLICATION',
         'STEAD_INGRESS_ENDPOINT',
         'STEAD_KUBERNETES_STATEFULSETS',
+        'STEAD_AUTH_TOKENS_FILE',
       ],
     };
     for (const role of ROLES) {
@@ -349,6 +356,7 @@ describe('helm template, three-zone values', () => {
       'STEAD_SNAPSHOT_REGION',
       'STEAD_SNAPSHOT_ACCESS_KEY',
       'STEAD_SNAPSHOT_SECRET_KEY',
+      'RESTATE_AUTH_TOKEN',
       'STEAD_SHUTDOWN_TIMEOUT',
     ]);
     const env = Object.fromEntries(envOf(worker));

@@ -49,7 +49,15 @@ describe('k8s/ (kustomize)', () => {
       expect(sts.spec.replicas).toBe(1);
       expect(c.command).toEqual(['stead', 'server']);
       expect(envValue(sts, 'STEAD_DATA_DIR')).toMatch(/^\/var\/lib\/stead\//);
-      expect(c.volumeMounts).toEqual([{ name: 'data', mountPath: '/var/lib/stead' }]);
+      expect(c.volumeMounts).toEqual([
+        { name: 'data', mountPath: '/var/lib/stead' },
+        { name: 'auth', mountPath: '/etc/stead/auth', readOnly: true },
+      ]);
+      // Bearer tokens on, from the Secret stead-auth that the operator creates (README, "Authentication").
+      expect(envValue(sts, 'STEAD_AUTH_TOKENS_FILE')).toBe('/etc/stead/auth/tokens.json');
+      expect(sts.spec.template.spec.volumes).toEqual([
+        { name: 'auth', secret: { secretName: 'stead-auth', items: [{ key: 'tokens.json', path: 'tokens.json' }] } },
+      ]);
       expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
       expect(c.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'metrics' });
       const podLabels = sts.spec.template.metadata.labels;

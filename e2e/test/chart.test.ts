@@ -133,6 +133,10 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
         `  endpoint: http://${kubelet.hostIp}:${s3.port}`,
         `  region: ${s3.region}`,
         '  existingSecret: stead-snapshots',
+        // The stand-in kubelet plays no Secret volumes; tokens and HTTPS are tested in charts/test and
+        // e2e/test/http-auth.test.ts.
+        'auth:',
+        '  enabled: false',
         'metadataStore:',
         '  replicas: 1',
         // A snapshot soon after the start, so that the snapshot panels have data.

@@ -10,6 +10,7 @@ import {
 } from '@stead/admin';
 import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import {
+  httpSecurity,
   invocationDefaults,
   partitionLogId,
   partitionLogIdsOf,
@@ -62,6 +63,9 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   const node = new NodeLifecycle({ component: 'admin', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
   // Discovery requests are signed here (the workers sign the invocations); an unusable key refuses the start.
   const signer = requestIdentity(s, node.log);
+  // Before anything starts: a token file or certificate that cannot be used stops the process at once.
+  const security = httpSecurity(s, node.log);
+  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   // The admin places nothing; a malformed --location is still refused, and kubernetes:<node> logged.
   await resolveNodeLocation(s.location, { log: node.log });
   const metadata = new GrpcMetadataClient({ addresses });
@@ -238,6 +242,9 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         uiDir: UI_DIST_DIR,
         idleTimeoutMs: s.httpIdleTimeout,
         maxConnections: s.maxConnections,
+        auth: security.auth,
+        tls: security.tls,
+        onTlsReload: security.onTlsReload,
       }),
     `cannot serve the admin API on ${s.bindAddress}:${s.adminPort}`,
   );
@@ -245,7 +252,8 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
   scaleDowns.start();
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => true });
   node.log('info', 'admin serving', {
-    admin: `http://${s.bindAddress}:${admin.port}`,
+    admin: `${security.scheme}://${s.bindAddress}:${admin.port}`,
+    authentication: security.auth ? `bearer tokens from ${security.auth.file}` : 'off',
     metrics: probes.port,
     instance,
   });

@@ -132,6 +132,8 @@ export class CliError extends Error {
 export interface AdminClientOptions {
   address: string;
   timeoutMs?: number;
+  /** Sent as `Authorization: Bearer <token>` (an admin API with authentication on). */
+  token?: string;
 }
 
 export class AdminClient {
@@ -180,7 +182,11 @@ export class AdminClient {
       res = await fetch(url, {
         method,
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (e) {
       throw new CliError(`cannot reach the admin API at ${this.opts.address}: ${causeOf(e)}`);

@@ -24,6 +24,8 @@ export interface OperationsContext {
 export interface CommonOptions {
   address: string;
   json?: boolean;
+  /** Bearer token for an admin API with authentication on (--token or RESTATE_AUTH_TOKEN). */
+  token?: string;
 }
 
 interface WaitOptions extends CommonOptions {

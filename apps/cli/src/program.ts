@@ -3,8 +3,9 @@
  * commander's; each command fetches what it shows, then prints a table (default) or the admin API's JSON
  * (`--json`). The commands that change the cluster are in operations.ts.
  */
+import { newToken, parseScopes, tokenFileEntry } from '@stead/core';
 import { loadRequestSigner, RequestIdentityError } from '@stead/invoker';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AdminClient, CliError, type ClusterView } from './admin-client.ts';
 import {
   type CommonOptions,
@@ -87,6 +88,7 @@ export function program(io: Io): Command {
   metadataCommands(ctl, ctx);
   snapshotCommands(ctl, ctx);
   requestIdentityCommands(root, io);
+  authCommands(root, io);
   return root;
 }
 
@@ -108,16 +110,49 @@ function requestIdentityCommands(root: Command, io: Io): void {
     });
 }
 
+/** `stead auth token create`: a new token, printed once, and the entry to add to the token file. */
+function authCommands(root: Command, io: Io): void {
+  const auth = root.command('auth').description('bearer tokens of the admin API and the ingress');
+  const token = auth.command('token').description('tokens and their token-file entries');
+  token
+    .command('create')
+    .description(
+      'make a random token and print it (once: only its hash is kept) with the entry to add to the "tokens" list of the --auth-tokens-file',
+    )
+    .requiredOption('--name <name>', 'a name for the token (shown in 403 answers and logs)')
+    .requiredOption(
+      '--scopes <scopes>',
+      'comma-separated: admin:read, admin:write, ingress:invoke, ingress:attach',
+      (v) => {
+        const scopes = parseScopes(v);
+        if (typeof scopes === 'string') throw new InvalidArgumentError(scopes);
+        return scopes;
+      },
+    )
+    .option('--json', 'print {"token", "entry"} as JSON')
+    .action((o: { name: string; scopes: ReturnType<typeof parseScopes>; json?: boolean }) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(o.name))
+        throw new CliError("--name: expected 1-128 letters, digits, '.', '_', '@' or '-'", USAGE_EXIT);
+      const t = newToken();
+      const entry = tokenFileEntry(o.name, t, o.scopes as Exclude<typeof o.scopes, string>);
+      if (o.json) return io.out(`${JSON.stringify({ token: t, entry: JSON.parse(entry) })}\n`);
+      io.out(
+        `token (shown once; give it to the client, e.g. RESTATE_AUTH_TOKEN=...):\n${t}\n\nentry to add to the "tokens" list of the token file:\n${entry}\n`,
+      );
+    });
+}
+
 /** The options every command takes. */
 function common(cmd: Command): Command {
   return cmd
     .addOption(new Option('--address <url>', 'the admin API').default(DEFAULT_ADDRESS))
+    .addOption(new Option('--token <token>', 'bearer token, when the admin API requires one').env('RESTATE_AUTH_TOKEN'))
     .option('--json', 'print the admin API answer as JSON instead of a table');
 }
 
 function client(o: CommonOptions): AdminClient {
   if (!/^https?:\/\//.test(o.address)) throw new CliError(`--address ${o.address}: expected an http(s):// URL`);
-  return new AdminClient({ address: o.address });
+  return new AdminClient({ address: o.address, token: o.token });
 }
 
 /** A log id, or a partition number whose log `GET /cluster` names. */

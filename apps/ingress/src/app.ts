@@ -1,5 +1,5 @@
 import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
-import { RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
+import { httpSecurity, RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
 import { corsPolicy } from '@stead/core';
 import { invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
 import { resolveNodeLocation } from '@stead/kubernetes';
@@ -24,6 +24,9 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
   const addresses = addressList(s.metadataAddress);
   if (addresses.length === 0) throw new StartupError('--metadata-address: no metadata store address given');
   const node = new NodeLifecycle({ component: 'ingress', fields: { node: id }, shutdownTimeoutMs: s.shutdownTimeout });
+  // Before anything starts: a token file or certificate that cannot be used stops the process at once.
+  const security = httpSecurity(s, node.log);
+  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
   // The ingress places nothing; a malformed --location is still refused, and kubernetes:<node> logged.
   await resolveNodeLocation(s.location, { log: node.log });
   const metadata = new GrpcMetadataClient({ addresses });
@@ -66,6 +69,10 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
         idleTimeoutMs: s.httpIdleTimeout,
         maxConnections: s.maxConnections,
         metrics: registerIngressMetrics(registry),
+        auth: security.auth,
+        tls: security.tls,
+        onTlsReload: security.onTlsReload,
+        unjournaledHeaders: security.unjournaledHeaders,
       }),
     `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,
   );
@@ -77,6 +84,10 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
     registry,
     ready: () => leaders.complete,
   });
-  node.log('info', 'ingress serving', { ingress: `http://${s.bindAddress}:${ingress.port}`, metrics: probes.port });
+  node.log('info', 'ingress serving', {
+    ingress: `${security.scheme}://${s.bindAddress}:${ingress.port}`,
+    metrics: probes.port,
+    authentication: security.auth ? `bearer tokens from ${security.auth.file}` : 'off',
+  });
   return { shutdown: (reason) => node.shutdown(reason) };
 }

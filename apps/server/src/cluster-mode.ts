@@ -248,7 +248,7 @@ export async function startClusterRoles(
         bindAddress: s.bindAddress,
         adminPort: s.adminPort,
         metadataAddress: metadata,
-        ingressEndpoint: `http://${hostOf(s.bindAddress, true)}:${s.ingressPort}`,
+        ingressEndpoint: `${s.httpTlsCertFile === 'none' ? 'http' : 'https'}://${hostOf(s.bindAddress, true)}:${s.ingressPort}`,
         partitions: s.partitions,
       }),
     );

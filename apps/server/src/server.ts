@@ -16,6 +16,8 @@ import {
 import { combineSources, mountQueryRoutes, registryIntrospection } from '@stead/admin/query';
 import { mountSnapshotRoutes } from '@stead/app-admin';
 import {
+  type HttpSecurity,
+  httpSecurity,
   invocationDefaults,
   partitionLogId,
   requestIdentity,
@@ -61,8 +63,9 @@ export const VERSION = '0.1.0';
  */
 export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const node = new NodeLifecycle({ component: 'server', shutdownTimeoutMs: s.shutdownTimeout });
-  // Before anything starts: a key file that cannot be used refuses the start at once.
+  // Before anything starts: a key file, token file or certificate that cannot be used stops the server at once.
   const signer = requestIdentity(s, node.log);
+  const security = httpSecurity(s, node.log);
   const dataDir = resolve(s.dataDir);
   mkdirSync(dataDir, { recursive: true });
   let ready = false;
@@ -72,6 +75,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   const probes = await node.serveProbes({ host: s.bindAddress, port: s.metricsPort, registry, ready: () => ready });
   const { metadata, record } = await startMetadata(node, s, dataDir);
   if (record.mode === 'cluster' && record.ports) {
+    security.auth?.close(); // the admin and ingress roles read the same settings themselves
     const ports = record.ports;
     const roles = await node.start(
       () => startClusterRoles(s, { client: metadata.client, dataDir, ports, log: node.log }),
@@ -157,7 +161,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
       },
     };
   };
-  const http = await startHttp(node, s, {
+  const http = await startHttp(node, s, security, {
     schema,
     defaults,
     engine,
@@ -170,8 +174,9 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
   node.log('info', 'stead-server ready', {
     version: VERSION,
     dataDir,
-    ingress: `http://${s.bindAddress}:${http.ingress.port}`,
-    admin: `http://${s.bindAddress}:${http.admin.port}`,
+    ingress: `${http.scheme}://${s.bindAddress}:${http.ingress.port}`,
+    admin: `${http.scheme}://${s.bindAddress}:${http.admin.port}`,
+    authentication: http.authentication,
     metrics: `http://${s.bindAddress}:${probes.port}/metrics`,
     partitions: s.partitions,
   });
@@ -482,6 +487,7 @@ function mountNotACluster(router: AdminRouter, grow: (req: AdminRequest) => Prom
 async function startHttp(
   node: NodeLifecycle,
   s: ServerSettings,
+  security: HttpSecurity,
   deps: {
     schema: SchemaRegistry;
     defaults: InvocationDefaults;
@@ -493,7 +499,14 @@ async function startHttp(
   },
 ) {
   const { schema, engine } = deps;
-  const http = { idleTimeoutMs: s.httpIdleTimeout, maxConnections: s.maxConnections };
+  if (security.auth) node.onClose('token file watch', async () => security.auth?.close());
+  const http = {
+    idleTimeoutMs: s.httpIdleTimeout,
+    maxConnections: s.maxConnections,
+    auth: security.auth,
+    tls: security.tls,
+    onTlsReload: security.onTlsReload,
+  };
   const admin = await node.start(
     () =>
       startAdminServer({
@@ -501,7 +514,7 @@ async function startHttp(
         port: s.adminPort,
         registry: schema,
         version: VERSION,
-        ingressEndpoint: `http://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
+        ingressEndpoint: `${security.scheme}://${s.bindAddress === '0.0.0.0' ? '127.0.0.1' : s.bindAddress}:${s.ingressPort}`,
         serviceDefaults: deps.defaults,
         pinnedInvocations: (id) => engine.pinnedInvocations(id),
         extend: (router) => {
@@ -542,6 +555,7 @@ async function startHttp(
         metrics: deps.ingressMetrics,
         onError: (err) => node.log('error', 'ingress request failed', { error: err }),
         cors: corsPolicy(s.corsAllowedOrigins, s.corsAllowCredentials),
+        unjournaledHeaders: security.unjournaledHeaders,
         ...http,
       }),
     `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,
@@ -553,5 +567,6 @@ async function startHttp(
     await closeIngress();
     await closeAdmin();
   };
-  return { admin, ingress, close };
+  const authentication = security.auth ? `bearer tokens from ${security.auth.file}` : 'off';
+  return { admin, ingress, close, scheme: security.scheme, authentication };
 }

@@ -14,10 +14,36 @@ export class ApiError extends Error {
   }
 }
 
+/** Where the admin token the user typed is kept (this browser only; the UI files themselves need none). */
+export const TOKEN_KEY = 'stead.adminToken';
+
+/** The stored admin token, or undefined (none, or storage unavailable). */
+export function adminToken(): string | undefined {
+  try {
+    return globalThis.localStorage?.getItem(TOKEN_KEY) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stores the token (or forgets it with an empty one). */
+export function setAdminToken(token: string): void {
+  const t = token.trim();
+  if (t === '') globalThis.localStorage?.removeItem(TOKEN_KEY);
+  else globalThis.localStorage?.setItem(TOKEN_KEY, t);
+}
+
+/** `init` with `Authorization: Bearer` when a token is stored (an admin API with authentication on). */
+export function withToken(init: RequestInit): RequestInit {
+  const token = adminToken();
+  if (token === undefined) return init;
+  return { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } };
+}
+
 async function call(path: string, init: RequestInit = {}): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(path, init);
+    res = await fetch(path, withToken(init));
   } catch (err) {
     throw new ApiError(0, `cannot reach the admin API (${(err as Error).message})`);
   }

@@ -1,4 +1,4 @@
-import { getJson } from './api.ts';
+import { adminToken, getJson, setAdminToken } from './api.ts';
 import { Link } from './components.tsx';
 import { useLoad } from './hooks.ts';
 import { Invocation } from './pages/invocation.tsx';
@@ -44,6 +44,43 @@ function Page(props: { route: Route }) {
   }
 }
 
+/**
+ * The admin token of an API with authentication on: typed once, kept in this browser's localStorage, sent as
+ * `Authorization: Bearer` with every request; saving reloads the page so that every view asks again.
+ */
+function TokenBox() {
+  const stored = adminToken();
+  if (stored !== undefined)
+    return (
+      <span class="token">
+        token set{' '}
+        <button
+          type="button"
+          onClick={() => {
+            setAdminToken('');
+            location.reload();
+          }}
+        >
+          forget
+        </button>
+      </span>
+    );
+  return (
+    <form
+      class="token"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const input = (e.currentTarget as HTMLFormElement).elements.namedItem('token') as HTMLInputElement;
+        setAdminToken(input.value);
+        location.reload();
+      }}
+    >
+      <input name="token" type="password" placeholder="admin token" autocomplete="off" aria-label="admin token" />
+      <button type="submit">save</button>
+    </form>
+  );
+}
+
 export function App() {
   const route = useRoute();
   const version = useLoad(() => getJson<{ version?: string }>('/version'), []);
@@ -61,6 +98,7 @@ export function App() {
             </Link>
           ))}
         </nav>
+        <TokenBox />
         <span class="version">{version.data?.version ? `v${version.data.version}` : ''}</span>
       </header>
       <main>

@@ -124,7 +124,96 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Admin URL of the preStop hook. */}}
 {{- define "stead.adminUrl" -}}
-{{- printf "http://%s-admin.%s.svc.cluster.local:9070" (include "stead.fullname" .) .Release.Namespace -}}
+{{- printf "%s://%s-admin.%s.svc.cluster.local:9070" (include "stead.httpScheme" .) (include "stead.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* http, or https when the ingress and the admin API serve HTTPS (httpTls.secretName). */}}
+{{- define "stead.httpScheme" -}}
+{{- if .Values.httpTls.secretName }}https{{ else }}http{{ end -}}
+{{- end -}}
+
+{{/* The Secret holding the token file: auth.existingSecret, or the one the chart generates (auth-secret.yaml). */}}
+{{- define "stead.authSecret" -}}
+{{- .Values.auth.existingSecret | default (printf "%s-auth" (include "stead.fullname" .)) -}}
+{{- end -}}
+
+{{/*
+Environment of the HTTP listeners' security (role .role): the token file and the certificate of the ingress and
+the admin; for the pods whose preStop hook calls the admin API (worker, log server), its token and CA.
+*/}}
+{{- define "stead.httpEnv" -}}
+{{- $values := .root.Values -}}
+{{- if has .role (list "ingress" "admin") }}
+{{- if $values.auth.enabled }}
+- name: STEAD_AUTH_TOKENS_FILE
+  value: /etc/stead/auth/tokens.json
+{{- end }}
+{{- if $values.httpTls.secretName }}
+- name: STEAD_HTTP_TLS_CERT_FILE
+  value: /etc/stead/http-tls/tls.crt
+- name: STEAD_HTTP_TLS_KEY_FILE
+  value: /etc/stead/http-tls/tls.key
+{{- end }}
+{{- else if has .role (list "worker" "log-server") }}
+{{- if $values.auth.enabled }}
+# The token of `stead ctl nodes prestop` (admin:write); absent key: the hook is refused and the admin notices the
+# scale-down from the StatefulSet alone.
+- name: RESTATE_AUTH_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "stead.authSecret" .root }}
+      key: {{ $values.auth.prestopTokenKey }}
+      optional: true
+{{- end }}
+{{- if and $values.httpTls.secretName $values.httpTls.caKey }}
+- name: NODE_EXTRA_CA_CERTS
+  value: {{ printf "/etc/stead/http-tls/%s" $values.httpTls.caKey | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Volume mounts of the HTTP listeners' token file and certificate (see stead.httpEnv); empty when none. */}}
+{{- define "stead.httpVolumeMounts" -}}
+{{- $values := .root.Values -}}
+{{- $listener := has .role (list "ingress" "admin") -}}
+{{- if and $listener $values.auth.enabled }}
+- name: auth
+  mountPath: /etc/stead/auth
+  readOnly: true
+{{- end }}
+{{- if and $values.httpTls.secretName (or $listener (and (has .role (list "worker" "log-server")) $values.httpTls.caKey)) }}
+- name: http-tls
+  mountPath: /etc/stead/http-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* The volumes of stead.httpVolumeMounts. Secret volumes (no subPath) follow the Secret: files reload. */}}
+{{- define "stead.httpVolumes" -}}
+{{- $values := .root.Values -}}
+{{- $listener := has .role (list "ingress" "admin") -}}
+{{- if and $listener $values.auth.enabled }}
+- name: auth
+  secret:
+    secretName: {{ include "stead.authSecret" .root }}
+    items:
+      - key: {{ $values.auth.tokensKey }}
+        path: tokens.json
+{{- end }}
+{{- if and $values.httpTls.secretName $listener }}
+- name: http-tls
+  secret:
+    secretName: {{ $values.httpTls.secretName }}
+{{- else if and $values.httpTls.secretName $values.httpTls.caKey (has .role (list "worker" "log-server")) }}
+- name: http-tls
+  secret:
+    secretName: {{ $values.httpTls.secretName }}
+    # Only the CA, and none is fine (a publicly trusted certificate).
+    optional: true
+    items:
+      - key: {{ $values.httpTls.caKey }}
+        path: {{ $values.httpTls.caKey }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -212,7 +301,7 @@ The environment of role .role (values .v). Order matters: a later value may use 
 - name: STEAD_LOG_REPLICATION
   value: {{ include "stead.replication" $root.Values.logReplication | quote }}
 - name: STEAD_INGRESS_ENDPOINT
-  value: {{ printf "http://%s-ingress.%s.svc.cluster.local:8080" $f $ns | quote }}
+  value: {{ printf "%s://%s-ingress.%s.svc.cluster.local:8080" (include "stead.httpScheme" $root) $f $ns | quote }}
 - name: STEAD_KUBERNETES_STATEFULSETS
   value: {{ printf "%s/%s-worker,%s/%s-log-server" $ns $f $ns $f | quote }}
 {{- end }}
@@ -230,6 +319,7 @@ The environment of role .role (values .v). Order matters: a later value may use 
 - name: STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE
   value: {{ printf "/etc/stead/request-identity/%s" $root.Values.requestIdentity.key | quote }}
 {{- end }}
+{{- include "stead.httpEnv" . }}
 - name: STEAD_SHUTDOWN_TIMEOUT
   value: {{ printf "%ds" (int $v.shutdownTimeoutSeconds) | quote }}
 {{- with $v.env }}
@@ -370,7 +460,8 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       {{- $identity := include "stead.requestIdentity" . }}
-      {{- if or .stateful $grpcTls $identity }}
+      {{- $httpMounts := include "stead.httpVolumeMounts" . }}
+      {{- if or .stateful $grpcTls $identity $httpMounts }}
       volumeMounts:
         {{- if .stateful }}
         - name: data
@@ -388,8 +479,12 @@ spec:
           mountPath: /etc/stead/request-identity
           readOnly: true
         {{- end }}
+        {{- with $httpMounts }}
+        {{- . | trim | nindent 8 }}
+        {{- end }}
       {{- end }}
-  {{- if or $grpcTls (include "stead.requestIdentity" .) }}
+  {{- $httpVolumes := include "stead.httpVolumes" . }}
+  {{- if or $grpcTls (include "stead.requestIdentity" .) $httpVolumes }}
   volumes:
     {{- if $grpcTls }}
     - name: grpc-tls
@@ -407,6 +502,9 @@ spec:
             path: {{ $root.Values.requestIdentity.key }}
         # 0440, readable by the pod's group (fsGroup) only; in decimal, as YAML 1.1 and 1.2 differ on 0440.
         defaultMode: 288
+    {{- end }}
+    {{- with $httpVolumes }}
+    {{- . | trim | nindent 4 }}
     {{- end }}
   {{- end }}
   {{- with $v.nodeSelector }}

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  type Authenticator,
   BodyTooLargeError,
   CORS_NONE,
   type CorsPolicy,
@@ -8,7 +10,14 @@ import {
   corsHeaders,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
+  type FileWatch,
+  logTlsReload,
+  type RouteScope,
   readBody,
+  readTlsFiles,
+  reloadTlsOnChange,
+  type TlsFiles,
+  type TlsReloadReport,
 } from '@stead/core';
 import { createLogger } from '@stead/observability';
 import { deploymentIdProblem } from './ids.ts';
@@ -25,6 +34,7 @@ import {
   type ServiceDefaults,
 } from './render.ts';
 import { type AdminReply, type AdminRequest, AdminRouter, errorReply } from './router.ts';
+import { adminRouteScope } from './scopes.ts';
 import { isUiPath, serveUi } from './ui.ts';
 
 export interface AdminServerOptions {
@@ -58,6 +68,15 @@ export interface AdminServerOptions {
   cors?: CorsPolicy;
   /** The built web UI (apps/ui/dist, `UI_DIST_DIR` of @stead/ui), served under `/ui`; without it `/ui` is a 404. */
   uiDir?: string;
+  /**
+   * Bearer-token check (a TokenAuthenticator); without it every route is open. Routes need the scopes of
+   * ADMIN_ROUTE_SCOPES; the web UI's files under /ui stay open (the UI sends the token it is given).
+   */
+  auth?: Authenticator;
+  /** HTTPS with this certificate, reloaded when the files change; default plain HTTP. */
+  tls?: TlsFiles;
+  /** Told after each reload of the certificate files (default: a line of the JSON logger). */
+  onTlsReload?: TlsReloadReport;
 }
 
 export interface AdminServer {
@@ -307,6 +326,7 @@ interface Admin {
   cors: CorsPolicy;
   onError: (err: unknown) => void;
   uiDir?: string;
+  auth: Authenticator | undefined;
 }
 
 /** Sets the CORS headers of the policy; true when the request was a preflight, answered here. */
@@ -354,6 +374,30 @@ function adminRequest(
   return { ...target, headers: req.headers, raw: req, body, json };
 }
 
+/**
+ * Whether the request's token grants `required`; when not, it is answered 401/403 here, before its body is read
+ * or its handler runs.
+ */
+function admitted(admin: Admin, req: IncomingMessage, res: ServerResponse, required: RouteScope | 'any'): boolean {
+  if (admin.auth === undefined) return true;
+  const decision = admin.auth.authorize(req.headers.authorization, required);
+  if (decision.ok) return true;
+  send(res, { ...errorReply(decision.status, decision.message), headers: decision.headers });
+  return false;
+}
+
+/** The scope a request needs, as `handle` decides it (for the `Expect: 100-continue` check). */
+function requiredScope(admin: Admin, req: IncomingMessage): RouteScope | 'any' {
+  const method = (req.method ?? 'GET').toUpperCase();
+  let path: string;
+  try {
+    path = stripVersionPrefix(new URL(req.url ?? '/', 'http://admin').pathname);
+  } catch {
+    return 'any';
+  }
+  return admin.router.match(method, path).kind === 'found' ? adminRouteScope(method, path) : 'any';
+}
+
 async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
   if (answerCors(admin, method, req, res)) return;
@@ -370,6 +414,8 @@ async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): 
   }
   const path = stripVersionPrefix(url.pathname);
   const match = admin.router.match(method, path);
+  // Unknown paths and methods need a valid token too: the API's shape is not shown to anonymous callers.
+  if (!admitted(admin, req, res, match.kind === 'found' ? adminRouteScope(method, path) : 'any')) return;
   if (match.kind === 'not-found') {
     send(res, errorReply(404, `no such path: ${url.pathname}`));
     return;
@@ -394,7 +440,7 @@ async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): 
 }
 
 function createAdminHttpServer(admin: Admin, opts: AdminServerOptions): Server {
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(admin, req, res).catch((err) => {
       admin.onError(err);
       try {
@@ -403,9 +449,22 @@ function createAdminHttpServer(admin: Admin, opts: AdminServerOptions): Server {
         res.destroy();
       }
     });
-  });
-  // Answer `Expect: 100-continue` with 413 before the client sends an oversized body.
+  };
+  // HTTPS is the same server over TLS (https.Server is an http.Server on TLS sockets).
+  const server =
+    opts.tls === undefined
+      ? createServer(onRequest)
+      : (createHttpsServer(
+          // A slow handshake is dropped as an idle connection would be (Node's default waits 120 s).
+          {
+            ...readTlsFiles(opts.tls),
+            handshakeTimeout: Math.min(30_000, opts.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS),
+          },
+          onRequest,
+        ) as unknown as Server);
+  // Answer `Expect: 100-continue` with 401/403 or 413 before the client sends the body.
   server.on('checkContinue', (req, res) => {
+    if (!admitted(admin, req, res, requiredScope(admin, req))) return;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > admin.limit) {
       tooLarge(admin, res);
@@ -438,8 +497,10 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     cors: opts.cors ?? CORS_NONE,
     onError: opts.onError ?? ((err: unknown) => createLogger('admin')('error', 'unexpected error', { error: err })),
     uiDir: opts.uiDir,
+    auth: opts.auth,
   };
   const server = createAdminHttpServer(admin, opts);
+  const tlsWatch = watchTls(server, opts.tls, opts.onTlsReload);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -459,8 +520,20 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     router,
     close: () =>
       new Promise<void>((resolve) => {
+        tlsWatch?.close();
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       }),
   };
+}
+
+/** Follows the certificate files of an HTTPS admin server (new connections get the new certificate). */
+function watchTls(
+  server: Server,
+  tls: TlsFiles | undefined,
+  report: TlsReloadReport | undefined,
+): FileWatch | undefined {
+  if (tls === undefined) return undefined;
+  const secure = server as unknown as { setSecureContext(o: { cert: Buffer; key: Buffer }): void };
+  return reloadTlsOnChange(secure, tls, report ?? logTlsReload(createLogger('admin'), tls));
 }

@@ -13,6 +13,8 @@ export { type LeaderDirectory, RemoteBackend, type RemoteBackendOptions } from '
 export { routing } from './routing.ts';
 export {
   engineSettings,
+  type HttpSecurity,
+  httpSecurity,
   httpSettings,
   invocationDefaults,
   invocationSettings,

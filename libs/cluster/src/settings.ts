@@ -1,7 +1,15 @@
 // Settings that several deployables share: the one-process server, and in a cluster the worker (invocations,
 // engine), the ingress (HTTP), the admin (HTTP, registry, invocation defaults it shows). Each is a flag
 // `--kebab-name` and a variable `STEAD_UPPER_SNAKE`; a deployable spreads the groups it needs into its spec.
-import { corsOriginsProblem, type InvocationDefaults } from '@stead/core';
+import {
+  corsOriginsProblem,
+  type InvocationDefaults,
+  logTlsReload,
+  readTlsFiles,
+  type TlsFiles,
+  type TlsReloadReport,
+  TokenAuthenticator,
+} from '@stead/core';
 import { loadRequestSigner, RequestIdentityError, type RequestSigner, UNSIGNED_REQUESTS } from '@stead/invoker';
 import type { Logger } from '@stead/observability';
 import { type Settings, type SettingsSpec, StartupError, setting } from '@stead/runtime';
@@ -182,7 +190,97 @@ export const httpSettings = {
     'false',
     'Answer access-control-allow-credentials to origins in an explicit CORS list (never to *).',
   ),
+  authTokensFile: setting(
+    'string',
+    'none',
+    'Token file (JSON: {"tokens": [{"name", "hash": "sha256:<hex>", "scopes": [...]}]}) that turns on bearer-token authentication of the admin API and the ingress; reloaded when it changes. Scopes: admin:read, admin:write, ingress:invoke, ingress:attach. `stead auth token create` makes a token and its entry. \'none\' = no authentication.',
+  ),
+  unjournaledHeaders: setting(
+    'string',
+    'authorization,cookie',
+    "Request headers the ingress never passes into an invocation (not journaled, not stored, not seen by handlers), comma separated, any case; 'none' = pass them all.",
+    { check: headerListProblem },
+  ),
+  httpTlsCertFile: setting(
+    'string',
+    'none',
+    "PEM certificate (chain) for HTTPS on the ingress (HTTP/1.1 and h2 by ALPN) and the admin API; reloaded when it changes. 'none' = plain HTTP. Needs --http-tls-key-file.",
+  ),
+  httpTlsKeyFile: setting(
+    'string',
+    'none',
+    "PEM private key of --http-tls-cert-file; reloaded when it changes. 'none' = plain HTTP.",
+  ),
 } satisfies SettingsSpec;
+
+function headerListProblem(v: string): string | undefined {
+  if (v === 'none') return undefined;
+  const bad = v.split(',').filter((h) => !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.trim()));
+  return bad.length === 0 ? undefined : `not header names: ${bad.map((h) => JSON.stringify(h)).join(', ')}`;
+}
+
+/** What the HTTP listeners (admin, ingress) need from the httpSettings: tokens, certificate, dropped headers. */
+export interface HttpSecurity {
+  /** Undefined: authentication off (--auth-tokens-file none). Close it at shutdown. */
+  auth?: TokenAuthenticator;
+  /** Undefined: plain HTTP. */
+  tls?: TlsFiles;
+  /** Reports certificate reloads to the process's log (undefined without TLS). */
+  onTlsReload?: TlsReloadReport;
+  unjournaledHeaders: string[];
+  /** `https` or `http`: what URLs of these listeners start with. */
+  scheme: 'http' | 'https';
+}
+
+/**
+ * Reads the token file and checks the certificate files of `s`; a StartupError names the setting and every
+ * problem found (a process does not start with a token file or certificate it cannot use).
+ */
+export function httpSecurity(
+  s: Pick<
+    Settings<typeof httpSettings>,
+    'authTokensFile' | 'unjournaledHeaders' | 'httpTlsCertFile' | 'httpTlsKeyFile'
+  >,
+  log: Logger,
+): HttpSecurity {
+  const unjournaledHeaders =
+    s.unjournaledHeaders === 'none'
+      ? []
+      : s.unjournaledHeaders
+          .split(',')
+          .map((h) => h.trim().toLowerCase())
+          .filter((h) => h !== '');
+  return { auth: tokens(s.authTokensFile, log), ...tlsFiles(s, log), unjournaledHeaders };
+}
+
+function tokens(file: string, log: Logger): TokenAuthenticator | undefined {
+  if (file === 'none') return undefined;
+  try {
+    const auth = TokenAuthenticator.open(file, { log: (level, msg, fields) => log(level, msg, fields) });
+    log('info', 'bearer-token authentication on', { file, tokens: auth.size });
+    return auth;
+  } catch (err) {
+    throw new StartupError(`--auth-tokens-file ${file}: ${(err as Error).message}`);
+  }
+}
+
+function tlsFiles(
+  s: { httpTlsCertFile: string; httpTlsKeyFile: string },
+  log: Logger,
+): Pick<HttpSecurity, 'tls' | 'scheme' | 'onTlsReload'> {
+  const cert = s.httpTlsCertFile;
+  const key = s.httpTlsKeyFile;
+  if (cert === 'none' && key === 'none') return { scheme: 'http' };
+  if (cert === 'none' || key === 'none')
+    throw new StartupError('--http-tls-cert-file and --http-tls-key-file go together: give both, or neither');
+  const tls = { certFile: cert, keyFile: key };
+  try {
+    readTlsFiles(tls);
+  } catch (err) {
+    throw new StartupError(`--http-tls-cert-file/--http-tls-key-file: ${(err as Error).message}`);
+  }
+  return { tls, scheme: 'https', onTlsReload: logTlsReload(log, tls) };
+}
 
 /** Deployment registration (server, admin). */
 export const registrySettings = {

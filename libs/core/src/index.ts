@@ -16,7 +16,25 @@ export {
   parseDuration,
 } from './duration.ts';
 export { fanIn, type StreamStart } from './fan-in.ts';
+export { DEFAULT_FILE_POLL_INTERVAL_MS, type FileWatch, watchFiles } from './file-watch.ts';
 export { partitionKeyOf, partitionOf } from './hash.ts';
+export {
+  AUTH_SCOPES,
+  type AuthDecision,
+  type Authenticator,
+  type AuthScope,
+  authorize,
+  hashToken,
+  newToken,
+  parseScopes,
+  parseTokenFile,
+  type RouteScope,
+  TokenAuthenticator,
+  type TokenAuthenticatorOptions,
+  type TokenEntry,
+  TokenFileError,
+  tokenFileEntry,
+} from './http-auth.ts';
 export { type BodySource, BodyTooLargeError, readBody } from './http-body.ts';
 export {
   closeIdleHttp1Connections,
@@ -25,6 +43,14 @@ export {
   DEFAULT_MAX_CONNECTIONS,
 } from './http-idle.ts';
 export { decodePathSegment, HttpRouter, type HttpRouterOptions, type RouteMatch, splitPath } from './http-router.ts';
+export {
+  logTlsReload,
+  readTlsFiles,
+  reloadTlsOnChange,
+  type TlsFiles,
+  type TlsMaterial,
+  type TlsReloadReport,
+} from './http-tls.ts';
 export {
   base62Fixed,
   invocationPartitionKey,

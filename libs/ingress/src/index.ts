@@ -1,12 +1,14 @@
 /**
  * @stead/ingress: Restate's ingress HTTP API (calls, sends, `/restate/...` routes) on one port serving HTTP/1.1
- * and h2c. Durations (`?delay=`) are parsed by @stead/core's `parseDuration`.
+ * and h2c (or HTTPS with both by ALPN), with optional bearer-token scopes (scopes.ts). Durations (`?delay=`) are parsed by @stead/core's `parseDuration`.
  */
 export { contentTypeMatches, inputProblem } from './content-type.ts';
 export { invocationRoutes } from './invocation-routes.ts';
 export { type IngressMetrics, registerIngressMetrics } from './metrics.ts';
+export { INGRESS_ROUTE_SCOPES, INVOCATION_SCOPE, ingressRouteScope } from './scopes.ts';
 export {
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_UNJOURNALED_HEADERS,
   type IngressReply,
   type IngressRoute,
   type IngressRouteContext,

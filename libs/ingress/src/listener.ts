@@ -6,6 +6,10 @@ import {
   closeIdleHttp2Session,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
+  type FileWatch,
+  readTlsFiles,
+  reloadTlsOnChange,
+  type TlsFiles,
 } from '@stead/core';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -27,6 +31,10 @@ export interface ConnectionLimits {
   idleTimeoutMs?: number;
   /** Most open TCP connections; one over it is closed at once (the listener keeps serving the others). */
   maxConnections?: number;
+  /** Serve HTTPS (HTTP/1.1 and h2 negotiated by ALPN) with this certificate instead of plaintext h1 + h2c. */
+  tls?: TlsFiles;
+  /** Told after each reload of the certificate files: undefined when applied, else why not (the old one stays). */
+  onTlsReload?: (err: Error | undefined) => void;
 }
 
 export interface DualListener {
@@ -45,10 +53,8 @@ function http1Server(onRequest: RequestListener, onCheckContinue: RequestListene
   return h1;
 }
 
-/** The h2c server and its open sessions (destroyed on close). */
-function http2Server(onRequest: RequestListener, onCheckContinue: RequestListener, idleTimeoutMs: number) {
-  const h2 = http2.createServer({}, onRequest);
-  h2.on('checkContinue', onCheckContinue);
+/** Session bookkeeping of an HTTP/2 server: idle sessions are closed, open ones destroyed on close. */
+function trackSessions(h2: http2.Http2Server | http2.Http2SecureServer, idleTimeoutMs: number): Set<Http2Session> {
   const sessions = new Set<Http2Session>();
   h2.on('session', (session) => {
     sessions.add(session);
@@ -57,7 +63,14 @@ function http2Server(onRequest: RequestListener, onCheckContinue: RequestListene
     closeIdleHttp2Session(session, idleTimeoutMs);
   });
   h2.on('sessionError', () => {});
-  return { h2, sessions };
+  return sessions;
+}
+
+/** The h2c server and its open sessions (destroyed on close). */
+function http2Server(onRequest: RequestListener, onCheckContinue: RequestListener, idleTimeoutMs: number) {
+  const h2 = http2.createServer({}, onRequest);
+  h2.on('checkContinue', onCheckContinue);
+  return { h2, sessions: trackSessions(h2, idleTimeoutMs) };
 }
 
 /** Reads the first bytes of `socket` and hands it, bytes put back, to `h2` (HTTP/2 preface) or `h1`. */
@@ -91,6 +104,7 @@ export async function listenDual(
   onCheckContinue: RequestListener,
   limits: ConnectionLimits = {},
 ): Promise<DualListener> {
+  if (limits.tls !== undefined) return listenTls(port, host, onRequest, onCheckContinue, limits, limits.tls);
   const idleTimeoutMs = limits.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
   const h1 = http1Server(onRequest, onCheckContinue, idleTimeoutMs);
   const { h2, sessions } = http2Server(onRequest, onCheckContinue, idleTimeoutMs);
@@ -103,13 +117,7 @@ export async function listenDual(
   });
   tcp.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, host, () => {
-      tcp.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(tcp, port, host);
   return {
     port: (tcp.address() as AddressInfo).port,
     close: () =>
@@ -118,6 +126,84 @@ export async function listenDual(
         for (const s of sessions) s.destroy();
         for (const s of sockets) s.destroy();
         h1.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * HTTP/1.1 connections of a TLS server with `allowHTTP1`: one with no request in flight for `idleTimeoutMs` is
+ * closed (a call waiting for its outcome is not idle). h2 sessions are left to trackSessions.
+ */
+function closeIdleTlsHttp1(server: http2.Http2SecureServer, idleTimeoutMs: number): void {
+  const inFlight = new WeakMap<object, number>();
+  const track = (req: AnyRequest, res: AnyResponse) => {
+    if (req.httpVersionMajor >= 2) return;
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
+  };
+  server.on('request', track);
+  server.on('checkContinue', track);
+  server.setTimeout(idleTimeoutMs);
+  // Node's HTTP/1 handling of an allowHTTP1 server reads these as an http.Server's (default keep-alive: 5 s).
+  (server as unknown as { keepAliveTimeout: number }).keepAliveTimeout = idleTimeoutMs;
+  // HTTP/1.1 sockets and h2 sessions both report here; an h2 session has alpnProtocol 'h2'.
+  server.on('timeout', (conn: { alpnProtocol?: string | false; destroy(): void }) => {
+    if (conn.alpnProtocol !== 'h2' && (inFlight.get(conn) ?? 0) === 0) conn.destroy();
+  });
+}
+
+function listen(server: net.Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * HTTPS on one port: TLS with ALPN offering h2 and http/1.1 (`allowHTTP1`), so both protocols share the port as
+ * the plaintext listener's do. The certificate follows its files (`setSecureContext`: new connections only).
+ */
+async function listenTls(
+  port: number,
+  host: string | undefined,
+  onRequest: RequestListener,
+  onCheckContinue: RequestListener,
+  limits: ConnectionLimits,
+  tls: TlsFiles,
+): Promise<DualListener> {
+  const idleTimeoutMs = limits.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
+  const server = http2.createSecureServer(
+    // A handshake gets as long as the plaintext listener gives a connection to show its first bytes.
+    { ...readTlsFiles(tls), allowHTTP1: true, handshakeTimeout: Math.min(SNIFF_TIMEOUT_MS, idleTimeoutMs) },
+    onRequest,
+  );
+  // h2 streams and HTTP/1.1 requests (allowHTTP1 hands those to Node's HTTP/1 machinery) both emit it here.
+  server.on('checkContinue', onCheckContinue);
+  const sessions = trackSessions(server, idleTimeoutMs);
+  closeIdleTlsHttp1(server, idleTimeoutMs);
+  server.on('tlsClientError', () => {}); // a client that does not trust us, or speaks plaintext: its problem
+  server.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // The TCP sockets, handshakes in progress included, so that close() ends them all at once.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  const watch: FileWatch = reloadTlsOnChange(server, tls, limits.onTlsReload ?? (() => {}));
+  await listen(server, port, host);
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        watch.close();
+        server.close(() => resolve());
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
       }),
   };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  type Authenticator,
   BodyTooLargeError,
   CORS_ANY,
   type CorsPolicy,
@@ -11,6 +12,7 @@ import {
   type IngressBackend,
   type IngressRequest,
   type InvocationOutcome,
+  logTlsReload,
   MAX_EXECUTION_TIME_MS,
   parseDuration,
   readBody,
@@ -18,11 +20,14 @@ import {
   type SendReceipt,
   type ServiceSchema,
   splitPath,
+  type TlsFiles,
+  type TlsReloadReport,
 } from '@stead/core';
 import { createLogger, secondsSince } from '@stead/observability';
 import { inputProblem } from './content-type.ts';
 import { type AnyRequest, type AnyResponse, listenDual } from './listener.ts';
 import type { IngressMetrics } from './metrics.ts';
+import { hasScopeEntry, ingressRouteScope } from './scopes.ts';
 
 /** Restate's default ingress request size limit (`ingress.request-size-limit`). */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -82,7 +87,23 @@ export interface IngressServerOptions {
   refreshSchema?: () => Promise<void>;
   /** Told of every request answered (status, duration); see registerIngressMetrics. */
   metrics?: IngressMetrics;
+  /**
+   * Bearer-token check (a TokenAuthenticator); without it every route is open. Routes need the scopes of
+   * INGRESS_ROUTE_SCOPES.
+   */
+  auth?: Authenticator;
+  /**
+   * Request headers never passed into an invocation (so never journaled, stored or shown to handlers); names
+   * in any case. Default: authorization, cookie.
+   */
+  unjournaledHeaders?: readonly string[];
+  /** HTTPS (HTTP/1.1 and h2 by ALPN) with this certificate, reloaded when the files change; default plain HTTP. */
+  tls?: TlsFiles;
+  /** Told after each reload of the certificate files (default: a line of the JSON logger). */
+  onTlsReload?: TlsReloadReport;
 }
+
+export const DEFAULT_UNJOURNALED_HEADERS: readonly string[] = ['authorization', 'cookie'];
 
 export interface IngressServer {
   port: number;
@@ -145,10 +166,10 @@ function normalizeExecutionTime(value: string): string {
   return Number.isNaN(ms) ? value : formatTimestamp(ms);
 }
 
-function passHeaders(req: AnyRequest, pathname: string): [string, string][] {
+function passHeaders(req: AnyRequest, pathname: string, unjournaled: ReadonlySet<string>): [string, string][] {
   const out: [string, string][] = [['x-restate-ingress-path', pathname]];
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || name.startsWith(':') || DROPPED_HEADERS.has(name)) continue;
+    if (value === undefined || name.startsWith(':') || DROPPED_HEADERS.has(name) || unjournaled.has(name)) continue;
     out.push([name, Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value]);
   }
   return out;
@@ -200,6 +221,9 @@ interface Ingress {
   /** Re-reads the schema (one read at a time, shared by the requests that wait for it). */
   refreshSchema?: () => Promise<void>;
   metrics: IngressMetrics | undefined;
+  auth: Authenticator | undefined;
+  /** Lower-case names of the headers never passed into an invocation. */
+  unjournaled: ReadonlySet<string>;
 }
 
 /** `fn` with calls made while one runs joining it. */
@@ -309,12 +333,34 @@ async function handle(ing: Ingress, req: AnyRequest, res: AnyResponse): Promise<
   const startedMs = ing.metrics === undefined ? 0 : performance.now();
   try {
     const x = exchange(ing, req, res); // undefined: answered already (a preflight, a bad URL)
-    if (x !== undefined) await route(ing, x);
+    if (x !== undefined && admitted(ing, req, res, x.method, x.url.pathname)) await route(ing, x);
   } catch (err) {
     ing.onError(err);
     write(ing, req, res, ingressError(500, 'internal error'));
   }
   if (ing.metrics !== undefined && res.headersSent) ing.metrics.answered(res.statusCode, secondsSince(startedMs));
+}
+
+/**
+ * Whether the request's token grants what its route requires (ingressRouteScope); when not, it is answered
+ * 401/403 here, before its body is read or anything is started.
+ */
+function admitted(ing: Ingress, req: AnyRequest, res: AnyResponse, method: string, path: string): boolean {
+  if (ing.auth === undefined) return true;
+  const decision = ing.auth.authorize(req.headers.authorization, ingressRouteScope(method, path));
+  if (decision.ok) return true;
+  const reply = ingressError(decision.status, decision.message);
+  write(ing, req, res, { ...reply, headers: { ...reply.headers, ...decision.headers } });
+  return false;
+}
+
+/** The path of the request target ('/' when it does not parse: the request handler answers 400 then). */
+function pathOf(req: AnyRequest): string {
+  try {
+    return new URL(req.url ?? '/', 'http://ingress').pathname;
+  } catch {
+    return '/';
+  }
 }
 
 /** `/restate/...` routes, or a call or send of a handler. */
@@ -350,7 +396,7 @@ function exchange(ing: Ingress, req: AnyRequest, res: AnyResponse): Exchange | u
     res,
     method,
     url,
-    headers: passHeaders(req, url.pathname),
+    headers: passHeaders(req, url.pathname, ing.unjournaled),
     body: () => readBody(req, ing.limit),
     signal: ac.signal,
   };
@@ -469,7 +515,12 @@ async function callInvocation(
 export async function startIngressServer(opts: IngressServerOptions): Promise<IngressServer> {
   const routes = new HttpRouter<IngressRoute['handler']>({ allowEmptyParams: true });
   routes.get('/restate/health', () => ({ status: 200 }));
-  for (const route of opts.routes ?? []) routes.add(route.method, route.pattern, route.handler);
+  const addRoute = (route: IngressRoute) => {
+    if (!hasScopeEntry(route.method, route.pattern))
+      throw new Error(`ingress route ${route.method} ${route.pattern} has no entry in INGRESS_ROUTE_SCOPES`);
+    routes.add(route.method, route.pattern, route.handler);
+  };
+  for (const route of opts.routes ?? []) addRoute(route);
   const ing: Ingress = {
     backend: opts.backend,
     schema: opts.schema,
@@ -480,12 +531,15 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
     routes,
     refreshSchema: opts.refreshSchema && shared(opts.refreshSchema),
     metrics: opts.metrics,
+    auth: opts.auth,
+    unjournaled: new Set((opts.unjournaledHeaders ?? DEFAULT_UNJOURNALED_HEADERS).map((h) => h.toLowerCase())),
   };
 
   const onRequest = (req: AnyRequest, res: AnyResponse): void => {
     handle(ing, req, res).catch((err) => ing.onError(err));
   };
   const onCheckContinue = (req: AnyRequest, res: AnyResponse): void => {
+    if (!admitted(ing, req, res, (req.method ?? 'GET').toUpperCase(), pathOf(req))) return; // no 100 Continue
     if (declaredTooLarge(ing, req)) {
       tooLarge(ing, req, res); // answered before the body is read, at once
       ing.metrics?.answered(413, 0);
@@ -498,10 +552,12 @@ export async function startIngressServer(opts: IngressServerOptions): Promise<In
   const listener = await listenDual(opts.port ?? 8080, opts.host, onRequest, onCheckContinue, {
     idleTimeoutMs: opts.idleTimeoutMs,
     maxConnections: opts.maxConnections,
+    tls: opts.tls,
+    onTlsReload: opts.tls && (opts.onTlsReload ?? logTlsReload(createLogger('ingress'), opts.tls)),
   });
   return {
     port: listener.port,
-    addRoute: (route) => routes.add(route.method, route.pattern, route.handler),
+    addRoute,
     close: () => listener.close(),
   };
 }

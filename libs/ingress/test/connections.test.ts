@@ -1,9 +1,13 @@
 /**
- * Idle timeouts and the connection limit of the ingress listener, over real HTTP/1.1 sockets and h2c sessions.
+ * Idle timeouts and the connection limit of the ingress listener, over real HTTP/1.1 sockets and h2c sessions
+ * (and both over TLS).
  */
+import { once } from 'node:events';
 import http2 from 'node:http2';
 import net, { type Socket } from 'node:net';
-import type { InvocationOutcome } from '@stead/core';
+import tls from 'node:tls';
+import type { InvocationOutcome, TlsFiles } from '@stead/core';
+import { Cleanup, makeTestCa, type TestCa } from '@stead/testing';
 import { type IngressServer, startIngressServer } from '../src/index.ts';
 import { RecordingBackend, request, SERVICES, StaticSchema, waitFor } from './helpers.ts';
 
@@ -71,7 +75,7 @@ describe('ingress connections', () => {
   const clients: (Socket | http2.ClientHttp2Session)[] = [];
   let release: (o: InvocationOutcome) => void = () => {};
 
-  const start = async (opts: { idleTimeoutMs?: number; maxConnections?: number }) => {
+  const start = async (opts: { idleTimeoutMs?: number; maxConnections?: number; tls?: TlsFiles }) => {
     backend = new RecordingBackend();
     backend.answer = () =>
       new Promise<InvocationOutcome>((resolve) => {
@@ -168,5 +172,83 @@ describe('ingress connections', () => {
       if (ok) break;
       if (Date.now() > deadline) throw new Error('no connection accepted after one was closed');
     }
+  });
+});
+
+describe('ingress connections over TLS', () => {
+  const cleanup = new Cleanup();
+  let ca: TestCa;
+  let server: IngressServer;
+  let backend: RecordingBackend;
+  let release: (o: InvocationOutcome) => void = () => {};
+  const clients: (Socket | http2.ClientHttp2Session)[] = [];
+
+  beforeAll(async () => {
+    ca = makeTestCa(cleanup.tempDir());
+    const { certFile, keyFile } = ca.issue('ingress');
+    backend = new RecordingBackend();
+    backend.answer = () =>
+      new Promise<InvocationOutcome>((resolve) => {
+        release = resolve;
+      });
+    server = await startIngressServer({
+      port: 0,
+      host: '127.0.0.1',
+      backend,
+      schema: new StaticSchema(SERVICES),
+      onError: () => {},
+      idleTimeoutMs: IDLE_MS,
+      tls: { certFile, keyFile },
+    });
+    cleanup.add(() => server.close());
+  });
+  afterEach(() => {
+    release({ ok: true, value: Buffer.from('"done"') });
+    for (const c of clients.splice(0)) c.destroy();
+  });
+  afterAll(() => cleanup.run());
+
+  const tlsConnect = async (): Promise<Socket> => {
+    const s = tls.connect({ port: server.port, host: '127.0.0.1', servername: 'localhost', ca: ca.cert });
+    s.on('error', () => {});
+    clients.push(s);
+    await once(s, 'secureConnect');
+    return s;
+  };
+  const h2Connect = () => {
+    const session = http2.connect(`https://localhost:${server.port}`, { ca: ca.cert });
+    session.on('error', () => {});
+    clients.push(session);
+    return session;
+  };
+
+  test('HTTP/1.1 over TLS: an idle connection is closed after the idle timeout, a busy one is not', async () => {
+    const calls = backend.calls.length;
+    const busy = await tlsConnect();
+    const call = exchange(busy, CALL);
+    await waitFor(() => backend.calls.length === calls + 1);
+    const idle = await tlsConnect();
+    expect((await exchange(idle, HEALTH)).status).toBe(200);
+    const idleSince = Date.now();
+    await closed(idle);
+    expect(Date.now() - idleSince).toBeGreaterThanOrEqual(IDLE_MS - 50);
+    expect(busy.destroyed).toBe(false);
+    release({ ok: true, value: Buffer.from('"late"') });
+    expect(await call).toEqual({ status: 200, body: '"late"' });
+    await closed(busy);
+  });
+
+  test('h2 over TLS: an idle session is closed, one with an open stream is not', async () => {
+    const calls = backend.calls.length;
+    const busy = h2Connect();
+    const call = h2Get(busy, '/Greeter/any', 'POST');
+    await waitFor(() => backend.calls.length === calls + 1);
+    const idle = h2Connect();
+    expect(await h2Get(idle, '/restate/health')).toBe(200);
+    await closed(idle);
+    expect(busy.closed || busy.destroyed).toBe(false);
+    release({ ok: true, value: Buffer.from('"late"') });
+    expect(await call).toBe(200);
+    await closed(busy);
   });
 });

@@ -9,6 +9,7 @@ export {
   type ExactlyOnceReport,
   type UnderLoadOptions,
 } from './exactly-once.ts';
+export { type IssuedCert, makeTestCa, type TestCa } from './http-certs.ts';
 export {
   memorySource,
   syntheticInvocation,

@@ -75,7 +75,8 @@ const FLAG_ROLES: [RegExp, ClusterRole[]][] = [
     /^--(max-concurrent-invocations|max-state-value-size|max-partition-backlog|partition-cache-size|log-cache-size)/,
     ['worker'],
   ],
-  [/^--(max-body-size|http-idle-timeout|max-connections|cors-)/, ['ingress', 'admin']],
+  [/^--(max-body-size|http-idle-timeout|max-connections|cors-|auth-tokens-file|http-tls-)/, ['ingress', 'admin']],
+  [/^--unjournaled-headers/, ['ingress']],
   [/^--(admin-cors-allowed-origins|allow-link-local-deployments|max-discovery-response-size)/, ['admin']],
   // The admin signs discovery, every worker its invocations.
   [/^--request-identity-/, ['worker', 'admin']],
