@@ -428,12 +428,17 @@ describe('helm package', () => {
   });
 });
 
+// Bearer-token auth (on by default) adds its own Secret volume to admin and ingress: off in these tests, which look
+// at the request identity's volumes alone.
 describe('helm template, request identity', () => {
   const volumeOf = (w: K8sObject) => (w.spec.template.spec.volumes ?? []) as any[];
   const mountsOf = (w: K8sObject) => (container(w).volumeMounts ?? []) as any[];
 
   it('mounts the Secret into the admin and worker pods and passes the file by STEAD_REQUEST_IDENTITY_…', () => {
-    const objects = template({ namespace: NS, set: ['requestIdentity.secretName=stead-request-identity'] });
+    const objects = template({
+      namespace: NS,
+      set: ['requestIdentity.secretName=stead-request-identity', 'auth.enabled=false'],
+    });
     expect(schemaProblems(objects)).toEqual([]);
     for (const role of ['admin', 'worker']) {
       const w = workload(objects, role);
@@ -470,12 +475,12 @@ describe('helm template, request identity', () => {
   it('takes another key name of the Secret; without a Secret nothing is mounted (requests go unsigned)', () => {
     const custom = template({
       namespace: NS,
-      set: ['requestIdentity.secretName=keys', 'requestIdentity.key=stead.pem'],
+      set: ['requestIdentity.secretName=keys', 'requestIdentity.key=stead.pem', 'auth.enabled=false'],
     });
     expect(envValue(workload(custom, 'admin'), 'STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE')).toBe(
       '/etc/stead/request-identity/stead.pem',
     );
-    const plain = template({ namespace: NS });
+    const plain = template({ namespace: NS, set: ['auth.enabled=false'] });
     for (const role of ROLES) {
       expect(envValue(workload(plain, role), 'STEAD_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE')).toBeUndefined();
       expect(volumeOf(workload(plain, role))).toEqual([]);
@@ -484,7 +489,7 @@ describe('helm template, request identity', () => {
   });
 
   it('refuses a Secret name that is not a Kubernetes name', () => {
-    const r = templateRaw({ namespace: NS, set: ['requestIdentity.secretName=Not_A_Name'] });
+    const r = templateRaw({ namespace: NS, set: ['requestIdentity.secretName=Not_A_Name', 'auth.enabled=false'] });
     expect(r.ok).toBe(false);
     expect(r.stderr).toMatch(/requestIdentity\/secretName.*does not match/);
   });

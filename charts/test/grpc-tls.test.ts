@@ -14,8 +14,10 @@ const tlsEnv = (objects: K8sObject[], role: string) =>
   envOf(workload(objects, role)).filter(([n]) => n.startsWith('STEAD_GRPC_TLS'));
 
 describe('grpcTls values', () => {
+  // Bearer-token auth (on by default) mounts its own Secret into the admin and ingress pods: off here, so that the
+  // volumes seen are those of gRPC TLS alone.
   it('mode off (the default): no TLS variables, no Secret mounted', () => {
-    const objects = template({ namespace: 'ns1' });
+    const objects = template({ namespace: 'ns1', set: ['auth.enabled=false'] });
     for (const role of ROLES) {
       expect([role, tlsEnv(objects, role)]).toEqual([role, []]);
       expect(pod(objects, role).volumes).toBeUndefined();
@@ -25,7 +27,7 @@ describe('grpcTls values', () => {
   it.each(['allow', 'require'])('mode %s: every pod mounts its component Secret and names the files', (mode) => {
     const objects = template({
       namespace: 'ns1',
-      set: [`grpcTls.mode=${mode}`, 'grpcTls.secrets.worker=my-worker-certs'],
+      set: [`grpcTls.mode=${mode}`, 'grpcTls.secrets.worker=my-worker-certs', 'auth.enabled=false'],
     });
     expect(schemaProblems(objects)).toEqual([]);
     for (const role of ROLES) {
@@ -54,7 +56,7 @@ describe('grpcTls values', () => {
   it('mounts beside the request identity key where a role has both', () => {
     const objects = template({
       namespace: 'ns1',
-      set: ['grpcTls.mode=require', 'requestIdentity.secretName=signing-key'],
+      set: ['grpcTls.mode=require', 'requestIdentity.secretName=signing-key', 'auth.enabled=false'],
     });
     expect(schemaProblems(objects)).toEqual([]);
     const worker = pod(objects, 'worker');

@@ -460,7 +460,7 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       {{- $identity := include "stead.requestIdentity" . }}
-      {{- $httpMounts := include "stead.httpVolumeMounts" . }}
+      {{- $httpMounts := include "stead.httpVolumeMounts" . | trim }}
       {{- if or .stateful $grpcTls $identity $httpMounts }}
       volumeMounts:
         {{- if .stateful }}
@@ -479,11 +479,11 @@ spec:
           mountPath: /etc/stead/request-identity
           readOnly: true
         {{- end }}
-        {{- with $httpMounts }}
-        {{- . | trim | nindent 8 }}
+        {{- with ($httpMounts | trim) }}
+        {{- . | nindent 8 }}
         {{- end }}
       {{- end }}
-  {{- $httpVolumes := include "stead.httpVolumes" . }}
+  {{- $httpVolumes := include "stead.httpVolumes" . | trim }}
   {{- if or $grpcTls (include "stead.requestIdentity" .) $httpVolumes }}
   volumes:
     {{- if $grpcTls }}
@@ -504,7 +504,7 @@ spec:
         defaultMode: 288
     {{- end }}
     {{- with $httpVolumes }}
-    {{- . | trim | nindent 4 }}
+    {{- . | nindent 4 }}
     {{- end }}
   {{- end }}
   {{- with $v.nodeSelector }}
