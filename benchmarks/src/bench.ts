@@ -13,6 +13,7 @@ import { Cleanup, ServiceProcess } from '@stead/testing';
 import { f, type Measured, measureCell, ratio, table, writeResult } from './cells.ts';
 import { clusterBench } from './cluster-bench.ts';
 import { scaleOutBench } from './scale-out.ts';
+import { measureSecureCell, registerSecure, startSecureStead } from './secure.ts';
 import {
   loadAverages,
   machineInfo,
@@ -25,6 +26,8 @@ import {
 
 const SERVICE = new URL('./service.ts', import.meta.url).pathname;
 const SERVERS: ServerName[] = ['stead', 'restate'];
+/** The handler the TLS + auth cells measure (issue 17: the 3-step handler). */
+const SECURE_STEPS = 3;
 
 interface Options {
   durationMs: number;
@@ -32,15 +35,24 @@ interface Options {
   steps: number[];
   concurrency: number[];
   servers: ServerName[];
+  /** Also measure Stead with HTTPS and token auth (3 steps), next to plain Stead. */
+  secure: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--duration 10s] [--warmup 200] [--only stead|restate]
-                         [--steps 1,3,9] [--concurrency 1,32]
+                         [--steps 1,3,9] [--concurrency 1,32] [--no-secure]
        npm run bench -- --topology cluster [options: --topology cluster --help]
        npm run bench -- --scenario scale-out [options: --scenario scale-out --help]`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { durationMs: 10_000, warmup: 200, steps: [1, 3, 9], concurrency: [1, 32], servers: SERVERS };
+  const o: Options = {
+    durationMs: 10_000,
+    warmup: 200,
+    steps: [1, 3, 9],
+    concurrency: [1, 32],
+    servers: SERVERS,
+    secure: true,
+  };
   const list = (s: string, what: string) =>
     s.split(',').map((x) => {
       const n = Number(x);
@@ -69,7 +81,8 @@ function parseArgs(argv: string[]): Options {
       const v = value();
       if (v !== 'stead' && v !== 'restate') throw new Error(`--only: stead or restate, got ${v}`);
       o.servers = [v];
-    } else if (a === '--help' || a === '-h') {
+    } else if (a === '--no-secure') o.secure = false;
+    else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}\n${USAGE}`);
@@ -129,7 +142,8 @@ async function main(): Promise<number> {
   const machine = machineInfo();
   const cells: Cell[] = [];
   const versions: Partial<Record<ServerName, string>> = {};
-  const failures: Partial<Record<ServerName, string>> = {};
+  const failures: Record<string, string> = {};
+  const secureCells: (Measured & { steps: number; concurrency: number })[] = [];
   const total = o.servers.length * o.steps.length * o.concurrency.length;
   process.stdout.write(
     `bench: ${o.servers.join(' then ')}; steps ${o.steps.join(',')} × concurrency ${o.concurrency.join(',')}; ` +
@@ -170,6 +184,38 @@ async function main(): Promise<number> {
         if (interrupted) return 130;
         failures[name] = (err as Error).message;
         process.stderr.write(`\n${name} failed: ${(err as Error).message}\n`);
+      } finally {
+        await local.run();
+      }
+    }
+    if (o.secure && o.servers.includes('stead') && o.steps.includes(SECURE_STEPS) && !interrupted) {
+      const local = new Cleanup();
+      cleanup.add(() => local.run());
+      try {
+        process.stdout.write('starting stead with HTTPS and token auth …\n');
+        const s = await startSecureStead(local);
+        const service = await ServiceProcess.start(local, SERVICE);
+        await registerSecure(s, service.uri);
+        for (const c of o.concurrency) {
+          if (interrupted) return 130;
+          process.stdout.write(`  stead (TLS + auth): ${SECURE_STEPS} steps × concurrency ${c} … `);
+          const m = await measureSecureCell(s, service, {
+            steps: SECURE_STEPS,
+            concurrency: c,
+            warmup: o.warmup,
+            durationMs: o.durationMs,
+          });
+          secureCells.push({ steps: SECURE_STEPS, concurrency: c, ...m });
+          process.stdout.write(
+            `${f(m.throughput, 0)} req/s, p50 ${f(m.p50, 2)} / p99 ${f(m.p99, 2)} ms, ${m.errors} errors, ` +
+              `server CPU ${f(m.serverCpuMsPerRequest, 2)} ms/req\n`,
+          );
+          if (m.firstError) process.stdout.write(`    first error: ${m.firstError}\n`);
+        }
+      } catch (err) {
+        if (interrupted) return 130;
+        failures['stead (TLS + auth)'] = (err as Error).message;
+        process.stderr.write(`\nstead (TLS + auth) failed: ${(err as Error).message}\n`);
       } finally {
         await local.run();
       }
@@ -244,6 +290,53 @@ async function main(): Promise<number> {
     '',
     table(header, rows),
   ];
+  const secureComparison = secureCells.map((x) => {
+    const plain = find('stead', x.steps, x.concurrency);
+    return {
+      steps: x.steps,
+      concurrency: x.concurrency,
+      p50Ratio: ratio(x.p50, plain?.p50),
+      p99Ratio: ratio(x.p99, plain?.p99),
+      throughputRatio: ratio(x.throughput, plain?.throughput),
+      serverCpuRatio: ratio(x.serverCpuMsPerRequest, plain?.serverCpuMsPerRequest),
+      plain,
+      secure: x,
+    };
+  });
+  if (secureComparison.length > 0)
+    out.push(
+      '',
+      `The cost of TLS + auth: Stead with HTTPS (keep-alive connections) and bearer tokens (T) vs plain HTTP (P), N = ${SECURE_STEPS}`,
+      '',
+      table(
+        [
+          'C',
+          'P p50',
+          'T p50',
+          'p50 T/P',
+          'P p99',
+          'T p99',
+          'p99 T/P',
+          'P req/s',
+          'T req/s',
+          'thr T/P',
+          'CPU ms/req P/T',
+        ],
+        secureComparison.map((x) => [
+          String(x.concurrency),
+          f(x.plain?.p50, 2),
+          f(x.secure.p50, 2),
+          f(x.p50Ratio, 2),
+          f(x.plain?.p99, 2),
+          f(x.secure.p99, 2),
+          f(x.p99Ratio, 2),
+          f(x.plain?.throughput, 0),
+          f(x.secure.throughput, 0),
+          f(x.throughputRatio, 2),
+          `${f(x.plain?.serverCpuMsPerRequest, 2)}/${f(x.secure.serverCpuMsPerRequest, 2)}`,
+        ]),
+      ),
+    );
   for (const [name, why] of Object.entries(failures))
     out.push('', `${name} did not complete: ${why.split('\n')[0]} (full output above)`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -264,6 +357,7 @@ async function main(): Promise<number> {
     failures,
     cells,
     comparison,
+    secure: secureComparison.map(({ plain: _, ...x }) => x),
   };
   const file = writeResult('bench', 'latest.json', startedAt, json);
   process.stdout.write(`\nresults: ${file} (and results/latest.json)\n`);
