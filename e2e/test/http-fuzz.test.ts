@@ -2,7 +2,8 @@
  * Issue 17: no HTTP request can make the admin API or the ingress fail. Generated requests — random methods,
  * paths made of the routes' own words, ids that exist and ids that do not, percent-encodings, query strings,
  * headers and bodies (random bytes, JSON, bodies shaped like the routes' own with hostile values) — go to a real
- * Stead with an SDK service registered, over HTTP/1.1 and (ingress) h2c; then raw bytes that are not HTTP at all.
+ * Stead with an SDK service registered, over HTTP/1.1 and (ingress) h2c, once without authentication and once
+ * with bearer tokens; then raw bytes that are not HTTP at all.
  * No answer may be a 5xx other than 503, every request must be answered, and afterwards the processes must still
  * run, answer their health checks and serve a normal invocation. Delays are kept to seconds, so that an attach
  * to a delayed invocation answers within the request timeout (it waits for the invocation to end, by design).
@@ -10,9 +11,12 @@
  * Seeded (fast-check): the seed is printed; `HTTP_FUZZ_SEED=n` replays a run (`random` explores new ones), and
  * `HTTP_FUZZ_REQUESTS` changes its size.
  */
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { join } from 'node:path';
+import { hashToken, newToken } from '@stead/core';
 import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, TOPOLOGY, waitFor } from '@stead/testing';
 import fc from 'fast-check';
 
@@ -443,16 +447,16 @@ function sendRaw(base: string, bytes: Buffer): Promise<void> {
 }
 
 /** Kills every invocation that has not completed (through the admin API, as an operator would). */
-async function killUnfinished(adminUrl: string): Promise<void> {
+async function killUnfinished(adminUrl: string, auth: Record<string, string>): Promise<void> {
   const res = await fetch(`${adminUrl}/query`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { ...auth, 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({ query: "SELECT id FROM sys_invocation WHERE status != 'completed'" }),
   });
   expect(res.status).toBe(200);
   const { rows } = (await res.json()) as { rows: { id: string }[] };
   for (const { id } of rows) {
-    const killed = await fetch(`${adminUrl}/invocations/${id}/kill`, { method: 'PATCH' });
+    const killed = await fetch(`${adminUrl}/invocations/${id}/kill`, { method: 'PATCH', headers: auth });
     expect([200, 202, 404, 409]).toContain(killed.status);
   }
 }
@@ -470,19 +474,48 @@ async function pool<T>(items: readonly T[], work: (item: T, i: number) => Promis
   );
 }
 
-describe(`HTTP fuzz of the admin API and the ingress (${TOPOLOGY})`, () => {
+// Without authentication (npm start), and with bearer tokens (the Helm chart's default): there, most requests carry
+// the token that opens every route, and the others a generated Authorization header (none, garbage, a wrong
+// token), so that both the routes and the token check meet the generated input.
+describe.each([false, true])(`HTTP fuzz of the admin API and the ingress (${TOPOLOGY}, tokens: %s)`, (withTokens) => {
   const cleanup = new Cleanup();
   let server: SteadUnderTest;
   let known: Known;
+  /** The header that opens every route (empty without tokens). */
+  let auth: Record<string, string> = {};
+
+  /** Registers the service (again): what a generated DELETE may have removed. */
+  async function register(uri: string): Promise<{ id: string }> {
+    const res = await fetch(`${server.adminUrl}/deployments`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ uri, force: true }),
+    });
+    expect(res.status).toBeLessThan(300);
+    return (await res.json()) as { id: string };
+  }
 
   beforeAll(async () => {
-    server = await startStead(cleanup);
+    const args: string[] = [];
+    if (withTokens) {
+      const token = newToken();
+      const file = join(cleanup.tempDir('stead-fuzz-tokens-'), 'tokens.json');
+      const scopes = ['admin:read', 'admin:write', 'ingress:invoke', 'ingress:attach'];
+      writeFileSync(file, JSON.stringify({ tokens: [{ name: 'fuzz', hash: hashToken(token), scopes }] }));
+      args.push('--auth-tokens-file', file);
+      auth = { authorization: `Bearer ${token}` };
+    }
+    server = await startStead(cleanup, args);
     const svc = await ServiceProcess.start(cleanup, SERVICES);
-    const registered = (await server.register(svc.uri)) as { id: string };
+    const registered = await register(svc.uri);
     // A few invocations, so that generated paths also name ids that exist.
     const invocationIds: string[] = [];
     for (const path of ['/Echo/echo/send', '/Box/k1/put/send', '/Flow/w1/run/send', '/Echo/echo/send?delay=1s']) {
-      const res = await fetch(`${server.ingressUrl}${path}`, { method: 'POST', body: 'x', headers: OCTETS });
+      const res = await fetch(`${server.ingressUrl}${path}`, {
+        method: 'POST',
+        body: 'x',
+        headers: { ...auth, ...OCTETS },
+      });
       expect(res.status).toBeLessThan(300);
       invocationIds.push(((await res.json()) as { invocationId: string }).invocationId);
     }
@@ -499,17 +532,14 @@ describe(`HTTP fuzz of the admin API and the ingress (${TOPOLOGY})`, () => {
   it(`answers ${REQUESTS} generated requests without a 5xx other than 503, and keeps serving`, async () => {
     process.stdout.write(`http fuzz: seed ${SEED} (HTTP_FUZZ_SEED=${SEED} replays it), ${REQUESTS} requests\n`);
     const requests = fc.sample(requestArb(known), { seed: SEED, numRuns: REQUESTS });
+    // With tokens, seven requests in ten carry the good one (the others keep their generated headers).
+    if (withTokens) for (const [i, r] of requests.entries()) if (i % 10 < 7) r.headers = { ...r.headers, ...auth };
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     // In rounds: before each, the service is registered again, as a generated DELETE may have removed it (a fair
     // request), and the rest would then only meet 404s.
     for (let round = 0; round * ROUND < requests.length; round++) {
-      const res = await fetch(`${server.adminUrl}/deployments`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ uri: known.serviceUri, force: true }),
-      });
-      expect(res.status).toBeLessThan(300);
+      await register(known.serviceUri);
       // A removed deployment leaves the invocations pinned to it retrying until it comes back (as in Restate): the
       // removals of a round go last, so that no request of the round waits on such an invocation, and what they
       // left behind is killed before the next round (else a call there could wait on a key held by one of them).
@@ -529,7 +559,7 @@ describe(`HTTP fuzz of the admin API and the ingress (${TOPOLOGY})`, () => {
           }
         });
       }
-      if (batch.some(removes)) await killUnfinished(server.adminUrl);
+      if (batch.some(removes)) await killUnfinished(server.adminUrl, auth);
     }
     process.stdout.write(
       `http fuzz: statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}\n`,
@@ -538,7 +568,7 @@ describe(`HTTP fuzz of the admin API and the ingress (${TOPOLOGY})`, () => {
       // What was still running, to tell a stuck invocation from a request the server never answered.
       const res = await fetch(`${server.adminUrl}/query`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: { ...auth, 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify({
           query:
             "SELECT id, target, status, retry_count, last_failure, pinned_deployment_id FROM sys_invocation WHERE status NOT IN ('completed', 'scheduled')",
@@ -557,13 +587,13 @@ describe(`HTTP fuzz of the admin API and the ingress (${TOPOLOGY})`, () => {
     // Still up, healthy, and serving a normal invocation and a normal admin request.
     expect(server.running()).toBe(true);
     await waitFor(() => server.healthy(), { timeoutMs: 30_000, what: 'the processes to answer their health checks' });
-    await server.register(known.serviceUri);
+    await register(known.serviceUri);
     const echo = await waitFor(
       async () => {
         const res = await fetch(`${server.ingressUrl}/Echo/echo`, {
           method: 'POST',
           body: 'still here',
-          headers: OCTETS,
+          headers: { ...auth, ...OCTETS },
         });
         return res.status === 200 ? res.text() : undefined;
       },
