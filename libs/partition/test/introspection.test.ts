@@ -180,7 +180,8 @@ describe('introspection rows of a partition store', () => {
     });
   });
 
-  it('names delayed, suspended, completed and failed invocations as Restate does', async () => {
+  /** A delayed invocation, one that succeeded, one that failed and one suspended on a sleep and signal 5. */
+  async function endingsScenario() {
     const delayed = idFor();
     const done = idFor();
     const failed = idFor();
@@ -196,6 +197,11 @@ describe('introspection rows of a partition store', () => {
     await p.sm.apply(
       effect(9200, waiting, { kind: 'suspend', waiting: { completions: [1], signals: [5], names: [] } }),
     );
+    return { delayed, done, failed, waiting };
+  }
+
+  it('names delayed, suspended, completed and failed invocations as Restate does', async () => {
+    const { delayed, done, failed, waiting } = await endingsScenario();
 
     expect(await byId('sys_invocation_status', delayed)).toMatchObject({
       status: 'scheduled',
@@ -277,19 +283,7 @@ describe('introspection rows of a partition store', () => {
 
   it('reads only the columns asked for, each with the value it has in a whole row', async () => {
     const { a, child } = await objectScenario();
-    const delayed = idFor();
-    const failed = idFor();
-    const waiting = idFor();
-    const done = idFor();
-    await p.sm.apply(invoke(6000, { id: delayed, target: greeter, executionTime: 50_000, sink: undefined }));
-    await p.sm.apply(invoke(7000, { id: done, target: greeter, ...RETAIN }));
-    await p.sm.apply(effect(7100, done, command(outputCmd('"hi"'))));
-    await p.sm.apply(effect(7200, done, { kind: 'end' }));
-    await p.sm.apply(invoke(8000, { id: failed, target: greeter, ...RETAIN }));
-    await p.sm.apply(effect(8100, failed, { kind: 'fail', failure: { code: 500, message: 'bad input' } }));
-    await p.sm.apply(invoke(9000, { id: waiting, target: greeter }));
-    await p.sm.apply(effect(9100, waiting, command(sleepCmd(90_000, 1))));
-    await p.sm.apply(effect(9200, waiting, { kind: 'suspend', waiting: { completions: [1], signals: [], names: [] } }));
+    await endingsScenario();
     reports = [
       { invocationId: a, inFlight: false, retryCount: 2, lastStartAt: 5100, lastFailure: { message: 'boom' } },
       { invocationId: child, inFlight: true, retryCount: 0, lastStartAt: 4200 },
