@@ -101,6 +101,34 @@ function https1(
   });
 }
 
+/** A POST over HTTPS/1.1 with `Expect: 100-continue`: the status, and whether the server sent 100 first. */
+function https1Continue(port: number, ca: Buffer, token: string): Promise<{ status: number; continued: boolean }> {
+  return new Promise((resolve, reject) => {
+    let continued = false;
+    const req = https.request({
+      host: '127.0.0.1',
+      servername: 'localhost',
+      port,
+      ca,
+      agent: false,
+      method: 'POST',
+      path: '/deployments',
+      headers: { ...bearer(token), 'content-type': 'application/json', expect: '100-continue', 'content-length': '2' },
+    });
+    req.on('continue', () => {
+      continued = true;
+      req.end('{}');
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, continued });
+      req.destroy();
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}
+
 /** The answer to raw bytes written on a fresh TLS connection, up to the server closing it. */
 function rawTls(port: number, ca: Buffer, bytes: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -266,6 +294,11 @@ describe('admin API over HTTP/2 and HTTP/1.1 on one port', () => {
       httpVersion: '1.1',
       alpn: false,
     });
+  });
+
+  test('HTTPS/1.1 with Expect: 100-continue: refused before the body without the scope, continued with it', async () => {
+    expect(await https1Continue(secure.port, ca.cert, READ)).toEqual({ status: 403, continued: false });
+    expect(await https1Continue(secure.port, ca.cert, WRITE)).toEqual({ status: 422, continued: true });
   });
 
   test('malformed HTTP/1.1 gets 400 over TLS as in plaintext', async () => {
