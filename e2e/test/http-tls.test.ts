@@ -61,13 +61,19 @@ function httpsRequest(url: string, ca: Buffer, method: string, body?: string): P
   });
 }
 
-function h2Request(url: string, ca: Buffer, path: string, body: string): Promise<Answer & { alpn: string }> {
+function h2Request(
+  url: string,
+  ca: Buffer,
+  path: string,
+  body: string | undefined,
+  method = 'POST',
+): Promise<Answer & { alpn: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const session = http2.connect(`https://localhost:${u.port}`, { ca });
     session.on('error', reject);
     const stream = session.request({
-      ':method': 'POST',
+      ':method': method,
       ':path': path,
       authorization: `Bearer ${TOKEN}`,
       'content-type': 'application/json',
@@ -130,13 +136,17 @@ describe(`HTTPS on the ingress and the admin API (${TOPOLOGY})`, () => {
   });
   afterAll(() => cleanup.run());
 
-  it('registers through the admin API over HTTPS, and calls over HTTPS/1.1 and h2 on the one ingress port', async () => {
+  it('registers through the admin API over HTTPS (HTTP/1.1, h2 reads it back), calls over HTTPS/1.1 and h2 on the one ingress port', async () => {
     const uri = svc.uri.replace(/\/\/127\.0\.0\.1(?=:)/, `//${server.cluster?.host ?? '127.0.0.1'}`);
     const reg = await httpsRequest(`${https_(server.adminUrl)}/deployments`, ca.cert, 'POST', JSON.stringify({ uri }));
     expect([reg.status, JSON.parse(reg.text).services.map((s: { name: string }) => s.name)]).toEqual([
       201,
       ['Headers'],
     ]);
+    const listed = await h2Request(server.adminUrl, ca.cert, '/services', undefined, 'GET');
+    expect([listed.status, listed.alpn, JSON.parse(listed.text).services.map((s: { name: string }) => s.name)]).toEqual(
+      [200, 'h2', ['Headers']],
+    );
     const h1 = await httpsRequest(`${https_(server.ingressUrl)}/Headers/seen`, ca.cert, 'POST', 'null');
     expect(h1.status).toBe(200);
     expect(JSON.parse(h1.text)).not.toHaveProperty('authorization');

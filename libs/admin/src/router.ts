@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { HttpRouter } from '@stead/core';
+import type { IncomingHttpHeaders } from 'node:http';
+import { type AnyRequest, HttpRouter } from '@stead/core';
 import { SchemaError } from './registry.ts';
 
 export interface AdminRequest {
@@ -8,8 +8,10 @@ export interface AdminRequest {
   path: string;
   params: Record<string, string>;
   query: URLSearchParams;
+  /** The request's headers (over h2 also its pseudo-headers, `:path`, `:authority`, ...). */
   headers: IncomingHttpHeaders;
-  raw: IncomingMessage;
+  /** The request as Node gives it: HTTP/1.1 or HTTP/2 (compat API). */
+  raw: AnyRequest;
   /** The body as JSON. 415 unless the content type is JSON, 400 if unparseable, 413 if too large. */
   json(): Promise<unknown>;
   /** The raw body (413 if larger than the server's limit). */

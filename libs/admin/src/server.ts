@@ -1,21 +1,18 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import {
+  type AnyRequest,
+  type AnyResponse,
   type Authenticator,
   BodyTooLargeError,
   CORS_NONE,
   type CorsPolicy,
-  closeIdleHttp1Connections,
+  clientGone,
   corsHeaders,
-  DEFAULT_HTTP_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_CONNECTIONS,
-  type FileWatch,
+  listenDual,
   logTlsReload,
   type RouteScope,
   readBody,
-  readTlsFiles,
-  reloadTlsOnChange,
+  responseClosed,
   type TlsFiles,
   type TlsReloadReport,
 } from '@stead/core';
@@ -73,7 +70,10 @@ export interface AdminServerOptions {
    * ADMIN_ROUTE_SCOPES; the web UI's files under /ui stay open (the UI sends the token it is given).
    */
   auth?: Authenticator;
-  /** HTTPS with this certificate, reloaded when the files change; default plain HTTP. */
+  /**
+   * HTTPS with this certificate (HTTP/1.1 and h2 by ALPN), reloaded when the files change; default plaintext
+   * HTTP/1.1 and h2c (prior knowledge) on the same port.
+   */
   tls?: TlsFiles;
   /** Told after each reload of the certificate files (default: a line of the JSON logger). */
   onTlsReload?: TlsReloadReport;
@@ -300,8 +300,8 @@ function stripVersionPrefix(path: string): string {
   return v >= MIN_ADMIN_API_VERSION && v <= MAX_ADMIN_API_VERSION ? m[2] : path;
 }
 
-function send(res: ServerResponse, reply: AdminReply): void {
-  if (res.headersSent || res.destroyed) return;
+function send(res: AnyResponse, reply: AdminReply): void {
+  if (responseClosed(res)) return;
   const headers: Record<string, string> = { ...(reply.headers ?? {}) };
   let payload: string | Uint8Array | undefined;
   if (reply.json !== undefined) {
@@ -315,8 +315,9 @@ function send(res: ServerResponse, reply: AdminReply): void {
     headers['content-type'] ??= 'application/octet-stream';
   }
   headers['content-length'] = String(payload === undefined ? 0 : Buffer.byteLength(payload));
-  res.writeHead(reply.status, headers);
-  res.end(payload);
+  // The two compat responses have the same writeHead/end; their union's overloads do not type-check.
+  (res as ServerResponse).writeHead(reply.status, headers);
+  (res as ServerResponse).end(payload);
 }
 
 /** What the request handling of one admin server shares. */
@@ -330,7 +331,7 @@ interface Admin {
 }
 
 /** Sets the CORS headers of the policy; true when the request was a preflight, answered here. */
-function answerCors(admin: Admin, method: string, req: IncomingMessage, res: ServerResponse): boolean {
+function answerCors(admin: Admin, method: string, req: AnyRequest, res: AnyResponse): boolean {
   const requestMethod = req.headers['access-control-request-method'];
   const preflight = method === 'OPTIONS' && typeof requestMethod === 'string';
   const corsReply = corsHeaders(admin.cors, {
@@ -344,15 +345,16 @@ function answerCors(admin: Admin, method: string, req: IncomingMessage, res: Ser
   return true;
 }
 
-function tooLarge(admin: Admin, res: ServerResponse): void {
-  res.setHeader('connection', 'close');
+function tooLarge(admin: Admin, req: AnyRequest, res: AnyResponse): void {
+  // HTTP/1.1: the unread body makes the connection unusable. h2 forbids the header: the stream alone ends.
+  if (req.httpVersionMajor < 2) res.setHeader('connection', 'close');
   send(res, errorReply(413, `request body larger than the limit of ${admin.limit} bytes`));
 }
 
 /** The request as handlers see it: `target` (method, path, params, query) plus headers and a body read once. */
 function adminRequest(
   admin: Admin,
-  req: IncomingMessage,
+  req: AnyRequest,
   target: Pick<AdminRequest, 'method' | 'path' | 'params' | 'query'>,
 ): AdminRequest {
   let bodyPromise: Promise<Buffer> | undefined;
@@ -378,7 +380,7 @@ function adminRequest(
  * Whether the request's token grants `required`; when not, it is answered 401/403 here, before its body is read
  * or its handler runs.
  */
-function admitted(admin: Admin, req: IncomingMessage, res: ServerResponse, required: RouteScope | 'any'): boolean {
+function admitted(admin: Admin, req: AnyRequest, res: AnyResponse, required: RouteScope | 'any'): boolean {
   if (admin.auth === undefined) return true;
   const decision = admin.auth.authorize(req.headers.authorization, required);
   if (decision.ok) return true;
@@ -387,7 +389,7 @@ function admitted(admin: Admin, req: IncomingMessage, res: ServerResponse, requi
 }
 
 /** The scope a request needs, as `handle` decides it (for the `Expect: 100-continue` check). */
-function requiredScope(admin: Admin, req: IncomingMessage): RouteScope | 'any' {
+function requiredScope(admin: Admin, req: AnyRequest): RouteScope | 'any' {
   const method = (req.method ?? 'GET').toUpperCase();
   let path: string;
   try {
@@ -398,7 +400,7 @@ function requiredScope(admin: Admin, req: IncomingMessage): RouteScope | 'any' {
   return admin.router.match(method, path).kind === 'found' ? adminRouteScope(method, path) : 'any';
 }
 
-async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(admin: Admin, req: AnyRequest, res: AnyResponse): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
   if (answerCors(admin, method, req, res)) return;
   let url: URL;
@@ -430,17 +432,18 @@ async function handle(admin: Admin, req: IncomingMessage, res: ServerResponse): 
       await match.handler(adminRequest(admin, req, { method, path, params: match.params, query: url.searchParams })),
     );
   } catch (err) {
-    if (err instanceof BodyTooLargeError) tooLarge(admin, res);
+    if (err instanceof BodyTooLargeError) tooLarge(admin, req, res);
     else if (err instanceof SchemaError) send(res, errorReply(err.status, err.message, err.restateCode));
     else {
-      if (!req.destroyed) admin.onError(err);
+      if (!clientGone(req)) admin.onError(err);
       send(res, errorReply(500, `internal error: ${(err as Error)?.message ?? String(err)}`));
     }
   }
 }
 
-function createAdminHttpServer(admin: Admin, opts: AdminServerOptions): Server {
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+/** The request handler of the listener: a failure the handler did not answer is reported and gets a 500. */
+function requestHandler(admin: Admin): (req: AnyRequest, res: AnyResponse) => void {
+  return (req, res) => {
     handle(admin, req, res).catch((err) => {
       admin.onError(err);
       try {
@@ -450,36 +453,26 @@ function createAdminHttpServer(admin: Admin, opts: AdminServerOptions): Server {
       }
     });
   };
-  // HTTPS is the same server over TLS (https.Server is an http.Server on TLS sockets).
-  const server =
-    opts.tls === undefined
-      ? createServer(onRequest)
-      : (createHttpsServer(
-          // A slow handshake is dropped as an idle connection would be (Node's default waits 120 s).
-          {
-            ...readTlsFiles(opts.tls),
-            handshakeTimeout: Math.min(30_000, opts.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS),
-          },
-          onRequest,
-        ) as unknown as Server);
-  // Answer `Expect: 100-continue` with 401/403 or 413 before the client sends the body.
-  server.on('checkContinue', (req, res) => {
+}
+
+/**
+ * `Expect: 100-continue` (HTTP/1.1, and h2 where the client sends the header too): 401/403 or 413 are answered
+ * before the client sends the body; otherwise the client is told to go on and the request is handled.
+ */
+function continueHandler(
+  admin: Admin,
+  onRequest: (req: AnyRequest, res: AnyResponse) => void,
+): (req: AnyRequest, res: AnyResponse) => void {
+  return (req, res) => {
     if (!admitted(admin, req, res, requiredScope(admin, req))) return;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > admin.limit) {
-      tooLarge(admin, res);
+      tooLarge(admin, req, res);
       return;
     }
-    res.writeContinue();
-    server.emit('request', req, res);
-  });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    socket.destroy();
-  });
-  closeIdleHttp1Connections(server, opts.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS);
-  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  return server;
+    (res as ServerResponse).writeContinue();
+    onRequest(req, res);
+  };
 }
 
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
@@ -499,41 +492,13 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     uiDir: opts.uiDir,
     auth: opts.auth,
   };
-  const server = createAdminHttpServer(admin, opts);
-  const tlsWatch = watchTls(server, opts.tls, opts.onTlsReload);
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+  const onRequest = requestHandler(admin);
+  // The ingress's listener: HTTP/1.1 and h2 on one port, plaintext (h2c) or TLS (ALPN).
+  const listener = await listenDual(opts.port ?? 9070, opts.host, onRequest, continueHandler(admin, onRequest), {
+    idleTimeoutMs: opts.idleTimeoutMs,
+    maxConnections: opts.maxConnections,
+    tls: opts.tls,
+    onTlsReload: opts.tls && (opts.onTlsReload ?? logTlsReload(createLogger('admin'), opts.tls)),
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 9070, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    router,
-    close: () =>
-      new Promise<void>((resolve) => {
-        tlsWatch?.close();
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
-}
-
-/** Follows the certificate files of an HTTPS admin server (new connections get the new certificate). */
-function watchTls(
-  server: Server,
-  tls: TlsFiles | undefined,
-  report: TlsReloadReport | undefined,
-): FileWatch | undefined {
-  if (tls === undefined) return undefined;
-  const secure = server as unknown as { setSecureContext(o: { cert: Buffer; key: Buffer }): void };
-  return reloadTlsOnChange(secure, tls, report ?? logTlsReload(createLogger('admin'), tls));
+  return { port: listener.port, router, close: () => listener.close() };
 }

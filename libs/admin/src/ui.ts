@@ -6,6 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
+import type { AnyResponse } from '@stead/core';
 
 /** The path prefix the UI is served under (the UI is built with this base). */
 export const UI_PREFIX = '/ui';
@@ -76,18 +77,18 @@ async function locate(dir: string, pathname: string): Promise<UiFile | undefined
   return index;
 }
 
-function sendPlain(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
+function sendPlain(res: AnyResponse, status: number, message: string, extra: Record<string, string> = {}): void {
   const body = `${message}\n`;
-  res.writeHead(status, {
+  (res as ServerResponse).writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
     ...extra,
   });
-  res.end(body);
+  (res as ServerResponse).end(body);
 }
 
 /** Answers a GET or HEAD under `/ui` from the built UI in `dir` (404 when no file answers, 405 for other methods). */
-export async function serveUi(dir: string, method: string, pathname: string, res: ServerResponse): Promise<void> {
+export async function serveUi(dir: string, method: string, pathname: string, res: AnyResponse): Promise<void> {
   if (method !== 'GET' && method !== 'HEAD') {
     sendPlain(res, 405, `method ${method} not allowed on the web UI`, { allow: 'GET, HEAD' });
     return;
@@ -99,11 +100,11 @@ export async function serveUi(dir: string, method: string, pathname: string, res
     sendPlain(res, 404, missing ? `the web UI is not built (no ${file?.path})` : `no such file: ${pathname}`);
     return;
   }
-  res.writeHead(200, {
+  (res as ServerResponse).writeHead(200, {
     'content-type': CONTENT_TYPES[extname(file.path)] ?? 'application/octet-stream',
     'content-length': String(body.length),
     'cache-control': file.cacheControl,
     ...SECURITY_HEADERS,
   });
-  res.end(method === 'HEAD' ? undefined : body);
+  (res as ServerResponse).end(method === 'HEAD' ? undefined : body);
 }

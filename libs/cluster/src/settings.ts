@@ -204,7 +204,7 @@ export const httpSettings = {
   httpTlsCertFile: setting(
     'string',
     'none',
-    "PEM certificate (chain) for HTTPS on the ingress (HTTP/1.1 and h2 by ALPN) and the admin API; reloaded when it changes. 'none' = plain HTTP. Needs --http-tls-key-file.",
+    "PEM certificate (chain) for HTTPS on the ingress and the admin API (each HTTP/1.1 and h2 by ALPN); reloaded when it changes. 'none' = plain HTTP. Needs --http-tls-key-file.",
   ),
   httpTlsKeyFile: setting(
     'string',

@@ -42,6 +42,16 @@ export {
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
 } from './http-idle.ts';
+export {
+  type AnyRequest,
+  type AnyResponse,
+  type ConnectionLimits,
+  clientGone,
+  type DualListener,
+  listenDual,
+  type RequestListener,
+  responseClosed,
+} from './http-listener.ts';
 export { decodePathSegment, HttpRouter, type HttpRouterOptions, type RouteMatch, splitPath } from './http-router.ts';
 export {
   logTlsReload,

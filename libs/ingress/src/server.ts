@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  type AnyRequest,
+  type AnyResponse,
   type Authenticator,
   BodyTooLargeError,
   CORS_ANY,
@@ -12,6 +14,7 @@ import {
   type IngressBackend,
   type IngressRequest,
   type InvocationOutcome,
+  listenDual,
   logTlsReload,
   MAX_EXECUTION_TIME_MS,
   parseDuration,
@@ -25,7 +28,6 @@ import {
 } from '@stead/core';
 import { createLogger, secondsSince } from '@stead/observability';
 import { inputProblem } from './content-type.ts';
-import { type AnyRequest, type AnyResponse, listenDual } from './listener.ts';
 import type { IngressMetrics } from './metrics.ts';
 import { hasScopeEntry, ingressRouteScope } from './scopes.ts';
 

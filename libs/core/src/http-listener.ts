@@ -1,16 +1,19 @@
+/**
+ * The listener of the HTTP surfaces (ingress, admin API): HTTP/1.1 and HTTP/2 on one port, in plaintext (h2c by
+ * prior knowledge) or over TLS (ALPN), with idle connections closed, a connection limit and a certificate that
+ * follows its files. Handlers get Node's compat request/response of either protocol (`AnyRequest`/`AnyResponse`).
+ */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import type { FileWatch } from './file-watch.ts';
 import {
   closeIdleHttp1Connections,
   closeIdleHttp2Session,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
-  type FileWatch,
-  readTlsFiles,
-  reloadTlsOnChange,
-  type TlsFiles,
-} from '@stead/core';
+} from './http-idle.ts';
+import { readTlsFiles, reloadTlsOnChange, type TlsFiles } from './http-tls.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
@@ -46,11 +49,28 @@ function http1Server(onRequest: RequestListener, onCheckContinue: RequestListene
   const h1 = http.createServer(onRequest);
   closeIdleHttp1Connections(h1, idleTimeoutMs);
   h1.on('checkContinue', onCheckContinue);
-  h1.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    socket.destroy();
-  });
+  h1.on('clientError', answerBadRequest);
   return h1;
+}
+
+/** Malformed HTTP/1.1 (or a header section too large): 400 and the connection closed. */
+function answerBadRequest(_err: Error, socket: { writable: boolean; end(s: string): void; destroy(): void }): void {
+  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  socket.destroy();
+}
+
+/**
+ * Whether the client of `req` went away (its connection or, for h2, its stream closed) before the answer: such a
+ * failure is not worth reporting. (An Http2ServerResponse has no `destroyed`; its stream has.)
+ */
+export function clientGone(req: AnyRequest): boolean {
+  return req.httpVersionMajor >= 2 ? (req as Http2ServerRequest).stream.destroyed : req.destroyed;
+}
+
+/** Whether `res` can take no more: answered already, or its connection/stream closed. */
+export function responseClosed(res: AnyResponse): boolean {
+  if (res.headersSent || res.writableEnded) return true;
+  return 'stream' in res ? res.stream.destroyed : res.destroyed;
 }
 
 /** Session bookkeeping of an HTTP/2 server: idle sessions are closed, open ones destroyed on close. */
@@ -186,6 +206,8 @@ async function listenTls(
   const sessions = trackSessions(server, idleTimeoutMs);
   closeIdleTlsHttp1(server, idleTimeoutMs);
   server.on('tlsClientError', () => {}); // a client that does not trust us, or speaks plaintext: its problem
+  // Malformed HTTP/1.1 after the handshake: the same 400 as in plaintext (allowHTTP1 uses Node's HTTP/1 parser).
+  server.on('clientError', answerBadRequest);
   server.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   // The TCP sockets, handshakes in progress included, so that close() ends them all at once.
   const sockets = new Set<Socket>();
