@@ -1,7 +1,6 @@
 // One measured cell (N steps × C clients against one ingress) and the table printer, shared by the
 // one-process comparison and `--topology cluster` in bench.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { REPO, waitFor } from '@stead/testing';
 import { agentFor, type ClientOptions, post, runLoad, type Summary, summarize } from './load.ts';

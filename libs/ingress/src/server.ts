@@ -19,6 +19,7 @@ import {
   MAX_EXECUTION_TIME_MS,
   parseDuration,
   readBody,
+  responseClosed,
   type SchemaView,
   type SendReceipt,
   type ServiceSchema,
@@ -276,7 +277,7 @@ function corsFor(cors: CorsPolicy, req: AnyRequest): Record<string, string> {
 }
 
 function write(ing: Ingress, req: AnyRequest, res: AnyResponse, reply: IngressReply): void {
-  if (res.headersSent || res.writableEnded || res.destroyed) return;
+  if (responseClosed(res)) return;
   const headers: Record<string, string> = { ...(reply.headers ?? {}), ...corsFor(ing.cors, req) };
   let payload: Buffer | undefined;
   if (reply.json !== undefined) {
