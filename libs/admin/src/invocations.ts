@@ -1,4 +1,4 @@
-import type { ControlOperation, InvocationBackend } from '@stead/core';
+import type { ControlOperation, InvocationBackend, RestartOptions } from '@stead/core';
 import { type AdminReply, type AdminRouter, errorReply } from './router.ts';
 
 /** The answer for an error that names its HTTP status (InputError, ...); any other is rethrown (500). */
@@ -32,16 +32,10 @@ export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBa
     router.patch(`/invocations/:id/${op}`, (req) => run(backend, req.params.id, op));
   }
   router.patch('/invocations/:id/restart-as-new', async (req) => {
-    const from = req.query.get('from');
-    if (from !== null && from !== '0')
-      return errorReply(
-        400,
-        `restarting from a journal prefix (from=${from}) is not supported; omit 'from' to restart from the input`,
-      );
-    if (req.query.get('deployment') !== null)
-      return errorReply(400, "'deployment' can be used only together with 'from', which is not supported");
+    const opts = restartOptions(req.query);
+    if (typeof opts === 'string') return errorReply(400, opts);
     try {
-      const outcome = await backend.restartAsNew(req.params.id);
+      const outcome = await backend.restartAsNew(req.params.id, opts);
       if (!outcome.ok) return failed(req.params.id, outcome);
       return { status: 200, json: { new_invocation_id: new TextDecoder().decode(outcome.value) } };
     } catch (err) {
@@ -67,4 +61,28 @@ export function mountInvocationRoutes(router: AdminRouter, backend: InvocationBa
     }
     return run(backend, req.params.id, mode, 202);
   });
+}
+
+/**
+ * The query of restart-as-new: `from` (a journal entry index, u32) and, only with `from` > 0, `deployment`:
+ * `latest` (the default), `keep`, or a deployment id (also spelled `deployment[Id]=...`, how an enum's id variant
+ * reads as a query). Restate's spellings `Latest`/`Keep` and any letter case are accepted. A string: why not.
+ */
+export function restartOptions(query: URLSearchParams): RestartOptions | string {
+  const fromText = query.get('from');
+  let from: number | undefined;
+  if (fromText !== null && fromText !== '') {
+    from = /^\d{1,10}$/.test(fromText) ? Number(fromText) : Number.NaN;
+    if (!(from <= 0xffffffff))
+      return `'from' must be a journal entry index (an integer from 0 to 4294967295), not '${fromText}'`;
+  }
+  const id = query.get('deployment[Id]') ?? query.get('deployment[id]');
+  const text = id === null ? query.get('deployment') : null;
+  if (id === null && (text === null || text === '')) return from === undefined ? {} : { from };
+  if (!from)
+    return "'deployment' can be used only together with 'from' greater than 0 (a restart from the input runs on the latest deployment)";
+  if (id !== null) return id === '' ? "'deployment[Id]' is empty" : { from, deployment: { id } };
+  const lower = (text as string).toLowerCase();
+  if (lower === 'latest' || lower === 'keep') return { from, deployment: lower };
+  return { from, deployment: { id: text as string } };
 }

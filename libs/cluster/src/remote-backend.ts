@@ -11,6 +11,7 @@ import {
   OverloadedError,
   partitionKeyOf,
   partitionOf,
+  type RestartOptions,
   type ScanOptions,
   type SendReceipt,
   type StateReplacement,
@@ -185,8 +186,8 @@ export class RemoteBackend implements InvocationBackend {
     return this.forward(this.partitionOfInvocation(invocationId), (c, s) => c.control(invocationId, op, s));
   }
 
-  restartAsNew(invocationId: string): Promise<InvocationOutcome> {
-    return this.forward(this.partitionOfInvocation(invocationId), (c, s) => c.restartAsNew(invocationId, s));
+  restartAsNew(invocationId: string, opts?: RestartOptions): Promise<InvocationOutcome> {
+    return this.forward(this.partitionOfInvocation(invocationId), (c, s) => c.restartAsNew(invocationId, opts, s));
   }
 
   replaceState(req: StateReplacement): Promise<InvocationOutcome> {

@@ -6,6 +6,7 @@ import type {
   InvocationDescription,
   InvocationOutcome,
   InvocationQuery,
+  RestartOptions,
   ScanOptions,
   SendReceipt,
   StateReplacement,
@@ -76,8 +77,16 @@ export class WorkerClient {
     return outcomeFrom(await this.unary(this.client.control, { invocationId, operation: op }, { signal }));
   }
 
-  async restartAsNew(invocationId: string, signal?: AbortSignal): Promise<InvocationOutcome> {
-    return outcomeFrom(await this.unary(this.client.restartAsNew, { invocationId }, { signal }));
+  async restartAsNew(
+    invocationId: string,
+    opts: RestartOptions = {},
+    signal?: AbortSignal,
+  ): Promise<InvocationOutcome> {
+    const d = opts.deployment;
+    // On the wire: '' latest, 'keep', or a deployment id (ids never spell 'keep').
+    const deployment = d === undefined || d === 'latest' ? '' : d === 'keep' ? 'keep' : d.id;
+    const req = { invocationId, from: opts.from, deployment };
+    return outcomeFrom(await this.unary(this.client.restartAsNew, req, { signal }));
   }
 
   async replaceState(req: StateReplacement, signal?: AbortSignal): Promise<InvocationOutcome> {

@@ -239,7 +239,9 @@ export async function serveWorker(
       );
     },
     restartAsNew(call, cb) {
-      answer(cb, async () => outcomeTo(await backend.restartAsNew(call.request.invocationId)));
+      const { invocationId, from, deployment: d } = call.request;
+      const deployment = d === '' ? 'latest' : d === 'keep' ? 'keep' : { id: d };
+      answer(cb, async () => outcomeTo(await backend.restartAsNew(invocationId, { from, deployment })));
     },
     replaceState(call, cb) {
       answer(cb, async () => outcomeTo(await backend.replaceState(replacementFrom(call.request))));

@@ -92,6 +92,7 @@ export {
   MAX_EXECUTION_TIME_MS,
   NotLeaderError,
   OverloadedError,
+  type RestartOptions,
   type SendReceipt,
   type StateReplacement,
 } from './invocation.ts';

@@ -70,6 +70,16 @@ export interface StateReplacement {
 }
 
 /** Operations beyond call/send that the ingress and admin API need from the engine. */
+/**
+ * How restart-as-new starts the new invocation: from the input only (`from` absent or 0), or with the old
+ * journal's prefix up to entry `from` included, on the latest deployment of the service, the one the old
+ * invocation was pinned to (`keep`), or the deployment with that id.
+ */
+export interface RestartOptions {
+  from?: number;
+  deployment?: 'latest' | 'keep' | { id: string };
+}
+
 export interface InvocationBackend extends IngressBackend {
   /**
    * `attach` waits for the result; `output` answers at once: the result, or code 470 when the invocation
@@ -90,9 +100,11 @@ export interface InvocationBackend extends IngressBackend {
   /**
    * Starts a completed invocation again as a new one with the same target and input; resolves with ok and the
    * new invocation id (UTF-8) as value, or a failure: 404 unknown, 409 still running, 410 input not retained,
-   * 400 not restartable.
+   * 400 not restartable. With `opts.from` > 0 the new invocation also gets the old journal's entries 0..from and
+   * the completions of the commands among them (409 when one of them never completed, 400 when `from` is past
+   * the journal's end), and runs on `opts.deployment` (default latest; 404 unknown id, 409 keep but none pinned).
    */
-  restartAsNew(invocationId: string): Promise<InvocationOutcome>;
+  restartAsNew(invocationId: string, opts?: RestartOptions): Promise<InvocationOutcome>;
   /**
    * Replaces the state of an object or workflow key; resolves with ok once applied or queued behind the invocation
    * holding the key's lock, or a failure: 409 when the state's version is not the expected one.

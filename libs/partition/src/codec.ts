@@ -325,6 +325,9 @@ const COMMAND_TO: { readonly [K in Command['kind']]: (c: Extract<Command, { kind
       op: c.op,
       sink: c.sink ? sinkTo(c.sink) : undefined,
       newInvocationId: c.newInvocationId,
+      restartFrom: c.restartFrom,
+      restartKeepDeployment: c.restartOn === 'keep',
+      restartPin: typeof c.restartOn === 'object' ? c.restartOn : undefined,
     },
   }),
   Attach: (c) => ({
@@ -402,6 +405,13 @@ function commandFrom(r: P.LogRecord): Command {
       };
       if (c.value.sink) out.sink = sinkFrom(c.value.sink);
       if (c.value.newInvocationId !== undefined) out.newInvocationId = c.value.newInvocationId;
+      if (c.value.restartFrom !== undefined) out.restartFrom = c.value.restartFrom;
+      if (c.value.restartKeepDeployment) out.restartOn = 'keep';
+      else if (c.value.restartPin)
+        out.restartOn = {
+          deploymentId: c.value.restartPin.deploymentId,
+          protocolVersion: c.value.restartPin.protocolVersion,
+        };
       return out;
     }
     case 'attach':

@@ -8,6 +8,7 @@ import type {
   InvocationDescription,
   InvocationOutcome,
   InvocationQuery,
+  RestartOptions,
   SchemaView,
   SendReceipt,
   StateReplacement,
@@ -204,8 +205,8 @@ export class Engine implements InvocationBackend {
     return this.host.control(invocationId, op);
   }
 
-  restartAsNew(invocationId: string): Promise<InvocationOutcome> {
-    return this.host.restartAsNew(invocationId);
+  restartAsNew(invocationId: string, opts?: RestartOptions): Promise<InvocationOutcome> {
+    return this.host.restartAsNew(invocationId, opts);
   }
 
   replaceState(req: StateReplacement): Promise<InvocationOutcome> {

@@ -25,6 +25,7 @@ import {
   partitionKeyOf,
   partitionOf,
   RESTATE_INVOCATION_DEFAULTS,
+  type RestartOptions,
   type ScanOptions,
   type SchemaView,
   type SendReceipt,
@@ -541,8 +542,14 @@ export class PartitionHost implements InvocationBackend {
     return describeInvocation(st, await reader.journal(st));
   }
 
-  async restartAsNew(invocationId: string): Promise<InvocationOutcome> {
+  async restartAsNew(invocationId: string, opts: RestartOptions = {}): Promise<InvocationOutcome> {
     checkedInvocationId(invocationId);
+    const from = opts.from ?? 0;
+    if (!Number.isInteger(from) || from < 0 || from > 0xffffffff)
+      throw new InputError(`'from' must be a journal entry index (0..4294967295), not ${from}`);
+    if (from === 0 && opts.deployment !== undefined)
+      throw new InputError("'deployment' can be used only together with 'from' greater than 0");
+    const restartOn = this.restartDeployment(opts.deployment);
     const processor = this.ledProcessorOf(invocationId);
     // Same partition key: the new invocation lives in the same partition, which holds the input to copy.
     const newId = newInvocationId(ids.partitionKeyOfInvocation(invocationId)).toString();
@@ -554,8 +561,19 @@ export class PartitionHost implements InvocationBackend {
       op: 'restart-as-new',
       sink,
       newInvocationId: newId,
+      ...(from > 0 ? { restartFrom: from } : {}),
+      ...(restartOn ? { restartOn } : {}),
     });
     return outcome;
+  }
+
+  /** The deployment a restart from a prefix runs on, as the log record carries it (latest: absent). */
+  private restartDeployment(d: RestartOptions['deployment']): Extract<Command, { kind: 'Control' }>['restartOn'] {
+    if (d === undefined || d === 'latest') return undefined;
+    if (d === 'keep') return 'keep';
+    const dep = this.opts.schema.deployment(d.id);
+    if (!dep) throw new InputError(`deployment '${d.id}' not found`, 404);
+    return { deploymentId: d.id, protocolVersion: Math.min(dep.maxProtocolVersion, MAX_PROTOCOL) };
   }
 
   async call(req: IngressRequest, signal?: AbortSignal): Promise<{ invocationId: string; outcome: InvocationOutcome }> {

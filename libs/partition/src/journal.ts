@@ -483,3 +483,24 @@ export function callTarget(e: JournalEntry): { service: string; handler: string;
 
 /** One member of the decoded-command union, by kind. */
 export type DecodedOf<K extends DecodedCommand['kind']> = Extract<DecodedCommand, { kind: K }>;
+
+/**
+ * The completion ids a journaled command awaits: its invocation-id (10) and result (11) completion ids, the same
+ * field numbers in every command of protocol v4+ that expects one. Custom commands await nothing here.
+ */
+export function awaitedCompletions(e: JournalEntry): number[] {
+  if (!isCommandType(e.type) || e.type >= 0xfc00) return [];
+  const f = fields(e.bytes);
+  const out: number[] = [];
+  for (const no of [10, 11]) if (f.has(no)) out.push(num(f, no));
+  return out;
+}
+
+/** What a journaled notification completes (completion id, field 1) or signals (index 2, or name 3). */
+export function notificationId(
+  e: JournalEntry,
+): { completionId: number } | { signalId: number } | { signalName: string } {
+  const f = fields(e.bytes);
+  if (e.type !== T.SignalN) return { completionId: num(f, 1) };
+  return f.has(2) ? { signalId: num(f, 2) } : { signalName: str(f, 3) ?? '' };
+}

@@ -173,6 +173,13 @@ export type CommandBody =
       sink?: ResponseSink;
       /** For restart-as-new: the id of the new invocation (same partition key), chosen by the appender. */
       newInvocationId?: string;
+      /** For restart-as-new: copy the old journal's entries 0..restartFrom (absent or 0: the input only). */
+      restartFrom?: number;
+      /**
+       * For restart-as-new from a prefix: the deployment the new invocation runs on. `keep`: the old one's pin;
+       * a pin: that deployment (the appender checked it exists); absent: the service's latest, picked at start.
+       */
+      restartOn?: 'keep' | { deploymentId: string; protocolVersion: number };
     }
   /**
    * Attach to an invocation's result, read it if it is there (`output`), or take back an earlier attach whose

@@ -113,6 +113,24 @@ const commands: Command[] = [
   { kind: 'AnnounceLeader', ts: 8, epoch: 1_700_000_000_000 },
   { kind: 'OutboxTruncate', ts: 9, upTo: 12 },
   { kind: 'Control', ts: 10, invocationId: 'inv_a', op: 'restart-as-new', sink: sinkInv, newInvocationId: 'inv_n' },
+  {
+    kind: 'Control',
+    ts: 10,
+    invocationId: 'inv_a',
+    op: 'restart-as-new',
+    newInvocationId: 'inv_n',
+    restartFrom: 4,
+    restartOn: 'keep',
+  },
+  {
+    kind: 'Control',
+    ts: 10,
+    invocationId: 'inv_a',
+    op: 'restart-as-new',
+    newInvocationId: 'inv_n',
+    restartFrom: 7,
+    restartOn: { deploymentId: 'dp_x', protocolVersion: 6 },
+  },
   { kind: 'Control', ts: 10, invocationId: 'inv_a', op: 'kill', dedup: { producer: 'outbox/1', seq: 5 } },
   { kind: 'Attach', ts: 11, invocationId: 'inv_a', sink: { kind: 'ingress', node: 'x' }, mode: 'output' },
   {
@@ -139,7 +157,7 @@ describe('log records', () => {
     expect(() => decodeCommand(P.LogRecord.encode({ ts: 1n }).finish())).toThrow(new FormatError('command is missing'));
     const badOp = P.LogRecord.encode({
       ts: 1n,
-      command: { $case: 'control', value: { invocationId: 'i', op: 'explode' } },
+      command: { $case: 'control', value: { invocationId: 'i', op: 'explode', restartKeepDeployment: false } },
     }).finish();
     expect(() => decodeCommand(badOp)).toThrow(/control operation 'explode' is not one of/);
     const noTarget = P.LogRecord.encode({

@@ -3,9 +3,11 @@
  * one function per operation; each returns the answer for the request's sink.
  */
 import type { InvocationOutcome } from '@stead/core';
+import { assert } from '../assert.ts';
 import * as J from '../journal.ts';
-import type { Command, InvocationStatus } from '../types.ts';
+import type { Command, InvocationStatus, JournalEntry, NotificationId } from '../types.ts';
 import type { ApplyContext } from './context.ts';
+import { pin } from './invocation.ts';
 import { ALREADY_COMPLETED, CANCEL_SIGNAL, CANCELLED, KILLED, NOT_FOUND, refused } from './outcomes.ts';
 
 type ControlCommand = Extract<Command, { kind: 'Control' }>;
@@ -32,7 +34,7 @@ function control(ctx: ApplyContext, st: InvocationStatus, cmd: ControlCommand): 
     case 'resume':
       return Promise.resolve(resume(ctx, st, now));
     case 'restart-as-new':
-      return restartAsNew(ctx, st, now, cmd.newInvocationId);
+      return restartAsNew(ctx, st, now, cmd);
   }
 }
 
@@ -93,13 +95,19 @@ function resume(ctx: ApplyContext, st: InvocationStatus, now: number): Invocatio
   return done();
 }
 
-/** A completed invocation runs again as a new one with the same input (the appender chose its id). */
+/**
+ * A completed invocation runs again as a new one with the same input (the appender chose its id); with
+ * `restartFrom` > 0 it also starts with the old journal's prefix (see copyPrefix), so the handler replays the
+ * steps in it instead of running them again.
+ */
 async function restartAsNew(
   ctx: ApplyContext,
   st: InvocationStatus,
   now: number,
-  newInvocationId: string | undefined,
+  cmd: ControlCommand,
 ): Promise<InvocationOutcome> {
+  const newInvocationId = cmd.newInvocationId;
+  const from = cmd.restartFrom ?? 0;
   if (st.phase !== 'completed')
     return refused(`the invocation is ${st.phase}; only completed invocations can be restarted`);
   if (st.target.serviceType === 'WORKFLOW' && st.target.handlerType === 'WORKFLOW')
@@ -108,6 +116,12 @@ async function restartAsNew(
   if (!input) return refused('the input of the invocation is no longer retained', 410);
   if (!newInvocationId || (await ctx.status(newInvocationId)))
     return refused('restart-as-new needs a fresh invocation id', 400);
+  if (from > 0 && st.journalLength === 0)
+    return refused(`the journal of the invocation is no longer retained; only from=0 (the input) is possible`, 410);
+  if (from > 0 && from >= st.journalLength)
+    return refused(`from=${from} is past the end of the journal (last entry ${st.journalLength - 1})`, 400);
+  if (cmd.restartOn === 'keep' && st.deploymentId === undefined)
+    return refused("the invocation was never pinned to a deployment; use deployment 'latest' or an id", 409);
   const fresh: InvocationStatus = {
     id: newInvocationId,
     target: st.target,
@@ -123,8 +137,66 @@ async function restartAsNew(
   // no schema to ask): without it the copy was forgotten the moment it completed.
   if (st.retentionMs !== undefined) fresh.retentionMs = st.retentionMs;
   if (st.journalRetentionMs !== undefined) fresh.journalRetentionMs = st.journalRetentionMs;
-  ctx.writeEntry(fresh, input, now);
+  if (from > 0) {
+    const prefix = await prefixOf(ctx, st, from);
+    if (!Array.isArray(prefix)) return prefix;
+    for (const { entry, nid } of prefix) {
+      ctx.writeEntry(fresh, entry, now);
+      if (nid) markCopied(fresh, nid);
+    }
+  } else ctx.writeEntry(fresh, input, now);
   await ctx.admit(fresh, now);
+  const on = cmd.restartOn === 'keep' ? keptPin(st) : cmd.restartOn;
+  // Pinned even while queued behind its key (a later start would pick the latest). The copied journal was written
+  // in the old protocol version: the new pin keeps it (the invoker refuses a deployment that does not speak it).
+  if (on) pin(ctx, fresh, { deploymentId: on.deploymentId, protocolVersion: st.protocolVersion ?? on.protocolVersion });
   ctx.saveStatus(fresh);
   return { ok: true, value: new TextEncoder().encode(newInvocationId) };
+}
+
+function keptPin(st: InvocationStatus): { deploymentId: string; protocolVersion: number } | undefined {
+  if (st.deploymentId === undefined) return undefined;
+  return { deploymentId: st.deploymentId, protocolVersion: st.protocolVersion ?? 0 };
+}
+
+interface Copied {
+  entry: JournalEntry;
+  /** For a notification: what it completes or signals (recorded as arrived in the new invocation). */
+  nid?: NotificationId;
+}
+
+/**
+ * The entries a restart from `from` copies, in journal order: entries 0..from, then the later completions of the
+ * commands among them. A command of the prefix whose completion never arrived makes the copy impossible (its
+ * handler would wait forever for a result nothing will send): refused with 409 naming the command's index.
+ */
+async function prefixOf(ctx: ApplyContext, st: InvocationStatus, from: number): Promise<Copied[] | InvocationOutcome> {
+  const out: Copied[] = [];
+  const expected = new Map<number, number>(); // completion id -> index of the command awaiting it
+  for (let index = 0; index < st.journalLength; index++) {
+    const entry = await ctx.tables.journalEntry(st, index);
+    assert(entry !== undefined, `journal entry ${index} of ${st.id} is missing (journal length ${st.journalLength})`);
+    if (J.isCommandType(entry.type)) {
+      if (index > from) continue;
+      for (const id of J.awaitedCompletions(entry)) expected.set(id, index);
+      out.push({ entry });
+      continue;
+    }
+    const nid = J.notificationId(entry);
+    if (index <= from) out.push({ entry, nid });
+    else if ('completionId' in nid && expected.has(nid.completionId)) out.push({ entry, nid });
+    if ('completionId' in nid) expected.delete(nid.completionId);
+  }
+  for (const index of expected.values())
+    return refused(
+      `journal entry ${index} (a command within from=${from}) has not been completed; restart from an entry before it`,
+      409,
+    );
+  return out;
+}
+
+function markCopied(st: InvocationStatus, nid: NotificationId): void {
+  if ('completionId' in nid) st.arrived.completions.push(nid.completionId);
+  else if ('signalId' in nid) st.arrived.signals.push(nid.signalId);
+  else st.arrived.names.push(nid.signalName);
 }

@@ -90,7 +90,11 @@ export async function applyInvokerEffect(ctx: ApplyContext, cmd: Extract<Command
   if (await ctx.status(st.id)) ctx.saveStatus(st);
 }
 
-function pin(ctx: ApplyContext, st: InvocationStatus, effect: { deploymentId: string; protocolVersion: number }): void {
+export function pin(
+  ctx: ApplyContext,
+  st: InvocationStatus,
+  effect: { deploymentId: string; protocolVersion: number },
+): void {
   if (st.deploymentId !== undefined && st.deploymentId !== effect.deploymentId)
     ctx.tables.delPinned(st.deploymentId, st.id);
   ctx.tables.putPinned(effect.deploymentId, st.id);

@@ -249,7 +249,16 @@ export interface Control {
   op: string;
   sink?: ResponseSink | undefined;
   dedup?: Dedup | undefined;
-  newInvocationId?: string | undefined;
+  newInvocationId?:
+    | string
+    | undefined;
+  /** restart-as-new: copy the old journal's entries 0..restart_from (absent or 0: the input only). */
+  restartFrom?:
+    | number
+    | undefined;
+  /** restart-as-new from a prefix: keep the old invocation's deployment, or run on restart_pin (absent: latest). */
+  restartKeepDeployment: boolean;
+  restartPin?: InvokerEffect_Pin | undefined;
 }
 
 export interface Attach {
@@ -3008,7 +3017,16 @@ export const OutboxTruncate: MessageFns<OutboxTruncate> = {
 };
 
 function createBaseControl(): Control {
-  return { invocationId: "", op: "", sink: undefined, dedup: undefined, newInvocationId: undefined };
+  return {
+    invocationId: "",
+    op: "",
+    sink: undefined,
+    dedup: undefined,
+    newInvocationId: undefined,
+    restartFrom: undefined,
+    restartKeepDeployment: false,
+    restartPin: undefined,
+  };
 }
 
 export const Control: MessageFns<Control> = {
@@ -3027,6 +3045,15 @@ export const Control: MessageFns<Control> = {
     }
     if (message.newInvocationId !== undefined) {
       writer.uint32(42).string(message.newInvocationId);
+    }
+    if (message.restartFrom !== undefined) {
+      writer.uint32(48).uint32(message.restartFrom);
+    }
+    if (message.restartKeepDeployment !== false) {
+      writer.uint32(56).bool(message.restartKeepDeployment);
+    }
+    if (message.restartPin !== undefined) {
+      InvokerEffect_Pin.encode(message.restartPin, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -3084,6 +3111,30 @@ export const Control: MessageFns<Control> = {
             message.newInvocationId = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.restartFrom = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.restartKeepDeployment = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.restartPin = InvokerEffect_Pin.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3108,6 +3159,11 @@ export const Control: MessageFns<Control> = {
       : undefined;
     message.dedup = (object.dedup !== undefined && object.dedup !== null) ? Dedup.fromPartial(object.dedup) : undefined;
     message.newInvocationId = object.newInvocationId ?? undefined;
+    message.restartFrom = object.restartFrom ?? undefined;
+    message.restartKeepDeployment = object.restartKeepDeployment ?? false;
+    message.restartPin = (object.restartPin !== undefined && object.restartPin !== null)
+      ? InvokerEffect_Pin.fromPartial(object.restartPin)
+      : undefined;
     return message;
   },
 };

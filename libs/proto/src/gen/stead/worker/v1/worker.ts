@@ -120,6 +120,12 @@ export interface ControlRequest {
 
 export interface RestartAsNewRequest {
   invocationId: string;
+  /** Copy the old journal's entries 0..from (absent or 0: the input only). */
+  from?:
+    | number
+    | undefined;
+  /** With from: latest (empty), keep, or a deployment id. */
+  deployment: string;
 }
 
 export interface ReplaceStateRequest {
@@ -1420,13 +1426,19 @@ export const ControlRequest: MessageFns<ControlRequest> = {
 };
 
 function createBaseRestartAsNewRequest(): RestartAsNewRequest {
-  return { invocationId: "" };
+  return { invocationId: "", from: undefined, deployment: "" };
 }
 
 export const RestartAsNewRequest: MessageFns<RestartAsNewRequest> = {
   encode(message: RestartAsNewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.invocationId !== "") {
       writer.uint32(10).string(message.invocationId);
+    }
+    if (message.from !== undefined) {
+      writer.uint32(16).uint32(message.from);
+    }
+    if (message.deployment !== "") {
+      writer.uint32(26).string(message.deployment);
     }
     return writer;
   },
@@ -1452,6 +1464,22 @@ export const RestartAsNewRequest: MessageFns<RestartAsNewRequest> = {
             message.invocationId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.from = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.deployment = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1470,6 +1498,8 @@ export const RestartAsNewRequest: MessageFns<RestartAsNewRequest> = {
   fromPartial<I extends Exact<DeepPartial<RestartAsNewRequest>, I>>(object: I): RestartAsNewRequest {
     const message = createBaseRestartAsNewRequest();
     message.invocationId = object.invocationId ?? "";
+    message.from = object.from ?? undefined;
+    message.deployment = object.deployment ?? "";
     return message;
   },
 };
