@@ -215,7 +215,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     attach: (query, mode, signal) => host.attach(query, mode, signal),
     completeAwakeable: (awakeableId, result) => host.completeAwakeable(awakeableId, result),
     control: (invocationId, op) => host.control(invocationId, op),
-    restartAsNew: (invocationId) => host.restartAsNew(invocationId),
+    restartAsNew: (invocationId, opts) => host.restartAsNew(invocationId, opts),
     replaceState: (req) => host.replaceState(req),
     describe: (invocationId) => host.describe(invocationId),
     scan: (partition, table, opts) => host.scanPartition(partition, table, opts),

@@ -83,7 +83,7 @@ export class WorkerClient {
     signal?: AbortSignal,
   ): Promise<InvocationOutcome> {
     const d = opts.deployment;
-    // On the wire: '' latest, 'keep', or a deployment id (ids never spell 'keep').
+    // On the wire: '' not given or latest (the same when from > 0), 'keep', or a deployment id (never 'keep').
     const deployment = d === undefined || d === 'latest' ? '' : d === 'keep' ? 'keep' : d.id;
     const req = { invocationId, from: opts.from, deployment };
     return outcomeFrom(await this.unary(this.client.restartAsNew, req, { signal }));

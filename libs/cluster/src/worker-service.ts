@@ -1,5 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { InputError, type IntrospectionRow, type InvocationBackend, type ScanOptions } from '@stead/core';
+import {
+  InputError,
+  type IntrospectionRow,
+  type InvocationBackend,
+  type RestartOptions,
+  type ScanOptions,
+} from '@stead/core';
 import { worker as pb } from '@stead/proto';
 import {
   GRPC_CHANNEL_OPTIONS,
@@ -240,8 +246,10 @@ export async function serveWorker(
     },
     restartAsNew(call, cb) {
       const { invocationId, from, deployment: d } = call.request;
-      const deployment = d === '' ? 'latest' : d === 'keep' ? 'keep' : { id: d };
-      answer(cb, async () => outcomeTo(await backend.restartAsNew(invocationId, { from, deployment })));
+      // '' is 'not given' (latest when from > 0), which the backend refuses to see without from.
+      const deployment = d === '' ? undefined : d === 'keep' ? 'keep' : { id: d };
+      const opts: RestartOptions = { from, ...(deployment ? { deployment } : {}) };
+      answer(cb, async () => outcomeTo(await backend.restartAsNew(invocationId, opts)));
     },
     replaceState(call, cb) {
       answer(cb, async () => outcomeTo(await backend.replaceState(replacementFrom(call.request))));

@@ -7,6 +7,7 @@ import {
   NotLeaderError,
   OverloadedError,
   partitionKeyOf,
+  type RestartOptions,
   type StateReplacement,
 } from '@stead/core';
 import type { ServingGrpc } from '@stead/runtime';
@@ -43,7 +44,9 @@ class ScriptedBackend implements WorkerBackend {
   async control(): Promise<InvocationOutcome> {
     return { ok: false, code: 409, message: 'already completed', metadata: { why: 'done' } };
   }
-  async restartAsNew(): Promise<InvocationOutcome> {
+  readonly restarts: (RestartOptions | undefined)[] = [];
+  async restartAsNew(_id: string, opts?: RestartOptions): Promise<InvocationOutcome> {
+    this.restarts.push(opts);
     return { ok: true, value: enc('inv_new'), contentType: 'text/plain' };
   }
   readonly replaced: StateReplacement[] = [];
@@ -164,6 +167,16 @@ describe('forwarding to partition leaders', () => {
     });
     const restarted = await r.restartAsNew('inv_1');
     expect(restarted.ok && dec(restarted.value)).toBe('inv_new');
+    // from and each form of deployment cross the worker RPC.
+    await r.restartAsNew('inv_1', { from: 3, deployment: 'keep' });
+    await r.restartAsNew('inv_1', { from: 4, deployment: { id: 'dp_x' } });
+    await r.restartAsNew('inv_1', { from: 5 });
+    expect(w.restarts).toEqual([
+      { from: undefined },
+      { from: 3, deployment: 'keep' },
+      { from: 4, deployment: { id: 'dp_x' } },
+      { from: 5 },
+    ]);
     expect(await r.pinnedInvocations('dp_1')).toBe(2);
     const replacement: StateReplacement = {
       service: 'Counter',
