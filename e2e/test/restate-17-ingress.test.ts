@@ -1,8 +1,12 @@
 /**
  * Restate 1.7's ingress forms end to end, with handlers of the official SDK: calls and sends under
  * `/restate/call|send/...`, and `POST /restate/attach|output|lookup` naming the invocation in the body. The SDK
- * clients package (1.17) uses none of these without a scope, so the requests are plain HTTP, as curl would send.
+ * clients package (1.17) uses none of these without a scope, so those requests are plain HTTP, as curl would send;
+ * it does complete awakeables through `/restate/a/{id}/...`, tested with the clients package itself.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as clients from '@restatedev/restate-sdk-clients';
 import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
@@ -29,18 +33,18 @@ describe('Restate 1.7 ingress forms on Stead', () => {
   const lookup = async (body: unknown) => {
     const res = await post('/restate/lookup', body);
     expect(res.status).toBe(200);
-    return (await res.json()).invocationId as string;
+    return (await json(res)).invocationId as string;
   };
 
   it('calls and sends services and objects under /restate/call and /restate/send', async () => {
     const echo = await post('/restate/call/Test/echo', { hello: 'world' });
     expect([echo.status, echo.headers.get('x-restate-id')?.startsWith('inv_1')]).toEqual([200, true]);
-    expect(await echo.json()).toEqual({ hello: 'world' });
+    expect(await json(echo)).toEqual({ hello: 'world' });
 
     expect(await json(post('/restate/call/Counter/c17/add', 2))).toBe(2);
     const sent = await post('/restate/send/Counter/c17/add', 3);
     expect(sent.status).toBe(202);
-    const receipt = await sent.json();
+    const receipt = await json(sent);
     expect(receipt).toEqual({ invocationId: sent.headers.get('x-restate-id'), status: 'Accepted' });
     await waitFor(async () => (await json(post('/restate/call/Counter/c17/get'))) === 5, { what: 'the sent add' });
     // The invocation id the send named is the one that ran (its output is kept while it is retained).
@@ -48,18 +52,18 @@ describe('Restate 1.7 ingress forms on Stead', () => {
 
     const delayed = await post('/restate/send/Test/echo?delay=PT0.2S', '"later"');
     expect(delayed.status).toBe(202);
-    expect((await delayed.json()).executionTime).toMatch(/^\d{4}-\d\d-\d\dT.*\.\d{9}Z$/);
+    expect((await json(delayed)).executionTime).toMatch(/^\d{4}-\d\d-\d\dT.*\.\d{9}Z$/);
 
     const badPath = await post('/restate/call/Counter/c17');
     expect([badPath.status, badPath.headers.get('x-restate-error-source')]).toEqual([400, 'ingress']);
     const unknown = await post('/restate/call/Nope/x', 1);
-    expect([unknown.status, (await unknown.json()).source]).toEqual([404, 'ingress']);
+    expect([unknown.status, (await json(unknown)).source]).toEqual([404, 'ingress']);
   });
 
   it('finds a workflow run by name and key: lookup, output before and after it completes, attach', async () => {
     const sent = await post('/restate/send/Signup/w17/run', { email: 'w17@x' });
     expect(sent.status).toBe(202);
-    const { invocationId } = await sent.json();
+    const { invocationId } = await json(sent);
     const byWorkflow = { target: 'workflow', workflowName: 'Signup', workflowKey: 'w17' };
     expect(await lookup(byWorkflow)).toBe(invocationId);
 
@@ -72,13 +76,13 @@ describe('Restate 1.7 ingress forms on Stead', () => {
       'ingress',
       null,
     ]);
-    expect(await early.json()).toMatchObject({ code: 470, source: 'ingress' });
+    expect(await json(early)).toMatchObject({ code: 470, source: 'ingress' });
 
     const attached = post('/restate/attach', byWorkflow);
     expect((await post('/restate/call/Signup/w17/confirm', '"c0de"')).status).toBe(200);
     const done = await attached;
     expect([done.status, done.headers.get('x-restate-id')]).toEqual([200, invocationId]);
-    expect(await done.json()).toBe('w17@x:c0de');
+    expect(await json(done)).toBe('w17@x:c0de');
     expect(await json(post('/restate/output', byWorkflow))).toBe('w17@x:c0de');
     const byId = await fetch(`${server.ingressUrl}/restate/output/${invocationId}`);
     expect(await json(byId)).toBe('w17@x:c0de');
@@ -87,7 +91,7 @@ describe('Restate 1.7 ingress forms on Stead', () => {
   it('finds an idempotent request by service, key, handler and idempotency key', async () => {
     const sent = await post('/restate/send/Counter/i17/add', 7, { 'idempotency-key': 'once-17' });
     expect(sent.status).toBe(202);
-    const { invocationId } = await sent.json();
+    const { invocationId } = await json(sent);
     const byKey = {
       target: 'idempotentInvocation',
       service: 'Counter',
@@ -105,6 +109,27 @@ describe('Restate 1.7 ingress forms on Stead', () => {
     expect(await json(post('/restate/output', byServiceKey))).toBe('idem');
   });
 
+  it("completes awakeables through the SDK clients' /restate/a/{id}/resolve|reject", async () => {
+    const dir = cleanup.tempDir('stead-17-');
+    const ingress = clients.connect({ url: server.ingressUrl });
+    const awakeableIn = async (file: string) => {
+      await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').trim() !== '', { what: 'the awakeable id' });
+      return readFileSync(file, 'utf8').trim();
+    };
+    const resolved = post('/Waiter/wait', { file: join(dir, 'a1') });
+    await ingress.resolveAwakeable(await awakeableIn(join(dir, 'a1')), 'from the clients');
+    expect(await json(resolved)).toBe('from the clients');
+
+    const rejected = post('/Waiter/wait', { file: join(dir, 'a2') });
+    await ingress.rejectAwakeable(await awakeableIn(join(dir, 'a2')), 'no thanks');
+    const failure = await rejected;
+    expect([failure.status, failure.headers.get('x-restate-error-source')]).toEqual([500, 'invocation']);
+    expect((await json(failure)).message).toContain('no thanks');
+
+    const bad = await post('/restate/a/sign_1bogus/resolve', '"x"');
+    expect([bad.status, bad.headers.get('x-restate-error-source')]).toEqual([400, 'ingress']);
+  });
+
   it('answers unknown invocations and bad bodies as Restate, with the error source', async () => {
     const never = { target: 'idempotentInvocation', service: 'Counter', key: 'n', handler: 'add', idempotencyKey: 'x' };
     const neverId = await lookup(never);
@@ -120,7 +145,7 @@ describe('Restate 1.7 ingress forms on Stead', () => {
       for (const body of ['', '{}', '{"target":"workflow","workflowName":"Signup"}', '{"target":"invocation"}']) {
         const res = await post(`/restate/${op}`, body);
         expect([op, body, res.status, res.headers.get('x-restate-error-source')]).toEqual([op, body, 400, 'ingress']);
-        expect((await res.json()).message).toMatch(/^invalid request body: /);
+        expect((await json(res)).message).toMatch(/^invalid request body: /);
       }
     }
     const badId = await post('/restate/attach', { target: 'invocation', invocationId: 'inv_1nope' });

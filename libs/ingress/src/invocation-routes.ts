@@ -175,10 +175,13 @@ function lookupRoute(): IngressRoute {
   };
 }
 
-function awakeableRoute(backend: InvocationBackend, op: 'resolve' | 'reject'): IngressRoute {
+/** Where an awakeable is completed: `/restate/a/...` is the short form `@restatedev/restate-sdk-clients` uses. */
+const AWAKEABLE_PREFIXES = ['/restate/awakeables', '/restate/a'] as const;
+
+function awakeableRoute(backend: InvocationBackend, prefix: string, op: 'resolve' | 'reject'): IngressRoute {
   return {
     method: 'POST',
-    pattern: `/restate/awakeables/:id/${op}`,
+    pattern: `${prefix}/:id/${op}`,
     handler: async (ctx) => {
       const body = await ctx.body();
       try {
@@ -209,6 +212,8 @@ export function invocationRoutes(backend: InvocationBackend, schema: SchemaView)
       bodyAttachRoute(backend, schema, mode),
     ]),
     lookupRoute(),
-    ...(['resolve', 'reject'] as const).map((op) => awakeableRoute(backend, op)),
+    ...AWAKEABLE_PREFIXES.flatMap((prefix) =>
+      (['resolve', 'reject'] as const).map((op) => awakeableRoute(backend, prefix, op)),
+    ),
   ];
 }

@@ -43,8 +43,14 @@ export const INGRESS_ROUTE_SCOPES: readonly { method: string; pattern: string; s
       })),
     ),
   ),
-  { method: 'POST', pattern: '/restate/awakeables/:id/resolve', scope: 'ingress:invoke' },
-  { method: 'POST', pattern: '/restate/awakeables/:id/reject', scope: 'ingress:invoke' },
+  // `/restate/a/...`: the short form the SDK clients use.
+  ...['/restate/awakeables', '/restate/a'].flatMap((prefix) =>
+    ['resolve', 'reject'].map((op) => ({
+      method: 'POST',
+      pattern: `${prefix}/:id/${op}`,
+      scope: INVOCATION_SCOPE_NAME,
+    })),
+  ),
 ];
 
 const table = new HttpRouter<RouteScope>({ allowEmptyParams: true });

@@ -51,6 +51,8 @@ describe('ingress route scopes (the table)', () => {
       ['GET', '/restate/invocation/Counter/k/add/idem-1/output', 'ingress:attach'],
       ['POST', '/restate/awakeables/sign_1abc/resolve', 'ingress:invoke'],
       ['POST', '/restate/awakeables/sign_1abc/reject', 'ingress:invoke'],
+      ['POST', '/restate/a/sign_1abc/resolve', 'ingress:invoke'],
+      ['POST', '/restate/a/sign_1abc/reject', 'ingress:invoke'],
       ['POST', '/restate/call/Greeter/greet', 'ingress:invoke'],
       ['GET', '/restate/call/Counter/k/get', 'ingress:invoke'],
       ['POST', '/restate/send/Greeter/greet', 'ingress:invoke'],
