@@ -196,7 +196,7 @@ const PREFIXED_BAD_PATH =
 type PathForm = 'plain' | 'call' | 'send';
 
 /** The form of a `/restate/call/...` or `/restate/send/...` path, undefined for any other. */
-export function prefixedForm(pathname: string): PathForm | undefined {
+function prefixedForm(pathname: string): PathForm | undefined {
   if (pathname === '/restate/call' || pathname.startsWith('/restate/call/')) return 'call';
   if (pathname === '/restate/send' || pathname.startsWith('/restate/send/')) return 'send';
   return undefined;
