@@ -243,6 +243,10 @@ const INGRESS_ROUTES = [
   'restate/workflow/{svc}/{key}/output',
   'restate/awakeables/{any}/resolve',
   'restate/awakeables/{any}/reject',
+  'restate/a/{any}/resolve',
+  'restate/a/{any}/reject',
+  'restate/attach/{inv}',
+  'restate/output/{inv}',
   'restate/call/{svc}/{handler}',
   'restate/send/{svc}/{handler}',
   'restate/attach',
@@ -326,6 +330,20 @@ function shapedBodyArb(known: Known): fc.Arbitrary<unknown> {
     fc.record({ public: fc.anything(), idempotency_retention: fc.anything(), inactivity_timeout: fc.anything() }),
     fc.record({ new_state: fc.dictionary(fc.string(), fc.array(fc.nat(255))), version: fc.anything() }),
     fc.record({ object_key: fc.anything(), new_state: fc.anything() }),
+    // POST /restate/attach|output|lookup: the invocation named in the body.
+    fc.record(
+      {
+        target: fc.oneof(fc.constantFrom('invocation', 'workflow', 'idempotentInvocation'), fc.anything()),
+        invocationId: fc.oneof(fc.constantFrom(...known.invocationIds, 'inv_1'), fc.anything()),
+        workflowName: fc.oneof(fc.constantFrom('Test', 'Counter', 'Signup'), fc.anything()),
+        workflowKey: fc.oneof(fc.string(), fc.anything()),
+        service: fc.oneof(fc.constantFrom('Test', 'Counter'), fc.anything()),
+        key: fc.anything(),
+        handler: fc.oneof(fc.constantFrom('echo', 'add'), fc.anything()),
+        idempotencyKey: fc.oneof(fc.string(), fc.anything()),
+      },
+      { requiredKeys: ['target'] },
+    ),
   );
 }
 

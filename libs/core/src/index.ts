@@ -9,6 +9,12 @@ export {
   parseCorsOrigins,
 } from './cors.ts';
 export {
+  derivedInvocationId,
+  idempotentInvocationId,
+  queriedInvocationId,
+  workflowInvocationId,
+} from './derived-ids.ts';
+export {
   type DurationResult,
   formatDuration,
   formatTimestamp,
@@ -82,6 +88,8 @@ export {
 } from './introspection.ts';
 export {
   type ControlOperation,
+  INVOCATION_NOT_FOUND,
+  INVOCATION_NOT_READY,
   type IngressBackend,
   type IngressRequest,
   InputError,
@@ -89,6 +97,7 @@ export {
   type InvocationDescription,
   type InvocationOutcome,
   type InvocationQuery,
+  isEngineMiss,
   MAX_EXECUTION_TIME_MS,
   NotLeaderError,
   OverloadedError,

@@ -34,6 +34,26 @@ export type InvocationOutcome =
   | { ok: true; value: Uint8Array; contentType?: string }
   | { ok: false; code: number; message: string; metadata?: Record<string, string> };
 
+/**
+ * The engine's answers (not an invocation's result) for an invocation it does not know or no longer keeps, and
+ * for reading the output of one that has not completed. The ingress reports them as its own errors
+ * (`x-restate-error-source: ingress`), unlike an invocation that failed with the same code.
+ */
+export const INVOCATION_NOT_FOUND: InvocationOutcome = { ok: false, code: 404, message: 'invocation not found' };
+export const INVOCATION_NOT_READY: InvocationOutcome = {
+  ok: false,
+  code: 470,
+  message: 'invocation not completed yet',
+};
+
+/** Whether `o` is INVOCATION_NOT_FOUND or INVOCATION_NOT_READY (compared by value: it may have crossed the wire). */
+export function isEngineMiss(o: InvocationOutcome): boolean {
+  if (o.ok || (o.metadata !== undefined && Object.keys(o.metadata).length > 0)) return false;
+  return [INVOCATION_NOT_FOUND, INVOCATION_NOT_READY].some(
+    (m) => !m.ok && m.code === o.code && m.message === o.message,
+  );
+}
+
 export interface SendReceipt {
   invocationId: string;
   /** Restate answers `Accepted`, or `PreviouslyAccepted` for an idempotent send seen before. */

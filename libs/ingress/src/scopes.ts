@@ -1,9 +1,15 @@
 import { type AuthScope, HttpRouter, type RouteScope } from '@stead/core';
 
+const INVOCATION_SCOPE_NAME = 'ingress:invoke' as const;
+
+/** Calls, sends and workflow submissions. */
+export const INVOCATION_SCOPE: AuthScope = INVOCATION_SCOPE_NAME;
+
 /**
  * What each ingress route requires when authentication is on, route by route. Calls, sends and workflow
- * submissions (`/{service}/{handler}`, `/{object}/{key}/{handler}`, each optionally `/send`) need
- * INVOCATION_SCOPE; every `/restate/...` route must be listed here (the server refuses to mount one that is not).
+ * submissions (`/{service}/{handler}`, `/{object}/{key}/{handler}`, each optionally `/send`, and the same under
+ * `/restate/call/` and `/restate/send/`) need INVOCATION_SCOPE; every `/restate/...` route must be listed here (the
+ * server refuses to mount one that is not).
  * A path that matches nothing still needs a valid token (of any scope) before it gets its 404.
  */
 export const INGRESS_ROUTE_SCOPES: readonly { method: string; pattern: string; scope: RouteScope }[] = [
@@ -16,12 +22,36 @@ export const INGRESS_ROUTE_SCOPES: readonly { method: string; pattern: string; s
       '/restate/invocation/:service/:key/:handler/:idem',
     ].map((target) => ({ method: 'GET', pattern: `${target}/${mode}`, scope: 'ingress:attach' as const })),
   ),
-  { method: 'POST', pattern: '/restate/awakeables/:id/resolve', scope: 'ingress:invoke' },
-  { method: 'POST', pattern: '/restate/awakeables/:id/reject', scope: 'ingress:invoke' },
+  ...(['attach', 'output'] as const).map((mode) => ({
+    method: 'GET',
+    pattern: `/restate/${mode}/:id`,
+    scope: 'ingress:attach' as const,
+  })),
+  // The invocation named in the request body (Restate 1.7).
+  ...(['attach', 'output', 'lookup'] as const).map((op) => ({
+    method: 'POST',
+    pattern: `/restate/${op}`,
+    scope: 'ingress:attach' as const,
+  })),
+  // Calls and sends under `/restate/` (Restate 1.7): the server answers them itself, like `/{service}/{handler}`.
+  ...(['call', 'send'] as const).flatMap((mode) =>
+    ['/:service/:handler', '/:service/:key/:handler'].flatMap((rest) =>
+      ['GET', 'POST'].map((method) => ({
+        method,
+        pattern: `/restate/${mode}${rest}`,
+        scope: INVOCATION_SCOPE_NAME,
+      })),
+    ),
+  ),
+  // `/restate/a/...`: the short form the SDK clients use.
+  ...['/restate/awakeables', '/restate/a'].flatMap((prefix) =>
+    ['resolve', 'reject'].map((op) => ({
+      method: 'POST',
+      pattern: `${prefix}/:id/${op}`,
+      scope: INVOCATION_SCOPE_NAME,
+    })),
+  ),
 ];
-
-/** Calls, sends and workflow submissions. */
-export const INVOCATION_SCOPE: AuthScope = 'ingress:invoke';
 
 const table = new HttpRouter<RouteScope>({ allowEmptyParams: true });
 for (const r of INGRESS_ROUTE_SCOPES) table.add(r.method, r.pattern, r.scope);

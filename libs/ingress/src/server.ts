@@ -30,7 +30,7 @@ import {
 import { createLogger, secondsSince } from '@stead/observability';
 import { inputProblem } from './content-type.ts';
 import type { IngressMetrics } from './metrics.ts';
-import { hasScopeEntry, ingressRouteScope } from './scopes.ts';
+import { hasScopeEntry, ingressRouteScope, isRestatePath } from './scopes.ts';
 
 /** Restate's default ingress request size limit (`ingress.request-size-limit`). */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -185,10 +185,28 @@ interface Target {
   send: boolean;
 }
 
-/** Resolves `/{Service}/{handler}[/send]` and `/{Object}/{key}/{handler}[/send]` like Restate's ingress. */
-function resolveTarget(schema: SchemaView, pathname: string): Target | IngressReply {
-  const raw = splitPath(pathname);
-  if (raw.length < 2) return ingressError(400, `bad path: ${pathname}`);
+const PREFIXED_BAD_PATH =
+  'bad path, expected /restate/call/:service/:handler, /restate/send/:service/:handler (with /:key before the handler for objects and workflows), POST /restate/attach, /restate/output or /restate/lookup';
+
+/**
+ * How a request names its handler: `/{Service}/{handler}[/send]` (a send when it ends in `/send`), or Restate
+ * 1.7's `/restate/call/{Service}/{handler}` and `/restate/send/{Service}/{handler}` (`{Object}/{key}/{handler}`
+ * for keyed ones), where the prefix says which it is and nothing may follow the handler.
+ */
+type PathForm = 'plain' | 'call' | 'send';
+
+/** The form of a `/restate/call/...` or `/restate/send/...` path, undefined for any other. */
+function prefixedForm(pathname: string): PathForm | undefined {
+  if (pathname === '/restate/call' || pathname.startsWith('/restate/call/')) return 'call';
+  if (pathname === '/restate/send' || pathname.startsWith('/restate/send/')) return 'send';
+  return undefined;
+}
+
+/** Resolves a call or send path (see PathForm) like Restate's ingress. */
+function resolveTarget(schema: SchemaView, pathname: string, form: PathForm): Target | IngressReply {
+  const raw = form === 'plain' ? splitPath(pathname) : splitPath(pathname).slice(2);
+  const badPath = form === 'plain' ? BAD_PATH : PREFIXED_BAD_PATH;
+  if (raw.length < 2) return ingressError(400, form === 'plain' ? `bad path: ${pathname}` : badPath);
   const parts = raw.map(decodePathSegment);
   const service = schema.service(parts[0]);
   if (service === undefined) {
@@ -196,9 +214,9 @@ function resolveTarget(schema: SchemaView, pathname: string): Target | IngressRe
   }
   const keyed = service.ty !== 'SERVICE';
   const base = keyed ? 3 : 2;
-  let send = false;
-  if (parts.length === base + 1 && parts[base] === 'send') send = true;
-  else if (parts.length !== base) return ingressError(400, BAD_PATH);
+  let send = form === 'send';
+  if (form === 'plain' && parts.length === base + 1 && parts[base] === 'send') send = true;
+  else if (parts.length !== base) return ingressError(400, badPath);
   const handlerName = parts[base - 1];
   const handler = service.handlers.find((h) => h.name === handlerName);
   if (handler === undefined) {
@@ -241,15 +259,15 @@ function shared(fn: () => Promise<void>): () => Promise<void> {
 }
 
 /** The target of a request; an unknown service makes the schema be read again once (see refreshSchema). */
-async function resolveFresh(ing: Ingress, pathname: string): Promise<Target | IngressReply> {
-  const target = resolveTarget(ing.schema, pathname);
+async function resolveFresh(ing: Ingress, pathname: string, form: PathForm): Promise<Target | IngressReply> {
+  const target = resolveTarget(ing.schema, pathname, form);
   if (!('status' in target) || target.status !== 404 || !ing.refreshSchema) return target;
   try {
     await ing.refreshSchema();
   } catch {
     return target;
   }
-  return resolveTarget(ing.schema, pathname);
+  return resolveTarget(ing.schema, pathname, form);
 }
 
 /** One request being answered. */
@@ -366,10 +384,12 @@ function pathOf(req: AnyRequest): string {
   }
 }
 
-/** `/restate/...` routes, or a call or send of a handler. */
+/** `/restate/...` routes, or a call or send of a handler (`/restate/call|send/...` too). */
 function route(ing: Ingress, x: Exchange): Promise<void> {
   const path = x.url.pathname;
-  return path === '/restate' || path.startsWith('/restate/') ? handleRestateRoute(ing, x) : handleInvocation(ing, x);
+  if (!isRestatePath(path)) return handleInvocation(ing, x, 'plain');
+  const form = prefixedForm(path);
+  return form === undefined ? handleRestateRoute(ing, x) : handleInvocation(ing, x, form);
 }
 
 /** The request as the handlers see it, or undefined when it is answered at once (a CORS preflight, a bad URL). */
@@ -429,12 +449,15 @@ async function handleRestateRoute(ing: Ingress, x: Exchange): Promise<void> {
   }
 }
 
-/** `/{Service}/{handler}` and `/{Object}/{key}/{handler}`, optionally `/send`: a call or a send. */
-async function handleInvocation(ing: Ingress, x: Exchange): Promise<void> {
+/**
+ * `/{Service}/{handler}` and `/{Object}/{key}/{handler}`, optionally `/send`, or the same under `/restate/call/` or
+ * `/restate/send/`: a call or a send.
+ */
+async function handleInvocation(ing: Ingress, x: Exchange, form: PathForm): Promise<void> {
   const { req, res } = x;
   if (x.method !== 'GET' && x.method !== 'POST') return write(ing, req, res, ingressError(405, 'method not allowed'));
   if (declaredTooLarge(ing, req)) return tooLarge(ing, req, res);
-  const target = await resolveFresh(ing, x.url.pathname);
+  const target = await resolveFresh(ing, x.url.pathname, form);
   if ('status' in target) return write(ing, req, res, target);
   const delayMs = parseDelay(ing, x.url.searchParams.get('delay'), target.send);
   if (typeof delayMs === 'object') return write(ing, req, res, delayMs);

@@ -51,6 +51,19 @@ describe('ingress route scopes (the table)', () => {
       ['GET', '/restate/invocation/Counter/k/add/idem-1/output', 'ingress:attach'],
       ['POST', '/restate/awakeables/sign_1abc/resolve', 'ingress:invoke'],
       ['POST', '/restate/awakeables/sign_1abc/reject', 'ingress:invoke'],
+      ['POST', '/restate/a/sign_1abc/resolve', 'ingress:invoke'],
+      ['POST', '/restate/a/sign_1abc/reject', 'ingress:invoke'],
+      ['POST', '/restate/call/Greeter/greet', 'ingress:invoke'],
+      ['GET', '/restate/call/Counter/k/get', 'ingress:invoke'],
+      ['POST', '/restate/send/Greeter/greet', 'ingress:invoke'],
+      ['POST', '/restate/send/WF/wf-1/run', 'ingress:invoke'],
+      ['POST', '/restate/attach', 'ingress:attach'],
+      ['POST', '/restate/output', 'ingress:attach'],
+      ['POST', '/restate/lookup', 'ingress:attach'],
+      ['GET', '/restate/attach/inv_1abc', 'ingress:attach'],
+      ['GET', '/restate/output/inv_1abc', 'ingress:attach'],
+      ['GET', '/restate/lookup', 'any'],
+      ['POST', '/restate/call/Greeter', 'any'],
       ['POST', '/restate/invocation/inv_1abc/attach', 'any'],
       ['GET', '/restate/unknown', 'any'],
     ];
@@ -190,6 +203,47 @@ describe('ingress with bearer tokens', () => {
     });
     expect(resolved.status).toBe(202);
     expect(completed).toEqual(['sign_1abc']);
+  });
+
+  test('the /restate/call|send forms need ingress:invoke; attach/output/lookup by body need ingress:attach', async () => {
+    const invokeDenied = await request(port, {
+      path: '/restate/send/Greeter/greet',
+      headers: { ...json, ...bearer(tokens.attach) },
+      body: '"x"',
+    });
+    expect(invokeDenied.status).toBe(403);
+    expect((await request(port, { path: '/restate/call/Greeter/greet', headers: json, body: '"x"' })).status).toBe(401);
+    expect([backend.calls.length, backend.sends.length]).toEqual([0, 0]);
+    const call = await request(port, {
+      path: '/restate/call/Greeter/greet',
+      headers: { ...json, ...bearer(tokens.invoke) },
+      body: '"x"',
+    });
+    expect([call.status, backend.calls.length]).toEqual([200, 1]);
+
+    const body = JSON.stringify({ target: 'workflow', workflowName: 'WF', workflowKey: 'wf-2' });
+    for (const op of ['attach', 'output', 'lookup']) {
+      const denied = await request(port, {
+        path: `/restate/${op}`,
+        headers: { ...json, ...bearer(tokens.invoke) },
+        body,
+      });
+      expect([op, denied.status]).toEqual([op, 403]);
+    }
+    expect(attached).toHaveLength(0);
+    const output = await request(port, {
+      path: '/restate/output',
+      headers: { ...json, ...bearer(tokens.attach) },
+      body,
+    });
+    expect([output.status, output.text]).toEqual([200, '"done"']);
+    expect(attached).toEqual([{ workflow: { name: 'WF', key: 'wf-2' } }]);
+    const lookup = await request(port, {
+      path: '/restate/lookup',
+      headers: { ...json, ...bearer(tokens.attach) },
+      body,
+    });
+    expect(lookup.status).toBe(200);
   });
 
   test('health stays open; an unknown /restate route is 401 without a token and 404 with any valid one', async () => {

@@ -3,11 +3,13 @@
  * or given by the caller), and the id arithmetic the state machine needs. One module, so that an ingress that
  * picks ids before forwarding a request and the partition that applies it agree.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
+  derivedInvocationId,
   type IngressRequest,
   InputError,
   type InvocationDefaults,
+  idempotentInvocationId,
   invocationPartitionKey,
   invocationRetention,
   newInvocationId,
@@ -15,6 +17,7 @@ import {
   parseInvocationId,
   partitionKeyOf,
   type SchemaView,
+  workflowInvocationId,
 } from '@stead/core';
 import type { IdFunctions } from './state-machine.ts';
 import { normalizeKey, type Target } from './types.ts';
@@ -23,13 +26,6 @@ import { normalizeKey, type Target } from './types.ts';
 function targetPartitionKey(target: { key?: string }, random: () => Uint8Array): bigint {
   if (target.key !== undefined) return partitionKeyOf(target.key);
   return Buffer.from(random()).readBigUInt64BE(0);
-}
-
-/** An invocation id that is a pure function of `seed` (replay-safe, same request → same id). */
-function derivedId(seed: string, target: { key?: string }): string {
-  const h = createHash('sha256').update(seed).digest();
-  const pk = targetPartitionKey(target, () => h.subarray(16, 24));
-  return newInvocationId(pk, () => new Uint8Array(h.subarray(0, 16))).toString();
 }
 
 /** `id` if it parses as an invocation id; else an InputError naming it. */
@@ -45,16 +41,14 @@ export function checkedInvocationId(id: string): string {
 /** The id arithmetic of the state machine (see IdFunctions). */
 export const ids: IdFunctions = {
   partitionKeyOfInvocation: invocationPartitionKey,
-  childId: (parentId, journalIndex, target) => derivedId(`child\u0000${parentId}\u0000${journalIndex}`, target),
+  childId: (parentId, journalIndex, target) =>
+    derivedInvocationId(`child\u0000${parentId}\u0000${journalIndex}`, target),
   awakeable: (awakeableId) => {
     const a = parseAwakeableId(awakeableId);
     return { invocationId: a.invocationId.toString(), signalIndex: a.signalIndex };
   },
-  idempotentId: (service, key, handler, idempotencyKey) =>
-    derivedId(`idem\u0000${service}\u0000${key ?? ''}\u0000${handler}\u0000${idempotencyKey}`, {
-      key: key ?? idempotencyKey,
-    }),
-  workflowId: (name, key) => derivedId(`wf\u0000${name}\u0000${key}`, { key }),
+  idempotentId: idempotentInvocationId,
+  workflowId: workflowInvocationId,
 };
 
 /** What a new invocation from ingress is: its id, its partition key, its target and how long it is kept. */

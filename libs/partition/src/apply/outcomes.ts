@@ -1,5 +1,5 @@
 /** The state machine's options and the outcomes its handlers answer with (as Restate reports them). */
-import type { InvocationOutcome } from '@stead/core';
+import { INVOCATION_NOT_FOUND, INVOCATION_NOT_READY, type InvocationOutcome } from '@stead/core';
 import type { Target } from '../types.ts';
 
 /** Id arithmetic the state machine needs; all pure functions (replay must give the same ids). */
@@ -23,8 +23,8 @@ export interface StateMachineOptions extends IdFunctions {
 /** Failure codes and messages as Restate reports them. */
 export const CANCELLED: InvocationOutcome = { ok: false, code: 409, message: 'cancelled' };
 export const KILLED: InvocationOutcome = { ok: false, code: 409, message: 'killed' };
-export const NOT_FOUND: InvocationOutcome = { ok: false, code: 404, message: 'invocation not found' };
-export const NOT_READY: InvocationOutcome = { ok: false, code: 470, message: 'invocation not completed yet' };
+export const NOT_FOUND: InvocationOutcome = INVOCATION_NOT_FOUND;
+export const NOT_READY: InvocationOutcome = INVOCATION_NOT_READY;
 export const ALREADY_COMPLETED: InvocationOutcome = {
   ok: false,
   code: 409,
