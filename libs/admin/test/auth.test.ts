@@ -5,7 +5,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { hashToken, TokenAuthenticator } from '@stead/core';
-import { Cleanup, makeTestCa, type TestCa, waitFor } from '@stead/testing';
+import { Cleanup, makeTestCa, requestWithContinue, type TestCa, waitFor } from '@stead/testing';
 import {
   ADMIN_ROUTE_SCOPES,
   type AdminServer,
@@ -155,28 +155,17 @@ describe('admin API with bearer tokens', () => {
   });
 
   test('Expect: 100-continue without the scope is refused before the body is sent', async () => {
-    const answer = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
-      let continued = false;
-      const req = http.request({
+    const answer = await requestWithContinue(
+      (o: http.RequestOptions) => http.request(o),
+      {
         host: '127.0.0.1',
         port: admin.port,
         method: 'POST',
         path: '/deployments',
-        headers: { ...bearer(READ), 'content-type': 'application/json', expect: '100-continue', 'content-length': '2' },
-        agent: false,
-      });
-      req.on('continue', () => {
-        continued = true;
-        req.end('{}');
-      });
-      req.on('response', (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, continued });
-        req.destroy();
-      });
-      req.on('error', reject);
-      req.flushHeaders();
-    });
+        headers: { ...bearer(READ), 'content-type': 'application/json' },
+      },
+      '{}',
+    );
     expect(answer).toEqual({ status: 403, continued: false });
   });
 });

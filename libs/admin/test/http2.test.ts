@@ -8,7 +8,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { corsPolicy, hashToken, TokenAuthenticator } from '@stead/core';
-import { Cleanup, makeTestCa, type TestCa, waitFor } from '@stead/testing';
+import { Cleanup, type ContinueAnswer, makeTestCa, requestWithContinue, type TestCa, waitFor } from '@stead/testing';
 import { type AdminServer, SchemaRegistry, startAdminServer } from '../src/index.ts';
 import { request } from './helpers.ts';
 
@@ -102,31 +102,20 @@ function https1(
 }
 
 /** A POST over HTTPS/1.1 with `Expect: 100-continue`: the status, and whether the server sent 100 first. */
-function https1Continue(port: number, ca: Buffer, token: string): Promise<{ status: number; continued: boolean }> {
-  return new Promise((resolve, reject) => {
-    let continued = false;
-    const req = https.request({
+function https1Continue(port: number, ca: Buffer, token: string): Promise<ContinueAnswer> {
+  return requestWithContinue(
+    (o: https.RequestOptions) => https.request(o),
+    {
       host: '127.0.0.1',
       servername: 'localhost',
       port,
       ca,
-      agent: false,
       method: 'POST',
       path: '/deployments',
-      headers: { ...bearer(token), 'content-type': 'application/json', expect: '100-continue', 'content-length': '2' },
-    });
-    req.on('continue', () => {
-      continued = true;
-      req.end('{}');
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0, continued });
-      req.destroy();
-    });
-    req.on('error', reject);
-    req.flushHeaders();
-  });
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+    },
+    '{}',
+  );
 }
 
 /** The answer to raw bytes written on a fresh TLS connection, up to the server closing it. */

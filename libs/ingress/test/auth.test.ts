@@ -8,7 +8,7 @@ import {
   parseTokenFile,
   TokenAuthenticator,
 } from '@stead/core';
-import { Cleanup } from '@stead/testing';
+import { Cleanup, requestWithContinue } from '@stead/testing';
 import {
   INGRESS_ROUTE_SCOPES,
   type IngressServer,
@@ -262,28 +262,11 @@ describe('ingress with bearer tokens', () => {
   });
 
   test('Expect: 100-continue without a token is refused before the body is sent', async () => {
-    const answer = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
-      let continued = false;
-      const req = http.request({
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/Greeter/greet',
-        headers: { ...json, expect: '100-continue', 'content-length': '3' },
-        agent: false,
-      });
-      req.on('continue', () => {
-        continued = true;
-        req.end('"x"');
-      });
-      req.on('response', (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, continued });
-        req.destroy();
-      });
-      req.on('error', reject);
-      req.flushHeaders();
-    });
+    const answer = await requestWithContinue(
+      (o: http.RequestOptions) => http.request(o),
+      { host: '127.0.0.1', port, method: 'POST', path: '/Greeter/greet', headers: json },
+      '"x"',
+    );
     expect(answer).toEqual({ status: 401, continued: false });
     expect(backend.calls).toHaveLength(0);
   });

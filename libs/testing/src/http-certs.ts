@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { ClientRequest, RequestOptions } from 'node:http';
 import { join } from 'node:path';
 
 /** A certificate and its key, as files and bytes. */
@@ -83,4 +84,42 @@ export function makeTestCa(dir: string, cn = 'Stead test CA'): TestCa {
       return { certFile: cf, keyFile: kf, cert: readFileSync(cf), key: readFileSync(kf) };
     },
   };
+}
+
+/** What a server answered to a request sent with `Expect: 100-continue`. */
+export interface ContinueAnswer {
+  status: number;
+  /** The server said 100 Continue before answering (so the body was sent). */
+  continued: boolean;
+}
+
+/**
+ * Sends a request with `Expect: 100-continue` (through `send`: http.request or https.request) and its body only
+ * once the server says 100 Continue: whether it did, and its status. A server that refuses the request early
+ * (401, 403, 413) answers without the body ever being sent.
+ */
+export function requestWithContinue<O extends RequestOptions>(
+  send: (options: O) => ClientRequest,
+  options: O,
+  body: string,
+): Promise<ContinueAnswer> {
+  return new Promise((resolve, reject) => {
+    let continued = false;
+    const req = send({
+      agent: false,
+      ...options,
+      headers: { ...options.headers, expect: '100-continue', 'content-length': String(Buffer.byteLength(body)) },
+    });
+    req.on('continue', () => {
+      continued = true;
+      req.end(body);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, continued });
+      req.destroy();
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
 }

@@ -9,7 +9,13 @@ export {
   type ExactlyOnceReport,
   type UnderLoadOptions,
 } from './exactly-once.ts';
-export { type IssuedCert, makeTestCa, type TestCa } from './http-certs.ts';
+export {
+  type ContinueAnswer,
+  type IssuedCert,
+  makeTestCa,
+  requestWithContinue,
+  type TestCa,
+} from './http-certs.ts';
 export {
   memorySource,
   syntheticInvocation,
