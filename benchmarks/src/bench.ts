@@ -13,7 +13,7 @@ import { Cleanup, ServiceProcess } from '@stead/testing';
 import { f, type Measured, measureCell, ratio, table, writeResult } from './cells.ts';
 import { clusterBench } from './cluster-bench.ts';
 import { scaleOutBench } from './scale-out.ts';
-import { measureSecureCell, registerSecure, startSecureStead } from './secure.ts';
+import { measureSecureCell, startSecureStead } from './secure.ts';
 import {
   loadAverages,
   machineInfo,
@@ -195,7 +195,7 @@ async function main(): Promise<number> {
         process.stdout.write('starting stead with HTTPS and token auth …\n');
         const s = await startSecureStead(local);
         const service = await ServiceProcess.start(local, SERVICE);
-        await registerSecure(s, service.uri);
+        await register(s.target, service.uri, s.client);
         for (const c of o.concurrency) {
           if (interrupted) return 130;
           process.stdout.write(`  stead (TLS + auth): ${SECURE_STEPS} steps × concurrency ${c} … `);

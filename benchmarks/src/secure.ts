@@ -4,12 +4,11 @@
 // (keep-alive HTTPS connections, so the handshake is paid once per connection, as real clients do).
 
 import { writeFileSync } from 'node:fs';
-import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import { hashToken, newToken } from '@stead/core';
-import { type Cleanup, makeTestCa, type ServiceProcess, waitFor } from '@stead/testing';
+import { type Cleanup, makeTestCa, type ServiceProcess } from '@stead/testing';
 import { type Measured, measureCell } from './cells.ts';
-import { type ClientOptions, post } from './load.ts';
+import type { ClientOptions } from './load.ts';
 import { startStead, type Target } from './targets.ts';
 
 export interface SecureStead {
@@ -40,30 +39,6 @@ export async function startSecureStead(cleanup: Cleanup): Promise<SecureStead> {
     admin: t.admin.replace(/^http:/, 'https:'),
   };
   return { target, client: { ca: ca.cert, headers: { authorization: `Bearer ${token}` } } };
-}
-
-/** Registers the service at a server that asks for HTTPS and a token. */
-export async function registerSecure(s: SecureStead, uri: string): Promise<void> {
-  const agent = new HttpsAgent({ ca: s.client.ca });
-  try {
-    let last = '';
-    await waitFor(
-      async () => {
-        const res = await post(
-          agent as never,
-          new URL('/deployments', s.target.admin),
-          JSON.stringify({ uri, force: true }),
-          10_000,
-          s.client.headers,
-        );
-        last = `${res.status} ${res.body}`;
-        return res.status === 200 || res.status === 201;
-      },
-      { timeoutMs: 30_000, intervalMs: 200, what: `registration of ${uri} (last answer: ${last})` },
-    );
-  } finally {
-    agent.destroy();
-  }
 }
 
 /** One cell against the secure server: `steps` × `concurrency`, as bench.ts measures the plain ones. */

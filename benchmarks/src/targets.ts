@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type Cleanup, freePort, httpOk, Proc, REPO, SteadServer, waitFor } from '@stead/testing';
+import { agentFor, type ClientOptions, post } from './load.ts';
 
 export type ServerName = 'stead' | 'restate';
 
@@ -172,23 +173,26 @@ export async function startRestate(cleanup: Cleanup): Promise<Target> {
 }
 
 /** Registers an SDK endpoint (POST /deployments), retrying while the admin API is not yet ready for it. */
-export async function register(t: Pick<Target, 'admin'> & { name: string }, uri: string): Promise<void> {
+export async function register(
+  t: Pick<Target, 'admin'> & { name: string },
+  uri: string,
+  client: ClientOptions = {},
+): Promise<void> {
+  const url = new URL('/deployments', t.admin);
+  const agent = agentFor(url, 1, client);
   let last = '';
   try {
     await waitFor(
       async () => {
-        const res = await fetch(`${t.admin}/deployments`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ uri, force: true }),
-          signal: AbortSignal.timeout(10_000),
-        });
-        last = `${res.status} ${await res.text()}`;
+        const res = await post(agent, url, JSON.stringify({ uri, force: true }), 10_000, client.headers);
+        last = `${res.status} ${res.body}`;
         return res.status === 200 || res.status === 201;
       },
       { timeoutMs: 30_000, intervalMs: 200, what: `registration of ${uri} at ${t.name}` },
     );
   } catch (err) {
     throw new Error(`${(err as Error).message} (last answer: ${last})`);
+  } finally {
+    agent.destroy();
   }
 }
