@@ -10,6 +10,15 @@ export interface HttpResult {
   json: any;
 }
 
+/** A body as JSON, or undefined when it is empty or not JSON. */
+export function jsonOf(text: string): unknown {
+  try {
+    return text === '' ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export function request(
   port: number,
   opts: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer },
@@ -22,13 +31,7 @@ export function request(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: jsonOf(text) });
         });
         res.on('error', reject);
       },

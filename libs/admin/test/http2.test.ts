@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { corsPolicy, hashToken, TokenAuthenticator } from '@stead/core';
 import { Cleanup, type ContinueAnswer, makeTestCa, requestWithContinue, type TestCa, waitFor } from '@stead/testing';
 import { type AdminServer, SchemaRegistry, startAdminServer } from '../src/index.ts';
-import { request } from './helpers.ts';
+import { jsonOf, request } from './helpers.ts';
 
 const READ = 'tok-read';
 const WRITE = 'tok-write';
@@ -61,13 +61,7 @@ function h2Request(session: ClientHttp2Session, opts: H2Request): Promise<H2Resu
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      let json: unknown;
-      try {
-        json = text === '' ? undefined : JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      resolve({ status, headers: answerHeaders, text, json, continued });
+      resolve({ status, headers: answerHeaders, text, json: jsonOf(text), continued });
       if (!stream.destroyed) stream.close();
     });
     stream.on('error', reject);
