@@ -14,10 +14,11 @@ const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
 describe('Restate 1.7 ingress forms on Stead', () => {
   const cleanup = new Cleanup();
   let server: SteadUnderTest;
+  let svc: ServiceProcess;
 
   beforeAll(async () => {
     server = await startStead(cleanup);
-    const svc = await ServiceProcess.start(cleanup, SERVICES);
+    svc = await ServiceProcess.start(cleanup, SERVICES);
     await server.register(svc.uri);
   });
   afterAll(() => cleanup.run());
@@ -150,5 +151,36 @@ describe('Restate 1.7 ingress forms on Stead', () => {
     }
     const badId = await post('/restate/attach', { target: 'invocation', invocationId: 'inv_1nope' });
     expect([badId.status, badId.headers.get('x-restate-error-source')]).toEqual([400, 'ingress']);
+  });
+
+  it('answers the scoped forms /restate/scope/... with 400 and why (Stead has no virtual-queue scopes)', async () => {
+    for (const path of ['/restate/scope/s1/call/Test/echo', '/restate/scope/s1/send/Counter/k/add']) {
+      const res = await post(path, 1);
+      expect([path, res.status, res.headers.get('x-restate-error-source')]).toEqual([path, 400, 'ingress']);
+      expect((await json(res)).message).toContain('no virtual-queue scopes');
+    }
+  });
+
+  // Last: it moves the deployment to another process.
+  it('PATCH /deployments/{id} moves the deployment: invocations reach the new address', async () => {
+    const admin = (path: string, init: RequestInit = {}) =>
+      fetch(`${server.adminUrl}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
+    const [dep] = (await json(admin('/deployments'))).deployments;
+    const next = await ServiceProcess.start(cleanup, SERVICES);
+    const moved = await admin(`/deployments/${dep.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ uri: next.uri }),
+    });
+    expect(moved.status).toBe(200);
+    expect((await json(moved)).uri).toBe(`${next.uri}/`);
+    await svc.stop();
+    // The old process is gone: only the new address can answer. The cluster's workers see the change through the
+    // metadata store, so poll until the call lands there.
+    await waitFor(async () => (await post('/restate/call/Test/echo', '"moved"')).status === 200, {
+      what: 'a call to reach the deployment at its new address',
+      timeoutMs: 30_000,
+    });
+    expect(await json(post('/restate/call/Counter/moved/add', 4))).toBe(4);
   });
 });

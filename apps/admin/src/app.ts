@@ -230,6 +230,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
             members: async () => {
               const st = await metadata.status();
               return {
+                clusterName: st.clusterName,
                 leader: st.leaderId ? { id: st.leaderId, address: st.leaderAddress } : undefined,
                 term: Number(st.term),
                 members: st.members.map((m) => ({ id: m.nodeId, address: m.address, learner: m.learner })),

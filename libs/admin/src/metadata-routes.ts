@@ -15,7 +15,9 @@ export interface MetadataMembers {
 export interface MetadataRouteOptions {
   client: MetadataClient;
   /** The members; undefined where the store has none (the one-process server's embedded store): 400 then. */
-  members?: () => Promise<MetadataMembers>;
+  members?: () => Promise<MetadataMembers & { clusterName?: string }>;
+  /** Named by `GET /cluster-health` when `members` gives no name (default `stead`). */
+  clusterName?: string;
 }
 
 /** Keys the cluster itself keeps (a put there needs `force`): its records, the log chains, the schema. */
@@ -57,6 +59,20 @@ function parsePut(body: unknown): PutBody {
 
 export function mountMetadataRoutes(router: AdminRouter, opts: MetadataRouteOptions): void {
   const { client } = opts;
+  // Restate's (deprecated) summary: the cluster's name and the metadata store's Raft members (null without Raft).
+  // Members are Stead's node ids (strings), where Restate numbers its nodes.
+  router.get('/cluster-health', async (): Promise<AdminReply> => {
+    if (!opts.members)
+      return { status: 200, json: { cluster_name: opts.clusterName ?? 'stead', metadata_cluster_health: null } };
+    const m = await opts.members();
+    return {
+      status: 200,
+      json: {
+        cluster_name: m.clusterName ?? opts.clusterName ?? 'stead',
+        metadata_cluster_health: { members: m.members.filter((x) => !x.learner).map((x) => x.id) },
+      },
+    };
+  });
   // Before `:key`, which would take "members" as a key.
   router.get('/cluster/metadata/members', async (): Promise<AdminReply> => {
     if (!opts.members)

@@ -52,6 +52,129 @@ export const ADMIN_OPENAPI = {
     '/openapi': {
       get: { operationId: 'openapi', summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
     },
+    '/cluster-health': {
+      get: {
+        operationId: 'cluster_health',
+        summary: "The cluster's name and the voting members of its metadata store (null without Raft)",
+        responses: { '200': { description: 'Cluster health', content: json(ref('ClusterHealth')) } },
+      },
+    },
+    '/query': {
+      post: {
+        operationId: 'query',
+        summary: 'SQL over the introspection tables (sys_invocation, sys_journal, state, ...)',
+        requestBody: {
+          required: true,
+          content: json({ type: 'object', required: ['query'], properties: { query: STRING } }),
+        },
+        responses: {
+          '200': { description: 'Rows as JSON (`{"rows": [...]}`) or Arrow IPC, by the Accept header' },
+          ...errors,
+        },
+      },
+    },
+    '/cluster/metadata/members': {
+      get: {
+        operationId: 'metadata_members',
+        summary: 'Raft members and leader of the metadata store (400 on the one-process server)',
+        responses: { '200': { description: 'Members' }, ...errors },
+      },
+    },
+    '/cluster/metadata/{key}': {
+      get: {
+        operationId: 'metadata_get',
+        summary: 'A metadata key: version and value (UTF-8 text or base64)',
+        parameters: [pathParam('key', 'Metadata key')],
+        responses: { '200': { description: 'The value' }, ...errors },
+      },
+      put: {
+        operationId: 'metadata_put',
+        summary: 'Write a metadata key (cluster keys need force)',
+        parameters: [pathParam('key', 'Metadata key')],
+        requestBody: { required: true, content: json({ type: 'object', required: ['value'] }) },
+        responses: { '200': { description: 'Written' }, ...errors, '409': error('Version mismatch, or a cluster key') },
+      },
+    },
+    '/subscriptions': {
+      get: {
+        operationId: 'list_subscriptions',
+        summary: 'Kafka subscriptions: always none (Stead has no Kafka ingestion)',
+        responses: { '200': { description: 'An empty list' } },
+      },
+      post: {
+        operationId: 'create_subscription',
+        summary: 'Not supported',
+        responses: { '501': error('Stead has no Kafka ingestion') },
+      },
+    },
+    '/subscriptions/{subscription}': {
+      get: {
+        operationId: 'get_subscription',
+        summary: 'Always 404',
+        parameters: [pathParam('subscription', 'Subscription id')],
+        responses: { '404': error('No such subscription') },
+      },
+      delete: {
+        operationId: 'delete_subscription',
+        summary: 'Always 404',
+        parameters: [pathParam('subscription', 'Subscription id')],
+        responses: { '404': error('No such subscription') },
+      },
+    },
+    '/kafka-clusters': {
+      get: {
+        operationId: 'list_kafka_clusters',
+        summary: 'Kafka clusters: always none',
+        responses: { '200': { description: 'An empty list' } },
+      },
+      post: {
+        operationId: 'create_kafka_cluster',
+        summary: 'Not supported',
+        responses: { '501': error('Stead has no Kafka ingestion') },
+      },
+    },
+    '/kafka-clusters/{cluster_name}': {
+      get: {
+        operationId: 'get_kafka_cluster',
+        summary: 'Always 404',
+        parameters: [pathParam('cluster_name', 'Cluster name')],
+        responses: { '404': error('No such cluster') },
+      },
+      patch: {
+        operationId: 'update_kafka_cluster',
+        summary: 'Always 404',
+        parameters: [pathParam('cluster_name', 'Cluster name')],
+        responses: { '404': error('No such cluster') },
+      },
+      delete: {
+        operationId: 'delete_kafka_cluster',
+        summary: 'Always 404',
+        parameters: [pathParam('cluster_name', 'Cluster name')],
+        responses: { '404': error('No such cluster') },
+      },
+    },
+    '/limits/rules': {
+      put: { operationId: 'upsert_rules', summary: 'Not supported', responses: { '501': error('No limit rules') } },
+    },
+    '/limits/rules/bulk-delete': {
+      post: { operationId: 'delete_rules', summary: 'Not supported', responses: { '501': error('No limit rules') } },
+    },
+    '/vqueues/{vqueue_id}/pause': {
+      post: {
+        operationId: 'pause_vqueue',
+        summary: 'Not supported',
+        parameters: [pathParam('vqueue_id', 'Virtual queue id')],
+        responses: { '501': error('No virtual queues') },
+      },
+    },
+    '/vqueues/{vqueue_id}/resume': {
+      post: {
+        operationId: 'resume_vqueue',
+        summary: 'Not supported',
+        parameters: [pathParam('vqueue_id', 'Virtual queue id')],
+        responses: { '501': error('No virtual queues') },
+      },
+    },
     '/deployments': {
       get: {
         operationId: 'list_deployments',
@@ -92,6 +215,22 @@ export const ADMIN_OPENAPI = {
         summary: 'Get a deployment with its services',
         parameters: [pathParam('deployment', 'Deployment id (dp_...)')],
         responses: found('Deployment', 'DetailedDeployment'),
+      },
+      patch: {
+        operationId: 'update_deployment',
+        summary: 'Move a deployment or change its headers',
+        description:
+          'Discovers the endpoint again at `uri` (default: the current one) with `additional_headers` (replacing all of them) and `use_http_11`, keeping the id, so invocations pinned to the deployment go on at the new address. Without `overwrite` the services stay as registered and the endpoint must still serve each of them and their handlers with the same types (409 otherwise); with `overwrite` they are replaced by what it serves now. `dry_run` changes nothing.',
+        parameters: [pathParam('deployment', 'Deployment id (dp_...)')],
+        requestBody: { required: true, content: json(ref('UpdateDeploymentRequest')) },
+        responses: {
+          ...found('Deployment as it is now', 'DetailedDeployment'),
+          '409': error(
+            'The endpoint no longer serves the services (use overwrite), or another deployment has that uri',
+          ),
+          '422': error('Body is not an UpdateDeploymentRequest'),
+          '503': error('The endpoint could not be reached or answered 5xx'),
+        },
       },
       delete: {
         operationId: 'delete_deployment',
@@ -145,6 +284,113 @@ export const ADMIN_OPENAPI = {
         parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
         responses: found('Invocation', 'InvocationDescription'),
       },
+      delete: {
+        operationId: 'delete_invocation',
+        summary: 'Cancel, kill or purge an invocation (the older form of the PATCH routes)',
+        parameters: [
+          pathParam('invocation_id', 'Invocation id (inv_...)'),
+          { name: 'mode', in: 'query', required: false, schema: { type: 'string', enum: ['cancel', 'kill', 'purge'] } },
+        ],
+        responses: { '202': { description: 'Accepted' }, ...errors },
+      },
+    },
+    '/invocations/{invocation_id}/cancel': {
+      patch: {
+        operationId: 'cancel_invocation',
+        summary: 'Cancel: the handler sees a cancellation and may compensate; callees are cancelled too',
+        parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
+        responses: {
+          '200': { description: 'Done' },
+          ...errors,
+          '409': error("Not possible in the invocation's state"),
+        },
+      },
+    },
+    '/invocations/{invocation_id}/kill': {
+      patch: {
+        operationId: 'kill_invocation',
+        summary: 'Kill: end the invocation at once, without running more of its handler',
+        parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
+        responses: {
+          '200': { description: 'Done' },
+          ...errors,
+          '409': error("Not possible in the invocation's state"),
+        },
+      },
+    },
+    '/invocations/{invocation_id}/purge': {
+      patch: {
+        operationId: 'purge_invocation',
+        summary: 'Forget a completed invocation (its result, journal and idempotency key)',
+        parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
+        responses: {
+          '200': { description: 'Done' },
+          ...errors,
+          '409': error("Not possible in the invocation's state"),
+        },
+      },
+    },
+    '/invocations/{invocation_id}/purge-journal': {
+      patch: {
+        operationId: 'purge_journal_invocation',
+        summary: 'Drop the journal of a completed invocation, keeping its result',
+        parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
+        responses: {
+          '200': { description: 'Done' },
+          ...errors,
+          '409': error("Not possible in the invocation's state"),
+        },
+      },
+    },
+    '/invocations/{invocation_id}/pause': {
+      patch: {
+        operationId: 'pause_invocation',
+        summary: 'Pause a running invocation (it stays paused until resumed)',
+        parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
+        responses: {
+          '200': { description: 'Done' },
+          ...errors,
+          '409': error("Not possible in the invocation's state"),
+        },
+      },
+    },
+    '/invocations/{invocation_id}/resume': {
+      patch: {
+        operationId: 'resume_invocation',
+        summary: 'Resume a paused invocation',
+        parameters: [pathParam('invocation_id', 'Invocation id (inv_...)')],
+        responses: {
+          '200': { description: 'Done' },
+          ...errors,
+          '409': error("Not possible in the invocation's state"),
+        },
+      },
+    },
+    '/invocations/{invocation_id}/restart-as-new': {
+      patch: {
+        operationId: 'restart_as_new_invocation',
+        summary: 'Start a completed invocation again as a new one',
+        description:
+          'From its input, or with `from`=N from its journal entries 0..N (and the completions of the commands among them), so those steps replay instead of running again. `deployment`: latest (default), keep, or a deployment id.',
+        parameters: [
+          pathParam('invocation_id', 'Invocation id (inv_...)'),
+          { name: 'from', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
+          { name: 'deployment', in: 'query', required: false, schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': {
+            description: 'The new invocation',
+            content: json({
+              type: 'object',
+              required: ['new_invocation_id'],
+              properties: { new_invocation_id: STRING },
+            }),
+          },
+          ...errors,
+          '409': error('The invocation has not completed, or the prefix holds a command that never completed'),
+          '410': error('The journal is no longer retained'),
+        },
+      },
     },
     '/services/{service}/state': {
       post: {
@@ -155,6 +401,16 @@ export const ADMIN_OPENAPI = {
         parameters: [pathParam('service', 'Service name')],
         requestBody: { required: true, content: json(ref('ModifyServiceStateRequest')) },
         responses: { '202': { description: 'Replaced' }, '409': error('Conflict'), ...errors },
+      },
+    },
+    '/services/{service}/openapi': {
+      get: {
+        operationId: 'get_service_openapi',
+        summary: 'OpenAPI 3.1 document of the ingress routes reaching a service',
+        description:
+          'Call, send, and (plain services) attach/output by idempotency key; for workflows the attach/output of a run. Request and response bodies carry the content types and JSON schemas the handlers declare. Ingress-private handlers are left out.',
+        parameters: [pathParam('service', 'Service name')],
+        responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) }, ...errors },
       },
     },
     '/services/{service}/handlers': {
@@ -190,6 +446,31 @@ export const ADMIN_OPENAPI = {
             additionalProperties: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 } },
           },
           version: { ...STRING_OR_NULL, description: 'Replace only if the current state has this version' },
+        },
+      },
+      UpdateDeploymentRequest: {
+        type: 'object',
+        properties: {
+          uri: { ...STRING_OR_NULL, description: 'The new address (default: the current one)' },
+          additional_headers: {
+            type: ['object', 'null'],
+            additionalProperties: STRING,
+            description: 'Replaces all the headers sent to the deployment',
+          },
+          use_http_11: { type: ['boolean', 'null'] },
+          overwrite: { ...BOOLEAN, description: "Replace the deployment's services with what the endpoint serves" },
+          dry_run: { ...BOOLEAN, description: 'Discover and check, change nothing' },
+        },
+      },
+      ClusterHealth: {
+        type: 'object',
+        required: ['cluster_name'],
+        properties: {
+          cluster_name: STRING,
+          metadata_cluster_health: {
+            type: ['object', 'null'],
+            properties: { members: { type: 'array', items: STRING } },
+          },
         },
       },
       Error: {

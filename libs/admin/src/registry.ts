@@ -327,6 +327,50 @@ export class SchemaRegistry implements SchemaView {
     });
   }
 
+  /**
+   * `PATCH /deployments/{id}`: points a deployment at another address, or changes its headers or HTTP version,
+   * keeping its id (so invocations pinned to it go on at the new address). The endpoint is always discovered
+   * again. Without `overwrite` its schemas stay as they are, and the endpoint must still serve every service and
+   * handler of the deployment with the same types (409 otherwise: an address serving something else would fail
+   * every pinned invocation); with `overwrite` its services are replaced by what the endpoint now says, as a forced
+   * registration would. Undefined when there is no such deployment.
+   */
+  async updateDeployment(id: string, input: UpdateDeploymentInput): Promise<RegisterDeploymentResult | undefined> {
+    const before = this.entries.get(id);
+    if (before === undefined) return undefined;
+    const uri = input.uri !== undefined ? normalizeUri(input.uri) : before.deployment.uri;
+    const headers = input.additionalHeaders ?? before.deployment.additionalHeaders;
+    const useHttp11 = input.useHttp11 ?? before.deployment.useHttp11;
+    const discovered = await this.discoverEndpoint(uri, headers, useHttp11);
+
+    return this.change(async () => {
+      const current = this.entries.get(id);
+      if (current === undefined) return undefined;
+      const other = this.findByUri(uri);
+      if (other !== undefined && other.deployment.id !== id)
+        throw new SchemaError(409, `deployment '${other.deployment.id}' is already registered at '${uri}'`);
+      const nextRevisions = new Map(this.revisions);
+      let services = current.services;
+      if (input.overwrite === true) {
+        services = discovered.services.map((svc) => {
+          const revision = (nextRevisions.get(svc.name) ?? 0) + 1;
+          nextRevisions.set(svc.name, revision);
+          return toServiceSchema(svc, revision, id);
+        });
+      } else {
+        checkServesAll(current.services, discovered.services, uri);
+      }
+      const fresh = this.deploymentSchema(id, uri, headers, useHttp11, discovered, services);
+      const deployment: DeploymentSchema = { ...fresh, createdAt: current.deployment.createdAt };
+      const result = { created: false, dryRun: input.dryRun === true, deployment, services };
+      if (input.dryRun === true) return result;
+      const entries = new Map(this.entries);
+      entries.set(id, { deployment, services });
+      await this.commit(entries, nextRevisions);
+      return result;
+    });
+  }
+
   /** Removes a deployment (forced removal: in-flight invocations pinned to it will fail). */
   async removeDeployment(id: string): Promise<boolean> {
     return this.change(async () => {
@@ -458,6 +502,40 @@ export class SchemaRegistry implements SchemaView {
     const run = this.lock.then(fn, fn);
     this.lock = run.catch(() => undefined);
     return run;
+  }
+}
+
+/** What `PATCH /deployments/{id}` may change (unset = unchanged). */
+export interface UpdateDeploymentInput {
+  uri?: string;
+  /** Replaces all the deployment's additional headers. */
+  additionalHeaders?: Record<string, string>;
+  useHttp11?: boolean;
+  /** Replace the deployment's services with what the endpoint serves now. */
+  overwrite?: boolean;
+  dryRun?: boolean;
+}
+
+/** Without `overwrite`, the endpoint at the new address must serve what the deployment did (409 otherwise). */
+function checkServesAll(services: ServiceSchema[], discovered: DiscoveredService[], uri: string): void {
+  const byName = new Map(discovered.map((d) => [d.name, d]));
+  const refuse = (what: string) =>
+    new SchemaError(
+      409,
+      `the endpoint at '${uri}' ${what}; set "overwrite": true to replace the deployment's services with what it serves`,
+    );
+  for (const svc of services) {
+    const found = byName.get(svc.name);
+    if (found === undefined) throw refuse(`does not serve service '${svc.name}'`);
+    if (found.ty !== svc.ty)
+      throw refuse(`serves '${svc.name}' as a ${SERVICE_TYPE_NAMES[found.ty]}, not a ${SERVICE_TYPE_NAMES[svc.ty]}`);
+    const handlers = new Map(found.handlers.map((h) => [h.name, h]));
+    for (const h of svc.handlers) {
+      const other = handlers.get(h.name);
+      if (other === undefined) throw refuse(`does not serve handler '${svc.name}/${h.name}'`);
+      if ((other.ty ?? undefined) !== (h.ty ?? undefined))
+        throw refuse(`serves handler '${svc.name}/${h.name}' with another type (${String(other.ty)})`);
+    }
   }
 }
 

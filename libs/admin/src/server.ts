@@ -20,7 +20,7 @@ import { createLogger } from '@stead/observability';
 import { deploymentIdProblem } from './ids.ts';
 import { parseModifyServiceRequest } from './modify-service.ts';
 import { ADMIN_OPENAPI } from './openapi.ts';
-import { SchemaError, type SchemaRegistry } from './registry.ts';
+import { SchemaError, type SchemaRegistry, type UpdateDeploymentInput } from './registry.ts';
 import {
   DEFAULT_SERVICE_DEFAULTS,
   renderDeployment,
@@ -32,7 +32,9 @@ import {
 } from './render.ts';
 import { type AdminReply, type AdminRequest, AdminRouter, errorReply } from './router.ts';
 import { adminRouteScope } from './scopes.ts';
+import { serviceOpenApi } from './service-openapi.ts';
 import { isUiPath, serveUi } from './ui.ts';
+import { mountUnsupportedRoutes } from './unsupported.ts';
 
 export interface AdminServerOptions {
   /** Default 9070; 0 picks a free port. */
@@ -102,6 +104,22 @@ function unprocessable(why: string): SchemaError {
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** `additional_headers`: a map of valid header names to single-line values (names lower-cased). */
+function parseHeaders(raw: unknown): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw unprocessable('additional_headers: expected a map of header names to values');
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (!HEADER_NAME.test(name)) throw unprocessable(`additional_headers: invalid header name '${name}'`);
+    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) {
+      throw unprocessable(`additional_headers: invalid value for header '${name}'`);
+    }
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
 interface ParsedRegisterRequest {
   uri: string;
   additionalHeaders: Record<string, string>;
@@ -127,28 +145,41 @@ function parseRegisterRequest(body: unknown): ParsedRegisterRequest {
     if (typeof v !== 'boolean') throw unprocessable(`${name}: expected a boolean`);
     return v;
   };
-  const headers: Record<string, string> = {};
   const rawHeaders = b.additional_headers;
-  if (rawHeaders !== undefined && rawHeaders !== null) {
-    if (typeof rawHeaders !== 'object' || Array.isArray(rawHeaders)) {
-      throw unprocessable('additional_headers: expected a map of header names to values');
-    }
-    for (const [name, value] of Object.entries(rawHeaders as Record<string, unknown>)) {
-      if (!HEADER_NAME.test(name)) throw unprocessable(`additional_headers: invalid header name '${name}'`);
-      if (typeof value !== 'string' || /[\r\n\0]/.test(value)) {
-        throw unprocessable(`additional_headers: invalid value for header '${name}'`);
-      }
-      headers[name.toLowerCase()] = value;
-    }
-  }
   return {
     uri: b.uri,
-    additionalHeaders: headers,
+    additionalHeaders: rawHeaders === undefined || rawHeaders === null ? {} : parseHeaders(rawHeaders),
     useHttp11: bool('use_http_11'),
     force: bool('force'),
     breaking: bool('breaking'),
     dryRun: bool('dry_run'),
   };
+}
+
+/** `PATCH /deployments/{id}`'s body: every field optional; an ARN (Lambda) is refused, as is a bad type. */
+function parseUpdateRequest(body: unknown): UpdateDeploymentInput {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw unprocessable('expected a JSON object');
+  const b = body as Record<string, unknown>;
+  if (b.arn !== undefined && b.arn !== null)
+    throw new SchemaError(400, 'Lambda deployments (arn) are not supported by this server');
+  const out: UpdateDeploymentInput = {};
+  if (b.uri !== undefined && b.uri !== null) {
+    if (typeof b.uri !== 'string') throw unprocessable('uri: expected a string');
+    out.uri = b.uri;
+  }
+  if (b.additional_headers !== undefined && b.additional_headers !== null)
+    out.additionalHeaders = parseHeaders(b.additional_headers);
+  for (const [field, key] of [
+    ['use_http_11', 'useHttp11'],
+    ['overwrite', 'overwrite'],
+    ['dry_run', 'dryRun'],
+  ] as const) {
+    const v = b[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'boolean') throw unprocessable(`${field}: expected a boolean`);
+    out[key] = v;
+  }
+  return out;
 }
 
 function checkDeploymentId(id: string): void {
@@ -170,7 +201,8 @@ export function mountSchemaRoutes(router: AdminRouter, registry: SchemaRegistry,
   const defaults = opts.defaults ?? DEFAULT_SERVICE_DEFAULTS;
   mountServerRoutes(router, opts);
   mountDeploymentRoutes(router, registry, defaults, opts.pinnedInvocations);
-  mountServiceRoutes(router, registry, defaults);
+  mountServiceRoutes(router, registry, defaults, opts.ingressEndpoint);
+  mountUnsupportedRoutes(router);
 }
 
 /** `/health`, `/version`, `/openapi`. */
@@ -216,6 +248,13 @@ function mountDeploymentRoutes(
     if (dep === undefined) return errorReply(404, `The requested deployment '${id}' does not exist`);
     return { status: 200, json: renderDetailedDeployment(dep, registry.deploymentServices(id) ?? [], defaults) };
   });
+  router.patch('/deployments/:deployment', async (req) => {
+    const id = req.params.deployment;
+    checkDeploymentId(id);
+    const result = await registry.updateDeployment(id, parseUpdateRequest(await req.json()));
+    if (result === undefined) return errorReply(404, `The requested deployment '${id}' does not exist`);
+    return { status: 200, json: renderDetailedDeployment(result.deployment, result.services, defaults) };
+  });
   router.delete('/deployments/:deployment', (req) => removeDeployment(req, registry, pinnedInvocations));
 }
 
@@ -259,7 +298,12 @@ function serviceNotFound(name: string): AdminReply {
 }
 
 /** `/services` and their handlers: list, describe, modify. */
-function mountServiceRoutes(router: AdminRouter, registry: SchemaRegistry, defaults: ServiceDefaults): void {
+function mountServiceRoutes(
+  router: AdminRouter,
+  registry: SchemaRegistry,
+  defaults: ServiceDefaults,
+  ingressEndpoint: string | undefined,
+): void {
   router.get('/services', () => ({
     status: 200,
     json: { services: registry.services().map((s) => renderService(s, defaults)) },
@@ -274,6 +318,11 @@ function mountServiceRoutes(router: AdminRouter, registry: SchemaRegistry, defau
     const svc = await registry.modifyService(req.params.service, changes);
     if (svc === undefined) return serviceNotFound(req.params.service);
     return { status: 200, json: renderService(svc, defaults) };
+  });
+  router.get('/services/:service/openapi', (req) => {
+    const svc = registry.service(req.params.service);
+    if (svc === undefined) return serviceNotFound(req.params.service);
+    return { status: 200, json: serviceOpenApi(svc, ingressEndpoint) };
   });
   router.get('/services/:service/handlers', (req) => {
     const svc = registry.service(req.params.service);

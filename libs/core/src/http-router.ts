@@ -70,6 +70,11 @@ export class HttpRouter<H> {
     return this.add('DELETE', pattern, handler);
   }
 
+  /** The routes added so far, in order: method and pattern (`/deployments/:deployment`). */
+  list(): { method: string; pattern: string }[] {
+    return this.routes.map((r) => ({ method: r.method, pattern: `/${r.segments.join('/')}` }));
+  }
+
   /** HEAD matches GET routes. */
   match(method: string, path: string): RouteMatch<H> {
     const parts = splitPath(path);

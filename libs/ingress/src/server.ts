@@ -425,10 +425,22 @@ function exchange(ing: Ingress, req: AnyRequest, res: AnyResponse): Exchange | u
   };
 }
 
+/**
+ * Restate 1.7's `/restate/scope/{scope}/...` forms run the invocation in a named scope of its virtual-queue
+ * scheduler; without that feature restate-server answers 400, and so does Stead, saying so.
+ */
+const NO_SCOPES =
+  'scoped invocations (/restate/scope/{scope}/...) are not supported: Stead has no virtual-queue scopes; use /restate/call/... or /restate/send/...';
+
+function isScopedPath(pathname: string): boolean {
+  return pathname === '/restate/scope' || pathname.startsWith('/restate/scope/');
+}
+
 /** `/restate/...`: health, attach, output, awakeables and the routes added by the server. */
 async function handleRestateRoute(ing: Ingress, x: Exchange): Promise<void> {
   const { req, res } = x;
   const m = ing.routes.match(x.method, x.url.pathname);
+  if (m.kind === 'not-found' && isScopedPath(x.url.pathname)) return write(ing, req, res, ingressError(400, NO_SCOPES));
   if (m.kind === 'not-found') return write(ing, req, res, ingressError(404, 'not found'));
   if (m.kind === 'method-not-allowed') return write(ing, req, res, ingressError(405, 'method not allowed'));
   if (declaredTooLarge(ing, req)) return tooLarge(ing, req, res);
