@@ -148,6 +148,21 @@ describe('restart-as-new from a journal prefix', () => {
     expect(await restart('old', 'n0', {})).toMatchObject({ outcome: { ok: true } });
   });
 
+  it('leaves a cancellation out of the copy: the new invocation starts uncancelled', async () => {
+    await sm.apply(invoke('c'));
+    await sm.apply(effect('c', { kind: 'command', entry: runCmd(1, 'one') }));
+    await sm.apply(effect('c', { kind: 'runCompletion', completionId: 1, value: Buffer.from('1') }));
+    await sm.apply({ kind: 'Control', ts: 2100, invocationId: 'c', op: 'cancel' });
+    await sm.apply(effect('c', { kind: 'command', entry: outputCmd('"cancelled"') }, 2200));
+    await sm.apply(effect('c', { kind: 'end' }, 2200));
+    const old = await reader.status('c');
+    expect(old).toMatchObject({ phase: 'completed', arrived: { signals: [1] } });
+    expect(await types('c')).toEqual([J.T.Input, RUN, J.T.RunN, J.T.SignalN, J.T.Output]);
+    expect(await restart('c', 'c-new', { restartFrom: 3 })).toMatchObject({ outcome: { ok: true } });
+    expect(await types('c-new')).toEqual([J.T.Input, RUN, J.T.RunN]);
+    expect((await reader.status('c-new'))?.arrived).toEqual({ completions: [1], signals: [], names: [] });
+  });
+
   it('runs on the latest deployment, the kept one, or the one named', async () => {
     await completedJournal();
     await restart('old', 'latest', { restartFrom: 2 });
@@ -160,6 +175,23 @@ describe('restart-as-new from a journal prefix', () => {
     await restart('old', 'named', { restartFrom: 2, restartOn: { deploymentId: 'dp_new', protocolVersion: 6 } });
     expect(await reader.status('named')).toMatchObject({ deploymentId: 'dp_new', protocolVersion: 5 });
     expect(await reader.pinnedCount('dp_new')).toBe(1);
+
+    // A deployment that speaks only older protocol versions than the journal's cannot replay it.
+    await sm.apply(invoke('v6', { pin: { deploymentId: 'dp_old', protocolVersion: 6 } }));
+    await sm.apply(effect('v6', { kind: 'command', entry: outputCmd('"done"') }));
+    await sm.apply(effect('v6', { kind: 'end' }));
+    const older = await restart('v6', 'v6-new', {
+      restartFrom: 1,
+      restartOn: { deploymentId: 'dp_five', protocolVersion: 5 },
+    });
+    expect(older).toMatchObject({
+      outcome: {
+        ok: false,
+        code: 400,
+        message: expect.stringContaining("'dp_five' speaks the service protocol up to v5"),
+      },
+    });
+    expect(await reader.status('v6-new')).toBeUndefined();
 
     // Never pinned (killed while queued): nothing to keep.
     await sm.apply(invoke('unpinned', { pin: undefined, executionTime: 50_000 }));

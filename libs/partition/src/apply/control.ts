@@ -122,6 +122,13 @@ async function restartAsNew(
     return refused(`from=${from} is past the end of the journal (last entry ${st.journalLength - 1})`, 400);
   if (cmd.restartOn === 'keep' && st.deploymentId === undefined)
     return refused("the invocation was never pinned to a deployment; use deployment 'latest' or an id", 409);
+  // The copied journal keeps its protocol version; a deployment speaking only older ones could not replay it.
+  const named = typeof cmd.restartOn === 'object' ? cmd.restartOn : undefined;
+  if (from > 0 && named && st.protocolVersion !== undefined && named.protocolVersion < st.protocolVersion)
+    return refused(
+      `deployment '${named.deploymentId}' speaks the service protocol up to v${named.protocolVersion}, but the journal was written in v${st.protocolVersion}; choose a deployment that speaks v${st.protocolVersion}`,
+      400,
+    );
   const fresh: InvocationStatus = {
     id: newInvocationId,
     target: st.target,
@@ -167,8 +174,9 @@ interface Copied {
 
 /**
  * The entries a restart from `from` copies, in journal order: entries 0..from, then the later completions of the
- * commands among them. A command of the prefix whose completion never arrived makes the copy impossible (its
- * handler would wait forever for a result nothing will send): refused with 409 naming the command's index.
+ * commands among them, leaving out a cancellation signal. A command of the prefix whose completion never arrived
+ * makes the copy impossible (its handler would wait forever for a result nothing will send): refused with 409
+ * naming the command's index.
  */
 async function prefixOf(ctx: ApplyContext, st: InvocationStatus, from: number): Promise<Copied[] | InvocationOutcome> {
   const out: Copied[] = [];
@@ -183,6 +191,8 @@ async function prefixOf(ctx: ApplyContext, st: InvocationStatus, from: number): 
       continue;
     }
     const nid = J.notificationId(entry);
+    // A cancellation was meant for the old invocation: the new one starts uncancelled.
+    if ('signalId' in nid && nid.signalId === CANCEL_SIGNAL) continue;
     if (index <= from) out.push({ entry, nid });
     else if ('completionId' in nid && expected.has(nid.completionId)) out.push({ entry, nid });
     if ('completionId' in nid) expected.delete(nid.completionId);
