@@ -10,7 +10,7 @@ import {
   type TlsReloadReport,
   TokenAuthenticator,
 } from '@stead/core';
-import { loadRequestSigner, RequestIdentityError, type RequestSigner, UNSIGNED_REQUESTS } from '@stead/invoker';
+import { followRequestSigner, RequestIdentityError, type RequestSigner, UNSIGNED_REQUESTS } from '@stead/invoker';
 import type { Logger } from '@stead/observability';
 import { type Settings, type SettingsSpec, StartupError, setting } from '@stead/runtime';
 import { DirectorySnapshotRepository, S3SnapshotRepository, type SnapshotRepository } from '@stead/snapshots';
@@ -321,7 +321,18 @@ export function requestIdentity(s: Settings<typeof requestIdentitySettings>, log
   }
   let signer: RequestSigner;
   try {
-    signer = loadRequestSigner(file);
+    signer = followRequestSigner(file, (keyId, err) => {
+      if (err)
+        log('error', 'request identity key file not reloaded; still signing with the previous key', {
+          error: err.message,
+          requestIdentityKeyId: keyId,
+        });
+      else
+        log('info', 'request identity key reloaded; requests are now signed with this key id', {
+          requestIdentityKeyId: keyId,
+          file,
+        });
+    });
   } catch (e) {
     if (e instanceof RequestIdentityError)
       throw new StartupError(`--request-identity-private-key-pem-file: ${e.message}`);

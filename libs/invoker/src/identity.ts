@@ -7,6 +7,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { watchFiles } from '@stead/core';
 
 export const SIGNATURE_SCHEME_HEADER = 'x-restate-signature-scheme';
 export const JWT_V1_HEADER = 'x-restate-jwt-v1';
@@ -149,4 +150,43 @@ export function identityRefusal(status: number, signer: RequestSigner): string {
   return signer.keyId === undefined
     ? " (the deployment refused the request: it verifies request identity and this Stead sends unsigned requests; set --request-identity-private-key-pem-file and add its public key id to the deployment's identityKeys)"
     : ` (the deployment refused the request: it verifies request identity and does not accept this Stead's key ${signer.keyId}; add that id to the deployment's identityKeys)`;
+}
+
+/** A signer that follows its key file; `close` stops following it. */
+export interface FollowedRequestSigner extends RequestSigner {
+  close(): void;
+}
+
+/**
+ * The signer of the key in `pemFile`, switching to the file's new key when it changes (rotation without a restart:
+ * list the new key id in the SDKs' `identityKeys` beside the old one, replace the file, then drop the old id). A
+ * file that cannot be used keeps the last good key; `onReload` is told of each attempt (an error when it failed).
+ * Throws RequestIdentityError when the file is unusable at the start.
+ */
+export function followRequestSigner(
+  pemFile: string,
+  onReload: (keyId: string | undefined, err: RequestIdentityError | undefined) => void,
+  opts: { pollIntervalMs?: number; nowMs?: () => number } = {},
+): FollowedRequestSigner {
+  let current = loadRequestSigner(pemFile, opts.nowMs);
+  const watch = watchFiles(
+    [pemFile],
+    () => {
+      try {
+        current = loadRequestSigner(pemFile, opts.nowMs);
+        onReload(current.keyId, undefined);
+      } catch (e) {
+        if (!(e instanceof RequestIdentityError)) throw e;
+        onReload(current.keyId, e);
+      }
+    },
+    opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {},
+  );
+  return {
+    get keyId() {
+      return current.keyId;
+    },
+    headers: (path) => current.headers(path),
+    close: () => watch.close(),
+  };
 }

@@ -25,6 +25,8 @@ export {
 export { Http2Pool, type RequestOptions, ResponseTooLargeError, request, type SimpleResponse } from './http.ts';
 export {
   base58,
+  type FollowedRequestSigner,
+  followRequestSigner,
   JWT_V1_HEADER,
   loadRequestSigner,
   publicKeyId,

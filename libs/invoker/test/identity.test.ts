@@ -1,16 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { createServer as createH2 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as restate from '@restatedev/restate-sdk';
+import { waitFor } from '@stead/testing';
 import {
   base58,
   DiscoveryError,
   discover,
+  followRequestSigner,
   InvocationStreamClient,
   InvokeError,
   JWT_V1_HEADER,
@@ -180,6 +182,41 @@ describe('the key file', () => {
     const pub = join(dir, 'public.pem');
     writeFileSync(pub, execFileSync('openssl', ['pkey', '-in', join(dir, 'key.pem'), '-pubout']));
     expectRefusal(pub, /no PEM private key/);
+  });
+
+  it('is followed: a replaced key signs from then on; an unusable replacement keeps the last good key', async () => {
+    const sub = mkdtempSync(join(dir, 'follow-'));
+    const file = join(sub, 'key.pem');
+    const keyFile = (name: string) => {
+      const f = join(sub, name);
+      execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', f]);
+      return f;
+    };
+    renameSync(keyFile('a.pem'), file);
+    const reloads: [string | undefined, string | undefined][] = [];
+    const signer = followRequestSigner(file, (keyId, err) => reloads.push([keyId, err?.message]), {
+      pollIntervalMs: 50,
+    });
+    try {
+      const first = signer.keyId;
+      const next = keyFile('b.pem');
+      const nextId = loadRequestSigner(next).keyId;
+      expect(nextId).not.toBe(first);
+      renameSync(next, file); // as a Secret volume or `mv` replaces it
+      await waitFor(() => signer.keyId === nextId, { what: 'the new key to be used' });
+      const jwt = signer.headers('/invoke/S/h')[JWT_V1_HEADER];
+      expect(JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString()).kid).toBe(nextId);
+
+      writeFileSync(join(sub, 'bad.pem'), 'not a key\n');
+      renameSync(join(sub, 'bad.pem'), file);
+      await waitFor(() => reloads.some(([, err]) => err?.includes('no PEM private key')), {
+        what: 'the failed reload',
+      });
+      expect(signer.keyId).toBe(nextId);
+      expect(reloads.find(([, err]) => err !== undefined)?.[0]).toBe(nextId);
+    } finally {
+      signer.close();
+    }
   });
 });
 
