@@ -189,6 +189,24 @@ describeHere('the web UI at /ui in a real browser', () => {
     expect(await page.locator('[data-action=cancel]').isDisabled()).toBe(true);
     expect(await page.locator('[data-action=purge]').isEnabled()).toBe(true);
 
+    // Restarted from a journal prefix: entry 3 is the sleep the cancellation interrupted (it never completed), so
+    // the server refuses, and the dialog shows why and stays open.
+    await page.locator('[data-action=restart-as-new]').click();
+    await dialog.getByTestId('restart-from').fill('3');
+    await dialog.locator('[data-confirm]').click();
+    await textMatching(dialog.locator('.error'), /journal entry 3 .*has not been completed/, 'the refusal');
+    // From entry 2 (the result of the `schedule` step), the new invocation starts with entries 0..2.
+    await dialog.getByTestId('restart-from').fill('2');
+    await dialog.getByTestId('restart-deployment').selectOption('keep');
+    await dialog.locator('[data-confirm]').click();
+    const fromPrefix = await textMatching(page.getByRole('status'), /Restarted as inv_\w+/, 'the restart from entry 2');
+    const prefixed = /Restarted as (inv_\w+)/.exec(fromPrefix)?.[1] ?? '';
+    const copied = await sql(
+      `SELECT index, entry_type FROM sys_journal WHERE id = '${prefixed}' AND index <= 2 ORDER BY index`,
+    );
+    expect(copied.map((r) => r.entry_type)).toEqual(['Command: Input', 'Command: Run', 'Notification: Run']);
+    await page.getByText('dismiss').click();
+
     // Restarted as new: another invocation of the handler with the same input, linked from the notice.
     await page.locator('[data-action=restart-as-new]').click();
     await dialog.locator('[data-confirm]').click();

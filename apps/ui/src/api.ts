@@ -79,9 +79,17 @@ export async function query(sql: string, signal?: AbortSignal): Promise<Row[]> {
 export const ACTIONS = ['cancel', 'kill', 'pause', 'resume', 'restart-as-new', 'purge'] as const;
 export type Action = (typeof ACTIONS)[number];
 
-/** Runs an action; restart-as-new answers with the new invocation's id. */
-export async function invocationAction(id: string, action: Action): Promise<{ newInvocationId?: string }> {
-  const res = await call(`/invocations/${encodeURIComponent(id)}/${action}`, { method: 'PATCH' });
+/**
+ * Runs an action; restart-as-new answers with the new invocation's id. `params` go in the query (restart-as-new's
+ * `from` and `deployment`).
+ */
+export async function invocationAction(
+  id: string,
+  action: Action,
+  params: Record<string, string> = {},
+): Promise<{ newInvocationId?: string }> {
+  const q = new URLSearchParams(params).toString();
+  const res = await call(`/invocations/${encodeURIComponent(id)}/${action}${q ? `?${q}` : ''}`, { method: 'PATCH' });
   const text = await res.text();
   if (text === '') return {};
   const body = JSON.parse(text) as { new_invocation_id?: string };

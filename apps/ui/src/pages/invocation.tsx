@@ -71,7 +71,7 @@ const ACTION_TEXT: Record<Action, { label: string; danger: boolean; what: string
   'restart-as-new': {
     label: 'Restart as new',
     danger: false,
-    what: 'Starts a new invocation of the same handler with the same input; this one stays as it is.',
+    what: 'Starts a new invocation of the same handler with the same input; this one stays as it is. From a journal entry above 0, the new one also starts with this journal up to that entry (and the results of the steps in it), so those steps are replayed, not run again.',
   },
   purge: {
     label: 'Purge',
@@ -97,17 +97,67 @@ function applies(action: Action, status: string): boolean {
   }
 }
 
-function Actions(props: { id: string; status: string; onDone: (message: ComponentChildren) => void }) {
+/** restart-as-new's choices: the journal entry to start from (0: the input only) and, from a prefix, the deployment. */
+function RestartChoices(props: { journalSize: number; choice: { from: string; deployment: string } }) {
+  const { choice } = props;
+  return (
+    <div class="restart-choices">
+      <label>
+        From journal entry{' '}
+        <input
+          type="number"
+          min={0}
+          max={Math.max(0, props.journalSize - 1)}
+          value={choice.from}
+          data-testid="restart-from"
+          onInput={(e) => {
+            choice.from = (e.target as HTMLInputElement).value;
+          }}
+        />
+      </label>{' '}
+      <label>
+        on deployment{' '}
+        <select
+          data-testid="restart-deployment"
+          onChange={(e) => {
+            choice.deployment = (e.target as HTMLSelectElement).value;
+          }}
+        >
+          <option value="latest">latest</option>
+          <option value="keep">the same as this one</option>
+        </select>
+      </label>
+    </div>
+  );
+}
+
+function Actions(props: {
+  id: string;
+  status: string;
+  journalSize: number;
+  onDone: (message: ComponentChildren) => void;
+}) {
   const [ask, setAsk] = useState<Confirmation>();
   const open = (action: Action) => {
     const t = ACTION_TEXT[action];
+    const choice = { from: '0', deployment: 'latest' };
+    const restart = action === 'restart-as-new';
     setAsk({
       title: `${t.label} ${props.id}?`,
-      body: <p>{t.what}</p>,
+      body: (
+        <>
+          <p>{t.what}</p>
+          {restart ? <RestartChoices journalSize={props.journalSize} choice={choice} /> : null}
+        </>
+      ),
       confirmLabel: t.label,
       danger: t.danger,
       onConfirm: async () => {
-        const out = await invocationAction(props.id, action);
+        const from = Number(choice.from);
+        if (restart && !(Number.isInteger(from) && from >= 0)) throw new Error('the journal entry is a whole number');
+        const params: Record<string, string> =
+          restart && from > 0 ? { from: String(from), deployment: choice.deployment } : {};
+        const out = await invocationAction(props.id, action, params);
         props.onDone(
           out.newInvocationId ? (
             <>
@@ -547,6 +597,7 @@ export function Invocation(props: { id: string }) {
           <Actions
             id={id}
             status={status}
+            journalSize={toNum(inv.journal_size) ?? 0}
             onDone={(m) => {
               setNotice(m);
               data.reload();
