@@ -6,9 +6,11 @@
  * and the StatefulSets' desired replicas. The test registers the SDK services, serves requests and scales the
  * worker and log-server StatefulSets up and down by re-rendering with new replica counts, under load with the
  * exactly-once checker. A real Prometheus scrapes every pod meanwhile, and every query of every panel of the
- * chart's Grafana dashboards must return data.
+ * chart's Grafana dashboards must return data. Authentication is on, as the chart's default (tokens in a Secret
+ * volume; the preStop hooks drain with their own token).
  */
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -59,6 +61,11 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
   let prometheus: PrometheusServer;
   let valuesFile: string;
   let secret: KubeObject;
+  let authSecret: KubeObject;
+  // Auth is on, as the chart's default: the test's token has every scope; the preStop hooks use their own.
+  const adminToken = `stead_${randomBytes(24).toString('base64url')}`;
+  const prestopToken = `stead_${randomBytes(24).toString('base64url')}`;
+  const bearer = { authorization: `Bearer ${adminToken}` };
 
   /** The release as `helm template` renders it with these replica counts, plus the Secret the values name. */
   function render(workers: number, logServers: number): KubeObject[] {
@@ -80,14 +87,14 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
       ],
       { encoding: 'utf8' },
     );
-    return [...parseManifests(out), secret];
+    return [...parseManifests(out), secret, authSecret];
   }
 
   const ingressUrl = () => `http://${kubelet.serviceIp(`${RELEASE}-ingress`)}:8080`;
   const adminUrl = () => `http://${kubelet.serviceIp(`${RELEASE}-admin`)}:9070`;
 
   async function cluster(): Promise<ClusterJson> {
-    const res = await fetch(`${adminUrl()}/cluster`, { signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(`${adminUrl()}/cluster`, { headers: bearer, signal: AbortSignal.timeout(5_000) });
     if (res.status !== 200) throw new Error(`GET /cluster answered ${res.status}`);
     return (await res.json()) as ClusterJson;
   }
@@ -121,6 +128,22 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
       metadata: { name: 'stead-snapshots' },
       stringData: { 'access-key': s3.accessKey, 'secret-key': s3.secretKey },
     };
+    const hash = (token: string) => `sha256:${createHash('sha256').update(token).digest('hex')}`;
+    const all = ['admin:read', 'admin:write', 'ingress:invoke', 'ingress:attach'];
+    authSecret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'stead-auth' },
+      stringData: {
+        'tokens.json': JSON.stringify({
+          tokens: [
+            { name: 'e2e', hash: hash(adminToken), scopes: all },
+            { name: 'prestop', hash: hash(prestopToken), scopes: ['admin:read', 'admin:write'] },
+          ],
+        }),
+        'prestop-token': prestopToken,
+      },
+    };
     valuesFile = join(dir, 'values.yaml');
     writeFileSync(
       valuesFile,
@@ -133,10 +156,8 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
         `  endpoint: http://${kubelet.hostIp}:${s3.port}`,
         `  region: ${s3.region}`,
         '  existingSecret: stead-snapshots',
-        // The stand-in kubelet plays no Secret volumes; tokens and HTTPS are tested in charts/test and
-        // e2e/test/http-auth.test.ts.
         'auth:',
-        '  enabled: false',
+        '  existingSecret: stead-auth',
         'metadataStore:',
         '  replicas: 1',
         // A snapshot soon after the start, so that the snapshot panels have data.
@@ -153,9 +174,12 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
     prometheus = await PrometheusServer.start(cleanup);
     await scale(3, 3);
     const svc = await ServiceProcess.start(cleanup, SERVICES);
+    // Without a token the admin API refuses: auth is on.
+    expect((await fetch(`${adminUrl()}/deployments`)).status).toBe(401);
+    expect((await fetch(`${ingressUrl()}/Counter/k/get`, { method: 'POST' })).status).toBe(401);
     const res = await fetch(`${adminUrl()}/deployments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...bearer, 'content-type': 'application/json' },
       body: JSON.stringify({ uri: `http://${kubelet.hostIp}:${svc.port}` }),
     });
     if (res.status !== 201 && res.status !== 200) throw new Error(`registration: ${res.status} ${await res.text()}`);
@@ -190,7 +214,7 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
   test(
     'scales workers and log servers up and down with kubectl-scale semantics, exactly once',
     async () => {
-      const load = { ingressUrl: ingressUrl(), keys: 32, clients: 8, beforeTimeoutMs: 60_000 };
+      const load = { ingressUrl: ingressUrl(), keys: 32, clients: 8, beforeTimeoutMs: 60_000, headers: bearer };
       reports['scale up 3→4'] = await checkUnderLoad(() => scale(4, 4), load);
       expectExactlyOnce(reports['scale up 3→4']);
       // The new pods took work: the fourth worker holds replicas, the fourth log server holds segments.
@@ -228,10 +252,10 @@ describeHere('the Helm chart, run by a stand-in kubelet', () => {
   test('every query of every dashboard panel returns data from a real Prometheus', async () => {
     scrapeEveryPod();
     // Some load, some requests that fail (an unknown handler: 404), while Prometheus scrapes.
-    const checker = new ExactlyOnceChecker({ ingressUrl: ingressUrl(), keys: 8, clients: 4 });
+    const checker = new ExactlyOnceChecker({ ingressUrl: ingressUrl(), keys: 8, clients: 4, headers: bearer });
     checker.start();
     try {
-      for (let i = 0; i < 5; i++) await fetch(`${ingressUrl()}/Counter/k/nope`, { method: 'POST' });
+      for (let i = 0; i < 5; i++) await fetch(`${ingressUrl()}/Counter/k/nope`, { method: 'POST', headers: bearer });
       // Enough load for every rate and histogram of the panels to move.
       await waitFor(() => checker.acknowledged >= 150, { timeoutMs: 60_000, what: 'increments under load' });
       await waitFor(

@@ -23,6 +23,8 @@ export interface ExactlyOnceOptions {
   requestDeadlineMs?: number;
   /** Prefix of the keys, so that runs on one server do not share counters (default random). */
   keyPrefix?: string;
+  /** Sent with every request (e.g. `authorization` when the ingress wants a token). */
+  headers?: Record<string, string>;
 }
 
 export interface ExactlyOnceReport {
@@ -59,6 +61,7 @@ export class ExactlyOnceChecker {
       attemptTimeoutMs: 10_000,
       requestDeadlineMs: 60_000,
       keyPrefix: `eo${Math.random().toString(36).slice(2, 8)}`,
+      headers: {},
       ...opts,
     };
   }
@@ -104,7 +107,7 @@ export class ExactlyOnceChecker {
       try {
         const res = await fetch(`${this.o.ingressUrl}/${this.o.object}/${encodeURIComponent(key)}/add`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+          headers: { ...this.o.headers, 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
           body: '1',
           signal: AbortSignal.timeout(this.o.attemptTimeoutMs),
         });
@@ -151,7 +154,7 @@ export class ExactlyOnceChecker {
       try {
         const res = await fetch(`${this.o.ingressUrl}/${this.o.object}/${encodeURIComponent(key)}/get`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...this.o.headers, 'content-type': 'application/json' },
           body: 'null',
           signal: AbortSignal.timeout(this.o.attemptTimeoutMs),
         });

@@ -8,7 +8,9 @@
  *   pods and `<service>.<ns>.svc.cluster.local` for Services (a Service name points at one ready pod it selects:
  *   there is no kube-proxy here);
  * - its own mount namespace: each volume mount is a directory of this harness bind-mounted at the mount path
- *   (`volumeClaimTemplates` keep one directory per pod, as a PVC does), and the service account's token, CA and
+ *   (`volumeClaimTemplates` keep one directory per pod, as a PVC does; a `secret` volume holds a file per key of
+ *   the Secret, or per `items` entry, written when the pod starts; a path missing on this machine is made in an
+ *   overlay of its nearest existing ancestor, /etc for instance), and the service account's token, CA and
  *   namespace at `/var/run/secrets/kubernetes.io/serviceaccount` when a Kubernetes API is given;
  * - its own host name (the pod name), the environment Kubernetes would give it (`value` with `$(VAR)`
  *   expansion, `fieldRef`, `secretKeyRef`, `configMapKeyRef`, service links unless `enableServiceLinks: false`,
@@ -324,7 +326,12 @@ export class Kubelet {
     }).catch((e) => {
       // Named when the wait ends, not when it starts: the pods still not ready then.
       const waiting = [...this.pods.values()].filter((p) => !p.ready).map((p) => p.name);
-      throw new Error(`${(e as Error).message} (not ready: ${waiting.join(', ')})\n${this.output()}`);
+      const exits = this.history
+        .filter((h) => h.kind === 'exit')
+        .map((h) => `--- ${h.pod} exited (${h.code}); its last output ---\n${h.output.join('\n')}`);
+      throw new Error(
+        `${(e as Error).message} (not ready: ${waiting.join(', ')})\n${[...exits, this.output()].join('\n')}`,
+      );
     });
     this.writeHosts();
   }
@@ -447,21 +454,40 @@ export class Kubelet {
 
   /** Runs `command` in the pod's network, mount and UTS namespaces with its environment. */
   private spawnIn(pod: Pod, name: string, command: string[]): Proc {
-    const script = ['set -e', `echo ${quote(pod.name)} > /proc/sys/kernel/hostname`];
+    // Where the writable layers of the overlays below live: a tmpfs of the pod's mount namespace, mounted on a
+    // directory of this harness.
+    const layers = join(this.dir, 'pods', pod.name, '.layers');
+    mkdirSync(layers, { recursive: true });
+    const script = [
+      'set -e',
+      `echo ${quote(pod.name)} > /proc/sys/kernel/hostname`,
+      `layers=${quote(layers)}`,
+      'mount -t tmpfs tmpfs "$layers"',
+      'n=0',
+      // The nearest ancestor of $1 that is an overlay made here (writable without touching the host), or nothing.
+      'made() { d="$1"; while [ "$d" != / ]; do if [ -e "$d/.kubelet-overlay" ]; then echo "$d"; return; fi; d=$(dirname "$d"); done; }',
+    ];
     for (const m of pod.mounts) {
-      // A mount path missing on this machine: a tmpfs goes over its nearest existing ancestor first (in the
-      // pod's own mount namespace only, marked so that it is done once), then the path is made inside it; the
+      // A mount path missing on this machine: its nearest existing ancestor gets an overlay (in the pod's own mount
+      // namespace only; what the ancestor holds stays visible, /etc for instance), then the path is made in it. The
       // host's file system is never written.
       script.push(
         `t=${quote(m.target)}`,
-        'if [ ! -e "$t" ]; then a="$t"; while [ ! -e "$a" ]; do a=$(dirname "$a"); done',
-        '  if [ "$a" = / ]; then echo "cannot mount at $t" >&2; exit 1; fi',
-        '  if [ ! -e "$a/.kubelet-tmpfs" ]; then mount -t tmpfs tmpfs "$a"; touch "$a/.kubelet-tmpfs"; fi',
+        'if [ ! -e "$t" ]; then',
+        '  if [ -z "$(made "$t")" ]; then a="$t"; while [ ! -e "$a" ]; do a=$(dirname "$a"); done',
+        '    if [ "$a" = / ]; then echo "cannot mount at $t" >&2; exit 1; fi',
+        '    n=$((n+1)); mkdir -p "$layers/$n/upper" "$layers/$n/work"',
+        '    mount -t overlay overlay -o "lowerdir=$a,upperdir=$layers/$n/upper,workdir=$layers/$n/work" "$a"',
+        '    touch "$a/.kubelet-overlay"; fi',
         '  mkdir -p "$t"; fi',
         `mount --bind ${quote(m.source)} "$t"`,
       );
     }
-    script.push('exec "$@"');
+    // `ip netns exec` bound the pod's /etc/netns files (its hosts file) over /etc; an overlay of /etc hid them.
+    script.push(
+      `for f in /etc/netns/${pod.netns}/*; do if [ -e "$f" ]; then mount --bind "$f" "/etc/\${f##*/}"; fi; done`,
+      'exec "$@"',
+    );
     const args = ['netns', 'exec', pod.netns, 'unshare', '--uts', 'sh', '-c', script.join('\n'), 'sh', ...command];
     return new Proc(name, 'ip', args, { env: pod.env, cwd: '/' });
   }
@@ -533,6 +559,27 @@ export class Kubelet {
       : String(raw);
   }
 
+  /** The files of a `secret` volume: every key of the Secret, or the `items` (key → path) when listed. */
+  private writeSecretVolume(
+    pod: Pod,
+    volume: { secretName: string; items?: Array<{ key: string; path: string }>; optional?: boolean },
+    dir: string,
+  ): void {
+    const secret = this.objects.find((o) => o.kind === 'Secret' && o.metadata.name === volume.secretName);
+    if (!secret) {
+      if (volume.optional) return;
+      throw new Error(`${pod.name}: Secret ${volume.secretName} of a volume is not in the release`);
+    }
+    const keys = [...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})];
+    const items = volume.items ?? keys.map((key) => ({ key, path: key }));
+    rmSync(dir, { recursive: true, force: true });
+    for (const { key, path } of items) {
+      const value = this.keyOf('Secret', { name: volume.secretName, key }, pod);
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), value, { mode: 0o644 });
+    }
+  }
+
   /** Directories of this harness for the container's volume mounts (see the header). */
   private volumes(pod: Pod, owner: KubeObject): Array<{ source: string; target: string }> {
     const mounts: Array<{ source: string; target: string }> = [];
@@ -545,8 +592,9 @@ export class Kubelet {
         const v = volumes.find((x) => x.name === m.name);
         if (!v) throw new Error(`${pod.name}: volume ${m.name} is not defined`);
         source = join(this.dir, 'pods', pod.name, m.name);
-        if (v.emptyDir === undefined)
-          throw new Error(`${pod.name}: volume ${m.name}: only emptyDir and PVCs are played`);
+        if (v.secret !== undefined) this.writeSecretVolume(pod, v.secret, source);
+        else if (v.emptyDir === undefined)
+          throw new Error(`${pod.name}: volume ${m.name}: only emptyDir, secret and PVCs are played`);
       }
       mkdirSync(source, { recursive: true });
       mounts.push({ source, target: m.mountPath });

@@ -15,7 +15,7 @@ http.createServer(async (q, r) => {
     try { r.end(await (await fetch('http://' + process.env.PEER + ':5123/')).text()); } catch (e) { r.end('ERR ' + e.message); }
     return;
   }
-  r.end(JSON.stringify({ host: os.hostname(), first: fs.readFileSync(f, 'utf8'), secret: process.env.TOKEN, links: process.env.DEMO_SERVICE_HOST ?? null }));
+  r.end(JSON.stringify({ host: os.hostname(), first: fs.readFileSync(f, 'utf8'), secret: process.env.TOKEN, file: fs.readFileSync('/etc/demo/secret/token.txt', 'utf8'), links: process.env.DEMO_SERVICE_HOST ?? null }));
 }).listen(5123, '0.0.0.0');
 `;
 
@@ -54,7 +54,8 @@ spec:
           ports: [{name: http, containerPort: 5123}]
           readinessProbe: {httpGet: {path: /, port: http}}
           lifecycle: {preStop: {exec: {command: [sh, -c, "echo stopping > /var/lib/demo/prestop"]}}}
-          volumeMounts: [{name: data, mountPath: /var/lib/demo}]
+          volumeMounts: [{name: data, mountPath: /var/lib/demo}, {name: creds, mountPath: /etc/demo/secret}]
+      volumes: [{name: creds, secret: {secretName: demo, items: [{key: token, path: token.txt}]}}]
   volumeClaimTemplates: [{metadata: {name: data}}]
 `;
 }
@@ -88,6 +89,9 @@ describe('Kubelet', () => {
       host: 'demo-1',
       first: 'demo-1 at demo-1.demo.demo-ns.svc.cluster.local',
       secret: 's3cret',
+      // A Secret volume at a path missing on this machine (made in an overlay of /etc, whose hosts file the
+      // DNS name below still needs).
+      file: 's3cret',
       links: null,
     });
     // demo-1 reaches demo-0 by its DNS name, over the bridge.
