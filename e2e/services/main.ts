@@ -81,6 +81,13 @@ const test = restate.service({
       return Date.now();
     },
 
+    /** A step that asks to pause the invocation (v7), recording each attempt in `file`. */
+    pauseStep: async (ctx: Ctx, req: { file: string }) =>
+      ctx.run('needs a human', () => {
+        record(req.file, 'attempt');
+        throw new restate.PauseError('waiting for an operator');
+      }),
+
     /** Durable sleep, recording before and after. */
     sleep: async (ctx: Ctx, req: { ms: number; file?: string }) => {
       if (req.file) await ctx.run('before', () => record(req.file!, 'before'));

@@ -560,7 +560,7 @@ export class InvokerDriver implements Invoker {
       case 'error': {
         const e = J.decodeError(payload);
         stream.close();
-        throw endpointError(e);
+        throw endpointError(e, a.protocolVersion);
       }
       case 'hint':
         return; // AwaitingOn needs no action.
@@ -652,8 +652,13 @@ export class InvokerDriver implements Invoker {
   }
 }
 
-/** An Error message of the endpoint as the error that ends the attempt: terminal, or retried (maybe after its delay). */
-function endpointError(e: J.DecodedError): AttemptError {
+/**
+ * An Error message of the endpoint as the error that ends the attempt: terminal, a pause, or retried (maybe after
+ * its delay).
+ */
+function endpointError(e: J.DecodedError, protocolVersion: number): AttemptError {
+  // `behavior` is a v7 field: before, an error is always retried (as Restate does), whatever an SDK puts there.
+  if (protocolVersion < 7) e = { ...e, behavior: 'retry' };
   if (e.behavior === 'fail') return new AttemptError(e.message, { terminal: { code: e.code, message: e.message } });
   // The endpoint's delay replaces the policy's for the next attempt (as in Restate); a delay beyond what a timer
   // can hold would otherwise fire at once, so it is capped there.

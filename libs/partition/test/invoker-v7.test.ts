@@ -189,6 +189,17 @@ describe('the invoker driver on service protocol v7', () => {
     }
   });
 
+  it('retries on v6 an error that asks to pause (behavior is a v7 field)', async () => {
+    pauses = 0;
+    const t = start('pauses', 6);
+    try {
+      await waitFor(() => pauses >= 2, { what: 'a second attempt' });
+      expect(t.kinds()).not.toContain('pause');
+    } finally {
+      t.driver.stopAll();
+    }
+  });
+
   it('passes the idempotency key in the Start message on v7 only', async () => {
     for (const [version, expected] of [
       [7, 'key-1'],
