@@ -11,8 +11,9 @@ import { waitFor } from '@stead/testing';
 import { InvokerDriver } from '../src/invoker-driver.ts';
 import * as J from '../src/journal.ts';
 import type { PartitionLeader } from '../src/leader.ts';
-import type { Command, InvocationStatus, InvokerEffect } from '../src/types.ts';
+import type { Command, InvocationStatus, InvokerEffect, JournalEntry } from '../src/types.ts';
 import { sdkEndpointPerSuite } from './helpers.ts';
+import { sleepCmd } from './sdk-commands.ts';
 
 let pauses = 0;
 const svc = restate.service({
@@ -28,8 +29,14 @@ const svc = restate.service({
         pauses++;
         throw new restate.PauseError('credentials expired');
       }),
+    // Its journal (see the test) holds a sleep where the code runs a step: a journal mismatch, failed at once.
+    mismatch: restate.handlers.handler({ onJournalMismatchErrors: 'fail' }, async (ctx: restate.Context) => {
+      mismatches++;
+      return ctx.run('a', () => 'A');
+    }),
   },
 });
+let mismatches = 0;
 
 /** One frame the driver wrote to the endpoint. */
 interface Written {
@@ -43,11 +50,16 @@ describe('the invoker driver on service protocol v7', () => {
   afterAll(() => real.close());
 
   /** Runs `handler` on `protocolVersion`; run completions wait in `unapplied` until `apply()`. */
-  function start(handler: string, protocolVersion: number, idempotencyKey?: string) {
+  function start(
+    handler: string,
+    protocolVersion: number,
+    idempotencyKey?: string,
+    journal: JournalEntry[] = [{ type: 0x0400, bytes: new Uint8Array() }],
+  ) {
     const effects: InvokerEffect[] = [];
     const written: Written[] = [];
     const unapplied: { index: number; effect: Extract<InvokerEffect, { kind: 'runCompletion' }> }[] = [];
-    let nextIndex = 1;
+    let nextIndex = journal.length;
     let offset = 0n;
     const id = newInvocationId(1n).toString();
     // The real client; what the driver writes is recorded on the way.
@@ -87,14 +99,14 @@ describe('the invoker driver on service protocol v7', () => {
           attempt: 1,
           createdAt: 0,
           modifiedAt: 0,
-          journalLength: 1,
+          journalLength: journal.length,
           deploymentId: 'dp_1',
           protocolVersion,
           sinks: [],
           arrived: { completions: [], signals: [], names: [] },
           ...(idempotencyKey ? { idempotencyKey } : {}),
         }),
-        journal: async () => [{ type: 0x0400, bytes: new Uint8Array() }],
+        journal: async () => journal,
         stateOf: async () => [],
       },
     } as unknown as PartitionLeader;
@@ -197,6 +209,28 @@ describe('the invoker driver on service protocol v7', () => {
       expect(t.kinds()).not.toContain('pause');
     } finally {
       t.driver.stopAll();
+    }
+  });
+
+  it('fails the invocation without a retry when the SDK asks to (a journal mismatch, v7); retries it on v6', async () => {
+    const journal = [J.inputCommand([], Buffer.from('{}')), sleepCmd(Date.now() + 60_000, 1)];
+    mismatches = 0;
+    const v7 = start('mismatch', 7, undefined, journal);
+    try {
+      await waitFor(() => v7.kinds().includes('fail'), { what: 'the invocation to fail' });
+      const fail = v7.effects.find((e) => e.kind === 'fail');
+      expect(fail?.kind === 'fail' && fail.failure.code).toBe(570);
+      expect(mismatches).toBe(1);
+    } finally {
+      v7.driver.stopAll();
+    }
+    mismatches = 0;
+    const v6 = start('mismatch', 6, undefined, journal);
+    try {
+      await waitFor(() => mismatches >= 2, { what: 'a second attempt on v6' });
+      expect(v6.kinds()).not.toContain('fail');
+    } finally {
+      v6.driver.stopAll();
     }
   });
 
