@@ -269,22 +269,25 @@ describe('the Restate programming model on stead-server', () => {
       }
     });
 
-    it(PROTOCOL >= 7 ? 'pauses at a PauseError in a run (v7)' : 'retries a PauseError in a run (v6)', async () => {
+    // v7 suspensions carry the await point: Promise.all wakes once both timers fired (attempts: the first, then the
+    // one that finishes). On v6 the first timer wakes it, and it suspends again. restate-server 1.7.12 does the same.
+    it(`wakes a suspended Promise.all ${PROTOCOL >= 7 ? 'once, when it can resolve' : 'at each timer'}`, async () => {
+      const file = join(dir, 'protocol-all');
+      const res = await post('/Test/sleepBoth', { file, firstMs: 300, secondMs: 3000 });
+      expect(await json(res)).toBe('both fired');
+      expect(lines(file)).toEqual(Array.from({ length: PROTOCOL >= 7 ? 2 : 3 }, () => 'attempt'));
+    });
+
+    // The SDK asks to pause on v6 too, and restate-server 1.7.12 honours that there as well.
+    it('pauses at a PauseError in a run, without retries; resumed, it runs the step again', async () => {
       const file = join(dir, 'protocol-pause');
       const id = await sendId('/Test/pauseStep', { file }, { 'idempotency-key': 'protocol-pause' });
-      if (PROTOCOL >= 7) {
-        await waitFor(async () => (await invocationRow(id))?.status === 'paused', { what: 'the invocation to pause' });
-        expect(lines(file)).toEqual(['attempt']);
-        // Resumed, it runs the step again, which asks to pause again.
-        expect((await admin(`/invocations/${id}/resume`)).status).toBe(200);
-        await waitFor(async () => lines(file).length === 2 && (await invocationRow(id))?.status === 'paused', {
-          what: 'the resumed invocation to pause again',
-        });
-      } else {
-        // ErrorMessage.behavior is a v7 field: on v6 the error is retried like any other.
-        await waitFor(() => lines(file).length >= 3, { what: 'the step to be retried' });
-        expect((await invocationRow(id))?.status).not.toBe('paused');
-      }
+      await waitFor(async () => (await invocationRow(id))?.status === 'paused', { what: 'the invocation to pause' });
+      expect(lines(file)).toEqual(['attempt']);
+      expect((await admin(`/invocations/${id}/resume`)).status).toBe(200);
+      await waitFor(async () => lines(file).length === 2 && (await invocationRow(id))?.status === 'paused', {
+        what: 'the resumed invocation to pause again',
+      });
       expect((await admin(`/invocations/${id}/kill`)).status).toBe(200);
     });
   });

@@ -366,7 +366,7 @@ export class InvokerDriver implements Invoker {
       return;
     }
     if (err.pause) {
-      // The endpoint asked to pause (v7 ErrorMessage behavior PAUSE, e.g. a PauseError in a run): no retry;
+      // The endpoint asked to pause (ErrorMessage behavior PAUSE, e.g. a PauseError in a run): no retry;
       // the invocation waits for a resume through the admin API.
       this.ended(a, 'failed');
       this.giveUp(a, { kind: 'pause', reason: err.message });
@@ -560,7 +560,7 @@ export class InvokerDriver implements Invoker {
       case 'error': {
         const e = J.decodeError(payload);
         stream.close();
-        throw endpointError(e, a.protocolVersion);
+        throw endpointError(e);
       }
       case 'hint':
         return; // AwaitingOn needs no action.
@@ -656,9 +656,9 @@ export class InvokerDriver implements Invoker {
  * An Error message of the endpoint as the error that ends the attempt: terminal, a pause, or retried (maybe after
  * its delay).
  */
-function endpointError(e: J.DecodedError, protocolVersion: number): AttemptError {
-  // `behavior` is a v7 field: before, an error is always retried (as Restate does), whatever an SDK puts there.
-  if (protocolVersion < 7) e = { ...e, behavior: 'retry' };
+function endpointError(e: J.DecodedError): AttemptError {
+  // `behavior` came with v7, but SDK 1.17 sets it on v5/v6 too and restate-server 1.7 honours it there (a
+  // PauseError pauses a v6 invocation): so does Stead, whatever the version.
   if (e.behavior === 'fail') return new AttemptError(e.message, { terminal: { code: e.code, message: e.message } });
   // The endpoint's delay replaces the policy's for the next attempt (as in Restate); a delay beyond what a timer
   // can hold would otherwise fire at once, so it is capped there.
