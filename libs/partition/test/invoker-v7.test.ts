@@ -52,10 +52,12 @@ describe('the invoker driver on service protocol v7', () => {
   /** Runs `handler` on `protocolVersion`; run completions wait in `unapplied` until `apply()`. */
   function start(
     handler: string,
-    protocolVersion: number,
+    protocolVersion: number | undefined,
     idempotencyKey?: string,
     journal: JournalEntry[] = [{ type: 0x0400, bytes: new Uint8Array() }],
+    maxProtocolVersion = 7,
   ) {
+    const opened: number[] = [];
     const effects: InvokerEffect[] = [];
     const written: Written[] = [];
     const unapplied: { index: number; effect: Extract<InvokerEffect, { kind: 'runCompletion' }> }[] = [];
@@ -65,6 +67,7 @@ describe('the invoker driver on service protocol v7', () => {
     // The real client; what the driver writes is recorded on the way.
     const client = {
       open: (o: Parameters<InvocationStreamClient['open']>[0]) => {
+        opened.push(o.protocolVersion);
         const stream = real.open(o);
         const write = stream.write.bind(stream);
         stream.write = (type, payload, flags) => {
@@ -100,8 +103,7 @@ describe('the invoker driver on service protocol v7', () => {
           createdAt: 0,
           modifiedAt: 0,
           journalLength: journal.length,
-          deploymentId: 'dp_1',
-          protocolVersion,
+          ...(protocolVersion === undefined ? {} : { deploymentId: 'dp_1', protocolVersion }),
           sinks: [],
           arrived: { completions: [], signals: [], names: [] },
           ...(idempotencyKey ? { idempotencyKey } : {}),
@@ -127,7 +129,7 @@ describe('the invoker driver on service protocol v7', () => {
       client,
       defaults: RESTATE_INVOCATION_DEFAULTS,
       minProtocolVersion: 5,
-      maxProtocolVersion: 7,
+      maxProtocolVersion,
       now: Date.now,
       log: () => {},
     });
@@ -140,7 +142,7 @@ describe('the invoker driver on service protocol v7', () => {
       return u.effect.completionId;
     };
     const kinds = () => effects.map((e) => e.kind);
-    return { driver, effects, written, unapplied, apply, kinds };
+    return { driver, effects, written, unapplied, apply, kinds, opened };
   }
 
   const ackIds = (written: Written[]) =>
@@ -169,6 +171,27 @@ describe('the invoker driver on service protocol v7', () => {
       });
     } finally {
       t.driver.stopAll();
+    }
+  });
+
+  it('negotiates the highest common version for a new invocation; a pinned one keeps its version', async () => {
+    for (const [pinned, max, expected] of [
+      [undefined, 7, 7],
+      [undefined, 6, 6],
+      [6, 7, 6],
+    ] as const) {
+      const t = start('steps', pinned, undefined, undefined, max);
+      try {
+        await waitFor(() => t.opened.length === 1, { what: 'the stream to open' });
+        expect(t.opened).toEqual([expected]);
+        const pin = t.effects.find((e) => e.kind === 'pin');
+        // A new invocation is pinned (deployment and version) by its first attempt.
+        expect(pin).toEqual(
+          pinned === undefined ? { kind: 'pin', deploymentId: 'dp_1', protocolVersion: expected } : undefined,
+        );
+      } finally {
+        t.driver.stopAll();
+      }
     }
   });
 
