@@ -540,6 +540,7 @@ export class InvokerDriver implements Invoker {
     const payload = frame.payload;
     switch (m.kind) {
       case 'command': {
+        refuseScoped(m.entry, stream);
         const cmd = this.interpret(m.entry);
         if (cmd) this.checkCommand(cmd);
         const effect: InvokerEffect = { kind: 'command', entry: m.entry, ...(cmd && this.enrich(cmd)) };
@@ -650,6 +651,20 @@ export class InvokerDriver implements Invoker {
       requestResponse: dep.protocolType === 'RequestResponse' || dep.useHttp11,
     };
   }
+}
+
+/**
+ * Scopes and limit keys (v7: `ctx.scope(...)`) are not supported yet: a command that names one ends the attempt
+ * with a retryable error (the invocation retries, then pauses, until the handler or the server changes), as
+ * restate-server 1.7 does without its flow-control feature. Dropping the scope would address another target.
+ */
+function refuseScoped(entry: JournalEntry, stream: { close(): void }): void {
+  const scoped = J.scopeOf(entry);
+  if (!scoped) return;
+  stream.close();
+  const what = scoped.scope === undefined ? `limit key '${scoped.limitKey}'` : `scope '${scoped.scope}'`;
+  const message = `the handler calls with ${what}: scopes and limit keys are not supported by this server yet`;
+  throw new AttemptError(message, { failure: { message, code: 501 } });
 }
 
 /**

@@ -272,6 +272,46 @@ export function proposeRunCompletionAck(id: number): Uint8Array {
     .finish();
 }
 
+/**
+ * The v7 scope or limit key a command names (calls and sends: scope and limit_key; attach and get-output: the
+ * scope of a workflow or idempotent target), if any: empty strings mean none.
+ */
+export function scopeOf(e: JournalEntry): { scope?: string; limitKey?: string } | undefined {
+  const at = SCOPE_FIELDS[e.type];
+  if (!at) return undefined;
+  const f = fields(e.bytes);
+  if ('target' in at) {
+    for (const [no, scopeNo] of at.target) {
+      const t = bytesOf(f, no);
+      const scope = t && str(fields(t), scopeNo);
+      if (scope) return { scope };
+    }
+    return undefined;
+  }
+  const scope = str(f, at.scope);
+  const limitKey = str(f, at.limitKey);
+  return scope || limitKey ? { ...(scope ? { scope } : {}), ...(limitKey ? { limitKey } : {}) } : undefined;
+}
+
+/** Where the v7 scope fields are, by command type (field numbers of the service protocol). */
+const SCOPE_FIELDS: Record<number, { scope: number; limitKey: number } | { target: [number, number][] }> = {
+  [T.Call]: { scope: 7, limitKey: 8 },
+  [T.OneWayCall]: { scope: 8, limitKey: 9 },
+  // idempotent_request_target (3) has its scope at 5, workflow_target (4) at 3
+  1042: {
+    target: [
+      [3, 5],
+      [4, 3],
+    ],
+  },
+  1043: {
+    target: [
+      [3, 5],
+      [4, 3],
+    ],
+  },
+};
+
 /** Whether a notification carries a failure (its result is field 6 in every notification type). */
 export function isFailureNotification(e: JournalEntry): boolean {
   return fields(e.bytes).has(6);

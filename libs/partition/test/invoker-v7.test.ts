@@ -37,6 +37,16 @@ const svc = restate.service({
   },
 });
 let mismatches = 0;
+let scopedAttempts = 0;
+const scoped = restate.service({
+  name: 'Scoped',
+  handlers: {
+    call: async (ctx: restate.Context) => {
+      scopedAttempts++;
+      return ctx.scope('tenant-1').serviceClient<{ steps: (ctx: unknown) => Promise<string> }>({ name: 'V' }).steps();
+    },
+  },
+});
 
 /** One frame the driver wrote to the endpoint. */
 interface Written {
@@ -45,7 +55,7 @@ interface Written {
 }
 
 describe('the invoker driver on service protocol v7', () => {
-  const uri = sdkEndpointPerSuite(svc);
+  const uri = sdkEndpointPerSuite(svc, scoped);
   const real = new InvocationStreamClient();
   afterAll(() => real.close());
 
@@ -97,7 +107,7 @@ describe('the invoker driver on service protocol v7', () => {
       reader: {
         status: async (): Promise<InvocationStatus> => ({
           id,
-          target: { service: 'V', handler },
+          target: { service: handler === 'call' ? 'Scoped' : 'V', handler },
           phase: 'invoked',
           attempt: 1,
           createdAt: 0,
@@ -113,7 +123,7 @@ describe('the invoker driver on service protocol v7', () => {
       },
     } as unknown as PartitionLeader;
     const schema = {
-      service: () => ({ name: 'V', ty: 'SERVICE', handlers: [], deploymentId: 'dp_1', public: true }),
+      service: (name: string) => ({ name, ty: 'SERVICE', handlers: [], deploymentId: 'dp_1', public: true }),
       deployment: () => ({
         id: 'dp_1',
         uri: uri(),
@@ -244,6 +254,18 @@ describe('the invoker driver on service protocol v7', () => {
       const fail = t.effects.find((e) => e.kind === 'fail');
       expect(fail?.kind === 'fail' && fail.failure.code).toBe(570);
       expect(mismatches).toBe(1);
+    } finally {
+      t.driver.stopAll();
+    }
+  });
+
+  it('refuses a scoped call (not supported yet) with a retryable error, never appending it', async () => {
+    scopedAttempts = 0;
+    const t = start('call', 7);
+    try {
+      await waitFor(() => scopedAttempts >= 2, { what: 'a retry of the scoped call' });
+      expect(t.effects.filter((e) => e.kind === 'command' && e.entry.type === J.T.Call)).toEqual([]);
+      expect(t.kinds()).not.toContain('fail');
     } finally {
       t.driver.stopAll();
     }
