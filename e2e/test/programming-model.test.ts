@@ -267,6 +267,9 @@ describe('the Restate programming model on stead-server', () => {
       for (const id of [steps, fanout]) {
         expect(await invocationRow(id)).toEqual({ status: 'completed', pinned_service_protocol_version: PROTOCOL });
       }
+      // As restate-server 1.7 says whether it speaks v7.
+      const version = await json(fetch(`${server.adminUrl}/version`));
+      expect(version.features).toEqual({ protocol_v7: PROTOCOL >= 7 });
     });
 
     // v7 suspensions carry the await point: Promise.all wakes once both timers fired (attempts: the first, then the
