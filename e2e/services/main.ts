@@ -81,6 +81,26 @@ const test = restate.service({
       return Date.now();
     },
 
+    /** A step that asks to pause the invocation (v7), recording each attempt in `file`. */
+    pauseStep: async (ctx: Ctx, req: { file: string }) =>
+      ctx.run('needs a human', () => {
+        record(req.file, 'attempt');
+        throw new restate.PauseError('waiting for an operator');
+      }),
+
+    /**
+     * Waits on two timers at once (Promise.all), recording each attempt; asked to suspend after 100 ms of
+     * silence, so each attempt ends in a suspension until both timers fired.
+     */
+    sleepBoth: restate.handlers.handler(
+      { inactivityTimeout: 100 },
+      async (ctx: Ctx, req: { file: string; firstMs: number; secondMs: number }) => {
+        record(req.file, 'attempt');
+        await restate.RestatePromise.all([ctx.sleep(req.firstMs), ctx.sleep(req.secondMs)]);
+        return 'both fired';
+      },
+    ),
+
     /** Durable sleep, recording before and after. */
     sleep: async (ctx: Ctx, req: { ms: number; file?: string }) => {
       if (req.file) await ctx.run('before', () => record(req.file!, 'before'));

@@ -4,8 +4,8 @@
  * random message types, truncated and garbled protobuf, valid commands with hostile field values, frames after End,
  * huge ids, broken framing, resets. Throughout, the server must stay up with /health OK, and every invocation
  * must end: its result (success or failure) is retrievable through attach. An invocation may stay open only
- * when the endpoint's last answer held a suspension (it then legitimately waits, e.g. on an awakeable); those
- * are killed through the admin API and must then end too.
+ * when the endpoint's last answer held a suspension (it then legitimately waits, e.g. on an awakeable) or when it
+ * is paused (an error asked for it); those are killed through the admin API and must then end too.
  *
  * Seeded (fast-check): the seed is printed, and `INVOKER_FUZZ_SEED=n` replays a run; `INVOKER_FUZZ_INVOCATIONS`
  * changes its size.
@@ -566,6 +566,16 @@ describeHere('invoker fuzz: generated frames against a real stead-server', () =>
   }, 120_000);
   afterAll(() => cleanup.run());
 
+  const paused = async (invocationId: string): Promise<boolean> => {
+    const res = await fetch(`${server.adminUrl}/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ query: `SELECT status FROM sys_invocation WHERE id = '${invocationId}'` }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { rows: { status: string }[] }).rows[0]?.status === 'paused';
+  };
+
   const attach = async (invocationId: string, timeoutMs: number): Promise<Outcome | undefined> => {
     try {
       const res = await fetch(`${server.ingressUrl}/restate/invocation/${invocationId}/attach`, {
@@ -642,7 +652,8 @@ describeHere('invoker fuzz: generated frames against a real stead-server', () =>
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     if (health.failures.length > 0) throw new Error(`${health.failures.join('; ')}\n${fatal()}`);
 
-    // Open ones get more time; whatever stays open must be waiting after a suspension. Those are killed.
+    // Open ones get more time; whatever stays open must be waiting after a suspension, or paused because the
+    // endpoint's error asked for it (ErrorMessage behavior PAUSE). Those are killed.
     const open = () => outcomes.flatMap((o, i) => (o ? [] : [i]));
     const deadline = Date.now() + 15_000;
     while (open().length > 0 && Date.now() < deadline) {
@@ -651,7 +662,7 @@ describeHere('invoker fuzz: generated frames against a real stead-server', () =>
     const stuck: string[] = [];
     let killedCount = 0;
     for (const i of open()) {
-      if (!endpoint.lastSuspended.get(ids[i])) {
+      if (!endpoint.lastSuspended.get(ids[i]) && !(await paused(ids[i]))) {
         stuck.push(
           `seed ${SEED} case ${i} (${ids[i]}, ${endpoint.attempts.get(ids[i]) ?? 0} attempts): ${show(scenarios[i])}`,
         );
@@ -691,7 +702,7 @@ describeHere('invoker fuzz: generated frames against a real stead-server', () =>
       [
         `invoker fuzz: seed ${SEED}, ${INVOCATIONS} invocations in ${Date.now() - started}ms`,
         `endpoint answered ${endpoint.stats.answers} attempts (frame sequences) with ${endpoint.stats.frames} frames, ${endpoint.stats.bytes} bytes`,
-        `outcomes: ${[...byCode].map(([k, n]) => `${k}=${n}`).join(' ')} (killed after suspending: ${killedCount})`,
+        `outcomes: ${[...byCode].map(([k, n]) => `${k}=${n}`).join(' ')} (killed after suspending or pausing: ${killedCount})`,
         `/health checks: ${health.checks}, all OK`,
         'most frequent protocol violations:',
         ...top.map(([r, n]) => `  ${n} × ${r}`),

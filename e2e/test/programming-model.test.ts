@@ -1,12 +1,16 @@
 /**
  * Issue 3 end to end: virtual objects, workflows, awakeables, idempotency, attach/output, cancel, kill,
  * purge, deployment pinning, and kill -9 of the server (in a cluster: of every worker) in the middle of them.
+ * The suite runs on service protocol v7 (the default) and, with STEAD_E2E_PROTOCOL=6, on v6 (as Restate 1.7
+ * without its v7 flag): `service protocol` checks that the version asked for is the one negotiated.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
+import { Cleanup, E2E_PROTOCOL, ServiceProcess, type SteadUnderTest, startStead, waitFor } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
+/** The service protocol version this run negotiates (the SDK 1.17 endpoint offers 5 to 7). */
+const PROTOCOL = E2E_PROTOCOL ?? 7;
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
 describe('the Restate programming model on stead-server', () => {
@@ -237,6 +241,57 @@ describe('the Restate programming model on stead-server', () => {
       expect((await admin(`/invocations/${id}/pause`)).status).toBe(200);
       expect((await admin(`/invocations/${id}/resume`)).status).toBe(200);
       expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`))).toBe('slept');
+    });
+  });
+
+  describe('service protocol', () => {
+    const sql = async (query: string): Promise<Record<string, unknown>[]> => {
+      const res = await fetch(`${server.adminUrl}/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ query }),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { rows: Record<string, unknown>[] }).rows;
+    };
+    const invocationRow = async (id: string) =>
+      (await sql(`SELECT status, pinned_service_protocol_version FROM sys_invocation WHERE id = '${id}'`))[0];
+
+    it(`runs steps and fan-outs on v${PROTOCOL}, the version negotiated with the SDK`, async () => {
+      const file = join(dir, 'protocol-steps');
+      const steps = await sendId('/Test/steps', { n: 3, file }, { 'idempotency-key': 'protocol-steps' });
+      const fanout = await sendId('/Test/fanout', 5, { 'idempotency-key': 'protocol-fanout' });
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${steps}/attach`))).toBe(3);
+      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${fanout}/attach`))).toBe(10);
+      expect(lines(file)).toEqual(['step 0', 'step 1', 'step 2']);
+      for (const id of [steps, fanout]) {
+        expect(await invocationRow(id)).toEqual({ status: 'completed', pinned_service_protocol_version: PROTOCOL });
+      }
+      // As restate-server 1.7 says whether it speaks v7.
+      const version = await json(fetch(`${server.adminUrl}/version`));
+      expect(version.features).toEqual({ protocol_v7: PROTOCOL >= 7 });
+    });
+
+    // v7 suspensions carry the await point: Promise.all wakes once both timers fired (attempts: the first, then the
+    // one that finishes). On v6 the first timer wakes it, and it suspends again. restate-server 1.7.12 does the same.
+    it(`wakes a suspended Promise.all ${PROTOCOL >= 7 ? 'once, when it can resolve' : 'at each timer'}`, async () => {
+      const file = join(dir, 'protocol-all');
+      const res = await post('/Test/sleepBoth', { file, firstMs: 300, secondMs: 3000 });
+      expect(await json(res)).toBe('both fired');
+      expect(lines(file)).toEqual(Array.from({ length: PROTOCOL >= 7 ? 2 : 3 }, () => 'attempt'));
+    });
+
+    // The SDK asks to pause on v6 too, and restate-server 1.7.12 honours that there as well.
+    it('pauses at a PauseError in a run, without retries; resumed, it runs the step again', async () => {
+      const file = join(dir, 'protocol-pause');
+      const id = await sendId('/Test/pauseStep', { file }, { 'idempotency-key': 'protocol-pause' });
+      await waitFor(async () => (await invocationRow(id))?.status === 'paused', { what: 'the invocation to pause' });
+      expect(lines(file)).toEqual(['attempt']);
+      expect((await admin(`/invocations/${id}/resume`)).status).toBe(200);
+      await waitFor(async () => lines(file).length === 2 && (await invocationRow(id))?.status === 'paused', {
+        what: 'the resumed invocation to pause again',
+      });
+      expect((await admin(`/invocations/${id}/kill`)).status).toBe(200);
     });
   });
 

@@ -85,7 +85,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         store: new MetadataSchemaStore({ client: metadata }),
         discover: (uri, o) => discover(uri, { ...o, signer }),
         minProtocolVersion: 5,
-        maxProtocolVersion: 7,
+        maxProtocolVersion: s.maxServiceProtocolVersion,
         allowLinkLocal: s.allowLinkLocalDeployments,
         maxDiscoveryResponseBytes: s.maxDiscoveryResponseSize,
       }),

@@ -156,6 +156,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     defaults: invocationDefaults(s),
     maxStateValueBytes: s.maxStateValueSize,
     maxConcurrentInvocations: s.maxConcurrentInvocations,
+    maxProtocolVersion: s.maxServiceProtocolVersion,
     maxPartitionBacklog: s.maxPartitionBacklog,
     instance,
     log: node.log,

@@ -100,6 +100,10 @@ export class SchemaRegistry implements SchemaView {
   private readonly discoverFn: DiscoverFn | undefined;
   private readonly minProtocol: number;
   private readonly maxProtocol: number;
+  /** Highest service protocol version this server negotiates (deployments needing a higher one are refused). */
+  get maxProtocolVersion(): number {
+    return this.maxProtocol;
+  }
   private readonly discoveryTimeoutMs: number | undefined;
   private readonly allowLinkLocal: boolean;
   private readonly maxDiscoveryResponseBytes: number | undefined;

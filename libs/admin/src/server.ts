@@ -199,14 +199,14 @@ interface SchemaRouteOptions {
 /** The routes of the admin API that the schema registry answers. */
 export function mountSchemaRoutes(router: AdminRouter, registry: SchemaRegistry, opts: SchemaRouteOptions = {}): void {
   const defaults = opts.defaults ?? DEFAULT_SERVICE_DEFAULTS;
-  mountServerRoutes(router, opts);
+  mountServerRoutes(router, opts, registry);
   mountDeploymentRoutes(router, registry, defaults, opts.pinnedInvocations);
   mountServiceRoutes(router, registry, defaults, opts.ingressEndpoint);
   mountUnsupportedRoutes(router);
 }
 
 /** `/health`, `/version`, `/openapi`. */
-function mountServerRoutes(router: AdminRouter, opts: SchemaRouteOptions): void {
+function mountServerRoutes(router: AdminRouter, opts: SchemaRouteOptions, registry: SchemaRegistry): void {
   router.get('/health', () => ({ status: 200 }));
   router.get('/version', () => {
     const info: Record<string, unknown> = {
@@ -215,7 +215,8 @@ function mountServerRoutes(router: AdminRouter, opts: SchemaRouteOptions): void 
       max_admin_api_version: MAX_ADMIN_API_VERSION,
     };
     if (opts.ingressEndpoint !== undefined) info.ingress_endpoint = opts.ingressEndpoint;
-    info.features = {};
+    // As restate-server 1.7 reports whether it negotiates service protocol v7.
+    info.features = { protocol_v7: registry.maxProtocolVersion >= 7 };
     return { status: 200, json: info };
   });
   router.get('/openapi', () => ({ status: 200, json: ADMIN_OPENAPI }));

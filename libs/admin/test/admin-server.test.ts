@@ -427,7 +427,7 @@ describe('admin HTTP API', () => {
       min_admin_api_version: 2,
       max_admin_api_version: 4,
       ingress_endpoint: 'http://127.0.0.1:8080/',
-      features: {},
+      features: { protocol_v7: true },
     });
     const openapi = await request(admin.port, { path: '/openapi' });
     expect(openapi.json.openapi).toBe('3.1.0');

@@ -61,6 +61,12 @@ export const invocationSettings = {
     'How long a completed workflow run (result, state, promises) is kept.',
     { min: 0 },
   ),
+  maxServiceProtocolVersion: setting(
+    'int',
+    '7',
+    'Highest service protocol version negotiated with deployments (an invocation keeps the version it started with); 6 = behave like Restate without its v7 flag.',
+    { min: 5, max: 7 },
+  ),
 } satisfies SettingsSpec;
 
 /** Limits and caches of the partition engine (server, worker). */

@@ -8,11 +8,13 @@ import { partition as P } from '@stead/proto';
 import type { Codec } from '@stead/storage';
 import type * as J from './journal.ts';
 import type {
+  ArrivedSet,
   Caller,
   Command,
   ControlOp,
   Dedup,
   Failure,
+  FutureNode,
   InvocationPhase,
   InvocationStatus,
   InvokerEffect,
@@ -175,11 +177,39 @@ function nidFrom(n: P.NotificationId | undefined): NotificationId {
   return { signalName: v.value };
 }
 
-const waitingTo = (w: WaitingSet): P.WaitingSet => ({ completions: w.completions, signals: w.signals, names: w.names });
-const waitingFrom = (w: P.WaitingSet | undefined): WaitingSet => ({
-  completions: w?.completions ?? [],
-  signals: w?.signals ?? [],
-  names: w?.names ?? [],
+const waitingTo = (w: WaitingSet & ArrivedSet): P.WaitingSet => ({
+  completions: w.completions,
+  signals: w.signals,
+  names: w.names,
+  future: w.future ? futureTo(w.future) : undefined,
+  failedCompletions: w.failed?.completions ?? [],
+  failedSignals: w.failed?.signals ?? [],
+  failedNames: w.failed?.names ?? [],
+});
+function waitingFrom(w: P.WaitingSet | undefined): WaitingSet & ArrivedSet {
+  const out: WaitingSet & ArrivedSet = {
+    completions: w?.completions ?? [],
+    signals: w?.signals ?? [],
+    names: w?.names ?? [],
+  };
+  if (w?.future) out.future = futureFrom(w.future);
+  if (w && w.failedCompletions.length + w.failedSignals.length + w.failedNames.length > 0)
+    out.failed = { completions: w.failedCompletions, signals: w.failedSignals, names: w.failedNames };
+  return out;
+}
+const futureTo = (f: FutureNode): P.WaitingFuture => ({
+  combinator: f.combinator,
+  completions: f.completions,
+  signals: f.signals,
+  names: f.names,
+  nested: f.nested.map(futureTo),
+});
+const futureFrom = (f: P.WaitingFuture): FutureNode => ({
+  combinator: f.combinator,
+  completions: f.completions,
+  signals: f.signals,
+  names: f.names,
+  nested: f.nested.map(futureFrom),
 });
 
 const timerTo = (t: TimerKey): P.TimerKey => ({

@@ -65,6 +65,8 @@ export interface EngineOptions {
   timers?: Timers;
   /** Most invocation attempts running at once; more wait in a FIFO queue (default: unlimited). */
   maxConcurrentInvocations?: number;
+  /** Highest service protocol version negotiated with deployments (default: 7, the highest this engine speaks). */
+  maxProtocolVersion?: number;
   /**
    * Most records a partition may have appended but not applied (plus appends in flight) before new ingress
    * requests for it are refused with 503 and Retry-After (default: unlimited).
@@ -141,6 +143,7 @@ export class Engine implements InvocationBackend {
       clock: opts.clock,
       timers: opts.timers,
       maxConcurrentInvocations: opts.maxConcurrentInvocations,
+      maxProtocolVersion: opts.maxProtocolVersion,
       maxPartitionBacklog: opts.maxPartitionBacklog,
       log: opts.log,
       onFatal: opts.onFatal,

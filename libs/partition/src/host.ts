@@ -62,6 +62,11 @@ export interface PartitionHostOptions {
   timers?: Timers;
   /** Most invocation attempts running at once over the led partitions; more wait in a FIFO queue. */
   maxConcurrentInvocations?: number;
+  /**
+   * Highest service protocol version negotiated with deployments (default and upper bound: 7). A lower one
+   * applies to invocations that start from now on; one already pinned keeps its version.
+   */
+  maxProtocolVersion?: number;
   /** Most unapplied records of a partition before new requests for it are refused with 503 (default: none). */
   maxPartitionBacklog?: number;
   log: Logger;
@@ -147,8 +152,9 @@ const RETRY_AFTER_SECONDS = 1;
 /** Partitions an introspection query reads at once (their store reads overlap each other and the decoding). */
 const SCAN_PARALLELISM = 4;
 
+/** The service protocol versions this engine speaks. */
 const MIN_PROTOCOL = 5;
-const MAX_PROTOCOL = 6;
+const MAX_PROTOCOL = 7;
 
 export class PartitionHost implements InvocationBackend {
   private readonly opts: PartitionHostOptions;
@@ -156,6 +162,8 @@ export class PartitionHost implements InvocationBackend {
   private readonly timers: Timers;
   private readonly hosted = new Map<number, Hosted>();
   private readonly invoker: InvokerDriver;
+  /** Highest service protocol version negotiated (see PartitionHostOptions.maxProtocolVersion). */
+  private readonly maxProtocol: number;
   private readonly client: InvocationStreamClient;
   /** Requests waiting for an outcome, by the node of their sink. */
   private readonly waiters = new Map<string, Waiter>();
@@ -174,6 +182,11 @@ export class PartitionHost implements InvocationBackend {
     this.clock = opts.clock ?? systemClock;
     this.timers = opts.timers ?? systemTimers;
     this.instance = opts.instance ?? randomBytes(6).toString('base64url');
+    this.maxProtocol = opts.maxProtocolVersion ?? MAX_PROTOCOL;
+    if (!Number.isInteger(this.maxProtocol) || this.maxProtocol < MIN_PROTOCOL || this.maxProtocol > MAX_PROTOCOL)
+      throw new Error(
+        `maxProtocolVersion must be an integer from ${MIN_PROTOCOL} to ${MAX_PROTOCOL}, got ${opts.maxProtocolVersion}`,
+      );
     this.client = new InvocationStreamClient({ signer: opts.requestSigner });
     this.invoker = new InvokerDriver({
       schema: opts.schema,
@@ -182,7 +195,7 @@ export class PartitionHost implements InvocationBackend {
       maxStateValueBytes: opts.maxStateValueBytes,
       maxConcurrent: opts.maxConcurrentInvocations,
       minProtocolVersion: MIN_PROTOCOL,
-      maxProtocolVersion: MAX_PROTOCOL,
+      maxProtocolVersion: this.maxProtocol,
       clock: this.clock,
       timers: this.timers,
       log: opts.log,
@@ -573,7 +586,7 @@ export class PartitionHost implements InvocationBackend {
     if (d === 'keep') return 'keep';
     const dep = this.opts.schema.deployment(d.id);
     if (!dep) throw new InputError(`deployment '${d.id}' not found`, 404);
-    return { deploymentId: d.id, protocolVersion: Math.min(dep.maxProtocolVersion, MAX_PROTOCOL) };
+    return { deploymentId: d.id, protocolVersion: Math.min(dep.maxProtocolVersion, this.maxProtocol) };
   }
 
   async call(req: IngressRequest, signal?: AbortSignal): Promise<{ invocationId: string; outcome: InvocationOutcome }> {
@@ -641,7 +654,10 @@ export class PartitionHost implements InvocationBackend {
 
   /** The deployment a new invocation of `service` starts on (carried in its Invoke: see NewInvocation.pin). */
   private pinFor(service: string): NewInvocation['pin'] {
-    return pinFor(this.opts.schema, service, { minProtocolVersion: MIN_PROTOCOL, maxProtocolVersion: MAX_PROTOCOL });
+    return pinFor(this.opts.schema, service, {
+      minProtocolVersion: MIN_PROTOCOL,
+      maxProtocolVersion: this.maxProtocol,
+    });
   }
 
   private get defaults(): InvocationDefaults {

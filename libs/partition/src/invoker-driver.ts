@@ -7,7 +7,7 @@ import {
   resolveInvocationOptions,
   type SchemaView,
 } from '@stead/core';
-import { type InvocationStream, type InvocationStreamClient, MessageType } from '@stead/invoker';
+import { type InvocationStream, type InvocationStreamClient, MessageType, REQUESTED_ACK } from '@stead/invoker';
 import { type Clock, clockOf, sleep, systemTimers, type TimerHandle, type Timers } from './clock.ts';
 import * as J from './journal.ts';
 import type { Invoker, PartitionLeader } from './leader.ts';
@@ -72,6 +72,13 @@ interface Attempt {
   held: { effect: InvokerEffect; timer: TimerHandle } | undefined;
   /** When the run began (`performance.now()`): for the attempt duration metric only, it decides nothing. */
   startedMs: number;
+  /** The service protocol version of this attempt (the invocation's pinned one). */
+  protocolVersion: number;
+  /**
+   * Runs whose completion this attempt proposed asking for an ack (v7, REQUESTED_ACK): once the completion is
+   * durable, the endpoint gets a ProposeRunCompletionAck in its place instead of the whole notification.
+   */
+  acks: Set<number>;
 }
 
 /**
@@ -92,15 +99,23 @@ class AttemptError extends Error {
   override name = 'AttemptError';
   readonly retryDelayMs: number | undefined;
   readonly terminal: { code: number; message: string } | undefined;
+  /** The endpoint asked to pause the invocation instead of retrying it. */
+  readonly pause: boolean;
   /** What introspection shows of this failure (default: the message alone). */
   readonly failure: AttemptFailure;
   constructor(
     message: string,
-    opts: { retryDelayMs?: number; terminal?: { code: number; message: string }; failure?: AttemptFailure } = {},
+    opts: {
+      retryDelayMs?: number;
+      terminal?: { code: number; message: string };
+      pause?: boolean;
+      failure?: AttemptFailure;
+    } = {},
   ) {
     super(message);
     this.retryDelayMs = opts.retryDelayMs;
     this.terminal = opts.terminal;
+    this.pause = opts.pause ?? false;
     this.failure = opts.failure ?? { message };
   }
 }
@@ -194,6 +209,8 @@ export class InvokerDriver implements Invoker {
       options: this.opts.defaults,
       held: undefined,
       startedMs: 0,
+      protocolVersion: 0,
+      acks: new Set(),
     };
     this.attempts.set(invocationId, attempt);
     if (this.slots < this.maxConcurrent && this.queue.size === 0) this.begin(attempt);
@@ -229,10 +246,22 @@ export class InvokerDriver implements Invoker {
     // Not started yet: the attempt reads the journal, with this entry, when it starts.
     if (!a || a.stopped || !a.started) return;
     if (a.write) {
-      if (index >= a.startLength) a.write(entry);
+      if (index >= a.startLength) a.write(this.forAttempt(a, entry));
     } else {
       a.pending.push({ index, entry });
     }
+  }
+
+  /**
+   * What the attempt gets for a notification: the notification itself, or for a run whose completion it proposed
+   * asking for an ack, the ack, at the same place among the notifications (v7: on replay the completion takes it).
+   */
+  private forAttempt(a: Attempt, entry: JournalEntry): JournalEntry {
+    if (entry.type !== J.T.RunN || a.acks.size === 0) return entry;
+    const nid = J.notificationId(entry);
+    if (!('completionId' in nid) || !a.acks.delete(nid.completionId)) return entry;
+    const id = nid.completionId;
+    return { type: MessageType.ProposeRunCompletionAck, bytes: J.proposeRunCompletionAck(id) };
   }
 
   stop(invocationId: string): void {
@@ -336,6 +365,13 @@ export class InvokerDriver implements Invoker {
       this.giveUp(a, { kind: 'fail', failure: err.terminal });
       return;
     }
+    if (err.pause) {
+      // The endpoint asked to pause (ErrorMessage behavior PAUSE, e.g. a PauseError in a run): no retry;
+      // the invocation waits for a resume through the admin API.
+      this.ended(a, 'failed');
+      this.giveUp(a, { kind: 'pause', reason: err.message });
+      return;
+    }
     if (policy.maxAttempts !== undefined && retryCount >= policy.maxAttempts) {
       this.ended(a, 'failed');
       const message = `gave up after ${retryCount} attempts: ${err.message}`;
@@ -414,7 +450,7 @@ export class InvokerDriver implements Invoker {
       for await (const frame of stream.frames()) {
         idle.activity();
         const m = this.checkFrame(checker, frame.type, frame.payload, stream);
-        if (this.onMessage(a, m, frame.payload, stream) === 'done') return 'done';
+        if (this.onMessage(a, m, frame, stream) === 'done') return 'done';
       }
       throw new AttemptError('the endpoint closed the stream without End, Suspension or Error');
     } finally {
@@ -436,6 +472,7 @@ export class InvokerDriver implements Invoker {
       this.opts.defaults,
     );
     const dep = this.pickDeployment(st);
+    a.protocolVersion = dep.protocolVersion;
     this.historyOf(a.invocationId).lastDeploymentId = dep.deploymentId;
     if (st.deploymentId === undefined) {
       this.append(a, { kind: 'pin', deploymentId: dep.deploymentId, protocolVersion: dep.protocolVersion });
@@ -468,6 +505,8 @@ export class InvokerDriver implements Invoker {
         state,
         retryCount: a.retryCount,
         durationSinceLastStoredEntryMs: Math.max(0, this.clock.now() - st.modifiedAt),
+        // Older protocol versions have no such field.
+        idempotencyKey: dep.protocolVersion >= 7 ? st.idempotencyKey : undefined,
       }),
     );
     for (const e of journal) stream.write(e.type, e.bytes);
@@ -486,15 +525,22 @@ export class InvokerDriver implements Invoker {
     } else {
       const write = (entry: JournalEntry) => stream.write(entry.type, entry.bytes);
       a.write = write;
-      for (const p of a.pending) if (p.index >= a.startLength) write(p.entry);
+      for (const p of a.pending) if (p.index >= a.startLength) write(this.forAttempt(a, p.entry));
     }
     a.pending = [];
   }
 
   /** Turns one checked message of the endpoint into an effect; 'done' when the attempt ends with it. */
-  private onMessage(a: Attempt, m: CheckedMessage, payload: Uint8Array, stream: InvocationStream): 'done' | undefined {
+  private onMessage(
+    a: Attempt,
+    m: CheckedMessage,
+    frame: { flags: number; payload: Uint8Array },
+    stream: InvocationStream,
+  ): 'done' | undefined {
+    const payload = frame.payload;
     switch (m.kind) {
       case 'command': {
+        refuseScoped(m.entry, stream);
         const cmd = this.interpret(m.entry);
         if (cmd) this.checkCommand(cmd);
         const effect: InvokerEffect = { kind: 'command', entry: m.entry, ...(cmd && this.enrich(cmd)) };
@@ -503,6 +549,9 @@ export class InvokerDriver implements Invoker {
         return;
       }
       case 'proposeRun':
+        // v7: the endpoint may ask for an ack instead of the completion (it keeps the result itself). The ack
+        // goes out when the completion is applied, that is durable in the log (see forAttempt).
+        if (a.protocolVersion >= 7 && (frame.flags & REQUESTED_ACK) !== 0) a.acks.add(m.completionId);
         this.append(a, { kind: 'runCompletion', ...J.decodeProposeRun(payload) });
         return;
       case 'suspension':
@@ -604,15 +653,38 @@ export class InvokerDriver implements Invoker {
   }
 }
 
-/** An Error message of the endpoint as the error that ends the attempt: terminal, or retried (maybe after its delay). */
+/**
+ * Scopes and limit keys (v7: `ctx.scope(...)`) are not supported yet: a command that names one ends the attempt
+ * with a retryable error (the invocation retries, then pauses, until the handler or the server changes), as
+ * restate-server 1.7 does without its flow-control feature. Dropping the scope would address another target.
+ */
+function refuseScoped(entry: JournalEntry, stream: { close(): void }): void {
+  const scoped = J.scopeOf(entry);
+  if (!scoped) return;
+  stream.close();
+  const what = scoped.scope === undefined ? `limit key '${scoped.limitKey}'` : `scope '${scoped.scope}'`;
+  const message = `the handler calls with ${what}: scopes and limit keys are not supported by this server yet`;
+  throw new AttemptError(message, { failure: { message, code: 501 } });
+}
+
+/**
+ * An Error message of the endpoint as the error that ends the attempt: terminal, a pause, or retried (maybe after
+ * its delay).
+ */
 function endpointError(e: J.DecodedError): AttemptError {
+  // `behavior` came with v7, but SDK 1.17 sets it on v5/v6 too and restate-server 1.7 honours it there (a
+  // PauseError pauses a v6 invocation): so does Stead, whatever the version.
   if (e.behavior === 'fail') return new AttemptError(e.message, { terminal: { code: e.code, message: e.message } });
   // The endpoint's delay replaces the policy's for the next attempt (as in Restate); a delay beyond what a timer
   // can hold would otherwise fire at once, so it is capped there.
   const retryDelayMs = e.nextRetryDelayMs === undefined ? undefined : Math.min(e.nextRetryDelayMs, MAX_TIMER_MS);
   const failure: AttemptFailure = { message: e.message, code: e.code };
   if (e.relatedCommand) failure.relatedCommand = e.relatedCommand;
-  return new AttemptError(`endpoint error ${e.code}: ${e.message}`, { retryDelayMs, failure });
+  return new AttemptError(`endpoint error ${e.code}: ${e.message}`, {
+    retryDelayMs,
+    failure,
+    pause: e.behavior === 'pause',
+  });
 }
 
 /**

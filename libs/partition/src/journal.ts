@@ -5,7 +5,7 @@
  */
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { InvocationOutcome } from '@stead/core';
-import type { Failure, JournalEntry, Target, WaitingSet } from './types.ts';
+import type { Failure, FutureNode, JournalEntry, Target, WaitingSet } from './types.ts';
 
 export const T = {
   Input: 0x0400,
@@ -195,6 +195,8 @@ export interface StartFields {
   retryCount: number;
   durationSinceLastStoredEntryMs: number;
   randomSeed: bigint;
+  /** v7 only: the invocation's idempotency key (field 12), which the handler can read. */
+  idempotencyKey?: string;
 }
 
 export function startMessage(s: StartFields): Uint8Array {
@@ -213,6 +215,7 @@ export function startMessage(s: StartFields): Uint8Array {
   w.uint32((7 << 3) | WireType.Varint).uint32(s.retryCount);
   w.uint32((8 << 3) | WireType.Varint).uint64(BigInt(Math.round(s.durationSinceLastStoredEntryMs)));
   w.uint32((9 << 3) | WireType.Varint).uint64(s.randomSeed);
+  if (s.idempotencyKey !== undefined) w.uint32((12 << 3) | WireType.LengthDelimited).string(s.idempotencyKey);
   return w.finish();
 }
 
@@ -227,21 +230,91 @@ export function decodeProposeRun(b: Uint8Array): { completionId: number; value?:
   };
 }
 
-/** The notification ids a suspension waits on (v5/v6 flat lists, or every leaf of the v7 future tree). */
+/**
+ * What a suspension waits on: v5/v6 flat lists (any one wakes it), or v7 the future tree (its leaves, flattened,
+ * and the tree itself, which says when it can resolve).
+ */
 export function decodeSuspension(b: Uint8Array): WaitingSet {
   const f = fields(b);
-  const w: WaitingSet = { completions: nums(f, 1), signals: nums(f, 2), names: [] };
-  for (const n of f.get(3) ?? []) if (n instanceof Uint8Array) w.names.push(dec.decode(n));
-  const visit = (fb: Uint8Array) => {
-    const ff = fields(fb);
-    w.completions.push(...nums(ff, 1));
-    w.signals.push(...nums(ff, 2));
-    for (const n of ff.get(3) ?? []) if (n instanceof Uint8Array) w.names.push(dec.decode(n));
-    for (const nested of ff.get(4) ?? []) if (nested instanceof Uint8Array) visit(nested);
-  };
+  const w: WaitingSet = { completions: nums(f, 1), signals: nums(f, 2), names: strs(f, 3) };
   const future = bytesOf(f, 4);
-  if (future) visit(future);
+  if (!future) return w;
+  w.future = decodeFuture(future);
+  const visit = (n: FutureNode) => {
+    w.completions.push(...n.completions);
+    w.signals.push(...n.signals);
+    w.names.push(...n.names);
+    for (const nested of n.nested) visit(nested);
+  };
+  visit(w.future);
   return w;
+}
+
+/** A v7 Future: leaves (completions 1, signals 2, named signals 3), nested futures (4), combinator type (5). */
+function decodeFuture(b: Uint8Array): FutureNode {
+  const f = fields(b);
+  const nested: FutureNode[] = [];
+  for (const n of f.get(4) ?? []) if (n instanceof Uint8Array) nested.push(decodeFuture(n));
+  return { combinator: num(f, 5), completions: nums(f, 1), signals: nums(f, 2), names: strs(f, 3), nested };
+}
+
+const strs = (f: Fields, no: number): string[] => {
+  const out: string[] = [];
+  for (const v of f.get(no) ?? []) if (v instanceof Uint8Array) out.push(dec.decode(v));
+  return out;
+};
+
+/** ProposeRunCompletionAckMessage (v7): the run completion `id` the endpoint proposed is durable. */
+export function proposeRunCompletionAck(id: number): Uint8Array {
+  return new BinaryWriter()
+    .uint32((1 << 3) | WireType.Varint)
+    .uint32(id)
+    .finish();
+}
+
+/**
+ * The v7 scope or limit key a command names (calls and sends: scope and limit_key; attach and get-output: the
+ * scope of a workflow or idempotent target), if any: empty strings mean none.
+ */
+export function scopeOf(e: JournalEntry): { scope?: string; limitKey?: string } | undefined {
+  const at = SCOPE_FIELDS[e.type];
+  if (!at) return undefined;
+  const f = fields(e.bytes);
+  if ('target' in at) {
+    for (const [no, scopeNo] of at.target) {
+      const t = bytesOf(f, no);
+      const scope = t && str(fields(t), scopeNo);
+      if (scope) return { scope };
+    }
+    return undefined;
+  }
+  const scope = str(f, at.scope);
+  const limitKey = str(f, at.limitKey);
+  return scope || limitKey ? { ...(scope ? { scope } : {}), ...(limitKey ? { limitKey } : {}) } : undefined;
+}
+
+/** Where the v7 scope fields are, by command type (field numbers of the service protocol). */
+const SCOPE_FIELDS: Record<number, { scope: number; limitKey: number } | { target: [number, number][] }> = {
+  [T.Call]: { scope: 7, limitKey: 8 },
+  [T.OneWayCall]: { scope: 8, limitKey: 9 },
+  // idempotent_request_target (3) has its scope at 5, workflow_target (4) at 3
+  1042: {
+    target: [
+      [3, 5],
+      [4, 3],
+    ],
+  },
+  1043: {
+    target: [
+      [3, 5],
+      [4, 3],
+    ],
+  },
+};
+
+/** Whether a notification carries a failure (its result is field 6 in every notification type). */
+export function isFailureNotification(e: JournalEntry): boolean {
+  return fields(e.bytes).has(6);
 }
 
 export interface DecodedError {

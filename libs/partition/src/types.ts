@@ -108,10 +108,28 @@ export function outboxProducer(partitionId: number): string {
 
 export type NotificationId = { completionId: number } | { signalId: number } | { signalName: string };
 
-export interface WaitingSet {
+/** Notification ids, by kind. */
+export interface NotificationIds {
   completions: number[];
   signals: number[];
   names: string[];
+}
+
+/** What a suspended invocation waits on: any one of the ids, or (v7) as the tree of combinators `future` says. */
+export interface WaitingSet extends NotificationIds {
+  future?: FutureNode;
+}
+
+/** One node of a v7 await point (service protocol Future): leaves and nested nodes combined by `combinator`. */
+export interface FutureNode extends NotificationIds {
+  /** Service protocol CombinatorType: 0/1 first completed, 2 all completed, 3 any succeeded, 4 all succeeded. */
+  combinator: number;
+  nested: FutureNode[];
+}
+
+/** The notification ids present in a journal, and those of them that carry a failure. */
+export interface ArrivedSet extends NotificationIds {
+  failed?: NotificationIds;
 }
 
 export type Failure = { code: number; message: string };
@@ -234,7 +252,7 @@ export interface InvocationStatus {
   sinks: ResponseSink[];
   waiting?: WaitingSet;
   /** Notification ids present in the journal. */
-  arrived: { completions: number[]; signals: number[]; names: string[] };
+  arrived: ArrivedSet;
   output?: InvocationOutcome;
   idempotencyKey?: string;
   retentionMs?: number;

@@ -80,6 +80,7 @@ const Future: MessageDef = msg('Future', {
   1: { name: 'waiting_completions', type: 'uint32', repeated: true },
   2: { name: 'waiting_signals', type: 'uint32', repeated: true },
   3: { name: 'waiting_named_signals', type: 'string', repeated: true },
+  5: { name: 'combinator_type', type: 'uint32' },
 });
 Future.fields[4] = { name: 'nested_futures', type: Future, repeated: true };
 
@@ -190,8 +191,13 @@ const ErrorMessage = msg('ErrorMessage', {
   8: { name: 'next_retry_delay', type: 'uint64' },
   9: { name: 'behavior', type: 'uint32' },
 });
-/** Messages whose content is not interpreted (End, the v7 AwaitingOn hint); they must still parse. */
+/** Messages whose content is not interpreted (End); they must still parse. */
 const Opaque = msg('message', {});
+/** v7: what the handler awaits now, while it runs (a hint; nothing is done with it but parsing). */
+const AwaitingOn = msg('AwaitingOnMessage', {
+  1: { name: 'awaiting_on', type: Future },
+  2: { name: 'executing_side_effects', type: 'bool' },
+});
 
 // ---------- strict parsing ----------
 
@@ -489,7 +495,7 @@ export function checkMessage(type: number, payload: Uint8Array): CheckedMessage 
       parse(Opaque, payload);
       return { kind: 'end' };
     case MessageType.AwaitingOn:
-      parse(Opaque, payload);
+      parse(AwaitingOn, payload);
       return { kind: 'hint' };
     case 0x0400:
       return fail('the endpoint sent an InputCommandMessage; only the server writes the input');

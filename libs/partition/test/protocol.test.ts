@@ -1,10 +1,12 @@
 /**
- * The message codec and the invocation stream against a real SDK endpoint (service protocol v6):
- * first run, replay of a journal, and suspension.
+ * The message codec and the invocation stream against a real SDK endpoint: first run, replay of a journal and
+ * suspension (service protocol v6), then what v7 adds as SDK 1.17 uses it: run completion acks, the future tree of
+ * a suspension, and an error that asks to pause.
  */
 import * as restate from '@restatedev/restate-sdk';
 import { newInvocationId } from '@stead/core';
-import { type Frame, InvocationStreamClient, MessageType } from '@stead/invoker';
+import { type Frame, InvocationStreamClient, MessageType, REQUESTED_ACK } from '@stead/invoker';
+import { Combinator } from '../src/await-point.ts';
 import * as J from '../src/journal.ts';
 import type { JournalEntry } from '../src/types.ts';
 import { sdkEndpointPerSuite } from './helpers.ts';
@@ -28,6 +30,14 @@ const svc = restate.service({
       await ctx.sleep(60_000);
       return 'awake';
     },
+    napBoth: async (ctx: restate.Context) => {
+      await restate.RestatePromise.all([ctx.sleep(60_000), ctx.sleep(120_000)]);
+      return 'awake';
+    },
+    pauses: async (ctx: restate.Context) =>
+      ctx.run('needs a human', () => {
+        throw new restate.PauseError('credentials expired');
+      }),
   },
 });
 
@@ -36,9 +46,9 @@ describe('service protocol with a real SDK endpoint', () => {
   const client = new InvocationStreamClient();
   afterAll(() => client.close());
 
-  function start(handler: string, journal: JournalEntry[]) {
+  function start(handler: string, journal: JournalEntry[], protocolVersion = 6) {
     const id = newInvocationId(1n);
-    const stream = client.open({ uri: uri(), service: 'P', handler, protocolVersion: 6 });
+    const stream = client.open({ uri: uri(), service: 'P', handler, protocolVersion });
     stream.write(
       MessageType.Start,
       J.startMessage({
@@ -134,5 +144,66 @@ describe('service protocol with a real SDK endpoint', () => {
     while (f.type !== MessageType.Suspension) f = await next(frames);
     expect(J.decodeSuspension(f.payload).completions).toEqual([cmd.completionId]);
     stream.close();
+  });
+
+  describe('v7', () => {
+    it('asks for an ack of each run completion and goes on with its own result once acked', async () => {
+      closures = 0;
+      const { stream, frames } = start('twoSteps', [input('x')], 7);
+      const proposals: { flags: number; completionId: number }[] = [];
+      let output: J.DecodedCommand | undefined;
+      for (;;) {
+        const f = await next(frames);
+        if (f.type === MessageType.ProposeRunCompletion) {
+          const { completionId } = J.decodeProposeRun(f.payload);
+          proposals.push({ flags: f.flags, completionId });
+          // The ack alone, no result: the SDK keeps the value it proposed.
+          stream.write(MessageType.ProposeRunCompletionAck, J.proposeRunCompletionAck(completionId));
+        } else if (f.type === J.T.Output) {
+          output = J.decodeCommand({ type: f.type, bytes: f.payload });
+        } else if (f.type === MessageType.End) break;
+      }
+      stream.close();
+      expect(proposals.map((p) => p.flags & REQUESTED_ACK)).toEqual([REQUESTED_ACK, REQUESTED_ACK]);
+      expect(output).toEqual({ kind: 'output', outcome: { ok: true, value: Buffer.from('"A-xB"') } });
+      expect(closures).toBe(2);
+    });
+
+    it('suspends on Promise.all with the tree of what it awaits', async () => {
+      const { stream, frames } = start('napBoth', [input('z')], 7);
+      const sleeps: number[] = [];
+      let f = await next(frames);
+      while (f.type !== MessageType.Suspension) {
+        if (f.type === J.T.Sleep) {
+          const cmd = J.decodeCommand({ type: f.type, bytes: f.payload });
+          if (cmd.kind === 'sleep') sleeps.push(cmd.completionId);
+        }
+        if (sleeps.length === 2 && f.type === J.T.Sleep) stream.end(); // nothing more from us: the SDK suspends
+        f = await next(frames);
+      }
+      stream.close();
+      const w = J.decodeSuspension(f.payload);
+      expect(sleeps).toHaveLength(2);
+      expect([...w.completions].sort()).toEqual([...sleeps].sort());
+      // Every leaf of the tree, under an all-succeed combinator somewhere on the way to the root.
+      const combinators: number[] = [];
+      const visit = (n: NonNullable<typeof w.future>) => {
+        combinators.push(n.combinator);
+        for (const c of n.nested) visit(c);
+      };
+      expect(w.future).toBeDefined();
+      visit(w.future as NonNullable<typeof w.future>);
+      expect(combinators).toContain(Combinator.AllSucceededOrFirstFailed);
+    });
+
+    it('sends an error asking to pause for a PauseError in a run', async () => {
+      const { stream, frames } = start('pauses', [input('p')], 7);
+      let f = await next(frames);
+      while (f.type !== MessageType.Error) f = await next(frames);
+      stream.close();
+      const e = J.decodeError(f.payload);
+      expect(e.behavior).toBe('pause');
+      expect(e.message).toContain('credentials expired');
+    });
   });
 });

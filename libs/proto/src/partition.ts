@@ -20,5 +20,6 @@ export {
   ResponseSink,
   Target,
   TimerKey,
+  WaitingFuture,
   WaitingSet,
 } from './gen/stead/partition/v1/partition.ts';

@@ -31,4 +31,4 @@ export { Cleanup, freePort, GiveUp, httpOk, NODE, Proc, REPO, steadEnv, waitFor 
 export { PrometheusServer, type PromSeries } from './prometheus.ts';
 export { S3Server } from './s3-server.ts';
 export { ServiceProcess, SteadServer, startMemberProcess } from './servers.ts';
-export { type SteadUnderTest, startStead, TOPOLOGY, type Topology } from './topology.ts';
+export { E2E_PROTOCOL, type SteadUnderTest, startStead, TOPOLOGY, type Topology } from './topology.ts';

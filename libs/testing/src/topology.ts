@@ -11,6 +11,20 @@ export type Topology = 'single' | 'cluster';
 
 export const TOPOLOGY: Topology = process.env.STEAD_E2E_TOPOLOGY === 'cluster' ? 'cluster' : 'single';
 
+/**
+ * The highest service protocol version the Stead of the suites negotiates: `STEAD_E2E_PROTOCOL=6` runs them as
+ * Restate does without its v7 flag (every Stead `startStead` starts gets `--max-service-protocol-version`);
+ * unset, the server's default (7).
+ */
+export const E2E_PROTOCOL: number | undefined = protocolFromEnv(process.env.STEAD_E2E_PROTOCOL);
+
+function protocolFromEnv(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 5 || n > 7) throw new Error(`STEAD_E2E_PROTOCOL must be 5, 6 or 7, got '${v}'`);
+  return n;
+}
+
 /** A running Stead as the suites use it, whichever the topology. */
 export interface SteadUnderTest {
   readonly topology: Topology;
@@ -70,7 +84,7 @@ async function allHealthy(urls: readonly string[]): Promise<boolean> {
  * them all; in a cluster each goes where the setting lives.
  */
 const FLAG_ROLES: [RegExp, ClusterRole[]][] = [
-  [/^--(retry-|inactivity-timeout|abort-timeout|default-)/, ['worker', 'admin']],
+  [/^--(retry-|inactivity-timeout|abort-timeout|default-|max-service-protocol-version)/, ['worker', 'admin']],
   [
     /^--(max-concurrent-invocations|max-state-value-size|max-partition-backlog|partition-cache-size|log-cache-size)/,
     ['worker'],
@@ -128,6 +142,8 @@ export async function startStead(
   } = {},
 ): Promise<SteadUnderTest> {
   const topology = opts.topology ?? TOPOLOGY;
+  if (E2E_PROTOCOL !== undefined && !args.some((a) => a.startsWith('--max-service-protocol-version')))
+    args = [...args, `--max-service-protocol-version=${E2E_PROTOCOL}`];
   if (topology === 'single') {
     const s = await SteadServer.start(cleanup, args, { env: opts.env, dataDir: opts.dataDir });
     return {

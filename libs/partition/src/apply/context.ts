@@ -6,6 +6,7 @@
 import type { InvocationOutcome } from '@stead/core';
 import type { PartitionStore } from '@stead/storage';
 import { assert } from '../assert.ts';
+import { canResolve, markArrived } from '../await-point.ts';
 import * as J from '../journal.ts';
 import { PartitionTables } from '../tables.ts';
 import {
@@ -301,7 +302,7 @@ export class ApplyContext {
   }
 
   async addNotification(st: InvocationStatus, entry: JournalEntry, nid: NotificationId, now: number): Promise<void> {
-    if (!markArrived(st, nid)) return; // duplicate delivery
+    if (!markArrived(st.arrived, nid, J.isFailureNotification(entry))) return; // duplicate delivery
     const cancel = 'signalId' in nid && nid.signalId === CANCEL_SIGNAL;
     if (cancel) {
       if (st.phase === 'scheduled' || st.phase === 'inboxed') return this.abandon(st, CANCELLED, now);
@@ -311,7 +312,7 @@ export class ApplyContext {
     st.modifiedAt = now;
     if (st.phase === 'invoked') {
       this.effects.push({ kind: 'notify', invocationId: st.id, index, entry });
-    } else if (st.phase === 'suspended' && st.waiting && (cancel || waits(st.waiting, nid))) {
+    } else if (st.phase === 'suspended' && st.waiting && (cancel || canResolve(st.waiting, st.arrived))) {
       st.phase = 'invoked';
       st.waiting = undefined;
       this.startAttempt(st);
@@ -357,22 +358,4 @@ export class ApplyContext {
       return this.opts.workflowId(target.service, target.key);
     return this.opts.childId(parentId, index, target);
   }
-}
-
-/** Records that a notification arrived; false if it had arrived already (a named signal may arrive again). */
-function markArrived(st: InvocationStatus, nid: NotificationId): boolean {
-  if ('completionId' in nid) {
-    if (st.arrived.completions.includes(nid.completionId)) return false;
-    st.arrived.completions.push(nid.completionId);
-  } else if ('signalId' in nid) {
-    if (st.arrived.signals.includes(nid.signalId)) return false;
-    st.arrived.signals.push(nid.signalId);
-  } else st.arrived.names.push(nid.signalName);
-  return true;
-}
-
-function waits(w: { completions: number[]; signals: number[]; names: string[] }, nid: NotificationId): boolean {
-  if ('completionId' in nid) return w.completions.includes(nid.completionId);
-  if ('signalId' in nid) return w.signals.includes(nid.signalId);
-  return w.names.includes(nid.signalName);
 }

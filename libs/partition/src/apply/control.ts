@@ -4,6 +4,7 @@
  */
 import type { InvocationOutcome } from '@stead/core';
 import { assert } from '../assert.ts';
+import { markArrived } from '../await-point.ts';
 import * as J from '../journal.ts';
 import type { Command, InvocationStatus, JournalEntry, NotificationId } from '../types.ts';
 import type { ApplyContext } from './context.ts';
@@ -149,7 +150,7 @@ async function restartAsNew(
     if (!Array.isArray(prefix)) return prefix;
     for (const { entry, nid } of prefix) {
       ctx.writeEntry(fresh, entry, now);
-      if (nid) markCopied(fresh, nid);
+      if (nid) markCopied(fresh, entry, nid);
     }
   } else ctx.writeEntry(fresh, input, now);
   await ctx.admit(fresh, now);
@@ -205,8 +206,6 @@ async function prefixOf(ctx: ApplyContext, st: InvocationStatus, from: number): 
   return out;
 }
 
-function markCopied(st: InvocationStatus, nid: NotificationId): void {
-  if ('completionId' in nid) st.arrived.completions.push(nid.completionId);
-  else if ('signalId' in nid) st.arrived.signals.push(nid.signalId);
-  else st.arrived.names.push(nid.signalName);
+function markCopied(st: InvocationStatus, entry: JournalEntry, nid: NotificationId): void {
+  markArrived(st.arrived, nid, J.isFailureNotification(entry));
 }

@@ -1,4 +1,5 @@
 /** Invocation lifecycle: a new invocation (Invoke), and what the invoker reports about an attempt (Effect). */
+import { canResolve } from '../await-point.ts';
 import * as J from '../journal.ts';
 import {
   type Command,
@@ -102,13 +103,12 @@ export function pin(
   st.protocolVersion = effect.protocolVersion;
 }
 
-/** The attempt suspended: it waits, unless something it waits on has arrived meanwhile (then it runs again). */
+/**
+ * The attempt suspended: it waits, unless what arrived meanwhile (after the journal the attempt read) already lets
+ * its await point resolve: then it runs again at once.
+ */
 function suspend(ctx: ApplyContext, st: InvocationStatus, w: WaitingSet): void {
-  const ready =
-    w.completions.some((c) => st.arrived.completions.includes(c)) ||
-    w.signals.some((s) => st.arrived.signals.includes(s)) ||
-    w.names.some((n) => st.arrived.names.includes(n));
-  if (ready) {
+  if (canResolve(w, st.arrived)) {
     ctx.startAttempt(st);
   } else {
     st.phase = 'suspended';

@@ -114,6 +114,30 @@ export interface WaitingSet {
   completions: number[];
   signals: number[];
   names: string[];
+  /**
+   * Service protocol v7: the await point the invocation suspended on, a tree of combinators over the ids above
+   * (absent: any one of them wakes it).
+   */
+  future?:
+    | WaitingFuture
+    | undefined;
+  /** In an invocation's arrived set only: the notifications among them that carry a failure. */
+  failedCompletions: number[];
+  failedSignals: number[];
+  failedNames: string[];
+}
+
+/**
+ * One node of a v7 await point: its leaves (notification ids) and nested nodes, combined by `combinator`
+ * (the service protocol's CombinatorType: 0 unknown = 1 first completed, 2 all completed, 3 first succeeded or
+ * all failed, 4 all succeeded or first failed).
+ */
+export interface WaitingFuture {
+  combinator: number;
+  completions: number[];
+  signals: number[];
+  names: string[];
+  nested: WaitingFuture[];
 }
 
 export interface TimerKey {
@@ -1454,7 +1478,15 @@ export const NotificationId: MessageFns<NotificationId> = {
 };
 
 function createBaseWaitingSet(): WaitingSet {
-  return { completions: [], signals: [], names: [] };
+  return {
+    completions: [],
+    signals: [],
+    names: [],
+    future: undefined,
+    failedCompletions: [],
+    failedSignals: [],
+    failedNames: [],
+  };
 }
 
 export const WaitingSet: MessageFns<WaitingSet> = {
@@ -1475,6 +1507,26 @@ export const WaitingSet: MessageFns<WaitingSet> = {
     }
     for (const v of message.names) {
       writer.uint32(26).string(v!);
+    }
+    if (message.future !== undefined) {
+      WaitingFuture.encode(message.future, writer.uint32(34).fork()).join();
+    }
+    if (message.failedCompletions.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.failedCompletions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.failedSignals.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.failedSignals) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.failedNames) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -1536,6 +1588,58 @@ export const WaitingSet: MessageFns<WaitingSet> = {
             message.names.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.future = WaitingFuture.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.failedCompletions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.failedCompletions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag === 48) {
+              message.failedSignals.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.failedSignals.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.failedNames.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1556,6 +1660,143 @@ export const WaitingSet: MessageFns<WaitingSet> = {
     message.completions = object.completions?.map((e) => e) || [];
     message.signals = object.signals?.map((e) => e) || [];
     message.names = object.names?.map((e) => e) || [];
+    message.future = (object.future !== undefined && object.future !== null)
+      ? WaitingFuture.fromPartial(object.future)
+      : undefined;
+    message.failedCompletions = object.failedCompletions?.map((e) => e) || [];
+    message.failedSignals = object.failedSignals?.map((e) => e) || [];
+    message.failedNames = object.failedNames?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseWaitingFuture(): WaitingFuture {
+  return { combinator: 0, completions: [], signals: [], names: [], nested: [] };
+}
+
+export const WaitingFuture: MessageFns<WaitingFuture> = {
+  encode(message: WaitingFuture, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.combinator !== 0) {
+      writer.uint32(8).uint32(message.combinator);
+    }
+    if (message.completions.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.completions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.signals.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.signals) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.names) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.nested) {
+      WaitingFuture.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WaitingFuture {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWaitingFuture();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.combinator = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.completions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.completions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.signals.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.signals.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.nested.push(WaitingFuture.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WaitingFuture>, I>>(base?: I): WaitingFuture {
+    return WaitingFuture.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WaitingFuture>, I>>(object: I): WaitingFuture {
+    const message = createBaseWaitingFuture();
+    message.combinator = object.combinator ?? 0;
+    message.completions = object.completions?.map((e) => e) || [];
+    message.signals = object.signals?.map((e) => e) || [];
+    message.names = object.names?.map((e) => e) || [];
+    message.nested = object.nested?.map((e) => WaitingFuture.fromPartial(e)) || [];
     return message;
   },
 };
