@@ -15,6 +15,8 @@ export const TOPOLOGY: Topology = process.env.STEAD_E2E_TOPOLOGY === 'cluster' ?
 export interface SteadUnderTest {
   readonly topology: Topology;
   readonly ingressUrl: string;
+  /** host:port of the gRPC ingress (the first ingress's, in a cluster). */
+  readonly grpcIngressAddress: string;
   readonly adminUrl: string;
   /** Metrics endpoints of the processes that run partitions: the server, or every worker. */
   readonly metricsUrls: readonly string[];
@@ -133,6 +135,7 @@ export async function startStead(
     return {
       topology,
       ingressUrl: s.ingressUrl,
+      grpcIngressAddress: s.grpcIngressAddress,
       adminUrl: s.adminUrl,
       metricsUrls: [s.metricsUrl],
       server: s,
@@ -183,6 +186,7 @@ export async function startStead(
   return {
     topology,
     ingressUrl: cluster.ingressUrl,
+    grpcIngressAddress: cluster.grpcIngressAddress,
     adminUrl: cluster.adminUrl,
     metricsUrls,
     cluster,
