@@ -106,35 +106,3 @@ export function thrownFailure(err: unknown): RestateFailure | undefined {
   if (typeof status !== 'number' || !(status >= 400 && status <= 599)) return undefined;
   return ingressFailure(status, typeof e?.message === 'string' ? e.message : String(err));
 }
-
-/**
- * Restate's error behind a status a client received (from `grpc-status-details-bin`, else the trailers), or
- * undefined when the status carries none (a transport error, a deadline the client set).
- */
-export function restateErrorOf(err: Pick<grpc.ServiceError, 'metadata' | 'details'>): RestateFailure | undefined {
-  const md = err.metadata;
-  const bin = md?.get('grpc-status-details-bin')[0];
-  if (bin instanceof Buffer) {
-    const st = pb.RpcStatus.decode(bin);
-    const any = st.details.find((d) => d.typeUrl === RESTATE_ERROR_TYPE_URL);
-    if (any !== undefined) {
-      const e = pb.RestateError.decode(any.value);
-      return {
-        code: e.code,
-        message: e.message,
-        source: e.source === 'invocation' ? 'invocation' : 'ingress',
-        ...(e.invocationId === undefined ? {} : { invocationId: e.invocationId }),
-        ...(Object.keys(e.metadata).length > 0 ? { metadata: e.metadata } : {}),
-      };
-    }
-  }
-  const code = md?.get('x-restate-error-code')[0];
-  if (typeof code !== 'string') return undefined;
-  const id = md?.get('x-restate-id')[0];
-  return {
-    code: Number(code),
-    message: err.details,
-    source: md?.get('x-restate-error-source')[0] === 'invocation' ? 'invocation' : 'ingress',
-    ...(typeof id === 'string' ? { invocationId: id } : {}),
-  };
-}

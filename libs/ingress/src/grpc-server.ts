@@ -372,7 +372,8 @@ function ingressImpl(ctx: Ctx): pb.IngressServer {
         call.end();
       })().catch((err) => {
         if (signal.aborted) return;
-        call.destroy(grpcError(failureOf(ctx, err)) as unknown as Error);
+        // grpc-js ends a server stream with the status of an 'error' event (destroy would skip the status).
+        call.emit('error', grpcError(failureOf(ctx, err)));
       });
     },
   };
