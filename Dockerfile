@@ -33,6 +33,6 @@ USER 10001:10001
 WORKDIR /var/lib/stead
 VOLUME /var/lib/stead
 # 5122 node gRPC, 5123 /metrics /health /ready, 8080 ingress, 9070 admin API.
-EXPOSE 5122 5123 8080 9070
+EXPOSE 5122 5123 8080 8090 9070
 ENTRYPOINT ["stead"]
 CMD ["server"]

@@ -31,6 +31,7 @@ import {
 } from '@stead/testing';
 
 const SERVICES = new URL('../services/main.ts', import.meta.url).pathname;
+const HEADERS_SERVICE = new URL('../services/headers.ts', import.meta.url).pathname;
 const REFLECTION_PROTO = new URL(
   '../../node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto',
   import.meta.url,
@@ -99,6 +100,7 @@ describe(`gRPC ingress (${TOPOLOGY})`, () => {
     stead = await startStead(cleanup);
     const svc = await ServiceProcess.start(cleanup, SERVICES);
     await stead.register(svc.uri);
+    await stead.register((await ServiceProcess.start(cleanup, HEADERS_SERVICE)).uri);
     client = connect({ address: stead.grpcIngressAddress });
     cleanup.add(async () => client.close());
     files = cleanup.tempDir('grpc-ingress-');
@@ -133,6 +135,13 @@ describe(`gRPC ingress (${TOPOLOGY})`, () => {
     expect(await client.attach(byKey)).toBe(5);
     // Applied once.
     expect(await client.call({ service: 'Counter', key: 'g2', handler: 'get' })).toBe(5);
+
+    // Headers reach the handler, except those never journaled (authorization, cookie).
+    const seen = await client.call<Record<string, string>>({ service: 'Headers', handler: 'seen' }, undefined, {
+      headers: { 'X-Trace': 't1', authorization: 'Bearer secret', cookie: 'c=1' },
+    });
+    expect(seen['x-trace']).toBe('t1');
+    expect([seen.authorization, seen.cookie]).toEqual([undefined, undefined]);
 
     const delayed = await client.send({ service: 'Test', handler: 'echo' }, 'later', { delayMs: 300 });
     expect(delayed.executionTime).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
@@ -292,7 +301,11 @@ describe(`gRPC ingress (${TOPOLOGY})`, () => {
       })();
       await waitFor(() => events.length > 0, { what: 'the first Watch event' });
       await cluster.kill(victim);
+      expect(cluster.alive(victim)).toBe(false);
       await done;
+      // The partition is led elsewhere now: the stream went on across the failover.
+      const after = (await (await fetch(`${stead.adminUrl}/cluster`)).json()) as typeof partitions;
+      expect(after.partition_table.placements.find((p) => p.partition === partition)?.leader).not.toBe(victim);
       const states = statesOf(events);
       expect(states.at(-1)).toBe(InvocationState.INVOCATION_STATE_COMPLETED);
       expect(noRepeats(states)).toBe(true);
@@ -335,7 +348,9 @@ describe(`gRPC ingress with bearer tokens and TLS (${TOPOLOGY})`, () => {
     const anonymous = connect({ address: stead.grpcIngressAddress, tls: { ca } });
     const reader = connect({ address: stead.grpcIngressAddress, tls: { ca }, token: tokens.attach });
     const invoker = connect({ address: stead.grpcIngressAddress, tls: { ca }, token: tokens.invoke });
-    cleanup.add(async () => [anonymous, reader, invoker].forEach((c) => c.close()));
+    cleanup.add(async () => {
+      for (const c of [anonymous, reader, invoker]) c.close();
+    });
     const noToken = await failure(anonymous.call({ service: 'Test', handler: 'echo' }, 1));
     expect([noToken.grpcCode, noToken.restate?.code]).toEqual([grpc.status.UNAUTHENTICATED, 401]);
     const noScope = await failure(reader.call({ service: 'Test', handler: 'echo' }, 1));

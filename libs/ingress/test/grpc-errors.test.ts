@@ -24,7 +24,8 @@ describe('gRPC ingress error mapping', () => {
   });
 
   it('an invocation that failed is ABORTED whatever its code', () => {
-    for (const code of [400, 404, 470, 500, 777]) expect(grpcCodeOf({ code, source: 'invocation' })).toBe(grpc.status.ABORTED);
+    for (const code of [400, 404, 470, 500, 777])
+      expect(grpcCodeOf({ code, source: 'invocation' })).toBe(grpc.status.ABORTED);
   });
 
   it('carries the code, message, source and id in the details and the trailers, which a client reads back', () => {
