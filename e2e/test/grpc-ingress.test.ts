@@ -274,6 +274,44 @@ describe(`gRPC ingress (${TOPOLOGY})`, () => {
     expect(unknown.grpcCode).toBe(grpc.status.NOT_FOUND);
   });
 
+  it('streams each change: running, paused (admin API), running again, completed', async () => {
+    const release = join(files, 'release-watch');
+    const sent = await client.send(
+      { service: 'Gate', handler: 'hold' },
+      { file: join(files, 'gate-watch'), release, i: 1 },
+    );
+    const events: WatchEvent[] = [];
+    const done = (async () => {
+      for await (const e of client.watch({ invocationId: sent.invocationId })) events.push(e);
+    })();
+    const S = InvocationState;
+    const seen = (...states: number[]) => {
+      const got = statesOf(events);
+      return got.length === states.length && got.every((s, i) => s === states[i]);
+    };
+    await waitFor(() => seen(S.INVOCATION_STATE_RUNNING), { what: 'RUNNING' });
+    const admin = (op: string) =>
+      fetch(`${stead.adminUrl}/invocations/${sent.invocationId}/${op}`, { method: 'PATCH' });
+    expect((await admin('pause')).status).toBe(200);
+    await waitFor(() => seen(S.INVOCATION_STATE_RUNNING, S.INVOCATION_STATE_PAUSED), { what: 'PAUSED' });
+    expect((await admin('resume')).status).toBe(200);
+    await waitFor(() => seen(S.INVOCATION_STATE_RUNNING, S.INVOCATION_STATE_PAUSED, S.INVOCATION_STATE_RUNNING), {
+      what: 'RUNNING again',
+    });
+    writeFileSync(release, '');
+    await done;
+    expect(statesOf(events)).toEqual([
+      S.INVOCATION_STATE_RUNNING,
+      S.INVOCATION_STATE_PAUSED,
+      S.INVOCATION_STATE_RUNNING,
+      S.INVOCATION_STATE_COMPLETED,
+    ]);
+    expect(events.at(-1)?.result).toEqual({
+      $case: 'output',
+      value: { invocationId: sent.invocationId, payload: Buffer.from('1'), contentType: 'application/json' },
+    });
+  });
+
   it('serves reflection (listing the ingress and health services) and the health service', async () => {
     const services = await listServices(stead.grpcIngressAddress);
     expect(services).toEqual(expect.arrayContaining(['stead.ingress.v1.Ingress', 'grpc.health.v1.Health']));
