@@ -115,6 +115,37 @@ function callSignal(call: AnyCall): AbortSignal {
   return ac.signal;
 }
 
+/**
+ * A request whose bytes do not decode: grpc-js would answer INTERNAL for a deserializer that throws, so the
+ * service's deserializers return this instead, and the method answers INVALID_ARGUMENT naming the problem.
+ */
+interface Undecodable {
+  undecodable: string;
+}
+
+/** The service definition with deserializers that do not throw (see Undecodable). */
+function lenientService<S extends grpc.ServiceDefinition>(service: S): S {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(service)) {
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return { undecodable: `${method.path}: ${err instanceof Error ? err.message : String(err)}` };
+        }
+      },
+    };
+  }
+  return out as unknown as S;
+}
+
+function checkDecoded(request: unknown): void {
+  const u = request as Partial<Undecodable> | null;
+  if (typeof u?.undecodable === 'string') refuse(400, `the request message does not decode (${u.undecodable})`);
+}
+
 /** A unary method: authorize, run, answer (errors mapped once, here). */
 function unary<Req, Res>(
   ctx: Ctx,
@@ -125,6 +156,7 @@ function unary<Req, Res>(
     const signal = callSignal(call as AnyCall);
     (async () => {
       authorize(ctx, call as AnyCall, method);
+      checkDecoded(call.request);
       return run(call.request, signal);
     })().then(
       (res) => callback(null, res),
@@ -360,6 +392,7 @@ function ingressImpl(ctx: Ctx): pb.IngressServer {
       const signal = callSignal(call as AnyCall);
       (async () => {
         authorize(ctx, call as AnyCall, 'Watch');
+        checkDecoded(call.request);
         const query = queryOf(call.request.invocation);
         await watchInvocation({
           backend: b,
@@ -439,7 +472,7 @@ export async function startGrpcIngress(opts: GrpcIngressOptions): Promise<GrpcIn
   };
   // Room for the rest of the message around the largest payload; a larger message is RESOURCE_EXHAUSTED.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': limit + 64 * 1024 });
-  server.addService(pb.IngressService, ingressImpl(ctx));
+  server.addService(lenientService(pb.IngressService), ingressImpl(ctx));
   let serving = true;
   server.addService(
     healthPb.HealthService,

@@ -88,6 +88,48 @@ describe('gRPC ingress over TLS', () => {
     expect([priv.grpcCode, priv.message]).toEqual([grpc.status.INVALID_ARGUMENT, 'the invoked service is not public']);
   });
 
+  test('answers bytes that are no message INVALID_ARGUMENT, an unknown method UNIMPLEMENTED, and keeps serving', async () => {
+    // A client that sends raw bytes as the request of a method.
+    const Raw = grpc.makeGenericClientConstructor(
+      {
+        call: {
+          path: '/stead.ingress.v1.Ingress/Call',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+        nope: {
+          path: '/stead.ingress.v1.Ingress/Nope',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      'Raw',
+    );
+    const raw = new Raw(`localhost:${server.port}`, grpc.credentials.createSsl(ca.cert)) as any;
+    cleanup.add(async () => raw.close());
+    const rawCall = (method: string, bytes: Buffer) =>
+      new Promise<grpc.ServiceError>((resolve, reject) =>
+        raw[method](bytes, (err: grpc.ServiceError | null) => (err ? resolve(err) : reject(new Error('answered')))),
+      );
+    // Field 1 (target) as a length-delimited value longer than the message.
+    const garbage = await rawCall('call', Buffer.from([0x0a, 0x7f, 0x01]));
+    expect([garbage.code, garbage.details]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringMatching(/^the request message does not decode \(\/stead.ingress.v1.Ingress\/Call: /),
+    ]);
+    expect(garbage.metadata.get('x-restate-error-code')).toEqual(['400']);
+    expect((await rawCall('nope', Buffer.alloc(0))).code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(await client().call({ service: 'Greeter', handler: 'greet' }, 'after')).toEqual({ echo: '"after"' });
+  });
+
   test('renewed certificate files: a new connection is shown the new certificate; a bad pair keeps the old', async () => {
     const before = await servedSerial(server.port, ca.cert);
     expect(before).toBe(new X509Certificate(readFileSync(certFile)).serialNumber);
