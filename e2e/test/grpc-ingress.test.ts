@@ -244,7 +244,7 @@ describe(`gRPC ingress (${TOPOLOGY})`, () => {
   it("ends a call at the client's deadline while the invocation goes on; Attach later returns its result", async () => {
     const key = 'deadline-1';
     const late = await failure(
-      client.call({ service: 'Test', handler: 'sleep' }, { ms: 1_500 }, { idempotencyKey: key, timeoutMs: 200 }),
+      client.call({ service: 'Test', handler: 'sleep' }, { ms: 3_000 }, { idempotencyKey: key, timeoutMs: 200 }),
     );
     expect(late.grpcCode).toBe(grpc.status.DEADLINE_EXCEEDED);
     const ref = { idempotent: { service: 'Test', handler: 'sleep', idempotencyKey: key } };
@@ -254,7 +254,7 @@ describe(`gRPC ingress (${TOPOLOGY})`, () => {
   });
 
   it('watches an invocation: scheduled first, completed with the result last, no state twice in a row', async () => {
-    const sent = await client.send({ service: 'Test', handler: 'echo' }, 'watched', { delayMs: 600 });
+    const sent = await client.send({ service: 'Test', handler: 'echo' }, 'watched', { delayMs: 2_000 });
     const events = await watchAll(client, { invocationId: sent.invocationId });
     const states = statesOf(events);
     expect(states[0]).toBe(InvocationState.INVOCATION_STATE_SCHEDULED);
@@ -325,7 +325,7 @@ describe(`gRPC ingress (${TOPOLOGY})`, () => {
     'keeps a Watch streaming while the leader of its partition is killed with SIGKILL, and delivers completion',
     async () => {
       const cluster = stead.cluster!;
-      const sent = await client.send({ service: 'Test', handler: 'sleep' }, { ms: 5_000 });
+      const sent = await client.send({ service: 'Test', handler: 'sleep' }, { ms: 6_000 });
       const partitions = (await (await fetch(`${stead.adminUrl}/cluster`)).json()) as {
         partition_table: { partitions: number; placements: { partition: number; leader?: string }[] };
       };
@@ -340,6 +340,8 @@ describe(`gRPC ingress (${TOPOLOGY})`, () => {
       await waitFor(() => events.length > 0, { what: 'the first Watch event' });
       await cluster.kill(victim);
       expect(cluster.alive(victim)).toBe(false);
+      // Killed while the invocation still sleeps: the completion comes through the failover.
+      expect(statesOf(events)).not.toContain(InvocationState.INVOCATION_STATE_COMPLETED);
       await done;
       // The partition is led elsewhere now: the stream went on across the failover.
       const after = (await (await fetch(`${stead.adminUrl}/cluster`)).json()) as typeof partitions;
