@@ -4,7 +4,7 @@
 # cluster. There is no build step: Node 24 runs the TypeScript sources with its type stripping.
 #
 #   docker build -t stead .
-#   docker run --rm -p 8080:8080 -p 9070:9070 -v stead-data:/var/lib/stead stead server
+#   docker run --rm -p 8080:8080 -p 8090:8090 -p 9070:9070 -v stead-data:/var/lib/stead stead server
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -32,7 +32,7 @@ USER 10001:10001
 # The defaults of every role keep their data under ./stead-data: the working directory is the volume.
 WORKDIR /var/lib/stead
 VOLUME /var/lib/stead
-# 5122 node gRPC, 5123 /metrics /health /ready, 8080 ingress, 9070 admin API.
-EXPOSE 5122 5123 8080 9070
+# 5122 node gRPC, 5123 /metrics /health /ready, 8080 ingress, 8090 gRPC ingress, 9070 admin API.
+EXPOSE 5122 5123 8080 8090 9070
 ENTRYPOINT ["stead"]
 CMD ["server"]

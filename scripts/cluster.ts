@@ -70,6 +70,7 @@ async function up(): Promise<void> {
   const c = await LocalCluster.up(opts);
   console.log(`\ncluster serving after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`  ingress  ${c.ingressUrl}`);
+  console.log(`  gRPC     ${c.grpcIngressAddress} (gRPC ingress)`);
   console.log(`  admin    ${c.adminUrl}`);
   console.log(`  metadata ${c.metadataAddress}`);
   console.log(

@@ -2,7 +2,8 @@
 // HTTP ingress by C closed-loop clients (C = 1, 32). Both servers run in this script on loopback, one after the
 // other, each with a fresh process of the same SDK service (benchmarks/src/service.ts). Prints p50/p90/p99 latency,
 // throughput, RSS and the Stead/Restate ratios as a table, and writes all figures as JSON to
-// benchmarks/results/bench-<timestamp>.json and benchmarks/results/latest.json.
+// benchmarks/results/bench-<timestamp>.json and benchmarks/results/latest.json. Stead's 3-step cells are also measured
+// through its gRPC ingress (same server, same service process), next to HTTP.
 //
 //   npm run bench                              10 s per cell
 //   npm run bench -- --quick                   3 s per cell, shorter warm-up
@@ -10,7 +11,7 @@
 //   npm run bench -- --topology cluster        clusters side by side and failover (cluster-bench.ts)
 //   npm run bench -- --scenario scale-out      3 → 5 nodes under load, Stead and Restate (scale-out.ts)
 import { Cleanup, ServiceProcess } from '@stead/testing';
-import { f, type Measured, measureCell, ratio, table, writeResult } from './cells.ts';
+import { f, type Measured, measureCell, measureGrpcCell, ratio, table, writeResult } from './cells.ts';
 import { clusterBench } from './cluster-bench.ts';
 import { scaleOutBench } from './scale-out.ts';
 import { measureSecureCell, startSecureStead } from './secure.ts';
@@ -28,6 +29,8 @@ const SERVICE = new URL('./service.ts', import.meta.url).pathname;
 const SERVERS: ServerName[] = ['stead', 'restate'];
 /** The handler the TLS + auth cells measure (issue 17: the 3-step handler). */
 const SECURE_STEPS = 3;
+/** The handler the gRPC ingress cells measure (issue 18: the 3-step handler). */
+const GRPC_STEPS = 3;
 
 interface Options {
   durationMs: number;
@@ -37,10 +40,12 @@ interface Options {
   servers: ServerName[];
   /** Also measure Stead with HTTPS and token auth (3 steps), next to plain Stead. */
   secure: boolean;
+  /** Also measure Stead's gRPC ingress (3 steps), next to its HTTP ingress. */
+  grpc: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--duration 10s] [--warmup 200] [--only stead|restate]
-                         [--steps 1,3,9] [--concurrency 1,32] [--no-secure]
+                         [--steps 1,3,9] [--concurrency 1,32] [--no-secure] [--no-grpc]
        npm run bench -- --topology cluster [options: --topology cluster --help]
        npm run bench -- --scenario scale-out [options: --scenario scale-out --help]`;
 
@@ -52,6 +57,7 @@ function parseArgs(argv: string[]): Options {
     concurrency: [1, 32],
     servers: SERVERS,
     secure: true,
+    grpc: true,
   };
   const list = (s: string, what: string) =>
     s.split(',').map((x) => {
@@ -82,6 +88,7 @@ function parseArgs(argv: string[]): Options {
       if (v !== 'stead' && v !== 'restate') throw new Error(`--only: stead or restate, got ${v}`);
       o.servers = [v];
     } else if (a === '--no-secure') o.secure = false;
+    else if (a === '--no-grpc') o.grpc = false;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
@@ -109,6 +116,32 @@ async function runCell(t: Target, service: ServiceProcess, steps: number, concur
   });
   const cell: Cell = { server: t.name, steps, concurrency, ...m };
   return cell;
+}
+
+/** Stead's gRPC ingress cells (GRPC_STEPS × each concurrency) on the server and service the HTTP cells used. */
+async function runGrpcCells(t: Target, service: ServiceProcess, o: Options, interrupted: () => boolean) {
+  const cells: (Measured & { steps: number; concurrency: number })[] = [];
+  for (const c of o.concurrency) {
+    if (interrupted()) break;
+    process.stdout.write(`  stead (gRPC ingress): ${GRPC_STEPS} steps × concurrency ${c} … `);
+    const m = await measureGrpcCell({
+      name: 'stead (gRPC ingress)',
+      address: t.grpcIngress as string,
+      serverPids: [t.pid],
+      servicePid: service.proc!.pid,
+      steps: GRPC_STEPS,
+      concurrency: c,
+      warmup: o.warmup,
+      durationMs: o.durationMs,
+    });
+    cells.push({ steps: GRPC_STEPS, concurrency: c, ...m });
+    process.stdout.write(
+      `${f(m.throughput, 0)} req/s, p50 ${f(m.p50, 2)} / p99 ${f(m.p99, 2)} ms, ${m.errors} errors, ` +
+        `server CPU ${f(m.serverCpuMsPerRequest, 2)} ms/req\n`,
+    );
+    if (m.firstError) process.stdout.write(`    first error: ${m.firstError}\n`);
+  }
+  return cells;
 }
 
 async function main(): Promise<number> {
@@ -144,6 +177,7 @@ async function main(): Promise<number> {
   const versions: Partial<Record<ServerName, string>> = {};
   const failures: Record<string, string> = {};
   const secureCells: (Measured & { steps: number; concurrency: number })[] = [];
+  const grpcCells: (Measured & { steps: number; concurrency: number })[] = [];
   const total = o.servers.length * o.steps.length * o.concurrency.length;
   process.stdout.write(
     `bench: ${o.servers.join(' then ')}; steps ${o.steps.join(',')} × concurrency ${o.concurrency.join(',')}; ` +
@@ -180,6 +214,8 @@ async function main(): Promise<number> {
             );
             if (cell.firstError) process.stdout.write(`    first error: ${cell.firstError}\n`);
           }
+        if (name === 'stead' && o.grpc && o.steps.includes(GRPC_STEPS))
+          grpcCells.push(...(await runGrpcCells(t, service, o, () => interrupted)));
       } catch (err) {
         if (interrupted) return 130;
         failures[name] = (err as Error).message;
@@ -337,6 +373,54 @@ async function main(): Promise<number> {
         ]),
       ),
     );
+  const grpcComparison = grpcCells.map((x) => {
+    const http = find('stead', x.steps, x.concurrency);
+    return {
+      steps: x.steps,
+      concurrency: x.concurrency,
+      p50Ratio: ratio(x.p50, http?.p50),
+      p99Ratio: ratio(x.p99, http?.p99),
+      throughputRatio: ratio(x.throughput, http?.throughput),
+      serverCpuRatio: ratio(x.serverCpuMsPerRequest, http?.serverCpuMsPerRequest),
+      http,
+      grpc: x,
+    };
+  });
+  if (grpcComparison.length > 0)
+    out.push(
+      '',
+      `Stead's gRPC ingress (G, Ingress/Call over one HTTP/2 channel) vs its HTTP ingress (H), N = ${GRPC_STEPS}`,
+      '',
+      table(
+        [
+          'C',
+          'H p50',
+          'G p50',
+          'p50 G/H',
+          'H p99',
+          'G p99',
+          'p99 G/H',
+          'H req/s',
+          'G req/s',
+          'thr G/H',
+          'CPU ms/req H/G',
+        ],
+        grpcComparison.map((x) => [
+          String(x.concurrency),
+          f(x.http?.p50, 2),
+          f(x.grpc.p50, 2),
+          f(x.p50Ratio, 2),
+          f(x.http?.p99, 2),
+          f(x.grpc.p99, 2),
+          f(x.p99Ratio, 2),
+          f(x.http?.throughput, 0),
+          f(x.grpc.throughput, 0),
+          f(x.throughputRatio, 2),
+          `${f(x.http?.serverCpuMsPerRequest, 2)}/${f(x.grpc.serverCpuMsPerRequest, 2)}`,
+        ]),
+        1,
+      ),
+    );
   for (const [name, why] of Object.entries(failures))
     out.push('', `${name} did not complete: ${why.split('\n')[0]} (full output above)`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -358,6 +442,7 @@ async function main(): Promise<number> {
     cells,
     comparison,
     secure: secureComparison.map(({ plain: _, ...x }) => x),
+    grpc: grpcComparison.map(({ http: _, ...x }) => x),
   };
   const file = writeResult('bench', 'latest.json', startedAt, json);
   process.stdout.write(`\nresults: ${file} (and results/latest.json)\n`);

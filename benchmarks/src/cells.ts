@@ -2,8 +2,19 @@
 // one-process comparison and `--topology cluster` in bench.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from '@stead/client';
 import { REPO, waitFor } from '@stead/testing';
-import { agentFor, type ClientOptions, post, runLoad, type Summary, summarize } from './load.ts';
+import {
+  agentFor,
+  type ClientOptions,
+  closedLoop,
+  type LoadResult,
+  type LoopOptions,
+  post,
+  runLoad,
+  type Summary,
+  summarize,
+} from './load.ts';
 import { cpuSeconds, cpuSecondsOf, memoryOf } from './targets.ts';
 
 export interface Measured extends Summary {
@@ -66,19 +77,51 @@ export async function waitAnswering(
 export async function measureCell(o: CellOptions): Promise<Measured> {
   const { url, body, expect } = stepsCall(o.ingress, o.steps);
   await waitAnswering(o.name, o.ingress, 30_000, o.client);
+  return measured(o, (loop) => runLoad({ url, body, expect, ...loop, client: o.client }));
+}
+
+/**
+ * The same cell through the gRPC ingress at `address` (`Ingress/Call` of `Bench/steps` over one HTTP/2 channel, as
+ * a gRPC client keeps one), each answer checked as over HTTP.
+ */
+export async function measureGrpcCell(
+  o: Omit<CellOptions, 'ingress' | 'client'> & { address: string },
+): Promise<Measured> {
+  const client = connect({ address: o.address, timeoutMs: 30_000 });
+  const target = { service: 'Bench', handler: 'steps' };
+  const body = Buffer.from(JSON.stringify(o.steps));
+  const expect = JSON.stringify((o.steps * (o.steps - 1)) / 2);
+  const send = async () => {
+    const out = await client.callRaw(target, body, 'application/json');
+    const text = out.payload.toString('utf8');
+    return text === expect ? undefined : `answered ${text.slice(0, 300)}`;
+  };
+  try {
+    await waitFor(async () => (await send().catch((e) => String(e))) === undefined, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: `${o.name} to answer Bench/steps over gRPC`,
+    });
+    return await measured(o, (loop) => closedLoop(send, loop));
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs a closed loop (`run`) with the process counters sampled around its measured part. */
+async function measured(
+  o: Pick<CellOptions, 'serverPids' | 'servicePid' | 'concurrency' | 'warmup' | 'durationMs'>,
+  run: (loop: LoopOptions) => Promise<LoadResult>,
+): Promise<Measured> {
   const serverCpu = () => cpuSecondsOf(o.serverPids);
   let cpu0 = [0, 0];
-  const r = await runLoad({
-    url,
-    body,
-    expect,
+  const r = await run({
     concurrency: o.concurrency,
     warmupRequests: o.warmup,
     durationMs: o.durationMs,
     onMeasureStart: () => {
       cpu0 = [serverCpu(), cpuSeconds(o.servicePid)];
     },
-    client: o.client,
   });
   const cpu1 = [serverCpu(), cpuSeconds(o.servicePid)];
   const s = summarize(r);

@@ -93,63 +93,76 @@ export function post(
   });
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends LoopOptions {
   url: URL;
   body: string;
   /** Expected response body; any other answer counts as an error. */
   expect: string;
+  timeoutMs?: number;
+  client?: ClientOptions;
+}
+
+/** How long a closed loop runs and what it calls between its warm-up and its measured run. */
+export interface LoopOptions {
   concurrency: number;
   warmupRequests: number;
   durationMs: number;
-  timeoutMs?: number;
   /** Called between the warm-up and the measured run (to sample process counters). */
   onMeasureStart?: () => void;
-  client?: ClientOptions;
 }
 
 /**
  * Warm-up (`warmupRequests` requests spread over the workers, not recorded), then a measured closed-loop run of
  * `durationMs`: workers stop sending once the duration has passed, and the run ends with the last answer.
+ * `send` makes one request and resolves with undefined when it succeeded, else with what was wrong.
  */
+export async function closedLoop(send: () => Promise<string | undefined>, o: LoopOptions): Promise<LoadResult> {
+  let warm = o.warmupRequests;
+  await Promise.all(
+    Array.from({ length: o.concurrency }, async () => {
+      while (warm-- > 0) await send().catch(() => undefined);
+    }),
+  );
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const fail = (what: string) => {
+    errors++;
+    firstError ??= what;
+  };
+  o.onMeasureStart?.();
+  const start = performance.now();
+  const end = start + o.durationMs;
+  await Promise.all(
+    Array.from({ length: o.concurrency }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        try {
+          const problem = await send();
+          const t1 = performance.now();
+          if (problem === undefined) latencies.push(t1 - t0);
+          else fail(problem);
+        } catch (err) {
+          fail(String(err));
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { latencies, errors, firstError, seconds };
+}
+
+/** The closed loop of `closedLoop` over HTTP POSTs of `body` to `url`, each expected to answer 200 `expect`. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const agent = agentFor(o.url, o.concurrency, o.client);
   const headers = o.client?.headers ?? {};
   const timeoutMs = o.timeoutMs ?? 30_000;
   try {
-    let warm = o.warmupRequests;
-    await Promise.all(
-      Array.from({ length: o.concurrency }, async () => {
-        while (warm-- > 0) await post(agent, o.url, o.body, timeoutMs, headers).catch(() => undefined);
-      }),
-    );
-    const latencies: number[] = [];
-    let errors = 0;
-    let firstError: string | undefined;
-    const fail = (what: string) => {
-      errors++;
-      firstError ??= what;
-    };
-    o.onMeasureStart?.();
-    const start = performance.now();
-    const end = start + o.durationMs;
-    await Promise.all(
-      Array.from({ length: o.concurrency }, async () => {
-        while (performance.now() < end) {
-          const t0 = performance.now();
-          try {
-            const res = await post(agent, o.url, o.body, timeoutMs, headers);
-            const t1 = performance.now();
-            if (res.status === 200 && res.body === o.expect) latencies.push(t1 - t0);
-            else fail(`${res.status} ${res.body.slice(0, 300)}`);
-          } catch (err) {
-            fail(String(err));
-          }
-        }
-      }),
-    );
-    const seconds = (performance.now() - start) / 1000;
-    latencies.sort((a, b) => a - b);
-    return { latencies, errors, firstError, seconds };
+    return await closedLoop(async () => {
+      const res = await post(agent, o.url, o.body, timeoutMs, headers);
+      return res.status === 200 && res.body === o.expect ? undefined : `${res.status} ${res.body.slice(0, 300)}`;
+    }, o);
   } finally {
     agent.destroy();
   }

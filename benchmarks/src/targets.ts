@@ -11,6 +11,8 @@ export type ServerName = 'stead' | 'restate';
 export interface Target {
   name: ServerName;
   ingress: string;
+  /** host:port of the gRPC ingress (Stead). */
+  grpcIngress?: string;
   admin: string;
   pid: number;
   version: string;
@@ -108,6 +110,7 @@ export async function startStead(cleanup: Cleanup, env: NodeJS.ProcessEnv = {}, 
   return {
     name: 'stead',
     ingress: s.ingressUrl,
+    grpcIngress: s.grpcIngressAddress,
     admin: s.adminUrl,
     pid: proc.pid,
     version: steadVersion(),

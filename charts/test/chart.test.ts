@@ -103,15 +103,15 @@ describe('helm template, default values', () => {
     expect(workload(objects, 'sequencer').spec.replicas).toBe(0);
   });
 
-  it('exposes ingress on http 8080 and admin on http 9070 (ClusterIP)', () => {
-    for (const [role, port] of [
-      ['ingress', 8080],
-      ['admin', 9070],
-    ] as const) {
-      const svc = find(objects, 'Service', `stead-${role}`);
-      expect(svc.spec.type).toBe('ClusterIP');
-      expect(svc.spec.ports).toEqual([{ name: 'http', port, targetPort: 'http' }]);
-    }
+  it('exposes ingress on http 8080 and grpc 8090, admin on http 9070 (ClusterIP)', () => {
+    const ingress = find(objects, 'Service', 'stead-ingress');
+    const admin = find(objects, 'Service', 'stead-admin');
+    expect([ingress.spec.type, admin.spec.type]).toEqual(['ClusterIP', 'ClusterIP']);
+    expect(ingress.spec.ports).toEqual([
+      { name: 'http', port: 8080, targetPort: 'http' },
+      { name: 'grpc', port: 8090, targetPort: 'grpc', appProtocol: 'grpc' },
+    ]);
+    expect(admin.spec.ports).toEqual([{ name: 'http', port: 9070, targetPort: 'http' }]);
   });
 
   it('runs one container `stead` with command [stead, <role>], no args and the ports of its role', () => {
@@ -122,7 +122,7 @@ describe('helm template, default values', () => {
       expect(c.args).toBeUndefined();
       const ports = c.ports.map((p: any) => `${p.name}:${p.containerPort}`);
       const expected = {
-        ingress: ['metrics:5123', 'http:8080'],
+        ingress: ['metrics:5123', 'http:8080', 'grpc:8090'],
         admin: ['metrics:5123', 'http:9070'],
       }[role as 'ingress' | 'admin'] ?? ['node:5122', 'metrics:5123'];
       expect(ports).toEqual(expected);

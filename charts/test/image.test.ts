@@ -65,7 +65,7 @@ describe('Dockerfile', () => {
   it('runs as a non-root user, with the stead entrypoint, the ports and the data volume', () => {
     expect(all('USER')).toEqual(['10001:10001']);
     expect(all('ENTRYPOINT')).toEqual(['["stead"]']);
-    expect(all('EXPOSE').join(' ').split(' ').sort()).toEqual(['5122', '5123', '8080', '9070']);
+    expect(all('EXPOSE').join(' ').split(' ').sort()).toEqual(['5122', '5123', '8080', '8090', '9070']);
     expect(all('VOLUME')).toEqual(['/var/lib/stead']);
   });
 

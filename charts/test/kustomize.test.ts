@@ -74,6 +74,10 @@ describe('k8s/ (kustomize)', () => {
         const target = c.ports.find((p: any) => p.name === s.spec.ports[0].targetPort);
         expect([svc, s.spec.ports[0].port, target?.containerPort]).toEqual([svc, port, port]);
       }
+      // The gRPC ingress port of the ingress Service reaches the server's 8090.
+      const grpcPort = find(objects, 'Service', 'stead-ingress').spec.ports[1];
+      const grpcTarget = c.ports.find((p: any) => p.name === grpcPort.targetPort);
+      expect([grpcPort.port, grpcTarget?.containerPort]).toEqual([8090, 8090]);
     });
   });
 

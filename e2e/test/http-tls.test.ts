@@ -213,7 +213,10 @@ describe('the server refuses HTTP security settings it cannot use', () => {
         join(dir, 'data'),
         '--bind-address',
         '127.0.0.1',
-        ...['--ingress-port', '--admin-port', '--node-port', '--metrics-port'].flatMap((f) => [f, '0']),
+        ...['--ingress-port', '--grpc-ingress-port', '--admin-port', '--node-port', '--metrics-port'].flatMap((f) => [
+          f,
+          '0',
+        ]),
         ...args,
       ],
       { env: steadEnv(process.env) },

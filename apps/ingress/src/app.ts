@@ -1,7 +1,7 @@
 import { MetadataSchemaStore, SchemaRegistry } from '@stead/admin';
 import { httpSecurity, RemoteBackend, routing, TableLeaders, WorkerClients } from '@stead/cluster';
 import { corsPolicy } from '@stead/core';
-import { invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
+import { invocationRoutes, registerIngressMetrics, startGrpcIngress, startIngressServer } from '@stead/ingress';
 import { resolveNodeLocation } from '@stead/kubernetes';
 import { GrpcMetadataClient } from '@stead/metadata';
 import {
@@ -77,6 +77,26 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
     `cannot serve the ingress on ${s.bindAddress}:${s.ingressPort}`,
   );
   node.onClose('ingress', () => ingress.close());
+  const grpcIngress = await node.start(
+    () =>
+      startGrpcIngress({
+        host: s.bindAddress,
+        port: s.grpcIngressPort,
+        backend,
+        schema,
+        refreshSchema: async () => {
+          await schema.refresh();
+        },
+        maxBodyBytes: s.maxBodySize,
+        auth: security.auth,
+        tls: security.tls,
+        onTlsReload: security.onTlsReload,
+        unjournaledHeaders: security.unjournaledHeaders,
+        onError: (err) => node.log('error', 'gRPC ingress request failed', { error: err }),
+      }),
+    `cannot serve the gRPC ingress on ${s.bindAddress}:${s.grpcIngressPort}`,
+  );
+  node.onClose('gRPC ingress', () => grpcIngress.close());
   // Ready once every partition has a leader this ingress can reach.
   const probes = await node.serveProbes({
     host: s.bindAddress,
@@ -86,6 +106,7 @@ export async function startIngress(s: IngressSettings): Promise<RunningNode> {
   });
   node.log('info', 'ingress serving', {
     ingress: `${security.scheme}://${s.bindAddress}:${ingress.port}`,
+    grpcIngress: `${s.bindAddress}:${grpcIngress.port}${security.tls ? ' (TLS)' : ''}`,
     metrics: probes.port,
     authentication: security.auth ? `bearer tokens from ${security.auth.file}` : 'off',
   });

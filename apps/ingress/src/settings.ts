@@ -16,6 +16,10 @@ export const ingressSettings = {
   location: locationSetting,
   bindAddress: setting('string', '0.0.0.0', 'Address the ingress and metrics listeners bind to.'),
   ingressPort: portSetting('8080', 'HTTP ingress port.'),
+  grpcIngressPort: portSetting(
+    '8090',
+    'gRPC ingress port (stead.ingress.v1.Ingress, with the grpc.health.v1 health and server reflection services; same tokens and TLS certificate as the HTTP ingress).',
+  ),
   metricsPort: metricsPortSetting,
   metadataAddress: setting('string', '', 'host:port of the metadata-store members, comma separated (required).'),
   ...httpSettings,

@@ -260,6 +260,7 @@ export async function startClusterRoles(
         ...role,
         bindAddress: s.bindAddress,
         ingressPort: s.ingressPort,
+        grpcIngressPort: s.grpcIngressPort,
         metadataAddress: metadata,
       }),
     );

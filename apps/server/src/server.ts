@@ -25,7 +25,13 @@ import {
   snapshotService,
 } from '@stead/cluster';
 import { corsPolicy, type InvocationDefaults } from '@stead/core';
-import { type IngressMetrics, invocationRoutes, registerIngressMetrics, startIngressServer } from '@stead/ingress';
+import {
+  type IngressMetrics,
+  invocationRoutes,
+  registerIngressMetrics,
+  startGrpcIngress,
+  startIngressServer,
+} from '@stead/ingress';
 import { discover, type RequestSigner } from '@stead/invoker';
 import { registerAppendMetrics } from '@stead/log';
 import { createMetadataStore, type MetadataClient, type MetadataStore } from '@stead/metadata';
@@ -175,6 +181,7 @@ export async function startServer(s: ServerSettings): Promise<RunningNode> {
     version: VERSION,
     dataDir,
     ingress: `${http.scheme}://${s.bindAddress}:${http.ingress.port}`,
+    grpcIngress: `${s.bindAddress}:${http.grpcIngress.port}${http.scheme === 'https' ? ' (TLS)' : ''}`,
     admin: `${http.scheme}://${s.bindAddress}:${http.admin.port}`,
     authentication: http.authentication,
     metrics: `http://${s.bindAddress}:${probes.port}/metrics`,
@@ -563,11 +570,30 @@ async function startHttp(
   );
   const closeIngress = once(() => ingress.close());
   node.onClose('ingress', closeIngress);
-  // Both stop taking requests when the server grows into a cluster (its roles listen on the same ports).
+  const grpcIngress = await node.start(
+    () =>
+      startGrpcIngress({
+        host: s.bindAddress,
+        port: s.grpcIngressPort,
+        backend: engine,
+        schema,
+        maxBodyBytes: s.maxBodySize,
+        auth: security.auth,
+        tls: security.tls,
+        onTlsReload: security.onTlsReload,
+        unjournaledHeaders: security.unjournaledHeaders,
+        onError: (err) => node.log('error', 'gRPC ingress request failed', { error: err }),
+      }),
+    `cannot serve the gRPC ingress on ${s.bindAddress}:${s.grpcIngressPort}`,
+  );
+  const closeGrpcIngress = once(() => grpcIngress.close());
+  node.onClose('gRPC ingress', closeGrpcIngress);
+  // All stop taking requests when the server grows into a cluster (its roles listen on the same ports).
   const close = async () => {
+    await closeGrpcIngress();
     await closeIngress();
     await closeAdmin();
   };
   const authentication = security.auth ? `bearer tokens from ${security.auth.file}` : 'off';
-  return { admin, ingress, close, scheme: security.scheme, authentication };
+  return { admin, ingress, grpcIngress, close, scheme: security.scheme, authentication };
 }

@@ -30,6 +30,10 @@ export const serverSettings = {
     'Address the node port binds to. Loopback by default: unless --grpc-tls-mode is require, its gRPC API accepts metadata writes and membership changes from any caller, so expose it (e.g. 0.0.0.0) only on a trusted network or with mTLS.',
   ),
   ingressPort: portSetting('8080', 'HTTP ingress port.'),
+  grpcIngressPort: portSetting(
+    '8090',
+    'gRPC ingress port (stead.ingress.v1.Ingress, with the grpc.health.v1 health and server reflection services; same tokens and TLS certificate as the HTTP ingress).',
+  ),
   adminPort: portSetting('9070', 'Admin REST API port.'),
   nodePort: portSetting('5122', 'gRPC port: the embedded metadata store, node-to-node traffic.'),
   metricsPort: metricsPortSetting,

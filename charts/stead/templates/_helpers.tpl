@@ -418,6 +418,8 @@ spec:
         {{- if eq $role "ingress" }}
         - name: http
           containerPort: 8080
+        - name: grpc
+          containerPort: 8090
         {{- else if eq $role "admin" }}
         - name: http
           containerPort: 9070

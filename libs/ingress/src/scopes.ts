@@ -74,3 +74,20 @@ export function ingressRouteScope(method: string, path: string): RouteScope | 'a
 export function hasScopeEntry(method: string, pattern: string): boolean {
   return INGRESS_ROUTE_SCOPES.some((r) => r.method === method.toUpperCase() && r.pattern === pattern);
 }
+
+/**
+ * What each gRPC ingress method (stead.ingress.v1.Ingress) requires when authentication is on: the scope of the
+ * HTTP route doing the same. Health and reflection are open.
+ */
+export const GRPC_INGRESS_METHOD_SCOPES = {
+  Call: INVOCATION_SCOPE_NAME,
+  Send: INVOCATION_SCOPE_NAME,
+  SubmitWorkflow: INVOCATION_SCOPE_NAME,
+  ResolveAwakeable: INVOCATION_SCOPE_NAME,
+  RejectAwakeable: INVOCATION_SCOPE_NAME,
+  Attach: 'ingress:attach',
+  GetOutput: 'ingress:attach',
+  AttachWorkflow: 'ingress:attach',
+  GetWorkflowOutput: 'ingress:attach',
+  Watch: 'ingress:attach',
+} as const satisfies Record<string, RouteScope>;

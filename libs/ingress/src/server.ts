@@ -209,24 +209,41 @@ function resolveTarget(schema: SchemaView, pathname: string, form: PathForm): Ta
   if (raw.length < 2) return ingressError(400, form === 'plain' ? `bad path: ${pathname}` : badPath);
   const parts = raw.map(decodePathSegment);
   const service = schema.service(parts[0]);
-  if (service === undefined) {
-    return ingressError(404, `service '${parts[0]}' not found, make sure to register the service before calling it.`);
-  }
+  if (service === undefined) return ingressError(404, serviceNotFound(parts[0]));
   const keyed = service.ty !== 'SERVICE';
   const base = keyed ? 3 : 2;
   let send = form === 'send';
   if (form === 'plain' && parts.length === base + 1 && parts[base] === 'send') send = true;
   else if (parts.length !== base) return ingressError(400, badPath);
-  const handlerName = parts[base - 1];
+  const found = lookupHandler(schema, parts[0], parts[base - 1]);
+  if ('problem' in found) return ingressError(found.status, found.problem);
+  return { ...found, key: keyed ? parts[1] : undefined, send };
+}
+
+function serviceNotFound(name: string): string {
+  return `service '${name}' not found, make sure to register the service before calling it.`;
+}
+
+/**
+ * The public handler `serviceName/handlerName` of the schema, or why it cannot be invoked from outside (404
+ * unknown, 400 not public); shared by the HTTP and gRPC ingresses so that both answer the same.
+ */
+export function lookupHandler(
+  schema: SchemaView,
+  serviceName: string,
+  handlerName: string,
+): { service: ServiceSchema; handler: HandlerSchema } | { status: number; problem: string } {
+  const service = schema.service(serviceName);
+  if (service === undefined) return { status: 404, problem: serviceNotFound(serviceName) };
   const handler = service.handlers.find((h) => h.name === handlerName);
   if (handler === undefined) {
-    return ingressError(
-      404,
-      `the service '${service.name}' exists, but the handler '${handlerName}' was not found, check that the handler exists in the latest registered service version.`,
-    );
+    return {
+      status: 404,
+      problem: `the service '${service.name}' exists, but the handler '${handlerName}' was not found, check that the handler exists in the latest registered service version.`,
+    };
   }
-  if (!service.public || handler.public === false) return ingressError(400, 'the invoked service is not public');
-  return { service, handler, key: keyed ? parts[1] : undefined, send };
+  if (!service.public || handler.public === false) return { status: 400, problem: 'the invoked service is not public' };
+  return { service, handler };
 }
 
 /** What the request handlers of one server share. */

@@ -552,7 +552,13 @@ export class PartitionHost implements InvocationBackend {
     const reader = this.mustHost(processor.partitionId).leader.reader;
     const st = await reader.status(invocationId);
     if (!st) return undefined;
-    return describeInvocation(st, await reader.journal(st));
+    const d = describeInvocation(st, await reader.journal(st));
+    // As sys_invocation: a started invocation whose last attempt failed and waits to retry is backing off.
+    if (st.phase === 'invoked') {
+      const r = this.invoker.reports(this.mustHost(processor.partitionId).leader).find((a) => a.invocationId === st.id);
+      if (r !== undefined && !r.inFlight && r.retryCount > 0) d.status = 'backing-off';
+    }
+    return d;
   }
 
   async restartAsNew(invocationId: string, opts: RestartOptions = {}): Promise<InvocationOutcome> {

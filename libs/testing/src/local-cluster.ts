@@ -21,6 +21,8 @@ export interface LocalClusterOptions {
   /** Port of the first ingress (0 = any free one; default 8080) and of the first admin (default 9070). */
   ingressPort?: number;
   adminPort?: number;
+  /** gRPC ingress port of the first ingress (default 8090, or a free one when `ingressPort` is 0). */
+  grpcIngressPort?: number;
   /**
    * Processes outlive this one (the `npm run cluster` command); otherwise they are children that `down()` stops
    * (tests).
@@ -65,6 +67,8 @@ export interface ClusterProcess {
   nodePort?: number;
   /** HTTP port (ingress, admin). */
   httpPort?: number;
+  /** gRPC ingress port (ingress). */
+  grpcPort?: number;
   /** Address it listens on. */
   host: string;
   /** Network namespace it runs in (see LocalClusterOptions.isolate). */
@@ -74,6 +78,7 @@ export interface ClusterProcess {
 interface ClusterState {
   dir: string;
   ingressUrl: string;
+  grpcIngressAddress?: string;
   adminUrl: string;
   metadataAddress: string;
   processes: ClusterProcess[];
@@ -115,6 +120,8 @@ export class LocalCluster {
   private readonly opts: LocalClusterOptions;
   metadataAddress = '';
   ingressUrl = '';
+  /** host:port of the first ingress's gRPC ingress. */
+  grpcIngressAddress = '';
   adminUrl = '';
   /** Where the processes of this namespace listen: 127.0.0.1, or the veth address when some are isolated. */
   host = LOOPBACK;
@@ -259,6 +266,8 @@ export class LocalCluster {
     const firstIngress = ingressPort === 0 ? await freePort() : ingressPort;
     const firstAdmin = adminPort === 0 ? await freePort() : adminPort;
     this.ingressUrl = `http://${HOST}:${firstIngress}`;
+    const firstGrpc = ingressPort === 0 ? await freePort() : (o.grpcIngressPort ?? 8090);
+    this.grpcIngressAddress = `${HOST}:${firstGrpc}`;
     this.adminUrl = `http://${HOST}:${firstAdmin}`;
     const cluster = [
       `--partitions=${o.partitions ?? 8}`,
@@ -288,6 +297,7 @@ export class LocalCluster {
           name: `ingress${i + 1}`,
           role: 'ingress' as const,
           httpPort: i === 0 ? firstIngress : await freePort(),
+          grpcPort: i === 0 ? firstGrpc : await freePort(),
           args: this.roleArgs('ingress'),
         })),
       ),
@@ -334,6 +344,7 @@ export class LocalCluster {
         name,
         role,
         httpPort: role === 'ingress' ? await freePort() : undefined,
+        grpcPort: role === 'ingress' ? await freePort() : undefined,
         args: [...this.roleArgs(role), ...(opts.args ?? [])],
       },
     ]);
@@ -343,7 +354,14 @@ export class LocalCluster {
 
   /** Starts processes of one stage together and waits until each is ready. */
   private async startGroup(
-    specs: { name: string; role: ClusterRole; nodePort?: number; httpPort?: number; args: string[] }[],
+    specs: {
+      name: string;
+      role: ClusterRole;
+      nodePort?: number;
+      httpPort?: number;
+      grpcPort?: number;
+      args: string[];
+    }[],
   ): Promise<void> {
     const started: ClusterProcess[] = [];
     for (const s of specs) started.push(await this.spawn(s));
@@ -377,19 +395,21 @@ export class LocalCluster {
     role: ClusterRole;
     nodePort?: number;
     httpPort?: number;
+    grpcPort?: number;
     args: string[];
   }): Promise<ClusterProcess> {
     const iso = this.isolations.get(s.name);
     const HOST = iso?.innerAddress ?? this.host;
     const metricsPort = await freePort();
     const nodePort = s.role === 'admin' || s.role === 'ingress' ? undefined : (s.nodePort ?? (await freePort()));
+    const grpcPort = s.role === 'ingress' ? (s.grpcPort ?? (await freePort())) : undefined;
     const args = [
       `--node-id=${s.name}`,
       `--bind-address=${HOST}`,
       `--metrics-port=${metricsPort}`,
       ...(nodePort === undefined ? [] : [`--node-port=${nodePort}`, `--advertised-address=${HOST}:${nodePort}`]),
       ...(s.role === 'admin' ? [`--admin-port=${s.httpPort}`] : []),
-      ...(s.role === 'ingress' ? [`--ingress-port=${s.httpPort}`] : []),
+      ...(s.role === 'ingress' ? [`--ingress-port=${s.httpPort}`, `--grpc-ingress-port=${grpcPort}`] : []),
       ...(s.role === 'admin' || s.role === 'ingress' || s.role === 'sequencer'
         ? []
         : [`--data-dir=${this.opts.dataDirs?.[s.name] ?? join(this.dir, 'data', s.name)}`]),
@@ -406,6 +426,7 @@ export class LocalCluster {
       metricsPort,
       nodePort,
       httpPort: s.httpPort,
+      grpcPort,
       host: HOST,
       netns: iso?.netns,
     };
@@ -506,6 +527,7 @@ export class LocalCluster {
     const state: ClusterState = {
       dir: this.dir,
       ingressUrl: this.ingressUrl,
+      grpcIngressAddress: this.grpcIngressAddress,
       adminUrl: this.adminUrl,
       metadataAddress: this.metadataAddress,
       processes: this.processes,

@@ -41,7 +41,7 @@ export abstract class ManagedProcess {
 /** A running Stead server (all roles in one process) on free loopback ports. */
 export class SteadServer extends ManagedProcess {
   readonly dataDir: string;
-  readonly ports: { ingress: number; admin: number; node: number; metrics: number };
+  readonly ports: { ingress: number; grpcIngress: number; admin: number; node: number; metrics: number };
   /** Flags added to the defaults on every (re)start; tests may change them between restarts. */
   extraArgs: string[];
   /** Environment added to the test's own on every (re)start (e.g. LD_PRELOAD, FAKETIME). */
@@ -63,6 +63,7 @@ export class SteadServer extends ManagedProcess {
   ): Promise<SteadServer> {
     const ports = {
       ingress: await freePort(),
+      grpcIngress: await freePort(),
       admin: await freePort(),
       node: await freePort(),
       metrics: await freePort(),
@@ -76,6 +77,11 @@ export class SteadServer extends ManagedProcess {
 
   get ingressUrl(): string {
     return `http://127.0.0.1:${this.ports.ingress}`;
+  }
+
+  /** host:port of the gRPC ingress. */
+  get grpcIngressAddress(): string {
+    return `127.0.0.1:${this.ports.grpcIngress}`;
   }
 
   get adminUrl(): string {
@@ -100,6 +106,8 @@ export class SteadServer extends ManagedProcess {
         '127.0.0.1',
         '--ingress-port',
         String(this.ports.ingress),
+        '--grpc-ingress-port',
+        String(this.ports.grpcIngress),
         '--admin-port',
         String(this.ports.admin),
         '--node-port',

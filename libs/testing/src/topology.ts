@@ -29,6 +29,8 @@ function protocolFromEnv(v: string | undefined): number | undefined {
 export interface SteadUnderTest {
   readonly topology: Topology;
   readonly ingressUrl: string;
+  /** host:port of the gRPC ingress (the first ingress's, in a cluster). */
+  readonly grpcIngressAddress: string;
   readonly adminUrl: string;
   /** Metrics endpoints of the processes that run partitions: the server, or every worker. */
   readonly metricsUrls: readonly string[];
@@ -149,6 +151,7 @@ export async function startStead(
     return {
       topology,
       ingressUrl: s.ingressUrl,
+      grpcIngressAddress: s.grpcIngressAddress,
       adminUrl: s.adminUrl,
       metricsUrls: [s.metricsUrl],
       server: s,
@@ -199,6 +202,7 @@ export async function startStead(
   return {
     topology,
     ingressUrl: cluster.ingressUrl,
+    grpcIngressAddress: cluster.grpcIngressAddress,
     adminUrl: cluster.adminUrl,
     metricsUrls,
     cluster,
