@@ -376,12 +376,39 @@ describe('the Restate programming model on stead-server', () => {
       });
       await server.kill9();
       await server.start();
-      await post(`/restate/awakeables/${lines(awkFile)[0]}/resolve`, 'after crash');
-      await post('/Signup/crash/confirm', '42');
-      expect(await json(fetch(`${server.ingressUrl}/restate/invocation/${awk}/attach`))).toBe('after crash');
-      expect(await json(fetch(`${server.ingressUrl}/restate/workflow/Signup/crash/attach`))).toBe('c@x:42');
+      // Right after the restart a partition may still be electing its leader: a client retries what was not
+      // accepted (the status is checked, so that a refused resolve cannot leave the awakeable waiting for ever).
+      const accepted = async (path: string, body: unknown, what: string) => {
+        let last = '';
+        await waitFor(
+          async () => {
+            const res = await post(path, body).catch((e: Error) => e);
+            if (res instanceof Error) last = res.message;
+            else last = `${res.status} ${await res.text()}`;
+            return !(res instanceof Error) && res.status < 300;
+          },
+          { timeoutMs: 30_000, what },
+        ).catch((e: Error) => {
+          throw new Error(`${e.message}; last answer: ${last}`);
+        });
+      };
+      await accepted(`/restate/awakeables/${lines(awkFile)[0]}/resolve`, 'after crash', 'the awakeable resolved');
+      await accepted('/Signup/crash/confirm', '42', 'the workflow promise resolved');
+      // Each attach is bounded: one that never ends names the invocation, shows its status and the server's output.
+      const attach = async (path: string, id: string | undefined, what: string) => {
+        try {
+          return await json(fetch(`${server.ingressUrl}${path}`, { signal: AbortSignal.timeout(45_000) }));
+        } catch (e) {
+          const status = id
+            ? await fetch(`${server.adminUrl}/invocations/${id}`).then((r) => r.text(), String)
+            : 'unknown id';
+          throw new Error(`${what}: ${(e as Error).message}\nstatus: ${status}\n--- output ---\n${server.output()}`);
+        }
+      };
+      expect(await attach(`/restate/invocation/${awk}/attach`, awk, 'the awakeable handler')).toBe('after crash');
+      expect(await attach('/restate/workflow/Signup/crash/attach', undefined, 'the workflow')).toBe('c@x:42');
       const results = [];
-      for (const id of queued) results.push(await json(fetch(`${server.ingressUrl}/restate/invocation/${id}/attach`)));
+      for (const id of queued) results.push(await attach(`/restate/invocation/${id}/attach`, id, 'a queued add'));
       expect([...results].sort()).toEqual([1, 2, 3, 4, 5]);
       expect(await json(post('/Counter/crash/get'))).toBe(5);
       expect(lines(wfFile)).toEqual(['run']);
