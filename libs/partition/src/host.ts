@@ -27,6 +27,7 @@ import {
   RESTATE_INVOCATION_DEFAULTS,
   type RestartOptions,
   type ScanOptions,
+  type ScheduleOperation,
   type SchemaView,
   type SendReceipt,
   type StateReplacement,
@@ -536,6 +537,19 @@ export class PartitionHost implements InvocationBackend {
       ...(req.version === undefined ? {} : { version: req.version }),
       sink,
     });
+    return outcome;
+  }
+
+  /** Appends a schedule command to the partition of `partitionKey`, and waits until it is applied. */
+  async schedule(partitionKey: bigint, op: ScheduleOperation): Promise<InvocationOutcome> {
+    const processor = this.ledProcessor(partitionKey);
+    const { sink, outcome } = this.wait(processor);
+    const ts = this.clock.now();
+    await processor.append(
+      op.op === 'create'
+        ? { kind: 'Schedule', ts, op: 'create', id: op.definition.id, definition: op.definition, sink }
+        : { kind: 'Schedule', ts, op: op.op, id: op.id, sink },
+    );
     return outcome;
   }
 

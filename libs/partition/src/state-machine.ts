@@ -11,6 +11,7 @@ import { ApplyContext } from './apply/context.ts';
 import { applyControl } from './apply/control.ts';
 import { applyInvoke, applyInvokerEffect } from './apply/invocation.ts';
 import type { StateMachineOptions } from './apply/outcomes.ts';
+import { applySchedule } from './apply/schedules.ts';
 import { applyReplaceState } from './apply/state.ts';
 import { applyTimerFired } from './apply/timers.ts';
 import { InvariantError } from './assert.ts';
@@ -127,6 +128,7 @@ export class PartitionStateMachine {
         await ctx.respond(cmd.invocationId, cmd.sink, failure, cmd.ts);
         return;
       case 'ReplaceState':
+      case 'Schedule':
         if (cmd.sink) await ctx.respond('', cmd.sink, failure, cmd.ts);
         return;
       default:
@@ -160,6 +162,7 @@ const HANDLERS: { readonly [K in Command['kind']]: Handler<K> } = {
   Control: applyControl,
   Attach: applyAttach,
   ReplaceState: applyReplaceState,
+  Schedule: applySchedule,
   /** A leader's epoch: effects of older epochs are dropped from now on (the epoch only grows). */
   AnnounceLeader: async (ctx, cmd) => {
     if (cmd.epoch > (await ctx.tables.epoch())) ctx.tables.putEpoch(cmd.epoch);
