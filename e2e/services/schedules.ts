@@ -1,0 +1,26 @@
+/**
+ * The SDK service the schedule e2e test targets (`--port N`): each invocation appends "<tick> <invocation id>
+ * <idempotency key>" to the file its input names, from the headers every schedule tick carries.
+ */
+import { appendFileSync } from 'node:fs';
+import * as restate from '@restatedev/restate-sdk';
+
+const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
+
+const ticks = restate.service({
+  name: 'Ticks',
+  handlers: {
+    record: async (ctx: restate.Context, req: { file: string }) => {
+      const h = ctx.request().headers;
+      const line = `${h.get('x-stead-schedule-tick')} ${ctx.request().id} ${h.get('idempotency-key')}`;
+      // Not in ctx.run: a retried attempt writes the line again, with the same invocation id (the checker tells
+      // a retry of one tick's invocation from a second invocation of the same tick).
+      appendFileSync(req.file, `${line}\n`);
+    },
+  },
+});
+
+restate.serve({ services: [ticks], port }).catch((err: unknown) => {
+  process.stderr.write(`the service failed to listen: ${String(err)}\n`);
+  process.exit(1);
+});
