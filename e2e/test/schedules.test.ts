@@ -149,6 +149,16 @@ describe('cron schedules', () => {
     expect(final.skipped).toBe(missing);
     expect(final.late).toBeGreaterThanOrEqual(Math.min(1, missing));
     expect(final.nextFireTimes).toEqual([]);
+    // The metrics report the schedule's durable counts (in a cluster, from the leader of its partition).
+    for (const [name, value] of [
+      ['stead_schedule_ticks_fired_total', final.fired],
+      ['stead_schedule_ticks_skipped_total', final.skipped],
+      ['stead_schedule_ticks_late_total', final.late],
+    ] as const)
+      await waitFor(async () => (await stead.metric(name)) === value, {
+        timeoutMs: 30_000,
+        what: `${name} = ${value}`,
+      });
 
     // Paused: nothing fires; resumed: it ticks again from now, without firing what passed while paused.
     const pausedAt = Date.now();

@@ -16,7 +16,7 @@ import { applyReplaceState } from './apply/state.ts';
 import { applyTimerFired } from './apply/timers.ts';
 import { InvariantError } from './assert.ts';
 import { PartitionTables } from './tables.ts';
-import type { Command, Effect, InvocationStatus, JournalEntry, Target, TimerKey } from './types.ts';
+import type { Command, Effect, InvocationStatus, JournalEntry, ScheduleRecord, Target, TimerKey } from './types.ts';
 
 export {
   ALREADY_COMPLETED,
@@ -196,6 +196,17 @@ export class PartitionReader {
   }
   outbox(): Promise<{ seq: number; partitionKey: bigint; command: Command }[]> {
     return this.tables.outbox();
+  }
+  /** Every cron schedule of the partition. */
+  async schedules(): Promise<ScheduleRecord[]> {
+    const out: ScheduleRecord[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.tables.schedulePage(after, 1024);
+      out.push(...page.rows);
+      after = page.next;
+    } while (after !== undefined);
+    return out;
   }
   /** Unfinished invocations pinned to `deploymentId` (an index: no scan of all invocations). */
   pinnedCount(deploymentId: string): Promise<number> {
