@@ -4,12 +4,23 @@
  * leading the schedule's partition (cluster). Ticks missed while nothing could run them are counted as skipped
  * (the latest fires late), and fired + skipped covers every tick from the first to the last without a gap.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { partitionOf, schedulePartitionKey } from '@stead/core';
-import { Cleanup, ServiceProcess, type SteadUnderTest, startStead, TOPOLOGY, waitFor } from '@stead/testing';
+import {
+  Cleanup,
+  NODE,
+  REPO,
+  ServiceProcess,
+  type SteadUnderTest,
+  startStead,
+  TOPOLOGY,
+  waitFor,
+} from '@stead/testing';
 
 const SERVICES = new URL('../services/schedules.ts', import.meta.url).pathname;
+const CLI = join(REPO, 'apps/cli/src/main.ts');
 const PARTITIONS = 4;
 /** How long the one-process server stays down. */
 const DOWN_MS = 2500;
@@ -203,5 +214,40 @@ describe('cron schedules', () => {
     expect((await admin('PATCH', '/schedules/nope/pause')).status).toBe(404);
     expect((await admin('DELETE', '/schedules/nope')).status).toBe(404);
     expect((await admin('DELETE', '/schedules/nightly')).status).toBe(204);
+  });
+
+  it('is driven by the stead CLI: create, list, pause, resume, delete', async () => {
+    const cli = (...args: string[]): Promise<{ code: number; out: string; err: string }> =>
+      new Promise((resolve) => {
+        execFile(
+          NODE,
+          [CLI, 'schedules', ...args, '--address', stead.adminUrl],
+          { timeout: 20_000 },
+          (error, out, err) =>
+            resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out, err }),
+        );
+      });
+    const created = await cli(
+      ...['create', '--id', 'cli-nightly', '--cron', '30 2 * * *', '--time-zone', 'Europe/Berlin'],
+      ...['--service', 'Ticks', '--handler', 'record', '--input', '{"file":"/dev/null"}', '--overlap', 'queue'],
+    );
+    expect(created).toMatchObject({ code: 0, err: '' });
+    expect(created.out).toMatch(/cron:\s+30 2 \* \* \* \(Europe\/Berlin\)/);
+    expect(created.out).toMatch(/state:\s+active/);
+    const list = await cli('list');
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^ID\s+CRON\s+TIME ZONE\s+TARGET/);
+    expect(list.out).toMatch(/cli-nightly\s+30 2 \* \* \*\s+Europe\/Berlin\s+Ticks\/record\s+queue\s+active/);
+    expect((await cli('pause', 'cli-nightly')).out).toMatch(/state:\s+paused/);
+    const json = await cli('get', 'cli-nightly', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ id: 'cli-nightly', paused: true, nextFireTimes: [] });
+    expect((await cli('resume', 'cli-nightly')).out).toMatch(/state:\s+active/);
+    expect(await cli('delete', 'cli-nightly')).toMatchObject({ code: 0, out: 'deleted schedule cli-nightly\n' });
+    const gone = await cli('get', 'cli-nightly');
+    expect(gone.code).toBe(1);
+    expect(gone.err).toMatch(/answered 404 .*schedule 'cli-nightly' not found/);
+    const bad = await cli('create', '--cron', '* *', '--service', 'Ticks', '--handler', 'record');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/answered 400 .*has 2 fields/);
   });
 });
