@@ -117,6 +117,7 @@ export {
   type CronSpec,
   cronProblem,
   LATE_AFTER_MS,
+  MAX_COUNTED_MISSED,
   nextTick,
   nextTicks,
   planTicks,

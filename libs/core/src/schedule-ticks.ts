@@ -77,18 +77,25 @@ export interface TickPlan {
  * LATE_AFTER_MS behind), the earlier ones count as skipped; the next timer is the first tick after `now`.
  */
 export function planTicks(spec: CronSpec, due: number, now: number): TickPlan {
+  // One iterator walks the missed ticks (parsing the expression once per tick would cost three times as much).
+  const it = CronExpressionParser.parse(spec.cron, { tz: spec.timeZone, currentDate: new Date(due) });
+  const step = (after: number) => {
+    const t = it.next().getTime();
+    if (!(t > after)) throw new Error(`cron '${spec.cron}' in ${spec.timeZone} gave tick ${t} not after ${after}`);
+    return t;
+  };
   let fire = due;
   let skipped = 0;
-  let next = nextTick(spec, fire);
+  let next = step(fire);
   while (next <= now && skipped < MAX_COUNTED_MISSED) {
     skipped++;
     fire = next;
-    next = nextTick(spec, fire);
+    next = step(fire);
   }
   if (next <= now) {
     // A very long gap: jump to the latest tick due instead of walking every one.
-    const it = CronExpressionParser.parse(spec.cron, { tz: spec.timeZone, currentDate: new Date(now + 1) });
-    fire = Math.max(fire, it.prev().getTime());
+    const back = CronExpressionParser.parse(spec.cron, { tz: spec.timeZone, currentDate: new Date(now + 1) });
+    fire = Math.max(fire, back.prev().getTime());
     next = nextTick(spec, fire);
   }
   return { fire, skipped, late: skipped > 0 || now - fire >= LATE_AFTER_MS, next };

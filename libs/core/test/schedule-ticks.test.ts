@@ -1,7 +1,7 @@
 // Cron tick computation for schedules: a pure function of (definition, previous tick, now), checked over explicit
 // daylight-saving dates so that no tick fires twice and no existing wall time is skipped.
 import { describe, expect, it } from '@jest/globals';
-import { cronProblem, nextTick, nextTicks, planTicks } from '../src/index.ts';
+import { cronProblem, MAX_COUNTED_MISSED, nextTick, nextTicks, planTicks } from '../src/index.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const isoTicks = (cron: string, timeZone: string, from: string, n: number) =>
@@ -84,6 +84,12 @@ describe('planTicks (missed ticks)', () => {
 
   it('fires only the latest missed tick (late) and counts the others as skipped', () => {
     expect(planTicks(everySecond, T, T + 4500)).toEqual({ fire: T + 4000, skipped: 4, late: true, next: T + 5000 });
+  });
+
+  it('after a very long gap counts up to MAX_COUNTED_MISSED skipped ticks and still fires the latest', () => {
+    const down = 3 * 86_400_000 + 500; // three days of an every-second schedule
+    const plan = planTicks(everySecond, T, T + down);
+    expect(plan).toEqual({ fire: T + down - 500, skipped: MAX_COUNTED_MISSED, late: true, next: T + down + 500 });
   });
 
   it('counts a tick fired a second or more after its time as late', () => {
