@@ -21,7 +21,7 @@ import {
 } from '@stead/core';
 import { statusError } from './invocations.ts';
 import type { SchemaRegistry } from './registry.ts';
-import { type AdminReply, type AdminRouter, errorReply } from './router.ts';
+import { type AdminReply, type AdminRequest, type AdminRouter, errorReply } from './router.ts';
 
 export interface ScheduleRoutesOptions {
   registry: SchemaRegistry;
@@ -157,9 +157,10 @@ async function findRow(source: IntrospectionSource, id: string): Promise<Introsp
 
 export function mountScheduleRoutes(router: AdminRouter, o: ScheduleRoutesOptions): void {
   const now = o.now ?? Date.now;
+  /** A bad definition answers 400 with what to fix; an error with a status (415, 503, ...) answers that. */
   const guarded =
-    (handler: (req: Parameters<Parameters<AdminRouter['get']>[1]>[0]) => Promise<AdminReply>) =>
-    async (req: Parameters<Parameters<AdminRouter['get']>[1]>[0]): Promise<AdminReply> => {
+    (handler: (req: AdminRequest) => Promise<AdminReply>) =>
+    async (req: AdminRequest): Promise<AdminReply> => {
       try {
         return await handler(req);
       } catch (err) {
