@@ -195,17 +195,17 @@ export function mountScheduleRoutes(router: AdminRouter, o: ScheduleRoutesOption
   );
 
   router.get(
-    '/schedules/:id',
+    '/schedules/:schedule',
     guarded(async (req) => {
-      const row = await findRow(o.source, req.params.id);
-      if (!row) return errorReply(404, `schedule '${req.params.id}' not found`);
+      const row = await findRow(o.source, req.params.schedule);
+      if (!row) return errorReply(404, `schedule '${req.params.schedule}' not found`);
       return { status: 200, json: view(row, now()) };
     }),
   );
 
   const command = (op: 'pause' | 'resume' | 'delete') =>
     guarded(async (req) => {
-      const id = req.params.id;
+      const id = req.params.schedule;
       const row = await findRow(o.source, id);
       if (!row) return errorReply(404, `schedule '${id}' not found`);
       const operation: ScheduleOperation = { op, id };
@@ -216,7 +216,7 @@ export function mountScheduleRoutes(router: AdminRouter, o: ScheduleRoutesOption
       if (!after) return errorReply(404, `schedule '${id}' not found`);
       return { status: 200, json: view(after, now()) };
     });
-  router.patch('/schedules/:id/pause', command('pause'));
-  router.patch('/schedules/:id/resume', command('resume'));
-  router.delete('/schedules/:id', command('delete'));
+  router.patch('/schedules/:schedule/pause', command('pause'));
+  router.patch('/schedules/:schedule/resume', command('resume'));
+  router.delete('/schedules/:schedule', command('delete'));
 }
