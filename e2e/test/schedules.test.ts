@@ -197,6 +197,61 @@ describe('cron schedules', () => {
     expect((await admin('GET', '/schedules/every-second')).status).toBe(404);
   }, 240_000);
 
+  it('overlap: skip and queue never run two ticks at once; queue starts the waiting tick as the last one ends', async () => {
+    const runs = (file: string) => {
+      const at = new Map<string, { start?: number; end?: number }>();
+      for (const l of lines(file)) {
+        const [what, tick, ms] = l.split(' ');
+        const r = at.get(tick) ?? {};
+        r[what as 'start' | 'end'] = Number(ms);
+        at.set(tick, r);
+      }
+      return [...at.values()].sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
+    };
+    const files = { skip: join(dir, 'overlap-skip'), queue: join(dir, 'overlap-queue') };
+    for (const overlap of ['skip', 'queue'] as const) {
+      const r = await admin('POST', '/schedules', {
+        id: `overlap-${overlap}`,
+        cron: '* * * * * *',
+        target: { service: 'Ticks', handler: 'slow' },
+        // A tick takes 2.2 s, ticks come every second: they overlap.
+        input: { file: files[overlap], ms: 2200 },
+        overlap,
+      });
+      expect(r.status).toBe(201);
+    }
+    await waitFor(() => runs(files.skip).length >= 3 && runs(files.queue).length >= 3, {
+      timeoutMs: 60_000,
+      what: 'three runs of each',
+    });
+    for (const overlap of ['skip', 'queue'] as const) {
+      expect((await admin('PATCH', `/schedules/overlap-${overlap}/pause`)).status).toBe(200);
+    }
+    // Every started tick has ended (a queued one was dropped by the pause).
+    const final = await waitFor(
+      async () => {
+        const views = { skip: await get('overlap-skip'), queue: await get('overlap-queue') };
+        for (const o of ['skip', 'queue'] as const) {
+          const done = runs(files[o]).filter((r) => r.end !== undefined).length;
+          if (done !== views[o].fired) return undefined;
+        }
+        return views;
+      },
+      { timeoutMs: 30_000, what: 'every started tick to end' },
+    );
+    for (const overlap of ['skip', 'queue'] as const) {
+      const rs = runs(files[overlap]);
+      for (let i = 1; i < rs.length; i++) expect(rs[i].start).toBeGreaterThanOrEqual(rs[i - 1].end as number);
+      expect(final[overlap].skipped).toBeGreaterThanOrEqual(1);
+    }
+    // queue: the waiting tick starts in the step that ends the last one; skip waits for the next tick (~0.8 s).
+    const q = runs(files.queue);
+    const gaps = q.slice(1).map((r, i) => (r.start as number) - (q[i].end as number));
+    expect(Math.min(...gaps)).toBeLessThan(400);
+    for (const overlap of ['skip', 'queue'] as const)
+      expect((await admin('DELETE', `/schedules/overlap-${overlap}`)).status).toBe(204);
+  }, 120_000);
+
   it('refuses bad definitions with 400, unknown ids with 404 and a taken id with 409', async () => {
     const base = { cron: '0 3 * * *', target: { service: 'Ticks', handler: 'record' }, input: { file: '/dev/null' } };
     const bad = async (body: unknown, message: RegExp) => {
