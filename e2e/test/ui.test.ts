@@ -345,6 +345,39 @@ describeHere('the web UI at /ui in a real browser', () => {
     await textMatching(page.getByRole('alert'), /Query failed: .*no_such_column/, 'the engine error');
   });
 
+  it('lists cron schedules, pauses, resumes and deletes one', async () => {
+    const res = await fetch(`${server.adminUrl}/schedules`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      // Once a year: it never fires while the other tests count invocations.
+      body: JSON.stringify({
+        id: 'new-year',
+        cron: '0 0 1 1 *',
+        timeZone: 'Europe/Berlin',
+        target: { service: 'Shipping', handler: 'label' },
+      }),
+    });
+    expect(res.status).toBe(201);
+    await open('/schedules');
+    const row = page.locator('[data-schedule=new-year]');
+    await textMatching(
+      row,
+      /new-year0 0 1 1 \* Europe\/Berlin.*Shipping\/label.*skip.*0 \/ 0 \/ 0.*active/,
+      'the schedule row',
+    );
+    await row.locator('button[data-action=pause]').click();
+    await textMatching(row, /paused/, 'the paused schedule');
+    await row.locator('button[data-action=resume]').click();
+    await textMatching(row, /active/, 'the resumed schedule');
+    await shot('schedules');
+    await row.locator('button[data-action=delete]').click();
+    await page.locator('dialog.confirm button[data-confirm]').click();
+    await waitFor(async () => (await page.locator('[data-schedule=new-year]').count()) === 0, {
+      what: 'the row to go',
+    });
+    expect((await fetch(`${server.adminUrl}/schedules/new-year`)).status).toBe(404);
+  });
+
   it('ran without a script error in the page', () => {
     expect(pageErrors).toEqual([]);
   });

@@ -4,6 +4,7 @@ import {
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountScheduleRoutes,
   mountStateRoutes,
   SchemaRegistry,
   startAdminServer,
@@ -178,6 +179,7 @@ export async function startAdmin(s: AdminSettings): Promise<RunningNode> {
         extend: (router) => {
           mountInvocationRoutes(router, backend);
           mountStateRoutes(router, schema, backend);
+          mountScheduleRoutes(router, { registry: schema, backend, source: backend.introspection, defaults });
           const sql = mountQueryRoutes(router, {
             source: combineSources(registryIntrospection(schema), backend.introspection),
           });

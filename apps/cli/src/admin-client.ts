@@ -203,6 +203,7 @@ export class AdminClient {
       const why = typeof message === 'string' ? message : text.slice(0, 200) || res.statusText;
       throw new CliError(`the admin API at ${this.opts.address} answered ${res.status} to ${method} ${path}: ${why}`);
     }
+    if (answer === undefined && res.status === 204) return undefined;
     if (answer === undefined)
       throw new CliError(`the admin API at ${this.opts.address} answered ${method} ${path} with no JSON`);
     return answer;

@@ -17,6 +17,7 @@ import {
   snapshotCommands,
 } from './operations.ts';
 import { rolesHelp } from './roles.ts';
+import { scheduleCommands } from './schedules.ts';
 import { renderLog, renderLogs, renderPartitions, renderStatus } from './views.ts';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:9070';
@@ -53,7 +54,7 @@ export function program(io: Io): Command {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(add --help for usage)')
-    .usage('<role> [settings] | ctl <command>')
+    .usage('<role> [settings] | ctl <command> | schedules <command>')
     .addHelpText('after', rolesHelp());
   const ctl = root
     .command('ctl')
@@ -87,6 +88,7 @@ export function program(io: Io): Command {
   logCommands(logs, ctx, logOf);
   metadataCommands(ctl, ctx);
   snapshotCommands(ctl, ctx);
+  scheduleCommands(root.command('schedules').description('durable cron schedules (admin API /schedules)'), ctx);
   requestIdentityCommands(root, io);
   authCommands(root, io);
   return root;

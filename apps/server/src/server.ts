@@ -9,6 +9,7 @@ import {
   MetadataSchemaStore,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountScheduleRoutes,
   mountStateRoutes,
   SchemaRegistry,
   startAdminServer,
@@ -528,6 +529,12 @@ async function startHttp(
         extend: (router) => {
           mountInvocationRoutes(router, engine);
           mountStateRoutes(router, schema, engine);
+          mountScheduleRoutes(router, {
+            registry: schema,
+            backend: engine,
+            source: engine.introspection,
+            defaults: deps.defaults,
+          });
           const sql = mountQueryRoutes(router, {
             source: combineSources(registryIntrospection(schema), engine.introspection),
           });

@@ -114,3 +114,25 @@ export interface DeploymentInfo {
 
 export const services = async () => (await getJson<{ services: ServiceInfo[] }>('/services')).services;
 export const deployments = async () => (await getJson<{ deployments: DeploymentInfo[] }>('/deployments')).deployments;
+
+/** A cron schedule as `GET /schedules` lists it. */
+export interface Schedule {
+  id: string;
+  cron: string;
+  timeZone: string;
+  target: { service: string; handler: string; key?: string };
+  overlap: string;
+  paused: boolean;
+  nextFireTimes: string[];
+  lastInvocationId?: string;
+  fired: number;
+  skipped: number;
+  late: number;
+}
+
+export const schedules = async () => (await getJson<{ schedules: Schedule[] }>('/schedules')).schedules;
+
+export async function scheduleAction(id: string, action: 'pause' | 'resume' | 'delete'): Promise<void> {
+  const path = `/schedules/${encodeURIComponent(id)}`;
+  await call(action === 'delete' ? path : `${path}/${action}`, { method: action === 'delete' ? 'DELETE' : 'PATCH' });
+}

@@ -5,6 +5,7 @@ import { Invocation } from './pages/invocation.tsx';
 import { Invocations } from './pages/invocations.tsx';
 import { Overview } from './pages/overview.tsx';
 import { Promises } from './pages/promises.tsx';
+import { Schedules } from './pages/schedules.tsx';
 import { SqlConsole } from './pages/sql.tsx';
 import { StatePage } from './pages/state.tsx';
 import { type Route, useRoute } from './router.ts';
@@ -14,6 +15,7 @@ const NAV: [string, string][] = [
   ['/invocations', 'Invocations'],
   ['/state', 'State'],
   ['/promises', 'Promises'],
+  ['/schedules', 'Schedules'],
   ['/sql', 'SQL'],
 ];
 
@@ -30,6 +32,8 @@ function Page(props: { route: Route }) {
       return <StatePage route={props.route} />;
     case '/promises':
       return <Promises />;
+    case '/schedules':
+      return <Schedules />;
     case '/sql':
       return <SqlConsole route={props.route} />;
     default:

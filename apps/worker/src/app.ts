@@ -218,6 +218,7 @@ export async function startWorker(s: WorkerSettings): Promise<RunningNode> {
     control: (invocationId, op) => host.control(invocationId, op),
     restartAsNew: (invocationId, opts) => host.restartAsNew(invocationId, opts),
     replaceState: (req) => host.replaceState(req),
+    schedule: (partitionKey, op) => host.schedule(partitionKey, op),
     describe: (invocationId) => host.describe(invocationId),
     scan: (partition, table, opts) => host.scanPartition(partition, table, opts),
     pinned: async (deploymentId) => ({

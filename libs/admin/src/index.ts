@@ -33,6 +33,7 @@ export {
   AdminRouter,
   errorReply,
 } from './router.ts';
+export { mountScheduleRoutes, type ScheduleRoutesOptions } from './schedules.ts';
 export { ADMIN_ROUTE_SCOPES, adminRouteScope } from './scopes.ts';
 export {
   type AdminServer,

@@ -432,9 +432,111 @@ export const ADMIN_OPENAPI = {
         responses: found('Handler', 'HandlerMetadata'),
       },
     },
+    '/schedules': {
+      get: {
+        operationId: 'list_schedules',
+        summary: 'List the cron schedules (beyond Restate)',
+        responses: { '200': listOf('Schedules, by id', 'schedules', 'Schedule'), ...errors },
+      },
+      post: {
+        operationId: 'create_schedule',
+        summary: 'Create a cron schedule: each tick starts the target handler exactly once',
+        description:
+          '201 when created, 200 when a schedule with this id and the same definition exists (nothing changes), 409 when the id has another definition; 400 names what to fix (cron, time zone, target).',
+        requestBody: { required: true, content: json(ref('CreateScheduleRequest')) },
+        responses: {
+          '201': { description: 'Created', content: json(ref('Schedule')) },
+          '200': { description: 'Exists with the same definition', content: json(ref('Schedule')) },
+          '409': error('The id has another definition'),
+          ...errors,
+        },
+      },
+    },
+    '/schedules/{schedule}': {
+      get: {
+        operationId: 'get_schedule',
+        summary: 'Get a cron schedule: next fire times, last tick and invocation, counts',
+        parameters: [pathParam('schedule', 'Schedule id')],
+        responses: found('Schedule', 'Schedule'),
+      },
+      delete: {
+        operationId: 'delete_schedule',
+        summary: 'Delete a cron schedule (a tick invocation already started goes on)',
+        parameters: [pathParam('schedule', 'Schedule id')],
+        responses: { '204': { description: 'Deleted' }, ...errors },
+      },
+    },
+    '/schedules/{schedule}/pause': {
+      patch: {
+        operationId: 'pause_schedule',
+        summary: 'Pause a cron schedule: no tick fires until it is resumed',
+        parameters: [pathParam('schedule', 'Schedule id')],
+        responses: found('Paused', 'Schedule'),
+      },
+    },
+    '/schedules/{schedule}/resume': {
+      patch: {
+        operationId: 'resume_schedule',
+        summary: 'Resume a cron schedule from the first tick after now',
+        parameters: [pathParam('schedule', 'Schedule id')],
+        responses: found('Resumed', 'Schedule'),
+      },
+    },
   },
   components: {
     schemas: {
+      CreateScheduleRequest: {
+        type: 'object',
+        required: ['cron', 'target'],
+        properties: {
+          id: { ...STRING, description: '1-128 of A-Z a-z 0-9 _ . - (default: generated)' },
+          cron: { ...STRING, description: '5 fields (minute first) or 6 (second first)' },
+          timeZone: { ...STRING, description: 'IANA time zone of the cron fields (default UTC)' },
+          target: ref('ScheduleTarget'),
+          input: { description: 'The JSON input of every tick (sent as application/json)' },
+          inputBase64: { ...STRING, description: 'Or the input as base64 bytes, with contentType' },
+          contentType: STRING,
+          overlap: { type: 'string', enum: ['skip', 'queue', 'allow'], description: 'Default skip' },
+        },
+      },
+      ScheduleTarget: {
+        type: 'object',
+        required: ['service', 'handler'],
+        properties: { service: STRING, handler: STRING, key: { ...STRING, description: 'Virtual object key' } },
+      },
+      Schedule: {
+        type: 'object',
+        required: [
+          'id',
+          'cron',
+          'timeZone',
+          'target',
+          'overlap',
+          'paused',
+          'nextFireTimes',
+          'fired',
+          'skipped',
+          'late',
+        ],
+        properties: {
+          id: STRING,
+          cron: STRING,
+          timeZone: STRING,
+          target: ref('ScheduleTarget'),
+          overlap: STRING,
+          contentType: STRING,
+          paused: BOOLEAN,
+          createdAt: STRING,
+          nextFireTimes: { type: 'array', items: STRING, description: 'The next five ticks (none while paused)' },
+          lastTick: STRING,
+          lastFiredAt: STRING,
+          lastInvocationId: STRING,
+          queuedTick: STRING,
+          fired: INTEGER,
+          skipped: INTEGER,
+          late: INTEGER,
+        },
+      },
       ModifyServiceStateRequest: {
         type: 'object',
         required: ['object_key', 'new_state'],

@@ -3,7 +3,8 @@ import type { RouteScope } from '@stead/core';
 /**
  * What each admin route requires when authentication is on: the first row whose method and pattern match wins
  * (`*` matches any method or any path). Reads (GET, HEAD, and `POST /query`, which only reads) need admin:read,
- * everything else admin:write; health and version stay open (probes, and clients checking what they talk to).
+ * everything else admin:write (so `GET /schedules[/{id}]` reads, and creating, pausing, resuming or deleting a cron
+ * schedule writes); health and version stay open (probes, and clients checking what they talk to).
  * A path that matches no route still needs a valid token (of any scope) before it gets its 404.
  */
 export const ADMIN_ROUTE_SCOPES: readonly { method: string; pattern: string; scope: RouteScope }[] = [

@@ -6,7 +6,7 @@ import type http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as restate from '@restatedev/restate-sdk';
-import type { InvocationBackend } from '@stead/core';
+import type { IntrospectionSource, InvocationBackend } from '@stead/core';
 import type { MetadataClient } from '@stead/metadata';
 import {
   ADMIN_OPENAPI,
@@ -15,6 +15,7 @@ import {
   type DiscoverFn,
   mountInvocationRoutes,
   mountMetadataRoutes,
+  mountScheduleRoutes,
   mountSchemaRoutes,
   mountStateRoutes,
   SchemaRegistry,
@@ -300,6 +301,7 @@ describe('the admin OpenAPI document', () => {
       mountInvocationRoutes(router, backend);
       mountStateRoutes(router, registry, backend);
       mountMetadataRoutes(router, { client: {} as MetadataClient });
+      mountScheduleRoutes(router, { registry, backend, source: {} as IntrospectionSource, defaults: {} as never });
       const mounted = router
         .list()
         .map((r) => `${r.method} ${r.pattern.replace(/:(\w+)/g, (_, name) => `{${name}}`)}`)

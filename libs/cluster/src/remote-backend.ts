@@ -13,6 +13,7 @@ import {
   partitionOf,
   type RestartOptions,
   type ScanOptions,
+  type ScheduleOperation,
   type SendReceipt,
   type StateReplacement,
 } from '@stead/core';
@@ -192,6 +193,10 @@ export class RemoteBackend implements InvocationBackend {
 
   replaceState(req: StateReplacement): Promise<InvocationOutcome> {
     return this.forward(this.partitionOfKey(partitionKeyOf(req.key)), (c, s) => c.replaceState(req, s));
+  }
+
+  schedule(partitionKey: bigint, op: ScheduleOperation): Promise<InvocationOutcome> {
+    return this.forward(this.partitionOfKey(partitionKey), (c, s) => c.schedule(partitionKey, op, s));
   }
 
   describe(invocationId: string): Promise<InvocationDescription | undefined> {

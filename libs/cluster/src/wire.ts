@@ -11,10 +11,12 @@ import {
   introspectionTable,
   NotLeaderError,
   OverloadedError,
+  type ScheduleOperation,
   type SqlColumnType,
   type SqlTable,
   type StateReplacement,
 } from '@stead/core';
+import { scheduleDefinitionFrom, scheduleDefinitionTo } from '@stead/partition';
 import type { worker as pb } from '@stead/proto';
 
 type AttachRequest = pb.AttachRequest;
@@ -109,6 +111,23 @@ export function replacementFrom(m: pb.ReplaceStateRequest): StateReplacement {
   };
   if (m.version !== undefined) r.version = m.version;
   return r;
+}
+
+export function scheduleRequestTo(partitionKey: bigint, op: ScheduleOperation): pb.ScheduleRequest {
+  if (op.op === 'create')
+    return { partitionKey, op: 'create', id: op.definition.id, definition: scheduleDefinitionTo(op.definition) };
+  return { partitionKey, op: op.op, id: op.id };
+}
+
+export function scheduleRequestFrom(m: pb.ScheduleRequest): { partitionKey: bigint; op: ScheduleOperation } {
+  const { partitionKey } = m;
+  if (m.op === 'create') {
+    if (!m.definition) throw new InputError('a schedule create without a definition');
+    return { partitionKey, op: { op: 'create', definition: scheduleDefinitionFrom(m.definition) } };
+  }
+  if (m.op !== 'pause' && m.op !== 'resume' && m.op !== 'delete')
+    throw new InputError(`unknown schedule operation '${m.op}'`);
+  return { partitionKey, op: { op: m.op, id: m.id } };
 }
 
 const CONTROL_OPERATIONS: readonly ControlOperation[] = ['cancel', 'kill', 'purge', 'purge-journal', 'pause', 'resume'];

@@ -8,12 +8,21 @@ import type {
   InvocationQuery,
   RestartOptions,
   ScanOptions,
+  ScheduleOperation,
   SendReceipt,
   StateReplacement,
 } from '@stead/core';
 import { worker as pb } from '@stead/proto';
 import { GRPC_CLIENT_OPTIONS, type GrpcTls, grpcChannelCredentials, type UnaryMethod, unaryCall } from '@stead/runtime';
-import { fromStatus, outcomeFrom, queryTo, replacementTo, requestTo, scanBatchFrom } from './wire.ts';
+import {
+  fromStatus,
+  outcomeFrom,
+  queryTo,
+  replacementTo,
+  requestTo,
+  scanBatchFrom,
+  scheduleRequestTo,
+} from './wire.ts';
 import { type SnapshotsAnswer, snapshotsFrom } from './worker-service.ts';
 
 type Awakeable = { value: Uint8Array } | { failure: { code: number; message: string } };
@@ -91,6 +100,10 @@ export class WorkerClient {
 
   async replaceState(req: StateReplacement, signal?: AbortSignal): Promise<InvocationOutcome> {
     return outcomeFrom(await this.unary(this.client.replaceState, replacementTo(req), { signal }));
+  }
+
+  async schedule(partitionKey: bigint, op: ScheduleOperation, signal?: AbortSignal): Promise<InvocationOutcome> {
+    return outcomeFrom(await this.unary(this.client.schedule, scheduleRequestTo(partitionKey, op), { signal }));
   }
 
   async describe(invocationId: string, signal?: AbortSignal): Promise<InvocationDescription | undefined> {

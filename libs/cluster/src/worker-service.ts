@@ -24,6 +24,7 @@ import {
   requestFrom,
   scanBatchTo,
   scanColumns,
+  scheduleRequestFrom,
   toStatus,
 } from './wire.ts';
 
@@ -253,6 +254,12 @@ export async function serveWorker(
     },
     replaceState(call, cb) {
       answer(cb, async () => outcomeTo(await backend.replaceState(replacementFrom(call.request))));
+    },
+    schedule(call, cb) {
+      answer(cb, async () => {
+        const { partitionKey, op } = scheduleRequestFrom(call.request);
+        return outcomeTo(await backend.schedule(partitionKey, op));
+      });
     },
     describe(call, cb) {
       answer(cb, async () => {

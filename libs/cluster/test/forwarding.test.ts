@@ -8,6 +8,8 @@ import {
   OverloadedError,
   partitionKeyOf,
   type RestartOptions,
+  type ScheduleDefinition,
+  type ScheduleOperation,
   type StateReplacement,
 } from '@stead/core';
 import type { ServingGrpc } from '@stead/runtime';
@@ -53,6 +55,13 @@ class ScriptedBackend implements WorkerBackend {
   async replaceState(req: StateReplacement): Promise<InvocationOutcome> {
     this.replaced.push(req);
     return req.version === undefined ? { ok: true, value: new Uint8Array() } : { ok: false, code: 409, message: 'v' };
+  }
+  readonly scheduled: { partitionKey: bigint; op: ScheduleOperation }[] = [];
+  async schedule(partitionKey: bigint, op: ScheduleOperation): Promise<InvocationOutcome> {
+    this.scheduled.push({ partitionKey, op });
+    return op.op === 'delete'
+      ? { ok: false, code: 404, message: 'no such schedule' }
+      : { ok: true, value: enc('created') };
   }
   async pinned() {
     return { count: 2, partitions: [0, 1] };
@@ -189,6 +198,25 @@ describe('forwarding to partition leaders', () => {
     expect(w.replaced.map((x) => ({ ...x, state: x.state.map(([k, v]) => [dec(k), dec(v)]) }))).toEqual([
       { service: 'Counter', key: 'a', serviceType: 'VIRTUAL_OBJECT', state: [['v', '5']] },
       { service: 'Counter', key: 'a', serviceType: 'VIRTUAL_OBJECT', state: [], version: 'v1' },
+    ]);
+    // A schedule's definition and its partition key (a full 64-bit one) cross the worker RPC intact.
+    const definition: ScheduleDefinition = {
+      id: 'nightly',
+      cron: '0 30 2 * * *',
+      timeZone: 'Europe/Berlin',
+      target: { service: 'Counter', handler: 'add', key: 'a', serviceType: 'VIRTUAL_OBJECT', handlerType: 'EXCLUSIVE' },
+      input: enc('{"n":1}'),
+      contentType: 'application/json',
+      overlap: 'queue',
+      retentionMs: 86_400_000,
+      journalRetentionMs: 0,
+    };
+    const pk = 0xfedcba9876543210n;
+    expect(await r.schedule(pk, { op: 'create', definition })).toEqual({ ok: true, value: enc('created') });
+    expect(await r.schedule(pk, { op: 'delete', id: 'nightly' })).toMatchObject({ ok: false, code: 404 });
+    expect(w.scheduled).toEqual([
+      { partitionKey: pk, op: { op: 'create', definition } },
+      { partitionKey: pk, op: { op: 'delete', id: 'nightly' } },
     ]);
   });
 

@@ -69,6 +69,7 @@ async function startWorker(nodeId: string, partition: number): Promise<TestWorke
     control: (id, op) => host.control(id, op),
     restartAsNew: (id) => host.restartAsNew(id),
     replaceState: (req) => host.replaceState(req),
+    schedule: (pk, op) => host.schedule(pk, op),
     pinned: async () => ({ count: 0, partitions: [partition] }),
     status: () => ({ nodeId, instance: nodeId, partitions: [] }),
     scan: (p, table, opts) => host.scanPartition(p, table, opts),

@@ -113,6 +113,29 @@ export {
   resolveInvocationOptions,
   serviceOptions,
 } from './invocation-options.ts';
+export {
+  type CronSpec,
+  cronProblem,
+  LATE_AFTER_MS,
+  MAX_COUNTED_MISSED,
+  nextTick,
+  nextTicks,
+  planTicks,
+  type TickPlan,
+} from './schedule-ticks.ts';
+export {
+  OVERLAP_POLICIES,
+  type OverlapPolicy,
+  SCHEDULE_ID_HEADER,
+  SCHEDULE_TICK_HEADER,
+  type ScheduleDefinition,
+  type ScheduleOperation,
+  type ScheduleTarget,
+  scheduleIdempotencyKey,
+  scheduleIdOfKey,
+  scheduleInvocationId,
+  schedulePartitionKey,
+} from './schedules.ts';
 export type {
   DeploymentSchema,
   DiscoveredEndpoint,

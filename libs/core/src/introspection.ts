@@ -209,6 +209,17 @@ export const INTROSPECTION_TABLES: readonly SqlTable[] = [
     `),
   },
   {
+    // Beyond Restate: Stead's cron schedules (admin API /schedules), one row per schedule in its partition.
+    name: 'sys_schedule',
+    columns: c(`
+      content_type:utf8 created_at:timestamp_ms cron:utf8 fired:u64 id:utf8 input:binary
+      journal_retention:duration_ms last_fired_at:timestamp_ms last_invocation_id:utf8 last_tick_at:timestamp_ms
+      late:u64 next_tick_at:timestamp_ms overlap:utf8 partition_key:u64 paused:bool queued_tick_at:timestamp_ms
+      retention:duration_ms skipped:u64 target_handler_name:utf8 target_handler_ty:utf8 target_service_key:utf8
+      target_service_name:utf8 target_service_ty:utf8 time_zone:utf8
+    `),
+  },
+  {
     name: 'sys_service',
     columns: c(`
       deployment_id:utf8 name:utf8 public:bool revision:u64 ty:utf8

@@ -1,4 +1,5 @@
 /** What the ingress asks the engine for, and what it gets back. */
+import type { ScheduleOperation } from './schedules.ts';
 export interface InvocationTarget {
   service: string;
   handler: string;
@@ -130,6 +131,12 @@ export interface InvocationBackend extends IngressBackend {
    * holding the key's lock, or a failure: 409 when the state's version is not the expected one.
    */
   replaceState(req: StateReplacement): Promise<InvocationOutcome>;
+  /**
+   * Creates, pauses, resumes or deletes a cron schedule in the partition of `partitionKey` (`schedulePartitionKey`
+   * for a create; the `partition_key` column of `sys_schedule` for the others); resolves once applied with ok (value:
+   * `created` or `unchanged` for a create), or a failure: 404 unknown id, 409 an id taken by another definition.
+   */
+  schedule(partitionKey: bigint, op: ScheduleOperation): Promise<InvocationOutcome>;
   /**
    * Status and journal of an invocation, as JSON (Stead's `GET /invocations/{id}`; Restate shows the same
    * through SQL `sys_invocation`/`sys_journal`); undefined when unknown or purged (retention ended).

@@ -61,13 +61,16 @@ export function readCounter(registry: Registry, name: string, help: string, read
   });
 }
 
-/** A counter with one label whose values are read at each scrape (see readLabeledGauge). */
+/**
+ * A counter with one label whose values are read at each scrape (see readLabeledGauge); `read` may be async (a
+ * count kept in a store), and the scrape waits for it.
+ */
 export function readLabeledCounter(
   registry: Registry,
   name: string,
   help: string,
   label: string,
-  read: () => Iterable<[string, number]>,
+  read: () => Iterable<[string, number]> | Promise<Iterable<[string, number]>>,
 ): Counter {
   return new Counter({
     name,
@@ -75,8 +78,13 @@ export function readLabeledCounter(
     labelNames: [label],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const [v, n] of read()) this.inc({ [label]: v }, n);
+      const fill = (values: Iterable<[string, number]>) => {
+        this.reset();
+        for (const [v, n] of values) this.inc({ [label]: v }, n);
+      };
+      const values = read();
+      if (values instanceof Promise) return values.then(fill);
+      fill(values);
     },
   });
 }

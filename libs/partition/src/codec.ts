@@ -3,7 +3,13 @@
  * (proto/stead/partition/v1/partition.proto). Decoders validate: a record or value whose required parts are
  * missing, or whose enumerations hold unknown names, throws a FormatError saying what is wrong.
  */
-import type { HandlerType, InvocationOutcome, ServiceType } from '@stead/core';
+import {
+  type HandlerType,
+  type InvocationOutcome,
+  OVERLAP_POLICIES,
+  type ScheduleDefinition,
+  type ServiceType,
+} from '@stead/core';
 import { partition as P } from '@stead/proto';
 import type { Codec } from '@stead/storage';
 import type * as J from './journal.ts';
@@ -22,6 +28,7 @@ import type {
   NewInvocation,
   NotificationId,
   ResponseSink,
+  ScheduleRecord,
   Target,
   TimerKey,
   WaitingSet,
@@ -375,6 +382,15 @@ const COMMAND_TO: { readonly [K in Command['kind']]: (c: Extract<Command, { kind
       sink: c.sink ? sinkTo(c.sink) : undefined,
     },
   }),
+  Schedule: (c) => ({
+    $case: 'schedule',
+    value: {
+      op: c.op,
+      id: c.id,
+      definition: c.definition ? scheduleDefinitionTo(c.definition) : undefined,
+      sink: c.sink ? sinkTo(c.sink) : undefined,
+    },
+  }),
 };
 
 /** The producer tag goes on the envelope, whatever the command (see Dedup). */
@@ -454,7 +470,91 @@ function commandFrom(r: P.LogRecord): Command {
       };
     case 'replaceState':
       return replaceStateFrom(ts, c.value);
+    case 'schedule': {
+      const out: Command = {
+        kind: 'Schedule',
+        ts,
+        op: oneOf(c.value.op, SCHEDULE_OPS, 'schedule operation'),
+        id: c.value.id,
+      };
+      if (c.value.definition) out.definition = scheduleDefinitionFrom(c.value.definition);
+      if (c.value.sink) out.sink = sinkFrom(c.value.sink);
+      return out;
+    }
   }
+}
+
+const SCHEDULE_OPS = ['create', 'pause', 'resume', 'delete'] as const;
+
+/** A schedule's definition as the log and the store keep it (the worker API carries the same message). */
+export function scheduleDefinitionTo(d: ScheduleDefinition): P.ScheduleDefinition {
+  return {
+    id: d.id,
+    cron: d.cron,
+    timeZone: d.timeZone,
+    target: targetTo(d.target),
+    input: buf(d.input),
+    contentType: d.contentType,
+    overlap: d.overlap,
+    retentionMs: BigInt(d.retentionMs),
+    journalRetentionMs: BigInt(d.journalRetentionMs),
+  };
+}
+
+export function scheduleDefinitionFrom(m: P.ScheduleDefinition): ScheduleDefinition {
+  const t = targetFrom(m.target);
+  const target: ScheduleDefinition['target'] = {
+    service: t.service,
+    handler: t.handler,
+    serviceType: required(t.serviceType, 'service type of a schedule target'),
+  };
+  if (t.key !== undefined) target.key = t.key;
+  if (t.handlerType !== undefined) target.handlerType = t.handlerType;
+  const out: ScheduleDefinition = {
+    id: m.id,
+    cron: m.cron,
+    timeZone: m.timeZone,
+    target,
+    input: m.input,
+    overlap: oneOf(m.overlap, OVERLAP_POLICIES, 'overlap policy'),
+    retentionMs: int(m.retentionMs, 'retention'),
+    journalRetentionMs: int(m.journalRetentionMs, 'journal retention'),
+  };
+  if (m.contentType !== undefined) out.contentType = m.contentType;
+  return out;
+}
+
+function scheduleRowTo(r: ScheduleRecord): P.ScheduleRow {
+  return {
+    definition: scheduleDefinitionTo(r.definition),
+    createdAt: BigInt(r.createdAt),
+    paused: r.paused,
+    nextTick: optBig(r.nextTick),
+    lastTick: optBig(r.lastTick),
+    lastFiredAt: optBig(r.lastFiredAt),
+    lastInvocationId: r.lastInvocationId,
+    queuedTick: optBig(r.queuedTick),
+    fired: BigInt(r.fired),
+    skipped: BigInt(r.skipped),
+    late: BigInt(r.late),
+  };
+}
+
+function scheduleRowFrom(m: P.ScheduleRow): ScheduleRecord {
+  const out: ScheduleRecord = {
+    definition: scheduleDefinitionFrom(required(m.definition, 'schedule definition')),
+    createdAt: int(m.createdAt, 'creation time'),
+    paused: m.paused,
+    fired: int(m.fired, 'fired ticks'),
+    skipped: int(m.skipped, 'skipped ticks'),
+    late: int(m.late, 'late ticks'),
+  };
+  if (m.nextTick !== undefined) out.nextTick = int(m.nextTick, 'next tick');
+  if (m.lastTick !== undefined) out.lastTick = int(m.lastTick, 'last tick');
+  if (m.lastFiredAt !== undefined) out.lastFiredAt = int(m.lastFiredAt, 'last fire time');
+  if (m.lastInvocationId !== undefined) out.lastInvocationId = m.lastInvocationId;
+  if (m.queuedTick !== undefined) out.queuedTick = int(m.queuedTick, 'queued tick');
+  return out;
 }
 
 function replaceStateFrom(ts: number, v: P.ReplaceState): Command {
@@ -829,6 +929,7 @@ export const queuedReplacement: Codec<QueuedReplacement> = codec(
     return out;
   },
 );
+export const scheduleRow: Codec<ScheduleRecord> = codec(P.ScheduleRow, scheduleRowTo, scheduleRowFrom);
 export const counter: Codec<bigint> = codec(
   P.Counter,
   (value) => ({ value }),

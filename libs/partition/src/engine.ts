@@ -9,6 +9,7 @@ import type {
   InvocationOutcome,
   InvocationQuery,
   RestartOptions,
+  ScheduleOperation,
   SchemaView,
   SendReceipt,
   StateReplacement,
@@ -214,6 +215,10 @@ export class Engine implements InvocationBackend {
 
   replaceState(req: StateReplacement): Promise<InvocationOutcome> {
     return this.host.replaceState(req);
+  }
+
+  schedule(partitionKey: bigint, op: ScheduleOperation): Promise<InvocationOutcome> {
+    return this.host.schedule(partitionKey, op);
   }
 
   describe(invocationId: string): Promise<InvocationDescription | undefined> {

@@ -27,6 +27,7 @@ import {
   RESTATE_INVOCATION_DEFAULTS,
   type RestartOptions,
   type ScanOptions,
+  type ScheduleOperation,
   type SchemaView,
   type SendReceipt,
   type StateReplacement,
@@ -41,7 +42,7 @@ import { checkedInvocationId, ids, planInvocation } from './invocation-ids.ts';
 import { InvokerDriver, pinFor } from './invoker-driver.ts';
 import * as journal from './journal.ts';
 import { PartitionLeader } from './leader.ts';
-import type { InvocationMetrics } from './metrics.ts';
+import type { InvocationMetrics, ScheduleFigures } from './metrics.ts';
 import { type EffectSink, PartitionProcessor, type ProcessorOptions, type ProcessorRole } from './processor.ts';
 import { MAX_SINKS_PER_INVOCATION, TOO_MANY_WAITERS } from './state-machine.ts';
 import { PartitionTables } from './tables.ts';
@@ -537,6 +538,30 @@ export class PartitionHost implements InvocationBackend {
       sink,
     });
     return outcome;
+  }
+
+  /** Appends a schedule command to the partition of `partitionKey`, and waits until it is applied. */
+  async schedule(partitionKey: bigint, op: ScheduleOperation): Promise<InvocationOutcome> {
+    const processor = this.ledProcessor(partitionKey);
+    const { sink, outcome } = this.wait(processor);
+    const ts = this.clock.now();
+    await processor.append(
+      op.op === 'create'
+        ? { kind: 'Schedule', ts, op: 'create', id: op.definition.id, definition: op.definition, sink }
+        : { kind: 'Schedule', ts, op: op.op, id: op.id, sink },
+    );
+    return outcome;
+  }
+
+  /** The tick counts of the cron schedules in the partitions led here (the schedule metrics). */
+  async scheduleFigures(): Promise<ScheduleFigures[]> {
+    const out: ScheduleFigures[] = [];
+    for (const h of this.hosted.values()) {
+      if (!h.leading) continue;
+      for (const s of await h.leader.reader.schedules())
+        out.push({ id: s.definition.id, fired: s.fired, skipped: s.skipped, late: s.late });
+    }
+    return out;
   }
 
   /** Unfinished invocations pinned to a deployment, over the partitions led here (graceful deployment removal). */

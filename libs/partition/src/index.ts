@@ -8,7 +8,7 @@
 
 export type { SnapshotManifest } from '@stead/snapshots';
 export { type Clock, systemClock, systemTimers, type TimerHandle, type Timers } from './clock.ts';
-export { decodeCommand, encodeCommand } from './codec.ts';
+export { decodeCommand, encodeCommand, scheduleDefinitionFrom, scheduleDefinitionTo } from './codec.ts';
 export { Engine, type EngineOptions } from './engine.ts';
 export {
   type EpochSource,

@@ -1,6 +1,13 @@
 // The figures of the partitions a process hosts and of the invocations it runs, as Prometheus metrics. The hot
 // paths (invoker, leader) report to an InvocationMetrics sink; the rest is read from the host at scrape time.
-import { type createRegistry, histogram, readCounter, readGauge, readLabeledGauge } from '@stead/observability';
+import {
+  type createRegistry,
+  histogram,
+  readCounter,
+  readGauge,
+  readLabeledCounter,
+  readLabeledGauge,
+} from '@stead/observability';
 import type { PartitionHost } from './host.ts';
 
 type Registry = ReturnType<typeof createRegistry>;
@@ -79,7 +86,7 @@ export function registerInvocationMetrics(registry: Registry): InvocationMetrics
 /**
  * The figures of the partitions `host` holds, read at each scrape: replicas by role, how far each replica is
  * behind its log, its backlog (what admission control limits), the invoker's concurrency and the requests
- * refused as overload.
+ * refused as overload, and the tick counts of the cron schedules in the partitions led here.
  */
 export function registerHostMetrics(registry: Registry, host: PartitionHost): void {
   readGauge(
@@ -129,4 +136,42 @@ export function registerHostMetrics(registry: Registry, host: PartitionHost): vo
     'partition',
     perPartition((p) => p.backlog),
   );
+  registerScheduleMetrics(registry, host);
+}
+
+/**
+ * The ticks of the cron schedules in the partitions led here, by schedule id, read at each scrape from the
+ * schedules' durable counts: a restart or a new leader reports the same numbers, never a tick twice.
+ */
+function registerScheduleMetrics(registry: Registry, host: PartitionHost): void {
+  // One read of the schedules serves the three counters of a scrape that asks for them together.
+  let cached: { at: number; figures: Promise<ScheduleFigures[]> } | undefined;
+  const figures = () => {
+    const now = Date.now();
+    if (!cached || now - cached.at > 100) cached = { at: now, figures: host.scheduleFigures() };
+    return cached.figures;
+  };
+  const counter = (name: string, help: string, pick: (f: ScheduleFigures) => number) =>
+    readLabeledCounter(registry, name, help, 'schedule', async () =>
+      (await figures()).map((f): [string, number] => [f.id, pick(f)]),
+    );
+  counter('stead_schedule_ticks_fired_total', 'Cron schedule ticks that started their invocation', (f) => f.fired);
+  counter(
+    'stead_schedule_ticks_skipped_total',
+    'Cron schedule ticks that never started (missed while no leader ran them, or overlapping with overlap skip)',
+    (f) => f.skipped,
+  );
+  counter(
+    'stead_schedule_ticks_late_total',
+    'Cron schedule ticks started a second or more after their time (after a gap, the latest missed tick)',
+    (f) => f.late,
+  );
+}
+
+/** What the schedule metrics show of a schedule. */
+export interface ScheduleFigures {
+  id: string;
+  fired: number;
+  skipped: number;
+  late: number;
 }

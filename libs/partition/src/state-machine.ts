@@ -11,11 +11,12 @@ import { ApplyContext } from './apply/context.ts';
 import { applyControl } from './apply/control.ts';
 import { applyInvoke, applyInvokerEffect } from './apply/invocation.ts';
 import type { StateMachineOptions } from './apply/outcomes.ts';
+import { applySchedule } from './apply/schedules.ts';
 import { applyReplaceState } from './apply/state.ts';
 import { applyTimerFired } from './apply/timers.ts';
 import { InvariantError } from './assert.ts';
 import { PartitionTables } from './tables.ts';
-import type { Command, Effect, InvocationStatus, JournalEntry, Target, TimerKey } from './types.ts';
+import type { Command, Effect, InvocationStatus, JournalEntry, ScheduleRecord, Target, TimerKey } from './types.ts';
 
 export {
   ALREADY_COMPLETED,
@@ -127,6 +128,7 @@ export class PartitionStateMachine {
         await ctx.respond(cmd.invocationId, cmd.sink, failure, cmd.ts);
         return;
       case 'ReplaceState':
+      case 'Schedule':
         if (cmd.sink) await ctx.respond('', cmd.sink, failure, cmd.ts);
         return;
       default:
@@ -160,6 +162,7 @@ const HANDLERS: { readonly [K in Command['kind']]: Handler<K> } = {
   Control: applyControl,
   Attach: applyAttach,
   ReplaceState: applyReplaceState,
+  Schedule: applySchedule,
   /** A leader's epoch: effects of older epochs are dropped from now on (the epoch only grows). */
   AnnounceLeader: async (ctx, cmd) => {
     if (cmd.epoch > (await ctx.tables.epoch())) ctx.tables.putEpoch(cmd.epoch);
@@ -193,6 +196,17 @@ export class PartitionReader {
   }
   outbox(): Promise<{ seq: number; partitionKey: bigint; command: Command }[]> {
     return this.tables.outbox();
+  }
+  /** Every cron schedule of the partition. */
+  async schedules(): Promise<ScheduleRecord[]> {
+    const out: ScheduleRecord[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.tables.schedulePage(after, 1024);
+      out.push(...page.rows);
+      after = page.next;
+    } while (after !== undefined);
+    return out;
   }
   /** Unfinished invocations pinned to `deploymentId` (an index: no scan of all invocations). */
   pinnedCount(deploymentId: string): Promise<number> {

@@ -19,6 +19,7 @@
  *   o <u64 seq>                    outbox                     OutboxEntry
  *   D <producer>                   dedup: highest seq applied from each producer   Counter
  *   x <deployment> <id>            unfinished invocations pinned to a deployment (empty value)
+ *   S <schedule id>                cron schedules             ScheduleRow
  *   m <name>                       epoch, applied offset, counters, layout version   Counter
  *
  * Journal keys start with the invocation's creation time, so that the journal (the biggest table: every entry
@@ -37,6 +38,7 @@ import {
   type InvocationStatus,
   type JournalEntry,
   outboxProducer,
+  type ScheduleRecord,
   type Target,
   type TimerKey,
 } from './types.ts';
@@ -107,6 +109,7 @@ const Tag = {
   /** Layout 1 and 2 dedup keys (`d <u32 partition>`), rewritten at start by `upgradeLayout`. */
   DedupV2: 'd',
   Deployment: 'x',
+  Schedule: 'S',
   Meta: 'm',
 } as const;
 
@@ -273,6 +276,11 @@ export class PartitionTables {
       const name = readStrKey(k, o.next).value;
       return { service: o.service, key: o.key, name, row: decodeAt(k, v, C.promiseRow) };
     });
+  }
+
+  /** Cron schedules, by id. */
+  schedulePage(after: string | undefined, limit: number): Promise<Page<ScheduleRecord>> {
+    return this.page(Tag.Schedule, after, limit, (k, v) => decodeAt(k, v, C.scheduleRow));
   }
 
   // ---------- journal ----------
@@ -444,6 +452,18 @@ export class PartitionTables {
   async timersAfter(after: string | undefined, limit: number): Promise<{ key: string; timer: TimerKey }[]> {
     const rows = await this.store.scan(Tag.Timer, limit, after === undefined ? {} : { after });
     return rows.map(([key, v]) => ({ key, timer: decodeAt(key, v, C.timerKey) }));
+  }
+
+  // ---------- cron schedules ----------
+
+  schedule(id: string): Promise<ScheduleRecord | undefined> {
+    return this.store.get(Tag.Schedule + strKey(id), C.scheduleRow);
+  }
+  putSchedule(s: ScheduleRecord): void {
+    this.store.put(Tag.Schedule + strKey(s.definition.id), s, C.scheduleRow);
+  }
+  delSchedule(id: string): void {
+    this.store.del(Tag.Schedule + strKey(id));
   }
 
   // ---------- workflow promises ----------

@@ -1,4 +1,4 @@
-import type { HandlerType, InvocationOutcome, ServiceType } from '@stead/core';
+import type { HandlerType, InvocationOutcome, ScheduleDefinition, ServiceType } from '@stead/core';
 
 /** A journal entry exactly as the service protocol carries it: message type + protobuf payload. */
 export interface JournalEntry {
@@ -158,6 +158,30 @@ export const TIMER_PURGE = -2;
 /** End of the journal retention of a completed invocation whose status is kept longer. */
 export const TIMER_PURGE_JOURNAL = -3;
 
+/** The next tick of a cron schedule (`invocationId` holds the schedule's id). */
+export const TIMER_SCHEDULE = -4;
+
+/**
+ * A cron schedule in its partition's store. Invariants: `nextTick` is set (and its TIMER_SCHEDULE timer armed)
+ * exactly when the schedule is not paused; `lastTick` only grows; `queuedTick` (overlap `queue`) is after `lastTick`.
+ */
+export interface ScheduleRecord {
+  definition: ScheduleDefinition;
+  createdAt: number;
+  paused: boolean;
+  nextTick?: number;
+  /** The latest tick started, when, and its invocation. */
+  lastTick?: number;
+  lastFiredAt?: number;
+  lastInvocationId?: string;
+  /** A tick waiting for the last tick's invocation to end (overlap `queue`). */
+  queuedTick?: number;
+  /** Ticks started, ticks that never started (missed, or overlapping with overlap `skip`), ticks started late. */
+  fired: number;
+  skipped: number;
+  late: number;
+}
+
 export interface TimerKey {
   wakeAt: number;
   invocationId: string;
@@ -222,6 +246,16 @@ export type CommandBody =
       serviceType: 'VIRTUAL_OBJECT' | 'WORKFLOW';
       state: [Uint8Array, Uint8Array][];
       version?: string;
+      sink?: ResponseSink;
+    }
+  /** Create, pause, resume or delete a cron schedule of this partition (admin API); answered through `sink`. */
+  | {
+      kind: 'Schedule';
+      ts: number;
+      op: 'create' | 'pause' | 'resume' | 'delete';
+      id: string;
+      /** For create. */
+      definition?: ScheduleDefinition;
       sink?: ResponseSink;
     };
 

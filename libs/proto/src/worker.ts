@@ -9,6 +9,7 @@ export {
   type ReplaceStateRequest,
   type ScanBatch,
   type ScanRequest,
+  type ScheduleRequest,
   type SqlRow,
   type SqlValue,
   type SqlValue_U32List,

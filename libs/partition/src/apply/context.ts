@@ -35,6 +35,7 @@ import {
   type StateMachineOptions,
   TOO_MANY_WAITERS,
 } from './outcomes.ts';
+import { scheduledInvocationEnded } from './schedules.ts';
 import { replaceState } from './state.ts';
 
 export class ApplyContext {
@@ -146,6 +147,7 @@ export class ApplyContext {
     } else {
       this.tables.delStatus(st.id);
     }
+    await scheduledInvocationEnded(this, st, now);
   }
 
   /** Journal entries are keyed by index < journalLength: no scan needed. */

@@ -9,6 +9,7 @@ import {
   introspectionTable,
   partitionKeyOf,
   type ServiceType,
+  schedulePartitionKey,
 } from '@stead/core';
 import type { PromiseRow } from '../codec.ts';
 import { type StatusField, statusFieldMask } from '../codec.ts';
@@ -22,6 +23,7 @@ import {
   type InvocationStatus,
   type JournalEntry,
   normalizeKey,
+  type ScheduleRecord,
   type Target,
 } from '../types.ts';
 
@@ -400,4 +402,35 @@ export function promiseRow(p: ObjectRef & { name: string; row: PromiseRow }): In
   if ('failure' in r) return { ...row, completion_failure: failureText(r.failure) };
   const value = 'value' in r ? r.value : new Uint8Array(0);
   return { ...row, completion_success_value: value, completion_success_value_utf8: utf8OrNull(value) };
+}
+
+/** sys_schedule (beyond Restate): a cron schedule and where its ticks stand. */
+export function scheduleRow(s: ScheduleRecord): IntrospectionRow {
+  const d = s.definition;
+  return {
+    id: d.id,
+    partition_key: schedulePartitionKey(d),
+    cron: d.cron,
+    time_zone: d.timeZone,
+    target_service_name: d.target.service,
+    target_handler_name: d.target.handler,
+    target_service_key: d.target.key,
+    target_service_ty: SERVICE_TYPE_NAMES[d.target.serviceType],
+    target_handler_ty: d.target.handlerType?.toLowerCase(),
+    input: d.input,
+    content_type: d.contentType,
+    overlap: d.overlap,
+    retention: d.retentionMs,
+    journal_retention: d.journalRetentionMs,
+    paused: s.paused,
+    created_at: s.createdAt,
+    next_tick_at: s.nextTick,
+    last_tick_at: s.lastTick,
+    last_fired_at: s.lastFiredAt,
+    last_invocation_id: s.lastInvocationId,
+    queued_tick_at: s.queuedTick,
+    fired: s.fired,
+    skipped: s.skipped,
+    late: s.late,
+  };
 }

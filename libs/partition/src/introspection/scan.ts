@@ -18,6 +18,7 @@ import {
   promiseRow,
   type RowContext,
   StatusRows,
+  scheduleRow,
   stateRow,
 } from './rows.ts';
 
@@ -122,6 +123,7 @@ const PAGERS: Readonly<Record<string, (src: PartitionRowSource, columns?: Readon
       lockRow(l, (await statusTimes(src, l.invocationId)).runningAt),
     ),
   sys_promise: (src) => (after, limit) => mapPage(src.tables.promisePage(after, limit), promiseRow),
+  sys_schedule: (src) => (after, limit) => mapPage(src.tables.schedulePage(after, limit), scheduleRow),
 };
 
 /** Whether a partition store holds rows of `table` (the others, such as sys_deployment, come from elsewhere). */

@@ -145,7 +145,7 @@ export interface TimerKey {
   invocationId: string;
   /**
    * Completion id of a sleep; -1 for a delayed invocation; -2 at the end of retention; -3 at the end of the
-   * journal retention.
+   * journal retention; -4 at the next tick of a cron schedule (invocation_id: the schedule id).
    */
   completionId: number;
 }
@@ -312,6 +312,36 @@ export interface ReplaceState_Entry {
   value: Buffer;
 }
 
+/** A durable cron schedule (beyond Restate), as the admin API created it. */
+export interface ScheduleDefinition {
+  id: string;
+  /** 5 fields (minute first) or 6 (second first). */
+  cron: string;
+  /** IANA time zone of the cron fields. */
+  timeZone: string;
+  /** With service_type (and handler_type) always set. */
+  target?: Target | undefined;
+  input: Buffer;
+  contentType?:
+    | string
+    | undefined;
+  /** skip, queue or allow */
+  overlap: string;
+  /** Retention of each tick's invocation after it completes, and of its journal. */
+  retentionMs: bigint;
+  journalRetentionMs: bigint;
+}
+
+/** The admin API creates, pauses, resumes or deletes a schedule of this partition. */
+export interface ScheduleCommand {
+  /** create, pause, resume or delete */
+  op: string;
+  id: string;
+  /** For create. */
+  definition?: ScheduleDefinition | undefined;
+  sink?: ResponseSink | undefined;
+}
+
 /**
  * One record of a partition's log. `ts` is the appender's wall clock, the state machine's only clock.
  * `dedup` tags the record with its producer and sequence number (any command kind); records written before it
@@ -330,6 +360,7 @@ export interface LogRecord {
     | { $case: "control"; value: Control }
     | { $case: "attach"; value: Attach }
     | { $case: "replaceState"; value: ReplaceState }
+    | { $case: "schedule"; value: ScheduleCommand }
     | undefined;
 }
 
@@ -424,6 +455,24 @@ export interface QueuedStateReplacement {
 /** Counters, epoch, applied offset, dedup sequence numbers. */
 export interface Counter {
   value: bigint;
+}
+
+/**
+ * A cron schedule (table S): its definition and where its ticks stand. `next_tick` is set exactly when it is not
+ * paused (its timer is armed then); `queued_tick` waits for the last tick's invocation to end (overlap queue).
+ */
+export interface ScheduleRow {
+  definition?: ScheduleDefinition | undefined;
+  createdAt: bigint;
+  paused: boolean;
+  nextTick?: bigint | undefined;
+  lastTick?: bigint | undefined;
+  lastFiredAt?: bigint | undefined;
+  lastInvocationId?: string | undefined;
+  queuedTick?: bigint | undefined;
+  fired: bigint;
+  skipped: bigint;
+  late: bigint;
 }
 
 function createBaseTarget(): Target {
@@ -3686,6 +3735,274 @@ export const ReplaceState_Entry: MessageFns<ReplaceState_Entry> = {
   },
 };
 
+function createBaseScheduleDefinition(): ScheduleDefinition {
+  return {
+    id: "",
+    cron: "",
+    timeZone: "",
+    target: undefined,
+    input: Buffer.alloc(0),
+    contentType: undefined,
+    overlap: "",
+    retentionMs: 0n,
+    journalRetentionMs: 0n,
+  };
+}
+
+export const ScheduleDefinition: MessageFns<ScheduleDefinition> = {
+  encode(message: ScheduleDefinition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.cron !== "") {
+      writer.uint32(18).string(message.cron);
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(26).string(message.timeZone);
+    }
+    if (message.target !== undefined) {
+      Target.encode(message.target, writer.uint32(34).fork()).join();
+    }
+    if (message.input.length !== 0) {
+      writer.uint32(42).bytes(message.input);
+    }
+    if (message.contentType !== undefined) {
+      writer.uint32(50).string(message.contentType);
+    }
+    if (message.overlap !== "") {
+      writer.uint32(58).string(message.overlap);
+    }
+    if (message.retentionMs !== 0n) {
+      if (BigInt.asIntN(64, message.retentionMs) !== message.retentionMs) {
+        throw new globalThis.Error("value provided for field message.retentionMs of type int64 too large");
+      }
+      writer.uint32(64).int64(message.retentionMs);
+    }
+    if (message.journalRetentionMs !== 0n) {
+      if (BigInt.asIntN(64, message.journalRetentionMs) !== message.journalRetentionMs) {
+        throw new globalThis.Error("value provided for field message.journalRetentionMs of type int64 too large");
+      }
+      writer.uint32(72).int64(message.journalRetentionMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScheduleDefinition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScheduleDefinition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cron = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.target = Target.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.input = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.contentType = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.overlap = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.retentionMs = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.journalRetentionMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ScheduleDefinition>, I>>(base?: I): ScheduleDefinition {
+    return ScheduleDefinition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScheduleDefinition>, I>>(object: I): ScheduleDefinition {
+    const message = createBaseScheduleDefinition();
+    message.id = object.id ?? "";
+    message.cron = object.cron ?? "";
+    message.timeZone = object.timeZone ?? "";
+    message.target = (object.target !== undefined && object.target !== null)
+      ? Target.fromPartial(object.target)
+      : undefined;
+    message.input = object.input ?? Buffer.alloc(0);
+    message.contentType = object.contentType ?? undefined;
+    message.overlap = object.overlap ?? "";
+    message.retentionMs = (object.retentionMs !== undefined && object.retentionMs !== null)
+      ? BigInt(object.retentionMs)
+      : 0n;
+    message.journalRetentionMs = (object.journalRetentionMs !== undefined && object.journalRetentionMs !== null)
+      ? BigInt(object.journalRetentionMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseScheduleCommand(): ScheduleCommand {
+  return { op: "", id: "", definition: undefined, sink: undefined };
+}
+
+export const ScheduleCommand: MessageFns<ScheduleCommand> = {
+  encode(message: ScheduleCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.op !== "") {
+      writer.uint32(10).string(message.op);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.definition !== undefined) {
+      ScheduleDefinition.encode(message.definition, writer.uint32(26).fork()).join();
+    }
+    if (message.sink !== undefined) {
+      ResponseSink.encode(message.sink, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScheduleCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScheduleCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.op = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.definition = ScheduleDefinition.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sink = ResponseSink.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ScheduleCommand>, I>>(base?: I): ScheduleCommand {
+    return ScheduleCommand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScheduleCommand>, I>>(object: I): ScheduleCommand {
+    const message = createBaseScheduleCommand();
+    message.op = object.op ?? "";
+    message.id = object.id ?? "";
+    message.definition = (object.definition !== undefined && object.definition !== null)
+      ? ScheduleDefinition.fromPartial(object.definition)
+      : undefined;
+    message.sink = (object.sink !== undefined && object.sink !== null)
+      ? ResponseSink.fromPartial(object.sink)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseLogRecord(): LogRecord {
   return { ts: 0n, dedup: undefined, command: undefined };
 }
@@ -3728,6 +4045,9 @@ export const LogRecord: MessageFns<LogRecord> = {
         break;
       case "replaceState":
         ReplaceState.encode(message.command.value, writer.uint32(90).fork()).join();
+        break;
+      case "schedule":
+        ScheduleCommand.encode(message.command.value, writer.uint32(98).fork()).join();
         break;
     }
     return writer;
@@ -3834,6 +4154,14 @@ export const LogRecord: MessageFns<LogRecord> = {
             message.command = { $case: "replaceState", value: ReplaceState.decode(reader, reader.uint32()) };
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.command = { $case: "schedule", value: ScheduleCommand.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3905,6 +4233,12 @@ export const LogRecord: MessageFns<LogRecord> = {
       case "replaceState": {
         if (object.command?.value !== undefined && object.command?.value !== null) {
           message.command = { $case: "replaceState", value: ReplaceState.fromPartial(object.command.value) };
+        }
+        break;
+      }
+      case "schedule": {
+        if (object.command?.value !== undefined && object.command?.value !== null) {
+          message.command = { $case: "schedule", value: ScheduleCommand.fromPartial(object.command.value) };
         }
         break;
       }
@@ -4846,6 +5180,227 @@ export const Counter: MessageFns<Counter> = {
   fromPartial<I extends Exact<DeepPartial<Counter>, I>>(object: I): Counter {
     const message = createBaseCounter();
     message.value = (object.value !== undefined && object.value !== null) ? BigInt(object.value) : 0n;
+    return message;
+  },
+};
+
+function createBaseScheduleRow(): ScheduleRow {
+  return {
+    definition: undefined,
+    createdAt: 0n,
+    paused: false,
+    nextTick: undefined,
+    lastTick: undefined,
+    lastFiredAt: undefined,
+    lastInvocationId: undefined,
+    queuedTick: undefined,
+    fired: 0n,
+    skipped: 0n,
+    late: 0n,
+  };
+}
+
+export const ScheduleRow: MessageFns<ScheduleRow> = {
+  encode(message: ScheduleRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.definition !== undefined) {
+      ScheduleDefinition.encode(message.definition, writer.uint32(10).fork()).join();
+    }
+    if (message.createdAt !== 0n) {
+      if (BigInt.asIntN(64, message.createdAt) !== message.createdAt) {
+        throw new globalThis.Error("value provided for field message.createdAt of type int64 too large");
+      }
+      writer.uint32(16).int64(message.createdAt);
+    }
+    if (message.paused !== false) {
+      writer.uint32(24).bool(message.paused);
+    }
+    if (message.nextTick !== undefined) {
+      if (BigInt.asIntN(64, message.nextTick) !== message.nextTick) {
+        throw new globalThis.Error("value provided for field message.nextTick of type int64 too large");
+      }
+      writer.uint32(32).int64(message.nextTick);
+    }
+    if (message.lastTick !== undefined) {
+      if (BigInt.asIntN(64, message.lastTick) !== message.lastTick) {
+        throw new globalThis.Error("value provided for field message.lastTick of type int64 too large");
+      }
+      writer.uint32(40).int64(message.lastTick);
+    }
+    if (message.lastFiredAt !== undefined) {
+      if (BigInt.asIntN(64, message.lastFiredAt) !== message.lastFiredAt) {
+        throw new globalThis.Error("value provided for field message.lastFiredAt of type int64 too large");
+      }
+      writer.uint32(48).int64(message.lastFiredAt);
+    }
+    if (message.lastInvocationId !== undefined) {
+      writer.uint32(58).string(message.lastInvocationId);
+    }
+    if (message.queuedTick !== undefined) {
+      if (BigInt.asIntN(64, message.queuedTick) !== message.queuedTick) {
+        throw new globalThis.Error("value provided for field message.queuedTick of type int64 too large");
+      }
+      writer.uint32(64).int64(message.queuedTick);
+    }
+    if (message.fired !== 0n) {
+      if (BigInt.asUintN(64, message.fired) !== message.fired) {
+        throw new globalThis.Error("value provided for field message.fired of type uint64 too large");
+      }
+      writer.uint32(72).uint64(message.fired);
+    }
+    if (message.skipped !== 0n) {
+      if (BigInt.asUintN(64, message.skipped) !== message.skipped) {
+        throw new globalThis.Error("value provided for field message.skipped of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.skipped);
+    }
+    if (message.late !== 0n) {
+      if (BigInt.asUintN(64, message.late) !== message.late) {
+        throw new globalThis.Error("value provided for field message.late of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.late);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScheduleRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScheduleRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.definition = ScheduleDefinition.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.createdAt = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.paused = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.nextTick = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastTick = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.lastFiredAt = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastInvocationId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.queuedTick = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.fired = reader.uint64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.skipped = reader.uint64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.late = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ScheduleRow>, I>>(base?: I): ScheduleRow {
+    return ScheduleRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScheduleRow>, I>>(object: I): ScheduleRow {
+    const message = createBaseScheduleRow();
+    message.definition = (object.definition !== undefined && object.definition !== null)
+      ? ScheduleDefinition.fromPartial(object.definition)
+      : undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null) ? BigInt(object.createdAt) : 0n;
+    message.paused = object.paused ?? false;
+    message.nextTick = (object.nextTick !== undefined && object.nextTick !== null)
+      ? BigInt(object.nextTick)
+      : undefined;
+    message.lastTick = (object.lastTick !== undefined && object.lastTick !== null)
+      ? BigInt(object.lastTick)
+      : undefined;
+    message.lastFiredAt = (object.lastFiredAt !== undefined && object.lastFiredAt !== null)
+      ? BigInt(object.lastFiredAt)
+      : undefined;
+    message.lastInvocationId = object.lastInvocationId ?? undefined;
+    message.queuedTick = (object.queuedTick !== undefined && object.queuedTick !== null)
+      ? BigInt(object.queuedTick)
+      : undefined;
+    message.fired = (object.fired !== undefined && object.fired !== null) ? BigInt(object.fired) : 0n;
+    message.skipped = (object.skipped !== undefined && object.skipped !== null) ? BigInt(object.skipped) : 0n;
+    message.late = (object.late !== undefined && object.late !== null) ? BigInt(object.late) : 0n;
     return message;
   },
 };

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ScheduleDefinition } from "../../partition/v1/partition.ts";
 
 export const protobufPackage = "stead.worker.v1";
 
@@ -141,6 +142,15 @@ export interface ReplaceStateRequest {
 export interface ReplaceStateRequest_Entry {
   key: Buffer;
   value: Buffer;
+}
+
+export interface ScheduleRequest {
+  partitionKey: bigint;
+  /** create, pause, resume or delete */
+  op: string;
+  id: string;
+  /** For create. */
+  definition?: ScheduleDefinition | undefined;
 }
 
 export interface DescribeRequest {
@@ -1670,6 +1680,104 @@ export const ReplaceStateRequest_Entry: MessageFns<ReplaceStateRequest_Entry> = 
     const message = createBaseReplaceStateRequest_Entry();
     message.key = object.key ?? Buffer.alloc(0);
     message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseScheduleRequest(): ScheduleRequest {
+  return { partitionKey: 0n, op: "", id: "", definition: undefined };
+}
+
+export const ScheduleRequest: MessageFns<ScheduleRequest> = {
+  encode(message: ScheduleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partitionKey !== 0n) {
+      if (BigInt.asUintN(64, message.partitionKey) !== message.partitionKey) {
+        throw new globalThis.Error("value provided for field message.partitionKey of type fixed64 too large");
+      }
+      writer.uint32(9).fixed64(message.partitionKey);
+    }
+    if (message.op !== "") {
+      writer.uint32(18).string(message.op);
+    }
+    if (message.id !== "") {
+      writer.uint32(26).string(message.id);
+    }
+    if (message.definition !== undefined) {
+      ScheduleDefinition.encode(message.definition, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScheduleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScheduleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.partitionKey = reader.fixed64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.op = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.definition = ScheduleDefinition.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ScheduleRequest>, I>>(base?: I): ScheduleRequest {
+    return ScheduleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScheduleRequest>, I>>(object: I): ScheduleRequest {
+    const message = createBaseScheduleRequest();
+    message.partitionKey = (object.partitionKey !== undefined && object.partitionKey !== null)
+      ? BigInt(object.partitionKey)
+      : 0n;
+    message.op = object.op ?? "";
+    message.id = object.id ?? "";
+    message.definition = (object.definition !== undefined && object.definition !== null)
+      ? ScheduleDefinition.fromPartial(object.definition)
+      : undefined;
     return message;
   },
 };
@@ -3384,6 +3492,16 @@ export const WorkerServiceService = {
     responseSerialize: (value: Outcome): Buffer => Buffer.from(Outcome.encode(value).finish()),
     responseDeserialize: (value: Buffer): Outcome => Outcome.decode(value),
   },
+  /** Creates, pauses, resumes or deletes a cron schedule in the partition of `partition_key` (answers once applied). */
+  schedule: {
+    path: "/stead.worker.v1.WorkerService/Schedule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ScheduleRequest): Buffer => Buffer.from(ScheduleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ScheduleRequest => ScheduleRequest.decode(value),
+    responseSerialize: (value: Outcome): Buffer => Buffer.from(Outcome.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Outcome => Outcome.decode(value),
+  },
   /** Unfinished invocations pinned to a deployment, over the partitions this worker leads. */
   pinnedInvocations: {
     path: "/stead.worker.v1.WorkerService/PinnedInvocations" as const,
@@ -3458,6 +3576,8 @@ export interface WorkerServiceServer extends UntypedServiceImplementation {
   describe: handleUnaryCall<DescribeRequest, DescribeResponse>;
   /** Replaces the whole state of an object or workflow key (the admin API's POST /services/{name}/state). */
   replaceState: handleUnaryCall<ReplaceStateRequest, Outcome>;
+  /** Creates, pauses, resumes or deletes a cron schedule in the partition of `partition_key` (answers once applied). */
+  schedule: handleUnaryCall<ScheduleRequest, Outcome>;
   /** Unfinished invocations pinned to a deployment, over the partitions this worker leads. */
   pinnedInvocations: handleUnaryCall<PinnedInvocationsRequest, PinnedInvocationsResponse>;
   /** Liveness and what this worker runs (the controller's heartbeat). */
@@ -3586,6 +3706,22 @@ export interface WorkerServiceClient extends Client {
   ): ClientUnaryCall;
   replaceState(
     request: ReplaceStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Outcome) => void,
+  ): ClientUnaryCall;
+  /** Creates, pauses, resumes or deletes a cron schedule in the partition of `partition_key` (answers once applied). */
+  schedule(
+    request: ScheduleRequest,
+    callback: (error: ServiceError | null, response: Outcome) => void,
+  ): ClientUnaryCall;
+  schedule(
+    request: ScheduleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Outcome) => void,
+  ): ClientUnaryCall;
+  schedule(
+    request: ScheduleRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Outcome) => void,
