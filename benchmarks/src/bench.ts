@@ -326,100 +326,21 @@ async function main(): Promise<number> {
     '',
     table(header, rows),
   ];
-  const secureComparison = secureCells.map((x) => {
-    const plain = find('stead', x.steps, x.concurrency);
-    return {
-      steps: x.steps,
-      concurrency: x.concurrency,
-      p50Ratio: ratio(x.p50, plain?.p50),
-      p99Ratio: ratio(x.p99, plain?.p99),
-      throughputRatio: ratio(x.throughput, plain?.throughput),
-      serverCpuRatio: ratio(x.serverCpuMsPerRequest, plain?.serverCpuMsPerRequest),
-      plain,
-      secure: x,
-    };
-  });
+  const secureComparison = versus(secureCells, (x) => find('stead', x.steps, x.concurrency));
   if (secureComparison.length > 0)
     out.push(
       '',
       `The cost of TLS + auth: Stead with HTTPS (keep-alive connections) and bearer tokens (T) vs plain HTTP (P), N = ${SECURE_STEPS}`,
       '',
-      table(
-        [
-          'C',
-          'P p50',
-          'T p50',
-          'p50 T/P',
-          'P p99',
-          'T p99',
-          'p99 T/P',
-          'P req/s',
-          'T req/s',
-          'thr T/P',
-          'CPU ms/req P/T',
-        ],
-        secureComparison.map((x) => [
-          String(x.concurrency),
-          f(x.plain?.p50, 2),
-          f(x.secure.p50, 2),
-          f(x.p50Ratio, 2),
-          f(x.plain?.p99, 2),
-          f(x.secure.p99, 2),
-          f(x.p99Ratio, 2),
-          f(x.plain?.throughput, 0),
-          f(x.secure.throughput, 0),
-          f(x.throughputRatio, 2),
-          `${f(x.plain?.serverCpuMsPerRequest, 2)}/${f(x.secure.serverCpuMsPerRequest, 2)}`,
-        ]),
-      ),
+      versusTable(secureComparison, 'P', 'T', 2),
     );
-  const grpcComparison = grpcCells.map((x) => {
-    const http = find('stead', x.steps, x.concurrency);
-    return {
-      steps: x.steps,
-      concurrency: x.concurrency,
-      p50Ratio: ratio(x.p50, http?.p50),
-      p99Ratio: ratio(x.p99, http?.p99),
-      throughputRatio: ratio(x.throughput, http?.throughput),
-      serverCpuRatio: ratio(x.serverCpuMsPerRequest, http?.serverCpuMsPerRequest),
-      http,
-      grpc: x,
-    };
-  });
+  const grpcComparison = versus(grpcCells, (x) => find('stead', x.steps, x.concurrency));
   if (grpcComparison.length > 0)
     out.push(
       '',
       `Stead's gRPC ingress (G, Ingress/Call over one HTTP/2 channel) vs its HTTP ingress (H), N = ${GRPC_STEPS}`,
       '',
-      table(
-        [
-          'C',
-          'H p50',
-          'G p50',
-          'p50 G/H',
-          'H p99',
-          'G p99',
-          'p99 G/H',
-          'H req/s',
-          'G req/s',
-          'thr G/H',
-          'CPU ms/req H/G',
-        ],
-        grpcComparison.map((x) => [
-          String(x.concurrency),
-          f(x.http?.p50, 2),
-          f(x.grpc.p50, 2),
-          f(x.p50Ratio, 2),
-          f(x.http?.p99, 2),
-          f(x.grpc.p99, 2),
-          f(x.p99Ratio, 2),
-          f(x.http?.throughput, 0),
-          f(x.grpc.throughput, 0),
-          f(x.throughputRatio, 2),
-          `${f(x.http?.serverCpuMsPerRequest, 2)}/${f(x.grpc.serverCpuMsPerRequest, 2)}`,
-        ]),
-        1,
-      ),
+      versusTable(grpcComparison, 'H', 'G', 1),
     );
   for (const [name, why] of Object.entries(failures))
     out.push('', `${name} did not complete: ${why.split('\n')[0]} (full output above)`);
@@ -441,8 +362,8 @@ async function main(): Promise<number> {
     failures,
     cells,
     comparison,
-    secure: secureComparison.map(({ plain: _, ...x }) => x),
-    grpc: grpcComparison.map(({ http: _, ...x }) => x),
+    secure: secureComparison.map(({ base: _, ...x }) => x),
+    grpc: grpcComparison.map(({ base: _, ...x }) => x),
   };
   const file = writeResult('bench', 'latest.json', startedAt, json);
   process.stdout.write(`\nresults: ${file} (and results/latest.json)\n`);
@@ -456,3 +377,55 @@ main().then(
     process.exit(1);
   },
 );
+
+/** Each of `cells` beside the cell it is compared with (`base`): the ratios cell/base. */
+type StepsCell = Measured & { steps: number; concurrency: number };
+
+function versus(cells: StepsCell[], baseOf: (x: StepsCell) => StepsCell | undefined) {
+  return cells.map((cell) => {
+    const base = baseOf(cell);
+    return {
+      steps: cell.steps,
+      concurrency: cell.concurrency,
+      p50Ratio: ratio(cell.p50, base?.p50),
+      p99Ratio: ratio(cell.p99, base?.p99),
+      throughputRatio: ratio(cell.throughput, base?.throughput),
+      serverCpuRatio: ratio(cell.serverCpuMsPerRequest, base?.serverCpuMsPerRequest),
+      base,
+      cell,
+    };
+  });
+}
+
+/** The table of a `versus` comparison: `b` (the cells) against `a` (their bases), by concurrency. */
+function versusTable(rows: ReturnType<typeof versus>, a: string, b: string, left: number): string {
+  return table(
+    [
+      'C',
+      `${a} p50`,
+      `${b} p50`,
+      `p50 ${b}/${a}`,
+      `${a} p99`,
+      `${b} p99`,
+      `p99 ${b}/${a}`,
+      `${a} req/s`,
+      `${b} req/s`,
+      `thr ${b}/${a}`,
+      `CPU ms/req ${a}/${b}`,
+    ],
+    rows.map((x) => [
+      String(x.concurrency),
+      f(x.base?.p50, 2),
+      f(x.cell.p50, 2),
+      f(x.p50Ratio, 2),
+      f(x.base?.p99, 2),
+      f(x.cell.p99, 2),
+      f(x.p99Ratio, 2),
+      f(x.base?.throughput, 0),
+      f(x.cell.throughput, 0),
+      f(x.throughputRatio, 2),
+      `${f(x.base?.serverCpuMsPerRequest, 2)}/${f(x.cell.serverCpuMsPerRequest, 2)}`,
+    ]),
+    left,
+  );
+}
