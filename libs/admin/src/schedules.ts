@@ -157,6 +157,15 @@ async function findRow(source: IntrospectionSource, id: string): Promise<Introsp
 
 export function mountScheduleRoutes(router: AdminRouter, o: ScheduleRoutesOptions): void {
   const now = o.now ?? Date.now;
+  // Changes run one at a time: a create checks every partition for the id and then writes to one, and two creates
+  // of one id for targets in different partitions must not both pass the check. (One admin process: the chart runs
+  // one; several admins would need the check in the metadata store.)
+  let last: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = last.then(fn, fn);
+    last = run.catch(() => undefined);
+    return run;
+  };
   /** A bad definition answers 400 with what to fix; an error with a status (415, 503, ...) answers that. */
   const guarded =
     (handler: (req: AdminRequest) => Promise<AdminReply>) =>
@@ -173,21 +182,21 @@ export function mountScheduleRoutes(router: AdminRouter, o: ScheduleRoutesOption
     '/schedules',
     guarded(async (req) => {
       const def = parseDefinition(await req.json(), o);
-      const pk = schedulePartitionKey(def);
-      const other = await findRow(o.source, def.id);
-      if (other && BigInt(other.partition_key as bigint | number) !== pk)
-        return errorReply(
-          409,
-          `schedule '${def.id}' exists with a different target; delete it first or pick another id`,
-        );
-      const outcome = await o.backend.schedule(pk, { op: 'create', definition: def });
-      if (!outcome.ok) return errorReply(outcome.code, outcome.message);
-      const created = new TextDecoder().decode(outcome.value) === 'created';
-      const row = await findRow(o.source, def.id);
-      if (!row) return errorReply(503, `schedule '${def.id}' was created but cannot be read back yet; GET it again`);
-      return { status: created ? 201 : 200, json: view(row, now()) };
+      return oneAtATime(() => create(def));
     }),
   );
+  const create = async (def: ScheduleDefinition): Promise<AdminReply> => {
+    const pk = schedulePartitionKey(def);
+    const other = await findRow(o.source, def.id);
+    if (other && BigInt(other.partition_key as bigint | number) !== pk)
+      return errorReply(409, `schedule '${def.id}' exists with a different target; delete it first or pick another id`);
+    const outcome = await o.backend.schedule(pk, { op: 'create', definition: def });
+    if (!outcome.ok) return errorReply(outcome.code, outcome.message);
+    const created = new TextDecoder().decode(outcome.value) === 'created';
+    const row = await findRow(o.source, def.id);
+    if (!row) return errorReply(503, `schedule '${def.id}' was created but cannot be read back yet; GET it again`);
+    return { status: created ? 201 : 200, json: view(row, now()) };
+  };
 
   router.get(
     '/schedules',
@@ -204,18 +213,18 @@ export function mountScheduleRoutes(router: AdminRouter, o: ScheduleRoutesOption
   );
 
   const command = (op: 'pause' | 'resume' | 'delete') =>
-    guarded(async (req) => {
-      const id = req.params.schedule;
-      const row = await findRow(o.source, id);
-      if (!row) return errorReply(404, `schedule '${id}' not found`);
-      const operation: ScheduleOperation = { op, id };
-      const outcome = await o.backend.schedule(BigInt(row.partition_key as bigint | number), operation);
-      if (!outcome.ok) return errorReply(outcome.code, outcome.message);
-      if (op === 'delete') return { status: 204 };
-      const after = await findRow(o.source, id);
-      if (!after) return errorReply(404, `schedule '${id}' not found`);
-      return { status: 200, json: view(after, now()) };
-    });
+    guarded((req) => oneAtATime(() => change(op, req.params.schedule)));
+  const change = async (op: 'pause' | 'resume' | 'delete', id: string): Promise<AdminReply> => {
+    const row = await findRow(o.source, id);
+    if (!row) return errorReply(404, `schedule '${id}' not found`);
+    const operation: ScheduleOperation = { op, id };
+    const outcome = await o.backend.schedule(BigInt(row.partition_key as bigint | number), operation);
+    if (!outcome.ok) return errorReply(outcome.code, outcome.message);
+    if (op === 'delete') return { status: 204 };
+    const after = await findRow(o.source, id);
+    if (!after) return errorReply(404, `schedule '${id}' not found`);
+    return { status: 200, json: view(after, now()) };
+  };
   router.patch('/schedules/:schedule/pause', command('pause'));
   router.patch('/schedules/:schedule/resume', command('resume'));
   router.delete('/schedules/:schedule', command('delete'));

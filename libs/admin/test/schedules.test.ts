@@ -20,23 +20,32 @@ import { postJson, request, ScriptedDiscover, svc } from './helpers.ts';
 const NOW = Date.parse('2026-11-27T10:00:00.000Z');
 const enc = (s: string) => new TextEncoder().encode(s);
 
-/** Schedules as the partitions keep them: by partition key, then id. */
+/** Schedules as the partitions keep them: by partition key, then id (each partition knows only its own). */
 class ScriptedPartitions {
   readonly ops: { partitionKey: bigint; op: ScheduleOperation }[] = [];
   readonly rows = new Map<string, IntrospectionRow>();
+  /** How long a partition takes to answer (a log append and its apply). */
+  delayMs = 0;
+
+  /** The row of schedule `id` (in whichever partition holds it). */
+  row(id: string): IntrospectionRow | undefined {
+    return [...this.rows.values()].find((r) => r.id === id);
+  }
 
   async schedule(partitionKey: bigint, op: ScheduleOperation): Promise<InvocationOutcome> {
     this.ops.push({ partitionKey, op });
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (op.op === 'create') {
       const d = op.definition;
-      const existing = this.rows.get(d.id);
-      if (existing) return { ok: true, value: enc('unchanged') };
-      this.rows.set(d.id, rowOf(d, partitionKey));
+      const at = `${partitionKey}/${d.id}`;
+      if (this.rows.has(at)) return { ok: true, value: enc('unchanged') };
+      this.rows.set(at, rowOf(d, partitionKey));
       return { ok: true, value: enc('created') };
     }
-    const row = this.rows.get(op.id);
-    if (!row || row.partition_key !== partitionKey) return { ok: false, code: 404, message: 'not found' };
-    if (op.op === 'delete') this.rows.delete(op.id);
+    const at = `${partitionKey}/${op.id}`;
+    const row = this.rows.get(at);
+    if (!row) return { ok: false, code: 404, message: 'not found' };
+    if (op.op === 'delete') this.rows.delete(at);
     else row.paused = op.op === 'pause';
     return { ok: true, value: enc(op.op) };
   }
@@ -206,6 +215,21 @@ describe('/schedules routes', () => {
     expect(engine.ops).toHaveLength(2);
   });
 
+  it('creates of one id racing with targets in two partitions: one is created, the other is 409', async () => {
+    const body = (key: string) => ({
+      id: 'race',
+      cron: '0 3 * * *',
+      target: { service: 'Counter', handler: 'add', key },
+    });
+    engine.delayMs = 100; // both requests are in flight before either create lands
+    const answers = await Promise.all([
+      postJson(admin.port, '/schedules', body('a')),
+      postJson(admin.port, '/schedules', body('b')),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+    expect([...engine.rows.values()].filter((r) => r.id === 'race')).toHaveLength(1);
+  });
+
   it('lists, gets, pauses, resumes and deletes by id in the partition that holds it; unknown ids are 404', async () => {
     await postJson(admin.port, '/schedules', {
       id: 'b',
@@ -223,7 +247,7 @@ describe('/schedules routes', () => {
     expect(paused.status).toBe(200);
     expect(paused.json).toMatchObject({ id: 'a', paused: true, nextFireTimes: [] });
     expect(engine.ops.at(-1)).toEqual({
-      partitionKey: engine.rows.get('a')?.partition_key,
+      partitionKey: engine.row('a')?.partition_key,
       op: { op: 'pause', id: 'a' },
     });
     expect((await request(admin.port, { method: 'PATCH', path: '/schedules/a/resume' })).json.paused).toBe(false);
