@@ -5,8 +5,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { ingress as pb } from '@stead/proto';
 
-export const RESTATE_ERROR_TYPE_URL = 'type.googleapis.com/stead.ingress.v1.RestateError';
-
 export interface RestateErrorInfo {
   /** The HTTP-style code: 400, 404, 470 (not completed yet), 500, or an invocation's own error code. */
   code: number;
@@ -22,7 +20,7 @@ export function restateErrorOf(err: Pick<grpc.ServiceError, 'metadata' | 'detail
   const md = err.metadata;
   const bin = md?.get('grpc-status-details-bin')[0];
   if (bin instanceof Buffer) {
-    const any = pb.RpcStatus.decode(bin).details.find((d) => d.typeUrl === RESTATE_ERROR_TYPE_URL);
+    const any = pb.RpcStatus.decode(bin).details.find((d) => d.typeUrl === pb.RESTATE_ERROR_TYPE_URL);
     if (any !== undefined) {
       const e = pb.RestateError.decode(any.value);
       return {

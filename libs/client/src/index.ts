@@ -17,10 +17,10 @@ export {
   SteadClient,
   type Target,
 } from './client.ts';
-export { RESTATE_ERROR_TYPE_URL, type RestateErrorInfo, restateErrorOf, SteadClientError } from './errors.ts';
+export { type RestateErrorInfo, restateErrorOf, SteadClientError } from './errors.ts';
 
 /** The generated messages and enums (InvocationState, SendStatus, WatchEvent, ...). */
-export const { InvocationState, SendStatus } = ingress;
+export const { InvocationState, SendStatus, RESTATE_ERROR_TYPE_URL } = ingress;
 export type IngressClient = ingress.IngressClient;
 export type Output = ingress.Output;
 export type SendResponse = ingress.SendResponse;

@@ -60,12 +60,10 @@ export function statusDetails(f: RestateFailure): Buffer {
     pb.RpcStatus.encode({
       code: grpcCodeOf(f),
       message: f.message,
-      details: [{ typeUrl: RESTATE_ERROR_TYPE_URL, value: Buffer.from(err) }],
+      details: [{ typeUrl: pb.RESTATE_ERROR_TYPE_URL, value: Buffer.from(err) }],
     }).finish(),
   );
 }
-
-export const RESTATE_ERROR_TYPE_URL = 'type.googleapis.com/stead.ingress.v1.RestateError';
 
 /** The error a server handler answers with: status, message and the trailers describing the failure. */
 export function grpcError(f: RestateFailure): Partial<grpc.StatusObject> & { code: grpc.status } {

@@ -8,7 +8,6 @@ export {
   type ErrorSource,
   grpcCodeOf,
   grpcError,
-  RESTATE_ERROR_TYPE_URL,
   type RestateFailure,
 } from './grpc-errors.ts';
 export {

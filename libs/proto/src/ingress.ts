@@ -24,3 +24,6 @@ export {
   type WatchRequest,
   type WorkflowRequest,
 } from './gen/stead/ingress/v1/ingress.ts';
+
+/** The type URL of a RestateError packed in the google.rpc.Status of a failed call (`grpc-status-details-bin`). */
+export const RESTATE_ERROR_TYPE_URL = 'type.googleapis.com/stead.ingress.v1.RestateError';
