@@ -338,6 +338,23 @@ async function workflowRun(ctx: Ctx, name: string) {
   return resolveHandler(ctx, name, run.name);
 }
 
+/** Sends `request`, started `delayMs` from now when given (checked against the latest supported time). */
+async function sendDelayed(
+  ctx: Ctx,
+  request: IngressRequest,
+  delayField: bigint | undefined,
+): Promise<pb.SendResponse> {
+  const delayMs = delayOf(ctx, delayField);
+  if (delayMs !== undefined) request.delayMs = delayMs;
+  const sentAt = ctx.now();
+  return sendResponse(await ctx.o.backend.send(request), sentAt, delayMs);
+}
+
+/** The query of a workflow request: the run of workflow `name` for `key`. */
+function workflowQuery(req: pb.WorkflowRequest): InvocationQuery {
+  return { workflow: { name: required(req.name, 'name'), key: required(req.key, 'key') } };
+}
+
 function ingressImpl(ctx: Ctx): pb.IngressServer {
   const b = ctx.o.backend;
   return {
@@ -348,10 +365,7 @@ function ingressImpl(ctx: Ctx): pb.IngressServer {
     }),
     send: unary(ctx, 'Send', async (req: pb.SendRequest) => {
       const { request } = await ingressRequest(ctx, req);
-      const delayMs = delayOf(ctx, req.delayMs);
-      if (delayMs !== undefined) request.delayMs = delayMs;
-      const sentAt = ctx.now();
-      return sendResponse(await b.send(request), sentAt, delayMs);
+      return sendDelayed(ctx, request, req.delayMs);
     }),
     attach: unary(ctx, 'Attach', (req: pb.AttachRequest, signal) =>
       attach(ctx, queryOf(req.invocation), 'attach', signal),
@@ -367,16 +381,13 @@ function ingressImpl(ctx: Ctx): pb.IngressServer {
         contentType: req.contentType,
         headers: req.headers,
       });
-      const delayMs = delayOf(ctx, req.delayMs);
-      if (delayMs !== undefined) request.delayMs = delayMs;
-      const sentAt = ctx.now();
-      return sendResponse(await b.send(request), sentAt, delayMs);
+      return sendDelayed(ctx, request, req.delayMs);
     }),
     attachWorkflow: unary(ctx, 'AttachWorkflow', (req: pb.WorkflowRequest, signal) =>
-      attach(ctx, { workflow: { name: required(req.name, 'name'), key: required(req.key, 'key') } }, 'attach', signal),
+      attach(ctx, workflowQuery(req), 'attach', signal),
     ),
     getWorkflowOutput: unary(ctx, 'GetWorkflowOutput', (req: pb.WorkflowRequest, signal) =>
-      attach(ctx, { workflow: { name: required(req.name, 'name'), key: required(req.key, 'key') } }, 'output', signal),
+      attach(ctx, workflowQuery(req), 'output', signal),
     ),
     resolveAwakeable: unary(ctx, 'ResolveAwakeable', async (req: pb.ResolveAwakeableRequest) => {
       await b.completeAwakeable(required(req.awakeableId, 'awakeable_id'), { value: req.payload });
