@@ -42,23 +42,29 @@ export function cronProblem(spec: CronSpec): string | undefined {
   return undefined;
 }
 
+/**
+ * The ticks after `afterMs`, one per call, from one parse of the expression (parsing it again for every tick would
+ * cost three times as much); each call asserts that ticks move forward.
+ */
+function tickWalk(spec: CronSpec, afterMs: number): () => number {
+  const it = CronExpressionParser.parse(spec.cron, { tz: spec.timeZone, currentDate: new Date(afterMs) });
+  let last = afterMs;
+  return () => {
+    const t = it.next().getTime();
+    if (!(t > last)) throw new Error(`cron '${spec.cron}' in ${spec.timeZone} gave tick ${t} not after ${last}`);
+    last = t;
+    return t;
+  };
+}
+
 /** The first tick strictly after `afterMs`. */
 export function nextTick(spec: CronSpec, afterMs: number): number {
-  const it = CronExpressionParser.parse(spec.cron, { tz: spec.timeZone, currentDate: new Date(afterMs) });
-  const t = it.next().getTime();
-  if (!(t > afterMs)) throw new Error(`cron '${spec.cron}' in ${spec.timeZone} gave tick ${t} not after ${afterMs}`);
-  return t;
+  return tickWalk(spec, afterMs)();
 }
 
 /** The first `n` ticks strictly after `afterMs` (the admin API's next fire times). */
 export function nextTicks(spec: CronSpec, afterMs: number, n: number): number[] {
-  const out: number[] = [];
-  let at = afterMs;
-  for (let i = 0; i < n; i++) {
-    at = nextTick(spec, at);
-    out.push(at);
-  }
-  return out;
+  return Array.from({ length: n }, tickWalk(spec, afterMs));
 }
 
 /** What the timer of tick `due` does when it fires at `now` (>= due). */
@@ -77,20 +83,14 @@ export interface TickPlan {
  * LATE_AFTER_MS behind), the earlier ones count as skipped; the next timer is the first tick after `now`.
  */
 export function planTicks(spec: CronSpec, due: number, now: number): TickPlan {
-  // One iterator walks the missed ticks (parsing the expression once per tick would cost three times as much).
-  const it = CronExpressionParser.parse(spec.cron, { tz: spec.timeZone, currentDate: new Date(due) });
-  const step = (after: number) => {
-    const t = it.next().getTime();
-    if (!(t > after)) throw new Error(`cron '${spec.cron}' in ${spec.timeZone} gave tick ${t} not after ${after}`);
-    return t;
-  };
+  const step = tickWalk(spec, due);
   let fire = due;
   let skipped = 0;
-  let next = step(fire);
+  let next = step();
   while (next <= now && skipped < MAX_COUNTED_MISSED) {
     skipped++;
     fire = next;
-    next = step(fire);
+    next = step();
   }
   if (next <= now) {
     // A very long gap: jump to the latest tick due instead of walking every one.
