@@ -236,11 +236,7 @@ export class SchemaRegistry implements SchemaView {
 
       const id = current?.deployment.id ?? this.makeId();
       const nextRevisions = new Map(this.revisions);
-      const services: ServiceSchema[] = discovered.services.map((svc) => {
-        const revision = (nextRevisions.get(svc.name) ?? 0) + 1;
-        nextRevisions.set(svc.name, revision);
-        return toServiceSchema(svc, revision, id);
-      });
+      const services = newRevisions(discovered.services, id, nextRevisions);
       const deployment = this.deploymentSchema(id, uri, headers, useHttp11, discovered, services);
       const result = { created: current === undefined, dryRun, deployment, services };
       if (dryRun) return result;
@@ -355,15 +351,8 @@ export class SchemaRegistry implements SchemaView {
         throw new SchemaError(409, `deployment '${other.deployment.id}' is already registered at '${uri}'`);
       const nextRevisions = new Map(this.revisions);
       let services = current.services;
-      if (input.overwrite === true) {
-        services = discovered.services.map((svc) => {
-          const revision = (nextRevisions.get(svc.name) ?? 0) + 1;
-          nextRevisions.set(svc.name, revision);
-          return toServiceSchema(svc, revision, id);
-        });
-      } else {
-        checkServesAll(current.services, discovered.services, uri);
-      }
+      if (input.overwrite === true) services = newRevisions(discovered.services, id, nextRevisions);
+      else checkServesAll(current.services, discovered.services, uri);
       const fresh = this.deploymentSchema(id, uri, headers, useHttp11, discovered, services);
       const deployment: DeploymentSchema = { ...fresh, createdAt: current.deployment.createdAt };
       const result = { created: false, dryRun: input.dryRun === true, deployment, services };
@@ -568,6 +557,19 @@ function applyServiceChanges(svc: ServiceSchema, c: ServiceChanges): ServiceSche
   if (wf !== undefined)
     next.handlers = svc.handlers.map((h) => (h.ty === 'WORKFLOW' ? { ...h, workflowCompletionRetentionMs: wf } : h));
   return next;
+}
+
+/** The discovered services as the next revision of each (advancing `revisions`), exposed by `deploymentId`. */
+function newRevisions(
+  discovered: DiscoveredService[],
+  deploymentId: string,
+  revisions: Map<string, number>,
+): ServiceSchema[] {
+  return discovered.map((svc) => {
+    const revision = (revisions.get(svc.name) ?? 0) + 1;
+    revisions.set(svc.name, revision);
+    return toServiceSchema(svc, revision, deploymentId);
+  });
 }
 
 function toServiceSchema(svc: DiscoveredService, revision: number, deploymentId: string): ServiceSchema {
