@@ -108,6 +108,16 @@ function main(role: ClusterRole): string {
   return `${REPO}apps/${role}/src/main.ts`;
 }
 
+/** One process to start: its name, role, ports (absent: none) and extra arguments. */
+interface ProcessSpec {
+  name: string;
+  role: ClusterRole;
+  nodePort?: number;
+  httpPort?: number;
+  grpcPort?: number;
+  args: string[];
+}
+
 /**
  * A Stead cluster of real processes on loopback: metadata-store members, log servers, sequencers, workers,
  * admin and ingress, each with its data dir and log file under `dir`. Started in dependency order; `up` returns
@@ -353,16 +363,7 @@ export class LocalCluster {
   }
 
   /** Starts processes of one stage together and waits until each is ready. */
-  private async startGroup(
-    specs: {
-      name: string;
-      role: ClusterRole;
-      nodePort?: number;
-      httpPort?: number;
-      grpcPort?: number;
-      args: string[];
-    }[],
-  ): Promise<void> {
+  private async startGroup(specs: ProcessSpec[]): Promise<void> {
     const started: ClusterProcess[] = [];
     for (const s of specs) started.push(await this.spawn(s));
     const timeoutMs = this.opts.readyTimeoutMs ?? 60_000;
@@ -390,14 +391,7 @@ export class LocalCluster {
     return parts.join('  ');
   }
 
-  private async spawn(s: {
-    name: string;
-    role: ClusterRole;
-    nodePort?: number;
-    httpPort?: number;
-    grpcPort?: number;
-    args: string[];
-  }): Promise<ClusterProcess> {
+  private async spawn(s: ProcessSpec): Promise<ClusterProcess> {
     const iso = this.isolations.get(s.name);
     const HOST = iso?.innerAddress ?? this.host;
     const metricsPort = await freePort();
